@@ -1,0 +1,15 @@
+// Subcommands of the `meridian` binary. Each Add*Command registers its subcommand(s) on
+// `app`; when a registered subcommand runs, it stores the process exit code in `exit_code`
+// (0 on success; non-zero after printing a one-line reason to stderr).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace meridian::cli {
+
+void AddServeCommand(CLI::App& app, int& exit_code);   // serve_command.cc
+void AddKvCommands(CLI::App& app, int& exit_code);     // kv_commands.cc: get, put, delete
+
+}  // namespace meridian::cli

@@ -1,0 +1,21 @@
+// The `meridian` binary: one entry point for the server and the command-line client.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Meridian: a leaderless, Dynamo-style distributed key-value store"};
+  app.set_version_flag("--version", std::string("meridian ") + MERIDIAN_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  meridian::cli::AddServeCommand(app, exit_code);
+  meridian::cli::AddKvCommands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

@@ -1,0 +1,69 @@
+// Engine: the storage seam. A small ordered key-value store with three column families
+// and atomic, optionally synced, write batches. Implementations: RocksDbEngine (production)
+// and MemoryEngine (tests and the deterministic simulator).
+//
+// Contract shared by every implementation (tests/storage/engine_conformance_test.cc):
+//   * a Write applies the whole batch or nothing;
+//   * a Write with sync=true returns only after the batch is durable (survives a crash of
+//     the process or machine); without sync it survives a process crash of the real engine
+//     only if the OS had it, and may be lost by MemoryEngine::DropUnsyncedWrites();
+//   * Get and Scan see every Write that returned OK before them (read-your-writes);
+//   * Scan visits keys of one column in ascending bytewise order.
+// Engines are not thread-safe unless they say so; the node calls them from one thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace meridian::storage {
+
+enum class Column {
+  kObjects,   // encoded DvvSets, keyed by EncodeObjectKey (partition-prefixed)
+  kHints,     // hinted-handoff records (replication step), partition-prefixed
+  kMetadata,  // node identity, bucket properties, format version
+};
+inline constexpr int kColumnCount = 3;
+
+struct WriteBatch {
+  struct Op {
+    Column column;
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+  };
+  std::vector<Op> ops;
+
+  void Put(Column column, std::string key, std::string value) {
+    ops.push_back(Op{column, std::move(key), std::move(value)});
+  }
+  void Delete(Column column, std::string key) {
+    ops.push_back(Op{column, std::move(key), std::nullopt});
+  }
+  bool empty() const { return ops.empty(); }
+};
+
+struct WriteOptions {
+  bool sync = false;  // durable before return (fsync / WAL sync)
+};
+
+// Return false from a visitor to stop the scan early.
+using ScanVisitor = std::function<bool(std::string_view key, std::string_view value)>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // nullopt when the key is absent. IoError/Corruption on storage failure.
+  virtual Result<std::optional<std::string>> Get(Column column, std::string_view key) = 0;
+  // Applies the batch atomically. IoError on failure (then nothing was applied).
+  virtual Status Write(const WriteBatch& batch, const WriteOptions& options) = 0;
+  // Visits keys in [begin, end) in ascending order; an empty `end` means "to the last key".
+  virtual Status Scan(Column column, std::string_view begin, std::string_view end,
+                      const ScanVisitor& visitor) = 0;
+};
+
+}  // namespace meridian::storage

@@ -1,0 +1,33 @@
+// Storage key layout. Object and hint keys start with the partition number (4 bytes,
+// big-endian) so one partition is one contiguous key range that can be streamed or dropped.
+//   object key = partition (4, BE) | bucket length (1) | bucket | key
+// ON-DISK FORMAT: see docs/format/storage.md; never change without a version bump.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/object_id.h"
+#include "core/status.h"
+
+namespace meridian::storage {
+
+std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket,
+                            std::string_view key);
+
+struct DecodedObjectKey {
+  std::uint32_t partition = 0;
+  ObjectId id;
+};
+// Corruption when `encoded` is not a well-formed object key.
+Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded);
+
+// [begin, end) covering every key of `partition`; end is empty for the last partition.
+struct KeyRange {
+  std::string begin;
+  std::string end;
+};
+KeyRange PartitionRange(std::uint32_t partition);
+
+}  // namespace meridian::storage

@@ -1,0 +1,39 @@
+// RocksDbEngine: the production Engine on RocksDB, one column family per Column
+// ("objects", "hints", "metadata"). Sync writes set WriteOptions::sync (WAL fsync).
+// Thread-safe (RocksDB is), though the node uses it from one thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "storage/engine.h"
+
+namespace meridian::storage {
+
+struct RocksDbOptions {
+  std::size_t block_cache_bytes = 256ull << 20;   // shared LRU block cache
+  std::size_t write_buffer_bytes = 64ull << 20;   // per column family memtable
+  bool create_if_missing = true;
+};
+
+class RocksDbEngine final : public Engine {
+ public:
+  // Opens (creating when allowed) the database in `path`. IoError with RocksDB's message
+  // on failure (e.g. the directory is locked by another process).
+  static Result<std::unique_ptr<RocksDbEngine>> Open(const std::string& path,
+                                                      const RocksDbOptions& options);
+  ~RocksDbEngine() override;
+
+  Result<std::optional<std::string>> Get(Column column, std::string_view key) override;
+  Status Write(const WriteBatch& batch, const WriteOptions& options) override;
+  Status Scan(Column column, std::string_view begin, std::string_view end,
+              const ScanVisitor& visitor) override;
+
+ private:
+  struct Impl;
+  explicit RocksDbEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian::storage
