@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ class DvvSet {
 
   // Returns true when the invariants above hold.
   bool CheckInvariants() const;
+
+  // Builds a state from decoded parts (sorting the siblings); nullopt when the result would
+  // violate the invariants. For codecs.
+  static std::optional<DvvSet> FromParts(VersionVector clock, std::vector<Sibling> siblings);
 
   friend bool operator==(const DvvSet&, const DvvSet&) = default;
 

@@ -1,0 +1,100 @@
+#include "core/dvv_set.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "core/assert.h"
+
+namespace meridian {
+
+namespace {
+bool DotLess(const Sibling& a, const Sibling& b) { return a.dot < b.dot; }
+
+// Sibling order under last-write-wins: later timestamp wins; the dot breaks ties so every
+// replica picks the same winner.
+bool LwwLess(const Sibling& a, const Sibling& b) {
+  return std::tie(a.timestamp, a.dot) < std::tie(b.timestamp, b.dot);
+}
+}  // namespace
+
+bool DvvSet::IsDeleted() const {
+  return !siblings_.empty() && LiveCount() == 0;
+}
+
+std::size_t DvvSet::LiveCount() const {
+  return static_cast<std::size_t>(
+      std::count_if(siblings_.begin(), siblings_.end(), [](const Sibling& s) { return !s.tombstone; }));
+}
+
+DvvSet DvvSet::Merge(const DvvSet& a, const DvvSet& b) {
+  DvvSet result;
+  result.clock_ = VersionVector::Merge(a.clock_, b.clock_);
+  result.siblings_.reserve(a.siblings_.size() + b.siblings_.size());
+  auto ia = a.siblings_.begin();
+  auto ib = b.siblings_.begin();
+  // Both lists are sorted by dot: walk them together.
+  while (ia != a.siblings_.end() || ib != b.siblings_.end()) {
+    if (ib == b.siblings_.end() || (ia != a.siblings_.end() && ia->dot < ib->dot)) {
+      // Only in a: keep unless b has seen it (and so has superseded it).
+      if (!b.clock_.Covers(ia->dot)) result.siblings_.push_back(*ia);
+      ++ia;
+    } else if (ia == a.siblings_.end() || ib->dot < ia->dot) {
+      if (!a.clock_.Covers(ib->dot)) result.siblings_.push_back(*ib);
+      ++ib;
+    } else {
+      // The same dot names the same write on every replica.
+      MERIDIAN_DCHECK(*ia == *ib);
+      result.siblings_.push_back(*ia);
+      ++ia;
+      ++ib;
+    }
+  }
+  MERIDIAN_DCHECK(result.CheckInvariants());
+  return result;
+}
+
+Dot DvvSet::Update(const VersionVector& context, ActorId actor, HlcTimestamp timestamp,
+                   bool tombstone, std::string value, ConflictPolicy policy) {
+  MERIDIAN_CHECK(actor != 0);
+  std::erase_if(siblings_, [&](const Sibling& s) { return context.Covers(s.dot); });
+  const Dot dot{actor, std::max(clock_.Get(actor), context.Get(actor)) + 1};
+  clock_.MergeFrom(context);
+  clock_.Advance(actor, dot.counter);
+  Sibling sibling{dot, timestamp, tombstone, tombstone ? std::string() : std::move(value)};
+  auto position = std::upper_bound(siblings_.begin(), siblings_.end(), sibling, DotLess);
+  siblings_.insert(position, std::move(sibling));
+  if (policy == ConflictPolicy::kLastWriteWins) ResolveLastWriteWins();
+  MERIDIAN_DCHECK(CheckInvariants());
+  return dot;
+}
+
+void DvvSet::ResolveLastWriteWins() {
+  if (siblings_.size() <= 1) return;
+  auto winner = std::max_element(siblings_.begin(), siblings_.end(), LwwLess);
+  Sibling kept = std::move(*winner);
+  siblings_.clear();
+  siblings_.push_back(std::move(kept));
+}
+
+bool DvvSet::CheckInvariants() const {
+  for (std::size_t i = 0; i < siblings_.size(); ++i) {
+    if (!clock_.Covers(siblings_[i].dot)) return false;
+    if (i > 0 && !(siblings_[i - 1].dot < siblings_[i].dot)) return false;
+    if (siblings_[i].tombstone && !siblings_[i].value.empty()) return false;
+  }
+  for (const auto& [actor, counter] : clock_.entries()) {
+    if (counter == 0) return false;
+  }
+  return true;
+}
+
+std::optional<DvvSet> DvvSet::FromParts(VersionVector clock, std::vector<Sibling> siblings) {
+  DvvSet result;
+  result.clock_ = std::move(clock);
+  result.siblings_ = std::move(siblings);
+  std::sort(result.siblings_.begin(), result.siblings_.end(), DotLess);
+  if (!result.CheckInvariants()) return std::nullopt;
+  return result;
+}
+
+}  // namespace meridian

@@ -1,0 +1,237 @@
+// DvvSet: scenario tests and property tests against a reference model of causality.
+#include "core/dvv_set.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "core/object_codec.h"
+
+namespace meridian {
+namespace {
+
+constexpr ConflictPolicy kSiblings = ConflictPolicy::kSiblings;
+
+HlcTimestamp Ts(std::uint64_t ms) { return HlcTimestamp::FromParts(ms, 0); }
+
+std::vector<std::string> Values(const DvvSet& set) {
+  std::vector<std::string> out;
+  for (const auto& s : set.siblings()) out.push_back(s.tombstone ? "<tombstone>" : s.value);
+  return out;
+}
+
+TEST(DvvSetTest, BlindWritesBecomeSiblings) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "a", kSiblings);
+  object.Update({}, 1, Ts(2), false, "b", kSiblings);
+  EXPECT_EQ(Values(object), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(object.clock().Get(1), 2u);
+}
+
+TEST(DvvSetTest, WriteWithContextSupersedesExactlyWhatWasRead) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "a", kSiblings);
+  object.Update({}, 1, Ts(2), false, "b", kSiblings);
+  const VersionVector read_context = object.clock();
+  object.Update({}, 1, Ts(3), false, "concurrent", kSiblings);  // not seen by the reader
+  object.Update(read_context, 1, Ts(4), false, "resolved", kSiblings);
+  EXPECT_EQ(Values(object), (std::vector<std::string>{"concurrent", "resolved"}));
+}
+
+TEST(DvvSetTest, StaleContextNeverOverwritesNewerData) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "v1", kSiblings);
+  const VersionVector stale = object.clock();
+  object.Update(stale, 1, Ts(2), false, "v2", kSiblings);
+  object.Update(stale, 1, Ts(3), false, "v3-from-stale-reader", kSiblings);
+  EXPECT_EQ(Values(object), (std::vector<std::string>{"v2", "v3-from-stale-reader"}));
+}
+
+TEST(DvvSetTest, TombstoneIsVersionedLikeAWrite) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "v1", kSiblings);
+  object.Update(object.clock(), 1, Ts(2), true, "ignored", kSiblings);
+  EXPECT_TRUE(object.IsDeleted());
+  EXPECT_EQ(object.LiveCount(), 0u);
+  EXPECT_TRUE(object.siblings()[0].value.empty());
+  // A stale replica still holding v1 cannot resurrect it: the merge drops v1.
+  DvvSet stale;
+  stale.Update({}, 1, Ts(1), false, "v1", kSiblings);
+  EXPECT_TRUE(DvvSet::Merge(object, stale).IsDeleted());
+}
+
+TEST(DvvSetTest, LastWriteWinsKeepsLatestTimestamp) {
+  DvvSet object;
+  object.Update({}, 1, Ts(10), false, "late", ConflictPolicy::kLastWriteWins);
+  object.Update({}, 2, Ts(5), false, "early-but-second", ConflictPolicy::kLastWriteWins);
+  ASSERT_EQ(object.siblings().size(), 1u);
+  EXPECT_EQ(object.siblings()[0].value, "late");
+}
+
+TEST(DvvSetTest, NewDotExceedsContextCounterOfSameActor) {
+  DvvSet fresh;  // e.g. a replica that has not seen actor 7's writes yet
+  VersionVector context;
+  context.Advance(7, 5);
+  const Dot dot = fresh.Update(context, 7, Ts(1), false, "x", kSiblings);
+  EXPECT_EQ(dot.counter, 6u);
+  EXPECT_TRUE(fresh.CheckInvariants());
+}
+
+// ---------------------------------------------------------------------------------------
+// Reference model: every write is remembered with the explicit set of dots its writer had
+// seen. A write is live at a replica when no write known there has it in its causal past.
+struct ModelWrite {
+  Dot dot;
+  std::set<Dot> past;  // explicit causal past (the context, expanded)
+  std::string value;
+};
+
+std::set<Dot> Expand(const VersionVector& vv) {
+  std::set<Dot> dots;
+  for (const auto& [actor, counter] : vv.entries()) {
+    for (std::uint64_t c = 1; c <= counter; ++c) dots.insert(Dot{actor, c});
+  }
+  return dots;
+}
+
+struct ModelReplica {
+  std::map<Dot, ModelWrite> known;
+  std::set<Dot> Live() const {
+    std::set<Dot> live;
+    for (const auto& [dot, write] : known) {
+      bool superseded = false;
+      for (const auto& [other_dot, other] : known) {
+        if (other.past.count(dot) != 0) superseded = true;
+      }
+      if (!superseded) live.insert(dot);
+    }
+    return live;
+  }
+};
+
+std::set<Dot> Dots(const DvvSet& set) {
+  std::set<Dot> dots;
+  for (const auto& s : set.siblings()) dots.insert(s.dot);
+  return dots;
+}
+
+// Replays a random history over three replicas (actors 1..3): writes with a context read from
+// any replica now or earlier (stale), blind writes, and pairwise syncs. Returns every state seen.
+struct History {
+  std::vector<DvvSet> states;
+};
+
+History RunRandomHistory(const std::vector<std::tuple<int, int, int, int>>& ops, bool check_model) {
+  constexpr int kReplicas = 3;
+  std::vector<DvvSet> replicas(kReplicas);
+  std::vector<ModelReplica> models(kReplicas);
+  std::vector<VersionVector> old_contexts{VersionVector()};
+  History history;
+  int next_value = 0;
+  for (const auto& [kind, a, b, pick] : ops) {
+    const int i = a % kReplicas;
+    const int j = b % kReplicas;
+    if (kind % 3 == 2) {
+      replicas[i].MergeFrom(replicas[j]);
+      for (const auto& entry : models[j].known) models[i].known.insert(entry);
+    } else {
+      // Context: read from replica j now (kind 0) or an old snapshot (kind 1, possibly empty).
+      const VersionVector context =
+          kind % 3 == 0 ? replicas[j].clock() : old_contexts[pick % old_contexts.size()];
+      old_contexts.push_back(replicas[j].clock());
+      const std::string value = "v" + std::to_string(next_value++);
+      const Dot dot = replicas[i].Update(context, static_cast<ActorId>(i + 1),
+                                         HlcTimestamp::FromParts(next_value, 0), false, value,
+                                         kSiblings);
+      models[i].known[dot] = ModelWrite{dot, Expand(context), value};
+    }
+    RC_ASSERT(replicas[i].CheckInvariants());
+    if (check_model) RC_ASSERT(Dots(replicas[i]) == models[i].Live());
+    history.states.push_back(replicas[i]);
+  }
+  return history;
+}
+
+using Ops = std::vector<std::tuple<int, int, int, int>>;
+
+auto GenOps() {
+  return rc::gen::container<Ops>(rc::gen::tuple(rc::gen::inRange(0, 3), rc::gen::inRange(0, 3),
+                                                rc::gen::inRange(0, 3), rc::gen::inRange(0, 64)));
+}
+
+RC_GTEST_PROP(DvvSetProperty, SiblingsMatchReferenceModel, ()) {
+  const Ops ops = *GenOps();
+  RunRandomHistory(ops, /*check_model=*/true);
+}
+
+RC_GTEST_PROP(DvvSetProperty, MergeIsCommutativeAssociativeIdempotent, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  const auto& states = history.states;
+  const DvvSet& a = states[*rc::gen::inRange<std::size_t>(0, states.size())];
+  const DvvSet& b = states[*rc::gen::inRange<std::size_t>(0, states.size())];
+  const DvvSet& c = states[*rc::gen::inRange<std::size_t>(0, states.size())];
+  RC_ASSERT(DvvSet::Merge(a, b) == DvvSet::Merge(b, a));
+  RC_ASSERT(DvvSet::Merge(DvvSet::Merge(a, b), c) == DvvSet::Merge(a, DvvSet::Merge(b, c)));
+  RC_ASSERT(DvvSet::Merge(a, a) == a);
+}
+
+RC_GTEST_PROP(DvvSetProperty, PutWithReadContextSupersedesExactlyTheSiblingsRead, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  DvvSet state = history.states[*rc::gen::inRange<std::size_t>(0, history.states.size())];
+  const DvvSet read = state;
+  // A concurrent blind write lands after the read and before the resolving put.
+  const bool concurrent = *rc::gen::arbitrary<bool>();
+  if (concurrent) state.Update({}, 2, Ts(1000), false, "concurrent", kSiblings);
+  const DvvSet before_put = state;
+  const Dot dot = state.Update(read.clock(), 1, Ts(1001), false, "resolved", kSiblings);
+  std::set<Dot> expected = Dots(before_put);
+  for (const Dot& seen : Dots(read)) expected.erase(seen);
+  expected.insert(dot);
+  RC_ASSERT(Dots(state) == expected);
+}
+
+RC_GTEST_PROP(DvvSetProperty, ConcurrentPutsAreNeverLost, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  const DvvSet base = history.states[*rc::gen::inRange<std::size_t>(0, history.states.size())];
+  DvvSet at_one = base;
+  DvvSet at_two = base;
+  const Dot d1 = at_one.Update(base.clock(), 1, Ts(5000), false, "one", kSiblings);
+  const Dot d2 = at_two.Update(base.clock(), 2, Ts(5000), false, "two", kSiblings);
+  const DvvSet merged = DvvSet::Merge(at_one, at_two);
+  const std::set<Dot> dots = Dots(merged);
+  RC_ASSERT(dots.count(d1) == 1u);
+  RC_ASSERT(dots.count(d2) == 1u);
+}
+
+RC_GTEST_PROP(DvvSetProperty, StaleContextNeverOverwritesNewerData, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  DvvSet state = history.states[*rc::gen::inRange<std::size_t>(0, history.states.size())];
+  const VersionVector stale = state.clock();
+  const Dot newer = state.Update(stale, 1, Ts(6000), false, "newer", kSiblings);
+  state.Update(stale, 2, Ts(6001), false, "from-stale-context", kSiblings);
+  RC_ASSERT(Dots(state).count(newer) == 1u);
+}
+
+RC_GTEST_PROP(DvvSetProperty, ObjectCodecRoundTrips, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  for (const DvvSet& state : history.states) {
+    auto decoded = DecodeObject(EncodeObject(state));
+    RC_ASSERT(decoded.ok());
+    RC_ASSERT(*decoded == state);
+  }
+}
+
+}  // namespace
+}  // namespace meridian
