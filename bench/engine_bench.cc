@@ -29,8 +29,8 @@ struct TempRocksDb {
   std::filesystem::path path;
   std::unique_ptr<RocksDbEngine> engine;
   TempRocksDb() {
-    path = std::filesystem::temp_directory_path() /
-           ("meridian-bench-" + std::to_string(::getpid()));
+    path =
+        std::filesystem::temp_directory_path() / ("meridian-bench-" + std::to_string(::getpid()));
     std::filesystem::remove_all(path);
     engine = std::move(RocksDbEngine::Open(path.string(), RocksDbOptions{}).value());
   }

@@ -9,7 +9,7 @@ class App;
 
 namespace meridian::cli {
 
-void AddServeCommand(CLI::App& app, int& exit_code);   // serve_command.cc
-void AddKvCommands(CLI::App& app, int& exit_code);     // kv_commands.cc: get, put, delete
+void AddServeCommand(CLI::App& app, int& exit_code);  // serve_command.cc
+void AddKvCommands(CLI::App& app, int& exit_code);    // kv_commands.cc: get, put, delete
 
 }  // namespace meridian::cli

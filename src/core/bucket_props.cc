@@ -12,8 +12,10 @@ constexpr std::uint32_t kDwMax = 1;
 
 std::string_view ConflictPolicyName(ConflictPolicy policy) {
   switch (policy) {
-    case ConflictPolicy::kSiblings: return "siblings";
-    case ConflictPolicy::kLastWriteWins: return "lww";
+    case ConflictPolicy::kSiblings:
+      return "siblings";
+    case ConflictPolicy::kLastWriteWins:
+      return "lww";
   }
   return "siblings";
 }

@@ -43,6 +43,7 @@ struct BucketPropsPatch {
   std::optional<std::uint32_t> dw;
 };
 // Applies `patch` to `current`; InvalidArgument (and no change) when the result is invalid.
-Result<BucketProps> ApplyBucketPropsPatch(const BucketProps& current, const BucketPropsPatch& patch);
+Result<BucketProps> ApplyBucketPropsPatch(const BucketProps& current,
+                                          const BucketPropsPatch& patch);
 
 }  // namespace meridian

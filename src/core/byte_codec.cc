@@ -35,7 +35,8 @@ bool ByteReader::ReadByte(std::uint8_t& value) {
 bool ByteReader::ReadFixed32(std::uint32_t& value) {
   if (failed_ || rest_.size() < 4) return Fail();
   value = 0;
-  for (int i = 0; i < 4; ++i) value |= std::uint32_t{static_cast<std::uint8_t>(rest_[i])} << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= std::uint32_t{static_cast<std::uint8_t>(rest_[i])} << (8 * i);
   rest_.remove_prefix(4);
   return true;
 }
@@ -43,7 +44,8 @@ bool ByteReader::ReadFixed32(std::uint32_t& value) {
 bool ByteReader::ReadFixed64(std::uint64_t& value) {
   if (failed_ || rest_.size() < 8) return Fail();
   value = 0;
-  for (int i = 0; i < 8; ++i) value |= std::uint64_t{static_cast<std::uint8_t>(rest_[i])} << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    value |= std::uint64_t{static_cast<std::uint8_t>(rest_[i])} << (8 * i);
   rest_.remove_prefix(8);
   return true;
 }
@@ -83,7 +85,8 @@ constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 constexpr std::array<std::int8_t, 256> MakeDecodeTable() {
   std::array<std::int8_t, 256> table{};
   for (auto& entry : table) entry = -1;
-  for (int i = 0; i < 64; ++i) table[static_cast<std::uint8_t>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<std::uint8_t>(kAlphabet[i])] = static_cast<std::int8_t>(i);
   return table;
 }
 constexpr auto kDecodeTable = MakeDecodeTable();

@@ -8,7 +8,9 @@
 namespace meridian {
 
 namespace {
-bool DotLess(const Sibling& a, const Sibling& b) { return a.dot < b.dot; }
+bool DotLess(const Sibling& a, const Sibling& b) {
+  return a.dot < b.dot;
+}
 
 // Sibling order under last-write-wins: later timestamp wins; the dot breaks ties so every
 // replica picks the same winner.
@@ -22,8 +24,8 @@ bool DvvSet::IsDeleted() const {
 }
 
 std::size_t DvvSet::LiveCount() const {
-  return static_cast<std::size_t>(
-      std::count_if(siblings_.begin(), siblings_.end(), [](const Sibling& s) { return !s.tombstone; }));
+  return static_cast<std::size_t>(std::count_if(siblings_.begin(), siblings_.end(),
+                                                [](const Sibling& s) { return !s.tombstone; }));
 }
 
 DvvSet DvvSet::Merge(const DvvSet& a, const DvvSet& b) {

@@ -22,8 +22,8 @@
 namespace meridian {
 
 enum class ConflictPolicy {
-  kSiblings,        // keep every concurrent write (default)
-  kLastWriteWins,   // keep the one with the greatest (timestamp, actor, counter)
+  kSiblings,       // keep every concurrent write (default)
+  kLastWriteWins,  // keep the one with the greatest (timestamp, actor, counter)
 };
 
 struct Sibling {

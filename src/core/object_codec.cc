@@ -73,7 +73,8 @@ Result<DvvSet> DecodeObject(std::string_view bytes) {
         !reader.ReadLengthPrefixed(value)) {
       return Status::Corruption("object record sibling is truncated");
     }
-    if ((flags & ~kFlagTombstone) != 0) return Status::Corruption("object record has unknown flags");
+    if ((flags & ~kFlagTombstone) != 0)
+      return Status::Corruption("object record has unknown flags");
     sibling.tombstone = (flags & kFlagTombstone) != 0;
     sibling.value.assign(value);
     siblings.push_back(std::move(sibling));

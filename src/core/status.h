@@ -33,7 +33,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -65,7 +67,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(state_).ok() && "Result built from an OK status has no value");
   }
@@ -99,8 +101,8 @@ class [[nodiscard]] Result {
 }  // namespace meridian
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define MERIDIAN_RETURN_IF_ERROR(expr)          \
-  do {                                          \
-    ::meridian::Status _meridian_st = (expr);   \
+#define MERIDIAN_RETURN_IF_ERROR(expr)           \
+  do {                                           \
+    ::meridian::Status _meridian_st = (expr);    \
     if (!_meridian_st.ok()) return _meridian_st; \
   } while (0)

@@ -63,8 +63,8 @@ struct GetReply {
   std::string context;               // covers every sibling returned
 };
 struct WriteReply {
-  std::string context;  // covers exactly the request's context plus the new write
-  bool durable = false; // synced to disk before the reply
+  std::string context;   // covers exactly the request's context plus the new write
+  bool durable = false;  // synced to disk before the reply
 };
 struct BucketReply {
   std::string bucket;
@@ -75,7 +75,7 @@ using ReplyBody = std::variant<GetReply, WriteReply, BucketReply>;
 
 struct ClientReply {
   RequestId id = 0;
-  Status status;   // body is meaningful only when status.ok()
+  Status status;  // body is meaningful only when status.ok()
   ReplyBody body;
 };
 

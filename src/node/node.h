@@ -10,8 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "core/dvv_set.h"
 #include "core/hlc.h"
 #include "core/status.h"
 #include "core/version_vector.h"
@@ -36,7 +39,11 @@ class Node {
   // when the stored partition count differs from the configured one.
   Status Open();
 
+  // Handles one request and appends exactly one reply with the same id to the replies.
+  // Before a successful Open() every request is answered with Unavailable.
   void Submit(RequestId id, ClientRequest request);
+  // Called every tick_interval_ms. No step-1 component has a deadline, so it does nothing
+  // yet; it exists for the timers of later steps (gossip, hinted handoff, request timeouts).
   void Tick();
   std::vector<ClientReply> TakeReplies();
 
@@ -44,8 +51,27 @@ class Node {
   const NodeConfig& config() const { return config_; }
 
  private:
+  Result<ReplyBody> Handle(const GetRequest& request);
+  Result<ReplyBody> Handle(const PutRequest& request);
+  Result<ReplyBody> Handle(const DeleteRequest& request);
+  Result<ReplyBody> Handle(const GetBucketRequest& request);
+  Result<ReplyBody> Handle(const SetBucketRequest& request);
+  // Put and Delete: validates, mints the dot and persists the new object state.
+  Result<ReplyBody> HandleWrite(const ObjectId& id, std::string_view context,
+                                const WriteOptions& options, bool tombstone,
+                                std::string value);
+
+  Status ValidateObjectId(const ObjectId& id) const;
+  // The object's key in the objects column (partition-prefixed).
+  std::string ObjectStorageKey(const ObjectId& id) const;
+  // nullopt when the object was never written; Corruption when its bytes do not decode.
+  Result<std::optional<DvvSet>> LoadObject(const std::string& storage_key);
+  // The defaults when the bucket was never configured.
+  Result<BucketProps> LoadBucketProps(std::string_view bucket);
+
   NodeConfig config_;
   Env env_;
+  bool opened_ = false;
   ActorId actor_id_ = 0;
   HybridLogicalClock hlc_;
   std::vector<ClientReply> replies_;

@@ -13,8 +13,7 @@
 
 namespace meridian::storage {
 
-std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket,
-                            std::string_view key);
+std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket, std::string_view key);
 
 struct DecodedObjectKey {
   std::uint32_t partition = 0;

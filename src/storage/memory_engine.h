@@ -6,7 +6,9 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "storage/engine.h"
 
@@ -24,8 +26,19 @@ class MemoryEngine final : public Engine {
 
  private:
   using Table = std::map<std::string, std::string, std::less<>>;
+  // What one unsynced op overwrote, so a crash can put it back.
+  struct Undo {
+    Column column;
+    std::string key;
+    std::optional<std::string> previous;  // nullopt: the key was absent
+  };
+  Table& TableOf(Column column);
+
+  // The current state (what Get and Scan see).
   std::array<Table, kColumnCount> live_;
-  std::array<Table, kColumnCount> synced_;
+  // Undo records of every op since the last sync, oldest first. The synced state is live_
+  // with these undone in reverse; a sync=true Write clears the log.
+  std::vector<Undo> unsynced_;
 };
 
 }  // namespace meridian::storage

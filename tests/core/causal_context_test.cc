@@ -17,9 +17,9 @@ VersionVector Vv(std::initializer_list<std::pair<ActorId, std::uint64_t>> entrie
 TEST(CausalContextTest, RoundTripsAndIsUrlSafe) {
   const VersionVector vv = Vv({{1, 3}, {0xffffffffffffffffull, 1}, {42, 1000000}});
   const std::string token = EncodeContext(vv, "bucket", "key");
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            std::string::npos);
+  EXPECT_EQ(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      std::string::npos);
   auto decoded = DecodeContext(token, "bucket", "key");
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(*decoded, vv);
@@ -54,8 +54,9 @@ TEST(CausalContextTest, MalformedTokensAreRejectedWithReasons) {
 
 RC_GTEST_PROP(CausalContextProperty, AnySingleByteCorruptionIsDetected, ()) {
   VersionVector vv;
-  const auto entries = *rc::gen::container<std::vector<std::pair<std::uint64_t, std::uint32_t>>>(
-      rc::gen::pair(rc::gen::arbitrary<std::uint64_t>(), rc::gen::inRange<std::uint32_t>(1, 1u << 30)));
+  const auto entries =
+      *rc::gen::container<std::vector<std::pair<std::uint64_t, std::uint32_t>>>(rc::gen::pair(
+          rc::gen::arbitrary<std::uint64_t>(), rc::gen::inRange<std::uint32_t>(1, 1u << 30)));
   for (const auto& [actor, counter] : entries) vv.Advance(actor, counter);
   const std::string token = EncodeContext(vv, "b", "k");
   auto raw = *Base64UrlDecode(token);

@@ -15,7 +15,9 @@ namespace {
 
 constexpr ConflictPolicy kSiblings = ConflictPolicy::kSiblings;
 
-HlcTimestamp Ts(std::uint64_t ms) { return HlcTimestamp::FromParts(ms, 0); }
+HlcTimestamp Ts(std::uint64_t ms) {
+  return HlcTimestamp::FromParts(ms, 0);
+}
 
 std::vector<std::string> Values(const DvvSet& set) {
   std::vector<std::string> out;
@@ -143,9 +145,9 @@ History RunRandomHistory(const std::vector<std::tuple<int, int, int, int>>& ops,
           kind % 3 == 0 ? replicas[j].clock() : old_contexts[pick % old_contexts.size()];
       old_contexts.push_back(replicas[j].clock());
       const std::string value = "v" + std::to_string(next_value++);
-      const Dot dot = replicas[i].Update(context, static_cast<ActorId>(i + 1),
-                                         HlcTimestamp::FromParts(next_value, 0), false, value,
-                                         kSiblings);
+      const Dot dot =
+          replicas[i].Update(context, static_cast<ActorId>(i + 1),
+                             HlcTimestamp::FromParts(next_value, 0), false, value, kSiblings);
       models[i].known[dot] = ModelWrite{dot, Expand(context), value};
     }
     RC_ASSERT(replicas[i].CheckInvariants());

@@ -63,7 +63,8 @@ TEST(HashTest, KeysSpreadEvenlyOverPartitions) {
   constexpr std::uint32_t kPartitions = 64;
   constexpr int kKeys = 64000;
   std::vector<int> counts(kPartitions);
-  for (int i = 0; i < kKeys; ++i) counts[PartitionOf(ObjectHash("b", std::to_string(i)), kPartitions)]++;
+  for (int i = 0; i < kKeys; ++i)
+    counts[PartitionOf(ObjectHash("b", std::to_string(i)), kPartitions)]++;
   for (int count : counts) {
     EXPECT_GT(count, 1000 * 8 / 10);
     EXPECT_LT(count, 1000 * 12 / 10);
