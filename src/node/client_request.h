@@ -62,8 +62,14 @@ struct GetReply {
   std::vector<SiblingValue> values;  // live siblings, in dot order; size > 1 means siblings
   std::string context;               // covers every sibling returned
 };
+// `context` covers exactly the request's context plus the new write, so passing it to the
+// next write overwrites this one. It is empty when no such token exists: when another write
+// coordinated by the same node came in after the request's context was issued, the only
+// token covering the new write would also cover that intervening write, which the client has
+// not seen (and a later write with it would silently discard it). Then the client should get
+// the key again before its next write.
 struct WriteReply {
-  std::string context;   // covers exactly the request's context plus the new write
+  std::string context;
   bool durable = false;  // synced to disk before the reply
 };
 struct BucketReply {

@@ -24,10 +24,10 @@
 namespace meridian::node {
 
 struct NodeConfig {
-  std::uint32_t partition_count = 256;            // fixed at creation; power of two
-  std::size_t key_bytes_max = 1024;                // longer keys are refused (TooLarge)
-  std::size_t value_bytes_max = 8u << 20;          // larger values are refused (TooLarge)
-  std::uint64_t tick_interval_ms = 100;            // how often the Env calls Tick()
+  std::uint32_t partition_count = 256;     // fixed at creation; power of two
+  std::size_t key_bytes_max = 1024;        // longer keys are refused (TooLarge)
+  std::size_t value_bytes_max = 8u << 20;  // larger values are refused (TooLarge)
+  std::uint64_t tick_interval_ms = 100;    // how often the Env calls Tick()
 };
 
 class Node {
@@ -52,14 +52,13 @@ class Node {
 
  private:
   Result<ReplyBody> Handle(const GetRequest& request);
-  Result<ReplyBody> Handle(const PutRequest& request);
+  Result<ReplyBody> Handle(PutRequest request);
   Result<ReplyBody> Handle(const DeleteRequest& request);
   Result<ReplyBody> Handle(const GetBucketRequest& request);
   Result<ReplyBody> Handle(const SetBucketRequest& request);
   // Put and Delete: validates, mints the dot and persists the new object state.
   Result<ReplyBody> HandleWrite(const ObjectId& id, std::string_view context,
-                                const WriteOptions& options, bool tombstone,
-                                std::string value);
+                                const WriteOptions& options, bool tombstone, std::string value);
 
   Status ValidateObjectId(const ObjectId& id) const;
   // The object's key in the objects column (partition-prefixed).

@@ -50,7 +50,8 @@ struct WriteOptions {
   bool sync = false;  // durable before return (fsync / WAL sync)
 };
 
-// Return false from a visitor to stop the scan early.
+// Return false from a visitor to stop the scan early. The views are valid only during the
+// call, and the visitor must not write to the engine it is scanning.
 using ScanVisitor = std::function<bool(std::string_view key, std::string_view value)>;
 
 class Engine {

@@ -12,8 +12,8 @@
 namespace meridian::storage {
 
 struct RocksDbOptions {
-  std::size_t block_cache_bytes = 256ull << 20;   // shared LRU block cache
-  std::size_t write_buffer_bytes = 64ull << 20;   // per column family memtable
+  std::size_t block_cache_bytes = 256ull << 20;  // shared LRU block cache
+  std::size_t write_buffer_bytes = 64ull << 20;  // per column family memtable
   bool create_if_missing = true;
 };
 
@@ -22,7 +22,7 @@ class RocksDbEngine final : public Engine {
   // Opens (creating when allowed) the database in `path`. IoError with RocksDB's message
   // on failure (e.g. the directory is locked by another process).
   static Result<std::unique_ptr<RocksDbEngine>> Open(const std::string& path,
-                                                      const RocksDbOptions& options);
+                                                     const RocksDbOptions& options);
   ~RocksDbEngine() override;
 
   Result<std::optional<std::string>> Get(Column column, std::string_view key) override;

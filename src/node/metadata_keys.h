@@ -1,0 +1,31 @@
+// Keys of the metadata column family and the encodings of their values.
+// ON-DISK FORMAT: docs/format/storage.md; never change without a format version bump.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace meridian::node {
+
+// The storage format this build writes and reads (4 bytes LE). Written on first start.
+inline constexpr std::string_view kFormatVersionKey = "format/version";
+inline constexpr std::uint32_t kStorageFormatVersion = 1;
+
+// This node's actor id for minting dots (8 bytes LE, never 0). Drawn at random when absent:
+// a node whose data was wiped takes a new id and so never re-issues a dot it minted before.
+inline constexpr std::string_view kActorIdKey = "node/actor_id";
+
+// The partition count the data was written with (4 bytes LE). Object keys are prefixed
+// with partitions of this count, so it can never change for an existing data directory.
+inline constexpr std::string_view kPartitionCountKey = "node/partition_count";
+
+// Bucket properties: "bucket/<name>" -> EncodeBucketProps (docs/format/bucket_props.md).
+// Bucket names never contain '/', so the prefix is unambiguous.
+inline std::string BucketPropsKey(std::string_view bucket) {
+  std::string key = "bucket/";
+  key.append(bucket);
+  return key;
+}
+
+}  // namespace meridian::node

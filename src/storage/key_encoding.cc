@@ -1,0 +1,77 @@
+#include "storage/key_encoding.h"
+
+#include <limits>
+
+#include "core/assert.h"
+
+namespace meridian::storage {
+namespace {
+
+// Width of the partition prefix. ON-DISK FORMAT: docs/format/storage.md.
+constexpr std::size_t kPartitionBytes = 4;
+
+void AppendBigEndian32(std::string& out, std::uint32_t value) {
+  out.push_back(static_cast<char>((value >> 24) & 0xff));
+  out.push_back(static_cast<char>((value >> 16) & 0xff));
+  out.push_back(static_cast<char>((value >> 8) & 0xff));
+  out.push_back(static_cast<char>(value & 0xff));
+}
+
+std::uint32_t ReadBigEndian32(std::string_view bytes) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < kPartitionBytes; ++i) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket,
+                            std::string_view key) {
+  // Callers validate names first (ValidateBucketName, ValidateKey); a name that does not fit
+  // the layout here would make the key ambiguous, so this is an always-on check.
+  MERIDIAN_CHECK(!bucket.empty());
+  MERIDIAN_CHECK(bucket.size() <= kBucketNameBytesMax);
+  MERIDIAN_CHECK(!key.empty());
+  std::string out;
+  out.reserve(kPartitionBytes + 1 + bucket.size() + key.size());
+  AppendBigEndian32(out, partition);
+  out.push_back(static_cast<char>(bucket.size()));
+  out.append(bucket);
+  out.append(key);
+  return out;
+}
+
+Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded) {
+  if (encoded.size() < kPartitionBytes + 1) {
+    return Status::Corruption("object key is " + std::to_string(encoded.size()) +
+                              " bytes, shorter than its 5-byte header");
+  }
+  DecodedObjectKey decoded;
+  decoded.partition = ReadBigEndian32(encoded);
+  const std::size_t bucket_bytes = static_cast<unsigned char>(encoded[kPartitionBytes]);
+  if (bucket_bytes == 0 || bucket_bytes > kBucketNameBytesMax) {
+    return Status::Corruption("object key has bucket length " + std::to_string(bucket_bytes) +
+                              ", outside 1.." + std::to_string(kBucketNameBytesMax));
+  }
+  const std::string_view rest = encoded.substr(kPartitionBytes + 1);
+  if (rest.size() <= bucket_bytes) {
+    return Status::Corruption("object key is truncated: bucket length " +
+                              std::to_string(bucket_bytes) + " leaves no key bytes");
+  }
+  decoded.id.bucket = std::string(rest.substr(0, bucket_bytes));
+  decoded.id.key = std::string(rest.substr(bucket_bytes));
+  return decoded;
+}
+
+KeyRange PartitionRange(std::uint32_t partition) {
+  KeyRange range;
+  AppendBigEndian32(range.begin, partition);
+  if (partition != std::numeric_limits<std::uint32_t>::max()) {
+    AppendBigEndian32(range.end, partition + 1);
+  }
+  return range;
+}
+
+}  // namespace meridian::storage

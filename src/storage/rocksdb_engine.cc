@@ -1,0 +1,161 @@
+#include "storage/rocksdb_engine.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "core/assert.h"
+
+namespace meridian::storage {
+namespace {
+
+// Column family names, indexed by Column. ON-DISK FORMAT: docs/format/storage.md.
+constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects", "hints",
+                                                                      "metadata"};
+
+// Bloom filter bits per key: ~1% false positives, so a Get of a missing key rarely reads a
+// data block.
+constexpr double kBloomBitsPerKey = 10;
+
+// Corruption stays Corruption (the caller must not trust or retry the bytes); every other
+// RocksDB failure is an IoError, which is retryable. The message keeps RocksDB's text.
+Status FromRocks(const rocksdb::Status& status, std::string_view what) {
+  std::string message = "rocksdb ";
+  message += what;
+  message += ": ";
+  message += status.ToString();
+  if (status.IsCorruption()) return Status::Corruption(std::move(message));
+  return Status::IoError(std::move(message));
+}
+
+rocksdb::Slice ToSlice(std::string_view bytes) {
+  return {bytes.data(), bytes.size()};
+}
+
+}  // namespace
+
+struct RocksDbEngine::Impl {
+  std::string path;
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::unique_ptr<rocksdb::DB> db;
+  // Handles of "default" (index 0, opened because RocksDB requires it) and then one per
+  // Column at index column + 1.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  rocksdb::ColumnFamilyHandle* Handle(Column column) const {
+    const auto index = static_cast<std::size_t>(column) + 1;
+    MERIDIAN_CHECK(index < handles.size());
+    return handles[index];
+  }
+
+  ~Impl() {
+    if (!db) return;
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    handles.clear();
+    // Close waits for background work. Its error is ignored deliberately: unsynced writes
+    // are allowed to be lost, and synced ones are already in the WAL.
+    db->Close().PermitUncheckedError();
+  }
+};
+
+RocksDbEngine::RocksDbEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RocksDbEngine::~RocksDbEngine() = default;
+
+Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& path,
+                                                           const RocksDbOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = impl->block_cache;
+  // Index and filter blocks live in the cache too, so the cache size bounds read memory.
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+
+  rocksdb::ColumnFamilyOptions column_options;
+  column_options.write_buffer_size = options.write_buffer_bytes;
+  column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, column_options);
+  for (const char* name : kColumnFamilyNames) descriptors.emplace_back(name, column_options);
+
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status status =
+      rocksdb::DB::Open(db_options, path, descriptors, &impl->handles, &db);
+  if (!status.ok()) {
+    // RocksDB's lock message ("lock hold by current process", "While lock file") does not
+    // say what to do about it; the usual cause is a second server on the same directory.
+    const bool locked = status.IsIOError() && status.ToString().find("/LOCK") != std::string::npos;
+    return FromRocks(status, "open " + path +
+                                 (locked ? " (is another Meridian process using this data "
+                                           "directory?)"
+                                         : ""));
+  }
+  impl->db.reset(db);
+  MERIDIAN_CHECK(impl->handles.size() == descriptors.size());
+  return std::unique_ptr<RocksDbEngine>(new RocksDbEngine(std::move(impl)));
+}
+
+Result<std::optional<std::string>> RocksDbEngine::Get(Column column, std::string_view key) {
+  std::string value;
+  const rocksdb::Status status =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->Handle(column), ToSlice(key), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  if (!status.ok()) return FromRocks(status, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status RocksDbEngine::Write(const WriteBatch& batch, const WriteOptions& options) {
+  rocksdb::WriteBatch rocks_batch;
+  for (const WriteBatch::Op& op : batch.ops) {
+    rocksdb::ColumnFamilyHandle* handle = impl_->Handle(op.column);
+    const rocksdb::Status status = op.value.has_value() ? rocks_batch.Put(handle, op.key, *op.value)
+                                                        : rocks_batch.Delete(handle, op.key);
+    if (!status.ok()) return FromRocks(status, "batch");
+  }
+  rocksdb::WriteOptions rocks_options;
+  rocks_options.sync = options.sync;
+  const rocksdb::Status status = impl_->db->Write(rocks_options, &rocks_batch);
+  if (!status.ok()) return FromRocks(status, "write");
+  return Status::Ok();
+}
+
+Status RocksDbEngine::Scan(Column column, std::string_view begin, std::string_view end,
+                           const ScanVisitor& visitor) {
+  rocksdb::ReadOptions read_options;
+  // The bound must outlive the iterator; it lets RocksDB stop at `end` without reading the
+  // next key range (and skip SST files entirely past it).
+  const rocksdb::Slice upper_bound = ToSlice(end);
+  if (!end.empty()) read_options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(read_options, impl_->Handle(column)));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    if (!visitor(std::string_view(key.data(), key.size()),
+                 std::string_view(value.data(), value.size()))) {
+      return Status::Ok();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan");
+  return Status::Ok();
+}
+
+}  // namespace meridian::storage

@@ -1,0 +1,226 @@
+// The Engine contract (storage/engine.h), checked against every implementation: both engines
+// must pass exactly the same tests.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/engine_test_util.h"
+
+namespace meridian::storage {
+namespace {
+
+using test_support::EngineHarness;
+using test_support::EngineKind;
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+class EngineConformanceTest : public ::testing::TestWithParam<EngineKind> {
+ protected:
+  void SetUp() override { harness_ = GetParam().make(); }
+
+  Engine& engine() { return harness_->engine(); }
+
+  void Put(Column column, std::string key, std::string value, bool sync = false) {
+    WriteBatch batch;
+    batch.Put(column, std::move(key), std::move(value));
+    ASSERT_TRUE(engine().Write(batch, WriteOptions{sync}).ok());
+  }
+  void Delete(Column column, std::string key) {
+    WriteBatch batch;
+    batch.Delete(column, std::move(key));
+    ASSERT_TRUE(engine().Write(batch, WriteOptions{}).ok());
+  }
+  std::optional<std::string> Read(Column column, std::string_view key) {
+    auto got = engine().Get(column, key);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() ? *got : std::nullopt;
+  }
+  KeyValues ScanAll(Column column, std::string_view begin, std::string_view end) {
+    KeyValues out;
+    const Status status = engine().Scan(column, begin, end, [&](auto key, auto value) {
+      out.emplace_back(std::string(key), std::string(value));
+      return true;
+    });
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return out;
+  }
+
+  std::unique_ptr<EngineHarness> harness_;
+};
+
+TEST_P(EngineConformanceTest, GetOfMissingKeyIsNullopt) {
+  EXPECT_EQ(Read(Column::kObjects, "absent"), std::nullopt);
+  EXPECT_EQ(Read(Column::kMetadata, ""), std::nullopt);
+}
+
+TEST_P(EngineConformanceTest, GetReturnsWhatWasPut) {
+  Put(Column::kObjects, "k", "v");
+  EXPECT_EQ(Read(Column::kObjects, "k"), "v");
+}
+
+TEST_P(EngineConformanceTest, EmptyValueIsPresent) {
+  Put(Column::kObjects, "k", "");
+  EXPECT_EQ(Read(Column::kObjects, "k"), "");
+}
+
+TEST_P(EngineConformanceTest, BatchAppliesEveryOp) {
+  Put(Column::kObjects, "doomed", "x");
+  WriteBatch batch;
+  batch.Put(Column::kObjects, "a", "1");
+  batch.Put(Column::kHints, "b", "2");
+  batch.Put(Column::kMetadata, "c", "3");
+  batch.Delete(Column::kObjects, "doomed");
+  batch.Put(Column::kObjects, "a", "1-again");  // later ops of a batch win
+  ASSERT_TRUE(engine().Write(batch, WriteOptions{}).ok());
+  EXPECT_EQ(Read(Column::kObjects, "a"), "1-again");
+  EXPECT_EQ(Read(Column::kHints, "b"), "2");
+  EXPECT_EQ(Read(Column::kMetadata, "c"), "3");
+  EXPECT_EQ(Read(Column::kObjects, "doomed"), std::nullopt);
+}
+
+TEST_P(EngineConformanceTest, EmptyBatchIsOk) {
+  EXPECT_TRUE(engine().Write(WriteBatch{}, WriteOptions{}).ok());
+  EXPECT_TRUE(engine().Write(WriteBatch{}, WriteOptions{true}).ok());
+}
+
+TEST_P(EngineConformanceTest, DeleteRemovesKey) {
+  Put(Column::kObjects, "k", "v");
+  Delete(Column::kObjects, "k");
+  EXPECT_EQ(Read(Column::kObjects, "k"), std::nullopt);
+  EXPECT_TRUE(ScanAll(Column::kObjects, "", "").empty());
+}
+
+TEST_P(EngineConformanceTest, DeleteOfMissingKeyIsOk) {
+  Delete(Column::kObjects, "never-written");
+  EXPECT_EQ(Read(Column::kObjects, "never-written"), std::nullopt);
+}
+
+TEST_P(EngineConformanceTest, OverwriteReplacesValue) {
+  Put(Column::kObjects, "k", "first");
+  Put(Column::kObjects, "k", "second");
+  EXPECT_EQ(Read(Column::kObjects, "k"), "second");
+  EXPECT_EQ(ScanAll(Column::kObjects, "", ""), (KeyValues{{"k", "second"}}));
+}
+
+TEST_P(EngineConformanceTest, ColumnsAreIsolated) {
+  Put(Column::kObjects, "same", "objects");
+  Put(Column::kHints, "same", "hints");
+  Put(Column::kMetadata, "same", "metadata");
+  EXPECT_EQ(Read(Column::kObjects, "same"), "objects");
+  EXPECT_EQ(Read(Column::kHints, "same"), "hints");
+  EXPECT_EQ(Read(Column::kMetadata, "same"), "metadata");
+  Delete(Column::kHints, "same");
+  EXPECT_EQ(Read(Column::kHints, "same"), std::nullopt);
+  EXPECT_EQ(Read(Column::kObjects, "same"), "objects");
+  EXPECT_EQ(ScanAll(Column::kMetadata, "", ""), (KeyValues{{"same", "metadata"}}));
+}
+
+TEST_P(EngineConformanceTest, ScanVisitsKeysInBytewiseOrder) {
+  // Inserted out of order; bytewise means unsigned: "\x80" sorts after "z".
+  for (const char* key : {"b", "a", "\x80", "ab", "z", "A"}) Put(Column::kObjects, key, key);
+  const KeyValues all = ScanAll(Column::kObjects, "", "");
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : all) {
+    EXPECT_EQ(key, value);
+    keys.push_back(key);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"A", "a", "ab", "b", "z", "\x80"}));
+}
+
+TEST_P(EngineConformanceTest, ScanBoundsAreHalfOpen) {
+  for (const char* key : {"a", "b", "c", "d"}) Put(Column::kObjects, key, "v");
+  EXPECT_EQ(ScanAll(Column::kObjects, "b", "d"), (KeyValues{{"b", "v"}, {"c", "v"}}));
+  // A begin between keys starts at the next key; an end between keys stops before it.
+  EXPECT_EQ(ScanAll(Column::kObjects, "aa", "cc"), (KeyValues{{"b", "v"}, {"c", "v"}}));
+  EXPECT_TRUE(ScanAll(Column::kObjects, "b", "b").empty());
+  EXPECT_TRUE(ScanAll(Column::kObjects, "e", "").empty());
+}
+
+TEST_P(EngineConformanceTest, ScanWithEmptyEndRunsToLastKey) {
+  for (const char* key : {"a", "b", "\xff\xff"}) Put(Column::kObjects, key, "v");
+  EXPECT_EQ(ScanAll(Column::kObjects, "b", ""), (KeyValues{{"b", "v"}, {"\xff\xff", "v"}}));
+}
+
+TEST_P(EngineConformanceTest, ScanStopsWhenVisitorReturnsFalse) {
+  for (const char* key : {"a", "b", "c", "d"}) Put(Column::kObjects, key, "v");
+  std::vector<std::string> seen;
+  const Status status = engine().Scan(Column::kObjects, "", "", [&](auto key, auto) {
+    seen.emplace_back(key);
+    return seen.size() < 2;
+  });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_P(EngineConformanceTest, ScanOnlySeesItsColumn) {
+  Put(Column::kObjects, "o", "1");
+  Put(Column::kHints, "h", "2");
+  EXPECT_EQ(ScanAll(Column::kHints, "", ""), (KeyValues{{"h", "2"}}));
+  EXPECT_TRUE(ScanAll(Column::kMetadata, "", "").empty());
+}
+
+TEST_P(EngineConformanceTest, BinaryKeysWithZeroAndFfBytes) {
+  const std::string zero_in_middle("a\0b", 3);
+  const std::string only_zero("\0", 1);
+  const std::string zeros("\0\0", 2);
+  const std::string ff("\xff", 1);
+  const std::string ff_zero("\xff\0", 2);
+  for (const std::string& key : {zero_in_middle, only_zero, zeros, ff, ff_zero}) {
+    Put(Column::kObjects, key, "value of " + key);
+  }
+  EXPECT_EQ(Read(Column::kObjects, zero_in_middle), "value of " + zero_in_middle);
+  EXPECT_EQ(Read(Column::kObjects, std::string("a")), std::nullopt);  // no truncation at NUL
+  EXPECT_EQ(Read(Column::kObjects, ff_zero), "value of " + ff_zero);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : ScanAll(Column::kObjects, "", "")) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{only_zero, zeros, zero_in_middle, ff, ff_zero}));
+  // Bounds with embedded zero bytes are honoured exactly.
+  EXPECT_EQ(ScanAll(Column::kObjects, zeros, std::string("a\0c", 3)).size(), 2u);
+  EXPECT_EQ(ScanAll(Column::kObjects, ff, "").size(), 2u);
+}
+
+TEST_P(EngineConformanceTest, BinaryValuesRoundTrip) {
+  std::string value;
+  for (int byte = 0; byte < 256; ++byte) value.push_back(static_cast<char>(byte));
+  Put(Column::kObjects, "k", value);
+  EXPECT_EQ(Read(Column::kObjects, "k"), value);
+}
+
+TEST_P(EngineConformanceTest, LargeValueOfOneMebibyte) {
+  std::string value(1u << 20, '\0');
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 131 % 251);
+  Put(Column::kObjects, "big", value, /*sync=*/true);
+  const auto got = Read(Column::kObjects, "big");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->size(), value.size());
+  EXPECT_TRUE(*got == value);
+}
+
+TEST_P(EngineConformanceTest, ReadYourWritesAcrossSyncedAndUnsynced) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = "k" + std::to_string(i % 7);
+    const std::string value = "v" + std::to_string(i);
+    Put(Column::kObjects, key, value, /*sync=*/i % 3 == 0);
+    EXPECT_EQ(Read(Column::kObjects, key), value);
+    bool seen = false;
+    ASSERT_TRUE(engine()
+                    .Scan(Column::kObjects, key, "",
+                          [&](auto scanned_key, auto scanned_value) {
+                            seen = scanned_key == key && scanned_value == value;
+                            return false;
+                          })
+                    .ok());
+    EXPECT_TRUE(seen) << key;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engines, EngineConformanceTest,
+    ::testing::Values(
+        EngineKind{"Memory", [] { return std::make_unique<test_support::MemoryHarness>(); }},
+        EngineKind{"RocksDb", [] { return std::make_unique<test_support::RocksDbHarness>(); }}),
+    test_support::EngineKindName);
+
+}  // namespace
+}  // namespace meridian::storage

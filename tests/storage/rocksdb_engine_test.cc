@@ -1,0 +1,132 @@
+// RocksDbEngine beyond the shared contract: persistence across reopen, the directory lock,
+// the column families on disk and how failures map to Status codes.
+#include <gtest/gtest.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "storage/engine_test_util.h"
+
+namespace meridian::storage {
+namespace {
+
+using test_support::SmallRocksDbOptions;
+using test_support::TempDir;
+
+std::unique_ptr<RocksDbEngine> OpenOrDie(const std::string& path) {
+  auto opened = RocksDbEngine::Open(path, SmallRocksDbOptions());
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+TEST(RocksDbEngineTest, ReopenKeepsSyncedData) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  {
+    auto engine = OpenOrDie(path);
+    ASSERT_NE(engine, nullptr);
+    WriteBatch batch;
+    batch.Put(Column::kObjects, "object", "o");
+    batch.Put(Column::kHints, "hint", "h");
+    batch.Put(Column::kMetadata, "meta", "m");
+    ASSERT_TRUE(engine->Write(batch, WriteOptions{.sync = true}).ok());
+  }
+  auto engine = OpenOrDie(path);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(*engine->Get(Column::kObjects, "object"), "o");
+  EXPECT_EQ(*engine->Get(Column::kHints, "hint"), "h");
+  EXPECT_EQ(*engine->Get(Column::kMetadata, "meta"), "m");
+  EXPECT_EQ(*engine->Get(Column::kObjects, "meta"), std::nullopt);
+}
+
+TEST(RocksDbEngineTest, SecondOpenOfLockedDirectoryFailsWithIoError) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  auto first = OpenOrDie(path);
+  ASSERT_NE(first, nullptr);
+  auto second = RocksDbEngine::Open(path, SmallRocksDbOptions());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kIoError);
+  // The message names the directory and keeps RocksDB's reason (the LOCK file).
+  EXPECT_NE(second.status().message().find(path), std::string::npos) << second.status().message();
+  EXPECT_NE(second.status().message().find("lock"), std::string::npos) << second.status().message();
+  // The first engine is unaffected.
+  WriteBatch batch;
+  batch.Put(Column::kObjects, "k", "v");
+  EXPECT_TRUE(first->Write(batch, WriteOptions{}).ok());
+}
+
+TEST(RocksDbEngineTest, LockIsReleasedOnClose) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  OpenOrDie(path).reset();
+  EXPECT_NE(OpenOrDie(path), nullptr);
+}
+
+TEST(RocksDbEngineTest, MissingDirectoryWithoutCreateIsIoError) {
+  TempDir dir;
+  RocksDbOptions options = SmallRocksDbOptions();
+  options.create_if_missing = false;
+  auto opened = RocksDbEngine::Open(dir.Sub("absent"), options);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kIoError);
+  EXPECT_NE(opened.status().message().find("does not exist"), std::string::npos)
+      << opened.status().message();
+}
+
+TEST(RocksDbEngineTest, CreatesTheThreeColumnFamilies) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  OpenOrDie(path).reset();
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok());
+  std::sort(families.begin(), families.end());
+  EXPECT_EQ(families, (std::vector<std::string>{"default", "hints", "metadata", "objects"}));
+}
+
+TEST(RocksDbEngineTest, GarbageInCurrentFileIsReportedNotCrashed) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  OpenOrDie(path).reset();
+  std::ofstream(path + "/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  auto opened = RocksDbEngine::Open(path, SmallRocksDbOptions());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_TRUE(opened.status().code() == StatusCode::kCorruption ||
+              opened.status().code() == StatusCode::kIoError)
+      << opened.status().ToString();
+}
+
+TEST(RocksDbEngineTest, ManyKeysSurviveReopenInOrder) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  constexpr int kKeys = 2000;
+  {
+    auto engine = OpenOrDie(path);
+    ASSERT_NE(engine, nullptr);
+    WriteBatch batch;
+    for (int i = 0; i < kKeys; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof key, "key%06d", i);
+      batch.Put(Column::kObjects, key, std::to_string(i));
+    }
+    ASSERT_TRUE(engine->Write(batch, WriteOptions{.sync = true}).ok());
+  }
+  auto engine = OpenOrDie(path);
+  ASSERT_NE(engine, nullptr);
+  int expected = 0;
+  ASSERT_TRUE(engine
+                  ->Scan(Column::kObjects, "", "",
+                         [&](std::string_view, std::string_view value) {
+                           EXPECT_EQ(value, std::to_string(expected));
+                           ++expected;
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(expected, kKeys);
+}
+
+}  // namespace
+}  // namespace meridian::storage
