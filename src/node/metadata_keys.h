@@ -16,6 +16,12 @@ inline constexpr std::uint32_t kStorageFormatVersion = 1;
 // a node whose data was wiped takes a new id and so never re-issues a dot it minted before.
 inline constexpr std::string_view kActorIdKey = "node/actor_id";
 
+// Present while a Node has the data open (written by Open, removed by Close, both synced).
+// Found by Open, it means the previous run ended without Close (a crash): unsynced writes
+// may have been lost together with the dots they used, so the node takes a new actor id
+// rather than risk minting one of those dots again for a different value.
+inline constexpr std::string_view kOpenMarkerKey = "node/open";
+
 // The partition count the data was written with (4 bytes LE). Object keys are prefixed
 // with partitions of this count, so it can never change for an existing data directory.
 inline constexpr std::string_view kPartitionCountKey = "node/partition_count";

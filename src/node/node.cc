@@ -97,9 +97,14 @@ Status Node::Open() {
   if (stored_actor->has_value() && actor_id == 0) {
     return Status::Corruption("metadata \"node/actor_id\" is 0");
   }
-  if (!stored_actor->has_value()) {
-    // No identity: a first start, or a wiped data directory. A fresh id means this node
-    // never re-issues a dot it minted in a previous life.
+  auto open_marker = engine.Get(Column::kMetadata, kOpenMarkerKey);
+  if (!open_marker.ok()) return open_marker.status();
+  const bool unclean_stop = open_marker->has_value();
+  if (!stored_actor->has_value() || unclean_stop) {
+    // No identity (a first start, or a wiped data directory), or the last run crashed and
+    // may have lost unsynced writes whose dots it could otherwise mint again. A fresh id
+    // means this node never re-issues a dot it minted in a previous life.
+    actor_id = 0;
     for (int attempt = 0; attempt < kActorIdDrawAttemptsMax && actor_id == 0; ++attempt) {
       actor_id = env_.random->NextU64();
     }
@@ -107,6 +112,7 @@ Status Node::Open() {
     missing.Put(Column::kMetadata, std::string(kActorIdKey), EncodeFixed64(actor_id));
   }
 
+  missing.Put(Column::kMetadata, std::string(kOpenMarkerKey), std::string("1"));
   if (!missing.empty()) {
     // Synced before use, so every dot acknowledged under this id names an identity that
     // survives a crash (the node keeps its id for as long as it keeps its data).
@@ -115,6 +121,14 @@ Status Node::Open() {
   actor_id_ = actor_id;
   opened_ = true;
   return Status::Ok();
+}
+
+Status Node::Close() {
+  if (!opened_) return Status::Ok();
+  opened_ = false;
+  storage::WriteBatch batch;
+  batch.Delete(Column::kMetadata, std::string(kOpenMarkerKey));
+  return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
 }
 
 void Node::Submit(RequestId id, ClientRequest request) {

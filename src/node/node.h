@@ -35,9 +35,14 @@ class Node {
   Node(const NodeConfig& config, Env env);
 
   // Loads this node's identity from the metadata column, or creates it on first start:
-  // a fresh actor id drawn from Env::random, synced before use. Fails with InvalidArgument
-  // when the stored partition count differs from the configured one.
+  // a fresh actor id drawn from Env::random, synced before use. After an unclean stop (no
+  // Close) it also draws a new actor id, since dots of lost unsynced writes must never be
+  // reused. Fails with InvalidArgument when the stored partition count differs from the
+  // configured one.
   Status Open();
+  // Marks a clean stop (synced), so the next Open keeps the actor id. No request may be
+  // submitted afterwards (they get Unavailable).
+  Status Close();
 
   // Handles one request and appends exactly one reply with the same id to the replies.
   // Before a successful Open() every request is answered with Unavailable.

@@ -76,6 +76,9 @@ class Harness {
   Harness() { Restart(); }
 
   void Restart() {
+    if (node_) {
+      RC_ASSERT(node_->Close().ok());
+    }
     node_ = std::make_unique<Node>(NodeConfig{}, Env{&clock_, &random_, &engine_});
     RC_ASSERT(node_->Open().ok());
     if (actor_ == 0) actor_ = node_->actor_id();

@@ -222,10 +222,33 @@ TEST_F(NodeTest, DurableWriteSurvivesCrashUnsyncedWriteDoesNot) {
   EXPECT_TRUE(durable.durable);
   const WriteReply lazy = Put("unsynced", "2", "", /*dw=*/0);
   EXPECT_FALSE(lazy.durable);
-  engine_.DropUnsyncedWrites();
-  Restart();
+  Crash();
   EXPECT_EQ(Values(Get("synced")), Strings{"1"});
   EXPECT_FALSE(Get("unsynced").found);
+}
+
+TEST_F(NodeTest, CrashTakesNewActorIdCleanRestartKeepsIt) {
+  const ActorId first = node_->actor_id();
+  Restart();
+  EXPECT_EQ(node_->actor_id(), first);
+  Crash();
+  EXPECT_NE(node_->actor_id(), first);
+  EXPECT_NE(node_->actor_id(), 0u);
+}
+
+// A write lost in a crash must not leave a context that later supersedes a different write:
+// the lost write's dot is never minted again.
+TEST_F(NodeTest, ContextOfWriteLostInCrashDoesNotSupersedeLaterWrite) {
+  Put("k", "base", "", /*dw=*/1);
+  const std::string base_context = Get("k").context;
+  const WriteReply lost = Put("k", "lost", base_context, /*dw=*/0);
+  ASSERT_FALSE(lost.context.empty());
+  Crash();
+  EXPECT_EQ(Values(Get("k")), Strings{"base"});
+  Put("k", "after-crash", "", /*dw=*/1);  // blind: concurrent with "base"
+  // A client that saw only "lost" resolves with its context: "after-crash" is new to it.
+  Put("k", "resolved-by-old-client", lost.context, /*dw=*/1);
+  EXPECT_EQ(Values(Get("k")), (Strings{"after-crash", "resolved-by-old-client"}));
 }
 
 TEST_F(NodeTest, BucketDwDecidesDurabilityUnlessTheRequestOverrides) {

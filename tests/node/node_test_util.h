@@ -42,9 +42,20 @@ class NodeFixture : public ::testing::Test {
  protected:
   NodeFixture() { Restart(); }
 
-  // A new Node over the same engine: a process restart that kept its data.
+  // A clean stop (Close) and a new Node over the same engine: a restart that kept its data.
   void Restart() { Restart(config_); }
   void Restart(const NodeConfig& config) {
+    if (node_) {
+      ASSERT_TRUE(node_->Close().ok());
+    }
+    Reopen(config);
+  }
+  // A machine crash: unsynced writes are lost and the node is reopened without Close.
+  void Crash() {
+    engine_.DropUnsyncedWrites();
+    Reopen(config_);
+  }
+  void Reopen(const NodeConfig& config) {
     config_ = config;
     node_ = std::make_unique<Node>(config_, Env{&clock_, &random_, node_engine_});
     const Status status = node_->Open();
