@@ -1,0 +1,305 @@
+// `meridian get|put|delete`: the command-line client, built on the public client library
+// (include/meridian/client.h) only. Exit codes: 0 success, 1 request/server error, 2 usage
+// error, 3 key not found (get). Every failure prints exactly one line to stderr.
+//
+// Options are parsed as text and validated here (extras allowed and rejected by hand) so that
+// every usage error, including an unknown flag, exits 2 with one line.
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "cli/commands.h"
+#include "meridian/client.h"
+
+namespace meridian::cli {
+namespace {
+
+namespace mc = meridian::client;
+
+constexpr int kExitRequestFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotFound = 3;
+
+// Flags shared by get, put and delete, plus each command's own.
+struct KvArguments {
+  std::string key;
+  std::string value;
+  std::string bucket = "default";
+  std::string url;
+  std::string ca_file;
+  bool insecure = false;
+  std::string timeout_ms = "10000";
+  std::string context;
+  std::string dw;
+  std::string file;
+  bool json = false;
+  bool show_context = false;
+  bool verbose = false;
+  CLI::Option* key_option = nullptr;
+  CLI::Option* value_option = nullptr;
+};
+
+// A failure that ends the command: its exit code and its one-line reason.
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+std::string DefaultUrl() {
+  const char* from_environment = std::getenv("MERIDIAN_URL");
+  return (from_environment != nullptr && *from_environment != '\0') ? from_environment
+                                                                    : "http://127.0.0.1:8080";
+}
+
+// Keys and messages may hold any byte; stderr gets one printable line.
+std::string Printable(std::string_view bytes) {
+  std::string text;
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
+      text.push_back(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      text += "\\x";
+      text.push_back(kHex[byte >> 4]);
+      text.push_back(kHex[byte & 0x0F]);
+    }
+  }
+  return text;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string text;
+  text.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t count = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t group = 0;
+    for (std::size_t j = 0; j < 3; ++j) {
+      group <<= 8;
+      if (j < count) group |= static_cast<unsigned char>(bytes[i + j]);
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      text.push_back(j <= count ? kAlphabet[(group >> (18 - 6 * j)) & 0x3F] : '=');
+    }
+  }
+  return text;
+}
+
+void WriteBytes(std::string_view bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+}
+
+void AddCommonOptions(CLI::App& command, KvArguments& arguments) {
+  arguments.url = DefaultUrl();
+  arguments.key_option = command.add_option("key", arguments.key, "The key (any bytes)");
+  command.add_option("--bucket", arguments.bucket, "The bucket")->capture_default_str();
+  command.add_option("--url", arguments.url, "Server endpoint (default: $MERIDIAN_URL)")
+      ->capture_default_str();
+  command.add_option("--cacert", arguments.ca_file, "PEM file of CA certificates for https");
+  command.add_flag("--insecure", arguments.insecure, "Do not verify the server's certificate");
+  command.add_option("--timeout-ms", arguments.timeout_ms, "Request timeout, 0 = none")
+      ->capture_default_str();
+  command.allow_extras();
+}
+
+void AddWriteOptions(CLI::App& command, KvArguments& arguments) {
+  command.add_option("--context", arguments.context, "Causal context from a previous get");
+  command.add_option("--dw", arguments.dw, "1: synced to disk before the reply; 0: not");
+  command.add_flag("-v,--verbose", arguments.verbose, "Print the new context to stdout");
+}
+
+std::optional<Failure> CheckUsage(const CLI::App& command, const KvArguments& arguments) {
+  const auto extras = command.remaining();
+  if (!extras.empty()) {
+    return Failure{kExitUsage, "unexpected argument '" + Printable(extras.front()) + "'"};
+  }
+  if (arguments.key_option->count() == 0) return Failure{kExitUsage, "missing KEY"};
+  if (arguments.key.empty()) return Failure{kExitUsage, "KEY must not be empty"};
+  if (!arguments.dw.empty() && arguments.dw != "0" && arguments.dw != "1") {
+    return Failure{kExitUsage, "--dw must be 0 or 1"};
+  }
+  return std::nullopt;
+}
+
+std::variant<std::unique_ptr<mc::Client>, Failure> Connect(const KvArguments& arguments) {
+  mc::ClientOptions options;
+  options.endpoint = arguments.url;
+  options.ca_file = arguments.ca_file;
+  options.verify_peer = !arguments.insecure;
+  const auto& text = arguments.timeout_ms;
+  std::uint32_t timeout_ms = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), timeout_ms);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
+  }
+  options.timeout_ms = timeout_ms;
+  auto client = mc::Client::Create(std::move(options));
+  if (!client.ok()) {
+    const bool usage = client.error().code == mc::ErrorCode::kInvalidArgument;
+    return Failure{usage ? kExitUsage : kExitRequestFailed, client.error().message};
+  }
+  return std::move(client).value();
+}
+
+mc::WriteOptions WriteOptionsOf(const KvArguments& arguments) {
+  mc::WriteOptions options;
+  options.context = arguments.context;
+  if (!arguments.dw.empty()) options.durable_write = arguments.dw == "1";
+  return options;
+}
+
+Failure RequestFailed(const mc::Error& error) {
+  // Client-side rejections (bad bucket name, ...) are usage errors.
+  const bool usage = error.code == mc::ErrorCode::kInvalidArgument;
+  return Failure{usage ? kExitUsage : kExitRequestFailed, Printable(error.ToString())};
+}
+
+std::optional<Failure> RunGet(mc::Client& client, const KvArguments& arguments) {
+  auto result = client.Get(arguments.bucket, arguments.key);
+  if (!result.ok()) return RequestFailed(result.error());
+  if (arguments.show_context && !result->context.empty()) {
+    std::fprintf(stderr, "context: %s\n", result->context.c_str());
+  }
+  if (!result->found) {
+    return Failure{kExitNotFound,
+                   "not found: " + arguments.bucket + "/" + Printable(arguments.key)};
+  }
+  const auto& siblings = result->siblings;
+  if (arguments.json) {
+    nlohmann::json document = {{"context", result->context}, {"siblings", nlohmann::json::array()}};
+    for (const auto& sibling : siblings) {
+      nlohmann::json entry = {{"value", Base64Encode(sibling.value)}};
+      if (siblings.size() > 1) entry["timestamp_ms"] = sibling.timestamp_ms;
+      document["siblings"].push_back(std::move(entry));
+    }
+    WriteBytes(document.dump() + "\n");
+  } else if (siblings.size() == 1) {
+    WriteBytes(siblings.front().value);
+  } else {
+    for (std::size_t i = 0; i < siblings.size(); ++i) {
+      WriteBytes("--- sibling " + std::to_string(i + 1) + "/" + std::to_string(siblings.size()) +
+                 " timestamp_ms=" + std::to_string(siblings[i].timestamp_ms) +
+                 " bytes=" + std::to_string(siblings[i].value.size()) + "\n");
+      WriteBytes(siblings[i].value);
+      WriteBytes("\n");
+    }
+  }
+  std::fflush(stdout);
+  return std::nullopt;
+}
+
+std::variant<std::string, Failure> ReadValue(const KvArguments& arguments) {
+  const bool from_argument = arguments.value_option->count() > 0;
+  if (from_argument && !arguments.file.empty()) {
+    return Failure{kExitUsage, "give VALUE or --file, not both"};
+  }
+  if (from_argument) return arguments.value;
+  std::ostringstream bytes;
+  if (!arguments.file.empty()) {
+    std::ifstream file(arguments.file, std::ios::binary);
+    if (!file) return Failure{kExitUsage, "cannot open --file " + arguments.file};
+    bytes << file.rdbuf();
+    if (file.bad()) return Failure{kExitRequestFailed, "cannot read --file " + arguments.file};
+    return std::move(bytes).str();
+  }
+  std::string value;
+  char chunk[65536];
+  while (const std::size_t read = std::fread(chunk, 1, sizeof(chunk), stdin)) {
+    value.append(chunk, read);
+  }
+  if (std::ferror(stdin)) return Failure{kExitRequestFailed, "cannot read the value from stdin"};
+  return value;
+}
+
+std::optional<Failure> ReportWrite(const mc::Result<mc::WriteResult>& result,
+                                   const KvArguments& arguments) {
+  if (!result.ok()) return RequestFailed(result.error());
+  if (arguments.verbose) WriteBytes(result->context + "\n");
+  std::fflush(stdout);
+  return std::nullopt;
+}
+
+std::optional<Failure> RunPut(mc::Client& client, const KvArguments& arguments) {
+  auto value = ReadValue(arguments);
+  if (auto* failure = std::get_if<Failure>(&value)) return *failure;
+  return ReportWrite(client.Put(arguments.bucket, arguments.key, std::get<std::string>(value),
+                                WriteOptionsOf(arguments)),
+                     arguments);
+}
+
+std::optional<Failure> RunDelete(mc::Client& client, const KvArguments& arguments) {
+  return ReportWrite(client.Delete(arguments.bucket, arguments.key, WriteOptionsOf(arguments)),
+                     arguments);
+}
+
+using Runner = std::optional<Failure> (*)(mc::Client&, const KvArguments&);
+
+// Validates, connects, runs, and turns the outcome into an exit code plus one stderr line.
+void SetCallback(CLI::App& command, const std::shared_ptr<KvArguments>& arguments, Runner run,
+                 int& exit_code) {
+  command.callback([&command, arguments, run, &exit_code] {
+    std::optional<Failure> failure = CheckUsage(command, *arguments);
+    if (!failure) {
+      auto client = Connect(*arguments);
+      if (auto* connect_failure = std::get_if<Failure>(&client)) {
+        failure = *connect_failure;
+      } else {
+        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
+      }
+    }
+    exit_code = 0;
+    if (failure) {
+      std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
+      std::fprintf(stderr, "meridian %s: %s%s\n", command.get_name().c_str(),
+                   failure->message.c_str(), hint.c_str());
+      exit_code = failure->exit_code;
+    }
+  });
+}
+
+}  // namespace
+
+void AddKvCommands(CLI::App& app, int& exit_code) {
+  auto get_arguments = std::make_shared<KvArguments>();
+  CLI::App* get = app.add_subcommand("get", "Read a key; writes its value bytes to stdout");
+  AddCommonOptions(*get, *get_arguments);
+  get->add_flag("--json", get_arguments->json,
+                "Print {\"context\", \"siblings\": [{\"value\": base64, ...}]} instead of bytes");
+  get->add_flag("--show-context", get_arguments->show_context, "Print the context to stderr");
+  get->footer(
+      "One value: its bytes, unmodified. Siblings: for each, a line\n"
+      "'--- sibling I/N timestamp_ms=T bytes=B', the value bytes, and a newline.\n"
+      "Exit codes: 0 found, 1 request failed, 2 usage error, 3 not found.");
+  SetCallback(*get, get_arguments, RunGet, exit_code);
+
+  auto put_arguments = std::make_shared<KvArguments>();
+  CLI::App* put = app.add_subcommand("put", "Write a value (from VALUE, --file or stdin)");
+  AddCommonOptions(*put, *put_arguments);
+  put_arguments->value_option = put->add_option("value", put_arguments->value, "The value bytes");
+  put->add_option("--file", put_arguments->file, "Read the value from this file");
+  AddWriteOptions(*put, *put_arguments);
+  put->footer("Exit codes: 0 written, 1 request failed, 2 usage error.");
+  SetCallback(*put, put_arguments, RunPut, exit_code);
+
+  auto delete_arguments = std::make_shared<KvArguments>();
+  CLI::App* remove = app.add_subcommand("delete", "Delete a key (a tombstone)");
+  AddCommonOptions(*remove, *delete_arguments);
+  AddWriteOptions(*remove, *delete_arguments);
+  remove->footer("Exit codes: 0 deleted (also when missing), 1 request failed, 2 usage error.");
+  SetCallback(*remove, delete_arguments, RunDelete, exit_code);
+}
+
+}  // namespace meridian::cli

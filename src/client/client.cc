@@ -1,0 +1,207 @@
+#include "meridian/client.h"
+
+#include <exception>
+#include <utility>
+
+#include "client/http_connection.h"
+#include "client/response_parsing.h"
+#include "client/url.h"
+
+namespace meridian::client {
+namespace {
+
+using internal::HttpRequest;
+using internal::HttpResponse;
+
+constexpr std::string_view kContextHeader = "X-Meridian-Context";
+
+Error InvalidArgument(std::string message) {
+  Error error;
+  error.code = ErrorCode::kInvalidArgument;
+  error.message = std::move(message);
+  return error;
+}
+
+Result<void> CheckBucket(std::string_view bucket) {
+  if (!internal::IsValidBucketName(bucket)) {
+    return InvalidArgument("invalid bucket name '" + std::string(bucket) +
+                           "': 1-64 bytes of [A-Za-z0-9_.-]");
+  }
+  return {};
+}
+
+Result<void> CheckObjectName(std::string_view bucket, std::string_view key) {
+  if (auto bucket_ok = CheckBucket(bucket); !bucket_ok.ok()) return bucket_ok;
+  if (key.empty()) return InvalidArgument("the key is empty");
+  return {};
+}
+
+HttpRequest WriteRequest(std::string method, std::string_view bucket, std::string_view key,
+                         const WriteOptions& options) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.target = internal::ObjectTarget(bucket, key);
+  if (options.durable_write) request.target += *options.durable_write ? "?dw=1" : "?dw=0";
+  if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
+  return request;
+}
+
+Result<WriteResult> ParseWriteResponse(const HttpResponse& response) {
+  if (response.status != 204 && response.status != 200) {
+    return internal::ErrorFromResponse(response);
+  }
+  WriteResult result;
+  result.context = response.Header(kContextHeader);
+  result.durable = response.Header("X-Meridian-Durable") == "true";
+  return result;
+}
+
+}  // namespace
+
+const char* ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kBadRequest:
+      return "bad_request";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kTooLarge:
+      return "too_large";
+    case ErrorCode::kServerError:
+      return "server_error";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kConnectionFailed:
+      return "connection_failed";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kTlsError:
+      return "tls_error";
+    case ErrorCode::kProtocolError:
+      return "protocol_error";
+  }
+  return "unknown";
+}
+
+std::string Error::ToString() const {
+  std::string text = ErrorCodeName(code);
+  if (http_status != 0) {
+    text += " (HTTP " + std::to_string(http_status);
+    if (!server_code.empty()) text += " " + server_code;
+    text += ")";
+  }
+  return text + ": " + message;
+}
+
+class Client::Impl {
+ public:
+  explicit Impl(std::unique_ptr<internal::HttpConnection> connection)
+      : connection_(std::move(connection)) {}
+
+  Result<HttpResponse> Send(const HttpRequest& request) {
+    try {
+      return connection_->RoundTrip(request);
+    } catch (const std::exception& e) {
+      Error error;
+      error.code = ErrorCode::kProtocolError;
+      error.message = std::string("unexpected failure: ") + e.what();
+      return error;
+    }
+  }
+
+ private:
+  std::unique_ptr<internal::HttpConnection> connection_;
+};
+
+Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  auto endpoint = internal::ParseEndpoint(options.endpoint);
+  if (!endpoint.ok()) return endpoint.error();
+  auto connection = internal::HttpConnection::Create(std::move(endpoint).value(), options);
+  if (!connection.ok()) return connection.error();
+  return std::unique_ptr<Client>(new Client(std::make_unique<Impl>(std::move(connection).value())));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<GetResult> Client::Get(std::string_view bucket, std::string_view key) {
+  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
+  HttpRequest request;
+  request.method = "GET";
+  request.target = internal::ObjectTarget(bucket, key);
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status == 404) {
+    const auto error = internal::ErrorFromResponse(*response);
+    // Only the object's own 404 means "missing"; any other 404 is a wrong endpoint.
+    if (error.server_code != "not_found") return error;
+    GetResult missing;
+    missing.context = response->Header(kContextHeader);
+    return missing;
+  }
+  return internal::ParseGetResponse(*response);
+}
+
+Result<WriteResult> Client::Put(std::string_view bucket, std::string_view key,
+                                std::string_view value, const PutOptions& options) {
+  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
+  HttpRequest request = WriteRequest("PUT", bucket, key, options);
+  request.headers.emplace_back("Content-Type", "application/octet-stream");
+  request.body = std::string(value);
+  request.idempotent = false;  // a repeated blind PUT would add a sibling
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  return ParseWriteResponse(*response);
+}
+
+Result<WriteResult> Client::Delete(std::string_view bucket, std::string_view key,
+                                   const DeleteOptions& options) {
+  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
+  HttpRequest request = WriteRequest("DELETE", bucket, key, options);
+  request.idempotent = true;  // a repeated delete leaves the key deleted
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  return ParseWriteResponse(*response);
+}
+
+Result<BucketProps> Client::GetBucketProps(std::string_view bucket) {
+  if (auto valid = CheckBucket(bucket); !valid.ok()) return valid.error();
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/v1/buckets/" + internal::PercentEncode(bucket);
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseBucketPropsBody(response->body);
+}
+
+Result<BucketProps> Client::SetBucketProps(std::string_view bucket,
+                                           const BucketPropsUpdate& update) {
+  if (auto valid = CheckBucket(bucket); !valid.ok()) return valid.error();
+  HttpRequest request;
+  request.method = "PUT";
+  request.target = "/v1/buckets/" + internal::PercentEncode(bucket);
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = internal::BucketPropsUpdateBody(update);
+  request.idempotent = true;  // setting properties twice has the effect of once
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseBucketPropsBody(response->body);
+}
+
+Result<void> Client::Health() {
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/health";
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return {};
+}
+
+}  // namespace meridian::client

@@ -1,0 +1,250 @@
+// The client library against the real `meridian serve` binary: binary round trips,
+// siblings and their resolution with the context, deletes, bucket properties, error
+// mapping, and HTTPS with a self-signed certificate verified as its own CA.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "client/server_process.h"
+#include "meridian/client.h"
+
+namespace meridian::client {
+namespace {
+
+using testing::ServerProcess;
+
+std::string AllByteValues() {
+  std::string bytes;
+  for (int byte = 0; byte < 256; ++byte) bytes.push_back(static_cast<char>(byte));
+  return bytes;
+}
+
+class ClientServerTest : public ::testing::Test {
+ protected:
+  void StartServer(const std::vector<std::string>& arguments = {}) {
+    std::string error;
+    server_ = ServerProcess::Start(arguments, error);
+    ASSERT_NE(server_, nullptr) << error;
+    ClientOptions options;
+    options.endpoint = server_->HttpUrl();
+    auto client = Client::Create(options);
+    ASSERT_TRUE(client.ok()) << client.error().ToString();
+    client_ = std::move(client).value();
+  }
+
+  void TearDown() override {
+    if (server_ && HasFailure()) std::cerr << "server log:\n" << server_->Log();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ClientServerTest, BinaryKeysAndValuesRoundTrip) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string bytes = AllByteValues();
+  for (const std::string& key : {bytes, std::string("a/b%2F c?#"), std::string(1, '\0')}) {
+    auto put = client_->Put("bin", key, bytes);
+    ASSERT_TRUE(put.ok()) << put.error().ToString();
+    auto get = client_->Get("bin", key);
+    ASSERT_TRUE(get.ok()) << get.error().ToString();
+    ASSERT_TRUE(get->found);
+    ASSERT_EQ(get->siblings.size(), 1u);
+    EXPECT_EQ(get->siblings[0].value, bytes);
+    EXPECT_FALSE(get->context.empty());
+  }
+  ASSERT_TRUE(client_->Put("empty", "").ok());
+  auto empty = client_->Get("empty");
+  ASSERT_TRUE(empty.ok()) << empty.error().ToString();
+  ASSERT_TRUE(empty->found);
+  ASSERT_EQ(empty->siblings.size(), 1u);
+  EXPECT_EQ(empty->siblings[0].value, "");
+}
+
+TEST_F(ClientServerTest, MissingKeyIsFoundFalse) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto get = client_->Get("never-written");
+  ASSERT_TRUE(get.ok()) << get.error().ToString();
+  EXPECT_FALSE(get->found);
+  EXPECT_TRUE(get->siblings.empty());
+}
+
+TEST_F(ClientServerTest, BlindWritesBecomeSiblingsResolvedByTheContext) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  const std::string binary_value = std::string("\0\xff\x01", 3);
+  ASSERT_TRUE(client_->Put("k", "first").ok());
+  ASSERT_TRUE(client_->Put("k", binary_value).ok());
+  auto get = client_->Get("k");
+  ASSERT_TRUE(get.ok()) << get.error().ToString();
+  ASSERT_EQ(get->siblings.size(), 2u);
+  std::vector<std::string> values;
+  for (const auto& sibling : get->siblings) {
+    values.push_back(sibling.value);
+    EXPECT_GT(sibling.timestamp_ms, 0);
+  }
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<std::string>{binary_value, "first"}));
+
+  PutOptions resolve;
+  resolve.context = get->context;
+  auto resolved = client_->Put("k", "merged", resolve);
+  ASSERT_TRUE(resolved.ok()) << resolved.error().ToString();
+  EXPECT_FALSE(resolved->context.empty());
+  auto after = client_->Get("k");
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->siblings.size(), 1u);
+  EXPECT_EQ(after->siblings[0].value, "merged");
+}
+
+TEST_F(ClientServerTest, WriteContextOverwritesOwnWrite) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto first = client_->Put("k", "v1");
+  ASSERT_TRUE(first.ok());
+  PutOptions next;
+  next.context = first->context;
+  next.durable_write = true;
+  auto second = client_->Put("k", "v2", next);
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_TRUE(second->durable);
+  auto get = client_->Get("k");
+  ASSERT_TRUE(get.ok());
+  ASSERT_EQ(get->siblings.size(), 1u);
+  EXPECT_EQ(get->siblings[0].value, "v2");
+}
+
+TEST_F(ClientServerTest, DeleteThenWriteAfterDelete) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_TRUE(client_->Put("k", "v").ok());
+  auto deleted = client_->Delete("k");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  auto get = client_->Get("k");
+  ASSERT_TRUE(get.ok());
+  EXPECT_FALSE(get->found);
+  EXPECT_FALSE(get->context.empty()) << "a deleted key keeps its history";
+  PutOptions over_tombstone;
+  over_tombstone.context = get->context;
+  ASSERT_TRUE(client_->Put("k", "again", over_tombstone).ok());
+  auto again = client_->Get("k");
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->siblings.size(), 1u);
+  EXPECT_EQ(again->siblings[0].value, "again");
+  EXPECT_TRUE(client_->Delete("never-written").ok());
+}
+
+TEST_F(ClientServerTest, BucketPropsAndLastWriterWins) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto defaults = client_->GetBucketProps("fresh");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().ToString();
+  EXPECT_EQ(defaults->conflict_policy, "siblings");
+  EXPECT_EQ(defaults->dw, 0);
+
+  BucketPropsUpdate lww;
+  lww.conflict_policy = "lww";
+  auto changed = client_->SetBucketProps("fresh", lww);
+  ASSERT_TRUE(changed.ok()) << changed.error().ToString();
+  EXPECT_EQ(changed->conflict_policy, "lww");
+  EXPECT_EQ(changed->dw, 0);
+
+  BucketPropsUpdate invalid;
+  invalid.dw = 7;
+  auto rejected = client_->SetBucketProps("fresh", invalid);
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(rejected.error().http_status, 400);
+  EXPECT_EQ(rejected.error().server_code, "invalid_props");
+  auto unchanged = client_->GetBucketProps("fresh");
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(unchanged->conflict_policy, "lww");
+  EXPECT_EQ(unchanged->dw, 0);
+
+  ASSERT_TRUE(client_->Put("fresh", "k", "older").ok());
+  ASSERT_TRUE(client_->Put("fresh", "k", "newer").ok());
+  auto get = client_->Get("fresh", "k");
+  ASSERT_TRUE(get.ok());
+  ASSERT_EQ(get->siblings.size(), 1u) << "lww keeps one value";
+  EXPECT_EQ(get->siblings[0].value, "newer");
+}
+
+TEST_F(ClientServerTest, ServerErrorsMapToErrors) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--key-bytes-max", "16", "--value-bytes-max", "64"}));
+  auto key_too_large = client_->Put(std::string(17, 'k'), "v");
+  ASSERT_FALSE(key_too_large.ok());
+  EXPECT_EQ(key_too_large.error().code, ErrorCode::kTooLarge);
+  EXPECT_EQ(key_too_large.error().http_status, 413);
+  EXPECT_EQ(key_too_large.error().server_code, "key_too_large");
+  EXPECT_FALSE(key_too_large.error().retryable);
+
+  auto value_too_large = client_->Put("k", std::string(65, 'v'));
+  ASSERT_FALSE(value_too_large.ok());
+  EXPECT_EQ(value_too_large.error().http_status, 413);
+  EXPECT_EQ(value_too_large.error().server_code, "value_too_large");
+
+  auto get_too_large = client_->Get(std::string(17, 'k'));
+  ASSERT_FALSE(get_too_large.ok());
+  EXPECT_EQ(get_too_large.error().http_status, 413);
+
+  PutOptions bad_context;
+  bad_context.context = "definitely-not-a-context";
+  auto invalid_context = client_->Put("k", "v", bad_context);
+  ASSERT_FALSE(invalid_context.ok());
+  EXPECT_EQ(invalid_context.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(invalid_context.error().server_code, "invalid_context");
+
+  // None of the rejected writes changed anything.
+  auto get = client_->Get("k");
+  ASSERT_TRUE(get.ok());
+  EXPECT_FALSE(get->found);
+  EXPECT_TRUE(client_->Health().ok());
+}
+
+TEST_F(ClientServerTest, HttpsVerifiedAgainstSelfSignedCertificate) {
+  testing::TemporaryDirectory certificates;
+  ASSERT_TRUE(testing::MakeSelfSignedCertificate(certificates.path()));
+  const std::string cert = certificates.path() + "/cert.pem";
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--https", "127.0.0.1:0", "--tls-cert", cert, "--tls-key",
+                                       certificates.path() + "/key.pem"}));
+  ASSERT_GT(server_->https_port(), 0);
+
+  for (const std::string& url :
+       {server_->HttpsUrl(), "https://localhost:" + std::to_string(server_->https_port())}) {
+    ClientOptions options;
+    options.endpoint = url;
+    options.ca_file = cert;
+    auto client = Client::Create(options);
+    ASSERT_TRUE(client.ok()) << client.error().ToString();
+    const std::string bytes = AllByteValues();
+    auto put = (*client)->Put("tls", url, bytes);  // one key per endpoint
+    ASSERT_TRUE(put.ok()) << url << ": " << put.error().ToString();
+    auto get = (*client)->Get("tls", url);
+    ASSERT_TRUE(get.ok()) << get.error().ToString();
+    ASSERT_EQ(get->siblings.size(), 1u);
+    EXPECT_EQ(get->siblings[0].value, bytes);
+  }
+
+  ClientOptions untrusted;
+  untrusted.endpoint = server_->HttpsUrl();
+  auto untrusted_client = Client::Create(untrusted);
+  ASSERT_TRUE(untrusted_client.ok());
+  auto refused = (*untrusted_client)->Health();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kTlsError);
+
+  ClientOptions unverified;
+  unverified.endpoint = server_->HttpsUrl();
+  unverified.verify_peer = false;
+  auto unverified_client = Client::Create(unverified);
+  ASSERT_TRUE(unverified_client.ok());
+  EXPECT_TRUE((*unverified_client)->Health().ok());
+}
+
+TEST_F(ClientServerTest, ServerStopsCleanlyOnSigterm) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_TRUE(client_->Health().ok());
+  const int status = server_->Stop();
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace meridian::client

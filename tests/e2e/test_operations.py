@@ -1,0 +1,109 @@
+"""Connection limits and timeouts (raw sockets), /health and /metrics."""
+import re
+import socket
+import time
+
+from conftest import Endpoint, raw_connect, read_http_response, wait_for_eof
+
+
+def test_health(endpoint):
+    response = endpoint.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_metrics_count_requests(endpoint):
+    for _ in range(3):
+        endpoint.session.put(endpoint.kv("m"), data=b"v", timeout=10)
+        endpoint.session.get(endpoint.kv("m"), timeout=10)
+    endpoint.session.get(endpoint.kv("missing"), timeout=10)
+    response = endpoint.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    counts = {}
+    for line in response.text.splitlines():
+        match = re.match(r"^meridian_requests_total\{(.*)\} (\S+)$", line)
+        if match:
+            counts[match.group(1)] = float(match.group(2))
+    assert counts, response.text
+    assert sum(counts.values()) >= 7
+    assert any('status="204"' in labels and value >= 3 for labels, value in counts.items()), counts
+    assert any('status="404"' in labels and value >= 1 for labels, value in counts.items()), counts
+    assert "meridian_request_duration_seconds" in response.text
+
+
+def test_slow_client_is_timed_out(start_server):
+    server = start_server("--request-timeout-ms", "300")
+    endpoint = Endpoint(server, "http", None)
+    with raw_connect(server.http_port) as sock:
+        sock.sendall(b"PUT /v1/kv/default/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        waited = wait_for_eof(sock, deadline_s=10)
+    assert waited >= 0.2
+    assert endpoint.session.get(endpoint.kv("slow"), timeout=10).status_code == 404
+    # Headers that never finish are cut off as well.
+    with raw_connect(server.http_port) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        wait_for_eof(sock, deadline_s=10)
+    assert endpoint.get("/health").status_code == 200
+
+
+def test_idle_connection_is_closed(start_server):
+    server = start_server("--idle-timeout-ms", "300")
+    with raw_connect(server.http_port) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = read_http_response(sock)
+        assert status == 200
+        waited = wait_for_eof(sock, deadline_s=10)
+    assert waited >= 0.2
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(http_endpoint):
+    with raw_connect(http_endpoint.server.http_port) as sock:
+        for _ in range(5):
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, body = read_http_response(sock)
+            assert status == 200 and b"ok" in body
+
+
+def test_connection_cap(start_server):
+    server = start_server("--max-connections", "2")
+    held = [raw_connect(server.http_port) for _ in range(2)]
+    try:
+        for sock in held:  # both are being served
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_http_response(sock)[0] == 200
+        with raw_connect(server.http_port) as third:
+            try:
+                third.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            except OSError:
+                pass  # already closed by the server
+            third.settimeout(10)
+            try:
+                assert third.recv(65536) == b"", "the third connection must be closed unanswered"
+            except ConnectionResetError:
+                pass
+        # The held connections still work.
+        held[0].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_http_response(held[0])[0] == 200
+    finally:
+        for sock in held:
+            sock.close()
+    # Once they are gone, new connections are served again (the server notices asynchronously).
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with raw_connect(server.http_port) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                if read_http_response(sock)[0] == 200:
+                    break
+        except (AssertionError, OSError):
+            pass
+        assert time.monotonic() < deadline, "connections were not released"
+        time.sleep(0.05)  # pacing between bounded retries, not synchronisation
+    metrics = Endpoint(server, "http", None).get("/metrics").text
+    assert re.search(r"^meridian_\w*rejected\w*(\{[^}]*\})? [1-9]", metrics, re.M), metrics
+
+
+def test_server_stops_cleanly_on_sigterm(start_server):
+    server = start_server()
+    assert server.stop() == 0
