@@ -1,0 +1,36 @@
+// Error responses of the HTTP API: the `error` codes of docs/api.md ("Errors" table) and
+// the JSON body every error carries: {"error": "<code>", "message": "<one line>"}.
+// Stateless functions; thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "api/http_message.h"
+
+namespace meridian::api {
+
+// The `error` strings of docs/api.md. WIRE FORMAT: clients match on them.
+namespace error_code {
+inline constexpr std::string_view kInvalidBucket = "invalid_bucket";
+inline constexpr std::string_view kInvalidKey = "invalid_key";
+inline constexpr std::string_view kInvalidContext = "invalid_context";
+inline constexpr std::string_view kInvalidProps = "invalid_props";
+inline constexpr std::string_view kInvalidParameter = "invalid_parameter";
+inline constexpr std::string_view kBadRequest = "bad_request";
+inline constexpr std::string_view kNotFound = "not_found";
+inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";
+inline constexpr std::string_view kKeyTooLarge = "key_too_large";
+inline constexpr std::string_view kValueTooLarge = "value_too_large";
+inline constexpr std::string_view kBodyTooLarge = "body_too_large";
+inline constexpr std::string_view kInternal = "internal";
+inline constexpr std::string_view kUnavailable = "unavailable";
+inline constexpr std::string_view kStorageError = "storage_error";
+}  // namespace error_code
+
+// A JSON error response. Line breaks in `message` are replaced by spaces (one line).
+HttpResponse ErrorResponse(unsigned status, std::string_view error, std::string_view message);
+
+// 405 with `Allow: <allow>`.
+HttpResponse MethodNotAllowed(std::string_view allow);
+
+}  // namespace meridian::api

@@ -1,0 +1,317 @@
+#include "api/http_handler.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "api/http_errors.h"
+#include "api/http_target.h"
+#include "api/json.h"
+#include "core/object_id.h"
+
+namespace meridian::api {
+
+namespace {
+
+constexpr std::string_view kObjectPrefix = "/v1/kv/";
+constexpr std::string_view kBucketPrefix = "/v1/buckets/";
+constexpr std::string_view kObjectMethods = "GET, PUT, DELETE";
+constexpr std::string_view kBucketMethods = "GET, PUT";
+constexpr std::string_view kContextHeader = "X-Meridian-Context";
+constexpr std::string_view kDurableHeader = "X-Meridian-Durable";
+
+// Operation names used as the `op` metric label.
+constexpr std::string_view kOpGet = "get";
+constexpr std::string_view kOpPut = "put";
+constexpr std::string_view kOpDelete = "delete";
+constexpr std::string_view kOpGetBucket = "get_bucket";
+constexpr std::string_view kOpSetBucket = "set_bucket";
+constexpr std::string_view kOpHealth = "health";
+constexpr std::string_view kOpMetrics = "metrics";
+constexpr std::string_view kOpOther = "other";  // unknown paths, wrong methods, bad HTTP
+
+std::int64_t NowNanoseconds() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Which `error` an InvalidArgument / TooLarge from the node means, per operation. Everything
+// else (bucket name, key, query, body size, JSON) is validated before submitting, so what the
+// node still refuses with InvalidArgument is the context (objects) or the properties (buckets).
+struct OperationErrors {
+  std::string_view invalid_argument;
+  std::string_view too_large;
+};
+OperationErrors ErrorsFor(std::string_view op) {
+  if (op == kOpPut) return {error_code::kInvalidContext, error_code::kValueTooLarge};
+  if (op == kOpDelete) return {error_code::kInvalidContext, error_code::kKeyTooLarge};
+  if (op == kOpGet) return {error_code::kInvalidKey, error_code::kKeyTooLarge};
+  if (op == kOpSetBucket) return {error_code::kInvalidProps, error_code::kBodyTooLarge};
+  return {error_code::kInvalidBucket, error_code::kBodyTooLarge};
+}
+
+HttpResponse StatusResponse(std::string_view op, const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return ErrorResponse(400, ErrorsFor(op).invalid_argument, status.message());
+    case StatusCode::kTooLarge:
+      return ErrorResponse(413, ErrorsFor(op).too_large, status.message());
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, error_code::kNotFound, status.message());
+    case StatusCode::kCorruption:
+    case StatusCode::kIoError:
+      return ErrorResponse(503, error_code::kStorageError, status.message());
+    case StatusCode::kUnavailable:
+    case StatusCode::kTimeout:
+      return ErrorResponse(503, error_code::kUnavailable, status.message());
+    case StatusCode::kOk:
+    case StatusCode::kInternal:
+      break;
+  }
+  return ErrorResponse(500, error_code::kInternal, status.ToString());
+}
+
+HttpResponse JsonResponse(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse GetResponse(node::GetReply reply) {
+  HttpResponse response;
+  if (!reply.found || reply.values.empty()) {
+    response = ErrorResponse(404, error_code::kNotFound, "key not found");
+  } else if (reply.values.size() == 1) {
+    response.status = 200;
+    response.content_type = "application/octet-stream";
+    response.body = std::move(reply.values.front().value);
+  } else {
+    response = JsonResponse(300, SiblingsJson(reply));
+  }
+  if (!reply.context.empty()) response.headers.emplace_back(kContextHeader, reply.context);
+  return response;
+}
+
+HttpResponse WriteResponse(const node::WriteReply& reply) {
+  HttpResponse response;
+  response.status = 204;
+  response.headers.emplace_back(kContextHeader, reply.context);
+  response.headers.emplace_back(kDurableHeader, reply.durable ? "true" : "false");
+  return response;
+}
+
+// A reply body of an unexpected kind is a bug in the service.
+HttpResponse ReplyResponse(node::ClientReply reply) {
+  if (auto* get = std::get_if<node::GetReply>(&reply.body)) return GetResponse(std::move(*get));
+  if (auto* write = std::get_if<node::WriteReply>(&reply.body)) return WriteResponse(*write);
+  if (auto* bucket = std::get_if<node::BucketReply>(&reply.body)) {
+    return JsonResponse(200, BucketPropsJson(bucket->bucket, bucket->props));
+  }
+  return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
+}
+
+// Validates the query of a write: only `dw`, once, with value 0 or 1.
+Result<node::WriteOptions> ParseWriteOptions(std::string_view query) {
+  auto parameters = ParseQuery(query);
+  if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
+  node::WriteOptions options;
+  for (const auto& [name, value] : *parameters) {
+    if (name != "dw") return Status::InvalidArgument("unknown query parameter: " + name);
+    if (options.dw) return Status::InvalidArgument("dw given more than once");
+    if (value != "0" && value != "1") return Status::InvalidArgument("dw must be 0 or 1");
+    options.dw = value == "1" ? 1u : 0u;
+  }
+  return options;
+}
+
+Status RequireNoQuery(std::string_view query) {
+  auto parameters = ParseQuery(query);
+  if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
+  if (!parameters->empty()) {
+    return Status::InvalidArgument("unknown query parameter: " + parameters->front().first);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+HttpHandler::HttpHandler(KvService& service, Metrics& metrics, const HttpLimits& limits)
+    : service_(service), metrics_(metrics), limits_(limits) {}
+
+std::size_t HttpHandler::BodyBytesMax(std::string_view target) const {
+  std::string_view path = SplitTarget(target).path;
+  if (path.starts_with(kObjectPrefix)) return limits_.value_bytes_max;
+  return kBucketBodyBytesMax;
+}
+
+HttpResponse HttpHandler::BodyTooLarge(std::string_view method, std::string_view target) {
+  std::string_view path = SplitTarget(target).path;
+  HttpResponse response;
+  std::string_view op = kOpOther;
+  if (path.starts_with(kObjectPrefix)) {
+    op = method == "PUT" ? kOpPut : kOpOther;
+    response = ErrorResponse(413, error_code::kValueTooLarge,
+                             "value exceeds " + std::to_string(limits_.value_bytes_max) + " bytes");
+  } else {
+    op = path.starts_with(kBucketPrefix) && method == "PUT" ? kOpSetBucket : kOpOther;
+    response = ErrorResponse(413, error_code::kBodyTooLarge,
+                             "body exceeds " + std::to_string(BodyBytesMax(target)) + " bytes");
+  }
+  response.close_connection = true;
+  metrics_.RecordRequest(op, response.status, 0);
+  return response;
+}
+
+HttpResponse HttpHandler::MalformedRequest(std::string_view message) {
+  HttpResponse response = ErrorResponse(400, error_code::kBadRequest, message);
+  response.close_connection = true;
+  metrics_.RecordRequest(kOpOther, response.status, 0);
+  return response;
+}
+
+void HttpHandler::Finish(std::string_view op, std::int64_t start_ns, HttpResponse response,
+                         const Respond& respond) {
+  double seconds = static_cast<double>(NowNanoseconds() - start_ns) / 1e9;
+  metrics_.RecordRequest(op, response.status, seconds);
+  respond(std::move(response));
+}
+
+void HttpHandler::Handle(HttpRequest request, Respond respond) {
+  const std::int64_t start_ns = NowNanoseconds();
+  const std::string target = request.target;
+  auto [path, query] = SplitTarget(target);
+
+  if (path == "/health" || path == "/metrics") {
+    std::string_view op = path == "/health" ? kOpHealth : kOpMetrics;
+    if (request.method != "GET")
+      return Finish(kOpOther, start_ns, MethodNotAllowed("GET"), respond);
+    if (Status status = RequireNoQuery(query); !status.ok()) {
+      return Finish(op, start_ns,
+                    ErrorResponse(400, error_code::kInvalidParameter, status.message()), respond);
+    }
+    if (op == kOpHealth)
+      return Finish(op, start_ns, JsonResponse(200, R"({"status":"ok"})"), respond);
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_.RenderPrometheus();
+    return Finish(op, start_ns, std::move(response), respond);
+  }
+  if (path.starts_with(kObjectPrefix)) {
+    std::string_view rest = path.substr(kObjectPrefix.size());
+    std::size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      return HandleObject(rest.substr(0, slash), rest.substr(slash + 1), query, request, start_ns,
+                          std::move(respond));
+    }
+  } else if (path.starts_with(kBucketPrefix)) {
+    std::string_view bucket = path.substr(kBucketPrefix.size());
+    if (bucket.find('/') == std::string_view::npos) {
+      return HandleBucket(bucket, query, request, start_ns, std::move(respond));
+    }
+  }
+  Finish(kOpOther, start_ns, ErrorResponse(404, error_code::kNotFound, "no such endpoint"),
+         respond);
+}
+
+void HttpHandler::HandleObject(std::string_view bucket, std::string_view raw_key,
+                               std::string_view query, HttpRequest& request, std::int64_t start_ns,
+                               Respond respond) {
+  std::string_view op;
+  if (request.method == "GET") {
+    op = kOpGet;
+  } else if (request.method == "PUT") {
+    op = kOpPut;
+  } else if (request.method == "DELETE") {
+    op = kOpDelete;
+  } else {
+    return Finish(kOpOther, start_ns, MethodNotAllowed(kObjectMethods), respond);
+  }
+  auto fail = [&](unsigned status, std::string_view error, std::string_view message) {
+    Finish(op, start_ns, ErrorResponse(status, error, message), respond);
+  };
+  if (Status status = ValidateBucketName(bucket); !status.ok()) {
+    return fail(400, error_code::kInvalidBucket, status.message());
+  }
+  std::optional<std::string> key = PercentDecode(raw_key);
+  if (!key) return fail(400, error_code::kInvalidKey, "malformed percent-encoding in the key");
+  if (Status status = ValidateKey(*key, limits_.key_bytes_max); !status.ok()) {
+    if (status.code() == StatusCode::kTooLarge) {
+      return fail(413, error_code::kKeyTooLarge, status.message());
+    }
+    return fail(400, error_code::kInvalidKey, status.message());
+  }
+  ObjectId id{std::string(bucket), std::move(*key)};
+
+  node::ClientRequest client_request;
+  if (op == kOpGet) {
+    if (Status status = RequireNoQuery(query); !status.ok()) {
+      return fail(400, error_code::kInvalidParameter, status.message());
+    }
+    client_request = node::GetRequest{std::move(id)};
+  } else {
+    Result<node::WriteOptions> options = ParseWriteOptions(query);
+    if (!options.ok()) return fail(400, error_code::kInvalidParameter, options.status().message());
+    std::string context = request.context.value_or("");
+    if (op == kOpPut) {
+      if (request.body.size() > limits_.value_bytes_max) {
+        return fail(413, error_code::kValueTooLarge,
+                    "value exceeds " + std::to_string(limits_.value_bytes_max) + " bytes");
+      }
+      client_request =
+          node::PutRequest{std::move(id), std::move(request.body), std::move(context), *options};
+    } else {
+      client_request = node::DeleteRequest{std::move(id), std::move(context), *options};
+    }
+  }
+  service_.Submit(std::move(client_request),
+                  [this, op, start_ns, respond = std::move(respond)](node::ClientReply reply) {
+                    HttpResponse response = reply.status.ok() ? ReplyResponse(std::move(reply))
+                                                              : StatusResponse(op, reply.status);
+                    Finish(op, start_ns, std::move(response), respond);
+                  });
+}
+
+void HttpHandler::HandleBucket(std::string_view bucket, std::string_view query,
+                               HttpRequest& request, std::int64_t start_ns, Respond respond) {
+  std::string_view op;
+  if (request.method == "GET") {
+    op = kOpGetBucket;
+  } else if (request.method == "PUT") {
+    op = kOpSetBucket;
+  } else {
+    return Finish(kOpOther, start_ns, MethodNotAllowed(kBucketMethods), respond);
+  }
+  auto fail = [&](unsigned status, std::string_view error, std::string_view message) {
+    Finish(op, start_ns, ErrorResponse(status, error, message), respond);
+  };
+  if (Status status = ValidateBucketName(bucket); !status.ok()) {
+    return fail(400, error_code::kInvalidBucket, status.message());
+  }
+  if (Status status = RequireNoQuery(query); !status.ok()) {
+    return fail(400, error_code::kInvalidParameter, status.message());
+  }
+  node::ClientRequest client_request;
+  if (op == kOpGetBucket) {
+    client_request = node::GetBucketRequest{std::string(bucket)};
+  } else {
+    if (request.body.size() > kBucketBodyBytesMax) {
+      return fail(413, error_code::kBodyTooLarge,
+                  "body exceeds " + std::to_string(kBucketBodyBytesMax) + " bytes");
+    }
+    Result<BucketPropsPatch> patch = ParseBucketPropsPatch(request.body);
+    if (!patch.ok()) return fail(400, error_code::kInvalidProps, patch.status().message());
+    client_request = node::SetBucketRequest{std::string(bucket), *patch};
+  }
+  service_.Submit(std::move(client_request),
+                  [this, op, start_ns, respond = std::move(respond)](node::ClientReply reply) {
+                    HttpResponse response = reply.status.ok() ? ReplyResponse(std::move(reply))
+                                                              : StatusResponse(op, reply.status);
+                    Finish(op, start_ns, std::move(response), respond);
+                  });
+}
+
+}  // namespace meridian::api

@@ -1,0 +1,54 @@
+// HttpHandler: the HTTP API of docs/api.md as a function from a parsed request to a response.
+// It routes, validates everything it can at the edge (bucket name, key encoding and size,
+// query parameters, body size, bucket-property JSON), submits the request to a KvService and
+// turns the reply or error into the response docs/api.md prescribes, recording metrics.
+// No sockets and no Beast here: http_server.cc adapts it to connections, tests call it directly.
+//
+// Thread-safety: none; call it on the event-loop thread that runs the KvService. `respond`
+// is invoked exactly once, possibly before Handle returns (e.g. for validation errors).
+// The service and metrics must outlive every pending response.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "api/http_limits.h"
+#include "api/http_message.h"
+#include "api/kv_service.h"
+#include "api/metrics.h"
+
+namespace meridian::api {
+
+class HttpHandler {
+ public:
+  using Respond = std::function<void(HttpResponse)>;
+
+  HttpHandler(KvService& service, Metrics& metrics, const HttpLimits& limits);
+
+  void Handle(HttpRequest request, Respond respond);
+
+  // Responses the connection layer produces itself (the request never reached Handle);
+  // both are recorded in the metrics and close the connection.
+  // 413 for a request whose declared or received body exceeds the limit for its target:
+  // value_too_large on /v1/kv/..., body_too_large elsewhere.
+  HttpResponse BodyTooLarge(std::string_view method, std::string_view target);
+  // 400 bad_request for bytes that are not a valid HTTP/1.1 request.
+  HttpResponse MalformedRequest(std::string_view message);
+
+  // The largest body accepted for `target` (what the connection layer may read).
+  std::size_t BodyBytesMax(std::string_view target) const;
+
+ private:
+  void Finish(std::string_view op, std::int64_t start_ns, HttpResponse response,
+              const Respond& respond);
+  void HandleObject(std::string_view bucket, std::string_view raw_key, std::string_view query,
+                    HttpRequest& request, std::int64_t start_ns, Respond respond);
+  void HandleBucket(std::string_view bucket, std::string_view query, HttpRequest& request,
+                    std::int64_t start_ns, Respond respond);
+
+  KvService& service_;
+  Metrics& metrics_;
+  HttpLimits limits_;
+};
+
+}  // namespace meridian::api

@@ -1,0 +1,33 @@
+// JSON bodies of the HTTP API (docs/api.md) and the base64 used inside them.
+// Stateless functions over nlohmann::json, which stays inside json.cc; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/bucket_props.h"
+#include "core/status.h"
+#include "node/client_request.h"
+
+namespace meridian::api {
+
+// {"error": "<error>", "message": "<message>"}; line breaks in message become spaces.
+std::string ErrorJson(std::string_view error, std::string_view message);
+
+// {"bucket": "<bucket>", "props": {"conflict_policy": "siblings", "dw": 0}}
+std::string BucketPropsJson(std::string_view bucket, const BucketProps& props);
+
+// Parses the body of PUT /v1/buckets/{bucket}: a JSON object whose members are properties
+// to change. InvalidArgument (naming the problem) for bad JSON, a non-object, an unknown
+// property, a wrong type, or a value that cannot be represented. Range checks beyond the
+// type (e.g. dw <= 1) are the node's (ApplyBucketPropsPatch).
+Result<BucketPropsPatch> ParseBucketPropsPatch(std::string_view body);
+
+// The 300 body: {"context": "...", "siblings": [{"value": "<base64>", "timestamp_ms": N}...]}
+// in the reply's sibling order.
+std::string SiblingsJson(const node::GetReply& reply);
+
+// Standard base64 (RFC 4648 section 4) with padding.
+std::string Base64Encode(std::string_view bytes);
+
+}  // namespace meridian::api

@@ -1,0 +1,63 @@
+#include "api/metrics.h"
+
+#include <fmt/format.h>
+
+namespace meridian::api {
+
+void Metrics::RecordRequest(std::string_view op, unsigned status, double duration_seconds) {
+  auto key = std::make_pair(std::string(op), status);
+  ++requests_[key];
+  auto it = durations_.find(op);
+  if (it == durations_.end()) it = durations_.emplace(std::string(op), Histogram{}).first;
+  Histogram& histogram = it->second;
+  for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+    if (duration_seconds <= kDurationBuckets[i]) {
+      ++histogram.bucket_counts[i];
+      break;
+    }
+  }
+  ++histogram.count;
+  histogram.sum_seconds += duration_seconds;
+}
+
+std::uint64_t Metrics::requests(std::string_view op, unsigned status) const {
+  auto it = requests_.find(std::make_pair(std::string(op), status));
+  return it == requests_.end() ? 0 : it->second;
+}
+
+std::string Metrics::RenderPrometheus() const {
+  std::string out;
+  out += "# HELP meridian_requests_total HTTP requests served, by operation and status.\n";
+  out += "# TYPE meridian_requests_total counter\n";
+  for (const auto& [key, count] : requests_) {
+    out += fmt::format("meridian_requests_total{{op=\"{}\",status=\"{}\"}} {}\n", key.first,
+                       key.second, count);
+  }
+  out += "# HELP meridian_request_duration_seconds Time from a parsed request to its reply.\n";
+  out += "# TYPE meridian_request_duration_seconds histogram\n";
+  for (const auto& [op, histogram] : durations_) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+      cumulative += histogram.bucket_counts[i];
+      out += fmt::format("meridian_request_duration_seconds_bucket{{op=\"{}\",le=\"{}\"}} {}\n", op,
+                         kDurationBuckets[i], cumulative);
+    }
+    out += fmt::format("meridian_request_duration_seconds_bucket{{op=\"{}\",le=\"+Inf\"}} {}\n", op,
+                       histogram.count);
+    out += fmt::format("meridian_request_duration_seconds_sum{{op=\"{}\"}} {}\n", op,
+                       histogram.sum_seconds);
+    out += fmt::format("meridian_request_duration_seconds_count{{op=\"{}\"}} {}\n", op,
+                       histogram.count);
+  }
+  out += "# HELP meridian_http_connections_open HTTP connections currently open.\n";
+  out += "# TYPE meridian_http_connections_open gauge\n";
+  out += fmt::format("meridian_http_connections_open {}\n", connections_open_);
+  out +=
+      "# HELP meridian_http_connections_rejected_total Connections closed on accept because "
+      "connections_max was reached.\n";
+  out += "# TYPE meridian_http_connections_rejected_total counter\n";
+  out += fmt::format("meridian_http_connections_rejected_total {}\n", connections_rejected_);
+  return out;
+}
+
+}  // namespace meridian::api

@@ -1,0 +1,51 @@
+// Metrics: the HTTP front end's counters, rendered in the Prometheus text format 0.0.4.
+//
+//   meridian_requests_total{op,status}          counter, one series per (op, HTTP status)
+//   meridian_request_duration_seconds{op}       histogram with fixed buckets (kDurationBuckets)
+//   meridian_http_connections_open              gauge
+//   meridian_http_connections_rejected_total    counter (over connections_max)
+//
+// Thread-safety: none. Every call happens on the server's single event-loop thread, which
+// also renders /metrics, so no synchronisation is needed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace meridian::api {
+
+class Metrics {
+ public:
+  // Upper bounds (seconds) of the duration histogram's buckets; +Inf is implicit.
+  static constexpr std::array<double, 14> kDurationBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+  // `op` is a short fixed name ("get", "put", ...); `status` the HTTP status sent.
+  void RecordRequest(std::string_view op, unsigned status, double duration_seconds);
+  void ConnectionOpened() { ++connections_open_; }
+  void ConnectionClosed() { --connections_open_; }
+  void ConnectionRejected() { ++connections_rejected_; }
+
+  std::int64_t connections_open() const { return connections_open_; }
+  std::uint64_t connections_rejected() const { return connections_rejected_; }
+  std::uint64_t requests(std::string_view op, unsigned status) const;
+
+  std::string RenderPrometheus() const;
+
+ private:
+  struct Histogram {
+    std::array<std::uint64_t, kDurationBuckets.size()> bucket_counts{};  // not cumulative
+    std::uint64_t count = 0;
+    double sum_seconds = 0;
+  };
+  std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> requests_;
+  std::map<std::string, Histogram, std::less<>> durations_;
+  std::int64_t connections_open_ = 0;
+  std::uint64_t connections_rejected_ = 0;
+};
+
+}  // namespace meridian::api

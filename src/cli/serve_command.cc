@@ -1,0 +1,281 @@
+// `meridian serve`: runs one node (runtime::Server) until SIGINT/SIGTERM.
+//
+// Settings come from built-in defaults, then an optional TOML file (--config), then flags;
+// each later source overrides the earlier. Every setting has one TOML key and one flag (the
+// key with '_' -> '-', except max_connections/--max-connections etc. which match too).
+// Exit codes: 0 after a clean stop, 1 when startup fails (e.g. RocksDB locked, port in use,
+// bad TLS files), 2 for an invalid configuration; failures print one line to stderr.
+//
+// Numeric flags are parsed as text here (not by CLI11) so that every configuration error,
+// a malformed number or an unknown flag included, exits 2 with one line.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "api/http_server.h"
+#include "cli/commands.h"
+#include "runtime/server.h"
+
+namespace meridian::cli {
+namespace {
+
+constexpr int kExitStartupFailed = 1;
+constexpr int kExitInvalidConfig = 2;
+
+enum class Kind { kText, kUnsigned };
+
+// One configuration setting: its TOML key, flag, and how a value is applied to the config.
+struct Setting {
+  std::string key;  // TOML key, e.g. "value_bytes_max"
+  Kind kind;
+  std::string help;
+  std::function<std::string(const runtime::ServerConfig&)> show;  // current value as text
+  std::function<Status(runtime::ServerConfig&, std::string_view)> apply;
+};
+
+std::string FlagName(const std::string& key) {
+  std::string flag = "--" + key;
+  for (char& c : flag) {
+    if (c == '_') c = '-';
+  }
+  return flag;
+}
+
+Result<std::uint64_t> ParseUnsigned(std::string_view key, std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument(std::string(key) + " must be a non-negative integer, got '" +
+                                   std::string(text) + "'");
+  }
+  return value;
+}
+
+template <typename Field>
+Setting TextSetting(std::string key, std::string help, Field field) {
+  return Setting{key, Kind::kText, std::move(help),
+                 [field](const runtime::ServerConfig& c) {
+                   runtime::ServerConfig copy = c;  // fields are reached through a mutable ref
+                   return field(copy);
+                 },
+                 [field](runtime::ServerConfig& c, std::string_view text) {
+                   field(c) = std::string(text);
+                   return Status::Ok();
+                 }};
+}
+
+// An unsigned setting in [min, max].
+template <typename Field>
+Setting NumberSetting(std::string key, std::string help, std::uint64_t min, std::uint64_t max,
+                      Field field) {
+  return Setting{key, Kind::kUnsigned, std::move(help),
+                 [field](const runtime::ServerConfig& c) {
+                   runtime::ServerConfig copy = c;  // fields are reached through a mutable ref
+                   return std::to_string(field(copy));
+                 },
+                 [key, min, max, field](runtime::ServerConfig& c, std::string_view text) -> Status {
+                   Result<std::uint64_t> value = ParseUnsigned(key, text);
+                   if (!value.ok()) return value.status();
+                   if (*value < min || *value > max) {
+                     return Status::InvalidArgument(key + " must be in [" + std::to_string(min) +
+                                                    ", " + std::to_string(max) + "], got " +
+                                                    std::string(text));
+                   }
+                   field(c) = static_cast<std::remove_reference_t<decltype(field(c))>>(*value);
+                   return Status::Ok();
+                 }};
+}
+
+std::vector<Setting> MakeSettings() {
+  using C = runtime::ServerConfig;
+  constexpr std::uint64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+  constexpr std::uint64_t kSizeMax = std::uint64_t{1} << 40;  // sanity bound for byte sizes
+  std::vector<Setting> settings;
+  settings.push_back(TextSetting("data_dir", "Data directory (RocksDB in <data_dir>/db)",
+                                 [](C& c) -> std::string& { return c.data_dir; }));
+  settings.push_back(TextSetting("http", "Plain HTTP listen address HOST:PORT (port 0: any free)",
+                                 [](C& c) -> std::string& { return c.http_address; }));
+  settings.push_back(TextSetting("https", "TLS listen address HOST:PORT (default: off)",
+                                 [](C& c) -> std::string& { return c.https_address; }));
+  settings.push_back(
+      TextSetting("tls_cert", "PEM certificate chain file, required with --https (default: none)",
+                  [](C& c) -> std::string& { return c.tls_certificate_file; }));
+  settings.push_back(TextSetting("tls_key",
+                                 "PEM private key file, required with --https (default: none)",
+                                 [](C& c) -> std::string& { return c.tls_private_key_file; }));
+  settings.push_back(NumberSetting(
+      "partition_count", "Number of partitions; a power of two, fixed when the data dir is created",
+      1, 65536, [](C& c) -> std::uint32_t& { return c.node.partition_count; }));
+  settings.push_back(NumberSetting("key_bytes_max", "Largest key in bytes", 1, kU32,
+                                   [](C& c) -> std::size_t& { return c.node.key_bytes_max; }));
+  settings.push_back(NumberSetting("value_bytes_max", "Largest value in bytes", 1, 1u << 30,
+                                   [](C& c) -> std::size_t& { return c.node.value_bytes_max; }));
+  settings.push_back(
+      NumberSetting("header_bytes_max", "Largest HTTP request line + header block in bytes", 1024,
+                    1u << 20, [](C& c) -> std::size_t& { return c.http_limits.header_bytes_max; }));
+  settings.push_back(NumberSetting(
+      "max_connections", "Concurrent HTTP connections; further ones are closed at once", 1,
+      1u << 20, [](C& c) -> std::size_t& { return c.http_limits.connections_max; }));
+  settings.push_back(
+      NumberSetting("request_timeout_ms", "Time to send one request's headers and body, in ms", 1,
+                    kU32, [](C& c) -> std::uint64_t& { return c.http_limits.request_timeout_ms; }));
+  settings.push_back(
+      NumberSetting("idle_timeout_ms", "Idle keep-alive connections are closed after this many ms",
+                    1, kU32, [](C& c) -> std::uint64_t& { return c.http_limits.idle_timeout_ms; }));
+  settings.push_back(
+      NumberSetting("block_cache_bytes", "RocksDB block cache size in bytes", 0, kSizeMax,
+                    [](C& c) -> std::size_t& { return c.rocksdb.block_cache_bytes; }));
+  return settings;
+}
+
+// Applies a TOML file. InvalidArgument for a parse error, an unknown key or a wrong type.
+Status ApplyConfigFile(const std::string& path, const std::vector<Setting>& settings,
+                       runtime::ServerConfig& config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    const auto& where = error.source().begin;
+    return Status::InvalidArgument("config " + path + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(error.description()));
+  }
+  for (const auto& [name, node] : table) {
+    const std::string key(name.str());
+    const Setting* setting = nullptr;
+    for (const Setting& candidate : settings) {
+      if (candidate.key == key) setting = &candidate;
+    }
+    if (setting == nullptr) {
+      return Status::InvalidArgument("config " + path + ": unknown key '" + key + "'");
+    }
+    std::string text;
+    if (setting->kind == Kind::kText) {
+      if (!node.is_string()) {
+        return Status::InvalidArgument("config " + path + ": " + key + " must be a string");
+      }
+      text = node.as_string()->get();
+    } else {
+      if (!node.is_integer() || node.as_integer()->get() < 0) {
+        return Status::InvalidArgument("config " + path + ": " + key +
+                                       " must be a non-negative integer");
+      }
+      text = std::to_string(node.as_integer()->get());
+    }
+    if (Status status = setting->apply(config, text); !status.ok()) {
+      return Status::InvalidArgument("config " + path + ": " + status.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateConfig(const runtime::ServerConfig& config) {
+  const std::uint32_t partitions = config.node.partition_count;
+  if ((partitions & (partitions - 1)) != 0) {
+    return Status::InvalidArgument("partition_count must be a power of two, got " +
+                                   std::to_string(partitions));
+  }
+  if (config.data_dir.empty()) return Status::InvalidArgument("data_dir must not be empty");
+  if (Result<api::ListenAddress> http = api::ParseListenAddress(config.http_address); !http.ok()) {
+    return Status::InvalidArgument("http: " + http.status().message());
+  }
+  const bool has_cert = !config.tls_certificate_file.empty();
+  const bool has_key = !config.tls_private_key_file.empty();
+  if (config.https_address.empty()) {
+    if (has_cert || has_key) {
+      return Status::InvalidArgument("tls_cert/tls_key given without an https address");
+    }
+    return Status::Ok();
+  }
+  if (Result<api::ListenAddress> https = api::ParseListenAddress(config.https_address);
+      !https.ok()) {
+    return Status::InvalidArgument("https: " + https.status().message());
+  }
+  if (!has_cert || !has_key) {
+    return Status::InvalidArgument("https needs both tls_cert and tls_key");
+  }
+  return Status::Ok();
+}
+
+struct ServeArguments {
+  std::vector<Setting> settings = MakeSettings();
+  std::vector<std::string> flag_values;  // parallel to settings
+  std::vector<CLI::Option*> flag_options;
+  std::string config_file;
+};
+
+int RunServe(CLI::App& command, ServeArguments& arguments) {
+  auto fail = [](int code, const std::string& message) {
+    std::fprintf(stderr, "meridian serve: %s\n", message.c_str());
+    return code;
+  };
+  if (!command.remaining().empty()) {
+    return fail(kExitInvalidConfig,
+                "unknown argument '" + command.remaining().front() + "' (see --help)");
+  }
+  runtime::ServerConfig config;
+  if (!arguments.config_file.empty()) {
+    if (Status status = ApplyConfigFile(arguments.config_file, arguments.settings, config);
+        !status.ok()) {
+      return fail(kExitInvalidConfig, status.message());
+    }
+  }
+  for (std::size_t i = 0; i < arguments.settings.size(); ++i) {
+    if (arguments.flag_options[i]->count() == 0) continue;
+    const Setting& setting = arguments.settings[i];
+    if (Status status = setting.apply(config, arguments.flag_values[i]); !status.ok()) {
+      return fail(kExitInvalidConfig, FlagName(setting.key) + ": " + status.message());
+    }
+  }
+  if (Status status = ValidateConfig(config); !status.ok()) {
+    return fail(kExitInvalidConfig, status.message());
+  }
+
+  // Logs go to stderr; stdout carries only the ready line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("meridian"));
+  Result<std::unique_ptr<runtime::Server>> server = runtime::Server::Open(config);
+  if (!server.ok()) return fail(kExitStartupFailed, server.status().ToString());
+  if (Status status = (*server)->Run(); !status.ok()) {
+    return fail(kExitStartupFailed, status.ToString());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int& exit_code) {
+  CLI::App* command = app.add_subcommand("serve", "Run a Meridian node until SIGINT/SIGTERM");
+  command->allow_extras();
+  auto arguments = std::make_shared<ServeArguments>();
+  const runtime::ServerConfig defaults;
+  arguments->flag_values.resize(arguments->settings.size());
+  command->add_option("--config", arguments->config_file,
+                      "TOML file with any of the settings below (keys as the flags, with '_'); "
+                      "flags override it");
+  for (std::size_t i = 0; i < arguments->settings.size(); ++i) {
+    const Setting& setting = arguments->settings[i];
+    std::string shown = setting.show(defaults);
+    arguments->flag_values[i] = shown;
+    CLI::Option* option =
+        command->add_option(FlagName(setting.key), arguments->flag_values[i], setting.help);
+    option->type_name(setting.kind == Kind::kText ? "TEXT" : "UINT");
+    if (!shown.empty()) option->default_str(shown);
+    arguments->flag_options.push_back(option);
+  }
+  command->callback(
+      [command, arguments, &exit_code] { exit_code = RunServe(*command, *arguments); });
+}
+
+}  // namespace meridian::cli

@@ -1,0 +1,50 @@
+// NodeService: the KvService the front ends use, over one node::Node driven by an Asio
+// event loop.
+//
+// Concurrency: single-threaded. Submit, Stop and every completion run on the thread that
+// runs the io_context; the Node (not thread-safe) is only ever touched there. Submit
+// assigns a fresh RequestId, hands the request to the node and delivers whatever replies the
+// node produced (now or, in later steps, after a Tick) to the completion registered under
+// that id. A periodic timer calls Node::Tick() every NodeConfig::tick_interval_ms.
+//
+// Completions may run inside Submit (a reply can be ready at once); each runs exactly once,
+// unless the service is destroyed first, in which case pending ones are dropped uncalled.
+// The node and the io_context must outlive the service.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "api/kv_service.h"
+#include "node/node.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace meridian::runtime {
+
+class NodeService final : public api::KvService {
+ public:
+  // Starts the tick timer.
+  NodeService(boost::asio::io_context& io, node::Node& node);
+  ~NodeService() override;
+  NodeService(const NodeService&) = delete;
+  NodeService& operator=(const NodeService&) = delete;
+
+  void Submit(node::ClientRequest request, Completion done) override;
+
+  // Cancels the tick timer so the io_context can run out of work. Idempotent.
+  void Stop();
+
+  // Requests submitted whose reply has not been delivered yet.
+  std::size_t pending_count() const;
+  // Ticks delivered to the node so far.
+  std::uint64_t tick_count() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;  // shared only so queued timer handlers can hold a weak_ptr
+};
+
+}  // namespace meridian::runtime

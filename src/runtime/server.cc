@@ -1,0 +1,171 @@
+#include "runtime/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#include "api/http_server.h"
+#include "runtime/node_service.h"
+#include "runtime/system_env.h"
+
+namespace meridian::runtime {
+
+namespace asio = boost::asio;
+
+namespace {
+// While stopping, how often the loop checks whether the last connection has closed.
+constexpr std::chrono::milliseconds kDrainPollInterval{20};
+}  // namespace
+
+// Members are declared in dependency order; they are destroyed in reverse (the HTTP server
+// before the service, the service before the node, the node before the engine, the
+// io_context last so pending handlers are destroyed while everything they hold is alive).
+struct Server::Impl {
+  explicit Impl(const ServerConfig& server_config) : config(server_config) {}
+
+  void BeginStop() {
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("stopping: closing listeners, finishing in-flight requests");
+    http->Stop();
+    service->Stop();
+    // Back to the default disposition: a second SIGINT/SIGTERM ends the process at once.
+    boost::system::error_code ignored;
+    signals->clear(ignored);
+    signals->cancel(ignored);
+    drain_deadline = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(config.http_limits.request_timeout_ms);
+    PollDrained();
+  }
+
+  // Stops the loop once every connection has closed, or when in-flight requests overran
+  // the request timeout (their connections are then dropped).
+  void PollDrained() {
+    if (http->connection_count() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      if (http->connection_count() != 0) {
+        spdlog::warn("stop deadline passed with {} connection(s) open; dropping them",
+                     http->connection_count());
+      }
+      io.stop();
+      return;
+    }
+    drain_timer->expires_after(kDrainPollInterval);
+    drain_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) PollDrained();
+    });
+  }
+
+  ServerConfig config;
+  asio::io_context io{1};
+  std::unique_ptr<storage::RocksDbEngine> engine;
+  SystemClock clock;
+  SystemRandom random;
+  std::unique_ptr<node::Node> node;
+  std::unique_ptr<NodeService> service;
+  std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<asio::signal_set> signals;
+  std::unique_ptr<asio::steady_timer> drain_timer;
+  std::chrono::steady_clock::time_point drain_deadline;
+  bool stopping = false;
+  bool ran = false;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
+  auto impl = std::make_unique<Impl>(config);
+  impl->config.http_limits.key_bytes_max = config.node.key_bytes_max;
+  impl->config.http_limits.value_bytes_max = config.node.value_bytes_max;
+  if (!config.https_address.empty() &&
+      (config.tls_certificate_file.empty() || config.tls_private_key_file.empty())) {
+    return Status::InvalidArgument("https needs both a TLS certificate and a private key file");
+  }
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.data_dir, fs_error);
+  if (fs_error) {
+    return Status::IoError("cannot create data directory " + config.data_dir + ": " +
+                           fs_error.message());
+  }
+  const std::string db_path = (std::filesystem::path(config.data_dir) / "db").string();
+  auto engine = storage::RocksDbEngine::Open(db_path, config.rocksdb);
+  if (!engine.ok()) {
+    return Status(engine.status().code(),
+                  "cannot open RocksDB at " + db_path + ": " + engine.status().message());
+  }
+  impl->engine = std::move(*engine);
+
+  node::Env env{&impl->clock, &impl->random, impl->engine.get()};
+  impl->node = std::make_unique<node::Node>(config.node, env);
+  if (Status status = impl->node->Open(); !status.ok()) {
+    return Status(status.code(),
+                  "cannot open the node in " + config.data_dir + ": " + status.message());
+  }
+
+  impl->service = std::make_unique<NodeService>(impl->io, *impl->node);
+  impl->http =
+      std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
+  MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
+  if (!config.https_address.empty()) {
+    MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
+        config.https_address, config.tls_certificate_file, config.tls_private_key_file));
+  }
+
+  impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);
+  impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);
+  Impl* raw = impl.get();
+  impl->signals->async_wait([raw](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    spdlog::info("received signal {}", signal_number);
+    raw->BeginStop();
+  });
+  spdlog::info("node {:016x} open: data_dir={} partitions={}", impl->node->actor_id(),
+               config.data_dir, config.node.partition_count);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::string Server::ReadyLine() const {
+  std::string line = "meridian ready: http=" + impl_->http->http_endpoint();
+  if (!impl_->http->https_endpoint().empty()) line += " https=" + impl_->http->https_endpoint();
+  return line;
+}
+
+std::uint16_t Server::http_port() const {
+  return impl_->http->http_port();
+}
+std::uint16_t Server::https_port() const {
+  return impl_->http->https_port();
+}
+
+Status Server::Run() {
+  if (impl_->ran) return Status::Internal("Server::Run called twice");
+  impl_->ran = true;
+  std::string line = ReadyLine();
+  std::fprintf(stdout, "%s\n", line.c_str());
+  std::fflush(stdout);
+  spdlog::info("{}", line);
+  impl_->io.run();
+  // A clean stop: the next start keeps this node's actor id (see Node::Close).
+  if (Status closed = impl_->node->Close(); !closed.ok()) {
+    spdlog::error("closing the node failed: {}", closed.ToString());
+    return closed;
+  }
+  spdlog::info("stopped");
+  return Status::Ok();
+}
+
+void Server::RequestStop() {
+  Impl* impl = impl_.get();
+  asio::post(impl->io, [impl] { impl->BeginStop(); });
+}
+
+}  // namespace meridian::runtime

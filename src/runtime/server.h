@@ -1,0 +1,69 @@
+// Server: one Meridian node process — RocksDB storage, the Node state machine, and the
+// HTTP(S) front end — run on a single event loop.
+//
+// Concurrency model: a single-threaded event loop. One asio::io_context, run by ONE thread
+// (the caller of Run()), drives the listeners, every HTTP session, the node's tick timer and
+// the node itself. RocksDB calls are synchronous on that thread (a dw=1 write blocks the loop
+// for its fsync); RocksDB's own background threads (flush, compaction) are its business.
+// Nothing else in the process touches the node, so no locks are needed.
+//
+// Lifecycle: Open() does every fallible step (data directory, RocksDB at <data_dir>/db,
+// Node::Open, TLS files, binding the listeners) and returns a clear error if one fails. Run()
+// prints the ready line, serves until SIGINT/SIGTERM or RequestStop(), then stops gracefully:
+// listeners and idle connections close at once, in-flight requests finish (bounded by
+// request_timeout_ms), and Run() returns OK. A second signal during the stop gets the
+// default disposition (the process ends at once).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/http_limits.h"
+#include "core/status.h"
+#include "node/node.h"
+#include "storage/rocksdb_engine.h"
+
+namespace meridian::runtime {
+
+struct ServerConfig {
+  std::string data_dir = "./var/node1";         // RocksDB lives in <data_dir>/db
+  std::string http_address = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
+  std::string https_address;                    // empty: no TLS listener
+  std::string tls_certificate_file;             // PEM chain; required with https_address
+  std::string tls_private_key_file;             // PEM key; required with https_address
+  node::NodeConfig node;
+  storage::RocksDbOptions rocksdb;
+  // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
+  // edge and the node enforce the same limits.
+  api::HttpLimits http_limits;
+};
+
+class Server {
+ public:
+  // Everything that can fail at startup. Also installs the SIGINT/SIGTERM handlers, so a
+  // signal delivered after Open() returns stops Run() instead of killing the process.
+  static Result<std::unique_ptr<Server>> Open(const ServerConfig& config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // "meridian ready: http=IP:PORT" plus " https=IP:PORT" when TLS is on (bound ports).
+  std::string ReadyLine() const;
+  std::uint16_t http_port() const;
+  std::uint16_t https_port() const;  // 0 when TLS is off
+
+  // Prints ReadyLine() to stdout (flushed), then runs the event loop on the calling thread
+  // until a stop is requested and in-flight requests finished. Call once.
+  Status Run();
+
+  // Thread-safe, async-signal-unsafe: asks Run() to stop, as SIGTERM does.
+  void RequestStop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian::runtime

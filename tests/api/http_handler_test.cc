@@ -1,0 +1,249 @@
+// HttpHandler without sockets: routing, edge validation, reply and error mapping, metrics.
+#include "api/http_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/json.h"
+#include "api/metrics.h"
+
+namespace meridian::api {
+namespace {
+
+// Records what reached the service and answers with a configured reply, synchronously.
+class FakeKvService final : public KvService {
+ public:
+  void Submit(node::ClientRequest request, Completion done) override {
+    requests.push_back(std::move(request));
+    node::ClientReply reply = next_reply;
+    done(std::move(reply));
+  }
+  std::vector<node::ClientRequest> requests;
+  node::ClientReply next_reply;
+};
+
+class HttpHandlerTest : public ::testing::Test {
+ protected:
+  HttpResponse Call(std::string method, std::string target, std::string body = "",
+                    std::optional<std::string> context = std::nullopt) {
+    std::optional<HttpResponse> out;
+    handler_.Handle(
+        HttpRequest{std::move(method), std::move(target), std::move(context), std::move(body)},
+        [&out](HttpResponse response) { out = std::move(response); });
+    EXPECT_TRUE(out.has_value()) << "respond was not called synchronously";
+    return out.value_or(HttpResponse{});
+  }
+  static std::string ErrorOf(const HttpResponse& response) {
+    auto start = response.body.find("\"error\":\"");
+    if (start == std::string::npos) return "";
+    start += 9;
+    return response.body.substr(start, response.body.find('"', start) - start);
+  }
+
+  HttpLimits limits_ = [] {
+    HttpLimits limits;
+    limits.key_bytes_max = 8;
+    limits.value_bytes_max = 16;
+    return limits;
+  }();
+  FakeKvService service_;
+  Metrics metrics_;
+  HttpHandler handler_{service_, metrics_, limits_};
+};
+
+TEST_F(HttpHandlerTest, GetDecodesBinaryKeyAndReturnsSingleValue) {
+  service_.next_reply.body = node::GetReply{true, {{"v\0x", HlcTimestamp{}}}, "ctx"};
+  std::get<node::GetReply>(service_.next_reply.body).values[0].value = std::string("v\0x", 3);
+  HttpResponse response = Call("GET", "/v1/kv/bucket-1/a%00%2Fb");
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.body, std::string("v\0x", 3));
+  EXPECT_EQ(response.content_type, "application/octet-stream");
+  ASSERT_NE(response.FindHeader("X-Meridian-Context"), nullptr);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Context"), "ctx");
+  ASSERT_EQ(service_.requests.size(), 1u);
+  auto& get = std::get<node::GetRequest>(service_.requests[0]);
+  EXPECT_EQ(get.id.bucket, "bucket-1");
+  EXPECT_EQ(get.id.key, std::string("a\0/b", 4));
+}
+
+TEST_F(HttpHandlerTest, GetWithSiblingsReturns300WithBase64Values) {
+  node::GetReply reply{true, {}, "ctx"};
+  reply.values.push_back({"one", HlcTimestamp::FromParts(1000, 1)});
+  reply.values.push_back({std::string("\xff\x00", 2), HlcTimestamp::FromParts(2000, 0)});
+  service_.next_reply.body = reply;
+  HttpResponse response = Call("GET", "/v1/kv/b/k");
+  EXPECT_EQ(response.status, 300u);
+  EXPECT_EQ(response.content_type, "application/json");
+  EXPECT_EQ(response.body, R"({"context":"ctx","siblings":[{"timestamp_ms":1000,"value":"b25l"},)"
+                           R"({"timestamp_ms":2000,"value":"/wA="}]})");
+}
+
+TEST_F(HttpHandlerTest, MissingKeyIs404AndKeepsTombstoneContext) {
+  service_.next_reply.body = node::GetReply{false, {}, "tomb"};
+  HttpResponse response = Call("GET", "/v1/kv/b/k");
+  EXPECT_EQ(response.status, 404u);
+  EXPECT_EQ(ErrorOf(response), "not_found");
+  ASSERT_NE(response.FindHeader("X-Meridian-Context"), nullptr);
+
+  service_.next_reply.body = node::GetReply{false, {}, ""};
+  EXPECT_EQ(Call("GET", "/v1/kv/b/k").FindHeader("X-Meridian-Context"), nullptr);
+}
+
+TEST_F(HttpHandlerTest, PutPassesContextAndDwAndAnswers204) {
+  service_.next_reply.body = node::WriteReply{"new-ctx", true};
+  HttpResponse response = Call("PUT", "/v1/kv/b/k?dw=1", "value", "old-ctx");
+  EXPECT_EQ(response.status, 204u);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Context"), "new-ctx");
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Durable"), "true");
+  auto& put = std::get<node::PutRequest>(service_.requests.at(0));
+  EXPECT_EQ(put.value, "value");
+  EXPECT_EQ(put.context, "old-ctx");
+  ASSERT_TRUE(put.options.dw.has_value());
+  EXPECT_EQ(*put.options.dw, 1u);
+}
+
+TEST_F(HttpHandlerTest, DeleteAnswers204WithDurableFalse) {
+  service_.next_reply.body = node::WriteReply{"c", false};
+  HttpResponse response = Call("DELETE", "/v1/kv/b/k?dw=0");
+  EXPECT_EQ(response.status, 204u);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Durable"), "false");
+  auto& remove = std::get<node::DeleteRequest>(service_.requests.at(0));
+  EXPECT_EQ(remove.options.dw, std::optional<std::uint32_t>(0));
+}
+
+TEST_F(HttpHandlerTest, EdgeValidationErrorsNeverReachTheService) {
+  struct Case {
+    const char* method;
+    std::string target;
+    std::string body;
+    unsigned status;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/v1/kv/bad$bucket/k", "", 400, "invalid_bucket"},
+      {"GET", "/v1/kv//k", "", 400, "invalid_bucket"},
+      {"GET", "/v1/kv/b/", "", 400, "invalid_key"},
+      {"GET", "/v1/kv/b/a%2", "", 400, "invalid_key"},
+      {"GET", "/v1/kv/b/a%zz", "", 400, "invalid_key"},
+      {"GET", "/v1/kv/b/123456789", "", 413, "key_too_large"},
+      {"GET", "/v1/kv/b/k?dw=1", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k?dw=7", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k?dw=1&dw=0", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k?w=2", "", 400, "invalid_parameter"},
+      {"DELETE", "/v1/kv/b/k?dw=%zz", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k", std::string(17, 'x'), 413, "value_too_large"},
+      {"PUT", "/v1/buckets/b", "{\"n\": 3}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"dw\": \"1\"}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"dw\": -1}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"conflict_policy\": \"newest\"}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "not json", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "[1]", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", std::string(kBucketBodyBytesMax + 1, ' '), 413, "body_too_large"},
+      {"GET", "/v1/buckets/b?x=1", "", 400, "invalid_parameter"},
+      {"GET", "/v1/buckets/" + std::string(65, 'a'), "", 400, "invalid_bucket"},
+      {"GET", "/v1/nothing", "", 404, "not_found"},
+      {"GET", "/v1/kv/only-bucket", "", 404, "not_found"},
+      {"GET", "/v1/buckets/b/extra", "", 404, "not_found"},
+      {"GET", "/health?verbose=1", "", 400, "invalid_parameter"},
+      {"POST", "/v1/kv/b/k", "", 405, "method_not_allowed"},
+      {"DELETE", "/v1/buckets/b", "", 405, "method_not_allowed"},
+      {"PUT", "/metrics", "", 405, "method_not_allowed"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Call(c.method, c.target, c.body);
+    EXPECT_EQ(response.status, c.status) << c.method << " " << c.target;
+    EXPECT_EQ(ErrorOf(response), c.error) << c.method << " " << c.target;
+    EXPECT_EQ(response.content_type, "application/json") << c.target;
+  }
+  EXPECT_TRUE(service_.requests.empty());
+}
+
+TEST_F(HttpHandlerTest, MethodNotAllowedListsTheAllowedMethods) {
+  EXPECT_EQ(*Call("PATCH", "/v1/kv/b/k").FindHeader("Allow"), "GET, PUT, DELETE");
+  EXPECT_EQ(*Call("POST", "/v1/buckets/b").FindHeader("Allow"), "GET, PUT");
+  EXPECT_EQ(*Call("DELETE", "/health").FindHeader("Allow"), "GET");
+}
+
+TEST_F(HttpHandlerTest, NodeStatusesMapToDocumentedErrors) {
+  struct Case {
+    const char* method;
+    const char* target;
+    std::optional<std::string> context;
+    Status status;
+    unsigned http_status;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"PUT", "/v1/kv/b/k", "bad", Status::InvalidArgument("context checksum"), 400,
+       "invalid_context"},
+      {"DELETE", "/v1/kv/b/k", "bad", Status::InvalidArgument("foreign"), 400, "invalid_context"},
+      {"PUT", "/v1/buckets/b", std::nullopt, Status::InvalidArgument("dw=5"), 400, "invalid_props"},
+      {"PUT", "/v1/kv/b/k", std::nullopt, Status::TooLarge("value"), 413, "value_too_large"},
+      {"GET", "/v1/kv/b/k", std::nullopt, Status::IoError("disk"), 503, "storage_error"},
+      {"GET", "/v1/kv/b/k", std::nullopt, Status::Corruption("bad bytes"), 503, "storage_error"},
+      {"PUT", "/v1/kv/b/k", std::nullopt, Status::Unavailable("busy"), 503, "unavailable"},
+      {"GET", "/v1/kv/b/k", std::nullopt, Status::Timeout("slow"), 503, "unavailable"},
+      {"GET", "/v1/kv/b/k", std::nullopt, Status::Internal("bug"), 500, "internal"},
+      {"GET", "/v1/buckets/b", std::nullopt, Status::NotFound("gone"), 404, "not_found"},
+  };
+  for (const Case& c : cases) {
+    service_.next_reply.status = c.status;
+    const bool bucket_put =
+        std::string(c.method) == "PUT" && std::string_view(c.target).starts_with("/v1/buckets");
+    HttpResponse response = Call(c.method, c.target, bucket_put ? "{}" : "v", c.context);
+    EXPECT_EQ(response.status, c.http_status) << c.status.ToString();
+    EXPECT_EQ(ErrorOf(response), c.error) << c.status.ToString();
+  }
+}
+
+TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
+  service_.next_reply.body = node::BucketReply{"b", BucketProps{ConflictPolicy::kLastWriteWins, 1}};
+  HttpResponse response = Call("PUT", "/v1/buckets/b", R"({"conflict_policy":"lww","dw":1})");
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.body, R"({"bucket":"b","props":{"conflict_policy":"lww","dw":1}})");
+  auto& set = std::get<node::SetBucketRequest>(service_.requests.at(0));
+  EXPECT_EQ(set.patch.conflict_policy, ConflictPolicy::kLastWriteWins);
+  EXPECT_EQ(set.patch.dw, std::optional<std::uint32_t>(1));
+
+  response = Call("GET", "/v1/buckets/b");
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(service_.requests.at(1)));
+}
+
+TEST_F(HttpHandlerTest, HealthAndMetrics) {
+  HttpResponse health = Call("GET", "/health");
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.body, R"({"status":"ok"})");
+  Call("GET", "/v1/nothing");
+  HttpResponse metrics = Call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.content_type.find("version=0.0.4"), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(meridian_requests_total{op="health",status="200"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(meridian_requests_total{op="other",status="404"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(meridian_request_duration_seconds_count{op="health"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(HttpHandlerTest, ConnectionLevelErrorsCloseAndPickTheRightCode) {
+  HttpResponse too_large = handler_.BodyTooLarge("PUT", "/v1/kv/b/k");
+  EXPECT_EQ(too_large.status, 413u);
+  EXPECT_EQ(ErrorOf(too_large), "value_too_large");
+  EXPECT_TRUE(too_large.close_connection);
+  EXPECT_EQ(ErrorOf(handler_.BodyTooLarge("PUT", "/v1/buckets/b")), "body_too_large");
+  HttpResponse malformed = handler_.MalformedRequest("bad\nrequest line");
+  EXPECT_EQ(malformed.status, 400u);
+  EXPECT_EQ(ErrorOf(malformed), "bad_request");
+  EXPECT_EQ(malformed.body.find('\n'), std::string::npos);  // one-line message
+  EXPECT_EQ(handler_.BodyBytesMax("/v1/kv/b/k"), 16u);
+  EXPECT_EQ(handler_.BodyBytesMax("/v1/buckets/b"), kBucketBodyBytesMax);
+  EXPECT_EQ(metrics_.requests("put", 413), 1u);
+  EXPECT_EQ(metrics_.requests("other", 400), 1u);
+}
+
+}  // namespace
+}  // namespace meridian::api
