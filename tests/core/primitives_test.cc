@@ -27,7 +27,8 @@ TEST(ByteCodecTest, TruncatedAndOverlongVarintsFail) {
   std::uint64_t value = 0;
   EXPECT_FALSE(truncated.ReadVarint64(value));
   EXPECT_TRUE(truncated.failed());
-  ByteReader overlong(std::string(10, '\xff') + '\x01');
+  const std::string overlong_bytes = std::string(10, '\xff') + '\x01';
+  ByteReader overlong(overlong_bytes);
   EXPECT_FALSE(overlong.ReadVarint64(value));
 }
 
