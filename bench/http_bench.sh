@@ -24,6 +24,8 @@ curl -sf -X PUT -d '{"conflict_policy":"lww"}' "http://$addr/v1/buckets/bench" >
 echo "== $(date -u +%F) $(nproc) cores; meridian $("$bin" --version | awk '{print $2}'); wrk -t$threads -c$connections -d${duration}s"
 echo "-- PUT 100 B (bucket bench, lww, dw=0)"
 wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s bench/http_put.lua "http://$addr" | sed -n '/Thread Stats/,$p'
+echo "-- PUT 100 B durable (?dw=1: fsync before the reply)"
+MERIDIAN_BENCH_QUERY="?dw=1" wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s bench/http_put.lua "http://$addr" | sed -n '/Thread Stats/,$p'
 echo "-- GET 100 B"
 wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s bench/http_get.lua "http://$addr" | sed -n '/Thread Stats/,$p'
 echo "-- server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
