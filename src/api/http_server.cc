@@ -247,8 +247,7 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
       co_return true;
     }
     parser.body_limit(body_bytes_max);
-    if (!parser.is_done() &&
-        beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    if (!parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       // The client waits for this before sending the body (RFC 9110 section 10.1.1).
       http::response<http::empty_body> proceed{http::status::continue_, version};
       auto [ec, bytes] = co_await http::async_write(stream, proceed, kUseTuple);
