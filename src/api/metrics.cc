@@ -5,11 +5,7 @@
 namespace meridian::api {
 
 void Metrics::RecordRequest(std::string_view op, unsigned status, double duration_seconds) {
-  auto key = std::make_pair(std::string(op), status);
-  ++requests_[key];
-  auto it = durations_.find(op);
-  if (it == durations_.end()) it = durations_.emplace(std::string(op), Histogram{}).first;
-  Histogram& histogram = it->second;
+  Histogram& histogram = requests_[std::make_pair(std::string(op), status)];
   for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
     if (duration_seconds <= kDurationBuckets[i]) {
       ++histogram.bucket_counts[i];
@@ -22,32 +18,33 @@ void Metrics::RecordRequest(std::string_view op, unsigned status, double duratio
 
 std::uint64_t Metrics::requests(std::string_view op, unsigned status) const {
   auto it = requests_.find(std::make_pair(std::string(op), status));
-  return it == requests_.end() ? 0 : it->second;
+  return it == requests_.end() ? 0 : it->second.count;
 }
 
 std::string Metrics::RenderPrometheus() const {
   std::string out;
   out += "# HELP meridian_requests_total HTTP requests served, by operation and status.\n";
   out += "# TYPE meridian_requests_total counter\n";
-  for (const auto& [key, count] : requests_) {
+  for (const auto& [key, histogram] : requests_) {
     out += fmt::format("meridian_requests_total{{op=\"{}\",status=\"{}\"}} {}\n", key.first,
-                       key.second, count);
+                       key.second, histogram.count);
   }
   out += "# HELP meridian_request_duration_seconds Time from a parsed request to its reply.\n";
   out += "# TYPE meridian_request_duration_seconds histogram\n";
-  for (const auto& [op, histogram] : durations_) {
+  for (const auto& [key, histogram] : requests_) {
+    const std::string labels = fmt::format("op=\"{}\",status=\"{}\"", key.first, key.second);
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
       cumulative += histogram.bucket_counts[i];
-      out += fmt::format("meridian_request_duration_seconds_bucket{{op=\"{}\",le=\"{}\"}} {}\n", op,
+      out += fmt::format("meridian_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
                          kDurationBuckets[i], cumulative);
     }
-    out += fmt::format("meridian_request_duration_seconds_bucket{{op=\"{}\",le=\"+Inf\"}} {}\n", op,
+    out += fmt::format("meridian_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels,
                        histogram.count);
-    out += fmt::format("meridian_request_duration_seconds_sum{{op=\"{}\"}} {}\n", op,
+    out += fmt::format("meridian_request_duration_seconds_sum{{{}}} {}\n", labels,
                        histogram.sum_seconds);
-    out += fmt::format("meridian_request_duration_seconds_count{{op=\"{}\"}} {}\n", op,
-                       histogram.count);
+    out +=
+        fmt::format("meridian_request_duration_seconds_count{{{}}} {}\n", labels, histogram.count);
   }
   out += "# HELP meridian_http_connections_open HTTP connections currently open.\n";
   out += "# TYPE meridian_http_connections_open gauge\n";

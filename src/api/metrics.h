@@ -1,7 +1,7 @@
 // Metrics: the HTTP front end's counters, rendered in the Prometheus text format 0.0.4.
 //
 //   meridian_requests_total{op,status}          counter, one series per (op, HTTP status)
-//   meridian_request_duration_seconds{op}       histogram with fixed buckets (kDurationBuckets)
+//   meridian_request_duration_seconds{op,status} histogram with fixed buckets (kDurationBuckets)
 //   meridian_http_connections_open              gauge
 //   meridian_http_connections_rejected_total    counter (over connections_max)
 //
@@ -42,8 +42,8 @@ class Metrics {
     std::uint64_t count = 0;
     double sum_seconds = 0;
   };
-  std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> requests_;
-  std::map<std::string, Histogram, std::less<>> durations_;
+  // One histogram per (op, HTTP status); its count is also the requests_total counter.
+  std::map<std::pair<std::string, unsigned>, Histogram> requests_;
   std::int64_t connections_open_ = 0;
   std::uint64_t connections_rejected_ = 0;
 };

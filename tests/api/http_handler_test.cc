@@ -225,8 +225,9 @@ TEST_F(HttpHandlerTest, HealthAndMetrics) {
             std::string::npos);
   EXPECT_NE(metrics.body.find(R"(meridian_requests_total{op="other",status="404"} 1)"),
             std::string::npos);
-  EXPECT_NE(metrics.body.find(R"(meridian_request_duration_seconds_count{op="health"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.body.find(R"(meridian_request_duration_seconds_count{op="health",status="200"} 1)"),
+      std::string::npos);
 }
 
 TEST_F(HttpHandlerTest, ConnectionLevelErrorsCloseAndPickTheRightCode) {

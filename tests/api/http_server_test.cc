@@ -429,9 +429,12 @@ TEST(HttpServerTest, MetricsReflectRequests) {
   EXPECT_NE(text.find("meridian_requests_total{op=\"put\",status=\"204\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("meridian_requests_total{op=\"get\",status=\"200\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("meridian_requests_total{op=\"get\",status=\"404\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("meridian_request_duration_seconds_bucket{op=\"get\",le=\"+Inf\"} 2\n"),
+  EXPECT_NE(text.find("meridian_request_duration_seconds_bucket{op=\"get\",status=\"200\",le=\"+"
+                      "Inf\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(text.find("meridian_request_duration_seconds_count{op=\"put\"} 1\n"),
+  EXPECT_NE(text.find("meridian_request_duration_seconds_count{op=\"get\",status=\"404\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("meridian_request_duration_seconds_count{op=\"put\",status=\"204\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("meridian_http_connections_open 1\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE meridian_request_duration_seconds histogram"), std::string::npos);
