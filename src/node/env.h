@@ -11,25 +11,14 @@
 
 #include <cstdint>
 
+#include "core/clock.h"
 #include "storage/engine.h"
 
 namespace meridian::node {
 
-class Clock {
- public:
-  virtual ~Clock() = default;
-  // Wall-clock milliseconds since the Unix epoch; may jump (NTP, skew). For HLC timestamps.
-  virtual std::uint64_t WallMillis() = 0;
-  // Milliseconds from an arbitrary origin; never goes backwards. For deadlines and timers.
-  virtual std::uint64_t MonotonicMillis() = 0;
-};
-
-class Random {
- public:
-  virtual ~Random() = default;
-  // Uniformly distributed 64-bit values. Deterministic for a seeded implementation.
-  virtual std::uint64_t NextU64() = 0;
-};
+// The interfaces live in core so every protocol layer (cluster, replication) can use them.
+using Clock = ::meridian::Clock;
+using Random = ::meridian::Random;
 
 struct Env {
   Clock* clock = nullptr;
