@@ -1,0 +1,33 @@
+#include "node/forwarded_requests.h"
+
+namespace meridian::node {
+
+std::optional<std::uint64_t> ForwardedRequests::Track(Entry entry) {
+  if (entries_.size() >= capacity_) return std::nullopt;
+  const std::uint64_t id = next_forward_id_++;
+  entries_.emplace(id, std::move(entry));
+  return id;
+}
+
+std::optional<ForwardedRequests::Entry> ForwardedRequests::Resolve(std::uint64_t forward_id) {
+  auto it = entries_.find(forward_id);
+  if (it == entries_.end()) return std::nullopt;
+  Entry entry = std::move(it->second);
+  entries_.erase(it);
+  return entry;
+}
+
+std::vector<ForwardedRequests::Entry> ForwardedRequests::Expire(std::uint64_t now_ms) {
+  std::vector<Entry> expired;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.deadline_ms <= now_ms) {
+      expired.push_back(std::move(it->second));
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,46 @@
+// ForwardedRequests: client requests this node forwarded to another node and is waiting on.
+// Each entry remembers the client request id, the operation (to decode the reply), the peer
+// and a deadline; a reply resolves it, Expire() returns those past their deadline so the node
+// can answer them with a Timeout. Bounded: Track refuses beyond `capacity` entries.
+// Not thread-safe; deterministic.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/client_request.h"
+#include "proto/peer.pb.h"
+
+namespace meridian::node {
+
+class ForwardedRequests {
+ public:
+  struct Entry {
+    RequestId client_id = 0;
+    proto::KvRequest::Op op = proto::KvRequest::OP_UNSPECIFIED;
+    std::string peer_address;
+    std::uint64_t deadline_ms = 0;
+  };
+
+  explicit ForwardedRequests(std::size_t capacity) : capacity_(capacity) {}
+
+  // The forward id to put in the KvRequest, or nullopt when `capacity` requests are in flight.
+  std::optional<std::uint64_t> Track(Entry entry);
+  // The entry a reply answers; nullopt for an unknown or already expired id.
+  std::optional<Entry> Resolve(std::uint64_t forward_id);
+  // Removes and returns every entry whose deadline is <= now_ms, oldest forward id first.
+  std::vector<Entry> Expire(std::uint64_t now_ms);
+
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::uint64_t next_forward_id_ = 1;
+  std::map<std::uint64_t, Entry> entries_;  // ordered: deterministic expiry order
+};
+
+}  // namespace meridian::node

@@ -1,0 +1,104 @@
+#include "node/kv_codec.h"
+
+#include "core/assert.h"
+
+namespace meridian::node {
+
+proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& request,
+                                 std::uint32_t hops) {
+  proto::KvRequest message;
+  message.set_request_id(request_id);
+  message.set_hops(hops);
+  const auto set_options = [&message](const WriteOptions& options) {
+    if (options.dw) message.set_dw(*options.dw);
+  };
+  if (const auto* get = std::get_if<GetRequest>(&request)) {
+    message.set_op(proto::KvRequest::OP_GET);
+    message.set_bucket(get->id.bucket);
+    message.set_key(get->id.key);
+  } else if (const auto* put = std::get_if<PutRequest>(&request)) {
+    message.set_op(proto::KvRequest::OP_PUT);
+    message.set_bucket(put->id.bucket);
+    message.set_key(put->id.key);
+    message.set_value(put->value);
+    message.set_context(put->context);
+    set_options(put->options);
+  } else if (const auto* del = std::get_if<DeleteRequest>(&request)) {
+    message.set_op(proto::KvRequest::OP_DELETE);
+    message.set_bucket(del->id.bucket);
+    message.set_key(del->id.key);
+    message.set_context(del->context);
+    set_options(del->options);
+  } else {
+    MERIDIAN_CHECK(false && "only object requests are forwarded");
+  }
+  return message;
+}
+
+Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
+  ObjectId id{message.bucket(), message.key()};
+  WriteOptions options;
+  if (message.has_dw()) options.dw = message.dw();
+  switch (message.op()) {
+    case proto::KvRequest::OP_GET:
+      return ClientRequest(GetRequest{std::move(id)});
+    case proto::KvRequest::OP_PUT:
+      return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options});
+    case proto::KvRequest::OP_DELETE:
+      return ClientRequest(DeleteRequest{std::move(id), message.context(), options});
+    default:
+      return Status::InvalidArgument("forwarded request has unknown op " +
+                                     std::to_string(static_cast<int>(message.op())));
+  }
+}
+
+proto::KvReply EncodeKvReply(std::uint64_t request_id, const ClientReply& reply) {
+  proto::KvReply message;
+  message.set_request_id(request_id);
+  message.set_status_code(static_cast<std::uint32_t>(reply.status.code()));
+  message.set_status_message(reply.status.message());
+  if (!reply.status.ok()) return message;
+  if (const auto* get = std::get_if<GetReply>(&reply.body)) {
+    message.set_found(get->found);
+    message.set_context(get->context);
+    for (const SiblingValue& sibling : get->values) {
+      proto::KvSibling* out = message.add_values();
+      out->set_value(sibling.value);
+      out->set_timestamp(sibling.timestamp.value);
+    }
+  } else if (const auto* write = std::get_if<WriteReply>(&reply.body)) {
+    message.set_context(write->context);
+    message.set_durable(write->durable);
+  }
+  return message;
+}
+
+ClientReply DecodeKvReply(RequestId client_id, proto::KvRequest::Op op,
+                          const proto::KvReply& message) {
+  ClientReply reply;
+  reply.id = client_id;
+  const std::uint32_t code = message.status_code();
+  if (code > static_cast<std::uint32_t>(StatusCode::kInternal)) {
+    reply.status =
+        Status::Internal("peer replied with unknown status code " + std::to_string(code));
+    return reply;
+  }
+  if (code != static_cast<std::uint32_t>(StatusCode::kOk)) {
+    reply.status = Status(static_cast<StatusCode>(code), message.status_message());
+    return reply;
+  }
+  if (op == proto::KvRequest::OP_GET) {
+    GetReply get;
+    get.found = message.found();
+    get.context = message.context();
+    for (const proto::KvSibling& sibling : message.values()) {
+      get.values.push_back(SiblingValue{sibling.value(), HlcTimestamp{sibling.timestamp()}});
+    }
+    reply.body = std::move(get);
+  } else {
+    reply.body = WriteReply{message.context(), message.durable()};
+  }
+  return reply;
+}
+
+}  // namespace meridian::node

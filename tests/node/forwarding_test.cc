@@ -1,0 +1,92 @@
+// Request forwarding pieces: the KvRequest/KvReply codec and the table of forwarded requests.
+#include <gtest/gtest.h>
+
+#include "node/forwarded_requests.h"
+#include "node/kv_codec.h"
+
+namespace meridian::node {
+namespace {
+
+TEST(KvCodecTest, RequestsRoundTripThroughTheWireFormat) {
+  const std::string binary_key("k\0\xff", 3);
+  const ClientRequest put =
+      PutRequest{{"b", binary_key}, std::string("v\0", 2), "ctx", WriteOptions{.dw = 1}};
+  proto::KvRequest message = EncodeKvRequest(42, put, 1);
+  proto::KvRequest parsed;
+  ASSERT_TRUE(parsed.ParseFromString(message.SerializeAsString()));
+  EXPECT_EQ(parsed.request_id(), 42u);
+  EXPECT_EQ(parsed.hops(), 1u);
+  auto decoded = DecodeKvRequest(parsed);
+  ASSERT_TRUE(decoded.ok());
+  const auto& decoded_put = std::get<PutRequest>(*decoded);
+  EXPECT_EQ(decoded_put.id.key, binary_key);
+  EXPECT_EQ(decoded_put.value, std::string("v\0", 2));
+  EXPECT_EQ(decoded_put.context, "ctx");
+  EXPECT_EQ(decoded_put.options.dw, 1u);
+
+  auto get = DecodeKvRequest(EncodeKvRequest(1, GetRequest{{"b", "k"}}, 0));
+  ASSERT_TRUE(get.ok());
+  EXPECT_EQ(std::get<GetRequest>(*get).id.key, "k");
+  auto del = DecodeKvRequest(EncodeKvRequest(1, DeleteRequest{{"b", "k"}, "c", {}}, 0));
+  ASSERT_TRUE(del.ok());
+  EXPECT_FALSE(std::get<DeleteRequest>(*del).options.dw.has_value());
+
+  proto::KvRequest unknown;
+  unknown.set_op(proto::KvRequest::OP_UNSPECIFIED);
+  EXPECT_EQ(DecodeKvRequest(unknown).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(KvCodecTest, RepliesRoundTripIncludingErrorsAndSiblings) {
+  ClientReply get_reply;
+  get_reply.id = 7;
+  get_reply.body = GetReply{true, {{"a", HlcTimestamp{5}}, {"b", HlcTimestamp{6}}}, "ctx"};
+  const ClientReply back = DecodeKvReply(99, proto::KvRequest::OP_GET, EncodeKvReply(3, get_reply));
+  EXPECT_EQ(back.id, 99u);
+  ASSERT_TRUE(back.status.ok());
+  const auto& get = std::get<GetReply>(back.body);
+  EXPECT_TRUE(get.found);
+  ASSERT_EQ(get.values.size(), 2u);
+  EXPECT_EQ(get.values[1].value, "b");
+  EXPECT_EQ(get.values[1].timestamp.value, 6u);
+  EXPECT_EQ(get.context, "ctx");
+
+  ClientReply error;
+  error.status = Status::TooLarge("value too big");
+  const ClientReply error_back =
+      DecodeKvReply(1, proto::KvRequest::OP_PUT, EncodeKvReply(1, error));
+  EXPECT_EQ(error_back.status.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(error_back.status.message(), "value too big");
+
+  proto::KvReply bogus;
+  bogus.set_status_code(999);
+  EXPECT_EQ(DecodeKvReply(1, proto::KvRequest::OP_GET, bogus).status.code(), StatusCode::kInternal);
+
+  ClientReply write;
+  write.body = WriteReply{"c2", true};
+  const ClientReply write_back =
+      DecodeKvReply(1, proto::KvRequest::OP_DELETE, EncodeKvReply(1, write));
+  EXPECT_TRUE(std::get<WriteReply>(write_back.body).durable);
+  EXPECT_EQ(std::get<WriteReply>(write_back.body).context, "c2");
+}
+
+TEST(ForwardedRequestsTest, TracksResolvesExpiresAndBounds) {
+  ForwardedRequests table(2);
+  auto first = table.Track({1, proto::KvRequest::OP_GET, "a:1", 100});
+  auto second = table.Track({2, proto::KvRequest::OP_PUT, "b:1", 50});
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(*first, *second);
+  EXPECT_FALSE(table.Track({3, proto::KvRequest::OP_GET, "c:1", 10}).has_value());  // full
+  auto resolved = table.Resolve(*first);
+  ASSERT_TRUE(resolved.has_value());
+  EXPECT_EQ(resolved->client_id, 1u);
+  EXPECT_FALSE(table.Resolve(*first).has_value());  // only once
+  EXPECT_TRUE(table.Expire(49).empty());
+  auto expired = table.Expire(50);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].client_id, 2u);
+  EXPECT_FALSE(table.Resolve(*second).has_value());  // a late reply finds nothing
+  EXPECT_EQ(table.size(), 0u);
+}
+
+}  // namespace
+}  // namespace meridian::node
