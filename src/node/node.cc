@@ -1,142 +1,39 @@
 #include "node/node.h"
 
-#include <algorithm>
 #include <utility>
 
-#include "core/assert.h"
-#include "core/byte_codec.h"
-#include "core/causal_context.h"
-#include "core/hash.h"
-#include "core/object_codec.h"
-#include "node/metadata_keys.h"
-#include "storage/key_encoding.h"
-
 namespace meridian::node {
+
 namespace {
-
-using storage::Column;
-
-// A random source that returns only zeros is broken; give up instead of spinning.
-constexpr int kActorIdDrawAttemptsMax = 16;
-
-// The fixed-width little-endian value stored at a metadata key; nullopt when absent,
-// Corruption (naming the key) when the stored bytes have another width.
-Result<std::optional<std::uint64_t>> ReadMetadataFixed(storage::Engine& engine,
-                                                       std::string_view key, std::size_t width) {
-  auto bytes = engine.Get(Column::kMetadata, key);
-  if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return std::optional<std::uint64_t>();
-  ByteReader reader(**bytes);
-  std::uint64_t value = 0;
-  std::uint32_t value32 = 0;
-  const bool read = width == 4 ? reader.ReadFixed32(value32) : reader.ReadFixed64(value);
-  if (!read || !reader.empty()) {
-    return Status::Corruption("metadata \"" + std::string(key) + "\" is " +
-                              std::to_string((*bytes)->size()) + " bytes, expected " +
-                              std::to_string(width));
-  }
-  return std::optional<std::uint64_t>(width == 4 ? value32 : value);
+LocalStoreConfig StoreConfigOf(const NodeConfig& config) {
+  return LocalStoreConfig{config.partition_count, config.key_bytes_max, config.value_bytes_max};
 }
-
-std::string EncodeFixed32(std::uint32_t value) {
-  std::string out;
-  PutFixed32(out, value);
-  return out;
-}
-
-std::string EncodeFixed64(std::uint64_t value) {
-  std::string out;
-  PutFixed64(out, value);
-  return out;
-}
-
 }  // namespace
 
-Node::Node(const NodeConfig& config, Env env) : config_(config), env_(env) {
-  MERIDIAN_CHECK(env_.clock != nullptr);
-  MERIDIAN_CHECK(env_.random != nullptr);
-  MERIDIAN_CHECK(env_.engine != nullptr);
-}
+Node::Node(const NodeConfig& config, Env env)
+    : config_(config), env_(env), store_(StoreConfigOf(config), env) {}
 
 Status Node::Open() {
-  if (!IsValidPartitionCount(config_.partition_count)) {
-    return Status::InvalidArgument("partition_count=" + std::to_string(config_.partition_count) +
-                                   " is not a power of two between 1 and 2^20");
-  }
-  storage::Engine& engine = *env_.engine;
-  // Everything is read and checked before anything is written, so a refused Open leaves
-  // the data directory untouched. What is missing is then written in one synced batch.
-  storage::WriteBatch missing;
-
-  auto version = ReadMetadataFixed(engine, kFormatVersionKey, 4);
-  if (!version.ok()) return version.status();
-  if (!version->has_value()) {
-    missing.Put(Column::kMetadata, std::string(kFormatVersionKey),
-                EncodeFixed32(kStorageFormatVersion));
-  } else if (**version != kStorageFormatVersion) {
-    return Status::InvalidArgument("the data directory has storage format version " +
-                                   std::to_string(**version) + "; this build reads version " +
-                                   std::to_string(kStorageFormatVersion));
-  }
-
-  auto stored_count = ReadMetadataFixed(engine, kPartitionCountKey, 4);
-  if (!stored_count.ok()) return stored_count.status();
-  if (!stored_count->has_value()) {
-    missing.Put(Column::kMetadata, std::string(kPartitionCountKey),
-                EncodeFixed32(config_.partition_count));
-  } else if (**stored_count != config_.partition_count) {
-    return Status::InvalidArgument(
-        "the data directory was created with partition_count=" + std::to_string(**stored_count) +
-        " but the configuration says partition_count=" + std::to_string(config_.partition_count) +
-        "; the partition count is fixed when a node's data is created");
-  }
-
-  auto stored_actor = ReadMetadataFixed(engine, kActorIdKey, 8);
-  if (!stored_actor.ok()) return stored_actor.status();
-  ActorId actor_id = stored_actor->value_or(0);
-  if (stored_actor->has_value() && actor_id == 0) {
-    return Status::Corruption("metadata \"node/actor_id\" is 0");
-  }
-  auto open_marker = engine.Get(Column::kMetadata, kOpenMarkerKey);
-  if (!open_marker.ok()) return open_marker.status();
-  const bool unclean_stop = open_marker->has_value();
-  if (!stored_actor->has_value() || unclean_stop) {
-    // No identity (a first start, or a wiped data directory), or the last run crashed and
-    // may have lost unsynced writes whose dots it could otherwise mint again. A fresh id
-    // means this node never re-issues a dot it minted in a previous life.
-    actor_id = 0;
-    for (int attempt = 0; attempt < kActorIdDrawAttemptsMax && actor_id == 0; ++attempt) {
-      actor_id = env_.random->NextU64();
-    }
-    if (actor_id == 0) return Status::Internal("the random source returned only zeros");
-    missing.Put(Column::kMetadata, std::string(kActorIdKey), EncodeFixed64(actor_id));
-  }
-
-  missing.Put(Column::kMetadata, std::string(kOpenMarkerKey), std::string("1"));
-  if (!missing.empty()) {
-    // Synced before use, so every dot acknowledged under this id names an identity that
-    // survives a crash (the node keeps its id for as long as it keeps its data).
-    MERIDIAN_RETURN_IF_ERROR(engine.Write(missing, storage::WriteOptions{.sync = true}));
-  }
-  actor_id_ = actor_id;
-  opened_ = true;
-  return Status::Ok();
+  return store_.Open();
 }
 
 Status Node::Close() {
-  if (!opened_) return Status::Ok();
-  opened_ = false;
-  storage::WriteBatch batch;
-  batch.Delete(Column::kMetadata, std::string(kOpenMarkerKey));
-  return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
+  return store_.Close();
 }
 
 void Node::Submit(RequestId id, ClientRequest request) {
-  // Requests are moved into their handler so a large value is not copied.
-  Result<ReplyBody> result =
-      opened_ ? std::visit([this](auto& alternative) { return Handle(std::move(alternative)); },
-                           request)
-              : Result<ReplyBody>(Status::Unavailable("the node is not open"));
+  Reply(id, store_.Handle(std::move(request)));
+}
+
+void Node::Tick() {}
+
+std::vector<ClientReply> Node::TakeReplies() {
+  std::vector<ClientReply> taken;
+  taken.swap(replies_);
+  return taken;
+}
+
+void Node::Reply(RequestId id, Result<ReplyBody> result) {
   ClientReply reply;
   reply.id = id;
   if (result.ok()) {
@@ -145,147 +42,6 @@ void Node::Submit(RequestId id, ClientRequest request) {
     reply.status = result.status();
   }
   replies_.push_back(std::move(reply));
-}
-
-void Node::Tick() {
-  // No step-1 component has a deadline. Later steps hang their timers here (gossip rounds,
-  // failure detection, hinted handoff, request timeouts), measured in
-  // env_.clock->MonotonicMillis().
-}
-
-std::vector<ClientReply> Node::TakeReplies() {
-  std::vector<ClientReply> taken;
-  taken.swap(replies_);
-  return taken;
-}
-
-Status Node::ValidateObjectId(const ObjectId& id) const {
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(id.bucket));
-  return ValidateKey(id.key, config_.key_bytes_max);
-}
-
-std::string Node::ObjectStorageKey(const ObjectId& id) const {
-  const std::uint32_t partition =
-      PartitionOf(ObjectHash(id.bucket, id.key), config_.partition_count);
-  return storage::EncodeObjectKey(partition, id.bucket, id.key);
-}
-
-Result<std::optional<DvvSet>> Node::LoadObject(const std::string& storage_key) {
-  auto bytes = env_.engine->Get(Column::kObjects, storage_key);
-  if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return std::optional<DvvSet>();
-  auto object = DecodeObject(**bytes);
-  if (!object.ok()) {
-    return Status::Corruption("stored object is unreadable: " + object.status().message());
-  }
-  return std::optional<DvvSet>(std::move(object).value());
-}
-
-Result<BucketProps> Node::LoadBucketProps(std::string_view bucket) {
-  auto bytes = env_.engine->Get(Column::kMetadata, BucketPropsKey(bucket));
-  if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return BucketProps{};
-  return DecodeBucketProps(**bytes);
-}
-
-Result<ReplyBody> Node::Handle(const GetRequest& request) {
-  MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(request.id));
-  auto object = LoadObject(ObjectStorageKey(request.id));
-  if (!object.ok()) return object.status();
-  GetReply reply;
-  if (!object->has_value()) return ReplyBody(std::move(reply));  // never written: no history
-  const DvvSet& state = **object;
-  for (const Sibling& sibling : state.siblings()) {
-    if (!sibling.tombstone) reply.values.push_back(SiblingValue{sibling.value, sibling.timestamp});
-  }
-  reply.found = !reply.values.empty();
-  // Also for a tombstone: the client can then write after the delete without a sibling.
-  reply.context = EncodeContext(state.clock(), request.id.bucket, request.id.key);
-  return ReplyBody(std::move(reply));
-}
-
-Result<ReplyBody> Node::Handle(PutRequest request) {
-  return HandleWrite(request.id, request.context, request.options, /*tombstone=*/false,
-                     std::move(request.value));
-}
-
-Result<ReplyBody> Node::Handle(const DeleteRequest& request) {
-  return HandleWrite(request.id, request.context, request.options, /*tombstone=*/true, {});
-}
-
-Result<ReplyBody> Node::HandleWrite(const ObjectId& id, std::string_view context,
-                                    const WriteOptions& options, bool tombstone,
-                                    std::string value) {
-  // Validation first: a refused request writes nothing.
-  MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(id));
-  if (value.size() > config_.value_bytes_max) {
-    return Status::TooLarge("value is " + std::to_string(value.size()) + " bytes; the limit is " +
-                            std::to_string(config_.value_bytes_max));
-  }
-  if (options.dw.has_value()) {
-    // The same limit as a bucket's dw (one replica on a single node).
-    BucketProps requested;
-    requested.dw = *options.dw;
-    MERIDIAN_RETURN_IF_ERROR(ValidateBucketProps(requested));
-  }
-  auto client_context = DecodeContext(context, id.bucket, id.key);
-  if (!client_context.ok()) return client_context.status();
-  auto props = LoadBucketProps(id.bucket);
-  if (!props.ok()) return props.status();
-  const std::string storage_key = ObjectStorageKey(id);
-  auto loaded = LoadObject(storage_key);
-  if (!loaded.ok()) return loaded.status();
-
-  DvvSet object = loaded->value_or(DvvSet{});
-  // A delete without a context supersedes everything the node holds now.
-  VersionVector write_context =
-      tombstone && context.empty() ? object.clock() : std::move(client_context).value();
-
-  const std::uint64_t wall_ms = env_.clock->WallMillis();
-  // Timestamps of stored siblings may come from before a restart (or a clock that has since
-  // stepped back); observing them makes this write's timestamp exceed them, so under lww a
-  // later write on this node always wins.
-  for (const Sibling& sibling : object.siblings()) hlc_.Observe(sibling.timestamp, wall_ms);
-  const HlcTimestamp timestamp = hlc_.Now(wall_ms);
-  const Dot dot = object.Update(write_context, actor_id_, timestamp, tombstone, std::move(value),
-                                props->conflict_policy);
-
-  const bool sync = options.dw.value_or(props->dw) >= 1;
-  storage::WriteBatch batch;
-  batch.Put(Column::kObjects, storage_key, EncodeObject(object));
-  MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
-
-  WriteReply reply;
-  reply.durable = sync;
-  // The dot directly follows the context's entry for this node only when no other write
-  // coordinated here came in between; then the context plus the dot is exactly "what the
-  // client saw and its own write". Otherwise the advanced vector would also cover the
-  // intervening write, which the client never saw, so no context is returned.
-  if (dot.counter == write_context.Get(actor_id_) + 1) {
-    write_context.Advance(actor_id_, dot.counter);
-    reply.context = EncodeContext(write_context, id.bucket, id.key);
-  }
-  return ReplyBody(std::move(reply));
-}
-
-Result<ReplyBody> Node::Handle(const GetBucketRequest& request) {
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
-  auto props = LoadBucketProps(request.bucket);
-  if (!props.ok()) return props.status();
-  return ReplyBody(BucketReply{request.bucket, *props});
-}
-
-Result<ReplyBody> Node::Handle(const SetBucketRequest& request) {
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
-  auto current = LoadBucketProps(request.bucket);
-  if (!current.ok()) return current.status();
-  auto next = ApplyBucketPropsPatch(*current, request.patch);
-  if (!next.ok()) return next.status();
-  storage::WriteBatch batch;
-  batch.Put(Column::kMetadata, BucketPropsKey(request.bucket), EncodeBucketProps(*next));
-  // Bucket properties are configuration: never acknowledge a change a crash could undo.
-  MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = true}));
-  return ReplyBody(BucketReply{request.bucket, *next});
 }
 
 }  // namespace meridian::node

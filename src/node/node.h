@@ -10,16 +10,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
-#include <string>
 #include <vector>
 
-#include "core/dvv_set.h"
-#include "core/hlc.h"
 #include "core/status.h"
 #include "core/version_vector.h"
 #include "node/client_request.h"
 #include "node/env.h"
+#include "node/local_store.h"
 
 namespace meridian::node {
 
@@ -34,50 +31,29 @@ class Node {
  public:
   Node(const NodeConfig& config, Env env);
 
-  // Loads this node's identity from the metadata column, or creates it on first start:
-  // a fresh actor id drawn from Env::random, synced before use. After an unclean stop (no
-  // Close) it also draws a new actor id, since dots of lost unsynced writes must never be
-  // reused. Fails with InvalidArgument when the stored partition count differs from the
-  // configured one.
+  // Loads this node's identity (see LocalStore::Open): a fresh actor id on first start and
+  // after an unclean stop. Fails with InvalidArgument when the stored partition count differs
+  // from the configured one.
   Status Open();
-  // Marks a clean stop (synced), so the next Open keeps the actor id. No request may be
-  // submitted afterwards (they get Unavailable).
+  // Marks a clean stop (synced). Requests submitted afterwards get Unavailable.
   Status Close();
 
   // Handles one request and appends exactly one reply with the same id to the replies.
   // Before a successful Open() every request is answered with Unavailable.
   void Submit(RequestId id, ClientRequest request);
-  // Called every tick_interval_ms. No step-1 component has a deadline, so it does nothing
-  // yet; it exists for the timers of later steps (gossip, hinted handoff, request timeouts).
+  // Called every tick_interval_ms of the Env's monotonic clock.
   void Tick();
   std::vector<ClientReply> TakeReplies();
 
-  ActorId actor_id() const { return actor_id_; }
+  ActorId actor_id() const { return store_.actor_id(); }
   const NodeConfig& config() const { return config_; }
 
  private:
-  Result<ReplyBody> Handle(const GetRequest& request);
-  Result<ReplyBody> Handle(PutRequest request);
-  Result<ReplyBody> Handle(const DeleteRequest& request);
-  Result<ReplyBody> Handle(const GetBucketRequest& request);
-  Result<ReplyBody> Handle(const SetBucketRequest& request);
-  // Put and Delete: validates, mints the dot and persists the new object state.
-  Result<ReplyBody> HandleWrite(const ObjectId& id, std::string_view context,
-                                const WriteOptions& options, bool tombstone, std::string value);
-
-  Status ValidateObjectId(const ObjectId& id) const;
-  // The object's key in the objects column (partition-prefixed).
-  std::string ObjectStorageKey(const ObjectId& id) const;
-  // nullopt when the object was never written; Corruption when its bytes do not decode.
-  Result<std::optional<DvvSet>> LoadObject(const std::string& storage_key);
-  // The defaults when the bucket was never configured.
-  Result<BucketProps> LoadBucketProps(std::string_view bucket);
+  void Reply(RequestId id, Result<ReplyBody> result);
 
   NodeConfig config_;
   Env env_;
-  bool opened_ = false;
-  ActorId actor_id_ = 0;
-  HybridLogicalClock hlc_;
+  LocalStore store_;
   std::vector<ClientReply> replies_;
 };
 
