@@ -30,4 +30,11 @@ struct PreferenceList {
 PreferenceList ComputePreferenceList(const Ring& ring, const ZoneOf& zone_of,
                                      std::uint32_t partition, std::size_t n);
 
+// The primaries of ComputePreferenceList(ring, zone_of, partition, n), without the fallbacks:
+// the walk stops as soon as n primaries are found, so on a ring whose zones allow n distinct
+// zones it visits only a few partitions instead of all Q. (When fewer than n zones own
+// partitions, the zone-distinct walk still covers the whole ring before the second walk.)
+std::vector<NodeId> ComputePrimaries(const Ring& ring, const ZoneOf& zone_of,
+                                     std::uint32_t partition, std::size_t n);
+
 }  // namespace meridian::cluster

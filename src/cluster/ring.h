@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/node_id.h"
@@ -67,8 +68,8 @@ class Ring {
   };
   // The delta from `from` to `to`; requires equal partition counts.
   static Delta Diff(const Ring& from, const Ring& to);
-  // InvalidArgument (and no change) unless delta.base_version == version() and every
-  // change names a partition in range.
+  // InvalidArgument (and no change) unless delta.base_version == version(), every change
+  // names a partition in range and delta.version >= delta.base_version (never backwards).
   Status Apply(const Delta& delta);
 
   friend bool operator==(const Ring& a, const Ring& b);
@@ -76,12 +77,16 @@ class Ring {
  private:
   static constexpr std::uint32_t kNoNode = 0xffffffff;
   std::uint32_t IndexOf(const NodeId& node);  // adds the node to the table when absent
+  // The table index of `node`, or kNoNode when it is not in the table (never adds it).
+  std::uint32_t FindIndex(const NodeId& node) const;
+  const NodeId& NameOf(std::uint32_t index) const;  // "" for kNoNode
 
   std::uint32_t partition_count_;
   std::uint64_t version_ = 0;
-  std::vector<NodeId> node_table_;           // index -> id (append-only)
-  std::vector<std::uint32_t> owner_;         // partition -> node_table_ index or kNoNode
-  std::vector<std::uint32_t> pending_owner_; // partition -> node_table_ index or kNoNode
+  std::vector<NodeId> node_table_;                      // index -> id (append-only)
+  std::vector<std::uint32_t> owner_;                    // partition -> node_table_ index or kNoNode
+  std::vector<std::uint32_t> pending_owner_;            // partition -> node_table_ index or kNoNode
+  std::unordered_map<NodeId, std::uint32_t> index_of_;  // id -> node_table_ index
 };
 
 }  // namespace meridian::cluster

@@ -1,0 +1,58 @@
+// Member: one node's record in the cluster state — addresses, zone, weight, status — and the
+// version key that orders records of the same node across the cluster.
+//
+// Ordering: of two records for the same id the one with the higher (incarnation, version) wins;
+// the member itself raises `incarnation` on every restart, whoever changes the record raises
+// `version`. Equal keys with different content (two nodes changed the record concurrently)
+// are ordered by a hash of the encoded record, so every node picks the same winner and merge is
+// commutative, associative and idempotent.
+// Value type; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cluster/node_id.h"
+#include "core/status.h"
+
+namespace meridian::cluster {
+
+enum class MemberStatus : std::uint8_t {
+  kJoining = 1,  // asked to join; the claimant gives it partitions and moves it to up
+  kUp = 2,       // a full member; may own partitions
+  kLeaving = 3,  // its partitions are moving away; removed once it owns nothing
+  kRemoved = 4,  // no longer a member (kept as a tombstone so the removal spreads)
+};
+
+std::string_view MemberStatusName(MemberStatus status);
+
+struct Member {
+  NodeId id;
+  std::string peer_address;  // "host:port" of the peer transport
+  std::string http_address;  // "host:port" of the client API
+  std::string zone;          // rack / data centre; "" when unknown
+  std::uint32_t weight = 1;  // relative capacity; > 0
+  MemberStatus status = MemberStatus::kJoining;
+  std::uint64_t incarnation = 0;  // raised by the member on every restart
+  std::uint64_t version = 0;      // raised by whoever changes the record
+
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+// InvalidArgument unless the id is valid, the weight positive and the status known.
+Status ValidateMember(const Member& member);
+
+// A 64-bit hash of every field (the tie-break between equal version keys).
+std::uint64_t MemberContentHash(const Member& member);
+
+// True when `candidate` should replace `current` (same id): a higher (incarnation, version), or
+// an equal key with a larger content hash. False for identical records.
+bool MemberSupersedes(const Member& candidate, const Member& current);
+
+// True for the statuses that take part in ownership (claim) and gossip.
+inline bool IsActive(MemberStatus status) {
+  return status == MemberStatus::kJoining || status == MemberStatus::kUp;
+}
+
+}  // namespace meridian::cluster
