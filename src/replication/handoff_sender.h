@@ -1,0 +1,171 @@
+// HandoffSender: the sending side of one ownership transfer — streams every object of one
+// partition (Column::kObjects, storage::PartitionRange) from the current owner's engine to
+// the new owner, in key order, throttled, in batches acknowledged one at a time.
+// Protocol and reasoning: docs/design/handoff.md. Receiving side: handoff_receiver.h.
+//
+// Sans-IO state machine. Inputs: Tick(now_ms), Receive(ack, now_ms), MirrorWrite(...).
+// Output: TakeOutbound() (HandoffBatch / HandoffMirror messages to the target). Time comes
+// only from the now_ms arguments, which must not go backwards. Not thread-safe: the node
+// calls it from its one thread, and the engine must not be written to while a call runs.
+// The engine must outlive the sender.
+//
+// Contract:
+//   * One batch is in flight at a time (stop-and-wait). A batch is at most batch_bytes_max
+//     bytes of keys and objects, except that a single larger object travels alone.
+//   * The cursor (everything below it is acknowledged) advances only on a matching OK ack.
+//     A batch not acknowledged within ack_timeout_ms is rebuilt from the cursor and sent
+//     again with a new sequence number; after retries_max consecutive failures the transfer
+//     is kFailed, with the reason.
+//   * kDone means: every object the partition held when its key was scanned, and every
+//     write reported through MirrorWrite before the final ack arrived, was acknowledged by
+//     the receiver, and the final batch (last = true) was synced by it before its ack. Only
+//     then may ownership flip. kDone and kFailed are terminal.
+//   * A change of the receiver's incarnation (it crashed and may have lost acknowledged but
+//     unsynced batches) restarts the stream from the beginning of the partition. A restarted
+//     sender (a new HandoffSender) also starts from the beginning: merging is idempotent.
+//   * Throttling: a token bucket refilled at bytes_per_second_max from now_ms; a batch is sent
+//     only when the bucket is not in debt, and its size is then taken from the bucket (which
+//     may go into debt). The bucket starts empty and holds at most batch_bytes_max bytes, so
+//     sending B bytes takes at least (B - one batch) / rate of virtual time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/outbound.h"
+#include "core/status.h"
+#include "storage/engine.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::replication {
+
+struct HandoffSenderConfig {
+  std::size_t batch_bytes_max = std::size_t{1} << 20;
+  // Throughput limit of the stream (mirrored writes are not throttled); 0 = unlimited.
+  // At most 2^40 (a terabyte per second).
+  std::uint64_t bytes_per_second_max = std::uint64_t{32} << 20;
+  std::uint64_t ack_timeout_ms = 5'000;
+  // Consecutive failed attempts (timeouts, error acks, local read errors) tolerated before
+  // the transfer fails; a successful ack resets the count.
+  std::uint32_t retries_max = 8;
+};
+
+// What is moved, and between whom.
+struct HandoffTransfer {
+  std::uint64_t transfer_id = 0;  // unique per transfer on the sending node
+  std::uint32_t partition = 0;
+  std::string target_address;  // the new owner's peer address
+  // This node's peer address, where acks go; empty: the receiver answers the transport's
+  // sender address.
+  std::string source_address;
+};
+
+enum class HandoffState {
+  kRunning,
+  kDone,    // everything acknowledged; ownership may flip
+  kFailed,  // gave up; failure() says why
+};
+
+std::string_view HandoffStateName(HandoffState state);
+
+// Counters for metrics. Sent counters include retransmissions; acknowledged ones do not.
+struct HandoffProgress {
+  std::uint64_t batches_sent = 0;
+  std::uint64_t objects_sent = 0;
+  std::uint64_t bytes_sent = 0;  // storage keys plus encoded objects
+  std::uint64_t objects_acknowledged = 0;
+  std::uint64_t bytes_acknowledged = 0;
+  std::uint64_t retransmissions = 0;  // attempts that failed and were repeated
+  std::uint64_t restarts = 0;         // starts from the beginning (receiver incarnation change)
+  std::uint64_t mirrored_writes = 0;
+};
+
+class HandoffSender {
+ public:
+  HandoffSender(HandoffTransfer transfer, storage::Engine& engine, HandoffSenderConfig config = {});
+
+  // Sends the next batch when none is in flight and the throttle allows; detects a timed-out
+  // batch (and resends it, or fails). Call it regularly (every node tick).
+  void Tick(std::uint64_t now_ms);
+
+  // An ack from the target. Acks of other transfers or of older transmissions are ignored.
+  // A matching OK ack advances the cursor and sends the next batch at once (if throttling
+  // allows); a non-retryable error ack fails the transfer; a retryable one is retried at the
+  // timeout.
+  void Receive(const proto::HandoffAck& ack, std::uint64_t now_ms);
+
+  // The node stored a write to this transfer's partition (after the write reached the
+  // engine). Forwards it to the target at once (HandoffMirror, best effort, unthrottled) and,
+  // while running, makes sure the key's current value is inside an acknowledged batch before
+  // kDone. After kDone it only forwards (the node should route writes to the new owner by
+  // then); after kFailed it does nothing. InvalidArgument when the key is not in the partition.
+  Status MirrorWrite(std::string_view storage_key, std::string_view encoded_object);
+
+  std::vector<cluster::Outbound> TakeOutbound();
+
+  HandoffState state() const { return state_; }
+  // OK unless state() is kFailed.
+  const Status& failure() const { return failure_; }
+  const HandoffProgress& progress() const { return progress_; }
+  const HandoffTransfer& transfer() const { return transfer_; }
+  // The earliest now_ms at which Tick has something to do (a send or a timeout); nullopt
+  // when finished. A hint for timers; ticking more often is harmless.
+  std::optional<std::uint64_t> NextTickMs() const;
+
+ private:
+  struct InFlight {
+    std::uint64_t sequence = 0;
+    std::uint64_t deadline_ms = 0;
+    std::uint64_t objects = 0;
+    std::uint64_t bytes = 0;
+    // Where the scan resumes once this batch is acknowledged; nullopt: range exhausted.
+    std::optional<std::string> scan_resume_key;
+    std::vector<std::string> dirty_keys;  // re-sent writes carried by this batch
+    bool last = false;
+  };
+
+  // Builds and sends the next batch from the cursor when the throttle allows.
+  void SendBatch(std::uint64_t now_ms);
+  // Fills `batch` from the dirty keys and then the scan; fills `flight` accordingly.
+  Status BuildBatch(proto::HandoffBatch& batch, InFlight& flight);
+  // The in-flight attempt failed: puts its re-sent keys back and counts it; the next attempt
+  // waits until resume_at_ms; fails the transfer when the attempts are exhausted.
+  void FailAttempt(const Status& reason, std::uint64_t resume_at_ms);
+  void Finish(HandoffState state, Status failure);
+  void Refill(std::uint64_t now_ms);
+  // Keys below this were (possibly) read by a scan already: a write there must be re-sent.
+  bool ScannedPast(std::string_view storage_key) const;
+  void RestartFromBeginning();
+
+  HandoffTransfer transfer_;
+  storage::Engine& engine_;
+  HandoffSenderConfig config_;
+  storage::KeyRange range_;
+
+  HandoffState state_ = HandoffState::kRunning;
+  Status failure_;
+  HandoffProgress progress_;
+
+  // Every key of the range below the cursor is acknowledged; nullopt: the whole range is.
+  std::optional<std::string> cursor_;
+  // Keys below the scanned position written since their scan; re-sent before completion.
+  std::set<std::string> dirty_keys_;
+  std::optional<InFlight> in_flight_;
+  std::uint64_t next_sequence_ = 1;
+  std::uint32_t failed_attempts_ = 0;
+  std::uint64_t resume_at_ms_ = 0;  // no batch is sent before this (after a failed attempt)
+  std::optional<std::uint64_t> receiver_incarnation_;
+
+  // Token bucket, in thousandths of a byte so refills of a few milliseconds are exact.
+  std::int64_t credit_millibytes_ = 0;
+  std::optional<std::uint64_t> refilled_at_ms_;
+
+  std::vector<cluster::Outbound> outbound_;
+};
+
+}  // namespace meridian::replication
