@@ -1,0 +1,651 @@
+#include "runtime/peer_transport.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "api/http_server.h"
+#include "cluster/node_id.h"
+#include "core/assert.h"
+#include "runtime/peer_frame.h"
+#include "runtime/system_env.h"
+
+namespace meridian::runtime {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// One write gathers at most this many queued frames / bytes (fewer system calls under load).
+constexpr std::size_t kWriteBatchFramesMax = 256;
+constexpr std::size_t kWriteBatchBytesMax = 1 << 20;
+// Back-off after a failed accept (e.g. out of file descriptors) so the loop does not spin.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+
+std::string EndpointText(const tcp::endpoint& endpoint) {
+  if (endpoint.address().is_v6()) {
+    return "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
+  }
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+// One TCP connection, shared by the coroutines that read and write it.
+struct Link {
+  explicit Link(asio::io_context& io) : stream(io) {}
+  void Close() {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+  }
+  bool open() { return stream.socket().is_open(); }
+
+  beast::tcp_stream stream;
+  std::string description;     // "ADDRESS" or "ENDPOINT" for logs
+  std::string remote_node_id;  // from the peer's handshake
+  std::string remote_address;  // from the peer's handshake
+};
+
+// The outbound side of one peer address.
+struct Peer {
+  Peer(asio::io_context& io, std::string peer_address, tcp::endpoint peer_endpoint)
+      : endpoint(peer_endpoint), wake(io), retry_timer(io) {
+    stats.address = std::move(peer_address);
+  }
+
+  tcp::endpoint endpoint;
+  std::deque<std::string> queue;  // encoded frames not yet handed to a write
+  std::size_t queue_bytes = 0;
+  std::size_t in_flight_frames = 0;  // handed to the write in progress
+  std::size_t in_flight_bytes = 0;
+  std::shared_ptr<Link> link;  // while connecting or connected
+  bool running = false;        // RunPeer is active
+  asio::steady_timer wake;     // the writer waits on it for frames; Send cancels it
+  asio::steady_timer retry_timer;
+  std::chrono::milliseconds backoff{0};
+  SteadyClock::time_point retry_not_before{};
+  std::uint64_t attempts = 0;
+  PeerStats stats;  // counters; the gauges are filled in by Snapshot()
+
+  PeerStats Snapshot() const {
+    PeerStats out = stats;
+    out.queued_bytes = queue_bytes + in_flight_bytes;
+    out.queued_frames = queue.size() + in_flight_frames;
+    return out;
+  }
+  void DropQueue() {
+    stats.frames_dropped += queue.size();
+    queue.clear();
+    queue_bytes = 0;
+  }
+};
+
+// How a frame read ended.
+struct FrameRead {
+  enum class Outcome { kFrame, kClosed, kTimedOut, kBadLength };
+  Outcome outcome = Outcome::kClosed;
+  std::string payload;  // kFrame
+  std::string error;    // otherwise
+};
+
+asio::awaitable<FrameRead> ReadFrame(beast::tcp_stream& stream, std::size_t payload_bytes_max) {
+  FrameRead read;
+  FrameHeader header;
+  auto [header_error, header_bytes] =
+      co_await asio::async_read(stream, asio::buffer(header), kUseTuple);
+  if (header_error) {
+    read.outcome = header_error == beast::error::timeout ? FrameRead::Outcome::kTimedOut
+                                                         : FrameRead::Outcome::kClosed;
+    read.error = header_error.message();
+    co_return read;
+  }
+  const std::uint32_t length = DecodeFrameHeader(header);
+  if (Status valid = CheckFrameLength(length, payload_bytes_max); !valid.ok()) {
+    read.outcome = FrameRead::Outcome::kBadLength;
+    read.error = valid.message();
+    co_return read;
+  }
+  read.payload.resize(length);
+  auto [payload_error, payload_bytes] =
+      co_await asio::async_read(stream, asio::buffer(read.payload), kUseTuple);
+  if (payload_error) {
+    read.outcome = payload_error == beast::error::timeout ? FrameRead::Outcome::kTimedOut
+                                                          : FrameRead::Outcome::kClosed;
+    read.error = payload_error.message();
+    read.payload.clear();
+    co_return read;
+  }
+  read.outcome = FrameRead::Outcome::kFrame;
+  co_return read;
+}
+
+void LogCoroutineEnd(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    spdlog::error("peer transport: connection ended by an exception: {}", e.what());
+  } catch (...) {
+    spdlog::error("peer transport: connection ended by an unknown exception");
+  }
+}
+
+}  // namespace
+
+Status PeerTransportConfig::Validate() const {
+  if (cluster_name.empty()) return Status::InvalidArgument("cluster_name is empty");
+  if (Status valid = cluster::ValidateNodeId(node_id); !valid.ok()) {
+    return Status::InvalidArgument("node_id: " + valid.message());
+  }
+  if (Result<api::ListenAddress> parsed = api::ParseListenAddress(listen_address); !parsed.ok()) {
+    return parsed.status();
+  }
+  if (!advertised_address.empty()) {
+    Result<api::ListenAddress> parsed = api::ParseListenAddress(advertised_address);
+    if (!parsed.ok() || parsed->port == 0) {
+      return Status::InvalidArgument("advertised_address must be HOST:PORT with a port above 0");
+    }
+  }
+  if (frame_bytes_max < kHandshakeFrameBytesMax || frame_bytes_max > UINT32_MAX) {
+    return Status::InvalidArgument("frame_bytes_max must be 4096..4294967295");
+  }
+  if (send_queue_bytes_max == 0 || send_queue_frames_max == 0) {
+    return Status::InvalidArgument("send queue limits must be above 0");
+  }
+  if (connect_timeout_ms == 0 || handshake_timeout_ms == 0) {
+    return Status::InvalidArgument("connect and handshake timeouts must be above 0");
+  }
+  if (reconnect_backoff_initial_ms == 0 ||
+      reconnect_backoff_max_ms < reconnect_backoff_initial_ms) {
+    return Status::InvalidArgument(
+        "reconnect backoff: initial must be above 0 and at most the maximum");
+  }
+  return Status::Ok();
+}
+
+// Shared by the transport object and every connection coroutine (which hold it by shared_ptr,
+// so a coroutine resumed after the transport is destroyed never touches freed memory).
+struct PeerTransport::State {
+  State(asio::io_context& io_context, PeerTransportConfig transport_config,
+        PeerMessageHandler message_handler)
+      : io(io_context),
+        config(std::move(transport_config)),
+        config_status(config.Validate()),
+        handler(std::move(message_handler)),
+        random(config.random_seed == 0 ? SystemRandom() : SystemRandom(config.random_seed)) {
+    advertised_address = config.advertised_address;
+  }
+
+  proto::Handshake OwnHandshake() const {
+    return MakeHandshake(config.cluster_name, config.protocol_version, config.node_id,
+                         advertised_address);
+  }
+  // The stats entry for a peer address, created on first use. nullptr for a bad address.
+  Peer* FindOrCreatePeer(const std::string& address);
+  // When the next connection attempt to `peer` may start: the current backoff with jitter
+  // (uniform in [backoff/2, backoff]); the backoff then doubles up to the maximum.
+  void ScheduleRetry(Peer& peer);
+  void Deliver(Link& link, proto::PeerMessage message);
+
+  asio::io_context& io;
+  const PeerTransportConfig config;
+  const Status config_status;
+  PeerMessageHandler handler;
+  SystemRandom random;
+  std::string advertised_address;
+  std::optional<tcp::acceptor> acceptor;
+  std::uint16_t bound_port = 0;
+  std::map<std::string, std::shared_ptr<Peer>> peers;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Link>> inbound_links;
+  std::uint64_t next_inbound_id = 0;
+  TransportStats inbound;
+  bool stopping = false;
+};
+
+Peer* PeerTransport::State::FindOrCreatePeer(const std::string& address) {
+  if (auto it = peers.find(address); it != peers.end()) return it->second.get();
+  Result<api::ListenAddress> parsed = api::ParseListenAddress(address);
+  if (!parsed.ok() || parsed->port == 0) return nullptr;
+  tcp::endpoint endpoint(asio::ip::make_address(parsed->host), parsed->port);
+  auto peer = std::make_shared<Peer>(io, address, endpoint);
+  peer->backoff = std::chrono::milliseconds(config.reconnect_backoff_initial_ms);
+  return peers.emplace(address, std::move(peer)).first->second.get();
+}
+
+void PeerTransport::State::ScheduleRetry(Peer& peer) {
+  const auto backoff_ms = static_cast<std::uint64_t>(peer.backoff.count());
+  const std::uint64_t half_ms = backoff_ms / 2;
+  const std::uint64_t delay_ms = half_ms + random.NextU64() % (backoff_ms - half_ms + 1);
+  peer.retry_not_before = SteadyClock::now() + std::chrono::milliseconds(delay_ms);
+  peer.backoff =
+      std::min(peer.backoff * 2, std::chrono::milliseconds(config.reconnect_backoff_max_ms));
+}
+
+void PeerTransport::State::Deliver(Link& link, proto::PeerMessage message) {
+  ++inbound.frames_received;
+  if (auto it = peers.find(link.remote_address); it != peers.end()) {
+    ++it->second->stats.frames_received;
+  }
+  try {
+    handler(link.remote_node_id, link.remote_address, std::move(message));
+  } catch (const std::exception& e) {
+    spdlog::error("peer transport: message handler threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("peer transport: message handler threw an unknown exception");
+  }
+}
+
+namespace {
+
+using State = PeerTransport::State;
+
+// Hands every PeerMessage frame on an established link to the handler until the link closes
+// or breaks the protocol. Bounded by the connection's lifetime.
+asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
+  for (;;) {
+    FrameRead read = co_await ReadFrame(link->stream, state->config.frame_bytes_max);
+    if (state->stopping) co_return;
+    if (read.outcome == FrameRead::Outcome::kClosed ||
+        read.outcome == FrameRead::Outcome::kTimedOut) {
+      spdlog::debug("peer transport: connection {} closed: {}", link->description, read.error);
+      co_return;
+    }
+    if (read.outcome == FrameRead::Outcome::kBadLength) {
+      ++state->inbound.frames_rejected;
+      spdlog::warn("peer transport: closing connection {}: {}", link->description, read.error);
+      co_return;
+    }
+    proto::PeerMessage message;
+    if (!message.ParseFromString(read.payload)) {
+      ++state->inbound.frames_rejected;
+      spdlog::warn(
+          "peer transport: closing connection {}: unparseable PeerMessage frame of {} bytes",
+          link->description, read.payload.size());
+      co_return;
+    }
+    state->Deliver(*link, std::move(message));
+    if (state->stopping) co_return;
+  }
+}
+
+// Removes an inbound link from State::inbound_links for the coroutine's lifetime.
+class InboundRegistration {
+ public:
+  InboundRegistration(State& state, std::shared_ptr<Link> link)
+      : state_(state), id_(state.next_inbound_id++) {
+    state_.inbound_links.emplace(id_, std::move(link));
+  }
+  ~InboundRegistration() { state_.inbound_links.erase(id_); }
+  InboundRegistration(const InboundRegistration&) = delete;
+  InboundRegistration& operator=(const InboundRegistration&) = delete;
+
+ private:
+  State& state_;
+  std::uint64_t id_;
+};
+
+// One accepted connection: the peer's handshake, our reply, then its messages.
+asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
+  InboundRegistration registration(*state, link);
+  link->stream.expires_after(std::chrono::milliseconds(state->config.handshake_timeout_ms));
+  FrameRead read = co_await ReadFrame(link->stream, kHandshakeFrameBytesMax);
+  if (state->stopping) co_return;
+  proto::Handshake hello;
+  switch (read.outcome) {
+    case FrameRead::Outcome::kClosed:
+      co_return;
+    case FrameRead::Outcome::kTimedOut:
+      ++state->inbound.handshake_timeouts;
+      spdlog::warn("peer transport: closing connection {}: no handshake within {} ms",
+                   link->description, state->config.handshake_timeout_ms);
+      co_return;
+    case FrameRead::Outcome::kBadLength:
+      ++state->inbound.frames_rejected;
+      spdlog::warn("peer transport: closing connection {}: handshake {}", link->description,
+                   read.error);
+      co_return;
+    case FrameRead::Outcome::kFrame:
+      if (!hello.ParseFromString(read.payload)) {
+        ++state->inbound.frames_rejected;
+        spdlog::warn("peer transport: closing connection {}: unparseable handshake",
+                     link->description);
+        co_return;
+      }
+      break;
+  }
+  proto::HandshakeReply reply;
+  Status acceptable =
+      CheckPeerHandshake(hello, state->config.cluster_name, state->config.protocol_version);
+  if (acceptable.ok()) {
+    *reply.mutable_accepted() = state->OwnHandshake();
+  } else {
+    ++state->inbound.handshakes_rejected;
+    spdlog::warn("peer transport: refused connection {} (node '{}'): {}", link->description,
+                 hello.node_id(), acceptable.message());
+    reply.mutable_rejected()->set_reason(acceptable.message());
+  }
+  const std::string frame = EncodeFrame(reply);
+  auto [write_error, written] =
+      co_await asio::async_write(link->stream, asio::buffer(frame), kUseTuple);
+  if (write_error || !acceptable.ok() || state->stopping) co_return;
+  ++state->inbound.handshakes_completed;
+  link->stream.expires_never();
+  link->remote_node_id = hello.node_id();
+  link->remote_address = hello.listen_address();
+  link->description = link->remote_address + " (node " + link->remote_node_id + ", inbound)";
+  state->FindOrCreatePeer(link->remote_address);  // its stats count the frames received
+  spdlog::debug("peer transport: accepted connection from {}", link->description);
+  co_await ReceiveMessages(state, link);
+  link->Close();
+}
+
+asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state) {
+  // Bounded by the acceptor's lifetime: Stop() closes it and the pending accept fails.
+  for (;;) {
+    auto [ec, socket] = co_await state->acceptor->async_accept(kUseTuple);
+    if (state->stopping || !state->acceptor->is_open()) co_return;
+    if (ec) {
+      spdlog::warn("peer transport: accept failed: {}", ec.message());
+      asio::steady_timer delay(state->io, kAcceptRetryDelay);
+      co_await delay.async_wait(kUseTuple);
+      continue;
+    }
+    if (state->inbound_links.size() >= state->config.inbound_connections_max) {
+      ++state->inbound.connections_refused;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++state->inbound.connections_accepted;
+    auto link = std::make_shared<Link>(state->io);
+    boost::system::error_code endpoint_error;
+    tcp::endpoint remote = socket.remote_endpoint(endpoint_error);
+    link->description = endpoint_error ? "(unknown)" : EndpointText(remote);
+    link->stream.socket() = std::move(socket);
+    boost::system::error_code ignored;
+    link->stream.socket().set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(state->io, ServeInbound(state, std::move(link)), LogCoroutineEnd);
+  }
+}
+
+// Connects `link` to the peer and exchanges handshakes. InvalidArgument when the handshake
+// was refused (by either side), Unavailable for connection failures and timeouts.
+asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
+  const std::string& address = peer.stats.address;
+  link.stream.expires_after(std::chrono::milliseconds(state.config.connect_timeout_ms));
+  auto [connect_error] = co_await link.stream.async_connect(peer.endpoint, kUseTuple);
+  if (connect_error) {
+    co_return Status::Unavailable("connect to " + address + " failed: " + connect_error.message());
+  }
+  boost::system::error_code ignored;
+  link.stream.socket().set_option(tcp::no_delay(true), ignored);
+  link.stream.expires_after(std::chrono::milliseconds(state.config.handshake_timeout_ms));
+  const std::string hello = EncodeFrame(state.OwnHandshake());
+  auto [write_error, written] =
+      co_await asio::async_write(link.stream, asio::buffer(hello), kUseTuple);
+  if (write_error) {
+    co_return Status::Unavailable("handshake to " + address + " failed: " + write_error.message());
+  }
+  FrameRead read = co_await ReadFrame(link.stream, kHandshakeFrameBytesMax);
+  if (read.outcome != FrameRead::Outcome::kFrame) {
+    co_return Status::Unavailable("no handshake reply from " + address + ": " + read.error);
+  }
+  proto::HandshakeReply reply;
+  if (!reply.ParseFromString(read.payload)) {
+    co_return Status::InvalidArgument("unparseable handshake reply from " + address);
+  }
+  if (reply.has_rejected()) {
+    co_return Status::InvalidArgument("refused by " + address + ": " + reply.rejected().reason());
+  }
+  if (!reply.has_accepted()) {
+    co_return Status::InvalidArgument("handshake reply from " + address + " carries no result");
+  }
+  const proto::Handshake& theirs = reply.accepted();
+  if (Status acceptable =
+          CheckPeerHandshake(theirs, state.config.cluster_name, state.config.protocol_version);
+      !acceptable.ok()) {
+    co_return Status::InvalidArgument("refusing " + address + ": " + acceptable.message());
+  }
+  link.stream.expires_never();
+  link.remote_node_id = theirs.node_id();
+  link.remote_address = theirs.listen_address();
+  link.description = address + " (node " + link.remote_node_id + ", outbound)";
+  co_return Status::Ok();
+}
+
+// Writes queued frames to `link` in order, gathering several per write, until the link
+// closes or the transport stops. Frames whose write fails are dropped (at most once).
+asio::awaitable<void> WriteFrames(State& state, Peer& peer, Link& link) {
+  // Bounded by the link's lifetime; each pass waits for a write or for Send's wake-up.
+  while (!state.stopping && link.open()) {
+    if (peer.queue.empty()) {
+      peer.wake.expires_at(SteadyClock::time_point::max());
+      co_await peer.wake.async_wait(kUseTuple);
+      continue;
+    }
+    std::vector<std::string> batch;
+    std::size_t batch_bytes = 0;
+    while (!peer.queue.empty() && batch.size() < kWriteBatchFramesMax &&
+           batch_bytes < kWriteBatchBytesMax) {
+      batch_bytes += peer.queue.front().size();
+      batch.push_back(std::move(peer.queue.front()));
+      peer.queue.pop_front();
+    }
+    peer.queue_bytes -= batch_bytes;
+    peer.in_flight_frames = batch.size();
+    peer.in_flight_bytes = batch_bytes;
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(batch.size());
+    for (const std::string& frame : batch) buffers.push_back(asio::buffer(frame));
+    auto [ec, written] = co_await asio::async_write(link.stream, buffers, kUseTuple);
+    peer.in_flight_frames = 0;
+    peer.in_flight_bytes = 0;
+    if (ec) {
+      peer.stats.frames_dropped += batch.size();
+      spdlog::debug("peer transport: write to {} failed, {} frame(s) lost: {}", link.description,
+                    batch.size(), ec.message());
+      co_return;
+    }
+    peer.stats.frames_sent += batch.size();
+  }
+}
+
+// The outbound connection of one peer: connects, writes queued frames, and reconnects with
+// backoff while frames are queued. Ends when the queue is empty and the connection is down
+// (Send starts it again) or when the transport stops.
+asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer> peer) {
+  const std::string& address = peer->stats.address;
+  // Bounded in time: every pass either waits out a backoff or holds a connection.
+  while (!state->stopping && !peer->queue.empty()) {
+    if (SteadyClock::now() < peer->retry_not_before) {
+      peer->retry_timer.expires_at(peer->retry_not_before);
+      co_await peer->retry_timer.async_wait(kUseTuple);
+      continue;
+    }
+    if (peer->attempts++ > 0) ++peer->stats.reconnects;
+    auto link = std::make_shared<Link>(state->io);
+    link->description = address + " (outbound)";
+    peer->link = link;
+    Status dialed = co_await Dial(*state, *peer, *link);
+    if (state->stopping) break;
+    if (!dialed.ok()) {
+      link->Close();
+      peer->link.reset();
+      state->ScheduleRetry(*peer);
+      if (dialed.code() == StatusCode::kInvalidArgument) {
+        // The peer will not take this node's messages until its configuration changes.
+        ++peer->stats.handshakes_rejected;
+        spdlog::warn("peer transport: handshake with {} failed, dropping {} queued frame(s): {}",
+                     address, peer->queue.size(), dialed.message());
+        peer->DropQueue();
+      } else {
+        spdlog::debug("peer transport: {}", dialed.message());
+      }
+      continue;
+    }
+    ++peer->stats.connects;
+    peer->stats.connected = true;
+    peer->backoff = std::chrono::milliseconds(state->config.reconnect_backoff_initial_ms);
+    spdlog::debug("peer transport: connected to {}", link->description);
+    // The reader notices the peer closing (and delivers anything the peer sends back).
+    asio::co_spawn(
+        state->io,
+        [state, peer, link]() -> asio::awaitable<void> {
+          co_await ReceiveMessages(state, link);
+          link->Close();
+          peer->wake.cancel();
+        },
+        LogCoroutineEnd);
+    co_await WriteFrames(*state, *peer, *link);
+    link->Close();
+    peer->link.reset();
+    peer->stats.connected = false;
+    if (state->stopping) break;
+    state->ScheduleRetry(*peer);
+  }
+  peer->running = false;
+}
+
+}  // namespace
+
+PeerTransport::PeerTransport(asio::io_context& io, PeerTransportConfig config,
+                             PeerMessageHandler handler)
+    : state_(std::make_shared<State>(io, std::move(config), std::move(handler))) {}
+
+PeerTransport::~PeerTransport() {
+  Stop();
+}
+
+Status PeerTransport::Listen() {
+  State& state = *state_;
+  MERIDIAN_RETURN_IF_ERROR(state.config_status);
+  if (state.acceptor) return Status::Internal("PeerTransport::Listen called twice");
+  if (state.stopping) return Status::Unavailable("peer transport is stopped");
+  Result<api::ListenAddress> address = api::ParseListenAddress(state.config.listen_address);
+  if (!address.ok()) return address.status();
+  tcp::endpoint endpoint(asio::ip::make_address(address->host), address->port);
+  tcp::acceptor acceptor(state.io);
+  boost::system::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError("cannot listen for peers on " + state.config.listen_address + ": " +
+                           ec.message());
+  }
+  tcp::endpoint bound = acceptor.local_endpoint(ec);
+  if (ec) return Status::IoError("cannot read the bound peer address: " + ec.message());
+  state.bound_port = bound.port();
+  if (state.advertised_address.empty()) state.advertised_address = EndpointText(bound);
+  state.acceptor.emplace(std::move(acceptor));
+  spdlog::info("peer transport: node {} of cluster '{}' listening on {}", state.config.node_id,
+               state.config.cluster_name, EndpointText(bound));
+  asio::co_spawn(state.io, AcceptLoop(state_), LogCoroutineEnd);
+  return Status::Ok();
+}
+
+Status PeerTransport::Send(const std::string& to_address, const proto::PeerMessage& message) {
+  State& state = *state_;
+  MERIDIAN_RETURN_IF_ERROR(state.config_status);
+  if (state.stopping) return Status::Unavailable("peer transport is stopped");
+  if (state.advertised_address.empty()) {
+    return Status::Internal("PeerTransport::Send before Listen() without an advertised_address");
+  }
+  const std::size_t payload_bytes = message.ByteSizeLong();
+  if (payload_bytes == 0) return Status::InvalidArgument("peer message is empty (no body set)");
+  if (payload_bytes > state.config.frame_bytes_max) {
+    return Status::InvalidArgument("peer message of " + std::to_string(payload_bytes) +
+                                   " bytes exceeds frame_bytes_max (" +
+                                   std::to_string(state.config.frame_bytes_max) + ")");
+  }
+  Peer* peer = state.FindOrCreatePeer(to_address);
+  if (peer == nullptr) {
+    return Status::InvalidArgument("peer address must be IP:PORT with a port above 0: " +
+                                   to_address);
+  }
+  const std::size_t frame_bytes = kFrameHeaderBytes + payload_bytes;
+  const std::size_t queued_bytes = peer->queue_bytes + peer->in_flight_bytes;
+  const std::size_t queued_frames = peer->queue.size() + peer->in_flight_frames;
+  if (queued_frames >= state.config.send_queue_frames_max ||
+      queued_bytes + frame_bytes > state.config.send_queue_bytes_max) {
+    ++peer->stats.sends_rejected;
+    return Status::Unavailable("send queue to " + to_address +
+                               " is full: " + std::to_string(queued_frames) + " frames, " +
+                               std::to_string(queued_bytes) + " bytes queued (limits " +
+                               std::to_string(state.config.send_queue_frames_max) + " frames, " +
+                               std::to_string(state.config.send_queue_bytes_max) + " bytes)");
+  }
+  peer->queue.push_back(EncodeFrame(message));
+  peer->queue_bytes += frame_bytes;
+  if (!peer->running) {
+    peer->running = true;
+    asio::co_spawn(state.io, RunPeer(state_, state.peers.at(to_address)), LogCoroutineEnd);
+  } else {
+    peer->wake.cancel();
+  }
+  return Status::Ok();
+}
+
+void PeerTransport::Stop() {
+  State& state = *state_;
+  if (state.stopping) return;
+  state.stopping = true;
+  boost::system::error_code ignored;
+  if (state.acceptor) state.acceptor->close(ignored);
+  for (auto& [address, peer] : state.peers) {
+    peer->DropQueue();
+    peer->wake.cancel();
+    peer->retry_timer.cancel();
+    if (peer->link) peer->link->Close();
+    peer->stats.connected = false;
+  }
+  for (auto& [id, link] : state.inbound_links) link->Close();
+}
+
+std::uint16_t PeerTransport::bound_port() const {
+  return state_->bound_port;
+}
+
+const std::string& PeerTransport::advertised_address() const {
+  return state_->advertised_address;
+}
+
+std::vector<PeerStats> PeerTransport::peer_stats() const {
+  std::vector<PeerStats> out;
+  out.reserve(state_->peers.size());
+  for (const auto& [address, peer] : state_->peers) out.push_back(peer->Snapshot());
+  return out;
+}
+
+std::optional<PeerStats> PeerTransport::peer_stats(const std::string& address) const {
+  auto it = state_->peers.find(address);
+  if (it == state_->peers.end()) return std::nullopt;
+  return it->second->Snapshot();
+}
+
+TransportStats PeerTransport::stats() const {
+  TransportStats out = state_->inbound;
+  out.connections_open = state_->inbound_links.size();
+  return out;
+}
+
+}  // namespace meridian::runtime

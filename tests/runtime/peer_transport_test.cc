@@ -1,0 +1,526 @@
+// PeerTransport over real loopback sockets, with the io_context run on the test thread in
+// bounded slices: exchange both ways, ordering, volume, handshake refusals, misbehaving raw
+// connections, backpressure, reconnect with queued messages, and Stop() safety.
+#include "runtime/peer_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/peer_frame.h"
+
+namespace meridian::runtime {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kWaitMax{10000};  // generous: the machine is shared
+
+// Runs `io` in small slices until `done()` holds or `limit` passes; returns done().
+bool RunUntil(asio::io_context& io, const std::function<bool()>& done,
+              milliseconds limit = kWaitMax) {
+  const auto deadline = SteadyClock::now() + limit;
+  while (!done() && SteadyClock::now() < deadline) {
+    if (io.stopped()) io.restart();
+    io.run_for(milliseconds(5));
+  }
+  return done();
+}
+
+// Runs `io` for `duration` (to show that something does NOT happen).
+void RunFor(asio::io_context& io, milliseconds duration) {
+  RunUntil(
+      io, [] { return false; }, duration);
+}
+
+std::string Loopback(std::uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+proto::PeerMessage Request(std::uint64_t request_id, std::size_t value_bytes = 0) {
+  proto::PeerMessage message;
+  proto::KvRequest* request = message.mutable_kv_request();
+  request->set_request_id(request_id);
+  request->set_bucket("default");
+  request->set_key("key");
+  request->set_op(proto::KvRequest::OP_PUT);
+  request->set_value(std::string(value_bytes, 'v'));
+  return message;
+}
+
+PeerTransportConfig Config(const std::string& node_id, const std::string& cluster = "test") {
+  PeerTransportConfig config;
+  config.cluster_name = cluster;
+  config.node_id = node_id;
+  config.listen_address = "127.0.0.1:0";
+  config.random_seed = 42;
+  config.reconnect_backoff_initial_ms = 20;
+  config.reconnect_backoff_max_ms = 100;
+  return config;
+}
+
+struct Received {
+  std::string from_node_id;
+  std::string from_address;
+  proto::PeerMessage message;
+};
+
+// A transport that records what it receives.
+class TestNode {
+ public:
+  TestNode(asio::io_context& io, PeerTransportConfig config)
+      : transport_(io, std::move(config),
+                   [this](const std::string& node_id, const std::string& address,
+                          proto::PeerMessage message) {
+                     received.push_back({node_id, address, std::move(message)});
+                   }) {
+    Status listening = transport_.Listen();
+    EXPECT_TRUE(listening.ok()) << listening.ToString();
+  }
+  PeerTransport& transport() { return transport_; }
+  std::string address() const { return transport_.advertised_address(); }
+  PeerStats stats_for(const std::string& address) const {
+    return transport_.peer_stats(address).value_or(PeerStats{});
+  }
+
+  std::vector<Received> received;  // declared before the transport that fills it
+
+ private:
+  PeerTransport transport_;
+};
+
+// A raw TCP client that reads everything the other side sends, until it closes.
+class RawPeer {
+ public:
+  RawPeer(asio::io_context& io, std::uint16_t port) : state_(std::make_shared<State>(io)) {
+    state_->socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    ReadMore(state_);
+  }
+  ~RawPeer() {
+    boost::system::error_code ignored;
+    state_->socket.close(ignored);
+  }
+  void Write(const std::string& bytes) { asio::write(state_->socket, asio::buffer(bytes)); }
+  void Write(const FrameHeader& header) { asio::write(state_->socket, asio::buffer(header)); }
+  bool WaitClosed(asio::io_context& io) {
+    return RunUntil(io, [this] { return state_->closed; });
+  }
+  // Sends a handshake and returns the parsed reply frame (nullopt when none arrives).
+  std::optional<proto::HandshakeReply> Handshake(asio::io_context& io, const std::string& cluster,
+                                                 std::uint32_t protocol_version = 1) {
+    Write(EncodeFrame(MakeHandshake(cluster, protocol_version, "raw", "127.0.0.1:9")));
+    auto complete = [this] {
+      const std::string& bytes = state_->bytes;
+      if (bytes.size() < kFrameHeaderBytes) return false;
+      FrameHeader header;
+      std::copy_n(bytes.begin(), kFrameHeaderBytes, header.begin());
+      return bytes.size() >= kFrameHeaderBytes + DecodeFrameHeader(header);
+    };
+    if (!RunUntil(io, complete)) return std::nullopt;
+    proto::HandshakeReply reply;
+    if (!reply.ParseFromString(state_->bytes.substr(kFrameHeaderBytes))) return std::nullopt;
+    return reply;
+  }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    std::array<char, 4096> buffer;
+    std::string bytes;
+    bool closed = false;
+  };
+  // The handler holds the state, so it may run after this RawPeer is gone.
+  static void ReadMore(std::shared_ptr<State> state) {
+    state->socket.async_read_some(asio::buffer(state->buffer),
+                                  [state](boost::system::error_code ec, std::size_t bytes) {
+                                    if (ec) {
+                                      state->closed = true;
+                                      return;
+                                    }
+                                    state->bytes.append(state->buffer.data(), bytes);
+                                    ReadMore(state);
+                                  });
+  }
+  std::shared_ptr<State> state_;
+};
+
+bool IsOrdered(const std::vector<Received>& received, std::uint64_t first_id) {
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    if (received[i].message.kv_request().request_id() != first_id + i) return false;
+  }
+  return true;
+}
+
+TEST(PeerTransportTest, ExchangesMessagesBothWaysInOrder) {
+  asio::io_context io;
+  TestNode a(io, Config("node-a"));
+  TestNode b(io, Config("node-b"));
+  ASSERT_NE(a.transport().bound_port(), 0);
+  ASSERT_EQ(a.address(), Loopback(a.transport().bound_port()));
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(a.transport().Send(b.address(), Request(i)).ok());
+    ASSERT_TRUE(b.transport().Send(a.address(), Request(1000 + i)).ok());
+  }
+  ASSERT_TRUE(RunUntil(
+      io, [&] { return a.received.size() == kMessages && b.received.size() == kMessages; }));
+  EXPECT_TRUE(IsOrdered(b.received, 0));
+  EXPECT_TRUE(IsOrdered(a.received, 1000));
+  EXPECT_EQ(b.received[0].from_node_id, "node-a");
+  EXPECT_EQ(b.received[0].from_address, a.address());
+  EXPECT_EQ(a.received[0].from_node_id, "node-b");
+  EXPECT_EQ(a.received[0].from_address, b.address());
+
+  PeerStats a_to_b = a.stats_for(b.address());
+  EXPECT_TRUE(a_to_b.connected);
+  EXPECT_EQ(a_to_b.frames_sent, kMessages);
+  EXPECT_EQ(a_to_b.frames_received, kMessages);  // B's messages, on B's own connection
+  EXPECT_EQ(a_to_b.queued_frames, 0u);
+  EXPECT_EQ(a_to_b.queued_bytes, 0u);
+  EXPECT_EQ(a_to_b.connects, 1u);
+  EXPECT_EQ(a_to_b.reconnects, 0u);
+  EXPECT_EQ(b.transport().stats().handshakes_completed, 1u);
+  EXPECT_EQ(b.transport().stats().frames_received, kMessages);
+  EXPECT_EQ(b.transport().stats().connections_open, 1u);
+}
+
+TEST(PeerTransportTest, ManyMessagesIncludingLargeOnesArriveInOrder) {
+  asio::io_context io;
+  TestNode a(io, Config("node-a"));
+  TestNode b(io, Config("node-b"));
+  constexpr int kMessages = 20000;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::size_t value_bytes = i % 2000 == 0 ? (2 << 20) : 100;  // some 2 MiB frames
+    Status sent = a.transport().Send(b.address(), Request(i, value_bytes));
+    ASSERT_TRUE(sent.ok()) << sent.ToString();
+  }
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == kMessages; }));
+  EXPECT_TRUE(IsOrdered(b.received, 0));
+  EXPECT_EQ(b.received[2000].message.kv_request().value().size(), 2u << 20);
+  EXPECT_EQ(a.stats_for(b.address()).frames_sent, kMessages);
+}
+
+// A refused handshake: nobody's handler sees a message; both sides count it.
+void ExpectRefused(asio::io_context& io, TestNode& dialer, TestNode& acceptor) {
+  ASSERT_TRUE(dialer.transport().Send(acceptor.address(), Request(1)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] {
+    return acceptor.transport().stats().handshakes_rejected == 1 &&
+           dialer.stats_for(acceptor.address()).handshakes_rejected == 1;
+  }));
+  RunFor(io, milliseconds(100));
+  EXPECT_TRUE(dialer.received.empty());
+  EXPECT_TRUE(acceptor.received.empty());
+  PeerStats stats = dialer.stats_for(acceptor.address());
+  EXPECT_FALSE(stats.connected);
+  EXPECT_EQ(stats.frames_sent, 0u);
+  EXPECT_EQ(stats.frames_dropped, 1u);  // queued frames are dropped on refusal
+  EXPECT_EQ(stats.queued_frames, 0u);
+  EXPECT_EQ(acceptor.transport().stats().handshakes_completed, 0u);
+}
+
+TEST(PeerTransportTest, RefusesPeerOfAnotherCluster) {
+  asio::io_context io;
+  TestNode a(io, Config("node-a", "alpha"));
+  TestNode b(io, Config("node-b", "beta"));
+  ExpectRefused(io, a, b);
+}
+
+TEST(PeerTransportTest, RefusesIncompatibleProtocolVersion) {
+  asio::io_context io;
+  PeerTransportConfig newer = Config("node-a");
+  newer.protocol_version = 2;
+  TestNode a(io, newer);
+  TestNode b(io, Config("node-b"));
+  ExpectRefused(io, a, b);
+}
+
+TEST(PeerTransportTest, RawHandshakeOfAnotherClusterGetsTheReason) {
+  asio::io_context io;
+  TestNode b(io, Config("node-b"));
+  RawPeer raw(io, b.transport().bound_port());
+  std::optional<proto::HandshakeReply> reply = raw.Handshake(io, "other");
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->has_rejected());
+  EXPECT_NE(reply->rejected().reason().find("cluster name mismatch"), std::string::npos);
+  EXPECT_TRUE(raw.WaitClosed(io));
+}
+
+TEST(PeerTransportTest, SendRejectsMessagesThatCanNeverBeSent) {
+  asio::io_context io;
+  PeerTransportConfig config = Config("node-a");
+  config.frame_bytes_max = 4096;
+  TestNode a(io, config);
+  const std::string somewhere = "127.0.0.1:9";
+  EXPECT_EQ(a.transport().Send(somewhere, Request(1, 5000)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.transport().Send(somewhere, proto::PeerMessage()).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.transport().Send("localhost:9", Request(1)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.transport().Send("127.0.0.1:0", Request(1)).code(), StatusCode::kInvalidArgument);
+
+  PeerTransport unlistened(io, Config("node-c"), nullptr);
+  EXPECT_EQ(unlistened.Send(somewhere, Request(1)).code(), StatusCode::kInternal);
+  PeerTransport invalid(io, Config("bad id!"), nullptr);
+  EXPECT_EQ(invalid.Listen().code(), StatusCode::kInvalidArgument);
+}
+
+// B serves a well-behaved peer A while raw connections misbehave; each is closed alone.
+class MisbehavingConnectionTest : public ::testing::Test {
+ protected:
+  MisbehavingConnectionTest() {
+    PeerTransportConfig config = Config("node-b");
+    config.handshake_timeout_ms = 300;
+    config.frame_bytes_max = 64 * 1024;
+    b_ = std::make_unique<TestNode>(io_, config);
+    a_ = std::make_unique<TestNode>(io_, Config("node-a"));
+    ExpectServing();
+  }
+
+  // A's next message still reaches B over A's existing connection.
+  void ExpectServing() {
+    const std::size_t before = b_->received.size();
+    ASSERT_TRUE(a_->transport().Send(b_->address(), Request(before)).ok());
+    ASSERT_TRUE(RunUntil(io_, [&] { return b_->received.size() == before + 1; }));
+    EXPECT_TRUE(a_->stats_for(b_->address()).connected);
+    EXPECT_EQ(a_->stats_for(b_->address()).connects, 1u);
+  }
+
+  // A raw connection sends `bytes` (after a valid handshake when asked) and is closed.
+  void ExpectClosed(const std::string& bytes, bool handshake_first) {
+    RawPeer raw(io_, b_->transport().bound_port());
+    if (handshake_first) {
+      std::optional<proto::HandshakeReply> reply = raw.Handshake(io_, "test");
+      ASSERT_TRUE(reply.has_value());
+      ASSERT_TRUE(reply->has_accepted());
+      EXPECT_EQ(reply->accepted().node_id(), "node-b");
+    }
+    if (!bytes.empty()) raw.Write(bytes);
+    EXPECT_TRUE(raw.WaitClosed(io_));
+    ExpectServing();
+  }
+
+  static std::string Header(std::uint32_t length) {
+    FrameHeader header = EncodeFrameHeader(length);
+    return std::string(header.begin(), header.end());
+  }
+  static std::string Unparseable() {
+    const std::string bytes(5, '\xff');  // a varint tag that never ends
+    proto::PeerMessage message;
+    proto::Handshake handshake;
+    EXPECT_FALSE(message.ParseFromString(bytes));
+    EXPECT_FALSE(handshake.ParseFromString(bytes));
+    return Header(static_cast<std::uint32_t>(bytes.size())) + bytes;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<TestNode> b_;
+  std::unique_ptr<TestNode> a_;
+};
+
+TEST_F(MisbehavingConnectionTest, GarbageInsteadOfAHandshake) {
+  ExpectClosed("GET / HTTP/1.1\r\nHost: x\r\n\r\n", /*handshake_first=*/false);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, UnparseableHandshake) {
+  ExpectClosed(Unparseable(), /*handshake_first=*/false);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, NoHandshakeTimesOut) {
+  ExpectClosed("", /*handshake_first=*/false);
+  EXPECT_EQ(b_->transport().stats().handshake_timeouts, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, PartialHandshakeTimesOut) {
+  ExpectClosed(Header(100) + "abc", /*handshake_first=*/false);
+  EXPECT_EQ(b_->transport().stats().handshake_timeouts, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, ZeroLengthFrame) {
+  ExpectClosed(Header(0), /*handshake_first=*/true);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, OversizedLength) {
+  ExpectClosed(Header(64 * 1024 + 1), /*handshake_first=*/true);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, UnparseablePeerMessage) {
+  ExpectClosed(Unparseable(), /*handshake_first=*/true);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
+}
+
+TEST_F(MisbehavingConnectionTest, NewPeersAreStillAcceptedAfterwards) {
+  ExpectClosed(Unparseable(), /*handshake_first=*/true);
+  ExpectClosed("", /*handshake_first=*/false);
+  TestNode c(io_, Config("node-c"));
+  ASSERT_TRUE(c.transport().Send(b_->address(), Request(7)).ok());
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return !b_->received.empty() && b_->received.back().from_node_id == "node-c"; }));
+  EXPECT_EQ(b_->transport().stats().connections_open, 2u);  // A and C
+}
+
+TEST(PeerTransportTest, FullSendQueueReturnsUnavailable) {
+  asio::io_context io;
+  // A peer whose kernel completes the TCP handshake but that never accepts or reads.
+  tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const std::string silent_address = Loopback(silent.local_endpoint().port());
+  PeerTransportConfig config = Config("node-a");
+  config.send_queue_bytes_max = 1000;
+  config.handshake_timeout_ms = 200;
+  TestNode a(io, config);
+
+  const std::size_t frame_bytes = kFrameHeaderBytes + Request(1, 250).ByteSizeLong();
+  const std::size_t fitting = config.send_queue_bytes_max / frame_bytes;
+  ASSERT_GE(fitting, 2u);
+  for (std::size_t i = 0; i < fitting; ++i) {
+    ASSERT_TRUE(a.transport().Send(silent_address, Request(i + 1, 250)).ok());  // same size
+  }
+  Status full = a.transport().Send(silent_address, Request(99, 250));
+  EXPECT_EQ(full.code(), StatusCode::kUnavailable);
+  EXPECT_NE(full.message().find("queue"), std::string::npos) << full.message();
+  EXPECT_TRUE(full.retryable());
+  // Handshake attempts time out and retry; the queue keeps its frames and its bound.
+  RunFor(io, milliseconds(500));
+  EXPECT_EQ(a.transport().Send(silent_address, Request(100, 250)).code(), StatusCode::kUnavailable);
+  PeerStats stats = a.stats_for(silent_address);
+  EXPECT_FALSE(stats.connected);
+  EXPECT_EQ(stats.queued_frames, fitting);
+  EXPECT_EQ(stats.queued_bytes, fitting * frame_bytes);
+  EXPECT_EQ(stats.sends_rejected, 2u);
+  EXPECT_GE(stats.reconnects, 1u);
+  // Another peer is unaffected by this one's full queue.
+  TestNode b(io, Config("node-b"));
+  ASSERT_TRUE(a.transport().Send(b.address(), Request(1, 250)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1; }));
+}
+
+TEST(PeerTransportTest, FrameCountBoundReturnsUnavailable) {
+  asio::io_context io;
+  tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const std::string silent_address = Loopback(silent.local_endpoint().port());
+  PeerTransportConfig config = Config("node-a");
+  config.send_queue_frames_max = 2;
+  TestNode a(io, config);
+  EXPECT_TRUE(a.transport().Send(silent_address, Request(1)).ok());
+  EXPECT_TRUE(a.transport().Send(silent_address, Request(2)).ok());
+  EXPECT_EQ(a.transport().Send(silent_address, Request(3)).code(), StatusCode::kUnavailable);
+}
+
+TEST(PeerTransportTest, PeerThatStopsReadingFillsTheQueue) {
+  asio::io_context io;
+  // Accepts, answers the handshake like a node, then never reads again.
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const std::string stalled_address = Loopback(acceptor.local_endpoint().port());
+  PeerTransportConfig config = Config("node-a");
+  config.send_queue_bytes_max = 1 << 20;
+  TestNode a(io, config);
+  ASSERT_TRUE(a.transport().Send(stalled_address, Request(0)).ok());
+  tcp::socket stalled(io);
+  bool accepted = false;
+  acceptor.async_accept(stalled, [&](boost::system::error_code ec) { accepted = !ec; });
+  ASSERT_TRUE(RunUntil(io, [&] { return accepted; }));
+  // Blocking reads only of bytes already available, so the loop never waits on itself.
+  ASSERT_TRUE(RunUntil(io, [&] { return stalled.available() >= kFrameHeaderBytes; }));
+  FrameHeader header;
+  asio::read(stalled, asio::buffer(header));
+  std::string hello(DecodeFrameHeader(header), '\0');
+  ASSERT_TRUE(RunUntil(io, [&] { return stalled.available() >= hello.size(); }));
+  asio::read(stalled, asio::buffer(hello));
+  proto::HandshakeReply reply;
+  *reply.mutable_accepted() = MakeHandshake("test", 1, "stalled", stalled_address);
+  asio::write(stalled, asio::buffer(EncodeFrame(reply)));
+  ASSERT_TRUE(RunUntil(io, [&] { return a.stats_for(stalled_address).connected; }));
+
+  // Kernel buffers absorb some megabytes; then the queue fills. Bounded by the attempt count.
+  Status sent;
+  int attempts = 0;
+  for (; attempts < 4000 && sent.ok(); ++attempts) {
+    sent = a.transport().Send(stalled_address, Request(attempts, 64 * 1024));
+    io.run_for(milliseconds(1));
+  }
+  EXPECT_EQ(sent.code(), StatusCode::kUnavailable) << "after " << attempts << " sends";
+  PeerStats stats = a.stats_for(stalled_address);
+  EXPECT_TRUE(stats.connected);
+  EXPECT_LE(stats.queued_bytes, config.send_queue_bytes_max);
+  EXPECT_GT(stats.queued_bytes, config.send_queue_bytes_max / 2);
+}
+
+TEST(PeerTransportTest, ReconnectsAndDeliversMessagesQueuedWhileThePeerWasDown) {
+  asio::io_context io;
+  TestNode a(io, Config("node-a"));
+  auto b = std::make_unique<TestNode>(io, Config("node-b"));
+  const std::string b_address = b->address();
+  ASSERT_TRUE(a.transport().Send(b_address, Request(0)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+
+  b.reset();  // Stop() and destroy B; A notices its connection closing
+  ASSERT_TRUE(RunUntil(io, [&] { return !a.stats_for(b_address).connected; }));
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(a.transport().Send(b_address, Request(i)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return a.stats_for(b_address).reconnects >= 2; }));
+  EXPECT_EQ(a.stats_for(b_address).queued_frames, 3u);  // connection refused; still queued
+
+  PeerTransportConfig again = Config("node-b");
+  again.listen_address = b_address;
+  TestNode b2(io, again);
+  ASSERT_EQ(b2.address(), b_address);
+  ASSERT_TRUE(RunUntil(io, [&] { return b2.received.size() == 3; }));
+  EXPECT_TRUE(IsOrdered(b2.received, 1));
+  PeerStats stats = a.stats_for(b_address);
+  EXPECT_TRUE(stats.connected);
+  EXPECT_EQ(stats.connects, 2u);
+  EXPECT_EQ(stats.frames_sent, 4u);
+  EXPECT_EQ(stats.queued_frames, 0u);
+}
+
+TEST(PeerTransportTest, StopClosesEverythingAndPendingHandlersAreSafe) {
+  asio::io_context io;
+  auto a = std::make_unique<TestNode>(io, Config("node-a"));
+  auto b = std::make_unique<TestNode>(io, Config("node-b"));
+  const std::string b_address = b->address();
+  ASSERT_TRUE(a->transport().Send(b_address, Request(0)).ok());
+  ASSERT_TRUE(b->transport().Send(a->address(), Request(0)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return a->received.size() == 1 && b->received.size() == 1; }));
+  for (int i = 1; i <= 1000; ++i)
+    ASSERT_TRUE(a->transport().Send(b_address, Request(i, 1000)).ok());
+  io.poll_one();  // some writes in flight
+
+  a->transport().Stop();
+  a->transport().Stop();  // idempotent
+  EXPECT_EQ(a->transport().Send(b_address, Request(2000)).code(), StatusCode::kUnavailable);
+  PeerStats stats = a->stats_for(b_address);
+  EXPECT_FALSE(stats.connected);
+  EXPECT_EQ(stats.queued_frames + stats.frames_sent + stats.frames_dropped, 1001u);
+  const std::size_t a_received = a->received.size();
+  RunFor(io, milliseconds(100));
+  EXPECT_EQ(a->received.size(), a_received);  // no handler call after Stop()
+  ASSERT_TRUE(RunUntil(io, [&] { return b->transport().stats().connections_open == 0; }));
+
+  // Destroy both while their connections' handlers may still be pending, then drain the loop.
+  b->transport().Stop();
+  b.reset();
+  a.reset();
+  RunFor(io, milliseconds(100));
+  io.restart();
+  io.run_for(milliseconds(500));
+  EXPECT_TRUE(io.stopped());  // nothing left: every connection coroutine finished
+}
+
+}  // namespace
+}  // namespace meridian::runtime
