@@ -1,0 +1,53 @@
+// Process: what a simulated node must offer the simulator — a sans-IO state machine driven
+// by ticks and peer messages, whose outputs are drained with TakeOutbound(). The simulator is
+// generic over this interface; an adapter wraps node::Node, and tests use a toy protocol.
+//
+// Lifecycle, as the Simulation drives it:
+//   * construction by the ProcessFactory, given a ProcessContext whose Env parts (clock,
+//     random, engine) are owned by the Simulation and outlive the process;
+//   * Start() once (e.g. Node::Open); on failure the process is treated as crashed;
+//   * any number of Tick() (every tick_interval_ms of virtual time) and Receive();
+//   * then either Stop() followed by destruction (a clean shutdown), or destruction without
+//     Stop() (a crash: the Simulation then calls MemoryEngine::DropUnsyncedWrites(), because
+//     the engine is the machine's disk and outlives the process).
+// A restart builds a new object with the factory over the same engine and clock, and a fresh
+// random stream (derived from the address and the incarnation number, so a restarted node
+// does not replay its predecessor's random draws).
+// After Start, Tick, Receive and every Simulation::Invoke the simulator drains
+// TakeOutbound() and sends each message. Processes are called from one thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/outbound.h"
+#include "core/status.h"
+#include "node/env.h"
+#include "proto/peer.pb.h"
+
+namespace meridian::sim {
+
+struct ProcessContext {
+  std::string address;            // this process's own address ("host:port")
+  std::uint64_t incarnation = 0;  // 0 for the first start, +1 per restart
+  node::Env env;                  // SimClock, SeededRandom, MemoryEngine
+};
+
+class Process {
+ public:
+  virtual ~Process() = default;
+
+  virtual Status Start() = 0;
+  // A clean shutdown; the process is destroyed right after. Its writes are kept.
+  virtual Status Stop() { return Status::Ok(); }
+  virtual void Tick() = 0;
+  virtual void Receive(const std::string& from_address, const proto::PeerMessage& message) = 0;
+  virtual std::vector<cluster::Outbound> TakeOutbound() = 0;
+};
+
+using ProcessFactory = std::function<std::unique_ptr<Process>(const ProcessContext& context)>;
+
+}  // namespace meridian::sim
