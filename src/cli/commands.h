@@ -11,5 +11,7 @@ namespace meridian::cli {
 
 void AddServeCommand(CLI::App& app, int& exit_code);  // serve_command.cc
 void AddKvCommands(CLI::App& app, int& exit_code);    // kv_commands.cc: get, put, delete
+void AddSimCommand(CLI::App& app, int& exit_code);    // sim_command.cc: sim
+void AddDevCommand(CLI::App& app, int& exit_code);    // dev_command.cc: local cluster
 
 }  // namespace meridian::cli

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   meridian::cli::AddServeCommand(app, exit_code);
   meridian::cli::AddKvCommands(app, exit_code);
+  meridian::cli::AddSimCommand(app, exit_code);
+  meridian::cli::AddDevCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <toml++/toml.h>
+
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+#include "cluster/node_id.h"
 
 #include "api/http_server.h"
 #include "cli/commands.h"
@@ -137,6 +139,45 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(
       NumberSetting("block_cache_bytes", "RocksDB block cache size in bytes", 0, kSizeMax,
                     [](C& c) -> std::size_t& { return c.rocksdb.block_cache_bytes; }));
+  // Cluster settings. Without --peer the node runs standalone and owns every partition.
+  settings.push_back(TextSetting("name", "Node id in the cluster: 1-64 of [A-Za-z0-9_.:-]",
+                                 [](C& c) -> std::string& { return c.node.node_id; }));
+  settings.push_back(TextSetting("cluster_name",
+                                 "Cluster name; peers of another cluster are refused",
+                                 [](C& c) -> std::string& { return c.node.cluster_name; }));
+  settings.push_back(
+      TextSetting("peer", "Node-to-node listen address HOST:PORT (default: none = standalone node)",
+                  [](C& c) -> std::string& { return c.node.peer_address; }));
+  settings.push_back(
+      Setting{"seeds", Kind::kText,
+              "Comma-separated peer addresses to join through on first start (default: none = "
+              "bootstrap a new cluster)",
+              [](const C& c) {
+                std::string joined;
+                for (const std::string& seed : c.node.seeds)
+                  joined += (joined.empty() ? "" : ",") + seed;
+                return joined;
+              },
+              [](C& c, std::string_view text) {
+                c.node.seeds.clear();
+                std::size_t start = 0;
+                while (start <= text.size()) {
+                  const std::size_t comma = std::min(text.find(',', start), text.size());
+                  if (comma > start) c.node.seeds.emplace_back(text.substr(start, comma - start));
+                  start = comma + 1;
+                }
+                return Status::Ok();
+              }});
+  settings.push_back(TextSetting("zone", "Zone (rack / data centre) of this node",
+                                 [](C& c) -> std::string& { return c.node.zone; }));
+  settings.push_back(NumberSetting("weight", "Relative capacity; ownership follows weight", 1,
+                                   1000000, [](C& c) -> std::uint32_t& { return c.node.weight; }));
+  settings.push_back(
+      NumberSetting("gossip_interval_ms", "Time between gossip rounds, in ms", 10, 600000,
+                    [](C& c) -> std::uint64_t& { return c.node.gossip_interval_ms; }));
+  settings.push_back(NumberSetting(
+      "forward_timeout_ms", "Deadline of a request forwarded to the key's owner, in ms", 10, kU32,
+      [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
   return settings;
 }
 
@@ -191,6 +232,22 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
   if (Result<api::ListenAddress> http = api::ParseListenAddress(config.http_address); !http.ok()) {
     return Status::InvalidArgument("http: " + http.status().message());
   }
+  if (Status name = cluster::ValidateNodeId(config.node.node_id); !name.ok()) {
+    return Status::InvalidArgument("name: " + name.message());
+  }
+  if (!config.node.peer_address.empty()) {
+    if (Result<api::ListenAddress> peer = api::ParseListenAddress(config.node.peer_address);
+        !peer.ok()) {
+      return Status::InvalidArgument("peer: " + peer.status().message());
+    }
+  } else if (!config.node.seeds.empty()) {
+    return Status::InvalidArgument("seeds given without a peer address (--peer)");
+  }
+  for (const std::string& seed : config.node.seeds) {
+    if (Result<api::ListenAddress> parsed = api::ParseListenAddress(seed); !parsed.ok()) {
+      return Status::InvalidArgument("seeds: '" + seed + "': " + parsed.status().message());
+    }
+  }
   const bool has_cert = !config.tls_certificate_file.empty();
   const bool has_key = !config.tls_private_key_file.empty();
   if (config.https_address.empty()) {
@@ -238,6 +295,13 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
     if (Status status = setting.apply(config, arguments.flag_values[i]); !status.ok()) {
       return fail(kExitInvalidConfig, FlagName(setting.key) + ": " + status.message());
     }
+  }
+  // A clustered node without a name is named after its peer address, which is unique in the
+  // cluster (with port 0 the address is not known yet: pass --name).
+  const runtime::ServerConfig defaults;
+  if (config.node.node_id == defaults.node.node_id && !config.node.peer_address.empty() &&
+      !config.node.peer_address.ends_with(":0")) {
+    config.node.node_id = config.node.peer_address;
   }
   if (Status status = ValidateConfig(config); !status.ok()) {
     return fail(kExitInvalidConfig, status.message());

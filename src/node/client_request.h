@@ -47,8 +47,33 @@ struct SetBucketRequest {
   BucketPropsPatch patch;
 };
 
+// Cluster administration (docs/api.md "Cluster"). Every node accepts them; changes are
+// gossiped, and only the claimant turns membership changes into ownership changes.
+struct ClusterStatusRequest {};
+struct ClusterRingRequest {
+  bool include_partitions = false;  // every partition's owner and pending owner
+};
+// Makes this node join the cluster that the seeds (peer addresses) belong to.
+struct ClusterJoinRequest {
+  std::vector<std::string> seeds;
+};
+// Starts moving a member's partitions away; it is removed once it owns nothing.
+struct ClusterLeaveRequest {
+  std::string node;  // empty: this node
+};
+// Marks a member removed at once (for a dead node); its partitions are reassigned.
+struct ClusterRemoveRequest {
+  std::string node;
+};
+struct ClusterSetWeightRequest {
+  std::string node;
+  std::uint32_t weight = 1;
+};
+
 using ClientRequest =
-    std::variant<GetRequest, PutRequest, DeleteRequest, GetBucketRequest, SetBucketRequest>;
+    std::variant<GetRequest, PutRequest, DeleteRequest, GetBucketRequest, SetBucketRequest,
+                 ClusterStatusRequest, ClusterRingRequest, ClusterJoinRequest, ClusterLeaveRequest,
+                 ClusterRemoveRequest, ClusterSetWeightRequest>;
 
 struct SiblingValue {
   std::string value;
@@ -77,7 +102,46 @@ struct BucketReply {
   BucketProps props;
 };
 
-using ReplyBody = std::variant<GetReply, WriteReply, BucketReply>;
+// One member as this node sees it: the gossiped record plus this node's local opinion of
+// its liveness (failure detection is a local opinion, used for routing only).
+struct MemberView {
+  std::string id;
+  std::string peer_address;
+  std::string http_address;
+  std::string zone;
+  std::uint32_t weight = 1;
+  std::string status;  // joining | up | leaving | removed
+  std::uint64_t incarnation = 0;
+  bool alive = true;  // this node's opinion (always true for itself)
+  double phi = 0;     // suspicion level behind `alive`
+  std::uint32_t partitions_owned = 0;
+  std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+};
+struct ClusterStatusReply {
+  std::string cluster_name;
+  std::string self;
+  std::string claimant;
+  std::uint64_t ring_version = 0;
+  std::uint32_t partition_count = 0;
+  std::vector<MemberView> members;
+};
+struct RingReply {
+  std::uint32_t partition_count = 0;
+  std::uint64_t version = 0;
+  struct Partition {
+    std::string owner;
+    std::string pending_owner;  // empty: none
+  };
+  std::vector<Partition> partitions;  // only when requested
+  std::vector<MemberView> members;    // per-member counts
+};
+// Acknowledges an accepted administrative change (it then spreads by gossip).
+struct AdminReply {
+  std::string message;
+};
+
+using ReplyBody =
+    std::variant<GetReply, WriteReply, BucketReply, ClusterStatusReply, RingReply, AdminReply>;
 
 struct ClientReply {
   RequestId id = 0;

@@ -1,8 +1,8 @@
 // ForwardedRequests: client requests this node forwarded to another node and is waiting on.
-// Each entry remembers the client request id, the operation (to decode the reply), the peer
-// and a deadline; a reply resolves it, Expire() returns those past their deadline so the node
-// can answer them with a Timeout. Bounded: Track refuses beyond `capacity` entries.
-// Not thread-safe; deterministic.
+// Each entry remembers who asked (a local client or a forwarding peer), the operation (to decode
+// the reply), the peer and a deadline; a reply resolves it, Expire() returns those past their
+// deadline so the node can answer them with a Timeout. Bounded: Track refuses beyond `capacity`
+// entries. Not thread-safe; deterministic.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,14 @@ namespace meridian::node {
 
 class ForwardedRequests {
  public:
+  // Where a request came from, so its reply can go back there.
+  struct Origin {
+    RequestId client_id = 0;    // a local client (when reply_address is empty)
+    std::string reply_address;  // else: a peer that forwarded the request to this node
+    std::uint64_t peer_request_id = 0;
+  };
   struct Entry {
-    RequestId client_id = 0;
+    Origin origin;
     proto::KvRequest::Op op = proto::KvRequest::OP_UNSPECIFIED;
     std::string peer_address;
     std::uint64_t deadline_ms = 0;

@@ -131,12 +131,6 @@ Status LocalStore::Close() {
   return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
 }
 
-Result<ReplyBody> LocalStore::Handle(ClientRequest request) {
-  if (!opened_) return Status::Unavailable("the node is not open");
-  // Requests are moved into their handler so a large value is not copied.
-  return std::visit([this](auto& alternative) { return Handle(std::move(alternative)); }, request);
-}
-
 Status LocalStore::ValidateObjectId(const ObjectId& id) const {
   MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(id.bucket));
   return ValidateKey(id.key, config_.key_bytes_max);
@@ -169,6 +163,7 @@ Result<BucketProps> LocalStore::LoadBucketProps(std::string_view bucket) {
 }
 
 Result<ReplyBody> LocalStore::Handle(const GetRequest& request) {
+  if (!opened_) return Status::Unavailable("the node is not open");
   MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(request.id));
   auto object = LoadObject(ObjectStorageKey(request.id));
   if (!object.ok()) return object.status();
@@ -185,11 +180,13 @@ Result<ReplyBody> LocalStore::Handle(const GetRequest& request) {
 }
 
 Result<ReplyBody> LocalStore::Handle(PutRequest request) {
+  if (!opened_) return Status::Unavailable("the node is not open");
   return HandleWrite(request.id, request.context, request.options, /*tombstone=*/false,
                      std::move(request.value));
 }
 
 Result<ReplyBody> LocalStore::Handle(const DeleteRequest& request) {
+  if (!opened_) return Status::Unavailable("the node is not open");
   return HandleWrite(request.id, request.context, request.options, /*tombstone=*/true, {});
 }
 
@@ -249,6 +246,7 @@ Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view c
 }
 
 Result<ReplyBody> LocalStore::Handle(const GetBucketRequest& request) {
+  if (!opened_) return Status::Unavailable("the node is not open");
   MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
   auto props = LoadBucketProps(request.bucket);
   if (!props.ok()) return props.status();
@@ -256,6 +254,7 @@ Result<ReplyBody> LocalStore::Handle(const GetBucketRequest& request) {
 }
 
 Result<ReplyBody> LocalStore::Handle(const SetBucketRequest& request) {
+  if (!opened_) return Status::Unavailable("the node is not open");
   MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
   auto current = LoadBucketProps(request.bucket);
   if (!current.ok()) return current.status();

@@ -42,9 +42,15 @@ class LocalStore {
   // submitted afterwards (they get Unavailable).
   Status Close();
 
-  // Handles one request. Before a successful Open() every request gets Unavailable.
-  Result<ReplyBody> Handle(ClientRequest request);
+  // Object and bucket requests. Before a successful Open() each gets Unavailable.
+  Result<ReplyBody> Handle(const GetRequest& request);
+  Result<ReplyBody> Handle(PutRequest request);
+  Result<ReplyBody> Handle(const DeleteRequest& request);
+  Result<ReplyBody> Handle(const GetBucketRequest& request);
+  Result<ReplyBody> Handle(const SetBucketRequest& request);
 
+  // InvalidArgument/TooLarge unless the bucket name and key are valid.
+  Status ValidateObjectId(const ObjectId& id) const;
   // The storage key of an object (partition-prefixed), and its partition.
   std::string ObjectStorageKey(const ObjectId& id) const;
   std::uint32_t PartitionOfObject(const ObjectId& id) const;
@@ -54,16 +60,10 @@ class LocalStore {
   const LocalStoreConfig& config() const { return config_; }
 
  private:
-  Result<ReplyBody> Handle(const GetRequest& request);
-  Result<ReplyBody> Handle(PutRequest request);
-  Result<ReplyBody> Handle(const DeleteRequest& request);
-  Result<ReplyBody> Handle(const GetBucketRequest& request);
-  Result<ReplyBody> Handle(const SetBucketRequest& request);
   // Put and Delete: validates, mints the dot and persists the new object state.
   Result<ReplyBody> HandleWrite(const ObjectId& id, std::string_view context,
                                 const WriteOptions& options, bool tombstone, std::string value);
 
-  Status ValidateObjectId(const ObjectId& id) const;
   // nullopt when the object was never written; Corruption when its bytes do not decode.
   Result<std::optional<DvvSet>> LoadObject(const std::string& storage_key);
   // The defaults when the bucket was never configured.

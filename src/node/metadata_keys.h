@@ -22,6 +22,10 @@ inline constexpr std::string_view kActorIdKey = "node/actor_id";
 // rather than risk minting one of those dots again for a different value.
 inline constexpr std::string_view kOpenMarkerKey = "node/open";
 
+// Raised and synced by every Node::Open (8 bytes LE): peers tell a restarted node's messages
+// from those of its previous life, and a stale "down" opinion is refuted at once.
+inline constexpr std::string_view kIncarnationKey = "node/incarnation";
+
 // The partition count the data was written with (4 bytes LE). Object keys are prefixed
 // with partitions of this count, so it can never change for an existing data directory.
 inline constexpr std::string_view kPartitionCountKey = "node/partition_count";

@@ -1,36 +1,224 @@
 #include "node/node.h"
 
+#include <type_traits>
 #include <utility>
+#include <variant>
+
+#include "core/assert.h"
+#include "core/byte_codec.h"
+#include "node/cluster_state_record.h"
+#include "node/kv_codec.h"
+#include "node/metadata_keys.h"
 
 namespace meridian::node {
 
 namespace {
+using storage::Column;
+
 LocalStoreConfig StoreConfigOf(const NodeConfig& config) {
   return LocalStoreConfig{config.partition_count, config.key_bytes_max, config.value_bytes_max};
 }
+
+template <typename T>
+constexpr bool kIsObjectRequest = std::is_same_v<T, GetRequest> || std::is_same_v<T, PutRequest> ||
+                                  std::is_same_v<T, DeleteRequest>;
+template <typename T>
+constexpr bool kIsBucketRequest =
+    std::is_same_v<T, GetBucketRequest> || std::is_same_v<T, SetBucketRequest>;
 }  // namespace
 
 Node::Node(const NodeConfig& config, Env env)
-    : config_(config), env_(env), store_(StoreConfigOf(config), env) {}
+    : config_(config),
+      env_(env),
+      store_(StoreConfigOf(config), env),
+      forwarded_(config.forwarded_requests_max) {}
+
+Node::~Node() = default;
+
+std::uint64_t Node::NowMs() const {
+  return env_.clock->MonotonicMillis();
+}
 
 Status Node::Open() {
-  return store_.Open();
+  MERIDIAN_RETURN_IF_ERROR(cluster::ValidateNodeId(config_.node_id));
+  MERIDIAN_RETURN_IF_ERROR(store_.Open());
+  storage::Engine& engine = *env_.engine;
+
+  // Every start raises the incarnation, so peers tell this life from the previous one.
+  auto stored_incarnation = engine.Get(Column::kMetadata, kIncarnationKey);
+  if (!stored_incarnation.ok()) return stored_incarnation.status();
+  std::uint64_t previous = 0;
+  if (stored_incarnation->has_value()) {
+    ByteReader reader(**stored_incarnation);
+    if (!reader.ReadFixed64(previous) || !reader.empty()) {
+      return Status::Corruption("metadata \"node/incarnation\" is malformed");
+    }
+  }
+  incarnation_ = previous + 1;
+  storage::WriteBatch batch;
+  std::string encoded;
+  PutFixed64(encoded, incarnation_);
+  batch.Put(Column::kMetadata, std::string(kIncarnationKey), encoded);
+  MERIDIAN_RETURN_IF_ERROR(engine.Write(batch, storage::WriteOptions{.sync = true}));
+
+  std::optional<cluster::ClusterState> persisted;
+  auto stored_state = engine.Get(Column::kMetadata, kClusterStateKey);
+  if (!stored_state.ok()) return stored_state.status();
+  if (stored_state->has_value()) {
+    auto decoded = DecodeClusterStateRecord(**stored_state);
+    if (!decoded.ok()) return decoded.status();
+    if (decoded->cluster_name() != config_.cluster_name) {
+      return Status::InvalidArgument("the data directory belongs to cluster \"" +
+                                     decoded->cluster_name() + "\", not \"" + config_.cluster_name +
+                                     "\"");
+    }
+    persisted = std::move(decoded).value();
+  }
+  const bool first_start = !persisted.has_value();
+
+  cluster::MembershipOptions options;
+  options.self.id = config_.node_id;
+  options.self.peer_address = config_.peer_address;
+  options.self.http_address = config_.http_address;
+  options.self.zone = config_.zone;
+  options.self.weight = config_.weight;
+  options.self.status = cluster::MemberStatus::kJoining;
+  options.self.incarnation = incarnation_;
+  options.cluster_name = config_.cluster_name;
+  options.partition_count = config_.partition_count;
+  options.gossip_interval_ms = config_.gossip_interval_ms;
+  membership_ = std::make_unique<cluster::Membership>(options, std::move(persisted));
+  if (first_start && !config_.seeds.empty()) {
+    MERIDIAN_RETURN_IF_ERROR(membership_->Join(config_.seeds));
+  }
+  detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
+                                                         config_.failure_detector);
+  receiver_ = std::make_unique<replication::HandoffReceiver>(engine, store_.actor_id());
+  opened_ = true;
+  // The first tick bootstraps a new cluster at once (a standalone node owns every partition
+  // before its first request) and starts gossip and the join.
+  Tick();
+  return Status::Ok();
 }
 
 Status Node::Close() {
+  if (!opened_) return Status::Ok();
+  opened_ = false;
+  PersistClusterStateIfChanged();
   return store_.Close();
 }
 
 void Node::Submit(RequestId id, ClientRequest request) {
-  Reply(id, store_.Handle(std::move(request)));
+  if (!opened_) {
+    Reply(id, Status::Unavailable("the node is not open"));
+    return;
+  }
+  std::visit(
+      [&](auto& alternative) {
+        using T = std::decay_t<decltype(alternative)>;
+        if constexpr (kIsObjectRequest<T>) {
+          Route(Origin{id, "", 0}, std::move(request), /*hops=*/0);
+        } else if constexpr (kIsBucketRequest<T>) {
+          Reply(id, store_.Handle(std::move(alternative)));
+        } else {
+          Reply(id, HandleAdmin(request));
+        }
+      },
+      request);
+  CollectOutbound();
 }
 
-void Node::Tick() {}
+void Node::Receive(const std::string& from_address, const proto::PeerMessage& message) {
+  if (!opened_) return;
+  const std::uint64_t now_ms = NowMs();
+  switch (message.body_case()) {
+    case proto::PeerMessage::kKvRequest: {
+      const proto::KvRequest& request = message.kv_request();
+      Origin origin{0, from_address, request.request_id()};
+      auto decoded = DecodeKvRequest(request);
+      if (!decoded.ok()) {
+        ClientReply reply;
+        reply.status = decoded.status();
+        Deliver(origin, request.op(), std::move(reply));
+      } else {
+        Route(origin, std::move(decoded).value(), request.hops());
+      }
+      break;
+    }
+    case proto::PeerMessage::kKvReply: {
+      auto entry = forwarded_.Resolve(message.kv_reply().request_id());
+      if (entry) {
+        Deliver(entry->origin, entry->op,
+                DecodeKvReply(entry->origin.client_id, entry->op, message.kv_reply()));
+      }
+      break;
+    }
+    case proto::PeerMessage::kHeartbeatPing:
+    case proto::PeerMessage::kHeartbeatPong:
+      detector_->Receive(from_address, message, now_ms).IgnoreError();  // malformed: dropped
+      break;
+    case proto::PeerMessage::kHandoffBatch:
+      receiver_->Receive(from_address, message.handoff_batch(), now_ms);
+      OnBatchApplied(from_address, message.handoff_batch());
+      break;
+    case proto::PeerMessage::kHandoffAck: {
+      auto sender = senders_.find(message.handoff_ack().partition());
+      if (sender != senders_.end()) sender->second->Receive(message.handoff_ack(), now_ms);
+      break;
+    }
+    case proto::PeerMessage::kHandoffMirror:
+      receiver_->Receive(message.handoff_mirror()).IgnoreError();  // the batches repair misses
+      break;
+    default:
+      membership_->Receive(from_address, message, now_ms);
+      break;
+  }
+  CollectOutbound();
+}
+
+void Node::Tick() {
+  if (!opened_) return;
+  const std::uint64_t now_ms = NowMs();
+  const std::vector<cluster::NodeId> down = detector_->DownPeers(now_ms);
+  membership_->SetUnreachable(std::set<cluster::NodeId>(down.begin(), down.end()));
+  membership_->Tick(now_ms, *env_.random);
+  SyncMembershipViews();
+  if (!config_.peer_address.empty()) detector_->Tick(now_ms);
+  TickHandoffs();
+  DropMovedPartitions();
+  ExpireForwards();
+  PersistClusterStateIfChanged();
+  CollectOutbound();
+}
 
 std::vector<ClientReply> Node::TakeReplies() {
   std::vector<ClientReply> taken;
   taken.swap(replies_);
   return taken;
+}
+
+std::vector<cluster::Outbound> Node::TakeOutbound() {
+  std::vector<cluster::Outbound> taken;
+  taken.swap(outbound_);
+  return taken;
+}
+
+bool Node::IsAlive(const cluster::NodeId& id) const {
+  if (id == config_.node_id || !detector_) return true;
+  return detector_->IsAlive(id, NowMs());
+}
+
+void Node::Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply) {
+  if (origin.reply_address.empty()) {
+    reply.id = origin.client_id;
+    replies_.push_back(std::move(reply));
+    return;
+  }
+  (void)op;
+  cluster::Outbound out;
+  out.to_address = origin.reply_address;
+  *out.message.mutable_kv_reply() = EncodeKvReply(origin.peer_request_id, reply);
+  outbound_.push_back(std::move(out));
 }
 
 void Node::Reply(RequestId id, Result<ReplyBody> result) {
@@ -42,6 +230,40 @@ void Node::Reply(RequestId id, Result<ReplyBody> result) {
     reply.status = result.status();
   }
   replies_.push_back(std::move(reply));
+}
+
+void Node::SyncMembershipViews() {
+  const std::uint64_t version = membership_->state_version();
+  if (version == detector_state_version_) return;
+  detector_state_version_ = version;
+  std::vector<cluster::FailureDetectorPeer> peers;
+  for (const auto& member : membership_->state().members()) {
+    if (member->status == cluster::MemberStatus::kRemoved || member->peer_address.empty()) {
+      continue;
+    }
+    peers.push_back({member->id, member->peer_address, member->incarnation});
+  }
+  detector_->SetPeers(peers);
+}
+
+void Node::PersistClusterStateIfChanged() {
+  const std::uint64_t version = membership_->state_version();
+  if (version == persisted_state_version_) return;
+  storage::WriteBatch batch;
+  batch.Put(Column::kMetadata, std::string(kClusterStateKey),
+            EncodeClusterStateRecord(membership_->state()));
+  // Unsynced: a crash that loses it leaves an older state, which gossip brings up to date.
+  if (env_.engine->Write(batch, storage::WriteOptions{}).ok()) persisted_state_version_ = version;
+}
+
+void Node::CollectOutbound() {
+  auto append = [this](std::vector<cluster::Outbound> messages) {
+    for (auto& message : messages) outbound_.push_back(std::move(message));
+  };
+  append(membership_->TakeOutbound());
+  append(detector_->TakeOutbound());
+  append(receiver_->TakeOutbound());
+  for (auto& [partition, sender] : senders_) append(sender->TakeOutbound());
 }
 
 }  // namespace meridian::node

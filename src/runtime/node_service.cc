@@ -27,12 +27,17 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
       if (ec || !self || self->stopped) return;  // cancelled by Stop() or destruction
       self->node.Tick();
       ++self->ticks;
-      self->DeliverReplies();
+      self->Drain();
       self->ScheduleTick();
     });
   }
 
-  void DeliverReplies() {
+  // Delivers the node's outputs: messages to peers first, then replies to clients.
+  void Drain() {
+    std::vector<cluster::Outbound> messages = node.TakeOutbound();
+    if (outbound_sink) {
+      for (cluster::Outbound& message : messages) outbound_sink(std::move(message));
+    }
     std::vector<node::ClientReply> replies = node.TakeReplies();
     for (node::ClientReply& reply : replies) {
       auto it = pending.find(reply.id);
@@ -49,6 +54,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   }
 
   node::Node& node;
+  OutboundSink outbound_sink;
   std::chrono::milliseconds tick_interval;
   boost::asio::steady_timer timer;
   std::unordered_map<node::RequestId, Completion> pending;
@@ -72,7 +78,17 @@ void NodeService::Submit(node::ClientRequest request, Completion done) {
   auto [it, inserted] = impl_->pending.emplace(id, std::move(done));
   MERIDIAN_CHECK(inserted);
   impl_->node.Submit(id, std::move(request));
-  impl_->DeliverReplies();
+  impl_->Drain();
+}
+
+void NodeService::SetOutboundSink(OutboundSink sink) {
+  impl_->outbound_sink = std::move(sink);
+}
+
+void NodeService::Receive(const std::string& from_address, const proto::PeerMessage& message) {
+  if (impl_->stopped) return;
+  impl_->node.Receive(from_address, message);
+  impl_->Drain();
 }
 
 void NodeService::Stop() {

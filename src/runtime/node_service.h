@@ -7,6 +7,9 @@
 // node produced (now or, in later steps, after a Tick) to the completion registered under
 // that id. A periodic timer calls Node::Tick() every NodeConfig::tick_interval_ms.
 //
+// Messages the node wants sent to peers go to the outbound sink (the peer transport) after
+// every input; Receive() feeds messages from peers into the node.
+//
 // Completions may run inside Submit (a reply can be ready at once); each runs exactly once,
 // unless the service is destroyed first, in which case pending ones are dropped uncalled.
 // The node and the io_context must outlive the service.
@@ -15,7 +18,11 @@
 #include <cstddef>
 #include <memory>
 
+#include <functional>
+#include <string>
+
 #include "api/kv_service.h"
+#include "cluster/outbound.h"
 #include "node/node.h"
 
 namespace boost::asio {
@@ -33,6 +40,12 @@ class NodeService final : public api::KvService {
   NodeService& operator=(const NodeService&) = delete;
 
   void Submit(node::ClientRequest request, Completion done) override;
+
+  // Where the node's messages to peers go. Without a sink they are dropped (standalone).
+  using OutboundSink = std::function<void(cluster::Outbound)>;
+  void SetOutboundSink(OutboundSink sink);
+  // A message from the peer listening at `from_address`.
+  void Receive(const std::string& from_address, const proto::PeerMessage& message);
 
   // Cancels the tick timer so the io_context can run out of work. Idempotent.
   void Stop();

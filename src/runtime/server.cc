@@ -14,6 +14,7 @@
 
 #include "api/http_server.h"
 #include "runtime/node_service.h"
+#include "runtime/peer_transport.h"
 #include "runtime/system_env.h"
 
 namespace meridian::runtime {
@@ -36,6 +37,7 @@ struct Server::Impl {
     stopping = true;
     spdlog::info("stopping: closing listeners, finishing in-flight requests");
     http->Stop();
+    if (transport) transport->Stop();
     service->Stop();
     // Back to the default disposition: a second SIGINT/SIGTERM ends the process at once.
     boost::system::error_code ignored;
@@ -68,6 +70,7 @@ struct Server::Impl {
   std::unique_ptr<storage::RocksDbEngine> engine;
   SystemClock clock;
   SystemRandom random;
+  std::unique_ptr<PeerTransport> transport;  // only when the node has a peer address
   std::unique_ptr<node::Node> node;
   std::unique_ptr<NodeService> service;
   std::unique_ptr<api::HttpServer> http;
@@ -104,14 +107,45 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   impl->engine = std::move(*engine);
 
+  node::NodeConfig node_config = config.node;
+  if (!node_config.peer_address.empty()) {
+    PeerTransportConfig transport_config;
+    transport_config.cluster_name = node_config.cluster_name;
+    transport_config.node_id = node_config.node_id;
+    transport_config.listen_address = node_config.peer_address;
+    Impl* raw = impl.get();
+    impl->transport = std::make_unique<PeerTransport>(
+        impl->io, transport_config,
+        [raw](const std::string&, const std::string& from_address, proto::PeerMessage message) {
+          if (raw->service) raw->service->Receive(from_address, message);
+        });
+    if (Status listening = impl->transport->Listen(); !listening.ok()) {
+      return Status(listening.code(), "cannot listen for peers on " + node_config.peer_address +
+                                          ": " + listening.message());
+    }
+    // With port 0 the bound port is what peers must be told.
+    node_config.peer_address = impl->transport->advertised_address();
+  }
+  if (node_config.http_address.empty()) node_config.http_address = config.http_address;
+
   node::Env env{&impl->clock, &impl->random, impl->engine.get()};
-  impl->node = std::make_unique<node::Node>(config.node, env);
+  impl->node = std::make_unique<node::Node>(node_config, env);
   if (Status status = impl->node->Open(); !status.ok()) {
     return Status(status.code(),
                   "cannot open the node in " + config.data_dir + ": " + status.message());
   }
 
   impl->service = std::make_unique<NodeService>(impl->io, *impl->node);
+  if (impl->transport) {
+    PeerTransport* transport = impl->transport.get();
+    impl->service->SetOutboundSink([transport](cluster::Outbound outbound) {
+      // Delivery is at most once: every protocol retries what matters (gossip rounds,
+      // handoff timeouts, forwarded-request deadlines), so a refused send is only logged.
+      if (Status sent = transport->Send(outbound.to_address, outbound.message); !sent.ok()) {
+        spdlog::debug("dropping a message to {}: {}", outbound.to_address, sent.ToString());
+      }
+    });
+  }
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
   MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
@@ -128,14 +162,18 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     spdlog::info("received signal {}", signal_number);
     raw->BeginStop();
   });
-  spdlog::info("node {:016x} open: data_dir={} partitions={}", impl->node->actor_id(),
-               config.data_dir, config.node.partition_count);
+  spdlog::info("node {} (actor {:016x}, incarnation {}) open: data_dir={} partitions={} {}",
+               node_config.node_id, impl->node->actor_id(), impl->node->incarnation(),
+               config.data_dir, config.node.partition_count,
+               node_config.peer_address.empty() ? std::string("standalone")
+                                                : "peer=" + node_config.peer_address);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 std::string Server::ReadyLine() const {
   std::string line = "meridian ready: http=" + impl_->http->http_endpoint();
   if (!impl_->http->https_endpoint().empty()) line += " https=" + impl_->http->https_endpoint();
+  if (impl_->transport) line += " peer=" + impl_->transport->advertised_address();
   return line;
 }
 

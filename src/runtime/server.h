@@ -48,7 +48,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // "meridian ready: http=IP:PORT" plus " https=IP:PORT" when TLS is on (bound ports).
+  // "meridian ready: http=IP:PORT" plus " https=IP:PORT" when TLS is on and " peer=IP:PORT"
+  // when the node is in a cluster (bound ports).
   std::string ReadyLine() const;
   std::uint16_t http_port() const;
   std::uint16_t https_port() const;  // 0 when TLS is off

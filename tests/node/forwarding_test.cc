@@ -71,19 +71,19 @@ TEST(KvCodecTest, RepliesRoundTripIncludingErrorsAndSiblings) {
 
 TEST(ForwardedRequestsTest, TracksResolvesExpiresAndBounds) {
   ForwardedRequests table(2);
-  auto first = table.Track({1, proto::KvRequest::OP_GET, "a:1", 100});
-  auto second = table.Track({2, proto::KvRequest::OP_PUT, "b:1", 50});
+  auto first = table.Track({{1, "", 0}, proto::KvRequest::OP_GET, "a:1", 100});
+  auto second = table.Track({{2, "", 0}, proto::KvRequest::OP_PUT, "b:1", 50});
   ASSERT_TRUE(first && second);
   EXPECT_NE(*first, *second);
-  EXPECT_FALSE(table.Track({3, proto::KvRequest::OP_GET, "c:1", 10}).has_value());  // full
+  EXPECT_FALSE(table.Track({{3, "", 0}, proto::KvRequest::OP_GET, "c:1", 10}).has_value());  // full
   auto resolved = table.Resolve(*first);
   ASSERT_TRUE(resolved.has_value());
-  EXPECT_EQ(resolved->client_id, 1u);
+  EXPECT_EQ(resolved->origin.client_id, 1u);
   EXPECT_FALSE(table.Resolve(*first).has_value());  // only once
   EXPECT_TRUE(table.Expire(49).empty());
   auto expired = table.Expire(50);
   ASSERT_EQ(expired.size(), 1u);
-  EXPECT_EQ(expired[0].client_id, 2u);
+  EXPECT_EQ(expired[0].origin.client_id, 2u);
   EXPECT_FALSE(table.Resolve(*second).has_value());  // a late reply finds nothing
   EXPECT_EQ(table.size(), 0u);
 }

@@ -1,0 +1,235 @@
+// `meridian dev`: starts a local cluster of N `meridian serve` processes on loopback, each
+// with its own ports and data directory, prints the endpoints, and stops them all cleanly on
+// Ctrl-C (SIGINT) or SIGTERM. Node i (1-based) gets HTTP port http_base+i-1, peer port
+// peer_base+i-1 and data directory DATA_ROOT/node<i>; nodes 2..N join through node 1.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+extern char** environ;
+
+namespace meridian::cli {
+namespace {
+
+struct DevOptions {
+  int nodes = 3;
+  int http_base = 8080;
+  int peer_base = 7080;
+  std::string data_root = "var";
+  std::string cluster_name = "meridian-dev";
+  int ready_timeout_ms = 30000;
+};
+
+struct Child {
+  pid_t pid = -1;
+  int stdout_fd = -1;
+  std::string name;
+  std::string http;
+  std::string peer;
+  std::string ready_line;
+};
+
+std::string SelfExecutable() {
+  std::error_code error;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::string("meridian") : path.string();
+}
+
+// Starts one `meridian serve` with stdout on a pipe (for the ready line) and stderr appended
+// to <data_dir>/meridian.log.
+bool Spawn(const std::string& executable, const std::vector<std::string>& args,
+           const std::string& log_path, Child& child) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return false;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  // The children must not inherit our blocked signal mask: they handle SIGINT/SIGTERM.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(executable.c_str()));
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const int rc =
+      posix_spawn(&child.pid, executable.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  close(pipe_fds[1]);
+  if (rc != 0) {
+    close(pipe_fds[0]);
+    return false;
+  }
+  child.stdout_fd = pipe_fds[0];
+  return true;
+}
+
+// Reads the child's stdout until its ready line or the deadline.
+bool AwaitReady(Child& child, std::chrono::steady_clock::time_point deadline) {
+  std::string buffer;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd fd{child.stdout_fd, POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
+    char chunk[512];
+    const ssize_t n = read(child.stdout_fd, chunk, sizeof(chunk));
+    if (n <= 0) return false;  // the child exited before becoming ready
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    const auto end = buffer.find('\n');
+    if (end != std::string::npos && buffer.rfind("meridian ready", 0) == 0) {
+      child.ready_line = buffer.substr(0, end);
+      return true;
+    }
+  }
+  return false;
+}
+
+void StopAll(std::vector<Child>& children) {
+  for (const Child& child : children) {
+    if (child.pid > 0) kill(child.pid, SIGTERM);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (Child& child : children) {
+    if (child.pid <= 0) continue;
+    int status = 0;
+    while (waitpid(child.pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, &status, 0);
+        break;
+      }
+      pollfd none{-1, 0, 0};
+      poll(&none, 0, 20);  // wait briefly for the child to finish its clean stop
+    }
+    child.pid = -1;
+    if (child.stdout_fd >= 0) close(child.stdout_fd);
+  }
+}
+
+int RunDev(const DevOptions& options) {
+  if (options.nodes < 1 || options.nodes > 64) {
+    std::fprintf(stderr, "meridian dev: --nodes must be between 1 and 64\n");
+    return 2;
+  }
+  // Block the stop signals before spawning, then wait for them (or a child's exit).
+  sigset_t waited;
+  sigemptyset(&waited);
+  sigaddset(&waited, SIGINT);
+  sigaddset(&waited, SIGTERM);
+  sigaddset(&waited, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &waited, nullptr);
+
+  const std::string executable = SelfExecutable();
+  std::vector<Child> children;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.ready_timeout_ms);
+  const std::string seed = "127.0.0.1:" + std::to_string(options.peer_base);
+  for (int i = 1; i <= options.nodes; ++i) {
+    Child child;
+    child.name = "node" + std::to_string(i);
+    child.http = "127.0.0.1:" + std::to_string(options.http_base + i - 1);
+    child.peer = "127.0.0.1:" + std::to_string(options.peer_base + i - 1);
+    const std::string data_dir = options.data_root + "/" + child.name;
+    std::filesystem::create_directories(data_dir);
+    std::vector<std::string> args = {
+        "serve",    "--data-dir", data_dir,   "--http",         child.http,          "--peer",
+        child.peer, "--name",     child.name, "--cluster-name", options.cluster_name};
+    if (i > 1) {
+      args.push_back("--seeds");
+      args.push_back(seed);
+    }
+    if (!Spawn(executable, args, data_dir + "/meridian.log", child)) {
+      std::fprintf(stderr, "meridian dev: cannot start %s\n", child.name.c_str());
+      StopAll(children);
+      return 1;
+    }
+    children.push_back(child);
+    if (!AwaitReady(children.back(), deadline)) {
+      std::fprintf(stderr, "meridian dev: %s did not become ready; see %s/meridian.log\n",
+                   child.name.c_str(), data_dir.c_str());
+      StopAll(children);
+      return 1;
+    }
+  }
+  std::printf("Meridian dev cluster '%s' is up with %d node(s):\n", options.cluster_name.c_str(),
+              options.nodes);
+  for (const Child& child : children) {
+    std::printf("  %-7s http://%s  peer %s  data %s/%s  log %s/%s/meridian.log\n",
+                child.name.c_str(), child.http.c_str(), child.peer.c_str(),
+                options.data_root.c_str(), child.name.c_str(), options.data_root.c_str(),
+                child.name.c_str());
+  }
+  std::printf(
+      "Try: curl -X PUT --data-binary hello http://%s/v1/kv/default/greeting\n"
+      "     curl http://%s/v1/kv/default/greeting\n"
+      "     curl http://%s/v1/cluster/status\n"
+      "Press Ctrl-C to stop every node.\n",
+      children.front().http.c_str(), children.back().http.c_str(), children.front().http.c_str());
+  std::fflush(stdout);
+
+  int exit_code = 0;
+  for (;;) {
+    int signal_number = 0;
+    sigwait(&waited, &signal_number);
+    if (signal_number != SIGCHLD) break;
+    // A child exited on its own: report it and stop the rest.
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) continue;
+    for (Child& child : children) {
+      if (child.pid == pid) {
+        std::fprintf(stderr, "meridian dev: %s exited unexpectedly; see its log\n",
+                     child.name.c_str());
+        child.pid = -1;
+      }
+    }
+    exit_code = 1;
+    break;
+  }
+  std::printf("stopping %zu node(s)...\n", children.size());
+  std::fflush(stdout);
+  StopAll(children);
+  return exit_code;
+}
+
+}  // namespace
+
+void AddDevCommand(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<DevOptions>();
+  CLI::App* dev = app.add_subcommand(
+      "dev", "Start a local cluster of N nodes on loopback; Ctrl-C stops all of them");
+  dev->add_option("--nodes", options->nodes, "Number of nodes (1-64)")->capture_default_str();
+  dev->add_option("--http-base-port", options->http_base, "HTTP port of node 1; node i uses +i-1")
+      ->capture_default_str();
+  dev->add_option("--peer-base-port", options->peer_base, "Peer port of node 1; node i uses +i-1")
+      ->capture_default_str();
+  dev->add_option("--data-root", options->data_root, "Data directories: DATA_ROOT/node<i>")
+      ->capture_default_str();
+  dev->add_option("--cluster-name", options->cluster_name, "Cluster name")->capture_default_str();
+  dev->add_option("--ready-timeout-ms", options->ready_timeout_ms,
+                  "How long each node may take to start")
+      ->capture_default_str();
+  dev->callback([options, &exit_code] { exit_code = RunDev(*options); });
+}
+
+}  // namespace meridian::cli

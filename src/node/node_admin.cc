@@ -1,0 +1,97 @@
+// Node: cluster administration requests and the member views of cluster status.
+#include <map>
+#include <type_traits>
+#include <variant>
+
+#include "node/node.h"
+
+namespace meridian::node {
+
+std::vector<MemberView> Node::MemberViews() const {
+  const cluster::ClusterState& state = membership_->state();
+  const cluster::Ring& ring = state.ring();
+  std::map<cluster::NodeId, std::uint32_t> owned;
+  std::map<cluster::NodeId, std::uint32_t> incoming;
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    const cluster::NodeId& owner = ring.Owner(partition);
+    if (!owner.empty()) ++owned[owner];
+    if (auto pending = ring.PendingOwner(partition)) ++incoming[*pending];
+  }
+  const std::uint64_t now_ms = NowMs();
+  std::vector<MemberView> views;
+  for (const auto& member : state.members()) {
+    MemberView view;
+    view.id = member->id;
+    view.peer_address = member->peer_address;
+    view.http_address = member->http_address;
+    view.zone = member->zone;
+    view.weight = member->weight;
+    view.status = std::string(cluster::MemberStatusName(member->status));
+    view.incarnation = member->incarnation;
+    const bool self = member->id == config_.node_id;
+    view.alive = self || detector_->IsAlive(member->id, now_ms);
+    view.phi = self ? 0 : detector_->Phi(member->id, now_ms);
+    view.partitions_owned = owned[member->id];
+    view.partitions_incoming = incoming[member->id];
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
+  const cluster::NodeId& self = config_.node_id;
+  const auto accepted = [](std::string message) -> Result<ReplyBody> {
+    return ReplyBody(AdminReply{std::move(message)});
+  };
+  if (std::holds_alternative<ClusterStatusRequest>(request)) {
+    const cluster::ClusterState& state = membership_->state();
+    ClusterStatusReply reply;
+    reply.cluster_name = state.cluster_name();
+    reply.self = self;
+    reply.claimant = membership_->Claimant();
+    reply.ring_version = state.ring().version();
+    reply.partition_count = state.partition_count();
+    reply.members = MemberViews();
+    return ReplyBody(std::move(reply));
+  }
+  if (const auto* ring_request = std::get_if<ClusterRingRequest>(&request)) {
+    const cluster::Ring& ring = membership_->state().ring();
+    RingReply reply;
+    reply.partition_count = ring.partition_count();
+    reply.version = ring.version();
+    if (ring_request->include_partitions) {
+      reply.partitions.reserve(ring.partition_count());
+      for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+        reply.partitions.push_back(
+            {ring.Owner(partition), ring.PendingOwner(partition).value_or("")});
+      }
+    }
+    reply.members = MemberViews();
+    return ReplyBody(std::move(reply));
+  }
+  if (config_.peer_address.empty()) {
+    return Status::InvalidArgument(
+        "this node runs standalone (no peer address); start it with --peer to form a cluster");
+  }
+  if (const auto* join = std::get_if<ClusterJoinRequest>(&request)) {
+    MERIDIAN_RETURN_IF_ERROR(membership_->Join(join->seeds));
+    return accepted(self + " is joining through " + std::to_string(join->seeds.size()) +
+                    " seed(s)");
+  }
+  if (const auto* leave = std::get_if<ClusterLeaveRequest>(&request)) {
+    const cluster::NodeId node = leave->node.empty() ? self : leave->node;
+    MERIDIAN_RETURN_IF_ERROR(membership_->Leave(node));
+    return accepted(node + " is leaving: its partitions move away, then it is removed");
+  }
+  if (const auto* remove = std::get_if<ClusterRemoveRequest>(&request)) {
+    MERIDIAN_RETURN_IF_ERROR(membership_->Remove(remove->node));
+    return accepted(remove->node + " is removed; its partitions are reassigned");
+  }
+  if (const auto* weight = std::get_if<ClusterSetWeightRequest>(&request)) {
+    MERIDIAN_RETURN_IF_ERROR(membership_->SetWeight(weight->node, weight->weight));
+    return accepted(weight->node + " now has weight " + std::to_string(weight->weight));
+  }
+  return Status::Internal("unhandled administrative request");
+}
+
+}  // namespace meridian::node
