@@ -101,10 +101,31 @@ void ClusterState::PutRing(std::shared_ptr<const Ring> ring, std::uint64_t conte
   digest_hash_valid_ = false;
 }
 
+const BucketPropsRecord* ClusterState::FindBucketProps(const std::string& bucket) const {
+  auto it = bucket_props_.find(bucket);
+  return it == bucket_props_.end() ? nullptr : &it->second;
+}
+
+bool ClusterState::MergeBucketProps(const std::string& bucket, const BucketPropsRecord& record) {
+  auto [it, inserted] = bucket_props_.emplace(bucket, record);
+  if (!inserted) {
+    if (std::tie(record.version, record.origin) <=
+        std::tie(it->second.version, it->second.origin)) {
+      return false;
+    }
+    it->second = record;
+  }
+  digest_hash_valid_ = false;
+  return true;
+}
+
 bool ClusterState::Merge(const ClusterState& other) {
   MERIDIAN_CHECK(other.partition_count() == partition_count());
   bool changed = false;
   for (const MemberPointer& member : other.members_) changed |= MergeMember(member);
+  for (const auto& [bucket, record] : other.bucket_props_) {
+    changed |= MergeBucketProps(bucket, record);
+  }
   changed |= MergeRing(other.ring_, other.ring_key_.content_hash, other.ring_key_.claimant);
   return changed;
 }
@@ -124,6 +145,13 @@ std::uint64_t ClusterState::DigestHash() const {
   XXH3_64bits_update(state, &ring_key_.version, sizeof ring_key_.version);
   XXH3_64bits_update(state, &ring_key_.content_hash, sizeof ring_key_.content_hash);
   XXH3_64bits_update(state, ring_key_.claimant.data(), ring_key_.claimant.size());
+  for (const auto& [bucket, record] : bucket_props_) {
+    XXH3_64bits_update(state, bucket.data(), bucket.size());
+    XXH3_64bits_update(state, &separator, 1);
+    XXH3_64bits_update(state, &record.version, sizeof record.version);
+    XXH3_64bits_update(state, record.origin.data(), record.origin.size());
+    XXH3_64bits_update(state, &separator, 1);
+  }
   digest_hash_ = XXH3_64bits_digest(state);
   XXH3_freeState(state);
   digest_hash_valid_ = true;
@@ -134,6 +162,7 @@ bool operator==(const ClusterState& a, const ClusterState& b) {
   if (a.cluster_name_ != b.cluster_name_) return false;
   if (a.ring_key_ != b.ring_key_) return false;
   if (a.ring_ != b.ring_ && !(*a.ring_ == *b.ring_)) return false;
+  if (a.bucket_props_ != b.bucket_props_) return false;
   return std::equal(a.members_.begin(), a.members_.end(), b.members_.begin(), b.members_.end(),
                     [](const ClusterState::MemberPointer& x, const ClusterState::MemberPointer& y) {
                       return x == y || *x == *y;

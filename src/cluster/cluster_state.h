@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "cluster/member.h"
 #include "cluster/node_id.h"
 #include "cluster/ring.h"
+#include "core/bucket_props.h"
 
 namespace meridian::cluster {
 
@@ -35,6 +37,16 @@ struct RingVersionKey {
 
 // True when a ring with key `candidate` should replace one with key `current`.
 bool RingSupersedes(const RingVersionKey& candidate, const RingVersionKey& current);
+
+// Bucket properties are cluster-wide configuration, gossiped with the membership. Of two
+// records for a bucket the one with the greater (version, origin) wins; `version` is the HLC
+// timestamp of the change at the node that made it.
+struct BucketPropsRecord {
+  BucketProps props;
+  std::uint64_t version = 0;
+  NodeId origin;
+  friend bool operator==(const BucketPropsRecord&, const BucketPropsRecord&) = default;
+};
 
 class ClusterState {
  public:
@@ -69,12 +81,21 @@ class ClusterState {
   void PutRing(std::shared_ptr<const Ring> ring, std::uint64_t content_hash,
                const NodeId& claimant);
 
-  // Merges every member and the ring of `other` (same cluster name and partition count).
+  // Every configured bucket, by name. Buckets never configured have the defaults.
+  const std::map<std::string, BucketPropsRecord>& bucket_props() const { return bucket_props_; }
+  const BucketPropsRecord* FindBucketProps(const std::string& bucket) const;
+  // Stores `record` if it supersedes the stored one (or the bucket is new); returns whether
+  // the state changed.
+  bool MergeBucketProps(const std::string& bucket, const BucketPropsRecord& record);
+
+  // Merges every member, the ring and the bucket properties of `other` (same cluster name and
+  // partition count).
   // Returns whether anything changed.
   bool Merge(const ClusterState& other);
 
   // Hash over (id, incarnation, version) of every member, the ring version, content hash and
-  // claimant: equal digests mean (with overwhelming probability) equal states.
+  // claimant, and every bucket-properties record: equal digests mean (with overwhelming
+  // probability) equal states.
   std::uint64_t DigestHash() const;
 
   // Same members and ring.
@@ -85,6 +106,7 @@ class ClusterState {
   std::vector<MemberPointer> members_;
   std::shared_ptr<const Ring> ring_;
   RingVersionKey ring_key_;
+  std::map<std::string, BucketPropsRecord> bucket_props_;
   mutable std::uint64_t digest_hash_ = 0;
   mutable bool digest_hash_valid_ = false;
 };

@@ -1,5 +1,10 @@
 #include "cluster/gossip_codec.h"
 
+#include <xxhash.h>
+
+#include "core/bucket_props.h"
+#include "core/object_id.h"
+
 namespace meridian::cluster {
 
 void EncodeMember(const Member& member, proto::GossipMember* out) {
@@ -67,6 +72,59 @@ Result<Ring::Delta> DecodeRingChanges(const proto::RingDelta& message) {
     delta.changes.push_back({change.partition(), change.owner(), change.pending_owner()});
   }
   return delta;
+}
+
+}  // namespace meridian::cluster
+
+namespace meridian::cluster {
+
+void EncodeBucketProps(const ClusterState& state,
+                       google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>* out) {
+  for (const auto& [bucket, record] : state.bucket_props()) {
+    proto::BucketPropsEntry* entry = out->Add();
+    entry->set_bucket(bucket);
+    entry->set_props(EncodeBucketProps(record.props));
+    entry->set_version(record.version);
+    entry->set_origin(record.origin);
+  }
+}
+
+Result<BucketPropsRecord> DecodeBucketPropsEntry(const proto::BucketPropsEntry& entry) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(entry.bucket()));
+  MERIDIAN_RETURN_IF_ERROR(ValidateNodeId(entry.origin()));
+  auto props = meridian::DecodeBucketProps(entry.props());
+  if (!props.ok()) return Status::InvalidArgument("bucket record: " + props.status().message());
+  return BucketPropsRecord{*props, entry.version(), entry.origin()};
+}
+
+namespace {
+// A record's hash; sets are hashed by summing, which does not depend on order.
+std::uint64_t RecordHash(std::string_view bucket, std::string_view encoded_props,
+                         std::uint64_t version, std::string_view origin) {
+  std::string bytes;
+  bytes.append(bucket).push_back('\0');
+  bytes.append(encoded_props).push_back('\0');
+  bytes.append(reinterpret_cast<const char*>(&version), sizeof version);
+  bytes.append(origin);
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+}  // namespace
+
+std::uint64_t BucketPropsHash(const ClusterState& state) {
+  std::uint64_t sum = 0;
+  for (const auto& [bucket, record] : state.bucket_props()) {
+    sum += RecordHash(bucket, EncodeBucketProps(record.props), record.version, record.origin);
+  }
+  return sum;
+}
+
+std::uint64_t BucketPropsHashOf(
+    const google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>& entries) {
+  std::uint64_t sum = 0;
+  for (const proto::BucketPropsEntry& entry : entries) {
+    sum += RecordHash(entry.bucket(), entry.props(), entry.version(), entry.origin());
+  }
+  return sum;
 }
 
 }  // namespace meridian::cluster

@@ -22,4 +22,14 @@ void EncodeRingChanges(const Ring::Delta& delta, proto::RingDelta* out);
 // A Ring::Delta with base/result versions taken from the message's keys. Checks the ids.
 Result<Ring::Delta> DecodeRingChanges(const proto::RingDelta& message);
 
+// Every bucket record of `state`, in bucket order.
+void EncodeBucketProps(const ClusterState& state,
+                       google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>* out);
+// InvalidArgument for a bad bucket name, origin or properties.
+Result<BucketPropsRecord> DecodeBucketPropsEntry(const proto::BucketPropsEntry& entry);
+// Order-independent hash of bucket records, equal for equal sets (to skip needless resends).
+std::uint64_t BucketPropsHash(const ClusterState& state);
+std::uint64_t BucketPropsHashOf(
+    const google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>& entries);
+
 }  // namespace meridian::cluster

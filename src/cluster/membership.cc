@@ -1,5 +1,7 @@
 #include "cluster/membership.h"
 
+#include "core/object_id.h"
+
 #include <algorithm>
 #include <map>
 #include <tuple>
@@ -161,6 +163,7 @@ void Membership::OnSyn(std::string_view from_address, const proto::GossipSyn& sy
     entry->set_content_hash(MemberContentHash(*member));
   }
   EncodeRingVersion(state_.ring_key(), digest->mutable_ring());
+  EncodeBucketProps(state_, digest->mutable_buckets());
   ++counters_.digests_sent;
   Send(std::string(from_address), std::move(message));
 }
@@ -179,6 +182,11 @@ int CompareVersionKeys(std::uint64_t a_incarnation, std::uint64_t a_version, std
 }  // namespace
 
 void Membership::OnDigest(std::string_view from_address, const proto::GossipDigest& digest) {
+  // Bucket records travel in full: merge theirs, and send ours back if the sets differed.
+  const std::uint64_t buckets_before = BucketPropsHash(state_);
+  MergeBucketProps(digest.buckets());
+  const bool send_buckets = BucketPropsHash(state_) != BucketPropsHashOf(digest.buckets()) ||
+                            BucketPropsHash(state_) != buckets_before;
   std::vector<const proto::MemberVersion*> theirs;
   theirs.reserve(static_cast<std::size_t>(digest.members_size()));
   for (const proto::MemberVersion& entry : digest.members()) theirs.push_back(&entry);
@@ -222,8 +230,9 @@ void Membership::OnDigest(std::string_view from_address, const proto::GossipDige
     delta->set_wants_ring(true);
     EncodeRingVersion(state_.ring_key(), delta->mutable_sender_ring());
   }
+  if (send_buckets) EncodeBucketProps(state_, delta->mutable_buckets());
   if (delta->members_size() == 0 && delta->wanted_ids_size() == 0 && !delta->has_ring_delta() &&
-      !delta->wants_ring()) {
+      !delta->wants_ring() && delta->buckets_size() == 0) {
     return;
   }
   delta->set_cluster_name(state_.cluster_name());
@@ -234,6 +243,7 @@ void Membership::OnDigest(std::string_view from_address, const proto::GossipDige
 
 void Membership::OnDelta(std::string_view from_address, const proto::GossipDelta& delta) {
   MergeMembers(delta.members());
+  MergeBucketProps(delta.buckets());
   if (delta.has_ring_delta()) ApplyRingDelta(delta.ring_delta());
   if (join_pending_ && delta.from_id() != self_id_) {
     for (const proto::GossipMember& member : delta.members()) {
@@ -247,13 +257,16 @@ void Membership::OnDelta(std::string_view from_address, const proto::GossipDelta
   for (const std::string& id : delta.wanted_ids()) {
     if (const Member* member = state_.FindMember(id)) EncodeMember(*member, reply->add_members());
   }
+  if (delta.buckets_size() > 0 && BucketPropsHashOf(delta.buckets()) != BucketPropsHash(state_)) {
+    EncodeBucketProps(state_, reply->mutable_buckets());
+  }
   if (delta.wants_ring()) {
     auto their_ring = DecodeRingVersion(delta.sender_ring());
     if (their_ring.ok() && RingSupersedes(state_.ring_key(), *their_ring)) {
       BuildRingDelta(*their_ring, reply->mutable_ring_delta());
     }
   }
-  if (reply->members_size() == 0 && !reply->has_ring_delta()) return;
+  if (reply->members_size() == 0 && !reply->has_ring_delta() && reply->buckets_size() == 0) return;
   reply->set_cluster_name(state_.cluster_name());
   reply->set_from_id(self_id_);
   reply->set_is_reply(true);
@@ -321,6 +334,32 @@ void Membership::AddFullState(proto::GossipDelta* out) {
     EncodeMember(*member, out->add_members());
   }
   if (state_.ring().version() > 0) BuildRingDelta(RingVersionKey{}, out->mutable_ring_delta());
+  EncodeBucketProps(state_, out->mutable_buckets());
+}
+
+void Membership::MergeBucketProps(
+    const google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>& entries) {
+  for (const proto::BucketPropsEntry& entry : entries) {
+    auto record = DecodeBucketPropsEntry(entry);
+    if (!record.ok()) {
+      ++counters_.invalid_ignored;
+      continue;
+    }
+    if (state_.MergeBucketProps(entry.bucket(), *record)) NoteStateChanged();
+  }
+}
+
+Status Membership::SetBucketProps(const std::string& bucket, const BucketProps& props,
+                                  std::uint64_t version) {
+  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(bucket));
+  MERIDIAN_RETURN_IF_ERROR(ValidateBucketProps(props));
+  BucketPropsRecord record{props, version, self_id_};
+  if (const BucketPropsRecord* current = state_.FindBucketProps(bucket)) {
+    // Never lose to an older change: the new record must supersede what is stored.
+    record.version = std::max(version, current->version + 1);
+  }
+  if (state_.MergeBucketProps(bucket, record)) NoteStateChanged();
+  return Status::Ok();
 }
 
 void Membership::BuildRingDelta(const RingVersionKey& base, proto::RingDelta* out) {

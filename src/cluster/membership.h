@@ -90,6 +90,10 @@ class Membership {
   // This node finished receiving `partition`, of which it is the pending owner (else
   // InvalidArgument). Reported to the claimant until the ring shows this node as the owner.
   Status ReportTransferComplete(std::uint32_t partition);
+  // Sets a bucket's cluster-wide properties (gossiped). `version` is the HLC timestamp of the
+  // change; the record is made to supersede the stored one. InvalidArgument for a bad bucket
+  // name or invalid properties.
+  Status SetBucketProps(const std::string& bucket, const BucketProps& props, std::uint64_t version);
   // The failure detector's opinion: these nodes are unreachable. Only affects which node acts
   // as claimant (and never this node's own role).
   void SetUnreachable(std::set<NodeId> unreachable);
@@ -133,6 +137,7 @@ class Membership {
   void CommitRing(const Ring& ring, const RingVersionKey& base, Ring::Delta delta,
                   const NodeId& claimant);
   void NoteStateChanged() { ++state_version_; }
+  void MergeBucketProps(const google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>& entries);
 
   // claimant (claimant.cc)
   void RunClaimant();

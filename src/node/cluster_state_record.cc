@@ -17,6 +17,7 @@ std::string EncodeClusterStateRecord(const cluster::ClusterState& state) {
   const cluster::Ring empty(state.partition_count());
   cluster::EncodeRingChanges(cluster::Ring::Diff(empty, state.ring()), record.mutable_ring());
   record.mutable_ring()->set_full(true);
+  cluster::EncodeBucketProps(state, record.mutable_buckets());
   return record.SerializeAsString();
 }
 
@@ -48,6 +49,14 @@ Result<cluster::ClusterState> DecodeClusterStateRecord(std::string_view bytes) {
     return Status::Corruption("stored ring does not match its content hash");
   }
   state.PutRing(std::move(ring), key->content_hash, key->claimant);
+  for (const proto::BucketPropsEntry& entry : record.buckets()) {
+    auto bucket_record = cluster::DecodeBucketPropsEntry(entry);
+    if (!bucket_record.ok()) {
+      return Status::Corruption("stored bucket properties are invalid: " +
+                                bucket_record.status().message());
+    }
+    state.MergeBucketProps(entry.bucket(), *bucket_record);
+  }
   return state;
 }
 

@@ -52,7 +52,9 @@ std::string EncodeFixed64(std::uint64_t value) {
 
 }  // namespace
 
-LocalStore::LocalStore(const LocalStoreConfig& config, Env env) : config_(config), env_(env) {
+LocalStore::LocalStore(const LocalStoreConfig& config, Env env, BucketPropsLookup bucket_props)
+    : config_(config), bucket_props_(std::move(bucket_props)), env_(env) {
+  MERIDIAN_CHECK(bucket_props_ != nullptr);
   MERIDIAN_CHECK(env_.clock != nullptr);
   MERIDIAN_CHECK(env_.random != nullptr);
   MERIDIAN_CHECK(env_.engine != nullptr);
@@ -155,13 +157,6 @@ Result<std::optional<DvvSet>> LocalStore::LoadObject(const std::string& storage_
   return std::optional<DvvSet>(std::move(object).value());
 }
 
-Result<BucketProps> LocalStore::LoadBucketProps(std::string_view bucket) {
-  auto bytes = env_.engine->Get(Column::kMetadata, BucketPropsKey(bucket));
-  if (!bytes.ok()) return bytes.status();
-  if (!bytes->has_value()) return BucketProps{};
-  return DecodeBucketProps(**bytes);
-}
-
 Result<ReplyBody> LocalStore::Handle(const GetRequest& request) {
   if (!opened_) return Status::Unavailable("the node is not open");
   MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(request.id));
@@ -207,8 +202,7 @@ Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view c
   }
   auto client_context = DecodeContext(context, id.bucket, id.key);
   if (!client_context.ok()) return client_context.status();
-  auto props = LoadBucketProps(id.bucket);
-  if (!props.ok()) return props.status();
+  const BucketProps props = bucket_props_(id.bucket);
   const std::string storage_key = ObjectStorageKey(id);
   auto loaded = LoadObject(storage_key);
   if (!loaded.ok()) return loaded.status();
@@ -225,9 +219,9 @@ Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view c
   for (const Sibling& sibling : object.siblings()) hlc_.Observe(sibling.timestamp, wall_ms);
   const HlcTimestamp timestamp = hlc_.Now(wall_ms);
   const Dot dot = object.Update(write_context, actor_id_, timestamp, tombstone, std::move(value),
-                                props->conflict_policy);
+                                props.conflict_policy);
 
-  const bool sync = options.dw.value_or(props->dw) >= 1;
+  const bool sync = options.dw.value_or(props.dw) >= 1;
   storage::WriteBatch batch;
   batch.Put(Column::kObjects, storage_key, EncodeObject(object));
   MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
@@ -243,28 +237,6 @@ Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view c
     reply.context = EncodeContext(write_context, id.bucket, id.key);
   }
   return ReplyBody(std::move(reply));
-}
-
-Result<ReplyBody> LocalStore::Handle(const GetBucketRequest& request) {
-  if (!opened_) return Status::Unavailable("the node is not open");
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
-  auto props = LoadBucketProps(request.bucket);
-  if (!props.ok()) return props.status();
-  return ReplyBody(BucketReply{request.bucket, *props});
-}
-
-Result<ReplyBody> LocalStore::Handle(const SetBucketRequest& request) {
-  if (!opened_) return Status::Unavailable("the node is not open");
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(request.bucket));
-  auto current = LoadBucketProps(request.bucket);
-  if (!current.ok()) return current.status();
-  auto next = ApplyBucketPropsPatch(*current, request.patch);
-  if (!next.ok()) return next.status();
-  storage::WriteBatch batch;
-  batch.Put(Column::kMetadata, BucketPropsKey(request.bucket), EncodeBucketProps(*next));
-  // Bucket properties are configuration: never acknowledge a change a crash could undo.
-  MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = true}));
-  return ReplyBody(BucketReply{request.bucket, *next});
 }
 
 }  // namespace meridian::node

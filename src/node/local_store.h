@@ -1,5 +1,5 @@
-// LocalStore: this node's own copy of the objects it holds — reads, versioned writes (it
-// mints DVV dots under the node's actor id) and bucket properties, against the local engine.
+// LocalStore: this node's own copy of the objects it holds — reads and versioned writes (it
+// mints DVV dots under the node's actor id) against the local engine.
 // It knows nothing of other nodes: node::Node decides which requests reach it.
 // It reaches storage, time and randomness only through its Env. Not thread-safe.
 //
@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +31,11 @@ struct LocalStoreConfig {
 
 class LocalStore {
  public:
-  LocalStore(const LocalStoreConfig& config, Env env);
+  // Bucket properties are cluster-wide configuration kept by the caller (node::Node keeps
+  // them in the gossiped cluster state); writes read them through this lookup.
+  using BucketPropsLookup = std::function<BucketProps(std::string_view bucket)>;
+
+  LocalStore(const LocalStoreConfig& config, Env env, BucketPropsLookup bucket_props);
 
   // Loads this node's identity from the metadata column, or creates it on first start:
   // a fresh actor id drawn from Env::random, synced before use. After an unclean stop (no
@@ -46,8 +51,6 @@ class LocalStore {
   Result<ReplyBody> Handle(const GetRequest& request);
   Result<ReplyBody> Handle(PutRequest request);
   Result<ReplyBody> Handle(const DeleteRequest& request);
-  Result<ReplyBody> Handle(const GetBucketRequest& request);
-  Result<ReplyBody> Handle(const SetBucketRequest& request);
 
   // InvalidArgument/TooLarge unless the bucket name and key are valid.
   Status ValidateObjectId(const ObjectId& id) const;
@@ -67,9 +70,9 @@ class LocalStore {
   // nullopt when the object was never written; Corruption when its bytes do not decode.
   Result<std::optional<DvvSet>> LoadObject(const std::string& storage_key);
   // The defaults when the bucket was never configured.
-  Result<BucketProps> LoadBucketProps(std::string_view bucket);
 
   LocalStoreConfig config_;
+  BucketPropsLookup bucket_props_;
   Env env_;
   bool opened_ = false;
   ActorId actor_id_ = 0;

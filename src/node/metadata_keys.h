@@ -30,12 +30,7 @@ inline constexpr std::string_view kIncarnationKey = "node/incarnation";
 // with partitions of this count, so it can never change for an existing data directory.
 inline constexpr std::string_view kPartitionCountKey = "node/partition_count";
 
-// Bucket properties: "bucket/<name>" -> EncodeBucketProps (docs/format/bucket_props.md).
-// Bucket names never contain '/', so the prefix is unambiguous.
-inline std::string BucketPropsKey(std::string_view bucket) {
-  std::string key = "bucket/";
-  key.append(bucket);
-  return key;
-}
+// The cluster state this node last knew (members, ring, bucket properties):
+// "cluster/state" -> proto::PersistedClusterState (node/cluster_state_record.h).
 
 }  // namespace meridian::node

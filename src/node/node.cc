@@ -30,7 +30,8 @@ constexpr bool kIsBucketRequest =
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
       env_(env),
-      store_(StoreConfigOf(config), env),
+      store_(StoreConfigOf(config), env,
+             [this](std::string_view bucket) { return BucketPropsOf(bucket); }),
       forwarded_(config.forwarded_requests_max) {}
 
 Node::~Node() = default;
@@ -119,7 +120,7 @@ void Node::Submit(RequestId id, ClientRequest request) {
         if constexpr (kIsObjectRequest<T>) {
           Route(Origin{id, "", 0}, std::move(request), /*hops=*/0);
         } else if constexpr (kIsBucketRequest<T>) {
-          Reply(id, store_.Handle(std::move(alternative)));
+          Reply(id, HandleBucket(request));
         } else {
           Reply(id, HandleAdmin(request));
         }
@@ -157,10 +158,21 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kHeartbeatPong:
       detector_->Receive(from_address, message, now_ms).IgnoreError();  // malformed: dropped
       break;
-    case proto::PeerMessage::kHandoffBatch:
-      receiver_->Receive(from_address, message.handoff_batch(), now_ms);
-      OnBatchApplied(from_address, message.handoff_batch());
+    case proto::PeerMessage::kHandoffBatch: {
+      // The last batch completes the transfer only if this node knows it is the pending owner
+      // (the old owner may learn the plan first): acknowledging it earlier would make the old
+      // owner forward requests here while nobody ever reports the transfer complete, so the
+      // ring would never flip. Left unacknowledged, it is sent again after the ack timeout.
+      const proto::HandoffBatch& batch = message.handoff_batch();
+      const cluster::Ring& ring = membership_->state().ring();
+      if (batch.last() && batch.partition() < ring.partition_count()) {
+        const auto pending = ring.PendingOwner(batch.partition());
+        if (!pending || *pending != config_.node_id) break;
+      }
+      receiver_->Receive(from_address, batch, now_ms);
+      OnBatchApplied(from_address, batch);
       break;
+    }
     case proto::PeerMessage::kHandoffAck: {
       auto sender = senders_.find(message.handoff_ack().partition());
       if (sender != senders_.end()) sender->second->Receive(message.handoff_ack(), now_ms);
@@ -247,13 +259,19 @@ void Node::SyncMembershipViews() {
 }
 
 void Node::PersistClusterStateIfChanged() {
+  if (membership_->state_version() == persisted_state_version_) return;
+  // Unsynced: a crash that loses it leaves an older state, which gossip brings up to date.
+  PersistClusterState(/*sync=*/false).IgnoreError();  // retried at the next tick
+}
+
+Status Node::PersistClusterState(bool sync) {
   const std::uint64_t version = membership_->state_version();
-  if (version == persisted_state_version_) return;
   storage::WriteBatch batch;
   batch.Put(Column::kMetadata, std::string(kClusterStateKey),
             EncodeClusterStateRecord(membership_->state()));
-  // Unsynced: a crash that loses it leaves an older state, which gossip brings up to date.
-  if (env_.engine->Write(batch, storage::WriteOptions{}).ok()) persisted_state_version_ = version;
+  MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
+  persisted_state_version_ = version;
+  return Status::Ok();
 }
 
 void Node::CollectOutbound() {

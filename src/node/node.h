@@ -32,6 +32,7 @@
 #include "cluster/failure_detector.h"
 #include "cluster/membership.h"
 #include "cluster/outbound.h"
+#include "core/hlc.h"
 #include "core/status.h"
 #include "core/version_vector.h"
 #include "node/client_request.h"
@@ -113,6 +114,10 @@ class Node {
   void MirrorIfTransferring(const ObjectId& id);
   void ExpireForwards();
 
+  // Bucket properties: cluster-wide, kept in the gossiped cluster state (node_admin.cc).
+  BucketProps BucketPropsOf(std::string_view bucket) const;
+  Result<ReplyBody> HandleBucket(const ClientRequest& request);
+
   // Cluster administration (node_admin.cc).
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
   std::vector<MemberView> MemberViews() const;
@@ -124,11 +129,13 @@ class Node {
 
   void SyncMembershipViews();
   void PersistClusterStateIfChanged();
+  Status PersistClusterState(bool sync);
   void CollectOutbound();
 
   NodeConfig config_;
   Env env_;
   LocalStore store_;
+  HybridLogicalClock bucket_clock_;  // versions bucket-property changes made here
   std::uint64_t incarnation_ = 0;
   bool opened_ = false;
   std::unique_ptr<cluster::Membership> membership_;

@@ -5,6 +5,8 @@
 
 #include "node/node.h"
 
+#include "core/object_id.h"
+
 namespace meridian::node {
 
 std::vector<MemberView> Node::MemberViews() const {
@@ -36,6 +38,28 @@ std::vector<MemberView> Node::MemberViews() const {
     views.push_back(std::move(view));
   }
   return views;
+}
+
+BucketProps Node::BucketPropsOf(std::string_view bucket) const {
+  const cluster::BucketPropsRecord* record =
+      membership_->state().FindBucketProps(std::string(bucket));
+  return record == nullptr ? BucketProps{} : record->props;
+}
+
+Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
+  if (const auto* get = std::get_if<GetBucketRequest>(&request)) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(get->bucket));
+    return ReplyBody(BucketReply{get->bucket, BucketPropsOf(get->bucket)});
+  }
+  const auto& set = std::get<SetBucketRequest>(request);
+  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(set.bucket));
+  auto next = ApplyBucketPropsPatch(BucketPropsOf(set.bucket), set.patch);
+  if (!next.ok()) return next.status();
+  const HlcTimestamp version = bucket_clock_.Now(env_.clock->WallMillis());
+  MERIDIAN_RETURN_IF_ERROR(membership_->SetBucketProps(set.bucket, *next, version.value));
+  // Configuration: never acknowledge a change a crash could undo. Gossip spreads it.
+  MERIDIAN_RETURN_IF_ERROR(PersistClusterState(/*sync=*/true));
+  return ReplyBody(BucketReply{set.bucket, *next});
 }
 
 Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {

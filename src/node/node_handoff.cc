@@ -40,8 +40,13 @@ void Node::TickHandoffs() {
     const std::uint32_t partition = it->first;
     replication::HandoffSender& sender = *it->second;
     sender.Tick(now_ms);
-    const bool still_outgoing = Outgoing(ring, partition, self);
     const bool moved_away = ring.Owner(partition) != self;
+    // A new plan may send the partition to a different node: this stream is then cancelled
+    // (a later tick starts one to the new pending owner). Its target must not complete it.
+    const cluster::Member* pending_member =
+        Outgoing(ring, partition, self) ? state.FindMember(*ring.PendingOwner(partition)) : nullptr;
+    const bool still_outgoing = pending_member != nullptr &&
+                                pending_member->peer_address == sender.transfer().target_address;
     if (sender.state() == replication::HandoffState::kDone) {
       // Everything, including writes mirrored meanwhile, reached the new owner: it serves the
       // partition from now on (requests are forwarded until the ring flips).
@@ -50,7 +55,8 @@ void Node::TickHandoffs() {
     const bool finished = sender.state() != replication::HandoffState::kRunning;
     if ((moved_away && finished) || (!moved_away && !still_outgoing) ||
         sender.state() == replication::HandoffState::kFailed) {
-      // Flipped (done), cancelled by a new plan, or failed (a later tick starts over).
+      // Flipped (done), cancelled or redirected by a new plan, or failed (a later tick starts
+      // over).
       for (auto& message : sender.TakeOutbound()) outbound_.push_back(std::move(message));
       if (moved_away) partitions_to_drop_.insert(partition);
       forwarding_.erase(partition);

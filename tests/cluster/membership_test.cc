@@ -354,3 +354,33 @@ TEST(Membership, UnreachableClaimantHandsTheRoleOnWithoutChangingOwnership) {
 
 }  // namespace
 }  // namespace meridian::cluster
+
+namespace meridian::cluster {
+namespace {
+
+TEST(MembershipBucketProps, ChangesSpreadByGossipAndTheNewestWins) {
+  TestNetwork network(11);
+  StartCluster(network, 4);
+  BucketProps lww;
+  lww.conflict_policy = ConflictPolicy::kLastWriteWins;
+  ASSERT_TRUE(network.Node("n3").SetBucketProps("sessions", lww, 1000).ok());
+  BucketProps durable;
+  durable.dw = 1;
+  // An older change made elsewhere concurrently loses to the newer one everywhere.
+  ASSERT_TRUE(network.Node("n2").SetBucketProps("sessions", durable, 999).ok());
+  ASSERT_GT(network.Settle(20), 0);
+  for (const char* id : {"n1", "n2", "n3", "n4"}) {
+    const BucketPropsRecord* record = network.Node(id).state().FindBucketProps("sessions");
+    ASSERT_NE(record, nullptr) << id;
+    EXPECT_EQ(record->props, lww) << id;
+    EXPECT_EQ(record->origin, "n3") << id;
+  }
+  // A later change at the node that lost supersedes (its version is raised past the stored).
+  ASSERT_TRUE(network.Node("n2").SetBucketProps("sessions", durable, 5).ok());
+  ASSERT_GT(network.Settle(20), 0);
+  EXPECT_EQ(network.Node("n4").state().FindBucketProps("sessions")->props, durable);
+  EXPECT_FALSE(network.Node("n1").SetBucketProps("bad bucket", durable, 6).ok());
+}
+
+}  // namespace
+}  // namespace meridian::cluster
