@@ -9,9 +9,10 @@
 //
 // Connection reuse: the connection is opened lazily and reused across calls. A connection
 // the server closed while idle is detected and replaced before a request is sent; if an
-// idempotent request (GET, DELETE, bucket-property PUT) still fails on a reused
-// connection before any reply arrives, it is re-sent once on a fresh connection. An
-// object PUT is never re-sent: a repeated blind PUT would create an extra sibling.
+// idempotent request (GET, DELETE, bucket-property PUT, cluster leave/remove/weight) still
+// fails on a reused connection before any reply arrives, it is re-sent once on a fresh
+// connection. An object PUT is never re-sent: a repeated blind PUT would create an extra
+// sibling; neither is a cluster join.
 //
 // Causal contexts are opaque tokens: pass the context of a Get to the next Put/Delete of
 // the same key to supersede exactly the values that Get returned.
@@ -89,6 +90,53 @@ struct BucketPropsUpdate {
   std::optional<int> dw;
 };
 
+// Cluster administration (docs/api.md "Cluster"). Each result carries typed fields and
+// `json`, the reply body exactly as the server sent it (for tools that print or forward it).
+
+// One member as the answering node sees it.
+struct ClusterMember {
+  std::string id;
+  std::string peer_address;  // where peers reach it; empty for a standalone node
+  std::string http_address;
+  std::string zone;
+  std::uint32_t weight = 1;
+  std::string status;  // "joining", "up", "leaving" or "removed"
+  std::uint64_t incarnation = 0;
+  bool alive = true;  // the answering node's opinion (always true for itself)
+  double phi = 0;     // the suspicion level behind `alive`
+  std::uint32_t partitions_owned = 0;
+  std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+};
+
+struct ClusterStatusResult {
+  std::string cluster_name;
+  std::string self;      // the answering node's id
+  std::string claimant;  // the member that turns membership changes into ring changes
+  std::uint64_t ring_version = 0;
+  std::uint32_t partition_count = 0;
+  std::vector<ClusterMember> members;
+  std::string json;
+};
+
+struct RingPartition {
+  std::uint32_t partition = 0;
+  std::string owner;
+  std::string pending_owner;  // empty: no transfer pending
+};
+
+struct ClusterRingResult {
+  std::uint32_t partition_count = 0;
+  std::uint64_t version = 0;
+  std::vector<ClusterMember> members;
+  std::vector<RingPartition> partitions;  // empty unless requested
+  std::string json;
+};
+
+// An accepted membership change; it then spreads through the cluster by gossip.
+struct ClusterAdminResult {
+  std::string message;  // the server's one-line description of the change
+};
+
 class Client {
  public:
   // Fails with kInvalidArgument for a malformed endpoint and kTlsError for an unreadable
@@ -124,9 +172,31 @@ class Client {
   // Succeeds when the server answers GET /health with 200.
   Result<void> Health();
 
+  // Cluster administration. Requests to a node started without a peer address (standalone)
+  // other than ClusterStatus/ClusterRing fail with kBadRequest (server code
+  // "invalid_argument"); an unknown member gives kNotFound.
+  Result<ClusterStatusResult> ClusterStatus();
+  // With `partitions`, ClusterRingResult::partitions lists every partition's owner.
+  Result<ClusterRingResult> ClusterRing(bool partitions = false);
+  // Makes the server's node join the cluster the seeds ("host:port" peer addresses) belong
+  // to. kInvalidArgument without seeds. Never re-sent automatically.
+  Result<ClusterAdminResult> ClusterJoin(const std::vector<std::string>& seeds);
+  // Starts moving the member's partitions away; it is removed once it owns none.
+  // An empty `node` means the server's own node.
+  Result<ClusterAdminResult> ClusterLeave(std::string_view node = {});
+  // Marks a (dead) member removed at once; its partitions are reassigned. kInvalidArgument
+  // for an empty `node`.
+  Result<ClusterAdminResult> ClusterRemove(std::string_view node);
+  // Changes a member's weight (its share of partitions). kInvalidArgument for an empty
+  // `node` or weight 0.
+  Result<ClusterAdminResult> ClusterSetWeight(std::string_view node, std::uint32_t weight);
+
  private:
   class Impl;
   explicit Client(std::unique_ptr<Impl> impl);
+  // POST /v1/cluster/<endpoint> with a JSON body; a 200 {"message"} reply is the result.
+  Result<ClusterAdminResult> SendClusterAdmin(std::string_view endpoint, std::string body,
+                                              bool idempotent);
   std::unique_ptr<Impl> impl_;
 };
 

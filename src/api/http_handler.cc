@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "api/cluster_handler.h"
 #include "api/http_errors.h"
 #include "api/http_target.h"
 #include "api/json.h"
@@ -157,7 +158,8 @@ HttpResponse HttpHandler::BodyTooLarge(std::string_view method, std::string_view
     response = ErrorResponse(413, error_code::kValueTooLarge,
                              "value exceeds " + std::to_string(limits_.value_bytes_max) + " bytes");
   } else {
-    op = path.starts_with(kBucketPrefix) && method == "PUT" ? kOpSetBucket : kOpOther;
+    if (path.starts_with(kClusterPrefix)) op = ClusterOperation(method, path);
+    if (path.starts_with(kBucketPrefix) && method == "PUT") op = kOpSetBucket;
     response = ErrorResponse(413, error_code::kBodyTooLarge,
                              "body exceeds " + std::to_string(BodyBytesMax(target)) + " bytes");
   }
@@ -207,6 +209,12 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
       return HandleObject(rest.substr(0, slash), rest.substr(slash + 1), query, request, start_ns,
                           std::move(respond));
     }
+  } else if (path.starts_with(kClusterPrefix)) {
+    return HandleClusterRequest(
+        service_, request, path, query,
+        [this, start_ns, respond = std::move(respond)](std::string_view op, HttpResponse response) {
+          Finish(op, start_ns, std::move(response), respond);
+        });
   } else if (path.starts_with(kBucketPrefix)) {
     std::string_view bucket = path.substr(kBucketPrefix.size());
     if (bucket.find('/') == std::string_view::npos) {

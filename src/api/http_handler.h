@@ -2,6 +2,7 @@
 // It routes, validates everything it can at the edge (bucket name, key encoding and size,
 // query parameters, body size, bucket-property JSON), submits the request to a KvService and
 // turns the reply or error into the response docs/api.md prescribes, recording metrics.
+// Paths under /v1/cluster/ are delegated to HandleClusterRequest (api/cluster_handler.h).
 // No sockets and no Beast here: http_server.cc adapts it to connections, tests call it directly.
 //
 // Thread-safety: none; call it on the event-loop thread that runs the KvService. `respond`

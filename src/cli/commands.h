@@ -13,5 +13,7 @@ void AddServeCommand(CLI::App& app, int& exit_code);  // serve_command.cc
 void AddKvCommands(CLI::App& app, int& exit_code);    // kv_commands.cc: get, put, delete
 void AddSimCommand(CLI::App& app, int& exit_code);    // sim_command.cc: sim
 void AddDevCommand(CLI::App& app, int& exit_code);    // dev_command.cc: local cluster
+// cluster_commands.cc: cluster status, ring, join, leave, remove, set-weight
+void AddClusterCommands(CLI::App& app, int& exit_code);
 
 }  // namespace meridian::cli

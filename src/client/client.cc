@@ -3,6 +3,7 @@
 #include <exception>
 #include <utility>
 
+#include "client/cluster_parsing.h"
 #include "client/http_connection.h"
 #include "client/response_parsing.h"
 #include "client/url.h"
@@ -54,6 +55,16 @@ Result<WriteResult> ParseWriteResponse(const HttpResponse& response) {
   result.context = response.Header(kContextHeader);
   result.durable = response.Header("X-Meridian-Durable") == "true";
   return result;
+}
+
+HttpRequest ClusterAdminRequest(std::string_view endpoint, std::string body, bool idempotent) {
+  HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/cluster/" + std::string(endpoint);
+  if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+  request.body = std::move(body);
+  request.idempotent = idempotent;
+  return request;
 }
 
 }  // namespace
@@ -202,6 +213,61 @@ Result<void> Client::Health() {
   if (!response.ok()) return response.error();
   if (response->status != 200) return internal::ErrorFromResponse(*response);
   return {};
+}
+
+Result<ClusterStatusResult> Client::ClusterStatus() {
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/v1/cluster/status";
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseClusterStatusBody(response->body);
+}
+
+Result<ClusterRingResult> Client::ClusterRing(bool partitions) {
+  HttpRequest request;
+  request.method = "GET";
+  request.target = partitions ? "/v1/cluster/ring?partitions=true" : "/v1/cluster/ring";
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseClusterRingBody(response->body);
+}
+
+Result<ClusterAdminResult> Client::SendClusterAdmin(std::string_view endpoint, std::string body,
+                                                    bool idempotent) {
+  auto response = impl_->Send(ClusterAdminRequest(endpoint, std::move(body), idempotent));
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseClusterAdminBody(response->body);
+}
+
+Result<ClusterAdminResult> Client::ClusterJoin(const std::vector<std::string>& seeds) {
+  if (seeds.empty()) return InvalidArgument("join needs at least one seed");
+  for (const std::string& seed : seeds) {
+    if (seed.empty()) return InvalidArgument("a seed address is empty");
+  }
+  // A join is not re-sent: it (re)starts the node's join through the seeds.
+  return SendClusterAdmin("join", internal::ClusterJoinBody(seeds), /*idempotent=*/false);
+}
+
+Result<ClusterAdminResult> Client::ClusterLeave(std::string_view node) {
+  return SendClusterAdmin("leave", internal::ClusterNodeBody(node), /*idempotent=*/true);
+}
+
+Result<ClusterAdminResult> Client::ClusterRemove(std::string_view node) {
+  if (node.empty()) return InvalidArgument("the node id is empty");
+  return SendClusterAdmin("remove", internal::ClusterNodeBody(node), /*idempotent=*/true);
+}
+
+Result<ClusterAdminResult> Client::ClusterSetWeight(std::string_view node, std::uint32_t weight) {
+  if (node.empty()) return InvalidArgument("the node id is empty");
+  if (weight == 0) return InvalidArgument("the weight must be positive");
+  return SendClusterAdmin("weight", internal::ClusterWeightBody(node, weight),
+                          /*idempotent=*/true);
 }
 
 }  // namespace meridian::client

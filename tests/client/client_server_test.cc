@@ -238,6 +238,57 @@ TEST_F(ClientServerTest, HttpsVerifiedAgainstSelfSignedCertificate) {
   EXPECT_TRUE((*unverified_client)->Health().ok());
 }
 
+TEST_F(ClientServerTest, ClusterStatusAndRingOfAStandaloneServer) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer({"--name", "solo", "--zone", "z1", "--weight", "2", "--partition-count", "16"}));
+  auto status = client_->ClusterStatus();
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  EXPECT_EQ(status->self, "solo");
+  EXPECT_EQ(status->claimant, "solo");
+  EXPECT_FALSE(status->cluster_name.empty());
+  EXPECT_EQ(status->partition_count, 16u);
+  ASSERT_EQ(status->members.size(), 1u);
+  const ClusterMember& member = status->members[0];
+  EXPECT_EQ(member.id, "solo");
+  EXPECT_EQ(member.zone, "z1");
+  EXPECT_EQ(member.weight, 2u);
+  EXPECT_EQ(member.status, "up");
+  EXPECT_TRUE(member.alive);
+  EXPECT_EQ(member.peer_address, "");
+  EXPECT_EQ(member.partitions_owned, 16u);
+  EXPECT_EQ(member.partitions_incoming, 0u);
+  EXPECT_NE(status->json.find("\"cluster_name\""), std::string::npos);
+
+  auto ring = client_->ClusterRing(/*partitions=*/true);
+  ASSERT_TRUE(ring.ok()) << ring.error().ToString();
+  EXPECT_EQ(ring->partition_count, 16u);
+  EXPECT_EQ(ring->version, status->ring_version);
+  ASSERT_EQ(ring->partitions.size(), 16u);
+  for (std::uint32_t partition = 0; partition < 16; ++partition) {
+    EXPECT_EQ(ring->partitions[partition].partition, partition);
+    EXPECT_EQ(ring->partitions[partition].owner, "solo");
+  }
+  auto ring_without_partitions = client_->ClusterRing();
+  ASSERT_TRUE(ring_without_partitions.ok()) << ring_without_partitions.error().ToString();
+  EXPECT_TRUE(ring_without_partitions->partitions.empty());
+
+  // A standalone node refuses membership changes; the client checks arguments first.
+  auto join = client_->ClusterJoin({"127.0.0.1:1"});
+  ASSERT_FALSE(join.ok());
+  EXPECT_EQ(join.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(join.error().server_code, "invalid_argument");
+  EXPECT_NE(join.error().message.find("standalone"), std::string::npos);
+  auto leave = client_->ClusterLeave();
+  ASSERT_FALSE(leave.ok());
+  EXPECT_EQ(leave.error().server_code, "invalid_argument");
+  EXPECT_EQ(client_->ClusterJoin({}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->ClusterRemove("").error().code, ErrorCode::kInvalidArgument);
+  auto zero_weight = client_->ClusterSetWeight("solo", 0);
+  ASSERT_FALSE(zero_weight.ok());
+  EXPECT_EQ(zero_weight.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(zero_weight.error().http_status, 0) << "rejected before sending";
+}
+
 TEST_F(ClientServerTest, ServerStopsCleanlyOnSigterm) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   ASSERT_TRUE(client_->Health().ok());

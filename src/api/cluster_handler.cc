@@ -1,0 +1,328 @@
+#include "api/cluster_handler.h"
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "api/http_errors.h"
+#include "api/http_limits.h"
+#include "api/http_server.h"
+#include "api/http_target.h"
+#include "cluster/node_id.h"
+
+namespace meridian::api {
+
+namespace {
+
+using Json = nlohmann::ordered_json;  // keeps fields in the documented order
+
+constexpr std::string_view kOpStatus = "cluster_status";
+constexpr std::string_view kOpRing = "cluster_ring";
+constexpr std::string_view kOpAdmin = "cluster_admin";
+constexpr std::string_view kOpOther = "other";
+
+// The endpoints: path after kClusterPrefix, the one method it accepts, its metrics op.
+struct Endpoint {
+  std::string_view name;
+  std::string_view method;
+  std::string_view op;
+};
+constexpr Endpoint kEndpoints[] = {
+    {"status", "GET", kOpStatus}, {"ring", "GET", kOpRing},     {"join", "POST", kOpAdmin},
+    {"leave", "POST", kOpAdmin},  {"remove", "POST", kOpAdmin}, {"weight", "POST", kOpAdmin},
+};
+
+const Endpoint* FindEndpoint(std::string_view path) {
+  if (!path.starts_with(kClusterPrefix)) return nullptr;
+  const std::string_view name = path.substr(kClusterPrefix.size());
+  for (const Endpoint& endpoint : kEndpoints) {
+    if (endpoint.name == name) return &endpoint;
+  }
+  return nullptr;
+}
+
+// Dumps with invalid UTF-8 replaced, so arbitrary bytes never make dump() throw.
+std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+HttpResponse JsonResponse(const Json& body) {
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "application/json";
+  response.body = Dump(body);
+  return response;
+}
+
+HttpResponse InvalidArgument(std::string_view message) {
+  return ErrorResponse(400, kClusterInvalidArgument, message);
+}
+
+HttpResponse NodeErrorResponse(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return InvalidArgument(status.message());
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, error_code::kNotFound, status.message());
+    case StatusCode::kTooLarge:
+      return ErrorResponse(413, error_code::kBodyTooLarge, status.message());
+    case StatusCode::kCorruption:
+    case StatusCode::kIoError:
+      return ErrorResponse(503, error_code::kStorageError, status.message());
+    case StatusCode::kUnavailable:
+    case StatusCode::kTimeout:
+      return ErrorResponse(503, error_code::kUnavailable, status.message());
+    case StatusCode::kOk:
+    case StatusCode::kInternal:
+      break;
+  }
+  return ErrorResponse(500, error_code::kInternal, status.ToString());
+}
+
+Json MemberJson(const node::MemberView& member) {
+  // phi is capped by the detector; a non-finite value would not be valid JSON.
+  const double phi = std::isfinite(member.phi) ? member.phi : 0.0;
+  return Json{{"id", member.id},
+              {"peer_address", member.peer_address},
+              {"http_address", member.http_address},
+              {"zone", member.zone},
+              {"weight", member.weight},
+              {"status", member.status},
+              {"incarnation", member.incarnation},
+              {"alive", member.alive},
+              {"phi", phi},
+              {"partitions_owned", member.partitions_owned},
+              {"partitions_incoming", member.partitions_incoming}};
+}
+
+Json MembersJson(const std::vector<node::MemberView>& members) {
+  Json array = Json::array();
+  for (const node::MemberView& member : members) array.push_back(MemberJson(member));
+  return array;
+}
+
+Json StatusJson(const node::ClusterStatusReply& reply) {
+  return Json{{"cluster_name", reply.cluster_name},
+              {"self", reply.self},
+              {"claimant", reply.claimant},
+              {"ring_version", reply.ring_version},
+              {"partition_count", reply.partition_count},
+              {"members", MembersJson(reply.members)}};
+}
+
+Json RingJson(const node::RingReply& reply, bool include_partitions) {
+  Json body{{"partition_count", reply.partition_count},
+            {"version", reply.version},
+            {"members", MembersJson(reply.members)}};
+  if (include_partitions) {
+    Json partitions = Json::array();
+    for (std::size_t partition = 0; partition < reply.partitions.size(); ++partition) {
+      partitions.push_back(Json{{"partition", partition},
+                                {"owner", reply.partitions[partition].owner},
+                                {"pending_owner", reply.partitions[partition].pending_owner}});
+    }
+    body["partitions"] = std::move(partitions);
+  }
+  return body;
+}
+
+HttpResponse ReplyResponse(const node::ClientReply& reply, bool include_partitions) {
+  if (!reply.status.ok()) return NodeErrorResponse(reply.status);
+  if (const auto* status = std::get_if<node::ClusterStatusReply>(&reply.body)) {
+    return JsonResponse(StatusJson(*status));
+  }
+  if (const auto* ring = std::get_if<node::RingReply>(&reply.body)) {
+    return JsonResponse(RingJson(*ring, include_partitions));
+  }
+  if (const auto* admin = std::get_if<node::AdminReply>(&reply.body)) {
+    return JsonResponse(Json{{"message", admin->message}});
+  }
+  return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
+}
+
+// The ring's only query parameter: partitions=true|false, at most once.
+Result<bool> ParseRingQuery(std::string_view query) {
+  auto parameters = ParseQuery(query);
+  if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
+  std::optional<bool> partitions;
+  for (const auto& [name, value] : *parameters) {
+    if (name != "partitions") return Status::InvalidArgument("unknown query parameter: " + name);
+    if (partitions) return Status::InvalidArgument("partitions given more than once");
+    if (value != "true" && value != "false") {
+      return Status::InvalidArgument("partitions must be true or false");
+    }
+    partitions = value == "true";
+  }
+  return partitions.value_or(false);
+}
+
+Status RequireNoQuery(std::string_view query) {
+  auto parameters = ParseQuery(query);
+  if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
+  if (!parameters->empty()) {
+    return Status::InvalidArgument("unknown query parameter: " + parameters->front().first);
+  }
+  return Status::Ok();
+}
+
+// The body as a JSON object with no fields beyond `allowed`.
+Result<Json> ParseObject(std::string_view body, std::initializer_list<std::string_view> allowed) {
+  Json document = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) return Status::InvalidArgument("body is not valid JSON");
+  if (!document.is_object()) return Status::InvalidArgument("body must be a JSON object");
+  for (const auto& [name, value] : document.items()) {
+    bool known = false;
+    for (std::string_view field : allowed) known = known || field == name;
+    if (!known) return Status::InvalidArgument("unknown field: " + name);
+  }
+  return document;
+}
+
+// The member id in `document[field]`: a string that is a valid node id.
+Result<std::string> NodeField(const Json& document, std::string_view field) {
+  const auto found = document.find(std::string(field));
+  if (found == document.end()) {
+    return Status::InvalidArgument("missing field: " + std::string(field));
+  }
+  if (!found->is_string()) return Status::InvalidArgument(std::string(field) + " must be a string");
+  const std::string& id = found->get_ref<const std::string&>();
+  if (Status valid = cluster::ValidateNodeId(id); !valid.ok()) {
+    return Status::InvalidArgument(std::string(field) + ": " + valid.message());
+  }
+  return id;
+}
+
+Result<node::ClusterJoinRequest> ParseJoin(std::string_view body) {
+  Result<Json> document = ParseObject(body, {"seeds"});
+  if (!document.ok()) return document.status();
+  const auto seeds = document->find("seeds");
+  if (seeds == document->end()) return Status::InvalidArgument("missing field: seeds");
+  if (!seeds->is_array()) return Status::InvalidArgument("seeds must be an array of strings");
+  if (seeds->empty()) return Status::InvalidArgument("seeds must not be empty");
+  node::ClusterJoinRequest request;
+  for (const Json& seed : *seeds) {
+    if (!seed.is_string()) return Status::InvalidArgument("seeds must be an array of strings");
+    const std::string& address = seed.get_ref<const std::string&>();
+    Result<ListenAddress> parsed = ParseListenAddress(address);
+    if (!parsed.ok()) {
+      return Status::InvalidArgument("seed '" + address + "': " + parsed.status().message());
+    }
+    if (parsed->port == 0) return Status::InvalidArgument("seed '" + address + "': port 0");
+    request.seeds.push_back(address);
+  }
+  return request;
+}
+
+bool IsBlank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+Result<node::ClusterLeaveRequest> ParseLeave(std::string_view body) {
+  node::ClusterLeaveRequest request;  // an empty node: this node
+  if (IsBlank(body)) return request;
+  Result<Json> document = ParseObject(body, {"node"});
+  if (!document.ok()) return document.status();
+  if (!document->contains("node")) return request;
+  Result<std::string> node = NodeField(*document, "node");
+  if (!node.ok()) return node.status();
+  request.node = std::move(*node);
+  return request;
+}
+
+Result<node::ClusterRemoveRequest> ParseRemove(std::string_view body) {
+  Result<Json> document = ParseObject(body, {"node"});
+  if (!document.ok()) return document.status();
+  Result<std::string> node = NodeField(*document, "node");
+  if (!node.ok()) return node.status();
+  return node::ClusterRemoveRequest{std::move(*node)};
+}
+
+Result<node::ClusterSetWeightRequest> ParseSetWeight(std::string_view body) {
+  Result<Json> document = ParseObject(body, {"node", "weight"});
+  if (!document.ok()) return document.status();
+  Result<std::string> node = NodeField(*document, "node");
+  if (!node.ok()) return node.status();
+  const auto weight = document->find("weight");
+  if (weight == document->end()) return Status::InvalidArgument("missing field: weight");
+  if (!weight->is_number_integer()) return Status::InvalidArgument("weight must be an integer");
+  if (!weight->is_number_unsigned() || weight->get<std::uint64_t>() == 0) {
+    return Status::InvalidArgument("weight must be positive");
+  }
+  if (weight->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+    return Status::InvalidArgument("weight is out of range");
+  }
+  return node::ClusterSetWeightRequest{std::move(*node),
+                                       static_cast<std::uint32_t>(weight->get<std::uint64_t>())};
+}
+
+// The node request of an admin POST to `endpoint`, validated.
+Result<node::ClientRequest> ParseAdminBody(std::string_view endpoint, std::string_view body) {
+  const auto wrap = [](auto parsed) -> Result<node::ClientRequest> {
+    if (!parsed.ok()) return parsed.status();
+    return node::ClientRequest(std::move(*parsed));
+  };
+  if (endpoint == "join") return wrap(ParseJoin(body));
+  if (endpoint == "leave") return wrap(ParseLeave(body));
+  if (endpoint == "remove") return wrap(ParseRemove(body));
+  return wrap(ParseSetWeight(body));
+}
+
+}  // namespace
+
+std::string_view ClusterOperation(std::string_view method, std::string_view path) {
+  const Endpoint* endpoint = FindEndpoint(path);
+  if (endpoint == nullptr || endpoint->method != method) return kOpOther;
+  return endpoint->op;
+}
+
+void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
+                          std::string_view query, ClusterFinish finish) {
+  const Endpoint* endpoint = FindEndpoint(path);
+  if (endpoint == nullptr) {
+    return finish(kOpOther, ErrorResponse(404, error_code::kNotFound, "no such endpoint"));
+  }
+  if (request.method != endpoint->method) {
+    return finish(kOpOther, MethodNotAllowed(endpoint->method));
+  }
+  const std::string_view op = endpoint->op;
+  const auto fail = [&](unsigned status, std::string_view error, std::string_view message) {
+    finish(op, ErrorResponse(status, error, message));
+  };
+
+  node::ClientRequest client_request;
+  bool include_partitions = false;
+  if (op == kOpRing) {
+    Result<bool> partitions = ParseRingQuery(query);
+    if (!partitions.ok()) {
+      return fail(400, error_code::kInvalidParameter, partitions.status().message());
+    }
+    include_partitions = *partitions;
+    client_request = node::ClusterRingRequest{include_partitions};
+  } else {
+    if (Status status = RequireNoQuery(query); !status.ok()) {
+      return fail(400, error_code::kInvalidParameter, status.message());
+    }
+    if (op == kOpStatus) {
+      client_request = node::ClusterStatusRequest{};
+    } else {
+      if (request.body.size() > kBucketBodyBytesMax) {
+        return fail(413, error_code::kBodyTooLarge,
+                    "body exceeds " + std::to_string(kBucketBodyBytesMax) + " bytes");
+      }
+      Result<node::ClientRequest> parsed = ParseAdminBody(endpoint->name, request.body);
+      if (!parsed.ok()) return fail(400, kClusterInvalidArgument, parsed.status().message());
+      client_request = std::move(*parsed);
+    }
+  }
+  service.Submit(std::move(client_request),
+                 [op, include_partitions, finish = std::move(finish)](node::ClientReply reply) {
+                   finish(op, ReplyResponse(reply, include_partitions));
+                 });
+}
+
+}  // namespace meridian::api

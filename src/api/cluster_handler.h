@@ -1,0 +1,44 @@
+// The cluster administration endpoints of docs/api.md ("Cluster"), under /v1/cluster/:
+//
+//   GET  /v1/cluster/status              -> ClusterStatusRequest  (metrics op cluster_status)
+//   GET  /v1/cluster/ring[?partitions=…] -> ClusterRingRequest    (metrics op cluster_ring)
+//   POST /v1/cluster/join|leave|remove|weight -> the admin requests (metrics op cluster_admin)
+//
+// HttpHandler routes every path under kClusterPrefix here. This validates the method, the
+// query and the JSON body at the edge (400 invalid_argument naming the problem; nothing is
+// submitted then), submits the request to the KvService and turns the reply or the node's
+// error into the response. No sockets, no Beast: stateless functions over HttpRequest.
+//
+// Thread-safety: as HttpHandler — call on the event-loop thread that runs the KvService.
+// `finish` is invoked exactly once, possibly before HandleClusterRequest returns.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "api/http_message.h"
+#include "api/kv_service.h"
+
+namespace meridian::api {
+
+inline constexpr std::string_view kClusterPrefix = "/v1/cluster/";
+
+// The `error` code of a cluster request the edge or the node refuses as invalid (bad JSON,
+// unknown or missing field, wrong type, weight 0, a node that runs standalone).
+// WIRE FORMAT: listed in docs/api.md ("Errors").
+inline constexpr std::string_view kClusterInvalidArgument = "invalid_argument";
+
+// The metrics `op` of a request for `path` (under kClusterPrefix) with `method`:
+// "cluster_status", "cluster_ring", "cluster_admin", or "other" for unknown paths and
+// unsupported methods.
+std::string_view ClusterOperation(std::string_view method, std::string_view path);
+
+// Receives the metrics op and the response to send.
+using ClusterFinish = std::function<void(std::string_view op, HttpResponse response)>;
+
+// Handles `request`, whose path (`path`, split from `query`) starts with kClusterPrefix.
+// The service must outlive the pending reply.
+void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
+                          std::string_view query, ClusterFinish finish);
+
+}  // namespace meridian::api

@@ -1,0 +1,360 @@
+// `meridian cluster status|ring|join|leave|remove|set-weight`: cluster administration from
+// the command line, built on the public client library (include/meridian/client.h) only.
+// Exit codes as for get/put/delete: 0 success, 1 request/server error, 2 usage error. Every
+// failure prints exactly one line to stderr.
+//
+// Options are parsed as text and validated here (extras allowed and rejected by hand) so that
+// every usage error, including an unknown flag or subcommand, exits 2 with one line.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cli/commands.h"
+#include "meridian/client.h"
+
+namespace meridian::cli {
+namespace {
+
+namespace mc = meridian::client;
+
+constexpr int kExitRequestFailed = 1;
+constexpr int kExitUsage = 2;
+
+// Flags shared by every cluster command, plus each command's own.
+struct ClusterArguments {
+  std::string url;
+  std::string ca_file;
+  bool insecure = false;
+  std::string timeout_ms = "10000";
+  bool json = false;
+  bool partitions = false;
+  std::vector<std::string> seeds;
+  std::string node;
+  std::string weight;
+  CLI::Option* node_option = nullptr;
+  CLI::Option* weight_option = nullptr;
+};
+
+// A failure that ends the command: its exit code and its one-line reason.
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+std::string DefaultUrl() {
+  const char* from_environment = std::getenv("MERIDIAN_URL");
+  return (from_environment != nullptr && *from_environment != '\0') ? from_environment
+                                                                    : "http://127.0.0.1:8080";
+}
+
+// Server messages and arguments may hold any byte; stderr gets one printable line.
+std::string Printable(std::string_view bytes) {
+  std::string text;
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
+      text.push_back(c);
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      text += "\\x";
+      text.push_back(kHex[byte >> 4]);
+      text.push_back(kHex[byte & 0x0F]);
+    }
+  }
+  return text;
+}
+
+void AddCommonOptions(CLI::App& command, ClusterArguments& arguments) {
+  arguments.url = DefaultUrl();
+  command.add_option("--url", arguments.url, "Server endpoint (default: $MERIDIAN_URL)")
+      ->capture_default_str();
+  command.add_option("--cacert", arguments.ca_file, "PEM file of CA certificates for https");
+  command.add_flag("--insecure", arguments.insecure, "Do not verify the server's certificate");
+  command.add_option("--timeout-ms", arguments.timeout_ms, "Request timeout, 0 = none")
+      ->capture_default_str();
+  command.allow_extras();
+}
+
+std::optional<std::uint32_t> ParseUnsigned(const std::string& text) {
+  std::uint32_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return {};
+  return value;
+}
+
+std::variant<std::unique_ptr<mc::Client>, Failure> Connect(const ClusterArguments& arguments) {
+  mc::ClientOptions options;
+  options.endpoint = arguments.url;
+  options.ca_file = arguments.ca_file;
+  options.verify_peer = !arguments.insecure;
+  const std::optional<std::uint32_t> timeout_ms = ParseUnsigned(arguments.timeout_ms);
+  if (!timeout_ms) return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
+  options.timeout_ms = *timeout_ms;
+  auto client = mc::Client::Create(std::move(options));
+  if (!client.ok()) {
+    const bool usage = client.error().code == mc::ErrorCode::kInvalidArgument;
+    return Failure{usage ? kExitUsage : kExitRequestFailed, client.error().message};
+  }
+  return std::move(client).value();
+}
+
+Failure RequestFailed(const mc::Error& error) {
+  // Client-side rejections (empty node id, weight 0, ...) are usage errors.
+  const bool usage = error.code == mc::ErrorCode::kInvalidArgument;
+  return Failure{usage ? kExitUsage : kExitRequestFailed, Printable(error.ToString())};
+}
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+// Rows of cells printed with left-aligned columns two spaces apart; "-" for empty cells.
+std::string Table(std::vector<std::vector<std::string>> rows) {
+  std::vector<std::size_t> widths;
+  for (auto& row : rows) {
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      if (row[column].empty()) row[column] = "-";
+      row[column] = Printable(row[column]);
+      if (widths.size() <= column) widths.push_back(0);
+      widths[column] = std::max(widths[column], row[column].size());
+    }
+  }
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      line += row[column];
+      if (column + 1 < row.size()) line.append(widths[column] - row[column].size() + 2, ' ');
+    }
+    text += line + "\n";
+  }
+  return text;
+}
+
+std::string Percent(double fraction) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.1f%%", 100.0 * fraction);
+  return text;
+}
+
+std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arguments) {
+  auto status = client.ClusterStatus();
+  if (!status.ok()) return RequestFailed(status.error());
+  if (arguments.json) {
+    Print(status->json + "\n");
+    return std::nullopt;
+  }
+  std::string text = "cluster " + Printable(status->cluster_name) + ", self " +
+                     Printable(status->self) + ", claimant " + Printable(status->claimant) +
+                     ", ring version " + std::to_string(status->ring_version) + ", " +
+                     std::to_string(status->partition_count) + " partitions\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED", "INCOMING", "ADDRESS", "HTTP"}};
+  for (const mc::ClusterMember& member : status->members) {
+    rows.push_back({member.id, member.status, member.alive ? "yes" : "no", member.zone,
+                    std::to_string(member.weight), std::to_string(member.partitions_owned),
+                    std::to_string(member.partitions_incoming), member.peer_address,
+                    member.http_address});
+  }
+  Print(text + Table(std::move(rows)));
+  return std::nullopt;
+}
+
+std::optional<Failure> RunRing(mc::Client& client, const ClusterArguments& arguments) {
+  auto ring = client.ClusterRing(arguments.partitions);
+  if (!ring.ok()) return RequestFailed(ring.error());
+  if (arguments.json) {
+    Print(ring->json + "\n");
+    return std::nullopt;
+  }
+  std::string text = "ring version " + std::to_string(ring->version) + ", " +
+                     std::to_string(ring->partition_count) + " partitions\n";
+  // Each member's share of partitions next to its share of the weight of active members.
+  std::uint64_t total_weight = 0;
+  for (const mc::ClusterMember& member : ring->members) {
+    if (member.status != "removed") total_weight += member.weight;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "STATUS", "WEIGHT", "OWNED", "SHARE", "WEIGHT SHARE", "INCOMING"}};
+  for (const mc::ClusterMember& member : ring->members) {
+    const double share = ring->partition_count == 0
+                             ? 0.0
+                             : static_cast<double>(member.partitions_owned) /
+                                   static_cast<double>(ring->partition_count);
+    const double weight_share =
+        member.status == "removed" || total_weight == 0
+            ? 0.0
+            : static_cast<double>(member.weight) / static_cast<double>(total_weight);
+    rows.push_back({member.id, member.status, std::to_string(member.weight),
+                    std::to_string(member.partitions_owned), Percent(share), Percent(weight_share),
+                    std::to_string(member.partitions_incoming)});
+  }
+  text += Table(std::move(rows));
+  if (arguments.partitions) {
+    std::vector<std::vector<std::string>> partition_rows = {{"PARTITION", "OWNER", "PENDING"}};
+    for (const mc::RingPartition& partition : ring->partitions) {
+      partition_rows.push_back(
+          {std::to_string(partition.partition), partition.owner, partition.pending_owner});
+    }
+    text += "\n" + Table(std::move(partition_rows));
+  }
+  Print(text);
+  return std::nullopt;
+}
+
+std::optional<Failure> ReportAdmin(const mc::Result<mc::ClusterAdminResult>& result) {
+  if (!result.ok()) return RequestFailed(result.error());
+  Print(result->message + "\n");
+  return std::nullopt;
+}
+
+std::optional<Failure> RunJoin(mc::Client& client, const ClusterArguments& arguments) {
+  return ReportAdmin(client.ClusterJoin(arguments.seeds));
+}
+
+std::optional<Failure> RunLeave(mc::Client& client, const ClusterArguments& arguments) {
+  return ReportAdmin(client.ClusterLeave(arguments.node));
+}
+
+std::optional<Failure> RunRemove(mc::Client& client, const ClusterArguments& arguments) {
+  return ReportAdmin(client.ClusterRemove(arguments.node));
+}
+
+std::optional<Failure> RunSetWeight(mc::Client& client, const ClusterArguments& arguments) {
+  // Validated by CheckUsage.
+  return ReportAdmin(client.ClusterSetWeight(arguments.node, *ParseUnsigned(arguments.weight)));
+}
+
+// What each command requires beyond the common flags.
+enum class Positionals { kNone, kSeeds, kOptionalNode, kNode, kNodeAndWeight };
+
+std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArguments& arguments,
+                                  Positionals positionals) {
+  const auto extras = command.remaining();
+  if (!extras.empty()) {
+    return Failure{kExitUsage, "unexpected argument '" + Printable(extras.front()) + "'"};
+  }
+  const bool needs_node =
+      positionals == Positionals::kNode || positionals == Positionals::kNodeAndWeight;
+  if (positionals == Positionals::kSeeds && arguments.seeds.empty()) {
+    return Failure{kExitUsage, "missing SEED (a peer address host:port)"};
+  }
+  if (positionals == Positionals::kSeeds) {
+    for (const std::string& seed : arguments.seeds) {
+      if (seed.empty()) return Failure{kExitUsage, "SEED must not be empty"};
+    }
+  }
+  if (needs_node && arguments.node_option->count() == 0) return Failure{kExitUsage, "missing NODE"};
+  if (arguments.node_option != nullptr && arguments.node_option->count() > 0 &&
+      arguments.node.empty()) {
+    return Failure{kExitUsage, "NODE must not be empty"};
+  }
+  if (positionals == Positionals::kNodeAndWeight) {
+    if (arguments.weight_option->count() == 0) return Failure{kExitUsage, "missing WEIGHT"};
+    const std::optional<std::uint32_t> weight = ParseUnsigned(arguments.weight);
+    if (!weight || *weight == 0) {
+      return Failure{kExitUsage, "WEIGHT must be a positive integer (at most 4294967295)"};
+    }
+  }
+  return std::nullopt;
+}
+
+using Runner = std::optional<Failure> (*)(mc::Client&, const ClusterArguments&);
+
+// Prints the failure (if any) as one line and returns the exit code.
+// `command` is the words after `meridian`, e.g. "cluster status".
+int Report(const std::string& command, const std::optional<Failure>& failure) {
+  if (!failure) return 0;
+  const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
+  std::fprintf(stderr, "meridian %s: %s%s\n", command.c_str(), failure->message.c_str(),
+               hint.c_str());
+  return failure->exit_code;
+}
+
+// Registers one cluster command: validates, connects, runs, sets the exit code.
+CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::string& description,
+                     Positionals positionals, Runner run, int& exit_code) {
+  auto arguments = std::make_shared<ClusterArguments>();
+  CLI::App* command = cluster.add_subcommand(name, description);
+  AddCommonOptions(*command, *arguments);
+  switch (positionals) {
+    case Positionals::kNone:
+      break;
+    case Positionals::kSeeds:
+      command->add_option("seeds", arguments->seeds, "Peer addresses (host:port) of members");
+      break;
+    case Positionals::kOptionalNode:
+    case Positionals::kNode:
+      arguments->node_option = command->add_option("node", arguments->node, "Member id");
+      break;
+    case Positionals::kNodeAndWeight:
+      arguments->node_option = command->add_option("node", arguments->node, "Member id");
+      arguments->weight_option =
+          command->add_option("weight", arguments->weight, "New weight, a positive integer");
+      break;
+  }
+  if (name == "status" || name == "ring") {
+    command->add_flag("--json", arguments->json, "Print the server's JSON reply");
+  }
+  if (name == "ring") {
+    command->add_flag("--partitions", arguments->partitions, "Also list every partition's owner");
+  }
+  command->footer("Exit codes: 0 success, 1 request failed, 2 usage error.");
+  command->callback([command, arguments, positionals, run, &exit_code] {
+    std::optional<Failure> failure = CheckUsage(*command, *arguments, positionals);
+    if (!failure) {
+      auto client = Connect(*arguments);
+      if (auto* connect_failure = std::get_if<Failure>(&client)) {
+        failure = *connect_failure;
+      } else {
+        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
+      }
+    }
+    exit_code = Report("cluster " + command->get_name(), failure);
+  });
+  return *command;
+}
+
+}  // namespace
+
+void AddClusterCommands(CLI::App& app, int& exit_code) {
+  CLI::App* cluster = app.add_subcommand("cluster", "Cluster administration (status, membership)");
+  cluster->allow_extras();
+  AddCommand(*cluster, "status", "Show the members as the server's node sees them",
+             Positionals::kNone, RunStatus, exit_code)
+      .footer(
+          "Prints a header line and a table: ID STATUS ALIVE ZONE WEIGHT OWNED INCOMING ADDRESS\n"
+          "HTTP ('-' for empty). Exit codes: 0 success, 1 request failed, 2 usage error.");
+  AddCommand(*cluster, "ring", "Show the ring: partitions owned per member (and per partition)",
+             Positionals::kNone, RunRing, exit_code);
+  AddCommand(*cluster, "join", "Make the server's node join the cluster of SEED(s)",
+             Positionals::kSeeds, RunJoin, exit_code);
+  AddCommand(*cluster, "leave", "Move NODE's partitions away, then remove it (default: the server)",
+             Positionals::kOptionalNode, RunLeave, exit_code);
+  AddCommand(*cluster, "remove", "Remove (dead) NODE at once; its partitions are reassigned",
+             Positionals::kNode, RunRemove, exit_code);
+  AddCommand(*cluster, "set-weight", "Change NODE's weight (its share of partitions)",
+             Positionals::kNodeAndWeight, RunSetWeight, exit_code);
+  // `meridian cluster` alone, or with an unknown command.
+  cluster->callback([cluster, &exit_code] {
+    if (!cluster->get_subcommands().empty()) return;
+    const auto extras = cluster->remaining();
+    const std::string reason =
+        extras.empty() ? "missing command" : "unknown command '" + Printable(extras.front()) + "'";
+    exit_code =
+        Report("cluster", Failure{kExitUsage, reason + " (status, ring, join, leave, remove, "
+                                                       "set-weight)"});
+  });
+}
+
+}  // namespace meridian::cli

@@ -1,0 +1,195 @@
+#include "client/cluster_parsing.h"
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+
+namespace meridian::client::internal {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Error ProtocolError(std::string message) {
+  Error error;
+  error.code = ErrorCode::kProtocolError;
+  error.message = std::move(message);
+  error.http_status = 200;
+  return error;
+}
+
+// Reads typed fields of one JSON object; remembers the first missing or mistyped field.
+class FieldReader {
+ public:
+  FieldReader(const Json& object, std::string what) : object_(object), what_(std::move(what)) {}
+
+  void String(const char* name, std::string& out) {
+    const Json* value = Find(name);
+    if (value == nullptr) return;
+    if (!value->is_string()) return Fail(name, "a string");
+    out = value->get<std::string>();
+  }
+  void Bool(const char* name, bool& out) {
+    const Json* value = Find(name);
+    if (value == nullptr) return;
+    if (!value->is_boolean()) return Fail(name, "a boolean");
+    out = value->get<bool>();
+  }
+  void Number(const char* name, double& out) {
+    const Json* value = Find(name);
+    if (value == nullptr) return;
+    if (!value->is_number()) return Fail(name, "a number");
+    out = value->get<double>();
+  }
+  template <typename Unsigned>
+  void Count(const char* name, Unsigned& out) {
+    const Json* value = Find(name);
+    if (value == nullptr) return;
+    if (!value->is_number_unsigned() ||
+        value->get<std::uint64_t>() > std::numeric_limits<Unsigned>::max()) {
+      return Fail(name, "a non-negative integer in range");
+    }
+    out = static_cast<Unsigned>(value->get<std::uint64_t>());
+  }
+  // The array field `name`, or nullptr (after recording the error).
+  const Json* Array(const char* name) {
+    const Json* value = Find(name);
+    if (value == nullptr) return nullptr;
+    if (!value->is_array()) {
+      Fail(name, "an array");
+      return nullptr;
+    }
+    return value;
+  }
+
+  const std::optional<Error>& error() const { return error_; }
+
+ private:
+  const Json* Find(const char* name) {
+    if (error_) return nullptr;
+    const auto found = object_.find(name);
+    if (found == object_.end()) {
+      error_ = ProtocolError(what_ + " has no field " + name);
+      return nullptr;
+    }
+    return &*found;
+  }
+  void Fail(const char* name, const char* expected) {
+    error_ = ProtocolError(what_ + " field " + name + " is not " + expected);
+  }
+
+  const Json& object_;
+  std::string what_;
+  std::optional<Error> error_;
+};
+
+// The JSON object of a reply body, or a protocol error naming `what`.
+Result<Json> ParseObject(std::string_view body, const std::string& what) {
+  Json document = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) return ProtocolError(what + " is not a JSON object");
+  return document;
+}
+
+Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
+  const Json* members = reader.Array("members");
+  if (reader.error()) return *reader.error();
+  std::vector<ClusterMember> result;
+  for (const Json& entry : *members) {
+    if (!entry.is_object()) return ProtocolError("a cluster member is not a JSON object");
+    ClusterMember member;
+    FieldReader fields(entry, "a cluster member");
+    fields.String("id", member.id);
+    fields.String("peer_address", member.peer_address);
+    fields.String("http_address", member.http_address);
+    fields.String("zone", member.zone);
+    fields.Count("weight", member.weight);
+    fields.String("status", member.status);
+    fields.Count("incarnation", member.incarnation);
+    fields.Bool("alive", member.alive);
+    fields.Number("phi", member.phi);
+    fields.Count("partitions_owned", member.partitions_owned);
+    fields.Count("partitions_incoming", member.partitions_incoming);
+    if (fields.error()) return *fields.error();
+    result.push_back(std::move(member));
+  }
+  return result;
+}
+
+}  // namespace
+
+Result<ClusterStatusResult> ParseClusterStatusBody(std::string_view body) {
+  const std::string what = "the cluster status reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  ClusterStatusResult result;
+  FieldReader reader(*document, what);
+  reader.String("cluster_name", result.cluster_name);
+  reader.String("self", result.self);
+  reader.String("claimant", result.claimant);
+  reader.Count("ring_version", result.ring_version);
+  reader.Count("partition_count", result.partition_count);
+  auto members = ParseMembers(reader);
+  if (!members.ok()) return members.error();
+  result.members = std::move(members).value();
+  result.json = std::string(body);
+  return result;
+}
+
+Result<ClusterRingResult> ParseClusterRingBody(std::string_view body) {
+  const std::string what = "the cluster ring reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  ClusterRingResult result;
+  FieldReader reader(*document, what);
+  reader.Count("partition_count", result.partition_count);
+  reader.Count("version", result.version);
+  auto members = ParseMembers(reader);
+  if (!members.ok()) return members.error();
+  result.members = std::move(members).value();
+  if (document->contains("partitions")) {
+    const Json* partitions = reader.Array("partitions");
+    if (reader.error()) return *reader.error();
+    for (const Json& entry : *partitions) {
+      if (!entry.is_object()) return ProtocolError("a ring partition is not a JSON object");
+      RingPartition partition;
+      FieldReader fields(entry, "a ring partition");
+      fields.Count("partition", partition.partition);
+      fields.String("owner", partition.owner);
+      fields.String("pending_owner", partition.pending_owner);
+      if (fields.error()) return *fields.error();
+      result.partitions.push_back(std::move(partition));
+    }
+  }
+  result.json = std::string(body);
+  return result;
+}
+
+Result<ClusterAdminResult> ParseClusterAdminBody(std::string_view body) {
+  const std::string what = "the cluster admin reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  ClusterAdminResult result;
+  FieldReader reader(*document, what);
+  reader.String("message", result.message);
+  if (reader.error()) return *reader.error();
+  return result;
+}
+
+std::string ClusterJoinBody(const std::vector<std::string>& seeds) {
+  return Dump(Json{{"seeds", seeds}});
+}
+
+std::string ClusterNodeBody(std::string_view node) {
+  if (node.empty()) return "";
+  return Dump(Json{{"node", std::string(node)}});
+}
+
+std::string ClusterWeightBody(std::string_view node, std::uint32_t weight) {
+  return Dump(Json{{"node", std::string(node)}, {"weight", weight}});
+}
+
+}  // namespace meridian::client::internal

@@ -1,0 +1,393 @@
+// The /v1/cluster/ endpoints without sockets: routing, edge validation of query and JSON
+// bodies, reply rendering, node-error mapping and metrics — over a fake service, and over
+// the real NodeService with a standalone node.
+#include "api/cluster_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/http_handler.h"
+#include "api/http_limits.h"
+#include "api/metrics.h"
+#include "runtime/node_service.h"
+#include "runtime/system_env.h"
+#include "storage/memory_engine.h"
+
+namespace meridian::api {
+namespace {
+
+using nlohmann::json;
+
+// Records what reached the service and answers with a configured reply, synchronously.
+class FakeKvService final : public KvService {
+ public:
+  void Submit(node::ClientRequest request, Completion done) override {
+    requests.push_back(std::move(request));
+    node::ClientReply reply = next_reply;
+    done(std::move(reply));
+  }
+  std::vector<node::ClientRequest> requests;
+  node::ClientReply next_reply;
+};
+
+std::string ErrorOf(const HttpResponse& response) {
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("error")) return "";
+  return body["error"].get<std::string>();
+}
+
+std::string MessageOf(const HttpResponse& response) {
+  const json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("message")) return "";
+  return body["message"].get<std::string>();
+}
+
+node::MemberView Member(std::string id, std::uint32_t owned) {
+  node::MemberView member;
+  member.id = std::move(id);
+  member.peer_address = "127.0.0.1:7080";
+  member.http_address = "127.0.0.1:8080";
+  member.zone = "zone-a";
+  member.weight = 2;
+  member.status = "up";
+  member.incarnation = 7;
+  member.alive = false;
+  member.phi = 9.5;
+  member.partitions_owned = owned;
+  member.partitions_incoming = 3;
+  return member;
+}
+
+class ClusterHandlerTest : public ::testing::Test {
+ protected:
+  HttpResponse Call(std::string method, std::string target, std::string body = "") {
+    std::optional<HttpResponse> out;
+    handler_.Handle(
+        HttpRequest{std::move(method), std::move(target), std::nullopt, std::move(body)},
+        [&out](HttpResponse response) { out = std::move(response); });
+    EXPECT_TRUE(out.has_value()) << "respond was not called synchronously";
+    return out.value_or(HttpResponse{});
+  }
+
+  FakeKvService service_;
+  Metrics metrics_;
+  HttpHandler handler_{service_, metrics_, HttpLimits{}};
+};
+
+TEST_F(ClusterHandlerTest, StatusRendersEveryField) {
+  node::ClusterStatusReply reply{"prod", "n1", "n2", 12, 8, {Member("n1", 5), Member("n2", 3)}};
+  service_.next_reply.body = reply;
+  HttpResponse response = Call("GET", "/v1/cluster/status");
+  ASSERT_EQ(response.status, 200u) << response.body;
+  EXPECT_EQ(response.content_type, "application/json");
+  ASSERT_EQ(service_.requests.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<node::ClusterStatusRequest>(service_.requests[0]));
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["cluster_name"], "prod");
+  EXPECT_EQ(body["self"], "n1");
+  EXPECT_EQ(body["claimant"], "n2");
+  EXPECT_EQ(body["ring_version"], 12);
+  EXPECT_EQ(body["partition_count"], 8);
+  ASSERT_EQ(body["members"].size(), 2u);
+  const json expected_member = {{"id", "n2"},
+                                {"peer_address", "127.0.0.1:7080"},
+                                {"http_address", "127.0.0.1:8080"},
+                                {"zone", "zone-a"},
+                                {"weight", 2},
+                                {"status", "up"},
+                                {"incarnation", 7},
+                                {"alive", false},
+                                {"phi", 9.5},
+                                {"partitions_owned", 3},
+                                {"partitions_incoming", 3}};
+  EXPECT_EQ(body["members"][1], expected_member);
+  // Fields appear in the documented order.
+  EXPECT_EQ(response.body.find("{\"cluster_name\":"), 0u);
+}
+
+TEST_F(ClusterHandlerTest, RingListsPartitionsOnlyWhenAsked) {
+  node::RingReply reply;
+  reply.partition_count = 2;
+  reply.version = 4;
+  reply.members = {Member("n1", 2)};
+  service_.next_reply.body = reply;
+  HttpResponse without = Call("GET", "/v1/cluster/ring");
+  ASSERT_EQ(without.status, 200u) << without.body;
+  EXPECT_FALSE(std::get<node::ClusterRingRequest>(service_.requests.at(0)).include_partitions);
+  json body = json::parse(without.body);
+  EXPECT_EQ(body["partition_count"], 2);
+  EXPECT_EQ(body["version"], 4);
+  EXPECT_EQ(body["members"][0]["id"], "n1");
+  EXPECT_FALSE(body.contains("partitions"));
+
+  reply.partitions = {{"n1", ""}, {"n1", "n2"}};
+  service_.next_reply.body = reply;
+  HttpResponse with = Call("GET", "/v1/cluster/ring?partitions=true");
+  ASSERT_EQ(with.status, 200u) << with.body;
+  EXPECT_TRUE(std::get<node::ClusterRingRequest>(service_.requests.at(1)).include_partitions);
+  body = json::parse(with.body);
+  const json expected = json::array({{{"partition", 0}, {"owner", "n1"}, {"pending_owner", ""}},
+                                     {{"partition", 1}, {"owner", "n1"}, {"pending_owner", "n2"}}});
+  EXPECT_EQ(body["partitions"], expected);
+
+  Call("GET", "/v1/cluster/ring?partitions=false");
+  EXPECT_FALSE(std::get<node::ClusterRingRequest>(service_.requests.at(2)).include_partitions);
+}
+
+TEST_F(ClusterHandlerTest, AdminBodiesBecomeNodeRequests) {
+  service_.next_reply.body = node::AdminReply{"accepted"};
+  HttpResponse join =
+      Call("POST", "/v1/cluster/join", R"({"seeds":["127.0.0.1:7080","[::1]:7081"]})");
+  ASSERT_EQ(join.status, 200u) << join.body;
+  EXPECT_EQ(join.body, R"({"message":"accepted"})");
+  EXPECT_EQ(std::get<node::ClusterJoinRequest>(service_.requests.at(0)).seeds,
+            (std::vector<std::string>{"127.0.0.1:7080", "[::1]:7081"}));
+
+  EXPECT_EQ(Call("POST", "/v1/cluster/leave").status, 200u);
+  EXPECT_EQ(std::get<node::ClusterLeaveRequest>(service_.requests.at(1)).node, "");
+  EXPECT_EQ(Call("POST", "/v1/cluster/leave", "{}").status, 200u);
+  EXPECT_EQ(std::get<node::ClusterLeaveRequest>(service_.requests.at(2)).node, "");
+  EXPECT_EQ(Call("POST", "/v1/cluster/leave", R"({"node":"n2"})").status, 200u);
+  EXPECT_EQ(std::get<node::ClusterLeaveRequest>(service_.requests.at(3)).node, "n2");
+
+  EXPECT_EQ(Call("POST", "/v1/cluster/remove", R"({"node":"n3"})").status, 200u);
+  EXPECT_EQ(std::get<node::ClusterRemoveRequest>(service_.requests.at(4)).node, "n3");
+
+  EXPECT_EQ(Call("POST", "/v1/cluster/weight", R"({"node":"n4","weight":4294967295})").status,
+            200u);
+  const auto& weight = std::get<node::ClusterSetWeightRequest>(service_.requests.at(5));
+  EXPECT_EQ(weight.node, "n4");
+  EXPECT_EQ(weight.weight, 4294967295u);
+}
+
+TEST_F(ClusterHandlerTest, EdgeValidationErrorsNeverReachTheService) {
+  struct Case {
+    const char* method;
+    const char* target;
+    std::string body;
+    unsigned status;
+    const char* error;
+    const char* message;  // a part of the message
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v1/cluster/join", "", 400, "invalid_argument", "not valid JSON"},
+      {"POST", "/v1/cluster/join", "[]", 400, "invalid_argument", "JSON object"},
+      {"POST", "/v1/cluster/join", "{}", 400, "invalid_argument", "missing field: seeds"},
+      {"POST", "/v1/cluster/join", R"({"seeds":[]})", 400, "invalid_argument", "not be empty"},
+      {"POST", "/v1/cluster/join", R"({"seeds":"a:1"})", 400, "invalid_argument", "array"},
+      {"POST", "/v1/cluster/join", R"({"seeds":[7080]})", 400, "invalid_argument", "array"},
+      {"POST", "/v1/cluster/join", R"({"seeds":["nohost"]})", 400, "invalid_argument", "nohost"},
+      {"POST", "/v1/cluster/join", R"({"seeds":["127.0.0.1:0"]})", 400, "invalid_argument",
+       "port 0"},
+      {"POST", "/v1/cluster/join", R"({"seeds":["1.2.3.4:5"],"x":1})", 400, "invalid_argument",
+       "unknown field: x"},
+      {"POST", "/v1/cluster/leave", R"({"node":3})", 400, "invalid_argument", "string"},
+      {"POST", "/v1/cluster/leave", R"({"node":""})", 400, "invalid_argument", "node"},
+      {"POST", "/v1/cluster/leave", R"({"name":"n1"})", 400, "invalid_argument", "unknown field"},
+      {"POST", "/v1/cluster/remove", "", 400, "invalid_argument", "not valid JSON"},
+      {"POST", "/v1/cluster/remove", "{}", 400, "invalid_argument", "missing field: node"},
+      {"POST", "/v1/cluster/remove", R"({"node":"bad id"})", 400, "invalid_argument", "node"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1"})", 400, "invalid_argument",
+       "missing field: weight"},
+      {"POST", "/v1/cluster/weight", R"({"weight":2})", 400, "invalid_argument",
+       "missing field: node"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1","weight":0})", 400, "invalid_argument",
+       "weight must be positive"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1","weight":-2})", 400, "invalid_argument",
+       "weight must be positive"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1","weight":"2"})", 400, "invalid_argument",
+       "integer"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1","weight":1.5})", 400, "invalid_argument",
+       "integer"},
+      {"POST", "/v1/cluster/weight", R"({"node":"n1","weight":4294967296})", 400,
+       "invalid_argument", "out of range"},
+      {"POST", "/v1/cluster/weight", std::string(kBucketBodyBytesMax + 1, ' '), 413,
+       "body_too_large", "body exceeds"},
+      {"GET", "/v1/cluster/status?verbose=1", "", 400, "invalid_parameter", "verbose"},
+      {"GET", "/v1/cluster/ring?partitions=yes", "", 400, "invalid_parameter", "true or false"},
+      {"GET", "/v1/cluster/ring?partitions=true&partitions=true", "", 400, "invalid_parameter",
+       "more than once"},
+      {"GET", "/v1/cluster/ring?nodes=1", "", 400, "invalid_parameter", "nodes"},
+      {"POST", "/v1/cluster/join?x=1", R"({"seeds":["1.2.3.4:5"]})", 400, "invalid_parameter", "x"},
+      {"GET", "/v1/cluster/", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/members", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/status/extra", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/join", "", 405, "method_not_allowed", "POST"},
+      {"POST", "/v1/cluster/status", "", 405, "method_not_allowed", "GET"},
+      {"DELETE", "/v1/cluster/ring", "", 405, "method_not_allowed", "GET"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Call(c.method, c.target, c.body);
+    EXPECT_EQ(response.status, c.status) << c.method << " " << c.target << " " << c.body;
+    EXPECT_EQ(ErrorOf(response), c.error) << c.target << " " << c.body;
+    EXPECT_NE(MessageOf(response).find(c.message), std::string::npos)
+        << c.target << " " << c.body << ": " << MessageOf(response);
+  }
+  EXPECT_TRUE(service_.requests.empty());
+}
+
+TEST_F(ClusterHandlerTest, MethodNotAllowedListsTheEndpointsMethod) {
+  HttpResponse on_join = Call("GET", "/v1/cluster/join");
+  ASSERT_NE(on_join.FindHeader("Allow"), nullptr);
+  EXPECT_EQ(*on_join.FindHeader("Allow"), "POST");
+  HttpResponse on_status = Call("PUT", "/v1/cluster/status");
+  ASSERT_NE(on_status.FindHeader("Allow"), nullptr);
+  EXPECT_EQ(*on_status.FindHeader("Allow"), "GET");
+}
+
+TEST_F(ClusterHandlerTest, NodeStatusesMapToErrors) {
+  struct Case {
+    Status status;
+    unsigned http_status;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {Status::InvalidArgument("this node runs standalone"), 400, "invalid_argument"},
+      {Status::NotFound("no member n9"), 404, "not_found"},
+      {Status::Unavailable("closing"), 503, "unavailable"},
+      {Status::Timeout("slow"), 503, "unavailable"},
+      {Status::IoError("disk"), 503, "storage_error"},
+      {Status::Internal("bug"), 500, "internal"},
+  };
+  for (const Case& c : cases) {
+    service_.next_reply.status = c.status;
+    HttpResponse response = Call("POST", "/v1/cluster/remove", R"({"node":"n9"})");
+    EXPECT_EQ(response.status, c.http_status) << c.status.ToString();
+    EXPECT_EQ(ErrorOf(response), c.error) << c.status.ToString();
+    EXPECT_NE(MessageOf(response).find(c.status.message()), std::string::npos) << response.body;
+  }
+  service_.next_reply.status = Status::Ok();
+  service_.next_reply.body = node::WriteReply{};  // a reply of the wrong kind is a bug
+  EXPECT_EQ(Call("GET", "/v1/cluster/status").status, 500u);
+}
+
+TEST_F(ClusterHandlerTest, MetricsUseTheClusterOperationNames) {
+  service_.next_reply.body = node::ClusterStatusReply{};
+  Call("GET", "/v1/cluster/status");
+  service_.next_reply.body = node::RingReply{};
+  Call("GET", "/v1/cluster/ring");
+  Call("POST", "/v1/cluster/weight", R"({"node":"n1","weight":0})");
+  Call("GET", "/v1/cluster/join");
+  Call("GET", "/v1/cluster/nothing");
+  EXPECT_EQ(metrics_.requests("cluster_status", 200), 1u);
+  EXPECT_EQ(metrics_.requests("cluster_ring", 200), 1u);
+  EXPECT_EQ(metrics_.requests("cluster_admin", 400), 1u);
+  EXPECT_EQ(metrics_.requests("other", 405), 1u);
+  EXPECT_EQ(metrics_.requests("other", 404), 1u);
+
+  HttpResponse too_large = handler_.BodyTooLarge("POST", "/v1/cluster/join");
+  EXPECT_EQ(too_large.status, 413u);
+  EXPECT_EQ(ErrorOf(too_large), "body_too_large");
+  EXPECT_EQ(metrics_.requests("cluster_admin", 413), 1u);
+  EXPECT_EQ(handler_.BodyBytesMax("/v1/cluster/join"), kBucketBodyBytesMax);
+}
+
+TEST(ClusterOperationTest, NamesOnlyKnownEndpointsWithTheirMethod) {
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/status"), "cluster_status");
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/ring"), "cluster_ring");
+  for (const char* path :
+       {"/v1/cluster/join", "/v1/cluster/leave", "/v1/cluster/remove", "/v1/cluster/weight"}) {
+    EXPECT_EQ(ClusterOperation("POST", path), "cluster_admin") << path;
+    EXPECT_EQ(ClusterOperation("GET", path), "other") << path;
+  }
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/other"), "other");
+}
+
+// The real NodeService over a standalone node: what `meridian serve` without --peer answers.
+class StandaloneClusterTest : public ::testing::Test {
+ protected:
+  StandaloneClusterTest() : node_(Config(), node::Env{&clock_, &random_, &engine_}) {
+    EXPECT_TRUE(node_.Open().ok());
+  }
+  static node::NodeConfig Config() {
+    node::NodeConfig config;
+    config.partition_count = 8;
+    config.node_id = "solo";
+    config.cluster_name = "test-cluster";
+    config.http_address = "127.0.0.1:8080";
+    config.zone = "z1";
+    config.weight = 3;
+    return config;
+  }
+
+  // Handles the request on the loop until the response is ready (bounded).
+  HttpResponse Call(std::string method, std::string target, std::string body = "") {
+    std::optional<HttpResponse> out;
+    handler_.Handle(
+        HttpRequest{std::move(method), std::move(target), std::nullopt, std::move(body)},
+        [&out](HttpResponse response) { out = std::move(response); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!out && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(out.has_value()) << "no response within 5 s";
+    return out.value_or(HttpResponse{});
+  }
+
+  boost::asio::io_context io_;
+  storage::MemoryEngine engine_;
+  runtime::SystemClock clock_;
+  runtime::SystemRandom random_{5};
+  node::Node node_;
+  runtime::NodeService service_{io_, node_};
+  Metrics metrics_;
+  HttpHandler handler_{service_, metrics_, HttpLimits{}};
+};
+
+TEST_F(StandaloneClusterTest, StatusShowsTheSingleMemberOwningEveryPartition) {
+  HttpResponse response = Call("GET", "/v1/cluster/status");
+  ASSERT_EQ(response.status, 200u) << response.body;
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["cluster_name"], "test-cluster");
+  EXPECT_EQ(body["self"], "solo");
+  EXPECT_EQ(body["claimant"], "solo");
+  EXPECT_EQ(body["partition_count"], 8);
+  ASSERT_EQ(body["members"].size(), 1u);
+  const json& member = body["members"][0];
+  EXPECT_EQ(member["id"], "solo");
+  EXPECT_EQ(member["http_address"], "127.0.0.1:8080");
+  EXPECT_EQ(member["zone"], "z1");
+  EXPECT_EQ(member["weight"], 3);
+  EXPECT_EQ(member["alive"], true);
+  EXPECT_EQ(member["phi"], 0.0);
+  EXPECT_EQ(member["partitions_owned"], 8);
+  EXPECT_EQ(member["partitions_incoming"], 0);
+}
+
+TEST_F(StandaloneClusterTest, RingListsEveryPartitionWithItsOwner) {
+  HttpResponse response = Call("GET", "/v1/cluster/ring?partitions=true");
+  ASSERT_EQ(response.status, 200u) << response.body;
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["partition_count"], 8);
+  ASSERT_EQ(body["partitions"].size(), 8u);
+  for (std::size_t partition = 0; partition < 8; ++partition) {
+    EXPECT_EQ(body["partitions"][partition]["partition"], partition);
+    EXPECT_EQ(body["partitions"][partition]["owner"], "solo");
+    EXPECT_EQ(body["partitions"][partition]["pending_owner"], "");
+  }
+}
+
+TEST_F(StandaloneClusterTest, MembershipChangesAreRefusedAsInvalidArgument) {
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"/v1/cluster/join", R"({"seeds":["127.0.0.1:7080"]})"},
+      {"/v1/cluster/leave", ""},
+      {"/v1/cluster/remove", R"({"node":"solo"})"},
+      {"/v1/cluster/weight", R"({"node":"solo","weight":2})"},
+  };
+  for (const auto& [target, body] : requests) {
+    HttpResponse response = Call("POST", target, body);
+    EXPECT_EQ(response.status, 400u) << target << ": " << response.body;
+    EXPECT_EQ(ErrorOf(response), "invalid_argument") << target;
+    EXPECT_NE(MessageOf(response).find("standalone"), std::string::npos) << response.body;
+  }
+  EXPECT_EQ(metrics_.requests("cluster_admin", 400), requests.size());
+}
+
+}  // namespace
+}  // namespace meridian::api

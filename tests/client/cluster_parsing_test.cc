@@ -1,0 +1,135 @@
+// Decoding of the cluster administration replies and encoding of the admin request bodies.
+#include "client/cluster_parsing.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace meridian::client::internal {
+namespace {
+
+constexpr const char* kMember =
+    R"({"id":"n1","peer_address":"10.0.0.1:7080","http_address":"10.0.0.1:8080","zone":"z1",)"
+    R"("weight":3,"status":"leaving","incarnation":42,"alive":false,"phi":12.25,)"
+    R"("partitions_owned":60,"partitions_incoming":4})";
+
+std::string StatusBody(const std::string& members) {
+  return R"({"cluster_name":"prod","self":"n2","claimant":"n1","ring_version":9,)"
+         R"("partition_count":256,"members":)" +
+         members + "}";
+}
+
+TEST(ParseClusterStatusBodyTest, DecodesEveryField) {
+  const std::string body = StatusBody(std::string("[") + kMember + "]");
+  auto result = ParseClusterStatusBody(body);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->cluster_name, "prod");
+  EXPECT_EQ(result->self, "n2");
+  EXPECT_EQ(result->claimant, "n1");
+  EXPECT_EQ(result->ring_version, 9u);
+  EXPECT_EQ(result->partition_count, 256u);
+  EXPECT_EQ(result->json, body);
+  ASSERT_EQ(result->members.size(), 1u);
+  const ClusterMember& member = result->members[0];
+  EXPECT_EQ(member.id, "n1");
+  EXPECT_EQ(member.peer_address, "10.0.0.1:7080");
+  EXPECT_EQ(member.http_address, "10.0.0.1:8080");
+  EXPECT_EQ(member.zone, "z1");
+  EXPECT_EQ(member.weight, 3u);
+  EXPECT_EQ(member.status, "leaving");
+  EXPECT_EQ(member.incarnation, 42u);
+  EXPECT_FALSE(member.alive);
+  EXPECT_DOUBLE_EQ(member.phi, 12.25);
+  EXPECT_EQ(member.partitions_owned, 60u);
+  EXPECT_EQ(member.partitions_incoming, 4u);
+}
+
+TEST(ParseClusterStatusBodyTest, IgnoresUnknownFieldsAndAcceptsIntegerPhi) {
+  std::string member = kMember;
+  member.replace(member.find("12.25"), 5, "0");
+  auto result =
+      ParseClusterStatusBody(R"({"future":true,)" + StatusBody("[" + member + "]").substr(1));
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->members.at(0).phi, 0.0);
+}
+
+TEST(ParseClusterStatusBodyTest, RejectsMissingOrMistypedFields) {
+  const std::string member = kMember;
+  auto without = [&](const std::string& field_and_value) {
+    std::string text = member;
+    text.erase(text.find(field_and_value), field_and_value.size());
+    return StatusBody("[" + text + "]");
+  };
+  for (const std::string& body : {
+           std::string("not json"),
+           std::string("[]"),
+           StatusBody("{}"),
+           StatusBody("[1]"),
+           std::string(R"({"self":"n2","members":[]})"),
+           std::string(R"({"cluster_name":"prod","self":"n2","claimant":"n1",)"
+                       R"("ring_version":-9,"partition_count":256,"members":[]})"),
+           without(R"("weight":3,)"),
+           without(R"("alive":false,)"),
+           StatusBody("[" + std::string(member).replace(member.find("false"), 5, "0") + "]"),
+           StatusBody("[" + std::string(member).replace(member.find("3,"), 1, "\"3\"") + "]"),
+           StatusBody("[" + std::string(member).replace(member.find("60"), 2, "4294967296") + "]"),
+       }) {
+    auto result = ParseClusterStatusBody(body);
+    ASSERT_FALSE(result.ok()) << body;
+    EXPECT_EQ(result.error().code, ErrorCode::kProtocolError) << body;
+    EXPECT_FALSE(result.error().message.empty());
+  }
+}
+
+TEST(ParseClusterRingBodyTest, DecodesPartitionsWhenPresent) {
+  auto without = ParseClusterRingBody(
+      std::string(R"({"partition_count":2,"version":5,"members":[)") + kMember + "]}");
+  ASSERT_TRUE(without.ok()) << without.error().ToString();
+  EXPECT_EQ(without->partition_count, 2u);
+  EXPECT_EQ(without->version, 5u);
+  EXPECT_EQ(without->members.size(), 1u);
+  EXPECT_TRUE(without->partitions.empty());
+
+  auto with = ParseClusterRingBody(R"({"partition_count":2,"version":5,"members":[],"partitions":[)"
+                                   R"({"partition":0,"owner":"n1","pending_owner":""},)"
+                                   R"({"partition":1,"owner":"n1","pending_owner":"n2"}]})");
+  ASSERT_TRUE(with.ok()) << with.error().ToString();
+  ASSERT_EQ(with->partitions.size(), 2u);
+  EXPECT_EQ(with->partitions[1].partition, 1u);
+  EXPECT_EQ(with->partitions[1].owner, "n1");
+  EXPECT_EQ(with->partitions[1].pending_owner, "n2");
+  EXPECT_EQ(with->partitions[0].pending_owner, "");
+
+  for (const char* body : {
+           R"({"partition_count":2,"version":5,"members":[],"partitions":{}})",
+           R"({"partition_count":2,"version":5,"members":[],"partitions":[{"partition":0}]})",
+           R"({"partition_count":2,"version":5,"members":[],"partitions":[3]})",
+           R"({"partition_count":2,"members":[]})",
+       }) {
+    auto result = ParseClusterRingBody(body);
+    ASSERT_FALSE(result.ok()) << body;
+    EXPECT_EQ(result.error().code, ErrorCode::kProtocolError) << body;
+  }
+}
+
+TEST(ParseClusterAdminBodyTest, ReturnsTheMessage) {
+  auto result = ParseClusterAdminBody(R"({"message":"n2 is leaving"})");
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->message, "n2 is leaving");
+  EXPECT_FALSE(ParseClusterAdminBody(R"({"message":1})").ok());
+  EXPECT_FALSE(ParseClusterAdminBody("{}").ok());
+}
+
+TEST(ClusterRequestBodyTest, EncodesTheDocumentedShapes) {
+  using nlohmann::json;
+  EXPECT_EQ(json::parse(ClusterJoinBody({"127.0.0.1:7080", "[::1]:7081"})),
+            json::parse(R"({"seeds":["127.0.0.1:7080","[::1]:7081"]})"));
+  EXPECT_EQ(ClusterNodeBody(""), "");
+  EXPECT_EQ(json::parse(ClusterNodeBody("n\"1")), json::parse(R"({"node":"n\"1"})"));
+  EXPECT_EQ(json::parse(ClusterWeightBody("n1", 4294967295u)),
+            json::parse(R"({"node":"n1","weight":4294967295})"));
+}
+
+}  // namespace
+}  // namespace meridian::client::internal
