@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "sim/cluster_scenarios.h"
 
 namespace meridian::sim {
 
@@ -38,6 +39,7 @@ std::vector<const Scenario*> ScenarioRegistry::All() const {
 ScenarioRegistry BuiltinScenarios() {
   ScenarioRegistry registry;
   RegisterToyFloodScenarios(registry);
+  RegisterClusterScenarios(registry);
   return registry;
 }
 

@@ -1,0 +1,212 @@
+// Shared checkers of the cluster scenarios (cluster_scenarios.h) and their registration.
+#include "sim/cluster_scenarios.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "cluster/cluster_state.h"
+#include "cluster/ring.h"
+
+namespace meridian::sim {
+
+// Defined in cluster_scenarios_membership.cc and cluster_scenarios_kv.cc.
+ScenarioOutcome RunClusterMembership(const ScenarioOptions& options);
+ScenarioOutcome RunClusterKv(const ScenarioOptions& options);
+
+void RegisterClusterScenarios(ScenarioRegistry& registry) {
+  registry.Add("cluster-membership",
+               "real nodes join, then crashes/partitions/loss/skew; failure detection within "
+               "10 s, restarts seen alive, one cluster state and ring after the heal",
+               RunClusterMembership);
+  registry.Add("cluster-kv",
+               "real nodes under a KV workload with a join and a leave, crashes, loss and skew; "
+               "every acknowledged write readable from its owner after the heal",
+               RunClusterKv);
+}
+
+NodeProcess* NodeAt(Simulation& simulation, const std::string& address) {
+  return simulation.FindProcessAs<NodeProcess>(address);
+}
+
+Status RingInvariants::Check() {
+  for (const std::string& address : simulation_.live_addresses()) {
+    const NodeProcess* process = NodeAt(simulation_, address);
+    if (process == nullptr) continue;
+    const node::Node& node = process->node();
+    const cluster::ClusterState& state = node.cluster_state();
+    const cluster::Ring& ring = state.ring();
+
+    const cluster::Member* self = state.FindMember(address);
+    if (self == nullptr)
+      return Status::Internal(fmt::format("{} has no record of itself", address));
+    if (self->incarnation != node.incarnation()) {
+      return Status::Internal(fmt::format("{} runs incarnation {} but its record says {}", address,
+                                          node.incarnation(), self->incarnation));
+    }
+
+    auto& seen = ring_version_seen_[{address, simulation_.IncarnationOf(address)}];
+    if (ring.version() < seen) {
+      return Status::Internal(
+          fmt::format("{}'s ring went back from version {} to {}", address, seen, ring.version()));
+    }
+    seen = ring.version();
+    if (ring.version() == 0) continue;  // not part of a cluster yet
+
+    for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+      const cluster::NodeId& owner = ring.Owner(partition);
+      const std::optional<cluster::NodeId> pending = ring.PendingOwner(partition);
+      if (owner.empty()) {
+        return Status::Internal(fmt::format("{}'s ring v{} leaves partition {} unowned", address,
+                                            ring.version(), partition));
+      }
+      if (state.FindMember(owner) == nullptr) {
+        return Status::Internal(
+            fmt::format("{}'s ring v{}: partition {} is owned by {}, which "
+                        "is not a member it knows",
+                        address, ring.version(), partition, owner));
+      }
+      if (pending && (*pending == owner || state.FindMember(*pending) == nullptr)) {
+        return Status::Internal(
+            fmt::format("{}'s ring v{}: partition {} has owner {} and pending owner {}", address,
+                        ring.version(), partition, owner, *pending));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+void CrashWatch::OnTrace(const TraceRecord& record) {
+  if (record.kind == TraceKind::kRestart) {
+    down_.erase(std::string(record.from));
+    return;
+  }
+  if (record.kind != TraceKind::kCrash) return;
+  const std::string crashed(record.from);
+  Crash crash;
+  crash.time_ms = record.time_ms;
+  for (const std::string& address : simulation_.live_addresses()) {
+    const NodeProcess* process = NodeAt(simulation_, address);
+    if (process == nullptr) continue;
+    const cluster::Member* member = process->node().cluster_state().FindMember(crashed);
+    if (member != nullptr && member->status != cluster::MemberStatus::kRemoved) {
+      crash.observers.emplace_back(address, simulation_.IncarnationOf(address));
+    }
+  }
+  down_[crashed] = std::move(crash);
+}
+
+Status CrashWatch::Check() {
+  for (auto& [crashed, crash] : down_) {
+    if (!crash.detected) {
+      bool all_see_down = true;
+      for (const auto& [observer, incarnation] : crash.observers) {
+        const NodeProcess* process = NodeAt(simulation_, observer);
+        if (process != nullptr && simulation_.IncarnationOf(observer) == incarnation &&
+            process->node().IsAlive(crashed)) {
+          all_see_down = false;
+        }
+      }
+      if (all_see_down) {
+        crash.detected = true;
+        detection_ms_longest_ =
+            std::max(detection_ms_longest_, simulation_.now_ms() - crash.time_ms);
+      }
+    }
+    if (simulation_.now_ms() < crash.time_ms + detection_ms_max_) continue;
+    if (!crash.deadline_checked) {
+      crash.deadline_checked = true;
+      ++detections_checked_;
+    }
+    for (const auto& [observer, incarnation] : crash.observers) {
+      if (simulation_.IncarnationOf(observer) != incarnation) continue;  // restarted since
+      const NodeProcess* process = NodeAt(simulation_, observer);
+      if (process == nullptr) continue;  // down itself
+      if (process->node().IsAlive(crashed)) {
+        return Status::Internal(fmt::format(
+            "{} still considers {} alive {} ms after it crashed (at t={}ms; limit {} ms)", observer,
+            crashed, simulation_.now_ms() - crash.time_ms, crash.time_ms, detection_ms_max_));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckClusterConverged(Simulation& simulation, const ExpectedMembers& expected) {
+  const std::vector<std::string> live = simulation.live_addresses();
+  for (const auto& [address, status] : expected) {
+    if (!simulation.IsUp(address)) return Status::Internal(fmt::format("{} is down", address));
+  }
+  if (live.empty()) return Status::Internal("no node is up");
+  const cluster::ClusterState& reference = NodeAt(simulation, live.front())->node().cluster_state();
+  for (const std::string& address : live) {
+    const node::Node& node = NodeAt(simulation, address)->node();
+    if (node.cluster_state().DigestHash() != reference.DigestHash()) {
+      return Status::Internal(
+          fmt::format("{} and {} hold different cluster states (rings v{} "
+                      "and v{})",
+                      live.front(), address, reference.ring().version(),
+                      node.cluster_state().ring().version()));
+    }
+  }
+
+  std::set<cluster::NodeId> up_members;
+  for (const auto& member : reference.members()) {
+    const auto wanted = expected.find(member->id);
+    if (wanted == expected.end()) {
+      return Status::Internal(fmt::format("unexpected member {}", member->id));
+    }
+    if (member->status != wanted->second) {
+      // Say what holds it back: the partitions it still owns or receives.
+      const cluster::Ring& ring = reference.ring();
+      std::vector<std::string> held;
+      for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+        const auto pending = ring.PendingOwner(partition);
+        if (ring.Owner(partition) == member->id || (pending && *pending == member->id)) {
+          held.push_back(
+              fmt::format("{}:{}->{}", partition, ring.Owner(partition), pending.value_or("-")));
+        }
+      }
+      return Status::Internal(fmt::format("member {} is {}, expected {} (ring v{}; holds [{}])",
+                                          member->id, cluster::MemberStatusName(member->status),
+                                          cluster::MemberStatusName(wanted->second), ring.version(),
+                                          fmt::join(held, " ")));
+    }
+    if (member->status == cluster::MemberStatus::kRemoved) continue;
+    const std::uint64_t incarnation = NodeAt(simulation, member->id)->node().incarnation();
+    if (member->incarnation != incarnation) {
+      return Status::Internal(fmt::format("the cluster records {} at incarnation {}, it runs {}",
+                                          member->id, member->incarnation, incarnation));
+    }
+    if (member->status == cluster::MemberStatus::kUp) up_members.insert(member->id);
+  }
+  if (reference.members().size() != expected.size()) {
+    return Status::Internal(
+        fmt::format("{} members, expected {}", reference.members().size(), expected.size()));
+  }
+
+  const cluster::Ring& ring = reference.ring();
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    if (const auto pending = ring.PendingOwner(partition)) {
+      return Status::Internal(fmt::format("partition {} is still moving from {} to {}", partition,
+                                          ring.Owner(partition), *pending));
+    }
+    if (!up_members.contains(ring.Owner(partition))) {
+      return Status::Internal(fmt::format("partition {} is owned by {}, not an up member",
+                                          partition, ring.Owner(partition)));
+    }
+  }
+
+  for (const std::string& observer : live) {
+    const node::Node& node = NodeAt(simulation, observer)->node();
+    for (const cluster::NodeId& member : up_members) {
+      if (!node.IsAlive(member)) {
+        return Status::Internal(fmt::format("{} considers {} down", observer, member));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace meridian::sim

@@ -1,0 +1,73 @@
+// NodeProcess: the sim::Process adapter over node::Node, so the real cluster code runs inside
+// the deterministic simulator. Start() opens the node, Stop() closes it cleanly, Tick(),
+// Receive() and TakeOutbound() pass straight through. A crash is the Simulation destroying the
+// adapter without Stop() (the node's engine then drops its unsynced writes).
+//
+// Client requests: a workload calls Submit() inside Simulation::Invoke (so the messages the
+// request causes are sent at once). Every reply the node produces — at once, or later when a
+// forwarded request is answered or times out — goes to the ReplySink right after the call that
+// produced it, tagged with this node's address; the workload matches replies to requests by
+// request id. Requests in flight on a node that crashes never get a reply (the client's
+// connection died with it). Not thread-safe (the simulator is single-threaded).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "node/client_request.h"
+#include "node/node.h"
+#include "sim/process.h"
+
+namespace meridian::sim {
+
+// Receives every client reply; `address` is the node the request was submitted to.
+using ReplySink = std::function<void(const std::string& address, node::ClientReply reply)>;
+
+class NodeProcess final : public Process {
+ public:
+  // `sink` may be empty (replies are then discarded).
+  NodeProcess(const node::NodeConfig& config, node::Env env, std::string address, ReplySink sink);
+
+  Status Start() override;
+  Status Stop() override;
+  void Tick() override;
+  void Receive(const std::string& from_address, const proto::PeerMessage& message) override;
+  std::vector<cluster::Outbound> TakeOutbound() override;
+
+  // Submits a client request; its reply reaches the sink (now or after a later call).
+  void Submit(node::RequestId id, node::ClientRequest request);
+
+  const node::Node& node() const { return node_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  void PassReplies();
+
+  node::Node node_;
+  std::string address_;
+  ReplySink sink_;
+};
+
+// How a simulated cluster's nodes are configured.
+struct ClusterLayout {
+  // The first node bootstraps the cluster; the others join through `seeds` on their first start.
+  std::string bootstrap_address;
+  std::vector<std::string> seeds;
+  // Used for every node; node_id, peer_address and seeds are filled in per address.
+  node::NodeConfig base;
+};
+
+// A NodeConfig for `address`: node id and peer address are the address itself (valid node ids
+// allow host:port), seeds are none for the bootstrap node and layout.seeds for the others.
+node::NodeConfig NodeConfigFor(const ClusterLayout& layout, const std::string& address);
+
+// Small defaults for simulation speed: 64 partitions, ticks every 100 ms, gossip every second.
+node::NodeConfig SimNodeConfig();
+
+// A factory building a NodeProcess per machine. `sink` (may be null) must outlive every process
+// it builds; it is read when a reply arrives, so it may be assigned after the factory is made.
+ProcessFactory NodeProcessFactory(ClusterLayout layout, const ReplySink* sink);
+
+}  // namespace meridian::sim
