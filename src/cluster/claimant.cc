@@ -93,17 +93,19 @@ void Membership::RunClaimant() {
   }
   if (planned) claim_fingerprint_ = ClaimFingerprint();
 
-  // (2) Joining members are in the published plan now: move them to up.
+  // (2) Joining members are in the published plan now: move them to up. That includes a
+  //     member the ring already names (it restarted while joining and its record, with a
+  //     higher incarnation, went back to joining; the claim does not change for it).
   // (4) Leaving members that own and receive nothing are removed.
   const std::vector<NodeId> ring_nodes = state_.ring().Nodes();
   std::vector<Member> changes;
   for (const ClusterState::MemberPointer& member : state_.members()) {
-    if (member->status == MemberStatus::kJoining && planned) {
+    const bool in_ring = std::binary_search(ring_nodes.begin(), ring_nodes.end(), member->id);
+    if (member->status == MemberStatus::kJoining && (planned || in_ring)) {
       Member up = *member;
       up.status = MemberStatus::kUp;
       changes.push_back(std::move(up));
-    } else if (member->status == MemberStatus::kLeaving &&
-               !std::binary_search(ring_nodes.begin(), ring_nodes.end(), member->id)) {
+    } else if (member->status == MemberStatus::kLeaving && !in_ring) {
       Member removed = *member;
       removed.status = MemberStatus::kRemoved;
       changes.push_back(std::move(removed));

@@ -62,8 +62,11 @@ std::uint64_t MemberContentHash(const Member& member) {
 }
 
 bool MemberSupersedes(const Member& candidate, const Member& current) {
-  const auto candidate_key = std::tie(candidate.incarnation, candidate.version);
-  const auto current_key = std::tie(current.incarnation, current.version);
+  // Version first: an administrative change (leave, remove, weight) raises the version and
+  // must win over the record a restarting member announces with only a higher incarnation,
+  // or a restart would silently undo it (found by the simulator, cluster-kv seed 9).
+  const auto candidate_key = std::tie(candidate.version, candidate.incarnation);
+  const auto current_key = std::tie(current.version, current.incarnation);
   if (candidate_key != current_key) return candidate_key > current_key;
   if (candidate == current) return false;
   const std::uint64_t candidate_hash = MemberContentHash(candidate);

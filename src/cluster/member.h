@@ -1,7 +1,7 @@
 // Member: one node's record in the cluster state — addresses, zone, weight, status — and the
 // version key that orders records of the same node across the cluster.
 //
-// Ordering: of two records for the same id the one with the higher (incarnation, version) wins;
+// Ordering: of two records for the same id the one with the higher (version, incarnation) wins;
 // the member itself raises `incarnation` on every restart, whoever changes the record raises
 // `version`. Equal keys with different content (two nodes changed the record concurrently)
 // are ordered by a hash of the encoded record, so every node picks the same winner and merge is
@@ -46,7 +46,7 @@ Status ValidateMember(const Member& member);
 // A 64-bit hash of every field (the tie-break between equal version keys).
 std::uint64_t MemberContentHash(const Member& member);
 
-// True when `candidate` should replace `current` (same id): a higher (incarnation, version), or
+// True when `candidate` should replace `current` (same id): a higher (version, incarnation), or
 // an equal key with a larger content hash. False for identical records.
 bool MemberSupersedes(const Member& candidate, const Member& current);
 

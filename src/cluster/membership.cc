@@ -36,7 +36,12 @@ Membership::Membership(MembershipOptions options, std::optional<ClusterState> pe
   self.http_address = options_.self.http_address;
   self.zone = options_.self.zone;
   self.incarnation = std::max(self.incarnation, options_.self.incarnation);
-  if (!(self == *known)) PutMemberChange(std::move(self));
+  // The same version with a higher incarnation: it supersedes the old record, but not an
+  // administrative change made meanwhile (that has a higher version; see MergeOneMember).
+  if (!(self == *known)) {
+    state_.PutMember(self);
+    NoteStateChanged();
+  }
 }
 
 const Member& Membership::self() const {
@@ -173,8 +178,8 @@ namespace {
 // -1: a is older than b, 0: same record, 1: a is newer (same order as MemberSupersedes).
 int CompareVersionKeys(std::uint64_t a_incarnation, std::uint64_t a_version, std::uint64_t a_hash,
                        std::uint64_t b_incarnation, std::uint64_t b_version, std::uint64_t b_hash) {
-  const auto a = std::tie(a_incarnation, a_version, a_hash);
-  const auto b = std::tie(b_incarnation, b_version, b_hash);
+  const auto a = std::tie(a_version, a_incarnation, a_hash);
+  const auto b = std::tie(b_version, b_incarnation, b_hash);
   if (a == b) return 0;
   return a < b ? -1 : 1;
 }
@@ -289,14 +294,17 @@ void Membership::MergeMembers(
 void Membership::MergeOneMember(const Member& member) {
   if (member.id == self_id_) {
     const Member& self_record = self();
-    // An admin's leave/remove made while this node ran an older incarnation: adopt it rather
-    // than let the restarted record (higher incarnation) undo it.
-    if (member.incarnation < self_record.incarnation && !IsActive(member.status) &&
-        IsActive(self_record.status) && member.version >= self_record.version) {
+    // A change made elsewhere to this node's record while it ran an older incarnation (an
+    // admin's leave, remove or weight): adopt its status and weight under this incarnation,
+    // with the same version, so the merged record supersedes both.
+    if (member.incarnation < self_record.incarnation && member.version >= self_record.version &&
+        MemberSupersedes(member, self_record)) {
       Member adopted = self_record;
       adopted.status = member.status;
+      adopted.weight = member.weight;
       adopted.version = member.version;
-      PutMemberChange(std::move(adopted));
+      state_.PutMember(adopted);
+      NoteStateChanged();
       return;
     }
   }

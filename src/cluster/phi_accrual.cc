@@ -59,7 +59,10 @@ void PhiAccrualDetector::Heartbeat(std::uint64_t now_ms) {
   const std::uint64_t last_ms = *silence_start_ms_;
   if (now_ms <= last_ms) return;  // same instant (or an out-of-order input): nothing to learn
   const bool ends_outage = !IsAvailable(now_ms);
-  if (!ends_outage) RecordInterval(now_ms - last_ms);
+  const std::uint64_t interval_ms = now_ms - last_ms;
+  const bool too_long =
+      config_.max_learned_interval_ms != 0 && interval_ms > config_.max_learned_interval_ms;
+  if (!ends_outage && !too_long) RecordInterval(interval_ms);
   silence_start_ms_ = now_ms;
 }
 

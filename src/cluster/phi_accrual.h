@@ -42,6 +42,10 @@ struct PhiAccrualConfig {
   // Assumed interval before any was measured (mean; std is a quarter of it). Usually the
   // heartbeat interval.
   std::uint64_t first_heartbeat_estimate_ms = 1000;
+  // Intervals longer than this are not learnt (Cassandra's MAX_INTERVAL): gaps from lost
+  // heartbeats would otherwise widen the distribution and slow every later detection.
+  // 0: learn every interval.
+  std::uint64_t max_learned_interval_ms = 2000;
 };
 
 // InvalidArgument naming the setting out of range.

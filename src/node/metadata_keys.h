@@ -30,6 +30,15 @@ inline constexpr std::string_view kIncarnationKey = "node/incarnation";
 // with partitions of this count, so it can never change for an existing data directory.
 inline constexpr std::string_view kPartitionCountKey = "node/partition_count";
 
+// Partitions whose outgoing handoff completed, with the address of the new owner: requests
+// for them are forwarded there until the ring flips. varint count, then per entry
+// partition (4 bytes LE) and a length-prefixed address. Written synced.
+inline constexpr std::string_view kForwardingKey = "node/forwarding";
+
+// Partitions this node received in full as their pending owner, reported complete to the
+// claimant until the ring flips: varint count, then partitions (4 bytes LE). Written synced.
+inline constexpr std::string_view kCompletedIncomingKey = "node/completed_incoming";
+
 // The cluster state this node last knew (members, ring, bucket properties):
 // "cluster/state" -> proto::PersistedClusterState (node/cluster_state_record.h).
 

@@ -95,11 +95,18 @@ Status Node::Open() {
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
                                                          config_.failure_detector);
   receiver_ = std::make_unique<replication::HandoffReceiver>(engine, store_.actor_id());
+  MERIDIAN_RETURN_IF_ERROR(LoadForwarding());
+  MERIDIAN_RETURN_IF_ERROR(LoadCompletedIncoming());
   opened_ = true;
   // The first tick bootstraps a new cluster at once (a standalone node owns every partition
   // before its first request) and starts gossip and the join.
   Tick();
   return Status::Ok();
+}
+
+void Node::SetHttpAddress(std::string address) {
+  MERIDIAN_CHECK(!opened_);
+  config_.http_address = std::move(address);
 }
 
 Status Node::Close() {
@@ -167,7 +174,11 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       const cluster::Ring& ring = membership_->state().ring();
       if (batch.last() && batch.partition() < ring.partition_count()) {
         const auto pending = ring.PendingOwner(batch.partition());
-        if (!pending || *pending != config_.node_id) break;
+        const bool pending_here = pending && *pending == config_.node_id;
+        // The owner also takes data back from a node that held the partition without owning
+        // it (see Node::HandOffOrphans).
+        const bool owned_here = !pending && ring.Owner(batch.partition()) == config_.node_id;
+        if (!pending_here && !owned_here) break;
       }
       receiver_->Receive(from_address, batch, now_ms);
       OnBatchApplied(from_address, batch);
@@ -260,8 +271,9 @@ void Node::SyncMembershipViews() {
 
 void Node::PersistClusterStateIfChanged() {
   if (membership_->state_version() == persisted_state_version_) return;
-  // Unsynced: a crash that loses it leaves an older state, which gossip brings up to date.
-  PersistClusterState(/*sync=*/false).IgnoreError();  // retried at the next tick
+  // Synced (at most once per tick): a crash must not take the node back to a state it has
+  // already acted on — e.g. forget a leave and rejoin as up (found by the simulator, seed 9).
+  PersistClusterState(/*sync=*/true).IgnoreError();  // retried at the next tick
 }
 
 Status Node::PersistClusterState(bool sync) {

@@ -80,6 +80,8 @@ class Node {
   Status Open();
   // Marks a clean stop (synced). Requests submitted afterwards get Unavailable.
   Status Close();
+  // The HTTP address advertised to the cluster, when known only after binding. Before Open().
+  void SetHttpAddress(std::string address);
 
   // Handles one client request; exactly one reply with the same id follows (now or later).
   void Submit(RequestId id, ClientRequest request);
@@ -126,6 +128,11 @@ class Node {
   void TickHandoffs();
   void OnBatchApplied(const std::string& from_address, const proto::HandoffBatch& batch);
   void DropMovedPartitions();
+  void HandOffOrphans(std::uint64_t now_ms);
+  Status PersistForwarding();
+  Status LoadForwarding();
+  Status PersistCompletedIncoming();
+  Status LoadCompletedIncoming();
 
   void SyncMembershipViews();
   void PersistClusterStateIfChanged();
@@ -142,9 +149,14 @@ class Node {
   std::unique_ptr<cluster::FailureDetector> detector_;
   std::unique_ptr<replication::HandoffReceiver> receiver_;
   std::map<std::uint32_t, std::unique_ptr<replication::HandoffSender>> senders_;
-  std::set<std::uint32_t> forwarding_;          // outgoing transfer complete: forward requests
+  // Partitions whose outgoing stream completed -> the address it went to: their requests are
+  // forwarded there until the ring flips. Persisted (synced), so it survives a crash.
+  std::map<std::uint32_t, std::string> forwarding_;
   std::set<std::uint32_t> partitions_to_drop_;  // moved away: delete local data gradually
-  std::set<std::uint32_t> completed_incoming_;  // received in full; awaiting the ring flip
+  std::set<std::uint32_t> orphans_;             // data held here for partitions owned elsewhere
+  std::uint64_t orphan_scan_ring_version_ = ~0ull;
+  // Received in full; reported to the claimant until the ring flips. Persisted (synced).
+  std::set<std::uint32_t> completed_incoming_;
   std::uint64_t next_completion_report_ms_ = 0;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;

@@ -53,13 +53,10 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     // Once this partition's data has been streamed to its new owner, that node serves it —
     // only the node the completed stream went to (the plan may have changed since).
     target = self;
-    const auto sender = senders_.find(partition);
-    if (pending && forwarding_.count(partition) != 0 && sender != senders_.end()) {
+    const auto forwarded = forwarding_.find(partition);
+    if (pending && forwarded != forwarding_.end()) {
       const cluster::Member* receiver = membership_->state().FindMember(*pending);
-      if (receiver != nullptr &&
-          receiver->peer_address == sender->second->transfer().target_address) {
-        target = *pending;
-      }
+      if (receiver != nullptr && receiver->peer_address == forwarded->second) target = *pending;
     }
   } else if (pending && *pending == self && hops > 0) {
     target = self;  // forwarded by the old owner after it finished streaming to us

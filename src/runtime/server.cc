@@ -126,15 +126,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     // With port 0 the bound port is what peers must be told.
     node_config.peer_address = impl->transport->advertised_address();
   }
-  if (node_config.http_address.empty()) node_config.http_address = config.http_address;
-
   node::Env env{&impl->clock, &impl->random, impl->engine.get()};
   impl->node = std::make_unique<node::Node>(node_config, env);
-  if (Status status = impl->node->Open(); !status.ok()) {
-    return Status(status.code(),
-                  "cannot open the node in " + config.data_dir + ": " + status.message());
-  }
-
   impl->service = std::make_unique<NodeService>(impl->io, *impl->node);
   if (impl->transport) {
     PeerTransport* transport = impl->transport.get();
@@ -152,6 +145,15 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
         config.https_address, config.tls_certificate_file, config.tls_private_key_file));
+  }
+  // The node opens after the listeners are bound, so it advertises the bound HTTP port; no
+  // request can reach it before Run() starts the event loop.
+  if (node_config.http_address.empty()) {
+    impl->node->SetHttpAddress(impl->http->http_endpoint());
+  }
+  if (Status status = impl->node->Open(); !status.ok()) {
+    return Status(status.code(),
+                  "cannot open the node in " + config.data_dir + ": " + status.message());
   }
 
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);

@@ -112,8 +112,12 @@ RC_GTEST_PROP(ClusterStateMerge, IsIdempotentAndReportsChanges, ()) {
   RC_ASSERT(merged.DigestHash() == Merged(b, a).DigestHash());
 }
 
-TEST(MemberMerge, HigherIncarnationThenVersionWins) {
-  EXPECT_TRUE(MemberSupersedes(MakeMember("a", 2, 0), MakeMember("a", 1, 9)));
+// Version first, so a restart (a higher incarnation at the same version) never undoes an
+// administrative change made meanwhile (a higher version).
+TEST(MemberMerge, HigherVersionThenIncarnationWins) {
+  EXPECT_TRUE(MemberSupersedes(MakeMember("a", 1, 9), MakeMember("a", 2, 0)));
+  EXPECT_FALSE(MemberSupersedes(MakeMember("a", 2, 0), MakeMember("a", 1, 9)));
+  EXPECT_TRUE(MemberSupersedes(MakeMember("a", 2, 9), MakeMember("a", 1, 9)));
   EXPECT_TRUE(MemberSupersedes(MakeMember("a", 1, 3), MakeMember("a", 1, 2)));
   EXPECT_FALSE(MemberSupersedes(MakeMember("a", 1, 2), MakeMember("a", 1, 3)));
   EXPECT_FALSE(MemberSupersedes(MakeMember("a", 1, 2), MakeMember("a", 1, 2)));

@@ -194,3 +194,34 @@ TEST(PhiAccrualTest, ValidatesConfig) {
 
 }  // namespace
 }  // namespace meridian::cluster
+
+namespace meridian::cluster {
+namespace {
+
+// Gaps left by lost heartbeats are not learnt, so detection after a lossy period stays as fast
+// as after a clean one (found by the simulator: detection took 10.7 s after loss bursts).
+TEST(PhiAccrualLearning, GapsFromLostHeartbeatsDoNotSlowLaterDetection) {
+  PhiAccrualDetector detector;
+  std::uint64_t now_ms = 0;
+  detector.Heartbeat(now_ms);
+  for (int i = 0; i < 200; ++i) {
+    now_ms += (i % 2 == 0) ? 1000 : 2600;  // every other heartbeat's predecessor was lost
+    detector.Heartbeat(now_ms);
+  }
+  EXPECT_LT(detector.mean_interval_ms(), 1100.0);
+  EXPECT_GE(detector.Phi(now_ms + 5000), detector.config().threshold);
+
+  PhiAccrualConfig learn_everything;
+  learn_everything.max_learned_interval_ms = 0;
+  PhiAccrualDetector unbounded(learn_everything);
+  now_ms = 0;
+  unbounded.Heartbeat(now_ms);
+  for (int i = 0; i < 200; ++i) {
+    now_ms += (i % 2 == 0) ? 1000 : 2600;
+    unbounded.Heartbeat(now_ms);
+  }
+  EXPECT_LT(unbounded.Phi(now_ms + 5000), unbounded.config().threshold);
+}
+
+}  // namespace
+}  // namespace meridian::cluster
