@@ -1,0 +1,248 @@
+"""Multi-process cluster tests: real `meridian serve` processes on loopback forming a cluster
+through --peer/--seeds, observed through /v1/cluster/status and /v1/cluster/ring.
+
+Each test starts its own cluster (node1 bootstraps on --peer 127.0.0.1:0, the others join
+through node1's bound peer address), with temp data dirs and --gossip-interval-ms 200, and
+stops every process at teardown (SIGTERM, SIGKILL after a deadline) even on failure; a
+failing test prints the tail of every node's log. Set MERIDIAN_E2E_KEEP=1 to keep the work
+dirs of a failed test.
+"""
+import time
+
+import pytest
+
+from cluster_util import (Cluster, Load, cluster_settled, describe_problems, keep_dirs,
+                          members_by_id, poll, read_everywhere, summarize_status, write_keys)
+
+FORM_DEADLINE_S = 45
+DETECT_DEADLINE_S = 15
+RECOVER_DEADLINE_S = 20
+JOIN_DEADLINE_S = 60
+LEAVE_DEADLINE_S = 60
+IDS5 = ["node%d" % i for i in range(1, 6)]
+
+
+@pytest.fixture
+def make_cluster(request):
+    """Factory: make_cluster() -> an empty Cluster, every process of which is stopped at
+    teardown. A node that does not exit 0 on SIGTERM fails the test (at teardown)."""
+    clusters = []
+
+    def make():
+        cluster = Cluster("e2e-" + request.node.name.replace("_", "-")[:40])
+        clusters.append(cluster)
+        return cluster
+
+    yield make
+    failed = any(getattr(request.node, "report_" + when, None) is not None
+                 and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
+    unclean = {}
+    for cluster in clusters:
+        codes = cluster.stop_all()
+        unclean.update({name: code for name, code in codes.items() if code != 0})
+        if failed or unclean:
+            print(cluster.logs())
+        if not (failed and keep_dirs()):
+            cluster.remove_work_dirs()
+    if not failed:
+        assert not unclean, "nodes did not stop cleanly on SIGTERM: %s" % unclean
+
+
+def start_settled(cluster, count):
+    nodes = cluster.start(count)
+    ids = [node.name for node in nodes]
+    poll(cluster_settled(nodes, ids), FORM_DEADLINE_S,
+         "%d-node cluster forms (all up and alive everywhere, one ring version, every "
+         "partition owned, nothing pending)" % count)
+    return nodes
+
+
+def test_five_node_cluster_forms_and_serves_through_every_node(make_cluster):
+    cluster = make_cluster()
+    nodes = start_settled(cluster, 5)
+
+    statuses = {node.name: node.status() for node in nodes}
+    versions = {status["ring_version"] for status in statuses.values()}
+    assert len(versions) == 1, versions
+    for node in nodes:
+        status = statuses[node.name]
+        assert status["self"] == node.name
+        assert status["cluster_name"] == cluster.cluster_name
+        members = members_by_id(status)
+        assert sorted(members) == IDS5, summarize_status(node.name, status)
+        for member in members.values():
+            assert member["status"] == "up" and member["alive"], member
+        assert sum(m["partitions_owned"] for m in members.values()) == status["partition_count"]
+        ring = node.ring()
+        assert ring["version"] == status["ring_version"]
+        assert len(ring["partitions"]) == ring["partition_count"] == status["partition_count"]
+        assert all(p["owner"] in IDS5 for p in ring["partitions"])
+        assert sorted(p["partition"] for p in ring["partitions"]) == list(
+            range(ring["partition_count"]))
+    # Every node sees the same owners.
+    owners = {node.name: [p["owner"] for p in node.ring()["partitions"]] for node in nodes}
+    assert all(o == owners["node1"] for o in owners.values()), "nodes disagree on owners"
+
+    written = write_keys([cluster["node1"]], "formed", 200)
+    problems = read_everywhere(nodes, written)
+    assert not problems, describe_problems(problems, len(written))
+
+    # Each member advertises the addresses it actually listens on.
+    by_id = members_by_id(statuses["node1"])
+    wrong = [(n.name, by_id[n.name]["peer_address"], n.peer_address, by_id[n.name]["http_address"],
+              "127.0.0.1:%d" % n.http_port) for n in nodes
+             if by_id[n.name]["peer_address"] != n.peer_address
+             or by_id[n.name]["http_address"] != "127.0.0.1:%d" % n.http_port]
+    assert not wrong, ("members advertise addresses they do not listen on "
+                       "(id, advertised peer, bound peer, advertised http, bound http): %s" % wrong)
+
+
+def test_killed_node_is_detected_and_recovers_with_its_data(make_cluster):
+    cluster = make_cluster()
+    nodes = start_settled(cluster, 5)
+    victim = cluster["node3"]
+    others = [node for node in nodes if node is not victim]
+
+    written = write_keys(nodes, "before-kill", 250)
+    incarnation_before = {node.name: members_by_id(node.status())["node3"]["incarnation"]
+                          for node in others}
+
+    killed_at = time.monotonic()
+    victim.kill()
+
+    def all_report_dead():
+        views = {node.name: members_by_id(node.status())["node3"] for node in others}
+        done = all(not view["alive"] for view in views.values())
+        return done, {name: (v["alive"], round(v["phi"], 2), v["status"])
+                      for name, v in views.items()}
+    poll(all_report_dead, DETECT_DEADLINE_S, "every other node reports the SIGKILLed node3 "
+         "alive=false")
+    detect_seconds = time.monotonic() - killed_at
+
+    # While node3 is down its keys fail fast with 503; every other key is still served.
+    served, unavailable, wrong = 0, 0, []
+    for i, (key, value) in enumerate(written.items()):
+        node = others[i % len(others)]
+        response = node.get(key)
+        if response.status_code == 200 and response.content == value:
+            served += 1
+        elif response.status_code == 503:
+            unavailable += 1
+        else:
+            wrong.append((node.name, key, response.status_code, response.content[:200]))
+    assert not wrong, "reads during node3's outage: %s" % wrong[:10]
+    assert served > 0 and unavailable > 0, (served, unavailable)
+
+    victim.restart()
+
+    def all_report_alive_again():
+        lines, done = [], True
+        for node in others:
+            view = members_by_id(node.status())["node3"]
+            lines.append("%s sees node3: alive=%s incarnation=%s status=%s" % (
+                node.name, view["alive"], view["incarnation"], view["status"]))
+            if not (view["alive"] and view["status"] == "up"
+                    and view["incarnation"] > incarnation_before[node.name]):
+                done = False
+        own = members_by_id(victim.status())["node3"]
+        if own["incarnation"] <= max(incarnation_before.values()):
+            done = False
+        lines.append("node3 itself: incarnation=%s" % own["incarnation"])
+        return done, "\n".join(lines)
+    poll(all_report_alive_again, RECOVER_DEADLINE_S, "every node reports the restarted node3 "
+         "alive and up with a higher incarnation")
+    poll(cluster_settled(nodes, IDS5), RECOVER_DEADLINE_S, "the cluster settles after node3's "
+         "restart")
+
+    problems = read_everywhere(nodes, written)
+    assert not problems, describe_problems(problems, len(written))
+    print("node3 detected dead after %.1fs; %d/%d keys unavailable during the outage"
+          % (detect_seconds, unavailable, len(written)))
+
+
+def test_join_under_load_loses_and_fails_nothing(make_cluster):
+    cluster = make_cluster()
+    nodes = start_settled(cluster, 5)
+    load = Load(nodes, "load", ops_max=40000, seconds_max=150).start()
+    try:
+        poll(lambda: (load.counts()[0] >= 150, load.counts()), 30,
+             "the load acknowledges 150 writes before the join")
+        load.set_phase("during")
+        join_started = time.monotonic()
+        sixth = cluster.start_node("node6", seeds=[cluster["node1"].peer_address])
+
+        # node6 takes client requests once it knows the whole membership and the ring.
+        def sixth_knows_cluster():
+            status = sixth.status()
+            ring = sixth.ring()
+            done = (sorted(members_by_id(status)) == IDS5 + ["node6"]
+                    and all(p["owner"] for p in ring["partitions"]))
+            return done, summarize_status("node6", status)
+        poll(sixth_knows_cluster, JOIN_DEADLINE_S, "node6 learns the membership and the ring")
+        load.add_node(sixth)
+        knows_seconds = time.monotonic() - join_started
+
+        all_nodes = nodes + [sixth]
+        settled = poll(cluster_settled(all_nodes, IDS5 + ["node6"]), JOIN_DEADLINE_S,
+                       "node6 owns partitions and no partition has a pending owner (every "
+                       "node's view, one ring version)")
+        load.set_phase("after")
+        join_seconds = time.monotonic() - join_started
+        acknowledged_at_settle = load.counts()[0]
+        poll(lambda: (load.counts()[0] >= acknowledged_at_settle + 150, load.counts()), 30,
+             "the load acknowledges 150 more writes after the join")
+    finally:
+        load.stop()
+
+    with load.lock:
+        failures = list(load.failures)
+        written = dict(load.acknowledged)
+        phases = dict(load.phase_of_key)
+    per_phase = {phase: sum(1 for p in phases.values() if p == phase)
+                 for phase in ("before", "during", "after")}
+    print("load: %d writes acknowledged %s, %d reads ok, %d failures" % (
+        len(written), per_phase, load.reads_ok, len(failures)))
+    print("node6 knew the ring %.2fs after its start and the join settled after %.1fs"
+          % (knows_seconds, join_seconds))
+    print(settled)
+    assert not failures, "%d of the load's requests failed during the join; first ones " \
+        "(elapsed_s, op, node, key, status, body):\n%s" % (
+            len(failures), "\n".join(repr(f) for f in failures[:20]))
+    assert all(count > 0 for count in per_phase.values()), per_phase
+    problems = read_everywhere(all_nodes, written)
+    assert not problems, describe_problems(problems, len(written))
+
+
+def test_leave_moves_everything_away(make_cluster):
+    cluster = make_cluster()
+    nodes = start_settled(cluster, 5)
+    leaver = cluster["node2"]
+    remaining = [node for node in nodes if node is not leaver]
+    written = write_keys(nodes, "before-leave", 300)
+
+    response = leaver.post_json("/v1/cluster/leave", {"node": "node2"})
+    assert 200 <= response.status_code < 300, (response.status_code, response.text)
+
+    def node2_removed_everywhere():
+        lines, done = [], True
+        for node in remaining:
+            view = members_by_id(node.status()).get("node2")
+            lines.append("%s sees node2: %s" % (node.name, view))
+            if view is None or view["status"] != "removed" or view["partitions_owned"] != 0 \
+                    or view["partitions_incoming"] != 0:
+                done = False
+        return done, "\n".join(lines)
+    poll(node2_removed_everywhere, LEAVE_DEADLINE_S, "node2 is removed and owns nothing in "
+         "every other node's view")
+    poll(cluster_settled(remaining, ["node1", "node3", "node4", "node5"]), LEAVE_DEADLINE_S,
+         "the four remaining nodes settle")
+    for node in remaining:
+        ring = node.ring()
+        assert not [p for p in ring["partitions"] if "node2" in (p["owner"], p["pending_owner"])]
+
+    problems = read_everywhere(remaining, written)
+    assert not problems, describe_problems(problems, len(written))
+    # New writes after the leave land on the remaining nodes too.
+    more = write_keys(remaining, "after-leave", 100)
+    problems = read_everywhere(remaining, more)
+    assert not problems, describe_problems(problems, len(more))
