@@ -119,7 +119,7 @@ std::vector<Setting> MakeSettings() {
                                  [](C& c) -> std::string& { return c.tls_private_key_file; }));
   settings.push_back(NumberSetting(
       "partition_count", "Number of partitions; a power of two, fixed when the data dir is created",
-      1, 65536, [](C& c) -> std::uint32_t& { return c.node.partition_count; }));
+      1, 1u << 20, [](C& c) -> std::uint32_t& { return c.node.partition_count; }));
   settings.push_back(NumberSetting("key_bytes_max", "Largest key in bytes", 1, kU32,
                                    [](C& c) -> std::size_t& { return c.node.key_bytes_max; }));
   settings.push_back(NumberSetting("value_bytes_max", "Largest value in bytes", 1, 1u << 30,
