@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "cli/client_connection.h"
 #include "cli/commands.h"
 #include "meridian/client.h"
 
@@ -26,15 +27,9 @@ namespace {
 
 namespace mc = meridian::client;
 
-constexpr int kExitRequestFailed = 1;
-constexpr int kExitUsage = 2;
-
 // Flags shared by every cluster command, plus each command's own.
 struct ClusterArguments {
-  std::string url;
-  std::string ca_file;
-  bool insecure = false;
-  std::string timeout_ms = "10000";
+  ConnectionFlags connection;
   bool json = false;
   bool partitions = false;
   std::vector<std::string> seeds;
@@ -44,73 +39,9 @@ struct ClusterArguments {
   CLI::Option* weight_option = nullptr;
 };
 
-// A failure that ends the command: its exit code and its one-line reason.
-struct Failure {
-  int exit_code;
-  std::string message;
-};
-
-std::string DefaultUrl() {
-  const char* from_environment = std::getenv("MERIDIAN_URL");
-  return (from_environment != nullptr && *from_environment != '\0') ? from_environment
-                                                                    : "http://127.0.0.1:8080";
-}
-
-// Server messages and arguments may hold any byte; stderr gets one printable line.
-std::string Printable(std::string_view bytes) {
-  std::string text;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
-      text.push_back(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      text += "\\x";
-      text.push_back(kHex[byte >> 4]);
-      text.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return text;
-}
-
 void AddCommonOptions(CLI::App& command, ClusterArguments& arguments) {
-  arguments.url = DefaultUrl();
-  command.add_option("--url", arguments.url, "Server endpoint (default: $MERIDIAN_URL)")
-      ->capture_default_str();
-  command.add_option("--cacert", arguments.ca_file, "PEM file of CA certificates for https");
-  command.add_flag("--insecure", arguments.insecure, "Do not verify the server's certificate");
-  command.add_option("--timeout-ms", arguments.timeout_ms, "Request timeout, 0 = none")
-      ->capture_default_str();
+  AddConnectionFlags(command, arguments.connection);
   command.allow_extras();
-}
-
-std::optional<std::uint32_t> ParseUnsigned(const std::string& text) {
-  std::uint32_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return {};
-  return value;
-}
-
-std::variant<std::unique_ptr<mc::Client>, Failure> Connect(const ClusterArguments& arguments) {
-  mc::ClientOptions options;
-  options.endpoint = arguments.url;
-  options.ca_file = arguments.ca_file;
-  options.verify_peer = !arguments.insecure;
-  const std::optional<std::uint32_t> timeout_ms = ParseUnsigned(arguments.timeout_ms);
-  if (!timeout_ms) return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
-  options.timeout_ms = *timeout_ms;
-  auto client = mc::Client::Create(std::move(options));
-  if (!client.ok()) {
-    const bool usage = client.error().code == mc::ErrorCode::kInvalidArgument;
-    return Failure{usage ? kExitUsage : kExitRequestFailed, client.error().message};
-  }
-  return std::move(client).value();
-}
-
-Failure RequestFailed(const mc::Error& error) {
-  // Client-side rejections (empty node id, weight 0, ...) are usage errors.
-  const bool usage = error.code == mc::ErrorCode::kInvalidArgument;
-  return Failure{usage ? kExitUsage : kExitRequestFailed, Printable(error.ToString())};
 }
 
 void Print(const std::string& text) {
@@ -313,7 +244,7 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
   command->callback([command, arguments, positionals, run, &exit_code] {
     std::optional<Failure> failure = CheckUsage(*command, *arguments, positionals);
     if (!failure) {
-      auto client = Connect(*arguments);
+      auto client = Connect(arguments->connection);
       if (auto* connect_failure = std::get_if<Failure>(&client)) {
         failure = *connect_failure;
       } else {

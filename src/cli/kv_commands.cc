@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/client_connection.h"
 #include "cli/commands.h"
 #include "meridian/client.h"
 
@@ -27,8 +28,6 @@ namespace {
 
 namespace mc = meridian::client;
 
-constexpr int kExitRequestFailed = 1;
-constexpr int kExitUsage = 2;
 constexpr int kExitNotFound = 3;
 
 // Flags shared by get, put and delete, plus each command's own.
@@ -36,10 +35,7 @@ struct KvArguments {
   std::string key;
   std::string value;
   std::string bucket = "default";
-  std::string url;
-  std::string ca_file;
-  bool insecure = false;
-  std::string timeout_ms = "10000";
+  ConnectionFlags connection;
   std::string context;
   std::string dw;
   std::string file;
@@ -49,35 +45,6 @@ struct KvArguments {
   CLI::Option* key_option = nullptr;
   CLI::Option* value_option = nullptr;
 };
-
-// A failure that ends the command: its exit code and its one-line reason.
-struct Failure {
-  int exit_code;
-  std::string message;
-};
-
-std::string DefaultUrl() {
-  const char* from_environment = std::getenv("MERIDIAN_URL");
-  return (from_environment != nullptr && *from_environment != '\0') ? from_environment
-                                                                    : "http://127.0.0.1:8080";
-}
-
-// Keys and messages may hold any byte; stderr gets one printable line.
-std::string Printable(std::string_view bytes) {
-  std::string text;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
-      text.push_back(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      text += "\\x";
-      text.push_back(kHex[byte >> 4]);
-      text.push_back(kHex[byte & 0x0F]);
-    }
-  }
-  return text;
-}
 
 std::string Base64Encode(std::string_view bytes) {
   static constexpr char kAlphabet[] =
@@ -103,15 +70,9 @@ void WriteBytes(std::string_view bytes) {
 }
 
 void AddCommonOptions(CLI::App& command, KvArguments& arguments) {
-  arguments.url = DefaultUrl();
   arguments.key_option = command.add_option("key", arguments.key, "The key (any bytes)");
   command.add_option("--bucket", arguments.bucket, "The bucket")->capture_default_str();
-  command.add_option("--url", arguments.url, "Server endpoint (default: $MERIDIAN_URL)")
-      ->capture_default_str();
-  command.add_option("--cacert", arguments.ca_file, "PEM file of CA certificates for https");
-  command.add_flag("--insecure", arguments.insecure, "Do not verify the server's certificate");
-  command.add_option("--timeout-ms", arguments.timeout_ms, "Request timeout, 0 = none")
-      ->capture_default_str();
+  AddConnectionFlags(command, arguments.connection);
   command.allow_extras();
 }
 
@@ -134,37 +95,11 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const KvArguments& ar
   return std::nullopt;
 }
 
-std::variant<std::unique_ptr<mc::Client>, Failure> Connect(const KvArguments& arguments) {
-  mc::ClientOptions options;
-  options.endpoint = arguments.url;
-  options.ca_file = arguments.ca_file;
-  options.verify_peer = !arguments.insecure;
-  const auto& text = arguments.timeout_ms;
-  std::uint32_t timeout_ms = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), timeout_ms);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-    return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
-  }
-  options.timeout_ms = timeout_ms;
-  auto client = mc::Client::Create(std::move(options));
-  if (!client.ok()) {
-    const bool usage = client.error().code == mc::ErrorCode::kInvalidArgument;
-    return Failure{usage ? kExitUsage : kExitRequestFailed, client.error().message};
-  }
-  return std::move(client).value();
-}
-
 mc::WriteOptions WriteOptionsOf(const KvArguments& arguments) {
   mc::WriteOptions options;
   options.context = arguments.context;
   if (!arguments.dw.empty()) options.durable_write = arguments.dw == "1";
   return options;
-}
-
-Failure RequestFailed(const mc::Error& error) {
-  // Client-side rejections (bad bucket name, ...) are usage errors.
-  const bool usage = error.code == mc::ErrorCode::kInvalidArgument;
-  return Failure{usage ? kExitUsage : kExitRequestFailed, Printable(error.ToString())};
 }
 
 std::optional<Failure> RunGet(mc::Client& client, const KvArguments& arguments) {
@@ -253,7 +188,7 @@ void SetCallback(CLI::App& command, const std::shared_ptr<KvArguments>& argument
   command.callback([&command, arguments, run, &exit_code] {
     std::optional<Failure> failure = CheckUsage(command, *arguments);
     if (!failure) {
-      auto client = Connect(*arguments);
+      auto client = Connect(arguments->connection);
       if (auto* connect_failure = std::get_if<Failure>(&client)) {
         failure = *connect_failure;
       } else {
