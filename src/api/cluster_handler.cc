@@ -59,29 +59,8 @@ HttpResponse JsonResponse(const Json& body) {
   return response;
 }
 
-HttpResponse InvalidArgument(std::string_view message) {
-  return ErrorResponse(400, kClusterInvalidArgument, message);
-}
-
 HttpResponse NodeErrorResponse(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return InvalidArgument(status.message());
-    case StatusCode::kNotFound:
-      return ErrorResponse(404, error_code::kNotFound, status.message());
-    case StatusCode::kTooLarge:
-      return ErrorResponse(413, error_code::kBodyTooLarge, status.message());
-    case StatusCode::kCorruption:
-    case StatusCode::kIoError:
-      return ErrorResponse(503, error_code::kStorageError, status.message());
-    case StatusCode::kUnavailable:
-    case StatusCode::kTimeout:
-      return ErrorResponse(503, error_code::kUnavailable, status.message());
-    case StatusCode::kOk:
-    case StatusCode::kInternal:
-      break;
-  }
-  return ErrorResponse(500, error_code::kInternal, status.ToString());
+  return StatusErrorResponse(status, kClusterInvalidArgument, error_code::kBodyTooLarge);
 }
 
 Json MemberJson(const node::MemberView& member) {

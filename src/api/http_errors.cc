@@ -21,4 +21,26 @@ HttpResponse MethodNotAllowed(std::string_view allow) {
   return response;
 }
 
+HttpResponse StatusErrorResponse(const Status& status, std::string_view invalid_argument_error,
+                                 std::string_view too_large_error) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return ErrorResponse(400, invalid_argument_error, status.message());
+    case StatusCode::kTooLarge:
+      return ErrorResponse(413, too_large_error, status.message());
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, error_code::kNotFound, status.message());
+    case StatusCode::kCorruption:
+    case StatusCode::kIoError:
+      return ErrorResponse(503, error_code::kStorageError, status.message());
+    case StatusCode::kUnavailable:
+    case StatusCode::kTimeout:
+      return ErrorResponse(503, error_code::kUnavailable, status.message());
+    case StatusCode::kOk:
+    case StatusCode::kInternal:
+      break;
+  }
+  return ErrorResponse(500, error_code::kInternal, status.ToString());
+}
+
 }  // namespace meridian::api

@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include "core/status.h"
+
 #include "api/http_message.h"
 
 namespace meridian::api {
@@ -29,6 +31,13 @@ inline constexpr std::string_view kStorageError = "storage_error";
 
 // A JSON error response. Line breaks in `message` are replaced by spaces (one line).
 HttpResponse ErrorResponse(unsigned status, std::string_view error, std::string_view message);
+
+// The response for a non-OK Status from the node. What InvalidArgument and TooLarge mean
+// depends on the request, so the caller names their `error` codes; the rest is fixed:
+// NotFound 404, Corruption/IoError 503 storage_error, Unavailable/Timeout 503 unavailable,
+// anything else 500 internal.
+HttpResponse StatusErrorResponse(const Status& status, std::string_view invalid_argument_error,
+                                 std::string_view too_large_error);
 
 // 405 with `Allow: <allow>`.
 HttpResponse MethodNotAllowed(std::string_view allow);

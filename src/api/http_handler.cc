@@ -54,24 +54,8 @@ OperationErrors ErrorsFor(std::string_view op) {
 }
 
 HttpResponse StatusResponse(std::string_view op, const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return ErrorResponse(400, ErrorsFor(op).invalid_argument, status.message());
-    case StatusCode::kTooLarge:
-      return ErrorResponse(413, ErrorsFor(op).too_large, status.message());
-    case StatusCode::kNotFound:
-      return ErrorResponse(404, error_code::kNotFound, status.message());
-    case StatusCode::kCorruption:
-    case StatusCode::kIoError:
-      return ErrorResponse(503, error_code::kStorageError, status.message());
-    case StatusCode::kUnavailable:
-    case StatusCode::kTimeout:
-      return ErrorResponse(503, error_code::kUnavailable, status.message());
-    case StatusCode::kOk:
-    case StatusCode::kInternal:
-      break;
-  }
-  return ErrorResponse(500, error_code::kInternal, status.ToString());
+  const OperationErrors errors = ErrorsFor(op);
+  return StatusErrorResponse(status, errors.invalid_argument, errors.too_large);
 }
 
 HttpResponse JsonResponse(unsigned status, std::string body) {
