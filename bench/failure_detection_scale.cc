@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cluster/failure_detector.h"
+#include "core/seeded_random.h"
 
 namespace meridian::cluster {
 namespace {
@@ -66,12 +67,7 @@ struct ScenarioResult {
 class Prng {
  public:
   explicit Prng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t Next() { return SplitMix64Next(state_); }
   double Uniform01() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   double Exponential(double mean) { return -mean * std::log(1.0 - Uniform01()); }
   std::uint64_t Below(std::uint64_t bound) { return Next() % bound; }

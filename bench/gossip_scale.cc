@@ -23,6 +23,7 @@
 #include "cluster/cluster_state.h"
 #include "cluster/membership.h"
 #include "cluster/ring.h"
+#include "core/seeded_random.h"
 
 namespace {
 
@@ -35,19 +36,7 @@ using meridian::cluster::NodeId;
 using meridian::cluster::Outbound;
 using meridian::cluster::Ring;
 
-class SplitMixRandom final : public meridian::Random {
- public:
-  explicit SplitMixRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t NextU64() override {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
+using SplitMixRandom = meridian::SplitMix64Random;
 
 constexpr std::uint64_t kIntervalMs = 1000;
 

@@ -1,5 +1,7 @@
 #include "cluster/claim_state.h"
 
+#include "core/seeded_random.h"
+
 #include <algorithm>
 #include <map>
 
@@ -25,10 +27,7 @@ std::uint64_t HashOfId(const NodeId& id) {
 
 // splitmix64's finaliser: spreads consecutive counts over the whole range.
 std::uint64_t Mix(std::uint64_t value) {
-  value += 0x9e3779b97f4a7c15ull;
-  value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
-  value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
-  return value ^ (value >> 31);
+  return SplitMix64Next(value);
 }
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/seeded_random.h"
 #include "node/env.h"
 
 namespace meridian::runtime {
@@ -26,7 +27,7 @@ class SystemRandom final : public node::Random {
   std::uint64_t NextU64() override;
 
  private:
-  std::array<std::uint64_t, 4> state_{};
+  Xoshiro256Random generator_{0};
 };
 
 }  // namespace meridian::runtime

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/seeded_random.h"
 
 namespace meridian::sim {
 
@@ -28,7 +29,7 @@ class SeededRandom final : public Random {
 
  private:
   std::uint64_t seed_;
-  std::array<std::uint64_t, 4> state_;
+  Xoshiro256Random generator_;
 };
 
 // Probabilities are integers in parts per million, so no floating-point rounding (or libm

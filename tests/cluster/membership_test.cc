@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/seeded_random.h"
+
 #include <map>
 #include <memory>
 #include <set>
@@ -18,19 +20,7 @@ namespace {
 
 constexpr std::uint32_t kPartitions = 64;
 
-class SplitMixRandom final : public Random {
- public:
-  explicit SplitMixRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t NextU64() override {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
+using SplitMixRandom = SplitMix64Random;
 
 std::string AddressOf(const NodeId& id) {
   return id + ".test:7000";

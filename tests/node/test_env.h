@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/seeded_random.h"
 #include "node/env.h"
 #include "node/node.h"
 #include "storage/memory_engine.h"
@@ -34,19 +35,7 @@ class ManualClock final : public Clock {
 };
 
 // SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough to draw ids in tests.
-class SplitMix64 final : public Random {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t NextU64() override {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
+using SplitMix64 = SplitMix64Random;
 
 // Returns a fixed sequence, then repeats its last value; for forcing specific actor ids.
 class ScriptedRandom final : public Random {

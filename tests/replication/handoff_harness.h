@@ -18,6 +18,7 @@
 
 #include "core/dvv_set.h"
 #include "core/object_codec.h"
+#include "core/seeded_random.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
 #include "storage/engine.h"
@@ -35,12 +36,7 @@ inline constexpr ActorId kTargetActor = 2;
 class TestRandom {
  public:
   explicit TestRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t Next() { return SplitMix64Next(state_); }
   // Uniform in [0, bound) (modulo bias is irrelevant here); bound > 0.
   std::uint64_t Below(std::uint64_t bound) { return Next() % bound; }
   bool Percent(std::uint32_t percent) { return Below(100) < percent; }
