@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -153,8 +154,11 @@ class Node {
   // forwarded there until the ring flips. Persisted (synced), so it survives a crash.
   std::map<std::uint32_t, std::string> forwarding_;
   std::set<std::uint32_t> partitions_to_drop_;  // moved away: delete local data gradually
-  std::set<std::uint32_t> orphans_;             // data held here for partitions owned elsewhere
-  std::uint64_t orphan_scan_ring_version_ = ~0ull;
+  // Owned here with a pending owner, for the ring whose content hash is outgoing_ring_hash_.
+  std::vector<std::uint32_t> outgoing_;
+  std::optional<std::uint64_t> outgoing_ring_hash_;
+  std::set<std::uint32_t> orphans_;  // data held here for partitions owned elsewhere
+  std::optional<std::uint64_t> orphan_scan_ring_hash_;  // ring content last scanned
   // Received in full; reported to the claimant until the ring flips. Persisted (synced).
   std::set<std::uint32_t> completed_incoming_;
   std::uint64_t next_completion_report_ms_ = 0;

@@ -26,8 +26,16 @@ void Node::TickHandoffs() {
 
   // Start a sender for every partition this node owns that has a pending owner, unless a
   // stream to that node already completed (before a restart, say: see forwarding_).
-  for (std::uint32_t partition : ring.PartitionsOwnedBy(self)) {
-    if (!Outgoing(ring, partition, self) || senders_.count(partition) != 0) continue;
+  if (outgoing_ring_hash_ != state.ring_key().content_hash) {
+    // Walking every partition each tick would cost O(Q) per tick; the ring changes rarely.
+    outgoing_ring_hash_ = state.ring_key().content_hash;
+    outgoing_.clear();
+    for (std::uint32_t partition : ring.PartitionsOwnedBy(self)) {
+      if (Outgoing(ring, partition, self)) outgoing_.push_back(partition);
+    }
+  }
+  for (std::uint32_t partition : outgoing_) {
+    if (senders_.count(partition) != 0) continue;
     const cluster::NodeId target = *ring.PendingOwner(partition);
     const cluster::Member* member = state.FindMember(target);
     if (member == nullptr || member->peer_address.empty() || !detector_->IsAlive(target, now_ms)) {
@@ -121,12 +129,12 @@ void Node::HandOffOrphans(std::uint64_t now_ms) {
   const cluster::ClusterState& state = membership_->state();
   const cluster::Ring& ring = state.ring();
   const cluster::NodeId& self = config_.node_id;
-  if (ring.version() != orphan_scan_ring_version_) {
+  if (state.ring_key().content_hash != orphan_scan_ring_hash_) {
     // The ring changed: find partitions this node holds data for without owning or receiving
     // them — e.g. a stream it received (and writes forwarded to it) before a new plan sent the
     // partition elsewhere, or data a restart forgot to drop. Their data must reach the owner
     // before it is deleted, or writes only this node has would be lost.
-    orphan_scan_ring_version_ = ring.version();
+    orphan_scan_ring_hash_ = state.ring_key().content_hash;
     for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
       const auto pending = ring.PendingOwner(partition);
       if (ring.Owner(partition) == self || (pending && *pending == self) ||
