@@ -16,6 +16,12 @@
 //
 // Causal contexts are opaque tokens: pass the context of a Get to the next Put/Delete of
 // the same key to supersede exactly the values that Get returned.
+//
+// Quorum settings (GetOptions r/pr, WriteOptions w/pw/dw, BucketProps r/w/pr/pw/dw) are text:
+// "one", "quorum", "all" or a decimal number such as "2" (docs/api.md "Bucket properties").
+// The client checks only that form; the server checks ranges (numbers 0..9, r/w within the
+// key's replicas) and refuses with kBadRequest (server_code "invalid_parameter" for request
+// options, "invalid_props" for bucket properties).
 #pragma once
 
 #include <cstdint>
@@ -51,6 +57,28 @@ struct Sibling {
   std::int64_t timestamp_ms = 0;
 };
 
+// What one object request achieved: the server's X-Meridian-Consistency header.
+struct Consistency {
+  std::uint32_t n = 0;          // replicas of the key (the bucket's n, capped by the node count)
+  std::uint32_t required = 0;   // r of a get, w of a write, as resolved for this request
+  std::uint32_t replies = 0;    // replicas that answered (get) or acknowledged (write) in time
+  std::uint32_t primaries = 0;  // of `replies`, primaries
+  std::uint32_t fallbacks = 0;  // of `replies`, fallbacks standing in for unreachable primaries
+  std::uint32_t durable = 0;    // writes: of `replies`, synced to disk
+  std::uint32_t hinted = 0;     // writes: of `replies`, stored with a hint for a primary
+  std::uint32_t behind = 0;     // gets: of `replies`, copies older than the answer (repaired)
+
+  friend bool operator==(const Consistency&, const Consistency&) = default;
+};
+
+// Per-request overrides of the bucket's read settings (query parameters of GET).
+struct GetOptions {
+  std::optional<std::string> r;   // replies to wait for
+  std::optional<std::string> pr;  // of those, how many must come from primaries
+  // false: only primaries count (no fallbacks stand in for unreachable ones).
+  std::optional<bool> sloppy_quorum;
+};
+
 struct GetResult {
   // False when the key is missing or deleted; `siblings` is then empty, and `context` is set
   // when the key has a history (a delete), so a following Put can supersede the tombstone.
@@ -58,13 +86,22 @@ struct GetResult {
   // One element for a single value; several for concurrent values (siblings).
   std::vector<Sibling> siblings;
   std::string context;
+  // Absent when the server sent no (or an unreadable) X-Meridian-Consistency header.
+  std::optional<Consistency> consistency;
 };
 
 struct WriteOptions {
   // The context of a previous Get (or write) of this key. Empty: a blind write, which for a
   // Put becomes a sibling of whatever is stored (in a `siblings` bucket).
   std::string context;
-  // Overrides the bucket's `dw`: true = synced to disk before the reply.
+  // Per-request overrides of the bucket's write settings (query parameters of PUT/DELETE).
+  std::optional<std::string> w;   // acknowledgements to wait for
+  std::optional<std::string> pw;  // of those, how many must come from primaries
+  std::optional<std::string> dw;  // of those, how many must be synced to disk
+  // false: only primaries count (no fallbacks stand in for unreachable ones).
+  std::optional<bool> sloppy_quorum;
+  // Older spelling of `dw`: true = "1", false = "0". Setting both `durable_write` and `dw`
+  // is kInvalidArgument.
   std::optional<bool> durable_write;
 };
 using PutOptions = WriteOptions;
@@ -76,18 +113,35 @@ struct WriteResult {
   std::string context;
   // True when the server synced the write to disk before replying.
   bool durable = false;
+  // Absent when the server sent no (or an unreadable) X-Meridian-Consistency header.
+  std::optional<Consistency> consistency;
 };
 
+// A bucket's properties. The initial values are the server's defaults; a field an older
+// server does not send keeps its initial value.
 struct BucketProps {
   std::string conflict_policy;  // "siblings" or "lww"
-  int dw = 0;                   // 0 or 1
-  std::string json;             // the full `props` object as the server sent it
+  std::uint32_t n = 3;          // replicas of every key
+  // Quorum settings as text: "one", "quorum", "all" or a number ("0", "2").
+  std::string r = "quorum";   // replies a get waits for
+  std::string w = "quorum";   // acknowledgements a write waits for
+  std::string pr = "0";       // of r, from primaries
+  std::string pw = "0";       // of w, from primaries
+  std::string dw = "0";       // of w, synced to disk
+  bool sloppy_quorum = true;  // fallbacks stand in for unreachable primaries
+  std::string json;           // the full `props` object as the server sent it
 };
 
-// The properties to change; unset fields stay as they are.
+// The properties to change; unset fields stay as they are. Quorum settings as in BucketProps.
 struct BucketPropsUpdate {
   std::optional<std::string> conflict_policy;
-  std::optional<int> dw;
+  std::optional<std::uint32_t> n;
+  std::optional<std::string> r;
+  std::optional<std::string> w;
+  std::optional<std::string> pr;
+  std::optional<std::string> pw;
+  std::optional<std::string> dw;
+  std::optional<bool> sloppy_quorum;
 };
 
 // Cluster administration (docs/api.md "Cluster"). Each result carries typed fields and
@@ -147,11 +201,14 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // A missing or deleted key is a success with found == false.
-  Result<GetResult> Get(std::string_view bucket, std::string_view key);
+  // A missing or deleted key is a success with found == false. kInvalidArgument for an
+  // option that is not a quorum setting (see above).
+  Result<GetResult> Get(std::string_view bucket, std::string_view key,
+                        const GetOptions& options = {});
   Result<WriteResult> Put(std::string_view bucket, std::string_view key, std::string_view value,
                           const PutOptions& options = {});
-  // Deleting a missing key succeeds.
+  // Deleting a missing key succeeds. Both: kInvalidArgument for an option that is not a
+  // quorum setting, or for both `durable_write` and `dw`.
   Result<WriteResult> Delete(std::string_view bucket, std::string_view key,
                              const DeleteOptions& options = {});
 
@@ -166,7 +223,8 @@ class Client {
   }
 
   Result<BucketProps> GetBucketProps(std::string_view bucket);
-  // Returns the bucket's full properties after the change.
+  // Returns the bucket's full properties after the change. kInvalidArgument for a quorum
+  // setting that is not one, quorum, all or a number.
   Result<BucketProps> SetBucketProps(std::string_view bucket, const BucketPropsUpdate& update);
 
   // Succeeds when the server answers GET /health with 200.

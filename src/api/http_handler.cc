@@ -21,6 +21,7 @@ constexpr std::string_view kObjectMethods = "GET, PUT, DELETE";
 constexpr std::string_view kBucketMethods = "GET, PUT";
 constexpr std::string_view kContextHeader = "X-Meridian-Context";
 constexpr std::string_view kDurableHeader = "X-Meridian-Durable";
+constexpr std::string_view kConsistencyHeader = "X-Meridian-Consistency";
 
 // Operation names used as the `op` metric label.
 constexpr std::string_view kOpGet = "get";
@@ -53,9 +54,43 @@ OperationErrors ErrorsFor(std::string_view op) {
   return {error_code::kInvalidBucket, error_code::kBodyTooLarge};
 }
 
+// ResolveQuorum's and ParseQuorumValue's refusals ("w=2 exceeds the key's 1 replica(s) ...",
+// "r must be at least 1", "pr=3 exceeds r=quorum (2)"): the message starts with a quorum
+// property's name followed by "=" or " must be". (Context errors start with "context".)
+bool IsQuorumError(std::string_view message) {
+  for (std::string_view property : {"r", "w", "pr", "pw", "dw", "sloppy_quorum"}) {
+    if (!message.starts_with(property)) continue;
+    std::string_view rest = message.substr(property.size());
+    if (rest.starts_with("=") || rest.starts_with(" must be")) return true;
+  }
+  return false;
+}
+
 HttpResponse StatusResponse(std::string_view op, const Status& status) {
   const OperationErrors errors = ErrorsFor(op);
+  // On an object request the node's InvalidArgument is either the context or a quorum
+  // (request parameters or bucket settings) that the key's replicas cannot satisfy.
+  const bool object_op = op == kOpGet || op == kOpPut || op == kOpDelete;
+  if (object_op && status.code() == StatusCode::kInvalidArgument &&
+      IsQuorumError(status.message())) {
+    return ErrorResponse(400, error_code::kInvalidParameter, status.message());
+  }
   return StatusErrorResponse(status, errors.invalid_argument, errors.too_large);
+}
+
+// "n=3; r=2; replies=2; primaries=2; fallbacks=0; behind=0" for a get;
+// "n=3; w=2; replies=2; primaries=2; fallbacks=0; durable=0; hinted=0" for a write.
+std::string ConsistencyHeaderValue(const node::ConsistencyReceipt& receipt, bool write) {
+  auto field = [](std::string_view name, std::uint32_t value) {
+    return std::string(name) + "=" + std::to_string(value);
+  };
+  std::string text = field("n", receipt.n) + "; " + field(write ? "w" : "r", receipt.required) +
+                     "; " + field("replies", receipt.replies) + "; " +
+                     field("primaries", receipt.primaries) + "; " +
+                     field("fallbacks", receipt.fallbacks) + "; ";
+  if (write)
+    return text + field("durable", receipt.durable) + "; " + field("hinted", receipt.hinted);
+  return text + field("behind", receipt.behind);
 }
 
 HttpResponse JsonResponse(unsigned status, std::string body) {
@@ -78,6 +113,7 @@ HttpResponse GetResponse(node::GetReply reply) {
     response = JsonResponse(300, SiblingsJson(reply));
   }
   if (!reply.context.empty()) response.headers.emplace_back(kContextHeader, reply.context);
+  response.headers.emplace_back(kConsistencyHeader, ConsistencyHeaderValue(reply.receipt, false));
   return response;
 }
 
@@ -86,6 +122,7 @@ HttpResponse WriteResponse(const node::WriteReply& reply) {
   response.status = 204;
   response.headers.emplace_back(kContextHeader, reply.context);
   response.headers.emplace_back(kDurableHeader, reply.durable ? "true" : "false");
+  response.headers.emplace_back(kConsistencyHeader, ConsistencyHeaderValue(reply.receipt, true));
   return response;
 }
 
@@ -99,16 +136,37 @@ HttpResponse ReplyResponse(node::ClientReply reply) {
   return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
 }
 
-// Validates the query of a write: only `dw`, once, with value 0 or 1.
-Result<node::WriteOptions> ParseWriteOptions(std::string_view query) {
+// Validates the query of an object request: GET accepts r, pr, sloppy_quorum; PUT and
+// DELETE accept w, pw, dw, sloppy_quorum; each at most once. Quorum values as
+// ParseQuorumValue accepts them, sloppy_quorum true|false.
+Result<node::RequestOptions> ParseRequestOptions(std::string_view method, std::string_view query) {
   auto parameters = ParseQuery(query);
   if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
-  node::WriteOptions options;
+  const bool get = method == "GET";
+  const std::string_view accepted = get ? "r, pr, sloppy_quorum" : "w, pw, dw, sloppy_quorum";
+  node::RequestOptions options;
   for (const auto& [name, value] : *parameters) {
-    if (name != "dw") return Status::InvalidArgument("unknown query parameter: " + name);
-    if (options.dw) return Status::InvalidArgument("dw given more than once");
-    if (value != "0" && value != "1") return Status::InvalidArgument("dw must be 0 or 1");
-    options.dw = value == "1" ? 1u : 0u;
+    std::optional<QuorumValue>* quorum = nullptr;
+    if (get && name == "r") quorum = &options.r;
+    if (get && name == "pr") quorum = &options.pr;
+    if (!get && name == "w") quorum = &options.w;
+    if (!get && name == "pw") quorum = &options.pw;
+    if (!get && name == "dw") quorum = &options.dw;
+    if (quorum != nullptr) {
+      if (quorum->has_value()) return Status::InvalidArgument(name + " given more than once");
+      Result<QuorumValue> parsed = ParseQuorumValue(name, value);
+      if (!parsed.ok()) return parsed.status();
+      *quorum = *parsed;
+    } else if (name == "sloppy_quorum") {
+      if (options.sloppy_quorum) return Status::InvalidArgument(name + " given more than once");
+      if (value != "true" && value != "false") {
+        return Status::InvalidArgument("sloppy_quorum must be true or false");
+      }
+      options.sloppy_quorum = value == "true";
+    } else {
+      return Status::InvalidArgument("unknown query parameter for " + std::string(method) + ": " +
+                                     name + " (accepted: " + std::string(accepted) + ")");
+    }
   }
   return options;
 }
@@ -238,15 +296,12 @@ void HttpHandler::HandleObject(std::string_view bucket, std::string_view raw_key
   }
   ObjectId id{std::string(bucket), std::move(*key)};
 
+  Result<node::RequestOptions> options = ParseRequestOptions(request.method, query);
+  if (!options.ok()) return fail(400, error_code::kInvalidParameter, options.status().message());
   node::ClientRequest client_request;
   if (op == kOpGet) {
-    if (Status status = RequireNoQuery(query); !status.ok()) {
-      return fail(400, error_code::kInvalidParameter, status.message());
-    }
-    client_request = node::GetRequest{std::move(id)};
+    client_request = node::GetRequest{std::move(id), *options};
   } else {
-    Result<node::WriteOptions> options = ParseWriteOptions(query);
-    if (!options.ok()) return fail(400, error_code::kInvalidParameter, options.status().message());
     std::string context = request.context.value_or("");
     if (op == kOpPut) {
       if (request.body.size() > limits_.value_bytes_max) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 namespace meridian::api {
 
@@ -23,6 +25,52 @@ std::string Dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// A number when numeric, else the symbol ("one", "quorum", "all").
+nlohmann::json QuorumJson(const QuorumValue& value) {
+  if (value.kind == QuorumValue::Kind::kNumber) return value.number;
+  return FormatQuorumValue(value);
+}
+
+// A non-negative JSON integer that fits 32 bits; InvalidArgument naming `name` otherwise.
+Result<std::uint32_t> ParseUnsigned(const std::string& name, const nlohmann::json& value) {
+  if (!value.is_number_integer()) return Status::InvalidArgument(name + " must be an integer");
+  if (!value.is_number_unsigned() && value.get<std::int64_t>() < 0) {
+    return Status::InvalidArgument(name + " must be >= 0");
+  }
+  const auto number = value.get<std::uint64_t>();
+  if (number > std::numeric_limits<std::uint32_t>::max()) {
+    return Status::InvalidArgument(name + " is out of range");
+  }
+  return static_cast<std::uint32_t>(number);
+}
+
+// r, w, pr, pw, dw: an integer 0..kReplicasMax or one of the strings "one", "quorum", "all".
+Result<QuorumValue> ParseQuorumJson(const std::string& name, const nlohmann::json& value) {
+  if (value.is_string()) {
+    const std::string& text = value.get_ref<const std::string&>();
+    if (text == "one" || text == "quorum" || text == "all") return ParseQuorumValue(name, text);
+  } else if (value.is_number_integer()) {
+    if (!value.is_number_unsigned() && value.get<std::int64_t>() < 0) {
+      return Status::InvalidArgument(name + " must be >= 0");
+    }
+    const auto number = value.get<std::uint64_t>();
+    if (number <= kReplicasMax) return QuorumValue::Number(static_cast<std::uint32_t>(number));
+    return Status::InvalidArgument(name + " must be at most " + std::to_string(kReplicasMax) +
+                                   ", not " + std::to_string(number));
+  }
+  return Status::InvalidArgument(name + R"( must be an integer or one of "one", "quorum", "all")");
+}
+
+// The patch field of a quorum property, or nullptr for any other name.
+std::optional<QuorumValue>* QuorumField(BucketPropsPatch& patch, std::string_view name) {
+  if (name == "r") return &patch.r;
+  if (name == "w") return &patch.w;
+  if (name == "pr") return &patch.pr;
+  if (name == "pw") return &patch.pw;
+  if (name == "dw") return &patch.dw;
+  return nullptr;
+}
+
 }  // namespace
 
 std::string ErrorJson(std::string_view error, std::string_view message) {
@@ -35,7 +83,13 @@ std::string BucketPropsJson(std::string_view bucket, const BucketProps& props) {
       {"bucket", std::string(bucket)},
       {"props",
        {{"conflict_policy", std::string(ConflictPolicyName(props.conflict_policy))},
-        {"dw", props.dw}}}};
+        {"n", props.n},
+        {"r", QuorumJson(props.r)},
+        {"w", QuorumJson(props.w)},
+        {"pr", QuorumJson(props.pr)},
+        {"pw", QuorumJson(props.pw)},
+        {"dw", QuorumJson(props.dw)},
+        {"sloppy_quorum", props.sloppy_quorum}}}};
   return Dump(body);
 }
 
@@ -52,19 +106,18 @@ Result<BucketPropsPatch> ParseBucketPropsPatch(std::string_view body) {
       Result<ConflictPolicy> policy = ParseConflictPolicy(value.get_ref<const std::string&>());
       if (!policy.ok()) return policy.status();
       patch.conflict_policy = *policy;
-    } else if (name == "dw") {
-      if (!value.is_number_integer()) return Status::InvalidArgument("dw must be an integer");
-      if (value.is_number_unsigned()) {
-        auto dw = value.get<std::uint64_t>();
-        if (dw > std::numeric_limits<std::uint32_t>::max()) {
-          return Status::InvalidArgument("dw is out of range");
-        }
-        patch.dw = static_cast<std::uint32_t>(dw);
-      } else {
-        // A signed integer that is not unsigned-representable is negative.
-        if (value.get<std::int64_t>() < 0) return Status::InvalidArgument("dw must be >= 0");
-        patch.dw = static_cast<std::uint32_t>(value.get<std::int64_t>());
-      }
+    } else if (name == "n") {
+      Result<std::uint32_t> n = ParseUnsigned(name, value);
+      if (!n.ok()) return n.status();
+      patch.n = *n;
+    } else if (name == "sloppy_quorum") {
+      if (!value.is_boolean())
+        return Status::InvalidArgument("sloppy_quorum must be true or false");
+      patch.sloppy_quorum = value.get<bool>();
+    } else if (std::optional<QuorumValue>* field = QuorumField(patch, name)) {
+      Result<QuorumValue> quorum = ParseQuorumJson(name, value);
+      if (!quorum.ok()) return quorum.status();
+      *field = *quorum;
     } else {
       return Status::InvalidArgument("unknown bucket property: " + name);
     }

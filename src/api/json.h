@@ -14,13 +14,17 @@ namespace meridian::api {
 // {"error": "<error>", "message": "<message>"}; line breaks in message become spaces.
 std::string ErrorJson(std::string_view error, std::string_view message);
 
-// {"bucket": "<bucket>", "props": {"conflict_policy": "siblings", "dw": 0}}
+// {"bucket": "<bucket>", "props": {"conflict_policy": "siblings", "dw": 0, "n": 3, "pr": 0,
+//  "pw": 0, "r": "quorum", "sloppy_quorum": true, "w": "quorum"}}: quorum values are JSON
+// numbers when numeric and strings ("one", "quorum", "all") when symbolic.
 std::string BucketPropsJson(std::string_view bucket, const BucketProps& props);
 
 // Parses the body of PUT /v1/buckets/{bucket}: a JSON object whose members are properties
 // to change. InvalidArgument (naming the problem) for bad JSON, a non-object, an unknown
-// property, a wrong type, or a value that cannot be represented. Range checks beyond the
-// type (e.g. dw <= 1) are the node's (ApplyBucketPropsPatch).
+// property, a wrong type, or a value that cannot be represented: n a non-negative integer;
+// r, w, pr, pw, dw an integer 0..kReplicasMax or "one" | "quorum" | "all"; sloppy_quorum a
+// boolean; conflict_policy "siblings" | "lww". Checks across properties and n's range (e.g.
+// r <= n) are the node's (ApplyBucketPropsPatch).
 Result<BucketPropsPatch> ParseBucketPropsPatch(std::string_view body);
 
 // The 300 body: {"context": "...", "siblings": [{"value": "<base64>", "timestamp_ms": N}...]}

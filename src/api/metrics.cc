@@ -54,6 +54,7 @@ std::string Metrics::RenderPrometheus() const {
       "connections_max was reached.\n";
   out += "# TYPE meridian_http_connections_rejected_total counter\n";
   out += fmt::format("meridian_http_connections_rejected_total {}\n", connections_rejected_);
+  if (extra_) out += extra_();
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ class Metrics {
   std::uint64_t requests(std::string_view op, unsigned status) const;
 
   std::string RenderPrometheus() const;
+  // Appends more series (already in the text format) to every rendering: the server's
+  // replication and storage gauges, which live below the api layer.
+  void SetExtraSource(std::function<std::string()> source) { extra_ = std::move(source); }
 
  private:
   struct Histogram {
@@ -46,6 +50,7 @@ class Metrics {
   std::map<std::pair<std::string, unsigned>, Histogram> requests_;
   std::int64_t connections_open_ = 0;
   std::uint64_t connections_rejected_ = 0;
+  std::function<std::string()> extra_;
 };
 
 }  // namespace meridian::api

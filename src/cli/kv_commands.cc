@@ -1,6 +1,7 @@
 // `meridian get|put|delete`: the command-line client, built on the public client library
 // (include/meridian/client.h) only. Exit codes: 0 success, 1 request/server error, 2 usage
-// error, 3 key not found (get). Every failure prints exactly one line to stderr.
+// error, 3 key not found (get). Every failure prints exactly one line to stderr; -v adds one
+// `consistency: ...` line (the server's receipt) to stderr before it.
 //
 // Options are parsed as text and validated here (extras allowed and rejected by hand) so that
 // every usage error, including an unknown flag, exits 2 with one line.
@@ -37,7 +38,13 @@ struct KvArguments {
   std::string bucket = "default";
   ConnectionFlags connection;
   std::string context;
+  // Quorum overrides as given (empty: not given); get: r, pr; put/delete: w, pw, dw.
+  std::string r;
+  std::string pr;
+  std::string w;
+  std::string pw;
   std::string dw;
+  std::string sloppy_quorum;  // "true" | "false" | empty
   std::string file;
   bool json = false;
   bool show_context = false;
@@ -76,10 +83,40 @@ void AddCommonOptions(CLI::App& command, KvArguments& arguments) {
   command.allow_extras();
 }
 
+constexpr const char* kQuorumForms = "one, quorum, all or a number";
+
+void AddSloppyQuorumOption(CLI::App& command, KvArguments& arguments) {
+  command.add_option("--sloppy-quorum", arguments.sloppy_quorum,
+                     "true|false: let fallbacks stand in for unreachable primaries "
+                     "(default: the bucket's)");
+}
+
+void AddReadOptions(CLI::App& command, KvArguments& arguments) {
+  command.add_option("--r", arguments.r,
+                     "Replies to wait for: one, quorum, all or a number (default: the bucket's)");
+  command.add_option("--pr", arguments.pr,
+                     "Of those, how many must be primaries (default: the bucket's)");
+  AddSloppyQuorumOption(command, arguments);
+  command.add_flag("-v,--verbose", arguments.verbose, "Print the consistency receipt to stderr");
+}
+
 void AddWriteOptions(CLI::App& command, KvArguments& arguments) {
   command.add_option("--context", arguments.context, "Causal context from a previous get");
-  command.add_option("--dw", arguments.dw, "1: synced to disk before the reply; 0: not");
-  command.add_flag("-v,--verbose", arguments.verbose, "Print the new context to stdout");
+  command.add_option("--w", arguments.w,
+                     "Acknowledgements to wait for: one, quorum, all or a number "
+                     "(default: the bucket's)");
+  command.add_option("--pw", arguments.pw,
+                     "Of those, how many must be primaries (default: the bucket's)");
+  command.add_option("--dw", arguments.dw,
+                     "Of those, how many must be synced to disk (default: the bucket's)");
+  AddSloppyQuorumOption(command, arguments);
+  command.add_flag("-v,--verbose", arguments.verbose,
+                   "Print the new context to stdout and the consistency receipt to stderr");
+}
+
+// one | quorum | all | a decimal number (the server checks the range).
+bool IsQuorumText(const std::string& text) {
+  return text == "one" || text == "quorum" || text == "all" || ParseUnsigned(text).has_value();
 }
 
 std::optional<Failure> CheckUsage(const CLI::App& command, const KvArguments& arguments) {
@@ -89,22 +126,78 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const KvArguments& ar
   }
   if (arguments.key_option->count() == 0) return Failure{kExitUsage, "missing KEY"};
   if (arguments.key.empty()) return Failure{kExitUsage, "KEY must not be empty"};
-  if (!arguments.dw.empty() && arguments.dw != "0" && arguments.dw != "1") {
-    return Failure{kExitUsage, "--dw must be 0 or 1"};
+  const std::pair<const char*, const std::string*> quorums[] = {{"--r", &arguments.r},
+                                                                {"--pr", &arguments.pr},
+                                                                {"--w", &arguments.w},
+                                                                {"--pw", &arguments.pw},
+                                                                {"--dw", &arguments.dw}};
+  for (const auto& [flag, value] : quorums) {
+    const CLI::Option* option = command.get_option_no_throw(flag);
+    if (option != nullptr && option->count() > 0 && !IsQuorumText(*value)) {
+      return Failure{kExitUsage, std::string(flag) + " must be " + kQuorumForms + ", not '" +
+                                     Printable(*value) + "'"};
+    }
+  }
+  const CLI::Option* sloppy = command.get_option_no_throw("--sloppy-quorum");
+  if (sloppy != nullptr && sloppy->count() > 0 && arguments.sloppy_quorum != "true" &&
+      arguments.sloppy_quorum != "false") {
+    return Failure{kExitUsage, "--sloppy-quorum must be true or false"};
   }
   return std::nullopt;
+}
+
+std::optional<std::string> Given(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> SloppyQuorumOf(const KvArguments& arguments) {
+  if (arguments.sloppy_quorum.empty()) return std::nullopt;
+  return arguments.sloppy_quorum == "true";
+}
+
+mc::GetOptions GetOptionsOf(const KvArguments& arguments) {
+  mc::GetOptions options;
+  options.r = Given(arguments.r);
+  options.pr = Given(arguments.pr);
+  options.sloppy_quorum = SloppyQuorumOf(arguments);
+  return options;
 }
 
 mc::WriteOptions WriteOptionsOf(const KvArguments& arguments) {
   mc::WriteOptions options;
   options.context = arguments.context;
-  if (!arguments.dw.empty()) options.durable_write = arguments.dw == "1";
+  options.w = Given(arguments.w);
+  options.pw = Given(arguments.pw);
+  options.dw = Given(arguments.dw);
+  options.sloppy_quorum = SloppyQuorumOf(arguments);
   return options;
 }
 
+// -v: "consistency: n=3 r=2 replies=2 primaries=2 fallbacks=0 behind=0" (get) or
+// "consistency: n=3 w=2 replies=2 primaries=2 fallbacks=0 durable=0 hinted=0" (writes).
+void PrintConsistency(const std::optional<mc::Consistency>& consistency, bool write) {
+  if (!consistency) {
+    std::fprintf(stderr, "consistency: not reported by the server\n");
+    return;
+  }
+  const mc::Consistency& c = *consistency;
+  std::string line = "consistency: n=" + std::to_string(c.n) + (write ? " w=" : " r=") +
+                     std::to_string(c.required) + " replies=" + std::to_string(c.replies) +
+                     " primaries=" + std::to_string(c.primaries) +
+                     " fallbacks=" + std::to_string(c.fallbacks);
+  if (write) {
+    line += " durable=" + std::to_string(c.durable) + " hinted=" + std::to_string(c.hinted);
+  } else {
+    line += " behind=" + std::to_string(c.behind);
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
 std::optional<Failure> RunGet(mc::Client& client, const KvArguments& arguments) {
-  auto result = client.Get(arguments.bucket, arguments.key);
+  auto result = client.Get(arguments.bucket, arguments.key, GetOptionsOf(arguments));
   if (!result.ok()) return RequestFailed(result.error());
+  if (arguments.verbose) PrintConsistency(result->consistency, /*write=*/false);
   if (arguments.show_context && !result->context.empty()) {
     std::fprintf(stderr, "context: %s\n", result->context.c_str());
   }
@@ -162,7 +255,10 @@ std::variant<std::string, Failure> ReadValue(const KvArguments& arguments) {
 std::optional<Failure> ReportWrite(const mc::Result<mc::WriteResult>& result,
                                    const KvArguments& arguments) {
   if (!result.ok()) return RequestFailed(result.error());
-  if (arguments.verbose) WriteBytes(result->context + "\n");
+  if (arguments.verbose) {
+    PrintConsistency(result->consistency, /*write=*/true);
+    WriteBytes(result->context + "\n");
+  }
   std::fflush(stdout);
   return std::nullopt;
 }
@@ -214,6 +310,7 @@ void AddKvCommands(CLI::App& app, int& exit_code) {
   get->add_flag("--json", get_arguments->json,
                 "Print {\"context\", \"siblings\": [{\"value\": base64, ...}]} instead of bytes");
   get->add_flag("--show-context", get_arguments->show_context, "Print the context to stderr");
+  AddReadOptions(*get, *get_arguments);
   get->footer(
       "One value: its bytes, unmodified. Siblings: for each, a line\n"
       "'--- sibling I/N timestamp_ms=T bytes=B', the value bytes, and a newline.\n"

@@ -5,6 +5,7 @@
 
 #include "client/cluster_parsing.h"
 #include "client/http_connection.h"
+#include "client/request_options.h"
 #include "client/response_parsing.h"
 #include "client/url.h"
 
@@ -15,6 +16,7 @@ using internal::HttpRequest;
 using internal::HttpResponse;
 
 constexpr std::string_view kContextHeader = "X-Meridian-Context";
+constexpr std::string_view kConsistencyHeader = "X-Meridian-Consistency";
 
 Error InvalidArgument(std::string message) {
   Error error;
@@ -37,12 +39,14 @@ Result<void> CheckObjectName(std::string_view bucket, std::string_view key) {
   return {};
 }
 
-HttpRequest WriteRequest(std::string method, std::string_view bucket, std::string_view key,
-                         const WriteOptions& options) {
+Result<HttpRequest> WriteRequest(std::string method, std::string_view bucket, std::string_view key,
+                                 const WriteOptions& options) {
+  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
+  auto query = internal::WriteQuery(options);
+  if (!query.ok()) return query.error();
   HttpRequest request;
   request.method = std::move(method);
-  request.target = internal::ObjectTarget(bucket, key);
-  if (options.durable_write) request.target += *options.durable_write ? "?dw=1" : "?dw=0";
+  request.target = internal::ObjectTarget(bucket, key) + *query;
   if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
   return request;
 }
@@ -54,6 +58,7 @@ Result<WriteResult> ParseWriteResponse(const HttpResponse& response) {
   WriteResult result;
   result.context = response.Header(kContextHeader);
   result.durable = response.Header("X-Meridian-Durable") == "true";
+  result.consistency = internal::ParseConsistencyHeader(response.Header(kConsistencyHeader));
   return result;
 }
 
@@ -136,11 +141,14 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-Result<GetResult> Client::Get(std::string_view bucket, std::string_view key) {
+Result<GetResult> Client::Get(std::string_view bucket, std::string_view key,
+                              const GetOptions& options) {
   if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
+  auto query = internal::GetQuery(options);
+  if (!query.ok()) return query.error();
   HttpRequest request;
   request.method = "GET";
-  request.target = internal::ObjectTarget(bucket, key);
+  request.target = internal::ObjectTarget(bucket, key) + *query;
   request.idempotent = true;
   auto response = impl_->Send(request);
   if (!response.ok()) return response.error();
@@ -150,6 +158,7 @@ Result<GetResult> Client::Get(std::string_view bucket, std::string_view key) {
     if (error.server_code != "not_found") return error;
     GetResult missing;
     missing.context = response->Header(kContextHeader);
+    missing.consistency = internal::ParseConsistencyHeader(response->Header(kConsistencyHeader));
     return missing;
   }
   return internal::ParseGetResponse(*response);
@@ -157,8 +166,9 @@ Result<GetResult> Client::Get(std::string_view bucket, std::string_view key) {
 
 Result<WriteResult> Client::Put(std::string_view bucket, std::string_view key,
                                 std::string_view value, const PutOptions& options) {
-  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
-  HttpRequest request = WriteRequest("PUT", bucket, key, options);
+  auto built = WriteRequest("PUT", bucket, key, options);
+  if (!built.ok()) return built.error();
+  HttpRequest request = std::move(built).value();
   request.headers.emplace_back("Content-Type", "application/octet-stream");
   request.body = std::string(value);
   request.idempotent = false;  // a repeated blind PUT would add a sibling
@@ -169,8 +179,9 @@ Result<WriteResult> Client::Put(std::string_view bucket, std::string_view key,
 
 Result<WriteResult> Client::Delete(std::string_view bucket, std::string_view key,
                                    const DeleteOptions& options) {
-  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
-  HttpRequest request = WriteRequest("DELETE", bucket, key, options);
+  auto built = WriteRequest("DELETE", bucket, key, options);
+  if (!built.ok()) return built.error();
+  HttpRequest request = std::move(built).value();
   request.idempotent = true;  // a repeated delete leaves the key deleted
   auto response = impl_->Send(request);
   if (!response.ok()) return response.error();
@@ -192,6 +203,17 @@ Result<BucketProps> Client::GetBucketProps(std::string_view bucket) {
 Result<BucketProps> Client::SetBucketProps(std::string_view bucket,
                                            const BucketPropsUpdate& update) {
   if (auto valid = CheckBucket(bucket); !valid.ok()) return valid.error();
+  const std::pair<const char*, const std::optional<std::string>*> quorums[] = {{"r", &update.r},
+                                                                               {"w", &update.w},
+                                                                               {"pr", &update.pr},
+                                                                               {"pw", &update.pw},
+                                                                               {"dw", &update.dw}};
+  for (const auto& [name, value] : quorums) {
+    if (value->has_value() && !internal::IsQuorumText(**value)) {
+      return InvalidArgument(std::string(name) + " must be one, quorum, all or a number, not '" +
+                             (*value)->substr(0, 32) + "'");
+    }
+  }
   HttpRequest request;
   request.method = "PUT";
   request.target = "/v1/buckets/" + internal::PercentEncode(bucket);

@@ -1,8 +1,10 @@
 #include "client/response_parsing.h"
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -42,7 +44,74 @@ ErrorCode CodeForStatus(int status) {
   }
 }
 
+std::optional<std::uint32_t> ParseNumber(std::string_view text) {
+  std::uint32_t number = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, number);
+  if (text.empty() || error != std::errc() || ptr != end) return std::nullopt;
+  return number;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// A quorum setting of the props JSON as text: a number or one of the symbols.
+bool QuorumText(const nlohmann::json& value, std::string& out) {
+  if (value.is_number_unsigned()) {
+    out = std::to_string(value.get<std::uint64_t>());
+    return true;
+  }
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (text == "one" || text == "quorum" || text == "all") {
+      out = text;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+std::optional<Consistency> ParseConsistencyHeader(std::string_view text) {
+  Consistency consistency;
+  bool has_n = false;
+  bool has_required = false;
+  while (!text.empty()) {
+    const std::size_t semicolon = text.find(';');
+    const std::string_view part = Trim(text.substr(0, semicolon));
+    text = semicolon == std::string_view::npos ? std::string_view() : text.substr(semicolon + 1);
+    const std::size_t equals = part.find('=');
+    if (equals == std::string_view::npos) return std::nullopt;
+    const std::string_view name = part.substr(0, equals);
+    const std::optional<std::uint32_t> value = ParseNumber(part.substr(equals + 1));
+    if (name.empty() || !value) return std::nullopt;
+    if (name == "n") {
+      consistency.n = *value;
+      has_n = true;
+    } else if (name == "r" || name == "w") {
+      consistency.required = *value;
+      has_required = true;
+    } else if (name == "replies") {
+      consistency.replies = *value;
+    } else if (name == "primaries") {
+      consistency.primaries = *value;
+    } else if (name == "fallbacks") {
+      consistency.fallbacks = *value;
+    } else if (name == "durable") {
+      consistency.durable = *value;
+    } else if (name == "hinted") {
+      consistency.hinted = *value;
+    } else if (name == "behind") {
+      consistency.behind = *value;
+    }
+  }
+  if (!has_n || !has_required) return std::nullopt;
+  return consistency;
+}
 
 std::optional<std::string> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
@@ -102,6 +171,7 @@ Error ErrorFromResponse(const HttpResponse& response) {
 Result<GetResult> ParseGetResponse(const HttpResponse& response) {
   GetResult result;
   result.context = response.Header("X-Meridian-Context");
+  result.consistency = ParseConsistencyHeader(response.Header("X-Meridian-Consistency"));
   if (response.status == 200) {
     result.found = true;
     result.siblings.push_back(Sibling{response.body, 0});
@@ -151,10 +221,35 @@ Result<BucketProps> ParseBucketPropsBody(std::string_view body_text) {
   }
   result.conflict_policy = policy->get<std::string>();
   const auto dw = props->find("dw");
-  if (dw == props->end() || !dw->is_number_integer()) {
-    return ProtocolError("the bucket props have no integer dw", 200);
+  if (dw == props->end() || !QuorumText(*dw, result.dw)) {
+    return ProtocolError("the bucket props have no dw (a number, \"one\", \"quorum\" or \"all\")",
+                         200);
   }
-  result.dw = dw->get<int>();
+  const auto n = props->find("n");
+  if (n != props->end()) {
+    if (!n->is_number_unsigned() ||
+        n->get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max()) {
+      return ProtocolError("the bucket props' n is not a non-negative integer", 200);
+    }
+    result.n = n->get<std::uint32_t>();
+  }
+  const std::pair<const char*, std::string*> quorums[] = {
+      {"r", &result.r}, {"w", &result.w}, {"pr", &result.pr}, {"pw", &result.pw}};
+  for (const auto& [name, field] : quorums) {
+    const auto value = props->find(name);
+    if (value != props->end() && !QuorumText(*value, *field)) {
+      return ProtocolError(std::string("the bucket props' ") + name +
+                               " is not a number, \"one\", \"quorum\" or \"all\"",
+                           200);
+    }
+  }
+  const auto sloppy = props->find("sloppy_quorum");
+  if (sloppy != props->end()) {
+    if (!sloppy->is_boolean()) {
+      return ProtocolError("the bucket props' sloppy_quorum is not a boolean", 200);
+    }
+    result.sloppy_quorum = sloppy->get<bool>();
+  }
   result.json = props->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return result;
 }
@@ -162,7 +257,21 @@ Result<BucketProps> ParseBucketPropsBody(std::string_view body_text) {
 std::string BucketPropsUpdateBody(const BucketPropsUpdate& update) {
   nlohmann::json body = nlohmann::json::object();
   if (update.conflict_policy) body["conflict_policy"] = *update.conflict_policy;
-  if (update.dw) body["dw"] = *update.dw;
+  if (update.n) body["n"] = *update.n;
+  const std::pair<const char*, const std::optional<std::string>*> quorums[] = {{"r", &update.r},
+                                                                               {"w", &update.w},
+                                                                               {"pr", &update.pr},
+                                                                               {"pw", &update.pw},
+                                                                               {"dw", &update.dw}};
+  for (const auto& [name, value] : quorums) {
+    if (!value->has_value()) continue;
+    if (const std::optional<std::uint32_t> number = ParseNumber(**value)) {
+      body[name] = *number;
+    } else {
+      body[name] = **value;
+    }
+  }
+  if (update.sloppy_quorum) body["sloppy_quorum"] = *update.sloppy_quorum;
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

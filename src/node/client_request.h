@@ -12,32 +12,35 @@
 #include "core/bucket_props.h"
 #include "core/hlc.h"
 #include "core/object_id.h"
+#include "core/quorum.h"
 #include "core/status.h"
+#include "replication/consistency_receipt.h"
 
 namespace meridian::node {
 
 // Chosen by the submitter; echoed in the reply. Unique among requests in flight.
 using RequestId = std::uint64_t;
 
-struct WriteOptions {
-  std::optional<std::uint32_t> dw;  // overrides the bucket's dw for this request
-};
+// Per-request overrides of the bucket's quorum settings (r, w, pr, pw, dw, sloppy_quorum).
+using RequestOptions = QuorumOverrides;
+using replication::ConsistencyReceipt;
 
 struct GetRequest {
   ObjectId id;
+  RequestOptions options;
 };
 struct PutRequest {
   ObjectId id;
   std::string value;
   std::string context;  // token from a previous get; empty = blind write (may create a sibling)
-  WriteOptions options;
+  RequestOptions options;
 };
 // A delete writes a tombstone. With an empty context it supersedes everything the node
 // currently holds for the key ("delete what is there now").
 struct DeleteRequest {
   ObjectId id;
   std::string context;
-  WriteOptions options;
+  RequestOptions options;
 };
 struct GetBucketRequest {
   std::string bucket;
@@ -86,6 +89,7 @@ struct GetReply {
   bool found = false;
   std::vector<SiblingValue> values;  // live siblings, in dot order; size > 1 means siblings
   std::string context;               // covers every sibling returned
+  ConsistencyReceipt receipt;
 };
 // `context` covers exactly the request's context plus the new write, so passing it to the
 // next write overwrites this one. It is empty when no such token exists: when another write
@@ -95,7 +99,8 @@ struct GetReply {
 // the key again before its next write.
 struct WriteReply {
   std::string context;
-  bool durable = false;  // synced to disk before the reply
+  bool durable = false;  // synced to disk before the reply (on the coordinator)
+  ConsistencyReceipt receipt;
 };
 struct BucketReply {
   std::string bucket;

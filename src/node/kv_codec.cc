@@ -9,13 +9,19 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
   proto::KvRequest message;
   message.set_request_id(request_id);
   message.set_hops(hops);
-  const auto set_options = [&message](const WriteOptions& options) {
-    if (options.dw) message.set_dw(*options.dw);
+  const auto set_options = [&message](const RequestOptions& options) {
+    if (options.r) message.set_r(FormatQuorumValue(*options.r));
+    if (options.w) message.set_w(FormatQuorumValue(*options.w));
+    if (options.pr) message.set_pr(FormatQuorumValue(*options.pr));
+    if (options.pw) message.set_pw(FormatQuorumValue(*options.pw));
+    if (options.dw) message.set_dw_quorum(FormatQuorumValue(*options.dw));
+    if (options.sloppy_quorum) message.set_sloppy_quorum(*options.sloppy_quorum);
   };
   if (const auto* get = std::get_if<GetRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_GET);
     message.set_bucket(get->id.bucket);
     message.set_key(get->id.key);
+    set_options(get->options);
   } else if (const auto* put = std::get_if<PutRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_PUT);
     message.set_bucket(put->id.bucket);
@@ -37,11 +43,25 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
 
 Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
   ObjectId id{message.bucket(), message.key()};
-  WriteOptions options;
-  if (message.has_dw()) options.dw = message.dw();
+  RequestOptions options;
+  const auto parse = [](std::string_view name, const std::string& text,
+                        std::optional<QuorumValue>& out) -> Status {
+    if (text.empty()) return Status::Ok();
+    auto value = ParseQuorumValue(name, text);
+    if (!value.ok()) return value.status();
+    out = *value;
+    return Status::Ok();
+  };
+  MERIDIAN_RETURN_IF_ERROR(parse("r", message.r(), options.r));
+  MERIDIAN_RETURN_IF_ERROR(parse("w", message.w(), options.w));
+  MERIDIAN_RETURN_IF_ERROR(parse("pr", message.pr(), options.pr));
+  MERIDIAN_RETURN_IF_ERROR(parse("pw", message.pw(), options.pw));
+  MERIDIAN_RETURN_IF_ERROR(parse("dw", message.dw_quorum(), options.dw));
+  if (!options.dw && message.has_dw()) options.dw = QuorumValue::Number(message.dw());
+  if (message.has_sloppy_quorum()) options.sloppy_quorum = message.sloppy_quorum();
   switch (message.op()) {
     case proto::KvRequest::OP_GET:
-      return ClientRequest(GetRequest{std::move(id)});
+      return ClientRequest(GetRequest{std::move(id), options});
     case proto::KvRequest::OP_PUT:
       return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options});
     case proto::KvRequest::OP_DELETE:
@@ -51,6 +71,24 @@ Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
                                      std::to_string(static_cast<int>(message.op())));
   }
 }
+
+namespace {
+void EncodeReceipt(const ConsistencyReceipt& receipt, proto::KvReceipt& out) {
+  out.set_n(receipt.n);
+  out.set_required(receipt.required);
+  out.set_replies(receipt.replies);
+  out.set_primaries(receipt.primaries);
+  out.set_fallbacks(receipt.fallbacks);
+  out.set_durable(receipt.durable);
+  out.set_hinted(receipt.hinted);
+  out.set_behind(receipt.behind);
+}
+
+ConsistencyReceipt DecodeReceipt(const proto::KvReceipt& in) {
+  return ConsistencyReceipt{in.n(),         in.required(), in.replies(), in.primaries(),
+                            in.fallbacks(), in.durable(),  in.hinted(),  in.behind()};
+}
+}  // namespace
 
 proto::KvReply EncodeKvReply(std::uint64_t request_id, const ClientReply& reply) {
   proto::KvReply message;
@@ -66,9 +104,11 @@ proto::KvReply EncodeKvReply(std::uint64_t request_id, const ClientReply& reply)
       out->set_value(sibling.value);
       out->set_timestamp(sibling.timestamp.value);
     }
+    EncodeReceipt(get->receipt, *message.mutable_receipt());
   } else if (const auto* write = std::get_if<WriteReply>(&reply.body)) {
     message.set_context(write->context);
     message.set_durable(write->durable);
+    EncodeReceipt(write->receipt, *message.mutable_receipt());
   }
   return message;
 }
@@ -94,9 +134,10 @@ ClientReply DecodeKvReply(RequestId client_id, proto::KvRequest::Op op,
     for (const proto::KvSibling& sibling : message.values()) {
       get.values.push_back(SiblingValue{sibling.value(), HlcTimestamp{sibling.timestamp()}});
     }
+    get.receipt = DecodeReceipt(message.receipt());
     reply.body = std::move(get);
   } else {
-    reply.body = WriteReply{message.context(), message.durable()};
+    reply.body = WriteReply{message.context(), message.durable(), DecodeReceipt(message.receipt())};
   }
   return reply;
 }

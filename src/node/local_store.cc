@@ -52,9 +52,7 @@ std::string EncodeFixed64(std::uint64_t value) {
 
 }  // namespace
 
-LocalStore::LocalStore(const LocalStoreConfig& config, Env env, BucketPropsLookup bucket_props)
-    : config_(config), bucket_props_(std::move(bucket_props)), env_(env) {
-  MERIDIAN_CHECK(bucket_props_ != nullptr);
+LocalStore::LocalStore(const LocalStoreConfig& config, Env env) : config_(config), env_(env) {
   MERIDIAN_CHECK(env_.clock != nullptr);
   MERIDIAN_CHECK(env_.random != nullptr);
   MERIDIAN_CHECK(env_.engine != nullptr);
@@ -146,7 +144,7 @@ std::string LocalStore::ObjectStorageKey(const ObjectId& id) const {
   return storage::EncodeObjectKey(PartitionOfObject(id), id.bucket, id.key);
 }
 
-Result<std::optional<DvvSet>> LocalStore::LoadObject(const std::string& storage_key) {
+Result<std::optional<DvvSet>> LocalStore::Load(std::string_view storage_key) {
   auto bytes = env_.engine->Get(Column::kObjects, storage_key);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return std::optional<DvvSet>();
@@ -157,57 +155,35 @@ Result<std::optional<DvvSet>> LocalStore::LoadObject(const std::string& storage_
   return std::optional<DvvSet>(std::move(object).value());
 }
 
-Result<ReplyBody> LocalStore::Handle(const GetRequest& request) {
-  if (!opened_) return Status::Unavailable("the node is not open");
-  MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(request.id));
-  auto object = LoadObject(ObjectStorageKey(request.id));
-  if (!object.ok()) return object.status();
+GetReply LocalStore::ReplyOf(const ObjectId& id, const std::optional<DvvSet>& object) {
   GetReply reply;
-  if (!object->has_value()) return ReplyBody(std::move(reply));  // never written: no history
-  const DvvSet& state = **object;
-  for (const Sibling& sibling : state.siblings()) {
+  if (!object.has_value()) return reply;  // never written: no history
+  for (const Sibling& sibling : object->siblings()) {
     if (!sibling.tombstone) reply.values.push_back(SiblingValue{sibling.value, sibling.timestamp});
   }
   reply.found = !reply.values.empty();
   // Also for a tombstone: the client can then write after the delete without a sibling.
-  reply.context = EncodeContext(state.clock(), request.id.bucket, request.id.key);
-  return ReplyBody(std::move(reply));
+  reply.context = EncodeContext(object->clock(), id.bucket, id.key);
+  return reply;
 }
 
-Result<ReplyBody> LocalStore::Handle(PutRequest request) {
+Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, std::string_view context,
+                                                 bool tombstone, std::string value,
+                                                 std::optional<DvvSet> current,
+                                                 ConflictPolicy policy) {
   if (!opened_) return Status::Unavailable("the node is not open");
-  return HandleWrite(request.id, request.context, request.options, /*tombstone=*/false,
-                     std::move(request.value));
-}
-
-Result<ReplyBody> LocalStore::Handle(const DeleteRequest& request) {
-  if (!opened_) return Status::Unavailable("the node is not open");
-  return HandleWrite(request.id, request.context, request.options, /*tombstone=*/true, {});
-}
-
-Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view context,
-                                          const WriteOptions& options, bool tombstone,
-                                          std::string value) {
   // Validation first: a refused request writes nothing.
   MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(id));
   if (value.size() > config_.value_bytes_max) {
     return Status::TooLarge("value is " + std::to_string(value.size()) + " bytes; the limit is " +
                             std::to_string(config_.value_bytes_max));
   }
-  if (options.dw.has_value()) {
-    // The same limit as a bucket's dw (one replica on a single node).
-    BucketProps requested;
-    requested.dw = *options.dw;
-    MERIDIAN_RETURN_IF_ERROR(ValidateBucketProps(requested));
-  }
   auto client_context = DecodeContext(context, id.bucket, id.key);
   if (!client_context.ok()) return client_context.status();
-  const BucketProps props = bucket_props_(id.bucket);
-  const std::string storage_key = ObjectStorageKey(id);
-  auto loaded = LoadObject(storage_key);
-  if (!loaded.ok()) return loaded.status();
 
-  DvvSet object = loaded->value_or(DvvSet{});
+  MintedWrite minted;
+  minted.object = current.value_or(DvvSet{});
+  DvvSet& object = minted.object;
   // A delete without a context supersedes everything the node holds now.
   VersionVector write_context =
       tombstone && context.empty() ? object.clock() : std::move(client_context).value();
@@ -218,25 +194,18 @@ Result<ReplyBody> LocalStore::HandleWrite(const ObjectId& id, std::string_view c
   // later write on this node always wins.
   for (const Sibling& sibling : object.siblings()) hlc_.Observe(sibling.timestamp, wall_ms);
   const HlcTimestamp timestamp = hlc_.Now(wall_ms);
-  const Dot dot = object.Update(write_context, actor_id_, timestamp, tombstone, std::move(value),
-                                props.conflict_policy);
+  const Dot dot =
+      object.Update(write_context, actor_id_, timestamp, tombstone, std::move(value), policy);
 
-  const bool sync = options.dw.value_or(props.dw) >= 1;
-  storage::WriteBatch batch;
-  batch.Put(Column::kObjects, storage_key, EncodeObject(object));
-  MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
-
-  WriteReply reply;
-  reply.durable = sync;
   // The dot directly follows the context's entry for this node only when no other write
   // coordinated here came in between; then the context plus the dot is exactly "what the
   // client saw and its own write". Otherwise the advanced vector would also cover the
   // intervening write, which the client never saw, so no context is returned.
   if (dot.counter == write_context.Get(actor_id_) + 1) {
     write_context.Advance(actor_id_, dot.counter);
-    reply.context = EncodeContext(write_context, id.bucket, id.key);
+    minted.context = EncodeContext(write_context, id.bucket, id.key);
   }
-  return ReplyBody(std::move(reply));
+  return minted;
 }
 
 }  // namespace meridian::node

@@ -1,15 +1,13 @@
-// LocalStore: this node's own copy of the objects it holds — reads and versioned writes (it
-// mints DVV dots under the node's actor id) against the local engine.
+// LocalStore: this node's identity (actor id, clean-stop marker) and its own copy of the
+// objects it holds — reads, and the minting of versioned writes (DVV dots under the node's
+// actor id) that node::Node coordinates.
 // It knows nothing of other nodes: node::Node decides which requests reach it.
 // It reaches storage, time and randomness only through its Env. Not thread-safe.
 //
-// A reply for a write is produced only after the write reached the engine (synced first when
-// the request or bucket asked for dw >= 1).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,11 +29,7 @@ struct LocalStoreConfig {
 
 class LocalStore {
  public:
-  // Bucket properties are cluster-wide configuration kept by the caller (node::Node keeps
-  // them in the gossiped cluster state); writes read them through this lookup.
-  using BucketPropsLookup = std::function<BucketProps(std::string_view bucket)>;
-
-  LocalStore(const LocalStoreConfig& config, Env env, BucketPropsLookup bucket_props);
+  LocalStore(const LocalStoreConfig& config, Env env);
 
   // Loads this node's identity from the metadata column, or creates it on first start:
   // a fresh actor id drawn from Env::random, synced before use. After an unclean stop (no
@@ -47,32 +41,39 @@ class LocalStore {
   // submitted afterwards (they get Unavailable).
   Status Close();
 
-  // Object and bucket requests. Before a successful Open() each gets Unavailable.
-  Result<ReplyBody> Handle(const GetRequest& request);
-  Result<ReplyBody> Handle(PutRequest request);
-  Result<ReplyBody> Handle(const DeleteRequest& request);
-
   // InvalidArgument/TooLarge unless the bucket name and key are valid.
   Status ValidateObjectId(const ObjectId& id) const;
   // The storage key of an object (partition-prefixed), and its partition.
   std::string ObjectStorageKey(const ObjectId& id) const;
   std::uint32_t PartitionOfObject(const ObjectId& id) const;
 
+  // This node's stored copy (objects column); nullopt when it has none, Corruption when the
+  // stored bytes do not decode.
+  Result<std::optional<DvvSet>> Load(std::string_view storage_key);
+
+  // A client write coordinated here: validates the value size and the context (bound to the
+  // object's bucket and key), then applies the write to `current` (this node's copy, merged
+  // with any hinted copy) by minting the next dot of this node's actor id. The caller must
+  // persist the result before minting again for the same key. A delete without a context
+  // supersedes everything in `current`. Nothing is written here.
+  struct MintedWrite {
+    DvvSet object;
+    // Covers exactly the request's context plus the new write; empty when another write
+    // coordinated here came in between (see WriteReply::context).
+    std::string context;
+  };
+  Result<MintedWrite> Mint(const ObjectId& id, std::string_view context, bool tombstone,
+                           std::string value, std::optional<DvvSet> current, ConflictPolicy policy);
+
+  // The client's view of an object state: live siblings and a context covering them.
+  static GetReply ReplyOf(const ObjectId& id, const std::optional<DvvSet>& object);
+
   bool opened() const { return opened_; }
   ActorId actor_id() const { return actor_id_; }
   const LocalStoreConfig& config() const { return config_; }
 
  private:
-  // Put and Delete: validates, mints the dot and persists the new object state.
-  Result<ReplyBody> HandleWrite(const ObjectId& id, std::string_view context,
-                                const WriteOptions& options, bool tombstone, std::string value);
-
-  // nullopt when the object was never written; Corruption when its bytes do not decode.
-  Result<std::optional<DvvSet>> LoadObject(const std::string& storage_key);
-  // The defaults when the bucket was never configured.
-
   LocalStoreConfig config_;
-  BucketPropsLookup bucket_props_;
   Env env_;
   bool opened_ = false;
   ActorId actor_id_ = 0;

@@ -30,8 +30,7 @@ constexpr bool kIsBucketRequest =
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
       env_(env),
-      store_(StoreConfigOf(config), env,
-             [this](std::string_view bucket) { return BucketPropsOf(bucket); }),
+      store_(StoreConfigOf(config), env),
       forwarded_(config.forwarded_requests_max) {}
 
 Node::~Node() = default;
@@ -95,6 +94,8 @@ Status Node::Open() {
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
                                                          config_.failure_detector);
   receiver_ = std::make_unique<replication::HandoffReceiver>(engine, store_.actor_id());
+  hints_ = std::make_unique<replication::HintedHandoff>(engine, config_.hints);
+  MERIDIAN_RETURN_IF_ERROR(hints_->Open());
   MERIDIAN_RETURN_IF_ERROR(LoadForwarding());
   MERIDIAN_RETURN_IF_ERROR(LoadCompletedIncoming());
   opened_ = true;
@@ -178,19 +179,62 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
         // The owner also takes data back from a node that held the partition without owning
         // it (see Node::HandOffOrphans).
         const bool owned_here = !pending && ring.Owner(batch.partition()) == config_.node_id;
-        if (!pending_here && !owned_here) break;
+        // A copy for a replica (a hand-off or a fill) completes nothing: any replica takes it.
+        const bool replica_here = batch.replica_copy() && HoldsReplica(batch.partition());
+        if (batch.replica_copy() && !replica_here) {
+          // Refused at once (the sender's ring is newer or older): it re-plans its copies.
+          cluster::Outbound out;
+          out.to_address = batch.reply_address().empty() ? from_address : batch.reply_address();
+          proto::HandoffAck* ack = out.message.mutable_handoff_ack();
+          ack->set_transfer_id(batch.transfer_id());
+          ack->set_partition(batch.partition());
+          ack->set_sequence(batch.sequence());
+          ack->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
+          ack->set_status_message(config_.node_id + " is not a replica of partition " +
+                                  std::to_string(batch.partition()));
+          ack->set_receiver_incarnation(store_.actor_id());
+          outbound_.push_back(std::move(out));
+          break;
+        }
+        if (!pending_here && !owned_here && !replica_here) break;
       }
       receiver_->Receive(from_address, batch, now_ms);
       OnBatchApplied(from_address, batch);
       break;
     }
     case proto::PeerMessage::kHandoffAck: {
+      // Each sender ignores acks of other transfers.
       auto sender = senders_.find(message.handoff_ack().partition());
       if (sender != senders_.end()) sender->second->Receive(message.handoff_ack(), now_ms);
+      auto copy = copies_.find(message.handoff_ack().partition());
+      if (copy != copies_.end()) copy->second.sender->Receive(message.handoff_ack(), now_ms);
       break;
     }
     case proto::PeerMessage::kHandoffMirror:
       receiver_->Receive(message.handoff_mirror()).IgnoreError();  // the batches repair misses
+      break;
+    case proto::PeerMessage::kReplicaWrite:
+      HandleReplicaWrite(from_address, message.replica_write());
+      break;
+    case proto::PeerMessage::kReplicaWriteAck:
+      OnReplicaWriteAck(message.replica_write_ack());
+      break;
+    case proto::PeerMessage::kReplicaRead:
+      HandleReplicaRead(from_address, message.replica_read());
+      break;
+    case proto::PeerMessage::kReplicaReadReply:
+      OnReplicaReadReply(message.replica_read_reply());
+      break;
+    case proto::PeerMessage::kHintBatch: {
+      cluster::Outbound out;
+      out.to_address = from_address;
+      *out.message.mutable_hint_ack() =
+          replication::ApplyHintBatch(*env_.engine, message.hint_batch());
+      outbound_.push_back(std::move(out));
+      break;
+    }
+    case proto::PeerMessage::kHintAck:
+      hints_->Receive(from_address, message.hint_ack(), now_ms);
       break;
     default:
       membership_->Receive(from_address, message, now_ms);
@@ -208,8 +252,10 @@ void Node::Tick() {
   SyncMembershipViews();
   if (!config_.peer_address.empty()) detector_->Tick(now_ms);
   TickHandoffs();
+  TickHints(now_ms);
   DropMovedPartitions();
   ExpireForwards();
+  ExpireCoordinators();
   PersistClusterStateIfChanged();
   CollectOutbound();
 }
@@ -293,7 +339,9 @@ void Node::CollectOutbound() {
   append(membership_->TakeOutbound());
   append(detector_->TakeOutbound());
   append(receiver_->TakeOutbound());
+  append(hints_->TakeOutbound());
   for (auto& [partition, sender] : senders_) append(sender->TakeOutbound());
+  for (auto& [partition, copy] : copies_) append(copy.sender->TakeOutbound());
 }
 
 }  // namespace meridian::node

@@ -12,11 +12,17 @@
 // A reply for a write is produced only after the write reached the engine of the node that
 // owns the key (synced first when the request or bucket asked for dw >= 1).
 //
-// Routing (step 2: one replica per key): the owner of the key's partition serves it; any other
-// node forwards the request to the owner (at most forward_hops_max hops) and answers the client
-// when the owner replies or forward_timeout_ms passes. While a partition moves, the old owner
-// serves it and streams it to the new owner; once the stream is complete it forwards the
-// partition's requests to the new owner until the ring flips.
+// Replication (docs/design/replication.md): every key lives on the first n nodes of its
+// preference list (its primaries). A get is coordinated by the node that receives it: it asks
+// the replicas and answers after r replies (pr of them primaries), then read-repairs replicas
+// that were behind. A put or delete is coordinated by a primary (other nodes forward it, at
+// most forward_hops_max hops): it mints the dot, stores, sends the object to the other
+// replicas and answers after w acknowledgements (dw durable, pw from primaries). With sloppy
+// quorum, unreachable primaries are replaced by fallbacks that keep a hint and hand the
+// object off when the primary is reachable again (replication/hinted_handoff.h).
+// Ownership changes: the old owner of a partition streams it to the new owner before the ring
+// flips; afterwards every node that holds data of a partition it is no longer a replica of
+// hands it to the partition's replicas and deletes it.
 //
 // A node without a peer address runs standalone: a one-member cluster owning every partition.
 #pragma once
@@ -40,10 +46,26 @@
 #include "node/env.h"
 #include "node/forwarded_requests.h"
 #include "node/local_store.h"
+#include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
+#include "replication/hinted_handoff.h"
+#include "replication/put_coordinator.h"
 
 namespace meridian::node {
+
+// Counters and gauges for /metrics.
+struct NodeStats {
+  std::uint64_t hints_pending = 0;    // (object, primary) pairs this node still owes
+  std::uint64_t hint_records = 0;     // objects held as hints
+  std::uint64_t hints_stored = 0;     // since start
+  std::uint64_t hints_refused = 0;    // refused past the hint bound
+  std::uint64_t hints_delivered = 0;  // (object, primary) pairs handed off
+  std::uint64_t read_repairs = 0;     // replica copies repaired after a get
+  std::uint64_t coordinators = 0;     // coordinated requests in flight
+  std::uint64_t transfers = 0;        // partition streams running: ownership and replica copies
+  std::uint64_t copies_queued = 0;    // partitions waiting to be handed off or filled
+};
 
 struct NodeConfig {
   std::uint32_t partition_count = 256;     // fixed at cluster creation; power of two
@@ -64,7 +86,10 @@ struct NodeConfig {
   std::uint64_t gossip_interval_ms = 1000;
   cluster::FailureDetectorConfig failure_detector;
   replication::HandoffSenderConfig handoff;
-  std::uint64_t forward_timeout_ms = 5000;          // a forwarded request's deadline
+  std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
+  std::uint64_t request_timeout_ms = 4000;  // a coordinated get or write's deadline
+  std::size_t coordinators_max = 10000;     // coordinated requests in flight at once
+  replication::HintedHandoffConfig hints;
   std::size_t forwarded_requests_max = 10000;       // in flight at once; more get Unavailable
   std::uint32_t forward_hops_max = 2;               // a request is forwarded at most this often
   std::size_t partition_drop_keys_per_tick = 1000;  // deleting data of partitions moved away
@@ -103,6 +128,7 @@ class Node {
   bool IsAlive(const cluster::NodeId& id) const;
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const { return senders_.size(); }
+  NodeStats Stats() const;
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -111,15 +137,50 @@ class Node {
   void Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply);
   void Reply(RequestId id, Result<ReplyBody> result);
 
-  // Routing (node_routing.cc).
+  // Routing (node_routing.cc): validation, quorum resolution, forwarding writes to a primary.
   void Route(const Origin& origin, ClientRequest request, std::uint32_t hops);
-  Result<ReplyBody> HandleLocally(ClientRequest request);
-  void MirrorIfTransferring(const ObjectId& id);
+  void Forward(const Origin& origin, const ClientRequest& request, const cluster::NodeId& target,
+               std::uint32_t hops);
   void ExpireForwards();
+  // Ring-derived placement, recomputed when the ring or the largest bucket n changes.
+  void RefreshPlacement();
+  cluster::ZoneOf ZoneLookup() const;
+  // Primaries (and, when `with_fallbacks`, the rest of the walk) of a partition for n replicas.
+  cluster::PreferenceList PreferenceOf(std::uint32_t partition, std::uint32_t n,
+                                       bool with_fallbacks) const;
+  bool Reachable(const cluster::NodeId& node) const;
+  // The peer address of a member, or "" when unknown.
+  std::string AddressOf(const cluster::NodeId& node) const;
+  // Whether this node keeps data of `partition`: it is a primary for the largest n of any
+  // bucket, or the partition's pending owner.
+  bool HoldsReplica(std::uint32_t partition);
+
+  // Coordination (node_replication.cc).
+  void CoordinateGet(const Origin& origin, const GetRequest& request, const ResolvedQuorum& quorum,
+                     ConflictPolicy policy);
+  void CoordinateWrite(const Origin& origin, ClientRequest request, const ResolvedQuorum& quorum,
+                       ConflictPolicy policy, std::uint32_t hops);
+  void AdvanceRead(std::uint64_t coordination);
+  void AdvanceWrite(std::uint64_t coordination);
+  void ReadRepair(const ObjectId& id, const std::string& storage_key,
+                  const replication::GetCoordinator& coordinator);
+  void ExpireCoordinators();
+  void TickHints(std::uint64_t now_ms);
+  // This node's copy: its objects column merged with any hinted copy.
+  Result<std::optional<DvvSet>> ReadLocal(const std::string& storage_key);
+  // Merges `object` into the local objects column (synced when `sync`).
+  Status MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync);
+  void HandleReplicaWrite(const std::string& from_address, const proto::ReplicaWrite& write);
+  void HandleReplicaRead(const std::string& from_address, const proto::ReplicaRead& read);
+  void OnReplicaWriteAck(const proto::ReplicaWriteAck& ack);
+  void OnReplicaReadReply(const proto::ReplicaReadReply& reply);
+  void MirrorIfTransferring(const std::string& storage_key, const std::string& encoded);
 
   // Bucket properties: cluster-wide, kept in the gossiped cluster state (node_admin.cc).
   BucketProps BucketPropsOf(std::string_view bucket) const;
   Result<ReplyBody> HandleBucket(const ClientRequest& request);
+  // Whether this node stores any object of `bucket` (a scan of one prefix per partition).
+  Result<bool> HoldsBucketData(const std::string& bucket);
 
   // Cluster administration (node_admin.cc).
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
@@ -130,6 +191,12 @@ class Node {
   void OnBatchApplied(const std::string& from_address, const proto::HandoffBatch& batch);
   void DropMovedPartitions();
   void HandOffOrphans(std::uint64_t now_ms);
+  // Scans for data of partitions this node no longer keeps, and queues copies to replicas
+  // that joined a partition's list since the previous ring (once per ring change).
+  void ScanPlacementChanges();
+  void StartCopy(std::uint32_t partition, const cluster::NodeId& target, bool orphan,
+                 std::uint64_t now_ms);
+  void TickCopies(std::uint64_t now_ms);
   Status PersistForwarding();
   Status LoadForwarding();
   Status PersistCompletedIncoming();
@@ -157,13 +224,67 @@ class Node {
   // Owned here with a pending owner, for the ring whose content hash is outgoing_ring_hash_.
   std::vector<std::uint32_t> outgoing_;
   std::optional<std::uint64_t> outgoing_ring_hash_;
-  std::set<std::uint32_t> orphans_;  // data held here for partitions owned elsewhere
-  std::optional<std::uint64_t> orphan_scan_ring_hash_;  // ring content last scanned
+  // Data held here for partitions this node no longer keeps: handed to every replica of the
+  // partition (orphan_done_ records which have it), then deleted.
+  std::set<std::uint32_t> orphans_;
+  std::map<std::uint32_t, std::set<cluster::NodeId>> orphan_done_;
+  std::optional<std::pair<std::uint64_t, std::uint32_t>> orphan_scan_key_;  // ring hash, n_max
+  // Replicas that joined a partition's list (this node being its owner) and need a copy.
+  std::set<std::pair<std::uint32_t, cluster::NodeId>> fills_;
+  std::vector<std::vector<cluster::NodeId>> last_primaries_;  // per partition, previous ring
+  // Copies to replicas in progress (one per partition): orphan hand-offs and fills.
+  struct ReplicaCopy {
+    std::unique_ptr<replication::HandoffSender> sender;
+    cluster::NodeId target;
+    bool orphan = false;
+  };
+  std::map<std::uint32_t, ReplicaCopy> copies_;
+  // Partitions whose outgoing ownership stream completed and that got a write afterwards: the
+  // new owner may lack it, so after the flip they are handed off (not just dropped).
+  std::set<std::uint32_t> written_after_done_;
   // Received in full; reported to the claimant until the ring flips. Persisted (synced).
   std::set<std::uint32_t> completed_incoming_;
   std::uint64_t next_completion_report_ms_ = 0;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;
+
+  // Coordinated requests in flight, by coordination id, and the replica calls they wait on.
+  struct PendingRead {
+    Origin origin;
+    ObjectId id;
+    std::string storage_key;
+    replication::GetCoordinator coordinator;
+    bool answered = false;
+    std::vector<std::uint64_t> calls;
+    Status local_error;  // this node's own read failed (reported when the read fails)
+  };
+  struct PendingWrite {
+    Origin origin;
+    proto::KvRequest::Op op;
+    replication::PutCoordinator coordinator;
+    std::string context;   // for the reply
+    bool durable = false;  // the coordinator's own copy was synced
+    std::vector<std::uint64_t> calls;
+  };
+  struct ReplicaCall {
+    std::uint64_t coordination = 0;
+    std::size_t target = 0;
+  };
+  std::map<std::uint64_t, PendingRead> reads_;
+  std::map<std::uint64_t, PendingWrite> writes_;
+  std::map<std::uint64_t, ReplicaCall> replica_calls_;
+  std::uint64_t next_coordination_id_ = 1;
+  std::uint64_t next_replica_call_id_ = 1;
+  std::unique_ptr<replication::HintedHandoff> hints_;
+  std::uint64_t read_repairs_ = 0;
+
+  // Placement derived from the ring (see RefreshPlacement).
+  std::optional<std::uint64_t> placement_state_version_;
+  std::optional<std::uint64_t> placement_ring_hash_;
+  std::uint32_t placement_n_max_ = 0;
+  std::uint32_t ring_nodes_ = 1;            // distinct owners
+  std::vector<std::int8_t> holds_replica_;  // per partition: -1 unknown, 0 no, 1 yes
+
   std::uint64_t persisted_state_version_ = 0;
   std::uint64_t detector_state_version_ = ~0ull;
   std::vector<ClientReply> replies_;

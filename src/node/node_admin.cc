@@ -1,4 +1,5 @@
 // Node: cluster administration requests and the member views of cluster status.
+#include <algorithm>
 #include <map>
 #include <type_traits>
 #include <variant>
@@ -6,6 +7,7 @@
 #include "node/node.h"
 
 #include "core/object_id.h"
+#include "storage/key_encoding.h"
 
 namespace meridian::node {
 
@@ -46,6 +48,25 @@ BucketProps Node::BucketPropsOf(std::string_view bucket) const {
   return record == nullptr ? BucketProps{} : record->props;
 }
 
+Result<bool> Node::HoldsBucketData(const std::string& bucket) {
+  // Object keys are partition | bucket length | bucket | key, so a bucket's keys in one
+  // partition share the prefix EncodeObjectKey(partition, bucket, "").
+  for (std::uint32_t partition = 0; partition < config_.partition_count; ++partition) {
+    std::string prefix = storage::EncodeObjectKey(partition, bucket, "k");
+    prefix.pop_back();
+    std::string end = prefix;
+    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    bool found = false;
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(storage::Column::kObjects, prefix, end,
+                                               [&](std::string_view, std::string_view) {
+                                                 found = true;
+                                                 return false;
+                                               }));
+    if (found) return true;
+  }
+  return false;
+}
+
 Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
   if (const auto* get = std::get_if<GetBucketRequest>(&request)) {
     MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(get->bucket));
@@ -53,8 +74,30 @@ Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
   }
   const auto& set = std::get<SetBucketRequest>(request);
   MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(set.bucket));
-  auto next = ApplyBucketPropsPatch(BucketPropsOf(set.bucket), set.patch);
+  const BucketProps current = BucketPropsOf(set.bucket);
+  auto next = ApplyBucketPropsPatch(current, set.patch);
   if (!next.ok()) return next.status();
+  if (next->n != current.n) {
+    std::size_t members = 0;
+    for (const auto& member : membership_->state().members()) {
+      if (member->status != cluster::MemberStatus::kRemoved) ++members;
+    }
+    if (next->n > std::max<std::size_t>(members, 1)) {
+      return Status::InvalidArgument("n=" + std::to_string(next->n) + " exceeds the " +
+                                     std::to_string(members) +
+                                     " member(s) of the cluster; a key's replicas are on "
+                                     "distinct nodes");
+    }
+    auto holds = HoldsBucketData(set.bucket);
+    if (!holds.ok()) return holds.status();
+    if (*holds) {
+      return Status::InvalidArgument(
+          "n cannot change from " + std::to_string(current.n) + " to " + std::to_string(next->n) +
+          " on bucket \"" + set.bucket +
+          "\": it holds data, and re-replicating existing keys to a new n is not supported; "
+          "create a new bucket with the n you need");
+    }
+  }
   const HlcTimestamp version = bucket_clock_.Now(env_.clock->WallMillis());
   MERIDIAN_RETURN_IF_ERROR(membership_->SetBucketProps(set.bucket, *next, version.value));
   // Configuration: never acknowledge a change a crash could undo. Gossip spreads it.

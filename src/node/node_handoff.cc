@@ -35,7 +35,7 @@ void Node::TickHandoffs() {
     }
   }
   for (std::uint32_t partition : outgoing_) {
-    if (senders_.count(partition) != 0) continue;
+    if (senders_.count(partition) != 0 || copies_.count(partition) != 0) continue;
     const cluster::NodeId target = *ring.PendingOwner(partition);
     const cluster::Member* member = state.FindMember(target);
     if (member == nullptr || member->peer_address.empty() || !detector_->IsAlive(target, now_ms)) {
@@ -51,12 +51,25 @@ void Node::TickHandoffs() {
 
   HandOffOrphans(now_ms);
 
+  // After the flip, a partition this node no longer keeps is dropped — unless a write reached
+  // it after its stream completed (the new owner may lack that write): then it is handed off
+  // to every replica first.
+  const auto moved_away = [this](std::uint32_t partition) {
+    if (HoldsReplica(partition)) return;
+    if (written_after_done_.count(partition) != 0) {
+      orphans_.insert(partition);
+    } else {
+      partitions_to_drop_.insert(partition);
+    }
+    written_after_done_.erase(partition);
+  };
+
   bool forwarding_changed = false;
   for (auto it = senders_.begin(); it != senders_.end();) {
     const std::uint32_t partition = it->first;
     replication::HandoffSender& sender = *it->second;
     sender.Tick(now_ms);
-    const bool moved_away = ring.Owner(partition) != self;
+    const bool flipped = ring.Owner(partition) != self;
     // A new plan may send the partition to a different node: this stream is then cancelled
     // (a later tick starts one to the new pending owner). Its target must not complete it.
     const cluster::Member* pending_member =
@@ -64,18 +77,23 @@ void Node::TickHandoffs() {
     const bool still_outgoing = pending_member != nullptr &&
                                 pending_member->peer_address == sender.transfer().target_address;
     if (sender.state() == replication::HandoffState::kDone && forwarding_.count(partition) == 0) {
-      // Everything, including writes mirrored meanwhile, reached the new owner: it serves the
-      // partition from now on (requests are forwarded until the ring flips).
+      // Everything, including writes mirrored meanwhile, reached the new owner.
       forwarding_[partition] = sender.transfer().target_address;
       forwarding_changed = true;
     }
     const bool finished = sender.state() != replication::HandoffState::kRunning;
-    if ((moved_away && finished) || (!moved_away && !still_outgoing) ||
+    if ((flipped && finished) || (!flipped && !still_outgoing) ||
         sender.state() == replication::HandoffState::kFailed) {
       // Flipped (done), cancelled or redirected by a new plan, or failed (a later tick starts
       // over).
       for (auto& message : sender.TakeOutbound()) outbound_.push_back(std::move(message));
-      if (moved_away) partitions_to_drop_.insert(partition);
+      if (flipped) {
+        if (sender.state() == replication::HandoffState::kDone) {
+          moved_away(partition);
+        } else if (!HoldsReplica(partition)) {
+          orphans_.insert(partition);
+        }
+      }
       it = senders_.erase(it);
       continue;
     }
@@ -88,9 +106,9 @@ void Node::TickHandoffs() {
     const cluster::Member* pending_member =
         Outgoing(ring, partition, self) ? state.FindMember(*ring.PendingOwner(partition)) : nullptr;
     if (ring.Owner(partition) != self) {
-      partitions_to_drop_.insert(partition);
+      moved_away(partition);
     } else if (pending_member == nullptr || pending_member->peer_address != it->second) {
-      // replanned: forward no more
+      // replanned: the stream starts over
     } else {
       ++it;
       continue;
@@ -99,10 +117,11 @@ void Node::TickHandoffs() {
     forwarding_changed = true;
   }
   if (forwarding_changed) {
-    // Synced before any request is forwarded: after a crash this node must not serve a
-    // partition whose newer writes went to the new owner.
-    PersistForwarding().IgnoreError();  // on failure forwarding still holds until a restart
+    // Synced: after a crash this node must not start streaming a completed partition again
+    // (and must hand it off rather than drop it, see LoadForwarding).
+    PersistForwarding().IgnoreError();  // on failure the stream simply runs again
   }
+  TickCopies(now_ms);
 
   // Re-report completed incoming transfers until the ring shows this node as the owner
   // (the report to the claimant may be lost).
@@ -125,61 +144,157 @@ void Node::TickHandoffs() {
   if (completed_changed) PersistCompletedIncoming().IgnoreError();  // next change retries
 }
 
-void Node::HandOffOrphans(std::uint64_t now_ms) {
+void Node::ScanPlacementChanges() {
+  RefreshPlacement();
   const cluster::ClusterState& state = membership_->state();
   const cluster::Ring& ring = state.ring();
+  const std::pair<std::uint64_t, std::uint32_t> key{state.ring_key().content_hash,
+                                                    placement_n_max_};
+  if (orphan_scan_key_ == key) return;
+  orphan_scan_key_ = key;
   const cluster::NodeId& self = config_.node_id;
-  if (state.ring_key().content_hash != orphan_scan_ring_hash_) {
-    // The ring changed: find partitions this node holds data for without owning or receiving
-    // them — e.g. a stream it received (and writes forwarded to it) before a new plan sent the
-    // partition elsewhere, or data a restart forgot to drop. Their data must reach the owner
-    // before it is deleted, or writes only this node has would be lost.
-    orphan_scan_ring_hash_ = state.ring_key().content_hash;
+  // Data held here for partitions this node does not keep — e.g. it left their lists, a
+  // stream it received went elsewhere under a new plan, or a restart forgot to drop it. It
+  // must reach the replicas before it is deleted, or writes only this node has would be lost.
+  std::vector<std::vector<cluster::NodeId>> primaries(ring.partition_count());
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    if (ring.Owner(partition).empty()) continue;
+    primaries[partition] =
+        cluster::ComputePrimaries(ring, ZoneLookup(), partition, placement_n_max_);
+    if (HoldsReplica(partition) || partitions_to_drop_.count(partition) != 0 ||
+        senders_.count(partition) != 0) {
+      continue;
+    }
+    const storage::KeyRange range = storage::PartitionRange(partition);
+    bool has_data = false;
+    const Status scanned = env_.engine->Scan(storage::Column::kObjects, range.begin, range.end,
+                                             [&](std::string_view, std::string_view) {
+                                               has_data = true;
+                                               return false;
+                                             });
+    if (scanned.ok() && has_data) orphans_.insert(partition);
+  }
+  // Nodes that joined the list of a partition this node owns get a copy from it (a node that
+  // left the list also hands its copy over, but it may be gone for good: `cluster remove`).
+  if (last_primaries_.size() == primaries.size()) {
     for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
-      const auto pending = ring.PendingOwner(partition);
-      if (ring.Owner(partition) == self || (pending && *pending == self) ||
-          ring.Owner(partition).empty() || partitions_to_drop_.count(partition) != 0) {
-        continue;
+      const std::vector<cluster::NodeId>& now = primaries[partition];
+      if (now.empty() || now.front() != self || last_primaries_[partition].empty()) continue;
+      for (const cluster::NodeId& node : now) {
+        const auto& before = last_primaries_[partition];
+        if (node != self && std::find(before.begin(), before.end(), node) == before.end()) {
+          fills_.insert({partition, node});
+        }
       }
-      const storage::KeyRange range = storage::PartitionRange(partition);
-      bool has_data = false;
-      const Status scanned = env_.engine->Scan(storage::Column::kObjects, range.begin, range.end,
-                                               [&](std::string_view, std::string_view) {
-                                                 has_data = true;
-                                                 return false;
-                                               });
-      if (scanned.ok() && has_data) orphans_.insert(partition);
     }
   }
+  last_primaries_ = std::move(primaries);
+}
+
+void Node::HandOffOrphans(std::uint64_t now_ms) {
+  ScanPlacementChanges();
+  const cluster::Ring& ring = membership_->state().ring();
   for (auto it = orphans_.begin(); it != orphans_.end();) {
     const std::uint32_t partition = *it;
-    const auto pending = ring.PendingOwner(partition);
-    if (ring.Owner(partition) == self || (pending && *pending == self)) {
+    if (HoldsReplica(partition)) {
+      orphan_done_.erase(partition);
       it = orphans_.erase(it);  // ours again
       continue;
     }
-    if (senders_.count(partition) == 0 && !pending) {
-      // Hand it to the owner once the partition is not moving (data merged into an owner that
-      // is streaming the partition could miss that stream). A finished stream moves the
-      // partition to partitions_to_drop_ (see TickHandoffs).
-      const cluster::NodeId target = ring.Owner(partition);
-      const cluster::Member* member = state.FindMember(target);
-      if (member != nullptr && !member->peer_address.empty() &&
-          detector_->IsAlive(target, now_ms)) {
-        replication::HandoffTransfer transfer{next_transfer_id_++, partition, member->peer_address,
-                                              config_.peer_address};
-        senders_.emplace(partition, std::make_unique<replication::HandoffSender>(
-                                        transfer, *env_.engine, config_.handoff));
-        it = orphans_.erase(it);
-        continue;
-      }
+    // Hand it over once the partition is not moving (data merged into an owner that is
+    // streaming the partition could miss that stream).
+    if (ring.PendingOwner(partition) || copies_.count(partition) != 0 ||
+        senders_.count(partition) != 0) {
+      ++it;
+      continue;
+    }
+    std::vector<cluster::NodeId> targets =
+        cluster::ComputePrimaries(ring, ZoneLookup(), partition, placement_n_max_);
+    std::erase(targets, config_.node_id);
+    const std::set<cluster::NodeId>& done = orphan_done_[partition];
+    const auto next = std::find_if(targets.begin(), targets.end(),
+                                   [&](const auto& node) { return done.count(node) == 0; });
+    if (next == targets.end()) {
+      // Every replica has this node's copy: it can go.
+      partitions_to_drop_.insert(partition);
+      orphan_done_.erase(partition);
+      it = orphans_.erase(it);
+      continue;
+    }
+    // One copy at a time per partition, in preference order; an unreachable replica blocks
+    // the drop (the data stays here) until it is back or leaves the list.
+    StartCopy(partition, *next, /*orphan=*/true, now_ms);
+    ++it;
+  }
+  for (auto it = fills_.begin(); it != fills_.end();) {
+    const auto [partition, node] = *it;
+    if (copies_.count(partition) != 0 || senders_.count(partition) != 0 ||
+        ring.PendingOwner(partition)) {
+      ++it;
+      continue;
+    }
+    const std::vector<cluster::NodeId>& primaries = last_primaries_.at(partition);
+    if (primaries.empty() || primaries.front() != config_.node_id ||
+        std::find(primaries.begin(), primaries.end(), node) == primaries.end()) {
+      it = fills_.erase(it);  // the list changed again
+      continue;
+    }
+    if (Reachable(node) && !AddressOf(node).empty()) {
+      StartCopy(partition, node, /*orphan=*/false, now_ms);
+      it = fills_.erase(it);
+      continue;
     }
     ++it;
   }
 }
 
+void Node::StartCopy(std::uint32_t partition, const cluster::NodeId& target, bool orphan,
+                     std::uint64_t now_ms) {
+  (void)now_ms;
+  const std::string address = AddressOf(target);
+  if (address.empty() || !Reachable(target)) return;
+  replication::HandoffTransfer transfer{next_transfer_id_++, partition, address,
+                                        config_.peer_address, /*replica_copy=*/true};
+  copies_.emplace(partition, ReplicaCopy{std::make_unique<replication::HandoffSender>(
+                                             transfer, *env_.engine, config_.handoff),
+                                         target, orphan});
+}
+
+void Node::TickCopies(std::uint64_t now_ms) {
+  for (auto it = copies_.begin(); it != copies_.end();) {
+    const std::uint32_t partition = it->first;
+    ReplicaCopy& copy = it->second;
+    copy.sender->Tick(now_ms);
+    const replication::HandoffState state = copy.sender->state();
+    // A copy whose reason went away (the lists changed again) is cancelled.
+    const std::vector<cluster::NodeId> primaries = cluster::ComputePrimaries(
+        membership_->state().ring(), ZoneLookup(), partition, placement_n_max_);
+    const bool target_primary =
+        std::find(primaries.begin(), primaries.end(), copy.target) != primaries.end();
+    const bool still_wanted =
+        target_primary &&
+        (copy.orphan ? !HoldsReplica(partition)
+                     : !primaries.empty() && primaries.front() == config_.node_id);
+    if (state == replication::HandoffState::kRunning && !still_wanted) {
+      it = copies_.erase(it);
+      continue;
+    }
+    if (state == replication::HandoffState::kRunning) {
+      ++it;
+      continue;
+    }
+    for (auto& message : copy.sender->TakeOutbound()) outbound_.push_back(std::move(message));
+    if (state == replication::HandoffState::kDone && copy.orphan) {
+      orphan_done_[partition].insert(copy.target);
+    } else if (state == replication::HandoffState::kFailed && !copy.orphan) {
+      fills_.insert({partition, copy.target});  // tried again later
+    }
+    it = copies_.erase(it);
+  }
+}
+
 void Node::OnBatchApplied(const std::string& from_address, const proto::HandoffBatch& batch) {
-  if (!batch.last()) return;
+  if (!batch.last() || batch.replica_copy()) return;
   const std::string source = batch.reply_address().empty() ? from_address : batch.reply_address();
   const auto& transfers = receiver_->transfers();
   auto it = transfers.find({source, batch.transfer_id()});
@@ -201,8 +316,10 @@ void Node::DropMovedPartitions() {
   for (auto it = partitions_to_drop_.begin(); it != partitions_to_drop_.end() && budget > 0;) {
     const std::uint32_t partition = *it;
     const auto pending = ring.PendingOwner(partition);
-    if (ring.Owner(partition) == self || (pending && *pending == self) ||
-        senders_.count(partition) != 0) {
+    (void)pending;
+    (void)self;
+    if (HoldsReplica(partition) || senders_.count(partition) != 0 ||
+        copies_.count(partition) != 0) {
       it = partitions_to_drop_.erase(it);  // it is ours again, or still being sent
       continue;
     }
@@ -284,6 +401,8 @@ Status Node::LoadForwarding() {
       return Status::Corruption("metadata \"node/forwarding\" is malformed");
     }
     forwarding_[partition] = std::string(address);
+    // Writes may have reached the partition after its stream completed, before the crash.
+    written_after_done_.insert(partition);
   }
   return Status::Ok();
 }

@@ -1,4 +1,7 @@
-// Node: routing object requests to the owner of their partition (see node.h).
+// Node: routing object requests — validation, quorum resolution, forwarding writes to a
+// primary of the key — and the ring-derived placement the coordinators use (see node.h).
+#include <algorithm>
+#include <set>
 #include <type_traits>
 #include <variant>
 
@@ -15,6 +18,12 @@ const ObjectId& IdOf(const ClientRequest& request) {
   return std::get<DeleteRequest>(request).id;
 }
 
+const RequestOptions& OptionsOf(const ClientRequest& request) {
+  if (const auto* get = std::get_if<GetRequest>(&request)) return get->options;
+  if (const auto* put = std::get_if<PutRequest>(&request)) return put->options;
+  return std::get<DeleteRequest>(request).options;
+}
+
 proto::KvRequest::Op OpOf(const ClientRequest& request) {
   if (std::holds_alternative<GetRequest>(request)) return proto::KvRequest::OP_GET;
   if (std::holds_alternative<PutRequest>(request)) return proto::KvRequest::OP_PUT;
@@ -25,6 +34,15 @@ ClientReply ErrorReply(Status status) {
   ClientReply reply;
   reply.status = std::move(status);
   return reply;
+}
+
+std::string JoinIds(const std::vector<cluster::NodeId>& ids) {
+  std::string out;
+  for (const cluster::NodeId& id : ids) {
+    if (!out.empty()) out += ", ";
+    out += id;
+  }
+  return out;
 }
 }  // namespace
 
@@ -38,65 +56,69 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   }
   const std::uint32_t partition = store_.PartitionOfObject(id);
   const cluster::Ring& ring = membership_->state().ring();
-  const cluster::NodeId& owner = ring.Owner(partition);
-  const std::optional<cluster::NodeId> pending = ring.PendingOwner(partition);
-  const cluster::NodeId& self = config_.node_id;
-
-  cluster::NodeId target;
-  if (owner.empty()) {
+  if (ring.Owner(partition).empty()) {
     Deliver(origin, op,
             ErrorReply(Status::Unavailable("this node does not know the ring yet (it is joining "
                                            "the cluster); retry shortly")));
     return;
   }
-  if (owner == self) {
-    // Once this partition's data has been streamed to its new owner, that node serves it —
-    // only the node the completed stream went to (the plan may have changed since).
-    target = self;
-    const auto forwarded = forwarding_.find(partition);
-    if (pending && forwarded != forwarding_.end()) {
-      const cluster::Member* receiver = membership_->state().FindMember(*pending);
-      if (receiver != nullptr && receiver->peer_address == forwarded->second) target = *pending;
-    }
-  } else if (pending && *pending == self && hops > 0) {
-    target = self;  // forwarded by the old owner after it finished streaming to us
-  } else {
-    target = owner;
+  RefreshPlacement();
+  const BucketProps props = BucketPropsOf(id.bucket);
+  auto quorum = ResolveQuorum(props, OptionsOf(request), ring_nodes_);
+  if (!quorum.ok()) {
+    Deliver(origin, op, ErrorReply(quorum.status()));
+    return;
   }
-
-  if (target == self) {
-    Result<ReplyBody> result = HandleLocally(std::move(request));
-    ClientReply reply;
-    if (result.ok()) {
-      reply.body = std::move(result).value();
-    } else {
-      reply.status = result.status();
-    }
-    Deliver(origin, op, std::move(reply));
+  if (reads_.size() + writes_.size() >= config_.coordinators_max) {
+    Deliver(origin, op,
+            ErrorReply(Status::Unavailable("too many requests in flight on this node (" +
+                                           std::to_string(config_.coordinators_max) +
+                                           "); the request was not applied")));
+    return;
+  }
+  if (const auto* get = std::get_if<GetRequest>(&request)) {
+    CoordinateGet(origin, *get, *quorum, props.conflict_policy);
     return;
   }
 
-  const cluster::Member* member = membership_->state().FindMember(target);
-  if (member == nullptr || member->peer_address.empty()) {
-    Deliver(origin, op,
-            ErrorReply(Status::Unavailable("the owner " + target + " has no known address")));
+  // A write is coordinated by a primary: it mints the dot under its own actor id.
+  const cluster::NodeId& self = config_.node_id;
+  const std::vector<cluster::NodeId> primaries =
+      cluster::ComputePrimaries(ring, ZoneLookup(), partition, quorum->n);
+  if (std::find(primaries.begin(), primaries.end(), self) != primaries.end()) {
+    CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }
-  if (hops >= config_.forward_hops_max) {
-    Deliver(origin, op,
-            ErrorReply(Status::Unavailable("request was forwarded " + std::to_string(hops) +
-                                           " times without reaching the owner (the ring is "
-                                           "changing); retry shortly")));
+  const auto reachable = std::find_if(
+      primaries.begin(), primaries.end(),
+      [this](const cluster::NodeId& node) { return Reachable(node) && !AddressOf(node).empty(); });
+  if (reachable != primaries.end() && hops < config_.forward_hops_max) {
+    Forward(origin, request, *reachable, hops);
     return;
   }
-  if (!detector_->IsAlive(target, NowMs())) {
-    Deliver(origin, op,
-            ErrorReply(Status::Unavailable("the owner " + target + " (" + member->peer_address +
-                                           ") is unreachable; the request was not applied")));
+  if (reachable == primaries.end() && quorum->sloppy_quorum) {
+    // Always writable: no primary is reachable, so this node coordinates as a fallback.
+    CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }
-  ForwardedRequests::Entry entry{origin, op, member->peer_address,
-                                 NowMs() + config_.forward_timeout_ms};
+  if (reachable == primaries.end()) {
+    Deliver(origin, op,
+            ErrorReply(Status::Unavailable(
+                "no primary of the key is reachable (primaries: " + JoinIds(primaries) +
+                ") and sloppy_quorum is off; the request was not applied")));
+    return;
+  }
+  Deliver(origin, op,
+          ErrorReply(Status::Unavailable("request was forwarded " + std::to_string(hops) +
+                                         " times without reaching a primary of the key (the "
+                                         "ring is changing); retry shortly")));
+}
+
+void Node::Forward(const Origin& origin, const ClientRequest& request,
+                   const cluster::NodeId& target, std::uint32_t hops) {
+  const proto::KvRequest::Op op = OpOf(request);
+  const std::string address = AddressOf(target);
+  ForwardedRequests::Entry entry{origin, op, address, NowMs() + config_.forward_timeout_ms};
   const std::optional<std::uint64_t> forward_id = forwarded_.Track(entry);
   if (!forward_id) {
     Deliver(origin, op,
@@ -105,48 +127,80 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     return;
   }
   cluster::Outbound out;
-  out.to_address = member->peer_address;
+  out.to_address = address;
   *out.message.mutable_kv_request() = EncodeKvRequest(*forward_id, request, hops + 1);
   outbound_.push_back(std::move(out));
-}
-
-Result<ReplyBody> Node::HandleLocally(ClientRequest request) {
-  const bool write = !std::holds_alternative<GetRequest>(request);
-  const ObjectId id = IdOf(request);
-  Result<ReplyBody> result = std::visit(
-      [this](auto& alternative) -> Result<ReplyBody> {
-        using T = std::decay_t<decltype(alternative)>;
-        if constexpr (std::is_same_v<T, GetRequest> || std::is_same_v<T, PutRequest> ||
-                      std::is_same_v<T, DeleteRequest>) {
-          return store_.Handle(std::move(alternative));
-        } else {
-          return Status::Internal("only object requests are routed");
-        }
-      },
-      request);
-  if (write && result.ok()) MirrorIfTransferring(id);
-  return result;
-}
-
-void Node::MirrorIfTransferring(const ObjectId& id) {
-  auto sender = senders_.find(store_.PartitionOfObject(id));
-  if (sender == senders_.end()) return;
-  const std::string storage_key = store_.ObjectStorageKey(id);
-  auto stored = env_.engine->Get(storage::Column::kObjects, storage_key);
-  // A failed read leaves the key to the transfer's scan; MirrorWrite also marks it for re-send.
-  if (stored.ok() && stored->has_value()) {
-    sender->second->MirrorWrite(storage_key, **stored).IgnoreError();
-  }
 }
 
 void Node::ExpireForwards() {
   for (ForwardedRequests::Entry& entry : forwarded_.Expire(NowMs())) {
     Deliver(entry.origin, entry.op,
-            ErrorReply(Status::Timeout("the owner at " + entry.peer_address +
+            ErrorReply(Status::Timeout("the coordinator at " + entry.peer_address +
                                        " did not answer within " +
                                        std::to_string(config_.forward_timeout_ms) +
                                        " ms; the request may or may not have been applied")));
   }
+}
+
+void Node::RefreshPlacement() {
+  const cluster::ClusterState& state = membership_->state();
+  if (placement_state_version_ == membership_->state_version()) return;
+  placement_state_version_ = membership_->state_version();
+  std::uint32_t n_max = BucketProps{}.n;
+  for (const auto& [bucket, record] : state.bucket_props()) {
+    n_max = std::max(n_max, record.props.n);
+  }
+  if (placement_ring_hash_ == state.ring_key().content_hash && placement_n_max_ == n_max) return;
+  placement_ring_hash_ = state.ring_key().content_hash;
+  placement_n_max_ = n_max;
+  const cluster::Ring& ring = state.ring();
+  std::set<cluster::NodeId> owners;
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    if (!ring.Owner(partition).empty()) owners.insert(ring.Owner(partition));
+  }
+  ring_nodes_ = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(owners.size()));
+  holds_replica_.assign(ring.partition_count(), -1);
+}
+
+bool Node::HoldsReplica(std::uint32_t partition) {
+  RefreshPlacement();
+  std::int8_t& cached = holds_replica_.at(partition);
+  if (cached < 0) {
+    const cluster::Ring& ring = membership_->state().ring();
+    const auto pending = ring.PendingOwner(partition);
+    const std::vector<cluster::NodeId> primaries =
+        cluster::ComputePrimaries(ring, ZoneLookup(), partition, placement_n_max_);
+    const bool primary =
+        std::find(primaries.begin(), primaries.end(), config_.node_id) != primaries.end();
+    cached = primary || (pending && *pending == config_.node_id) ? 1 : 0;
+  }
+  return cached == 1;
+}
+
+cluster::ZoneOf Node::ZoneLookup() const {
+  const cluster::ClusterState* state = &membership_->state();
+  return [state](const cluster::NodeId& node) {
+    const cluster::Member* member = state->FindMember(node);
+    return member == nullptr ? std::string() : member->zone;
+  };
+}
+
+cluster::PreferenceList Node::PreferenceOf(std::uint32_t partition, std::uint32_t n,
+                                           bool with_fallbacks) const {
+  const cluster::Ring& ring = membership_->state().ring();
+  if (with_fallbacks) return cluster::ComputePreferenceList(ring, ZoneLookup(), partition, n);
+  cluster::PreferenceList list;
+  list.primaries = cluster::ComputePrimaries(ring, ZoneLookup(), partition, n);
+  return list;
+}
+
+bool Node::Reachable(const cluster::NodeId& node) const {
+  return IsAlive(node);
+}
+
+std::string Node::AddressOf(const cluster::NodeId& node) const {
+  const cluster::Member* member = membership_->state().FindMember(node);
+  return member == nullptr ? std::string() : member->peer_address;
 }
 
 }  // namespace meridian::node

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/object_codec.h"
+#include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::replication {
@@ -73,7 +74,7 @@ Status HandoffReceiver::ApplyMirroredObject(std::string_view storage_key,
     return Status::Corruption("mirrored object refused: " + valid.message());
   }
   const std::string key(storage_key);
-  auto merged = MergeWithLocal(key, *incoming);
+  auto merged = MergeWithStored(engine_, storage::Column::kObjects, key, *incoming);
   if (!merged.ok()) {
     ++counters_.mirrored_objects_refused;
     return merged.status();
@@ -120,7 +121,7 @@ Result<std::uint64_t> HandoffReceiver::ApplyBatch(const proto::HandoffBatch& bat
 
   storage::WriteBatch write;
   for (const auto& [storage_key, object] : incoming) {
-    auto merged = MergeWithLocal(storage_key, object);
+    auto merged = MergeWithStored(engine_, storage::Column::kObjects, storage_key, object);
     if (!merged.ok()) return merged.status();
     if (merged->has_value()) write.Put(storage::Column::kObjects, storage_key, **merged);
   }
@@ -131,21 +132,6 @@ Result<std::uint64_t> HandoffReceiver::ApplyBatch(const proto::HandoffBatch& bat
     MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = batch.last()}));
   }
   return changed;
-}
-
-Result<std::optional<std::string>> HandoffReceiver::MergeWithLocal(const std::string& storage_key,
-                                                                   const DvvSet& incoming) {
-  auto local_bytes = engine_.Get(storage::Column::kObjects, storage_key);
-  if (!local_bytes.ok()) return local_bytes.status();
-  if (!local_bytes->has_value()) return std::optional<std::string>(EncodeObject(incoming));
-  auto local = DecodeObject(**local_bytes);
-  if (!local.ok()) {
-    // Overwriting it could drop writes only this replica has; an operator must look.
-    return Status::Corruption("the local copy is unreadable: " + local.status().message());
-  }
-  DvvSet merged = DvvSet::Merge(*local, incoming);
-  if (merged == *local) return std::optional<std::string>();
-  return std::optional<std::string>(EncodeObject(merged));
 }
 
 IncomingTransfer& HandoffReceiver::Track(const std::string& source_address,

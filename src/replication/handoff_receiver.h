@@ -93,10 +93,6 @@ class HandoffReceiver {
   // Validates and merges every entry and writes them in one batch (synced when the batch is
   // the last). Returns the number of local objects changed.
   Result<std::uint64_t> ApplyBatch(const proto::HandoffBatch& batch);
-  // The encoding of the local copy of `storage_key` merged with `incoming`; nullopt when the
-  // merge leaves the local copy as it is.
-  Result<std::optional<std::string>> MergeWithLocal(const std::string& storage_key,
-                                                    const DvvSet& incoming);
   IncomingTransfer& Track(const std::string& source_address, const proto::HandoffBatch& batch,
                           std::uint64_t now_ms);
 

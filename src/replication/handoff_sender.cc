@@ -170,6 +170,7 @@ void HandoffSender::SendBatch(std::uint64_t now_ms) {
   batch.set_transfer_id(transfer_.transfer_id);
   batch.set_partition(transfer_.partition);
   batch.set_reply_address(transfer_.source_address);
+  batch.set_replica_copy(transfer_.replica_copy);
   InFlight flight;
   const Status built = BuildBatch(batch, flight);
   if (!built.ok()) {

@@ -63,6 +63,10 @@ struct HandoffTransfer {
   // This node's peer address, where acks go; empty: the receiver answers the transport's
   // sender address.
   std::string source_address;
+  // A copy for a replica of the partition (hand-off of data this node no longer keeps, or a
+  // new replica being filled), not an ownership transfer: the receiver accepts it when it
+  // holds a replica of the partition and reports no transfer completion.
+  bool replica_copy = false;
 };
 
 enum class HandoffState {

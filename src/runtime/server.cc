@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "api/http_server.h"
+#include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
 #include "runtime/system_env.h"
@@ -141,6 +142,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
+  impl->http->metrics().SetExtraSource(
+      [node = impl->node.get()] { return RenderNodeMetrics(node->Stats()); });
   MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(

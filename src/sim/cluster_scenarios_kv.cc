@@ -135,14 +135,16 @@ void KvWorkload::RunOneOperation() {
     }
     history_.OnPutSent(request.key, request.value);
     Submit(address, std::move(request),
-           node::PutRequest{id, std::string(), std::move(context), node::WriteOptions{.dw = 1}});
+           node::PutRequest{id, std::string(), std::move(context),
+                            node::RequestOptions{.dw = QuorumValue::Number(1)}});
     return;
   }
   if (draw < 65 && has_token) {
     request.op = Op::kDelete;
     request.covered = token->second.covered;
     Submit(address, std::move(request),
-           node::DeleteRequest{id, token->second.context, node::WriteOptions{.dw = 1}});
+           node::DeleteRequest{id, token->second.context,
+                               node::RequestOptions{.dw = QuorumValue::Number(1)}});
     return;
   }
   request.op = Op::kGet;

@@ -101,8 +101,9 @@ TEST_F(HttpHandlerTest, PutPassesContextAndDwAndAnswers204) {
   auto& put = std::get<node::PutRequest>(service_.requests.at(0));
   EXPECT_EQ(put.value, "value");
   EXPECT_EQ(put.context, "old-ctx");
-  ASSERT_TRUE(put.options.dw.has_value());
-  EXPECT_EQ(*put.options.dw, 1u);
+  EXPECT_EQ(put.options.dw, QuorumValue::Number(1));
+  EXPECT_FALSE(put.options.w.has_value());
+  EXPECT_FALSE(put.options.sloppy_quorum.has_value());
 }
 
 TEST_F(HttpHandlerTest, DeleteAnswers204WithDurableFalse) {
@@ -111,7 +112,155 @@ TEST_F(HttpHandlerTest, DeleteAnswers204WithDurableFalse) {
   EXPECT_EQ(response.status, 204u);
   EXPECT_EQ(*response.FindHeader("X-Meridian-Durable"), "false");
   auto& remove = std::get<node::DeleteRequest>(service_.requests.at(0));
-  EXPECT_EQ(remove.options.dw, std::optional<std::uint32_t>(0));
+  EXPECT_EQ(remove.options.dw, QuorumValue::Number(0));
+}
+
+TEST_F(HttpHandlerTest, GetPassesReadQuorumParameters) {
+  service_.next_reply.body = node::GetReply{true, {{"v", HlcTimestamp{}}}, "ctx"};
+  ASSERT_EQ(Call("GET", "/v1/kv/b/k?r=all&pr=1&sloppy_quorum=false").status, 200u);
+  ASSERT_EQ(Call("GET", "/v1/kv/b/k?r=3").status, 200u);
+  ASSERT_EQ(Call("GET", "/v1/kv/b/k").status, 200u);
+  ASSERT_EQ(service_.requests.size(), 3u);
+  node::RequestOptions expected;
+  expected.r = QuorumValue::All();
+  expected.pr = QuorumValue::Number(1);
+  expected.sloppy_quorum = false;
+  EXPECT_EQ(std::get<node::GetRequest>(service_.requests[0]).options, expected);
+  expected = {};
+  expected.r = QuorumValue::Number(3);
+  EXPECT_EQ(std::get<node::GetRequest>(service_.requests[1]).options, expected);
+  EXPECT_EQ(std::get<node::GetRequest>(service_.requests[2]).options, node::RequestOptions{});
+}
+
+TEST_F(HttpHandlerTest, WritesPassWriteQuorumParameters) {
+  service_.next_reply.body = node::WriteReply{"c", false};
+  ASSERT_EQ(Call("PUT", "/v1/kv/b/k?w=one&pw=quorum&dw=all&sloppy_quorum=true", "v").status, 204u);
+  ASSERT_EQ(Call("DELETE", "/v1/kv/b/k?w=2&sloppy_quorum=false").status, 204u);
+  node::RequestOptions expected;
+  expected.w = QuorumValue::One();
+  expected.pw = QuorumValue::Quorum();
+  expected.dw = QuorumValue::All();
+  expected.sloppy_quorum = true;
+  EXPECT_EQ(std::get<node::PutRequest>(service_.requests.at(0)).options, expected);
+  expected = {};
+  expected.w = QuorumValue::Number(2);
+  expected.sloppy_quorum = false;
+  EXPECT_EQ(std::get<node::DeleteRequest>(service_.requests.at(1)).options, expected);
+}
+
+TEST_F(HttpHandlerTest, BadQuorumParametersAre400AndNeverReachTheService) {
+  struct Case {
+    const char* method;
+    const char* target;
+    const char* message;  // a fragment of the message
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/v1/kv/b/k?w=2",
+       "unknown query parameter for GET: w (accepted: r, pr, "
+       "sloppy_quorum)"},
+      {"GET", "/v1/kv/b/k?dw=1", "unknown query parameter for GET: dw"},
+      {"GET", "/v1/kv/b/k?pw=1", "unknown query parameter for GET: pw"},
+      {"PUT", "/v1/kv/b/k?r=1",
+       "unknown query parameter for PUT: r (accepted: w, pw, dw, "
+       "sloppy_quorum)"},
+      {"DELETE", "/v1/kv/b/k?pr=1", "unknown query parameter for DELETE: pr"},
+      {"PUT", "/v1/kv/b/k?bogus=1", "unknown query parameter for PUT: bogus"},
+      {"GET", "/v1/kv/b/k?r=1&r=1", "r given more than once"},
+      {"PUT", "/v1/kv/b/k?w=1&w=2", "w given more than once"},
+      {"PUT", "/v1/kv/b/k?sloppy_quorum=true&sloppy_quorum=true",
+       "sloppy_quorum given more than once"},
+      {"GET", "/v1/kv/b/k?r=", "r must be one, quorum, all or a number from 0 to 9, not"},
+      {"GET", "/v1/kv/b/k?r=10", "r must be one, quorum, all or a number from 0 to 9"},
+      {"GET", "/v1/kv/b/k?pr=-1", "pr must be one"},
+      {"PUT", "/v1/kv/b/k?w=QUORUM", "w must be one"},
+      {"PUT", "/v1/kv/b/k?pw=two", "pw must be one"},
+      {"DELETE", "/v1/kv/b/k?dw=1.0", "dw must be one"},
+      {"DELETE", "/v1/kv/b/k?sloppy_quorum=1", "sloppy_quorum must be true or false"},
+      {"GET", "/v1/kv/b/k?sloppy_quorum", "sloppy_quorum must be true or false"},
+      {"GET", "/v1/kv/b/k?r=%zz", "malformed percent-encoding in the query"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Call(c.method, c.target, "v");
+    EXPECT_EQ(response.status, 400u) << c.method << " " << c.target;
+    EXPECT_EQ(ErrorOf(response), "invalid_parameter") << c.target;
+    EXPECT_NE(response.body.find(c.message), std::string::npos) << response.body;
+    EXPECT_EQ(response.FindHeader("X-Meridian-Consistency"), nullptr);
+  }
+  EXPECT_TRUE(service_.requests.empty());
+  EXPECT_EQ(metrics_.requests("get", 400), 9u);
+}
+
+TEST_F(HttpHandlerTest, ObjectRepliesCarryTheConsistencyReceipt) {
+  node::GetReply get{true, {{"v", HlcTimestamp{}}}, "ctx"};
+  get.receipt = {3, 2, 2, 1, 1, 0, 0, 1};
+  service_.next_reply.body = get;
+  HttpResponse response = Call("GET", "/v1/kv/b/k");
+  ASSERT_NE(response.FindHeader("X-Meridian-Consistency"), nullptr);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Consistency"),
+            "n=3; r=2; replies=2; primaries=1; fallbacks=1; behind=1");
+
+  get.values.push_back({"w", HlcTimestamp{}});  // 300
+  service_.next_reply.body = get;
+  response = Call("GET", "/v1/kv/b/k");
+  EXPECT_EQ(response.status, 300u);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Consistency"),
+            "n=3; r=2; replies=2; primaries=1; fallbacks=1; behind=1");
+
+  node::GetReply missing{false, {}, ""};
+  missing.receipt = {1, 1, 1, 1, 0, 0, 0, 0};
+  service_.next_reply.body = missing;
+  response = Call("GET", "/v1/kv/b/k");
+  EXPECT_EQ(response.status, 404u);
+  EXPECT_EQ(*response.FindHeader("X-Meridian-Consistency"),
+            "n=1; r=1; replies=1; primaries=1; fallbacks=0; behind=0");
+
+  node::WriteReply write{"c", true};
+  write.receipt = {5, 3, 4, 2, 2, 1, 2, 0};
+  service_.next_reply.body = write;
+  for (const char* method : {"PUT", "DELETE"}) {
+    response = Call(method, "/v1/kv/b/k", "v");
+    EXPECT_EQ(response.status, 204u);
+    ASSERT_NE(response.FindHeader("X-Meridian-Consistency"), nullptr) << method;
+    EXPECT_EQ(*response.FindHeader("X-Meridian-Consistency"),
+              "n=5; w=3; replies=4; primaries=2; fallbacks=2; durable=1; hinted=2");
+  }
+
+  // Errors carry none.
+  service_.next_reply.status = Status::Unavailable("w=3 not reached");
+  EXPECT_EQ(Call("PUT", "/v1/kv/b/k", "v").FindHeader("X-Meridian-Consistency"), nullptr);
+}
+
+TEST_F(HttpHandlerTest, QuorumRefusalsFromTheNodeAreInvalidParameter) {
+  struct Case {
+    const char* method;
+    std::optional<std::string> context;
+    Status status;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {"PUT", std::nullopt,
+       Status::InvalidArgument("w=2 exceeds the key's 1 replica(s) (n=3, but the cluster has 1 "
+                               "node(s))"),
+       "invalid_parameter"},
+      {"DELETE", "ctx", Status::InvalidArgument("dw=all (3) exceeds w=quorum (2)"),
+       "invalid_parameter"},
+      {"GET", std::nullopt, Status::InvalidArgument("r=quorum (2) exceeds the key's 1 replica(s)"),
+       "invalid_parameter"},
+      {"GET", std::nullopt, Status::InvalidArgument("pr=3 exceeds r=quorum (2)"),
+       "invalid_parameter"},
+      {"PUT", std::nullopt, Status::InvalidArgument("w must be at least 1"), "invalid_parameter"},
+      {"PUT", "ctx", Status::InvalidArgument("context is truncated"), "invalid_context"},
+      {"DELETE", "ctx", Status::InvalidArgument("context was issued for another object"),
+       "invalid_context"},
+      {"GET", std::nullopt, Status::InvalidArgument("key is empty"), "invalid_key"},
+      {"PUT", std::nullopt, Status::Unavailable("w=2 not reached: 1 of 3 replicas"), "unavailable"},
+  };
+  for (const Case& c : cases) {
+    service_.next_reply.status = c.status;
+    HttpResponse response = Call(c.method, "/v1/kv/b/k", "v", c.context);
+    EXPECT_EQ(ErrorOf(response), c.error) << c.status.ToString();
+    EXPECT_NE(response.body.find(c.status.message()), std::string::npos) << response.body;
+  }
 }
 
 TEST_F(HttpHandlerTest, EdgeValidationErrorsNeverReachTheService) {
@@ -130,12 +279,16 @@ TEST_F(HttpHandlerTest, EdgeValidationErrorsNeverReachTheService) {
       {"GET", "/v1/kv/b/a%zz", "", 400, "invalid_key"},
       {"GET", "/v1/kv/b/123456789", "", 413, "key_too_large"},
       {"GET", "/v1/kv/b/k?dw=1", "", 400, "invalid_parameter"},
-      {"PUT", "/v1/kv/b/k?dw=7", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k?dw=10", "", 400, "invalid_parameter"},
       {"PUT", "/v1/kv/b/k?dw=1&dw=0", "", 400, "invalid_parameter"},
-      {"PUT", "/v1/kv/b/k?w=2", "", 400, "invalid_parameter"},
+      {"PUT", "/v1/kv/b/k?r=2", "", 400, "invalid_parameter"},
       {"DELETE", "/v1/kv/b/k?dw=%zz", "", 400, "invalid_parameter"},
       {"PUT", "/v1/kv/b/k", std::string(17, 'x'), 413, "value_too_large"},
-      {"PUT", "/v1/buckets/b", "{\"n\": 3}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"n\": \"3\"}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"replicas\": 3}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"r\": \"majority\"}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"w\": 10}", 400, "invalid_props"},
+      {"PUT", "/v1/buckets/b", "{\"sloppy_quorum\": 1}", 400, "invalid_props"},
       {"PUT", "/v1/buckets/b", "{\"dw\": \"1\"}", 400, "invalid_props"},
       {"PUT", "/v1/buckets/b", "{\"dw\": -1}", 400, "invalid_props"},
       {"PUT", "/v1/buckets/b", "{\"conflict_policy\": \"newest\"}", 400, "invalid_props"},
@@ -200,17 +353,65 @@ TEST_F(HttpHandlerTest, NodeStatusesMapToDocumentedErrors) {
 }
 
 TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
-  service_.next_reply.body = node::BucketReply{"b", BucketProps{ConflictPolicy::kLastWriteWins, 1}};
-  HttpResponse response = Call("PUT", "/v1/buckets/b", R"({"conflict_policy":"lww","dw":1})");
+  BucketProps props;
+  props.conflict_policy = ConflictPolicy::kLastWriteWins;
+  props.n = 5;
+  props.r = QuorumValue::One();
+  props.w = QuorumValue::Number(4);
+  props.pw = QuorumValue::All();
+  props.dw = QuorumValue::Number(1);
+  props.sloppy_quorum = false;
+  service_.next_reply.body = node::BucketReply{"b", props};
+  HttpResponse response = Call(
+      "PUT", "/v1/buckets/b",
+      R"({"conflict_policy":"lww","n":5,"r":"one","w":4,"pw":"all","dw":1,"sloppy_quorum":false})");
   EXPECT_EQ(response.status, 200u);
-  EXPECT_EQ(response.body, R"({"bucket":"b","props":{"conflict_policy":"lww","dw":1}})");
+  EXPECT_EQ(response.body,
+            R"({"bucket":"b","props":{"conflict_policy":"lww","dw":1,"n":5,"pr":0,"pw":"all",)"
+            R"("r":"one","sloppy_quorum":false,"w":4}})");
   auto& set = std::get<node::SetBucketRequest>(service_.requests.at(0));
   EXPECT_EQ(set.patch.conflict_policy, ConflictPolicy::kLastWriteWins);
-  EXPECT_EQ(set.patch.dw, std::optional<std::uint32_t>(1));
+  EXPECT_EQ(set.patch.n, std::optional<std::uint32_t>(5));
+  EXPECT_EQ(set.patch.r, QuorumValue::One());
+  EXPECT_EQ(set.patch.w, QuorumValue::Number(4));
+  EXPECT_FALSE(set.patch.pr.has_value());
+  EXPECT_EQ(set.patch.pw, QuorumValue::All());
+  EXPECT_EQ(set.patch.dw, QuorumValue::Number(1));
+  EXPECT_EQ(set.patch.sloppy_quorum, std::optional<bool>(false));
 
+  service_.next_reply.body = node::BucketReply{"b", BucketProps{}};
   response = Call("GET", "/v1/buckets/b");
   EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.body,
+            R"({"bucket":"b","props":{"conflict_policy":"siblings","dw":0,"n":3,"pr":0,"pw":0,)"
+            R"("r":"quorum","sloppy_quorum":true,"w":"quorum"}})");
   EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(service_.requests.at(1)));
+}
+
+TEST_F(HttpHandlerTest, BadBucketPropertiesNameTheProperty) {
+  struct Case {
+    const char* body;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"n": "3"})", "n must be an integer"},
+      {R"({"n": -1})", "n must be >= 0"},
+      {R"({"n": 1.5})", "n must be an integer"},
+      {R"({"r": "majority"})", R"(r must be an integer or one of \"one\", \"quorum\", \"all\")"},
+      {R"({"w": "2"})", "w must be an integer or one of"},
+      {R"({"pr": true})", "pr must be an integer or one of"},
+      {R"({"pw": 10})", "pw must be at most 9, not 10"},
+      {R"({"dw": -2})", "dw must be >= 0"},
+      {R"({"sloppy_quorum": "yes"})", "sloppy_quorum must be true or false"},
+      {R"({"quorum": 2})", "unknown bucket property: quorum"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse response = Call("PUT", "/v1/buckets/b", c.body);
+    EXPECT_EQ(response.status, 400u) << c.body;
+    EXPECT_EQ(ErrorOf(response), "invalid_props") << c.body;
+    EXPECT_NE(response.body.find(c.message), std::string::npos) << response.body;
+  }
+  EXPECT_TRUE(service_.requests.empty());
 }
 
 TEST_F(HttpHandlerTest, HealthAndMetrics) {

@@ -151,6 +151,9 @@ TEST(HttpServerTest, RoundTripOfBinaryKeyAndValue) {
   EXPECT_EQ(put.result_int(), 204);
   EXPECT_FALSE(Header(put, "X-Meridian-Context").empty());
   EXPECT_EQ(Header(put, "X-Meridian-Durable"), "false");
+  EXPECT_TRUE(Header(put, "X-Meridian-Consistency")
+                  .starts_with("n=1; w=1; replies=1; primaries=1; fallbacks=0; durable="))
+      << Header(put, "X-Meridian-Consistency");
 
   Response get = client.Send(http::verb::get, target);
   EXPECT_EQ(get.result_int(), 200);
@@ -158,11 +161,15 @@ TEST(HttpServerTest, RoundTripOfBinaryKeyAndValue) {
   EXPECT_EQ(Header(get, "Content-Type"), "application/octet-stream");
   const std::string context = Header(get, "X-Meridian-Context");
   EXPECT_FALSE(context.empty());
+  EXPECT_EQ(Header(get, "X-Meridian-Consistency"),
+            "n=1; r=1; replies=1; primaries=1; fallbacks=0; behind=0");
 
   Response durable_put =
       client.Send(http::verb::put, target + "?dw=1", "second", {{"X-Meridian-Context", context}});
   EXPECT_EQ(durable_put.result_int(), 204);
   EXPECT_EQ(Header(durable_put, "X-Meridian-Durable"), "true");
+  EXPECT_EQ(Header(durable_put, "X-Meridian-Consistency"),
+            "n=1; w=1; replies=1; primaries=1; fallbacks=0; durable=1; hinted=0");
   EXPECT_EQ(client.Send(http::verb::get, target).body(), "second");  // superseded, no sibling
 
   Response remove =
@@ -237,6 +244,9 @@ TEST(HttpServerTest, ErrorTableOverTheWire) {
       {http::verb::put, "/v1/buckets/b", R"({"dw": 9})", {}, 400, "invalid_props"},
       {http::verb::put, "/v1/buckets/b", R"({"replicas": 3})", {}, 400, "invalid_props"},
       {http::verb::delete_, "/v1/kv/b/k?dw=2", "", {}, 400, "invalid_parameter"},
+      {http::verb::put, "/v1/kv/b/k?w=2", "v", {}, 400, "invalid_parameter"},
+      {http::verb::get, "/v1/kv/b/k?r=all&pr=2", "", {}, 400, "invalid_parameter"},
+      {http::verb::get, "/v1/kv/b/k?r=two", "", {}, 400, "invalid_parameter"},
       {http::verb::get, "/v1/kv/b/missing", "", {}, 404, "not_found"},
       {http::verb::get, "/v2/anything", "", {}, 404, "not_found"},
       {http::verb::post, "/v1/kv/b/k", "", {}, 405, "method_not_allowed"},

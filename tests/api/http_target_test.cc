@@ -68,14 +68,53 @@ TEST(Base64Test, LargeInputsSpanningChunksHaveTheExpectedLength) {
 TEST(BucketPropsJsonTest, ParsesAPartialPatch) {
   auto patch = ParseBucketPropsPatch(R"({"dw": 1})");
   ASSERT_TRUE(patch.ok());
-  EXPECT_EQ(patch->dw, std::optional<std::uint32_t>(1));
+  EXPECT_EQ(patch->dw, QuorumValue::Number(1));
   EXPECT_FALSE(patch->conflict_policy.has_value());
+  EXPECT_FALSE(patch->n.has_value());
+  EXPECT_FALSE(patch->r.has_value());
+  EXPECT_FALSE(patch->sloppy_quorum.has_value());
   EXPECT_TRUE(ParseBucketPropsPatch("{}").ok());
 }
 
+TEST(BucketPropsJsonTest, QuorumValuesAreNumbersOrSymbols) {
+  auto patch =
+      ParseBucketPropsPatch(R"({"n": 7, "r": "one", "w": "all", "pr": 0, "pw": "quorum", "dw": 9, )"
+                            R"("sloppy_quorum": false})");
+  ASSERT_TRUE(patch.ok()) << patch.status().ToString();
+  EXPECT_EQ(patch->n, std::optional<std::uint32_t>(7));
+  EXPECT_EQ(patch->r, QuorumValue::One());
+  EXPECT_EQ(patch->w, QuorumValue::All());
+  EXPECT_EQ(patch->pr, QuorumValue::Number(0));
+  EXPECT_EQ(patch->pw, QuorumValue::Quorum());
+  EXPECT_EQ(patch->dw, QuorumValue::Number(9));
+  EXPECT_EQ(patch->sloppy_quorum, std::optional<bool>(false));
+  // n's range (1..9) is the node's check; the edge only requires a 32-bit integer.
+  EXPECT_EQ(ParseBucketPropsPatch(R"({"n": 0})")->n, std::optional<std::uint32_t>(0));
+}
+
+TEST(BucketPropsJsonTest, RendersNumbersAsNumbersAndSymbolsAsStrings) {
+  BucketProps props;
+  props.r = QuorumValue::Number(2);
+  props.pw = QuorumValue::One();
+  EXPECT_EQ(BucketPropsJson("b", props),
+            R"({"bucket":"b","props":{"conflict_policy":"siblings","dw":0,"n":3,"pr":0,)"
+            R"("pw":"one","r":2,"sloppy_quorum":true,"w":"quorum"}})");
+  // What is rendered parses back to the same values.
+  auto patch =
+      ParseBucketPropsPatch(R"({"conflict_policy":"siblings","dw":0,"n":3,"pr":0,"pw":"one","r":2,)"
+                            R"("sloppy_quorum":true,"w":"quorum"})");
+  ASSERT_TRUE(patch.ok());
+  auto applied = ApplyBucketPropsPatch(BucketProps{}, *patch);
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(*applied, props);
+}
+
 TEST(BucketPropsJsonTest, RejectsWrongTypesAndUnknownNames) {
-  for (std::string_view bad : {R"({"dw": true})", R"({"dw": 1.5})", R"({"dw": 99999999999})",
-                               R"({"conflict_policy": 1})", R"({"ttl": 5})", "null", ""}) {
+  for (std::string_view bad :
+       {R"({"dw": true})", R"({"dw": 1.5})", R"({"dw": 99999999999})", R"({"dw": "1"})",
+        R"({"dw": 10})", R"({"r": "QUORUM"})", R"({"w": null})", R"({"pr": -1})",
+        R"({"n": 99999999999})", R"({"n": "3"})", R"({"n": -3})", R"({"sloppy_quorum": "true"})",
+        R"({"sloppy_quorum": 0})", R"({"conflict_policy": 1})", R"({"ttl": 5})", "null", ""}) {
     auto patch = ParseBucketPropsPatch(bad);
     EXPECT_FALSE(patch.ok()) << bad;
     if (!patch.ok()) {

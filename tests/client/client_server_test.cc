@@ -107,10 +107,65 @@ TEST_F(ClientServerTest, WriteContextOverwritesOwnWrite) {
   auto second = client_->Put("k", "v2", next);
   ASSERT_TRUE(second.ok()) << second.error().ToString();
   EXPECT_TRUE(second->durable);
+  ASSERT_TRUE(second->consistency.has_value());
+  EXPECT_EQ(second->consistency->n, 1u);
+  EXPECT_EQ(second->consistency->required, 1u);
+  EXPECT_EQ(second->consistency->replies, 1u);
+  EXPECT_EQ(second->consistency->durable, 1u);
   auto get = client_->Get("k");
   ASSERT_TRUE(get.ok());
   ASSERT_EQ(get->siblings.size(), 1u);
   EXPECT_EQ(get->siblings[0].value, "v2");
+}
+
+TEST_F(ClientServerTest, QuorumOptionsAndTheConsistencyReceipt) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  PutOptions one;
+  one.w = "one";
+  one.pw = "0";
+  one.dw = "all";
+  one.sloppy_quorum = false;
+  auto put = client_->Put("q", "v", one);
+  ASSERT_TRUE(put.ok()) << put.error().ToString();
+  ASSERT_TRUE(put->consistency.has_value());
+  EXPECT_EQ(*put->consistency, (Consistency{1, 1, 1, 1, 0, 1, 0, 0}));
+
+  GetOptions read;
+  read.r = "all";
+  read.pr = "1";
+  auto get = client_->Get("default", "q", read);
+  ASSERT_TRUE(get.ok()) << get.error().ToString();
+  ASSERT_TRUE(get->consistency.has_value());
+  EXPECT_EQ(*get->consistency, (Consistency{1, 1, 1, 1, 0, 0, 0, 0}));
+
+  auto missing = client_->Get("default", "never", read);
+  ASSERT_TRUE(missing.ok()) << missing.error().ToString();
+  EXPECT_FALSE(missing->found);
+  ASSERT_TRUE(missing->consistency.has_value());
+  EXPECT_EQ(missing->consistency->n, 1u);
+
+  auto deleted = client_->Delete("q");
+  ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
+  ASSERT_TRUE(deleted->consistency.has_value());
+  EXPECT_EQ(deleted->consistency->required, 1u);
+
+  // One node: the key has one replica, so w=2 cannot be met.
+  PutOptions two;
+  two.w = "2";
+  auto refused = client_->Put("q", "v", two);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(refused.error().server_code, "invalid_parameter");
+  EXPECT_NE(refused.error().message.find("exceeds"), std::string::npos) << refused.error().message;
+
+  // Checked before sending.
+  GetOptions bad;
+  bad.r = "most";
+  EXPECT_EQ(client_->Get("default", "q", bad).error().code, ErrorCode::kInvalidArgument);
+  PutOptions both;
+  both.dw = "1";
+  both.durable_write = true;
+  EXPECT_EQ(client_->Put("q", "v", both).error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(ClientServerTest, DeleteThenWriteAfterDelete) {
@@ -137,17 +192,23 @@ TEST_F(ClientServerTest, BucketPropsAndLastWriterWins) {
   auto defaults = client_->GetBucketProps("fresh");
   ASSERT_TRUE(defaults.ok()) << defaults.error().ToString();
   EXPECT_EQ(defaults->conflict_policy, "siblings");
-  EXPECT_EQ(defaults->dw, 0);
+  EXPECT_EQ(defaults->n, 3u);
+  EXPECT_EQ(defaults->r, "quorum");
+  EXPECT_EQ(defaults->w, "quorum");
+  EXPECT_EQ(defaults->pr, "0");
+  EXPECT_EQ(defaults->pw, "0");
+  EXPECT_EQ(defaults->dw, "0");
+  EXPECT_TRUE(defaults->sloppy_quorum);
 
   BucketPropsUpdate lww;
   lww.conflict_policy = "lww";
   auto changed = client_->SetBucketProps("fresh", lww);
   ASSERT_TRUE(changed.ok()) << changed.error().ToString();
   EXPECT_EQ(changed->conflict_policy, "lww");
-  EXPECT_EQ(changed->dw, 0);
+  EXPECT_EQ(changed->dw, "0");
 
   BucketPropsUpdate invalid;
-  invalid.dw = 7;
+  invalid.r = "4";  // above n=3
   auto rejected = client_->SetBucketProps("fresh", invalid);
   ASSERT_FALSE(rejected.ok());
   EXPECT_EQ(rejected.error().code, ErrorCode::kBadRequest);
@@ -156,7 +217,37 @@ TEST_F(ClientServerTest, BucketPropsAndLastWriterWins) {
   auto unchanged = client_->GetBucketProps("fresh");
   ASSERT_TRUE(unchanged.ok());
   EXPECT_EQ(unchanged->conflict_policy, "lww");
-  EXPECT_EQ(unchanged->dw, 0);
+  EXPECT_EQ(unchanged->r, "quorum");
+
+  // n may not be raised above the cluster's members (one here); lowering it is fine.
+  BucketPropsUpdate too_many;
+  too_many.n = 2;
+  auto too_many_refused = client_->SetBucketProps("fresh", too_many);
+  ASSERT_FALSE(too_many_refused.ok());
+  EXPECT_EQ(too_many_refused.error().server_code, "invalid_props");
+
+  BucketPropsUpdate quorum;
+  quorum.n = 1;
+  quorum.r = "one";
+  quorum.w = "all";
+  quorum.sloppy_quorum = false;
+  auto quorum_changed = client_->SetBucketProps("fresh", quorum);
+  ASSERT_TRUE(quorum_changed.ok()) << quorum_changed.error().ToString();
+  EXPECT_EQ(quorum_changed->n, 1u);
+  EXPECT_EQ(quorum_changed->r, "one");
+  EXPECT_EQ(quorum_changed->w, "all");
+  EXPECT_FALSE(quorum_changed->sloppy_quorum);
+  quorum = {};
+  quorum.w = "quorum";
+  quorum.r = "quorum";
+  quorum.sloppy_quorum = true;
+  ASSERT_TRUE(client_->SetBucketProps("fresh", quorum).ok());
+
+  BucketPropsUpdate not_quorum_text;
+  not_quorum_text.w = "most";
+  auto refused = client_->SetBucketProps("fresh", not_quorum_text);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
 
   ASSERT_TRUE(client_->Put("fresh", "k", "older").ok());
   ASSERT_TRUE(client_->Put("fresh", "k", "newer").ok());

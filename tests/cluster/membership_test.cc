@@ -355,7 +355,7 @@ TEST(MembershipBucketProps, ChangesSpreadByGossipAndTheNewestWins) {
   lww.conflict_policy = ConflictPolicy::kLastWriteWins;
   ASSERT_TRUE(network.Node("n3").SetBucketProps("sessions", lww, 1000).ok());
   BucketProps durable;
-  durable.dw = 1;
+  durable.dw = QuorumValue::Number(1);
   // An older change made elsewhere concurrently loses to the newer one everywhere.
   ASSERT_TRUE(network.Node("n2").SetBucketProps("sessions", durable, 999).ok());
   ASSERT_GT(network.Settle(20), 0);

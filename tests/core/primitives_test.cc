@@ -1,4 +1,5 @@
-// Tests of the small core primitives: byte codec, base64url, hashing, HLC, names, props.
+// Tests of the small core primitives: byte codec, base64url, hashing, HLC, names.
+// Bucket properties: bucket_props_test.cc.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -103,26 +104,6 @@ TEST(ObjectIdTest, BucketAndKeyRules) {
   EXPECT_TRUE(ValidateKey(std::string("\0\xff/", 3), 3).ok());
   EXPECT_EQ(ValidateKey("", 10).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateKey("abcd", 3).code(), StatusCode::kTooLarge);
-}
-
-TEST(BucketPropsTest, PatchValidatesAndEncodes) {
-  BucketProps defaults;
-  EXPECT_EQ(defaults.conflict_policy, ConflictPolicy::kSiblings);
-  EXPECT_EQ(defaults.dw, 0u);
-  BucketPropsPatch patch;
-  patch.conflict_policy = ConflictPolicy::kLastWriteWins;
-  patch.dw = 1;
-  auto applied = ApplyBucketPropsPatch(defaults, patch);
-  ASSERT_TRUE(applied.ok());
-  auto decoded = DecodeBucketProps(EncodeBucketProps(*applied));
-  ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(*decoded, *applied);
-  patch.dw = 2;
-  EXPECT_EQ(ApplyBucketPropsPatch(defaults, patch).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_FALSE(ParseConflictPolicy("newest").ok());
-  EXPECT_EQ(*ParseConflictPolicy("lww"), ConflictPolicy::kLastWriteWins);
-  EXPECT_FALSE(DecodeBucketProps("").ok());
-  EXPECT_FALSE(DecodeBucketProps("\x01\x05\x00").ok());
 }
 
 TEST(ObjectCodecTest, RejectsCorruptRecords) {

@@ -85,14 +85,66 @@ def test_bucket_flag(cli):
 
 
 @pytest.mark.parametrize("args", [
-    ["get"], ["get", "k", "extra"], ["get", "k", "--bogus"], ["put", "k", "v", "--dw", "7"],
+    ["get"], ["get", "k", "extra"], ["get", "k", "--bogus"], ["put", "k", "v", "--dw", "many"],
     ["put", "k", "v", "--file", "/dev/null"], ["get", "k", "--timeout-ms", "abc"],
     ["get", "k", "--url", "not-a-url"], ["get", "k", "--bucket", "bad!"], ["delete"],
+    ["get", "k", "--r", "most"], ["get", "k", "--r", ""], ["get", "k", "--pr", "-1"],
+    ["get", "k", "--w", "1"], ["get", "k", "--dw", "1"], ["get", "k", "--sloppy-quorum", "yes"],
+    ["put", "k", "v", "--w", "QUORUM"], ["put", "k", "v", "--pw", "1.5"],
+    ["put", "k", "v", "--r", "1"], ["put", "k", "v", "--sloppy-quorum", "1"],
+    ["delete", "k", "--w", "x"], ["delete", "k", "--pr", "1"],
 ])
 def test_usage_errors_exit_2_with_one_line(http_endpoint, args):
     result = run(*args, url=http_endpoint.url)
     assert result.returncode == 2, result
     one_line(result.stderr)
+    # Nothing was written.
+    assert http_endpoint.session.get(http_endpoint.kv("k"), timeout=10).status_code == 404
+
+
+def test_quorum_flags_and_verbose_consistency(cli):
+    put = cli("put", "q", "v1", "-v", "--w", "one", "--pw", "1", "--dw", "all",
+              "--sloppy-quorum", "false")
+    assert put.returncode == 0, put.stderr
+    context = put.stdout.decode().strip()
+    assert context, "-v still prints the context on stdout"
+    line = one_line(put.stderr)
+    assert line.startswith("consistency: n=1 w=1 replies=1 primaries=1 fallbacks=0 durable="), line
+    assert line.rstrip().endswith(" hinted=0"), line
+    assert "durable=1" in line, "dw=all syncs the one replica"
+
+    get = cli("get", "q", "-v", "--r", "all", "--pr", "one", "--sloppy-quorum", "true")
+    assert get.returncode == 0, get.stderr
+    assert get.stdout == b"v1"
+    assert one_line(get.stderr) == \
+        "consistency: n=1 r=1 replies=1 primaries=1 fallbacks=0 behind=0\n"
+
+    delete = cli("delete", "q", "-v", "--w", "quorum", "--dw", "0")
+    assert delete.returncode == 0, delete.stderr
+    assert one_line(delete.stderr).startswith("consistency: n=1 w=1 replies=1 ")
+
+    # A missing key: the receipt line, then the not-found line.
+    missing = cli("get", "q", "-v")
+    assert missing.returncode == 3
+    lines = missing.stderr.decode().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("consistency: n=1 r=1 replies=1 ")
+    assert "not found" in lines[1]
+
+    # Without -v nothing but the value.
+    quiet = cli("put", "q", "v2")
+    assert quiet.returncode == 0 and quiet.stderr == b"" and quiet.stdout == b""
+
+
+def test_quorum_above_the_single_replica_exits_1(cli):
+    result = cli("put", "q", "v", "--w", "2")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "invalid_parameter" in line and "exceeds" in line, line
+    assert cli("get", "q").returncode == 3, "nothing was written"
+    result = cli("get", "q", "--r", "2")
+    assert result.returncode == 1
+    assert "exceeds" in one_line(result.stderr)
 
 
 def test_server_errors_exit_1_with_one_line(start_server, http_endpoint):
@@ -139,3 +191,8 @@ def test_version_and_help():
             assert flag in help_text.stdout.decode(), (command, flag)
     assert "--context" in run("put", "--help").stdout.decode()
     assert "--show-context" in run("get", "--help").stdout.decode()
+    for flag in ["--r", "--pr", "--sloppy-quorum", "--verbose"]:
+        assert flag in run("get", "--help").stdout.decode(), flag
+    for command in ["put", "delete"]:
+        for flag in ["--w", "--pw", "--dw", "--sloppy-quorum", "--verbose"]:
+            assert flag in run(command, "--help").stdout.decode(), (command, flag)

@@ -23,12 +23,16 @@ def seeded(endpoint):
     return endpoint
 
 
+DEFAULT_PROPS = {"conflict_policy": "siblings", "n": 3, "r": "quorum", "w": "quorum", "pr": 0,
+                 "pw": 0, "dw": 0, "sloppy_quorum": True}
+
+
 def assert_unchanged(endpoint):
     get = endpoint.session.get(endpoint.kv("k", "b"), timeout=10)
     assert get.status_code == 200, get.text
     assert get.content == b"original"
     props = endpoint.get("/v1/buckets/b").json()["props"]
-    assert props == {"conflict_policy": "siblings", "dw": 0}
+    assert props == DEFAULT_PROPS
 
 
 @pytest.mark.parametrize("bucket", ["bad!bucket", "a" * 65, "caf%C3%A9", "a%2Fb"])
@@ -75,7 +79,11 @@ def test_foreign_context(seeded):
 @pytest.mark.parametrize("body", [
     b'{"unknown": 1}', b'{"dw": "1"}', b'{"dw": 7}', b'{"dw": -1}', b'{"dw": 1.5}',
     b'{"conflict_policy": "random"}', b'{"conflict_policy": 1}', b'{',
-    b'[]', b'"lww"', b'', b'{"conflict_policy": "lww", "bogus": true}'])
+    b'[]', b'"lww"', b'', b'{"conflict_policy": "lww", "bogus": true}',
+    b'{"n": 0}', b'{"n": 10}', b'{"n": "3"}', b'{"n": -1}', b'{"r": "majority"}',
+    b'{"r": "2"}', b'{"w": 10}', b'{"w": 0}', b'{"pr": true}', b'{"pw": null}',
+    b'{"sloppy_quorum": "false"}', b'{"sloppy_quorum": 0}',
+    b'{"conflict_policy": "lww", "r": "bogus"}'])
 def test_invalid_props(seeded, body):
     response = seeded.request("PUT", "/v1/buckets/b", data=body,
                               headers={"Content-Type": "application/json"})
@@ -83,11 +91,63 @@ def test_invalid_props(seeded, body):
     assert_unchanged(seeded)
 
 
-@pytest.mark.parametrize("query", ["dw=7", "dw=", "dw=true", "unknown=1", "dw=1&dw=0x"])
+@pytest.mark.parametrize("props,property_named", [
+    ({"r": 4}, "r=4 exceeds n=3"),
+    ({"w": 4}, "w=4 exceeds n=3"),
+    ({"r": "all", "pr": 4}, "pr=4 exceeds r=all"),
+    ({"pr": "all"}, "pr=all (3) exceeds r=quorum (2)"),
+    ({"pw": 3}, "pw=3 exceeds w=quorum (2)"),
+    ({"dw": "all"}, "dw=all (3) exceeds w=quorum (2)"),
+    ({"conflict_policy": "lww", "r": 5}, "r=5 exceeds n=3"),
+])
+def test_props_above_their_bound(seeded, props, property_named):
+    """A setting above n (or pr/pw/dw above r/w) is refused as a whole, naming it."""
+    response = seeded.request("PUT", "/v1/buckets/b", json=props)
+    assert_error(response, 400, "invalid_props")
+    assert property_named in response.json()["message"]
+    assert_unchanged(seeded)
+
+
+@pytest.mark.parametrize("query", ["dw=10", "dw=", "dw=true", "unknown=1", "dw=1&dw=0x",
+                                   "dw=1&dw=1", "w=many", "w=-1", "pw=QUORUM", "r=1", "pr=1",
+                                   "sloppy_quorum=yes", "sloppy_quorum", "w=1&sloppy_quorum=1",
+                                   "sloppy_quorum=true&sloppy_quorum=false", "w=%zz"])
 def test_invalid_parameter(seeded, query):
     url = seeded.kv("k", "b") + "?" + query
-    assert_error(seeded.session.put(url, data=b"x", timeout=10), 400, "invalid_parameter")
-    assert_error(seeded.session.delete(url, timeout=10), 400, "invalid_parameter")
+    for response in [seeded.session.put(url, data=b"x", timeout=10),
+                     seeded.session.delete(url, timeout=10)]:
+        assert_error(response, 400, "invalid_parameter")
+        assert "X-Meridian-Consistency" not in response.headers
+    assert_unchanged(seeded)
+
+
+@pytest.mark.parametrize("query", ["r=10", "r=", "r=most", "r=1&r=1", "pr=x", "w=1", "pw=1",
+                                   "dw=1", "sloppy_quorum=no", "bogus=1"])
+def test_invalid_get_parameter(seeded, query):
+    response = seeded.session.get(seeded.kv("k", "b") + "?" + query, timeout=10)
+    assert_error(response, 400, "invalid_parameter")
+    assert_unchanged(seeded)
+
+
+@pytest.mark.parametrize("method,query", [
+    ("PUT", "w=2"), ("PUT", "w=9"), ("DELETE", "w=2"), ("PUT", "dw=2"), ("PUT", "pw=2"),
+    ("PUT", "w=one&dw=2"), ("GET", "r=2"), ("GET", "pr=2"), ("GET", "r=one&pr=all&pr=1")])
+def test_quorum_above_the_single_replica(seeded, method, query):
+    """One node: n=3 is capped to one replica, so asking for two cannot be met (and the
+    request changes nothing)."""
+    response = seeded.request(method, "/v1/kv/b/k?" + query, data=b"changed")
+    assert_error(response, 400, "invalid_parameter")
+    if query != "r=one&pr=all&pr=1":  # that one is refused at the edge (pr repeated)
+        assert "exceeds" in response.json()["message"], response.json()
+    assert_unchanged(seeded)
+
+
+def test_w2_message_explains_the_replica_count(seeded):
+    response = seeded.session.put(seeded.kv("k", "b") + "?w=2", data=b"changed", timeout=10)
+    assert_error(response, 400, "invalid_parameter")
+    message = response.json()["message"]
+    assert "w=2 exceeds" in message
+    assert "1 replica" in message, message
     assert_unchanged(seeded)
 
 

@@ -1,11 +1,25 @@
 """Object semantics over HTTP and HTTPS: binary values, siblings and their resolution,
-deletes, stale contexts, bucket properties and lww (docs/api.md)."""
+deletes, stale contexts, bucket properties and lww, quorum parameters and the consistency
+receipt (docs/api.md)."""
 import base64
 import threading
 
 import pytest
 
 ALL_BYTES = bytes(range(256))
+
+DEFAULT_PROPS = {"conflict_policy": "siblings", "n": 3, "r": "quorum", "w": "quorum", "pr": 0,
+                 "pw": 0, "dw": 0, "sloppy_quorum": True}
+
+
+def consistency(response):
+    """The X-Meridian-Consistency header as a dict of ints, in the order sent."""
+    header = response.headers["X-Meridian-Consistency"]
+    fields = {}
+    for part in header.split("; "):
+        name, value = part.split("=")
+        fields[name] = int(value)
+    return fields
 
 
 def sibling_values(response):
@@ -135,14 +149,15 @@ def test_stale_context_never_overwrites_newer_data(endpoint):
 def test_bucket_props_and_lww(endpoint):
     get = endpoint.get("/v1/buckets/fresh")
     assert get.status_code == 200
-    assert get.json() == {"bucket": "fresh", "props": {"conflict_policy": "siblings", "dw": 0}}
+    assert get.json() == {"bucket": "fresh", "props": DEFAULT_PROPS}
 
     put = endpoint.request("PUT", "/v1/buckets/fresh", json={"conflict_policy": "lww"})
     assert put.status_code == 200, put.text
-    assert put.json() == {"bucket": "fresh", "props": {"conflict_policy": "lww", "dw": 0}}
+    assert put.json() == {"bucket": "fresh", "props": dict(DEFAULT_PROPS, conflict_policy="lww")}
     put = endpoint.request("PUT", "/v1/buckets/fresh", json={"dw": 1})
-    assert put.json()["props"] == {"conflict_policy": "lww", "dw": 1}
-    assert endpoint.get("/v1/buckets/fresh").json()["props"] == {"conflict_policy": "lww", "dw": 1}
+    expected = dict(DEFAULT_PROPS, conflict_policy="lww", dw=1)
+    assert put.json()["props"] == expected
+    assert endpoint.get("/v1/buckets/fresh").json()["props"] == expected
 
     for value in [b"older", b"newer", b"newest"]:
         write = endpoint.session.put(endpoint.kv("k", bucket="fresh"), data=value, timeout=10)
@@ -153,7 +168,88 @@ def test_bucket_props_and_lww(endpoint):
     assert get.content == b"newest"
 
     # Other buckets keep the defaults.
-    assert endpoint.get("/v1/buckets/other").json()["props"]["conflict_policy"] == "siblings"
+    assert endpoint.get("/v1/buckets/other").json()["props"] == DEFAULT_PROPS
+
+
+def test_bucket_quorum_props_numbers_and_symbols(endpoint):
+    """Quorum settings are JSON numbers when numeric and strings when symbolic."""
+    put = endpoint.request("PUT", "/v1/buckets/q",
+                           json={"r": "one", "w": "all", "pr": 1, "pw": "one", "dw": "quorum",
+                                 "sloppy_quorum": False})
+    assert put.status_code == 200, put.text
+    expected = dict(DEFAULT_PROPS, r="one", w="all", pr=1, pw="one", dw="quorum",
+                    sloppy_quorum=False)
+    assert put.json() == {"bucket": "q", "props": expected}
+    assert endpoint.get("/v1/buckets/q").json()["props"] == expected
+    # n may be lowered (raising it above the cluster's one member is refused).
+    put = endpoint.request("PUT", "/v1/buckets/q", json={"n": 1, "r": 1, "w": 1, "pr": 0, "pw": 0,
+                                                         "dw": 0})
+    assert put.status_code == 200, put.text
+    assert put.json()["props"] == dict(expected, n=1, r=1, w=1, pr=0, pw=0, dw=0)
+    # The bucket's settings apply to requests: all of n=1 is one replica.
+    write = endpoint.session.put(endpoint.kv("k", bucket="q"), data=b"v", timeout=10)
+    assert write.status_code == 204, write.text
+    assert consistency(write)["n"] == 1
+
+
+def test_consistency_header_on_every_object_reply(endpoint):
+    """One node: every key has one replica (n=3 capped by the node count)."""
+    put = endpoint.session.put(endpoint.kv("receipt"), data=b"v", timeout=10)
+    assert put.status_code == 204, put.text
+    assert list(consistency(put)) == ["n", "w", "replies", "primaries", "fallbacks", "durable",
+                                      "hinted"]
+    assert consistency(put)["n"] == 1
+    assert consistency(put)["w"] == 1
+    assert consistency(put)["replies"] == 1
+    assert consistency(put)["primaries"] == 1
+    assert consistency(put)["fallbacks"] == 0
+    assert consistency(put)["hinted"] == 0
+
+    get = endpoint.session.get(endpoint.kv("receipt"), timeout=10)
+    assert get.status_code == 200
+    assert consistency(get) == {"n": 1, "r": 1, "replies": 1, "primaries": 1, "fallbacks": 0,
+                                "behind": 0}
+
+    delete = endpoint.session.delete(endpoint.kv("receipt"), timeout=10)
+    assert delete.status_code == 204
+    assert consistency(delete)["n"] == 1
+    assert consistency(delete)["w"] == 1
+    assert consistency(delete)["replies"] == 1
+
+    missing = endpoint.session.get(endpoint.kv("receipt"), timeout=10)
+    assert missing.status_code == 404
+    assert consistency(missing)["n"] == 1
+    assert consistency(missing)["replies"] == 1
+
+    # Siblings (300) carry it too.
+    endpoint.session.put(endpoint.kv("two"), data=b"a", timeout=10)
+    endpoint.session.put(endpoint.kv("two"), data=b"b", timeout=10)
+    siblings = endpoint.session.get(endpoint.kv("two"), timeout=10)
+    assert siblings.status_code == 300
+    assert consistency(siblings)["r"] == 1
+
+
+def test_quorum_query_parameters_within_one_replica(endpoint):
+    """Every symbol and 1 resolve within the single replica; dw=all syncs it."""
+    for w in ["one", "quorum", "all", "1"]:
+        put = endpoint.session.put(endpoint.kv("q") + "?w=%s&pw=1&sloppy_quorum=false" % w,
+                                   data=w.encode(), timeout=10)
+        assert put.status_code == 204, put.text
+        assert consistency(put)["w"] == 1
+        assert consistency(put)["primaries"] == 1
+        context = put.headers["X-Meridian-Context"]
+    durable = endpoint.session.put(endpoint.kv("q") + "?dw=all", data=b"synced", timeout=10,
+                                   headers={"X-Meridian-Context": context})
+    assert durable.status_code == 204, durable.text
+    assert durable.headers["X-Meridian-Durable"] == "true"
+    assert consistency(durable)["durable"] == 1
+    for r in ["one", "quorum", "all", "1"]:
+        get = endpoint.session.get(endpoint.kv("q") + "?r=%s&pr=%s&sloppy_quorum=true" % (r, r),
+                                   timeout=10)
+        assert get.status_code in (200, 300), get.text
+        assert consistency(get)["r"] == 1
+    delete = endpoint.session.delete(endpoint.kv("q") + "?w=all&pw=one&dw=0", timeout=10)
+    assert delete.status_code == 204, delete.text
 
 
 def test_dw_query_overrides_bucket(endpoint):

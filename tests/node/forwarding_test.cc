@@ -9,8 +9,10 @@ namespace {
 
 TEST(KvCodecTest, RequestsRoundTripThroughTheWireFormat) {
   const std::string binary_key("k\0\xff", 3);
-  const ClientRequest put =
-      PutRequest{{"b", binary_key}, std::string("v\0", 2), "ctx", WriteOptions{.dw = 1}};
+  const ClientRequest put = PutRequest{{"b", binary_key},
+                                       std::string("v\0", 2),
+                                       "ctx",
+                                       RequestOptions{.dw = QuorumValue::Number(1)}};
   proto::KvRequest message = EncodeKvRequest(42, put, 1);
   proto::KvRequest parsed;
   ASSERT_TRUE(parsed.ParseFromString(message.SerializeAsString()));
@@ -22,7 +24,7 @@ TEST(KvCodecTest, RequestsRoundTripThroughTheWireFormat) {
   EXPECT_EQ(decoded_put.id.key, binary_key);
   EXPECT_EQ(decoded_put.value, std::string("v\0", 2));
   EXPECT_EQ(decoded_put.context, "ctx");
-  EXPECT_EQ(decoded_put.options.dw, 1u);
+  EXPECT_EQ(decoded_put.options.dw, QuorumValue::Number(1));
 
   auto get = DecodeKvRequest(EncodeKvRequest(1, GetRequest{{"b", "k"}}, 0));
   ASSERT_TRUE(get.ok());

@@ -202,10 +202,11 @@ TEST_F(NodeTest, UnconfiguredBucketHasDefaults) {
 }
 
 TEST_F(NodeTest, SetBucketPatchesOnlyGivenFieldsAndIsDurable) {
-  EXPECT_EQ(SetBucket("b", BucketPropsPatch{.dw = 1}).dw, 1u);
+  EXPECT_EQ(SetBucket("b", BucketPropsPatch{.dw = QuorumValue::Number(1)}).dw,
+            QuorumValue::Number(1));
   const BucketProps props =
       SetBucket("b", BucketPropsPatch{.conflict_policy = ConflictPolicy::kLastWriteWins});
-  EXPECT_EQ(props.dw, 1u);
+  EXPECT_EQ(props.dw, QuorumValue::Number(1));
   EXPECT_EQ(props.conflict_policy, ConflictPolicy::kLastWriteWins);
   engine_.DropUnsyncedWrites();  // a crash right after the reply
   Restart();
@@ -253,10 +254,10 @@ TEST_F(NodeTest, ContextOfWriteLostInCrashDoesNotSupersedeLaterWrite) {
 
 TEST_F(NodeTest, BucketDwDecidesDurabilityUnlessTheRequestOverrides) {
   EXPECT_FALSE(Put("k", "default-bucket").durable);
-  SetBucket("b", BucketPropsPatch{.dw = 1});
+  SetBucket("b", BucketPropsPatch{.dw = QuorumValue::Number(1)});
   EXPECT_TRUE(Put("k", "from-bucket").durable);
   EXPECT_FALSE(Put("k", "overridden", "", /*dw=*/0).durable);
-  ClientReply deleted = Call(DeleteRequest{{"b", "k"}, "", WriteOptions{}});
+  ClientReply deleted = Call(DeleteRequest{{"b", "k"}, "", RequestOptions{}});
   EXPECT_TRUE(std::get<WriteReply>(deleted.body).durable);
 }
 
@@ -295,8 +296,8 @@ TEST_F(NodeValidationTest, BadBucketNames) {
                 "bucket");
   ExpectRefused(GetRequest{{"sp ace", "k"}}, StatusCode::kInvalidArgument, "bucket");
   ExpectRefused(GetBucketRequest{"no/slash"}, StatusCode::kInvalidArgument, "bucket");
-  ExpectRefused(SetBucketRequest{"", BucketPropsPatch{.dw = 1}}, StatusCode::kInvalidArgument,
-                "bucket");
+  ExpectRefused(SetBucketRequest{"", BucketPropsPatch{.dw = QuorumValue::Number(1)}},
+                StatusCode::kInvalidArgument, "bucket");
 }
 
 TEST_F(NodeValidationTest, BadKeys) {
@@ -324,12 +325,12 @@ TEST_F(NodeValidationTest, MalformedOrForeignContextIsInvalidArgument) {
 }
 
 TEST_F(NodeValidationTest, DwAboveOneIsInvalidArgument) {
-  ExpectRefused(PutRequest{{"b", "k"}, "v", "", WriteOptions{2}}, StatusCode::kInvalidArgument,
-                "dw=2");
-  ExpectRefused(DeleteRequest{{"b", "k"}, "", WriteOptions{7}}, StatusCode::kInvalidArgument,
-                "dw=7");
-  ExpectRefused(SetBucketRequest{"b", BucketPropsPatch{.dw = 3}}, StatusCode::kInvalidArgument,
-                "dw=3");
+  ExpectRefused(PutRequest{{"b", "k"}, "v", "", RequestOptions{.dw = QuorumValue::Number(2)}},
+                StatusCode::kInvalidArgument, "dw=2");
+  ExpectRefused(DeleteRequest{{"b", "k"}, "", RequestOptions{.dw = QuorumValue::Number(7)}},
+                StatusCode::kInvalidArgument, "dw=7");
+  ExpectRefused(SetBucketRequest{"b", BucketPropsPatch{.dw = QuorumValue::Number(3)}},
+                StatusCode::kInvalidArgument, "dw=3");
 }
 
 // ---- storage failures and corruption ----------------------------------------------------
@@ -344,7 +345,7 @@ TEST_F(NodeTest, StorageFailureIsRepliedAndNothingIsAcknowledged) {
   ClientReply reply = PutReply("k", "lost");
   EXPECT_EQ(reply.status.code(), StatusCode::kIoError);
   EXPECT_TRUE(reply.status.retryable());
-  reply = Call(SetBucketRequest{"b", BucketPropsPatch{.dw = 1}});
+  reply = Call(SetBucketRequest{"b", BucketPropsPatch{.dw = QuorumValue::Number(1)}});
   EXPECT_EQ(reply.status.code(), StatusCode::kIoError);
   failing.fail_reads = true;
   reply = Call(GetRequest{{"b", "k"}});

@@ -82,7 +82,9 @@ class NodeFixture : public ::testing::Test {
   ClientReply PutReply(const std::string& key, const std::string& value,
                        const std::string& context = "", std::optional<std::uint32_t> dw = {},
                        const std::string& bucket = "b") {
-    return Call(PutRequest{{bucket, key}, value, context, WriteOptions{dw}});
+    RequestOptions options;
+    if (dw) options.dw = QuorumValue::Number(*dw);
+    return Call(PutRequest{{bucket, key}, value, context, options});
   }
   WriteReply Put(const std::string& key, const std::string& value, const std::string& context = "",
                  std::optional<std::uint32_t> dw = {}) {
@@ -91,7 +93,7 @@ class NodeFixture : public ::testing::Test {
     return std::get<WriteReply>(reply.body);
   }
   WriteReply Delete(const std::string& key, const std::string& context = "") {
-    ClientReply reply = Call(DeleteRequest{{"b", key}, context, WriteOptions{}});
+    ClientReply reply = Call(DeleteRequest{{"b", key}, context, RequestOptions{}});
     EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
     return std::get<WriteReply>(reply.body);
   }

@@ -112,7 +112,8 @@ TEST(NodeProcessTest, FormsAClusterAndAnswersThroughTheSink) {
   for (const std::string& address : addresses) {
     ASSERT_TRUE(simulation.Invoke(address, "put", [&](Process& process) {
       static_cast<NodeProcess&>(process).Submit(
-          id++, node::PutRequest{{"b", "key"}, "value-" + address, "", {.dw = 1}});
+          id++,
+          node::PutRequest{{"b", "key"}, "value-" + address, "", {.dw = QuorumValue::Number(1)}});
     }));
   }
   ASSERT_TRUE(simulation.RunUntil([&] { return replies.size() == addresses.size(); }, 40'000).ok());

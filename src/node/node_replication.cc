@@ -1,0 +1,465 @@
+// Node: coordinating gets and writes over the replicas of a key, the replica side of those
+// requests, read repair and hinted handoff (see node.h and docs/design/replication.md).
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+#include "core/assert.h"
+#include "core/object_codec.h"
+#include "node/node.h"
+#include "replication/object_merge.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::node {
+
+namespace {
+using replication::QuorumState;
+
+ClientReply ErrorReply(Status status) {
+  ClientReply reply;
+  reply.status = std::move(status);
+  return reply;
+}
+
+Status StatusOf(std::uint32_t code, const std::string& message) {
+  if (code == 0) return Status::Ok();
+  if (code > static_cast<std::uint32_t>(StatusCode::kInternal)) {
+    return Status::Internal("peer replied with unknown status code " + std::to_string(code));
+  }
+  return Status(static_cast<StatusCode>(code), message);
+}
+
+bool NeedsFallbacks(const cluster::PreferenceList& list,
+                    const std::function<bool(const cluster::NodeId&)>& reachable,
+                    const cluster::NodeId& self) {
+  const bool self_primary =
+      std::find(list.primaries.begin(), list.primaries.end(), self) != list.primaries.end();
+  return !self_primary || !std::all_of(list.primaries.begin(), list.primaries.end(), reachable);
+}
+}  // namespace
+
+Result<std::optional<DvvSet>> Node::ReadLocal(const std::string& storage_key) {
+  auto stored = store_.Load(storage_key);
+  if (!stored.ok()) return stored.status();
+  auto hinted = hints_->Find(storage_key);
+  if (!hinted.ok()) return hinted.status();
+  if (!hinted->has_value()) return stored;
+  if (!stored->has_value()) return hinted;
+  return std::optional<DvvSet>(DvvSet::Merge(**stored, **hinted));
+}
+
+Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync) {
+  auto merged =
+      replication::MergeWithStored(*env_.engine, storage::Column::kObjects, storage_key, object);
+  if (!merged.ok()) return merged.status();
+  storage::WriteBatch batch;
+  if (merged->has_value()) batch.Put(storage::Column::kObjects, storage_key, **merged);
+  // Synced even when nothing changed: the ack promises the copy is durable.
+  if (!batch.empty() || sync) {
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
+  }
+  if (merged->has_value()) MirrorIfTransferring(storage_key, **merged);
+  return Status::Ok();
+}
+
+void Node::MirrorIfTransferring(const std::string& storage_key, const std::string& encoded) {
+  auto decoded = storage::DecodeObjectKey(storage_key);
+  if (!decoded.ok()) return;
+  // MirrorWrite also marks the key for re-send inside acknowledged batches.
+  auto sender = senders_.find(decoded->partition);
+  if (sender != senders_.end()) {
+    if (sender->second->state() == replication::HandoffState::kDone) {
+      written_after_done_.insert(decoded->partition);
+    }
+    sender->second->MirrorWrite(storage_key, encoded).IgnoreError();
+  } else if (forwarding_.count(decoded->partition) != 0) {
+    written_after_done_.insert(decoded->partition);
+  }
+  auto copy = copies_.find(decoded->partition);
+  if (copy != copies_.end()) copy->second.sender->MirrorWrite(storage_key, encoded).IgnoreError();
+}
+
+void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
+                         const ResolvedQuorum& quorum, ConflictPolicy policy) {
+  const std::uint32_t partition = store_.PartitionOfObject(request.id);
+  const cluster::NodeId& self = config_.node_id;
+  const auto reachable = [this](const cluster::NodeId& node) { return Reachable(node); };
+  cluster::PreferenceList list = PreferenceOf(partition, quorum.n, false);
+  if (quorum.sloppy_quorum && NeedsFallbacks(list, reachable, self)) {
+    list = PreferenceOf(partition, quorum.n, true);
+  }
+  const replication::ReplicaSelection selection =
+      replication::SelectReplicas(list, reachable, quorum.sloppy_quorum, self);
+  if (Status ok = replication::GetCoordinator::CheckReachable(selection, quorum); !ok.ok()) {
+    Deliver(origin, proto::KvRequest::OP_GET, ErrorReply(std::move(ok)));
+    return;
+  }
+  const std::uint64_t coordination = next_coordination_id_++;
+  const std::string storage_key = store_.ObjectStorageKey(request.id);
+  auto [it, inserted] = reads_.emplace(
+      coordination, PendingRead{origin,
+                                request.id,
+                                storage_key,
+                                replication::GetCoordinator(selection.targets, quorum, policy,
+                                                            NowMs() + config_.request_timeout_ms),
+                                false,
+                                {},
+                                Status::Ok()});
+  MERIDIAN_CHECK(inserted);
+  PendingRead& read = it->second;
+  for (std::size_t index = 0; index < selection.targets.size(); ++index) {
+    const cluster::NodeId& node = selection.targets[index].node;
+    if (node == self) {
+      auto local = ReadLocal(storage_key);
+      if (local.ok()) {
+        read.coordinator.OnReply(index, std::move(local).value());
+      } else {
+        read.local_error = local.status();
+        read.coordinator.OnError(index, local.status());
+      }
+      continue;
+    }
+    const std::string address = AddressOf(node);
+    if (address.empty()) {
+      read.coordinator.OnError(index, Status::Unavailable(node + " has no known address"));
+      continue;
+    }
+    const std::uint64_t call = next_replica_call_id_++;
+    replica_calls_[call] = ReplicaCall{coordination, index};
+    read.calls.push_back(call);
+    cluster::Outbound out;
+    out.to_address = address;
+    proto::ReplicaRead* message = out.message.mutable_replica_read();
+    message->set_request_id(call);
+    message->set_storage_key(storage_key);
+    outbound_.push_back(std::move(out));
+  }
+  AdvanceRead(coordination);
+}
+
+void Node::AdvanceRead(std::uint64_t coordination) {
+  auto it = reads_.find(coordination);
+  if (it == reads_.end()) return;
+  PendingRead& read = it->second;
+  const replication::GetCoordinator& coordinator = read.coordinator;
+  if (!read.answered && coordinator.state() != QuorumState::kPending) {
+    read.answered = true;
+    if (coordinator.state() == QuorumState::kSucceeded) {
+      ClientReply reply;
+      GetReply body = LocalStore::ReplyOf(read.id, coordinator.answer());
+      body.receipt = coordinator.receipt();
+      reply.body = std::move(body);
+      Deliver(read.origin, proto::KvRequest::OP_GET, std::move(reply));
+    } else if (!read.local_error.ok()) {
+      // This node's own storage failed: say so with its code (IoError, Corruption).
+      Deliver(read.origin, proto::KvRequest::OP_GET,
+              ErrorReply(Status(read.local_error.code(), read.local_error.message() + "; " +
+                                                             coordinator.failure().message())));
+    } else {
+      Deliver(read.origin, proto::KvRequest::OP_GET, ErrorReply(coordinator.failure()));
+    }
+  }
+  if (read.answered && coordinator.finished()) {
+    if (coordinator.state() == QuorumState::kSucceeded) {
+      ReadRepair(read.id, read.storage_key, coordinator);
+    }
+    for (std::uint64_t call : read.calls) replica_calls_.erase(call);
+    reads_.erase(it);
+  }
+}
+
+void Node::ReadRepair(const ObjectId& id, const std::string& storage_key,
+                      const replication::GetCoordinator& coordinator) {
+  (void)id;
+  if (!coordinator.merged().has_value()) return;
+  const DvvSet& merged = *coordinator.merged();
+  std::string encoded;
+  for (std::size_t index : coordinator.ReplicasBehind()) {
+    const cluster::NodeId& node = coordinator.targets()[index].node;
+    ++read_repairs_;
+    if (node == config_.node_id) {
+      MergeLocal(storage_key, merged, /*sync=*/false).IgnoreError();  // best effort
+      continue;
+    }
+    const std::string address = AddressOf(node);
+    if (address.empty()) continue;
+    if (encoded.empty()) encoded = EncodeObject(merged);
+    cluster::Outbound out;
+    out.to_address = address;
+    proto::ReplicaWrite* message = out.message.mutable_replica_write();
+    message->set_request_id(0);  // no ack: best effort
+    message->set_storage_key(storage_key);
+    message->set_encoded_object(encoded);
+    outbound_.push_back(std::move(out));
+  }
+}
+
+void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
+                           const ResolvedQuorum& quorum, ConflictPolicy policy,
+                           std::uint32_t hops) {
+  (void)hops;
+  const bool tombstone = std::holds_alternative<DeleteRequest>(request);
+  const proto::KvRequest::Op op =
+      tombstone ? proto::KvRequest::OP_DELETE : proto::KvRequest::OP_PUT;
+  const ObjectId id =
+      tombstone ? std::get<DeleteRequest>(request).id : std::get<PutRequest>(request).id;
+  const std::uint32_t partition = store_.PartitionOfObject(id);
+  const cluster::NodeId& self = config_.node_id;
+  const auto reachable = [this](const cluster::NodeId& node) { return Reachable(node); };
+  cluster::PreferenceList list = PreferenceOf(partition, quorum.n, false);
+  if (quorum.sloppy_quorum && NeedsFallbacks(list, reachable, self)) {
+    list = PreferenceOf(partition, quorum.n, true);
+  }
+  const replication::ReplicaSelection selection =
+      replication::SelectReplicas(list, reachable, quorum.sloppy_quorum, self);
+  if (Status ok = replication::PutCoordinator::CheckReachable(selection, quorum); !ok.ok()) {
+    Deliver(origin, op, ErrorReply(std::move(ok)));
+    return;
+  }
+  const auto local = std::find_if(selection.targets.begin(), selection.targets.end(),
+                                  [&](const auto& target) { return target.node == self; });
+  if (local == selection.targets.end()) {
+    Deliver(origin, op,
+            ErrorReply(Status::Unavailable("this node is not a replica of the key and could not "
+                                           "reach a primary to coordinate the write (the ring "
+                                           "is changing); the request was not applied")));
+    return;
+  }
+  const std::size_t local_index = static_cast<std::size_t>(local - selection.targets.begin());
+
+  // Mint the new version on this node's copy (objects and any hinted copy merged).
+  const std::string storage_key = store_.ObjectStorageKey(id);
+  auto current = ReadLocal(storage_key);
+  if (!current.ok()) {
+    Deliver(origin, op, ErrorReply(current.status()));
+    return;
+  }
+  Result<LocalStore::MintedWrite> minted =
+      tombstone ? store_.Mint(id, std::get<DeleteRequest>(request).context, true, {},
+                              std::move(current).value(), policy)
+                : store_.Mint(id, std::get<PutRequest>(request).context, false,
+                              std::move(std::get<PutRequest>(request).value),
+                              std::move(current).value(), policy);
+  if (!minted.ok()) {
+    Deliver(origin, op, ErrorReply(minted.status()));
+    return;
+  }
+  const bool sync = quorum.dw >= 1;
+  const std::string encoded = EncodeObject(minted->object);
+  // Stored here before anything is sent: the dot must be durable-as-asked before another
+  // write can mint from this copy, and no replica may hold a version this node lacks.
+  Status stored = Status::Ok();
+  if (local->primary) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kObjects, storage_key, encoded);
+    stored = env_.engine->Write(batch, storage::WriteOptions{.sync = sync});
+    if (stored.ok()) MirrorIfTransferring(storage_key, encoded);
+  } else {
+    stored = hints_->StoreHint(storage_key, minted->object, {local->hint_for}, sync);
+  }
+  if (!stored.ok()) {
+    Deliver(origin, op, ErrorReply(std::move(stored)));
+    return;
+  }
+
+  const std::uint64_t coordination = next_coordination_id_++;
+  auto [it, inserted] = writes_.emplace(
+      coordination, PendingWrite{origin,
+                                 op,
+                                 replication::PutCoordinator(selection.targets, quorum,
+                                                             NowMs() + config_.request_timeout_ms),
+                                 std::move(minted->context),
+                                 sync,
+                                 {}});
+  MERIDIAN_CHECK(inserted);
+  PendingWrite& write = it->second;
+  write.coordinator.OnAck(local_index, sync, !local->primary);
+  for (std::size_t index = 0; index < selection.targets.size(); ++index) {
+    if (index == local_index) continue;
+    const replication::ReplicaTarget& target = selection.targets[index];
+    const std::string address = AddressOf(target.node);
+    if (address.empty()) {
+      write.coordinator.OnError(index, Status::Unavailable(target.node + " has no known address"));
+      continue;
+    }
+    const std::uint64_t call = next_replica_call_id_++;
+    replica_calls_[call] = ReplicaCall{coordination, index};
+    write.calls.push_back(call);
+    cluster::Outbound out;
+    out.to_address = address;
+    proto::ReplicaWrite* message = out.message.mutable_replica_write();
+    message->set_request_id(call);
+    message->set_storage_key(storage_key);
+    message->set_encoded_object(encoded);
+    message->set_sync(sync);
+    if (!target.primary) message->add_hint_for(target.hint_for);
+    outbound_.push_back(std::move(out));
+  }
+  AdvanceWrite(coordination);
+}
+
+void Node::AdvanceWrite(std::uint64_t coordination) {
+  auto it = writes_.find(coordination);
+  if (it == writes_.end()) return;
+  PendingWrite& write = it->second;
+  const replication::PutCoordinator& coordinator = write.coordinator;
+  if (coordinator.state() == QuorumState::kPending) return;
+  if (coordinator.state() == QuorumState::kSucceeded) {
+    ClientReply reply;
+    reply.body = WriteReply{write.context, write.durable, coordinator.receipt()};
+    Deliver(write.origin, write.op, std::move(reply));
+  } else {
+    Deliver(write.origin, write.op, ErrorReply(coordinator.failure()));
+  }
+  for (std::uint64_t call : write.calls) replica_calls_.erase(call);
+  writes_.erase(it);
+}
+
+void Node::ExpireCoordinators() {
+  const std::uint64_t now_ms = NowMs();
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, read] : reads_) {
+    read.coordinator.OnTime(now_ms);
+    ids.push_back(id);
+  }
+  for (std::uint64_t id : ids) AdvanceRead(id);
+  ids.clear();
+  for (auto& [id, write] : writes_) {
+    write.coordinator.OnTime(now_ms);
+    ids.push_back(id);
+  }
+  for (std::uint64_t id : ids) AdvanceWrite(id);
+}
+
+void Node::HandleReplicaWrite(const std::string& from_address, const proto::ReplicaWrite& write) {
+  Status status = Status::Ok();
+  bool hinted = false;
+  auto key = storage::DecodeObjectKey(write.storage_key());
+  auto object = DecodeObject(write.encoded_object());
+  if (!key.ok()) {
+    status = key.status();
+  } else if (key->partition >= config_.partition_count) {
+    status = Status::InvalidArgument("replica write for partition " +
+                                     std::to_string(key->partition) + " outside the ring");
+  } else if (!object.ok()) {
+    status = object.status();
+  } else if (write.hint_for_size() > 0) {
+    std::vector<cluster::NodeId> targets(write.hint_for().begin(), write.hint_for().end());
+    status = hints_->StoreHint(write.storage_key(), *object, targets, write.sync());
+    hinted = true;
+  } else {
+    status = MergeLocal(write.storage_key(), *object, write.sync());
+  }
+  if (write.request_id() == 0) return;
+  cluster::Outbound out;
+  out.to_address = from_address;
+  proto::ReplicaWriteAck* ack = out.message.mutable_replica_write_ack();
+  ack->set_request_id(write.request_id());
+  ack->set_status_code(static_cast<std::uint32_t>(status.code()));
+  ack->set_status_message(status.message());
+  ack->set_durable(status.ok() && write.sync());
+  ack->set_hinted(status.ok() && hinted);
+  outbound_.push_back(std::move(out));
+}
+
+void Node::HandleReplicaRead(const std::string& from_address, const proto::ReplicaRead& read) {
+  cluster::Outbound out;
+  out.to_address = from_address;
+  proto::ReplicaReadReply* reply = out.message.mutable_replica_read_reply();
+  reply->set_request_id(read.request_id());
+  Status status = Status::Ok();
+  auto key = storage::DecodeObjectKey(read.storage_key());
+  if (!key.ok()) {
+    status = key.status();
+  } else {
+    auto local = ReadLocal(read.storage_key());
+    if (!local.ok()) {
+      status = local.status();
+    } else if (local->has_value()) {
+      reply->set_found(true);
+      reply->set_encoded_object(EncodeObject(**local));
+    }
+  }
+  reply->set_status_code(static_cast<std::uint32_t>(status.code()));
+  reply->set_status_message(status.message());
+  outbound_.push_back(std::move(out));
+}
+
+void Node::OnReplicaWriteAck(const proto::ReplicaWriteAck& ack) {
+  auto call = replica_calls_.find(ack.request_id());
+  if (call == replica_calls_.end()) return;  // decided already, or unknown
+  const ReplicaCall target = call->second;
+  replica_calls_.erase(call);
+  auto write = writes_.find(target.coordination);
+  if (write == writes_.end()) return;
+  const Status status = StatusOf(ack.status_code(), ack.status_message());
+  if (status.ok()) {
+    write->second.coordinator.OnAck(target.target, ack.durable(), ack.hinted());
+  } else {
+    write->second.coordinator.OnError(target.target, status);
+  }
+  AdvanceWrite(target.coordination);
+}
+
+void Node::OnReplicaReadReply(const proto::ReplicaReadReply& reply) {
+  auto call = replica_calls_.find(reply.request_id());
+  if (call == replica_calls_.end()) return;
+  const ReplicaCall target = call->second;
+  replica_calls_.erase(call);
+  auto read = reads_.find(target.coordination);
+  if (read == reads_.end()) return;
+  Status status = StatusOf(reply.status_code(), reply.status_message());
+  std::optional<DvvSet> object;
+  if (status.ok() && reply.found()) {
+    auto decoded = DecodeObject(reply.encoded_object());
+    if (decoded.ok()) {
+      object = std::move(decoded).value();
+    } else {
+      status = decoded.status();
+    }
+  }
+  if (status.ok()) {
+    read->second.coordinator.OnReply(target.target, std::move(object));
+  } else {
+    read->second.coordinator.OnError(target.target, status);
+  }
+  AdvanceRead(target.coordination);
+}
+
+void Node::TickHints(std::uint64_t now_ms) {
+  if (hints_->records() == 0 && hints_->pending() == 0) return;
+  replication::HintRouting routing;
+  routing.reachable_address = [this](const cluster::NodeId& node) -> std::optional<std::string> {
+    if (node == config_.node_id || !Reachable(node)) return std::nullopt;
+    std::string address = AddressOf(node);
+    if (address.empty()) return std::nullopt;
+    return address;
+  };
+  routing.primaries = [this](std::uint32_t partition) {
+    RefreshPlacement();
+    std::vector<cluster::NodeId> primaries = cluster::ComputePrimaries(
+        membership_->state().ring(), ZoneLookup(), partition, placement_n_max_);
+    // This node never delivers to itself; the other primaries get the hinted object.
+    std::erase(primaries, config_.node_id);
+    return primaries;
+  };
+  hints_->Tick(now_ms, routing);
+}
+
+NodeStats Node::Stats() const {
+  NodeStats stats;
+  if (hints_) {
+    stats.hints_pending = hints_->pending();
+    stats.hint_records = hints_->records();
+    stats.hints_stored = hints_->counters().hints_stored;
+    stats.hints_refused = hints_->counters().hints_refused;
+    stats.hints_delivered = hints_->counters().hints_delivered;
+  }
+  stats.read_repairs = read_repairs_;
+  stats.coordinators = reads_.size() + writes_.size();
+  stats.transfers = senders_.size() + copies_.size();
+  stats.copies_queued = orphans_.size() + fills_.size();
+  return stats;
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,181 @@
+#include "replication/get_coordinator.h"
+
+#include <string>
+#include <utility>
+
+#include "core/assert.h"
+
+namespace meridian::replication {
+namespace {
+
+constexpr int kNoAnswer = 0;
+constexpr int kReplied = 1;
+constexpr int kErrored = 2;
+
+std::string Join(const std::vector<cluster::NodeId>& nodes) {
+  std::string out;
+  for (const cluster::NodeId& node : nodes) {
+    if (!out.empty()) out += ", ";
+    out += node;
+  }
+  return out;
+}
+
+// "needs 2 replicas but only 1 of 3 is reachable (unreachable primaries: b, c)"
+std::string Shortfall(std::uint32_t needed, std::string_view what, std::size_t have,
+                      std::uint32_t n, std::string_view label,
+                      const std::vector<cluster::NodeId>& unreachable) {
+  std::string out = "needs " + std::to_string(needed) + " " + std::string(what) + " but only " +
+                    std::to_string(have) + " of " + std::to_string(n) +
+                    (have == 1 ? " is" : " are") + " reachable";
+  if (!unreachable.empty()) out += " (" + std::string(label) + ": " + Join(unreachable) + ")";
+  return out;
+}
+
+std::string Count(std::uint32_t count, std::string_view singular, std::string_view plural) {
+  return std::to_string(count) + " " + std::string(count == 1 ? singular : plural);
+}
+
+}  // namespace
+
+Status GetCoordinator::CheckReachable(const ReplicaSelection& selection,
+                                      const ResolvedQuorum& quorum) {
+  const std::size_t total = selection.targets.size();
+  std::size_t primaries = 0;
+  // Every unreachable primary in preference order: fallbacks replace a prefix of them.
+  std::vector<cluster::NodeId> unreachable;
+  for (const ReplicaTarget& target : selection.targets) {
+    if (target.primary) {
+      ++primaries;
+    } else {
+      unreachable.push_back(target.hint_for);
+    }
+  }
+  unreachable.insert(unreachable.end(), selection.unreplaced.begin(), selection.unreplaced.end());
+  if (total < quorum.r) {
+    return Status::Unavailable("r=" + std::to_string(quorum.r) + " " +
+                               Shortfall(quorum.r, "replicas", total, quorum.n,
+                                         "unreachable primaries", selection.unreplaced));
+  }
+  if (primaries < quorum.pr) {
+    return Status::Unavailable(
+        "pr=" + std::to_string(quorum.pr) + " " +
+        Shortfall(quorum.pr, "primaries", primaries, quorum.n, "unreachable", unreachable));
+  }
+  return Status::Ok();
+}
+
+GetCoordinator::GetCoordinator(std::vector<ReplicaTarget> targets, const ResolvedQuorum& quorum,
+                               ConflictPolicy policy, std::uint64_t deadline_ms)
+    : targets_(std::move(targets)),
+      quorum_(quorum),
+      policy_(policy),
+      deadline_ms_(deadline_ms),
+      answers_(targets_.size(), kNoAnswer),
+      replies_(targets_.size()) {
+  receipt_.n = quorum_.n;
+  receipt_.required = quorum_.r;
+  Decide();  // r = 0 is met at once; targets that cannot reach r fail at once
+}
+
+void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object) {
+  MERIDIAN_CHECK(index < targets_.size());
+  if (answers_[index] != kNoAnswer) return;
+  answers_[index] = kReplied;
+  replies_[index] = std::move(object);
+  // Re-merged from every reply so that last-write-wins resolves the full merge, not a merge
+  // of resolved parts. At most n (<= kReplicasMax) replies.
+  merged_.reset();
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    if (answers_[i] != kReplied || !replies_[i].has_value()) continue;
+    merged_ = merged_.has_value() ? DvvSet::Merge(*merged_, *replies_[i]) : *replies_[i];
+  }
+  if (merged_.has_value() && policy_ == ConflictPolicy::kLastWriteWins) {
+    merged_->ResolveLastWriteWins();
+  }
+  if (state_ != QuorumState::kPending) return;  // the receipt is frozen at the decision
+  ++receipt_.replies;
+  if (targets_[index].primary) {
+    ++receipt_.primaries;
+  } else {
+    ++receipt_.fallbacks;
+  }
+  Decide();
+}
+
+void GetCoordinator::OnError(std::size_t index, const Status& error) {
+  MERIDIAN_CHECK(index < targets_.size());
+  if (answers_[index] != kNoAnswer) return;
+  answers_[index] = kErrored;
+  if (state_ != QuorumState::kPending) return;
+  if (first_error_.empty()) first_error_ = targets_[index].node + ": " + error.message();
+  Decide();
+}
+
+void GetCoordinator::OnTime(std::uint64_t now_ms) {
+  if (now_ms < deadline_ms_) return;
+  deadline_passed_ = true;
+  if (state_ != QuorumState::kPending) return;
+  state_ = QuorumState::kFailed;
+  failure_ = Status::Timeout(FailureText("within the deadline", "was not reached"));
+}
+
+bool GetCoordinator::finished() const {
+  if (deadline_passed_) return true;
+  for (int answer : answers_) {
+    if (answer == kNoAnswer) return false;
+  }
+  return true;
+}
+
+std::vector<std::size_t> GetCoordinator::ReplicasBehind() const {
+  std::vector<std::size_t> behind;
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    if (!targets_[i].primary || answers_[i] != kReplied) continue;
+    if (replies_[i] != merged_) behind.push_back(i);
+  }
+  return behind;
+}
+
+void GetCoordinator::Decide() {
+  if (state_ != QuorumState::kPending) return;
+  if (receipt_.replies >= quorum_.r && receipt_.primaries >= quorum_.pr) {
+    state_ = QuorumState::kSucceeded;
+    answer_ = merged_;
+    // Every reply so far decided the read.
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      if (answers_[i] == kReplied && replies_[i] != answer_) ++receipt_.behind;
+    }
+    return;
+  }
+  // The best case from here: every target that has not answered replies.
+  std::uint32_t open = 0;
+  std::uint32_t open_primaries = 0;
+  std::uint32_t errors = 0;
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    if (answers_[i] == kErrored) ++errors;
+    if (answers_[i] != kNoAnswer) continue;
+    ++open;
+    if (targets_[i].primary) ++open_primaries;
+  }
+  if (receipt_.replies + open >= quorum_.r && receipt_.primaries + open_primaries >= quorum_.pr) {
+    return;
+  }
+  state_ = QuorumState::kFailed;
+  // errors == 0 only when the targets never could reach the quorum (CheckReachable ignored).
+  const std::string when = errors > 0 ? "before " + Count(errors, "replica", "replicas") + " failed"
+                                      : "from " + Count(static_cast<std::uint32_t>(targets_.size()),
+                                                        "target", "targets");
+  failure_ = Status::Unavailable(FailureText(when, "can no longer be reached"));
+}
+
+std::string GetCoordinator::FailureText(const std::string& when, const std::string& verdict) const {
+  std::string text = std::to_string(receipt_.replies) + " of " + std::to_string(quorum_.n) +
+                     " replicas replied (" + Count(receipt_.primaries, "primary", "primaries") +
+                     ") " + when + "; r=" + std::to_string(quorum_.r) +
+                     " pr=" + std::to_string(quorum_.pr) + " " + verdict;
+  if (!first_error_.empty()) text += "; " + first_error_;
+  return text;
+}
+
+}  // namespace meridian::replication

@@ -1,0 +1,463 @@
+// Hinted handoff. Record format: docs/format/hints.md.
+//
+// Per-tick cost is bounded. Records live in one column keyed by object (not by target), so
+// finding a target's records means scanning; no scan reads more than ScanLimit() =
+// 4 * batch_objects_max records:
+//   * one sweep from maintenance_cursor_ replaces targets that are no longer primaries of the
+//     record's partition (needed for targets that are never reachable again, whose records
+//     the delivery scans below never visit);
+//   * for each target that is due (no batch in flight, backoff over, reachable), one delivery
+//     scan from the target's own cursor fills its batch (and replaces stale targets of the
+//     records it reads), stopping early when the batch is full.
+// So one Tick reads at most ScanLimit() * (1 + targets due) records, and the targets with
+// pending hints are the nodes the fallback stood in for (bounded by the cluster size). Cursors
+// wrap around the column, so every record is revisited: one that changed after it was sent
+// (and so kept its target on the ack) goes out again when the target's cursor comes back
+// round. A lost or refused batch rewinds the target's cursor to where the batch's scan began.
+#include "replication/hinted_handoff.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "core/assert.h"
+#include "core/byte_codec.h"
+#include "core/object_codec.h"
+#include "replication/object_merge.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::replication {
+namespace {
+
+constexpr std::uint8_t kHintFormatVersion = 1;
+constexpr std::size_t kScanRecordsPerBatchObject = 4;
+
+bool Names(const std::vector<cluster::NodeId>& targets, const cluster::NodeId& node) {
+  return std::binary_search(targets.begin(), targets.end(), node);
+}
+
+// The sorted, distinct union of two sorted, distinct lists.
+std::vector<cluster::NodeId> Union(const std::vector<cluster::NodeId>& a,
+                                   const std::vector<cluster::NodeId>& b) {
+  std::vector<cluster::NodeId> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+std::vector<cluster::NodeId> SortedDistinct(std::vector<cluster::NodeId> nodes) {
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  return nodes;
+}
+
+}  // namespace
+
+std::string EncodeHintRecord(const HintRecord& record) {
+  // A record that would not decode must never reach the disk.
+  MERIDIAN_CHECK(!record.targets.empty());
+  std::string out;
+  out.push_back(static_cast<char>(kHintFormatVersion));
+  PutVarint64(out, record.targets.size());
+  for (std::size_t i = 0; i < record.targets.size(); ++i) {
+    MERIDIAN_CHECK(!record.targets[i].empty());
+    MERIDIAN_CHECK(i == 0 || record.targets[i - 1] < record.targets[i]);
+    PutLengthPrefixed(out, record.targets[i]);
+  }
+  PutLengthPrefixed(out, EncodeObject(record.object));
+  return out;
+}
+
+Result<HintRecord> DecodeHintRecord(std::string_view bytes) {
+  ByteReader reader(bytes);
+  std::uint8_t version = 0;
+  if (!reader.ReadByte(version)) return Status::Corruption("hint record is empty");
+  if (version != kHintFormatVersion) {
+    return Status::Corruption("hint record has unknown format version " + std::to_string(version));
+  }
+  std::uint64_t target_count = 0;
+  // Every target takes at least two bytes, which bounds the count by what is left.
+  if (!reader.ReadVarint64(target_count) || target_count > reader.remaining() / 2) {
+    return Status::Corruption("hint record targets are truncated");
+  }
+  if (target_count == 0) return Status::Corruption("hint record has no target");
+  HintRecord record;
+  record.targets.reserve(static_cast<std::size_t>(target_count));
+  for (std::uint64_t i = 0; i < target_count; ++i) {
+    std::string_view target;
+    if (!reader.ReadLengthPrefixed(target)) {
+      return Status::Corruption("hint record targets are truncated");
+    }
+    if (target.empty()) return Status::Corruption("hint record has an empty target");
+    if (!record.targets.empty() && !(record.targets.back() < target)) {
+      return Status::Corruption("hint record targets are not sorted and distinct");
+    }
+    record.targets.emplace_back(target);
+  }
+  std::string_view object_bytes;
+  if (!reader.ReadLengthPrefixed(object_bytes)) {
+    return Status::Corruption("hint record object is truncated");
+  }
+  if (!reader.empty()) return Status::Corruption("hint record has trailing bytes");
+  auto object = DecodeObject(object_bytes);
+  if (!object.ok()) return Status::Corruption("hint record object: " + object.status().message());
+  record.object = std::move(object).value();
+  return record;
+}
+
+HintedHandoff::HintedHandoff(storage::Engine& engine, HintedHandoffConfig config)
+    : engine_(engine), config_(config) {
+  MERIDIAN_CHECK(config_.batch_objects_max > 0);
+  MERIDIAN_CHECK(config_.batch_bytes_max > 0);
+  MERIDIAN_CHECK(config_.retry_initial_ms > 0);
+  MERIDIAN_CHECK(config_.retry_initial_ms <= config_.retry_max_ms);
+}
+
+Status HintedHandoff::Open() {
+  records_ = 0;
+  pending_ = 0;
+  targets_.clear();
+  maintenance_cursor_.clear();
+  Status corrupt;
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.Scan(storage::Column::kHints, "", "", [&](std::string_view, std::string_view value) {
+        auto record = DecodeHintRecord(value);
+        if (!record.ok()) {
+          corrupt = Status::Corruption("a stored hint is unreadable: " + record.status().message());
+          return false;
+        }
+        Account({}, record->targets);
+        return true;
+      }));
+  return corrupt;
+}
+
+Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& object,
+                                const std::vector<cluster::NodeId>& targets, bool sync) {
+  // Tick needs the partition of every record to check its targets.
+  auto decoded_key = storage::DecodeObjectKey(storage_key);
+  if (!decoded_key.ok()) {
+    return Status::InvalidArgument("hint key: " + decoded_key.status().message());
+  }
+  if (targets.empty()) return Status::InvalidArgument("a hint needs at least one target");
+  for (const cluster::NodeId& target : targets) {
+    MERIDIAN_RETURN_IF_ERROR(cluster::ValidateNodeId(target));
+  }
+
+  auto stored = engine_.Get(storage::Column::kHints, storage_key);
+  if (!stored.ok()) return stored.status();
+  HintRecord record;
+  if (stored->has_value()) {
+    auto decoded = DecodeHintRecord(**stored);
+    if (!decoded.ok()) {
+      return Status::Corruption("the stored hint is unreadable: " + decoded.status().message());
+    }
+    record = std::move(decoded).value();
+    record.object.MergeFrom(object);
+  } else {
+    if (records_ >= config_.hints_max) {
+      ++counters_.hints_refused;
+      return Status::Unavailable("hint storage is full (" + std::to_string(config_.hints_max) +
+                                 " records); the write needs a reachable primary");
+    }
+    record.object = object;
+  }
+  const std::vector<cluster::NodeId> before = record.targets;
+  record.targets = Union(before, SortedDistinct(targets));
+
+  storage::WriteBatch write;
+  write.Put(storage::Column::kHints, std::string(storage_key), EncodeHintRecord(record));
+  MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = sync}));
+  Account(before, record.targets);
+  ++counters_.hints_stored;
+  return Status::Ok();
+}
+
+Result<std::optional<DvvSet>> HintedHandoff::Find(std::string_view storage_key) {
+  auto stored = engine_.Get(storage::Column::kHints, storage_key);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<DvvSet>();
+  auto record = DecodeHintRecord(**stored);
+  if (!record.ok()) {
+    return Status::Corruption("the stored hint is unreadable: " + record.status().message());
+  }
+  return std::optional<DvvSet>(std::move(record->object));
+}
+
+void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {
+  PrimariesCache primaries;
+
+  // Unanswered batches are lost: their records go out again, in a new batch.
+  for (auto& [node, state] : targets_) {
+    if (state.in_flight.has_value() &&
+        now_ms >= state.in_flight->sent_ms + config_.ack_timeout_ms) {
+      state.cursor = state.in_flight->scan_from;
+      state.in_flight.reset();
+    }
+  }
+
+  // The stale-target sweep. An engine error leaves everything for the next tick.
+  std::vector<Rewrite> rewrites;
+  auto resume = ScanHints(maintenance_cursor_, [&](std::string_view key, std::string_view value) {
+    auto record = DecodeHintRecord(value);
+    if (!record.ok()) return true;  // left for an operator; Open reports it
+    std::vector<cluster::NodeId> before = record->targets;
+    if (ReplaceStaleTargets(key, *record, routing, primaries)) {
+      rewrites.push_back(Rewrite{std::string(key), std::move(before), std::move(record).value()});
+    }
+    return true;
+  });
+  if (resume.ok() && WriteRewrites(rewrites).ok()) maintenance_cursor_ = std::move(resume).value();
+
+  // Delivery. The names are copied first: rewrites may add targets.
+  std::vector<cluster::NodeId> due;
+  for (const auto& [node, state] : targets_) {
+    if (state.pending > 0 && !state.in_flight.has_value() && state.next_attempt_ms <= now_ms) {
+      due.push_back(node);
+    }
+  }
+  for (const cluster::NodeId& node : due) {
+    if (!routing.reachable_address) break;
+    const std::optional<std::string> address = routing.reachable_address(node);
+    if (!address.has_value()) continue;  // waits; nothing else does
+    auto found = targets_.find(node);
+    if (found == targets_.end() || found->second.pending == 0) continue;
+    SendBatch(node, found->second, *address, now_ms, routing, primaries);
+  }
+  ForgetIdleTargets();
+}
+
+void HintedHandoff::Receive(const std::string& /*from_address*/, const proto::HintAck& ack,
+                            std::uint64_t now_ms) {
+  auto found = std::find_if(targets_.begin(), targets_.end(), [&](const auto& entry) {
+    return entry.second.in_flight.has_value() && entry.second.in_flight->batch_id == ack.batch_id();
+  });
+  if (found == targets_.end()) return;  // unknown, duplicate or timed out: ignored
+  const cluster::NodeId target = found->first;
+  TargetState& state = found->second;
+  InFlight sent = std::move(*state.in_flight);
+  state.in_flight.reset();
+
+  if (ack.status_code() != 0) {
+    ++counters_.batches_refused;
+    state.cursor = sent.scan_from;
+    state.backoff_ms = state.backoff_ms == 0 ? config_.retry_initial_ms
+                                             : std::min(state.backoff_ms * 2, config_.retry_max_ms);
+    state.next_attempt_ms = now_ms + state.backoff_ms;
+    return;
+  }
+  state.backoff_ms = 0;
+  state.next_attempt_ms = 0;
+
+  // The target holds each entry as sent; a record whose object changed since still owes it the
+  // change and keeps the target.
+  std::vector<Rewrite> delivered;
+  for (const auto& [key, encoded] : sent.entries) {
+    auto stored = engine_.Get(storage::Column::kHints, key);
+    if (!stored.ok() || !stored->has_value()) continue;
+    auto record = DecodeHintRecord(**stored);
+    if (!record.ok()) continue;
+    auto position = std::lower_bound(record->targets.begin(), record->targets.end(), target);
+    if (position == record->targets.end() || *position != target) continue;
+    if (EncodeObject(record->object) != encoded) continue;
+    std::vector<cluster::NodeId> before = record->targets;
+    record->targets.erase(position);
+    delivered.push_back(Rewrite{key, std::move(before), std::move(record).value()});
+  }
+  // Unsynced: a lost removal only delivers the hint once more, and merging is idempotent.
+  if (!WriteRewrites(delivered).ok()) {
+    state.cursor = sent.scan_from;
+    return;
+  }
+  counters_.hints_delivered += delivered.size();
+  ForgetIdleTargets();
+}
+
+std::vector<cluster::Outbound> HintedHandoff::TakeOutbound() {
+  std::vector<cluster::Outbound> taken;
+  taken.swap(outbound_);
+  return taken;
+}
+
+std::size_t HintedHandoff::ScanLimit() const {
+  return std::max<std::size_t>(1, kScanRecordsPerBatchObject * config_.batch_objects_max);
+}
+
+Result<std::string> HintedHandoff::ScanHints(
+    const std::string& from,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  const std::size_t limit = ScanLimit();
+  std::size_t visited = 0;
+  std::optional<std::string> resume;
+  const storage::ScanVisitor visitor = [&](std::string_view key, std::string_view value) {
+    if (visited == limit || !visit(key, value)) {
+      resume = std::string(key);
+      return false;
+    }
+    ++visited;
+    return true;
+  };
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, from, "", visitor));
+  if (resume.has_value()) return std::move(*resume);
+  if (from.empty()) return std::string();  // the whole column
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, "", from, visitor));
+  if (resume.has_value()) return std::move(*resume);
+  return from;  // a full round
+}
+
+bool HintedHandoff::ReplaceStaleTargets(std::string_view key, HintRecord& record,
+                                        const HintRouting& routing, PrimariesCache& primaries) {
+  if (!routing.primaries) return false;
+  auto decoded = storage::DecodeObjectKey(key);
+  if (!decoded.ok()) return false;  // StoreHint admits object keys only
+  auto cached = primaries.find(decoded->partition);
+  if (cached == primaries.end()) {
+    cached =
+        primaries.emplace(decoded->partition, SortedDistinct(routing.primaries(decoded->partition)))
+            .first;
+  }
+  const std::vector<cluster::NodeId>& current = cached->second;
+  // No primaries known (routing not ready): dropping targets now could lose the hint.
+  if (current.empty()) return false;
+  std::vector<cluster::NodeId> kept;
+  std::set_intersection(record.targets.begin(), record.targets.end(), current.begin(),
+                        current.end(), std::back_inserter(kept));
+  if (kept.size() == record.targets.size()) return false;
+  record.targets = Union(kept, current);
+  return true;
+}
+
+Status HintedHandoff::WriteRewrites(const std::vector<Rewrite>& rewrites) {
+  if (rewrites.empty()) return Status::Ok();
+  storage::WriteBatch write;
+  for (const Rewrite& rewrite : rewrites) {
+    if (rewrite.record.targets.empty()) {
+      write.Delete(storage::Column::kHints, rewrite.key);
+    } else {
+      write.Put(storage::Column::kHints, rewrite.key, EncodeHintRecord(rewrite.record));
+    }
+  }
+  MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = false}));
+  for (const Rewrite& rewrite : rewrites) Account(rewrite.before, rewrite.record.targets);
+  return Status::Ok();
+}
+
+void HintedHandoff::SendBatch(const cluster::NodeId& target, TargetState& state,
+                              const std::string& address, std::uint64_t now_ms,
+                              const HintRouting& routing, PrimariesCache& primaries) {
+  InFlight batch;
+  batch.scan_from = state.cursor;
+  std::size_t bytes = 0;
+  std::vector<Rewrite> rewrites;
+  auto resume = ScanHints(state.cursor, [&](std::string_view key, std::string_view value) {
+    auto record = DecodeHintRecord(value);
+    if (!record.ok()) return true;  // left for an operator; Open reports it
+    std::vector<cluster::NodeId> before = record->targets;
+    const bool stale = ReplaceStaleTargets(key, *record, routing, primaries);
+    const bool named = Names(record->targets, target);
+    std::string encoded = named ? EncodeObject(record->object) : std::string();
+    if (stale) {
+      rewrites.push_back(Rewrite{std::string(key), std::move(before), std::move(record).value()});
+    }
+    if (!named) return true;
+    // At least one entry goes, however large, or an oversized object could never be sent.
+    const std::size_t size = key.size() + encoded.size();
+    if (!batch.entries.empty() && (batch.entries.size() >= config_.batch_objects_max ||
+                                   bytes + size > config_.batch_bytes_max)) {
+      return false;  // the next batch starts here
+    }
+    bytes += size;
+    batch.entries.emplace(std::string(key), std::move(encoded));
+    return true;
+  });
+  if (!resume.ok()) return;
+  // The batch is built from the rewritten records; it goes only if they are stored so.
+  if (!WriteRewrites(rewrites).ok()) return;
+  state.cursor = std::move(resume).value();
+  if (batch.entries.empty()) return;
+
+  batch.batch_id = next_batch_id_++;
+  batch.address = address;
+  batch.sent_ms = now_ms;
+  proto::PeerMessage message;
+  proto::HintBatch& hints = *message.mutable_hint_batch();
+  hints.set_batch_id(batch.batch_id);
+  for (const auto& [key, encoded] : batch.entries) {
+    proto::HandoffEntry& entry = *hints.add_entries();
+    entry.set_storage_key(key);
+    entry.set_encoded_object(encoded);
+  }
+  outbound_.push_back(cluster::Outbound{address, std::move(message)});
+  state.in_flight = std::move(batch);
+  ++counters_.batches_sent;
+}
+
+void HintedHandoff::Account(const std::vector<cluster::NodeId>& before,
+                            const std::vector<cluster::NodeId>& after) {
+  if (before.empty() && !after.empty()) ++records_;
+  if (!before.empty() && after.empty()) {
+    MERIDIAN_CHECK(records_ > 0);
+    --records_;
+  }
+  for (const cluster::NodeId& node : before) {
+    TargetState& state = targets_[node];
+    MERIDIAN_CHECK(state.pending > 0);
+    MERIDIAN_CHECK(pending_ > 0);
+    --state.pending;
+    --pending_;
+  }
+  for (const cluster::NodeId& node : after) {
+    ++targets_[node].pending;
+    ++pending_;
+  }
+}
+
+void HintedHandoff::ForgetIdleTargets() {
+  std::erase_if(targets_, [](const auto& entry) {
+    return entry.second.pending == 0 && !entry.second.in_flight.has_value();
+  });
+}
+
+proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& batch) {
+  proto::HintAck ack;
+  ack.set_batch_id(batch.batch_id());
+  auto refuse = [&](const Status& status) {
+    ack.set_status_code(static_cast<std::uint32_t>(status.code()));
+    ack.set_status_message(status.message());
+    return ack;
+  };
+
+  // Everything is validated and merged before anything is written. Entries repeating a key
+  // merge with each other first.
+  std::map<std::string, DvvSet, std::less<>> incoming;
+  for (int index = 0; index < batch.entries_size(); ++index) {
+    const proto::HandoffEntry& entry = batch.entries(index);
+    Status valid = storage::DecodeObjectKey(entry.storage_key()).status();
+    auto object = DecodeObject(entry.encoded_object());
+    if (valid.ok() && !object.ok()) valid = object.status();
+    if (!valid.ok()) {
+      return refuse(Status::Corruption("entry " + std::to_string(index) + " of hint batch " +
+                                       std::to_string(batch.batch_id()) + ": " + valid.message()));
+    }
+    auto [slot, inserted] = incoming.try_emplace(entry.storage_key());
+    if (inserted) {
+      slot->second = std::move(object).value();
+    } else {
+      slot->second.MergeFrom(*object);
+    }
+  }
+
+  storage::WriteBatch write;
+  for (const auto& [storage_key, object] : incoming) {
+    auto merged = MergeWithStored(engine, storage::Column::kObjects, storage_key, object);
+    if (!merged.ok()) return refuse(merged.status());
+    if (merged->has_value()) write.Put(storage::Column::kObjects, storage_key, **merged);
+  }
+  // Synced even when nothing changed: the ack promises the entries are durable here, and a
+  // synced write makes every earlier write durable too.
+  const Status written = engine.Write(write, storage::WriteOptions{.sync = true});
+  if (!written.ok()) return refuse(written);
+  return ack;
+}
+
+}  // namespace meridian::replication

@@ -1,0 +1,165 @@
+// HintedHandoff: objects a fallback keeps for primaries that were unreachable when the write
+// happened (sloppy quorum), and their delivery once those primaries are reachable again.
+//
+// Storage: one record per object in Column::kHints, keyed by the object's storage key
+// (partition-prefixed, like the objects column); the value is a HintRecord — the node ids the
+// object is still owed to and the merged object state (docs/format/hints.md). A record is
+// deleted when no target is left.
+//
+// Delivery: on Tick, for every target the routing says is reachable, at most one HintBatch is
+// in flight (up to batch_objects_max entries / batch_bytes_max bytes). The target merges the
+// entries into its objects, syncs, and answers with a HintAck; the target is then removed from
+// each record whose object is unchanged since it was sent (a record that changed meanwhile is
+// sent again). An unanswered batch is re-sent after ack_timeout_ms; a refused one after a
+// backoff doubling from retry_initial_ms to retry_max_ms per target. A target that is no
+// longer a primary of the record's partition (the partition moved) is replaced by the
+// partition's current primaries.
+//
+// Bound: at most hints_max records. Past it, StoreHint refuses new records with Unavailable
+// (StatusCode has no ResourceExhausted; the fallback then does not acknowledge the write;
+// existing records still merge). Tick reads a bounded number of records (hinted_handoff.cc).
+// Sans-IO, not thread-safe; the engine must outlive it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/node_id.h"
+#include "cluster/outbound.h"
+#include "core/dvv_set.h"
+#include "core/status.h"
+#include "storage/engine.h"
+
+namespace meridian::replication {
+
+struct HintRecord {
+  std::vector<cluster::NodeId> targets;  // sorted, distinct
+  DvvSet object;
+  friend bool operator==(const HintRecord&, const HintRecord&) = default;
+};
+// ON-DISK FORMAT (docs/format/hints.md).
+std::string EncodeHintRecord(const HintRecord& record);
+Result<HintRecord> DecodeHintRecord(std::string_view bytes);
+
+struct HintedHandoffConfig {
+  std::size_t hints_max = 1'000'000;  // records
+  std::size_t batch_objects_max = 64;
+  std::size_t batch_bytes_max = 1u << 20;
+  std::uint64_t ack_timeout_ms = 5'000;
+  std::uint64_t retry_initial_ms = 1'000;
+  std::uint64_t retry_max_ms = 30'000;
+};
+
+// How the handoff reaches targets; supplied by the node on every Tick.
+struct HintRouting {
+  // The peer address of `node` when the failure detector considers it reachable.
+  std::function<std::optional<std::string>(const cluster::NodeId& node)> reachable_address;
+  // The current primaries of `partition` (for the largest n of any bucket).
+  std::function<std::vector<cluster::NodeId>(std::uint32_t partition)> primaries;
+};
+
+struct HintedHandoffCounters {
+  std::uint64_t hints_stored = 0;     // StoreHint calls that wrote
+  std::uint64_t hints_refused = 0;    // refused past hints_max
+  std::uint64_t hints_delivered = 0;  // (record, target) pairs removed after an ack
+  std::uint64_t batches_sent = 0;     // retransmissions included
+  std::uint64_t batches_refused = 0;  // acks with an error
+};
+
+class HintedHandoff {
+ public:
+  HintedHandoff(storage::Engine& engine, HintedHandoffConfig config);
+
+  // Counts the stored records and pending (record, target) pairs. Call once before use.
+  Status Open();
+
+  // Merges `object` into the hint record of `storage_key` and adds `targets` to it, in one
+  // engine write (synced when `sync`). Unavailable when the record is new and hints_max
+  // records exist; InvalidArgument when `storage_key` is not an object key or `targets` is
+  // empty or names an invalid node id; Corruption when the stored record does not decode.
+  Status StoreHint(std::string_view storage_key, const DvvSet& object,
+                   const std::vector<cluster::NodeId>& targets, bool sync);
+  // The hinted object state for `storage_key`, if any (reads on a fallback include it).
+  Result<std::optional<DvvSet>> Find(std::string_view storage_key);
+
+  void Tick(std::uint64_t now_ms, const HintRouting& routing);
+  // An ack from the node at `from_address`.
+  void Receive(const std::string& from_address, const proto::HintAck& ack, std::uint64_t now_ms);
+  std::vector<cluster::Outbound> TakeOutbound();
+
+  std::uint64_t records() const { return records_; }
+  // (record, target) pairs not yet delivered: the hints still owed ("hints pending").
+  std::uint64_t pending() const { return pending_; }
+  const HintedHandoffCounters& counters() const { return counters_; }
+
+ private:
+  struct InFlight {
+    std::uint64_t batch_id = 0;
+    std::string address;
+    std::uint64_t sent_ms = 0;
+    // storage key -> encoded object as sent
+    std::map<std::string, std::string, std::less<>> entries;
+    std::string scan_from;  // the target's cursor when the batch was built
+  };
+  struct TargetState {
+    std::optional<InFlight> in_flight;
+    std::uint64_t next_attempt_ms = 0;
+    std::uint64_t backoff_ms = 0;
+    std::uint64_t pending = 0;  // records naming this target
+    std::string cursor;         // hint key its next batch scans from (wrapping)
+  };
+  // A record whose targets changed, to write back.
+  struct Rewrite {
+    std::string key;
+    std::vector<cluster::NodeId> before;
+    HintRecord record;
+  };
+  using PrimariesCache = std::map<std::uint32_t, std::vector<cluster::NodeId>>;
+
+  // Records read per scan: 4 * batch_objects_max (at least 1).
+  std::size_t ScanLimit() const;
+  // Visits up to ScanLimit() records from `from`, wrapping past the last key to the first
+  // (each record at most once). `visit` returns false to stop before a record. Returns the
+  // key the next scan resumes from.
+  Result<std::string> ScanHints(
+      const std::string& from,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  // Replaces the record's targets that are not primaries of its partition by the primaries;
+  // true when the targets changed.
+  bool ReplaceStaleTargets(std::string_view key, HintRecord& record, const HintRouting& routing,
+                           PrimariesCache& primaries);
+  // Writes the rewrites in one unsynced batch and accounts for them.
+  Status WriteRewrites(const std::vector<Rewrite>& rewrites);
+  // Builds and emits one batch for `target` (no batch in flight, reachable at `address`).
+  void SendBatch(const cluster::NodeId& target, TargetState& state, const std::string& address,
+                 std::uint64_t now_ms, const HintRouting& routing, PrimariesCache& primaries);
+  // records_/pending_/per-target counts for a record whose targets went from `before` (empty:
+  // new record) to `after` (empty: deleted).
+  void Account(const std::vector<cluster::NodeId>& before,
+               const std::vector<cluster::NodeId>& after);
+  // Forgets targets with nothing pending and nothing in flight.
+  void ForgetIdleTargets();
+
+  storage::Engine& engine_;
+  HintedHandoffConfig config_;
+  std::uint64_t records_ = 0;
+  std::uint64_t pending_ = 0;
+  std::uint64_t next_batch_id_ = 1;
+  std::map<cluster::NodeId, TargetState> targets_;
+  std::string maintenance_cursor_;  // where Tick's stale-target sweep resumes
+  std::vector<cluster::Outbound> outbound_;
+  HintedHandoffCounters counters_;
+};
+
+// The target's side: merges every entry of `batch` into Column::kObjects (entries whose key is
+// not a well-formed object key, or whose object does not decode, refuse the whole batch with
+// Corruption and nothing is written) in one synced write, and returns the ack to send back.
+proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& batch);
+
+}  // namespace meridian::replication

@@ -1,0 +1,24 @@
+// Merging an incoming object state into the local copy: the one write rule every replica
+// path uses (coordinator writes to replicas, read repair, hinted handoff, ownership handoff).
+// DvvSet::Merge is commutative, associative and idempotent, so duplicates and reordering
+// converge.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/dvv_set.h"
+#include "core/status.h"
+#include "storage/engine.h"
+
+namespace meridian::replication {
+
+// The encoded merge of `incoming` with the copy stored at (column, storage_key); nullopt when
+// the stored copy already includes it (nothing to write). Corruption when the stored copy does
+// not decode (overwriting it could drop writes only this replica has).
+Result<std::optional<std::string>> MergeWithStored(storage::Engine& engine, storage::Column column,
+                                                   std::string_view storage_key,
+                                                   const DvvSet& incoming);
+
+}  // namespace meridian::replication

@@ -1,0 +1,40 @@
+#include "runtime/node_metrics.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string_view>
+
+namespace meridian::runtime {
+
+namespace {
+void Series(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+}
+}  // namespace
+
+std::string RenderNodeMetrics(const node::NodeStats& stats) {
+  std::string out;
+  Series(out, "meridian_hints_pending", "gauge",
+         "Objects this node holds for unreachable primaries, counted once per primary owed.",
+         stats.hints_pending);
+  Series(out, "meridian_hint_records", "gauge", "Objects stored as hints.", stats.hint_records);
+  Series(out, "meridian_hints_stored_total", "counter", "Hinted writes stored since start.",
+         stats.hints_stored);
+  Series(out, "meridian_hints_refused_total", "counter",
+         "Hinted writes refused because hint storage was full.", stats.hints_refused);
+  Series(out, "meridian_hints_delivered_total", "counter",
+         "Hints handed off to their primaries since start.", stats.hints_delivered);
+  Series(out, "meridian_read_repairs_total", "counter",
+         "Replica copies repaired after a get found them behind.", stats.read_repairs);
+  Series(out, "meridian_coordinators_in_flight", "gauge",
+         "Gets and writes this node is coordinating.", stats.coordinators);
+  Series(out, "meridian_partition_transfers", "gauge",
+         "Partition streams running: ownership transfers and replica copies.", stats.transfers);
+  Series(out, "meridian_replica_copies_queued", "gauge",
+         "Partitions waiting to be handed off or copied to a new replica.", stats.copies_queued);
+  return out;
+}
+
+}  // namespace meridian::runtime

@@ -1,0 +1,278 @@
+// Quorum replication on real nodes in the simulator, one behaviour per test: writes reach the
+// n primaries; sloppy quorum keeps a key writable with primaries down and hints bring the data
+// home; pw refuses clearly; read repair fixes a stale replica; consistency receipts say what
+// happened; n cannot change under data.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/preference_list.h"
+#include "core/hash.h"
+#include "core/object_codec.h"
+#include "sim/cluster_scenarios.h"
+#include "sim/node_process.h"
+#include "sim/simulation.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::sim {
+namespace {
+
+constexpr std::uint64_t kFormationMsMax = 30'000;
+constexpr std::uint64_t kReplyMsMax = 10'000;
+// Long enough for every failure detector to mark a crashed node down.
+constexpr std::uint64_t kDetectionMs = 12'000;
+
+class ReplicationClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    addresses_ = ScenarioAddresses(5);
+    layout_.bootstrap_address = addresses_.front();
+    layout_.seeds = {addresses_.front()};
+    layout_.base = SimNodeConfig();
+    sink_ = [this](const std::string&, node::ClientReply reply) {
+      replies_[reply.id] = std::move(reply);
+    };
+    SimulationConfig config;
+    config.seed = 21;
+    simulation_ = std::make_unique<Simulation>(config, NodeProcessFactory(layout_, &sink_));
+    for (const std::string& address : addresses_) {
+      ASSERT_TRUE(simulation_->AddProcess(address).ok());
+    }
+    ExpectedMembers expected;
+    for (const std::string& address : addresses_) expected[address] = cluster::MemberStatus::kUp;
+    ASSERT_TRUE(simulation_
+                    ->RunUntil([&] { return CheckClusterConverged(*simulation_, expected).ok(); },
+                               kFormationMsMax)
+                    .ok());
+    // Forming moved replica lists around; let those (empty) copies finish.
+    ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, kFormationMsMax * 2).ok());
+  }
+
+  bool Idle() {
+    for (const std::string& address : simulation_->live_addresses()) {
+      const node::NodeStats stats = NodeOf(address).Stats();
+      if (stats.transfers + stats.copies_queued + stats.hints_pending > 0) return false;
+    }
+    return true;
+  }
+
+  // Submits to `address` and runs until the reply arrives.
+  node::ClientReply Call(const std::string& address, node::ClientRequest request) {
+    const node::RequestId id = next_id_++;
+    EXPECT_TRUE(simulation_->Invoke(address, "request", [&](Process& process) {
+      static_cast<NodeProcess&>(process).Submit(id, std::move(request));
+    }));
+    const Status ran = simulation_->RunUntil([&] { return replies_.count(id) != 0; },
+                                             simulation_->now_ms() + kReplyMsMax);
+    EXPECT_TRUE(ran.ok()) << ran.ToString();
+    if (replies_.count(id) == 0) return node::ClientReply{id, Status::Internal("no reply"), {}};
+    node::ClientReply reply = std::move(replies_[id]);
+    replies_.erase(id);
+    return reply;
+  }
+
+  const node::Node& NodeOf(const std::string& address) {
+    NodeProcess* process = NodeAt(*simulation_, address);
+    EXPECT_NE(process, nullptr) << address;
+    return process->node();
+  }
+
+  // The key's primaries for n = 3, by address (node ids are addresses in the simulator).
+  std::vector<std::string> PrimariesOf(const std::string& key) {
+    const cluster::ClusterState& state =
+        NodeOf(simulation_->live_addresses().front()).cluster_state();
+    const std::uint32_t partition = PartitionOf(ObjectHash("b", key), state.partition_count());
+    return cluster::ComputePrimaries(
+        state.ring(), [](const cluster::NodeId&) { return std::string(); }, partition, 3);
+  }
+  std::vector<std::string> NonPrimariesOf(const std::string& key) {
+    const std::vector<std::string> primaries = PrimariesOf(key);
+    std::vector<std::string> others;
+    for (const std::string& address : addresses_) {
+      if (std::find(primaries.begin(), primaries.end(), address) == primaries.end()) {
+        others.push_back(address);
+      }
+    }
+    return others;
+  }
+
+  // The live values stored in `address`'s objects column for key "b"/`key`.
+  std::optional<std::vector<std::string>> StoredValues(const std::string& address,
+                                                       const std::string& key) {
+    const std::uint32_t partition = PartitionOf(ObjectHash("b", key), layout_.base.partition_count);
+    auto bytes = simulation_->EngineOf(address).Get(storage::Column::kObjects,
+                                                    storage::EncodeObjectKey(partition, "b", key));
+    if (!bytes.ok() || !bytes->has_value()) return std::nullopt;
+    auto object = DecodeObject(**bytes);
+    EXPECT_TRUE(object.ok());
+    std::vector<std::string> values;
+    for (const Sibling& sibling : object->siblings()) {
+      if (!sibling.tombstone) values.push_back(sibling.value);
+    }
+    return values;
+  }
+
+  std::uint64_t HintsPending() {
+    std::uint64_t pending = 0;
+    for (const std::string& address : addresses_) {
+      if (NodeAt(*simulation_, address) != nullptr)
+        pending += NodeOf(address).Stats().hints_pending;
+    }
+    return pending;
+  }
+
+  std::vector<std::string> addresses_;
+  ClusterLayout layout_;
+  ReplySink sink_;
+  std::unique_ptr<Simulation> simulation_;
+  std::map<node::RequestId, node::ClientReply> replies_;
+  node::RequestId next_id_ = 1;
+};
+
+using Strings = std::vector<std::string>;
+
+TEST_F(ReplicationClusterTest, AWriteReachesEveryPrimaryAndNoOtherNode) {
+  const node::ClientReply reply =
+      Call(NonPrimariesOf("k").front(), node::PutRequest{{"b", "k"}, "v1", "", {}});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  const auto& receipt = std::get<node::WriteReply>(reply.body).receipt;
+  EXPECT_EQ(receipt.n, 3u);
+  EXPECT_EQ(receipt.required, 2u);
+  EXPECT_GE(receipt.replies, 2u);
+  EXPECT_EQ(receipt.primaries, receipt.replies);
+  EXPECT_EQ(receipt.fallbacks, 0u);
+  ASSERT_TRUE(simulation_->RunFor(1'000).ok());  // the third ack lands after the reply
+  for (const std::string& primary : PrimariesOf("k")) {
+    EXPECT_EQ(StoredValues(primary, "k"), Strings{"v1"}) << primary;
+  }
+  for (const std::string& other : NonPrimariesOf("k")) {
+    EXPECT_EQ(StoredValues(other, "k"), std::nullopt) << other;
+  }
+  // A get through any node answers after r = 2 replies with the value.
+  const node::ClientReply get = Call(addresses_.back(), node::GetRequest{{"b", "k"}});
+  ASSERT_TRUE(get.status.ok());
+  EXPECT_EQ(std::get<node::GetReply>(get.body).values.size(), 1u);
+  EXPECT_EQ(std::get<node::GetReply>(get.body).receipt.required, 2u);
+}
+
+TEST_F(ReplicationClusterTest, SloppyQuorumKeepsWritingAndHintsBringTheDataHome) {
+  const Strings primaries = PrimariesOf("k");
+  const std::string coordinator = primaries[0];
+  // Two of the three primaries crash; the failure detectors notice.
+  simulation_->Crash(primaries[1]);
+  simulation_->Crash(primaries[2]);
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+
+  node::ClientReply reply = Call(coordinator, node::PutRequest{{"b", "k"}, "v1", "", {}});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  const auto& receipt = std::get<node::WriteReply>(reply.body).receipt;
+  EXPECT_EQ(receipt.primaries, 1u);
+  EXPECT_GE(receipt.fallbacks, 1u);
+  EXPECT_EQ(receipt.hinted, receipt.fallbacks);
+  EXPECT_GT(HintsPending(), 0u);
+
+  // pw = 2 cannot be met with one primary reachable: refused before anything is written.
+  node::RequestOptions strict;
+  strict.pw = QuorumValue::Number(2);
+  reply = Call(coordinator, node::PutRequest{{"b", "k"}, "v2", "", strict});
+  EXPECT_EQ(reply.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(reply.status.message().find("pw=2"), std::string::npos) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("nothing was written"), std::string::npos);
+  EXPECT_EQ(StoredValues(coordinator, "k"), Strings{"v1"});
+
+  // The primaries return; the hints drain and the data is home.
+  ASSERT_TRUE(simulation_->Restart(primaries[1]).ok());
+  ASSERT_TRUE(simulation_->Restart(primaries[2]).ok());
+  ASSERT_TRUE(
+      simulation_->RunUntil([&] { return HintsPending() == 0; }, simulation_->now_ms() + 60'000)
+          .ok())
+      << HintsPending() << " hints pending";
+  for (const std::string& primary : primaries) {
+    EXPECT_EQ(StoredValues(primary, "k"), Strings{"v1"}) << primary;
+  }
+  // A primary-only read of all three returns it.
+  node::RequestOptions all_primaries;
+  all_primaries.r = QuorumValue::All();
+  all_primaries.pr = QuorumValue::All();
+  reply = Call(addresses_.front(), node::GetRequest{{"b", "k"}, all_primaries});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(std::get<node::GetReply>(reply.body).values.size(), 1u);
+  EXPECT_EQ(std::get<node::GetReply>(reply.body).receipt.primaries, 3u);
+}
+
+TEST_F(ReplicationClusterTest, WithEveryPrimaryDownAWriteWithW1StillSucceeds) {
+  const Strings primaries = PrimariesOf("k");
+  for (const std::string& primary : primaries) simulation_->Crash(primary);
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  node::RequestOptions one;
+  one.w = QuorumValue::One();
+  const std::string receiver = NonPrimariesOf("k").front();
+  const node::ClientReply reply = Call(receiver, node::PutRequest{{"b", "k"}, "v1", "", one});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(std::get<node::WriteReply>(reply.body).receipt.primaries, 0u);
+  EXPECT_GE(std::get<node::WriteReply>(reply.body).receipt.hinted, 1u);
+  // With sloppy quorum off the same write is refused, saying why.
+  node::RequestOptions strict = one;
+  strict.sloppy_quorum = false;
+  const node::ClientReply refused = Call(receiver, node::PutRequest{{"b", "k"}, "v2", "", strict});
+  EXPECT_EQ(refused.status.code(), StatusCode::kUnavailable) << refused.status.ToString();
+}
+
+TEST_F(ReplicationClusterTest, ReadRepairFixesAStaleReplica) {
+  const Strings primaries = PrimariesOf("k");
+  // One primary misses a write: down, and not replaced (sloppy quorum off).
+  simulation_->Crash(primaries[2]);
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  node::RequestOptions no_sloppy;
+  no_sloppy.sloppy_quorum = false;
+  node::ClientReply reply = Call(primaries[0], node::PutRequest{{"b", "k"}, "v1", "", no_sloppy});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(std::get<node::WriteReply>(reply.body).receipt.replies, 2u);
+  EXPECT_EQ(StoredValues(primaries[2], "k"), std::nullopt);
+  ASSERT_TRUE(simulation_->Restart(primaries[2]).ok());
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  EXPECT_EQ(StoredValues(primaries[2], "k"), std::nullopt);  // behind: no hint, no repair yet
+
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  reply = Call(primaries[0], node::GetRequest{{"b", "k"}, all});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(std::get<node::GetReply>(reply.body).receipt.behind, 1u);
+  ASSERT_TRUE(simulation_->RunFor(1'000).ok());
+  EXPECT_EQ(StoredValues(primaries[2], "k"), Strings{"v1"});
+  EXPECT_GE(NodeOf(primaries[0]).Stats().read_repairs, 1u);
+}
+
+TEST_F(ReplicationClusterTest, QuorumSettingsAreValidatedAtTheEdge) {
+  node::RequestOptions too_many;
+  too_many.w = QuorumValue::Number(4);
+  node::ClientReply reply = Call(addresses_[0], node::PutRequest{{"b", "k"}, "v", "", too_many});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status.message().find("w=4"), std::string::npos) << reply.status.ToString();
+  EXPECT_EQ(StoredValues(addresses_[0], "k"), std::nullopt);
+
+  // n may be set on an empty bucket but not above the member count, and not once it has data.
+  BucketPropsPatch five;
+  five.n = 5;
+  EXPECT_TRUE(Call(addresses_[0], node::SetBucketRequest{"fresh", five}).status.ok());
+  BucketPropsPatch six;
+  six.n = 6;
+  reply = Call(addresses_[0], node::SetBucketRequest{"fresh", six});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status.message().find("exceeds the 5 member"), std::string::npos);
+
+  ASSERT_TRUE(Call(PrimariesOf("k")[0], node::PutRequest{{"b", "k"}, "v", "", {}}).status.ok());
+  BucketPropsPatch two;
+  two.n = 2;
+  reply = Call(PrimariesOf("k")[0], node::SetBucketRequest{"b", two});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status.message().find("holds data"), std::string::npos)
+      << reply.status.ToString();
+}
+
+}  // namespace
+}  // namespace meridian::sim
