@@ -176,8 +176,17 @@ std::vector<Setting> MakeSettings() {
       NumberSetting("gossip_interval_ms", "Time between gossip rounds, in ms", 10, 600000,
                     [](C& c) -> std::uint64_t& { return c.node.gossip_interval_ms; }));
   settings.push_back(NumberSetting(
-      "forward_timeout_ms", "Deadline of a request forwarded to the key's owner, in ms", 10, kU32,
-      [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
+      "forward_timeout_ms", "Deadline of a write forwarded to a primary of the key, in ms", 10,
+      kU32, [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "coordinator_timeout_ms",
+      "Deadline of a get or write this node coordinates (waiting for r or w replicas), in ms", 10,
+      kU32, [](C& c) -> std::uint64_t& { return c.node.request_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "hints_max",
+      "Objects this node keeps for unreachable primaries (hints); past it, it refuses to stand "
+      "in for more",
+      0, 1u << 30, [](C& c) -> std::size_t& { return c.node.hints.hints_max; }));
   return settings;
 }
 

@@ -34,6 +34,10 @@ struct PutRequest {
   std::string value;
   std::string context;  // token from a previous get; empty = blind write (may create a sibling)
   RequestOptions options;
+  // With an empty context: supersede every version the coordinating replica holds now (what a
+  // Redis SET means), instead of adding a sibling. Versions only other replicas hold (written
+  // concurrently elsewhere) still survive as siblings.
+  bool overwrite = false;
 };
 // A delete writes a tombstone. With an empty context it supersedes everything the node
 // currently holds for the key ("delete what is there now").

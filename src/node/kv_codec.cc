@@ -28,6 +28,7 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
     message.set_key(put->id.key);
     message.set_value(put->value);
     message.set_context(put->context);
+    message.set_overwrite(put->overwrite);
     set_options(put->options);
   } else if (const auto* del = std::get_if<DeleteRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_DELETE);
@@ -63,7 +64,8 @@ Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
     case proto::KvRequest::OP_GET:
       return ClientRequest(GetRequest{std::move(id), options});
     case proto::KvRequest::OP_PUT:
-      return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options});
+      return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options,
+                                      message.overwrite()});
     case proto::KvRequest::OP_DELETE:
       return ClientRequest(DeleteRequest{std::move(id), message.context(), options});
     default:

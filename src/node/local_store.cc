@@ -168,8 +168,8 @@ GetReply LocalStore::ReplyOf(const ObjectId& id, const std::optional<DvvSet>& ob
 }
 
 Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, std::string_view context,
-                                                 bool tombstone, std::string value,
-                                                 std::optional<DvvSet> current,
+                                                 bool tombstone, bool supersede_current,
+                                                 std::string value, std::optional<DvvSet> current,
                                                  ConflictPolicy policy) {
   if (!opened_) return Status::Unavailable("the node is not open");
   // Validation first: a refused request writes nothing.
@@ -184,9 +184,9 @@ Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, std::string
   MintedWrite minted;
   minted.object = current.value_or(DvvSet{});
   DvvSet& object = minted.object;
-  // A delete without a context supersedes everything the node holds now.
+  // A delete (or an overwrite) without a context supersedes everything the node holds now.
   VersionVector write_context =
-      tombstone && context.empty() ? object.clock() : std::move(client_context).value();
+      supersede_current && context.empty() ? object.clock() : std::move(client_context).value();
 
   const std::uint64_t wall_ms = env_.clock->WallMillis();
   // Timestamps of stored siblings may come from before a restart (or a clock that has since

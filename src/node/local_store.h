@@ -54,8 +54,9 @@ class LocalStore {
   // A client write coordinated here: validates the value size and the context (bound to the
   // object's bucket and key), then applies the write to `current` (this node's copy, merged
   // with any hinted copy) by minting the next dot of this node's actor id. The caller must
-  // persist the result before minting again for the same key. A delete without a context
-  // supersedes everything in `current`. Nothing is written here.
+  // persist the result before minting again for the same key. A write without a context
+  // supersedes everything in `current` when `supersede_current` (deletes and overwrites),
+  // else it adds a sibling. Nothing is written here.
   struct MintedWrite {
     DvvSet object;
     // Covers exactly the request's context plus the new write; empty when another write
@@ -63,7 +64,8 @@ class LocalStore {
     std::string context;
   };
   Result<MintedWrite> Mint(const ObjectId& id, std::string_view context, bool tombstone,
-                           std::string value, std::optional<DvvSet> current, ConflictPolicy policy);
+                           bool supersede_current, std::string value, std::optional<DvvSet> current,
+                           ConflictPolicy policy);
 
   // The client's view of an object state: live siblings and a context covering them.
   static GetReply ReplyOf(const ObjectId& id, const std::optional<DvvSet>& object);

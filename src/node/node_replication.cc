@@ -235,9 +235,10 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     return;
   }
   Result<LocalStore::MintedWrite> minted =
-      tombstone ? store_.Mint(id, std::get<DeleteRequest>(request).context, true, {},
+      tombstone ? store_.Mint(id, std::get<DeleteRequest>(request).context, true, true, {},
                               std::move(current).value(), policy)
                 : store_.Mint(id, std::get<PutRequest>(request).context, false,
+                              std::get<PutRequest>(request).overwrite,
                               std::move(std::get<PutRequest>(request).value),
                               std::move(current).value(), policy);
   if (!minted.ok()) {

@@ -40,7 +40,7 @@ class GetCoordinator {
   const std::vector<ReplicaTarget>& targets() const { return targets_; }
   QuorumState state() const { return state_; }
   // Unavailable or Timeout naming what was reached, e.g. "1 of 3 replicas replied (1 primary)
-  // within 5000 ms; r=2 pr=0 was not reached".
+  // within the deadline; r=2 pr=0 was not reached".
   const Status& failure() const { return failure_; }
   // When succeeded: the merge of the replies that decided it (nullopt: no replica had the
   // key), last-write-wins resolved under kLastWriteWins.

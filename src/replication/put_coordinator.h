@@ -5,7 +5,8 @@
 //
 // Sans-IO: no engine, no messages; inputs are OnAck/OnError/OnTime with target indices into
 // the vector given at construction (the coordinator's own local write is one of them).
-// Once decided the state never changes; later inputs only update replies_total().
+// Once decided, the state, receipt and failure never change; later answers only mark their
+// target as answered (all_answered()).
 #pragma once
 
 #include <cstddef>
@@ -25,7 +26,7 @@ enum class QuorumState { kPending, kSucceeded, kFailed };
 class PutCoordinator {
  public:
   // Unavailable (nothing should be written) when `selection` cannot satisfy `quorum` even if
-  // every target acknowledges: fewer targets than w, fewer primaries than pw. The message
+  // every target acknowledges: fewer targets than w or dw, fewer primaries than pw. The message
   // names the numbers and the unreachable primaries, e.g. "pw=2 needs 2 primaries but only 1
   // of 3 is reachable (unreachable: b, c); nothing was written".
   static Status CheckReachable(const ReplicaSelection& selection, const ResolvedQuorum& quorum);
@@ -45,7 +46,7 @@ class PutCoordinator {
   QuorumState state() const { return state_; }
   // When failed: Unavailable (a replica refused and w can no longer be reached) or Timeout,
   // saying what was reached and whether the write may have been applied, e.g. "1 of 3
-  // replicas acknowledged (1 primary, 0 durable) within 5000 ms; w=2 dw=0 pw=0 was not
+  // replicas acknowledged (1 primary, 0 durable) within the deadline; w=2 dw=0 pw=0 was not
   // reached; the write was applied on 1 replica and may become visible".
   const Status& failure() const { return failure_; }
   // Counts as of the decision (or now, while pending).

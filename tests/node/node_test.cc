@@ -201,6 +201,19 @@ TEST_F(NodeTest, UnconfiguredBucketHasDefaults) {
   EXPECT_EQ(bucket.props, BucketProps{});
 }
 
+TEST_F(NodeTest, OverwriteWithoutContextSupersedesEverySibling) {
+  Put("k", "v1");
+  Put("k", "v2");  // blind: a sibling
+  EXPECT_EQ(Values(Get("k")).size(), 2u);
+  PutRequest overwrite{{"b", "k"}, "v3", "", {}};
+  overwrite.overwrite = true;
+  ASSERT_TRUE(Call(std::move(overwrite)).status.ok());
+  EXPECT_EQ(Values(Get("k")), Strings{"v3"});
+  // A later blind write is a sibling of v3 again: overwrite is per request.
+  Put("k", "v4");
+  EXPECT_EQ(Values(Get("k")).size(), 2u);
+}
+
 TEST_F(NodeTest, SetBucketPatchesOnlyGivenFieldsAndIsDurable) {
   EXPECT_EQ(SetBucket("b", BucketPropsPatch{.dw = QuorumValue::Number(1)}).dw,
             QuorumValue::Number(1));
