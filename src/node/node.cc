@@ -9,6 +9,7 @@
 #include "node/cluster_state_record.h"
 #include "node/kv_codec.h"
 #include "node/metadata_keys.h"
+#include "storage/key_encoding.h"
 
 namespace meridian::node {
 
@@ -173,33 +174,41 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       // ring would never flip. Left unacknowledged, it is sent again after the ack timeout.
       const proto::HandoffBatch& batch = message.handoff_batch();
       const cluster::Ring& ring = membership_->state().ring();
-      if (batch.last() && batch.partition() < ring.partition_count()) {
+      const bool in_range = batch.partition() < ring.partition_count();  // else refused below
+      if (in_range && batch.replica_copy() && !HoldsReplica(batch.partition())) {
+        // Refused at once (the sender's ring is newer or older): it re-plans its copies.
+        cluster::Outbound out;
+        out.to_address = batch.reply_address().empty() ? from_address : batch.reply_address();
+        proto::HandoffAck* ack = out.message.mutable_handoff_ack();
+        ack->set_transfer_id(batch.transfer_id());
+        ack->set_partition(batch.partition());
+        ack->set_sequence(batch.sequence());
+        ack->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
+        ack->set_status_message(config_.node_id + " is not a replica of partition " +
+                                std::to_string(batch.partition()));
+        ack->set_receiver_incarnation(store_.actor_id());
+        outbound_.push_back(std::move(out));
+        break;
+      }
+      if (in_range && batch.last()) {
         const auto pending = ring.PendingOwner(batch.partition());
         const bool pending_here = pending && *pending == config_.node_id;
         // The owner also takes data back from a node that held the partition without owning
         // it (see Node::HandOffOrphans).
         const bool owned_here = !pending && ring.Owner(batch.partition()) == config_.node_id;
         // A copy for a replica (a hand-off or a fill) completes nothing: any replica takes it.
-        const bool replica_here = batch.replica_copy() && HoldsReplica(batch.partition());
-        if (batch.replica_copy() && !replica_here) {
-          // Refused at once (the sender's ring is newer or older): it re-plans its copies.
-          cluster::Outbound out;
-          out.to_address = batch.reply_address().empty() ? from_address : batch.reply_address();
-          proto::HandoffAck* ack = out.message.mutable_handoff_ack();
-          ack->set_transfer_id(batch.transfer_id());
-          ack->set_partition(batch.partition());
-          ack->set_sequence(batch.sequence());
-          ack->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
-          ack->set_status_message(config_.node_id + " is not a replica of partition " +
-                                  std::to_string(batch.partition()));
-          ack->set_receiver_incarnation(store_.actor_id());
-          outbound_.push_back(std::move(out));
-          break;
-        }
+        const bool replica_here = batch.replica_copy();  // checked above
         if (!pending_here && !owned_here && !replica_here) break;
       }
       receiver_->Receive(from_address, batch, now_ms);
       OnBatchApplied(from_address, batch);
+      // An ownership stream under a plan that has changed since: hand the data on.
+      if (in_range && !HoldsReplica(batch.partition())) orphans_.insert(batch.partition());
+      // A complete copy from the partition's owner (a fill it asked for) ends the requests.
+      if (in_range && batch.replica_copy() && batch.last() &&
+          batch.reply_address() == AddressOf(ring.Owner(batch.partition()))) {
+        awaiting_fill_.erase(batch.partition());
+      }
       break;
     }
     case proto::PeerMessage::kHandoffAck: {
@@ -212,6 +221,10 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     }
     case proto::PeerMessage::kHandoffMirror:
       receiver_->Receive(message.handoff_mirror()).IgnoreError();  // the batches repair misses
+      if (message.handoff_mirror().partition() < config_.partition_count &&
+          !HoldsReplica(message.handoff_mirror().partition())) {
+        orphans_.insert(message.handoff_mirror().partition());
+      }
       break;
     case proto::PeerMessage::kReplicaWrite:
       HandleReplicaWrite(from_address, message.replica_write());
@@ -231,8 +244,18 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       *out.message.mutable_hint_ack() =
           replication::ApplyHintBatch(*env_.engine, message.hint_batch());
       outbound_.push_back(std::move(out));
+      // Hinted for this node under another ring: hand it on if this node does not keep it.
+      for (const proto::HandoffEntry& entry : message.hint_batch().entries()) {
+        auto key = storage::DecodeObjectKey(entry.storage_key());
+        if (key.ok() && key->partition < config_.partition_count && !HoldsReplica(key->partition)) {
+          orphans_.insert(key->partition);
+        }
+      }
       break;
     }
+    case proto::PeerMessage::kReplicaFillRequest:
+      OnFillRequest(message.replica_fill_request());
+      break;
     case proto::PeerMessage::kHintAck:
       hints_->Receive(from_address, message.hint_ack(), now_ms);
       break;

@@ -197,6 +197,7 @@ class Node {
   void StartCopy(std::uint32_t partition, const cluster::NodeId& target, bool orphan,
                  std::uint64_t now_ms);
   void TickCopies(std::uint64_t now_ms);
+  void OnFillRequest(const proto::ReplicaFillRequest& request);
   Status PersistForwarding();
   Status LoadForwarding();
   Status PersistCompletedIncoming();
@@ -229,8 +230,11 @@ class Node {
   std::set<std::uint32_t> orphans_;
   std::map<std::uint32_t, std::set<cluster::NodeId>> orphan_done_;
   std::optional<std::pair<std::uint64_t, std::uint32_t>> orphan_scan_key_;  // ring hash, n_max
-  // Replicas that joined a partition's list (this node being its owner) and need a copy.
+  // Replicas that asked this node for a copy of a partition (ReplicaFillRequest).
   std::set<std::pair<std::uint32_t, cluster::NodeId>> fills_;
+  // Partitions this node became a replica of and has not received a complete copy of yet ->
+  // when to ask the owner (again).
+  std::map<std::uint32_t, std::uint64_t> awaiting_fill_;
   std::vector<std::vector<cluster::NodeId>> last_primaries_;  // per partition, previous ring
   // Copies to replicas in progress (one per partition): orphan hand-offs and fills.
   struct ReplicaCopy {

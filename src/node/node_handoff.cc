@@ -11,6 +11,9 @@
 namespace meridian::node {
 
 namespace {
+// How often a node that became a replica of a partition asks for a copy until one arrives.
+constexpr std::uint64_t kFillRequestIntervalMs = 5'000;
+
 bool Outgoing(const cluster::Ring& ring, std::uint32_t partition, const cluster::NodeId& self) {
   const auto pending = ring.PendingOwner(partition);
   return ring.Owner(partition) == self && pending && *pending != self;
@@ -81,11 +84,10 @@ void Node::TickHandoffs() {
       forwarding_[partition] = sender.transfer().target_address;
       forwarding_changed = true;
     }
-    const bool finished = sender.state() != replication::HandoffState::kRunning;
-    if ((flipped && finished) || (!flipped && !still_outgoing) ||
-        sender.state() == replication::HandoffState::kFailed) {
-      // Flipped (done), cancelled or redirected by a new plan, or failed (a later tick starts
-      // over).
+    if (flipped || !still_outgoing || sender.state() == replication::HandoffState::kFailed) {
+      // Flipped (normally once done; a stream still running when the partition went elsewhere
+      // under a newer plan is handed off below), cancelled or redirected by a new plan, or
+      // failed (a later tick starts over).
       for (auto& message : sender.TakeOutbound()) outbound_.push_back(std::move(message));
       if (flipped) {
         if (sender.state() == replication::HandoffState::kDone) {
@@ -174,17 +176,20 @@ void Node::ScanPlacementChanges() {
                                              });
     if (scanned.ok() && has_data) orphans_.insert(partition);
   }
-  // Nodes that joined the list of a partition this node owns get a copy from it (a node that
-  // left the list also hands its copy over, but it may be gone for good: `cluster remove`).
+  // A partition this node became a replica of (in its own view: it only ever drops data of
+  // partitions it does not keep in its own view) needs a copy from a replica that has it: the
+  // owner streams one on request. Requested until a complete copy arrives (TickCopies).
   if (last_primaries_.size() == primaries.size()) {
     for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
       const std::vector<cluster::NodeId>& now = primaries[partition];
-      if (now.empty() || now.front() != self || last_primaries_[partition].empty()) continue;
-      for (const cluster::NodeId& node : now) {
-        const auto& before = last_primaries_[partition];
-        if (node != self && std::find(before.begin(), before.end(), node) == before.end()) {
-          fills_.insert({partition, node});
-        }
+      const std::vector<cluster::NodeId>& before = last_primaries_[partition];
+      const bool replica_now = std::find(now.begin(), now.end(), self) != now.end();
+      const bool replica_before = std::find(before.begin(), before.end(), self) != before.end();
+      const auto pending = ring.PendingOwner(partition);
+      // The owner got the partition through its ownership stream (or created it).
+      if (replica_now && !replica_before && !now.empty() && now.front() != self &&
+          !(pending && *pending == self)) {
+        awaiting_fill_[partition] = 0;  // request at the next tick
       }
     }
   }
@@ -234,9 +239,9 @@ void Node::HandOffOrphans(std::uint64_t now_ms) {
       continue;
     }
     const std::vector<cluster::NodeId>& primaries = last_primaries_.at(partition);
-    if (primaries.empty() || primaries.front() != config_.node_id ||
+    if (!HoldsReplica(partition) ||
         std::find(primaries.begin(), primaries.end(), node) == primaries.end()) {
-      it = fills_.erase(it);  // the list changed again
+      it = fills_.erase(it);  // the lists changed again; the requester asks again if need be
       continue;
     }
     if (Reachable(node) && !AddressOf(node).empty()) {
@@ -246,6 +251,37 @@ void Node::HandOffOrphans(std::uint64_t now_ms) {
     }
     ++it;
   }
+  // Ask the owner for copies of partitions this node became a replica of.
+  for (auto it = awaiting_fill_.begin(); it != awaiting_fill_.end();) {
+    const std::uint32_t partition = it->first;
+    const cluster::NodeId& owner = ring.Owner(partition);
+    // Not a replica any more, or its owner now: the ownership stream brought the partition.
+    if (!HoldsReplica(partition) || owner == config_.node_id) {
+      it = awaiting_fill_.erase(it);
+      continue;
+    }
+    if (now_ms >= it->second && owner != config_.node_id && Reachable(owner) &&
+        !AddressOf(owner).empty()) {
+      cluster::Outbound out;
+      out.to_address = AddressOf(owner);
+      proto::ReplicaFillRequest* request = out.message.mutable_replica_fill_request();
+      request->set_partition(partition);
+      request->set_from_id(config_.node_id);
+      outbound_.push_back(std::move(out));
+      it->second = now_ms + kFillRequestIntervalMs;
+    }
+    ++it;
+  }
+}
+
+void Node::OnFillRequest(const proto::ReplicaFillRequest& request) {
+  const std::uint32_t partition = request.partition();
+  if (partition >= config_.partition_count || !HoldsReplica(partition)) return;
+  RefreshPlacement();
+  const std::vector<cluster::NodeId> primaries = cluster::ComputePrimaries(
+      membership_->state().ring(), ZoneLookup(), partition, placement_n_max_);
+  if (std::find(primaries.begin(), primaries.end(), request.from_id()) == primaries.end()) return;
+  fills_.insert({partition, request.from_id()});
 }
 
 void Node::StartCopy(std::uint32_t partition, const cluster::NodeId& target, bool orphan,
@@ -272,9 +308,7 @@ void Node::TickCopies(std::uint64_t now_ms) {
     const bool target_primary =
         std::find(primaries.begin(), primaries.end(), copy.target) != primaries.end();
     const bool still_wanted =
-        target_primary &&
-        (copy.orphan ? !HoldsReplica(partition)
-                     : !primaries.empty() && primaries.front() == config_.node_id);
+        target_primary && (copy.orphan ? !HoldsReplica(partition) : HoldsReplica(partition));
     if (state == replication::HandoffState::kRunning && !still_wanted) {
       it = copies_.erase(it);
       continue;
@@ -304,6 +338,10 @@ void Node::OnBatchApplied(const std::string& from_address, const proto::HandoffB
   // Remembered across a crash: the old owner, done streaming, will not send the last batch
   // again, so only this node can still report the transfer complete.
   if (completed_incoming_.insert(batch.partition()).second) {
+    // With the ring that makes this node the pending owner, before the ack leaves (outbound
+    // messages go out after this call): restarted with an older ring, it would forget the
+    // completion while the old owner, done streaming, never sends the last batch again.
+    PersistClusterStateIfChanged();
     PersistCompletedIncoming().IgnoreError();  // the claimant also learns it right now
   }
   membership_->ReportTransferComplete(batch.partition()).IgnoreError();  // re-reported on ticks

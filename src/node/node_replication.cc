@@ -58,7 +58,16 @@ Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bo
   if (!batch.empty() || sync) {
     MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
   }
-  if (merged->has_value()) MirrorIfTransferring(storage_key, **merged);
+  if (merged->has_value()) {
+    MirrorIfTransferring(storage_key, **merged);
+    // The coordinator's ring (or this node's, when a read started before a ring change) may
+    // be stale: data of a partition this node does not keep is kept (never drop a write) but
+    // handed to the partition's replicas, then deleted.
+    auto key = storage::DecodeObjectKey(storage_key);
+    if (key.ok() && key->partition < config_.partition_count && !HoldsReplica(key->partition)) {
+      orphans_.insert(key->partition);
+    }
+  }
   return Status::Ok();
 }
 
@@ -459,7 +468,7 @@ NodeStats Node::Stats() const {
   stats.read_repairs = read_repairs_;
   stats.coordinators = reads_.size() + writes_.size();
   stats.transfers = senders_.size() + copies_.size();
-  stats.copies_queued = orphans_.size() + fills_.size();
+  stats.copies_queued = orphans_.size() + fills_.size() + awaiting_fill_.size();
   return stats;
 }
 

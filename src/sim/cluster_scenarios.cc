@@ -11,9 +11,13 @@
 
 namespace meridian::sim {
 
-// Defined in cluster_scenarios_membership.cc and cluster_scenarios_kv.cc.
+// Defined in cluster_scenarios_membership.cc, cluster_scenarios_kv.cc and
+// cluster_scenarios_replication.cc.
 ScenarioOutcome RunClusterMembership(const ScenarioOptions& options);
 ScenarioOutcome RunClusterKv(const ScenarioOptions& options);
+ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
+ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
+ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
 
 void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("cluster-membership",
@@ -21,9 +25,21 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "10 s, restarts seen alive, one cluster state and ring after the heal",
                RunClusterMembership);
   registry.Add("cluster-kv",
-               "real nodes under a KV workload with a join and a leave, crashes, loss and skew; "
-               "every acknowledged write readable from its owner after the heal",
+               "real nodes (n=3 replicas) under a KV workload with a join and a leave, crashes, "
+               "partitions, loss and skew; after the heal no acknowledged write lost, siblings "
+               "only for concurrent writes, replicas identical",
                RunClusterKv);
+  registry.Add("replication-strict",
+               "a strict-quorum bucket (n=3, pr=pw=2, dw=2, no sloppy quorum) under crashes, "
+               "partitions, loss and skew; every read sees the writes acknowledged before it",
+               RunReplicationStrict);
+  registry.Add("divergent-versions",
+               "read-modify-write clients on Zipf keys (n=3, r=w=2) with moderate faults; "
+               "histogram of the versions each read sees (Dynamo paper, section 6.3)",
+               RunDivergentVersions);
+  registry.Add("divergent-versions-calm",
+               "divergent-versions without faults: the versions concurrency alone causes",
+               RunDivergentVersionsCalm);
 }
 
 NodeProcess* NodeAt(Simulation& simulation, const std::string& address) {

@@ -23,7 +23,8 @@
 
 namespace meridian::sim {
 
-// Registers "cluster-membership" and "cluster-kv" (called by BuiltinScenarios()).
+// Registers "cluster-membership", "cluster-kv", "replication-strict", "divergent-versions" and
+// "divergent-versions-calm" (called by BuiltinScenarios()).
 void RegisterClusterScenarios(ScenarioRegistry& registry);
 
 // The NodeProcess at `address`; nullptr when it is down.

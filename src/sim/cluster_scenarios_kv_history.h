@@ -1,26 +1,40 @@
-// KvHistory: the cluster-kv scenario's model of what a key may hold at the end, built from the
-// client's side only (requests sent, replies received), in the style of a Jepsen checker.
+// KvHistory: the KV scenarios' model of what reads may return, built from the client's side
+// only (requests sent, replies received), in the style of a Jepsen checker.
 //
 // Every put writes a unique value. A write carries a context token; the workload knows which
 // values a token covers: a get's token covers the values it returned, a write reply's token
 // covers the request's token plus the value written. A write applied with a token discards
 // exactly the values the token covers (causal overwrite; values it does not cover stay as
 // siblings). So for each key:
-//   acknowledged     values whose put was acknowledged (dw = 1: durable before the reply);
+//   acknowledged     values whose put was acknowledged;
 //   superseded       values covered by the token of an acknowledged write;
 //   maybe_superseded values covered by the token of a write that failed (Unavailable, Timeout)
 //                    or got no reply (its node crashed): it may have been applied.
-// Final check of the values F that a read returns once the cluster has converged:
-//   * lost:       acknowledged \ (superseded ∪ maybe_superseded) ⊆ F
-//   * phantom:    F ⊆ values ever written
+// The history has a logical clock: every call below is one step, so "acknowledged before the
+// read was sent" is exact even within one virtual millisecond.
+//
+// Checks of the values V of one successful read (CheckRead):
+//   * phantom:   V ⊆ values ever written;
+//   * duplicate: no value twice in V (a write applied twice);
+//   * siblings only for concurrent writes: no x, y in V where y's put carried a token covering
+//     x. Such a y's object dominates x's dot, so no correct merge keeps both — whether or not
+//     y was acknowledged before the read (this includes "y acknowledged before the read was
+//     sent with a token covering x");
+//   * with `strict` (a strict quorum: every read overlaps every acknowledged write):
+//       - sees acknowledged writes: every value acknowledged before the read was sent is in V,
+//         unless the token of some write sent before the read completed (now) covered it;
+//       - no stale value: no value in V is covered by the token of a write acknowledged
+//         before the read was sent.
+// Final check of the values F a read returns once the cluster has converged (CheckFinal):
+// CheckRead, and
+//   * lost:        acknowledged \ (superseded ∪ maybe_superseded) ⊆ F
 //   * resurrected: F ∩ superseded = ∅
-//   * duplicate:  no value twice in F (a write applied twice)
-// Reads during the run are checked for phantoms only (a read may be stale while ownership moves
-// or a restarted node still holds an old ring). Not thread-safe.
+// Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,16 +46,23 @@ namespace meridian::sim {
 class KvHistory {
  public:
   using ValueSet = std::set<std::string>;
+  using Step = std::uint64_t;  // the history's logical clock
 
-  // A put of `value` was sent (the value must be new to the key).
-  void OnPutSent(const std::string& key, const std::string& value);
+  // A put of `value` (a delete when `value` is empty) whose token covers `covered` was sent.
+  // A put's value must be new to the key.
+  void OnWriteSent(const std::string& key, const std::string& value, const ValueSet& covered);
+  // A read of `key` was sent; pass the returned step to CheckRead.
+  Step OnReadSent(const std::string& key);
   // A write (put of `value`, or a delete when `value` is empty) whose token covered `covered`
   // was acknowledged, or failed / never answered.
   void OnWriteAcknowledged(const std::string& key, const std::string& value,
                            const ValueSet& covered);
   void OnWriteUnconfirmed(const std::string& key, const ValueSet& covered);
-  // A read during the run: InvalidArgument naming a value that was never written.
-  Status CheckRead(const std::string& key, const std::vector<std::string>& values) const;
+
+  // A successful read sent at step `sent` returned `values` (see above); InvalidArgument
+  // naming the violation.
+  Status CheckRead(const std::string& key, const std::vector<std::string>& values, Step sent,
+                   bool strict) const;
   // The final check (see above) of one key; InvalidArgument naming the violation.
   Status CheckFinal(const std::string& key, const std::vector<std::string>& values) const;
 
@@ -51,12 +72,21 @@ class KvHistory {
   ValueSet Required(const std::string& key) const;
 
  private:
+  struct Value {
+    ValueSet covered;              // what its put's token covered
+    std::optional<Step> acked_at;  // when its put was acknowledged
+  };
   struct KeyHistory {
-    ValueSet written;
-    ValueSet acknowledged;
+    std::map<std::string, Value> written;
     ValueSet superseded;
     ValueSet maybe_superseded;
+    // value -> the earliest step at which an acknowledged write covering it was acknowledged.
+    std::map<std::string, Step> superseded_at;
+    ValueSet covered_by_sent;  // covered by the token of any write sent so far
   };
+  Step Advance() { return ++step_; }
+
+  Step step_ = 0;
   std::map<std::string, KeyHistory> keys_;
 };
 

@@ -34,6 +34,9 @@ struct ScenarioOutcome {
   std::uint64_t trace_record_count = 0;
   std::uint64_t end_time_ms = 0;
   std::vector<std::string> fault_log;  // the nemesis's log, for debugging a failing seed
+  // Named measurements a scenario reports (e.g. the divergent-versions histogram), for tests
+  // and tools; the readable form is in fault_log.
+  std::map<std::string, std::uint64_t> metrics;
 
   bool passed() const { return !failure.has_value(); }
 };

@@ -30,6 +30,7 @@ class ReplicationClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     addresses_ = ScenarioAddresses(5);
+    spare_ = ScenarioAddresses(6).back();
     layout_.bootstrap_address = addresses_.front();
     layout_.seeds = {addresses_.front()};
     layout_.base = SimNodeConfig();
@@ -37,7 +38,7 @@ class ReplicationClusterTest : public ::testing::Test {
       replies_[reply.id] = std::move(reply);
     };
     SimulationConfig config;
-    config.seed = 21;
+    config.seed = Seed();
     simulation_ = std::make_unique<Simulation>(config, NodeProcessFactory(layout_, &sink_));
     for (const std::string& address : addresses_) {
       ASSERT_TRUE(simulation_->AddProcess(address).ok());
@@ -52,12 +53,28 @@ class ReplicationClusterTest : public ::testing::Test {
     ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, kFormationMsMax * 2).ok());
   }
 
+  virtual std::uint64_t Seed() const { return 21; }
+
   bool Idle() {
     for (const std::string& address : simulation_->live_addresses()) {
       const node::NodeStats stats = NodeOf(address).Stats();
       if (stats.transfers + stats.copies_queued + stats.hints_pending > 0) return false;
     }
     return true;
+  }
+
+  // No pending owner on any node's ring, every ring the same, and nothing being copied.
+  bool Settled() {
+    std::optional<std::uint64_t> version;
+    for (const std::string& address : simulation_->live_addresses()) {
+      const cluster::Ring& ring = NodeOf(address).cluster_state().ring();
+      if (version && *version != ring.version()) return false;
+      version = ring.version();
+      for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+        if (ring.PendingOwner(partition)) return false;
+      }
+    }
+    return Idle();
   }
 
   // Submits to `address` and runs until the reply arrives.
@@ -126,6 +143,7 @@ class ReplicationClusterTest : public ::testing::Test {
   }
 
   std::vector<std::string> addresses_;
+  std::string spare_;  // a sixth machine, not started by SetUp
   ClusterLayout layout_;
   ReplySink sink_;
   std::unique_ptr<Simulation> simulation_;
@@ -272,6 +290,97 @@ TEST_F(ReplicationClusterTest, QuorumSettingsAreValidatedAtTheEdge) {
   EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(reply.status.message().find("holds data"), std::string::npos)
       << reply.status.ToString();
+}
+
+class RingChangeTest : public ReplicationClusterTest,
+                       public ::testing::WithParamInterface<std::uint64_t> {
+ protected:
+  std::uint64_t Seed() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Seeds, RingChangeTest, ::testing::Range<std::uint64_t>(1, 9));
+
+TEST_P(RingChangeTest, LeavesEveryKeyOnExactlyItsPrimaries) {
+  constexpr int kKeys = 60;
+  const auto key = [](int i) { return "key" + std::to_string(i); };
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string via = addresses_[static_cast<std::size_t>(i) % addresses_.size()];
+    ASSERT_TRUE(
+        Call(via, node::PutRequest{{"b", key(i)}, "v" + std::to_string(i), "", {}}).status.ok());
+  }
+  const auto check_placement = [&](const std::string& stage) {
+    ASSERT_TRUE(
+        simulation_->RunUntil([&] { return Settled(); }, simulation_->now_ms() + 120'000).ok())
+        << stage << ": not settled";
+    const std::vector<std::string> live = simulation_->live_addresses();
+    for (int i = 0; i < kKeys; ++i) {
+      const Strings primaries = PrimariesOf(key(i));
+      for (const std::string& address : live) {
+        const bool primary =
+            std::find(primaries.begin(), primaries.end(), address) != primaries.end();
+        const auto stored = StoredValues(address, key(i));
+        if (primary && stored != Strings{"v" + std::to_string(i)}) {
+          std::string holders;
+          for (const std::string& a : live)
+            holders += " " + a + "=" + std::to_string(StoredValues(a, key(i)).has_value());
+          std::string prims;
+          for (const auto& p : primaries) prims += " " + p;
+          ADD_FAILURE() << "primaries:" << prims << " holders:" << holders;
+        }
+        if (primary) {
+          EXPECT_EQ(stored, Strings{"v" + std::to_string(i)})
+              << stage << " " << key(i) << " on " << address;
+        } else {
+          EXPECT_EQ(stored, std::nullopt) << stage << " " << key(i) << " on " << address;
+        }
+      }
+    }
+  };
+  ASSERT_TRUE(simulation_->RunFor(1'000).ok());  // the last writes' third acks
+  check_placement("before");
+
+  // A join: the sixth node takes partitions; replica lists change around them.
+  ASSERT_TRUE(simulation_->AddProcess(spare_).ok());
+  ASSERT_TRUE(
+      simulation_
+          ->RunUntil(
+              [&] {
+                return NodeAt(*simulation_, spare_) != nullptr &&
+                       NodeOf(spare_).cluster_state().ring().PartitionsOwnedBy(spare_).size() > 0;
+              },
+              simulation_->now_ms() + 120'000)
+          .ok());
+  check_placement("after the join");
+
+  // A weight change.
+  ASSERT_TRUE(Call(addresses_[1], node::ClusterSetWeightRequest{addresses_[2], 3}).status.ok());
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        return NodeOf(addresses_[0])
+                                   .cluster_state()
+                                   .ring()
+                                   .PartitionsOwnedBy(addresses_[2])
+                                   .size() > layout_.base.partition_count / 5;
+                      },
+                      simulation_->now_ms() + 120'000)
+                  .ok());
+  check_placement("after the weight change");
+
+  // A leave.
+  ASSERT_TRUE(Call(addresses_[0], node::ClusterLeaveRequest{addresses_[3]}).status.ok());
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        return NodeOf(addresses_[0])
+                            .cluster_state()
+                            .ring()
+                            .PartitionsOwnedBy(addresses_[3])
+                            .empty();
+                      },
+                      simulation_->now_ms() + 120'000)
+                  .ok());
+  check_placement("after the leave");
 }
 
 }  // namespace

@@ -1,0 +1,254 @@
+// Replication scenarios on a fixed membership (no joins or leaves):
+//
+// "replication-strict": N nodes (5 by default); one bucket with n = 3, pr = pw = 2 (pr + pw > n:
+// every read that succeeds overlaps every acknowledged write on a primary), dw = 2 and
+// sloppy_quorum off; r = w = quorum (2). Random puts, deletes and gets through random live
+// nodes (the cluster-kv workload) while the Nemesis crashes and restarts nodes (at most a
+// minority down at once), partitions the network (two-way splits, one-way cuts, isolation),
+// injects loss bursts and skews clocks. Requests that fail (Unavailable, Timeout) are allowed and
+// counted. Checked: every successful read with KvHistory's strict checks (sees every write
+// acknowledged before it was sent unless a write since covered it, returns nothing an
+// acknowledged write had superseded, siblings only for concurrent writes); writes are
+// acknowledged durable; after the heal the FinishKvRun checks (settled, no acknowledged write
+// lost, replicas converged).
+//
+// "divergent-versions": the measurement of the Dynamo paper (DeCandia et al. 2007, section 6.3:
+// the share of reads that see 1, 2, 3, 4+ versions). N nodes (5 by default), the bucket
+// defaults n = 3, r = w = 2 (sloppy quorum), writes with dw = 1; kClients clients each loop
+// get -> put with the get's context (read-modify-write) -> think time, on kKeyCount keys drawn
+// Zipf-like (s = 1); a moderate Nemesis (a fault every 1-4 s: occasional crash and restart,
+// brief partitions, loss bursts up to 10%, clock skew). Every successful read during the run is
+// counted by the number of live siblings it returned (0 = not found, 1, 2, 3, 4+); the
+// histogram is the summary line of the fault log (`meridian sim --verbose`) and the outcome's
+// metrics. Reads are checked (siblings only for concurrent writes), and after the heal the
+// FinishKvRun checks run. The knobs are --nodes and --duration-ms; the constants below are
+// fixed. "divergent-versions-calm" is the same without any fault: the baseline that separates
+// what concurrency alone causes from what faults add.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/assert.h"
+#include "core/bucket_props.h"
+#include "sim/cluster_scenarios.h"
+#include "sim/cluster_scenarios_kv_workload.h"
+#include "sim/nemesis.h"
+
+namespace meridian::sim {
+namespace {
+
+constexpr std::uint64_t kFormationMsMax = 30'000;
+constexpr std::uint64_t kBucketSetupMsMax = 10'000;
+
+constexpr std::string_view kStrictBucket = "strict";
+constexpr std::uint32_t kStrictKeyCount = 24;
+
+constexpr std::uint32_t kClients = 24;
+constexpr std::uint32_t kKeyCount = 200;
+constexpr std::uint64_t kThinkMsMin = 100;
+constexpr std::uint64_t kThinkMsMax = 1'000;
+
+ExpectedMembers AllUp(const std::vector<std::string>& addresses) {
+  ExpectedMembers expected;
+  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
+  return expected;
+}
+
+// Starts every node and waits for the cluster to form; fails the simulation otherwise.
+Status Form(Simulation& simulation, const std::vector<std::string>& addresses) {
+  for (const std::string& address : addresses) {
+    MERIDIAN_RETURN_IF_ERROR(simulation.AddProcess(address));
+  }
+  const ExpectedMembers expected = AllUp(addresses);
+  const Status status =
+      simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); },
+                          simulation.now_ms() + kFormationMsMax);
+  if (!status.ok() && !simulation.failure().has_value()) {
+    simulation.Fail("formation: " + CheckClusterConverged(simulation, expected).message());
+  }
+  return status;
+}
+
+// Whether every live node knows `bucket` with exactly `props`.
+bool BucketKnownEverywhere(Simulation& simulation, const std::string& bucket,
+                           const BucketProps& props) {
+  for (const std::string& address : simulation.live_addresses()) {
+    const cluster::BucketPropsRecord* record =
+        NodeAt(simulation, address)->node().cluster_state().FindBucketProps(bucket);
+    if (record == nullptr || record->props != props) return false;
+  }
+  return true;
+}
+
+struct Cluster {
+  explicit Cluster(const ScenarioOptions& options, KvWorkloadConfig workload_config)
+      : addresses(ScenarioAddresses(options.node_count)),
+        simulation(MakeConfig(options), MakeFactory(addresses, &sink)),
+        workload(simulation, std::move(workload_config)),
+        ring_invariants(simulation) {
+    sink = [this](const std::string& address, node::ClientReply reply) {
+      workload.OnReply(address, std::move(reply));
+    };
+    simulation.AddInvariant("ring", [this] { return ring_invariants.Check(); });
+  }
+
+  static SimulationConfig MakeConfig(const ScenarioOptions& options) {
+    SimulationConfig config;
+    config.seed = options.seed;
+    config.tick_interval_ms = SimNodeConfig().tick_interval_ms;
+    return config;
+  }
+  static ProcessFactory MakeFactory(const std::vector<std::string>& addresses,
+                                    const ReplySink* sink) {
+    ClusterLayout layout;
+    layout.bootstrap_address = addresses.front();
+    layout.seeds = addresses;
+    layout.base = SimNodeConfig();
+    return NodeProcessFactory(layout, sink);
+  }
+
+  std::vector<std::string> addresses;
+  ReplySink sink;  // declared before the simulation: it outlives the processes
+  Simulation simulation;
+  KvWorkload workload;
+  RingInvariants ring_invariants;
+};
+
+std::vector<std::string> KeyNames(std::uint32_t count) {
+  std::vector<std::string> keys;
+  for (std::uint32_t index = 0; index < count; ++index)
+    keys.push_back(fmt::format("k{:03}", index));
+  return keys;
+}
+
+}  // namespace
+
+ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options) {
+  KvWorkloadConfig workload_config;
+  workload_config.bucket = std::string(kStrictBucket);
+  workload_config.keys = KeyNames(kStrictKeyCount);
+  workload_config.require_durable = true;  // dw = 2
+  workload_config.strict = true;
+  Cluster cluster(options, std::move(workload_config));
+  Simulation& simulation = cluster.simulation;
+  KvWorkload& workload = cluster.workload;
+
+  NemesisConfig nemesis_config;  // every fault kind
+  nemesis_config.crashed_max = std::max<std::uint32_t>(1, (options.node_count - 1) / 2);
+  Nemesis nemesis(simulation, nemesis_config);
+
+  BucketPropsPatch patch;
+  patch.n = 3;
+  patch.pr = QuorumValue::Number(2);
+  patch.pw = QuorumValue::Number(2);
+  patch.dw = QuorumValue::Number(2);
+  patch.sloppy_quorum = false;
+  const Result<BucketProps> props = ApplyBucketPropsPatch(BucketProps{}, patch);
+  MERIDIAN_CHECK(props.ok());
+
+  Status status = Form(simulation, cluster.addresses);
+  if (status.ok()) {
+    workload.SubmitAdmin(node::SetBucketRequest{std::string(kStrictBucket), patch});
+    status = simulation.RunUntil(
+        [&] {
+          return workload.admin_succeeded() &&
+                 BucketKnownEverywhere(simulation, std::string(kStrictBucket), *props);
+        },
+        simulation.now_ms() + kBucketSetupMsMax);
+    if (!status.ok() && !simulation.failure().has_value()) {
+      simulation.Fail("the strict bucket's properties did not reach every node");
+    }
+  }
+  if (status.ok()) {
+    workload.ScheduleOperations(simulation.now_ms() + options.duration_ms);
+    status = nemesis.RunSafetyPhase(options.duration_ms);
+  }
+  if (status.ok()) status = nemesis.HealEverything();
+  if (status.ok()) {
+    const ExpectedMembers expected = AllUp(cluster.addresses);
+    status = FinishKvRun(
+        simulation, workload, [&] { return CheckClusterConverged(simulation, expected); },
+        options.liveness_ms_max);
+  }
+  if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
+
+  ScenarioOutcome outcome = OutcomeOf(simulation);
+  outcome.fault_log = nemesis.log();
+  outcome.fault_log.push_back("summary: " + KvCountersText(workload.counters()));
+  return outcome;
+}
+
+namespace {
+
+ScenarioOutcome RunDivergentVersionsWith(const ScenarioOptions& options, bool faults) {
+  KvWorkloadConfig workload_config;  // the bucket defaults: n = 3, r = w = quorum (2)
+  workload_config.keys = KeyNames(kKeyCount);
+  // dw = 1: an acknowledged write survives crashes (the coordinator syncs), so "no acknowledged
+  // write lost" is a fair check; the version counts do not depend on it.
+  workload_config.write_options.dw = QuorumValue::Number(1);
+  workload_config.require_durable = true;
+  Cluster cluster(options, std::move(workload_config));
+  Simulation& simulation = cluster.simulation;
+  KvWorkload& workload = cluster.workload;
+
+  NemesisConfig nemesis_config;  // moderate: a fault every 1-4 s, mostly short-lived
+  nemesis_config.fault_interval_ms_min = 1'000;
+  nemesis_config.fault_interval_ms_max = 4'000;
+  nemesis_config.crashed_max = 1;
+  nemesis_config.crash_weight = 1;
+  nemesis_config.restart_weight = 3;
+  nemesis_config.partition_weight = 1;
+  nemesis_config.one_way_partition_weight = 0;
+  nemesis_config.isolate_weight = 1;
+  nemesis_config.heal_weight = 4;
+  nemesis_config.loss_burst_weight = 1;
+  nemesis_config.loss_end_weight = 2;
+  nemesis_config.loss_burst_ppm_max = 100'000;
+  nemesis_config.clock_skew_weight = 1;
+  nemesis_config.clock_reset_weight = 1;
+  Nemesis nemesis(simulation, nemesis_config);
+
+  Status status = Form(simulation, cluster.addresses);
+  if (status.ok()) {
+    workload.StartClients(kClients, simulation.now_ms() + options.duration_ms, kThinkMsMin,
+                          kThinkMsMax);
+    status = faults ? nemesis.RunSafetyPhase(options.duration_ms)
+                    : simulation.RunFor(options.duration_ms);
+  }
+  if (status.ok()) status = nemesis.HealEverything();
+  if (status.ok()) {
+    const ExpectedMembers expected = AllUp(cluster.addresses);
+    status = FinishKvRun(
+        simulation, workload, [&] { return CheckClusterConverged(simulation, expected); },
+        options.liveness_ms_max);
+  }
+  if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
+
+  ScenarioOutcome outcome = OutcomeOf(simulation);
+  outcome.fault_log = nemesis.log();
+  const KvCounters& counters = workload.counters();
+  outcome.fault_log.push_back(fmt::format("summary: {} clients, {} keys; {}; {}", kClients,
+                                          kKeyCount, KvCountersText(counters),
+                                          VersionHistogramText(counters)));
+  outcome.metrics["reads"] = counters.reads;
+  outcome.metrics["versions_0"] = counters.versions[0];
+  outcome.metrics["versions_1"] = counters.versions[1];
+  outcome.metrics["versions_2"] = counters.versions[2];
+  outcome.metrics["versions_3"] = counters.versions[3];
+  outcome.metrics["versions_4_or_more"] = counters.versions[4];
+  return outcome;
+}
+
+}  // namespace
+
+ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options) {
+  return RunDivergentVersionsWith(options, /*faults=*/true);
+}
+
+ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options) {
+  return RunDivergentVersionsWith(options, /*faults=*/false);
+}
+
+}  // namespace meridian::sim
