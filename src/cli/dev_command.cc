@@ -1,11 +1,16 @@
 // `meridian dev`: starts a local cluster of N `meridian serve` processes on loopback, each
 // with its own ports and data directory, prints the endpoints, and stops them all cleanly on
 // Ctrl-C (SIGINT) or SIGTERM. Node i (1-based) gets HTTP port http_base+i-1, peer port
-// peer_base+i-1 and data directory DATA_ROOT/node<i>; nodes 2..N join through node 1.
+// peer_base+i-1, a Redis-protocol (RESP) listener on resp_base+i-1 (a free port instead when
+// that one is taken; 0 = off) and data directory DATA_ROOT/node<i>; nodes 2..N join through
+// node 1.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +32,7 @@ struct DevOptions {
   int nodes = 3;
   int http_base = 8080;
   int peer_base = 7080;
+  int resp_base = 6380;  // 0: no RESP listeners
   std::string data_root = "var";
   std::string cluster_name = "meridian-dev";
   int ready_timeout_ms = 30000;
@@ -38,6 +44,7 @@ struct Child {
   std::string name;
   std::string http;
   std::string peer;
+  std::string resp;  // the bound RESP address (from the ready line); empty when off
   std::string ready_line;
 };
 
@@ -45,6 +52,30 @@ std::string SelfExecutable() {
   std::error_code error;
   auto path = std::filesystem::read_symlink("/proc/self/exe", error);
   return error ? std::string("meridian") : path.string();
+}
+
+// Whether `port` on 127.0.0.1 can be bound now (checked by binding it).
+bool PortFree(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int yes = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return free;
+}
+
+// The value of " name=VALUE" in a ready line; empty when absent.
+std::string ReadyField(const std::string& line, const std::string& name) {
+  const std::string key = " " + name + "=";
+  const std::size_t start = line.find(key);
+  if (start == std::string::npos) return "";
+  const std::size_t value = start + key.size();
+  return line.substr(value, line.find(' ', value) - value);
 }
 
 // Starts one `meridian serve` with stdout on a pipe (for the ready line) and stderr appended
@@ -158,6 +189,17 @@ int RunDev(const DevOptions& options) {
       args.push_back("--seeds");
       args.push_back(seed);
     }
+    if (options.resp_base > 0) {
+      // The wanted port may be taken (e.g. by a local Redis): fall back to any free port.
+      const int wanted = options.resp_base + i - 1;
+      const bool available = PortFree(wanted);
+      if (!available) {
+        std::fprintf(stderr, "meridian dev: RESP port %d is in use; %s takes a free port\n", wanted,
+                     child.name.c_str());
+      }
+      args.push_back("--resp");
+      args.push_back("127.0.0.1:" + std::to_string(available ? wanted : 0));
+    }
     if (!Spawn(executable, args, data_dir + "/meridian.log", child)) {
       std::fprintf(stderr, "meridian dev: cannot start %s\n", child.name.c_str());
       StopAll(children);
@@ -170,21 +212,29 @@ int RunDev(const DevOptions& options) {
       StopAll(children);
       return 1;
     }
+    children.back().resp = ReadyField(children.back().ready_line, "resp");
   }
   std::printf("Meridian dev cluster '%s' is up with %d node(s):\n", options.cluster_name.c_str(),
               options.nodes);
   for (const Child& child : children) {
-    std::printf("  %-7s http://%s  peer %s  data %s/%s  log %s/%s/meridian.log\n",
-                child.name.c_str(), child.http.c_str(), child.peer.c_str(),
+    const std::string resp = child.resp.empty() ? "" : "  resp " + child.resp;
+    std::printf("  %-7s http://%s%s  peer %s  data %s/%s  log %s/%s/meridian.log\n",
+                child.name.c_str(), child.http.c_str(), resp.c_str(), child.peer.c_str(),
                 options.data_root.c_str(), child.name.c_str(), options.data_root.c_str(),
                 child.name.c_str());
   }
   std::printf(
       "Try: curl -X PUT --data-binary hello http://%s/v1/kv/default/greeting\n"
       "     curl http://%s/v1/kv/default/greeting\n"
-      "     curl http://%s/v1/cluster/status\n"
-      "Press Ctrl-C to stop every node.\n",
+      "     curl http://%s/v1/cluster/status\n",
       children.front().http.c_str(), children.back().http.c_str(), children.front().http.c_str());
+  if (!children.front().resp.empty()) {
+    const std::string& resp = children.front().resp;
+    const std::size_t colon = resp.rfind(':');
+    std::printf("     redis-cli -h %s -p %s set greeting hello\n", resp.substr(0, colon).c_str(),
+                resp.substr(colon + 1).c_str());
+  }
+  std::printf("Press Ctrl-C to stop every node.\n");
   std::fflush(stdout);
 
   int exit_code = 0;
@@ -222,6 +272,9 @@ void AddDevCommand(CLI::App& app, int& exit_code) {
   dev->add_option("--http-base-port", options->http_base, "HTTP port of node 1; node i uses +i-1")
       ->capture_default_str();
   dev->add_option("--peer-base-port", options->peer_base, "Peer port of node 1; node i uses +i-1")
+      ->capture_default_str();
+  dev->add_option("--resp-base-port", options->resp_base,
+                  "RESP (Redis protocol) port of node 1; node i uses +i-1; 0: off")
       ->capture_default_str();
   dev->add_option("--data-root", options->data_root, "Data directories: DATA_ROOT/node<i>")
       ->capture_default_str();

@@ -28,6 +28,7 @@
 
 #include "api/http_server.h"
 #include "cli/commands.h"
+#include "core/object_id.h"
 #include "runtime/server.h"
 
 namespace meridian::cli {
@@ -117,6 +118,11 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(TextSetting("tls_key",
                                  "PEM private key file, required with --https (default: none)",
                                  [](C& c) -> std::string& { return c.tls_private_key_file; }));
+  settings.push_back(TextSetting("resp",
+                                 "Redis-protocol (RESP2) listen address HOST:PORT (default: off)",
+                                 [](C& c) -> std::string& { return c.resp_address; }));
+  settings.push_back(TextSetting("resp_bucket", "Bucket that RESP (Redis) keys live in",
+                                 [](C& c) -> std::string& { return c.resp_bucket; }));
   settings.push_back(NumberSetting(
       "partition_count", "Number of partitions; a power of two, fixed when the data dir is created",
       1, 1u << 20, [](C& c) -> std::uint32_t& { return c.node.partition_count; }));
@@ -256,6 +262,15 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
     if (Result<api::ListenAddress> parsed = api::ParseListenAddress(seed); !parsed.ok()) {
       return Status::InvalidArgument("seeds: '" + seed + "': " + parsed.status().message());
     }
+  }
+  if (!config.resp_address.empty()) {
+    if (Result<api::ListenAddress> resp = api::ParseListenAddress(config.resp_address);
+        !resp.ok()) {
+      return Status::InvalidArgument("resp: " + resp.status().message());
+    }
+  }
+  if (Status bucket = ValidateBucketName(config.resp_bucket); !bucket.ok()) {
+    return Status::InvalidArgument("resp_bucket: " + bucket.message());
   }
   const bool has_cert = !config.tls_certificate_file.empty();
   const bool has_key = !config.tls_private_key_file.empty();

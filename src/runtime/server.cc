@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +14,7 @@
 #include <system_error>
 
 #include "api/http_server.h"
+#include "api/resp_server.h"
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
@@ -38,6 +40,7 @@ struct Server::Impl {
     stopping = true;
     spdlog::info("stopping: closing listeners, finishing in-flight requests");
     http->Stop();
+    if (resp) resp->Stop();
     if (transport) transport->Stop();
     service->Stop();
     // Back to the default disposition: a second SIGINT/SIGTERM ends the process at once.
@@ -51,11 +54,15 @@ struct Server::Impl {
 
   // Stops the loop once every connection has closed, or when in-flight requests overran
   // the request timeout (their connections are then dropped).
+  std::size_t ConnectionCount() const {
+    return http->connection_count() + (resp ? resp->connection_count() : 0);
+  }
+
   void PollDrained() {
-    if (http->connection_count() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
-      if (http->connection_count() != 0) {
+    if (ConnectionCount() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      if (ConnectionCount() != 0) {
         spdlog::warn("stop deadline passed with {} connection(s) open; dropping them",
-                     http->connection_count());
+                     ConnectionCount());
       }
       io.stop();
       return;
@@ -75,6 +82,7 @@ struct Server::Impl {
   std::unique_ptr<node::Node> node;
   std::unique_ptr<NodeService> service;
   std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
@@ -92,6 +100,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   if (!config.https_address.empty() &&
       (config.tls_certificate_file.empty() || config.tls_private_key_file.empty())) {
     return Status::InvalidArgument("https needs both a TLS certificate and a private key file");
+  }
+  if (!config.resp_address.empty()) {
+    if (Status bucket = ValidateBucketName(config.resp_bucket); !bucket.ok()) {
+      return Status::InvalidArgument("resp_bucket: " + bucket.message());
+    }
   }
 
   std::error_code fs_error;
@@ -149,6 +162,27 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
         config.https_address, config.tls_certificate_file, config.tls_private_key_file));
   }
+  if (!config.resp_address.empty()) {
+    api::RespSettings settings;
+    settings.bucket = config.resp_bucket;
+    settings.mode = node_config.peer_address.empty() ? "standalone" : "cluster";
+    settings.node_id = node_config.node_id;
+    api::RespServerLimits limits;
+    limits.connections_max = config.http_limits.connections_max;
+    limits.idle_timeout_ms = config.http_limits.idle_timeout_ms;
+    // One argument may be as large as a value (or a key); a whole command as a large value
+    // plus its key, and at least 64 MiB so that MSET of several values fits.
+    const std::size_t value_max = config.node.value_bytes_max;
+    const std::size_t key_max = config.node.key_bytes_max;
+    limits.connection.parser.bulk_bytes_max = std::max(value_max, key_max);
+    limits.connection.parser.command_bytes_max =
+        std::max<std::size_t>(std::size_t{64} << 20, value_max + key_max + (64u << 10));
+    impl->resp = std::make_unique<api::RespServer>(impl->io, *impl->service, &impl->http->metrics(),
+                                                   settings, limits);
+    if (Status listening = impl->resp->Listen(config.resp_address); !listening.ok()) {
+      return Status(listening.code(), "resp: " + listening.message());
+    }
+  }
   // The node opens after the listeners are bound, so it advertises the bound HTTP port; no
   // request can reach it before Run() starts the event loop.
   if (node_config.http_address.empty()) {
@@ -178,6 +212,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
 std::string Server::ReadyLine() const {
   std::string line = "meridian ready: http=" + impl_->http->http_endpoint();
   if (!impl_->http->https_endpoint().empty()) line += " https=" + impl_->http->https_endpoint();
+  if (impl_->resp) line += " resp=" + impl_->resp->endpoint();
   if (impl_->transport) line += " peer=" + impl_->transport->advertised_address();
   return line;
 }
@@ -187,6 +222,9 @@ std::uint16_t Server::http_port() const {
 }
 std::uint16_t Server::https_port() const {
   return impl_->http->https_port();
+}
+std::uint16_t Server::resp_port() const {
+  return impl_->resp ? impl_->resp->port() : 0;
 }
 
 Status Server::Run() {

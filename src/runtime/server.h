@@ -1,5 +1,5 @@
-// Server: one Meridian node process — RocksDB storage, the Node state machine, and the
-// HTTP(S) front end — run on a single event loop.
+// Server: one Meridian node process — RocksDB storage, the Node state machine, the HTTP(S)
+// front end and optionally the Redis-protocol (RESP) front end — run on a single event loop.
 //
 // Concurrency model: a single-threaded event loop. One asio::io_context, run by ONE thread
 // (the caller of Run()), drives the listeners, every HTTP session, the node's tick timer and
@@ -32,10 +32,13 @@ struct ServerConfig {
   std::string https_address;                    // empty: no TLS listener
   std::string tls_certificate_file;             // PEM chain; required with https_address
   std::string tls_private_key_file;             // PEM key; required with https_address
+  std::string resp_address;                     // HOST:PORT of the RESP listener; empty: off
+  std::string resp_bucket = "default";          // the bucket RESP keys live in
   node::NodeConfig node;
   storage::RocksDbOptions rocksdb;
   // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
-  // edge and the node enforce the same limits.
+  // edge and the node enforce the same limits. The RESP listener shares connections_max (its
+  // own count) and idle_timeout_ms.
   api::HttpLimits http_limits;
 };
 
@@ -48,11 +51,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // "meridian ready: http=IP:PORT" plus " https=IP:PORT" when TLS is on and " peer=IP:PORT"
-  // when the node is in a cluster (bound ports).
+  // "meridian ready: http=IP:PORT" plus " https=IP:PORT" when TLS is on, " resp=IP:PORT" when
+  // the RESP listener is on and " peer=IP:PORT" when the node is in a cluster (bound ports).
   std::string ReadyLine() const;
   std::uint16_t http_port() const;
   std::uint16_t https_port() const;  // 0 when TLS is off
+  std::uint16_t resp_port() const;   // 0 when RESP is off
 
   // Prints ReadyLine() to stdout (flushed), then runs the event loop on the calling thread
   // until a stop is requested and in-flight requests finished. Call once.
