@@ -275,6 +275,9 @@ class Node {
     std::size_t target = 0;
   };
   std::map<std::uint64_t, PendingRead> reads_;
+  // Of reads_, those already answered and only waiting for stragglers (for read repair); they
+  // do not count toward coordinators_max, and beyond it the oldest stop waiting.
+  std::size_t answered_reads_ = 0;
   std::map<std::uint64_t, PendingWrite> writes_;
   std::map<std::uint64_t, ReplicaCall> replica_calls_;
   std::uint64_t next_coordination_id_ = 1;

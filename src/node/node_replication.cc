@@ -153,6 +153,7 @@ void Node::AdvanceRead(std::uint64_t coordination) {
   const replication::GetCoordinator& coordinator = read.coordinator;
   if (!read.answered && coordinator.state() != QuorumState::kPending) {
     read.answered = true;
+    ++answered_reads_;
     if (coordinator.state() == QuorumState::kSucceeded) {
       ClientReply reply;
       GetReply body = LocalStore::ReplyOf(read.id, coordinator.answer());
@@ -174,6 +175,7 @@ void Node::AdvanceRead(std::uint64_t coordination) {
     }
     for (std::uint64_t call : read.calls) replica_calls_.erase(call);
     reads_.erase(it);
+    --answered_reads_;
   }
 }
 
@@ -225,16 +227,29 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     Deliver(origin, op, ErrorReply(std::move(ok)));
     return;
   }
-  const auto local = std::find_if(selection.targets.begin(), selection.targets.end(),
-                                  [&](const auto& target) { return target.node == self; });
-  if (local == selection.targets.end()) {
-    Deliver(origin, op,
-            ErrorReply(Status::Unavailable("this node is not a replica of the key and could not "
-                                           "reach a primary to coordinate the write (the ring "
-                                           "is changing); the request was not applied")));
-    return;
+  std::vector<replication::ReplicaTarget> targets = selection.targets;
+  // The primaries this node's copy is owed to when it is not a target itself.
+  std::vector<cluster::NodeId> hinted_for;
+  auto local = std::find_if(targets.begin(), targets.end(),
+                            [&](const auto& target) { return target.node == self; });
+  if (local == targets.end()) {
+    // Coordinating without being a replica in this node's view (a write bounced between nodes
+    // whose rings differ): the dot is minted here, so the copy is kept here too — as a hint
+    // for the primaries, delivered and dropped like any hint.
+    if (!quorum.sloppy_quorum) {
+      Deliver(origin, op,
+              ErrorReply(Status::Unavailable("this node is not a replica of the key and could "
+                                             "not reach a primary to coordinate the write (the "
+                                             "ring is changing); the request was not applied")));
+      return;
+    }
+    hinted_for = list.primaries;
+    targets.push_back(replication::ReplicaTarget{self, false, list.primaries.front()});
+    local = targets.end() - 1;
+  } else if (!local->primary) {
+    hinted_for = {local->hint_for};
   }
-  const std::size_t local_index = static_cast<std::size_t>(local - selection.targets.begin());
+  const std::size_t local_index = static_cast<std::size_t>(local - targets.begin());
 
   // Mint the new version on this node's copy (objects and any hinted copy merged).
   const std::string storage_key = store_.ObjectStorageKey(id);
@@ -265,7 +280,8 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     stored = env_.engine->Write(batch, storage::WriteOptions{.sync = sync});
     if (stored.ok()) MirrorIfTransferring(storage_key, encoded);
   } else {
-    stored = hints_->StoreHint(storage_key, minted->object, {local->hint_for}, sync);
+    std::sort(hinted_for.begin(), hinted_for.end());
+    stored = hints_->StoreHint(storage_key, minted->object, hinted_for, sync);
   }
   if (!stored.ok()) {
     Deliver(origin, op, ErrorReply(std::move(stored)));
@@ -276,7 +292,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   auto [it, inserted] = writes_.emplace(
       coordination, PendingWrite{origin,
                                  op,
-                                 replication::PutCoordinator(selection.targets, quorum,
+                                 replication::PutCoordinator(targets, quorum,
                                                              NowMs() + config_.request_timeout_ms),
                                  std::move(minted->context),
                                  sync,
@@ -284,9 +300,9 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   MERIDIAN_CHECK(inserted);
   PendingWrite& write = it->second;
   write.coordinator.OnAck(local_index, sync, !local->primary);
-  for (std::size_t index = 0; index < selection.targets.size(); ++index) {
+  for (std::size_t index = 0; index < targets.size(); ++index) {
     if (index == local_index) continue;
-    const replication::ReplicaTarget& target = selection.targets[index];
+    const replication::ReplicaTarget& target = targets[index];
     const std::string address = AddressOf(target.node);
     if (address.empty()) {
       write.coordinator.OnError(index, Status::Unavailable(target.node + " has no known address"));
@@ -327,6 +343,18 @@ void Node::AdvanceWrite(std::uint64_t coordination) {
 
 void Node::ExpireCoordinators() {
   const std::uint64_t now_ms = NowMs();
+  // Answered reads wait for stragglers only for read repair: past the bound, the oldest stop
+  // waiting (their repair is skipped) so a flood of fast reads cannot pile them up.
+  for (auto it = reads_.begin();
+       answered_reads_ > config_.coordinators_max && it != reads_.end();) {
+    if (!it->second.answered) {
+      ++it;
+      continue;
+    }
+    for (std::uint64_t call : it->second.calls) replica_calls_.erase(call);
+    it = reads_.erase(it);
+    --answered_reads_;
+  }
   std::vector<std::uint64_t> ids;
   for (auto& [id, read] : reads_) {
     read.coordinator.OnTime(now_ms);

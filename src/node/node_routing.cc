@@ -69,7 +69,7 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     Deliver(origin, op, ErrorReply(quorum.status()));
     return;
   }
-  if (reads_.size() + writes_.size() >= config_.coordinators_max) {
+  if (reads_.size() - answered_reads_ + writes_.size() >= config_.coordinators_max) {
     Deliver(origin, op,
             ErrorReply(Status::Unavailable("too many requests in flight on this node (" +
                                            std::to_string(config_.coordinators_max) +
@@ -89,6 +89,13 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }
+  // Forwarded here by a node whose ring (newer or older) makes this node a primary: while the
+  // ring changes, views differ by a gossip round. A node that keeps the partition coordinates
+  // rather than bouncing the write on (found by tests/e2e/test_cluster.py's join under load).
+  if (hops > 0 && HoldsReplica(partition)) {
+    CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
+    return;
+  }
   const auto reachable = std::find_if(
       primaries.begin(), primaries.end(),
       [this](const cluster::NodeId& node) { return Reachable(node) && !AddressOf(node).empty(); });
@@ -96,8 +103,9 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     Forward(origin, request, *reachable, hops);
     return;
   }
-  if (reachable == primaries.end() && quorum->sloppy_quorum) {
-    // Always writable: no primary is reachable, so this node coordinates as a fallback.
+  if (quorum->sloppy_quorum) {
+    // Always writable: no primary is reachable (or the write already bounced between nodes
+    // whose rings differ), so this node coordinates as a fallback.
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }

@@ -99,6 +99,7 @@ void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object) {
     ++receipt_.primaries;
   } else {
     ++receipt_.fallbacks;
+    if (!replies_[index].has_value()) ++fallback_not_found_;
   }
   Decide();
 }
@@ -139,7 +140,14 @@ std::vector<std::size_t> GetCoordinator::ReplicasBehind() const {
 
 void GetCoordinator::Decide() {
   if (state_ != QuorumState::kPending) return;
-  if (receipt_.replies >= quorum_.r && receipt_.primaries >= quorum_.pr) {
+  bool all_answered = true;
+  for (int answer : answers_) all_answered = all_answered && answer != kNoAnswer;
+  // A fallback without a copy usually just holds no hint for the key: its "not found" counts
+  // toward r only once every target answered (else a coordinator that is itself a fallback
+  // could answer 404 from two empty fallbacks before the live primary that has the value).
+  const std::uint32_t counted =
+      all_answered ? receipt_.replies : receipt_.replies - fallback_not_found_;
+  if (counted >= quorum_.r && receipt_.primaries >= quorum_.pr) {
     state_ = QuorumState::kSucceeded;
     answer_ = merged_;
     // Every reply so far decided the read.
@@ -159,7 +167,7 @@ void GetCoordinator::Decide() {
     if (targets_[i].primary) ++open_primaries;
   }
   if (receipt_.replies + open >= quorum_.r && receipt_.primaries + open_primaries >= quorum_.pr) {
-    return;
+    return;  // (fallback "not found" replies count in the best case: see above)
   }
   state_ = QuorumState::kFailed;
   // errors == 0 only when the targets never could reach the quorum (CheckReachable ignored).

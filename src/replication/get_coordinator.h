@@ -1,6 +1,7 @@
 // GetCoordinator: the quorum state machine of one read on its coordinator (any node). The
 // node asks every target and feeds the replies in; the coordinator answers once r replicas
-// replied (pr of them primaries) with the merge of what came back, then keeps collecting
+// replied (pr of them primaries; a fallback's "not found" counts only once every target
+// answered) with the merge of what came back, then keeps collecting
 // until every target answered or the deadline, and names the replicas whose copy was behind
 // the merge of everything it saw, for read repair.
 //
@@ -66,6 +67,7 @@ class GetCoordinator {
   ConflictPolicy policy_;
   std::uint64_t deadline_ms_;
   bool deadline_passed_ = false;
+  std::uint32_t fallback_not_found_ = 0;        // fallbacks that replied without a copy
   std::vector<int> answers_;                    // per target: 0 none, 1 reply, 2 error
   std::vector<std::optional<DvvSet>> replies_;  // per target, when it replied
   QuorumState state_ = QuorumState::kPending;

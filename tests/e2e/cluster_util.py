@@ -104,6 +104,21 @@ class ClusterNode(Server):
     def get(self, key, session=None):
         return (session or self.session).get(self.kv_url(key), timeout=REQUEST_TIMEOUT_S)
 
+    def kv(self, method, key, params=None, data=None, headers=None, session=None,
+           bucket="default"):
+        """One object request with query parameters (e.g. {"w": 2, "pw": 2}) and headers."""
+        return (session or self.session).request(
+            method, self.kv_url(key, bucket), params=params, data=data, headers=headers,
+            timeout=REQUEST_TIMEOUT_S)
+
+    def metrics(self, session=None):
+        """GET /metrics parsed into {series (with its labels, as written): float}."""
+        response = (session or self.session).get(self.http_url + "/metrics",
+                                                 timeout=REQUEST_TIMEOUT_S)
+        if response.status_code != 200:
+            raise AssertionError("GET /metrics on %s -> %d" % (self.name, response.status_code))
+        return parse_metrics(response.text)
+
     def log_tail(self, lines=LOG_TAIL_LINES):
         text = self.log().splitlines()
         return "\n".join(text[-lines:])
@@ -183,6 +198,46 @@ class Cluster:
     def remove_work_dirs(self):
         for directory in self.work_dirs:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {series: float}; `series` is the name with its labels as
+    written, e.g. 'meridian_hints_pending' or 'meridian_requests_total{op="get",status="200"}'."""
+    values = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        values[series] = float(value)
+    return values
+
+
+def parse_consistency(response):
+    """The X-Meridian-Consistency receipt of a response as {field: int}; {} when absent."""
+    header = response.headers.get("X-Meridian-Consistency")
+    if not header:
+        return {}
+    receipt = {}
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        receipt[name] = int(value)
+    return receipt
+
+
+def members_alive(observers, ids, alive):
+    """A poll condition: every node in `observers` reports each member in `ids` with
+    alive == `alive` (its failure detector's opinion)."""
+    def condition():
+        views = {}
+        done = True
+        for node in observers:
+            members = members_by_id(node.status())
+            views[node.name] = {m: (members[m]["alive"], round(members[m]["phi"], 2))
+                                for m in ids}
+            if any(members[m]["alive"] != alive for m in ids):
+                done = False
+        return done, views
+    return condition
 
 
 # --- polling -------------------------------------------------------------------------------

@@ -12,13 +12,15 @@ import time
 import pytest
 
 from cluster_util import (Cluster, Load, cluster_settled, describe_problems, keep_dirs,
-                          members_by_id, poll, read_everywhere, summarize_status, write_keys)
+                          members_by_id, parse_consistency, poll, read_everywhere,
+                          summarize_status, write_keys)
 
 FORM_DEADLINE_S = 45
 DETECT_DEADLINE_S = 15
 RECOVER_DEADLINE_S = 20
 JOIN_DEADLINE_S = 60
 LEAVE_DEADLINE_S = 60
+FAIL_FAST_S = 2  # well under the coordinators' 4 s request deadline
 IDS5 = ["node%d" % i for i in range(1, 6)]
 
 
@@ -119,19 +121,36 @@ def test_killed_node_is_detected_and_recovers_with_its_data(make_cluster):
          "alive=false")
     detect_seconds = time.monotonic() - killed_at
 
-    # While node3 is down its keys fail fast with 503; every other key is still served.
-    served, unavailable, wrong = 0, 0, []
+    # While node3 is down every key is still served with the bucket defaults (n=3, r=2): each
+    # key has at most one replica on node3, and a fallback stands in for it.
+    wrong = []
     for i, (key, value) in enumerate(written.items()):
         node = others[i % len(others)]
         response = node.get(key)
-        if response.status_code == 200 and response.content == value:
+        if response.status_code != 200 or response.content != value:
+            wrong.append((node.name, key, response.status_code, response.content[:200]))
+    assert not wrong, "default (r=2) reads during node3's outage: %s" % wrong[:10]
+
+    # Asking for every primary (r=3, no fallbacks) shows the outage: keys with a replica on
+    # node3 fail fast with 503 naming it; every other key is still served by its 3 primaries.
+    served, unavailable, wrong, slowest = 0, 0, [], 0.0
+    for i, (key, value) in enumerate(written.items()):
+        node = others[i % len(others)]
+        started = time.monotonic()
+        response = node.kv("GET", key, params={"r": 3, "sloppy_quorum": "false"})
+        slowest = max(slowest, time.monotonic() - started)
+        receipt = parse_consistency(response)
+        if response.status_code == 200 and response.content == value \
+                and receipt.get("primaries") == 3:
             served += 1
-        elif response.status_code == 503:
+        elif response.status_code == 503 and "node3" in response.json()["message"]:
             unavailable += 1
         else:
-            wrong.append((node.name, key, response.status_code, response.content[:200]))
-    assert not wrong, "reads during node3's outage: %s" % wrong[:10]
+            wrong.append((node.name, key, response.status_code, receipt,
+                          response.content[:200]))
+    assert not wrong, "r=3 reads during node3's outage: %s" % wrong[:10]
     assert served > 0 and unavailable > 0, (served, unavailable)
+    assert slowest < FAIL_FAST_S, "an r=3 read took %.2fs during the outage" % slowest
 
     victim.restart()
 
@@ -156,8 +175,8 @@ def test_killed_node_is_detected_and_recovers_with_its_data(make_cluster):
 
     problems = read_everywhere(nodes, written)
     assert not problems, describe_problems(problems, len(written))
-    print("node3 detected dead after %.1fs; %d/%d keys unavailable during the outage"
-          % (detect_seconds, unavailable, len(written)))
+    print("node3 detected dead after %.1fs; %d/%d keys unavailable to r=3 reads during the "
+          "outage" % (detect_seconds, unavailable, len(written)))
 
 
 def test_join_under_load_loses_and_fails_nothing(make_cluster):

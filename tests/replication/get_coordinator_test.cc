@@ -240,3 +240,36 @@ TEST(GetCoordinator, CheckReachableNamesTheMissingReplicas) {
 
 }  // namespace
 }  // namespace meridian::replication
+
+namespace meridian::replication {
+namespace {
+
+// Two primaries down: the coordinator is a fallback itself. Two empty fallback replies must not
+// answer "not found" before the live primary that holds the value replied (found by
+// tests/e2e/test_replication.py).
+TEST(GetCoordinator, FallbackNotFoundWaitsForTheLivePrimary) {
+  const std::vector<ReplicaTarget> targets = {{"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
+  GetCoordinator get(targets, Quorum(2), ConflictPolicy::kSiblings, kDeadline);
+  get.OnReply(1, std::nullopt);
+  get.OnReply(2, std::nullopt);
+  EXPECT_EQ(get.state(), QuorumState::kPending);
+  get.OnReply(0, kOld);
+  ASSERT_EQ(get.state(), QuorumState::kSucceeded);
+  EXPECT_EQ(get.answer(), kOld);
+  EXPECT_EQ(get.receipt().primaries, 1u);
+}
+
+// When every target answered and nobody has the key, fallback "not found" replies count.
+TEST(GetCoordinator, FallbackNotFoundCountsOnceEveryTargetAnswered) {
+  const std::vector<ReplicaTarget> targets = {{"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
+  GetCoordinator get(targets, Quorum(2), ConflictPolicy::kSiblings, kDeadline);
+  get.OnReply(1, std::nullopt);
+  get.OnReply(0, std::nullopt);
+  EXPECT_EQ(get.state(), QuorumState::kPending);
+  get.OnReply(2, std::nullopt);
+  ASSERT_EQ(get.state(), QuorumState::kSucceeded);
+  EXPECT_EQ(get.answer(), std::nullopt);
+}
+
+}  // namespace
+}  // namespace meridian::replication
