@@ -160,6 +160,11 @@ class Node {
                      ConflictPolicy policy);
   void CoordinateWrite(const Origin& origin, ClientRequest request, const ResolvedQuorum& quorum,
                        ConflictPolicy policy, std::uint32_t hops);
+  // Registers a replica call of `coordination` to its `target` (appending the call id, which is
+  // the request id to use, to `calls`) and returns the message to fill, queued to `address`.
+  proto::PeerMessage& StartReplicaCall(std::uint64_t coordination, std::size_t target,
+                                       const std::string& address,
+                                       std::vector<std::uint64_t>& calls);
   void AdvanceRead(std::uint64_t coordination);
   void AdvanceWrite(std::uint64_t coordination);
   void ReadRepair(const ObjectId& id, const std::string& storage_key,

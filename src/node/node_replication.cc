@@ -88,6 +88,17 @@ void Node::MirrorIfTransferring(const std::string& storage_key, const std::strin
   if (copy != copies_.end()) copy->second.sender->MirrorWrite(storage_key, encoded).IgnoreError();
 }
 
+proto::PeerMessage& Node::StartReplicaCall(std::uint64_t coordination, std::size_t target,
+                                           const std::string& address,
+                                           std::vector<std::uint64_t>& calls) {
+  const std::uint64_t call = next_replica_call_id_++;
+  replica_calls_[call] = ReplicaCall{coordination, target};
+  calls.push_back(call);
+  cluster::Outbound& out = outbound_.emplace_back();
+  out.to_address = address;
+  return out.message;
+}
+
 void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
                          const ResolvedQuorum& quorum, ConflictPolicy policy) {
   const std::uint32_t partition = store_.PartitionOfObject(request.id);
@@ -133,15 +144,9 @@ void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
       read.coordinator.OnError(index, Status::Unavailable(node + " has no known address"));
       continue;
     }
-    const std::uint64_t call = next_replica_call_id_++;
-    replica_calls_[call] = ReplicaCall{coordination, index};
-    read.calls.push_back(call);
-    cluster::Outbound out;
-    out.to_address = address;
-    proto::ReplicaRead* message = out.message.mutable_replica_read();
-    message->set_request_id(call);
-    message->set_storage_key(storage_key);
-    outbound_.push_back(std::move(out));
+    proto::PeerMessage& message = StartReplicaCall(coordination, index, address, read.calls);
+    message.mutable_replica_read()->set_request_id(read.calls.back());
+    message.mutable_replica_read()->set_storage_key(storage_key);
   }
   AdvanceRead(coordination);
 }
@@ -308,18 +313,13 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
       write.coordinator.OnError(index, Status::Unavailable(target.node + " has no known address"));
       continue;
     }
-    const std::uint64_t call = next_replica_call_id_++;
-    replica_calls_[call] = ReplicaCall{coordination, index};
-    write.calls.push_back(call);
-    cluster::Outbound out;
-    out.to_address = address;
-    proto::ReplicaWrite* message = out.message.mutable_replica_write();
-    message->set_request_id(call);
+    proto::ReplicaWrite* message =
+        StartReplicaCall(coordination, index, address, write.calls).mutable_replica_write();
+    message->set_request_id(write.calls.back());
     message->set_storage_key(storage_key);
     message->set_encoded_object(encoded);
     message->set_sync(sync);
     if (!target.primary) message->add_hint_for(target.hint_for);
-    outbound_.push_back(std::move(out));
   }
   AdvanceWrite(coordination);
 }

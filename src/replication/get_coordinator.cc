@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "replication/quorum_text.h"
 
 namespace meridian::replication {
 namespace {
@@ -12,46 +13,14 @@ constexpr int kNoAnswer = 0;
 constexpr int kReplied = 1;
 constexpr int kErrored = 2;
 
-std::string Join(const std::vector<cluster::NodeId>& nodes) {
-  std::string out;
-  for (const cluster::NodeId& node : nodes) {
-    if (!out.empty()) out += ", ";
-    out += node;
-  }
-  return out;
-}
-
-// "needs 2 replicas but only 1 of 3 is reachable (unreachable primaries: b, c)"
-std::string Shortfall(std::uint32_t needed, std::string_view what, std::size_t have,
-                      std::uint32_t n, std::string_view label,
-                      const std::vector<cluster::NodeId>& unreachable) {
-  std::string out = "needs " + std::to_string(needed) + " " + std::string(what) + " but only " +
-                    std::to_string(have) + " of " + std::to_string(n) +
-                    (have == 1 ? " is" : " are") + " reachable";
-  if (!unreachable.empty()) out += " (" + std::string(label) + ": " + Join(unreachable) + ")";
-  return out;
-}
-
-std::string Count(std::uint32_t count, std::string_view singular, std::string_view plural) {
-  return std::to_string(count) + " " + std::string(count == 1 ? singular : plural);
-}
-
 }  // namespace
 
 Status GetCoordinator::CheckReachable(const ReplicaSelection& selection,
                                       const ResolvedQuorum& quorum) {
   const std::size_t total = selection.targets.size();
   std::size_t primaries = 0;
-  // Every unreachable primary in preference order: fallbacks replace a prefix of them.
-  std::vector<cluster::NodeId> unreachable;
-  for (const ReplicaTarget& target : selection.targets) {
-    if (target.primary) {
-      ++primaries;
-    } else {
-      unreachable.push_back(target.hint_for);
-    }
-  }
-  unreachable.insert(unreachable.end(), selection.unreplaced.begin(), selection.unreplaced.end());
+  for (const ReplicaTarget& target : selection.targets) primaries += target.primary ? 1 : 0;
+  const std::vector<cluster::NodeId> unreachable = UnreachablePrimaries(selection);
   if (total < quorum.r) {
     return Status::Unavailable("r=" + std::to_string(quorum.r) + " " +
                                Shortfall(quorum.r, "replicas", total, quorum.n,
