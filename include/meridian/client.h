@@ -14,6 +14,9 @@
 // connection. An object PUT is never re-sent: a repeated blind PUT would create an extra
 // sibling; neither is a cluster join.
 //
+// AsyncClient (at the end of this file) issues the object requests without blocking, over a
+// pool of keep-alive connections on one event loop.
+//
 // Causal contexts are opaque tokens: pass the context of a Get to the next Put/Delete of
 // the same key to supersede exactly the values that Get returned.
 //
@@ -24,7 +27,9 @@
 // options, "invalid_props" for bucket properties).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +37,10 @@
 #include <vector>
 
 #include "meridian/result.h"
+
+namespace boost::asio {
+class io_context;  // declared only: AsyncClient can run on a caller's Boost.Asio event loop
+}
 
 namespace meridian::client {
 
@@ -255,6 +264,74 @@ class Client {
   // POST /v1/cluster/<endpoint> with a JSON body; a 200 {"message"} reply is the result.
   Result<ClusterAdminResult> SendClusterAdmin(std::string_view endpoint, std::string body,
                                               bool idempotent);
+  std::unique_ptr<Impl> impl_;
+};
+
+// How many connections an AsyncClient keeps, and how deep it pipelines.
+struct PoolOptions {
+  // Persistent keep-alive connections to the endpoint, each opened when first needed; a
+  // request waits for a free connection when all are busy. At least 1.
+  std::uint32_t connections = 16;
+  // Requests in flight on one connection (HTTP/1.1 pipelining: sent back to back, replies in
+  // order). 1 = no pipelining: a request goes only to a connection with nothing in flight.
+  std::uint32_t pipeline_depth = 1;
+};
+
+// AsyncClient: the object operations of Client (Get, Put, Delete) without blocking, over a
+// pool of keep-alive connections, driven by one Boost.Asio event loop.
+//
+// Every call returns at once; its callback runs later, exactly once, on the thread running
+// the loop, with the same results and errors as the blocking call (never inside the call
+// itself, not even for kInvalidArgument). ClientOptions mean what they mean for Client;
+// timeout_ms bounds connecting plus the exchange, counted from when a connection takes the
+// request (time spent waiting for a free connection is not counted).
+//
+// Thread-safety: NOT thread-safe. Make every call, and run the loop, on one thread. For
+// several threads use one AsyncClient (and loop) per thread.
+//
+// Connection reuse and re-sending follow Client's rules: a connection idle for a second or
+// more is checked before reuse; when a reused connection breaks before a request's reply
+// began, idempotent requests (Get, Delete) and requests not yet handed to the socket are
+// re-sent once on a fresh connection; a Put that may have reached the server is never
+// re-sent. When a connection breaks or times out, every request in flight on it fails
+// (pipelined requests share their connection's fate).
+//
+// Destroying the client closes its connections and drops the callbacks of pending requests
+// without calling them. Do not destroy it from inside one of its callbacks.
+class AsyncClient {
+ public:
+  using GetCallback = std::function<void(Result<GetResult>)>;
+  using WriteCallback = std::function<void(Result<WriteResult>)>;
+
+  // A client with an event loop of its own, run by Run(). Fails as Client::Create does, and
+  // with kInvalidArgument for zero connections or pipeline depth. Does not connect.
+  static Result<std::unique_ptr<AsyncClient>> Create(ClientOptions options, PoolOptions pool = {});
+  // A client on the caller's event loop, which must outlive it; callbacks run on the thread
+  // running `loop`, and the calls must be made on that thread too.
+  static Result<std::unique_ptr<AsyncClient>> Create(boost::asio::io_context& loop,
+                                                     ClientOptions options, PoolOptions pool = {});
+
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // As Client::Get / Put / Delete; the arguments are copied before the call returns.
+  void Get(std::string_view bucket, std::string_view key, const GetOptions& options,
+           GetCallback done);
+  void Put(std::string_view bucket, std::string_view key, std::string_view value,
+           const PutOptions& options, WriteCallback done);
+  void Delete(std::string_view bucket, std::string_view key, const DeleteOptions& options,
+              WriteCallback done);
+
+  // Requests whose callbacks have not run yet.
+  std::size_t Pending() const;
+  // Runs the event loop on this thread until no request is pending (callbacks may issue
+  // more requests; those are waited for too).
+  void Run();
+
+ private:
+  class Impl;
+  explicit AsyncClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -15,5 +15,6 @@ void AddSimCommand(CLI::App& app, int& exit_code);    // sim_command.cc: sim
 void AddDevCommand(CLI::App& app, int& exit_code);    // dev_command.cc: local cluster
 // cluster_commands.cc: cluster status, ring, join, leave, remove, set-weight
 void AddClusterCommands(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);  // bench_command.cc: load generator
 
 }  // namespace meridian::cli

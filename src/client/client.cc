@@ -5,6 +5,7 @@
 
 #include "client/cluster_parsing.h"
 #include "client/http_connection.h"
+#include "client/object_requests.h"
 #include "client/request_options.h"
 #include "client/response_parsing.h"
 #include "client/url.h"
@@ -12,54 +13,15 @@
 namespace meridian::client {
 namespace {
 
+using internal::CheckBucket;
 using internal::HttpRequest;
 using internal::HttpResponse;
-
-constexpr std::string_view kContextHeader = "X-Meridian-Context";
-constexpr std::string_view kConsistencyHeader = "X-Meridian-Consistency";
 
 Error InvalidArgument(std::string message) {
   Error error;
   error.code = ErrorCode::kInvalidArgument;
   error.message = std::move(message);
   return error;
-}
-
-Result<void> CheckBucket(std::string_view bucket) {
-  if (!internal::IsValidBucketName(bucket)) {
-    return InvalidArgument("invalid bucket name '" + std::string(bucket) +
-                           "': 1-64 bytes of [A-Za-z0-9_.-]");
-  }
-  return {};
-}
-
-Result<void> CheckObjectName(std::string_view bucket, std::string_view key) {
-  if (auto bucket_ok = CheckBucket(bucket); !bucket_ok.ok()) return bucket_ok;
-  if (key.empty()) return InvalidArgument("the key is empty");
-  return {};
-}
-
-Result<HttpRequest> WriteRequest(std::string method, std::string_view bucket, std::string_view key,
-                                 const WriteOptions& options) {
-  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
-  auto query = internal::WriteQuery(options);
-  if (!query.ok()) return query.error();
-  HttpRequest request;
-  request.method = std::move(method);
-  request.target = internal::ObjectTarget(bucket, key) + *query;
-  if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
-  return request;
-}
-
-Result<WriteResult> ParseWriteResponse(const HttpResponse& response) {
-  if (response.status != 204 && response.status != 200) {
-    return internal::ErrorFromResponse(response);
-  }
-  WriteResult result;
-  result.context = response.Header(kContextHeader);
-  result.durable = response.Header("X-Meridian-Durable") == "true";
-  result.consistency = internal::ParseConsistencyHeader(response.Header(kConsistencyHeader));
-  return result;
 }
 
 HttpRequest ClusterAdminRequest(std::string_view endpoint, std::string body, bool idempotent) {
@@ -143,49 +105,29 @@ Client::~Client() = default;
 
 Result<GetResult> Client::Get(std::string_view bucket, std::string_view key,
                               const GetOptions& options) {
-  if (auto valid = CheckObjectName(bucket, key); !valid.ok()) return valid.error();
-  auto query = internal::GetQuery(options);
-  if (!query.ok()) return query.error();
-  HttpRequest request;
-  request.method = "GET";
-  request.target = internal::ObjectTarget(bucket, key) + *query;
-  request.idempotent = true;
-  auto response = impl_->Send(request);
+  auto request = internal::BuildGetRequest(bucket, key, options);
+  if (!request.ok()) return request.error();
+  auto response = impl_->Send(*request);
   if (!response.ok()) return response.error();
-  if (response->status == 404) {
-    const auto error = internal::ErrorFromResponse(*response);
-    // Only the object's own 404 means "missing"; any other 404 is a wrong endpoint.
-    if (error.server_code != "not_found") return error;
-    GetResult missing;
-    missing.context = response->Header(kContextHeader);
-    missing.consistency = internal::ParseConsistencyHeader(response->Header(kConsistencyHeader));
-    return missing;
-  }
-  return internal::ParseGetResponse(*response);
+  return internal::ParseGetReply(*response);
 }
 
 Result<WriteResult> Client::Put(std::string_view bucket, std::string_view key,
                                 std::string_view value, const PutOptions& options) {
-  auto built = WriteRequest("PUT", bucket, key, options);
-  if (!built.ok()) return built.error();
-  HttpRequest request = std::move(built).value();
-  request.headers.emplace_back("Content-Type", "application/octet-stream");
-  request.body = std::string(value);
-  request.idempotent = false;  // a repeated blind PUT would add a sibling
-  auto response = impl_->Send(request);
+  auto request = internal::BuildWriteRequest(bucket, key, &value, options);
+  if (!request.ok()) return request.error();
+  auto response = impl_->Send(*request);
   if (!response.ok()) return response.error();
-  return ParseWriteResponse(*response);
+  return internal::ParseWriteReply(*response);
 }
 
 Result<WriteResult> Client::Delete(std::string_view bucket, std::string_view key,
                                    const DeleteOptions& options) {
-  auto built = WriteRequest("DELETE", bucket, key, options);
-  if (!built.ok()) return built.error();
-  HttpRequest request = std::move(built).value();
-  request.idempotent = true;  // a repeated delete leaves the key deleted
-  auto response = impl_->Send(request);
+  auto request = internal::BuildWriteRequest(bucket, key, nullptr, options);
+  if (!request.ok()) return request.error();
+  auto response = impl_->Send(*request);
   if (!response.ok()) return response.error();
-  return ParseWriteResponse(*response);
+  return internal::ParseWriteReply(*response);
 }
 
 Result<BucketProps> Client::GetBucketProps(std::string_view bucket) {

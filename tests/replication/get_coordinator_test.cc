@@ -248,7 +248,8 @@ namespace {
 // answer "not found" before the live primary that holds the value replied (found by
 // tests/e2e/test_replication.py).
 TEST(GetCoordinator, FallbackNotFoundWaitsForTheLivePrimary) {
-  const std::vector<ReplicaTarget> targets = {{"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
+  const std::vector<ReplicaTarget> targets = {
+      {"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
   GetCoordinator get(targets, Quorum(2), ConflictPolicy::kSiblings, kDeadline);
   get.OnReply(1, std::nullopt);
   get.OnReply(2, std::nullopt);
@@ -261,7 +262,8 @@ TEST(GetCoordinator, FallbackNotFoundWaitsForTheLivePrimary) {
 
 // When every target answered and nobody has the key, fallback "not found" replies count.
 TEST(GetCoordinator, FallbackNotFoundCountsOnceEveryTargetAnswered) {
-  const std::vector<ReplicaTarget> targets = {{"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
+  const std::vector<ReplicaTarget> targets = {
+      {"a", true, {}}, {"x", false, "b"}, {"y", false, "c"}};
   GetCoordinator get(targets, Quorum(2), ConflictPolicy::kSiblings, kDeadline);
   get.OnReply(1, std::nullopt);
   get.OnReply(0, std::nullopt);
