@@ -173,6 +173,9 @@ class Node {
   void TickHints(std::uint64_t now_ms);
   // This node's copy: its objects column merged with any hinted copy.
   Result<std::optional<DvvSet>> ReadLocal(const std::string& storage_key);
+  // Whether this node became a replica of `partition` and is still waiting for its copy (a
+  // fill): its "not found" then counts for a read only like a fallback's.
+  bool Filling(std::uint32_t partition);
   // Merges `object` into the local objects column (synced when `sync`).
   Status MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync);
   void HandleReplicaWrite(const std::string& from_address, const proto::ReplicaWrite& write);

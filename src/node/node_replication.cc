@@ -48,6 +48,11 @@ Result<std::optional<DvvSet>> Node::ReadLocal(const std::string& storage_key) {
   return std::optional<DvvSet>(DvvSet::Merge(**stored, **hinted));
 }
 
+bool Node::Filling(std::uint32_t partition) {
+  if (!config_.peer_address.empty()) ScanPlacementChanges();  // a ring just adopted counts
+  return awaiting_fill_.count(partition) != 0;
+}
+
 Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync) {
   auto merged =
       replication::MergeWithStored(*env_.engine, storage::Column::kObjects, storage_key, object);
@@ -132,7 +137,8 @@ void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
     if (node == self) {
       auto local = ReadLocal(storage_key);
       if (local.ok()) {
-        read.coordinator.OnReply(index, std::move(local).value());
+        const bool incomplete = !local->has_value() && Filling(partition);
+        read.coordinator.OnReply(index, std::move(local).value(), incomplete);
       } else {
         read.local_error = local.status();
         read.coordinator.OnError(index, local.status());
@@ -416,6 +422,8 @@ void Node::HandleReplicaRead(const std::string& from_address, const proto::Repli
     } else if (local->has_value()) {
       reply->set_found(true);
       reply->set_encoded_object(EncodeObject(**local));
+    } else {
+      reply->set_incomplete(Filling(key->partition));
     }
   }
   reply->set_status_code(static_cast<std::uint32_t>(status.code()));
@@ -457,7 +465,7 @@ void Node::OnReplicaReadReply(const proto::ReplicaReadReply& reply) {
     }
   }
   if (status.ok()) {
-    read->second.coordinator.OnReply(target.target, std::move(object));
+    read->second.coordinator.OnReply(target.target, std::move(object), reply.incomplete());
   } else {
     read->second.coordinator.OnError(target.target, status);
   }

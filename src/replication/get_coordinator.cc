@@ -47,7 +47,7 @@ GetCoordinator::GetCoordinator(std::vector<ReplicaTarget> targets, const Resolve
   Decide();  // r = 0 is met at once; targets that cannot reach r fail at once
 }
 
-void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object) {
+void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object, bool incomplete) {
   MERIDIAN_CHECK(index < targets_.size());
   if (answers_[index] != kNoAnswer) return;
   answers_[index] = kReplied;
@@ -68,7 +68,9 @@ void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object) {
     ++receipt_.primaries;
   } else {
     ++receipt_.fallbacks;
-    if (!replies_[index].has_value()) ++fallback_not_found_;
+  }
+  if (!replies_[index].has_value() && (incomplete || !targets_[index].primary)) {
+    ++fallback_not_found_;
   }
   Decide();
 }

@@ -32,8 +32,10 @@ class GetCoordinator {
   GetCoordinator(std::vector<ReplicaTarget> targets, const ResolvedQuorum& quorum,
                  ConflictPolicy policy, std::uint64_t deadline_ms);
 
-  // Target `index` replied with its copy (nullopt: it has none). Repeats are ignored.
-  void OnReply(std::size_t index, std::optional<DvvSet> object);
+  // Target `index` replied with its copy (nullopt: it has none). `incomplete`: the replica is
+  // still receiving its copy of the partition, so its "not found" counts only like a
+  // fallback's (once every target answered). Repeats are ignored.
+  void OnReply(std::size_t index, std::optional<DvvSet> object, bool incomplete = false);
   void OnError(std::size_t index, const Status& error);
   // Past the deadline: a pending read fails with Timeout; a succeeded one stops waiting.
   void OnTime(std::uint64_t now_ms);
@@ -67,7 +69,7 @@ class GetCoordinator {
   ConflictPolicy policy_;
   std::uint64_t deadline_ms_;
   bool deadline_passed_ = false;
-  std::uint32_t fallback_not_found_ = 0;        // fallbacks that replied without a copy
+  std::uint32_t fallback_not_found_ = 0;        // fallbacks (or incomplete replicas) without a copy
   std::vector<int> answers_;                    // per target: 0 none, 1 reply, 2 error
   std::vector<std::optional<DvvSet>> replies_;  // per target, when it replied
   QuorumState state_ = QuorumState::kPending;

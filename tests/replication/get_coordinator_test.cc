@@ -275,3 +275,21 @@ TEST(GetCoordinator, FallbackNotFoundCountsOnceEveryTargetAnswered) {
 
 }  // namespace
 }  // namespace meridian::replication
+
+namespace meridian::replication {
+namespace {
+
+// A primary still receiving its copy of the partition (a new replica) says "not found" without
+// knowing: that counts only like a fallback's, so the replica that has the value decides.
+TEST(GetCoordinator, IncompletePrimaryNotFoundWaitsForTheOthers) {
+  GetCoordinator get(ThreePrimaries(), Quorum(2), ConflictPolicy::kSiblings, kDeadline);
+  get.OnReply(0, std::nullopt, /*incomplete=*/true);
+  get.OnReply(1, kOld);
+  EXPECT_EQ(get.state(), QuorumState::kPending);
+  get.OnError(2, Status::Timeout("slow"));
+  ASSERT_EQ(get.state(), QuorumState::kSucceeded);
+  EXPECT_EQ(get.answer(), kOld);
+}
+
+}  // namespace
+}  // namespace meridian::replication
