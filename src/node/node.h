@@ -156,6 +156,9 @@ class Node {
   bool HoldsReplica(std::uint32_t partition);
 
   // Coordination (node_replication.cc).
+  // The preference list a request selects its replicas from (fallbacks only when needed).
+  cluster::PreferenceList SelectionListOf(std::uint32_t partition,
+                                          const ResolvedQuorum& quorum) const;
   void CoordinateGet(const Origin& origin, const GetRequest& request, const ResolvedQuorum& quorum,
                      ConflictPolicy policy);
   void CoordinateWrite(const Origin& origin, ClientRequest request, const ResolvedQuorum& quorum,

@@ -104,15 +104,23 @@ proto::PeerMessage& Node::StartReplicaCall(std::uint64_t coordination, std::size
   return out.message;
 }
 
+cluster::PreferenceList Node::SelectionListOf(std::uint32_t partition,
+                                              const ResolvedQuorum& quorum) const {
+  cluster::PreferenceList list = PreferenceOf(partition, quorum.n, false);
+  const auto reachable = [this](const cluster::NodeId& node) { return Reachable(node); };
+  // The full walk costs O(Q): only when a fallback may be needed.
+  if (quorum.sloppy_quorum && NeedsFallbacks(list, reachable, config_.node_id)) {
+    list = PreferenceOf(partition, quorum.n, true);
+  }
+  return list;
+}
+
 void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
                          const ResolvedQuorum& quorum, ConflictPolicy policy) {
   const std::uint32_t partition = store_.PartitionOfObject(request.id);
   const cluster::NodeId& self = config_.node_id;
   const auto reachable = [this](const cluster::NodeId& node) { return Reachable(node); };
-  cluster::PreferenceList list = PreferenceOf(partition, quorum.n, false);
-  if (quorum.sloppy_quorum && NeedsFallbacks(list, reachable, self)) {
-    list = PreferenceOf(partition, quorum.n, true);
-  }
+  const cluster::PreferenceList list = SelectionListOf(partition, quorum);
   const replication::ReplicaSelection selection =
       replication::SelectReplicas(list, reachable, quorum.sloppy_quorum, self);
   if (Status ok = replication::GetCoordinator::CheckReachable(selection, quorum); !ok.ok()) {
@@ -228,10 +236,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   const std::uint32_t partition = store_.PartitionOfObject(id);
   const cluster::NodeId& self = config_.node_id;
   const auto reachable = [this](const cluster::NodeId& node) { return Reachable(node); };
-  cluster::PreferenceList list = PreferenceOf(partition, quorum.n, false);
-  if (quorum.sloppy_quorum && NeedsFallbacks(list, reachable, self)) {
-    list = PreferenceOf(partition, quorum.n, true);
-  }
+  const cluster::PreferenceList list = SelectionListOf(partition, quorum);
   const replication::ReplicaSelection selection =
       replication::SelectReplicas(list, reachable, quorum.sloppy_quorum, self);
   if (Status ok = replication::PutCoordinator::CheckReachable(selection, quorum); !ok.ok()) {
