@@ -348,6 +348,10 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state, tcp::acceptor& ac
       socket.close(ignored);
       continue;
     }
+    // Replies are written whole; Nagle would hold a pipelined client's next reply back
+    // until the previous one is acknowledged (a 40 ms delayed-ACK stall).
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     if (tls) {
       asio::co_spawn(state->io, ServeTls(state, std::move(socket)), LogSessionEnd);
     } else {

@@ -145,6 +145,9 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(
       NumberSetting("block_cache_bytes", "RocksDB block cache size in bytes", 0, kSizeMax,
                     [](C& c) -> std::size_t& { return c.rocksdb.block_cache_bytes; }));
+  settings.push_back(NumberSetting(
+      "write_buffer_bytes", "RocksDB memtable size in bytes, per column family", 64u << 10,
+      kSizeMax, [](C& c) -> std::size_t& { return c.rocksdb.write_buffer_bytes; }));
   // Cluster settings. Without --peer the node runs standalone and owns every partition.
   settings.push_back(TextSetting("name", "Node id in the cluster: 1-64 of [A-Za-z0-9_.:-]",
                                  [](C& c) -> std::string& { return c.node.node_id; }));

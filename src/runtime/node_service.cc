@@ -3,8 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -14,10 +18,12 @@
 namespace meridian::runtime {
 
 struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
-  Impl(boost::asio::io_context& io, node::Node& node_ref)
-      : node(node_ref),
+  Impl(boost::asio::io_context& io_ref, node::Node& node_ref, CommitHook commit_hook)
+      : io(io_ref),
+        node(node_ref),
+        commit(std::move(commit_hook)),
         tick_interval(std::chrono::milliseconds(node_ref.config().tick_interval_ms)),
-        timer(io) {}
+        timer(io_ref) {}
 
   void ScheduleTick() {
     timer.expires_after(tick_interval);
@@ -32,13 +38,43 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     });
   }
 
-  // Delivers the node's outputs: messages to peers first, then replies to clients.
+  // Collects the node's outputs and schedules one commit for all of them: every handler
+  // already queued on the loop (other connections' requests that arrived together) runs
+  // first, so one commit covers a whole batch of requests.
   void Drain() {
-    std::vector<cluster::Outbound> messages = node.TakeOutbound();
+    for (cluster::Outbound& message : node.TakeOutbound())
+      held_messages.push_back(std::move(message));
+    for (node::ClientReply& reply : node.TakeReplies()) held_replies.push_back(std::move(reply));
+    if (commit_posted) return;
+    commit_posted = true;
+    boost::asio::post(io, [weak = weak_from_this()] {
+      if (std::shared_ptr<Impl> self = weak.lock()) self->CommitAndDeliver();
+    });
+  }
+
+  // Makes the batch's writes durable, then delivers its outputs: messages to peers first,
+  // then replies to clients. No output leaves before the writes it reports are committed.
+  void CommitAndDeliver() {
+    commit_posted = false;
+    if (commit) {
+      if (Status committed = commit(); !committed.ok()) {
+        // The batch's writes may not survive a crash, so none of them may be acknowledged;
+        // and the storage engine will not take writes after a failed WAL write. Stopping
+        // the process is the only answer that loses no acknowledged data.
+        const std::string message = "group commit failed, stopping: " + committed.ToString();
+        spdlog::critical("{}", message);
+        spdlog::default_logger()->flush();
+        std::fprintf(stderr, "meridian: %s\n", message.c_str());
+        std::abort();
+      }
+    }
+    std::vector<cluster::Outbound> messages;
+    messages.swap(held_messages);
+    std::vector<node::ClientReply> replies;
+    replies.swap(held_replies);
     if (outbound_sink) {
       for (cluster::Outbound& message : messages) outbound_sink(std::move(message));
     }
-    std::vector<node::ClientReply> replies = node.TakeReplies();
     for (node::ClientReply& reply : replies) {
       auto it = pending.find(reply.id);
       if (it == pending.end()) {
@@ -53,7 +89,9 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     }
   }
 
+  boost::asio::io_context& io;
   node::Node& node;
+  CommitHook commit;
   OutboundSink outbound_sink;
   std::chrono::milliseconds tick_interval;
   boost::asio::steady_timer timer;
@@ -61,10 +99,14 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   node::RequestId next_request_id = 1;
   std::uint64_t ticks = 0;
   bool stopped = false;
+  // Outputs of the current batch, delivered by CommitAndDeliver.
+  std::vector<cluster::Outbound> held_messages;
+  std::vector<node::ClientReply> held_replies;
+  bool commit_posted = false;
 };
 
-NodeService::NodeService(boost::asio::io_context& io, node::Node& node)
-    : impl_(std::make_shared<Impl>(io, node)) {
+NodeService::NodeService(boost::asio::io_context& io, node::Node& node, CommitHook commit)
+    : impl_(std::make_shared<Impl>(io, node, std::move(commit))) {
   MERIDIAN_CHECK(node.config().tick_interval_ms > 0);
   impl_->ScheduleTick();
 }

@@ -10,8 +10,14 @@
 // Messages the node wants sent to peers go to the outbound sink (the peer transport) after
 // every input; Receive() feeds messages from peers into the node.
 //
-// Completions may run inside Submit (a reply can be ready at once); each runs exactly once,
-// unless the service is destroyed first, in which case pending ones are dropped uncalled.
+// Group commit: the node's outputs (replies and peer messages) are held and delivered from a
+// handler posted to the loop after the current batch of ready handlers, once the commit
+// hook (the engine's CommitPending) returned OK — so a reply or ack never leaves before the
+// writes it reports are as durable as asked, and one WAL write (and at most one fsync)
+// serves every request of the batch. A failing commit stops the process.
+//
+// Completions never run inside Submit; each runs exactly once, unless the service is
+// destroyed first, in which case pending ones are dropped uncalled.
 // The node and the io_context must outlive the service.
 #pragma once
 
@@ -33,8 +39,10 @@ namespace meridian::runtime {
 
 class NodeService final : public api::KvService {
  public:
-  // Starts the tick timer.
-  NodeService(boost::asio::io_context& io, node::Node& node);
+  // Makes the writes so far durable as asked (storage::Engine::CommitPending).
+  using CommitHook = std::function<Status()>;
+  // Starts the tick timer. Without a commit hook outputs are still batched, not committed.
+  NodeService(boost::asio::io_context& io, node::Node& node, CommitHook commit = {});
   ~NodeService() override;
   NodeService(const NodeService&) = delete;
   NodeService& operator=(const NodeService&) = delete;

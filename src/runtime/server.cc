@@ -114,7 +114,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
                            fs_error.message());
   }
   const std::string db_path = (std::filesystem::path(config.data_dir) / "db").string();
-  auto engine = storage::RocksDbEngine::Open(db_path, config.rocksdb);
+  storage::RocksDbOptions rocksdb_options = config.rocksdb;
+  // The NodeService holds every reply and peer message until the engine committed the
+  // writes before it, so the server can commit a whole batch of requests at once.
+  rocksdb_options.group_commit = true;
+  auto engine = storage::RocksDbEngine::Open(db_path, rocksdb_options);
   if (!engine.ok()) {
     return Status(engine.status().code(),
                   "cannot open RocksDB at " + db_path + ": " + engine.status().message());
@@ -142,7 +146,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   node::Env env{&impl->clock, &impl->random, impl->engine.get()};
   impl->node = std::make_unique<node::Node>(node_config, env);
-  impl->service = std::make_unique<NodeService>(impl->io, *impl->node);
+  storage::RocksDbEngine* engine_ptr = impl->engine.get();
+  impl->service = std::make_unique<NodeService>(
+      impl->io, *impl->node, [engine_ptr] { return engine_ptr->CommitPending(); });
   if (impl->transport) {
     PeerTransport* transport = impl->transport.get();
     impl->service->SetOutboundSink([transport](cluster::Outbound outbound) {
@@ -192,6 +198,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     return Status(status.code(),
                   "cannot open the node in " + config.data_dir + ": " + status.message());
   }
+  // What Open wrote (identity, incarnation) is durable before the node is announced.
+  if (Status committed = impl->engine->CommitPending(); !committed.ok()) {
+    return Status(committed.code(), "cannot commit the node's state in " + config.data_dir + ": " +
+                                        committed.message());
+  }
 
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);
@@ -239,6 +250,10 @@ Status Server::Run() {
   if (Status closed = impl_->node->Close(); !closed.ok()) {
     spdlog::error("closing the node failed: {}", closed.ToString());
     return closed;
+  }
+  if (Status committed = impl_->engine->CommitPending(); !committed.ok()) {
+    spdlog::error("committing the node's final writes failed: {}", committed.ToString());
+    return committed;
   }
   spdlog::info("stopped");
   return Status::Ok();

@@ -8,7 +8,12 @@
 //     the process or machine); without sync it survives a process crash of the real engine
 //     only if the OS had it, and may be lost by MemoryEngine::DropUnsyncedWrites();
 //   * Get and Scan see every Write that returned OK before them (read-your-writes);
-//   * Scan visits keys of one column in ascending bytewise order.
+//   * Scan visits keys of one column in ascending bytewise order;
+//   * an engine opened for group commit (RocksDbOptions::group_commit) keeps writes, even
+//     sync=true ones, in memory until CommitPending(): a write is only as durable as
+//     described above once CommitPending() returned OK after it, so the caller must not
+//     reveal a write to anyone (reply, message) before that. Otherwise CommitPending() is a
+//     no-op.
 // Engines are not thread-safe unless they say so; the node calls them from one thread.
 #pragma once
 
@@ -65,6 +70,10 @@ class Engine {
   // Visits keys in [begin, end) in ascending order; an empty `end` means "to the last key".
   virtual Status Scan(Column column, std::string_view begin, std::string_view end,
                       const ScanVisitor& visitor) = 0;
+  // Group commit: makes every write so far as durable as its WriteOptions asked (one WAL
+  // write and at most one fsync for all of them). IoError on failure: the pending writes may
+  // then be lost on a crash, so none of them may be acknowledged.
+  virtual Status CommitPending() { return Status::Ok(); }
 };
 
 }  // namespace meridian::storage

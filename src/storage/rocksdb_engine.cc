@@ -25,6 +25,8 @@ constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects",
 // Bloom filter bits per key: ~1% false positives, so a Get of a missing key rarely reads a
 // data block.
 constexpr double kBloomBitsPerKey = 10;
+// Memtable bloom size as a fraction of write_buffer_bytes (1.3 MB per 64 MB memtable).
+constexpr double kMemtableBloomRatio = 0.02;
 
 // Corruption stays Corruption (the caller must not trust or retry the bytes); every other
 // RocksDB failure is an IoError, which is retryable. The message keeps RocksDB's text.
@@ -50,6 +52,9 @@ struct RocksDbEngine::Impl {
   // Handles of "default" (index 0, opened because RocksDB requires it) and then one per
   // Column at index column + 1.
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  bool group_commit = false;
+  bool commit_pending = false;  // a write since the last CommitPending (group commit only)
+  bool sync_pending = false;    // ...and one of them asked for sync
 
   rocksdb::ColumnFamilyHandle* Handle(Column column) const {
     const auto index = static_cast<std::size_t>(column) + 1;
@@ -59,6 +64,9 @@ struct RocksDbEngine::Impl {
 
   ~Impl() {
     if (!db) return;
+    // With group commit the WAL buffer may hold writes nobody was told about; keeping them
+    // costs nothing and is what a write-through engine would have done.
+    if (group_commit) db->FlushWAL(/*sync=*/true).PermitUncheckedError();
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
     }
@@ -86,11 +94,18 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
 
   rocksdb::ColumnFamilyOptions column_options;
   column_options.write_buffer_size = options.write_buffer_bytes;
+  // A whole-key bloom filter over each memtable: a Get for a key the memtable lacks (every
+  // first write of a key reads before writing) skips the skip-list search, which otherwise
+  // dominates the CPU of writes (docs/benchmarks.md "Profile").
+  column_options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
+  column_options.memtable_whole_key_filtering = true;
   column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
+  db_options.manual_wal_flush = options.group_commit;
+  impl->group_commit = options.group_commit;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, column_options);
@@ -131,9 +146,25 @@ Status RocksDbEngine::Write(const WriteBatch& batch, const WriteOptions& options
     if (!status.ok()) return FromRocks(status, "batch");
   }
   rocksdb::WriteOptions rocks_options;
-  rocks_options.sync = options.sync;
+  rocks_options.sync = options.sync && !impl_->group_commit;
   const rocksdb::Status status = impl_->db->Write(rocks_options, &rocks_batch);
   if (!status.ok()) return FromRocks(status, "write");
+  if (impl_->group_commit) {
+    impl_->commit_pending = true;
+    impl_->sync_pending = impl_->sync_pending || options.sync;
+  }
+  return Status::Ok();
+}
+
+Status RocksDbEngine::CommitPending() {
+  if (!impl_->commit_pending) return Status::Ok();
+  const bool sync = impl_->sync_pending;
+  const rocksdb::Status status = impl_->db->FlushWAL(sync);
+  if (!status.ok()) {
+    return FromRocks(status, sync ? "commit (WAL write and sync)" : "commit (WAL write)");
+  }
+  impl_->commit_pending = false;
+  impl_->sync_pending = false;
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // RocksDbEngine: the production Engine on RocksDB, one column family per Column
 // ("objects", "hints", "metadata"). Sync writes set WriteOptions::sync (WAL fsync).
-// Thread-safe (RocksDB is), though the node uses it from one thread.
+// Thread-safe (RocksDB is), though the node uses it from one thread; with group_commit,
+// Write and CommitPending must be called from one thread.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,10 @@ struct RocksDbOptions {
   std::size_t block_cache_bytes = 256ull << 20;  // shared LRU block cache
   std::size_t write_buffer_bytes = 64ull << 20;  // per column family memtable
   bool create_if_missing = true;
+  // Group commit (see Engine::CommitPending): writes stay in RocksDB's WAL buffer
+  // (manual_wal_flush) and sync=true writes do not fsync until CommitPending, which writes
+  // the buffer once and fsyncs once if any write since the last commit asked for it.
+  bool group_commit = false;
 };
 
 class RocksDbEngine final : public Engine {
@@ -29,6 +34,7 @@ class RocksDbEngine final : public Engine {
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
+  Status CommitPending() override;
 
  private:
   struct Impl;

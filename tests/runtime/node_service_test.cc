@@ -5,7 +5,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "runtime/system_env.h"
 #include "storage/memory_engine.h"
@@ -68,6 +72,47 @@ TEST_F(NodeServiceTest, RequestIdsAreDistinctAndErrorsComeBackAsStatus) {
   EXPECT_NE(first.id, second.id);
   node::ClientReply bad = Call(service, node::PutRequest{{"b", "k"}, "v", "not-a-context", {}});
   EXPECT_EQ(bad.status.code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(NodeServiceTest, RepliesWaitForOneCommitCoveringTheWholeBatch) {
+  std::vector<std::string> events;
+  NodeService service(io_, node_, [&] {
+    events.push_back("commit");
+    return Status::Ok();
+  });
+  constexpr int kRequests = 5;
+  for (int i = 0; i < kRequests; ++i) {
+    service.Submit(node::PutRequest{{"b", "k" + std::to_string(i)}, "v", "", {}},
+                   [&events, i](node::ClientReply reply) {
+                     EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+                     events.push_back("reply " + std::to_string(i));
+                   });
+  }
+  // Nothing is delivered from inside Submit: the replies wait for the commit.
+  EXPECT_TRUE(events.empty());
+  EXPECT_EQ(service.pending_count(), static_cast<std::size_t>(kRequests));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (service.pending_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_for(std::chrono::milliseconds(50));
+  }
+  // One commit, before every reply of the batch.
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kRequests + 1));
+  EXPECT_EQ(events[0], "commit");
+  for (int i = 0; i < kRequests; ++i) EXPECT_EQ(events[i + 1], "reply " + std::to_string(i));
+}
+
+TEST_F(NodeServiceTest, AFailedCommitStopsTheProcessBeforeAnyReply) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        NodeService service(io_, node_, [] { return Status::IoError("disk full"); });
+        service.Submit(node::PutRequest{{"b", "k"}, "v", "", {}}, [](node::ClientReply) {
+          std::fprintf(stderr, "a reply was delivered\n");
+          std::_Exit(3);
+        });
+        io_.run_for(std::chrono::seconds(5));
+      },
+      "group commit failed, stopping: .*disk full");
 }
 
 TEST_F(NodeServiceTest, TicksTheNodeUntilStopped) {

@@ -219,7 +219,10 @@ INSTANTIATE_TEST_SUITE_P(
     Engines, EngineConformanceTest,
     ::testing::Values(
         EngineKind{"Memory", [] { return std::make_unique<test_support::MemoryHarness>(); }},
-        EngineKind{"RocksDb", [] { return std::make_unique<test_support::RocksDbHarness>(); }}),
+        EngineKind{"RocksDb", [] { return std::make_unique<test_support::RocksDbHarness>(); }},
+        // Reads see buffered writes before they are committed, so the shared contract holds.
+        EngineKind{"RocksDbGroupCommit",
+                   [] { return std::make_unique<test_support::RocksDbHarness>(true); }}),
     test_support::EngineKindName);
 
 }  // namespace

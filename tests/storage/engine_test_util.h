@@ -65,8 +65,10 @@ class MemoryHarness final : public EngineHarness {
 
 class RocksDbHarness final : public EngineHarness {
  public:
-  RocksDbHarness() {
-    auto opened = RocksDbEngine::Open(dir_.Sub("db"), SmallRocksDbOptions());
+  explicit RocksDbHarness(bool group_commit = false) {
+    RocksDbOptions options = SmallRocksDbOptions();
+    options.group_commit = group_commit;
+    auto opened = RocksDbEngine::Open(dir_.Sub("db"), options);
     if (!opened.ok()) {
       ADD_FAILURE() << opened.status().ToString();
       return;

@@ -5,6 +5,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -126,6 +129,91 @@ TEST(RocksDbEngineTest, ManyKeysSurviveReopenInOrder) {
                          })
                   .ok());
   EXPECT_EQ(expected, kKeys);
+}
+
+// Runs `body` in a child process, which must end it with _exit (dying with its objects
+// alive, as a SIGKILL would); returns once the child is gone.
+template <typename Body>
+void RunInChildThenDie(Body body) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    body();
+    _exit(0);
+  }
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wait_status));
+  ASSERT_EQ(WEXITSTATUS(wait_status), 0);
+}
+
+// Opens `path` in the child (never in the parent before the fork), writes, maybe commits;
+// the child exits with 1 if anything failed.
+void WriteInChild(const std::string& path, bool group_commit, bool commit, bool sync) {
+  RunInChildThenDie([&] {
+    RocksDbOptions options = SmallRocksDbOptions();
+    options.group_commit = group_commit;
+    auto engine = RocksDbEngine::Open(path, options);
+    if (!engine.ok()) _exit(1);
+    WriteBatch committed;
+    committed.Put(Column::kObjects, "before", "1");
+    if (!(*engine)->Write(committed, WriteOptions{.sync = sync}).ok()) _exit(1);
+    if (!(*engine)->CommitPending().ok()) _exit(1);
+    WriteBatch last;
+    last.Put(Column::kObjects, "last", "2");
+    if (!(*engine)->Write(last, WriteOptions{.sync = sync}).ok()) _exit(1);
+    if (commit && !(*engine)->CommitPending().ok()) _exit(1);
+    _exit(0);  // dies with the engine open: no destructor, no RocksDB close
+  });
+}
+
+TEST(RocksDbEngineTest, GroupCommitKeepsWritesOnlyOnceCommitted) {
+  for (const bool sync : {false, true}) {
+    TempDir dir;
+    const std::string path = dir.Sub("db");
+    WriteInChild(path, /*group_commit=*/true, /*commit=*/false, sync);
+    auto engine = OpenOrDie(path);
+    ASSERT_NE(engine, nullptr);
+    EXPECT_EQ(*engine->Get(Column::kObjects, "before"), "1") << "sync=" << sync;
+    // Never committed: still in the WAL buffer of the dead process.
+    EXPECT_EQ(*engine->Get(Column::kObjects, "last"), std::nullopt) << "sync=" << sync;
+  }
+}
+
+TEST(RocksDbEngineTest, GroupCommitThenCrashKeepsEveryCommittedWrite) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  WriteInChild(path, /*group_commit=*/true, /*commit=*/true, /*sync=*/false);
+  auto engine = OpenOrDie(path);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(*engine->Get(Column::kObjects, "before"), "1");
+  EXPECT_EQ(*engine->Get(Column::kObjects, "last"), "2");
+}
+
+TEST(RocksDbEngineTest, WithoutGroupCommitEveryWriteSurvivesAProcessCrash) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  WriteInChild(path, /*group_commit=*/false, /*commit=*/false, /*sync=*/false);
+  auto engine = OpenOrDie(path);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(*engine->Get(Column::kObjects, "last"), "2");
+}
+
+TEST(RocksDbEngineTest, GroupCommitEngineKeepsBufferedWritesOnACleanClose) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  {
+    RocksDbOptions options = SmallRocksDbOptions();
+    options.group_commit = true;
+    auto engine = RocksDbEngine::Open(path, options);
+    ASSERT_TRUE(engine.ok());
+    WriteBatch batch;
+    batch.Put(Column::kObjects, "k", "v");
+    ASSERT_TRUE((*engine)->Write(batch, WriteOptions{}).ok());
+  }
+  auto engine = OpenOrDie(path);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(*engine->Get(Column::kObjects, "k"), "v");
 }
 
 }  // namespace
