@@ -34,6 +34,7 @@ PreferenceList ComputePreferenceList(const Ring& ring, const ZoneOf& zone_of,
 // the walk stops as soon as n primaries are found, so on a ring whose zones allow n distinct
 // zones it visits only a few partitions instead of all Q. (When fewer than n zones own
 // partitions, the zone-distinct walk still covers the whole ring before the second walk.)
+// The result for n is a prefix of the result for any larger n.
 std::vector<NodeId> ComputePrimaries(const Ring& ring, const ZoneOf& zone_of,
                                      std::uint32_t partition, std::size_t n);
 

@@ -148,6 +148,9 @@ class Node {
   // Primaries (and, when `with_fallbacks`, the rest of the walk) of a partition for n replicas.
   cluster::PreferenceList PreferenceOf(std::uint32_t partition, std::uint32_t n,
                                        bool with_fallbacks) const;
+  // The first n primaries of a partition (ComputePrimaries), from a per-partition cache that
+  // the next cluster-state change (ring, members' zones) empties.
+  std::vector<cluster::NodeId> PrimariesOf(std::uint32_t partition, std::uint32_t n) const;
   bool Reachable(const cluster::NodeId& node) const;
   // The peer address of a member, or "" when unknown.
   std::string AddressOf(const cluster::NodeId& node) const;
@@ -302,6 +305,11 @@ class Node {
   std::uint32_t placement_n_max_ = 0;
   std::uint32_t ring_nodes_ = 1;            // distinct owners
   std::vector<std::int8_t> holds_replica_;  // per partition: -1 unknown, 0 no, 1 yes
+  // PrimariesOf's cache: per partition the walk for the largest n asked so far (empty: not
+  // computed), valid for cluster state version primaries_cache_version_.
+  mutable std::vector<std::vector<cluster::NodeId>> primaries_cache_;
+  mutable std::vector<std::uint32_t> primaries_cache_n_;
+  mutable std::optional<std::uint64_t> primaries_cache_version_;
 
   std::uint64_t persisted_state_version_ = 0;
   std::uint64_t detector_state_version_ = ~0ull;

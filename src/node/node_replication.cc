@@ -488,8 +488,7 @@ void Node::TickHints(std::uint64_t now_ms) {
   };
   routing.primaries = [this](std::uint32_t partition) {
     RefreshPlacement();
-    std::vector<cluster::NodeId> primaries = cluster::ComputePrimaries(
-        membership_->state().ring(), ZoneLookup(), partition, placement_n_max_);
+    std::vector<cluster::NodeId> primaries = PrimariesOf(partition, placement_n_max_);
     // This node never delivers to itself; the other primaries get the hinted object.
     std::erase(primaries, config_.node_id);
     return primaries;

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "core/assert.h"
 #include "core/object_id.h"
 #include "node/kv_codec.h"
 #include "node/node.h"
@@ -83,8 +84,7 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
 
   // A write is coordinated by a primary: it mints the dot under its own actor id.
   const cluster::NodeId& self = config_.node_id;
-  const std::vector<cluster::NodeId> primaries =
-      cluster::ComputePrimaries(ring, ZoneLookup(), partition, quorum->n);
+  const std::vector<cluster::NodeId> primaries = PrimariesOf(partition, quorum->n);
   if (std::find(primaries.begin(), primaries.end(), self) != primaries.end()) {
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
@@ -176,8 +176,7 @@ bool Node::HoldsReplica(std::uint32_t partition) {
   if (cached < 0) {
     const cluster::Ring& ring = membership_->state().ring();
     const auto pending = ring.PendingOwner(partition);
-    const std::vector<cluster::NodeId> primaries =
-        cluster::ComputePrimaries(ring, ZoneLookup(), partition, placement_n_max_);
+    const std::vector<cluster::NodeId> primaries = PrimariesOf(partition, placement_n_max_);
     const bool primary =
         std::find(primaries.begin(), primaries.end(), config_.node_id) != primaries.end();
     cached = primary || (pending && *pending == config_.node_id) ? 1 : 0;
@@ -198,8 +197,26 @@ cluster::PreferenceList Node::PreferenceOf(std::uint32_t partition, std::uint32_
   const cluster::Ring& ring = membership_->state().ring();
   if (with_fallbacks) return cluster::ComputePreferenceList(ring, ZoneLookup(), partition, n);
   cluster::PreferenceList list;
-  list.primaries = cluster::ComputePrimaries(ring, ZoneLookup(), partition, n);
+  list.primaries = PrimariesOf(partition, n);
   return list;
+}
+
+std::vector<cluster::NodeId> Node::PrimariesOf(std::uint32_t partition, std::uint32_t n) const {
+  const cluster::Ring& ring = membership_->state().ring();
+  if (primaries_cache_version_ != membership_->state_version() ||
+      primaries_cache_.size() != ring.partition_count()) {
+    primaries_cache_version_ = membership_->state_version();
+    primaries_cache_.assign(ring.partition_count(), {});
+    primaries_cache_n_.assign(ring.partition_count(), 0);
+  }
+  MERIDIAN_CHECK(partition < primaries_cache_.size());
+  std::vector<cluster::NodeId>& cached = primaries_cache_[partition];
+  if (primaries_cache_n_[partition] < n) {
+    cached = cluster::ComputePrimaries(ring, ZoneLookup(), partition, n);
+    primaries_cache_n_[partition] = n;
+  }
+  // The walk for a smaller n is a prefix of the cached one.
+  return {cached.begin(), cached.begin() + std::min<std::size_t>(n, cached.size())};
 }
 
 bool Node::Reachable(const cluster::NodeId& node) const {

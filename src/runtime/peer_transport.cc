@@ -11,8 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <map>
@@ -38,6 +40,10 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // One write gathers at most this many queued frames / bytes (fewer system calls under load).
 constexpr std::size_t kWriteBatchFramesMax = 256;
 constexpr std::size_t kWriteBatchBytesMax = 1 << 20;
+// Reads ask the socket for at least this much, so one read usually brings several frames.
+constexpr std::size_t kReadChunkBytes = 64 << 10;
+// A read buffer left larger than this by a big frame is released once it is empty.
+constexpr std::size_t kReadBufferKeptBytes = 1 << 20;
 // Back-off after a failed accept (e.g. out of file descriptors) so the loop does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
@@ -59,9 +65,10 @@ struct Link {
   bool open() { return stream.socket().is_open(); }
 
   beast::tcp_stream stream;
-  std::string description;     // "ADDRESS" or "ENDPOINT" for logs
-  std::string remote_node_id;  // from the peer's handshake
-  std::string remote_address;  // from the peer's handshake
+  beast::flat_buffer read_buffer;  // bytes read from the stream, not yet returned as frames
+  std::string description;         // "ADDRESS" or "ENDPOINT" for logs
+  std::string remote_node_id;      // from the peer's handshake
+  std::string remote_address;      // from the peer's handshake
 };
 
 // The outbound side of one peer address.
@@ -106,33 +113,46 @@ struct FrameRead {
   std::string error;    // otherwise
 };
 
-asio::awaitable<FrameRead> ReadFrame(beast::tcp_stream& stream, std::size_t payload_bytes_max) {
-  FrameRead read;
-  FrameHeader header;
-  auto [header_error, header_bytes] =
-      co_await asio::async_read(stream, asio::buffer(header), kUseTuple);
-  if (header_error) {
-    read.outcome = header_error == beast::error::timeout ? FrameRead::Outcome::kTimedOut
-                                                         : FrameRead::Outcome::kClosed;
-    read.error = header_error.message();
-    co_return read;
+// Reads until `buffer` holds at least `needed` bytes.
+asio::awaitable<boost::system::error_code> FillTo(beast::tcp_stream& stream,
+                                                  beast::flat_buffer& buffer, std::size_t needed) {
+  while (buffer.size() < needed) {
+    const std::size_t want = std::max(kReadChunkBytes, needed - buffer.size());
+    auto [ec, bytes] = co_await stream.async_read_some(buffer.prepare(want), kUseTuple);
+    if (ec) co_return ec;
+    buffer.commit(bytes);
   }
+  co_return boost::system::error_code{};
+}
+
+FrameRead ReadFailure(const boost::system::error_code& ec) {
+  FrameRead read;
+  read.outcome =
+      ec == beast::error::timeout ? FrameRead::Outcome::kTimedOut : FrameRead::Outcome::kClosed;
+  read.error = ec.message();
+  return read;
+}
+
+// The next frame of the link's stream. Reads are buffered: one read may bring several frames,
+// which the following calls return without touching the socket.
+asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) {
+  beast::flat_buffer& buffer = link.read_buffer;
+  if (auto ec = co_await FillTo(link.stream, buffer, kFrameHeaderBytes)) co_return ReadFailure(ec);
+  FrameHeader header;
+  std::memcpy(header.data(), buffer.data().data(), kFrameHeaderBytes);
   const std::uint32_t length = DecodeFrameHeader(header);
+  FrameRead read;
   if (Status valid = CheckFrameLength(length, payload_bytes_max); !valid.ok()) {
     read.outcome = FrameRead::Outcome::kBadLength;
     read.error = valid.message();
     co_return read;
   }
-  read.payload.resize(length);
-  auto [payload_error, payload_bytes] =
-      co_await asio::async_read(stream, asio::buffer(read.payload), kUseTuple);
-  if (payload_error) {
-    read.outcome = payload_error == beast::error::timeout ? FrameRead::Outcome::kTimedOut
-                                                          : FrameRead::Outcome::kClosed;
-    read.error = payload_error.message();
-    read.payload.clear();
-    co_return read;
+  if (auto ec = co_await FillTo(link.stream, buffer, kFrameHeaderBytes + length)) {
+    co_return ReadFailure(ec);
   }
+  read.payload.assign(static_cast<const char*>(buffer.data().data()) + kFrameHeaderBytes, length);
+  buffer.consume(kFrameHeaderBytes + length);
+  if (buffer.size() == 0 && buffer.capacity() > kReadBufferKeptBytes) buffer.shrink_to_fit();
   read.outcome = FrameRead::Outcome::kFrame;
   co_return read;
 }
@@ -261,7 +281,7 @@ using State = PeerTransport::State;
 // or breaks the protocol. Bounded by the connection's lifetime.
 asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   for (;;) {
-    FrameRead read = co_await ReadFrame(link->stream, state->config.frame_bytes_max);
+    FrameRead read = co_await ReadFrame(*link, state->config.frame_bytes_max);
     if (state->stopping) co_return;
     if (read.outcome == FrameRead::Outcome::kClosed ||
         read.outcome == FrameRead::Outcome::kTimedOut) {
@@ -306,7 +326,7 @@ class InboundRegistration {
 asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   InboundRegistration registration(*state, link);
   link->stream.expires_after(std::chrono::milliseconds(state->config.handshake_timeout_ms));
-  FrameRead read = co_await ReadFrame(link->stream, kHandshakeFrameBytesMax);
+  FrameRead read = co_await ReadFrame(*link, kHandshakeFrameBytesMax);
   if (state->stopping) co_return;
   proto::Handshake hello;
   switch (read.outcome) {
@@ -404,7 +424,7 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
   if (write_error) {
     co_return Status::Unavailable("handshake to " + address + " failed: " + write_error.message());
   }
-  FrameRead read = co_await ReadFrame(link.stream, kHandshakeFrameBytesMax);
+  FrameRead read = co_await ReadFrame(link, kHandshakeFrameBytesMax);
   if (read.outcome != FrameRead::Outcome::kFrame) {
     co_return Status::Unavailable("no handshake reply from " + address + ": " + read.error);
   }

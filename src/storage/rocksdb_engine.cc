@@ -27,6 +27,9 @@ constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects",
 constexpr double kBloomBitsPerKey = 10;
 // Memtable bloom size as a fraction of write_buffer_bytes (1.3 MB per 64 MB memtable).
 constexpr double kMemtableBloomRatio = 0.02;
+// RocksDB's own LOG file rotates at this size; this many old ones are kept.
+constexpr std::size_t kInfoLogBytesMax = 16u << 20;
+constexpr std::size_t kInfoLogFilesKept = 4;
 
 // Corruption stays Corruption (the caller must not trust or retry the bytes); every other
 // RocksDB failure is an IoError, which is retryable. The message keeps RocksDB's text.
@@ -105,6 +108,12 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.manual_wal_flush = options.group_commit;
+  // Debian's librocksdb defaults to DEBUG level (its DBOptions constructor is compiled
+  // without NDEBUG), which writes a LOG line per WAL flush: a file growing by megabytes a
+  // minute and a printf on the write path. INFO keeps flushes, compactions and errors.
+  db_options.info_log_level = rocksdb::InfoLogLevel::INFO_LEVEL;
+  db_options.max_log_file_size = kInfoLogBytesMax;
+  db_options.keep_log_file_num = kInfoLogFilesKept;
   impl->group_commit = options.group_commit;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;

@@ -118,6 +118,12 @@ RC_GTEST_PROP(PreferenceListProperty, MatchesReferenceWalk, ()) {
   RC_ASSERT(list.primaries == reference.primaries);
   RC_ASSERT(list.fallbacks == reference.fallbacks);
   RC_ASSERT(ComputePrimaries(ring, zones, partition, n) == list.primaries);
+  // The primaries for n are a prefix of those for any larger n (the node caches the walk for
+  // the largest n of any bucket and serves smaller n from it).
+  const std::size_t larger = n + *rc::gen::inRange<std::size_t>(0, 6);
+  const std::vector<NodeId> more = ComputePrimaries(ring, zones, partition, larger);
+  RC_ASSERT(more.size() >= list.primaries.size());
+  RC_ASSERT(std::equal(list.primaries.begin(), list.primaries.end(), more.begin()));
 
   // No repeats; primaries and fallbacks together are exactly the ring's owners.
   std::set<NodeId> listed(list.primaries.begin(), list.primaries.end());
