@@ -37,4 +37,18 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
   return out;
 }
 
+std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
+  std::string out;
+  Series(out, "meridian_rocksdb_block_cache_capacity_bytes", "gauge",
+         "Configured RocksDB block cache size (block_cache_bytes).", memory.block_cache_capacity);
+  Series(out, "meridian_rocksdb_block_cache_usage_bytes", "gauge",
+         "Data, index and filter blocks in the RocksDB block cache.", memory.block_cache_usage);
+  Series(out, "meridian_rocksdb_memtable_bytes", "gauge",
+         "RocksDB memtables of every column family, including those being flushed.",
+         memory.memtables);
+  Series(out, "meridian_rocksdb_table_readers_bytes", "gauge",
+         "RocksDB SST reader memory outside the block cache.", memory.table_readers);
+  return out;
+}
+
 }  // namespace meridian::runtime

@@ -1,13 +1,17 @@
-// The node's replication gauges and counters (node::NodeStats) in the Prometheus text format,
+// The node's replication gauges and counters (node::NodeStats) and its storage memory in the
+// Prometheus text format,
 // appended to the HTTP front end's /metrics (docs/operations.md lists every series).
 #pragma once
 
 #include <string>
 
 #include "node/node.h"
+#include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
 
 std::string RenderNodeMetrics(const node::NodeStats& stats);
+// RocksDB's memory: block cache capacity and usage, memtables, table readers.
+std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory);
 
 }  // namespace meridian::runtime

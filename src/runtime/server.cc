@@ -161,8 +161,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
-  impl->http->metrics().SetExtraSource(
-      [node = impl->node.get()] { return RenderNodeMetrics(node->Stats()); });
+  impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get()] {
+    return RenderNodeMetrics(node->Stats()) + RenderStorageMemoryMetrics(engine->Memory());
+  });
   MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(

@@ -165,6 +165,23 @@ Status RocksDbEngine::Write(const WriteBatch& batch, const WriteOptions& options
   return Status::Ok();
 }
 
+RocksDbMemory RocksDbEngine::Memory() const {
+  RocksDbMemory memory;
+  memory.block_cache_capacity = impl_->block_cache->GetCapacity();
+  memory.block_cache_usage = impl_->block_cache->GetUsage();
+  for (rocksdb::ColumnFamilyHandle* handle : impl_->handles) {
+    std::uint64_t value = 0;
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kSizeAllMemTables, &value)) {
+      memory.memtables += value;
+    }
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kEstimateTableReadersMem,
+                                  &value)) {
+      memory.table_readers += value;
+    }
+  }
+  return memory;
+}
+
 Status RocksDbEngine::CommitPending() {
   if (!impl_->commit_pending) return Status::Ok();
   const bool sync = impl_->sync_pending;

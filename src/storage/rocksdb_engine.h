@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,15 @@ struct RocksDbOptions {
   bool group_commit = false;
 };
 
+// Where RocksDB's memory is, in bytes (for /metrics and the memory budget in
+// docs/operations.md "Memory").
+struct RocksDbMemory {
+  std::uint64_t block_cache_capacity = 0;  // RocksDbOptions::block_cache_bytes
+  std::uint64_t block_cache_usage = 0;     // data, index and filter blocks cached now
+  std::uint64_t memtables = 0;             // every memtable of every column family, incl. flushing
+  std::uint64_t table_readers = 0;         // SST reader state outside the block cache
+};
+
 class RocksDbEngine final : public Engine {
  public:
   // Opens (creating when allowed) the database in `path`. IoError with RocksDB's message
@@ -35,6 +45,7 @@ class RocksDbEngine final : public Engine {
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
   Status CommitPending() override;
+  RocksDbMemory Memory() const;
 
  private:
   struct Impl;

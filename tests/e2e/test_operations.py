@@ -32,6 +32,23 @@ def test_metrics_count_requests(endpoint):
     assert "meridian_request_duration_seconds" in response.text
 
 
+def test_metrics_show_rocksdb_memory_against_the_configured_cache(start_server):
+    server = start_server("--block-cache-bytes", "33554432")
+    endpoint = Endpoint(server, "http", None)
+    for i in range(50):
+        endpoint.session.put(endpoint.kv("mem%d" % i), data=b"v" * 100, timeout=10)
+    text = endpoint.get("/metrics").text
+    values = {}
+    for line in text.splitlines():
+        match = re.match(r"^(meridian_rocksdb_\w+) (\d+)$", line)
+        if match:
+            values[match.group(1)] = int(match.group(2))
+    assert values.get("meridian_rocksdb_block_cache_capacity_bytes") == 33554432, text
+    assert values["meridian_rocksdb_memtable_bytes"] > 50 * 100, values
+    assert values["meridian_rocksdb_block_cache_usage_bytes"] <= 33554432, values
+    assert "meridian_rocksdb_table_readers_bytes" in values, values
+
+
 def test_slow_client_is_timed_out(start_server):
     server = start_server("--request-timeout-ms", "300")
     endpoint = Endpoint(server, "http", None)

@@ -131,6 +131,21 @@ TEST(RocksDbEngineTest, ManyKeysSurviveReopenInOrder) {
   EXPECT_EQ(expected, kKeys);
 }
 
+TEST(RocksDbEngineTest, MemoryReportsTheCacheAndTheMemtables) {
+  TempDir dir;
+  auto engine = OpenOrDie(dir.Sub("db"));
+  ASSERT_NE(engine, nullptr);
+  const RocksDbMemory before = engine->Memory();
+  EXPECT_EQ(before.block_cache_capacity, SmallRocksDbOptions().block_cache_bytes);
+  WriteBatch batch;
+  for (int i = 0; i < 1000; ++i) batch.Put(Column::kObjects, "key" + std::to_string(i), "value");
+  ASSERT_TRUE(engine->Write(batch, WriteOptions{}).ok());
+  const RocksDbMemory after = engine->Memory();
+  // 1000 small entries sit in the objects memtable (at least their keys).
+  EXPECT_GT(after.memtables, before.memtables + 1000 * 6);
+  EXPECT_LE(after.block_cache_usage, after.block_cache_capacity);
+}
+
 // Runs `body` in a child process, which must end it with _exit (dying with its objects
 // alive, as a SIGKILL would); returns once the child is gone.
 template <typename Body>
