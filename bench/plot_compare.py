@@ -85,19 +85,25 @@ def draw(axes, groups, values, names, field, ylabel, title) -> None:
 
 
 def draw_memory(axes, memory: dict, csv_path: Path) -> None:
-    """RSS of the memory section's node over the load, with the configured caches."""
-    seconds, rss = [], []
+    """RSS of the memory section's node over the load and the reads, with the caches."""
+    seconds, rss, read_start = [], [], None
     with csv_path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             seconds.append(float(row["elapsed_s"]))
             rss.append(int(row["vmrss_bytes"]) / 2**20)
+            if row.get("phase") == "read" and read_start is None:
+                read_start = seconds[-1]
     axes.plot(seconds, rss, "o-", markersize=3, color=COLOURS["meridian"], label="VmRSS")
+    if read_start is not None:
+        axes.axvline(read_start, linestyle="--", color="gray", alpha=0.6,
+                     label="read phase starts (fills the block cache)")
     caches = (memory["block_cache_bytes"] + memory["write_buffer_bytes"]) / 2**20
     axes.axhline(caches, linestyle=":", color="gray",
                  label=f"block cache + write buffers ({caches:.0f} MiB)")
     axes.set_xlabel("seconds since the load started")
     axes.set_ylabel("MiB")
-    axes.set_title(f"Memory: one Meridian node loading {memory['records']:,} 100-byte objects\n"
+    axes.set_title(f"Memory: one Meridian node loading {memory['records']:,} 100-byte objects, "
+                   "then reading them\n"
                    f"(data dir {memory['data_dir_bytes'] / 2**20:.0f} MiB at the end)", fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=8)
