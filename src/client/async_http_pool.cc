@@ -21,6 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "client/tls_client.h"
+#include "client/transport_errors.h"
+
 namespace meridian::client::internal {
 namespace {
 
@@ -31,32 +34,8 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kUserAgent = "meridian-client";
 // A connection idle this long is checked (poll) for a close by the server before reuse.
 constexpr auto kIdleCheckAfter = std::chrono::seconds(1);
-
-Error MakeError(ErrorCode code, std::string message, bool retryable) {
-  Error error;
-  error.code = code;
-  error.message = std::move(message);
-  error.retryable = retryable;
-  return error;
-}
-
-// A transport-level failure of `what` ("connect to", "send to", ...) as an Error.
-Error TransportError(std::string_view what, const beast::error_code& ec,
-                     const std::string& endpoint_text) {
-  const std::string detail = std::string(what) + " " + endpoint_text + ": " + ec.message();
-  if (ec.category() == asio::error::get_ssl_category() ||
-      ec.category() == ssl::error::get_stream_category()) {
-    return MakeError(ErrorCode::kTlsError, "TLS failure: " + detail, false);
-  }
-  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return MakeError(ErrorCode::kProtocolError, "bad reply: " + detail, false);
-  }
-  return MakeError(ErrorCode::kConnectionFailed, "connection failed: " + detail, true);
-}
 
 bool HasLineBreak(std::string_view text) {
   return text.find_first_of("\r\n") != std::string_view::npos;
@@ -343,22 +322,7 @@ class StreamConnection final : public AsyncHttpPool::Impl::Connection,
   }
 
   Result<void> PrepareHandshake(Link& link) {
-    const Endpoint& endpoint = pool_->endpoint_;
-    beast::error_code ec;
-    asio::ip::make_address(endpoint.host, ec);
-    const bool host_is_address = !ec;
-    // SNI carries host names only (RFC 6066).
-    if (!host_is_address &&
-        SSL_set_tlsext_host_name(link.stream.native_handle(), endpoint.host.c_str()) != 1) {
-      return MakeError(ErrorCode::kTlsError, "cannot set TLS server name " + endpoint.host, false);
-    }
-    if (pool_->options_.verify_peer) {
-      link.stream.set_verify_mode(ssl::verify_peer);
-      link.stream.set_verify_callback(ssl::host_name_verification(endpoint.host));
-    } else {
-      link.stream.set_verify_mode(ssl::verify_none);
-    }
-    return {};
+    return PrepareTlsClientStream(link.stream, pool_->endpoint_.host, pool_->options_.verify_peer);
   }
 
   void Opened() {
@@ -599,30 +563,9 @@ Result<std::unique_ptr<AsyncHttpPool>> AsyncHttpPool::Create(asio::io_context& l
   }
   std::unique_ptr<ssl::context> ssl_context;
   if (endpoint.tls) {
-    try {
-      ssl_context = std::make_unique<ssl::context>(ssl::context::tls_client);
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kTlsError, std::string("cannot create TLS context: ") + e.what(),
-                       false);
-    }
-    beast::error_code ec;
-    ssl_context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                                 ssl::context::no_tlsv1_1,
-                             ec);
-    if (!options.ca_file.empty()) {
-      ssl_context->load_verify_file(options.ca_file, ec);
-      if (ec) {
-        return MakeError(ErrorCode::kTlsError,
-                         "cannot load CA file " + options.ca_file + ": " + ec.message(), false);
-      }
-    } else {
-      ssl_context->set_default_verify_paths(ec);
-      if (ec) {
-        return MakeError(ErrorCode::kTlsError,
-                         "cannot load the system's trusted CAs: " + ec.message(), false);
-      }
-    }
+    auto context = MakeTlsClientContext(options);
+    if (!context) return context.error();
+    ssl_context = std::move(*context);
   }
   return std::unique_ptr<AsyncHttpPool>(new AsyncHttpPool(
       std::make_shared<Impl>(loop, std::move(endpoint), options, pool, std::move(ssl_context))));

@@ -15,6 +15,9 @@
 #include <exception>
 #include <optional>
 
+#include "client/tls_client.h"
+#include "client/transport_errors.h"
+
 namespace meridian::client::internal {
 namespace {
 
@@ -23,33 +26,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-
-constexpr std::string_view kUserAgent = "meridian-client";
-
-Error MakeError(ErrorCode code, std::string message, bool retryable) {
-  Error error;
-  error.code = code;
-  error.message = std::move(message);
-  error.retryable = retryable;
-  return error;
-}
-
-// Translates a transport-level failure of `what` ("connect", "send", ...) into an Error.
-Error TransportError(std::string_view what, const beast::error_code& ec,
-                     const std::string& endpoint_text) {
-  const std::string detail = std::string(what) + " " + endpoint_text + ": " + ec.message();
-  if (ec == beast::error::timeout)
-    return MakeError(ErrorCode::kTimeout, "timed out: " + detail, true);
-  if (ec.category() == asio::error::get_ssl_category() ||
-      ec.category() == ssl::error::get_stream_category()) {
-    return MakeError(ErrorCode::kTlsError, "TLS failure: " + detail, false);
-  }
-  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    return MakeError(ErrorCode::kProtocolError, "bad reply: " + detail, false);
-  }
-  return MakeError(ErrorCode::kConnectionFailed, "connection failed: " + detail, true);
-}
 
 }  // namespace
 
@@ -179,21 +155,11 @@ class HttpConnection::Impl {
   }
 
   Result<void> Handshake() {
-    beast::error_code ec;
-    asio::ip::make_address(endpoint_.host, ec);
-    const bool host_is_address = !ec;
-    // SNI carries host names only (RFC 6066).
-    if (!host_is_address &&
-        SSL_set_tlsext_host_name(secure_->native_handle(), endpoint_.host.c_str()) != 1) {
-      return MakeError(ErrorCode::kTlsError, "cannot set TLS server name " + endpoint_.host, false);
+    if (auto prepared = PrepareTlsClientStream(*secure_, endpoint_.host, options_.verify_peer);
+        !prepared.ok()) {
+      return prepared;
     }
-    if (options_.verify_peer) {
-      secure_->set_verify_mode(ssl::verify_peer);
-      secure_->set_verify_callback(ssl::host_name_verification(endpoint_.host));
-    } else {
-      secure_->set_verify_mode(ssl::verify_none);
-    }
-    ec = asio::error::would_block;
+    beast::error_code ec = asio::error::would_block;
     secure_->async_handshake(ssl::stream_base::client,
                              [&ec](beast::error_code result) { ec = result; });
     RunUntilComplete();
@@ -281,30 +247,9 @@ Result<std::unique_ptr<HttpConnection>> HttpConnection::Create(Endpoint endpoint
                                                                const ClientOptions& options) {
   std::unique_ptr<ssl::context> ssl_context;
   if (endpoint.tls) {
-    try {
-      ssl_context = std::make_unique<ssl::context>(ssl::context::tls_client);
-    } catch (const std::exception& e) {
-      return MakeError(ErrorCode::kTlsError, std::string("cannot create TLS context: ") + e.what(),
-                       false);
-    }
-    beast::error_code ec;
-    ssl_context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                 ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                                 ssl::context::no_tlsv1_1,
-                             ec);
-    if (!options.ca_file.empty()) {
-      ssl_context->load_verify_file(options.ca_file, ec);
-      if (ec) {
-        return MakeError(ErrorCode::kTlsError,
-                         "cannot load CA file " + options.ca_file + ": " + ec.message(), false);
-      }
-    } else {
-      ssl_context->set_default_verify_paths(ec);
-      if (ec) {
-        return MakeError(ErrorCode::kTlsError,
-                         "cannot load the system's trusted CAs: " + ec.message(), false);
-      }
-    }
+    auto context = MakeTlsClientContext(options);
+    if (!context) return context.error();
+    ssl_context = std::move(*context);
   }
   return std::unique_ptr<HttpConnection>(new HttpConnection(
       std::make_unique<Impl>(std::move(endpoint), options, std::move(ssl_context))));
