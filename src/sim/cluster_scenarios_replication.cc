@@ -123,6 +123,24 @@ std::vector<std::string> KeyNames(std::uint32_t count) {
   return keys;
 }
 
+// The common end of a run: heal every fault, then FinishKvRun with every node expected up;
+// the first failure is recorded in the simulation. The outcome carries the nemesis' log.
+ScenarioOutcome HealAndFinish(Cluster& cluster, Nemesis& nemesis, const ScenarioOptions& options,
+                              Status status) {
+  Simulation& simulation = cluster.simulation;
+  if (status.ok()) status = nemesis.HealEverything();
+  if (status.ok()) {
+    const ExpectedMembers expected = AllUp(cluster.addresses);
+    status = FinishKvRun(
+        simulation, cluster.workload, [&] { return CheckClusterConverged(simulation, expected); },
+        options.liveness_ms_max);
+  }
+  if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
+  ScenarioOutcome outcome = OutcomeOf(simulation);
+  outcome.fault_log = nemesis.log();
+  return outcome;
+}
+
 }  // namespace
 
 ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options) {
@@ -165,17 +183,7 @@ ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options) {
     workload.ScheduleOperations(simulation.now_ms() + options.duration_ms);
     status = nemesis.RunSafetyPhase(options.duration_ms);
   }
-  if (status.ok()) status = nemesis.HealEverything();
-  if (status.ok()) {
-    const ExpectedMembers expected = AllUp(cluster.addresses);
-    status = FinishKvRun(
-        simulation, workload, [&] { return CheckClusterConverged(simulation, expected); },
-        options.liveness_ms_max);
-  }
-  if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
-
-  ScenarioOutcome outcome = OutcomeOf(simulation);
-  outcome.fault_log = nemesis.log();
+  ScenarioOutcome outcome = HealAndFinish(cluster, nemesis, options, status);
   outcome.fault_log.push_back("summary: " + KvCountersText(workload.counters()));
   return outcome;
 }
@@ -217,17 +225,7 @@ ScenarioOutcome RunDivergentVersionsWith(const ScenarioOptions& options, bool fa
     status = faults ? nemesis.RunSafetyPhase(options.duration_ms)
                     : simulation.RunFor(options.duration_ms);
   }
-  if (status.ok()) status = nemesis.HealEverything();
-  if (status.ok()) {
-    const ExpectedMembers expected = AllUp(cluster.addresses);
-    status = FinishKvRun(
-        simulation, workload, [&] { return CheckClusterConverged(simulation, expected); },
-        options.liveness_ms_max);
-  }
-  if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
-
-  ScenarioOutcome outcome = OutcomeOf(simulation);
-  outcome.fault_log = nemesis.log();
+  ScenarioOutcome outcome = HealAndFinish(cluster, nemesis, options, status);
   const KvCounters& counters = workload.counters();
   outcome.fault_log.push_back(fmt::format("summary: {} clients, {} keys; {}; {}", kClients,
                                           kKeyCount, KvCountersText(counters),
