@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/resp_parser.h"
 #include "api/resp_writer.h"
 
 namespace meridian::api {
@@ -76,22 +77,6 @@ unsigned HttpStatusOf(const Status& status) {
 
 std::string ErrorText(const Status& status) {
   return "ERR " + status.message();
-}
-
-bool ParseInt64(std::string_view text, std::int64_t& value) {
-  bool negative = false;
-  if (!text.empty() && text.front() == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  if (text.empty() || text.size() > 18) return false;
-  std::int64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    result = result * 10 + (c - '0');
-  }
-  value = negative ? -result : result;
-  return true;
 }
 
 // The value Redis clients see for a key with siblings: the one with the greatest HLC
@@ -312,7 +297,7 @@ void RespHandlers::Echo(RespCommands&, Args args, Call& call) {
 void RespHandlers::Hello(RespCommands&, Args args, Call& call) {
   if (args.size() >= 2) {
     std::int64_t version = 0;
-    if (!ParseInt64(args[1], version)) {
+    if (!ParseInteger(args[1], version)) {
       return call.Error(400, "ERR Protocol version is not an integer or out of range");
     }
     if (version != 2) {
@@ -373,7 +358,7 @@ void RespHandlers::Auth(RespCommands&, Args args, Call& call) {
 
 void RespHandlers::Select(RespCommands&, Args args, Call& call) {
   std::int64_t index = 0;
-  if (!ParseInt64(args[1], index)) {
+  if (!ParseInteger(args[1], index)) {
     return call.Error(400, "ERR value is not an integer or out of range");
   }
   if (index != 0) return call.Error(400, "ERR DB index is out of range");

@@ -31,24 +31,6 @@ std::string Printable(char c) {
   return text;
 }
 
-// Parses a decimal integer with an optional '-' (no '+', no spaces). False when malformed or
-// out of range.
-bool ParseInteger(std::string_view text, std::int64_t& value) {
-  bool negative = false;
-  if (!text.empty() && text.front() == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  if (text.empty() || text.size() > 18) return false;  // 18 digits cannot overflow
-  std::int64_t result = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    result = result * 10 + (c - '0');
-  }
-  value = negative ? -result : result;
-  return true;
-}
-
 // Splits an inline command line into words as Redis's sdssplitargs does: words separated by
 // whitespace; "..." with \n \r \t \b \a \\ \" \xHH escapes; '...' with \' escapes; a closing
 // quote must be followed by whitespace or the end. Unescaped words are appended to `storage`
@@ -134,6 +116,22 @@ bool SplitInline(std::string_view line, std::string& storage, std::vector<std::s
 }
 
 }  // namespace
+
+bool ParseInteger(std::string_view text, std::int64_t& value) {
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty() || text.size() > 18) return false;  // 18 digits cannot overflow
+  std::int64_t result = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    result = result * 10 + (c - '0');
+  }
+  value = negative ? -result : result;
+  return true;
+}
 
 RespParser::RespParser(const RespParserLimits& limits) : limits_(limits) {}
 

@@ -75,4 +75,8 @@ class RespParser {
   std::string error_;
 };
 
+// Parses a RESP decimal integer: an optional '-' and 1-18 digits (no '+', no spaces), so it
+// never overflows. False when malformed or out of range.
+bool ParseInteger(std::string_view text, std::int64_t& value);
+
 }  // namespace meridian::api
