@@ -18,6 +18,7 @@ ScenarioOutcome RunClusterKv(const ScenarioOptions& options);
 ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
+ScenarioOutcome RunSloppyWrites(const ScenarioOptions& options);
 
 void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("cluster-membership",
@@ -33,6 +34,10 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "a strict-quorum bucket (n=3, pr=pw=2, dw=2, no sloppy quorum) under crashes, "
                "partitions, loss and skew; every read sees the writes acknowledged before it",
                RunReplicationStrict);
+  registry.Add("sloppy-writes",
+               "always-writable blind writes (w=1) through isolated nodes taking them as "
+               "fallbacks, hints delivered between isolations; no acknowledged write lost",
+               RunSloppyWrites);
   registry.Add("divergent-versions",
                "read-modify-write clients on Zipf keys (n=3, r=w=2) with moderate faults; "
                "histogram of the versions each read sees (Dynamo paper, section 6.3)",

@@ -47,6 +47,7 @@ KvWorkload::KvWorkload(Simulation& simulation, KvWorkloadConfig config)
       config_(std::move(config)),
       random_(simulation.DeriveRandom("workload")) {
   MERIDIAN_CHECK(!config_.keys.empty());
+  MERIDIAN_CHECK(config_.blind_put_one_in >= 1);
   std::uint64_t total = 0;
   for (std::size_t rank = 0; rank < config_.keys.size(); ++rank) {
     total += 1'000'000 / (rank + 1);
@@ -78,7 +79,7 @@ void KvWorkload::RunOneOperation() {
     request.op = Op::kPut;
     request.value = fmt::format("v{}", next_value_++);
     // Mostly a causal overwrite; sometimes a blind write, which makes siblings.
-    const bool blind = !has_token || random_.Uniform(8) == 0;
+    const bool blind = !has_token || random_.Uniform(config_.blind_put_one_in) == 0;
     std::string context;
     if (!blind) {
       context = token->second.context;

@@ -6,7 +6,8 @@
 //
 // Two ways to drive it:
 //   * ScheduleOperations: one logical client issuing random puts (unique values), deletes and
-//     gets every 5..50 ms, keeping the latest token per key (blind writes 1 time in 8);
+//     gets every 5..50 ms, keeping the latest token per key (blind writes 1 time in
+//     blind_put_one_in);
 //   * StartClients: `count` read-modify-write clients, each looping get -> put with the get's
 //     token -> think time, on keys drawn from a Zipf-like distribution.
 // A request whose node crashes never gets a reply: clients notice it after a client timeout
@@ -38,6 +39,8 @@ struct KvWorkloadConfig {
   bool require_durable = false;
   // Reads are checked with KvHistory's strict checks (a strict-quorum bucket).
   bool strict = false;
+  // ScheduleOperations: a put with a token is blind (no context) one time in this many.
+  std::uint32_t blind_put_one_in = 8;
 };
 
 struct KvCounters {

@@ -24,6 +24,15 @@
 // FinishKvRun checks run. The knobs are --nodes and --duration-ms; the constants below are
 // fixed. "divergent-versions-calm" is the same without any fault: the baseline that separates
 // what concurrency alone causes from what faults add.
+//
+// "sloppy-writes": always-writable writes (w = 1, dw = 1, sloppy quorum) through random nodes,
+// half of them blind (no context, so concurrent with everything), while one node (now and
+// then another) is isolated for 8-12 s and healed for 5-8 s, again and again. A write
+// at an isolated node for a key it is not a primary of is taken by that node as a fallback
+// (a hint); after the heal the hint is delivered and dropped, and the next isolation makes the
+// same node coordinate the same key again from nothing. Every dot it mints then must still be
+// new: after the heal the FinishKvRun checks require every acknowledged write to survive (as a
+// value or an ancestor of one) on identical replicas.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -35,6 +44,7 @@
 #include "sim/cluster_scenarios.h"
 #include "sim/cluster_scenarios_kv_workload.h"
 #include "sim/nemesis.h"
+#include "sim/seeded_random.h"
 
 namespace meridian::sim {
 namespace {
@@ -44,6 +54,14 @@ constexpr std::uint64_t kBucketSetupMsMax = 10'000;
 
 constexpr std::string_view kStrictBucket = "strict";
 constexpr std::uint32_t kStrictKeyCount = 24;
+
+constexpr std::uint32_t kSloppyKeyCount = 12;
+// An isolation lasts long enough for the failure detectors to notice it (so the isolated node
+// takes writes as a fallback), a healed spell long enough for its hints to be delivered.
+constexpr std::uint64_t kSloppyIsolatedMsMin = 8'000;
+constexpr std::uint64_t kSloppyIsolatedMsMax = 12'000;
+constexpr std::uint64_t kSloppyHealedMsMin = 5'000;
+constexpr std::uint64_t kSloppyHealedMsMax = 8'000;
 
 constexpr std::uint32_t kClients = 24;
 constexpr std::uint32_t kKeyCount = 200;
@@ -240,6 +258,48 @@ ScenarioOutcome RunDivergentVersionsWith(const ScenarioOptions& options, bool fa
 }
 
 }  // namespace
+
+ScenarioOutcome RunSloppyWrites(const ScenarioOptions& options) {
+  KvWorkloadConfig workload_config;  // the bucket defaults: n = 3, sloppy quorum
+  workload_config.keys = KeyNames(kSloppyKeyCount);
+  workload_config.write_options.w = QuorumValue::Number(1);
+  workload_config.write_options.dw = QuorumValue::Number(1);
+  workload_config.read_options.r = QuorumValue::Number(1);
+  workload_config.require_durable = true;
+  workload_config.blind_put_one_in = 1;
+  Cluster cluster(options, std::move(workload_config));
+  Simulation& simulation = cluster.simulation;
+  Nemesis nemesis(simulation, NemesisConfig{});  // only its HealEverything
+
+  Status status = Form(simulation, cluster.addresses);
+  std::vector<std::string> schedule;
+  if (status.ok()) {
+    const std::uint64_t end_ms = simulation.now_ms() + options.duration_ms;
+    cluster.workload.ScheduleOperations(end_ms);
+    SeededRandom random = simulation.DeriveRandom("isolation");
+    // One victim, isolated again and again, so it coordinates the same keys as a fallback
+    // after its earlier hints for them were delivered; now and then another node instead.
+    const std::string victim = cluster.addresses[random.Uniform(cluster.addresses.size())];
+    std::uint64_t at_ms = simulation.now_ms() + kSloppyHealedMsMin;
+    while (at_ms < end_ms) {
+      const std::string isolated = random.Uniform(4) == 0
+                                       ? cluster.addresses[random.Uniform(cluster.addresses.size())]
+                                       : victim;
+      schedule.push_back(fmt::format("t={}ms isolate {}", at_ms, isolated));
+      simulation.Schedule(at_ms, "isolate",
+                          [&simulation, isolated] { simulation.Isolate(isolated); });
+      at_ms += UniformBetween(random, kSloppyIsolatedMsMin, kSloppyIsolatedMsMax);
+      schedule.push_back(fmt::format("t={}ms heal", at_ms));
+      simulation.Schedule(at_ms, "heal", [&simulation] { simulation.Heal(); });
+      at_ms += UniformBetween(random, kSloppyHealedMsMin, kSloppyHealedMsMax);
+    }
+    status = simulation.RunFor(options.duration_ms);
+  }
+  ScenarioOutcome outcome = HealAndFinish(cluster, nemesis, options, status);
+  outcome.fault_log.insert(outcome.fault_log.begin(), schedule.begin(), schedule.end());
+  outcome.fault_log.push_back("summary: " + KvCountersText(cluster.workload.counters()));
+  return outcome;
+}
 
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options) {
   return RunDivergentVersionsWith(options, /*faults=*/true);

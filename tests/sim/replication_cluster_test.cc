@@ -222,6 +222,42 @@ TEST_F(ReplicationClusterTest, SloppyQuorumKeepsWritingAndHintsBringTheDataHome)
   EXPECT_EQ(std::get<node::GetReply>(reply.body).receipt.primaries, 3u);
 }
 
+// Issue 10, item 1: a node cut off from everyone takes a blind w=1 write for a key it is not a
+// primary of (a hint); after the heal the hint is delivered and deleted. Cut off again, it
+// takes a second blind write for the same key. Before the fix it minted the same dot again
+// from its now empty copy, and the primaries dropped the second write as already seen. Both
+// writes are concurrent, so an r = all read must return both as siblings.
+TEST_F(ReplicationClusterTest, AFallbackThatDeliveredItsHintNeverMintsTheSameDotAgain) {
+  const std::string isolated = NonPrimariesOf("k").front();
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  std::vector<std::string> written;
+  for (const std::string value : {"first", "second"}) {
+    simulation_->Isolate(isolated);
+    ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+    const node::ClientReply reply = Call(isolated, node::PutRequest{{"b", "k"}, value, "", always});
+    ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+    const auto& receipt = std::get<node::WriteReply>(reply.body).receipt;
+    EXPECT_EQ(receipt.primaries, 0u);
+    EXPECT_EQ(receipt.hinted, 1u);
+    written.push_back(value);
+    simulation_->Heal();
+    ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok())
+        << "the hint was not delivered";
+    // The hint went to the primary the fallback stood in for; r = all reads every primary.
+    node::RequestOptions all;
+    all.r = QuorumValue::All();
+    const node::ClientReply get = Call(PrimariesOf("k").front(), node::GetRequest{{"b", "k"}, all});
+    ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+    Strings values;
+    for (const auto& sibling : std::get<node::GetReply>(get.body).values) {
+      values.push_back(sibling.value);
+    }
+    std::sort(values.begin(), values.end());
+    EXPECT_EQ(values, written);
+  }
+}
+
 TEST_F(ReplicationClusterTest, WithEveryPrimaryDownAWriteWithW1StillSucceeds) {
   const Strings primaries = PrimariesOf("k");
   for (const std::string& primary : primaries) simulation_->Crash(primary);
