@@ -24,7 +24,7 @@ void BM_DvvMerge(benchmark::State& state) {
   const DvvSet a = MakeObject(siblings, 1);
   const DvvSet b = MakeObject(siblings, 1000);
   for (auto _ : state) {
-    DvvSet merged = DvvSet::Merge(a, b);
+    DvvSet merged = DvvSet::Merge(a, b).value();
     benchmark::DoNotOptimize(merged);
   }
 }

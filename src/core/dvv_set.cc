@@ -28,7 +28,25 @@ std::size_t DvvSet::LiveCount() const {
                                                 [](const Sibling& s) { return !s.tombstone; }));
 }
 
-DvvSet DvvSet::Merge(const DvvSet& a, const DvvSet& b) {
+namespace {
+Status ReusedDot(const Sibling& a, const Sibling& b) {
+  return Status::Internal("version conflict: dot (actor " + std::to_string(a.dot.actor) +
+                          ", counter " + std::to_string(a.dot.counter) +
+                          ") names two different writes (timestamps " +
+                          std::to_string(a.timestamp.physical_ms()) + " and " +
+                          std::to_string(b.timestamp.physical_ms()) +
+                          "); a version was minted twice, so the objects are not merged");
+}
+}  // namespace
+
+Status DvvSet::MergeFrom(const DvvSet& other) {
+  auto merged = Merge(*this, other);
+  if (!merged.ok()) return merged.status();
+  *this = std::move(merged).value();
+  return Status::Ok();
+}
+
+Result<DvvSet> DvvSet::Merge(const DvvSet& a, const DvvSet& b) {
   DvvSet result;
   result.clock_ = VersionVector::Merge(a.clock_, b.clock_);
   result.siblings_.reserve(a.siblings_.size() + b.siblings_.size());
@@ -45,7 +63,7 @@ DvvSet DvvSet::Merge(const DvvSet& a, const DvvSet& b) {
       ++ib;
     } else {
       // The same dot names the same write on every replica.
-      MERIDIAN_DCHECK(*ia == *ib);
+      if (!(*ia == *ib)) return ReusedDot(*ia, *ib);
       result.siblings_.push_back(*ia);
       ++ia;
       ++ib;

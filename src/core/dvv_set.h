@@ -7,8 +7,10 @@
 //   * every sibling's dot is covered by clock();
 //   * no two siblings share a dot;
 //   * siblings are sorted by dot.
-// Deletes are tombstone siblings, so a delete is versioned like a write and a stale replica
-// cannot resurrect the value it superseded. Value type; not thread-safe.
+// A dot names one write everywhere: two states holding the same dot with different contents
+// mean a dot was minted twice (a bug that would silently drop a write). Merge refuses them,
+// in every build. Deletes are tombstone siblings, so a delete is versioned like a write and a stale
+// replica cannot resurrect the value it superseded. Value type; not thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "core/hlc.h"
+#include "core/status.h"
 #include "core/version_vector.h"
 
 namespace meridian {
@@ -48,8 +51,11 @@ class DvvSet {
 
   // Replica join: the union of both states minus every sibling that one side has seen
   // (covered by its clock) but no longer holds. Commutative, associative, idempotent.
-  static DvvSet Merge(const DvvSet& a, const DvvSet& b);
-  void MergeFrom(const DvvSet& other) { *this = Merge(*this, other); }
+  // Internal ("reused version") when both hold a sibling with the same dot but different
+  // contents; nothing is merged then.
+  static Result<DvvSet> Merge(const DvvSet& a, const DvvSet& b);
+  // Merge into this state; unchanged on error.
+  [[nodiscard]] Status MergeFrom(const DvvSet& other);
 
   // A write coordinated by `actor` whose client had read `context`: discards the siblings
   // the context covers, mints the next dot of `actor` (greater than any dot of `actor` in

@@ -57,7 +57,22 @@ void GetCoordinator::OnReply(std::size_t index, std::optional<DvvSet> object, bo
   merged_.reset();
   for (std::size_t i = 0; i < targets_.size(); ++i) {
     if (answers_[i] != kReplied || !replies_[i].has_value()) continue;
-    merged_ = merged_.has_value() ? DvvSet::Merge(*merged_, *replies_[i]) : *replies_[i];
+    if (!merged_.has_value()) {
+      merged_ = *replies_[i];
+      continue;
+    }
+    if (Status merged = merged_->MergeFrom(*replies_[i]); !merged.ok()) {
+      // Two replicas hold different writes under one dot: never pick one silently. The read
+      // fails (if undecided) and nothing is repaired from it.
+      answers_[i] = kErrored;
+      replies_[i].reset();
+      if (conflict_.ok()) conflict_ = Status::Internal(targets_[i].node + ": " + merged.message());
+      if (state_ == QuorumState::kPending) {
+        state_ = QuorumState::kFailed;
+        failure_ = conflict_;
+      }
+      return;
+    }
   }
   if (merged_.has_value() && policy_ == ConflictPolicy::kLastWriteWins) {
     merged_->ResolveLastWriteWins();
@@ -102,6 +117,7 @@ bool GetCoordinator::finished() const {
 
 std::vector<std::size_t> GetCoordinator::ReplicasBehind() const {
   std::vector<std::size_t> behind;
+  if (!conflict_.ok()) return behind;
   for (std::size_t i = 0; i < targets_.size(); ++i) {
     if (!targets_[i].primary || answers_[i] != kReplied) continue;
     if (replies_[i] != merged_) behind.push_back(i);

@@ -43,7 +43,8 @@ class GetCoordinator {
   const std::vector<ReplicaTarget>& targets() const { return targets_; }
   QuorumState state() const { return state_; }
   // Unavailable or Timeout naming what was reached, e.g. "1 of 3 replicas replied (1 primary)
-  // within the deadline; r=2 pr=0 was not reached".
+  // within the deadline; r=2 pr=0 was not reached"; Internal when two replies hold different
+  // writes under one dot (DvvSet::Merge refused them).
   const Status& failure() const { return failure_; }
   // When succeeded: the merge of the replies that decided it (nullopt: no replica had the
   // key), last-write-wins resolved under kLastWriteWins.
@@ -56,7 +57,8 @@ class GetCoordinator {
   // The merge of every reply so far (nullopt: none had the key), resolved like answer().
   const std::optional<DvvSet>& merged() const { return merged_; }
   // Primaries that replied with a copy different from merged() (including "none" when
-  // merged() has a state): they need merged() written to them. Meaningful once finished().
+  // merged() has a state): they need merged() written to them. Meaningful once finished();
+  // empty after a version conflict.
   std::vector<std::size_t> ReplicasBehind() const;
 
  private:
@@ -74,6 +76,7 @@ class GetCoordinator {
   std::vector<std::optional<DvvSet>> replies_;  // per target, when it replied
   QuorumState state_ = QuorumState::kPending;
   Status failure_;
+  Status conflict_;  // two replies held different writes under one dot (see OnReply)
   std::optional<DvvSet> answer_;
   std::optional<DvvSet> merged_;
   ConsistencyReceipt receipt_;

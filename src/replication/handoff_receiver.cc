@@ -114,8 +114,8 @@ Result<std::uint64_t> HandoffReceiver::ApplyBatch(const proto::HandoffBatch& bat
     auto [slot, inserted] = incoming.try_emplace(entry.storage_key());
     if (inserted) {
       slot->second = std::move(object).value();
-    } else {
-      slot->second.MergeFrom(*object);
+    } else if (Status merged = slot->second.MergeFrom(*object); !merged.ok()) {
+      return merged;
     }
   }
 

@@ -153,7 +153,7 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
       return Status::Corruption("the stored hint is unreadable: " + decoded.status().message());
     }
     record = std::move(decoded).value();
-    record.object.MergeFrom(object);
+    MERIDIAN_RETURN_IF_ERROR(record.object.MergeFrom(object));
   } else {
     if (records_ >= config_.hints_max) {
       ++counters_.hints_refused;
@@ -442,8 +442,8 @@ proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& b
     auto [slot, inserted] = incoming.try_emplace(entry.storage_key());
     if (inserted) {
       slot->second = std::move(object).value();
-    } else {
-      slot->second.MergeFrom(*object);
+    } else if (Status merged = slot->second.MergeFrom(*object); !merged.ok()) {
+      return refuse(merged);
     }
   }
 

@@ -15,9 +15,10 @@ Result<std::optional<std::string>> MergeWithStored(storage::Engine& engine, stor
     // Overwriting it could drop writes only this replica has; an operator must look.
     return Status::Corruption("the local copy is unreadable: " + stored.status().message());
   }
-  DvvSet merged = DvvSet::Merge(*stored, incoming);
-  if (merged == *stored) return std::optional<std::string>();
-  return std::optional<std::string>(EncodeObject(merged));
+  auto merged = DvvSet::Merge(*stored, incoming);
+  if (!merged.ok()) return merged.status();  // a reused dot: keep the stored copy as it is
+  if (*merged == *stored) return std::optional<std::string>();
+  return std::optional<std::string>(EncodeObject(*merged));
 }
 
 }  // namespace meridian::replication

@@ -16,7 +16,8 @@ namespace meridian::replication {
 
 // The encoded merge of `incoming` with the copy stored at (column, storage_key); nullopt when
 // the stored copy already includes it (nothing to write). Corruption when the stored copy does
-// not decode (overwriting it could drop writes only this replica has).
+// not decode (overwriting it could drop writes only this replica has); Internal when the two
+// hold different writes under one dot (DvvSet::Merge): nothing is merged.
 Result<std::optional<std::string>> MergeWithStored(storage::Engine& engine, storage::Column column,
                                                    std::string_view storage_key,
                                                    const DvvSet& incoming);

@@ -62,7 +62,28 @@ TEST(DvvSetTest, TombstoneIsVersionedLikeAWrite) {
   // A stale replica still holding v1 cannot resurrect it: the merge drops v1.
   DvvSet stale;
   stale.Update({}, 1, Ts(1), false, "v1", kSiblings);
-  EXPECT_TRUE(DvvSet::Merge(object, stale).IsDeleted());
+  EXPECT_TRUE(DvvSet::Merge(object, stale).value().IsDeleted());
+}
+
+// The bug of issue 10: a fallback that forgot its earlier write minted the same dot again for
+// another value; the merge kept one and dropped the other without a word. Now it refuses.
+TEST(DvvSetTest, MergeRefusesOneDotNamingTwoWrites) {
+  DvvSet first;
+  first.Update({}, 7, Ts(1), false, "first", kSiblings);
+  DvvSet second;  // minted from nothing by the same actor: the same dot (7, 1)
+  second.Update({}, 7, Ts(2), false, "second", kSiblings);
+  ASSERT_EQ(first.siblings()[0].dot, second.siblings()[0].dot);
+
+  auto merged = DvvSet::Merge(first, second);
+  ASSERT_FALSE(merged.ok());
+  EXPECT_EQ(merged.status().code(), StatusCode::kInternal);
+  EXPECT_NE(merged.status().message().find("names two different writes"), std::string::npos);
+  DvvSet target = first;
+  EXPECT_FALSE(target.MergeFrom(second).ok());
+  EXPECT_EQ(target, first);  // unchanged
+
+  // The same write seen twice is not a conflict.
+  EXPECT_EQ(DvvSet::Merge(first, first).value(), first);
 }
 
 TEST(DvvSetTest, LastWriteWinsKeepsLatestTimestamp) {
@@ -137,7 +158,7 @@ History RunRandomHistory(const std::vector<std::tuple<int, int, int, int>>& ops,
     const int i = a % kReplicas;
     const int j = b % kReplicas;
     if (kind % 3 == 2) {
-      replicas[i].MergeFrom(replicas[j]);
+      EXPECT_TRUE(replicas[i].MergeFrom(replicas[j]).ok());
       for (const auto& entry : models[j].known) models[i].known.insert(entry);
     } else {
       // Context: read from replica j now (kind 0) or an old snapshot (kind 1, possibly empty).
@@ -177,9 +198,10 @@ RC_GTEST_PROP(DvvSetProperty, MergeIsCommutativeAssociativeIdempotent, ()) {
   const DvvSet& a = states[*rc::gen::inRange<std::size_t>(0, states.size())];
   const DvvSet& b = states[*rc::gen::inRange<std::size_t>(0, states.size())];
   const DvvSet& c = states[*rc::gen::inRange<std::size_t>(0, states.size())];
-  RC_ASSERT(DvvSet::Merge(a, b) == DvvSet::Merge(b, a));
-  RC_ASSERT(DvvSet::Merge(DvvSet::Merge(a, b), c) == DvvSet::Merge(a, DvvSet::Merge(b, c)));
-  RC_ASSERT(DvvSet::Merge(a, a) == a);
+  RC_ASSERT(DvvSet::Merge(a, b).value() == DvvSet::Merge(b, a).value());
+  RC_ASSERT(DvvSet::Merge(DvvSet::Merge(a, b).value(), c).value() ==
+            DvvSet::Merge(a, DvvSet::Merge(b, c).value()).value());
+  RC_ASSERT(DvvSet::Merge(a, a).value() == a);
 }
 
 RC_GTEST_PROP(DvvSetProperty, PutWithReadContextSupersedesExactlyTheSiblingsRead, ()) {
@@ -208,7 +230,7 @@ RC_GTEST_PROP(DvvSetProperty, ConcurrentPutsAreNeverLost, ()) {
   DvvSet at_two = base;
   const Dot d1 = at_one.Update(base.clock(), 1, Ts(5000), false, "one", kSiblings);
   const Dot d2 = at_two.Update(base.clock(), 2, Ts(5000), false, "two", kSiblings);
-  const DvvSet merged = DvvSet::Merge(at_one, at_two);
+  const DvvSet merged = DvvSet::Merge(at_one, at_two).value();
   const std::set<Dot> dots = Dots(merged);
   RC_ASSERT(dots.count(d1) == 1u);
   RC_ASSERT(dots.count(d2) == 1u);

@@ -52,7 +52,7 @@ TEST(GetCoordinator, AnswersAfterRRepliesWithTheMergeOfTheirSiblings) {
   EXPECT_EQ(get.state(), QuorumState::kPending);
   get.OnReply(1, kFromB);
   ASSERT_EQ(get.state(), QuorumState::kSucceeded);
-  const DvvSet both = DvvSet::Merge(kFromA, kFromB);
+  const DvvSet both = DvvSet::Merge(kFromA, kFromB).value();
   ASSERT_TRUE(get.answer().has_value());
   EXPECT_EQ(*get.answer(), both);
   EXPECT_EQ(get.answer()->siblings().size(), 2u);
@@ -67,7 +67,7 @@ TEST(GetCoordinator, AnswersAfterRRepliesWithTheMergeOfTheirSiblings) {
   get.OnReply(2, third);
   EXPECT_EQ(*get.answer(), both);
   EXPECT_EQ(get.receipt(), expected);
-  EXPECT_EQ(get.merged(), DvvSet::Merge(both, third));
+  EXPECT_EQ(get.merged(), DvvSet::Merge(both, third).value());
   EXPECT_TRUE(get.finished());
   EXPECT_THAT(get.ReplicasBehind(), ElementsAre(0u, 1u, 2u));
 }

@@ -126,7 +126,7 @@ RC_GTEST_PROP(HandoffProperty, ReceiverEndsWithTheMergeOfBothSides, ()) {
     if (key >= range.begin && key < range.end) expected[key] = Decoded(bytes);
   }
   for (const auto& [key, bytes] : source_after) {
-    expected[key] = DvvSet::Merge(expected[key], Decoded(bytes));
+    expected[key] = DvvSet::Merge(expected[key], Decoded(bytes)).value();
   }
   std::map<std::string, DvvSet> actual;
   for (const auto& [key, bytes] : Contents(target, range)) actual[key] = Decoded(bytes);

@@ -150,7 +150,8 @@ TEST(HandoffReceiverTest, RepeatedKeysInOneBatchMerge) {
   AddEntry(batch, StorageKey(kPartition, "k"), two);
   receiver.Receive("ephemeral:1", batch, 0);
   EXPECT_EQ(OnlyAck(receiver, kSourceAddress).status_code(), 0u);
-  EXPECT_EQ(Decoded(Contents(engine)[StorageKey(kPartition, "k")]), DvvSet::Merge(one, two));
+  EXPECT_EQ(Decoded(Contents(engine)[StorageKey(kPartition, "k")]),
+            DvvSet::Merge(one, two).value());
 }
 
 TEST(HandoffReceiverTest, UnreadableLocalCopyRefusesTheBatch) {
@@ -225,7 +226,8 @@ TEST(HandoffReceiverTest, MirroredObjectsMerge) {
   const DvvSet mirrored = Overwritten(base, kSourceActor, "mirrored");
   ASSERT_TRUE(
       receiver.ApplyMirroredObject(StorageKey(kPartition, "k"), EncodeObject(mirrored)).ok());
-  EXPECT_EQ(Decoded(Contents(engine)[StorageKey(kPartition, "k")]), DvvSet::Merge(local, mirrored));
+  EXPECT_EQ(Decoded(Contents(engine)[StorageKey(kPartition, "k")]),
+            DvvSet::Merge(local, mirrored).value());
   // Idempotent.
   ASSERT_TRUE(
       receiver.ApplyMirroredObject(StorageKey(kPartition, "k"), EncodeObject(mirrored)).ok());

@@ -95,7 +95,7 @@ TEST(HandoffTransferTest, MergesWithObjectsTheReceiverHolds) {
   auto contents = Contents(target);
   ASSERT_EQ(contents.size(), 4u);
   const DvvSet concurrent = Decoded(contents[StorageKey(kPartition, "concurrent")]);
-  EXPECT_EQ(concurrent, DvvSet::Merge(source_concurrent, target_concurrent));
+  EXPECT_EQ(concurrent, DvvSet::Merge(source_concurrent, target_concurrent).value());
   ASSERT_EQ(concurrent.siblings().size(), 2u);
   EXPECT_EQ(concurrent.siblings()[0].value, "from-source");
   EXPECT_EQ(concurrent.siblings()[1].value, "from-target");

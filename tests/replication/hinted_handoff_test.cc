@@ -229,7 +229,7 @@ TEST(HintedHandoffTest, StoreHintMergesObjectsAndUnionsTargets) {
   const std::optional<HintRecord> record = StoredRecord(engine, key);
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->targets, (std::vector<NodeId>{"n1", "n2", "n3"}));
-  EXPECT_EQ(record->object, DvvSet::Merge(first, second));
+  EXPECT_EQ(record->object, DvvSet::Merge(first, second).value());
   EXPECT_EQ(record->object.siblings().size(), 2u);
   EXPECT_EQ(handoff.records(), 1u);
   EXPECT_EQ(handoff.pending(), 3u);
@@ -238,13 +238,13 @@ TEST(HintedHandoffTest, StoreHintMergesObjectsAndUnionsTargets) {
   auto found = handoff.Find(key);
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
-  EXPECT_EQ(**found, DvvSet::Merge(first, second));
+  EXPECT_EQ(**found, DvvSet::Merge(first, second).value());
   auto missing = handoff.Find(StorageKey(kPartition, "other"));
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
 
   // A newer write supersedes the siblings it saw.
-  const DvvSet newer = Overwritten(DvvSet::Merge(first, second), kSourceActor, "c");
+  const DvvSet newer = Overwritten(DvvSet::Merge(first, second).value(), kSourceActor, "c");
   ASSERT_TRUE(handoff.StoreHint(key, newer, {"n1"}, false).ok());
   EXPECT_EQ(StoredRecord(engine, key).value_or(HintRecord{}).object, newer);
   EXPECT_EQ(handoff.pending(), 3u);
@@ -454,11 +454,11 @@ TEST(HintedHandoffTest, RecordChangedAfterSendingKeepsItsTargetAndIsSentAgain) {
   const proto::HintBatch again = OnlyBatch(handoff, "n1:7000");
   ASSERT_EQ(again.entries_size(), 1);
   EXPECT_NE(again.batch_id(), batch.batch_id());
-  EXPECT_EQ(Decoded(again.entries(0).encoded_object()), DvvSet::Merge(first, second));
+  EXPECT_EQ(Decoded(again.entries(0).encoded_object()), DvvSet::Merge(first, second).value());
   Deliver(handoff, target, again, "n1:7000", 3);
   EXPECT_EQ(handoff.pending(), 0u);
   EXPECT_EQ(handoff.records(), 0u);
-  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(first, second));
+  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(first, second).value());
 }
 
 TEST(HintedHandoffTest, LostBatchIsResentAfterTheAckTimeout) {
@@ -695,11 +695,11 @@ TEST(ApplyHintBatchTest, MergesEntriesWithTheLocalCopiesDurably) {
   EXPECT_EQ(ack.batch_id(), 17u);
   EXPECT_EQ(ack.status_code(), 0u) << ack.status_message();
   target.DropUnsyncedWrites();  // the ack promised durability
-  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(local, second));
+  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(local, second).value());
 
   // Applying it again changes nothing and still succeeds.
   EXPECT_EQ(ApplyHintBatch(target, batch).status_code(), 0u);
-  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(local, second));
+  EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(local, second).value());
 }
 
 TEST(ApplyHintBatchTest, MalformedEntryRefusesTheWholeBatch) {

@@ -46,7 +46,7 @@ TEST(ObjectMergeTest, ConcurrentCopiesMergeIntoSiblings) {
   ASSERT_TRUE(merged.ok()) << merged.status().ToString();
   ASSERT_TRUE(merged->has_value());
   const DvvSet decoded = Decoded(**merged);
-  EXPECT_EQ(decoded, DvvSet::Merge(local, incoming));
+  EXPECT_EQ(decoded, DvvSet::Merge(local, incoming).value());
   EXPECT_EQ(decoded.siblings().size(), 2u);
 }
 
