@@ -52,7 +52,8 @@ std::string EncodeFixed64(std::uint64_t value) {
 
 }  // namespace
 
-LocalStore::LocalStore(const LocalStoreConfig& config, Env env) : config_(config), env_(env) {
+LocalStore::LocalStore(const LocalStoreConfig& config, Env env, PartitionActors& actors)
+    : config_(config), env_(env), actors_(actors) {
   MERIDIAN_CHECK(env_.clock != nullptr);
   MERIDIAN_CHECK(env_.random != nullptr);
   MERIDIAN_CHECK(env_.engine != nullptr);
@@ -112,6 +113,15 @@ Status LocalStore::Open() {
     missing.Put(Column::kMetadata, std::string(kActorIdKey), EncodeFixed64(actor_id));
   }
 
+  // The partition actors a clean Close saved: kept, unless this start follows a crash.
+  actors_.Clear();
+  auto saved_actors = engine.Get(Column::kMetadata, kPartitionActorsKey);
+  if (!saved_actors.ok()) return saved_actors.status();
+  if (saved_actors->has_value()) {
+    if (!unclean_stop) MERIDIAN_RETURN_IF_ERROR(actors_.Decode(**saved_actors));
+    missing.Delete(Column::kMetadata, std::string(kPartitionActorsKey));
+  }
+
   missing.Put(Column::kMetadata, std::string(kOpenMarkerKey), std::string("1"));
   if (!missing.empty()) {
     // Synced before use, so every dot acknowledged under this id names an identity that
@@ -127,6 +137,7 @@ Status LocalStore::Close() {
   if (!opened_) return Status::Ok();
   opened_ = false;
   storage::WriteBatch batch;
+  batch.Put(Column::kMetadata, std::string(kPartitionActorsKey), actors_.Encode());
   batch.Delete(Column::kMetadata, std::string(kOpenMarkerKey));
   return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
 }
@@ -167,9 +178,10 @@ GetReply LocalStore::ReplyOf(const ObjectId& id, const std::optional<DvvSet>& ob
   return reply;
 }
 
-Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, std::string_view context,
-                                                 bool tombstone, bool supersede_current,
-                                                 std::string value, std::optional<DvvSet> current,
+Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, MintRole role,
+                                                 std::string_view context, bool tombstone,
+                                                 bool supersede_current, std::string value,
+                                                 std::optional<DvvSet> current,
                                                  ConflictPolicy policy) {
   if (!opened_) return Status::Unavailable("the node is not open");
   // Validation first: a refused request writes nothing.
@@ -194,15 +206,16 @@ Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, std::string
   // later write on this node always wins.
   for (const Sibling& sibling : object.siblings()) hlc_.Observe(sibling.timestamp, wall_ms);
   const HlcTimestamp timestamp = hlc_.Now(wall_ms);
+  const ActorId actor = actors_.Current(PartitionOfObject(id), role);
   const Dot dot =
-      object.Update(write_context, actor_id_, timestamp, tombstone, std::move(value), policy);
+      object.Update(write_context, actor, timestamp, tombstone, std::move(value), policy);
 
   // The dot directly follows the context's entry for this node only when no other write
   // coordinated here came in between; then the context plus the dot is exactly "what the
   // client saw and its own write". Otherwise the advanced vector would also cover the
   // intervening write, which the client never saw, so no context is returned.
-  if (dot.counter == write_context.Get(actor_id_) + 1) {
-    write_context.Advance(actor_id_, dot.counter);
+  if (dot.counter == write_context.Get(actor) + 1) {
+    write_context.Advance(actor, dot.counter);
     minted.context = EncodeContext(write_context, id.bucket, id.key);
   }
   return minted;

@@ -1,6 +1,7 @@
-// LocalStore: this node's identity (actor id, clean-stop marker) and its own copy of the
-// objects it holds — reads, and the minting of versioned writes (DVV dots under the node's
-// actor id) that node::Node coordinates.
+// LocalStore: this node's identity (node actor id, clean-stop marker, the partition actors
+// kept over a clean stop) and its own copy of the objects it holds — reads, and the minting
+// of versioned writes (DVV dots under a partition actor, see partition_actors.h) that
+// node::Node coordinates.
 // It knows nothing of other nodes: node::Node decides which requests reach it.
 // It reaches storage, time and randomness only through its Env. Not thread-safe.
 //
@@ -18,6 +19,7 @@
 #include "core/version_vector.h"
 #include "node/client_request.h"
 #include "node/env.h"
+#include "node/partition_actors.h"
 
 namespace meridian::node {
 
@@ -29,16 +31,19 @@ struct LocalStoreConfig {
 
 class LocalStore {
  public:
-  LocalStore(const LocalStoreConfig& config, Env env);
+  // `actors` must outlive the store.
+  LocalStore(const LocalStoreConfig& config, Env env, PartitionActors& actors);
 
   // Loads this node's identity from the metadata column, or creates it on first start:
   // a fresh actor id drawn from Env::random, synced before use. After an unclean stop (no
-  // Close) it also draws a new actor id, since dots of lost unsynced writes must never be
-  // reused. Fails with InvalidArgument when the stored partition count differs from the
-  // configured one.
+  // Close) it also draws a new actor id, and every partition actor starts fresh, since dots
+  // of lost unsynced writes must never be reused; after a clean stop the partition actors
+  // Close saved are restored (and the saved copy deleted, so a crash in this life cannot
+  // bring them back). Fails with InvalidArgument when the stored partition count differs
+  // from the configured one.
   Status Open();
-  // Marks a clean stop (synced), so the next Open keeps the actor id. No request may be
-  // submitted afterwards (they get Unavailable).
+  // Marks a clean stop and saves the partition actors (synced), so the next Open keeps
+  // them. No request may be submitted afterwards (they get Unavailable).
   Status Close();
 
   // InvalidArgument/TooLarge unless the bucket name and key are valid.
@@ -53,8 +58,9 @@ class LocalStore {
 
   // A client write coordinated here: validates the value size and the context (bound to the
   // object's bucket and key), then applies the write to `current` (this node's copy, merged
-  // with any hinted copy) by minting the next dot of this node's actor id. The caller must
-  // persist the result before minting again for the same key. A write without a context
+  // with any hinted copy) by minting the next dot of the partition actor for `role`. The
+  // caller must persist the result (into the objects column for kReplica, a hint for
+  // kFallback) before minting again for the same key. A write without a context
   // supersedes everything in `current` when `supersede_current` (deletes and overwrites),
   // else it adds a sibling. Nothing is written here.
   struct MintedWrite {
@@ -63,20 +69,23 @@ class LocalStore {
     // coordinated here came in between (see WriteReply::context).
     std::string context;
   };
-  Result<MintedWrite> Mint(const ObjectId& id, std::string_view context, bool tombstone,
-                           bool supersede_current, std::string value, std::optional<DvvSet> current,
-                           ConflictPolicy policy);
+  Result<MintedWrite> Mint(const ObjectId& id, MintRole role, std::string_view context,
+                           bool tombstone, bool supersede_current, std::string value,
+                           std::optional<DvvSet> current, ConflictPolicy policy);
 
   // The client's view of an object state: live siblings and a context covering them.
   static GetReply ReplyOf(const ObjectId& id, const std::optional<DvvSet>& object);
 
   bool opened() const { return opened_; }
+  // The node's identity for this data directory (redrawn after an unclean stop). Dots are
+  // minted under partition actors, not under it.
   ActorId actor_id() const { return actor_id_; }
   const LocalStoreConfig& config() const { return config_; }
 
  private:
   LocalStoreConfig config_;
   Env env_;
+  PartitionActors& actors_;
   bool opened_ = false;
   ActorId actor_id_ = 0;
   HybridLogicalClock hlc_;

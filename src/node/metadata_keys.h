@@ -12,14 +12,20 @@ namespace meridian::node {
 inline constexpr std::string_view kFormatVersionKey = "format/version";
 inline constexpr std::uint32_t kStorageFormatVersion = 1;
 
-// This node's actor id for minting dots (8 bytes LE, never 0). Drawn at random when absent:
-// a node whose data was wiped takes a new id and so never re-issues a dot it minted before.
+// This node's identity for its data directory (8 bytes LE, never 0), reported to peers (e.g.
+// as a handoff receiver's incarnation). Drawn at random when absent or after an unclean stop.
+// (Storage format 1 also minted dots under it; dots are now minted under partition actors.)
 inline constexpr std::string_view kActorIdKey = "node/actor_id";
+
+// The partition actors (node/partition_actors.h) saved by a clean Close, so the next Open
+// keeps minting under them; deleted by that Open. Present only between a clean Close and the
+// next Open. Encoding: PartitionActors::Encode.
+inline constexpr std::string_view kPartitionActorsKey = "node/partition_actors";
 
 // Present while a Node has the data open (written by Open, removed by Close, both synced).
 // Found by Open, it means the previous run ended without Close (a crash): unsynced writes
-// may have been lost together with the dots they used, so the node takes a new actor id
-// rather than risk minting one of those dots again for a different value.
+// may have been lost together with the dots they used, so the node takes a new actor id and
+// fresh partition actors rather than risk minting one of those dots again for another value.
 inline constexpr std::string_view kOpenMarkerKey = "node/open";
 
 // Raised and synced by every Node::Open (8 bytes LE): peers tell a restarted node's messages

@@ -26,12 +26,19 @@ constexpr bool kIsObjectRequest = std::is_same_v<T, GetRequest> || std::is_same_
 template <typename T>
 constexpr bool kIsBucketRequest =
     std::is_same_v<T, GetBucketRequest> || std::is_same_v<T, SetBucketRequest>;
+
+Env WithEngine(Env env, storage::Engine* engine) {
+  env.engine = engine;
+  return env;
+}
 }  // namespace
 
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
-      env_(env),
-      store_(StoreConfigOf(config), env),
+      actors_(config.partition_count, env.random),
+      watched_engine_(*env.engine, actors_),
+      env_(WithEngine(env, &watched_engine_)),
+      store_(StoreConfigOf(config), env_, actors_),
       forwarded_(config.forwarded_requests_max) {}
 
 Node::~Node() = default;

@@ -43,9 +43,11 @@
 #include "core/status.h"
 #include "core/version_vector.h"
 #include "node/client_request.h"
+#include "node/drop_watching_engine.h"
 #include "node/env.h"
 #include "node/forwarded_requests.h"
 #include "node/local_store.h"
+#include "node/partition_actors.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
@@ -223,6 +225,10 @@ class Node {
   void CollectOutbound();
 
   NodeConfig config_;
+  // Every component reaches storage through watched_engine_ (in env_), so each deletion of
+  // an object or hint record retires its partition's actor (partition_actors.h).
+  PartitionActors actors_;
+  DropWatchingEngine watched_engine_;
   Env env_;
   LocalStore store_;
   HybridLogicalClock bucket_clock_;  // versions bucket-property changes made here

@@ -45,7 +45,9 @@ Result<std::optional<DvvSet>> Node::ReadLocal(const std::string& storage_key) {
   if (!hinted.ok()) return hinted.status();
   if (!hinted->has_value()) return stored;
   if (!stored->has_value()) return hinted;
-  return std::optional<DvvSet>(DvvSet::Merge(**stored, **hinted));
+  auto merged = DvvSet::Merge(**stored, **hinted);
+  if (!merged.ok()) return merged.status();
+  return std::optional<DvvSet>(std::move(merged).value());
 }
 
 bool Node::Filling(std::uint32_t partition) {
@@ -267,7 +269,9 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   }
   const std::size_t local_index = static_cast<std::size_t>(local - targets.begin());
 
-  // Mint the new version on this node's copy (objects and any hinted copy merged).
+  // Mint the new version on this node's copy (objects and any hinted copy merged), under the
+  // partition actor of the copy it goes into (a fallback's into its hint).
+  const MintRole role = local->primary ? MintRole::kReplica : MintRole::kFallback;
   const std::string storage_key = store_.ObjectStorageKey(id);
   auto current = ReadLocal(storage_key);
   if (!current.ok()) {
@@ -275,9 +279,9 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     return;
   }
   Result<LocalStore::MintedWrite> minted =
-      tombstone ? store_.Mint(id, std::get<DeleteRequest>(request).context, true, true, {},
+      tombstone ? store_.Mint(id, role, std::get<DeleteRequest>(request).context, true, true, {},
                               std::move(current).value(), policy)
-                : store_.Mint(id, std::get<PutRequest>(request).context, false,
+                : store_.Mint(id, role, std::get<PutRequest>(request).context, false,
                               std::get<PutRequest>(request).overwrite,
                               std::move(std::get<PutRequest>(request).value),
                               std::move(current).value(), policy);

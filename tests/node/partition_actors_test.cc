@@ -1,0 +1,151 @@
+// PartitionActors and DropWatchingEngine: the rule that keeps every dot unique (issue 10) —
+// an actor mints only while nothing it minted into can have been deleted — on its own, and
+// through a Node over a clean restart and a crash.
+#include "node/partition_actors.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "core/hash.h"
+#include "core/object_codec.h"
+#include "node/drop_watching_engine.h"
+#include "node/node_test_util.h"
+#include "storage/key_encoding.h"
+#include "storage/memory_engine.h"
+
+namespace meridian::node {
+namespace {
+
+using test_support::SplitMix64;
+
+constexpr std::uint32_t kPartitions = 8;
+
+TEST(PartitionActorsTest, AnActorStaysUntilRetiredAndRolesAndPartitionsAreApart) {
+  SplitMix64 random(7);
+  PartitionActors actors(kPartitions, &random);
+  const ActorId replica = actors.Current(3, MintRole::kReplica);
+  const ActorId fallback = actors.Current(3, MintRole::kFallback);
+  const ActorId other = actors.Current(4, MintRole::kReplica);
+  EXPECT_NE(replica, 0u);
+  EXPECT_NE(replica, fallback);
+  EXPECT_NE(replica, other);
+  EXPECT_EQ(actors.Current(3, MintRole::kReplica), replica);
+  EXPECT_EQ(actors.drawn(), 3u);
+
+  actors.Retire(3, MintRole::kFallback);
+  const ActorId fresh = actors.Current(3, MintRole::kFallback);
+  EXPECT_NE(fresh, fallback);
+  EXPECT_EQ(actors.Current(3, MintRole::kReplica), replica);  // the other role is untouched
+  EXPECT_EQ(actors.Current(4, MintRole::kReplica), other);    // and so are other partitions
+  EXPECT_EQ(actors.drawn(), 4u);
+
+  actors.RetireAll(MintRole::kReplica);
+  EXPECT_NE(actors.Current(3, MintRole::kReplica), replica);
+  EXPECT_NE(actors.Current(4, MintRole::kReplica), other);
+  EXPECT_EQ(actors.Current(3, MintRole::kFallback), fresh);
+}
+
+TEST(PartitionActorsTest, EncodeDecodeRoundTripsAndGarbageChangesNothing) {
+  SplitMix64 random(8);
+  PartitionActors actors(kPartitions, &random);
+  const ActorId a = actors.Current(0, MintRole::kReplica);
+  const ActorId b = actors.Current(7, MintRole::kFallback);
+  const std::string saved = actors.Encode();
+
+  PartitionActors restored(kPartitions, &random);
+  ASSERT_TRUE(restored.Decode(saved).ok());
+  EXPECT_EQ(restored.Current(0, MintRole::kReplica), a);
+  EXPECT_EQ(restored.Current(7, MintRole::kFallback), b);
+  EXPECT_EQ(restored.drawn(), 0u);
+
+  PartitionActors smaller(4, &random);  // partition 7 is outside a 4-partition ring
+  EXPECT_EQ(smaller.Decode(saved).code(), StatusCode::kCorruption);
+  for (std::size_t length = 0; length < saved.size(); ++length) {
+    PartitionActors truncated(kPartitions, &random);
+    const ActorId before = truncated.Current(1, MintRole::kReplica);
+    EXPECT_FALSE(truncated.Decode(saved.substr(0, length)).ok()) << length;
+    EXPECT_EQ(truncated.Current(1, MintRole::kReplica), before) << length;
+  }
+  EXPECT_FALSE(restored.Decode(saved + "x").ok());
+  std::string zero_actor;
+  zero_actor.push_back(1);                  // count
+  zero_actor.append(std::string(4, '\0'));  // partition 0
+  zero_actor.push_back(0);                  // role
+  zero_actor.append(std::string(8, '\0'));  // actor 0
+  EXPECT_EQ(restored.Decode(zero_actor).code(), StatusCode::kCorruption);
+}
+
+TEST(DropWatchingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor) {
+  SplitMix64 random(9);
+  PartitionActors actors(kPartitions, &random);
+  storage::MemoryEngine inner;
+  DropWatchingEngine engine(inner, actors);
+  const ActorId replica2 = actors.Current(2, MintRole::kReplica);
+  const ActorId fallback2 = actors.Current(2, MintRole::kFallback);
+  const ActorId replica5 = actors.Current(5, MintRole::kReplica);
+
+  storage::WriteBatch puts;  // writes merge into records: nothing retires
+  puts.Put(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"), "x");
+  puts.Put(storage::Column::kHints, storage::EncodeObjectKey(2, "b", "k"), "x");
+  puts.Delete(storage::Column::kMetadata, "node/forwarding");
+  ASSERT_TRUE(engine.Write(puts, {}).ok());
+  EXPECT_EQ(actors.Current(2, MintRole::kReplica), replica2);
+  EXPECT_EQ(actors.Current(2, MintRole::kFallback), fallback2);
+
+  storage::WriteBatch delivered;  // a hint handed off and deleted
+  delivered.Delete(storage::Column::kHints, storage::EncodeObjectKey(2, "b", "k"));
+  ASSERT_TRUE(engine.Write(delivered, {}).ok());
+  EXPECT_NE(actors.Current(2, MintRole::kFallback), fallback2);
+  EXPECT_EQ(actors.Current(2, MintRole::kReplica), replica2);
+
+  storage::WriteBatch dropped;  // a partition's objects dropped after it moved away
+  dropped.Delete(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"));
+  ASSERT_TRUE(engine.Write(dropped, {}).ok());
+  EXPECT_NE(actors.Current(2, MintRole::kReplica), replica2);
+  EXPECT_EQ(actors.Current(5, MintRole::kReplica), replica5);
+  EXPECT_FALSE(inner.Get(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"))
+                   ->has_value());  // and the deletion itself went through
+}
+
+// Through a Node: the actors that minted a key's versions, read from its stored clock.
+class NodeActorsTest : public test_support::NodeFixture {
+ protected:
+  std::set<ActorId> ActorsOf(const std::string& key) {
+    const std::uint32_t partition = PartitionOf(ObjectHash("b", key), config_.partition_count);
+    auto bytes =
+        engine_.Get(storage::Column::kObjects, storage::EncodeObjectKey(partition, "b", key));
+    EXPECT_TRUE(bytes.ok() && bytes->has_value());
+    std::set<ActorId> actors;
+    if (!bytes.ok() || !bytes->has_value()) return actors;
+    auto object = DecodeObject(**bytes);
+    EXPECT_TRUE(object.ok());
+    for (const auto& [actor, counter] : object->clock().entries()) actors.insert(actor);
+    return actors;
+  }
+};
+
+TEST_F(NodeActorsTest, ACleanRestartKeepsTheActorsACrashDrawsFreshOnes) {
+  Put("k", "one", "", /*dw=*/1);
+  Put("k", "two", "", /*dw=*/1);
+  EXPECT_EQ(ActorsOf("k").size(), 1u);
+  Restart();
+  Put("k", "three", "", /*dw=*/1);
+  EXPECT_EQ(ActorsOf("k").size(), 1u) << "a clean restart minted under a new actor";
+  Crash();
+  Put("k", "four", "", /*dw=*/1);
+  EXPECT_EQ(ActorsOf("k").size(), 2u) << "after a crash the partition needs a fresh actor";
+  std::vector<std::string> values = test_support::Values(Get("k"));
+  std::sort(values.begin(), values.end());  // siblings are ordered by dot, actors are random
+  EXPECT_EQ(values, (std::vector<std::string>{"four", "one", "three", "two"}));
+  // The actors a crash-free life saved are not reused after a later crash either.
+  Restart();
+  Crash();
+  Put("k", "five", "", /*dw=*/1);
+  EXPECT_EQ(ActorsOf("k").size(), 3u);
+}
+
+}  // namespace
+}  // namespace meridian::node
