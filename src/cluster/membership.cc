@@ -470,9 +470,18 @@ Status Membership::Join(std::vector<std::string> seed_addresses) {
   return Status::Ok();
 }
 
+Status Membership::UnknownMember(const NodeId& id) const {
+  if (join_pending_) {
+    // Not an answer about the cluster: this node has not received its state yet.
+    return Status::Unavailable("this node is still joining the cluster and does not know " + id +
+                               " yet; retry, or ask another node");
+  }
+  return Status::NotFound("no member " + id);
+}
+
 Status Membership::Leave(const NodeId& id) {
   const Member* member = state_.FindMember(id);
-  if (member == nullptr) return Status::NotFound("no member " + id);
+  if (member == nullptr) return UnknownMember(id);
   if (member->status == MemberStatus::kRemoved) {
     return Status::InvalidArgument("member " + id + " is removed");
   }
@@ -485,7 +494,7 @@ Status Membership::Leave(const NodeId& id) {
 
 Status Membership::Remove(const NodeId& id) {
   const Member* member = state_.FindMember(id);
-  if (member == nullptr) return Status::NotFound("no member " + id);
+  if (member == nullptr) return UnknownMember(id);
   if (member->status == MemberStatus::kRemoved) return Status::Ok();
   Member changed = *member;
   changed.status = MemberStatus::kRemoved;
@@ -496,7 +505,7 @@ Status Membership::Remove(const NodeId& id) {
 Status Membership::SetWeight(const NodeId& id, std::uint32_t weight) {
   if (weight == 0) return Status::InvalidArgument("weight must be positive");
   const Member* member = state_.FindMember(id);
-  if (member == nullptr) return Status::NotFound("no member " + id);
+  if (member == nullptr) return UnknownMember(id);
   if (member->status == MemberStatus::kRemoved) {
     return Status::InvalidArgument("member " + id + " is removed");
   }

@@ -82,7 +82,8 @@ class Membership {
   // Asks to join through any of `seed_addresses` (retried each Tick until some node's state
   // includes this node). InvalidArgument when the list is empty.
   Status Join(std::vector<std::string> seed_addresses);
-  // Admin commands, accepted on any node and spread by gossip. NotFound for unknown ids;
+  // Admin commands, accepted on any node and spread by gossip. NotFound for unknown ids
+  // (Unavailable while this node's own join is pending: it does not know the cluster yet);
   // InvalidArgument for a removed member or a zero weight.
   Status Leave(const NodeId& id);
   Status Remove(const NodeId& id);
@@ -113,6 +114,8 @@ class Membership {
   const MembershipCounters& counters() const { return counters_; }
 
  private:
+  // NotFound, or Unavailable while the join is pending (see Leave).
+  Status UnknownMember(const NodeId& id) const;
   struct RingHistoryEntry {
     RingVersionKey base;
     RingVersionKey result;

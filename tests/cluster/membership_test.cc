@@ -188,6 +188,23 @@ TEST(Membership, IgnoresMessagesFromAnotherCluster) {
   EXPECT_EQ(node.state().FindMember("intruder"), nullptr);
 }
 
+// A node whose join has not reached its seed yet knows no other member: an admin request
+// about one is "not yet" (Unavailable, retryable), not "no such member" (NotFound).
+TEST(Membership, AdminRequestsOnANodeStillJoiningAreUnavailableNotNotFound) {
+  TestNetwork network(4);
+  network.Add("n1");
+  network.Round();
+  Membership& joiner = network.Add("n2");
+  ASSERT_TRUE(joiner.Join({AddressOf("n1")}).ok());
+  ASSERT_TRUE(joiner.joining());
+  EXPECT_EQ(joiner.Leave("n1").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(joiner.Remove("n1").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(joiner.SetWeight("n1", 2).code(), StatusCode::kUnavailable);
+  ASSERT_GT(network.Settle(40), 0);
+  ASSERT_FALSE(joiner.joining());
+  EXPECT_EQ(joiner.Leave("nobody").code(), StatusCode::kNotFound);
+}
+
 TEST(Membership, FiveNodesJoiningThroughOneSeedConvergeToIdenticalState) {
   TestNetwork network(3);
   StartCluster(network, 5);
