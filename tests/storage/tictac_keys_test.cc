@@ -44,8 +44,8 @@ TEST(ObjectVersionHashTest, EqualObjectsHashEqualWhateverTheirHistory) {
   first.Update({}, 1, Ts(1000), false, "first", ConflictPolicy::kSiblings);
   DvvSet second;
   second.Update({}, 2, Ts(1001), false, "second", ConflictPolicy::kSiblings);
-  const DvvSet ab = DvvSet::Merge(first, second);
-  const DvvSet ba = DvvSet::Merge(second, first);
+  const DvvSet ab = DvvSet::Merge(first, second).value();
+  const DvvSet ba = DvvSet::Merge(second, first).value();
   ASSERT_EQ(ab, ba);
   EXPECT_EQ(ObjectVersionHash(ab), ObjectVersionHash(ba));
   EXPECT_EQ(ObjectVersionHash(ab), ObjectVersionHash(ExampleObject()));
@@ -94,8 +94,8 @@ RC_GTEST_PROP(ObjectVersionHashProperty, SurvivesTheObjectCodecAndMergeOrder, ()
     target.Update(with_context ? target.clock() : VersionVector{}, static_cast<ActorId>(actor),
                   Ts(ms++), false, value, ConflictPolicy::kSiblings);
   }
-  const DvvSet merged = DvvSet::Merge(a, b);
-  RC_ASSERT(ObjectVersionHash(merged) == ObjectVersionHash(DvvSet::Merge(b, a)));
+  const DvvSet merged = DvvSet::Merge(a, b).value();
+  RC_ASSERT(ObjectVersionHash(merged) == ObjectVersionHash(DvvSet::Merge(b, a).value()));
   auto decoded = DecodeObject(EncodeObject(merged));
   RC_ASSERT(decoded.ok());
   RC_ASSERT(ObjectVersionHash(*decoded) == ObjectVersionHash(merged));
