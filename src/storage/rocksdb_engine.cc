@@ -2,6 +2,8 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -50,6 +52,9 @@ rocksdb::Slice ToSlice(std::string_view bytes) {
 
 struct RocksDbEngine::Impl {
   std::string path;
+  // RocksDB's Env over RocksDbOptions::file_system (null: the default Env). Declared before
+  // `db` so that it outlives the database.
+  std::unique_ptr<rocksdb::Env> env;
   std::shared_ptr<rocksdb::Cache> block_cache;
   std::unique_ptr<rocksdb::DB> db;
   // Handles of "default" (index 0, opened because RocksDB requires it) and then one per
@@ -115,6 +120,10 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
   db_options.max_log_file_size = kInfoLogBytesMax;
   db_options.keep_log_file_num = kInfoLogFilesKept;
   impl->group_commit = options.group_commit;
+  if (options.file_system != nullptr) {
+    impl->env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = impl->env.get();
+  }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, column_options);
