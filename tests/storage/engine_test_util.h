@@ -122,6 +122,8 @@ class PowerLossRocksDb {
 
 class MemoryHarness final : public EngineHarness {
  public:
+  explicit MemoryHarness(bool group_commit = false)
+      : engine_(MemoryEngineOptions{.group_commit = group_commit}) {}
   Engine& engine() override { return engine_; }
   bool can_lose_power() const override { return true; }
   void PowerLoss() override { engine_.DropUnsyncedWrites(); }
