@@ -358,6 +358,10 @@ struct PowerLossEngineKind {
   std::function<std::unique_ptr<test_support::EngineHarness>()> make;
 };
 
+void PrintTo(const PowerLossEngineKind& kind, std::ostream* out) {
+  *out << kind.name;
+}
+
 class EnginePowerLossTest : public ::testing::TestWithParam<PowerLossEngineKind> {
  protected:
   void Run(const std::vector<Step>& script) {

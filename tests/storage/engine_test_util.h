@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "storage/engine.h"
@@ -174,6 +175,10 @@ struct EngineKind {
 
 inline std::string EngineKindName(const ::testing::TestParamInfo<EngineKind>& info) {
   return info.param.name;
+}
+// How GoogleTest (and so CTest's test list) shows a parameter: its name, not its bytes.
+inline void PrintTo(const EngineKind& kind, std::ostream* out) {
+  *out << kind.name;
 }
 
 }  // namespace meridian::storage::test_support
