@@ -8,6 +8,9 @@
 //
 // Numeric flags are parsed as text here (not by CLI11) so that every configuration error,
 // a malformed number or an unknown flag included, exits 2 with one line.
+//
+// --test-power-loss-fs is TEST ONLY (runtime/server.h): it is a command-line flag and nothing
+// else — a config file that names it is refused — and the server logs it loudly.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -36,6 +39,8 @@ namespace {
 
 constexpr int kExitStartupFailed = 1;
 constexpr int kExitInvalidConfig = 2;
+// The test-only setting, refused in config files (see the top of this file).
+constexpr std::string_view kTestPowerLossKey = "test_power_loss_fs";
 
 enum class Kind { kText, kUnsigned };
 
@@ -217,6 +222,11 @@ Status ApplyConfigFile(const std::string& path, const std::vector<Setting>& sett
     for (const Setting& candidate : settings) {
       if (candidate.key == key) setting = &candidate;
     }
+    if (key == kTestPowerLossKey) {
+      return Status::InvalidArgument("config " + path + ": " + key +
+                                     " is test-only and cannot be set in a config file; pass "
+                                     "--test-power-loss-fs on the command line");
+    }
     if (setting == nullptr) {
       return Status::InvalidArgument("config " + path + ": unknown key '" + key + "'");
     }
@@ -298,6 +308,7 @@ struct ServeArguments {
   std::vector<std::string> flag_values;  // parallel to settings
   std::vector<CLI::Option*> flag_options;
   std::string config_file;
+  bool test_power_loss_fs = false;
 };
 
 int RunServe(CLI::App& command, ServeArguments& arguments) {
@@ -323,6 +334,7 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
       return fail(kExitInvalidConfig, FlagName(setting.key) + ": " + status.message());
     }
   }
+  config.test_power_loss_fs = arguments.test_power_loss_fs;
   // A clustered node without a name is named after its peer address, which is unique in the
   // cluster (with port 0 the address is not known yet: pass --name).
   const runtime::ServerConfig defaults;
@@ -365,6 +377,13 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
     if (!shown.empty()) option->default_str(shown);
     arguments->flag_options.push_back(option);
   }
+  command
+      ->add_flag("--test-power-loss-fs", arguments->test_power_loss_fs,
+                 "TEST ONLY, never in production: RocksDB runs on a simulated power-loss file "
+                 "system and SIGUSR2 drops every write not yet durable, then exits with code " +
+                     std::to_string(runtime::kPowerLossExitCode) +
+                     " (docs/operations.md \"Power-loss testing\")")
+      ->group("Testing (never in production)");
   command->callback(
       [command, arguments, &exit_code] { exit_code = RunServe(*command, *arguments); });
 }

@@ -13,12 +13,15 @@
 #include <filesystem>
 #include <system_error>
 
+#include <unistd.h>
+
 #include "api/http_server.h"
 #include "api/resp_server.h"
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
 #include "runtime/system_env.h"
+#include "storage/power_loss_file_system.h"
 
 namespace meridian::runtime {
 
@@ -52,6 +55,42 @@ struct Server::Impl {
     PollDrained();
   }
 
+  // Test only: RocksDB on a PowerLossFileSystem, announced loudly.
+  Status UsePowerLossFileSystem(storage::RocksDbOptions& rocksdb_options) {
+    const std::string graveyard =
+        (std::filesystem::path(config.data_dir) / "power-loss-graveyard").string();
+    auto file_system =
+        storage::PowerLossFileSystem::Create(rocksdb::FileSystem::Default(), graveyard);
+    if (!file_system.ok()) {
+      return Status(file_system.status().code(),
+                    "test power-loss file system: " + file_system.status().message());
+    }
+    spdlog::warn(
+        "*** TEST ONLY: --test-power-loss-fs is on. RocksDB runs on a simulated power-loss "
+        "file system, and SIGUSR2 drops every write not yet durable from {} and kills this "
+        "process. Never use this in production. ***",
+        config.data_dir);
+    power_loss_fs = *file_system;
+    rocksdb_options.file_system = *file_system;
+    return Status::Ok();
+  }
+
+  // SIGUSR2 with test_power_loss_fs: the disk loses what is not durable, the process dies.
+  [[noreturn]] void SimulatePowerLossAndExit() {
+    spdlog::warn("SIGUSR2: simulating a power loss of {} (test only)", config.data_dir);
+    Result<storage::PowerLossReport> report = power_loss_fs->SimulatePowerLoss();
+    if (report.ok()) {
+      spdlog::warn("simulated power loss: {}; exiting without closing anything",
+                   report->ToString());
+    } else {
+      spdlog::error("simulated power loss failed, the data directory is in an unknown state: {}",
+                    report.status().ToString());
+    }
+    spdlog::default_logger()->flush();
+    // No destructor, no RocksDB close, no commit: as if the machine had lost power.
+    ::_exit(report.ok() ? kPowerLossExitCode : 1);
+  }
+
   // Stops the loop once every connection has closed, or when in-flight requests overran
   // the request timeout (their connections are then dropped).
   std::size_t ConnectionCount() const {
@@ -75,6 +114,7 @@ struct Server::Impl {
 
   ServerConfig config;
   asio::io_context io{1};
+  std::shared_ptr<storage::PowerLossFileSystem> power_loss_fs;  // test_power_loss_fs only
   std::unique_ptr<storage::RocksDbEngine> engine;
   SystemClock clock;
   SystemRandom random;
@@ -84,6 +124,7 @@ struct Server::Impl {
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
+  std::unique_ptr<asio::signal_set> power_loss_signal;  // SIGUSR2, test_power_loss_fs only
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
   bool stopping = false;
@@ -118,6 +159,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   // The NodeService holds every reply and peer message until the engine committed the
   // writes before it, so the server can commit a whole batch of requests at once.
   rocksdb_options.group_commit = true;
+  if (config.test_power_loss_fs) {
+    MERIDIAN_RETURN_IF_ERROR(impl->UsePowerLossFileSystem(rocksdb_options));
+  }
   auto engine = storage::RocksDbEngine::Open(db_path, rocksdb_options);
   if (!engine.ok()) {
     return Status(engine.status().code(),
@@ -213,6 +257,12 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     spdlog::info("received signal {}", signal_number);
     raw->BeginStop();
   });
+  if (impl->power_loss_fs) {
+    impl->power_loss_signal = std::make_unique<asio::signal_set>(impl->io, SIGUSR2);
+    impl->power_loss_signal->async_wait([raw](const boost::system::error_code& ec, int) {
+      if (!ec) raw->SimulatePowerLossAndExit();
+    });
+  }
   spdlog::info("node {} (actor {:016x}, incarnation {}) open: data_dir={} partitions={} {}",
                node_config.node_id, impl->node->actor_id(), impl->node->incarnation(),
                config.data_dir, config.node.partition_count,

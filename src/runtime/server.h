@@ -13,6 +13,12 @@
 // listeners and idle connections close at once, in-flight requests finish (bounded by
 // request_timeout_ms), and Run() returns OK. A second signal during the stop gets the
 // default disposition (the process ends at once).
+//
+// Test only: with ServerConfig::test_power_loss_fs, RocksDB runs on a PowerLossFileSystem
+// and SIGUSR2 is a simulated power cut: on the event loop, every write not yet durable is
+// dropped from the data directory, and the process exits at once with
+// kPowerLossExitCode — nothing is flushed, closed or committed (docs/operations.md
+// "Power-loss testing").
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,9 @@
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
+
+// The exit code after a simulated power loss (SIGUSR2 with test_power_loss_fs).
+inline constexpr int kPowerLossExitCode = 86;
 
 struct ServerConfig {
   std::string data_dir = "./var/node1";         // RocksDB lives in <data_dir>/db
@@ -40,6 +49,9 @@ struct ServerConfig {
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its
   // own count) and idle_timeout_ms.
   api::HttpLimits http_limits;
+  // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
+  // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).
+  bool test_power_loss_fs = false;
 };
 
 class Server {

@@ -13,7 +13,8 @@
 // A restart builds a new object with the factory over the same engine and clock, and a fresh
 // random stream (derived from the address and the incarnation number, so a restarted node
 // does not replay its predecessor's random draws).
-// After Start, Tick, Receive and every Simulation::Invoke the simulator drains
+// After Start, Tick, Receive, Stop and every Simulation::Invoke the simulator commits the
+// engine (Engine::CommitPending: it runs with group commit, as on the server), then drains
 // TakeOutbound() and sends each message. Processes are called from one thread only.
 #pragma once
 

@@ -51,13 +51,17 @@ Status Simulation::AddProcess(const std::string& address) {
     return Status::InvalidArgument(fmt::format("address {} is taken", address));
   }
   Machine& machine = machines_[address];
-  machine.engine = std::make_unique<storage::MemoryEngine>();
+  // Group commit, as the server's RocksDbEngine runs (see CommitWrites).
+  machine.engine =
+      std::make_unique<storage::MemoryEngine>(storage::MemoryEngineOptions{.group_commit = true});
   machine.clock = std::make_unique<SimClock>(time_);
   return StartIncarnation(address, machine);
 }
 
 Status Simulation::StartIncarnation(const std::string& address, Machine& machine) {
   MERIDIAN_CHECK(machine.process == nullptr);
+  // Opening RocksDB makes whatever it finds durable (its recovery writes a synced table).
+  machine.engine->MakeAllDurable();
   machine.random = std::make_unique<SeededRandom>(
       root_random_.Derive(fmt::format("process/{}/{}", address, machine.incarnation)));
   ProcessContext context{
@@ -73,6 +77,7 @@ Status Simulation::StartIncarnation(const std::string& address, Machine& machine
     Record(TraceKind::kStartFailed, address, "", started.ToString());
     return started;
   }
+  CommitWrites(machine);
   Record(TraceKind::kStart, address, "", "");
   // A random phase per incarnation, so machines do not tick in lockstep.
   const std::uint64_t phase_ms = 1 + scheduler_random_.Uniform(config_.tick_interval_ms);
@@ -143,6 +148,7 @@ void Simulation::RunTick(const Event& event) {
   if (machine.process == nullptr || machine.incarnation != event.incarnation) return;
   Record(TraceKind::kTick, event.address, "", "");
   machine.process->Tick();
+  CommitWrites(machine);
   DrainOutbound(event.address, *machine.process);
   ScheduleTick(event.address, event.incarnation, now_ms() + config_.tick_interval_ms);
 }
@@ -165,7 +171,14 @@ void Simulation::RunDelivery(const Event& event) {
   }
   Record(TraceKind::kDeliver, event.from_address, event.address, event.bytes);
   machine.process->Receive(event.from_address, message);
+  CommitWrites(machine);
   DrainOutbound(event.address, *machine.process);
+}
+
+void Simulation::CommitWrites(Machine& machine) {
+  // MemoryEngine's commit cannot fail (the server stops the process when RocksDB's does).
+  const Status committed = machine.engine->CommitPending();
+  MERIDIAN_CHECK(committed.ok());
 }
 
 void Simulation::DrainOutbound(const std::string& address, Process& process) {
@@ -227,9 +240,12 @@ Status Simulation::Stop(const std::string& address) {
   Machine& machine = MachineAt(address);
   if (machine.process == nullptr) return Status::Ok();
   const Status stopped = machine.process->Stop();
+  CommitWrites(machine);
   // Farewell messages (e.g. a leave announcement) still go out.
   DrainOutbound(address, *machine.process);
   machine.process.reset();
+  // A clean close: RocksDbEngine syncs its WAL buffer.
+  machine.engine->MakeAllDurable();
   Record(TraceKind::kStop, address, "", stopped.ok() ? "" : stopped.ToString());
   return stopped;
 }
@@ -301,6 +317,7 @@ bool Simulation::Invoke(const std::string& address, std::string_view label,
   if (machine.process == nullptr) return false;
   Record(TraceKind::kInvoke, address, "", label);
   action(*machine.process);
+  CommitWrites(machine);
   DrainOutbound(address, *machine.process);
   return true;
 }

@@ -13,6 +13,14 @@
 // comes from a SeededRandom stream derived from the seed by a fixed label. Every observable
 // step is added to trace_hash(), so two runs of one seed can be compared bit for bit.
 //
+// Durability: every machine's MemoryEngine runs with group commit, as the server's RocksDB
+// engine does, and is committed after every input to the process (Start, Tick, a delivery,
+// Invoke, Stop) before the messages it produced are sent — the order of the server's
+// NodeService. Crash() is a power cut: MemoryEngine::DropUnsyncedWrites() loses exactly what
+// PowerLossFileSystem loses under RocksDB (docs/design/power_loss.md; both engines are
+// checked against one rule in tests/storage/engine_conformance_test.cc). A clean Stop and
+// every start make everything written durable, as RocksDB's close and recovery do.
+//
 // Invariants: checks added with AddInvariant run after every event (or every
 // invariant_interval_ms of virtual time); the first failing check — or a Fail() call —
 // stops the run, and failure() holds the seed, the virtual time and the message.
@@ -153,6 +161,8 @@ class Simulation {
   void RunEvent(Event event);
   void RunTick(const Event& event);
   void RunDelivery(const Event& event);
+  // Group commit after every input, before its messages leave (see the header comment).
+  void CommitWrites(Machine& machine);
   void DrainOutbound(const std::string& address, Process& process);
   void CheckInvariants();
   void Record(TraceKind kind, std::string_view from, std::string_view to, std::string_view bytes);

@@ -4,9 +4,11 @@
 //
 // Contract shared by every implementation (tests/storage/engine_conformance_test.cc):
 //   * a Write applies the whole batch or nothing;
-//   * a Write with sync=true returns only after the batch is durable (survives a crash of
-//     the process or machine); without sync it survives a process crash of the real engine
-//     only if the OS had it, and may be lost by MemoryEngine::DropUnsyncedWrites();
+//   * a Write with sync=true returns only after the batch, and every write before it, is
+//     durable (survives a crash of the process or the machine); without sync it survives a
+//     process crash of the real engine only if the OS had it, and a power cut only once a
+//     later sync covered it (MemoryEngine::DropUnsyncedWrites and PowerLossFileSystem model
+//     the cut: docs/design/power_loss.md);
 //   * Get and Scan see every Write that returned OK before them (read-your-writes);
 //   * Scan visits keys of one column in ascending bytewise order;
 //   * an engine opened for group commit (RocksDbOptions::group_commit) keeps writes, even

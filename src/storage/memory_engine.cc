@@ -20,12 +20,15 @@ Result<std::optional<std::string>> MemoryEngine::Get(Column column, std::string_
 }
 
 Status MemoryEngine::Write(const WriteBatch& batch, const WriteOptions& options) {
+  // With group commit nothing is durable before CommitPending, not even a sync=true write.
+  const bool synced_now = options.sync && !options_.group_commit;
+  if (options_.group_commit && options.sync) sync_pending_ = true;
   for (const WriteBatch::Op& op : batch.ops) {
     Table& table = TableOf(op.column);
     auto it = table.find(op.key);
     std::optional<std::string> previous;
     if (it != table.end()) previous = it->second;
-    if (!options.sync) unsynced_.push_back(Undo{op.column, op.key, std::move(previous)});
+    if (!synced_now) unsynced_.push_back(Undo{op.column, op.key, std::move(previous)});
     if (op.value.has_value()) {
       if (it != table.end()) {
         it->second = *op.value;
@@ -37,8 +40,20 @@ Status MemoryEngine::Write(const WriteBatch& batch, const WriteOptions& options)
     }
   }
   // A synced write makes everything before it durable too, as a WAL fsync does.
-  if (options.sync) unsynced_.clear();
+  if (synced_now) unsynced_.clear();
   return Status::Ok();
+}
+
+Status MemoryEngine::CommitPending() {
+  // One fsync of the WAL covers every write so far, including those that did not ask.
+  if (options_.group_commit && sync_pending_) unsynced_.clear();
+  sync_pending_ = false;
+  return Status::Ok();
+}
+
+void MemoryEngine::MakeAllDurable() {
+  unsynced_.clear();
+  sync_pending_ = false;
 }
 
 Status MemoryEngine::Scan(Column column, std::string_view begin, std::string_view end,
@@ -61,6 +76,7 @@ void MemoryEngine::DropUnsyncedWrites() {
     }
   }
   unsynced_.clear();
+  sync_pending_ = false;
 }
 
 }  // namespace meridian::storage

@@ -11,6 +11,10 @@
 
 #include "storage/engine.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace meridian::storage {
 
 struct RocksDbOptions {
@@ -21,6 +25,9 @@ struct RocksDbOptions {
   // (manual_wal_flush) and sync=true writes do not fsync until CommitPending, which writes
   // the buffer once and fsyncs once if any write since the last commit asked for it.
   bool group_commit = false;
+  // The file system RocksDB runs on. Null (the default, and always in production): the real
+  // one. Tests pass a PowerLossFileSystem (storage/power_loss_file_system.h) to cut the power.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // Where RocksDB's memory is, in bytes (for /metrics and the memory budget in

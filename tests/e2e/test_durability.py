@@ -1,6 +1,10 @@
 """Acknowledged durable writes survive SIGKILL: a writer PUTs unique keys with ?dw=1, the
 server is killed mid-stream and restarted on the same data directory, and every write that
-was acknowledged with 204 must be readable with its value."""
+was acknowledged with 204 must be readable with its value.
+
+SIGKILL leaves the page cache alone, so this passes even without any fsync (it checks that
+no acknowledged write is still in the process's buffers); test_power_loss.py cuts the power
+and is the test that fails when a dw=1 write was not fsynced."""
 import threading
 import time
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/assert.h"
@@ -37,6 +38,15 @@ class SimulationTest : public ::testing::Test {
     auto* process = simulation_.FindProcessAs<RecordingProcess>(address);
     MERIDIAN_CHECK(process != nullptr);
     return *process;
+  }
+  // Writes in one input to the process (Invoke), which the simulator then commits.
+  void Write(const std::string& address,
+             const std::vector<std::tuple<std::string, std::string, bool>>& writes) {
+    ASSERT_TRUE(simulation_.Invoke(address, "write", [&](Process& process) {
+      for (const auto& [key, value, sync] : writes) {
+        ASSERT_TRUE(static_cast<RecordingProcess&>(process).WriteKey(key, value, sync).ok());
+      }
+    }));
   }
   void Send(const std::string& from, const std::string& to, std::uint64_t request_id) {
     ASSERT_TRUE(simulation_.Invoke(from, "send", [&](Process& process) {
@@ -120,8 +130,8 @@ TEST_F(SimulationTest, LossDropsAndDuplicationCopies) {
 TEST_F(SimulationTest, CrashLosesExactlyTheUnsyncedWritesAndRestartGetsANewProcess) {
   AddAll({"a", "b"});
   const std::uint64_t first_draw = At("a").context().env.random->NextU64();
-  ASSERT_TRUE(At("a").WriteKey("synced", "1", true).ok());
-  ASSERT_TRUE(At("a").WriteKey("unsynced", "2", false).ok());
+  Write("a", {{"synced", "1", true}});
+  Write("a", {{"unsynced", "2", false}});
   Send("b", "a", 9);  // arrives while "a" is down: dropped
   simulation_.Crash("a");
   EXPECT_FALSE(simulation_.IsUp("a"));
@@ -146,11 +156,41 @@ TEST_F(SimulationTest, CrashLosesExactlyTheUnsyncedWritesAndRestartGetsANewProce
 
 TEST_F(SimulationTest, CleanStopKeepsUnsyncedWrites) {
   AddAll({"a"});
-  ASSERT_TRUE(At("a").WriteKey("unsynced", "2", false).ok());
+  Write("a", {{"unsynced", "2", false}});
   ASSERT_TRUE(simulation_.Stop("a").ok());
   EXPECT_FALSE(simulation_.IsUp("a"));
   ASSERT_TRUE(simulation_.Restart("a").ok());
   EXPECT_EQ(At("a").ReadKey("unsynced"), "2");
+  // Durable, as after RocksDB's clean close and reopen: a later crash keeps it.
+  simulation_.Crash("a");
+  ASSERT_TRUE(simulation_.Restart("a").ok());
+  EXPECT_EQ(At("a").ReadKey("unsynced"), "2");
+}
+
+// The server's rule (RocksDbEngine with group commit, NodeService committing each batch):
+// a process's writes are durable at the end of the input that made them only if one of them
+// asked for sync, and then all of them, and every write before, are.
+TEST_F(SimulationTest, CrashKeepsWhatGroupCommitMadeDurable) {
+  AddAll({"a"});
+  Write("a", {{"lazy", "1", false}});
+  Write("a", {{"durable", "2", true}, {"rider", "3", false}});
+  Write("a", {{"late", "4", false}});
+  simulation_.Crash("a");
+  ASSERT_TRUE(simulation_.Restart("a").ok());
+  EXPECT_EQ(At("a").ReadKey("lazy"), "1");
+  EXPECT_EQ(At("a").ReadKey("durable"), "2");
+  EXPECT_EQ(At("a").ReadKey("rider"), "3");  // one fsync covered the whole batch
+  EXPECT_EQ(At("a").ReadKey("late"), std::nullopt);
+}
+
+TEST_F(SimulationTest, AWriteOutsideAnyInputIsNotCommitted) {
+  // Written straight into the engine, not inside Invoke/Tick/Receive: nothing committed it,
+  // so not even sync=true makes it durable (the server would not have replied yet either).
+  AddAll({"a"});
+  ASSERT_TRUE(At("a").WriteKey("uncommitted", "1", true).ok());
+  simulation_.Crash("a");
+  ASSERT_TRUE(simulation_.Restart("a").ok());
+  EXPECT_EQ(At("a").ReadKey("uncommitted"), std::nullopt);
 }
 
 TEST_F(SimulationTest, ClockSkewIsVisibleOnlyThroughWallMillis) {

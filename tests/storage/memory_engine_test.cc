@@ -1,5 +1,7 @@
 // MemoryEngine's crash model: DropUnsyncedWrites() discards exactly the writes that no
-// synced write has made durable (a sync=true Write syncs everything before it).
+// synced write has made durable (a sync=true Write syncs everything before it; with group
+// commit, a CommitPending after one does). The same rule is checked against RocksDB in
+// engine_conformance_test.cc (EnginePowerLossTest).
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -104,6 +106,36 @@ TEST(MemoryEngineTest, ScanAfterDropSeesSyncedStateOnly) {
                         })
                   .ok());
   EXPECT_EQ(keys, std::vector<std::string>{"a"});
+}
+
+TEST(MemoryEngineTest, GroupCommitMakesNothingDurableBeforeCommitPending) {
+  MemoryEngine engine(MemoryEngineOptions{.group_commit = true});
+  ASSERT_TRUE(PutOne(engine, Column::kObjects, "asked", "1", true).ok());
+  engine.DropUnsyncedWrites();
+  EXPECT_EQ(Read(engine, Column::kObjects, "asked"), std::nullopt);
+  ASSERT_TRUE(PutOne(engine, Column::kObjects, "lazy", "2", false).ok());
+  ASSERT_TRUE(engine.CommitPending().ok());  // no sync asked: written, not synced
+  ASSERT_TRUE(PutOne(engine, Column::kObjects, "asked", "3", true).ok());
+  ASSERT_TRUE(PutOne(engine, Column::kObjects, "rider", "4", false).ok());
+  ASSERT_TRUE(engine.CommitPending().ok());  // one fsync: everything so far
+  ASSERT_TRUE(PutOne(engine, Column::kObjects, "late", "5", true).ok());
+  engine.DropUnsyncedWrites();
+  EXPECT_EQ(Read(engine, Column::kObjects, "lazy"), "2");
+  EXPECT_EQ(Read(engine, Column::kObjects, "asked"), "3");
+  EXPECT_EQ(Read(engine, Column::kObjects, "rider"), "4");
+  EXPECT_EQ(Read(engine, Column::kObjects, "late"), std::nullopt);
+}
+
+TEST(MemoryEngineTest, MakeAllDurableKeepsEverythingWritten) {
+  for (const bool group_commit : {false, true}) {
+    MemoryEngine engine(MemoryEngineOptions{.group_commit = group_commit});
+    ASSERT_TRUE(PutOne(engine, Column::kObjects, "unsynced", "1", false).ok());
+    ASSERT_TRUE(PutOne(engine, Column::kObjects, "uncommitted", "2", true).ok());
+    engine.MakeAllDurable();
+    engine.DropUnsyncedWrites();
+    EXPECT_EQ(Read(engine, Column::kObjects, "unsynced"), "1");
+    EXPECT_EQ(Read(engine, Column::kObjects, "uncommitted"), "2");
+  }
 }
 
 // Against a dumb model: the durable state is a full copy taken at every synced write.
