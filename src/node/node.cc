@@ -39,6 +39,9 @@ Node::Node(const NodeConfig& config, Env env)
       watched_engine_(*env.engine, actors_),
       env_(WithEngine(env, &watched_engine_)),
       store_(StoreConfigOf(config), env_, actors_),
+      replica_config_{config.node_id, config.peer_address, config.handoff,
+                      /*fill_request_interval_ms=*/5'000,
+                      /*completion_report_interval_ms=*/config.gossip_interval_ms},
       forwarded_(config.forwarded_requests_max) {}
 
 Node::~Node() = default;
@@ -210,27 +213,26 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       receiver_->Receive(from_address, batch, now_ms);
       OnBatchApplied(from_address, batch);
       // An ownership stream under a plan that has changed since: hand the data on.
-      if (in_range && !HoldsReplica(batch.partition())) orphans_.insert(batch.partition());
+      if (in_range && !HoldsReplica(batch.partition())) {
+        ReplicaFor(batch.partition()).OnForeignData();
+      }
       // A complete copy from the partition's owner (a fill it asked for) ends the requests.
       if (in_range && batch.replica_copy() && batch.last() &&
           batch.reply_address() == AddressOf(ring.Owner(batch.partition()))) {
-        awaiting_fill_.erase(batch.partition());
+        if (PartitionReplica* replica = FindReplica(batch.partition())) replica->OnFillComplete();
       }
       break;
     }
-    case proto::PeerMessage::kHandoffAck: {
-      // Each sender ignores acks of other transfers.
-      auto sender = senders_.find(message.handoff_ack().partition());
-      if (sender != senders_.end()) sender->second->Receive(message.handoff_ack(), now_ms);
-      auto copy = copies_.find(message.handoff_ack().partition());
-      if (copy != copies_.end()) copy->second.sender->Receive(message.handoff_ack(), now_ms);
+    case proto::PeerMessage::kHandoffAck:
+      if (PartitionReplica* replica = FindReplica(message.handoff_ack().partition())) {
+        replica->OnHandoffAck(message.handoff_ack(), now_ms);
+      }
       break;
-    }
     case proto::PeerMessage::kHandoffMirror:
       receiver_->Receive(message.handoff_mirror()).IgnoreError();  // the batches repair misses
       if (message.handoff_mirror().partition() < config_.partition_count &&
           !HoldsReplica(message.handoff_mirror().partition())) {
-        orphans_.insert(message.handoff_mirror().partition());
+        ReplicaFor(message.handoff_mirror().partition()).OnForeignData();
       }
       break;
     case proto::PeerMessage::kReplicaWrite:
@@ -255,7 +257,7 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       for (const proto::HandoffEntry& entry : message.hint_batch().entries()) {
         auto key = storage::DecodeObjectKey(entry.storage_key());
         if (key.ok() && key->partition < config_.partition_count && !HoldsReplica(key->partition)) {
-          orphans_.insert(key->partition);
+          ReplicaFor(key->partition).OnForeignData();
         }
       }
       break;
@@ -281,7 +283,7 @@ void Node::Tick() {
   membership_->Tick(now_ms, *env_.random);
   SyncMembershipViews();
   if (!config_.peer_address.empty()) detector_->Tick(now_ms);
-  TickHandoffs();
+  TickReplicas();
   TickHints(now_ms);
   DropMovedPartitions();
   ExpireForwards();
@@ -370,8 +372,7 @@ void Node::CollectOutbound() {
   append(detector_->TakeOutbound());
   append(receiver_->TakeOutbound());
   append(hints_->TakeOutbound());
-  for (auto& [partition, sender] : senders_) append(sender->TakeOutbound());
-  for (auto& [partition, copy] : copies_) append(copy.sender->TakeOutbound());
+  for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
 }
 
 }  // namespace meridian::node

@@ -48,6 +48,7 @@
 #include "node/forwarded_requests.h"
 #include "node/local_store.h"
 #include "node/partition_actors.h"
+#include "node/partition_replica.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
@@ -129,7 +130,7 @@ class Node {
   // This node's opinion of a member's liveness (true for itself and unmonitored members).
   bool IsAlive(const cluster::NodeId& id) const;
   // Partitions this node is streaming to their new owner.
-  std::size_t active_transfers() const { return senders_.size(); }
+  std::size_t active_transfers() const;
   NodeStats Stats() const;
 
  private:
@@ -202,17 +203,22 @@ class Node {
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
   std::vector<MemberView> MemberViews() const;
 
-  // Handoff (node_handoff.cc).
-  void TickHandoffs();
+  // Partition replicas (node_handoff.cc): each partition's role and background work lives in
+  // a PartitionReplica; the node recomputes placements when the ring changes, ticks the
+  // replicas, routes their messages and carries out their outputs.
+  void TickReplicas();
+  // The replica of `partition`, created with its current placement when there is none.
+  PartitionReplica& ReplicaFor(std::uint32_t partition);
+  PartitionReplica* FindReplica(std::uint32_t partition);
+  // Recomputes every partition's placement (the ring or the largest n changed) and tells the
+  // replicas that care; `first`: the first computation of this node's life.
+  void RecomputePlacements(bool first);
+  // Whether this node holds objects of `partition` (one step of a scan).
+  bool HasObjects(std::uint32_t partition);
+  // Carries out a replica's output: persistence first, then its messages.
+  void ApplyReplicaOutput(PartitionReplica& replica);
   void OnBatchApplied(const std::string& from_address, const proto::HandoffBatch& batch);
   void DropMovedPartitions();
-  void HandOffOrphans(std::uint64_t now_ms);
-  // Scans for data of partitions this node no longer keeps, and queues copies to replicas
-  // that joined a partition's list since the previous ring (once per ring change).
-  void ScanPlacementChanges();
-  void StartCopy(std::uint32_t partition, const cluster::NodeId& target, bool orphan,
-                 std::uint64_t now_ms);
-  void TickCopies(std::uint64_t now_ms);
   void OnFillRequest(const proto::ReplicaFillRequest& request);
   Status PersistForwarding();
   Status LoadForwarding();
@@ -237,38 +243,11 @@ class Node {
   std::unique_ptr<cluster::Membership> membership_;
   std::unique_ptr<cluster::FailureDetector> detector_;
   std::unique_ptr<replication::HandoffReceiver> receiver_;
-  std::map<std::uint32_t, std::unique_ptr<replication::HandoffSender>> senders_;
-  // Partitions whose outgoing stream completed -> the address it went to: their requests are
-  // forwarded there until the ring flips. Persisted (synced), so it survives a crash.
-  std::map<std::uint32_t, std::string> forwarding_;
-  std::set<std::uint32_t> partitions_to_drop_;  // moved away: delete local data gradually
-  // Owned here with a pending owner, for the ring whose content hash is outgoing_ring_hash_.
-  std::vector<std::uint32_t> outgoing_;
-  std::optional<std::uint64_t> outgoing_ring_hash_;
-  // Data held here for partitions this node no longer keeps: handed to every replica of the
-  // partition (orphan_done_ records which have it), then deleted.
-  std::set<std::uint32_t> orphans_;
-  std::map<std::uint32_t, std::set<cluster::NodeId>> orphan_done_;
-  std::optional<std::pair<std::uint64_t, std::uint32_t>> orphan_scan_key_;  // ring hash, n_max
-  // Replicas that asked this node for a copy of a partition (ReplicaFillRequest).
-  std::set<std::pair<std::uint32_t, cluster::NodeId>> fills_;
-  // Partitions this node became a replica of and has not received a complete copy of yet ->
-  // when to ask the owner (again).
-  std::map<std::uint32_t, std::uint64_t> awaiting_fill_;
-  std::vector<std::vector<cluster::NodeId>> last_primaries_;  // per partition, previous ring
-  // Copies to replicas in progress (one per partition): orphan hand-offs and fills.
-  struct ReplicaCopy {
-    std::unique_ptr<replication::HandoffSender> sender;
-    cluster::NodeId target;
-    bool orphan = false;
-  };
-  std::map<std::uint32_t, ReplicaCopy> copies_;
-  // Partitions whose outgoing ownership stream completed and that got a write afterwards: the
-  // new owner may lack it, so after the flip they are handed off (not just dropped).
-  std::set<std::uint32_t> written_after_done_;
-  // Received in full; reported to the claimant until the ring flips. Persisted (synced).
-  std::set<std::uint32_t> completed_incoming_;
-  std::uint64_t next_completion_report_ms_ = 0;
+  PartitionReplicaConfig replica_config_;
+  // Per partition, as of the last ring (or largest n) change; empty before the first.
+  std::vector<PartitionPlacement> placements_;
+  // Partitions with background state (ordered: deterministic ticks).
+  std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;
 
@@ -309,8 +288,7 @@ class Node {
   std::optional<std::uint64_t> placement_state_version_;
   std::optional<std::uint64_t> placement_ring_hash_;
   std::uint32_t placement_n_max_ = 0;
-  std::uint32_t ring_nodes_ = 1;            // distinct owners
-  std::vector<std::int8_t> holds_replica_;  // per partition: -1 unknown, 0 no, 1 yes
+  std::uint32_t ring_nodes_ = 1;  // distinct owners
   // PrimariesOf's cache: per partition the walk for the largest n asked so far (empty: not
   // computed), valid for cluster state version primaries_cache_version_.
   mutable std::vector<std::vector<cluster::NodeId>> primaries_cache_;

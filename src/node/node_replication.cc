@@ -51,8 +51,9 @@ Result<std::optional<DvvSet>> Node::ReadLocal(const std::string& storage_key) {
 }
 
 bool Node::Filling(std::uint32_t partition) {
-  if (!config_.peer_address.empty()) ScanPlacementChanges();  // a ring just adopted counts
-  return awaiting_fill_.count(partition) != 0;
+  RefreshPlacement();  // a ring just adopted counts
+  const PartitionReplica* replica = FindReplica(partition);
+  return replica != nullptr && replica->filling();
 }
 
 Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync) {
@@ -72,7 +73,7 @@ Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bo
     // handed to the partition's replicas, then deleted.
     auto key = storage::DecodeObjectKey(storage_key);
     if (key.ok() && key->partition < config_.partition_count && !HoldsReplica(key->partition)) {
-      orphans_.insert(key->partition);
+      ReplicaFor(key->partition).OnForeignData();
     }
   }
   return Status::Ok();
@@ -81,18 +82,9 @@ Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bo
 void Node::MirrorIfTransferring(const std::string& storage_key, const std::string& encoded) {
   auto decoded = storage::DecodeObjectKey(storage_key);
   if (!decoded.ok()) return;
-  // MirrorWrite also marks the key for re-send inside acknowledged batches.
-  auto sender = senders_.find(decoded->partition);
-  if (sender != senders_.end()) {
-    if (sender->second->state() == replication::HandoffState::kDone) {
-      written_after_done_.insert(decoded->partition);
-    }
-    sender->second->MirrorWrite(storage_key, encoded).IgnoreError();
-  } else if (forwarding_.count(decoded->partition) != 0) {
-    written_after_done_.insert(decoded->partition);
+  if (PartitionReplica* replica = FindReplica(decoded->partition)) {
+    replica->OnStored(storage_key, encoded);
   }
-  auto copy = copies_.find(decoded->partition);
-  if (copy != copies_.end()) copy->second.sender->MirrorWrite(storage_key, encoded).IgnoreError();
 }
 
 proto::PeerMessage& Node::StartReplicaCall(std::uint64_t coordination, std::size_t target,
@@ -511,8 +503,10 @@ NodeStats Node::Stats() const {
   }
   stats.read_repairs = read_repairs_;
   stats.coordinators = reads_.size() + writes_.size();
-  stats.transfers = senders_.size() + copies_.size();
-  stats.copies_queued = orphans_.size() + fills_.size() + awaiting_fill_.size();
+  for (const auto& [partition, replica] : replicas_) {
+    stats.transfers += (replica->streaming() ? 1 : 0) + (replica->copying() ? 1 : 0);
+    stats.copies_queued += replica->queued_copies();
+  }
   return stats;
 }
 

@@ -167,21 +167,12 @@ void Node::RefreshPlacement() {
     if (!ring.Owner(partition).empty()) owners.insert(ring.Owner(partition));
   }
   ring_nodes_ = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(owners.size()));
-  holds_replica_.assign(ring.partition_count(), -1);
+  RecomputePlacements(/*first=*/placements_.empty());
 }
 
 bool Node::HoldsReplica(std::uint32_t partition) {
   RefreshPlacement();
-  std::int8_t& cached = holds_replica_.at(partition);
-  if (cached < 0) {
-    const cluster::Ring& ring = membership_->state().ring();
-    const auto pending = ring.PendingOwner(partition);
-    const std::vector<cluster::NodeId> primaries = PrimariesOf(partition, placement_n_max_);
-    const bool primary =
-        std::find(primaries.begin(), primaries.end(), config_.node_id) != primaries.end();
-    cached = primary || (pending && *pending == config_.node_id) ? 1 : 0;
-  }
-  return cached == 1;
+  return placements_.at(partition).holds;
 }
 
 cluster::ZoneOf Node::ZoneLookup() const {

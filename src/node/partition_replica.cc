@@ -1,0 +1,335 @@
+#include "node/partition_replica.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/assert.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::node {
+namespace {
+bool Contains(const std::vector<cluster::NodeId>& nodes, const cluster::NodeId& node) {
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+}  // namespace
+
+PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
+                                   storage::Engine& engine, PartitionPlacement placement)
+    : partition_(partition), config_(config), engine_(engine), placement_(std::move(placement)) {}
+
+PartitionReplica::~PartitionReplica() = default;
+
+bool PartitionReplica::Outgoing(const PartitionPlacement& placement, const cluster::NodeId& self) {
+  return placement.owner == self && placement.pending_owner && *placement.pending_owner != self;
+}
+
+bool PartitionReplica::Outgoing() const {
+  return Outgoing(placement_, config_.self);
+}
+
+bool PartitionReplica::BecameReplica(const PartitionPlacement& before,
+                                     const PartitionPlacement& now, const cluster::NodeId& self) {
+  if (now.owner.empty() || now.primaries.empty()) return false;
+  const bool pending_here = now.pending_owner && *now.pending_owner == self;
+  // The owner gets the partition through its ownership stream (or created it).
+  return Contains(now.primaries, self) && !Contains(before.primaries, self) &&
+         now.primaries.front() != self && !pending_here;
+}
+
+bool PartitionReplica::NeedsDataCheck(const PartitionPlacement& placement) const {
+  return !placement.owner.empty() && !placement.holds && !to_drop_ && sender_ == nullptr &&
+         !orphan_;
+}
+
+void PartitionReplica::OnPlacement(const PartitionPlacement& placement, bool has_data, bool first) {
+  if (!placement.owner.empty()) {
+    // Data held here for a partition this node does not keep must reach the replicas before it
+    // is deleted, or writes only this node has would be lost.
+    if (NeedsDataCheck(placement) && has_data) orphan_ = true;
+    // A new replica needs a copy from one that has it: asked of the owner until one arrives.
+    if (!first && BecameReplica(placement_, placement, config_.self)) {
+      awaiting_fill_ms_ = 0;  // at the next tick
+    }
+  }
+  placement_ = placement;
+}
+
+void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
+                            std::uint64_t& next_transfer_id) {
+  TickOwnershipStream(now_ms, peers, next_transfer_id);
+  TickOrphan(now_ms, peers, next_transfer_id);
+  TickFills(now_ms, peers, next_transfer_id);
+  TickFillRequest(now_ms, peers);
+  TickCopy(now_ms);
+  TickCompletionReport(now_ms);
+}
+
+void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
+                                           std::uint64_t& next_transfer_id) {
+  // Start a stream to the pending owner, unless one to that node already completed (before a
+  // restart, say: see forwarding_address_).
+  if (Outgoing() && sender_ == nullptr && !copy_) {
+    const cluster::NodeId& target = *placement_.pending_owner;
+    const std::string address = peers.AddressOf(target);
+    if (!address.empty() && peers.Reachable(target) && forwarding_address_ != address) {
+      replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
+                                            config_.self_address};
+      sender_ = std::make_unique<replication::HandoffSender>(transfer, engine_, config_.handoff);
+    }  // else retried on a later tick
+  }
+
+  if (sender_ != nullptr) {
+    sender_->Tick(now_ms);
+    const bool flipped = placement_.owner != config_.self;
+    // A new plan may send the partition to a different node: this stream is then cancelled (a
+    // later tick starts one to the new pending owner). Its target must not complete it.
+    const bool still_outgoing = Outgoing() && peers.AddressOf(*placement_.pending_owner) ==
+                                                  sender_->transfer().target_address;
+    const replication::HandoffState state = sender_->state();
+    if (state == replication::HandoffState::kDone && !forwarding_address_) {
+      // Everything, including writes mirrored meanwhile, reached the new owner.
+      forwarding_address_ = sender_->transfer().target_address;
+      output_.forwarding_changed = true;
+    }
+    if (flipped || !still_outgoing || state == replication::HandoffState::kFailed) {
+      // Flipped (normally once done; a stream still running when the partition went elsewhere
+      // under a newer plan is handed off), cancelled or redirected by a new plan, or failed (a
+      // later tick starts over).
+      Collect(*sender_);
+      if (flipped) {
+        if (state == replication::HandoffState::kDone) {
+          MovedAway();
+        } else if (!placement_.holds) {
+          orphan_ = true;
+        }
+      }
+      sender_.reset();
+    }
+  }
+
+  // Forwarding ends when the ring flips (the data then gets dropped here) or a new plan sends
+  // the partition elsewhere (a new stream starts).
+  if (forwarding_address_) {
+    if (placement_.owner != config_.self) {
+      MovedAway();
+    } else if (!Outgoing() || peers.AddressOf(*placement_.pending_owner) != *forwarding_address_) {
+      // replanned: the stream starts over
+    } else {
+      return;
+    }
+    forwarding_address_.reset();
+    output_.forwarding_changed = true;
+  }
+}
+
+void PartitionReplica::MovedAway() {
+  // After the flip, a partition this node no longer keeps is dropped — unless a write reached
+  // it after its stream completed (the new owner may lack that write): then it is handed off
+  // to every replica first.
+  if (placement_.holds) return;
+  if (written_after_done_) {
+    orphan_ = true;
+  } else {
+    to_drop_ = true;
+  }
+  written_after_done_ = false;
+}
+
+void PartitionReplica::TickOrphan(std::uint64_t now_ms, const PeerDirectory& peers,
+                                  std::uint64_t& next_transfer_id) {
+  (void)now_ms;
+  if (!orphan_) return;
+  if (placement_.holds) {
+    orphan_ = false;  // ours again
+    orphan_done_.clear();
+    return;
+  }
+  // Hand it over once the partition is not moving (data merged into an owner that is
+  // streaming the partition could miss that stream).
+  if (placement_.pending_owner || copy_ || sender_ != nullptr) return;
+  const auto next = std::find_if(placement_.primaries.begin(), placement_.primaries.end(),
+                                 [&](const cluster::NodeId& node) {
+                                   return node != config_.self && orphan_done_.count(node) == 0;
+                                 });
+  if (next == placement_.primaries.end()) {
+    // Every replica has this node's copy: it can go.
+    to_drop_ = true;
+    orphan_ = false;
+    orphan_done_.clear();
+    return;
+  }
+  // One copy at a time, in preference order; an unreachable replica blocks the drop (the data
+  // stays here) until it is back or leaves the list.
+  StartCopy(*next, /*orphan=*/true, peers, next_transfer_id);
+}
+
+void PartitionReplica::TickFills(std::uint64_t now_ms, const PeerDirectory& peers,
+                                 std::uint64_t& next_transfer_id) {
+  (void)now_ms;
+  for (auto it = fill_requests_.begin(); it != fill_requests_.end();) {
+    if (copy_ || sender_ != nullptr || placement_.pending_owner) return;
+    const cluster::NodeId node = *it;
+    if (!placement_.holds || !Contains(placement_.primaries, node)) {
+      it = fill_requests_.erase(it);  // the lists changed again; the requester asks again
+      continue;
+    }
+    if (peers.Reachable(node) && !peers.AddressOf(node).empty()) {
+      StartCopy(node, /*orphan=*/false, peers, next_transfer_id);
+      it = fill_requests_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+void PartitionReplica::TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers) {
+  if (!awaiting_fill_ms_) return;
+  const cluster::NodeId& owner = placement_.owner;
+  // Not a replica any more, or its owner now: the ownership stream brought the partition.
+  if (!placement_.holds || owner == config_.self) {
+    awaiting_fill_ms_.reset();
+    return;
+  }
+  if (now_ms < *awaiting_fill_ms_ || !peers.Reachable(owner)) return;
+  const std::string address = peers.AddressOf(owner);
+  if (address.empty()) return;
+  cluster::Outbound& out = output_.messages.emplace_back();
+  out.to_address = address;
+  proto::ReplicaFillRequest* request = out.message.mutable_replica_fill_request();
+  request->set_partition(partition_);
+  request->set_from_id(config_.self);
+  awaiting_fill_ms_ = now_ms + config_.fill_request_interval_ms;
+}
+
+void PartitionReplica::StartCopy(const cluster::NodeId& target, bool orphan,
+                                 const PeerDirectory& peers, std::uint64_t& next_transfer_id) {
+  const std::string address = peers.AddressOf(target);
+  if (address.empty() || !peers.Reachable(target)) return;
+  replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
+                                        config_.self_address, /*replica_copy=*/true};
+  copy_ =
+      ReplicaCopy{std::make_unique<replication::HandoffSender>(transfer, engine_, config_.handoff),
+                  target, orphan};
+}
+
+void PartitionReplica::TickCopy(std::uint64_t now_ms) {
+  if (!copy_) return;
+  copy_->sender->Tick(now_ms);
+  const replication::HandoffState state = copy_->sender->state();
+  // A copy whose reason went away (the lists changed again) is cancelled.
+  const bool still_wanted = Contains(placement_.primaries, copy_->target) &&
+                            (copy_->orphan ? !placement_.holds : placement_.holds);
+  if (state == replication::HandoffState::kRunning) {
+    if (!still_wanted) copy_.reset();
+    return;
+  }
+  Collect(*copy_->sender);
+  if (state == replication::HandoffState::kDone && copy_->orphan) {
+    orphan_done_.insert(copy_->target);
+  } else if (state == replication::HandoffState::kFailed && !copy_->orphan) {
+    fill_requests_.insert(copy_->target);  // tried again later
+  }
+  copy_.reset();
+}
+
+void PartitionReplica::TickCompletionReport(std::uint64_t now_ms) {
+  if (!completed_incoming_) return;
+  // Re-reported until the ring shows this node as the owner (a report may be lost).
+  if (!placement_.pending_owner || *placement_.pending_owner != config_.self) {
+    completed_incoming_ = false;
+    output_.completion_changed = true;
+    return;
+  }
+  if (now_ms >= next_completion_report_ms_) {
+    output_.report_transfer_complete = true;
+    next_completion_report_ms_ = now_ms + config_.completion_report_interval_ms;
+  }
+}
+
+void PartitionReplica::OnHandoffAck(const proto::HandoffAck& ack, std::uint64_t now_ms) {
+  // Each sender ignores acks of other transfers.
+  if (sender_ != nullptr) sender_->Receive(ack, now_ms);
+  if (copy_) copy_->sender->Receive(ack, now_ms);
+}
+
+void PartitionReplica::OnFillRequest(const cluster::NodeId& from) {
+  if (!placement_.holds || !Contains(placement_.primaries, from)) return;
+  fill_requests_.insert(from);
+}
+
+void PartitionReplica::OnStored(std::string_view storage_key, std::string_view encoded_object) {
+  // MirrorWrite also marks the key for re-send inside acknowledged batches.
+  if (sender_ != nullptr) {
+    if (sender_->state() == replication::HandoffState::kDone) written_after_done_ = true;
+    sender_->MirrorWrite(storage_key, encoded_object).IgnoreError();  // key is in the partition
+  } else if (forwarding_address_) {
+    written_after_done_ = true;
+  }
+  if (copy_) copy_->sender->MirrorWrite(storage_key, encoded_object).IgnoreError();
+}
+
+void PartitionReplica::OnForeignData() {
+  if (!placement_.holds) orphan_ = true;
+}
+
+void PartitionReplica::OnIncomingComplete() {
+  if (!completed_incoming_) {
+    completed_incoming_ = true;
+    output_.completion_changed = true;
+  }
+  output_.report_transfer_complete = true;
+}
+
+void PartitionReplica::OnFillComplete() {
+  awaiting_fill_ms_.reset();
+}
+
+Result<std::size_t> PartitionReplica::Drop(std::size_t budget, storage::WriteBatch& batch) {
+  if (!to_drop_ || budget == 0) return std::size_t{0};
+  if (placement_.holds || sender_ != nullptr || copy_) {
+    to_drop_ = false;  // it is ours again, or still being sent
+    return std::size_t{0};
+  }
+  const std::size_t before = batch.ops.size();
+  const storage::KeyRange range = storage::PartitionRange(partition_);
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kObjects, range.begin, range.end,
+                                        [&](std::string_view key, std::string_view) {
+                                          batch.Delete(storage::Column::kObjects, std::string(key));
+                                          return batch.ops.size() - before < budget;
+                                        }));
+  const std::size_t deleted = batch.ops.size() - before;
+  if (deleted == 0) to_drop_ = false;  // nothing left
+  return deleted;
+}
+
+void PartitionReplica::Collect(replication::HandoffSender& sender) {
+  for (cluster::Outbound& message : sender.TakeOutbound()) {
+    output_.messages.push_back(std::move(message));
+  }
+}
+
+PartitionOutput PartitionReplica::TakeOutput() {
+  if (sender_ != nullptr) Collect(*sender_);
+  if (copy_) Collect(*copy_->sender);
+  return std::exchange(output_, PartitionOutput{});
+}
+
+void PartitionReplica::RestoreForwarding(std::string address) {
+  forwarding_address_ = std::move(address);
+  // Writes may have reached the partition after its stream completed, before the crash.
+  written_after_done_ = true;
+}
+
+std::size_t PartitionReplica::queued_copies() const {
+  return (orphan_ ? 1 : 0) + fill_requests_.size() + (awaiting_fill_ms_ ? 1 : 0);
+}
+
+bool PartitionReplica::idle() const {
+  return !Outgoing() && sender_ == nullptr && !forwarding_address_ && !written_after_done_ &&
+         !completed_incoming_ && !orphan_ && orphan_done_.empty() && !copy_ &&
+         fill_requests_.empty() && !awaiting_fill_ms_ && !to_drop_ && output_.messages.empty() &&
+         !output_.forwarding_changed && !output_.completion_changed &&
+         !output_.report_transfer_complete;
+}
+
+}  // namespace meridian::node

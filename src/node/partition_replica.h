@@ -1,0 +1,197 @@
+// PartitionReplica: one partition's role on this node and the background work that role owns
+// (riak_core's "vnode"). Node keeps one per partition that has any such state, routes the
+// partition's inputs to it and carries out its outputs; everything a partition needs to move
+// or heal lives here, not in maps on Node.
+//
+// Roles, from the placement (PartitionPlacement) the node gives it whenever the ring changes:
+//   * owner with a pending owner: streams the partition to it (an ownership HandoffSender),
+//     mirrors writes made meanwhile, and once everything is acknowledged forwards the
+//     partition's requests there until the ring flips; then the data here is dropped, or
+//     handed to the replicas first if a write reached it after the stream completed;
+//   * replica that joined the partition's preference list (not its owner): asks the owner for
+//     a copy (a fill) until a complete one arrives, and its "not found" does not count as a
+//     replica's meanwhile (Filling);
+//   * replica asked for a fill by another replica: streams it a copy;
+//   * holder of data of a partition it does not keep ("orphan": it left the list, a stream it
+//     received was re-planned elsewhere, a replica write came from an older ring): hands the
+//     data to every replica, one at a time in preference order, then drops it;
+//   * pending owner that received the partition in full: reports the transfer complete to the
+//     claimant until the ring flips.
+//
+// Inputs: OnPlacement, Tick, OnHandoffAck, OnFillRequest, OnStored (a write reached the local
+// objects column), OnForeignData (data of this partition arrived although it does not keep
+// it), OnIncomingComplete, OnFillComplete. Outputs: TakeOutput(): messages to send and
+// persistence duties. It reads the engine (scans for streams and drops) but writes only
+// through the batch it returns from Drop().
+//
+// Ordering duties for the node: carry out a PartitionOutput's persistence (forwarding,
+// completed transfers; synced) before its messages leave — a crash must not forget a completed
+// stream that a peer was already told about.
+//
+// Not thread-safe; deterministic (no clock, no randomness: time comes in as now_ms).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cluster/node_id.h"
+#include "cluster/outbound.h"
+#include "replication/handoff_sender.h"
+#include "storage/engine.h"
+
+namespace meridian::node {
+
+// What the ring says about one partition, as this node sees it.
+struct PartitionPlacement {
+  cluster::NodeId owner;  // empty: the ring has no owner for it yet
+  std::optional<cluster::NodeId> pending_owner;
+  std::vector<cluster::NodeId> primaries;  // for the largest n of any bucket, preference order
+  bool holds = false;  // this node keeps the partition: a primary, or its pending owner
+  friend bool operator==(const PartitionPlacement&, const PartitionPlacement&) = default;
+};
+
+// Read-only questions about peers, answered from the node's failure detector and membership.
+class PeerDirectory {
+ public:
+  virtual ~PeerDirectory() = default;
+  // The failure detector's opinion (this node itself is always reachable).
+  virtual bool Reachable(const cluster::NodeId& node) const = 0;
+  // The member's peer address; "" when unknown.
+  virtual std::string AddressOf(const cluster::NodeId& node) const = 0;
+};
+
+struct PartitionReplicaConfig {
+  cluster::NodeId self;
+  std::string self_address;  // where acks to this node's streams go
+  replication::HandoffSenderConfig handoff;
+  std::uint64_t fill_request_interval_ms = 5'000;  // a fill is asked for again this often
+  std::uint64_t completion_report_interval_ms = 1'000;
+};
+
+struct PartitionOutput {
+  std::vector<cluster::Outbound> messages;
+  // The forwarding address or the completed-incoming flag changed: the node persists them
+  // (synced) before these messages leave.
+  bool forwarding_changed = false;
+  bool completion_changed = false;
+  // Tell the claimant this node received the partition in full (membership).
+  bool report_transfer_complete = false;
+};
+
+class PartitionReplica {
+ public:
+  // `placement`: the partition's placement as of now (the one a later OnPlacement changes).
+  // `config` and `engine` must outlive the replica.
+  PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
+                   storage::Engine& engine, PartitionPlacement placement);
+
+  // Whether a ring change from `before` to `now` makes `self` a new replica that must be
+  // filled (see OnPlacement); the node asks it to decide whether a replica object is needed.
+  static bool BecameReplica(const PartitionPlacement& before, const PartitionPlacement& now,
+                            const cluster::NodeId& self);
+  // Whether `self` streams the partition to its pending owner under `placement`.
+  static bool Outgoing(const PartitionPlacement& placement, const cluster::NodeId& self);
+  ~PartitionReplica();
+  PartitionReplica(const PartitionReplica&) = delete;
+  PartitionReplica& operator=(const PartitionReplica&) = delete;
+
+  // The ring (or the largest n) changed. `has_data`: this node holds objects of the partition
+  // (asked only when the answer matters: see NeedsDataCheck). `first`: the first placement of
+  // this node's life, which cannot tell a new replica from an old one (no fill is asked).
+  void OnPlacement(const PartitionPlacement& placement, bool has_data, bool first);
+  // Whether OnPlacement(placement, ...) would look at has_data (so the node can skip a scan).
+  bool NeedsDataCheck(const PartitionPlacement& placement) const;
+
+  // Streams, copies, fill requests, completion reports. `next_transfer_id` is the node's
+  // counter of transfer ids (unique per sending node); it is advanced for each stream started.
+  void Tick(std::uint64_t now_ms, const PeerDirectory& peers, std::uint64_t& next_transfer_id);
+  void OnHandoffAck(const proto::HandoffAck& ack, std::uint64_t now_ms);
+  // A replica of the partition asks this node for a copy (checked: it is a primary).
+  void OnFillRequest(const cluster::NodeId& from);
+  // A write to `storage_key` reached this node's objects column (after the engine write).
+  void OnStored(std::string_view storage_key, std::string_view encoded_object);
+  // Data of this partition arrived (a stream, a mirror, a hint batch, a replica write) while
+  // this node does not keep it: hand it on.
+  void OnForeignData();
+  // This node, the pending owner, applied the last batch of the ownership stream.
+  void OnIncomingComplete();
+  // A complete copy arrived from the partition's owner: the fill is done.
+  void OnFillComplete();
+
+  // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped;
+  // returns how many. 0 with nothing left means the drop is finished.
+  Result<std::size_t> Drop(std::size_t budget, storage::WriteBatch& batch);
+
+  PartitionOutput TakeOutput();
+
+  // Restored state (from the node's metadata at open).
+  void RestoreForwarding(std::string address);
+  void RestoreCompletedIncoming() { completed_incoming_ = true; }
+
+  std::uint32_t partition() const { return partition_; }
+  const PartitionPlacement& placement() const { return placement_; }
+  // Requests for the partition go to this address (its stream completed, the ring has not
+  // flipped yet); nullopt otherwise.
+  const std::optional<std::string>& forwarding_address() const { return forwarding_address_; }
+  bool completed_incoming() const { return completed_incoming_; }
+  // A replica waiting for its copy: its "not found" counts only like a fallback's.
+  bool filling() const { return awaiting_fill_ms_.has_value(); }
+  bool streaming() const { return sender_ != nullptr; }
+  bool copying() const { return copy_.has_value(); }
+  // Partitions waiting to be handed off or filled, counted like NodeStats::copies_queued.
+  std::size_t queued_copies() const;
+  bool to_drop() const { return to_drop_; }
+  // No state worth keeping and nothing to start: the node may forget this replica.
+  bool idle() const;
+
+ private:
+  struct ReplicaCopy {
+    std::unique_ptr<replication::HandoffSender> sender;
+    cluster::NodeId target;
+    bool orphan = false;
+  };
+
+  bool Outgoing() const;
+  void TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
+                           std::uint64_t& next_transfer_id);
+  void MovedAway();
+  void TickCopy(std::uint64_t now_ms);
+  void TickOrphan(std::uint64_t now_ms, const PeerDirectory& peers,
+                  std::uint64_t& next_transfer_id);
+  void TickFills(std::uint64_t now_ms, const PeerDirectory& peers, std::uint64_t& next_transfer_id);
+  void TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers);
+  void TickCompletionReport(std::uint64_t now_ms);
+  void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
+                 std::uint64_t& next_transfer_id);
+  void Collect(replication::HandoffSender& sender);
+
+  const std::uint32_t partition_;
+  const PartitionReplicaConfig& config_;
+  storage::Engine& engine_;
+  PartitionPlacement placement_;
+
+  // Ownership stream to the pending owner (at most one).
+  std::unique_ptr<replication::HandoffSender> sender_;
+  // Set once the stream completed: requests go there until the ring flips. Persisted.
+  std::optional<std::string> forwarding_address_;
+  // A write arrived after the stream completed: the new owner may lack it, so after the flip
+  // the data is handed to every replica, not just dropped.
+  bool written_after_done_ = false;
+  bool completed_incoming_ = false;  // received in full as pending owner; persisted
+  std::uint64_t next_completion_report_ms_ = 0;
+
+  bool orphan_ = false;
+  std::set<cluster::NodeId> orphan_done_;  // replicas that have this node's copy
+  std::optional<ReplicaCopy> copy_;        // an orphan hand-off or a fill, one at a time
+  std::set<cluster::NodeId> fill_requests_;
+  std::optional<std::uint64_t> awaiting_fill_ms_;  // when to ask the owner (again)
+  bool to_drop_ = false;
+
+  PartitionOutput output_;
+};
+
+}  // namespace meridian::node
