@@ -235,6 +235,13 @@ TEST(PeerLivenessTest, OutboundSocketsBindToTheListenIp) {
   EXPECT_EQ(source_of_next_connection(c), "127.0.0.1") << "a wildcard listener binds nothing";
 }
 
+// docs/format/transport.md pins these bytes.
+TEST(PeerLivenessTest, TheHeartbeatFrameIsSevenBytes) {
+  proto::PeerMessage heartbeat;
+  heartbeat.mutable_link_heartbeat();
+  EXPECT_EQ(EncodeFrame(heartbeat), std::string("\x00\x00\x00\x03\x92\x03\x00", 7));
+}
+
 TEST(PeerLivenessTest, BadLivenessSettingsAreRefused) {
   asio::io_context io;
   PeerTransportConfig config = FastConfig("node-a");
