@@ -4,12 +4,15 @@ the network heals, and every node must see every other alive, and a w=2 write th
 node must succeed, within a bound derived from the heartbeat, failure detector and gossip
 settings. Skipped without root or iptables (the reason is shown).
 """
+import subprocess
+import tempfile
 import time
 
 import pytest
 
 import partition
 from cluster_util import Cluster, cluster_settled, keep_dirs, members_alive, poll
+from conftest import meridian_bin
 
 FORM_DEADLINE_S = 45
 DETECT_DEADLINE_S = 20
@@ -108,3 +111,20 @@ def test_isolated_node_is_alive_and_writable_within_the_bound_after_the_heal(
                                                recovered["write"], RECOVERY_BOUND_S))
     assert recovered["alive"] <= RECOVERY_BOUND_S, recovered
     assert recovered["write"] <= RECOVERY_BOUND_S, recovered
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--peer-heartbeat-interval-ms", "2000", "--peer-idle-timeout-ms", "3000"],
+     "peer_idle_timeout_ms"),
+    (["--peer-reconnect-backoff-max-ms", "50"], "peer_reconnect_backoff_max_ms"),
+    (["--peer-write-timeout-ms", "0"], "peer_write_timeout_ms"),
+    (["--peer-connect-timeout-ms", "soon"], "peer_connect_timeout_ms"),
+])
+def test_bad_peer_liveness_settings_exit_2_naming_the_setting(args, named):
+    with tempfile.TemporaryDirectory(prefix="meridian-e2e-") as work_dir:
+        result = subprocess.run([meridian_bin(), "serve", "--data-dir", work_dir + "/data",
+                                 "--http", "127.0.0.1:0", "--peer", "127.0.0.1:0", "--name", "n1"]
+                                + args, capture_output=True, timeout=30)
+    assert result.returncode == 2, result
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and named in lines[0], lines
