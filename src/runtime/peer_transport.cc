@@ -18,11 +18,13 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include "api/http_server.h"
-#include "cluster/node_id.h"
+#include "cluster/link_monitor.h"
+#include "cluster/reconnect_backoff.h"
 #include "core/assert.h"
 #include "runtime/peer_frame.h"
 #include "runtime/peer_socket.h"
