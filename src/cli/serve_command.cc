@@ -27,10 +27,11 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-#include "cluster/node_id.h"
-
 #include "api/http_server.h"
 #include "cli/commands.h"
+#include "cluster/link_monitor.h"
+#include "cluster/node_id.h"
+#include "cluster/reconnect_backoff.h"
 #include "core/object_id.h"
 #include "runtime/server.h"
 
@@ -189,6 +190,30 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(
       NumberSetting("gossip_interval_ms", "Time between gossip rounds, in ms", 10, 600000,
                     [](C& c) -> std::uint64_t& { return c.node.gossip_interval_ms; }));
+  // Node-to-node connections (docs/design/transport.md, "Heartbeats and deadlines").
+  constexpr std::uint64_t kHourMs = 3'600'000;
+  settings.push_back(NumberSetting(
+      "peer_heartbeat_interval_ms",
+      "A peer connection with nothing else to send carries a heartbeat this often, in ms", 1,
+      kHourMs, [](C& c) -> std::uint32_t& { return c.peer_transport.heartbeat_interval_ms; }));
+  settings.push_back(NumberSetting(
+      "peer_idle_timeout_ms",
+      "A peer connection that received nothing (heartbeats count) for this many ms is closed and "
+      "replaced; at least twice the heartbeat interval",
+      1, kHourMs, [](C& c) -> std::uint32_t& { return c.peer_transport.idle_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "peer_write_timeout_ms",
+      "A peer connection whose write has not completed for this many ms is closed and replaced", 1,
+      kHourMs, [](C& c) -> std::uint32_t& { return c.peer_transport.write_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "peer_connect_timeout_ms", "Deadline of one connection attempt to a peer, in ms", 1, kHourMs,
+      [](C& c) -> std::uint32_t& { return c.peer_transport.connect_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "peer_reconnect_backoff_max_ms",
+      "Longest spacing of connection attempts to an unreachable peer, in ms (the spacing starts "
+      "at 100 ms and doubles)",
+      100, kHourMs,
+      [](C& c) -> std::uint32_t& { return c.peer_transport.reconnect_backoff_max_ms; }));
   settings.push_back(NumberSetting(
       "forward_timeout_ms", "Deadline of a write forwarded to a primary of the key, in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
@@ -275,6 +300,18 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
     if (Result<api::ListenAddress> parsed = api::ParseListenAddress(seed); !parsed.ok()) {
       return Status::InvalidArgument("seeds: '" + seed + "': " + parsed.status().message());
     }
+  }
+  if (Status link = cluster::ValidateLinkMonitorConfig(config.peer_transport.link_monitor());
+      !link.ok()) {
+    return Status::InvalidArgument(
+        "peer connection settings (peer_heartbeat_interval_ms, peer_idle_timeout_ms, "
+        "peer_write_timeout_ms): " +
+        link.message());
+  }
+  if (Status backoff =
+          cluster::ValidateReconnectBackoffConfig(config.peer_transport.reconnect_backoff());
+      !backoff.ok()) {
+    return Status::InvalidArgument("peer_reconnect_backoff_max_ms: " + backoff.message());
   }
   if (!config.resp_address.empty()) {
     if (Result<api::ListenAddress> resp = api::ParseListenAddress(config.resp_address);

@@ -18,13 +18,16 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include "api/http_server.h"
-#include "cluster/node_id.h"
+#include "cluster/link_monitor.h"
+#include "cluster/reconnect_backoff.h"
 #include "core/assert.h"
 #include "runtime/peer_frame.h"
+#include "runtime/peer_socket.h"
 #include "runtime/system_env.h"
 
 namespace meridian::runtime {
@@ -47,6 +50,17 @@ constexpr std::size_t kReadBufferKeptBytes = 1 << 20;
 // Back-off after a failed accept (e.g. out of file descriptors) so the loop does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
+// Milliseconds of the monotonic clock: the time base of LinkMonitor and ReconnectBackoff.
+std::uint64_t NowMs() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch())
+          .count());
+}
+
+SteadyClock::time_point TimePointOf(std::uint64_t ms) {
+  return SteadyClock::time_point(std::chrono::milliseconds(ms));
+}
+
 std::string EndpointText(const tcp::endpoint& endpoint) {
   if (endpoint.address().is_v6()) {
     return "[" + endpoint.address().to_string() + "]:" + std::to_string(endpoint.port());
@@ -54,13 +68,17 @@ std::string EndpointText(const tcp::endpoint& endpoint) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-// One TCP connection, shared by the coroutines that read and write it.
+// One TCP connection, shared by the coroutines that read it, write it and watch it.
 struct Link {
-  explicit Link(asio::io_context& io) : stream(io) {}
+  explicit Link(asio::io_context& io) : stream(io), wake(io), watchdog(io) {}
+  // Closes the socket (pending reads and writes fail) and wakes the writer and the watchdog so
+  // that every coroutine of the link ends.
   void Close() {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.close();
+    wake.cancel();
+    watchdog.cancel();
   }
   bool open() { return stream.socket().is_open(); }
 
@@ -69,12 +87,18 @@ struct Link {
   std::string description;         // "ADDRESS" or "ENDPOINT" for logs
   std::string remote_node_id;      // from the peer's handshake
   std::string remote_address;      // from the peer's handshake
+  asio::steady_timer wake;         // the writer waits on it; Send and the watchdog cancel it
+  asio::steady_timer watchdog;     // the watchdog's next look at the monitor
+  std::optional<cluster::LinkMonitor> monitor;   // from the completed handshake on
+  bool heartbeat_due = false;                    // set by the watchdog, cleared by the writer
+  std::uint32_t peer_heartbeat_interval_ms = 0;  // from the peer's handshake (dialer side)
 };
 
 // The outbound side of one peer address.
 struct Peer {
-  Peer(asio::io_context& io, std::string peer_address, tcp::endpoint peer_endpoint)
-      : endpoint(peer_endpoint), wake(io), retry_timer(io) {
+  Peer(asio::io_context& io, std::string peer_address, tcp::endpoint peer_endpoint,
+       const cluster::ReconnectBackoffConfig& backoff_config)
+      : endpoint(peer_endpoint), retry_timer(io), backoff(backoff_config) {
     stats.address = std::move(peer_address);
   }
 
@@ -85,10 +109,9 @@ struct Peer {
   std::size_t in_flight_bytes = 0;
   std::shared_ptr<Link> link;  // while connecting or connected
   bool running = false;        // RunPeer is active
-  asio::steady_timer wake;     // the writer waits on it for frames; Send cancels it
   asio::steady_timer retry_timer;
-  std::chrono::milliseconds backoff{0};
-  SteadyClock::time_point retry_not_before{};
+  cluster::ReconnectBackoff backoff;
+  std::uint64_t retry_not_before_ms = 0;
   std::uint64_t attempts = 0;
   PeerStats stats;  // counters; the gauges are filled in by Snapshot()
 
@@ -113,14 +136,16 @@ struct FrameRead {
   std::string error;    // otherwise
 };
 
-// Reads until `buffer` holds at least `needed` bytes.
-asio::awaitable<boost::system::error_code> FillTo(beast::tcp_stream& stream,
-                                                  beast::flat_buffer& buffer, std::size_t needed) {
+// Reads until the link's buffer holds at least `needed` bytes. Every chunk that arrives is
+// evidence that the peer is there (part of a large frame included).
+asio::awaitable<boost::system::error_code> FillTo(Link& link, std::size_t needed) {
+  beast::flat_buffer& buffer = link.read_buffer;
   while (buffer.size() < needed) {
     const std::size_t want = std::max(kReadChunkBytes, needed - buffer.size());
-    auto [ec, bytes] = co_await stream.async_read_some(buffer.prepare(want), kUseTuple);
+    auto [ec, bytes] = co_await link.stream.async_read_some(buffer.prepare(want), kUseTuple);
     if (ec) co_return ec;
     buffer.commit(bytes);
+    if (link.monitor) link.monitor->Received(NowMs());
   }
   co_return boost::system::error_code{};
 }
@@ -137,7 +162,7 @@ FrameRead ReadFailure(const boost::system::error_code& ec) {
 // which the following calls return without touching the socket.
 asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) {
   beast::flat_buffer& buffer = link.read_buffer;
-  if (auto ec = co_await FillTo(link.stream, buffer, kFrameHeaderBytes)) co_return ReadFailure(ec);
+  if (auto ec = co_await FillTo(link, kFrameHeaderBytes)) co_return ReadFailure(ec);
   FrameHeader header;
   std::memcpy(header.data(), buffer.data().data(), kFrameHeaderBytes);
   const std::uint32_t length = DecodeFrameHeader(header);
@@ -147,7 +172,7 @@ asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) 
     read.error = valid.message();
     co_return read;
   }
-  if (auto ec = co_await FillTo(link.stream, buffer, kFrameHeaderBytes + length)) {
+  if (auto ec = co_await FillTo(link, kFrameHeaderBytes + length)) {
     co_return ReadFailure(ec);
   }
   read.payload.assign(static_cast<const char*>(buffer.data().data()) + kFrameHeaderBytes, length);
@@ -170,37 +195,6 @@ void LogCoroutineEnd(std::exception_ptr error) {
 
 }  // namespace
 
-Status PeerTransportConfig::Validate() const {
-  if (cluster_name.empty()) return Status::InvalidArgument("cluster_name is empty");
-  if (Status valid = cluster::ValidateNodeId(node_id); !valid.ok()) {
-    return Status::InvalidArgument("node_id: " + valid.message());
-  }
-  if (Result<api::ListenAddress> parsed = api::ParseListenAddress(listen_address); !parsed.ok()) {
-    return parsed.status();
-  }
-  if (!advertised_address.empty()) {
-    Result<api::ListenAddress> parsed = api::ParseListenAddress(advertised_address);
-    if (!parsed.ok() || parsed->port == 0) {
-      return Status::InvalidArgument("advertised_address must be HOST:PORT with a port above 0");
-    }
-  }
-  if (frame_bytes_max < kHandshakeFrameBytesMax || frame_bytes_max > UINT32_MAX) {
-    return Status::InvalidArgument("frame_bytes_max must be 4096..4294967295");
-  }
-  if (send_queue_bytes_max == 0 || send_queue_frames_max == 0) {
-    return Status::InvalidArgument("send queue limits must be above 0");
-  }
-  if (connect_timeout_ms == 0 || handshake_timeout_ms == 0) {
-    return Status::InvalidArgument("connect and handshake timeouts must be above 0");
-  }
-  if (reconnect_backoff_initial_ms == 0 ||
-      reconnect_backoff_max_ms < reconnect_backoff_initial_ms) {
-    return Status::InvalidArgument(
-        "reconnect backoff: initial must be above 0 and at most the maximum");
-  }
-  return Status::Ok();
-}
-
 // Shared by the transport object and every connection coroutine (which hold it by shared_ptr,
 // so a coroutine resumed after the transport is destroyed never touches freed memory).
 struct PeerTransport::State {
@@ -212,18 +206,26 @@ struct PeerTransport::State {
         handler(std::move(message_handler)),
         random(config.random_seed == 0 ? SystemRandom() : SystemRandom(config.random_seed)) {
     advertised_address = config.advertised_address;
+    proto::PeerMessage heartbeat;
+    heartbeat.mutable_link_heartbeat();
+    heartbeat_frame = EncodeFrame(heartbeat);
+    socket_options.user_timeout_ms = std::max(config.idle_timeout_ms, config.write_timeout_ms);
+    socket_options.keepalive_idle_s = std::max<std::uint32_t>(1, config.idle_timeout_ms / 1000);
   }
 
   proto::Handshake OwnHandshake() const {
-    return MakeHandshake(config.cluster_name, config.protocol_version, config.node_id,
-                         advertised_address);
+    proto::Handshake handshake = MakeHandshake(config.cluster_name, config.protocol_version,
+                                               config.node_id, advertised_address);
+    handshake.set_heartbeat_interval_ms(config.heartbeat_interval_ms);
+    return handshake;
   }
   // The stats entry for a peer address, created on first use. nullptr for a bad address.
   Peer* FindOrCreatePeer(const std::string& address);
-  // When the next connection attempt to `peer` may start: the current backoff with jitter
-  // (uniform in [backoff/2, backoff]); the backoff then doubles up to the maximum.
-  void ScheduleRetry(Peer& peer);
+  // After an attempt that started at attempt_started_ms ended now: when the next may start.
+  void ScheduleRetry(Peer& peer, std::uint64_t attempt_started_ms);
   void Deliver(Link& link, proto::PeerMessage message);
+  // Kernel liveness options for a peer socket; a refusal is logged, not fatal.
+  void ConfigureSocket(tcp::socket& socket, const std::string& description) const;
 
   asio::io_context& io;
   const PeerTransportConfig config;
@@ -231,6 +233,10 @@ struct PeerTransport::State {
   PeerMessageHandler handler;
   SystemRandom random;
   std::string advertised_address;
+  std::string heartbeat_frame;  // encoded once
+  PeerSocketOptions socket_options;
+  // The IP outbound sockets bind to: the listen IP, unless it is a wildcard.
+  std::optional<asio::ip::address> bind_ip;
   std::optional<tcp::acceptor> acceptor;
   std::uint16_t bound_port = 0;
   std::map<std::string, std::shared_ptr<Peer>> peers;
@@ -245,18 +251,20 @@ Peer* PeerTransport::State::FindOrCreatePeer(const std::string& address) {
   Result<api::ListenAddress> parsed = api::ParseListenAddress(address);
   if (!parsed.ok() || parsed->port == 0) return nullptr;
   tcp::endpoint endpoint(asio::ip::make_address(parsed->host), parsed->port);
-  auto peer = std::make_shared<Peer>(io, address, endpoint);
-  peer->backoff = std::chrono::milliseconds(config.reconnect_backoff_initial_ms);
+  auto peer = std::make_shared<Peer>(io, address, endpoint, config.reconnect_backoff());
   return peers.emplace(address, std::move(peer)).first->second.get();
 }
 
-void PeerTransport::State::ScheduleRetry(Peer& peer) {
-  const auto backoff_ms = static_cast<std::uint64_t>(peer.backoff.count());
-  const std::uint64_t half_ms = backoff_ms / 2;
-  const std::uint64_t delay_ms = half_ms + random.NextU64() % (backoff_ms - half_ms + 1);
-  peer.retry_not_before = SteadyClock::now() + std::chrono::milliseconds(delay_ms);
-  peer.backoff =
-      std::min(peer.backoff * 2, std::chrono::milliseconds(config.reconnect_backoff_max_ms));
+void PeerTransport::State::ScheduleRetry(Peer& peer, std::uint64_t attempt_started_ms) {
+  peer.retry_not_before_ms = peer.backoff.NextAttemptMs(attempt_started_ms, NowMs(), random);
+}
+
+void PeerTransport::State::ConfigureSocket(tcp::socket& socket,
+                                           const std::string& description) const {
+  if (Status applied = ApplyPeerSocketOptions(socket.native_handle(), socket_options);
+      !applied.ok()) {
+    spdlog::warn("peer transport: connection {}: {}", description, applied.message());
+  }
 }
 
 void PeerTransport::State::Deliver(Link& link, proto::PeerMessage message) {
@@ -278,7 +286,7 @@ namespace {
 using State = PeerTransport::State;
 
 // Hands every PeerMessage frame on an established link to the handler until the link closes
-// or breaks the protocol. Bounded by the connection's lifetime.
+// or breaks the protocol. Heartbeats stop here. Bounded by the connection's lifetime.
 asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   for (;;) {
     FrameRead read = co_await ReadFrame(*link, state->config.frame_bytes_max);
@@ -301,9 +309,97 @@ asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_
           link->description, read.payload.size());
       co_return;
     }
+    if (message.has_link_heartbeat()) {
+      ++state->inbound.heartbeats_received;  // the monitor saw its bytes arrive
+      continue;
+    }
     state->Deliver(*link, std::move(message));
     if (state->stopping) co_return;
   }
+}
+
+// Writes `buffers` as one write, with the link's monitor told when it starts and ends (so a
+// write stuck in a full socket buffer is noticed by the watchdog).
+template <typename Buffers>
+asio::awaitable<boost::system::error_code> MonitoredWrite(Link& link, const Buffers& buffers) {
+  link.monitor->WriteStarted(NowMs());
+  auto [ec, written] = co_await asio::async_write(link.stream, buffers, kUseTuple);
+  link.monitor->WriteFinished(NowMs());
+  co_return ec;
+}
+
+// Writes a heartbeat on the link if the watchdog asked for one. False when the write failed.
+asio::awaitable<bool> WriteHeartbeatIfDue(State& state, Link& link) {
+  if (!link.heartbeat_due) co_return true;
+  link.heartbeat_due = false;
+  // (No co_await inside conditions here and below: GCC 12 miscompiles some of them.)
+  const boost::system::error_code ec =
+      co_await MonitoredWrite(link, asio::buffer(state.heartbeat_frame));
+  if (ec) {
+    spdlog::debug("peer transport: heartbeat to {} failed: {}", link.description, ec.message());
+    co_return false;
+  }
+  ++state.inbound.heartbeats_sent;
+  co_return true;
+}
+
+// The writer of an inbound link: it carries only heartbeats (a node's own messages leave on its
+// outbound connections). Ends when the link closes.
+asio::awaitable<void> WriteInboundHeartbeats(std::shared_ptr<State> state,
+                                             std::shared_ptr<Link> link) {
+  while (!state->stopping && link->open()) {
+    if (!link->heartbeat_due) {
+      link->wake.expires_at(SteadyClock::time_point::max());
+      co_await link->wake.async_wait(kUseTuple);
+      continue;
+    }
+    const bool written = co_await WriteHeartbeatIfDue(*state, *link);
+    if (!written) break;
+  }
+  link->Close();
+}
+
+// Watches an established link with its LinkMonitor: asks the writer for heartbeats and closes
+// the link when the monitor declares it dead. Ends when the link closes.
+asio::awaitable<void> WatchLink(std::shared_ptr<State> state, std::shared_ptr<Link> link,
+                                Peer* peer) {
+  // Bounded by the link's lifetime; every pass waits until the monitor's next wake-up.
+  while (!state->stopping && link->open()) {
+    const std::uint64_t now_ms = NowMs();
+    cluster::LinkMonitor& monitor = *link->monitor;
+    const cluster::LinkVerdict verdict = monitor.Check(now_ms);
+    if (verdict != cluster::LinkVerdict::kAlive) {
+      if (verdict == cluster::LinkVerdict::kIdleTimeout) {
+        ++state->inbound.idle_timeouts;
+      } else {
+        ++state->inbound.write_timeouts;
+      }
+      if (peer != nullptr) ++peer->stats.connections_timed_out;
+      spdlog::warn("peer transport: closing connection {}: {} (last frame received {} ms ago)",
+                   link->description, cluster::LinkVerdictName(verdict),
+                   now_ms - monitor.last_received_ms());
+      link->Close();
+      co_return;
+    }
+    std::uint64_t wake_ms = monitor.NextWakeMs();
+    if (monitor.HeartbeatDue(now_ms)) {
+      link->heartbeat_due = true;
+      link->wake.cancel();
+      // The writer takes it soon; look again at the next deadline or an interval from now.
+      wake_ms = std::min(monitor.DeadlineMs().value_or(UINT64_MAX),
+                         now_ms + state->config.heartbeat_interval_ms);
+    }
+    link->watchdog.expires_at(TimePointOf(std::max(wake_ms, now_ms + 1)));
+    co_await link->watchdog.async_wait(kUseTuple);
+  }
+}
+
+// Starts monitoring a link whose handshake just completed; the peer announced
+// `peer_heartbeat_interval_ms` (0: none).
+void StartMonitoring(const std::shared_ptr<State>& state, const std::shared_ptr<Link>& link,
+                     std::uint32_t peer_heartbeat_interval_ms, Peer* peer) {
+  link->monitor.emplace(state->config.link_monitor(), peer_heartbeat_interval_ms, NowMs());
+  asio::co_spawn(state->io, WatchLink(state, link, peer), LogCoroutineEnd);
 }
 
 // Removes an inbound link from State::inbound_links for the coroutine's lifetime.
@@ -373,6 +469,9 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
   link->description = link->remote_address + " (node " + link->remote_node_id + ", inbound)";
   state->FindOrCreatePeer(link->remote_address);  // its stats count the frames received
   spdlog::debug("peer transport: accepted connection from {}", link->description);
+  StartMonitoring(state, link, hello.heartbeat_interval_ms(), nullptr);
+  asio::co_spawn(state->io, WriteInboundHeartbeats(state, std::shared_ptr<Link>(link)),
+                 LogCoroutineEnd);
   co_await ReceiveMessages(state, link);
   link->Close();
 }
@@ -400,8 +499,7 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state) {
     tcp::endpoint remote = socket.remote_endpoint(endpoint_error);
     link->description = endpoint_error ? "(unknown)" : EndpointText(remote);
     link->stream.socket() = std::move(socket);
-    boost::system::error_code ignored;
-    link->stream.socket().set_option(tcp::no_delay(true), ignored);
+    state->ConfigureSocket(link->stream.socket(), link->description);
     asio::co_spawn(state->io, ServeInbound(state, std::move(link)), LogCoroutineEnd);
   }
 }
@@ -410,13 +508,30 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state) {
 // was refused (by either side), Unavailable for connection failures and timeouts.
 asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
   const std::string& address = peer.stats.address;
+  tcp::socket& socket = link.stream.socket();
+  boost::system::error_code open_error;
+  socket.open(peer.endpoint.protocol(), open_error);
+  if (open_error) {
+    co_return Status::Unavailable("cannot open a socket to " + address + ": " +
+                                  open_error.message());
+  }
+  // Peer traffic leaves from this node's own address (when it listens on one IP, of the
+  // peer's family), so that it is what peers and firewalls see.
+  if (state.bind_ip && state.bind_ip->is_v4() == peer.endpoint.address().is_v4()) {
+    boost::system::error_code bind_error;
+    socket.bind(tcp::endpoint(*state.bind_ip, 0), bind_error);
+    if (bind_error) {
+      co_return Status::Unavailable("cannot bind a socket to " + state.bind_ip->to_string() +
+                                    " for " + address + ": " + bind_error.message());
+    }
+  }
+  state.ConfigureSocket(socket, link.description);
+  // The stream's timeout covers the whole connect, SYN retransmissions included.
   link.stream.expires_after(std::chrono::milliseconds(state.config.connect_timeout_ms));
   auto [connect_error] = co_await link.stream.async_connect(peer.endpoint, kUseTuple);
   if (connect_error) {
     co_return Status::Unavailable("connect to " + address + " failed: " + connect_error.message());
   }
-  boost::system::error_code ignored;
-  link.stream.socket().set_option(tcp::no_delay(true), ignored);
   link.stream.expires_after(std::chrono::milliseconds(state.config.handshake_timeout_ms));
   const std::string hello = EncodeFrame(state.OwnHandshake());
   auto [write_error, written] =
@@ -448,19 +563,28 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
   link.remote_node_id = theirs.node_id();
   link.remote_address = theirs.listen_address();
   link.description = address + " (node " + link.remote_node_id + ", outbound)";
+  link.peer_heartbeat_interval_ms = theirs.heartbeat_interval_ms();
   co_return Status::Ok();
 }
 
 // Writes queued frames to `link` in order, gathering several per write, until the link
-// closes or the transport stops. Frames whose write fails are dropped (at most once).
+// closes or the transport stops; a heartbeat when the watchdog asks for one and nothing else is
+// queued. Frames whose write fails are dropped (at most once).
 asio::awaitable<void> WriteFrames(State& state, Peer& peer, Link& link) {
-  // Bounded by the link's lifetime; each pass waits for a write or for Send's wake-up.
+  // Bounded by the link's lifetime; each pass waits for a write or for a wake-up (Send, the
+  // watchdog, the link closing).
   while (!state.stopping && link.open()) {
     if (peer.queue.empty()) {
-      peer.wake.expires_at(SteadyClock::time_point::max());
-      co_await peer.wake.async_wait(kUseTuple);
+      if (link.heartbeat_due) {
+        const bool written = co_await WriteHeartbeatIfDue(state, link);
+        if (!written) co_return;
+        continue;
+      }
+      link.wake.expires_at(SteadyClock::time_point::max());
+      co_await link.wake.async_wait(kUseTuple);
       continue;
     }
+    link.heartbeat_due = false;  // these frames show the peer we are here
     std::vector<std::string> batch;
     std::size_t batch_bytes = 0;
     while (!peer.queue.empty() && batch.size() < kWriteBatchFramesMax &&
@@ -475,7 +599,7 @@ asio::awaitable<void> WriteFrames(State& state, Peer& peer, Link& link) {
     std::vector<asio::const_buffer> buffers;
     buffers.reserve(batch.size());
     for (const std::string& frame : batch) buffers.push_back(asio::buffer(frame));
-    auto [ec, written] = co_await asio::async_write(link.stream, buffers, kUseTuple);
+    const boost::system::error_code ec = co_await MonitoredWrite(link, buffers);
     peer.in_flight_frames = 0;
     peer.in_flight_bytes = 0;
     if (ec) {
@@ -495,12 +619,13 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
   const std::string& address = peer->stats.address;
   // Bounded in time: every pass either waits out a backoff or holds a connection.
   while (!state->stopping && !peer->queue.empty()) {
-    if (SteadyClock::now() < peer->retry_not_before) {
-      peer->retry_timer.expires_at(peer->retry_not_before);
+    if (NowMs() < peer->retry_not_before_ms) {
+      peer->retry_timer.expires_at(TimePointOf(peer->retry_not_before_ms));
       co_await peer->retry_timer.async_wait(kUseTuple);
       continue;
     }
     if (peer->attempts++ > 0) ++peer->stats.reconnects;
+    const std::uint64_t attempt_started_ms = NowMs();
     auto link = std::make_shared<Link>(state->io);
     link->description = address + " (outbound)";
     peer->link = link;
@@ -509,7 +634,7 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     if (!dialed.ok()) {
       link->Close();
       peer->link.reset();
-      state->ScheduleRetry(*peer);
+      state->ScheduleRetry(*peer, attempt_started_ms);
       if (dialed.code() == StatusCode::kInvalidArgument) {
         // The peer will not take this node's messages until its configuration changes.
         ++peer->stats.handshakes_rejected;
@@ -523,15 +648,16 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     }
     ++peer->stats.connects;
     peer->stats.connected = true;
-    peer->backoff = std::chrono::milliseconds(state->config.reconnect_backoff_initial_ms);
+    peer->backoff.Reset();
     spdlog::debug("peer transport: connected to {}", link->description);
-    // The reader notices the peer closing (and delivers anything the peer sends back).
+    StartMonitoring(state, link, link->peer_heartbeat_interval_ms, peer.get());
+    // The reader notices the peer closing (and consumes its heartbeats; it would deliver
+    // anything else the peer sends on this connection). Closing wakes the writer.
     asio::co_spawn(
         state->io,
-        [state, peer, link]() -> asio::awaitable<void> {
+        [state, link]() -> asio::awaitable<void> {
           co_await ReceiveMessages(state, link);
           link->Close();
-          peer->wake.cancel();
         },
         LogCoroutineEnd);
     co_await WriteFrames(*state, *peer, *link);
@@ -539,7 +665,9 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     peer->link.reset();
     peer->stats.connected = false;
     if (state->stopping) break;
-    state->ScheduleRetry(*peer);
+    // A connection that lived (and died: the peer closed, or a deadline fired) is replaced at
+    // once; one that died right after its handshake waits out the fresh backoff.
+    state->ScheduleRetry(*peer, attempt_started_ms);
   }
   peer->running = false;
 }
@@ -575,6 +703,7 @@ Status PeerTransport::Listen() {
   tcp::endpoint bound = acceptor.local_endpoint(ec);
   if (ec) return Status::IoError("cannot read the bound peer address: " + ec.message());
   state.bound_port = bound.port();
+  if (!endpoint.address().is_unspecified()) state.bind_ip = endpoint.address();
   if (state.advertised_address.empty()) state.advertised_address = EndpointText(bound);
   state.acceptor.emplace(std::move(acceptor));
   spdlog::info("peer transport: node {} of cluster '{}' listening on {}", state.config.node_id,
@@ -619,8 +748,8 @@ Status PeerTransport::Send(const std::string& to_address, const proto::PeerMessa
   if (!peer->running) {
     peer->running = true;
     asio::co_spawn(state.io, RunPeer(state_, state.peers.at(to_address)), LogCoroutineEnd);
-  } else {
-    peer->wake.cancel();
+  } else if (peer->link) {
+    peer->link->wake.cancel();
   }
   return Status::Ok();
 }
@@ -633,7 +762,6 @@ void PeerTransport::Stop() {
   if (state.acceptor) state.acceptor->close(ignored);
   for (auto& [address, peer] : state.peers) {
     peer->DropQueue();
-    peer->wake.cancel();
     peer->retry_timer.cancel();
     if (peer->link) peer->link->Close();
     peer->stats.connected = false;

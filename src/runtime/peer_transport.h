@@ -16,6 +16,16 @@
 //     frame_bytes_max, empty, or a bad address).
 //   * A connection that breaks the protocol (bad length, unparseable frame, handshake
 //     timeout) is closed alone; the node keeps serving its other connections.
+//   * Liveness: both ends of every connection write a heartbeat frame when they wrote nothing
+//     for heartbeat_interval_ms (to peers that announced heartbeats in their handshake), and a
+//     connection on which nothing arrived for idle_timeout_ms, or whose write is stuck for
+//     write_timeout_ms, is closed at once (cluster::LinkMonitor decides); an outbound one is
+//     replaced by a new connection without waiting. Peer sockets also carry TCP_USER_TIMEOUT
+//     and short keepalives (peer_socket.h). Connect attempts are bounded by
+//     connect_timeout_ms and spaced by cluster::ReconnectBackoff.
+//   * Outbound sockets bind to the listen address's IP unless it is a wildcard (0.0.0.0, ::),
+//     so a node's peer traffic always comes from its own address (firewall rules, partitions
+//     in tests).
 //   * Received messages are handed to the handler on the io_context's thread, in the order
 //     they were sent on their connection. A node may hold an inbound and an outbound
 //     connection to the same peer; its own messages always leave on the outbound one.
@@ -37,32 +47,13 @@
 #include "core/status.h"
 #include "proto/peer.pb.h"
 #include "runtime/peer_frame.h"
+#include "runtime/peer_transport_config.h"
 
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
 namespace meridian::runtime {
-
-struct PeerTransportConfig {
-  std::string cluster_name = "meridian";
-  std::string node_id;                         // cluster::NodeId; must be valid
-  std::string listen_address = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
-  std::string advertised_address;  // sent in handshakes; empty: listen host + bound port
-  std::uint32_t protocol_version = kPeerProtocolVersion;  // other values: tests only
-  std::size_t frame_bytes_max = 16 << 20;       // payload bytes per frame, both directions
-  std::size_t send_queue_bytes_max = 64 << 20;  // per peer, frames queued or being written
-  std::size_t send_queue_frames_max = 65536;    // per peer
-  std::size_t inbound_connections_max = 1024;   // more are accepted and closed at once
-  std::uint32_t connect_timeout_ms = 2000;
-  std::uint32_t handshake_timeout_ms = 2000;  // from connect/accept to the handshake reply
-  std::uint32_t reconnect_backoff_initial_ms = 100;
-  std::uint32_t reconnect_backoff_max_ms = 5000;  // the delay doubles up to this
-  std::uint64_t random_seed = 0;                  // backoff jitter; 0: seeded from the OS
-
-  // InvalidArgument naming the first bad field.
-  Status Validate() const;
-};
 
 // Receives every message from every peer, on the io thread. `from_node_id` and `from_address`
 // come from the sender's handshake. Exceptions thrown by it are logged and swallowed.
@@ -78,11 +69,12 @@ struct PeerStats {
   std::size_t queued_frames = 0;
   std::uint64_t frames_sent = 0;
   std::uint64_t frames_received = 0;
-  std::uint64_t frames_dropped = 0;       // lost: write failed, rejected handshake, Stop()
-  std::uint64_t sends_rejected = 0;       // Send() returned Unavailable: queue full
-  std::uint64_t connects = 0;             // outbound handshakes completed
-  std::uint64_t reconnects = 0;           // connection attempts after the first
-  std::uint64_t handshakes_rejected = 0;  // outbound handshakes refused (by either side)
+  std::uint64_t frames_dropped = 0;         // lost: write failed, rejected handshake, Stop()
+  std::uint64_t sends_rejected = 0;         // Send() returned Unavailable: queue full
+  std::uint64_t connects = 0;               // outbound handshakes completed
+  std::uint64_t reconnects = 0;             // connection attempts after the first
+  std::uint64_t handshakes_rejected = 0;    // outbound handshakes refused (by either side)
+  std::uint64_t connections_timed_out = 0;  // outbound connections closed by a deadline
 };
 
 // Transport-wide counters: the listening side (where peers are not identified yet) and the
@@ -96,6 +88,10 @@ struct TransportStats {
   std::uint64_t handshake_timeouts = 0;
   std::uint64_t frames_received = 0;  // PeerMessages handed to the handler
   std::uint64_t frames_rejected = 0;  // zero/oversized length or unparseable protobuf
+  std::uint64_t heartbeats_sent = 0;  // both directions, every connection
+  std::uint64_t heartbeats_received = 0;
+  std::uint64_t idle_timeouts = 0;   // connections closed: nothing received for the idle timeout
+  std::uint64_t write_timeouts = 0;  // connections closed: a write stuck for the write timeout
 };
 
 class PeerTransport {

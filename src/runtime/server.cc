@@ -171,7 +171,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
 
   node::NodeConfig node_config = config.node;
   if (!node_config.peer_address.empty()) {
-    PeerTransportConfig transport_config;
+    PeerTransportConfig transport_config = config.peer_transport;
     transport_config.cluster_name = node_config.cluster_name;
     transport_config.node_id = node_config.node_id;
     transport_config.listen_address = node_config.peer_address;

@@ -28,6 +28,7 @@
 #include "api/http_limits.h"
 #include "core/status.h"
 #include "node/node.h"
+#include "runtime/peer_transport_config.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
@@ -44,6 +45,9 @@ struct ServerConfig {
   std::string resp_address;                     // HOST:PORT of the RESP listener; empty: off
   std::string resp_bucket = "default";          // the bucket RESP keys live in
   node::NodeConfig node;
+  // Connection liveness and reconnect settings of the node-to-node transport. cluster_name,
+  // node_id and listen_address here are ignored: Open() takes them from `node`.
+  PeerTransportConfig peer_transport;
   storage::RocksDbOptions rocksdb;
   // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its

@@ -19,6 +19,9 @@ ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
 ScenarioOutcome RunSloppyWrites(const ScenarioOptions& options);
+// Defined in cluster_scenarios_recovery.cc.
+ScenarioOutcome RunPartitionRecovery(const ScenarioOptions& options);
+ScenarioOutcome RunPartitionRecoveryWithoutDeadlines(const ScenarioOptions& options);
 
 void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("cluster-membership",
@@ -45,6 +48,15 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("divergent-versions-calm",
                "divergent-versions without faults: the versions concurrency alone causes",
                RunDivergentVersionsCalm);
+  registry.Add("partition-recovery",
+               "one node isolated for 5, 15, 30 and 60 s in turn; after each heal every node sees "
+               "every other alive and a w=2 write through the healed node succeeds within 2 "
+               "gossip intervals + the failure detector's window",
+               RunPartitionRecovery);
+  registry.Add("partition-recovery-without-deadlines",
+               "partition-recovery with connections that have no heartbeats or deadlines (the "
+               "transport before issue 10): broken on purpose, stalled connections fail it",
+               RunPartitionRecoveryWithoutDeadlines);
 }
 
 NodeProcess* NodeAt(Simulation& simulation, const std::string& address) {

@@ -23,8 +23,9 @@
 
 namespace meridian::sim {
 
-// Registers "cluster-membership", "cluster-kv", "replication-strict", "divergent-versions" and
-// "divergent-versions-calm" (called by BuiltinScenarios()).
+// Registers "cluster-membership", "cluster-kv", "replication-strict", "divergent-versions",
+// "divergent-versions-calm", "partition-recovery" and "partition-recovery-without-deadlines"
+// (called by BuiltinScenarios()).
 void RegisterClusterScenarios(ScenarioRegistry& registry);
 
 // The NodeProcess at `address`; nullptr when it is down.

@@ -194,7 +194,7 @@ void Simulation::DrainOutbound(const std::string& address, Process& process) {
       Record(TraceKind::kDropUnknown, address, item.to_address, "");
       continue;
     }
-    const Routing routing = network_.Route(address, item.to_address);
+    const Routing routing = network_.Route(address, item.to_address, now_ms());
     if (routing.dropped.has_value()) {
       Record(*routing.dropped, address, item.to_address, "");
       continue;
@@ -260,13 +260,13 @@ Status Simulation::Restart(const std::string& address) {
 
 void Simulation::Partition(const std::vector<std::string>& side_a,
                            const std::vector<std::string>& side_b) {
-  network_.Partition(side_a, side_b);
+  network_.Partition(side_a, side_b, now_ms());
   Record(TraceKind::kPartition, JoinAddresses(side_a), JoinAddresses(side_b), "");
 }
 
 void Simulation::PartitionOneWay(const std::vector<std::string>& from_side,
                                  const std::vector<std::string>& to_side) {
-  network_.PartitionOneWay(from_side, to_side);
+  network_.PartitionOneWay(from_side, to_side, now_ms());
   Record(TraceKind::kPartitionOneWay, JoinAddresses(from_side), JoinAddresses(to_side), "");
 }
 
@@ -279,7 +279,7 @@ void Simulation::Isolate(const std::string& address) {
 }
 
 void Simulation::Heal() {
-  network_.Heal();
+  network_.Heal(now_ms());
   Record(TraceKind::kHeal, "", "", "");
 }
 

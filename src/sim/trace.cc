@@ -58,6 +58,8 @@ std::string_view TraceKindName(TraceKind kind) {
       return "clock-skew";
     case TraceKind::kCallback:
       return "callback";
+    case TraceKind::kDropStalled:
+      return "drop-stalled";
     case TraceKind::kInvoke:
       return "invoke";
     case TraceKind::kFailure:

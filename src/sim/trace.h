@@ -29,11 +29,12 @@ enum class TraceKind : std::uint8_t {
   kPartition,        // from = one side, to = other side (addresses joined by ',')
   kPartitionOneWay,  // from side cannot reach to side
   kHeal,
-  kLoss,       // bytes = loss ppm, or "duplicate <ppm>" for the duplication rate
-  kClockSkew,  // address, bytes = "offset_ms/drift_ppm"
-  kCallback,   // bytes = label
-  kInvoke,     // address, bytes = label
-  kFailure,    // bytes = message
+  kLoss,         // bytes = loss ppm, or "duplicate <ppm>" for the duplication rate
+  kClockSkew,    // address, bytes = "offset_ms/drift_ppm"
+  kCallback,     // bytes = label
+  kInvoke,       // address, bytes = label
+  kFailure,      // bytes = message
+  kDropStalled,  // the link from -> to was healed but its connection has not recovered yet
 };
 
 std::string_view TraceKindName(TraceKind kind);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -57,6 +58,11 @@ class TestCluster {
   // Messages sent by `index` in [from_ms, until_ms) are lost.
   void DropFrom(int index, std::uint64_t from_ms, std::uint64_t until_ms) {
     drops_.push_back({index, from_ms, until_ms});
+  }
+  // Messages sent by or to `index` in [from_ms, until_ms) are lost: a partition.
+  void Isolate(int index, std::uint64_t from_ms, std::uint64_t until_ms) {
+    drops_.push_back({index, from_ms, until_ms});
+    drops_.push_back({index, from_ms, until_ms, /*to=*/true});
   }
 
   // Runs to end_ms; after every tick calls on_tick (if set).
@@ -112,13 +118,16 @@ class TestCluster {
     int index;
     std::uint64_t from_ms;
     std::uint64_t until_ms;
+    bool to = false;  // index is the receiver (else the sender)
   };
 
   void Flush(int from_index) {
     for (Outbound& out : nodes_[from_index]->TakeOutbound()) {
       if (std::bernoulli_distribution(loss_)(random_)) continue;
+      const int to_index = address_to_index_.at(out.to_address);
       const bool dropped = std::any_of(drops_.begin(), drops_.end(), [&](const Drop& drop) {
-        return drop.index == from_index && now_ms_ >= drop.from_ms && now_ms_ < drop.until_ms;
+        return drop.index == (drop.to ? to_index : from_index) && now_ms_ >= drop.from_ms &&
+               now_ms_ < drop.until_ms;
       });
       if (dropped) continue;
       double latency_ms = 0.5 + std::exponential_distribution<double>(1.0 / 2.0)(random_);
@@ -354,6 +363,43 @@ TEST(FailureDetectorTest, CrashIsDetectedByEveryPeerAndRestartIsUpAtOnce) {
   int false_downs = 0;
   cluster.RunUntil(now_ms + 60'000, [&] { false_downs += cluster.FalseDownCount(); });
   EXPECT_EQ(false_downs, 0);
+}
+
+// Issue 10 item 3: after a partition of any length the detector's part of the recovery is one
+// heartbeat round — the first ping or pong through the healed network ends the outage (its
+// interval is not learnt), whatever the length — and later detection is as fast as before.
+TEST(FailureDetectorTest, AfterAPartitionOfAnyLengthEveryoneIsAliveWithinOneHeartbeatRound) {
+  constexpr int kNodes = 5;
+  const FailureDetectorConfig config = DefaultConfig();
+  for (const std::uint64_t partition_ms : {5'000u, 15'000u, 30'000u, 60'000u}) {
+    TestCluster cluster(kNodes, config, /*loss=*/0.0, /*seed=*/partition_ms);
+    cluster.RunUntil(30'000);
+    const std::uint64_t heal_ms = 30'000 + partition_ms;
+    cluster.Isolate(2, 30'000, heal_ms);
+    cluster.RunUntil(heal_ms);
+    if (partition_ms >= 15'000) {
+      EXPECT_FALSE(cluster.node(0).IsAlive(IdOf(2), heal_ms)) << partition_ms;
+      EXPECT_FALSE(cluster.node(2).IsAlive(IdOf(0), heal_ms)) << partition_ms;
+    }
+    std::optional<std::uint64_t> all_alive_ms;
+    cluster.RunUntil(heal_ms + 10'000, [&] {
+      if (all_alive_ms) return;
+      for (int i = 0; i < kNodes; ++i) {
+        for (int j = 0; j < kNodes; ++j) {
+          if (i != j && !cluster.node(i).IsAlive(IdOf(j), cluster.now_ms())) return;
+        }
+      }
+      all_alive_ms = cluster.now_ms() - heal_ms;
+    });
+    ASSERT_TRUE(all_alive_ms.has_value()) << partition_ms;
+    // One ping round (1 s), its pong's latency, one 100 ms tick of polling.
+    EXPECT_LE(*all_alive_ms, config.heartbeat_interval_ms + 300) << partition_ms;
+    // And the outage left no trace: a crash right after is detected within the usual bound.
+    const std::uint64_t crash_ms = cluster.now_ms();
+    cluster.Crash(2);
+    cluster.RunUntil(crash_ms + 6'300);
+    EXPECT_FALSE(cluster.node(0).IsAlive(IdOf(2), cluster.now_ms())) << partition_ms;
+  }
 }
 
 TEST(FailureDetectorTest, InALargeClusterExactlyTheKWatchersDetectACrash) {

@@ -125,20 +125,25 @@ class ClusterNode(Server):
 
 
 class Cluster:
-    """Nodes of one cluster, all on loopback. Node 1 bootstraps (--peer 127.0.0.1:0); later
-    nodes join through node 1's bound peer address with --seeds."""
+    """Nodes of one cluster, all on loopback. Node 1 bootstraps (--peer HOST:0); later nodes
+    join through node 1's bound peer address with --seeds. Peers listen on 127.0.0.1, or each on
+    the next host of `peer_hosts` (an iterator, e.g. partition.loopback_hosts(), so that nodes
+    can be partitioned from each other by address)."""
 
-    def __init__(self, cluster_name, gossip_interval_ms=GOSSIP_INTERVAL_MS, extra_args=()):
+    def __init__(self, cluster_name, gossip_interval_ms=GOSSIP_INTERVAL_MS, extra_args=(),
+                 peer_hosts=None):
         self.cluster_name = cluster_name
         self.gossip_interval_ms = gossip_interval_ms
         self.extra_args = list(extra_args)
+        self.peer_hosts = peer_hosts
         self.nodes = {}  # name -> ClusterNode, in start order
         self.work_dirs = []
 
     def start_node(self, name, seeds=None, extra_args=()):
         work_dir = tempfile.mkdtemp(prefix="meridian-cluster-%s-" % name)
         self.work_dirs.append(work_dir)
-        args = ["--peer", "127.0.0.1:0", "--name", name, "--cluster-name", self.cluster_name,
+        host = next(self.peer_hosts) if self.peer_hosts is not None else "127.0.0.1"
+        args = ["--peer", "%s:0" % host, "--name", name, "--cluster-name", self.cluster_name,
                 "--gossip-interval-ms", str(self.gossip_interval_ms)]
         if seeds:
             args += ["--seeds", ",".join(seeds)]

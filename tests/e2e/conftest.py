@@ -231,6 +231,16 @@ def http_endpoint(start_server, certificate):
     return Endpoint(start_server(), "http", certificate[0])
 
 
+@pytest.fixture
+def partitioner():
+    """A partition.Partitioner (iptables rules in a chain of this test's own), always removed at
+    teardown, also after a failure. Skips the test without root or iptables."""
+    import partition
+    partition.require_iptables()
+    with partition.Partitioner() as instance:
+        yield instance
+
+
 def raw_connect(port, timeout_s=10):
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
     return sock

@@ -75,16 +75,16 @@ TEST(EventQueueTest, OrdersByTimeThenInsertion) {
 
 TEST(SimNetworkTest, PartitionsCutBothOrOneDirectionUntilHealed) {
   SimNetwork network(NetworkConfig{}, SeededRandom(1));
-  network.Partition({"a"}, {"b", "c"});
+  network.Partition({"a"}, {"b", "c"}, 0);
   EXPECT_TRUE(network.IsCut("a", "b"));
   EXPECT_TRUE(network.IsCut("c", "a"));
   EXPECT_FALSE(network.IsCut("b", "c"));
-  EXPECT_EQ(network.Route("b", "a").dropped, TraceKind::kDropPartition);
-  network.Heal();
-  network.PartitionOneWay({"a"}, {"b"});
+  EXPECT_EQ(network.Route("b", "a", 0).dropped, TraceKind::kDropPartition);
+  network.Heal(0);
+  network.PartitionOneWay({"a"}, {"b"}, 0);
   EXPECT_TRUE(network.IsCut("a", "b"));
   EXPECT_FALSE(network.IsCut("b", "a"));
-  network.Heal();
+  network.Heal(0);
   EXPECT_EQ(network.cut_link_count(), 0u);
 }
 
@@ -98,7 +98,7 @@ TEST(SimNetworkTest, LatencyLossAndDuplicationFollowTheConfig) {
   SimNetwork network(config, SeededRandom(3));
   std::set<std::uint64_t> latencies;
   for (int i = 0; i < 2'000; ++i) {
-    const Routing routing = network.Route("a", "b");
+    const Routing routing = network.Route("a", "b", 0);
     ASSERT_FALSE(routing.dropped.has_value());
     ASSERT_EQ(routing.delays_ms.size(), 1u);
     EXPECT_GE(routing.delays_ms[0], 10u);
@@ -109,10 +109,10 @@ TEST(SimNetworkTest, LatencyLossAndDuplicationFollowTheConfig) {
   EXPECT_GT(latencies.size(), 10u);       // reordering needs varied latencies
 
   network.set_loss_ppm(kPartsPerMillion);
-  EXPECT_EQ(network.Route("a", "b").dropped, TraceKind::kDropLoss);
+  EXPECT_EQ(network.Route("a", "b", 0).dropped, TraceKind::kDropLoss);
   network.set_loss_ppm(0);
   network.set_duplicate_ppm(kPartsPerMillion);
-  EXPECT_EQ(network.Route("a", "b").delays_ms.size(), 2u);
+  EXPECT_EQ(network.Route("a", "b", 0).delays_ms.size(), 2u);
 }
 
 }  // namespace
