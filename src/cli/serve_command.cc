@@ -218,6 +218,11 @@ std::vector<Setting> MakeSettings() {
       "forward_timeout_ms", "Deadline of a write forwarded to a primary of the key, in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
   settings.push_back(NumberSetting(
+      "peer_suspect_after_ms",
+      "A peer sent a request and silent for this long is routed around until it answers "
+      "(0: only the failure detector decides)",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.suspicion.suspect_after_ms; }));
+  settings.push_back(NumberSetting(
       "coordinator_timeout_ms",
       "Deadline of a get or write this node coordinates (waiting for r or w replicas), in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.request_timeout_ms; }));

@@ -42,7 +42,8 @@ Node::Node(const NodeConfig& config, Env env)
       replica_config_{config.node_id, config.peer_address, config.handoff,
                       /*fill_request_interval_ms=*/5'000,
                       /*completion_report_interval_ms=*/config.gossip_interval_ms},
-      forwarded_(config.forwarded_requests_max) {}
+      forwarded_(config.forwarded_requests_max),
+      suspicion_(config.suspicion) {}
 
 Node::~Node() = default;
 
@@ -151,6 +152,7 @@ void Node::Submit(RequestId id, ClientRequest request) {
 void Node::Receive(const std::string& from_address, const proto::PeerMessage& message) {
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();
+  suspicion_.OnHeard(from_address);
   switch (message.body_case()) {
     case proto::PeerMessage::kKvRequest: {
       const proto::KvRequest& request = message.kv_request();
@@ -283,6 +285,7 @@ void Node::Tick() {
   membership_->Tick(now_ms, *env_.random);
   SyncMembershipViews();
   if (!config_.peer_address.empty()) detector_->Tick(now_ms);
+  ProbeSuspects();
   TickReplicas();
   TickHints(now_ms);
   DropMovedPartitions();
@@ -301,7 +304,23 @@ std::vector<ClientReply> Node::TakeReplies() {
 std::vector<cluster::Outbound> Node::TakeOutbound() {
   std::vector<cluster::Outbound> taken;
   taken.swap(outbound_);
+  const std::uint64_t now_ms = NowMs();
+  for (const cluster::Outbound& out : taken) {
+    if (PeerSuspicion::ExpectsAnswer(out.message)) suspicion_.OnRequestSent(out.to_address, now_ms);
+  }
   return taken;
+}
+
+void Node::ProbeSuspects() {
+  const std::uint64_t now_ms = NowMs();
+  for (std::string& address : suspicion_.TakeProbes(now_ms)) {
+    cluster::Outbound& out = outbound_.emplace_back();
+    out.to_address = std::move(address);
+    proto::HeartbeatPing* ping = out.message.mutable_heartbeat_ping();
+    ping->set_from_id(config_.node_id);
+    ping->set_incarnation(incarnation_);
+    ping->set_sent_at_ms(now_ms);
+  }
 }
 
 bool Node::IsAlive(const cluster::NodeId& id) const {

@@ -49,6 +49,7 @@
 #include "node/local_store.h"
 #include "node/partition_actors.h"
 #include "node/partition_replica.h"
+#include "node/peer_suspicion.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
@@ -65,6 +66,7 @@ struct NodeStats {
   std::uint64_t hints_refused = 0;    // refused past the hint bound
   std::uint64_t hints_delivered = 0;  // (object, primary) pairs handed off
   std::uint64_t read_repairs = 0;     // replica copies repaired after a get
+  std::uint64_t peers_suspected = 0;  // peers routed around now (silent since a request)
   std::uint64_t coordinators = 0;     // coordinated requests in flight
   std::uint64_t transfers = 0;        // partition streams running: ownership and replica copies
   std::uint64_t copies_queued = 0;    // partitions waiting to be handed off or filled
@@ -90,6 +92,8 @@ struct NodeConfig {
   cluster::FailureDetectorConfig failure_detector;
   replication::HandoffSenderConfig handoff;
   std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
+  // A peer silent since a request to it for this long is routed around (peer_suspicion.h).
+  PeerSuspicionConfig suspicion;
   std::uint64_t request_timeout_ms = 4000;  // a coordinated get or write's deadline
   std::size_t coordinators_max = 10000;     // coordinated requests in flight at once
   replication::HintedHandoffConfig hints;
@@ -154,7 +158,10 @@ class Node {
   // The first n primaries of a partition (ComputePrimaries), from a per-partition cache that
   // the next cluster-state change (ring, members' zones) empties.
   std::vector<cluster::NodeId> PrimariesOf(std::uint32_t partition, std::uint32_t n) const;
+  // The failure detector considers `node` alive and it is not suspected (peer_suspicion.h).
   bool Reachable(const cluster::NodeId& node) const;
+  // Heartbeat pings to suspected peers, so a healed link clears the suspicion at once.
+  void ProbeSuspects();
   // The peer address of a member, or "" when unknown.
   std::string AddressOf(const cluster::NodeId& node) const;
   // Whether this node keeps data of `partition`: it is a primary for the largest n of any
@@ -250,6 +257,7 @@ class Node {
   std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;
+  PeerSuspicion suspicion_;
 
   // Coordinated requests in flight, by coordination id, and the replica calls they wait on.
   struct PendingRead {

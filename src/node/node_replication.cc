@@ -502,6 +502,7 @@ NodeStats Node::Stats() const {
     stats.hints_delivered = hints_->counters().hints_delivered;
   }
   stats.read_repairs = read_repairs_;
+  stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.coordinators = reads_.size() + writes_.size();
   for (const auto& [partition, replica] : replicas_) {
     stats.transfers += (replica->streaming() ? 1 : 0) + (replica->copying() ? 1 : 0);

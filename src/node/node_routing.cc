@@ -211,7 +211,8 @@ std::vector<cluster::NodeId> Node::PrimariesOf(std::uint32_t partition, std::uin
 }
 
 bool Node::Reachable(const cluster::NodeId& node) const {
-  return IsAlive(node);
+  if (node == config_.node_id) return true;
+  return IsAlive(node) && !suspicion_.Suspect(AddressOf(node), NowMs());
 }
 
 std::string Node::AddressOf(const cluster::NodeId& node) const {

@@ -28,6 +28,9 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
          "Replica copies repaired after a get found them behind.", stats.read_repairs);
+  Series(out, "meridian_peers_suspected", "gauge",
+         "Peers routed around now: sent a request and silent for peer_suspect_after_ms.",
+         stats.peers_suspected);
   Series(out, "meridian_coordinators_in_flight", "gauge",
          "Gets and writes this node is coordinating.", stats.coordinators);
   Series(out, "meridian_partition_transfers", "gauge",

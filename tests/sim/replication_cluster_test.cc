@@ -258,6 +258,45 @@ TEST_F(ReplicationClusterTest, AFallbackThatDeliveredItsHintNeverMintsTheSameDot
   }
 }
 
+// Issue 10, item 4: a node cut off from every primary of a key, long before any failure
+// detector marks them down, takes a w=1 write at once as a fallback: its heartbeat pings went
+// unanswered for peer_suspect_after_ms, so it routes around the silent primaries instead of
+// forwarding the write into the cut (where it would wait out forward_timeout_ms and fail).
+TEST_F(ReplicationClusterTest, AWriteThroughANodeCutFromThePrimariesIsTakenBeforeDetection) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const node::NodeConfig& config = NodeOf(receiver).config();
+  simulation_->Partition({receiver}, PrimariesOf("k"));
+  // Two heartbeat rounds: every primary was pinged and stayed silent past the suspicion bound.
+  ASSERT_TRUE(simulation_
+                  ->RunFor(2 * config.failure_detector.heartbeat_interval_ms +
+                           config.suspicion.suspect_after_ms)
+                  .ok());
+  for (const std::string& primary : PrimariesOf("k")) {
+    EXPECT_TRUE(NodeOf(receiver).IsAlive(primary)) << "detected already: the test shows nothing";
+  }
+  EXPECT_EQ(NodeOf(receiver).Stats().peers_suspected, 3u);
+
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  const node::ClientReply reply = Call(receiver, node::PutRequest{{"b", "k"}, "v", "", always});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_LT(simulation_->now_ms() - sent_ms, 100u);  // no forward, no deadline waited out
+  const auto& receipt = std::get<node::WriteReply>(reply.body).receipt;
+  EXPECT_EQ(receipt.primaries, 0u);
+  EXPECT_EQ(receipt.hinted, 1u);
+
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  EXPECT_EQ(NodeOf(receiver).Stats().peers_suspected, 0u);  // probes cleared it after the heal
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  const node::ClientReply get = Call(PrimariesOf("k").front(), node::GetRequest{{"b", "k"}, all});
+  ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+  ASSERT_EQ(std::get<node::GetReply>(get.body).values.size(), 1u);
+  EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
+}
+
 TEST_F(ReplicationClusterTest, WithEveryPrimaryDownAWriteWithW1StillSucceeds) {
   const Strings primaries = PrimariesOf("k");
   for (const std::string& primary : primaries) simulation_->Crash(primary);
