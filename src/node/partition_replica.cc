@@ -89,6 +89,7 @@ void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirec
     if (state == replication::HandoffState::kDone && !forwarding_address_) {
       // Everything, including writes mirrored meanwhile, reached the new owner.
       forwarding_address_ = sender_->transfer().target_address;
+      forwarding_since_ms_ = now_ms;
       output_.forwarding_changed = true;
     }
     if (flipped || !still_outgoing || state == replication::HandoffState::kFailed) {
@@ -110,14 +111,23 @@ void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirec
   // Forwarding ends when the ring flips (the data then gets dropped here) or a new plan sends
   // the partition elsewhere (a new stream starts).
   if (forwarding_address_) {
+    if (!forwarding_since_ms_) forwarding_since_ms_ = now_ms;  // restored after a restart
     if (placement_.owner != config_.self) {
       MovedAway();
     } else if (!Outgoing() || peers.AddressOf(*placement_.pending_owner) != *forwarding_address_) {
       // replanned: the stream starts over
+    } else if (now_ms >= *forwarding_since_ms_ + config_.flip_wait_ms) {
+      // Long after the stream completed the ring has not flipped: the completion may be lost
+      // for good (rings of racing claimants undid a flip, and the new owner, owner for a
+      // while, acknowledged the last batch without recording a completion). Stream it again:
+      // the new owner completes and reports once more (cluster-kv seed 435).
+      if (sender_ != nullptr) Collect(*sender_);
+      sender_.reset();
     } else {
       return;
     }
     forwarding_address_.reset();
+    forwarding_since_ms_.reset();
     output_.forwarding_changed = true;
   }
 }
@@ -126,8 +136,10 @@ void PartitionReplica::MovedAway() {
   // After the flip, a partition this node no longer keeps is dropped — unless a write reached
   // it after its stream completed (the new owner may lack that write): then it is handed off
   // to every replica first.
+  // Called for the stream and again for the forwarding it left: an orphan stays one (its
+  // hand-off decides when the data may go; found by the data-driven handoff scenario).
   if (placement_.holds) return;
-  if (written_after_done_) {
+  if (written_after_done_ || orphan_) {
     orphan_ = true;
   } else {
     to_drop_ = true;
@@ -234,13 +246,18 @@ void PartitionReplica::TickCopy(std::uint64_t now_ms) {
 
 void PartitionReplica::TickCompletionReport(std::uint64_t now_ms) {
   if (!completed_incoming_) return;
-  // Re-reported until the ring shows this node as the owner (a report may be lost).
-  if (!placement_.pending_owner || *placement_.pending_owner != config_.self) {
-    completed_incoming_ = false;
+  const bool pending_here = placement_.pending_owner && *placement_.pending_owner == config_.self;
+  const bool owner_here = placement_.owner == config_.self && !placement_.pending_owner;
+  if (!pending_here && !owner_here) {
+    completed_incoming_ = false;  // the partition went elsewhere
     output_.completion_changed = true;
     return;
   }
-  if (now_ms >= next_completion_report_ms_) {
+  // Re-reported while the ring shows this node as the pending owner (a report may be lost).
+  // Kept once the ring flipped: rings of two claimants can race, and a newer ring may undo the
+  // flip; the old owner, done streaming, would never send the partition again, so only this
+  // report can still complete the move (cluster-kv seeds 128 and 435).
+  if (pending_here && now_ms >= next_completion_report_ms_) {
     output_.report_transfer_complete = true;
     next_completion_report_ms_ = now_ms + config_.completion_report_interval_ms;
   }
@@ -286,8 +303,10 @@ void PartitionReplica::OnFillComplete() {
 
 Result<std::size_t> PartitionReplica::Drop(std::size_t budget, storage::WriteBatch& batch) {
   if (!to_drop_ || budget == 0) return std::size_t{0};
-  if (placement_.holds || sender_ != nullptr || copy_) {
-    to_drop_ = false;  // it is ours again, or still being sent
+  if (placement_.holds || sender_ != nullptr || copy_ || orphan_) {
+    // It is ours again, still being sent, or holds data some replica may lack (an orphan's
+    // hand-off drops it once every replica has it).
+    to_drop_ = false;
     return std::size_t{0};
   }
   const std::size_t before = batch.ops.size();
@@ -316,6 +335,7 @@ PartitionOutput PartitionReplica::TakeOutput() {
 
 void PartitionReplica::RestoreForwarding(std::string address) {
   forwarding_address_ = std::move(address);
+  forwarding_since_ms_.reset();  // counted from the first tick
   // Writes may have reached the partition after its stream completed, before the crash.
   written_after_done_ = true;
 }

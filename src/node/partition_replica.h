@@ -70,6 +70,8 @@ struct PartitionReplicaConfig {
   replication::HandoffSenderConfig handoff;
   std::uint64_t fill_request_interval_ms = 5'000;  // a fill is asked for again this often
   std::uint64_t completion_report_interval_ms = 1'000;
+  // A completed ownership stream whose ring has not flipped after this long is sent again.
+  std::uint64_t flip_wait_ms = 15'000;
 };
 
 struct PartitionOutput {
@@ -178,6 +180,7 @@ class PartitionReplica {
   std::unique_ptr<replication::HandoffSender> sender_;
   // Set once the stream completed: requests go there until the ring flips. Persisted.
   std::optional<std::string> forwarding_address_;
+  std::optional<std::uint64_t> forwarding_since_ms_;  // when forwarding_address_ was set
   // A write arrived after the stream completed: the new owner may lack it, so after the flip
   // the data is handed to every replica, not just dropped.
   bool written_after_done_ = false;

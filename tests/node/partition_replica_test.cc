@@ -1,0 +1,197 @@
+// PartitionReplica on its own, without a cluster: scripted scenarios in
+// tests/node/testdata/partition_replica/*.txt (data-driven, etcd-raft style; see
+// datadriven.h). Each file drives one replica of partition 5 on node "n1" over a MemoryEngine:
+//
+//   placement owner=n1 pending=n2 primaries=n1,n3,n4 [data] [first]   ring change
+//   put <key> <value>            a write stored here (objects column) and OnStored
+//   tick [<ms>]                  advance the clock (default 100 ms) and Tick
+//   ack [status=<code>]          acknowledge the last handoff batch sent
+//   fill-request from=<node>     a replica asks for a copy
+//   foreign-data | incoming-complete | fill-complete
+//   drop [budget=<n>]            Drop(), the batch applied to the engine
+//   down <node> | up <node>      the failure detector's opinion
+//   keys                         the objects stored for the partition
+//
+// Every command prints the messages the replica sent, its persistence duties and a state line.
+// Regenerate the expected outputs after an intended change with
+// MERIDIAN_REWRITE=1 build/release/tests/node_test --gtest_filter='PartitionReplicaScenario*'
+// and review the diff.
+#include "node/partition_replica.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "core/dvv_set.h"
+#include "core/object_codec.h"
+#include "node/datadriven.h"
+#include "storage/key_encoding.h"
+#include "storage/memory_engine.h"
+
+namespace meridian::node {
+namespace {
+
+constexpr std::uint32_t kPartition = 5;
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+class FakePeers final : public PeerDirectory {
+ public:
+  bool Reachable(const cluster::NodeId& node) const override { return down.count(node) == 0; }
+  std::string AddressOf(const cluster::NodeId& node) const override { return node + ":1"; }
+  std::set<cluster::NodeId> down;
+};
+
+class Harness {
+ public:
+  Harness() { config_ = PartitionReplicaConfig{"n1", "n1:1", {}, 5'000, 1'000, 15'000}; }
+
+  std::string Run(const test_support::DataDrivenCase& c) {
+    std::ostringstream out;
+    if (c.command == "placement") {
+      PartitionPlacement placement;
+      placement.owner = c.Get("owner");
+      if (c.Has("pending")) placement.pending_owner = c.Get("pending");
+      placement.primaries = Split(c.Get("primaries"));
+      placement.holds = std::find(placement.primaries.begin(), placement.primaries.end(),
+                                  config_.self) != placement.primaries.end() ||
+                        placement.pending_owner == config_.self;
+      const bool has_data = std::find(c.args.begin(), c.args.end(), "data") != c.args.end();
+      const bool first = std::find(c.args.begin(), c.args.end(), "first") != c.args.end();
+      Replica().OnPlacement(placement, has_data, first);
+    } else if (c.command == "put") {
+      const std::string key = storage::EncodeObjectKey(kPartition, "b", c.args.at(0));
+      DvvSet object;
+      object.Update({}, 7, HlcTimestamp::FromParts(++writes_, 0), false, c.args.at(1),
+                    ConflictPolicy::kSiblings);
+      const std::string encoded = EncodeObject(object);
+      storage::WriteBatch batch;
+      batch.Put(storage::Column::kObjects, key, encoded);
+      EXPECT_TRUE(engine_.Write(batch, {}).ok());
+      Replica().OnStored(key, encoded);
+    } else if (c.command == "tick") {
+      now_ms_ += c.args.empty() ? 100 : std::stoull(c.args.at(0));
+      Replica().Tick(now_ms_, peers_, next_transfer_id_);
+    } else if (c.command == "ack") {
+      EXPECT_TRUE(last_batch_.has_value()) << "no batch to acknowledge";
+      if (last_batch_) {
+        proto::HandoffAck ack;
+        ack.set_transfer_id(last_batch_->transfer_id());
+        ack.set_partition(last_batch_->partition());
+        ack.set_sequence(last_batch_->sequence());
+        ack.set_status_code(static_cast<std::uint32_t>(std::stoul(c.Get("status", "0"))));
+        ack.set_receiver_incarnation(1);
+        Replica().OnHandoffAck(ack, now_ms_);
+      }
+    } else if (c.command == "fill-request") {
+      Replica().OnFillRequest(c.Get("from"));
+    } else if (c.command == "foreign-data") {
+      Replica().OnForeignData();
+    } else if (c.command == "incoming-complete") {
+      Replica().OnIncomingComplete();
+    } else if (c.command == "fill-complete") {
+      Replica().OnFillComplete();
+    } else if (c.command == "drop") {
+      storage::WriteBatch batch;
+      auto deleted = Replica().Drop(std::stoul(c.Get("budget", "1000")), batch);
+      EXPECT_TRUE(deleted.ok());
+      EXPECT_TRUE(engine_.Write(batch, {}).ok());
+      out << "deleted " << (deleted.ok() ? *deleted : 0) << "\n";
+    } else if (c.command == "down") {
+      peers_.down.insert(c.args.at(0));
+    } else if (c.command == "up") {
+      peers_.down.erase(c.args.at(0));
+    } else if (c.command == "keys") {
+      const storage::KeyRange range = storage::PartitionRange(kPartition);
+      out << "keys:";
+      EXPECT_TRUE(engine_
+                      .Scan(storage::Column::kObjects, range.begin, range.end,
+                            [&](std::string_view key, std::string_view) {
+                              out << " " << storage::DecodeObjectKey(key)->id.key;
+                              return true;
+                            })
+                      .ok());
+      out << "\n";
+    } else {
+      ADD_FAILURE() << "unknown command " << c.command;
+    }
+    Describe(out);
+    return out.str();
+  }
+
+ private:
+  PartitionReplica& Replica() {
+    if (!replica_) {
+      replica_ =
+          std::make_unique<PartitionReplica>(kPartition, config_, engine_, PartitionPlacement{});
+    }
+    return *replica_;
+  }
+
+  void Describe(std::ostringstream& out) {
+    PartitionOutput output = Replica().TakeOutput();
+    for (const cluster::Outbound& message : output.messages) {
+      out << "send " << message.to_address << " ";
+      const proto::PeerMessage& m = message.message;
+      if (m.has_handoff_batch()) {
+        const proto::HandoffBatch& batch = m.handoff_batch();
+        last_batch_ = batch;
+        out << "handoff_batch transfer=" << batch.transfer_id() << " seq=" << batch.sequence()
+            << " keys=";
+        for (int i = 0; i < batch.entries_size(); ++i) {
+          out << (i ? "," : "") << storage::DecodeObjectKey(batch.entries(i).storage_key())->id.key;
+        }
+        out << (batch.last() ? " last" : "") << (batch.replica_copy() ? " replica_copy" : "");
+      } else if (m.has_handoff_mirror()) {
+        out << "handoff_mirror keys=" << m.handoff_mirror().entries_size();
+      } else if (m.has_replica_fill_request()) {
+        out << "replica_fill_request from=" << m.replica_fill_request().from_id();
+      } else {
+        out << "message " << m.body_case();
+      }
+      out << "\n";
+    }
+    if (output.forwarding_changed) out << "persist forwarding\n";
+    if (output.completion_changed) out << "persist completion\n";
+    if (output.report_transfer_complete) out << "report transfer complete\n";
+    const PartitionReplica& r = Replica();
+    out << "state:" << (r.placement().holds ? " holds" : "") << (r.streaming() ? " streaming" : "")
+        << (r.forwarding_address() ? " forwarding=" + *r.forwarding_address() : "")
+        << (r.copying() ? " copying" : "") << (r.filling() ? " filling" : "")
+        << (r.completed_incoming() ? " completed" : "") << (r.to_drop() ? " drop" : "")
+        << " queued=" << r.queued_copies() << (r.idle() ? " idle" : "") << "\n";
+  }
+
+  PartitionReplicaConfig config_;
+  storage::MemoryEngine engine_;
+  FakePeers peers_;
+  std::unique_ptr<PartitionReplica> replica_;
+  std::uint64_t now_ms_ = 0;
+  std::uint64_t next_transfer_id_ = 1;
+  std::uint64_t writes_ = 0;
+  std::optional<proto::HandoffBatch> last_batch_;
+};
+
+class PartitionReplicaScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
+  Harness harness;
+  test_support::RunDataDriven(
+      std::string(MERIDIAN_TESTDATA_DIR) + "/partition_replica/" + GetParam() + ".txt",
+      [&](const test_support::DataDrivenCase& c) { return harness.Run(c); });
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
+                         ::testing::Values("handoff", "handoff_replanned", "handoff_lost_flip",
+                                           "fill", "fill_request", "orphan", "drop", "incoming"));
+
+}  // namespace
+}  // namespace meridian::node
