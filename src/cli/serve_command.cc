@@ -218,6 +218,11 @@ std::vector<Setting> MakeSettings() {
       "forward_timeout_ms", "Deadline of a write forwarded to a primary of the key, in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
   settings.push_back(NumberSetting(
+      "aae_exchange_interval_ms",
+      "Active anti-entropy: each primary compares each partition with each other primary once "
+      "per interval, in ms (0: off)",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.anti_entropy.exchange_interval_ms; }));
+  settings.push_back(NumberSetting(
       "peer_suspect_after_ms",
       "A peer sent a request and silent for this long is routed around until it answers "
       "(0: only the failure detector decides)",

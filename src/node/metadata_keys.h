@@ -45,6 +45,11 @@ inline constexpr std::string_view kForwardingKey = "node/forwarding";
 // claimant until the ring flips: varint count, then partitions (4 bytes LE). Written synced.
 inline constexpr std::string_view kCompletedIncomingKey = "node/completed_incoming";
 
+// The anti-entropy index's tree shape (segment bits, 4 bytes LE), written once the index
+// (Column::kAntiEntropy) covers every object. Absent or different at Open: the index is
+// rebuilt from the objects column (a data directory from before the index, or a new shape).
+inline constexpr std::string_view kAntiEntropyIndexKey = "aae/index_segment_bits";
+
 // The cluster state this node last knew (members, ring, bucket properties):
 // "cluster/state" -> proto::PersistedClusterState (node/cluster_state_record.h).
 

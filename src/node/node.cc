@@ -36,14 +36,28 @@ Env WithEngine(Env env, storage::Engine* engine) {
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
       actors_(config.partition_count, env.random),
-      watched_engine_(*env.engine, actors_),
+      watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
       env_(WithEngine(env, &watched_engine_)),
       store_(StoreConfigOf(config), env_, actors_),
-      replica_config_{config.node_id, config.peer_address, config.handoff,
+      replica_config_{config.node_id,
+                      config.peer_address,
+                      config.handoff,
                       /*fill_request_interval_ms=*/5'000,
-                      /*completion_report_interval_ms=*/config.gossip_interval_ms},
+                      /*completion_report_interval_ms=*/config.gossip_interval_ms,
+                      /*flip_wait_ms=*/15'000,
+                      config.anti_entropy},
       forwarded_(config.forwarded_requests_max),
-      suspicion_(config.suspicion) {}
+      suspicion_(config.suspicion) {
+  watched_engine_.SetObserver(&tree_updater_);
+}
+
+void Node::TreeUpdater::OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
+                                        std::optional<std::uint64_t> old_hash,
+                                        std::optional<std::uint64_t> new_hash) {
+  if (PartitionReplica* replica = node.FindReplica(partition)) {
+    replica->OnObjectChanged(storage_key, old_hash, new_hash);
+  }
+}
 
 Node::~Node() = default;
 
@@ -54,6 +68,7 @@ std::uint64_t Node::NowMs() const {
 Status Node::Open() {
   MERIDIAN_RETURN_IF_ERROR(cluster::ValidateNodeId(config_.node_id));
   MERIDIAN_RETURN_IF_ERROR(store_.Open());
+  MERIDIAN_RETURN_IF_ERROR(EnsureAntiEntropyIndex());
   storage::Engine& engine = *env_.engine;
 
   // Every start raises the incarnation, so peers tell this life from the previous one.
@@ -148,6 +163,21 @@ void Node::Submit(RequestId id, ClientRequest request) {
       request);
   CollectOutbound();
 }
+
+namespace {
+std::uint32_t AntiEntropyPartition(const proto::PeerMessage& message) {
+  switch (message.body_case()) {
+    case proto::PeerMessage::kAaeExchangeStart:
+      return message.aae_exchange_start().partition();
+    case proto::PeerMessage::kAaeSegmentHashes:
+      return message.aae_segment_hashes().partition();
+    case proto::PeerMessage::kAaeKeyHashes:
+      return message.aae_key_hashes().partition();
+    default:
+      return message.aae_repair().partition();
+  }
+}
+}  // namespace
 
 void Node::Receive(const std::string& from_address, const proto::PeerMessage& message) {
   if (!opened_) return;
@@ -267,6 +297,17 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kReplicaFillRequest:
       OnFillRequest(message.replica_fill_request());
       break;
+    case proto::PeerMessage::kAaeExchangeStart:
+    case proto::PeerMessage::kAaeSegmentHashes:
+    case proto::PeerMessage::kAaeKeyHashes:
+    case proto::PeerMessage::kAaeRepair: {
+      const std::uint32_t partition = AntiEntropyPartition(message);
+      if (partition < config_.partition_count) {
+        RefreshPlacement();
+        ReplicaFor(partition).OnAntiEntropy(from_address, message, now_ms);
+      }
+      break;
+    }
     case proto::PeerMessage::kHintAck:
       hints_->Receive(from_address, message.hint_ack(), now_ms);
       break;

@@ -43,13 +43,13 @@
 #include "core/status.h"
 #include "core/version_vector.h"
 #include "node/client_request.h"
-#include "node/drop_watching_engine.h"
 #include "node/env.h"
 #include "node/forwarded_requests.h"
 #include "node/local_store.h"
 #include "node/partition_actors.h"
 #include "node/partition_replica.h"
 #include "node/peer_suspicion.h"
+#include "node/write_observing_engine.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
@@ -67,9 +67,15 @@ struct NodeStats {
   std::uint64_t hints_delivered = 0;  // (object, primary) pairs handed off
   std::uint64_t read_repairs = 0;     // replica copies repaired after a get
   std::uint64_t peers_suspected = 0;  // peers routed around now (silent since a request)
-  std::uint64_t coordinators = 0;     // coordinated requests in flight
-  std::uint64_t transfers = 0;        // partition streams running: ownership and replica copies
-  std::uint64_t copies_queued = 0;    // partitions waiting to be handed off or filled
+  // Active anti-entropy, summed over the partitions this node is a primary of.
+  std::uint64_t aae_exchanges = 0;          // completed as initiator
+  std::uint64_t aae_exchanges_in_sync = 0;  // of those, the trees were equal
+  std::uint64_t aae_exchanges_failed = 0;   // refused or timed out
+  std::uint64_t aae_keys_sent = 0;          // copies sent to another replica for repair
+  std::uint64_t aae_keys_received = 0;      // copies received for repair (merged)
+  std::uint64_t coordinators = 0;           // coordinated requests in flight
+  std::uint64_t transfers = 0;      // partition streams running: ownership and replica copies
+  std::uint64_t copies_queued = 0;  // partitions waiting to be handed off or filled
 };
 
 struct NodeConfig {
@@ -94,6 +100,8 @@ struct NodeConfig {
   std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
   // A peer silent since a request to it for this long is routed around (peer_suspicion.h).
   PeerSuspicionConfig suspicion;
+  // Active anti-entropy among each partition's primaries (replication/anti_entropy.h).
+  replication::AntiEntropyConfig anti_entropy;
   std::uint64_t request_timeout_ms = 4000;  // a coordinated get or write's deadline
   std::size_t coordinators_max = 10000;     // coordinated requests in flight at once
   replication::HintedHandoffConfig hints;
@@ -231,6 +239,9 @@ class Node {
   Status LoadForwarding();
   Status PersistCompletedIncoming();
   Status LoadCompletedIncoming();
+  // Builds the anti-entropy index from the objects column when the data directory has none
+  // (written before it existed) or one of another tree shape.
+  Status EnsureAntiEntropyIndex();
 
   void SyncMembershipViews();
   void PersistClusterStateIfChanged();
@@ -241,7 +252,16 @@ class Node {
   // Every component reaches storage through watched_engine_ (in env_), so each deletion of
   // an object or hint record retires its partition's actor (partition_actors.h).
   PartitionActors actors_;
-  DropWatchingEngine watched_engine_;
+  WriteObservingEngine watched_engine_;
+  // Passes each object's version-hash change to its partition's tree.
+  struct TreeUpdater final : ObjectChangeObserver {
+    explicit TreeUpdater(Node& node) : node(node) {}
+    void OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
+                         std::optional<std::uint64_t> old_hash,
+                         std::optional<std::uint64_t> new_hash) override;
+    Node& node;
+  };
+  TreeUpdater tree_updater_{*this};
   Env env_;
   LocalStore store_;
   HybridLogicalClock bucket_clock_;  // versions bucket-property changes made here
@@ -254,6 +274,7 @@ class Node {
   // Per partition, as of the last ring (or largest n) change; empty before the first.
   std::vector<PartitionPlacement> placements_;
   // Partitions with background state (ordered: deterministic ticks).
+  replication::AntiEntropyCounters anti_entropy_counters_;  // all partitions' (outlive replicas_)
   std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;

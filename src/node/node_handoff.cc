@@ -6,9 +6,12 @@
 
 #include "core/assert.h"
 #include "core/byte_codec.h"
+#include "core/object_codec.h"
 #include "node/metadata_keys.h"
 #include "node/node.h"
 #include "storage/key_encoding.h"
+#include "storage/tictac_keys.h"
+#include "storage/tictac_tree.h"
 
 namespace meridian::node {
 
@@ -42,7 +45,7 @@ PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
     PartitionPlacement placement =
         partition < placements_.size() ? placements_[partition] : PartitionPlacement{};
     slot = std::make_unique<PartitionReplica>(partition, replica_config_, *env_.engine,
-                                              std::move(placement));
+                                              std::move(placement), anti_entropy_counters_);
   }
   return *slot;
 }
@@ -84,7 +87,10 @@ void Node::RecomputePlacements(bool first) {
         replica != nullptr ? replica->NeedsDataCheck(now) : !now.owner.empty() && !now.holds;
     // Standalone, nothing ever moves and no data is foreign.
     const bool has_data = !config_.peer_address.empty() && data_matters && HasObjects(partition);
-    if (replica != nullptr || has_data || PartitionReplica::Outgoing(now, self) ||
+    const bool anti_entropy =
+        config_.anti_entropy.exchange_interval_ms > 0 && !config_.peer_address.empty() &&
+        std::find(now.primaries.begin(), now.primaries.end(), self) != now.primaries.end();
+    if (replica != nullptr || has_data || anti_entropy || PartitionReplica::Outgoing(now, self) ||
         (!first && PartitionReplica::BecameReplica(placements_[partition], now, self))) {
       ReplicaFor(partition).OnPlacement(now, has_data, first);
     }
@@ -110,6 +116,67 @@ void Node::ApplyReplicaOutput(PartitionReplica& replica) {
     membership_->ReportTransferComplete(replica.partition()).IgnoreError();  // re-reported
   }
   for (cluster::Outbound& message : output.messages) outbound_.push_back(std::move(message));
+  // Anti-entropy repairs go through the normal merge (and so update the tree and index).
+  for (const auto& [storage_key, encoded] : output.repairs) {
+    auto object = DecodeObject(encoded);
+    if (!object.ok()) continue;  // a corrupt copy is never merged
+    MergeLocal(storage_key, *object, /*sync=*/false).IgnoreError();  // the next round retries
+  }
+}
+
+Status Node::EnsureAntiEntropyIndex() {
+  // The index's shape (segment bits), so a changed shape rebuilds it.
+  std::string marker;
+  PutFixed32(marker, static_cast<std::uint32_t>(config_.anti_entropy.shape.segment_bits));
+  auto stored = env_.engine->Get(storage::Column::kMetadata, kAntiEntropyIndexKey);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value() && **stored == marker) return Status::Ok();
+  constexpr std::size_t kBatchKeysMax = 1'000;
+  // Drop whatever index there is, then index every object. Objects written meanwhile are
+  // indexed by the write path (no request is served before Open returns).
+  for (;;) {
+    storage::WriteBatch batch;
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(
+        storage::Column::kAntiEntropy, "", "", [&](std::string_view key, std::string_view) {
+          batch.Delete(storage::Column::kAntiEntropy, std::string(key));
+          return batch.ops.size() < kBatchKeysMax;
+        }));
+    if (batch.empty()) break;
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, {}));
+  }
+  std::string resume;
+  for (;;) {
+    storage::WriteBatch batch;
+    std::string last;
+    Status bad = Status::Ok();
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(
+        storage::Column::kObjects, resume, "", [&](std::string_view key, std::string_view value) {
+          auto decoded = storage::DecodeObjectKey(key);
+          auto hash = storage::EncodedObjectVersionHash(value);
+          if (!decoded.ok() || !hash.ok()) {
+            bad = Status::Corruption("object record " + std::string(key) +
+                                     " cannot be indexed for anti-entropy: it does not decode");
+            return false;
+          }
+          std::string encoded_hash;
+          PutFixed64(encoded_hash, *hash);
+          batch.Put(
+              storage::Column::kAntiEntropy,
+              storage::EncodeAaeIndexKey(
+                  decoded->partition,
+                  storage::TictacSegmentOf(key, config_.anti_entropy.shape.segment_bits), key),
+              std::move(encoded_hash));
+          last = std::string(key);
+          return batch.ops.size() < kBatchKeysMax;
+        }));
+    MERIDIAN_RETURN_IF_ERROR(bad);
+    if (batch.empty()) break;
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, {}));
+    resume = last + std::string(1, '\0');  // the next key after `last`
+  }
+  storage::WriteBatch done;
+  done.Put(storage::Column::kMetadata, std::string(kAntiEntropyIndexKey), marker);
+  return env_.engine->Write(done, storage::WriteOptions{.sync = true});
 }
 
 void Node::TickReplicas() {

@@ -503,6 +503,11 @@ NodeStats Node::Stats() const {
   }
   stats.read_repairs = read_repairs_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
+  stats.aae_exchanges = anti_entropy_counters_.exchanges;
+  stats.aae_exchanges_in_sync = anti_entropy_counters_.exchanges_in_sync;
+  stats.aae_exchanges_failed = anti_entropy_counters_.exchanges_failed;
+  stats.aae_keys_sent = anti_entropy_counters_.keys_sent;
+  stats.aae_keys_received = anti_entropy_counters_.keys_received;
   stats.coordinators = reads_.size() + writes_.size();
   for (const auto& [partition, replica] : replicas_) {
     stats.transfers += (replica->streaming() ? 1 : 0) + (replica->copying() ? 1 : 0);

@@ -10,7 +10,7 @@
 // The rule that makes it hold: an actor mints only while nothing it minted into can have
 // been deleted. Every deletion of an object record (role kReplica: the objects column) or a
 // hint record (role kFallback: the hints column) of a partition retires that partition's
-// actor for the role (DropWatchingEngine reports them); the next write draws a fresh actor,
+// actor for the role (WriteObservingEngine reports them); the next write draws a fresh actor,
 // which has minted nothing anywhere, so any copy holds all of its dots. Writes themselves
 // only ever merge into a record (its clock never shrinks). A crash may lose unsynced
 // records, so after an unclean stop every actor is fresh (LocalStore::Open); after a clean

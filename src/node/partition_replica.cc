@@ -14,8 +14,33 @@ bool Contains(const std::vector<cluster::NodeId>& nodes, const cluster::NodeId& 
 }  // namespace
 
 PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
-                                   storage::Engine& engine, PartitionPlacement placement)
-    : partition_(partition), config_(config), engine_(engine), placement_(std::move(placement)) {}
+                                   storage::Engine& engine, PartitionPlacement placement,
+                                   replication::AntiEntropyCounters& anti_entropy_counters)
+    : partition_(partition),
+      config_(config),
+      engine_(engine),
+      placement_(std::move(placement)),
+      anti_entropy_counters_(anti_entropy_counters) {
+  UpdateAntiEntropy();
+}
+
+bool PartitionReplica::primary() const {
+  return Contains(placement_.primaries, config_.self);
+}
+
+void PartitionReplica::UpdateAntiEntropy() {
+  const bool wanted = primary() && config_.anti_entropy.exchange_interval_ms > 0;
+  if (wanted && anti_entropy_ == nullptr) {
+    anti_entropy_ = std::make_unique<replication::AntiEntropy>(
+        partition_, config_.anti_entropy, engine_, config_.self_address, anti_entropy_counters_);
+  } else if (!wanted && anti_entropy_ != nullptr) {
+    // Its messages still in flight are lost; a later replica starts over.
+    for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {
+      output_.messages.push_back(std::move(message));
+    }
+    anti_entropy_.reset();
+  }
+}
 
 PartitionReplica::~PartitionReplica() = default;
 
@@ -52,6 +77,7 @@ void PartitionReplica::OnPlacement(const PartitionPlacement& placement, bool has
     }
   }
   placement_ = placement;
+  UpdateAntiEntropy();
 }
 
 void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
@@ -62,6 +88,44 @@ void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
   TickFillRequest(now_ms, peers);
   TickCopy(now_ms);
   TickCompletionReport(now_ms);
+  TickAntiEntropy(now_ms, peers);
+}
+
+void PartitionReplica::TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers) {
+  if (anti_entropy_ == nullptr) return;
+  // Each pair of primaries is compared by the one with the smaller id; only reachable peers.
+  std::vector<std::string> targets;
+  for (const cluster::NodeId& node : placement_.primaries) {
+    if (node <= config_.self || !peers.Reachable(node)) continue;
+    std::string address = peers.AddressOf(node);
+    if (!address.empty()) targets.push_back(std::move(address));
+  }
+  anti_entropy_->Tick(now_ms, targets);
+}
+
+void PartitionReplica::OnAntiEntropy(const std::string& from_address,
+                                     const proto::PeerMessage& message, std::uint64_t now_ms) {
+  if (anti_entropy_ != nullptr) {
+    anti_entropy_->Receive(from_address, message, now_ms, /*replica=*/true);
+    return;
+  }
+  if (!message.has_aae_exchange_start()) return;  // a late reply: that exchange is gone
+  // Not a primary (or anti-entropy is off): refused, so the initiator stops waiting.
+  const proto::AaeExchangeStart& start = message.aae_exchange_start();
+  cluster::Outbound& out = output_.messages.emplace_back();
+  out.to_address = start.reply_address().empty() ? from_address : start.reply_address();
+  proto::AaeSegmentHashes* reply = out.message.mutable_aae_segment_hashes();
+  reply->set_exchange_id(start.exchange_id());
+  reply->set_partition(partition_);
+  reply->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
+  reply->set_status_message(config_.self + " is not a primary of partition " +
+                            std::to_string(partition_) + " with anti-entropy on");
+}
+
+void PartitionReplica::OnObjectChanged(std::string_view storage_key,
+                                       std::optional<std::uint64_t> old_hash,
+                                       std::optional<std::uint64_t> new_hash) {
+  if (anti_entropy_ != nullptr) anti_entropy_->OnObjectChanged(storage_key, old_hash, new_hash);
 }
 
 void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
@@ -330,6 +394,12 @@ void PartitionReplica::Collect(replication::HandoffSender& sender) {
 PartitionOutput PartitionReplica::TakeOutput() {
   if (sender_ != nullptr) Collect(*sender_);
   if (copy_) Collect(*copy_->sender);
+  if (anti_entropy_ != nullptr) {
+    for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {
+      output_.messages.push_back(std::move(message));
+    }
+    for (auto& repair : anti_entropy_->TakeRepairs()) output_.repairs.push_back(std::move(repair));
+  }
   return std::exchange(output_, PartitionOutput{});
 }
 
@@ -345,11 +415,11 @@ std::size_t PartitionReplica::queued_copies() const {
 }
 
 bool PartitionReplica::idle() const {
-  return !Outgoing() && sender_ == nullptr && !forwarding_address_ && !written_after_done_ &&
-         !completed_incoming_ && !orphan_ && orphan_done_.empty() && !copy_ &&
-         fill_requests_.empty() && !awaiting_fill_ms_ && !to_drop_ && output_.messages.empty() &&
-         !output_.forwarding_changed && !output_.completion_changed &&
-         !output_.report_transfer_complete;
+  return anti_entropy_ == nullptr && !Outgoing() && sender_ == nullptr && !forwarding_address_ &&
+         !written_after_done_ && !completed_incoming_ && !orphan_ && orphan_done_.empty() &&
+         !copy_ && fill_requests_.empty() && !awaiting_fill_ms_ && !to_drop_ &&
+         output_.messages.empty() && !output_.forwarding_changed && !output_.completion_changed &&
+         !output_.report_transfer_complete && output_.repairs.empty();
 }
 
 }  // namespace meridian::node

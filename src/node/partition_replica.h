@@ -40,6 +40,7 @@
 
 #include "cluster/node_id.h"
 #include "cluster/outbound.h"
+#include "replication/anti_entropy.h"
 #include "replication/handoff_sender.h"
 #include "storage/engine.h"
 
@@ -72,6 +73,8 @@ struct PartitionReplicaConfig {
   std::uint64_t completion_report_interval_ms = 1'000;
   // A completed ownership stream whose ring has not flipped after this long is sent again.
   std::uint64_t flip_wait_ms = 15'000;
+  // Active anti-entropy among the partition's primaries (exchange_interval_ms 0: off).
+  replication::AntiEntropyConfig anti_entropy;
 };
 
 struct PartitionOutput {
@@ -82,14 +85,18 @@ struct PartitionOutput {
   bool completion_changed = false;
   // Tell the claimant this node received the partition in full (membership).
   bool report_transfer_complete = false;
+  // Copies received by anti-entropy: (storage key, encoded object) for the node to merge into
+  // its objects column through the normal merge.
+  std::vector<std::pair<std::string, std::string>> repairs;
 };
 
 class PartitionReplica {
  public:
   // `placement`: the partition's placement as of now (the one a later OnPlacement changes).
-  // `config` and `engine` must outlive the replica.
+  // `config`, `engine` and `anti_entropy_counters` (the node's) must outlive the replica.
   PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
-                   storage::Engine& engine, PartitionPlacement placement);
+                   storage::Engine& engine, PartitionPlacement placement,
+                   replication::AntiEntropyCounters& anti_entropy_counters);
 
   // Whether a ring change from `before` to `now` makes `self` a new replica that must be
   // filled (see OnPlacement); the node asks it to decide whether a replica object is needed.
@@ -123,6 +130,12 @@ class PartitionReplica {
   void OnIncomingComplete();
   // A complete copy arrived from the partition's owner: the fill is done.
   void OnFillComplete();
+  // An anti-entropy message for this partition (either role).
+  void OnAntiEntropy(const std::string& from_address, const proto::PeerMessage& message,
+                     std::uint64_t now_ms);
+  // An object of the partition changed its version hash (after the write): the tree follows.
+  void OnObjectChanged(std::string_view storage_key, std::optional<std::uint64_t> old_hash,
+                       std::optional<std::uint64_t> new_hash);
 
   // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped;
   // returns how many. 0 with nothing left means the drop is finished.
@@ -147,6 +160,11 @@ class PartitionReplica {
   // Partitions waiting to be handed off or filled, counted like NodeStats::copies_queued.
   std::size_t queued_copies() const;
   bool to_drop() const { return to_drop_; }
+  // This node is one of the partition's primaries (for the largest n).
+  bool primary() const;
+  // Nullptr unless this node is a primary and anti-entropy is on.
+  const replication::AntiEntropy* anti_entropy() const { return anti_entropy_.get(); }
+  replication::AntiEntropy* anti_entropy() { return anti_entropy_.get(); }
   // No state worth keeping and nothing to start: the node may forget this replica.
   bool idle() const;
 
@@ -167,6 +185,9 @@ class PartitionReplica {
   void TickFills(std::uint64_t now_ms, const PeerDirectory& peers, std::uint64_t& next_transfer_id);
   void TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers);
   void TickCompletionReport(std::uint64_t now_ms);
+  void TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers);
+  // Creates or drops the anti-entropy state as this node becomes or stops being a primary.
+  void UpdateAntiEntropy();
   void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
                  std::uint64_t& next_transfer_id);
   void Collect(replication::HandoffSender& sender);
@@ -193,6 +214,8 @@ class PartitionReplica {
   std::set<cluster::NodeId> fill_requests_;
   std::optional<std::uint64_t> awaiting_fill_ms_;  // when to ask the owner (again)
   bool to_drop_ = false;
+  std::unique_ptr<replication::AntiEntropy> anti_entropy_;
+  replication::AntiEntropyCounters& anti_entropy_counters_;
 
   PartitionOutput output_;
 };

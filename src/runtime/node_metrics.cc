@@ -28,6 +28,19 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
          "Replica copies repaired after a get found them behind.", stats.read_repairs);
+  Series(out, "meridian_aae_exchanges_total", "counter",
+         "Anti-entropy exchanges this node completed as initiator.", stats.aae_exchanges);
+  Series(out, "meridian_aae_exchanges_in_sync_total", "counter",
+         "Of those, exchanges whose trees were equal (nothing to repair).",
+         stats.aae_exchanges_in_sync);
+  Series(out, "meridian_aae_exchanges_failed_total", "counter",
+         "Anti-entropy exchanges refused or timed out.", stats.aae_exchanges_failed);
+  Series(out, "meridian_aae_keys_sent_total", "counter",
+         "Object copies this node sent to another replica for anti-entropy repair.",
+         stats.aae_keys_sent);
+  Series(out, "meridian_aae_keys_received_total", "counter",
+         "Object copies this node received for anti-entropy repair (merged).",
+         stats.aae_keys_received);
   Series(out, "meridian_peers_suspected", "gauge",
          "Peers routed around now: sent a request and silent for peer_suspect_after_ms.",
          stats.peers_suspected);

@@ -19,6 +19,9 @@ ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
 ScenarioOutcome RunSloppyWrites(const ScenarioOptions& options);
+// Defined in cluster_scenarios_anti_entropy.cc.
+ScenarioOutcome RunAntiEntropy(const ScenarioOptions& options);
+ScenarioOutcome RunAntiEntropyOff(const ScenarioOptions& options);
 // Defined in cluster_scenarios_recovery.cc.
 ScenarioOutcome RunPartitionRecovery(const ScenarioOptions& options);
 ScenarioOutcome RunPartitionRecoveryWithoutDeadlines(const ScenarioOptions& options);
@@ -41,6 +44,15 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "always-writable blind writes (w=1) through isolated nodes taking them as "
                "fallbacks, hints delivered between isolations; no acknowledged write lost",
                RunSloppyWrites);
+  registry.Add("anti-entropy",
+               "w=1 writes and deletes, no reads, under crashes, partitions and loss; after the "
+               "heal every replica of every key converges without any read (hints and "
+               "anti-entropy alone) within two exchange rounds",
+               RunAntiEntropy);
+  registry.Add("anti-entropy-off",
+               "anti-entropy with anti-entropy switched off: broken on purpose, replicas that "
+               "nothing reads stay divergent and fail it",
+               RunAntiEntropyOff);
   registry.Add("divergent-versions",
                "read-modify-write clients on Zipf keys (n=3, r=w=2) with moderate faults; "
                "histogram of the versions each read sees (Dynamo paper, section 6.3)",

@@ -74,8 +74,10 @@ void KvWorkload::RunOneOperation() {
   const ObjectId id{config_.bucket, request.key};
   const auto token = tokens_.find(request.key);
   const bool has_token = token != tokens_.end();
-  const std::uint64_t draw = random_.Uniform(100);
-  if (draw < 50) {
+  // Half puts, 15 % deletes (of keys with a token), the rest gets; without reads, only writes.
+  const std::uint64_t draw = random_.Uniform(config_.reads ? 100 : 65);
+  const bool delete_drawn = draw >= 50 && draw < 65 && has_token;
+  if (draw < 50 || (!config_.reads && !delete_drawn)) {
     request.op = Op::kPut;
     request.value = fmt::format("v{}", next_value_++);
     // Mostly a causal overwrite; sometimes a blind write, which makes siblings.
@@ -89,7 +91,7 @@ void KvWorkload::RunOneOperation() {
     Submit(address, std::move(request), std::move(put));
     return;
   }
-  if (draw < 65 && has_token) {
+  if (delete_drawn) {
     request.op = Op::kDelete;
     request.covered = token->second.covered;
     node::DeleteRequest erase{id, token->second.context, config_.write_options};
@@ -430,6 +432,26 @@ Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
     return fail(replicas.message());
   }
   return Status::Ok();
+}
+
+Result<std::uint64_t> AwaitConvergenceWithoutReads(Simulation& simulation, KvWorkload& workload,
+                                                   std::uint64_t bound_ms) {
+  const auto converged = [&]() -> Status {
+    if (workload.AnyAnswerable()) return Status::Unavailable("requests are still unanswered");
+    MERIDIAN_RETURN_IF_ERROR(CheckReplicationIdle(simulation));
+    return CheckReplicasConverged(simulation, workload.config());
+  };
+  const std::uint64_t heal_ms = simulation.now_ms();
+  const Status status = simulation.RunUntil([&] { return converged().ok(); }, heal_ms + bound_ms);
+  if (simulation.failure().has_value()) return status;
+  if (!status.ok()) {
+    const std::string message =
+        fmt::format("anti-entropy: replicas not converged {} ms after the heal without reads: {}",
+                    bound_ms, converged().message());
+    simulation.Fail(message);
+    return Status::Internal(message);
+  }
+  return simulation.now_ms() - heal_ms;
 }
 
 Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& config) {

@@ -41,6 +41,9 @@ struct KvWorkloadConfig {
   bool strict = false;
   // ScheduleOperations: a put with a token is blind (no context) one time in this many.
   std::uint32_t blind_put_one_in = 8;
+  // ScheduleOperations issues gets (35 % of operations); false: puts and deletes only, so no
+  // read repair ever runs during the run.
+  bool reads = true;
 };
 
 struct KvCounters {
@@ -148,6 +151,13 @@ Status CheckReplicationIdle(Simulation& simulation);
 // key and CheckReplicasConverged. Records the first failure in the simulation; returns it.
 Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
                    const std::function<Status()>& converged, std::uint64_t liveness_ms_max);
+
+// After the heal, with no client read at all (so no read repair): waits until the workload's
+// requests are answered, replication is idle and CheckReplicasConverged holds — what hinted
+// handoff and anti-entropy achieve alone — and returns how long that took; a failure (recorded
+// in the simulation) past bound_ms.
+Result<std::uint64_t> AwaitConvergenceWithoutReads(Simulation& simulation, KvWorkload& workload,
+                                                   std::uint64_t bound_ms);
 
 // Replica convergence, read from the engines: for every workload key, every primary (of the
 // final ring of the first live node, for the bucket's n) holds the same object (decoded and

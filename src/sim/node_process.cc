@@ -66,6 +66,8 @@ node::NodeConfig SimNodeConfig() {
   config.partition_count = 64;
   config.tick_interval_ms = 100;
   config.gossip_interval_ms = 1000;
+  // Anti-entropy rounds well inside a run (production: a minute).
+  config.anti_entropy.exchange_interval_ms = 5'000;
   return config;
 }
 

@@ -250,6 +250,14 @@ Status Simulation::Stop(const std::string& address) {
   return stopped;
 }
 
+void Simulation::WipeStorage(const std::string& address) {
+  Machine& machine = MachineAt(address);
+  MERIDIAN_CHECK(machine.process == nullptr);
+  machine.engine =
+      std::make_unique<storage::MemoryEngine>(storage::MemoryEngineOptions{.group_commit = true});
+  Record(TraceKind::kCrash, address, "", "wipe");
+}
+
 Status Simulation::Restart(const std::string& address) {
   Machine& machine = MachineAt(address);
   if (machine.process != nullptr) return Status::Ok();

@@ -89,6 +89,9 @@ class Simulation {
   // Stop shuts it down cleanly. Both are no-ops on a machine that is down.
   void Crash(const std::string& address);
   Status Stop(const std::string& address);
+  // A lost disk: the engine of a machine that is down is replaced by an empty one (its next
+  // incarnation starts with no data and no identity). Requires the machine to be down.
+  void WipeStorage(const std::string& address);
   // Starts a new incarnation over the same engine and clock. No-op when already up;
   // the Start() status otherwise (the machine stays down when it fails).
   Status Restart(const std::string& address);

@@ -30,11 +30,12 @@
 namespace meridian::storage {
 
 enum class Column {
-  kObjects,   // encoded DvvSets, keyed by EncodeObjectKey (partition-prefixed)
-  kHints,     // hinted-handoff records (replication step), partition-prefixed
-  kMetadata,  // node identity, bucket properties, format version
+  kObjects,      // encoded DvvSets, keyed by EncodeObjectKey (partition-prefixed)
+  kHints,        // hinted-handoff records (replication step), partition-prefixed
+  kMetadata,     // node identity, bucket properties, format version
+  kAntiEntropy,  // anti-entropy index: EncodeAaeIndexKey -> the object's version hash
 };
-inline constexpr int kColumnCount = 3;
+inline constexpr int kColumnCount = 4;
 
 struct WriteBatch {
   struct Op {

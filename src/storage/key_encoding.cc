@@ -74,4 +74,39 @@ KeyRange PartitionRange(std::uint32_t partition) {
   return range;
 }
 
+std::string EncodeAaeIndexKey(std::uint32_t partition, std::uint32_t segment,
+                              std::string_view storage_key) {
+  std::string out;
+  out.reserve(2 * kPartitionBytes + storage_key.size());
+  AppendBigEndian32(out, partition);
+  AppendBigEndian32(out, segment);
+  out.append(storage_key);
+  return out;
+}
+
+Result<std::string_view> AaeIndexStorageKey(std::string_view index_key) {
+  if (index_key.size() <= 2 * kPartitionBytes) {
+    return Status::Corruption("anti-entropy index key is " + std::to_string(index_key.size()) +
+                              " bytes, no longer than its 8-byte header");
+  }
+  return index_key.substr(2 * kPartitionBytes);
+}
+
+KeyRange AaeSegmentRange(std::uint32_t partition, std::uint32_t segment) {
+  KeyRange range;
+  AppendBigEndian32(range.begin, partition);
+  AppendBigEndian32(range.begin, segment);
+  if (segment != std::numeric_limits<std::uint32_t>::max()) {
+    AppendBigEndian32(range.end, partition);
+    AppendBigEndian32(range.end, segment + 1);
+  } else {
+    range.end = PartitionRange(partition).end;
+  }
+  return range;
+}
+
+KeyRange AaePartitionRange(std::uint32_t partition) {
+  return PartitionRange(partition);
+}
+
 }  // namespace meridian::storage

@@ -29,4 +29,16 @@ struct KeyRange {
 };
 KeyRange PartitionRange(std::uint32_t partition);
 
+// Anti-entropy index (Column::kAntiEntropy): one entry per stored object, ordered by
+// partition and tictac segment so that the keys of one segment are one range.
+//   index key = partition (4, BE) | segment (4, BE) | object storage key
+// The value is the object's version hash (storage::ObjectVersionHash, 8 bytes LE).
+std::string EncodeAaeIndexKey(std::uint32_t partition, std::uint32_t segment,
+                              std::string_view storage_key);
+// The object storage key inside an index key; Corruption when shorter than its header.
+Result<std::string_view> AaeIndexStorageKey(std::string_view index_key);
+// [begin, end) of the index entries of one segment, and of a whole partition.
+KeyRange AaeSegmentRange(std::uint32_t partition, std::uint32_t segment);
+KeyRange AaePartitionRange(std::uint32_t partition);
+
 }  // namespace meridian::storage

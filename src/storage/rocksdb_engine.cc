@@ -23,7 +23,7 @@ namespace {
 
 // Column family names, indexed by Column. ON-DISK FORMAT: docs/format/storage.md.
 constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects", "hints",
-                                                                      "metadata"};
+                                                                      "metadata", "aae_index"};
 
 // Bloom filter bits per key: ~1% false positives, so a Get of a missing key rarely reads a
 // data block.

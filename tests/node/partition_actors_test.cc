@@ -1,4 +1,4 @@
-// PartitionActors and DropWatchingEngine: the rule that keeps every dot unique (issue 10) —
+// PartitionActors and WriteObservingEngine: the rule that keeps every dot unique (issue 10) —
 // an actor mints only while nothing it minted into can have been deleted — on its own, and
 // through a Node over a clean restart and a crash.
 #include "node/partition_actors.h"
@@ -11,10 +11,11 @@
 
 #include "core/hash.h"
 #include "core/object_codec.h"
-#include "node/drop_watching_engine.h"
 #include "node/node_test_util.h"
+#include "node/write_observing_engine.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
+#include "storage/tictac_keys.h"
 
 namespace meridian::node {
 namespace {
@@ -78,18 +79,24 @@ TEST(PartitionActorsTest, EncodeDecodeRoundTripsAndGarbageChangesNothing) {
   EXPECT_EQ(restored.Decode(zero_actor).code(), StatusCode::kCorruption);
 }
 
-TEST(DropWatchingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor) {
+std::string EncodedValue(const std::string& value) {
+  DvvSet object;
+  object.Update({}, 3, HlcTimestamp::FromParts(1, 0), false, value, ConflictPolicy::kSiblings);
+  return EncodeObject(object);
+}
+
+TEST(WriteObservingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor) {
   SplitMix64 random(9);
   PartitionActors actors(kPartitions, &random);
   storage::MemoryEngine inner;
-  DropWatchingEngine engine(inner, actors);
+  WriteObservingEngine engine(inner, actors, /*segment_bits=*/12);
   const ActorId replica2 = actors.Current(2, MintRole::kReplica);
   const ActorId fallback2 = actors.Current(2, MintRole::kFallback);
   const ActorId replica5 = actors.Current(5, MintRole::kReplica);
 
   storage::WriteBatch puts;  // writes merge into records: nothing retires
-  puts.Put(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"), "x");
-  puts.Put(storage::Column::kHints, storage::EncodeObjectKey(2, "b", "k"), "x");
+  puts.Put(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"), EncodedValue("x"));
+  puts.Put(storage::Column::kHints, storage::EncodeObjectKey(2, "b", "k"), "hint record");
   puts.Delete(storage::Column::kMetadata, "node/forwarding");
   ASSERT_TRUE(engine.Write(puts, {}).ok());
   EXPECT_EQ(actors.Current(2, MintRole::kReplica), replica2);
@@ -108,6 +115,62 @@ TEST(DropWatchingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor) 
   EXPECT_EQ(actors.Current(5, MintRole::kReplica), replica5);
   EXPECT_FALSE(inner.Get(storage::Column::kObjects, storage::EncodeObjectKey(2, "b", "k"))
                    ->has_value());  // and the deletion itself went through
+}
+
+// The anti-entropy index follows every object write in the same batch, and the observer hears
+// each version-hash change (old and new) once the write succeeded.
+TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges) {
+  struct Recorder final : ObjectChangeObserver {
+    void OnObjectChanged(std::uint32_t partition, std::string_view key,
+                         std::optional<std::uint64_t> old_hash,
+                         std::optional<std::uint64_t> new_hash) override {
+      changes.push_back({partition, std::string(key), old_hash, new_hash});
+    }
+    struct Change {
+      std::uint32_t partition;
+      std::string key;
+      std::optional<std::uint64_t> old_hash, new_hash;
+    };
+    std::vector<Change> changes;
+  } recorder;
+  SplitMix64 random(10);
+  PartitionActors actors(kPartitions, &random);
+  storage::MemoryEngine inner;
+  WriteObservingEngine engine(inner, actors, /*segment_bits=*/12);
+  engine.SetObserver(&recorder);
+  const std::string key = storage::EncodeObjectKey(3, "b", "k");
+  const std::uint64_t hash1 = *storage::EncodedObjectVersionHash(EncodedValue("one"));
+  const std::uint64_t hash2 = *storage::EncodedObjectVersionHash(EncodedValue("two"));
+
+  storage::WriteBatch first;
+  first.Put(storage::Column::kObjects, key, EncodedValue("one"));
+  ASSERT_TRUE(engine.Write(first, {}).ok());
+  EXPECT_EQ(*engine.IndexedHash(3, key), hash1);
+  storage::WriteBatch twice;  // two writes of one key in a batch: the second's old is the first
+  twice.Put(storage::Column::kObjects, key, EncodedValue("one"));
+  twice.Put(storage::Column::kObjects, key, EncodedValue("two"));
+  ASSERT_TRUE(engine.Write(twice, {}).ok());
+  EXPECT_EQ(*engine.IndexedHash(3, key), hash2);
+  storage::WriteBatch removal;
+  removal.Delete(storage::Column::kObjects, key);
+  ASSERT_TRUE(engine.Write(removal, {}).ok());
+  EXPECT_EQ(*engine.IndexedHash(3, key), std::nullopt);
+
+  ASSERT_EQ(recorder.changes.size(), 3u);  // the unchanged rewrite reported nothing
+  EXPECT_EQ(recorder.changes[0].old_hash, std::nullopt);
+  EXPECT_EQ(recorder.changes[0].new_hash, hash1);
+  EXPECT_EQ(recorder.changes[1].old_hash, hash1);
+  EXPECT_EQ(recorder.changes[1].new_hash, hash2);
+  EXPECT_EQ(recorder.changes[2].old_hash, hash2);
+  EXPECT_EQ(recorder.changes[2].new_hash, std::nullopt);
+  EXPECT_EQ(recorder.changes[2].partition, 3u);
+
+  storage::WriteBatch garbage;  // refused whole: nothing written, nothing reported
+  garbage.Put(storage::Column::kObjects, storage::EncodeObjectKey(3, "b", "other"), "x");
+  EXPECT_EQ(engine.Write(garbage, {}).code(), StatusCode::kCorruption);
+  EXPECT_FALSE(
+      inner.Get(storage::Column::kObjects, storage::EncodeObjectKey(3, "b", "other"))->has_value());
+  EXPECT_EQ(recorder.changes.size(), 3u);
 }
 
 // Through a Node: the actors that minted a key's versions, read from its stored clock.

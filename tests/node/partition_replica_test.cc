@@ -52,7 +52,10 @@ class FakePeers final : public PeerDirectory {
 
 class Harness {
  public:
-  Harness() { config_ = PartitionReplicaConfig{"n1", "n1:1", {}, 5'000, 1'000, 15'000}; }
+  Harness() {
+    config_ = PartitionReplicaConfig{"n1", "n1:1", {}, 5'000, 1'000, 15'000, {}};
+    config_.anti_entropy.exchange_interval_ms = 0;  // anti_entropy_test.cc covers it
+  }
 
   std::string Run(const test_support::DataDrivenCase& c) {
     std::ostringstream out;
@@ -131,7 +134,8 @@ class Harness {
   PartitionReplica& Replica() {
     if (!replica_) {
       replica_ =
-          std::make_unique<PartitionReplica>(kPartition, config_, engine_, PartitionPlacement{});
+          std::make_unique<PartitionReplica>(kPartition, config_, engine_, PartitionPlacement{},
+                                             counters_);
     }
     return *replica_;
   }
@@ -171,6 +175,7 @@ class Harness {
   }
 
   PartitionReplicaConfig config_;
+  replication::AntiEntropyCounters counters_;
   storage::MemoryEngine engine_;
   FakePeers peers_;
   std::unique_ptr<PartitionReplica> replica_;

@@ -34,6 +34,9 @@ class ReplicationClusterTest : public ::testing::Test {
     layout_.bootstrap_address = addresses_.front();
     layout_.seeds = {addresses_.front()};
     layout_.base = SimNodeConfig();
+    // Off unless a test asks: each test looks at one mechanism (hints, read repair); anti-entropy
+    // would repair behind its back.
+    if (!WithAntiEntropy()) layout_.base.anti_entropy.exchange_interval_ms = 0;
     sink_ = [this](const std::string&, node::ClientReply reply) {
       replies_[reply.id] = std::move(reply);
     };
@@ -54,6 +57,7 @@ class ReplicationClusterTest : public ::testing::Test {
   }
 
   virtual std::uint64_t Seed() const { return 21; }
+  virtual bool WithAntiEntropy() const { return false; }
 
   bool Idle() {
     for (const std::string& address : simulation_->live_addresses()) {
@@ -338,6 +342,70 @@ TEST_F(ReplicationClusterTest, ReadRepairFixesAStaleReplica) {
   ASSERT_TRUE(simulation_->RunFor(1'000).ok());
   EXPECT_EQ(StoredValues(primaries[2], "k"), Strings{"v1"});
   EXPECT_GE(NodeOf(primaries[0]).Stats().read_repairs, 1u);
+}
+
+class AntiEntropyClusterTest : public ReplicationClusterTest {
+ protected:
+  bool WithAntiEntropy() const override { return true; }
+};
+
+// Issue 10 item 5: a primary that missed a write (down, and not replaced) gets it back from
+// anti-entropy within two exchange rounds of its return, though nobody reads the key; a primary
+// whose disk was wiped is refilled the same way.
+TEST_F(AntiEntropyClusterTest, AStaleOrWipedReplicaIsRepairedWithoutAnyRead) {
+  const Strings primaries = PrimariesOf("k");
+  simulation_->Crash(primaries[2]);
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  node::RequestOptions no_sloppy;
+  no_sloppy.sloppy_quorum = false;
+  ASSERT_TRUE(Call(primaries[0], node::PutRequest{{"b", "k"}, "v1", "", no_sloppy}).status.ok());
+  ASSERT_TRUE(simulation_->Restart(primaries[2]).ok());
+  EXPECT_EQ(StoredValues(primaries[2], "k"), std::nullopt);
+  const std::uint64_t round_ms = layout_.base.anti_entropy.exchange_interval_ms;
+  ASSERT_TRUE(simulation_
+                  ->RunUntil([&] { return StoredValues(primaries[2], "k") == Strings{"v1"}; },
+                             simulation_->now_ms() + kDetectionMs + 2 * round_ms)
+                  .ok())
+      << "not repaired within two anti-entropy rounds";
+  EXPECT_EQ(NodeOf(primaries[0]).Stats().read_repairs, 0u);
+  EXPECT_GE(NodeOf(primaries[2]).Stats().aae_keys_received, 1u);
+
+  // Its objects lost (say a volume restored from an old backup) while the node kept its
+  // identity and cluster state: anti-entropy refills it. (A node that loses everything rejoins
+  // and is refilled by the ownership handoff of its join.)
+  simulation_->Crash(primaries[1]);
+  storage::MemoryEngine& engine = simulation_->EngineOf(primaries[1]);
+  for (storage::Column column : {storage::Column::kObjects, storage::Column::kAntiEntropy}) {
+    storage::WriteBatch wipe;
+    ASSERT_TRUE(engine
+                    .Scan(column, "", "",
+                          [&](std::string_view key, std::string_view) {
+                            wipe.Delete(column, std::string(key));
+                            return true;
+                          })
+                    .ok());
+    ASSERT_TRUE(engine.Write(wipe, storage::WriteOptions{.sync = true}).ok());
+    ASSERT_TRUE(engine.CommitPending().ok());
+  }
+  ASSERT_TRUE(simulation_->Restart(primaries[1]).ok());
+  EXPECT_EQ(StoredValues(primaries[1], "k"), std::nullopt);
+  ASSERT_TRUE(simulation_
+                  ->RunUntil([&] { return StoredValues(primaries[1], "k") == Strings{"v1"}; },
+                             simulation_->now_ms() + kDetectionMs + 2 * round_ms)
+                  .ok())
+      << "the emptied replica was not refilled within two anti-entropy rounds";
+  EXPECT_GE(NodeOf(primaries[1]).Stats().aae_keys_received, 1u);
+  EXPECT_EQ(NodeOf(primaries[0]).Stats().read_repairs, 0u);
+
+  // A node that loses its whole disk rejoins under a new identity and gets its data back too.
+  simulation_->Crash(primaries[2]);
+  simulation_->WipeStorage(primaries[2]);
+  ASSERT_TRUE(simulation_->Restart(primaries[2]).ok());
+  EXPECT_EQ(StoredValues(primaries[2], "k"), std::nullopt);
+  ASSERT_TRUE(simulation_
+                  ->RunUntil([&] { return StoredValues(primaries[2], "k") == Strings{"v1"}; },
+                             simulation_->now_ms() + 60'000)
+                  .ok());
 }
 
 TEST_F(ReplicationClusterTest, QuorumSettingsAreValidatedAtTheEdge) {

@@ -80,14 +80,43 @@ TEST(RocksDbEngineTest, MissingDirectoryWithoutCreateIsIoError) {
       << opened.status().message();
 }
 
-TEST(RocksDbEngineTest, CreatesTheThreeColumnFamilies) {
+TEST(RocksDbEngineTest, CreatesEveryColumnFamily) {
   TempDir dir;
   const std::string path = dir.Sub("db");
   OpenOrDie(path).reset();
   std::vector<std::string> families;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok());
   std::sort(families.begin(), families.end());
-  EXPECT_EQ(families, (std::vector<std::string>{"default", "hints", "metadata", "objects"}));
+  EXPECT_EQ(families,
+            (std::vector<std::string>{"aae_index", "default", "hints", "metadata", "objects"}));
+}
+
+// A data directory written before the anti-entropy index existed (three column families)
+// opens, keeps its data and gains the new family.
+TEST(RocksDbEngineTest, AnOlderDataDirectoryGainsTheAntiEntropyColumnFamily) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> old_families;
+    for (const char* name : {"default", "objects", "hints", "metadata"}) {
+      old_families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, old_families, &handles, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], "k", "v").ok());
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  }
+  auto engine = OpenOrDie(path);
+  EXPECT_EQ(engine->Get(Column::kObjects, "k")->value_or(""), "v");
+  WriteBatch batch;
+  batch.Put(Column::kAntiEntropy, "i", "h");
+  ASSERT_TRUE(engine->Write(batch, {}).ok());
+  EXPECT_EQ(engine->Get(Column::kAntiEntropy, "i")->value_or(""), "h");
 }
 
 TEST(RocksDbEngineTest, GarbageInCurrentFileIsReportedNotCrashed) {

@@ -1,0 +1,116 @@
+#include "node/write_observing_engine.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/byte_codec.h"
+#include "storage/key_encoding.h"
+#include "storage/tictac_keys.h"
+#include "storage/tictac_tree.h"
+
+namespace meridian::node {
+namespace {
+std::optional<MintRole> RoleOf(storage::Column column) {
+  switch (column) {
+    case storage::Column::kObjects:
+      return MintRole::kReplica;
+    case storage::Column::kHints:
+      return MintRole::kFallback;
+    case storage::Column::kMetadata:
+    case storage::Column::kAntiEntropy:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string EncodeHash(std::uint64_t hash) {
+  std::string out;
+  PutFixed64(out, hash);
+  return out;
+}
+
+struct Change {
+  std::uint32_t partition = 0;
+  std::string storage_key;
+  std::optional<std::uint64_t> old_hash;
+  std::optional<std::uint64_t> new_hash;
+};
+}  // namespace
+
+Result<std::optional<std::uint64_t>> WriteObservingEngine::IndexedHash(
+    std::uint32_t partition, std::string_view storage_key) {
+  const std::uint32_t segment = storage::TictacSegmentOf(storage_key, segment_bits_);
+  auto stored = inner_.Get(storage::Column::kAntiEntropy,
+                           storage::EncodeAaeIndexKey(partition, segment, storage_key));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<std::uint64_t>();
+  ByteReader reader(**stored);
+  std::uint64_t hash = 0;
+  if (!reader.ReadFixed64(hash) || !reader.empty()) {
+    return Status::Corruption("anti-entropy index entry is not 8 bytes");
+  }
+  return std::optional<std::uint64_t>(hash);
+}
+
+Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
+                                   const storage::WriteOptions& options) {
+  bool objects_touched = false;
+  for (const storage::WriteBatch::Op& op : batch.ops) {
+    objects_touched = objects_touched || op.column == storage::Column::kObjects;
+    if (op.value.has_value()) continue;
+    const std::optional<MintRole> role = RoleOf(op.column);
+    if (!role.has_value()) continue;
+    auto key = storage::DecodeObjectKey(op.key);
+    if (key.ok() && key->partition < actors_.partition_count()) {
+      actors_.Retire(key->partition, *role);
+    } else {
+      actors_.RetireAll(*role);  // not an object key: which partition it held is unknown
+    }
+  }
+  if (!objects_touched) return inner_.Write(batch, options);
+
+  // The index entries go in the same batch: the index never disagrees with the objects.
+  storage::WriteBatch augmented = batch;
+  std::vector<Change> changes;
+  std::map<std::string, std::optional<std::uint64_t>, std::less<>> in_batch;  // latest per key
+  for (const storage::WriteBatch::Op& op : batch.ops) {
+    if (op.column != storage::Column::kObjects) continue;
+    auto key = storage::DecodeObjectKey(op.key);
+    if (!key.ok()) continue;  // not an object: nothing to index
+    Change change{key->partition, op.key, std::nullopt, std::nullopt};
+    if (auto seen = in_batch.find(op.key); seen != in_batch.end()) {
+      change.old_hash = seen->second;
+    } else {
+      auto indexed = IndexedHash(key->partition, op.key);
+      if (!indexed.ok()) return indexed.status();
+      change.old_hash = *indexed;
+    }
+    const std::string index_key = storage::EncodeAaeIndexKey(
+        key->partition, storage::TictacSegmentOf(op.key, segment_bits_), op.key);
+    if (op.value.has_value()) {
+      auto hash = storage::EncodedObjectVersionHash(*op.value);
+      if (!hash.ok()) {
+        return Status::Corruption("refusing to store an object that does not decode: " +
+                                  hash.status().message());
+      }
+      change.new_hash = *hash;
+      augmented.Put(storage::Column::kAntiEntropy, index_key, EncodeHash(*hash));
+    } else {
+      augmented.Delete(storage::Column::kAntiEntropy, index_key);
+    }
+    in_batch[op.key] = change.new_hash;
+    changes.push_back(std::move(change));
+  }
+  MERIDIAN_RETURN_IF_ERROR(inner_.Write(augmented, options));
+  if (observer_ != nullptr) {
+    for (const Change& change : changes) {
+      if (change.old_hash == change.new_hash) continue;
+      observer_->OnObjectChanged(change.partition, change.storage_key, change.old_hash,
+                                 change.new_hash);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace meridian::node

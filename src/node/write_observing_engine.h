@@ -1,0 +1,66 @@
+// WriteObservingEngine: the engine as the node's components reach it. Every write batch passes
+// through it, whichever component makes it (coordinators, replica writes, hints, handoff,
+// anti-entropy repair, drops, tombstone reaping), so nothing can forget to:
+//   * retire the partition actor of every deleted object or hint record (PartitionActors: an
+//     actor mints only while nothing it minted into can have been deleted);
+//   * keep the anti-entropy index (Column::kAntiEntropy: partition | segment | storage key ->
+//     version hash) in step with the objects column, in the same atomic batch;
+//   * tell the observer (the partitions' tictac trees) how each object's version hash changed,
+//     once the write succeeded.
+// Reads pass through unchanged. Not thread-safe, like the engines it wraps; the referents must
+// outlive it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "node/partition_actors.h"
+#include "storage/engine.h"
+
+namespace meridian::node {
+
+class ObjectChangeObserver {
+ public:
+  virtual ~ObjectChangeObserver() = default;
+  // The object at `storage_key` of `partition` changed from `old_hash` (nullopt: absent) to
+  // `new_hash` (nullopt: deleted); called after the write returned OK.
+  virtual void OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
+                               std::optional<std::uint64_t> old_hash,
+                               std::optional<std::uint64_t> new_hash) = 0;
+};
+
+class WriteObservingEngine final : public storage::Engine {
+ public:
+  // `segment_bits`: the tictac tree shape's (it decides each key's index segment).
+  WriteObservingEngine(storage::Engine& inner, PartitionActors& actors, int segment_bits)
+      : inner_(inner), actors_(actors), segment_bits_(segment_bits) {}
+
+  void SetObserver(ObjectChangeObserver* observer) { observer_ = observer; }
+
+  Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
+    return inner_.Get(column, key);
+  }
+  // Corruption (nothing written) when an object put does not decode: a record every replica
+  // would have to trust must at least parse. Retires actors before writing: a failed write
+  // may still have deleted (conservative).
+  Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override;
+  Status Scan(storage::Column column, std::string_view begin, std::string_view end,
+              const storage::ScanVisitor& visitor) override {
+    return inner_.Scan(column, begin, end, visitor);
+  }
+  Status CommitPending() override { return inner_.CommitPending(); }
+
+  // The version hash the index holds for `storage_key` (nullopt: none).
+  Result<std::optional<std::uint64_t>> IndexedHash(std::uint32_t partition,
+                                                   std::string_view storage_key);
+  int segment_bits() const { return segment_bits_; }
+
+ private:
+  storage::Engine& inner_;
+  PartitionActors& actors_;
+  const int segment_bits_;
+  ObjectChangeObserver* observer_ = nullptr;
+};
+
+}  // namespace meridian::node

@@ -1,0 +1,308 @@
+#include "replication/anti_entropy.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/assert.h"
+#include "core/byte_codec.h"
+#include "storage/key_encoding.h"
+#include "storage/tictac_codec.h"
+#include "storage/tictac_keys.h"
+
+namespace meridian::replication {
+namespace {
+// Spreads the first exchange of each partition over the interval (a deterministic offset):
+// a node that starts does not build every tree and exchange every partition at once.
+std::uint64_t FirstExchangeOffsetMs(std::uint32_t partition, std::uint64_t interval_ms) {
+  return (static_cast<std::uint64_t>(partition) * 7'919) % std::max<std::uint64_t>(interval_ms, 1);
+}
+}  // namespace
+
+AntiEntropy::AntiEntropy(std::uint32_t partition, const AntiEntropyConfig& config,
+                         storage::Engine& engine, std::string self_address,
+                         AntiEntropyCounters& counters)
+    : partition_(partition),
+      config_(config),
+      engine_(engine),
+      self_address_(std::move(self_address)),
+      counters_(counters) {
+  MERIDIAN_CHECK(config_.shape.valid());
+}
+
+bool AntiEntropy::InPartition(std::string_view storage_key) const {
+  auto key = storage::DecodeObjectKey(storage_key);
+  return key.ok() && key->partition == partition_;
+}
+
+void AntiEntropy::OnObjectChanged(std::string_view storage_key,
+                                  std::optional<std::uint64_t> old_hash,
+                                  std::optional<std::uint64_t> new_hash) {
+  if (tree_) tree_->Update(storage_key, old_hash, new_hash);
+}
+
+Status AntiEntropy::EnsureTree() {
+  if (tree_) return Status::Ok();
+  storage::TictacTree tree(config_.shape);
+  const storage::KeyRange range = storage::AaePartitionRange(partition_);
+  Status bad = Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
+                   [&](std::string_view index_key, std::string_view value) {
+                     auto storage_key = storage::AaeIndexStorageKey(index_key);
+                     ByteReader reader(value);
+                     std::uint64_t hash = 0;
+                     if (!storage_key.ok() || !reader.ReadFixed64(hash) || !reader.empty()) {
+                       bad = Status::Corruption("anti-entropy index entry of partition " +
+                                                std::to_string(partition_) + " is malformed");
+                       return false;
+                     }
+                     tree.Update(*storage_key, std::nullopt, hash);
+                     return true;
+                   }));
+  MERIDIAN_RETURN_IF_ERROR(bad);
+  tree_ = std::move(tree);
+  ++counters_.tree_rebuilds;
+  return Status::Ok();
+}
+
+Result<const storage::TictacTree*> AntiEntropy::Tree() {
+  MERIDIAN_RETURN_IF_ERROR(EnsureTree());
+  return &*tree_;
+}
+
+Result<std::vector<storage::KeyVersionHash>> AntiEntropy::KeysOf(
+    const std::vector<std::uint32_t>& segments) {
+  std::vector<storage::KeyVersionHash> keys;
+  for (std::uint32_t segment : segments) {
+    const storage::KeyRange range = storage::AaeSegmentRange(partition_, segment);
+    Status bad = Status::Ok();
+    MERIDIAN_RETURN_IF_ERROR(
+        engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
+                     [&](std::string_view index_key, std::string_view value) {
+                       auto storage_key = storage::AaeIndexStorageKey(index_key);
+                       ByteReader reader(value);
+                       std::uint64_t hash = 0;
+                       if (!storage_key.ok() || !reader.ReadFixed64(hash)) {
+                         bad = Status::Corruption("malformed anti-entropy index entry");
+                         return false;
+                       }
+                       keys.push_back(storage::KeyVersionHash{std::string(*storage_key), hash});
+                       return true;
+                     }));
+    MERIDIAN_RETURN_IF_ERROR(bad);
+  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  return keys;
+}
+
+void AntiEntropy::Tick(std::uint64_t now_ms, const std::vector<std::string>& peers) {
+  if (config_.exchange_interval_ms == 0) return;
+  if (exchange_ && now_ms >= exchange_->deadline_ms) Finish(now_ms, /*failed=*/true, false);
+  if (next_exchange_ms_ == 0) {
+    next_exchange_ms_ = now_ms + FirstExchangeOffsetMs(partition_, config_.exchange_interval_ms);
+  }
+  if (exchange_ || peers.empty() || now_ms < next_exchange_ms_) return;
+  Start(now_ms, peers[next_peer_++ % peers.size()]);
+  // Each peer once per interval (the next start is rescheduled when this one ends).
+  next_exchange_ms_ = now_ms + config_.exchange_interval_ms / peers.size();
+}
+
+void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer) {
+  if (Status built = EnsureTree(); !built.ok()) {
+    ++counters_.exchanges_failed;
+    return;
+  }
+  exchange_ =
+      Exchange{next_exchange_id_++, peer, false, false, now_ms + config_.exchange_timeout_ms, {}};
+  cluster::Outbound& out = outbound_.emplace_back();
+  out.to_address = peer;
+  proto::AaeExchangeStart* start = out.message.mutable_aae_exchange_start();
+  start->set_exchange_id(exchange_->id);
+  start->set_partition(partition_);
+  start->set_branch_level(storage::EncodeTictacBranchLevel(tree_->BranchLevel()));
+  start->set_reply_address(self_address_);
+}
+
+void AntiEntropy::Finish(std::uint64_t now_ms, bool failed, bool repaired) {
+  if (failed) {
+    ++counters_.exchanges_failed;
+  } else {
+    ++counters_.exchanges;
+    if (!repaired) ++counters_.exchanges_in_sync;
+  }
+  // More to repair than one round took: carry on soon rather than after the interval.
+  if (!failed && exchange_->capped) next_exchange_ms_ = now_ms + config_.continue_after_ms;
+  exchange_.reset();
+}
+
+void AntiEntropy::Receive(const std::string& from_address, const proto::PeerMessage& message,
+                          std::uint64_t now_ms, bool replica) {
+  switch (message.body_case()) {
+    case proto::PeerMessage::kAaeExchangeStart:
+      OnStart(from_address, message.aae_exchange_start(), replica);
+      break;
+    case proto::PeerMessage::kAaeSegmentHashes:
+      OnSegmentHashes(message.aae_segment_hashes(), now_ms);
+      break;
+    case proto::PeerMessage::kAaeKeyHashes:
+      OnKeyHashes(from_address, message.aae_key_hashes(), replica);
+      break;
+    case proto::PeerMessage::kAaeRepair:
+      OnRepair(message.aae_repair(), now_ms);
+      break;
+    default:
+      break;
+  }
+}
+
+void AntiEntropy::OnStart(const std::string& from_address, const proto::AaeExchangeStart& start,
+                          bool replica) {
+  const std::string reply_to = start.reply_address().empty() ? from_address : start.reply_address();
+  cluster::Outbound& out = outbound_.emplace_back();
+  out.to_address = reply_to;
+  proto::AaeSegmentHashes* reply = out.message.mutable_aae_segment_hashes();
+  reply->set_exchange_id(start.exchange_id());
+  reply->set_partition(partition_);
+  Status status =
+      replica ? EnsureTree()
+              : Status::InvalidArgument("not a replica of partition " + std::to_string(partition_));
+  if (status.ok()) {
+    auto level = storage::DecodeTictacBranchLevel(start.branch_level());
+    auto dirty = level.ok() ? tree_->DirtyBranches(*level)
+                            : Result<std::vector<std::uint32_t>>(level.status());
+    if (!dirty.ok()) {
+      status = dirty.status();
+    } else if (dirty->empty()) {
+      reply->set_in_sync(true);
+    } else {
+      reply->set_segment_hashes(
+          storage::EncodeTictacSegmentHashes(tree_->SegmentsOfBranches(*dirty)));
+    }
+  }
+  reply->set_status_code(static_cast<std::uint32_t>(status.code()));
+  reply->set_status_message(status.message());
+}
+
+void AntiEntropy::OnSegmentHashes(const proto::AaeSegmentHashes& hashes, std::uint64_t now_ms) {
+  if (!exchange_ || exchange_->awaiting_repair || hashes.exchange_id() != exchange_->id) return;
+  if (hashes.status_code() != 0) {
+    Finish(now_ms, /*failed=*/true, false);
+    return;
+  }
+  if (hashes.in_sync()) {
+    Finish(now_ms, /*failed=*/false, /*repaired=*/false);
+    return;
+  }
+  auto remote = storage::DecodeTictacSegmentHashes(hashes.segment_hashes());
+  auto differing = remote.ok() ? tree_->DifferingSegments(*remote)
+                               : Result<std::vector<std::uint32_t>>(remote.status());
+  if (!differing.ok()) {
+    Finish(now_ms, /*failed=*/true, false);
+    return;
+  }
+  if (differing->size() > config_.segments_per_round_max) {
+    differing->resize(config_.segments_per_round_max);
+    exchange_->capped = true;
+  }
+  auto keys = KeysOf(*differing);
+  if (!keys.ok()) {
+    Finish(now_ms, /*failed=*/true, false);
+    return;
+  }
+  exchange_->awaiting_repair = true;
+  cluster::Outbound& out = outbound_.emplace_back();
+  out.to_address = exchange_->peer;
+  proto::AaeKeyHashes* message = out.message.mutable_aae_key_hashes();
+  message->set_exchange_id(exchange_->id);
+  message->set_partition(partition_);
+  for (std::uint32_t segment : *differing) message->add_segments(segment);
+  if (!keys->empty()) message->set_key_hashes(storage::EncodeTictacKeyHashes(*keys));
+}
+
+void AntiEntropy::OnKeyHashes(const std::string& from_address, const proto::AaeKeyHashes& keys,
+                              bool replica) {
+  if (!replica) return;  // refused at the start already; the initiator times out
+  std::vector<std::uint32_t> segments(keys.segments().begin(), keys.segments().end());
+  for (std::uint32_t segment : segments) {
+    if (segment >= config_.shape.segment_count()) return;  // malformed: ignored
+  }
+  auto local = KeysOf(segments);
+  if (!local.ok()) return;
+  std::vector<storage::KeyVersionHash> remote;
+  if (!keys.key_hashes().empty()) {
+    auto decoded = storage::DecodeTictacKeyHashes(keys.key_hashes());
+    if (!decoded.ok()) return;
+    remote = std::move(decoded).value();
+  }
+  auto differences = storage::DiffSegmentKeys(*local, remote);
+  if (!differences.ok()) return;
+  std::vector<std::string> send;
+  std::vector<std::string> wanted;
+  for (const storage::KeyDifference& difference : *differences) {
+    if (!InPartition(difference.key)) continue;
+    if (difference.local_version_hash) send.push_back(difference.key);
+    if (difference.remote_version_hash) wanted.push_back(difference.key);
+  }
+  SendRepairs(from_address, keys.exchange_id(), send, wanted, /*from_initiator=*/false);
+}
+
+void AntiEntropy::OnRepair(const proto::AaeRepair& repair, std::uint64_t now_ms) {
+  if (!repair.from_initiator()) {
+    // As initiator: only the current exchange's replies count.
+    if (!exchange_ || !exchange_->awaiting_repair || repair.exchange_id() != exchange_->id) {
+      return;
+    }
+    for (const std::string& key : repair.wanted_keys()) {
+      if (InPartition(key)) exchange_->wanted.push_back(key);
+    }
+  }
+  for (const proto::HandoffEntry& entry : repair.objects()) {
+    if (!InPartition(entry.storage_key())) continue;
+    repairs_.emplace_back(entry.storage_key(), entry.encoded_object());
+    ++counters_.keys_received;
+  }
+  if (repair.from_initiator() || !repair.last()) return;
+  SendRepairs(exchange_->peer, exchange_->id, exchange_->wanted, {}, /*from_initiator=*/true);
+  Finish(now_ms, /*failed=*/false, /*repaired=*/true);
+}
+
+void AntiEntropy::SendRepairs(const std::string& to_address, std::uint64_t exchange_id,
+                              const std::vector<std::string>& keys,
+                              const std::vector<std::string>& wanted, bool from_initiator) {
+  proto::AaeRepair* message = nullptr;
+  std::size_t bytes = 0;
+  const auto next_message = [&] {
+    cluster::Outbound& out = outbound_.emplace_back();
+    out.to_address = to_address;
+    message = out.message.mutable_aae_repair();
+    message->set_exchange_id(exchange_id);
+    message->set_partition(partition_);
+    message->set_from_initiator(from_initiator);
+    bytes = 0;
+  };
+  next_message();
+  for (const std::string& key : keys) {
+    auto object = engine_.Get(storage::Column::kObjects, key);
+    if (!object.ok() || !object->has_value()) continue;  // gone meanwhile: nothing to send
+    if (bytes > 0 && bytes + key.size() + (*object)->size() > config_.repair_message_bytes_max) {
+      next_message();
+    }
+    proto::HandoffEntry* entry = message->add_objects();
+    entry->set_storage_key(key);
+    entry->set_encoded_object(std::move(**object));
+    bytes += key.size() + entry->encoded_object().size();
+    ++counters_.keys_sent;
+  }
+  for (const std::string& key : wanted) message->add_wanted_keys(key);
+  message->set_last(true);
+}
+
+std::vector<std::pair<std::string, std::string>> AntiEntropy::TakeRepairs() {
+  return std::exchange(repairs_, {});
+}
+
+std::vector<cluster::Outbound> AntiEntropy::TakeOutbound() {
+  return std::exchange(outbound_, {});
+}
+
+}  // namespace meridian::replication
