@@ -133,9 +133,8 @@ class Harness {
  private:
   PartitionReplica& Replica() {
     if (!replica_) {
-      replica_ =
-          std::make_unique<PartitionReplica>(kPartition, config_, engine_, PartitionPlacement{},
-                                             counters_);
+      replica_ = std::make_unique<PartitionReplica>(kPartition, config_, engine_,
+                                                    PartitionPlacement{}, counters_);
     }
     return *replica_;
   }
