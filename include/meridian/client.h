@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "meridian/result.h"
@@ -200,6 +201,44 @@ struct ClusterAdminResult {
   std::string message;  // the server's one-line description of the change
 };
 
+// Where a key lives, as the answering node sees it (GET /v1/cluster/locate/{bucket}/{key}).
+struct KeyLocation {
+  std::string bucket;
+  std::string key;  // as the server echoed it (bytes that are not UTF-8 come back as U+FFFD)
+  std::uint32_t partition = 0;
+  std::uint32_t n = 0;                 // the bucket's replica count
+  std::string owner;                   // the partition's owner
+  std::string pending_owner;           // empty: no transfer pending
+  std::vector<std::string> primaries;  // the key's replicas, in preference order
+  std::vector<std::string> fallbacks;  // the next nodes of the walk (up to n)
+  std::string json;
+};
+
+// One version in a node's own copy of a key: the write's dot (actor, counter) and its value.
+struct LocalSibling {
+  std::string actor;  // a 64-bit actor id in decimal
+  std::uint64_t counter = 0;
+  std::int64_t timestamp_ms = 0;
+  bool tombstone = false;
+  std::string value;  // bytes (empty for a tombstone)
+};
+// A stored object: its causal history (actor -> highest counter seen) and its siblings.
+struct LocalObject {
+  std::vector<std::pair<std::string, std::uint64_t>> clock;
+  std::vector<LocalSibling> siblings;
+};
+// One node's own copy of a key, read from its storage alone: no other node is asked and
+// nothing is repaired (GET /v1/cluster/local/{bucket}/{key}).
+struct LocalCopyResult {
+  std::string node;  // the answering node's id
+  std::uint32_t partition = 0;
+  bool holds_replica = false;         // it is a primary of the key (or receives its partition)
+  std::optional<LocalObject> object;  // its replica copy; nullopt: none
+  std::optional<LocalObject> hint;    // a copy it keeps for unreachable primaries; nullopt: none
+  std::vector<std::string> hint_targets;  // the primaries the hint is still owed to
+  std::string json;
+};
+
 class Client {
  public:
   // Fails with kInvalidArgument for a malformed endpoint and kTlsError for an unreadable
@@ -257,6 +296,12 @@ class Client {
   // Changes a member's weight (its share of partitions). kInvalidArgument for an empty
   // `node` or weight 0.
   Result<ClusterAdminResult> ClusterSetWeight(std::string_view node, std::uint32_t weight);
+  // Admin inspection of one key (read-only). ClusterLocate: its partition, owner, primaries and
+  // fallbacks in the server's view. ClusterLocal: the server's own stored copy of it (replica
+  // copy and hint), without asking any other node. kInvalidArgument for a bad bucket name or
+  // an empty key.
+  Result<KeyLocation> ClusterLocate(std::string_view bucket, std::string_view key);
+  Result<LocalCopyResult> ClusterLocal(std::string_view bucket, std::string_view key);
 
  private:
   class Impl;

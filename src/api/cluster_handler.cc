@@ -13,7 +13,9 @@
 #include "api/http_limits.h"
 #include "api/http_server.h"
 #include "api/http_target.h"
+#include "api/json.h"
 #include "cluster/node_id.h"
+#include "core/object_id.h"
 
 namespace meridian::api {
 
@@ -24,24 +26,43 @@ using Json = nlohmann::ordered_json;  // keeps fields in the documented order
 constexpr std::string_view kOpStatus = "cluster_status";
 constexpr std::string_view kOpRing = "cluster_ring";
 constexpr std::string_view kOpAdmin = "cluster_admin";
+constexpr std::string_view kOpLocate = "cluster_locate";
+constexpr std::string_view kOpLocal = "cluster_local";
 constexpr std::string_view kOpOther = "other";
 
-// The endpoints: path after kClusterPrefix, the one method it accepts, its metrics op.
+// The endpoints: path after kClusterPrefix, the one method it accepts, its metrics op, and
+// whether the path continues with /{bucket}/{key} (the key endpoints).
 struct Endpoint {
   std::string_view name;
   std::string_view method;
   std::string_view op;
+  bool names_a_key = false;
 };
 constexpr Endpoint kEndpoints[] = {
-    {"status", "GET", kOpStatus}, {"ring", "GET", kOpRing},     {"join", "POST", kOpAdmin},
-    {"leave", "POST", kOpAdmin},  {"remove", "POST", kOpAdmin}, {"weight", "POST", kOpAdmin},
+    {"status", "GET", kOpStatus},       {"ring", "GET", kOpRing},
+    {"join", "POST", kOpAdmin},         {"leave", "POST", kOpAdmin},
+    {"remove", "POST", kOpAdmin},       {"weight", "POST", kOpAdmin},
+    {"locate", "GET", kOpLocate, true}, {"local", "GET", kOpLocal, true},
 };
 
-const Endpoint* FindEndpoint(std::string_view path) {
+// The endpoint of `path`, or nullptr. For a key endpoint, `object_path` receives what follows
+// its name: "{bucket}/{key}", still percent-encoded. As for /v1/kv/, a path without the key
+// segment (no '/' after the bucket) names no endpoint.
+const Endpoint* FindEndpoint(std::string_view path, std::string_view* object_path = nullptr) {
   if (!path.starts_with(kClusterPrefix)) return nullptr;
   const std::string_view name = path.substr(kClusterPrefix.size());
   for (const Endpoint& endpoint : kEndpoints) {
-    if (endpoint.name == name) return &endpoint;
+    if (!endpoint.names_a_key) {
+      if (endpoint.name == name) return &endpoint;
+      continue;
+    }
+    if (!name.starts_with(endpoint.name)) continue;
+    std::string_view rest = name.substr(endpoint.name.size());
+    if (!rest.starts_with('/')) continue;
+    rest.remove_prefix(1);
+    if (rest.find('/') == std::string_view::npos) continue;
+    if (object_path != nullptr) *object_path = rest;
+    return &endpoint;
   }
   return nullptr;
 }
@@ -51,12 +72,16 @@ std::string Dump(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-HttpResponse JsonResponse(const Json& body) {
+HttpResponse JsonResponse(std::string body) {
   HttpResponse response;
   response.status = 200;
   response.content_type = "application/json";
-  response.body = Dump(body);
+  response.body = std::move(body);
   return response;
+}
+
+HttpResponse JsonResponse(const Json& body) {
+  return JsonResponse(Dump(body));
 }
 
 HttpResponse NodeErrorResponse(const Status& status) {
@@ -120,6 +145,12 @@ HttpResponse ReplyResponse(const node::ClientReply& reply, bool include_partitio
   }
   if (const auto* admin = std::get_if<node::AdminReply>(&reply.body)) {
     return JsonResponse(Json{{"message", admin->message}});
+  }
+  if (const auto* location = std::get_if<node::LocateReply>(&reply.body)) {
+    return JsonResponse(KeyLocationJson(*location));
+  }
+  if (const auto* copy = std::get_if<node::LocalCopyReply>(&reply.body)) {
+    return JsonResponse(LocalCopyJson(*copy));
   }
   return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
 }
@@ -251,6 +282,53 @@ Result<node::ClientRequest> ParseAdminBody(std::string_view endpoint, std::strin
   return wrap(ParseSetWeight(body));
 }
 
+// The object named by a key endpoint's "{bucket}/{key}", validated as for /v1/kv/ requests:
+// the bucket as it appears in the path, the key percent-decoded. The error response otherwise.
+std::variant<ObjectId, HttpResponse> ParseObjectPath(std::string_view object_path,
+                                                     std::size_t key_bytes_max) {
+  const std::size_t slash = object_path.find('/');
+  const std::string_view bucket = object_path.substr(0, slash);
+  if (Status status = ValidateBucketName(bucket); !status.ok()) {
+    return ErrorResponse(400, error_code::kInvalidBucket, status.message());
+  }
+  std::optional<std::string> key = PercentDecode(object_path.substr(slash + 1));
+  if (!key)
+    return ErrorResponse(400, error_code::kInvalidKey, "malformed percent-encoding in the key");
+  if (Status status = ValidateKey(*key, key_bytes_max); !status.ok()) {
+    if (status.code() == StatusCode::kTooLarge) {
+      return ErrorResponse(413, error_code::kKeyTooLarge, status.message());
+    }
+    return ErrorResponse(400, error_code::kInvalidKey, status.message());
+  }
+  return ObjectId{std::string(bucket), std::move(*key)};
+}
+
+// A key endpoint: validation at the edge (path, then query), then the node's read-only
+// answer. The node validates the object id again; its refusal is about the key.
+void HandleKeyRequest(KvService& service, const Endpoint& endpoint, std::string_view object_path,
+                      std::string_view query, std::size_t key_bytes_max, ClusterFinish finish) {
+  const std::string_view op = endpoint.op;
+  std::variant<ObjectId, HttpResponse> parsed = ParseObjectPath(object_path, key_bytes_max);
+  if (auto* error = std::get_if<HttpResponse>(&parsed)) return finish(op, std::move(*error));
+  if (Status status = RequireNoQuery(query); !status.ok()) {
+    return finish(op, ErrorResponse(400, error_code::kInvalidParameter, status.message()));
+  }
+  ObjectId id = std::move(std::get<ObjectId>(parsed));
+  node::ClientRequest request;
+  if (op == kOpLocate) {
+    request = node::ClusterLocateRequest{std::move(id)};
+  } else {
+    request = node::ClusterLocalRequest{std::move(id)};
+  }
+  service.Submit(std::move(request), [op, finish = std::move(finish)](node::ClientReply reply) {
+    if (!reply.status.ok()) {
+      return finish(
+          op, StatusErrorResponse(reply.status, error_code::kInvalidKey, error_code::kKeyTooLarge));
+    }
+    finish(op, ReplyResponse(reply, /*include_partitions=*/false));
+  });
+}
+
 }  // namespace
 
 std::string_view ClusterOperation(std::string_view method, std::string_view path) {
@@ -260,13 +338,18 @@ std::string_view ClusterOperation(std::string_view method, std::string_view path
 }
 
 void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
-                          std::string_view query, ClusterFinish finish) {
-  const Endpoint* endpoint = FindEndpoint(path);
+                          std::string_view query, std::size_t key_bytes_max, ClusterFinish finish) {
+  std::string_view object_path;
+  const Endpoint* endpoint = FindEndpoint(path, &object_path);
   if (endpoint == nullptr) {
     return finish(kOpOther, ErrorResponse(404, error_code::kNotFound, "no such endpoint"));
   }
   if (request.method != endpoint->method) {
     return finish(kOpOther, MethodNotAllowed(endpoint->method));
+  }
+  if (endpoint->names_a_key) {
+    return HandleKeyRequest(service, *endpoint, object_path, query, key_bytes_max,
+                            std::move(finish));
   }
   const std::string_view op = endpoint->op;
   const auto fail = [&](unsigned status, std::string_view error, std::string_view message) {

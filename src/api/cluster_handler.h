@@ -3,6 +3,12 @@
 //   GET  /v1/cluster/status              -> ClusterStatusRequest  (metrics op cluster_status)
 //   GET  /v1/cluster/ring[?partitions=…] -> ClusterRingRequest    (metrics op cluster_ring)
 //   POST /v1/cluster/join|leave|remove|weight -> the admin requests (metrics op cluster_admin)
+//   GET  /v1/cluster/locate/{bucket}/{key} -> ClusterLocateRequest (metrics op cluster_locate)
+//   GET  /v1/cluster/local/{bucket}/{key}  -> ClusterLocalRequest  (metrics op cluster_local)
+//
+// The two key endpoints validate the bucket and key exactly as /v1/kv/ does (400
+// invalid_bucket / invalid_key, 413 key_too_large) and are read-only: the node answers from
+// its own state alone.
 //
 // HttpHandler routes every path under kClusterPrefix here. This validates the method, the
 // query and the JSON body at the edge (400 invalid_argument naming the problem; nothing is
@@ -13,6 +19,7 @@
 // `finish` is invoked exactly once, possibly before HandleClusterRequest returns.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string_view>
 
@@ -29,16 +36,17 @@ inline constexpr std::string_view kClusterPrefix = "/v1/cluster/";
 inline constexpr std::string_view kClusterInvalidArgument = "invalid_argument";
 
 // The metrics `op` of a request for `path` (under kClusterPrefix) with `method`:
-// "cluster_status", "cluster_ring", "cluster_admin", or "other" for unknown paths and
-// unsupported methods.
+// "cluster_status", "cluster_ring", "cluster_admin", "cluster_locate", "cluster_local", or
+// "other" for unknown paths and unsupported methods.
 std::string_view ClusterOperation(std::string_view method, std::string_view path);
 
 // Receives the metrics op and the response to send.
 using ClusterFinish = std::function<void(std::string_view op, HttpResponse response)>;
 
 // Handles `request`, whose path (`path`, split from `query`) starts with kClusterPrefix.
+// Keys longer than `key_bytes_max` are refused (413 key_too_large), as on /v1/kv/.
 // The service must outlive the pending reply.
 void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
-                          std::string_view query, ClusterFinish finish);
+                          std::string_view query, std::size_t key_bytes_max, ClusterFinish finish);
 
 }  // namespace meridian::api

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace meridian::api {
 
@@ -133,6 +134,65 @@ std::string SiblingsJson(const node::GetReply& reply) {
   }
   nlohmann::json body = {{"context", reply.context}, {"siblings", std::move(siblings)}};
   return Dump(body);
+}
+
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;  // keeps fields in the documented order
+
+std::string DumpOrdered(const OrderedJson& value) {
+  return value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
+OrderedJson StringsJson(const std::vector<std::string>& strings) {
+  OrderedJson array = OrderedJson::array();
+  for (const std::string& text : strings) array.push_back(text);
+  return array;
+}
+
+OrderedJson ObjectJson(const DvvSet& object) {
+  OrderedJson clock = OrderedJson::array();
+  for (const auto& [actor, counter] : object.clock().entries()) {
+    clock.push_back(OrderedJson::array({std::to_string(actor), counter}));
+  }
+  OrderedJson siblings = OrderedJson::array();
+  for (const Sibling& sibling : object.siblings()) {
+    siblings.push_back(OrderedJson{{"actor", std::to_string(sibling.dot.actor)},
+                                   {"counter", sibling.dot.counter},
+                                   {"timestamp_ms", sibling.timestamp.physical_ms()},
+                                   {"tombstone", sibling.tombstone},
+                                   {"value_base64", Base64Encode(sibling.value)}});
+  }
+  return OrderedJson{{"clock", std::move(clock)}, {"siblings", std::move(siblings)}};
+}
+
+}  // namespace
+
+std::string KeyLocationJson(const node::LocateReply& reply) {
+  OrderedJson body{{"bucket", reply.id.bucket},
+                   {"key", reply.id.key},
+                   {"partition", reply.partition},
+                   {"n", reply.n},
+                   {"owner", reply.owner},
+                   {"pending_owner", nullptr},
+                   {"primaries", StringsJson(reply.primaries)},
+                   {"fallbacks", StringsJson(reply.fallbacks)}};
+  if (reply.pending_owner) body["pending_owner"] = *reply.pending_owner;
+  return DumpOrdered(body);
+}
+
+std::string LocalCopyJson(const node::LocalCopyReply& reply) {
+  OrderedJson body{{"node", reply.node},
+                   {"partition", reply.partition},
+                   {"holds_replica", reply.holds_replica},
+                   {"object", nullptr},
+                   {"hint", nullptr}};
+  if (reply.object) body["object"] = ObjectJson(*reply.object);
+  if (reply.hint) {
+    body["hint"] = OrderedJson{{"targets", StringsJson(reply.hint->targets)},
+                               {"object", ObjectJson(reply.hint->object)}};
+  }
+  return DumpOrdered(body);
 }
 
 std::string Base64Encode(std::string_view bytes) {

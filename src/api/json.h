@@ -31,6 +31,18 @@ Result<BucketPropsPatch> ParseBucketPropsPatch(std::string_view body);
 // in the reply's sibling order.
 std::string SiblingsJson(const node::GetReply& reply);
 
+// GET /v1/cluster/locate/{bucket}/{key} (fields in this order): {"bucket": "...", "key": "...",
+// "partition": P, "n": N, "owner": "id", "pending_owner": "id" | null, "primaries": ["id"...],
+// "fallbacks": ["id"...]}. Bytes of the key that are not UTF-8 are replaced (U+FFFD).
+std::string KeyLocationJson(const node::LocateReply& reply);
+
+// GET /v1/cluster/local/{bucket}/{key}: {"node": "id", "partition": P, "holds_replica": bool,
+// "object": OBJECT | null, "hint": {"targets": ["id"...], "object": OBJECT} | null}, where
+// OBJECT is {"clock": [["actor", counter]...], "siblings": [{"actor": "...", "counter": C,
+// "timestamp_ms": T, "tombstone": bool, "value_base64": "..."}...]} with actor ids as decimal
+// strings (64-bit ids do not fit a JSON number exactly in every client), in dot order.
+std::string LocalCopyJson(const node::LocalCopyReply& reply);
+
 // Standard base64 (RFC 4648 section 4) with padding.
 std::string Base64Encode(std::string_view bytes);
 

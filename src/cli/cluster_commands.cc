@@ -1,7 +1,7 @@
-// `meridian cluster status|ring|join|leave|remove|set-weight`: cluster administration from
-// the command line, built on the public client library (include/meridian/client.h) only.
-// Exit codes as for get/put/delete: 0 success, 1 request/server error, 2 usage error. Every
-// failure prints exactly one line to stderr.
+// `meridian cluster status|ring|join|leave|remove|set-weight|locate|local`: cluster
+// administration and key inspection from the command line, built on the public client library
+// (include/meridian/client.h) only. Exit codes as for get/put/delete: 0 success, 1 request/server
+// error, 2 usage error. Every failure prints exactly one line to stderr.
 //
 // Options are parsed as text and validated here (extras allowed and rejected by hand) so that
 // every usage error, including an unknown flag or subcommand, exits 2 with one line.
@@ -35,8 +35,11 @@ struct ClusterArguments {
   std::vector<std::string> seeds;
   std::string node;
   std::string weight;
+  std::string bucket;  // locate, local
+  std::string key;
   CLI::Option* node_option = nullptr;
   CLI::Option* weight_option = nullptr;
+  CLI::Option* key_option = nullptr;
 };
 
 void AddCommonOptions(CLI::App& command, ClusterArguments& arguments) {
@@ -166,8 +169,81 @@ std::optional<Failure> RunSetWeight(mc::Client& client, const ClusterArguments& 
   return ReportAdmin(client.ClusterSetWeight(arguments.node, *ParseUnsigned(arguments.weight)));
 }
 
+// Node ids separated by spaces; "-" for none.
+std::string Ids(const std::vector<std::string>& ids) {
+  std::string text;
+  for (const std::string& id : ids) text += (text.empty() ? "" : " ") + Printable(id);
+  return text.empty() ? "-" : text;
+}
+
+std::optional<Failure> RunLocate(mc::Client& client, const ClusterArguments& arguments) {
+  auto location = client.ClusterLocate(arguments.bucket, arguments.key);
+  if (!location.ok()) return RequestFailed(location.error());
+  if (arguments.json) {
+    Print(location->json + "\n");
+    return std::nullopt;
+  }
+  const std::string pending =
+      location->pending_owner.empty() ? "none" : Printable(location->pending_owner);
+  Print("bucket " + Printable(location->bucket) + ", key " + Printable(location->key) +
+        ": partition " + std::to_string(location->partition) + ", owner " +
+        Printable(location->owner) + ", pending owner " + pending + "\n" +
+        "primaries (n=" + std::to_string(location->n) + "): " + Ids(location->primaries) + "\n" +
+        "fallbacks: " + Ids(location->fallbacks) + "\n");
+  return std::nullopt;
+}
+
+// Values longer than this are cut in the table (--json has them whole, in base64).
+constexpr std::size_t kValueColumnBytesMax = 40;
+
+std::string DescribeObject(const mc::LocalObject& object) {
+  std::string clock;
+  for (const auto& [actor, counter] : object.clock) {
+    clock += (clock.empty() ? "" : " ") + Printable(actor) + ":" + std::to_string(counter);
+  }
+  std::string text = "  clock: " + (clock.empty() ? std::string("-") : clock) + "\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"ACTOR", "COUNTER", "TIMESTAMP_MS", "TOMBSTONE", "VALUE"}};
+  for (const mc::LocalSibling& sibling : object.siblings) {
+    std::string value = Printable(sibling.value.substr(0, kValueColumnBytesMax));
+    if (sibling.value.size() > kValueColumnBytesMax) value += "...";
+    rows.push_back({sibling.actor, std::to_string(sibling.counter),
+                    std::to_string(sibling.timestamp_ms), sibling.tombstone ? "yes" : "no",
+                    sibling.tombstone ? "" : value});
+  }
+  std::string table = Table(std::move(rows));
+  std::string indented;
+  std::size_t start = 0;
+  while (start < table.size()) {
+    const std::size_t end = table.find('\n', start);
+    indented += "  " + table.substr(start, end - start + 1);
+    start = end + 1;
+  }
+  return text + indented;
+}
+
+std::optional<Failure> RunLocal(mc::Client& client, const ClusterArguments& arguments) {
+  auto copy = client.ClusterLocal(arguments.bucket, arguments.key);
+  if (!copy.ok()) return RequestFailed(copy.error());
+  if (arguments.json) {
+    Print(copy->json + "\n");
+    return std::nullopt;
+  }
+  std::string text = "node " + Printable(copy->node) + ", partition " +
+                     std::to_string(copy->partition) +
+                     ", holds a replica of the key: " + (copy->holds_replica ? "yes" : "no") + "\n";
+  text += copy->object ? "object:\n" + DescribeObject(*copy->object) : "object: none\n";
+  if (copy->hint) {
+    text += "hint for " + Ids(copy->hint_targets) + ":\n" + DescribeObject(*copy->hint);
+  } else {
+    text += "hint: none\n";
+  }
+  Print(text);
+  return std::nullopt;
+}
+
 // What each command requires beyond the common flags.
-enum class Positionals { kNone, kSeeds, kOptionalNode, kNode, kNodeAndWeight };
+enum class Positionals { kNone, kSeeds, kOptionalNode, kNode, kNodeAndWeight, kBucketAndKey };
 
 std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArguments& arguments,
                                   Positionals positionals) {
@@ -189,6 +265,11 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArgument
   if (arguments.node_option != nullptr && arguments.node_option->count() > 0 &&
       arguments.node.empty()) {
     return Failure{kExitUsage, "NODE must not be empty"};
+  }
+  if (positionals == Positionals::kBucketAndKey) {
+    if (arguments.bucket.empty()) return Failure{kExitUsage, "missing BUCKET"};
+    if (arguments.key_option->count() == 0) return Failure{kExitUsage, "missing KEY"};
+    if (arguments.key.empty()) return Failure{kExitUsage, "KEY must not be empty"};
   }
   if (positionals == Positionals::kNodeAndWeight) {
     if (arguments.weight_option->count() == 0) return Failure{kExitUsage, "missing WEIGHT"};
@@ -233,8 +314,12 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
       arguments->weight_option =
           command->add_option("weight", arguments->weight, "New weight, a positive integer");
       break;
+    case Positionals::kBucketAndKey:
+      command->add_option("bucket", arguments->bucket, "Bucket name");
+      arguments->key_option = command->add_option("key", arguments->key, "Key");
+      break;
   }
-  if (name == "status" || name == "ring") {
+  if (name == "status" || name == "ring" || positionals == Positionals::kBucketAndKey) {
     command->add_flag("--json", arguments->json, "Print the server's JSON reply");
   }
   if (name == "ring") {
@@ -276,6 +361,12 @@ void AddClusterCommands(CLI::App& app, int& exit_code) {
              Positionals::kNode, RunRemove, exit_code);
   AddCommand(*cluster, "set-weight", "Change NODE's weight (its share of partitions)",
              Positionals::kNodeAndWeight, RunSetWeight, exit_code);
+  AddCommand(*cluster, "locate", "Show where KEY of BUCKET lives: partition, owner, replicas",
+             Positionals::kBucketAndKey, RunLocate, exit_code);
+  AddCommand(*cluster, "local",
+             "Show the server's own stored copy of KEY (replica copy and hint), asking no other "
+             "node",
+             Positionals::kBucketAndKey, RunLocal, exit_code);
   // `meridian cluster` alone, or with an unknown command.
   cluster->callback([cluster, &exit_code] {
     if (!cluster->get_subcommands().empty()) return;
@@ -284,7 +375,7 @@ void AddClusterCommands(CLI::App& app, int& exit_code) {
         extras.empty() ? "missing command" : "unknown command '" + Printable(extras.front()) + "'";
     exit_code =
         Report("cluster", Failure{kExitUsage, reason + " (status, ring, join, leave, remove, "
-                                                       "set-weight)"});
+                                                       "set-weight, locate, local)"});
   });
 }
 

@@ -201,6 +201,39 @@ Result<ClusterRingResult> Client::ClusterRing(bool partitions) {
   return internal::ParseClusterRingBody(response->body);
 }
 
+namespace {
+// GET /v1/cluster/<endpoint>/{bucket}/{key}.
+Result<HttpRequest> KeyInspectionRequest(std::string_view endpoint, std::string_view bucket,
+                                         std::string_view key) {
+  if (auto valid = CheckBucket(bucket); !valid.ok()) return valid.error();
+  if (key.empty()) return InvalidArgument("the key is empty");
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/v1/cluster/" + std::string(endpoint) + "/" + internal::PercentEncode(bucket) +
+                   "/" + internal::PercentEncode(key);
+  request.idempotent = true;
+  return request;
+}
+}  // namespace
+
+Result<KeyLocation> Client::ClusterLocate(std::string_view bucket, std::string_view key) {
+  auto request = KeyInspectionRequest("locate", bucket, key);
+  if (!request.ok()) return request.error();
+  auto response = impl_->Send(*request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseKeyLocationBody(response->body);
+}
+
+Result<LocalCopyResult> Client::ClusterLocal(std::string_view bucket, std::string_view key) {
+  auto request = KeyInspectionRequest("local", bucket, key);
+  if (!request.ok()) return request.error();
+  auto response = impl_->Send(*request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseLocalCopyBody(response->body);
+}
+
 Result<ClusterAdminResult> Client::SendClusterAdmin(std::string_view endpoint, std::string body,
                                                     bool idempotent) {
   auto response = impl_->Send(ClusterAdminRequest(endpoint, std::move(body), idempotent));

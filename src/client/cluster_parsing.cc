@@ -5,6 +5,8 @@
 #include <optional>
 #include <utility>
 
+#include "client/response_parsing.h"
+
 namespace meridian::client::internal {
 namespace {
 
@@ -119,6 +121,71 @@ Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
   return result;
 }
 
+// A JSON array of strings, or a protocol error naming `what`.
+Result<std::vector<std::string>> ParseStrings(const Json& array, const std::string& what) {
+  std::vector<std::string> strings;
+  for (const Json& entry : array) {
+    if (!entry.is_string()) return ProtocolError(what + " is not an array of strings");
+    strings.push_back(entry.get<std::string>());
+  }
+  return strings;
+}
+
+// The array of strings in field `name` of `reader`'s object.
+Result<std::vector<std::string>> StringsField(FieldReader& reader, const char* name,
+                                              const std::string& what) {
+  const Json* array = reader.Array(name);
+  if (reader.error()) return *reader.error();
+  return ParseStrings(*array, what + " field " + name);
+}
+
+// An OBJECT of docs/api.md "GET /v1/cluster/local": {"clock": [["actor", counter]...],
+// "siblings": [{"actor", "counter", "timestamp_ms", "tombstone", "value_base64"}...]}.
+Result<LocalObject> ParseLocalObject(const Json& document, const std::string& what) {
+  if (!document.is_object()) return ProtocolError(what + " is not a JSON object");
+  LocalObject object;
+  FieldReader reader(document, what);
+  const Json* clock = reader.Array("clock");
+  if (reader.error()) return *reader.error();
+  for (const Json& entry : *clock) {
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() ||
+        !entry[1].is_number_unsigned()) {
+      return ProtocolError(what + " has a clock entry that is not [\"actor\", counter]");
+    }
+    object.clock.emplace_back(entry[0].get<std::string>(), entry[1].get<std::uint64_t>());
+  }
+  const Json* siblings = reader.Array("siblings");
+  if (reader.error()) return *reader.error();
+  for (const Json& entry : *siblings) {
+    if (!entry.is_object()) return ProtocolError(what + " has a sibling that is not an object");
+    LocalSibling sibling;
+    FieldReader fields(entry, what + " sibling");
+    std::string value_base64;
+    fields.String("actor", sibling.actor);
+    fields.Count("counter", sibling.counter);
+    fields.Count("timestamp_ms", sibling.timestamp_ms);
+    fields.Bool("tombstone", sibling.tombstone);
+    fields.String("value_base64", value_base64);
+    if (fields.error()) return *fields.error();
+    std::optional<std::string> value = Base64Decode(value_base64);
+    if (!value) return ProtocolError(what + " has a sibling value that is not valid base64");
+    sibling.value = std::move(*value);
+    object.siblings.push_back(std::move(sibling));
+  }
+  return object;
+}
+
+// Field `name` of `document`: null (nullopt) or an OBJECT.
+Result<std::optional<LocalObject>> NullableObject(const Json& document, const char* name,
+                                                  const std::string& what) {
+  const auto found = document.find(name);
+  if (found == document.end()) return ProtocolError(what + " has no field " + name);
+  if (found->is_null()) return std::optional<LocalObject>();
+  auto object = ParseLocalObject(*found, what + " field " + name);
+  if (!object.ok()) return object.error();
+  return std::optional<LocalObject>(std::move(object).value());
+}
+
 }  // namespace
 
 Result<ClusterStatusResult> ParseClusterStatusBody(std::string_view body) {
@@ -176,6 +243,65 @@ Result<ClusterAdminResult> ParseClusterAdminBody(std::string_view body) {
   FieldReader reader(*document, what);
   reader.String("message", result.message);
   if (reader.error()) return *reader.error();
+  return result;
+}
+
+Result<KeyLocation> ParseKeyLocationBody(std::string_view body) {
+  const std::string what = "the key location reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  KeyLocation result;
+  FieldReader reader(*document, what);
+  reader.String("bucket", result.bucket);
+  reader.String("key", result.key);
+  reader.Count("partition", result.partition);
+  reader.Count("n", result.n);
+  reader.String("owner", result.owner);
+  if (reader.error()) return *reader.error();
+  const auto pending = document->find("pending_owner");
+  if (pending == document->end()) return ProtocolError(what + " has no field pending_owner");
+  if (pending->is_string()) {
+    result.pending_owner = pending->get<std::string>();
+  } else if (!pending->is_null()) {
+    return ProtocolError(what + " field pending_owner is not a string or null");
+  }
+  auto primaries = StringsField(reader, "primaries", what);
+  if (!primaries.ok()) return primaries.error();
+  result.primaries = std::move(primaries).value();
+  auto fallbacks = StringsField(reader, "fallbacks", what);
+  if (!fallbacks.ok()) return fallbacks.error();
+  result.fallbacks = std::move(fallbacks).value();
+  result.json = std::string(body);
+  return result;
+}
+
+Result<LocalCopyResult> ParseLocalCopyBody(std::string_view body) {
+  const std::string what = "the local copy reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  LocalCopyResult result;
+  FieldReader reader(*document, what);
+  reader.String("node", result.node);
+  reader.Count("partition", result.partition);
+  reader.Bool("holds_replica", result.holds_replica);
+  if (reader.error()) return *reader.error();
+  auto object = NullableObject(*document, "object", what);
+  if (!object.ok()) return object.error();
+  result.object = std::move(object).value();
+  const auto hint = document->find("hint");
+  if (hint == document->end()) return ProtocolError(what + " has no field hint");
+  if (!hint->is_null()) {
+    if (!hint->is_object()) return ProtocolError(what + " field hint is not an object or null");
+    FieldReader hint_reader(*hint, what + " hint");
+    auto targets = StringsField(hint_reader, "targets", what + " hint");
+    if (!targets.ok()) return targets.error();
+    result.hint_targets = std::move(targets).value();
+    auto hinted = NullableObject(*hint, "object", what + " hint");
+    if (!hinted.ok()) return hinted.error();
+    if (!hinted->has_value()) return ProtocolError(what + " hint has a null object");
+    result.hint = std::move(hinted).value();
+  }
+  result.json = std::string(body);
   return result;
 }
 

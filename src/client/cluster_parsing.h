@@ -19,6 +19,9 @@ namespace meridian::client::internal {
 Result<ClusterStatusResult> ParseClusterStatusBody(std::string_view body);
 Result<ClusterRingResult> ParseClusterRingBody(std::string_view body);
 Result<ClusterAdminResult> ParseClusterAdminBody(std::string_view body);
+// GET /v1/cluster/locate/... and /v1/cluster/local/...; base64 values are decoded.
+Result<KeyLocation> ParseKeyLocationBody(std::string_view body);
+Result<LocalCopyResult> ParseLocalCopyBody(std::string_view body);
 
 // {"seeds": [...]}
 std::string ClusterJoinBody(const std::vector<std::string>& seeds);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/bucket_props.h"
+#include "core/dvv_set.h"
 #include "core/hlc.h"
 #include "core/object_id.h"
 #include "core/quorum.h"
@@ -77,10 +78,23 @@ struct ClusterSetWeightRequest {
   std::uint32_t weight = 1;
 };
 
+// Read-only inspection of one key (admin endpoints, docs/api.md "Cluster"). Both are answered
+// by the receiving node alone, from its own state: nothing is forwarded, no replica is asked,
+// nothing is repaired or written.
+// Where the key lives as this node sees it: partition, owner, primaries and fallbacks.
+struct ClusterLocateRequest {
+  ObjectId id;
+};
+// This node's own copy of the key: its objects column and any hint it keeps for the key.
+struct ClusterLocalRequest {
+  ObjectId id;
+};
+
 using ClientRequest =
     std::variant<GetRequest, PutRequest, DeleteRequest, GetBucketRequest, SetBucketRequest,
                  ClusterStatusRequest, ClusterRingRequest, ClusterJoinRequest, ClusterLeaveRequest,
-                 ClusterRemoveRequest, ClusterSetWeightRequest>;
+                 ClusterRemoveRequest, ClusterSetWeightRequest, ClusterLocateRequest,
+                 ClusterLocalRequest>;
 
 struct SiblingValue {
   std::string value;
@@ -149,8 +163,33 @@ struct AdminReply {
   std::string message;
 };
 
-using ReplyBody =
-    std::variant<GetReply, WriteReply, BucketReply, ClusterStatusReply, RingReply, AdminReply>;
+// Where a key lives, from this node's ring: the walk of the key's preference list.
+struct LocateReply {
+  ObjectId id;
+  std::uint32_t partition = 0;
+  std::uint32_t n = 0;                       // the bucket's n
+  std::string owner;                         // the partition's owner
+  std::optional<std::string> pending_owner;  // the member it is being transferred to
+  std::vector<std::string> primaries;        // up to n: the replicas writes go to
+  std::vector<std::string> fallbacks;        // the next nodes of the walk, up to n
+};
+// This node's own copy of a key, as stored (no merge, no read repair).
+struct LocalCopyReply {
+  std::string node;  // this node's id
+  std::uint32_t partition = 0;
+  // This node keeps the key as a replica in its own view: it is one of the key's primaries
+  // (for the bucket's n) or the partition's pending owner.
+  bool holds_replica = false;
+  std::optional<DvvSet> object;  // the objects column; nullopt: no record
+  struct Hint {
+    std::vector<std::string> targets;  // the primaries the object is still owed to
+    DvvSet object;
+  };
+  std::optional<Hint> hint;  // the hint record this node keeps for the key, if any
+};
+
+using ReplyBody = std::variant<GetReply, WriteReply, BucketReply, ClusterStatusReply, RingReply,
+                               AdminReply, LocateReply, LocalCopyReply>;
 
 struct ClientReply {
   RequestId id = 0;

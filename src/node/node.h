@@ -217,6 +217,9 @@ class Node {
   // Cluster administration (node_admin.cc).
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
   std::vector<MemberView> MemberViews() const;
+  // Read-only inspection of one key from this node's own state (ClusterLocate/LocalRequest).
+  Result<ReplyBody> Locate(const ObjectId& id) const;
+  Result<ReplyBody> ReadLocalCopy(const ObjectId& id);
 
   // Partition replicas (node_handoff.cc): each partition's role and background work lives in
   // a PartitionReplica; the node recomputes placements when the ring changes, ticks the

@@ -1,4 +1,5 @@
-// Node: cluster administration requests and the member views of cluster status.
+// Node: cluster administration requests, the member views of cluster status, and the
+// read-only inspection of one key (where it lives; this node's own copy of it).
 #include <algorithm>
 #include <map>
 #include <type_traits>
@@ -110,6 +111,12 @@ Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
   const auto accepted = [](std::string message) -> Result<ReplyBody> {
     return ReplyBody(AdminReply{std::move(message)});
   };
+  if (const auto* locate = std::get_if<ClusterLocateRequest>(&request)) {
+    return Locate(locate->id);
+  }
+  if (const auto* local = std::get_if<ClusterLocalRequest>(&request)) {
+    return ReadLocalCopy(local->id);
+  }
   if (std::holds_alternative<ClusterStatusRequest>(request)) {
     const cluster::ClusterState& state = membership_->state();
     ClusterStatusReply reply;
@@ -159,6 +166,55 @@ Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
     return accepted(weight->node + " now has weight " + std::to_string(weight->weight));
   }
   return Status::Internal("unhandled administrative request");
+}
+
+Result<ReplyBody> Node::Locate(const ObjectId& id) const {
+  MERIDIAN_RETURN_IF_ERROR(store_.ValidateObjectId(id));
+  const std::uint32_t partition = store_.PartitionOfObject(id);
+  const cluster::Ring& ring = membership_->state().ring();
+  if (ring.Owner(partition).empty()) {
+    return Status::Unavailable(
+        "this node does not know the ring yet (it is joining the cluster); retry shortly");
+  }
+  LocateReply reply;
+  reply.id = id;
+  reply.partition = partition;
+  reply.n = BucketPropsOf(id.bucket).n;
+  reply.owner = ring.Owner(partition);
+  reply.pending_owner = ring.PendingOwner(partition);
+  // The walk the coordinators use (node_routing.cc): primaries first, then the fallbacks.
+  cluster::PreferenceList list = PreferenceOf(partition, reply.n, /*with_fallbacks=*/true);
+  reply.primaries = std::move(list.primaries);
+  if (list.fallbacks.size() > reply.n) list.fallbacks.resize(reply.n);
+  reply.fallbacks = std::move(list.fallbacks);
+  return ReplyBody(std::move(reply));
+}
+
+Result<ReplyBody> Node::ReadLocalCopy(const ObjectId& id) {
+  MERIDIAN_RETURN_IF_ERROR(store_.ValidateObjectId(id));
+  const std::string storage_key = store_.ObjectStorageKey(id);
+  LocalCopyReply reply;
+  reply.node = config_.node_id;
+  reply.partition = store_.PartitionOfObject(id);
+  const cluster::Ring& ring = membership_->state().ring();
+  if (!ring.Owner(reply.partition).empty()) {
+    const std::vector<cluster::NodeId> primaries =
+        PrimariesOf(reply.partition, BucketPropsOf(id.bucket).n);
+    reply.holds_replica =
+        std::find(primaries.begin(), primaries.end(), config_.node_id) != primaries.end() ||
+        ring.PendingOwner(reply.partition) == config_.node_id;
+  }
+  // Straight from the engine, each copy as stored: unlike a replica read (ReadLocal), the
+  // objects column and the hint are not merged, so a test can see which one holds what.
+  auto stored = store_.Load(storage_key);
+  if (!stored.ok()) return stored.status();
+  reply.object = std::move(stored).value();
+  auto hint = hints_->FindRecord(storage_key);
+  if (!hint.ok()) return hint.status();
+  if (hint->has_value()) {
+    reply.hint = LocalCopyReply::Hint{std::move((*hint)->targets), std::move((*hint)->object)};
+  }
+  return ReplyBody(std::move(reply));
 }
 
 }  // namespace meridian::node

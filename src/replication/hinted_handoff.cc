@@ -174,14 +174,21 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
 }
 
 Result<std::optional<DvvSet>> HintedHandoff::Find(std::string_view storage_key) {
+  auto record = FindRecord(storage_key);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::optional<DvvSet>();
+  return std::optional<DvvSet>(std::move((*record)->object));
+}
+
+Result<std::optional<HintRecord>> HintedHandoff::FindRecord(std::string_view storage_key) {
   auto stored = engine_.Get(storage::Column::kHints, storage_key);
   if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<DvvSet>();
+  if (!stored->has_value()) return std::optional<HintRecord>();
   auto record = DecodeHintRecord(**stored);
   if (!record.ok()) {
     return Status::Corruption("the stored hint is unreadable: " + record.status().message());
   }
-  return std::optional<DvvSet>(std::move(record->object));
+  return std::optional<HintRecord>(std::move(record).value());
 }
 
 void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {

@@ -87,6 +87,8 @@ class HintedHandoff {
                    const std::vector<cluster::NodeId>& targets, bool sync);
   // The hinted object state for `storage_key`, if any (reads on a fallback include it).
   Result<std::optional<DvvSet>> Find(std::string_view storage_key);
+  // The whole hint record for `storage_key` (targets and object), if any. Read-only.
+  Result<std::optional<HintRecord>> FindRecord(std::string_view storage_key);
 
   void Tick(std::uint64_t now_ms, const HintRouting& routing);
   // An ack from the node at `from_address`.

@@ -15,6 +15,7 @@
 #include "api/http_handler.h"
 #include "api/http_limits.h"
 #include "api/metrics.h"
+#include "core/dvv_set.h"
 #include "runtime/node_service.h"
 #include "runtime/system_env.h"
 #include "storage/memory_engine.h"
@@ -166,10 +167,82 @@ TEST_F(ClusterHandlerTest, AdminBodiesBecomeNodeRequests) {
   EXPECT_EQ(weight.weight, 4294967295u);
 }
 
+DvvSet TwoSiblings() {
+  DvvSet object;
+  object.Update(VersionVector{}, 18446744073709551557ull, HlcTimestamp::FromParts(1000, 0), false,
+                std::string("a\0", 2), ConflictPolicy::kSiblings);
+  object.Update(VersionVector{}, 5, HlcTimestamp::FromParts(2000, 1), true, "",
+                ConflictPolicy::kSiblings);
+  return object;
+}
+
+TEST_F(ClusterHandlerTest, LocateRendersTheKeysPlacementInTheDocumentedOrder) {
+  node::LocateReply reply;
+  reply.id = {"b", "k/1 %"};
+  reply.partition = 12;
+  reply.n = 3;
+  reply.owner = "n3";
+  reply.primaries = {"n3", "n1", "n4"};
+  reply.fallbacks = {"n2"};
+  service_.next_reply.body = reply;
+  HttpResponse response = Call("GET", "/v1/cluster/locate/b/k%2F1%20%25");
+  ASSERT_EQ(response.status, 200u) << response.body;
+  EXPECT_EQ(response.content_type, "application/json");
+  ASSERT_EQ(service_.requests.size(), 1u);
+  const auto& request = std::get<node::ClusterLocateRequest>(service_.requests[0]);
+  EXPECT_EQ(request.id.bucket, "b");
+  EXPECT_EQ(request.id.key, "k/1 %");  // percent-decoded, as on /v1/kv/
+  EXPECT_EQ(response.body,
+            R"({"bucket":"b","key":"k/1 %","partition":12,"n":3,"owner":"n3",)"
+            R"("pending_owner":null,"primaries":["n3","n1","n4"],"fallbacks":["n2"]})");
+
+  reply.pending_owner = "n5";
+  service_.next_reply.body = reply;
+  EXPECT_EQ(json::parse(Call("GET", "/v1/cluster/locate/b/k").body)["pending_owner"], "n5");
+}
+
+TEST_F(ClusterHandlerTest, LocalRendersBothCopiesWithDotsAndBase64Values) {
+  node::LocalCopyReply reply;
+  reply.node = "n5";
+  reply.partition = 7;
+  service_.next_reply.body = reply;
+  HttpResponse empty = Call("GET", "/v1/cluster/local/b/k");
+  ASSERT_EQ(empty.status, 200u) << empty.body;
+  EXPECT_TRUE(std::holds_alternative<node::ClusterLocalRequest>(service_.requests.at(0)));
+  EXPECT_EQ(empty.body,
+            R"({"node":"n5","partition":7,"holds_replica":false,"object":null,"hint":null})");
+
+  reply.holds_replica = true;
+  reply.object = TwoSiblings();
+  reply.hint = node::LocalCopyReply::Hint{{"n1", "n2"}, TwoSiblings()};
+  service_.next_reply.body = reply;
+  HttpResponse full = Call("GET", "/v1/cluster/local/b/k");
+  ASSERT_EQ(full.status, 200u) << full.body;
+  const json body = json::parse(full.body);
+  EXPECT_EQ(body["holds_replica"], true);
+  // Actor ids are decimal strings: 64-bit ids do not survive a JSON double.
+  const json expected_object = {
+      {"clock", json::array({json::array({"5", 1}), json::array({"18446744073709551557", 1})})},
+      {"siblings",
+       {{{"actor", "5"},
+         {"counter", 1},
+         {"timestamp_ms", 2000},
+         {"tombstone", true},
+         {"value_base64", ""}},
+        {{"actor", "18446744073709551557"},
+         {"counter", 1},
+         {"timestamp_ms", 1000},
+         {"tombstone", false},
+         {"value_base64", "YQA="}}}}};
+  EXPECT_EQ(body["object"], expected_object);
+  EXPECT_EQ(body["hint"]["targets"], json::array({"n1", "n2"}));
+  EXPECT_EQ(body["hint"]["object"], expected_object);
+}
+
 TEST_F(ClusterHandlerTest, EdgeValidationErrorsNeverReachTheService) {
   struct Case {
     const char* method;
-    const char* target;
+    std::string target;
     std::string body;
     unsigned status;
     const char* error;
@@ -221,6 +294,20 @@ TEST_F(ClusterHandlerTest, EdgeValidationErrorsNeverReachTheService) {
       {"GET", "/v1/cluster/join", "", 405, "method_not_allowed", "POST"},
       {"POST", "/v1/cluster/status", "", 405, "method_not_allowed", "GET"},
       {"DELETE", "/v1/cluster/ring", "", 405, "method_not_allowed", "GET"},
+      // The key endpoints validate bucket and key as /v1/kv/ does.
+      {"GET", "/v1/cluster/locate/bad%20bucket/k", "", 400, "invalid_bucket", "bucket"},
+      {"GET", "/v1/cluster/local/b%2Fc/k", "", 400, "invalid_bucket", "bucket"},
+      {"GET", "/v1/cluster/locate/b/", "", 400, "invalid_key", "empty"},
+      {"GET", "/v1/cluster/local/b/k%zz", "", 400, "invalid_key", "percent-encoding"},
+      {"GET", "/v1/cluster/local/b/" + std::string(HttpLimits{}.key_bytes_max + 1, 'k'), "", 413,
+       "key_too_large", "key"},
+      {"GET", "/v1/cluster/locate/b/k?r=1", "", 400, "invalid_parameter", "r"},
+      {"GET", "/v1/cluster/locate", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/locate/b", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/local/", "", 404, "not_found", "no such endpoint"},
+      {"GET", "/v1/cluster/localx/b/k", "", 404, "not_found", "no such endpoint"},
+      {"PUT", "/v1/cluster/local/b/k", "", 405, "method_not_allowed", "GET"},
+      {"DELETE", "/v1/cluster/locate/b/k", "", 405, "method_not_allowed", "GET"},
   };
   for (const Case& c : cases) {
     HttpResponse response = Call(c.method, c.target, c.body);
@@ -262,9 +349,20 @@ TEST_F(ClusterHandlerTest, NodeStatusesMapToErrors) {
     EXPECT_EQ(ErrorOf(response), c.error) << c.status.ToString();
     EXPECT_NE(MessageOf(response).find(c.status.message()), std::string::npos) << response.body;
   }
+  // On the key endpoints the node's InvalidArgument / TooLarge are about the object id.
+  service_.next_reply.status = Status::InvalidArgument("key is empty");
+  EXPECT_EQ(ErrorOf(Call("GET", "/v1/cluster/local/b/k")), "invalid_key");
+  service_.next_reply.status = Status::TooLarge("key is 2000 bytes");
+  HttpResponse too_large = Call("GET", "/v1/cluster/locate/b/k");
+  EXPECT_EQ(too_large.status, 413u);
+  EXPECT_EQ(ErrorOf(too_large), "key_too_large");
+  service_.next_reply.status = Status::Corruption("the stored hint is unreadable");
+  EXPECT_EQ(ErrorOf(Call("GET", "/v1/cluster/local/b/k")), "storage_error");
+
   service_.next_reply.status = Status::Ok();
   service_.next_reply.body = node::WriteReply{};  // a reply of the wrong kind is a bug
   EXPECT_EQ(Call("GET", "/v1/cluster/status").status, 500u);
+  EXPECT_EQ(Call("GET", "/v1/cluster/local/b/k").status, 500u);
 }
 
 TEST_F(ClusterHandlerTest, MetricsUseTheClusterOperationNames) {
@@ -275,6 +373,14 @@ TEST_F(ClusterHandlerTest, MetricsUseTheClusterOperationNames) {
   Call("POST", "/v1/cluster/weight", R"({"node":"n1","weight":0})");
   Call("GET", "/v1/cluster/join");
   Call("GET", "/v1/cluster/nothing");
+  service_.next_reply.body = node::LocateReply{};
+  Call("GET", "/v1/cluster/locate/b/k");
+  Call("GET", "/v1/cluster/locate/b/");
+  service_.next_reply.body = node::LocalCopyReply{};
+  Call("GET", "/v1/cluster/local/b/k");
+  EXPECT_EQ(metrics_.requests("cluster_locate", 200), 1u);
+  EXPECT_EQ(metrics_.requests("cluster_locate", 400), 1u);
+  EXPECT_EQ(metrics_.requests("cluster_local", 200), 1u);
   EXPECT_EQ(metrics_.requests("cluster_status", 200), 1u);
   EXPECT_EQ(metrics_.requests("cluster_ring", 200), 1u);
   EXPECT_EQ(metrics_.requests("cluster_admin", 400), 1u);
@@ -297,6 +403,10 @@ TEST(ClusterOperationTest, NamesOnlyKnownEndpointsWithTheirMethod) {
     EXPECT_EQ(ClusterOperation("GET", path), "other") << path;
   }
   EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/other"), "other");
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/locate/b/k"), "cluster_locate");
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/local/b/k"), "cluster_local");
+  EXPECT_EQ(ClusterOperation("POST", "/v1/cluster/local/b/k"), "other");
+  EXPECT_EQ(ClusterOperation("GET", "/v1/cluster/local/b"), "other");
 }
 
 // The real NodeService over a standalone node: what `meridian serve` without --peer answers.
@@ -371,6 +481,34 @@ TEST_F(StandaloneClusterTest, RingListsEveryPartitionWithItsOwner) {
     EXPECT_EQ(body["partitions"][partition]["owner"], "solo");
     EXPECT_EQ(body["partitions"][partition]["pending_owner"], "");
   }
+}
+
+TEST_F(StandaloneClusterTest, LocateAndLocalAnswerFromTheNodeItself) {
+  std::optional<HttpResponse> written;
+  handler_.Handle(HttpRequest{"PUT", "/v1/kv/b/k%201", std::nullopt, "v"},
+                  [&written](HttpResponse response) { written = std::move(response); });
+  while (!written) io_.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(written->status, 204u) << written->body;
+
+  HttpResponse located = Call("GET", "/v1/cluster/locate/b/k%201");
+  ASSERT_EQ(located.status, 200u) << located.body;
+  json body = json::parse(located.body);
+  EXPECT_EQ(body["key"], "k 1");
+  EXPECT_EQ(body["owner"], "solo");
+  EXPECT_EQ(body["primaries"], json::array({"solo"}));
+  EXPECT_EQ(body["fallbacks"], json::array());
+
+  HttpResponse local = Call("GET", "/v1/cluster/local/b/k%201");
+  ASSERT_EQ(local.status, 200u) << local.body;
+  body = json::parse(local.body);
+  EXPECT_EQ(body["node"], "solo");
+  EXPECT_EQ(body["partition"], json::parse(located.body)["partition"]);
+  EXPECT_EQ(body["holds_replica"], true);
+  ASSERT_EQ(body["object"]["siblings"].size(), 1u);
+  EXPECT_EQ(body["object"]["siblings"][0]["value_base64"], "dg==");
+  EXPECT_TRUE(body["hint"].is_null());
+  EXPECT_EQ(metrics_.requests("cluster_locate", 200), 1u);
+  EXPECT_EQ(metrics_.requests("cluster_local", 200), 1u);
 }
 
 TEST_F(StandaloneClusterTest, MembershipChangesAreRefusedAsInvalidArgument) {

@@ -380,6 +380,38 @@ TEST_F(ClientServerTest, ClusterStatusAndRingOfAStandaloneServer) {
   EXPECT_EQ(zero_weight.error().http_status, 0) << "rejected before sending";
 }
 
+TEST_F(ClientServerTest, ClusterLocateAndLocalOfAStandaloneServer) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--name", "solo", "--partition-count", "16"}));
+  const std::string key("k/\xff", 3);
+  ASSERT_TRUE(client_->Put("b", key, "one").ok());
+  ASSERT_TRUE(client_->Put("b", key, std::string("two\0", 4)).ok());  // blind: a sibling
+
+  auto location = client_->ClusterLocate("b", key);
+  ASSERT_TRUE(location.ok()) << location.error().ToString();
+  EXPECT_EQ(location->bucket, "b");
+  EXPECT_LT(location->partition, 16u);
+  EXPECT_EQ(location->owner, "solo");
+  EXPECT_EQ(location->primaries, std::vector<std::string>{"solo"});
+  EXPECT_TRUE(location->fallbacks.empty());
+
+  auto copy = client_->ClusterLocal("b", key);
+  ASSERT_TRUE(copy.ok()) << copy.error().ToString();
+  EXPECT_EQ(copy->node, "solo");
+  EXPECT_EQ(copy->partition, location->partition);
+  EXPECT_TRUE(copy->holds_replica);
+  ASSERT_TRUE(copy->object.has_value());
+  ASSERT_EQ(copy->object->siblings.size(), 2u);
+  EXPECT_EQ(copy->object->siblings[0].value, "one");
+  EXPECT_EQ(copy->object->siblings[1].value, std::string("two\0", 4));
+  EXPECT_FALSE(copy->hint.has_value());
+
+  auto missing = client_->ClusterLocal("b", "never-written");
+  ASSERT_TRUE(missing.ok()) << missing.error().ToString();
+  EXPECT_FALSE(missing->object.has_value());
+  EXPECT_EQ(client_->ClusterLocate("bad bucket", "k").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client_->ClusterLocal("b", "").error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(ClientServerTest, ServerStopsCleanlyOnSigterm) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   ASSERT_TRUE(client_->Health().ok());

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace meridian::client::internal {
 namespace {
@@ -119,6 +120,82 @@ TEST(ParseClusterAdminBodyTest, ReturnsTheMessage) {
   EXPECT_EQ(result->message, "n2 is leaving");
   EXPECT_FALSE(ParseClusterAdminBody(R"({"message":1})").ok());
   EXPECT_FALSE(ParseClusterAdminBody("{}").ok());
+}
+
+TEST(ParseKeyLocationBodyTest, DecodesEveryFieldAndANullPendingOwner) {
+  const std::string body =
+      R"({"bucket":"b","key":"k","partition":12,"n":3,"owner":"n3","pending_owner":null,)"
+      R"("primaries":["n3","n1","n4"],"fallbacks":["n2"]})";
+  auto result = ParseKeyLocationBody(body);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->bucket, "b");
+  EXPECT_EQ(result->key, "k");
+  EXPECT_EQ(result->partition, 12u);
+  EXPECT_EQ(result->n, 3u);
+  EXPECT_EQ(result->owner, "n3");
+  EXPECT_EQ(result->pending_owner, "");
+  EXPECT_EQ(result->primaries, (std::vector<std::string>{"n3", "n1", "n4"}));
+  EXPECT_EQ(result->fallbacks, std::vector<std::string>{"n2"});
+  EXPECT_EQ(result->json, body);
+
+  std::string pending = body;
+  pending.replace(pending.find("null"), 4, R"("n5")");
+  EXPECT_EQ(ParseKeyLocationBody(pending)->pending_owner, "n5");
+  for (const std::string& bad : {
+           std::string(R"({"bucket":"b"})"),
+           std::string(body).replace(body.find("null"), 4, "7"),
+           std::string(body).replace(body.find(R"(["n2"])"), 6, "[2]"),
+           std::string(body).replace(body.find("12"), 2, "-1"),
+       }) {
+    auto result = ParseKeyLocationBody(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_EQ(result.error().code, ErrorCode::kProtocolError) << bad;
+  }
+}
+
+TEST(ParseLocalCopyBodyTest, DecodesBothCopiesAndBase64Values) {
+  const std::string object =
+      R"({"clock":[["18446744073709551557",2]],"siblings":[{"actor":"18446744073709551557",)"
+      R"("counter":2,"timestamp_ms":1000,"tombstone":false,"value_base64":"YQA="}]})";
+  const std::string body = R"({"node":"n5","partition":7,"holds_replica":true,"object":)" + object +
+                           R"(,"hint":{"targets":["n1"],"object":)" + object + "}}";
+  auto result = ParseLocalCopyBody(body);
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->node, "n5");
+  EXPECT_EQ(result->partition, 7u);
+  EXPECT_TRUE(result->holds_replica);
+  ASSERT_TRUE(result->object.has_value());
+  ASSERT_EQ(result->object->clock.size(), 1u);
+  EXPECT_EQ(result->object->clock[0].first, "18446744073709551557");
+  EXPECT_EQ(result->object->clock[0].second, 2u);
+  ASSERT_EQ(result->object->siblings.size(), 1u);
+  const LocalSibling& sibling = result->object->siblings[0];
+  EXPECT_EQ(sibling.actor, "18446744073709551557");
+  EXPECT_EQ(sibling.counter, 2u);
+  EXPECT_EQ(sibling.timestamp_ms, 1000);
+  EXPECT_FALSE(sibling.tombstone);
+  EXPECT_EQ(sibling.value, std::string("a\0", 2));
+  ASSERT_TRUE(result->hint.has_value());
+  EXPECT_EQ(result->hint_targets, std::vector<std::string>{"n1"});
+  EXPECT_EQ(result->hint->siblings.size(), 1u);
+
+  auto empty = ParseLocalCopyBody(
+      R"({"node":"n5","partition":7,"holds_replica":false,"object":null,"hint":null})");
+  ASSERT_TRUE(empty.ok()) << empty.error().ToString();
+  EXPECT_FALSE(empty->object.has_value());
+  EXPECT_FALSE(empty->hint.has_value());
+  EXPECT_TRUE(empty->hint_targets.empty());
+
+  for (const std::string& bad : {
+           std::string(R"({"node":"n5","partition":7,"holds_replica":false,"object":null})"),
+           std::string(body).replace(body.find("YQA="), 4, "Y"),
+           std::string(body).replace(body.find(R"([["18446744073709551557",2]])"), 28, "[[1,2]]"),
+           std::string(body).replace(body.find(R"("targets":["n1"],)"), 17, ""),
+       }) {
+    auto result = ParseLocalCopyBody(bad);
+    ASSERT_FALSE(result.ok()) << bad;
+    EXPECT_EQ(result.error().code, ErrorCode::kProtocolError) << bad;
+  }
 }
 
 TEST(ClusterRequestBodyTest, EncodesTheDocumentedShapes) {
