@@ -35,6 +35,7 @@ Env WithEngine(Env env, storage::Engine* engine) {
 
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
+      governor_(config.background),
       actors_(config.partition_count, env.random),
       watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
       env_(WithEngine(env, &watched_engine_)),

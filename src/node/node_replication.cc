@@ -513,6 +513,7 @@ NodeStats Node::Stats() const {
     stats.transfers += (replica->streaming() ? 1 : 0) + (replica->copying() ? 1 : 0);
     stats.copies_queued += replica->queued_copies();
   }
+  stats.background = governor_.stats();
   return stats;
 }
 
