@@ -497,6 +497,7 @@ NodeStats Node::Stats() const {
   if (hints_) {
     stats.hints_pending = hints_->pending();
     stats.hint_records = hints_->records();
+    stats.hint_bytes = hints_->bytes();
     stats.hints_stored = hints_->counters().hints_stored;
     stats.hints_refused = hints_->counters().hints_refused;
     stats.hints_delivered = hints_->counters().hints_delivered;

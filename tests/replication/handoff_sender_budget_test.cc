@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "replication/fake_budget.h"
 #include "replication/handoff_harness.h"
 
 namespace meridian::replication {
@@ -18,41 +19,6 @@ using namespace test_support;  // NOLINT: test helpers
 using storage::MemoryEngine;
 
 constexpr std::uint32_t kPartition = 9;
-
-// A budget the test steers: it grants streams and spends only when told to, and records what
-// it was asked.
-class FakeBudget final : public BackgroundBudget {
- public:
-  bool streams_allowed = true;
-  bool spends_allowed = true;
-  std::vector<WorkKind> stream_requests;
-  std::vector<WorkSize> spend_requests;
-  std::uint64_t streams_held = 0;
-
-  std::optional<StreamSlot> TryAcquireStream(WorkKind kind, std::uint64_t) override {
-    stream_requests.push_back(kind);
-    if (!streams_allowed) return std::nullopt;
-    ++streams_held;
-    return StreamSlot(next_id_++, kind);
-  }
-  void ReleaseStream(StreamSlot slot) override {
-    ASSERT_NE(slot.id(), 0u);
-    ASSERT_GT(streams_held, 0u);
-    --streams_held;
-  }
-  bool TrySpend(WorkKind, WorkSize size, std::uint64_t) override {
-    spend_requests.push_back(size);
-    return spends_allowed;
-  }
-  std::optional<std::uint64_t> NextGrantMs(WorkKind, WorkSize,
-                                           std::uint64_t now_ms) const override {
-    if (!spends_allowed) return std::nullopt;
-    return now_ms;
-  }
-
- private:
-  std::uint64_t next_id_ = 1;
-};
 
 HandoffTransfer Transfer(bool replica_copy = false) {
   return HandoffTransfer{.transfer_id = 5,
@@ -133,7 +99,7 @@ TEST(HandoffSenderBudgetTest, ABatchHeldBackWaitsBuiltAndWritesMeanwhileStillArr
   MemoryEngine target;
   Fill(source, 4);
   FakeBudget budget;
-  budget.spends_allowed = false;
+  budget.spends_left = 0;
   HandoffSender sender(Transfer(), source, budget);
   HandoffReceiver receiver(target, kTargetActor);
 
@@ -155,7 +121,7 @@ TEST(HandoffSenderBudgetTest, ABatchHeldBackWaitsBuiltAndWritesMeanwhileStillArr
   EXPECT_TRUE(mirrors[0].message.has_handoff_mirror());
   ASSERT_TRUE(receiver.Receive(mirrors[0].message.handoff_mirror()).ok());
 
-  budget.spends_allowed = true;
+  budget.spends_left = 1000;
   for (std::uint64_t now_ms = 30; sender.state() == HandoffState::kRunning; now_ms += 10) {
     ASSERT_LT(now_ms, 1000u);
     sender.Tick(now_ms);
