@@ -39,6 +39,8 @@ BackgroundGovernor::BackgroundGovernor(BackgroundGovernorConfig config)
   MERIDIAN_CHECK(config_.burst_bytes >= 1);
   MERIDIAN_CHECK(config_.burst_bytes <= kBurstBytesMax);
   MERIDIAN_CHECK(config_.object_cost_bytes <= kObjectCostBytesMax);
+  stats_.bytes_per_second = config_.bytes_per_second;
+  stats_.streams_max = config_.streams_max;
 }
 
 std::uint64_t BackgroundGovernor::ChargeOf(WorkSize size) const {

@@ -66,6 +66,9 @@ struct BackgroundKindStats {
 
 struct BackgroundStats {
   std::array<BackgroundKindStats, kWorkKindCount> kinds{};
+  // The configured limits, for dashboards (0: unlimited).
+  std::uint64_t bytes_per_second = 0;
+  std::uint64_t streams_max = 0;
   const BackgroundKindStats& of(WorkKind kind) const { return kinds[WorkKindIndex(kind)]; }
   BackgroundKindStats Total() const;
 };
