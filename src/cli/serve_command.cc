@@ -33,6 +33,7 @@
 #include "cluster/node_id.h"
 #include "cluster/reconnect_backoff.h"
 #include "core/object_id.h"
+#include "replication/background_governor.h"
 #include "runtime/server.h"
 
 namespace meridian::cli {
@@ -236,6 +237,32 @@ std::vector<Setting> MakeSettings() {
       "Objects this node keeps for unreachable primaries (hints); past it, it refuses to stand "
       "in for more",
       0, 1u << 30, [](C& c) -> std::size_t& { return c.node.hints.hints_max; }));
+  settings.push_back(NumberSetting(
+      "hint_bytes_max",
+      "Bytes of hints (keys plus encoded records) this node keeps; past it, it refuses to stand "
+      "in for more",
+      0, kSizeMax, [](C& c) -> std::uint64_t& { return c.node.hints.hint_bytes_max; }));
+  // The background budget shared by handoff, replica copies and hint replay
+  // (docs/design/governor.md).
+  settings.push_back(
+      NumberSetting("background_bytes_per_second",
+                    "Background work's budget in bytes per second, each object also costing "
+                    "background_object_cost_bytes; 0 = unlimited",
+                    0, replication::BackgroundGovernor::kBytesPerSecondMax,
+                    [](C& c) -> std::uint64_t& { return c.node.background.bytes_per_second; }));
+  settings.push_back(NumberSetting(
+      "background_burst_bytes", "Most background bytes sent at once after an idle spell", 1,
+      replication::BackgroundGovernor::kBurstBytesMax,
+      [](C& c) -> std::uint64_t& { return c.node.background.burst_bytes; }));
+  settings.push_back(
+      NumberSetting("background_object_cost_bytes",
+                    "What each object of background work costs on top of its bytes, in bytes", 0,
+                    replication::BackgroundGovernor::kObjectCostBytesMax,
+                    [](C& c) -> std::uint64_t& { return c.node.background.object_cost_bytes; }));
+  settings.push_back(NumberSetting(
+      "background_streams_max",
+      "Partition streams (handoffs, replica copies) running at once; 0 = unlimited", 0, 1u << 16,
+      [](C& c) -> std::uint32_t& { return c.node.background.streams_max; }));
   return settings;
 }
 

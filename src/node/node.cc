@@ -35,6 +35,7 @@ Env WithEngine(Env env, storage::Engine* engine) {
 
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
+      governor_(config.background),
       actors_(config.partition_count, env.random),
       watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
       env_(WithEngine(env, &watched_engine_)),
@@ -121,7 +122,7 @@ Status Node::Open() {
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
                                                          config_.failure_detector);
   receiver_ = std::make_unique<replication::HandoffReceiver>(engine, store_.actor_id());
-  hints_ = std::make_unique<replication::HintedHandoff>(engine, config_.hints);
+  hints_ = std::make_unique<replication::HintedHandoff>(engine, governor_, config_.hints);
   MERIDIAN_RETURN_IF_ERROR(hints_->Open());
   MERIDIAN_RETURN_IF_ERROR(LoadForwarding());
   MERIDIAN_RETURN_IF_ERROR(LoadCompletedIncoming());

@@ -50,6 +50,7 @@
 #include "node/partition_replica.h"
 #include "node/peer_suspicion.h"
 #include "node/write_observing_engine.h"
+#include "replication/background_governor.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
@@ -76,6 +77,8 @@ struct NodeStats {
   std::uint64_t coordinators = 0;           // coordinated requests in flight
   std::uint64_t transfers = 0;      // partition streams running: ownership and replica copies
   std::uint64_t copies_queued = 0;  // partitions waiting to be handed off or filled
+  std::uint64_t hint_bytes = 0;     // stored hint records: keys plus encoded records
+  replication::BackgroundStats background;  // the governor's, per kind of background work
 };
 
 struct NodeConfig {
@@ -97,6 +100,8 @@ struct NodeConfig {
   std::uint64_t gossip_interval_ms = 1000;
   cluster::FailureDetectorConfig failure_detector;
   replication::HandoffSenderConfig handoff;
+  // The one budget of handoff, replica copies and hint replay (docs/design/governor.md).
+  replication::BackgroundGovernorConfig background;
   std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
   // A peer silent since a request to it for this long is routed around (peer_suspicion.h).
   PeerSuspicionConfig suspicion;
@@ -252,6 +257,8 @@ class Node {
   void CollectOutbound();
 
   NodeConfig config_;
+  // Before every component that holds one of its stream slots, so it outlives them.
+  replication::BackgroundGovernor governor_;
   // Every component reaches storage through watched_engine_ (in env_), so each deletion of
   // an object or hint record retires its partition's actor (partition_actors.h).
   PartitionActors actors_;

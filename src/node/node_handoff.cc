@@ -44,7 +44,7 @@ PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
   if (slot == nullptr) {
     PartitionPlacement placement =
         partition < placements_.size() ? placements_[partition] : PartitionPlacement{};
-    slot = std::make_unique<PartitionReplica>(partition, replica_config_, *env_.engine,
+    slot = std::make_unique<PartitionReplica>(partition, replica_config_, *env_.engine, governor_,
                                               std::move(placement), anti_entropy_counters_);
   }
   return *slot;

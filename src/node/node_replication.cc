@@ -497,6 +497,7 @@ NodeStats Node::Stats() const {
   if (hints_) {
     stats.hints_pending = hints_->pending();
     stats.hint_records = hints_->records();
+    stats.hint_bytes = hints_->bytes();
     stats.hints_stored = hints_->counters().hints_stored;
     stats.hints_refused = hints_->counters().hints_refused;
     stats.hints_delivered = hints_->counters().hints_delivered;
@@ -513,6 +514,7 @@ NodeStats Node::Stats() const {
     stats.transfers += (replica->streaming() ? 1 : 0) + (replica->copying() ? 1 : 0);
     stats.copies_queued += replica->queued_copies();
   }
+  stats.background = governor_.stats();
   return stats;
 }
 

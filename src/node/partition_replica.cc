@@ -14,11 +14,13 @@ bool Contains(const std::vector<cluster::NodeId>& nodes, const cluster::NodeId& 
 }  // namespace
 
 PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
-                                   storage::Engine& engine, PartitionPlacement placement,
+                                   storage::Engine& engine, replication::BackgroundBudget& budget,
+                                   PartitionPlacement placement,
                                    replication::AntiEntropyCounters& anti_entropy_counters)
     : partition_(partition),
       config_(config),
       engine_(engine),
+      budget_(budget),
       placement_(std::move(placement)),
       anti_entropy_counters_(anti_entropy_counters) {
   UpdateAntiEntropy();
@@ -138,7 +140,8 @@ void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirec
     if (!address.empty() && peers.Reachable(target) && forwarding_address_ != address) {
       replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
                                             config_.self_address};
-      sender_ = std::make_unique<replication::HandoffSender>(transfer, engine_, config_.handoff);
+      sender_ =
+          std::make_unique<replication::HandoffSender>(transfer, engine_, budget_, config_.handoff);
     }  // else retried on a later tick
   }
 
@@ -283,9 +286,9 @@ void PartitionReplica::StartCopy(const cluster::NodeId& target, bool orphan,
   if (address.empty() || !peers.Reachable(target)) return;
   replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
                                         config_.self_address, /*replica_copy=*/true};
-  copy_ =
-      ReplicaCopy{std::make_unique<replication::HandoffSender>(transfer, engine_, config_.handoff),
-                  target, orphan};
+  copy_ = ReplicaCopy{
+      std::make_unique<replication::HandoffSender>(transfer, engine_, budget_, config_.handoff),
+      target, orphan};
 }
 
 void PartitionReplica::TickCopy(std::uint64_t now_ms) {

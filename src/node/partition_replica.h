@@ -41,6 +41,7 @@
 #include "cluster/node_id.h"
 #include "cluster/outbound.h"
 #include "replication/anti_entropy.h"
+#include "replication/background_budget.h"
 #include "replication/handoff_sender.h"
 #include "storage/engine.h"
 
@@ -93,9 +94,12 @@ struct PartitionOutput {
 class PartitionReplica {
  public:
   // `placement`: the partition's placement as of now (the one a later OnPlacement changes).
-  // `config`, `engine` and `anti_entropy_counters` (the node's) must outlive the replica.
+  // `config`, `engine`, `budget` (the node's background budget, which its streams and copies
+  // ask: docs/design/governor.md) and `anti_entropy_counters` (the node's) must outlive the
+  // replica.
   PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
-                   storage::Engine& engine, PartitionPlacement placement,
+                   storage::Engine& engine, replication::BackgroundBudget& budget,
+                   PartitionPlacement placement,
                    replication::AntiEntropyCounters& anti_entropy_counters);
 
   // Whether a ring change from `before` to `now` makes `self` a new replica that must be
@@ -195,6 +199,7 @@ class PartitionReplica {
   const std::uint32_t partition_;
   const PartitionReplicaConfig& config_;
   storage::Engine& engine_;
+  replication::BackgroundBudget& budget_;
   PartitionPlacement placement_;
 
   // Ownership stream to the pending owner (at most one).

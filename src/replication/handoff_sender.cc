@@ -1,17 +1,12 @@
 #include "replication/handoff_sender.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "core/assert.h"
 
 namespace meridian::replication {
 namespace {
-
-constexpr std::int64_t kMillibytesPerByte = 1000;
-// Keeps rate times elapsed milliseconds far from overflowing in Refill.
-constexpr std::uint64_t kBytesPerSecondMax = std::uint64_t{1} << 40;
 
 std::uint64_t EntryBytes(std::string_view storage_key, std::string_view encoded_object) {
   return storage_key.size() + encoded_object.size();
@@ -49,25 +44,30 @@ std::string_view HandoffStateName(HandoffState state) {
 }
 
 HandoffSender::HandoffSender(HandoffTransfer transfer, storage::Engine& engine,
-                             HandoffSenderConfig config)
+                             BackgroundBudget& budget, HandoffSenderConfig config)
     : transfer_(std::move(transfer)),
       engine_(engine),
+      budget_(budget),
+      kind_(transfer_.replica_copy ? WorkKind::kReplicaCopy : WorkKind::kOwnershipHandoff),
       config_(config),
       range_(storage::PartitionRange(transfer_.partition)),
       cursor_(range_.begin) {
   MERIDIAN_CHECK(config_.batch_bytes_max > 0);
   MERIDIAN_CHECK(!transfer_.target_address.empty());
-  MERIDIAN_CHECK(config_.bytes_per_second_max <= kBytesPerSecondMax);
-  // The bucket's capacity in millibytes must fit in the signed credit.
-  MERIDIAN_CHECK(
-      config_.batch_bytes_max <=
-      static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max() / 4 / kMillibytesPerByte));
+}
+
+HandoffSender::~HandoffSender() {
+  ReleaseStream();
 }
 
 void HandoffSender::Tick(std::uint64_t now_ms) {
   if (state_ != HandoffState::kRunning) return;
-  Refill(now_ms);
-  if (in_flight_.has_value()) {
+  latest_now_ms_ = std::max(latest_now_ms_, now_ms);
+  if (!slot_.has_value()) {
+    slot_ = budget_.TryAcquireStream(kind_, now_ms);
+    if (!slot_.has_value()) return;  // every stream is busy: asked again next tick
+  }
+  if (in_flight_.has_value() && in_flight_->sent) {
     if (now_ms < in_flight_->deadline_ms) return;
     FailAttempt(
         Status::Timeout("no acknowledgement of batch " + std::to_string(in_flight_->sequence) +
@@ -82,8 +82,10 @@ void HandoffSender::Receive(const proto::HandoffAck& ack, std::uint64_t now_ms) 
   if (state_ != HandoffState::kRunning) return;
   if (ack.transfer_id() != transfer_.transfer_id || ack.partition() != transfer_.partition) return;
   // Acks of older transmissions (late, duplicated) say nothing about the current batch.
-  if (!in_flight_.has_value() || ack.sequence() != in_flight_->sequence) return;
-  Refill(now_ms);
+  if (!in_flight_.has_value() || !in_flight_->sent || ack.sequence() != in_flight_->sequence) {
+    return;
+  }
+  latest_now_ms_ = std::max(latest_now_ms_, now_ms);
 
   if (ack.status_code() != 0) {
     Status error = AckStatus(ack, transfer_.target_address);
@@ -150,50 +152,55 @@ std::vector<cluster::Outbound> HandoffSender::TakeOutbound() {
 
 std::optional<std::uint64_t> HandoffSender::NextTickMs() const {
   if (state_ != HandoffState::kRunning) return std::nullopt;
-  if (in_flight_.has_value()) return in_flight_->deadline_ms;
-  std::uint64_t ready_ms = resume_at_ms_;
-  if (config_.bytes_per_second_max > 0 && credit_millibytes_ < 0 && refilled_at_ms_.has_value()) {
-    const auto debt = static_cast<std::uint64_t>(-credit_millibytes_);
-    const std::uint64_t rate = config_.bytes_per_second_max;
-    ready_ms = std::max(ready_ms, *refilled_at_ms_ + (debt + rate - 1) / rate);
-  }
-  return ready_ms;
+  if (in_flight_.has_value() && in_flight_->sent) return in_flight_->deadline_ms;
+  if (!slot_.has_value()) return latest_now_ms_;  // polls for a stream slot
+  if (!in_flight_.has_value()) return std::max(resume_at_ms_, latest_now_ms_);
+  // Built, waiting for the budget.
+  const std::optional<std::uint64_t> grant_ms = budget_.NextGrantMs(
+      kind_, WorkSize{.bytes = in_flight_->bytes, .objects = in_flight_->objects}, latest_now_ms_);
+  return grant_ms.value_or(latest_now_ms_);
 }
 
 void HandoffSender::SendBatch(std::uint64_t now_ms) {
-  MERIDIAN_DCHECK(!in_flight_.has_value());
-  if (state_ != HandoffState::kRunning || now_ms < resume_at_ms_) return;
-  if (config_.bytes_per_second_max > 0 && credit_millibytes_ < 0) return;
+  MERIDIAN_DCHECK(!in_flight_.has_value() || !in_flight_->sent);
+  if (state_ != HandoffState::kRunning || now_ms < resume_at_ms_ || !slot_.has_value()) return;
 
-  proto::PeerMessage message;
-  proto::HandoffBatch& batch = *message.mutable_handoff_batch();
-  batch.set_transfer_id(transfer_.transfer_id);
-  batch.set_partition(transfer_.partition);
-  batch.set_reply_address(transfer_.source_address);
-  batch.set_replica_copy(transfer_.replica_copy);
-  InFlight flight;
-  const Status built = BuildBatch(batch, flight);
-  if (!built.ok()) {
-    // Nothing was sent; the attempt still counts, and waits like a lost batch would.
+  if (!in_flight_.has_value()) {
+    InFlight flight;
+    proto::HandoffBatch& batch = *flight.message.mutable_handoff_batch();
+    batch.set_transfer_id(transfer_.transfer_id);
+    batch.set_partition(transfer_.partition);
+    batch.set_reply_address(transfer_.source_address);
+    batch.set_replica_copy(transfer_.replica_copy);
+    const Status built = BuildBatch(batch, flight);
     in_flight_ = std::move(flight);
-    FailAttempt(Status(built.code(), "reading partition " + std::to_string(transfer_.partition) +
-                                         " failed: " + built.message()),
-                now_ms + config_.ack_timeout_ms);
+    if (!built.ok()) {
+      // Nothing was sent; the attempt still counts, and waits like a lost batch would.
+      FailAttempt(Status(built.code(), "reading partition " + std::to_string(transfer_.partition) +
+                                           " failed: " + built.message()),
+                  now_ms + config_.ack_timeout_ms);
+      return;
+    }
+  }
+  // Until the budget allows, the batch waits as built (writes to its keys meanwhile are
+  // marked dirty, as for a batch in flight, and re-sent).
+  InFlight& flight = *in_flight_;
+  if (!budget_.TrySpend(kind_, WorkSize{.bytes = flight.bytes, .objects = flight.objects},
+                        now_ms)) {
     return;
   }
+  flight.sent = true;
   flight.sequence = next_sequence_++;
   flight.deadline_ms = now_ms + config_.ack_timeout_ms;
+  proto::HandoffBatch& batch = *flight.message.mutable_handoff_batch();
   batch.set_sequence(flight.sequence);
   batch.set_last(flight.last);
 
   ++progress_.batches_sent;
   progress_.objects_sent += flight.objects;
   progress_.bytes_sent += flight.bytes;
-  if (config_.bytes_per_second_max > 0) {
-    credit_millibytes_ -= static_cast<std::int64_t>(flight.bytes) * kMillibytesPerByte;
-  }
-  in_flight_ = std::move(flight);
-  outbound_.push_back(cluster::Outbound{transfer_.target_address, std::move(message)});
+  outbound_.push_back(cluster::Outbound{transfer_.target_address, std::move(flight.message)});
+  flight.message.Clear();
 }
 
 Status HandoffSender::BuildBatch(proto::HandoffBatch& batch, InFlight& flight) {
@@ -271,28 +278,13 @@ void HandoffSender::Finish(HandoffState state, Status failure) {
   failure_ = std::move(failure);
   in_flight_.reset();
   dirty_keys_.clear();
+  ReleaseStream();
 }
 
-void HandoffSender::Refill(std::uint64_t now_ms) {
-  if (config_.bytes_per_second_max == 0) return;
-  if (!refilled_at_ms_.has_value() || now_ms < *refilled_at_ms_) {
-    refilled_at_ms_ = now_ms;  // the bucket starts empty at the first tick
-    return;
-  }
-  const std::uint64_t elapsed_ms = now_ms - *refilled_at_ms_;
-  refilled_at_ms_ = now_ms;
-  const auto capacity = static_cast<std::int64_t>(config_.batch_bytes_max) * kMillibytesPerByte;
-  if (credit_millibytes_ >= capacity) return;
-  // Bytes per second times milliseconds is millibytes. Compared before multiplying, so a
-  // long pause cannot overflow.
-  const auto missing = static_cast<std::uint64_t>(capacity - credit_millibytes_);
-  const std::uint64_t rate = config_.bytes_per_second_max;
-  if (elapsed_ms >= missing / rate + 1) {
-    credit_millibytes_ = capacity;
-  } else {
-    credit_millibytes_ =
-        std::min(capacity, credit_millibytes_ + static_cast<std::int64_t>(rate * elapsed_ms));
-  }
+void HandoffSender::ReleaseStream() {
+  if (!slot_.has_value()) return;
+  budget_.ReleaseStream(std::move(*slot_));
+  slot_.reset();
 }
 
 bool HandoffSender::ScannedPast(std::string_view storage_key) const {

@@ -7,7 +7,7 @@
 // Output: TakeOutbound() (HandoffBatch / HandoffMirror messages to the target). Time comes
 // only from the now_ms arguments, which must not go backwards. Not thread-safe: the node
 // calls it from its one thread, and the engine must not be written to while a call runs.
-// The engine must outlive the sender.
+// The engine and the budget must outlive the sender.
 //
 // Contract:
 //   * One batch is in flight at a time (stop-and-wait). A batch is at most batch_bytes_max
@@ -23,10 +23,12 @@
 //   * A change of the receiver's incarnation (it crashed and may have lost acknowledged but
 //     unsynced batches) restarts the stream from the beginning of the partition. A restarted
 //     sender (a new HandoffSender) also starts from the beginning: merging is idempotent.
-//   * Throttling: a token bucket refilled at bytes_per_second_max from now_ms; a batch is sent
-//     only when the bucket is not in debt, and its size is then taken from the bucket (which
-//     may go into debt). The bucket starts empty and holds at most batch_bytes_max bytes, so
-//     sending B bytes takes at least (B - one batch) / rate of virtual time.
+//   * Budget (background_budget.h, shared by the node's background work): the sender holds a
+//     stream slot of kind kOwnershipHandoff (kReplicaCopy for a replica copy) from the first
+//     Tick that gets one until it is done, failed or destroyed; without one it sends nothing.
+//     Each batch (retransmissions included) is built once and sent when TrySpend grants its
+//     bytes and objects; until then it waits, built, and Tick asks again. Mirrored writes are
+//     client traffic and are not charged.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +41,7 @@
 
 #include "cluster/outbound.h"
 #include "core/status.h"
+#include "replication/background_budget.h"
 #include "storage/engine.h"
 #include "storage/key_encoding.h"
 
@@ -46,9 +49,6 @@ namespace meridian::replication {
 
 struct HandoffSenderConfig {
   std::size_t batch_bytes_max = std::size_t{1} << 20;
-  // Throughput limit of the stream (mirrored writes are not throttled); 0 = unlimited.
-  // At most 2^40 (a terabyte per second).
-  std::uint64_t bytes_per_second_max = std::uint64_t{32} << 20;
   std::uint64_t ack_timeout_ms = 5'000;
   // Consecutive failed attempts (timeouts, error acks, local read errors) tolerated before
   // the transfer fails; a successful ack resets the count.
@@ -91,14 +91,20 @@ struct HandoffProgress {
 
 class HandoffSender {
  public:
-  HandoffSender(HandoffTransfer transfer, storage::Engine& engine, HandoffSenderConfig config = {});
+  HandoffSender(HandoffTransfer transfer, storage::Engine& engine, BackgroundBudget& budget,
+                HandoffSenderConfig config = {});
+  // Gives the stream slot back, if it still holds one.
+  ~HandoffSender();
+  HandoffSender(const HandoffSender&) = delete;
+  HandoffSender& operator=(const HandoffSender&) = delete;
 
-  // Sends the next batch when none is in flight and the throttle allows; detects a timed-out
-  // batch (and resends it, or fails). Call it regularly (every node tick).
+  // Gets a stream slot if it has none (and waits for a later tick without one); sends the next
+  // batch when none is in flight and the budget allows; detects a timed-out batch (and
+  // resends it, or fails). Call it regularly (every node tick).
   void Tick(std::uint64_t now_ms);
 
   // An ack from the target. Acks of other transfers or of older transmissions are ignored.
-  // A matching OK ack advances the cursor and sends the next batch at once (if throttling
+  // A matching OK ack advances the cursor and sends the next batch at once (if the budget
   // allows); a non-retryable error ack fails the transfer; a retryable one is retried at the
   // timeout.
   void Receive(const proto::HandoffAck& ack, std::uint64_t now_ms);
@@ -117,13 +123,20 @@ class HandoffSender {
   const Status& failure() const { return failure_; }
   const HandoffProgress& progress() const { return progress_; }
   const HandoffTransfer& transfer() const { return transfer_; }
+  // Whether it holds a stream slot of the budget.
+  bool holds_stream() const { return slot_.has_value(); }
   // The earliest now_ms at which Tick has something to do (a send or a timeout); nullopt
-  // when finished. A hint for timers; ticking more often is harmless.
+  // when finished. A time not after the latest now_ms seen means "at the next opportunity":
+  // the sender waits for a stream slot, or behind other kinds of work in the budget's line.
+  // A hint for timers; ticking more often is harmless.
   std::optional<std::uint64_t> NextTickMs() const;
 
  private:
+  // A built batch: waiting for the budget until sent, then in flight until acknowledged.
   struct InFlight {
-    std::uint64_t sequence = 0;
+    bool sent = false;
+    proto::PeerMessage message;  // the HandoffBatch, until sent
+    std::uint64_t sequence = 0;  // assigned when sent
     std::uint64_t deadline_ms = 0;
     std::uint64_t objects = 0;
     std::uint64_t bytes = 0;
@@ -133,7 +146,8 @@ class HandoffSender {
     bool last = false;
   };
 
-  // Builds and sends the next batch from the cursor when the throttle allows.
+  // Builds the next batch from the cursor (unless one is built already) and sends it when the
+  // budget allows.
   void SendBatch(std::uint64_t now_ms);
   // Fills `batch` from the dirty keys and then the scan; fills `flight` accordingly.
   Status BuildBatch(proto::HandoffBatch& batch, InFlight& flight);
@@ -141,13 +155,15 @@ class HandoffSender {
   // waits until resume_at_ms; fails the transfer when the attempts are exhausted.
   void FailAttempt(const Status& reason, std::uint64_t resume_at_ms);
   void Finish(HandoffState state, Status failure);
-  void Refill(std::uint64_t now_ms);
+  void ReleaseStream();
   // Keys below this were (possibly) read by a scan already: a write there must be re-sent.
   bool ScannedPast(std::string_view storage_key) const;
   void RestartFromBeginning();
 
   HandoffTransfer transfer_;
   storage::Engine& engine_;
+  BackgroundBudget& budget_;
+  WorkKind kind_;
   HandoffSenderConfig config_;
   storage::KeyRange range_;
 
@@ -159,15 +175,14 @@ class HandoffSender {
   std::optional<std::string> cursor_;
   // Keys below the scanned position written since their scan; re-sent before completion.
   std::set<std::string> dirty_keys_;
+  // The batch built and waiting for the budget (sent = false), or in flight.
   std::optional<InFlight> in_flight_;
   std::uint64_t next_sequence_ = 1;
   std::uint32_t failed_attempts_ = 0;
   std::uint64_t resume_at_ms_ = 0;  // no batch is sent before this (after a failed attempt)
   std::optional<std::uint64_t> receiver_incarnation_;
-
-  // Token bucket, in thousandths of a byte so refills of a few milliseconds are exact.
-  std::int64_t credit_millibytes_ = 0;
-  std::optional<std::uint64_t> refilled_at_ms_;
+  std::optional<StreamSlot> slot_;  // held from the first Tick that got one until finished
+  std::uint64_t latest_now_ms_ = 0;
 
   std::vector<cluster::Outbound> outbound_;
 };

@@ -8,7 +8,8 @@
 //     the delivery scans below never visit);
 //   * for each target that is due (no batch in flight, backoff over, reachable), one delivery
 //     scan from the target's own cursor fills its batch (and replaces stale targets of the
-//     records it reads), stopping early when the batch is full.
+//     records it reads), stopping early when the batch is full. Once the background budget
+//     holds a batch back, no further batch is built in that Tick.
 // So one Tick reads at most ScanLimit() * (1 + targets due) records, and the targets with
 // pending hints are the nodes the fallback stood in for (bounded by the cluster size). Cursors
 // wrap around the column, so every record is revisited: one that changed after it was sent
@@ -49,6 +50,11 @@ std::vector<cluster::NodeId> SortedDistinct(std::vector<cluster::NodeId> nodes) 
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   return nodes;
+}
+
+// What one stored record counts against hint_bytes_max.
+std::uint64_t RecordBytes(std::string_view key, std::string_view encoded_record) {
+  return key.size() + encoded_record.size();
 }
 
 }  // namespace
@@ -105,8 +111,9 @@ Result<HintRecord> DecodeHintRecord(std::string_view bytes) {
   return record;
 }
 
-HintedHandoff::HintedHandoff(storage::Engine& engine, HintedHandoffConfig config)
-    : engine_(engine), config_(config) {
+HintedHandoff::HintedHandoff(storage::Engine& engine, BackgroundBudget& budget,
+                             HintedHandoffConfig config)
+    : engine_(engine), budget_(budget), config_(config) {
   MERIDIAN_CHECK(config_.batch_objects_max > 0);
   MERIDIAN_CHECK(config_.batch_bytes_max > 0);
   MERIDIAN_CHECK(config_.retry_initial_ms > 0);
@@ -115,18 +122,19 @@ HintedHandoff::HintedHandoff(storage::Engine& engine, HintedHandoffConfig config
 
 Status HintedHandoff::Open() {
   records_ = 0;
+  bytes_ = 0;
   pending_ = 0;
   targets_.clear();
   maintenance_cursor_.clear();
   Status corrupt;
-  MERIDIAN_RETURN_IF_ERROR(
-      engine_.Scan(storage::Column::kHints, "", "", [&](std::string_view, std::string_view value) {
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
+      storage::Column::kHints, "", "", [&](std::string_view key, std::string_view value) {
         auto record = DecodeHintRecord(value);
         if (!record.ok()) {
           corrupt = Status::Corruption("a stored hint is unreadable: " + record.status().message());
           return false;
         }
-        Account({}, record->targets);
+        Account({}, record->targets, 0, RecordBytes(key, value));
         return true;
       }));
   return corrupt;
@@ -147,12 +155,14 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
   auto stored = engine_.Get(storage::Column::kHints, storage_key);
   if (!stored.ok()) return stored.status();
   HintRecord record;
+  std::uint64_t bytes_before = 0;
   if (stored->has_value()) {
     auto decoded = DecodeHintRecord(**stored);
     if (!decoded.ok()) {
       return Status::Corruption("the stored hint is unreadable: " + decoded.status().message());
     }
     record = std::move(decoded).value();
+    bytes_before = RecordBytes(storage_key, **stored);
     MERIDIAN_RETURN_IF_ERROR(record.object.MergeFrom(object));
   } else {
     if (records_ >= config_.hints_max) {
@@ -165,10 +175,25 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
   const std::vector<cluster::NodeId> before = record.targets;
   record.targets = Union(before, SortedDistinct(targets));
 
+  std::string encoded = EncodeHintRecord(record);
+  const std::uint64_t bytes_after = RecordBytes(storage_key, encoded);
+  if (bytes_after > bytes_before) {
+    const std::uint64_t growth = bytes_after - bytes_before;
+    MERIDIAN_CHECK(bytes_ >= bytes_before);
+    if (bytes_ + growth > config_.hint_bytes_max) {
+      ++counters_.hints_refused;
+      return Status::Unavailable(
+          "hint storage is full: " + std::to_string(bytes_) + " bytes of " +
+          std::to_string(config_.hint_bytes_max) + " (hint_bytes_max) are held and this hint " +
+          (bytes_before == 0 ? "needs " : "would grow its record by ") + std::to_string(growth) +
+          " bytes; the write needs a reachable primary");
+    }
+  }
+
   storage::WriteBatch write;
-  write.Put(storage::Column::kHints, std::string(storage_key), EncodeHintRecord(record));
+  write.Put(storage::Column::kHints, std::string(storage_key), std::move(encoded));
   MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = sync}));
-  Account(before, record.targets);
+  Account(before, record.targets, bytes_before, bytes_after);
   ++counters_.hints_stored;
   return Status::Ok();
 }
@@ -210,26 +235,41 @@ void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {
     if (!record.ok()) return true;  // left for an operator; Open reports it
     std::vector<cluster::NodeId> before = record->targets;
     if (ReplaceStaleTargets(key, *record, routing, primaries)) {
-      rewrites.push_back(Rewrite{std::string(key), std::move(before), std::move(record).value()});
+      rewrites.push_back(Rewrite{std::string(key), std::move(before), RecordBytes(key, value),
+                                 std::move(record).value()});
     }
     return true;
   });
   if (resume.ok() && WriteRewrites(rewrites).ok()) maintenance_cursor_ = std::move(resume).value();
 
-  // Delivery. The names are copied first: rewrites may add targets.
+  // Delivery. The names are copied first: rewrites may add targets. A batch the budget held
+  // back goes first.
   std::vector<cluster::NodeId> due;
   for (const auto& [node, state] : targets_) {
     if (state.pending > 0 && !state.in_flight.has_value() && state.next_attempt_ms <= now_ms) {
       due.push_back(node);
     }
   }
+  std::stable_partition(due.begin(), due.end(), [&](const cluster::NodeId& node) {
+    return targets_.at(node).prepared.has_value();
+  });
   for (const cluster::NodeId& node : due) {
     if (!routing.reachable_address) break;
-    const std::optional<std::string> address = routing.reachable_address(node);
-    if (!address.has_value()) continue;  // waits; nothing else does
     auto found = targets_.find(node);
     if (found == targets_.end() || found->second.pending == 0) continue;
-    SendBatch(node, found->second, *address, now_ms, routing, primaries);
+    TargetState& state = found->second;
+    const std::optional<std::string> address = routing.reachable_address(node);
+    if (!address.has_value()) {
+      // Waits; nothing else does. Its held-back batch is dropped and rescanned later.
+      if (state.prepared.has_value()) {
+        state.cursor = state.prepared->scan_from;
+        state.prepared.reset();
+      }
+      continue;
+    }
+    if (!state.prepared.has_value()) BuildBatch(node, state, routing, primaries);
+    if (!state.prepared.has_value()) continue;          // nothing for it in this scan
+    if (!SendPrepared(state, *address, now_ms)) break;  // the budget said no: the rest wait
   }
   ForgetIdleTargets();
 }
@@ -269,7 +309,8 @@ void HintedHandoff::Receive(const std::string& /*from_address*/, const proto::Hi
     if (EncodeObject(record->object) != encoded) continue;
     std::vector<cluster::NodeId> before = record->targets;
     record->targets.erase(position);
-    delivered.push_back(Rewrite{key, std::move(before), std::move(record).value()});
+    delivered.push_back(
+        Rewrite{key, std::move(before), RecordBytes(key, **stored), std::move(record).value()});
   }
   // Unsynced: a lost removal only delivers the hint once more, and merging is idempotent.
   if (!WriteRewrites(delivered).ok()) {
@@ -337,24 +378,32 @@ bool HintedHandoff::ReplaceStaleTargets(std::string_view key, HintRecord& record
 Status HintedHandoff::WriteRewrites(const std::vector<Rewrite>& rewrites) {
   if (rewrites.empty()) return Status::Ok();
   storage::WriteBatch write;
+  std::vector<std::uint64_t> bytes_after;
+  bytes_after.reserve(rewrites.size());
   for (const Rewrite& rewrite : rewrites) {
     if (rewrite.record.targets.empty()) {
       write.Delete(storage::Column::kHints, rewrite.key);
+      bytes_after.push_back(0);
     } else {
-      write.Put(storage::Column::kHints, rewrite.key, EncodeHintRecord(rewrite.record));
+      std::string encoded = EncodeHintRecord(rewrite.record);
+      bytes_after.push_back(RecordBytes(rewrite.key, encoded));
+      write.Put(storage::Column::kHints, rewrite.key, std::move(encoded));
     }
   }
   MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = false}));
-  for (const Rewrite& rewrite : rewrites) Account(rewrite.before, rewrite.record.targets);
+  for (std::size_t i = 0; i < rewrites.size(); ++i) {
+    const Rewrite& rewrite = rewrites[i];
+    Account(rewrite.before, rewrite.record.targets, rewrite.bytes_before, bytes_after[i]);
+  }
   return Status::Ok();
 }
 
-void HintedHandoff::SendBatch(const cluster::NodeId& target, TargetState& state,
-                              const std::string& address, std::uint64_t now_ms,
-                              const HintRouting& routing, PrimariesCache& primaries) {
+void HintedHandoff::BuildBatch(const cluster::NodeId& target, TargetState& state,
+                               const HintRouting& routing, PrimariesCache& primaries) {
+  MERIDIAN_DCHECK(!state.prepared.has_value());
+  MERIDIAN_DCHECK(!state.in_flight.has_value());
   InFlight batch;
   batch.scan_from = state.cursor;
-  std::size_t bytes = 0;
   std::vector<Rewrite> rewrites;
   auto resume = ScanHints(state.cursor, [&](std::string_view key, std::string_view value) {
     auto record = DecodeHintRecord(value);
@@ -364,16 +413,17 @@ void HintedHandoff::SendBatch(const cluster::NodeId& target, TargetState& state,
     const bool named = Names(record->targets, target);
     std::string encoded = named ? EncodeObject(record->object) : std::string();
     if (stale) {
-      rewrites.push_back(Rewrite{std::string(key), std::move(before), std::move(record).value()});
+      rewrites.push_back(Rewrite{std::string(key), std::move(before), RecordBytes(key, value),
+                                 std::move(record).value()});
     }
     if (!named) return true;
     // At least one entry goes, however large, or an oversized object could never be sent.
     const std::size_t size = key.size() + encoded.size();
     if (!batch.entries.empty() && (batch.entries.size() >= config_.batch_objects_max ||
-                                   bytes + size > config_.batch_bytes_max)) {
+                                   batch.bytes + size > config_.batch_bytes_max)) {
       return false;  // the next batch starts here
     }
-    bytes += size;
+    batch.bytes += size;
     batch.entries.emplace(std::string(key), std::move(encoded));
     return true;
   });
@@ -382,7 +432,17 @@ void HintedHandoff::SendBatch(const cluster::NodeId& target, TargetState& state,
   if (!WriteRewrites(rewrites).ok()) return;
   state.cursor = std::move(resume).value();
   if (batch.entries.empty()) return;
+  state.prepared = std::move(batch);
+}
 
+bool HintedHandoff::SendPrepared(TargetState& state, const std::string& address,
+                                 std::uint64_t now_ms) {
+  MERIDIAN_CHECK(state.prepared.has_value());
+  InFlight& batch = *state.prepared;
+  if (!budget_.TrySpend(WorkKind::kHintReplay,
+                        WorkSize{.bytes = batch.bytes, .objects = batch.entries.size()}, now_ms)) {
+    return false;
+  }
   batch.batch_id = next_batch_id_++;
   batch.address = address;
   batch.sent_ms = now_ms;
@@ -395,12 +455,20 @@ void HintedHandoff::SendBatch(const cluster::NodeId& target, TargetState& state,
     entry.set_encoded_object(encoded);
   }
   outbound_.push_back(cluster::Outbound{address, std::move(message)});
-  state.in_flight = std::move(batch);
+  state.in_flight = std::move(state.prepared);
+  state.prepared.reset();
   ++counters_.batches_sent;
+  return true;
 }
 
 void HintedHandoff::Account(const std::vector<cluster::NodeId>& before,
-                            const std::vector<cluster::NodeId>& after) {
+                            const std::vector<cluster::NodeId>& after, std::uint64_t bytes_before,
+                            std::uint64_t bytes_after) {
+  // A record exists exactly when it names a target, and then it has bytes.
+  MERIDIAN_CHECK(before.empty() == (bytes_before == 0));
+  MERIDIAN_CHECK(after.empty() == (bytes_after == 0));
+  MERIDIAN_CHECK(bytes_ >= bytes_before);
+  bytes_ = bytes_ - bytes_before + bytes_after;
   if (before.empty() && !after.empty()) ++records_;
   if (!before.empty() && after.empty()) {
     MERIDIAN_CHECK(records_ > 0);

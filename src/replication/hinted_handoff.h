@@ -15,10 +15,20 @@
 // longer a primary of the record's partition (the partition moved) is replaced by the
 // partition's current primaries.
 //
-// Bound: at most hints_max records. Past it, StoreHint refuses new records with Unavailable
-// (StatusCode has no ResourceExhausted; the fallback then does not acknowledge the write;
-// existing records still merge). Tick reads a bounded number of records (hinted_handoff.cc).
-// Sans-IO, not thread-safe; the engine must outlive it.
+// Budget: every batch is charged to the node's background budget (kind kHintReplay,
+// background_budget.h) before it is sent: its bytes (keys plus encoded objects) and its number
+// of objects. A batch the budget holds back stays built and goes first when the budget allows
+// (no other target's batch is built meanwhile, so at most one batch waits); it is dropped, and
+// its records rescanned later, when its target becomes unreachable.
+//
+// Bounds: at most hints_max records and hint_bytes_max bytes (each record counts its key plus
+// its encoded value; the total is counted by Open and kept up to date by every write). Past
+// either, StoreHint refuses with Unavailable (StatusCode has no ResourceExhausted; the fallback
+// then does not acknowledge the write): past hints_max a new record, past hint_bytes_max a new
+// record or an existing one that would grow; a record that does not grow still merges.
+// Rewrites of targets (a partition moved) are not refused and may exceed hint_bytes_max by a
+// few bytes per record. Tick reads a bounded number of records (hinted_handoff.cc).
+// Sans-IO, not thread-safe; the engine and the budget must outlive it.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +44,7 @@
 #include "cluster/outbound.h"
 #include "core/dvv_set.h"
 #include "core/status.h"
+#include "replication/background_budget.h"
 #include "storage/engine.h"
 
 namespace meridian::replication {
@@ -48,7 +59,8 @@ std::string EncodeHintRecord(const HintRecord& record);
 Result<HintRecord> DecodeHintRecord(std::string_view bytes);
 
 struct HintedHandoffConfig {
-  std::size_t hints_max = 1'000'000;  // records
+  std::size_t hints_max = 1'000'000;                      // records
+  std::uint64_t hint_bytes_max = std::uint64_t{1} << 30;  // keys plus encoded records
   std::size_t batch_objects_max = 64;
   std::size_t batch_bytes_max = 1u << 20;
   std::uint64_t ack_timeout_ms = 5'000;
@@ -66,7 +78,7 @@ struct HintRouting {
 
 struct HintedHandoffCounters {
   std::uint64_t hints_stored = 0;     // StoreHint calls that wrote
-  std::uint64_t hints_refused = 0;    // refused past hints_max
+  std::uint64_t hints_refused = 0;    // refused past hints_max or hint_bytes_max
   std::uint64_t hints_delivered = 0;  // (record, target) pairs removed after an ack
   std::uint64_t batches_sent = 0;     // retransmissions included
   std::uint64_t batches_refused = 0;  // acks with an error
@@ -74,15 +86,17 @@ struct HintedHandoffCounters {
 
 class HintedHandoff {
  public:
-  HintedHandoff(storage::Engine& engine, HintedHandoffConfig config);
+  HintedHandoff(storage::Engine& engine, BackgroundBudget& budget, HintedHandoffConfig config);
 
-  // Counts the stored records and pending (record, target) pairs. Call once before use.
+  // Counts the stored records, their bytes and the pending (record, target) pairs. Call once
+  // before use.
   Status Open();
 
   // Merges `object` into the hint record of `storage_key` and adds `targets` to it, in one
   // engine write (synced when `sync`). Unavailable when the record is new and hints_max
-  // records exist; InvalidArgument when `storage_key` is not an object key or `targets` is
-  // empty or names an invalid node id; Corruption when the stored record does not decode.
+  // records exist, or when the record is new or grows and that would take the stored hints
+  // past hint_bytes_max; InvalidArgument when `storage_key` is not an object key or `targets`
+  // is empty or names an invalid node id; Corruption when the stored record does not decode.
   Status StoreHint(std::string_view storage_key, const DvvSet& object,
                    const std::vector<cluster::NodeId>& targets, bool sync);
   // The hinted object state for `storage_key`, if any (reads on a fallback include it).
@@ -96,6 +110,8 @@ class HintedHandoff {
   std::vector<cluster::Outbound> TakeOutbound();
 
   std::uint64_t records() const { return records_; }
+  // Bytes of the stored records: keys plus encoded values.
+  std::uint64_t bytes() const { return bytes_; }
   // (record, target) pairs not yet delivered: the hints still owed ("hints pending").
   std::uint64_t pending() const { return pending_; }
   const HintedHandoffCounters& counters() const { return counters_; }
@@ -107,9 +123,12 @@ class HintedHandoff {
     std::uint64_t sent_ms = 0;
     // storage key -> encoded object as sent
     std::map<std::string, std::string, std::less<>> entries;
-    std::string scan_from;  // the target's cursor when the batch was built
+    std::string scan_from;    // the target's cursor when the batch was built
+    std::uint64_t bytes = 0;  // keys plus encoded objects
   };
   struct TargetState {
+    // Built and waiting for the budget (at most one target has one).
+    std::optional<InFlight> prepared;
     std::optional<InFlight> in_flight;
     std::uint64_t next_attempt_ms = 0;
     std::uint64_t backoff_ms = 0;
@@ -120,6 +139,7 @@ class HintedHandoff {
   struct Rewrite {
     std::string key;
     std::vector<cluster::NodeId> before;
+    std::uint64_t bytes_before = 0;  // RecordBytes of the stored record
     HintRecord record;
   };
   using PrimariesCache = std::map<std::uint32_t, std::vector<cluster::NodeId>>;
@@ -138,19 +158,26 @@ class HintedHandoff {
                            PrimariesCache& primaries);
   // Writes the rewrites in one unsynced batch and accounts for them.
   Status WriteRewrites(const std::vector<Rewrite>& rewrites);
-  // Builds and emits one batch for `target` (no batch in flight, reachable at `address`).
-  void SendBatch(const cluster::NodeId& target, TargetState& state, const std::string& address,
-                 std::uint64_t now_ms, const HintRouting& routing, PrimariesCache& primaries);
+  // Builds the next batch for `target` (no batch in flight or prepared) into state.prepared;
+  // leaves it empty when the scan found nothing for the target.
+  void BuildBatch(const cluster::NodeId& target, TargetState& state, const HintRouting& routing,
+                  PrimariesCache& primaries);
+  // Sends the prepared batch to `address` if the budget allows; false when it does not.
+  bool SendPrepared(TargetState& state, const std::string& address, std::uint64_t now_ms);
   // records_/pending_/per-target counts for a record whose targets went from `before` (empty:
-  // new record) to `after` (empty: deleted).
+  // new record) to `after` (empty: deleted), and bytes_ for its size going from `bytes_before`
+  // to `bytes_after`.
   void Account(const std::vector<cluster::NodeId>& before,
-               const std::vector<cluster::NodeId>& after);
+               const std::vector<cluster::NodeId>& after, std::uint64_t bytes_before,
+               std::uint64_t bytes_after);
   // Forgets targets with nothing pending and nothing in flight.
   void ForgetIdleTargets();
 
   storage::Engine& engine_;
+  BackgroundBudget& budget_;
   HintedHandoffConfig config_;
   std::uint64_t records_ = 0;
+  std::uint64_t bytes_ = 0;
   std::uint64_t pending_ = 0;
   std::uint64_t next_batch_id_ = 1;
   std::map<cluster::NodeId, TargetState> targets_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -12,6 +13,52 @@ void Series(std::string& out, std::string_view name, std::string_view type, std:
             std::uint64_t value) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
 }
+
+// One series per kind of background work, labelled kind="...".
+template <typename Value>
+void PerKindSeries(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, const replication::BackgroundStats& stats,
+                   std::string_view extra_labels, Value value) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  for (std::size_t index = 0; index < replication::kWorkKindCount; ++index) {
+    const auto kind = static_cast<replication::WorkKind>(index);
+    out += fmt::format("{}{{kind=\"{}\"{}}} {}\n", name, replication::WorkKindName(kind),
+                       extra_labels, value(stats.of(kind)));
+  }
+}
+
+void RenderBackgroundMetrics(std::string& out, const replication::BackgroundStats& stats) {
+  using Kind = replication::BackgroundKindStats;
+  PerKindSeries(out, "meridian_background_bytes_total", "counter",
+                "Bytes (keys plus encoded objects) background work was granted, by kind.", stats,
+                "", [](const Kind& kind) { return kind.bytes_granted; });
+  PerKindSeries(out, "meridian_background_objects_total", "counter",
+                "Objects background work was granted, by kind.", stats, "",
+                [](const Kind& kind) { return kind.objects_granted; });
+  // Two label sets of one metric: the byte budget's refusals and the stream limit's.
+  out += fmt::format(
+      "# HELP meridian_background_throttled_total Requests of background work the governor "
+      "refused (asked again later), by kind and by the limit that refused them.\n"
+      "# TYPE meridian_background_throttled_total counter\n");
+  for (std::size_t index = 0; index < replication::kWorkKindCount; ++index) {
+    const auto kind = static_cast<replication::WorkKind>(index);
+    const Kind& counts = stats.of(kind);
+    const std::string_view name = replication::WorkKindName(kind);
+    out += fmt::format(
+        "meridian_background_throttled_total{{kind=\"{}\",limit=\"bytes\"}} {}\n"
+        "meridian_background_throttled_total{{kind=\"{}\",limit=\"streams\"}} {}\n",
+        name, counts.spend_refused, name, counts.streams_refused);
+  }
+  PerKindSeries(out, "meridian_background_streams", "gauge",
+                "Background streams (partition transfers) holding a slot now, by kind.", stats, "",
+                [](const Kind& kind) { return kind.streams_held; });
+  Series(out, "meridian_background_bytes_per_second_limit", "gauge",
+         "The background budget (background_bytes_per_second); 0: unlimited.",
+         stats.bytes_per_second);
+  Series(out, "meridian_background_streams_limit", "gauge",
+         "Background streams allowed at once (background_streams_max); 0: unlimited.",
+         stats.streams_max);
+}
 }  // namespace
 
 std::string RenderNodeMetrics(const node::NodeStats& stats) {
@@ -20,10 +67,14 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Objects this node holds for unreachable primaries, counted once per primary owed.",
          stats.hints_pending);
   Series(out, "meridian_hint_records", "gauge", "Objects stored as hints.", stats.hint_records);
+  Series(out, "meridian_hint_bytes", "gauge",
+         "Bytes of stored hints (keys plus encoded records), bounded by hint_bytes_max.",
+         stats.hint_bytes);
   Series(out, "meridian_hints_stored_total", "counter", "Hinted writes stored since start.",
          stats.hints_stored);
   Series(out, "meridian_hints_refused_total", "counter",
-         "Hinted writes refused because hint storage was full.", stats.hints_refused);
+         "Hinted writes refused because hint storage was full (hints_max or hint_bytes_max).",
+         stats.hints_refused);
   Series(out, "meridian_hints_delivered_total", "counter",
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
@@ -50,6 +101,7 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Partition streams running: ownership transfers and replica copies.", stats.transfers);
   Series(out, "meridian_replica_copies_queued", "gauge",
          "Partitions waiting to be handed off or copied to a new replica.", stats.copies_queued);
+  RenderBackgroundMetrics(out, stats.background);
   return out;
 }
 

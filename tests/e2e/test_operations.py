@@ -49,6 +49,27 @@ def test_metrics_show_rocksdb_memory_against_the_configured_cache(start_server):
     assert "meridian_rocksdb_table_readers_bytes" in values, values
 
 
+def test_metrics_show_the_background_budget_and_hint_bytes(start_server):
+    server = start_server("--background-bytes-per-second", "1000000",
+                          "--background-streams-max", "2", "--hint-bytes-max", "5000")
+    text = Endpoint(server, "http", None).get("/metrics").text
+    values = {}
+    for line in text.splitlines():
+        match = re.match(r"^(meridian_(?:background|hint)_\w+(?:\{[^}]*\})?) (\d+)$", line)
+        if match:
+            values[match.group(1)] = int(match.group(2))
+    assert values.get("meridian_background_bytes_per_second_limit") == 1000000, text
+    assert values.get("meridian_background_streams_limit") == 2, text
+    assert values.get("meridian_hint_bytes") == 0, text
+    for kind in ("ownership_handoff", "replica_copy", "hint_replay", "anti_entropy_repair",
+                 "tombstone_reaping"):
+        assert values.get('meridian_background_bytes_total{kind="%s"}' % kind) == 0, text
+        assert values.get('meridian_background_streams{kind="%s"}' % kind) == 0, text
+        for limit in ("bytes", "streams"):
+            series = 'meridian_background_throttled_total{kind="%s",limit="%s"}' % (kind, limit)
+            assert values.get(series) == 0, text
+
+
 def test_slow_client_is_timed_out(start_server):
     server = start_server("--request-timeout-ms", "300")
     endpoint = Endpoint(server, "http", None)

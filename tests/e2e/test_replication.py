@@ -191,6 +191,10 @@ def test_two_node_outage_writes_hints_and_recovery(cluster):
     recovered_s = time.monotonic() - started
     delivered = sum(node.metrics()["meridian_hints_delivered_total"] for node in survivors)
     assert delivered > 0, "hints drained but meridian_hints_delivered_total is 0 on survivors"
+    # The deliveries went through the background budget (docs/design/governor.md).
+    replayed = sum(node.metrics().get('meridian_background_bytes_total{kind="hint_replay"}', 0)
+                   for node in survivors)
+    assert replayed > 0, "hints delivered but the governor granted no hint_replay bytes"
 
     # 5. Primary-only reads of all replicas return exactly the last acknowledged value.
     sessions = sessions_for(nodes)

@@ -26,6 +26,7 @@
 #include "core/dvv_set.h"
 #include "core/object_codec.h"
 #include "node/datadriven.h"
+#include "replication/background_governor.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
 
@@ -133,7 +134,7 @@ class Harness {
  private:
   PartitionReplica& Replica() {
     if (!replica_) {
-      replica_ = std::make_unique<PartitionReplica>(kPartition, config_, engine_,
+      replica_ = std::make_unique<PartitionReplica>(kPartition, config_, engine_, governor_,
                                                     PartitionPlacement{}, counters_);
     }
     return *replica_;
@@ -176,6 +177,8 @@ class Harness {
   PartitionReplicaConfig config_;
   replication::AntiEntropyCounters counters_;
   storage::MemoryEngine engine_;
+  // The node's default budget; outlives the replica, which gives its streams back to it.
+  replication::BackgroundGovernor governor_{replication::BackgroundGovernorConfig{}};
   FakePeers peers_;
   std::unique_ptr<PartitionReplica> replica_;
   std::uint64_t now_ms_ = 0;

@@ -19,6 +19,7 @@
 #include "core/dvv_set.h"
 #include "core/object_codec.h"
 #include "core/seeded_random.h"
+#include "replication/background_governor.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
 #include "storage/engine.h"
@@ -104,22 +105,39 @@ struct LinkFaults {
   std::function<bool(const proto::PeerMessage&, std::uint64_t index)> drop;
 };
 
+// A budget that never says no.
+inline BackgroundGovernorConfig UnlimitedBudget() {
+  return BackgroundGovernorConfig{.bytes_per_second = 0, .streams_max = 0};
+}
+
+// A budget of `bytes_per_second` with a burst of `burst_bytes`, objects free, one stream.
+inline BackgroundGovernorConfig ByteBudget(std::uint64_t bytes_per_second,
+                                           std::uint64_t burst_bytes) {
+  return BackgroundGovernorConfig{.bytes_per_second = bytes_per_second,
+                                  .object_cost_bytes = 0,
+                                  .burst_bytes = burst_bytes,
+                                  .streams_max = 1};
+}
+
 class HandoffLoop {
  public:
   HandoffLoop(storage::Engine& source, storage::Engine& target, std::uint32_t partition,
               HandoffSenderConfig config, LinkFaults faults = {},
-              std::uint64_t target_incarnation = 11)
+              std::uint64_t target_incarnation = 11,
+              BackgroundGovernorConfig budget = UnlimitedBudget())
       : target_(target),
+        governor_(budget),
         sender_(HandoffTransfer{.transfer_id = 42,
                                 .partition = partition,
                                 .target_address = std::string(kTargetAddress),
                                 .source_address = std::string(kSourceAddress)},
-                source, config),
+                source, governor_, config),
         receiver_(std::make_unique<HandoffReceiver>(target, target_incarnation)),
         faults_(std::move(faults)),
         random_(faults_.seed) {}
 
   HandoffSender& sender() { return sender_; }
+  BackgroundGovernor& governor() { return governor_; }
   HandoffReceiver& receiver() { return *receiver_; }
   std::uint64_t now_ms() const { return now_ms_; }
   std::uint64_t messages_sent() const { return messages_sent_; }
@@ -211,6 +229,7 @@ class HandoffLoop {
   }
 
   storage::Engine& target_;
+  BackgroundGovernor governor_;  // before the sender, which gives its stream back to it
   HandoffSender sender_;
   std::unique_ptr<HandoffReceiver> receiver_;
   LinkFaults faults_;

@@ -60,7 +60,7 @@ RC_GTEST_PROP(HandoffProperty, ReceiverEndsWithTheMergeOfBothSides, ()) {
   const auto histories = *rc::gen::container<std::vector<KeyHistory>>(GenKeyHistory());
   HandoffSenderConfig config;
   config.batch_bytes_max = *rc::gen::inRange<std::size_t>(1, 600);
-  config.bytes_per_second_max = *rc::gen::element<std::uint64_t>(0ULL, 20'000ULL, 200'000ULL);
+  const auto bytes_per_second = *rc::gen::element<std::uint64_t>(0ULL, 20'000ULL, 200'000ULL);
   config.ack_timeout_ms = 40;
   config.retries_max = 1000;  // faults are random, not adversarial: never give up here
   LinkFaults faults;
@@ -99,7 +99,9 @@ RC_GTEST_PROP(HandoffProperty, ReceiverEndsWithTheMergeOfBothSides, ()) {
   }
   const std::map<std::string, std::string> target_before = Contents(target);
 
-  HandoffLoop loop(source, target, kPartition, config, faults);
+  HandoffLoop loop(source, target, kPartition, config, faults, /*target_incarnation=*/11,
+                   bytes_per_second == 0 ? UnlimitedBudget()
+                                         : ByteBudget(bytes_per_second, config.batch_bytes_max));
   int writes_done = 0;
   TestRandom write_random(faults.seed ^ 0x5eed);
   loop.on_step = [&](std::uint64_t) {

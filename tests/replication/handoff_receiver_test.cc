@@ -275,7 +275,6 @@ TEST(HandoffSenderAckTest, RetryableRefusalIsRetriedAfterTheTimeout) {
   target.failures = 2;
   PutObject(source, StorageKey(kPartition, "a"), Siblings(kSourceActor, {"a"}));
   HandoffSenderConfig config;
-  config.bytes_per_second_max = 0;
   config.ack_timeout_ms = 50;
   config.retries_max = 2;
   HandoffLoop loop(source, target, kPartition, config);
@@ -293,7 +292,6 @@ TEST(HandoffSenderAckTest, RetryableRefusalsExhaustTheRetries) {
   target.failures = 100;
   PutObject(source, StorageKey(kPartition, "a"), Siblings(kSourceActor, {"a"}));
   HandoffSenderConfig config;
-  config.bytes_per_second_max = 0;
   config.ack_timeout_ms = 50;
   config.retries_max = 2;
   HandoffLoop loop(source, target, kPartition, config);
@@ -310,7 +308,6 @@ TEST(HandoffSenderAckTest, CorruptionRefusalFailsAtOnce) {
   garbage.Put(storage::Column::kObjects, StorageKey(kPartition, "k"), "garbage");
   ASSERT_TRUE(source.Write(garbage, {}).ok());
   HandoffSenderConfig config;
-  config.bytes_per_second_max = 0;
   HandoffLoop loop(source, target, kPartition, config);
   loop.Run();
   ASSERT_EQ(loop.sender().state(), HandoffState::kFailed);
@@ -322,10 +319,11 @@ TEST(HandoffSenderAckTest, CorruptionRefusalFailsAtOnce) {
 TEST(HandoffSenderAckTest, ForeignAndStaleAcksAreIgnored) {
   MemoryEngine source;
   PutObject(source, StorageKey(kPartition, "a"), Siblings(kSourceActor, {"a"}));
+  BackgroundGovernor governor(UnlimitedBudget());
   HandoffSender sender(
       HandoffTransfer{
           .transfer_id = 1, .partition = kPartition, .target_address = std::string(kTargetAddress)},
-      source, HandoffSenderConfig{.bytes_per_second_max = 0});
+      source, governor);
   sender.Tick(0);
   std::vector<cluster::Outbound> sent = sender.TakeOutbound();
   ASSERT_EQ(sent.size(), 1u);

@@ -18,7 +18,6 @@ constexpr std::uint32_t kPartition = 7;
 HandoffSenderConfig SmallBatches() {
   HandoffSenderConfig config;
   config.batch_bytes_max = 300;
-  config.bytes_per_second_max = 0;
   config.ack_timeout_ms = 50;
   config.retries_max = 5;
   return config;
@@ -211,15 +210,17 @@ TEST(HandoffTransferTest, ThrottlingTakesAtLeastBytesOverRateOfVirtualTime) {
   }
   HandoffSenderConfig config = SmallBatches();
   config.batch_bytes_max = 4096;
-  config.bytes_per_second_max = 50'000;
   config.ack_timeout_ms = 100'000;  // a throttled stream must not look like a lost one
-  HandoffLoop loop(source, target, kPartition, config);
+  HandoffLoop loop(source, target, kPartition, config, {}, /*target_incarnation=*/11,
+                   ByteBudget(50'000, config.batch_bytes_max));
   loop.Run();
   ASSERT_EQ(loop.sender().state(), HandoffState::kDone);
 
   const std::uint64_t bytes = loop.sender().progress().bytes_sent;
   EXPECT_GT(bytes, 100'000u);
-  // The bucket starts empty and lends at most one batch: (bytes - batch) / rate at least.
+  EXPECT_EQ(loop.governor().stats().of(WorkKind::kOwnershipHandoff).bytes_granted, bytes);
+  EXPECT_GT(loop.governor().stats().of(WorkKind::kOwnershipHandoff).spend_refused, 0u);
+  // The budget starts full and holds one batch: (bytes - batch) / rate at least.
   const double seconds_min = static_cast<double>(bytes - config.batch_bytes_max) / 50'000.0;
   EXPECT_GE(static_cast<double>(loop.now_ms()), seconds_min * 1000.0);
   // ... and the throttle does not stall either: within a few milliseconds per batch of that.

@@ -141,8 +141,15 @@ void DeliverAll(HintedHandoff& handoff, FakeRouting& routing,
   ADD_FAILURE() << "still sending after " << rounds << " rounds";
 }
 
+// A budget that never says no, for the tests that do not look at it
+// (hinted_handoff_budget_test.cc does).
+BackgroundBudget& NoLimit() {
+  static BackgroundGovernor governor(UnlimitedBudget());
+  return governor;
+}
+
 HintedHandoff Opened(storage::Engine& engine, HintedHandoffConfig config = {}) {
-  HintedHandoff handoff(engine, config);
+  HintedHandoff handoff(engine, NoLimit(), config);
   EXPECT_TRUE(handoff.Open().ok());
   return handoff;
 }
@@ -308,7 +315,7 @@ TEST(HintedHandoffTest, StoreHintRejectsBadArgumentsAndCorruptRecords) {
   PutRaw(engine, Column::kHints, key, "\x01garbage");
   EXPECT_EQ(handoff.StoreHint(key, object, {"n1"}, false).code(), StatusCode::kCorruption);
   EXPECT_EQ(handoff.Find(key).status().code(), StatusCode::kCorruption);
-  HintedHandoff reopened(engine, {});
+  HintedHandoff reopened(engine, NoLimit(), {});
   EXPECT_EQ(reopened.Open().code(), StatusCode::kCorruption);
 }
 
@@ -562,7 +569,7 @@ TEST(HintedHandoffTest, HintsSurviveARestartAndAreDeliveredAfterIt) {
   }
   engine.DropUnsyncedWrites();
 
-  HintedHandoff restarted(engine, {});
+  HintedHandoff restarted(engine, NoLimit(), {});
   ASSERT_TRUE(restarted.Open().ok());
   EXPECT_EQ(restarted.records(), 2u);
   EXPECT_EQ(restarted.pending(), 4u);

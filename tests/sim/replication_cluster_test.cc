@@ -482,6 +482,26 @@ TEST_P(RingChangeTest, LeavesEveryKeyOnExactlyItsPrimaries) {
   ASSERT_TRUE(simulation_->RunFor(1'000).ok());  // the last writes' third acks
   check_placement("before");
 
+  // Throughout, no node streams more partitions at once than its background governor allows
+  // (docs/design/governor.md); the ring changes below make some node wait for a stream.
+  const std::uint64_t streams_max = layout_.base.background.streams_max;
+  std::uint64_t streams_peak = 0;
+  std::map<std::string, std::uint64_t> stream_refusals;
+  std::map<std::string, std::uint64_t> handoff_bytes;
+  simulation_->AddInvariant("background streams within streams_max", [&]() -> Status {
+    for (const std::string& address : simulation_->live_addresses()) {
+      const replication::BackgroundStats stats = NodeOf(address).Stats().background;
+      const std::uint64_t held = stats.Total().streams_held;
+      if (held > streams_max) {
+        return Status::Internal(address + " holds " + std::to_string(held) + " streams");
+      }
+      streams_peak = std::max(streams_peak, held);
+      stream_refusals[address] = stats.Total().streams_refused;
+      handoff_bytes[address] = stats.of(replication::WorkKind::kOwnershipHandoff).bytes_granted;
+    }
+    return Status::Ok();
+  });
+
   // A join: the sixth node takes partitions; replica lists change around them.
   ASSERT_TRUE(simulation_->AddProcess(spare_).ok());
   ASSERT_TRUE(
@@ -524,6 +544,14 @@ TEST_P(RingChangeTest, LeavesEveryKeyOnExactlyItsPrimaries) {
                       simulation_->now_ms() + 120'000)
                   .ok());
   check_placement("after the leave");
+
+  std::uint64_t refusals = 0;
+  std::uint64_t bytes = 0;
+  for (const auto& [address, count] : stream_refusals) refusals += count;
+  for (const auto& [address, count] : handoff_bytes) bytes += count;
+  EXPECT_EQ(streams_peak, streams_max);
+  EXPECT_GT(refusals, 0u);
+  EXPECT_GT(bytes, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+// RenderNodeMetrics: the background governor's series, per kind, and the hint bytes gauge.
+#include "runtime/node_metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace meridian::runtime {
+namespace {
+
+TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
+  node::NodeStats stats;
+  stats.hint_bytes = 1234;
+  replication::BackgroundKindStats& hints =
+      stats.background.kinds[replication::WorkKindIndex(replication::WorkKind::kHintReplay)];
+  hints.bytes_granted = 500;
+  hints.objects_granted = 7;
+  hints.spend_refused = 3;
+  replication::BackgroundKindStats& copies =
+      stats.background.kinds[replication::WorkKindIndex(replication::WorkKind::kReplicaCopy)];
+  copies.streams_held = 2;
+  copies.streams_refused = 9;
+  stats.background.bytes_per_second = 1000;
+  stats.background.streams_max = 4;
+
+  const std::string text = RenderNodeMetrics(stats);
+  for (const std::string line : {
+           "meridian_hint_bytes 1234\n",
+           "meridian_background_bytes_total{kind=\"hint_replay\"} 500\n",
+           "meridian_background_bytes_total{kind=\"ownership_handoff\"} 0\n",
+           "meridian_background_objects_total{kind=\"hint_replay\"} 7\n",
+           "meridian_background_throttled_total{kind=\"hint_replay\",limit=\"bytes\"} 3\n",
+           "meridian_background_throttled_total{kind=\"replica_copy\",limit=\"streams\"} 9\n",
+           "meridian_background_streams{kind=\"replica_copy\"} 2\n",
+           "meridian_background_streams{kind=\"tombstone_reaping\"} 0\n",
+           "meridian_background_bytes_per_second_limit 1000\n",
+           "meridian_background_streams_limit 4\n",
+           "# TYPE meridian_background_throttled_total counter\n",
+           "# TYPE meridian_background_streams gauge\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin:\n" << text;
+  }
+}
+
+}  // namespace
+}  // namespace meridian::runtime
