@@ -18,6 +18,7 @@
 #include "node/partition_actors.h"
 #include "node/write_observing_engine.h"
 #include "replication/anti_entropy.h"
+#include "replication/background_governor.h"
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 #include "storage/rocksdb_engine.h"
@@ -62,8 +63,8 @@ struct Replica : node::ObjectChangeObserver {
     rocks = std::move(opened).value();
     engine =
         std::make_unique<node::WriteObservingEngine>(*rocks, actors, config.shape.segment_bits);
-    anti_entropy = std::make_unique<replication::AntiEntropy>(kPartition, config, *engine,
-                                                              std::move(address), counters);
+    anti_entropy = std::make_unique<replication::AntiEntropy>(
+        kPartition, config, *engine, std::move(address), counters, governor);
     engine->SetObserver(this);  // as the node's TreeUpdater: every write updates the tree
   }
   void OnObjectChanged(std::uint32_t, std::string_view key, std::optional<std::uint64_t> old_hash,
@@ -88,6 +89,9 @@ struct Replica : node::ObjectChangeObserver {
   std::unique_ptr<storage::RocksDbEngine> rocks;
   std::unique_ptr<node::WriteObservingEngine> engine;
   replication::AntiEntropyCounters counters;
+  // Unlimited: the bench measures the work, not the pacing.
+  replication::BackgroundGovernor governor{
+      replication::BackgroundGovernorConfig{.bytes_per_second = 0, .streams_max = 0}};
   std::unique_ptr<replication::AntiEntropy> anti_entropy;
 };
 

@@ -224,6 +224,11 @@ std::vector<Setting> MakeSettings() {
       "per interval, in ms (0: off)",
       0, kU32, [](C& c) -> std::uint64_t& { return c.node.anti_entropy.exchange_interval_ms; }));
   settings.push_back(NumberSetting(
+      "aae_keys_per_round_max",
+      "Active anti-entropy: copies one side sends in one exchange round (larger rounds repair "
+      "faster, with longer pauses of this node's event loop)",
+      1, 1u << 20, [](C& c) -> std::uint32_t& { return c.node.anti_entropy.keys_per_round_max; }));
+  settings.push_back(NumberSetting(
       "peer_suspect_after_ms",
       "A peer sent a request and silent for this long is routed around until it answers "
       "(0: only the failure detector decides)",

@@ -33,8 +33,9 @@ bool PartitionReplica::primary() const {
 void PartitionReplica::UpdateAntiEntropy() {
   const bool wanted = primary() && config_.anti_entropy.exchange_interval_ms > 0;
   if (wanted && anti_entropy_ == nullptr) {
-    anti_entropy_ = std::make_unique<replication::AntiEntropy>(
-        partition_, config_.anti_entropy, engine_, config_.self_address, anti_entropy_counters_);
+    anti_entropy_ = std::make_unique<replication::AntiEntropy>(partition_, config_.anti_entropy,
+                                                               engine_, config_.self_address,
+                                                               anti_entropy_counters_, budget_);
   } else if (!wanted && anti_entropy_ != nullptr) {
     // Its messages still in flight are lost; a later replica starts over.
     for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {

@@ -20,13 +20,18 @@ std::uint64_t FirstExchangeOffsetMs(std::uint32_t partition, std::uint64_t inter
 
 AntiEntropy::AntiEntropy(std::uint32_t partition, const AntiEntropyConfig& config,
                          storage::Engine& engine, std::string self_address,
-                         AntiEntropyCounters& counters)
+                         AntiEntropyCounters& counters, BackgroundBudget& budget)
     : partition_(partition),
       config_(config),
       engine_(engine),
       self_address_(std::move(self_address)),
-      counters_(counters) {
+      counters_(counters),
+      budget_(budget) {
   MERIDIAN_CHECK(config_.shape.valid());
+}
+
+AntiEntropy::~AntiEntropy() {
+  if (exchange_ && exchange_->slot) budget_.ReleaseStream(std::move(*exchange_->slot));
 }
 
 bool AntiEntropy::InPartition(std::string_view storage_key) const {
@@ -70,50 +75,60 @@ Result<const storage::TictacTree*> AntiEntropy::Tree() {
   return &*tree_;
 }
 
+Status AntiEntropy::AppendKeysOf(std::uint32_t segment,
+                                 std::vector<storage::KeyVersionHash>& keys) {
+  const storage::KeyRange range = storage::AaeSegmentRange(partition_, segment);
+  Status bad = Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
+                   [&](std::string_view index_key, std::string_view value) {
+                     auto storage_key = storage::AaeIndexStorageKey(index_key);
+                     ByteReader reader(value);
+                     std::uint64_t hash = 0;
+                     if (!storage_key.ok() || !reader.ReadFixed64(hash)) {
+                       bad = Status::Corruption("malformed anti-entropy index entry");
+                       return false;
+                     }
+                     keys.push_back(storage::KeyVersionHash{std::string(*storage_key), hash});
+                     return true;
+                   }));
+  return bad;
+}
+
 Result<std::vector<storage::KeyVersionHash>> AntiEntropy::KeysOf(
     const std::vector<std::uint32_t>& segments) {
   std::vector<storage::KeyVersionHash> keys;
-  for (std::uint32_t segment : segments) {
-    const storage::KeyRange range = storage::AaeSegmentRange(partition_, segment);
-    Status bad = Status::Ok();
-    MERIDIAN_RETURN_IF_ERROR(
-        engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
-                     [&](std::string_view index_key, std::string_view value) {
-                       auto storage_key = storage::AaeIndexStorageKey(index_key);
-                       ByteReader reader(value);
-                       std::uint64_t hash = 0;
-                       if (!storage_key.ok() || !reader.ReadFixed64(hash)) {
-                         bad = Status::Corruption("malformed anti-entropy index entry");
-                         return false;
-                       }
-                       keys.push_back(storage::KeyVersionHash{std::string(*storage_key), hash});
-                       return true;
-                     }));
-    MERIDIAN_RETURN_IF_ERROR(bad);
-  }
+  for (std::uint32_t segment : segments) MERIDIAN_RETURN_IF_ERROR(AppendKeysOf(segment, keys));
   std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   return keys;
 }
 
 void AntiEntropy::Tick(std::uint64_t now_ms, const std::vector<std::string>& peers) {
   if (config_.exchange_interval_ms == 0) return;
-  if (exchange_ && now_ms >= exchange_->deadline_ms) Finish(now_ms, /*failed=*/true, false);
+  if (exchange_ && exchange_->held_key_hashes) TrySendKeyHashes(now_ms);
+  if (exchange_ && !exchange_->held_key_hashes && now_ms >= exchange_->deadline_ms) {
+    Finish(now_ms, /*failed=*/true, false);
+  }
   if (next_exchange_ms_ == 0) {
     next_exchange_ms_ = now_ms + FirstExchangeOffsetMs(partition_, config_.exchange_interval_ms);
   }
   if (exchange_ || peers.empty() || now_ms < next_exchange_ms_) return;
-  Start(now_ms, peers[next_peer_++ % peers.size()]);
+  std::optional<StreamSlot> slot = budget_.TryAcquireStream(WorkKind::kAntiEntropyRepair, now_ms);
+  if (!slot) return;  // asks again on the next tick
+  Start(now_ms, peers[next_peer_++ % peers.size()], std::move(*slot));
   // Each peer once per interval (the next start is rescheduled when this one ends).
   next_exchange_ms_ = now_ms + config_.exchange_interval_ms / peers.size();
 }
 
-void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer) {
+void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer, StreamSlot slot) {
   if (Status built = EnsureTree(); !built.ok()) {
+    budget_.ReleaseStream(std::move(slot));
     ++counters_.exchanges_failed;
     return;
   }
-  exchange_ =
-      Exchange{next_exchange_id_++, peer, false, false, now_ms + config_.exchange_timeout_ms, {}};
+  exchange_ = Exchange{
+      next_exchange_id_++, peer,        false, false, now_ms + config_.exchange_timeout_ms, {},
+      std::move(slot),     std::nullopt};
   cluster::Outbound& out = outbound_.emplace_back();
   out.to_address = peer;
   proto::AaeExchangeStart* start = out.message.mutable_aae_exchange_start();
@@ -132,6 +147,7 @@ void AntiEntropy::Finish(std::uint64_t now_ms, bool failed, bool repaired) {
   }
   // More to repair than one round took: carry on soon rather than after the interval.
   if (!failed && exchange_->capped) next_exchange_ms_ = now_ms + config_.continue_after_ms;
+  if (exchange_->slot) budget_.ReleaseStream(std::move(*exchange_->slot));
   exchange_.reset();
 }
 
@@ -145,7 +161,7 @@ void AntiEntropy::Receive(const std::string& from_address, const proto::PeerMess
       OnSegmentHashes(message.aae_segment_hashes(), now_ms);
       break;
     case proto::PeerMessage::kAaeKeyHashes:
-      OnKeyHashes(from_address, message.aae_key_hashes(), replica);
+      OnKeyHashes(from_address, message.aae_key_hashes(), replica, now_ms);
       break;
     case proto::PeerMessage::kAaeRepair:
       OnRepair(message.aae_repair(), now_ms);
@@ -200,27 +216,46 @@ void AntiEntropy::OnSegmentHashes(const proto::AaeSegmentHashes& hashes, std::ui
     Finish(now_ms, /*failed=*/true, false);
     return;
   }
-  if (differing->size() > config_.segments_per_round_max) {
-    differing->resize(config_.segments_per_round_max);
-    exchange_->capped = true;
+  // Segments in order until the round's caps: its segment count, or this side's keys there.
+  std::vector<std::uint32_t> chosen;
+  std::vector<storage::KeyVersionHash> keys;
+  for (std::uint32_t segment : *differing) {
+    if (chosen.size() >= config_.segments_per_round_max ||
+        keys.size() >= config_.keys_per_round_max) {
+      exchange_->capped = true;
+      break;
+    }
+    if (Status read = AppendKeysOf(segment, keys); !read.ok()) {
+      Finish(now_ms, /*failed=*/true, false);
+      return;
+    }
+    chosen.push_back(segment);
   }
-  auto keys = KeysOf(*differing);
-  if (!keys.ok()) {
-    Finish(now_ms, /*failed=*/true, false);
-    return;
-  }
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   exchange_->awaiting_repair = true;
-  cluster::Outbound& out = outbound_.emplace_back();
+  cluster::Outbound out;
   out.to_address = exchange_->peer;
   proto::AaeKeyHashes* message = out.message.mutable_aae_key_hashes();
   message->set_exchange_id(exchange_->id);
   message->set_partition(partition_);
-  for (std::uint32_t segment : *differing) message->add_segments(segment);
-  if (!keys->empty()) message->set_key_hashes(storage::EncodeTictacKeyHashes(*keys));
+  for (std::uint32_t segment : chosen) message->add_segments(segment);
+  if (!keys.empty()) message->set_key_hashes(storage::EncodeTictacKeyHashes(keys));
+  exchange_->held_key_hashes = std::move(out);
+  TrySendKeyHashes(now_ms);
+}
+
+void AntiEntropy::TrySendKeyHashes(std::uint64_t now_ms) {
+  MERIDIAN_DCHECK(exchange_ && exchange_->held_key_hashes);
+  const WorkSize size{exchange_->held_key_hashes->message.aae_key_hashes().key_hashes().size(), 0};
+  // Waits while the budget is in debt (the last round's copies) or other kinds go first.
+  if (!budget_.TrySpend(WorkKind::kAntiEntropyRepair, size, now_ms)) return;
+  outbound_.push_back(std::move(*exchange_->held_key_hashes));
+  exchange_->held_key_hashes.reset();
+  exchange_->deadline_ms = now_ms + config_.exchange_timeout_ms;
 }
 
 void AntiEntropy::OnKeyHashes(const std::string& from_address, const proto::AaeKeyHashes& keys,
-                              bool replica) {
+                              bool replica, std::uint64_t now_ms) {
   if (!replica) return;  // refused at the start already; the initiator times out
   std::vector<std::uint32_t> segments(keys.segments().begin(), keys.segments().end());
   for (std::uint32_t segment : segments) {
@@ -243,7 +278,10 @@ void AntiEntropy::OnKeyHashes(const std::string& from_address, const proto::AaeK
     if (difference.local_version_hash) send.push_back(difference.key);
     if (difference.remote_version_hash) wanted.push_back(difference.key);
   }
-  SendRepairs(from_address, keys.exchange_id(), send, wanted, /*from_initiator=*/false);
+  const bool truncated = send.size() > config_.keys_per_round_max;
+  if (truncated) send.resize(config_.keys_per_round_max);
+  SendRepairs(from_address, keys.exchange_id(), send, wanted, /*from_initiator=*/false, truncated,
+              now_ms);
 }
 
 void AntiEntropy::OnRepair(const proto::AaeRepair& repair, std::uint64_t now_ms) {
@@ -255,20 +293,28 @@ void AntiEntropy::OnRepair(const proto::AaeRepair& repair, std::uint64_t now_ms)
     for (const std::string& key : repair.wanted_keys()) {
       if (InPartition(key)) exchange_->wanted.push_back(key);
     }
+    if (repair.truncated()) exchange_->capped = true;
   }
+  WorkSize received;
   for (const proto::HandoffEntry& entry : repair.objects()) {
     if (!InPartition(entry.storage_key())) continue;
     repairs_.emplace_back(entry.storage_key(), entry.encoded_object());
     ++counters_.keys_received;
+    received.bytes += entry.storage_key().size() + entry.encoded_object().size();
+    ++received.objects;
   }
+  // The merges this node is about to apply.
+  if (received.objects > 0) budget_.Charge(WorkKind::kAntiEntropyRepair, received, now_ms);
   if (repair.from_initiator() || !repair.last()) return;
-  SendRepairs(exchange_->peer, exchange_->id, exchange_->wanted, {}, /*from_initiator=*/true);
+  SendRepairs(exchange_->peer, exchange_->id, exchange_->wanted, {}, /*from_initiator=*/true,
+              /*truncated=*/false, now_ms);
   Finish(now_ms, /*failed=*/false, /*repaired=*/true);
 }
 
 void AntiEntropy::SendRepairs(const std::string& to_address, std::uint64_t exchange_id,
                               const std::vector<std::string>& keys,
-                              const std::vector<std::string>& wanted, bool from_initiator) {
+                              const std::vector<std::string>& wanted, bool from_initiator,
+                              bool truncated, std::uint64_t now_ms) {
   proto::AaeRepair* message = nullptr;
   std::size_t bytes = 0;
   const auto next_message = [&] {
@@ -281,6 +327,7 @@ void AntiEntropy::SendRepairs(const std::string& to_address, std::uint64_t excha
     bytes = 0;
   };
   next_message();
+  WorkSize sent;
   for (const std::string& key : keys) {
     auto object = engine_.Get(storage::Column::kObjects, key);
     if (!object.ok() || !object->has_value()) continue;  // gone meanwhile: nothing to send
@@ -292,9 +339,13 @@ void AntiEntropy::SendRepairs(const std::string& to_address, std::uint64_t excha
     entry->set_encoded_object(std::move(**object));
     bytes += key.size() + entry->encoded_object().size();
     ++counters_.keys_sent;
+    sent.bytes += key.size() + entry->encoded_object().size();
+    ++sent.objects;
   }
   for (const std::string& key : wanted) message->add_wanted_keys(key);
+  message->set_truncated(truncated);
   message->set_last(true);
+  if (sent.objects > 0) budget_.Charge(WorkKind::kAntiEntropyRepair, sent, now_ms);
 }
 
 std::vector<std::pair<std::string, std::string>> AntiEntropy::TakeRepairs() {

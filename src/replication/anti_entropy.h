@@ -24,6 +24,14 @@
 // responder keeps no state between messages. Messages of another exchange are ignored; an
 // exchange unanswered for exchange_timeout_ms is given up (the next round repeats it).
 //
+// The node's background budget (background_budget.h, kind anti_entropy_repair) paces it: an
+// initiator holds a stream slot for each exchange, and sends its key hashes (the start of the
+// repair) only when the budget has credit; every copy either side sends or receives is charged
+// to its own node's budget (Charge: the responder cannot hold a reply back, so a round's cost
+// is a debt that delays whatever background work asks next, the next round included). A round
+// moves at most keys_per_round_max copies each way, so the debt and the merges one event-loop
+// turn applies stay small.
+//
 // Sans-IO apart from reading the engine (index scans and object reads for repairs); time
 // comes in as now_ms. Not thread-safe; the engine must outlive it.
 #pragma once
@@ -38,6 +46,7 @@
 #include "cluster/outbound.h"
 #include "core/status.h"
 #include "proto/peer.pb.h"
+#include "replication/background_budget.h"
 #include "storage/engine.h"
 #include "storage/tictac_tree.h"
 
@@ -51,6 +60,9 @@ struct AntiEntropyConfig {
   std::uint64_t exchange_timeout_ms = 10'000;
   std::uint64_t continue_after_ms = 200;  // the next round, when the last one hit a cap
   std::uint32_t segments_per_round_max = 128;
+  // Copies one side sends in a round (the initiator stops adding segments once its own keys
+  // there reach it; a responder with more says so and the initiator goes on soon).
+  std::uint32_t keys_per_round_max = 1'024;
   std::size_t repair_message_bytes_max = std::size_t{1} << 20;
 };
 
@@ -66,9 +78,13 @@ struct AntiEntropyCounters {
 
 class AntiEntropy {
  public:
-  // `counters` are the node's, shared by every partition's AntiEntropy (they outlive this).
+  // `counters` are the node's, shared by every partition's AntiEntropy, and `budget` the node's
+  // background budget (both outlive this).
   AntiEntropy(std::uint32_t partition, const AntiEntropyConfig& config, storage::Engine& engine,
-              std::string self_address, AntiEntropyCounters& counters);
+              std::string self_address, AntiEntropyCounters& counters, BackgroundBudget& budget);
+  ~AntiEntropy();
+  AntiEntropy(const AntiEntropy&) = delete;
+  AntiEntropy& operator=(const AntiEntropy&) = delete;
 
   // A write changed an object's version hash (after it reached the engine). Before the tree is
   // built this is a no-op (the build reads the index, which has it).
@@ -102,22 +118,30 @@ class AntiEntropy {
     bool capped = false;           // more segments differed than one round repairs
     std::uint64_t deadline_ms = 0;
     std::vector<std::string> wanted;  // keys the responder wants from us
+    std::optional<StreamSlot> slot;   // held for the exchange's life
+    // The key hashes, built and waiting for the budget (no deadline runs meanwhile).
+    std::optional<cluster::Outbound> held_key_hashes;
   };
 
   Status EnsureTree();
   // The (storage key, version hash) pairs of `segments`, sorted by key.
   Result<std::vector<storage::KeyVersionHash>> KeysOf(const std::vector<std::uint32_t>& segments);
-  void Start(std::uint64_t now_ms, const std::string& peer);
+  // Appends the (storage key, version hash) pairs of `segment` to `keys`.
+  Status AppendKeysOf(std::uint32_t segment, std::vector<storage::KeyVersionHash>& keys);
+  void Start(std::uint64_t now_ms, const std::string& peer, StreamSlot slot);
+  // Sends the held key hashes when the budget allows.
+  void TrySendKeyHashes(std::uint64_t now_ms);
   void Finish(std::uint64_t now_ms, bool failed, bool repaired);
   void OnStart(const std::string& from_address, const proto::AaeExchangeStart& start, bool replica);
   void OnSegmentHashes(const proto::AaeSegmentHashes& hashes, std::uint64_t now_ms);
-  void OnKeyHashes(const std::string& from_address, const proto::AaeKeyHashes& keys, bool replica);
+  void OnKeyHashes(const std::string& from_address, const proto::AaeKeyHashes& keys, bool replica,
+                   std::uint64_t now_ms);
   void OnRepair(const proto::AaeRepair& repair, std::uint64_t now_ms);
   // Sends this node's copies of `keys` (and, when responding, `wanted`) in messages of at
   // most repair_message_bytes_max, the last one marked.
   void SendRepairs(const std::string& to_address, std::uint64_t exchange_id,
                    const std::vector<std::string>& keys, const std::vector<std::string>& wanted,
-                   bool from_initiator);
+                   bool from_initiator, bool truncated, std::uint64_t now_ms);
   bool InPartition(std::string_view storage_key) const;
 
   const std::uint32_t partition_;
@@ -132,6 +156,7 @@ class AntiEntropy {
   std::vector<std::pair<std::string, std::string>> repairs_;
   std::vector<cluster::Outbound> outbound_;
   AntiEntropyCounters& counters_;
+  BackgroundBudget& budget_;
 };
 
 }  // namespace meridian::replication

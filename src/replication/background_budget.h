@@ -88,6 +88,10 @@ class BackgroundBudget {
   // Asks to send `size` now: true (and the size is debited) when the budget allows, false
   // otherwise (nothing is debited; ask again later).
   [[nodiscard]] virtual bool TrySpend(WorkKind kind, WorkSize size, std::uint64_t now_ms) = 0;
+  // Debits `size` unconditionally, for work that has happened or cannot wait (an anti-entropy
+  // responder's copies: it keeps no state to hold them back). The budget may go into debt;
+  // later requests of every kind wait until it is repaid, which paces whoever asks next.
+  virtual void Charge(WorkKind kind, WorkSize size, std::uint64_t now_ms) = 0;
   // When a TrySpend of `size` by `kind` would pass if nothing else asked meanwhile: now_ms or
   // later; nullopt when `kind` waits behind other kinds, so the time depends on them.
   [[nodiscard]] virtual std::optional<std::uint64_t> NextGrantMs(WorkKind kind, WorkSize size,

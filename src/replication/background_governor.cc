@@ -103,6 +103,17 @@ bool BackgroundGovernor::TrySpend(WorkKind kind, WorkSize size, std::uint64_t no
   return false;
 }
 
+void BackgroundGovernor::Charge(WorkKind kind, WorkSize size, std::uint64_t now_ms) {
+  MERIDIAN_CHECK(WorkKindIndex(kind) < kWorkKindCount);
+  const std::uint64_t charge = ChargeOf(size);
+  BackgroundKindStats& stats = stats_.kinds[WorkKindIndex(kind)];
+  Refill(now_ms);
+  if (config_.bytes_per_second != 0) credit_millibytes_ -= Millibytes(charge);
+  stats.bytes_granted += size.bytes;
+  stats.objects_granted += size.objects;
+  ++stats.requests_granted;
+}
+
 std::optional<std::uint64_t> BackgroundGovernor::NextGrantMs(WorkKind kind, WorkSize size,
                                                              std::uint64_t now_ms) const {
   const std::uint64_t charge = ChargeOf(size);

@@ -89,6 +89,7 @@ class BackgroundGovernor final : public BackgroundBudget {
   void ReleaseStream(StreamSlot slot) override;
   // A size whose charge exceeds kChargeMax is a checked error.
   bool TrySpend(WorkKind kind, WorkSize size, std::uint64_t now_ms) override;
+  void Charge(WorkKind kind, WorkSize size, std::uint64_t now_ms) override;
   std::optional<std::uint64_t> NextGrantMs(WorkKind kind, WorkSize size,
                                            std::uint64_t now_ms) const override;
 

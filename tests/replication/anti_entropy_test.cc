@@ -3,7 +3,9 @@
 // trees end an exchange after one round trip; differing keys — on one side, on both, deleted
 // (tombstones), a wiped replica — are repaired both ways through the normal merge until both
 // engines hold the same objects; a cap on segments per round carries on in later rounds; a
-// responder that is not a replica refuses; an unanswered exchange is given up.
+// responder that is not a replica refuses; an unanswered exchange is given up; the background
+// budget paces it (a stream slot per exchange, key hashes held while it has no credit, every
+// copy sent or received charged, at most keys_per_round_max copies a round each way).
 #include "replication/anti_entropy.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 
 #include "core/byte_codec.h"
 #include "core/object_codec.h"
+#include "replication/fake_budget.h"
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
@@ -38,7 +41,7 @@ class Replica {
  public:
   Replica(std::string address, const AntiEntropyConfig& config)
       : address(std::move(address)),
-        anti_entropy(kPartition, config, engine, this->address, counters) {}
+        anti_entropy(kPartition, config, engine, this->address, counters, budget) {}
 
   // Merges `object` into the stored copy (the node's normal merge) and indexes the result.
   void Merge(const std::string& key, const DvvSet& object) {
@@ -93,6 +96,7 @@ class Replica {
   std::string address;
   storage::MemoryEngine engine;
   AntiEntropyCounters counters;
+  test_support::FakeBudget budget;
   AntiEntropy anti_entropy;
 
  private:
@@ -261,6 +265,90 @@ TEST_F(AntiEntropyTest, ARespondentThatIsNotAReplicaRefusesAndAnUnansweredExchan
   a.anti_entropy.Tick(now_ms_ + config_.exchange_timeout_ms, {b.address});
   EXPECT_EQ(a.anti_entropy.counters().exchanges_failed, 2u);
   EXPECT_FALSE(a.anti_entropy.exchanging());
+}
+
+TEST_F(AntiEntropyTest, AnExchangeStartsOnlyWithAStreamSlotAndGivesItBack) {
+  Replica a("a:1", config_);
+  Replica b("b:1", config_);
+  a.Merge(Key(1), Written(1, "x"));
+  a.budget.streams_allowed = false;
+  for (int tick = 0; tick < 3; ++tick) {
+    now_ms_ += config_.exchange_interval_ms;
+    a.anti_entropy.Tick(now_ms_, {b.address});
+  }
+  EXPECT_FALSE(a.anti_entropy.exchanging());
+  EXPECT_TRUE(a.anti_entropy.TakeOutbound().empty());
+  ASSERT_FALSE(a.budget.stream_requests.empty());
+  EXPECT_EQ(a.budget.stream_requests.back(), WorkKind::kAntiEntropyRepair);
+
+  a.budget.streams_allowed = true;
+  Exchange(a, b);
+  EXPECT_EQ(a.Objects(), b.Objects());
+  EXPECT_EQ(a.budget.streams_held, 0u);           // given back when the exchange ended
+  EXPECT_TRUE(b.budget.stream_requests.empty());  // the responder holds none
+}
+
+TEST_F(AntiEntropyTest, KeyHashesWaitForTheBudgetWithoutTimingOut) {
+  Replica a("a:1", config_);
+  Replica b("b:1", config_);
+  for (int i = 0; i < 50; ++i) a.Merge(Key(i), Written(1, "v" + std::to_string(i)));
+  a.budget.spends_left = 0;
+  a.anti_entropy.Tick(now_ms_, {b.address});  // schedules
+  now_ms_ += config_.exchange_interval_ms;
+  a.anti_entropy.Tick(now_ms_, {b.address});
+  Shuttle({&a, &b});  // start and segment hashes; the key hashes are held
+  ASSERT_TRUE(a.anti_entropy.exchanging());
+  EXPECT_TRUE(b.Objects().empty());
+  // Far past the exchange timeout, still waiting for credit rather than failing.
+  now_ms_ += 3 * config_.exchange_timeout_ms;
+  a.anti_entropy.Tick(now_ms_, {b.address});
+  EXPECT_TRUE(a.anti_entropy.TakeOutbound().empty());
+  EXPECT_EQ(a.anti_entropy.counters().exchanges_failed, 0u);
+  ASSERT_FALSE(a.budget.spend_kinds.empty());
+  EXPECT_EQ(a.budget.spend_kinds.back(), WorkKind::kAntiEntropyRepair);
+
+  a.budget.spends_left = 1;
+  a.anti_entropy.Tick(now_ms_, {b.address});
+  Shuttle({&a, &b});
+  EXPECT_FALSE(a.anti_entropy.exchanging());
+  EXPECT_EQ(a.Objects(), b.Objects());
+  EXPECT_EQ(a.budget.streams_held, 0u);
+}
+
+TEST_F(AntiEntropyTest, ARoundMovesAtMostKeysPerRoundEachWayAndEverySideChargesItsCopies) {
+  config_.keys_per_round_max = 100;
+  Replica a("a:1", config_);
+  Replica b("b:1", config_);
+  for (int i = 0; i < 1'000; ++i) a.Merge(Key(i), Written(1, "v" + std::to_string(i)));
+  // b (the initiator) is empty: it asks for every segment, a's reply is cut to 100 copies.
+  int rounds = 0;
+  while (a.Objects() != b.Objects() && rounds < 100) {
+    now_ms_ += config_.exchange_interval_ms;
+    b.anti_entropy.Tick(now_ms_, {a.address});
+    for (cluster::Outbound& out : b.anti_entropy.TakeOutbound()) {
+      a.anti_entropy.Receive(b.address, out.message, now_ms_, true);
+    }
+    for (cluster::Outbound& out : a.anti_entropy.TakeOutbound()) {
+      if (out.message.has_aae_repair()) {
+        EXPECT_LE(out.message.aae_repair().objects_size(), 100);
+      }
+      b.anti_entropy.Receive(a.address, out.message, now_ms_, true);
+    }
+    Shuttle({&b, &a});
+    ++rounds;
+  }
+  EXPECT_EQ(a.Objects(), b.Objects());
+  EXPECT_GE(rounds, 10);  // 1,000 keys, 100 a round
+  std::uint64_t sent = 0;
+  for (const WorkSize& size : a.budget.charges) {
+    EXPECT_LE(size.objects, 100u);
+    sent += size.objects;
+  }
+  std::uint64_t received = 0;
+  for (const WorkSize& size : b.budget.charges) received += size.objects;
+  EXPECT_EQ(sent, 1'000u);
+  EXPECT_EQ(received, 1'000u);
+  for (WorkKind kind : a.budget.charge_kinds) EXPECT_EQ(kind, WorkKind::kAntiEntropyRepair);
 }
 
 }  // namespace

@@ -35,6 +35,18 @@ WorkSize Bytes(std::uint64_t bytes) {
   return WorkSize{.bytes = bytes, .objects = 0};
 }
 
+TEST(BackgroundGovernorTest, AChargeIsDebitedEvenIntoDebtAndEveryKindWaitsForItsRepayment) {
+  BackgroundGovernor governor(Config());
+  governor.Charge(kRepair, Bytes(3'000), 0);  // 1,000 in the bucket: 2,000 in debt
+  EXPECT_FALSE(governor.TrySpend(kHandoff, Bytes(1), 0));
+  // 2,001 bytes missing at 10 bytes per millisecond.
+  EXPECT_EQ(governor.NextGrantMs(kHints, Bytes(1), 0), std::nullopt);  // handoff is in line
+  EXPECT_FALSE(governor.TrySpend(kHandoff, Bytes(1), 200));
+  EXPECT_TRUE(governor.TrySpend(kHandoff, Bytes(1), 201));
+  EXPECT_EQ(governor.stats().of(kRepair).bytes_granted, 3'000u);
+  EXPECT_EQ(governor.stats().of(kRepair).requests_granted, 1u);
+}
+
 TEST(BackgroundGovernorTest, BucketStartsFullAndRefillsAtTheRate) {
   BackgroundGovernor governor(Config());
   EXPECT_TRUE(governor.TrySpend(kHandoff, Bytes(600), 0));

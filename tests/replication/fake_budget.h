@@ -22,6 +22,8 @@ class FakeBudget final : public BackgroundBudget {
   std::vector<WorkKind> spend_kinds;
   std::vector<WorkSize> spend_requests;
   std::uint64_t streams_held = 0;
+  std::vector<WorkKind> charge_kinds;
+  std::vector<WorkSize> charges;  // Charge calls (always debited)
 
   std::optional<StreamSlot> TryAcquireStream(WorkKind kind, std::uint64_t) override {
     stream_requests.push_back(kind);
@@ -40,6 +42,10 @@ class FakeBudget final : public BackgroundBudget {
     if (spends_left == 0) return false;
     --spends_left;
     return true;
+  }
+  void Charge(WorkKind kind, WorkSize size, std::uint64_t) override {
+    charge_kinds.push_back(kind);
+    charges.push_back(size);
   }
   std::optional<std::uint64_t> NextGrantMs(WorkKind, WorkSize,
                                            std::uint64_t now_ms) const override {
