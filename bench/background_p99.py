@@ -1,0 +1,276 @@
+#!/usr/bin/python3
+"""Foreground p99 while background work runs (issue 10, item 7), measured on real processes.
+
+Two experiments on a fresh local cluster of `meridian serve` processes (5 nodes, n=3) each:
+
+  catchup  A node (node5) is stopped cleanly for --away-s seconds while a steady write load
+           (--away-rate writes/s of new keys, bucket `away`, through node2) goes on, so the
+           fallbacks keep hints for it. Then it starts again and the hints are replayed to it.
+  aae      node5 is stopped; --aae-keys keys it is a primary of are written with
+           sloppy_quorum=false (bucket `aae`: only primaries take them, so no hints exist and
+           node5 misses every one). Then it starts again and only active anti-entropy can
+           repair them (no client reads that bucket).
+
+In both, a foreground load runs through node1 throughout the measurement: `meridian bench`
+YCSB workload a (50 % reads, 50 % updates, zipfian) over --fg-records keys of bucket `fg`, open
+loop at --fg-rate operations per second (latency counted from each operation's intended
+start, so a stalled server shows), in windows of --window-s seconds. Reported per window: the
+p50/p99 of all operations, errors, and the background work in that window (hint records left,
+anti-entropy keys received by node5, the governor's objects per kind). The baseline is the
+windows before node5 is stopped (all five nodes up, nothing to catch up); "during" are the
+windows from node5's restart until its catch-up is done (hints drained / every key repaired).
+
+Usage: /usr/bin/python3 bench/background_p99.py [--bin build/release/meridian]
+           [--experiment catchup,aae] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
+           [--fg-rate 1000] [--fg-records 20000] [--window-s 10] [--baseline-windows 3]
+           [--aae-exchange-interval-ms 30000] [--json out.json]
+The machine, the date and the command belong next to the figures (docs/replication.md
+"Foreground latency while a node catches up").
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+from cluster_util import (Cluster, cluster_settled, members_alive, new_session,  # noqa: E402
+                          parse_metrics, poll)
+
+NODES = 5
+SETTLE_DEADLINE_S = 90
+CATCHUP_WINDOWS_MAX = 60
+BENCH_CONNECTIONS = 32
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "meridian"))
+    parser.add_argument("--experiment", default="catchup,aae")
+    parser.add_argument("--away-s", type=int, default=600)
+    parser.add_argument("--away-rate", type=int, default=500)
+    parser.add_argument("--aae-keys", type=int, default=100_000)
+    parser.add_argument("--aae-exchange-interval-ms", type=int, default=30_000)
+    parser.add_argument("--fg-rate", type=int, default=1000)
+    parser.add_argument("--fg-records", type=int, default=20_000)
+    parser.add_argument("--window-s", type=int, default=10)
+    parser.add_argument("--baseline-windows", type=int, default=3)
+    parser.add_argument("--gossip-interval-ms", type=int, default=1000)
+    parser.add_argument("--json", help="write every window as JSON here")
+    return parser.parse_args()
+
+
+def metrics(node):
+    return node.metrics(session=new_session())
+
+
+def metric(values, name, default=0.0):
+    return values.get(name, default)
+
+
+def background_objects(values):
+    """{kind: objects granted} from meridian_background_objects_total."""
+    kinds = {}
+    for series, value in values.items():
+        if series.startswith("meridian_background_objects_total{"):
+            kind = series.split('kind="', 1)[1].split('"', 1)[0]
+            kinds[kind] = value
+    return kinds
+
+
+class Bench:
+    """Runs `meridian bench` against one node and returns its JSON report."""
+
+    def __init__(self, binary):
+        self.binary = binary
+        self.directory = tempfile.mkdtemp(prefix="meridian-p99-")
+        self.count = 0
+
+    def run(self, node, bucket, phase, records, rate=None, duration_s=None, workload="a",
+            keep_props=False):
+        self.count += 1
+        path = os.path.join(self.directory, "bench-%d.json" % self.count)
+        command = [self.binary, "bench", "--driver", "meridian-http",
+                   "--address", "127.0.0.1:%d" % node.http_port, "--bucket", bucket,
+                   "--phase", phase, "--records", str(records), "--workload", workload,
+                   "--connections", str(BENCH_CONNECTIONS), "--max-error-rate", "1",
+                   "--quiet", "--json", path]
+        if rate:
+            command += ["--target-rate", str(rate)]
+        if duration_s:
+            command += ["--duration", str(duration_s)]
+        if keep_props:
+            command += ["--keep-bucket-props"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        with open(path) as report:
+            return json.load(report)
+
+
+def window_summary(report):
+    phase = report["phases"][-1]
+    total = phase["total"]
+    return {"ops": total["count"], "errors": total["errors"],
+            "ops_per_s": round(total["ops_per_s"]),
+            "p50_ms": total["latency_us"]["p50"] / 1000.0,
+            "p99_ms": total["latency_us"]["p99"] / 1000.0,
+            "p99_9_ms": total["latency_us"]["p99_9"] / 1000.0}
+
+
+def start_cluster(args, extra_args):
+    cluster = Cluster("p99", gossip_interval_ms=args.gossip_interval_ms, extra_args=extra_args)
+    nodes = cluster.start(NODES)
+    ids = [node.name for node in nodes]
+    poll(cluster_settled(nodes, ids), SETTLE_DEADLINE_S, "the cluster forms")
+    poll(members_alive(nodes, ids, alive=True), SETTLE_DEADLINE_S, "all alive")
+    return cluster, nodes, ids
+
+
+def measure_windows(args, bench, node, count, progress, label):
+    windows = []
+    for _ in range(count):
+        windows.append(window_summary(
+            bench.run(node, "fg", "run", args.fg_records, rate=args.fg_rate,
+                      duration_s=args.window_s)))
+        windows[-1].update(progress())
+        print("  %s window %d: %s" % (label, len(windows), windows[-1]), flush=True)
+    return windows
+
+
+def catchup(args, bench):
+    cluster, nodes, ids = start_cluster(args, [])
+    try:
+        node1, node2, node5 = nodes[0], nodes[1], nodes[4]
+        bench.run(node1, "fg", "load", args.fg_records)
+
+        def progress():
+            hints = sum(metric(metrics(node), "meridian_hint_records") for node in nodes[:4])
+            return {"hint_records": int(hints),
+                    "hint_replay_objects": int(sum(background_objects(metrics(node)).get(
+                        "hint_replay", 0) for node in nodes[:4]))}
+
+        baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
+                                   "baseline")
+        node5.stop()
+        poll(members_alive(nodes[:4], [ids[4]], False), SETTLE_DEADLINE_S, "node5 seen down")
+        started = time.monotonic()
+        away_records = args.away_s * args.away_rate
+        bench.run(node2, "away", "load", away_records, rate=args.away_rate)
+        away_s = time.monotonic() - started
+        hints = progress()["hint_records"]
+        print("  away %.0f s, %d writes, %d hint records" % (away_s, away_records, hints),
+              flush=True)
+        node5.restart()
+        restarted = time.monotonic()
+        during = []
+        caught_up_s = None
+        while len(during) < CATCHUP_WINDOWS_MAX:
+            during += measure_windows(args, bench, node1, 1, progress, "catch-up")
+            if during[-1]["hint_records"] == 0:
+                caught_up_s = time.monotonic() - restarted
+                break
+        return {"experiment": "catchup", "away_s": round(away_s), "away_writes": away_records,
+                "hint_records_at_restart": hints, "caught_up_within_s": caught_up_s,
+                "baseline": baseline, "during": during}
+    finally:
+        cluster.stop_all()
+        cluster.remove_work_dirs()
+
+
+def aae(args, bench):
+    cluster, nodes, ids = start_cluster(
+        args, ["--aae-exchange-interval-ms", str(args.aae_exchange_interval_ms)])
+    try:
+        node1, node2, node5 = nodes[0], nodes[1], nodes[4]
+        session = new_session()
+        response = session.put("http://127.0.0.1:%d/v1/buckets/aae" % node1.http_port,
+                               json={"sloppy_quorum": False, "conflict_policy": "lww"},
+                               timeout=10)
+        assert response.status_code in (200, 204), response.text
+        bench.run(node1, "fg", "load", args.fg_records)
+
+        def received():
+            return int(metric(metrics(node5), "meridian_aae_keys_received_total"))
+
+        def progress():
+            values = metrics(node5)
+            return {"aae_keys_received_node5": int(metric(values,
+                                                           "meridian_aae_keys_received_total")),
+                    "aae_exchanges_node5": int(metric(values, "meridian_aae_exchanges_total"))}
+
+        baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
+                                   "baseline")
+        node5.stop()
+        poll(members_alive(nodes[:4], [ids[4]], False), SETTLE_DEADLINE_S, "node5 seen down")
+        # node5 is a primary of about 3/5 of the keys: write enough that it misses --aae-keys.
+        records = args.aae_keys * 5 // 3 + args.aae_keys // 20
+        bench.run(node2, "aae", "load", records, keep_props=True)
+        hints = sum(metric(metrics(node), "meridian_hint_records") for node in nodes[:4])
+        print("  wrote %d keys with node5 down; hint records: %d" % (records, hints),
+              flush=True)
+        node5.restart()
+        poll(members_alive(nodes[:4], [ids[4]], True), SETTLE_DEADLINE_S, "node5 seen up")
+        restarted = time.monotonic()
+        before = received()
+        during = []
+        repaired_s = None
+        last_change = time.monotonic()
+        # Done once node5 received nothing more for a whole exchange interval (each pair of
+        # primaries is compared once per interval) plus a window.
+        quiet_s = args.aae_exchange_interval_ms / 1000.0 + args.window_s
+        while len(during) < CATCHUP_WINDOWS_MAX:
+            during += measure_windows(args, bench, node1, 1, progress, "repair")
+            got = during[-1]["aae_keys_received_node5"] - before
+            during[-1]["repaired_so_far"] = got
+            if len(during) == 1 or got != during[-2]["repaired_so_far"]:
+                last_change = time.monotonic()
+                repaired_s = last_change - restarted
+            elif got > 0 and time.monotonic() - last_change >= quiet_s:
+                break
+        # The windows after the last repair are not "during".
+        while len(during) > 1 and during[-1]["repaired_so_far"] == during[-2]["repaired_so_far"]:
+            during.pop()
+        return {"experiment": "aae", "keys_written_node5_down": records,
+                "hint_records": hints,
+                "keys_repaired": during[-1]["aae_keys_received_node5"] - before if during else 0,
+                "repaired_within_s": repaired_s, "baseline": baseline, "during": during}
+    finally:
+        cluster.stop_all()
+        cluster.remove_work_dirs()
+
+
+def summarize(result):
+    def mean(windows, field):
+        return sum(window[field] for window in windows) / max(1, len(windows))
+    base = mean(result["baseline"], "p99_ms")
+    busy = [w for w in result["during"]]
+    during = mean(busy, "p99_ms")
+    worst = max((w["p99_ms"] for w in busy), default=0)
+    return ("%s: baseline p99 %.2f ms (mean of %d windows), during %.2f ms (mean of %d "
+            "windows, worst %.2f ms): %+.0f %% (worst window %+.0f %%)" % (
+                result["experiment"], base, len(result["baseline"]), during, len(busy), worst,
+                100.0 * (during - base) / base if base else 0,
+                100.0 * (worst - base) / base if base else 0))
+
+
+def main():
+    args = parse_arguments()
+    os.environ["MERIDIAN_BIN"] = os.path.abspath(args.bin)
+    bench = Bench(os.path.abspath(args.bin))
+    results = []
+    for experiment in args.experiment.split(","):
+        print("experiment %s" % experiment, flush=True)
+        results.append({"catchup": catchup, "aae": aae}[experiment](args, bench))
+        print(summarize(results[-1]), flush=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"args": vars(args), "results": results}, out, indent=2)
+    for result in results:
+        print(summarize(result))
+
+
+if __name__ == "__main__":
+    main()
