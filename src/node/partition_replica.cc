@@ -16,13 +16,15 @@ bool Contains(const std::vector<cluster::NodeId>& nodes, const cluster::NodeId& 
 PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
                                    storage::Engine& engine, replication::BackgroundBudget& budget,
                                    PartitionPlacement placement,
-                                   replication::AntiEntropyCounters& anti_entropy_counters)
+                                   replication::AntiEntropyCounters& anti_entropy_counters,
+                                   replication::ReapCounters& reap_counters)
     : partition_(partition),
       config_(config),
       engine_(engine),
       budget_(budget),
       placement_(std::move(placement)),
-      anti_entropy_counters_(anti_entropy_counters) {
+      anti_entropy_counters_(anti_entropy_counters),
+      reap_counters_(reap_counters) {
   UpdateAntiEntropy();
 }
 
@@ -42,6 +44,39 @@ void PartitionReplica::UpdateAntiEntropy() {
     }
     anti_entropy_.reset();
   }
+  // Reaping needs the in-sync exchanges of anti-entropy; committed deletes of a partition this
+  // node no longer keeps are dropped with it (they were only ever an optimisation there).
+  const bool reaping = anti_entropy_ != nullptr && config_.reaping.interval_ms > 0;
+  if (reaping && reaper_ == nullptr) {
+    reaper_ = std::make_unique<replication::TombstoneReaper>(partition_, config_.reaping, engine_,
+                                                             budget_, reap_counters_);
+  } else if (!reaping) {
+    reaper_.reset();
+  }
+}
+
+bool PartitionReplica::Moving() const {
+  return placement_.pending_owner.has_value() || sender_ != nullptr || copy_.has_value() ||
+         forwarding_address_.has_value() || written_after_done_ || orphan_ ||
+         !orphan_done_.empty() || !fill_requests_.empty() || awaiting_fill_ms_.has_value() ||
+         to_drop_;
+}
+
+std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
+  if (reaper_ == nullptr || anti_entropy_ == nullptr) return "not_primary";
+  const auto smallest = std::min_element(placement_.primaries.begin(), placement_.primaries.end());
+  if (smallest == placement_.primaries.end() || *smallest != config_.self) return "not_reaper";
+  if (Moving()) return "moving";
+  for (const cluster::NodeId& node : placement_.primaries) {
+    if (node == config_.self) continue;
+    if (!peers.Reachable(node)) return "primary_down";
+    if (!anti_entropy_->InSyncWith(peers.AddressOf(node))) return "not_in_sync";
+  }
+  return {};
+}
+
+void PartitionReplica::OnReapCommit(const std::vector<replication::ReapKey>& keys) {
+  if (reaper_ != nullptr) reaper_->OnCommit(keys);
 }
 
 PartitionReplica::~PartitionReplica() = default;
