@@ -58,8 +58,7 @@ void PartitionReplica::UpdateAntiEntropy() {
 bool PartitionReplica::Moving() const {
   return placement_.pending_owner.has_value() || sender_ != nullptr || copy_.has_value() ||
          forwarding_address_.has_value() || written_after_done_ || orphan_ ||
-         !orphan_done_.empty() || !fill_requests_.empty() || awaiting_fill_ms_.has_value() ||
-         to_drop_;
+         !fill_requests_.empty() || awaiting_fill_ms_.has_value() || to_drop_;
 }
 
 std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
@@ -240,7 +239,12 @@ void PartitionReplica::MovedAway() {
   // to every replica first.
   // Called for the stream and again for the forwarding it left: an orphan stays one (its
   // hand-off decides when the data may go; found by the data-driven handoff scenario).
-  if (placement_.holds) return;
+  if (placement_.holds) {
+    // Still a replica here: the data stays, nothing needs handing on (a flag left set would
+    // keep the partition "moving" for reaping for ever: reaping scenario, seed 25).
+    written_after_done_ = false;
+    return;
+  }
   if (written_after_done_ || orphan_) {
     orphan_ = true;
   } else {
@@ -338,7 +342,10 @@ void PartitionReplica::TickCopy(std::uint64_t now_ms) {
     return;
   }
   Collect(*copy_->sender);
-  if (state == replication::HandoffState::kDone && copy_->orphan) {
+  if (state == replication::HandoffState::kDone && copy_->orphan && orphan_) {
+    // Only while still an orphan: a hand-off that completed after the partition became ours
+    // again must not count for a later orphan spell (which would then skip that replica), nor
+    // keep the replica busy for ever (reaping: found by the reaping scenario, seed 6).
     orphan_done_.insert(copy_->target);
   } else if (state == replication::HandoffState::kFailed && !copy_->orphan) {
     fill_requests_.insert(copy_->target);  // tried again later
