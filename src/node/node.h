@@ -153,6 +153,9 @@ class Node {
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const;
   NodeStats Stats() const;
+  // Why this node does not propose `partition`'s tombstones now ("" when it does or may), for
+  // diagnostics: a PartitionReplica::ReapRefusal reason, "no_replica", "in_round", "resting".
+  std::string ReapStatus(std::uint32_t partition) const;
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -259,6 +262,7 @@ class Node {
   void OnReapCommit(const proto::ReapCommit& commit);
   void ApplyReapDeletes(std::uint64_t now_ms);
   std::vector<proto::ReapVerdict> JudgeReapRound(const proto::ReapPrepare& prepare);
+  bool HoldsNothing();
   // Builds the anti-entropy index from the objects column when the data directory has none
   // (written before it existed) or one of another tree shape.
   Status EnsureAntiEntropyIndex();
@@ -289,6 +293,7 @@ class Node {
     std::vector<proto::ReapVerdict> Judge(const proto::ReapPrepare& prepare) override {
       return node.JudgeReapRound(prepare);
     }
+    bool HoldsNothing() override { return node.HoldsNothing(); }
     Node& node;
   };
   ReapJudge reap_judge_{*this};
@@ -311,6 +316,10 @@ class Node {
   ForwardedRequests forwarded_;
   PeerSuspicion suspicion_;
   ReapRounds reap_rounds_;
+  // Removed members (id, incarnation) that answered a round of this node holding nothing: they
+  // are not asked again. Every other removed member with an address is asked, since it may
+  // still hold data it hands on (an orphan) — found by the reaping scenario, seed 136.
+  std::set<std::pair<cluster::NodeId, std::uint64_t>> drained_removed_;
   std::uint32_t next_reap_round_ = 0;  // with the incarnation, a round id unique per reaper
 
   // Coordinated requests in flight, by coordination id, and the replica calls they wait on.

@@ -55,7 +55,13 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   for (const auto& member : state.members()) {
     self_member = self_member || (member->id == config_.node_id &&
                                   member->status != cluster::MemberStatus::kRemoved);
-    if (member->status == cluster::MemberStatus::kRemoved) continue;
+    // A removed member may still hold data of partitions it left (orphans, hints) and hand it
+    // on: it is asked too, until it once answered that it holds nothing.
+    if (member->status == cluster::MemberStatus::kRemoved &&
+        (member->id == config_.node_id ||
+         drained_removed_.contains({member->id, member->incarnation}))) {
+      continue;
+    }
     if (member->peer_address.empty() || !IsAlive(member->id)) return;
     proto::ReapMember* added = prepare.add_members();
     added->set_id(member->id);
@@ -90,7 +96,26 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
 }
 
+std::string Node::ReapStatus(std::uint32_t partition) const {
+  auto found = replicas_.find(partition);
+  if (found == replicas_.end()) return "no_replica";
+  const PartitionReplica* replica = found->second.get();
+  std::string refusal = replica->ReapRefusal(ReapPeers(*this, membership_->state()));
+  if (!refusal.empty()) return refusal;
+  if (replica->reaper()->in_round()) return "in_round";
+  return replica->reaper()->Due(NowMs())
+             ? ""
+             : "resting until " + std::to_string(replica->reaper()->next_round_ms()) + " (now " +
+                   std::to_string(NowMs()) + ")";
+}
+
 void Node::OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms) {
+  for (const cluster::NodeId& id : outcome.empty_members) {
+    const cluster::Member* member = membership_->state().FindMember(id);
+    if (member != nullptr && member->status == cluster::MemberStatus::kRemoved) {
+      drained_removed_.insert({member->id, member->incarnation});
+    }
+  }
   for (const ReapPartitionOutcome& result : outcome.partitions) {
     PartitionReplica* replica = FindReplica(result.partition);
     if (replica != nullptr && replica->reaper() != nullptr) {
@@ -150,12 +175,29 @@ void Node::ApplyReapDeletes(std::uint64_t now_ms) {
   }
 }
 
+bool Node::HoldsNothing() {
+  if (!reads_.empty() || !writes_.empty() || hints_->records() > 0) return false;
+  for (const auto& [partition, replica] : replicas_) {
+    if (replica->Moving()) return false;
+  }
+  bool any = false;
+  const Status scanned =
+      env_.engine->Scan(storage::Column::kObjects, "", "", [&](std::string_view, std::string_view) {
+        any = true;
+        return false;
+      });
+  return scanned.ok() && !any;
+}
+
 std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& prepare) {
   RefreshPlacement();
   std::vector<proto::ReapVerdict> verdicts(static_cast<std::size_t>(prepare.partitions_size()));
   // A member the reaper does not know of could hold anything: refuse the whole round.
   std::set<cluster::NodeId> asked;
   for (const proto::ReapMember& member : prepare.members()) asked.insert(member.id());
+  const cluster::Member* self_record = membership_->state().FindMember(config_.node_id);
+  const bool self_removed =
+      self_record != nullptr && self_record->status == cluster::MemberStatus::kRemoved;
   std::string unknown_member;
   for (const auto& member : membership_->state().members()) {
     if (member->status != cluster::MemberStatus::kRemoved && !asked.contains(member->id)) {
@@ -181,9 +223,12 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
     const PartitionPlacement& placement = placements_[index];
     const std::vector<cluster::NodeId> primaries(partition.primaries().begin(),
                                                  partition.primaries().end());
-    if (placement.primaries != primaries) Refuse(verdict, "ring_differs");
+    // A removed node hears no more gossip: its ring may stay old for good. It is never a
+    // primary, so what it holds (below) is all that matters.
+    if (placement.primaries != primaries && !self_removed) Refuse(verdict, "ring_differs");
     const PartitionReplica* replica = FindReplica(index);
-    if (placement.pending_owner.has_value() || (replica != nullptr && replica->Moving())) {
+    if ((placement.pending_owner.has_value() && !self_removed) ||
+        (replica != nullptr && replica->Moving())) {
       Refuse(verdict, "moving");
     }
     const bool primary =

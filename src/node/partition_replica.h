@@ -154,6 +154,7 @@ class PartitionReplica {
   bool Moving() const;
   // Nullptr unless this node is a primary with reaping on.
   replication::TombstoneReaper* reaper() { return reaper_.get(); }
+  const replication::TombstoneReaper* reaper() const { return reaper_.get(); }
   // A committed round asks this primary to delete `keys` (conditionally; see TombstoneReaper).
   void OnReapCommit(const std::vector<replication::ReapKey>& keys);
 

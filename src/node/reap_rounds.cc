@@ -120,6 +120,7 @@ void ReapRounds::TakeSnapshot(Snapshot& snapshot, ReapLocalView& view) {
   MERIDIAN_CHECK(!snapshot.taken);
   snapshot.taken = true;
   snapshot.verdicts = view.Judge(snapshot.prepare);
+  snapshot.empty = view.HoldsNothing();
   MERIDIAN_CHECK(snapshot.verdicts.size() ==
                  static_cast<std::size_t>(snapshot.prepare.partitions_size()));
   // From now on, every connection into this node is recorded until its sender's marker; and
@@ -176,6 +177,7 @@ void ReapRounds::Complete(const RoundKey& key) {
   if (key.first == self_) {
     if (!round_ || round_->prepare.round() != key.second) return;
     Merge(snapshot.verdicts);
+    if (snapshot.empty) round_->empty_members.insert(self_);
     round_->awaiting_answers.erase(self_);
     if (round_->awaiting_answers.empty()) Finish(/*timed_out=*/false);
     return;
@@ -186,6 +188,7 @@ void ReapRounds::Complete(const RoundKey& key) {
   answer->set_reaper_id(key.first);
   answer->set_round(key.second);
   answer->set_from_id(self_);
+  answer->set_empty(snapshot.empty);
   for (proto::ReapVerdict& verdict : snapshot.verdicts)
     *answer->add_verdicts() = std::move(verdict);
 }
@@ -213,6 +216,7 @@ void ReapRounds::OnAnswer(const proto::ReapAnswer& answer) {
   if (!round_ || answer.reaper_id() != self_ || answer.round() != round_->prepare.round()) return;
   if (answer.from_id() == self_ || !round_->awaiting_answers.contains(answer.from_id())) return;
   Merge({answer.verdicts().begin(), answer.verdicts().end()});
+  if (answer.empty()) round_->empty_members.insert(answer.from_id());
   round_->awaiting_answers.erase(answer.from_id());
   if (round_->awaiting_answers.empty()) Finish(/*timed_out=*/false);
 }
@@ -222,6 +226,7 @@ void ReapRounds::Finish(bool timed_out) {
   const proto::ReapPrepare& prepare = round_->prepare;
   ReapRoundOutcome outcome;
   outcome.round = prepare.round();
+  if (!timed_out) outcome.empty_members = round_->empty_members;
   if (timed_out) {
     ++counters_.rounds_timed_out;
   } else {

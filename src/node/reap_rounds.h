@@ -52,6 +52,8 @@ class ReapLocalView {
   virtual ~ReapLocalView() = default;
   // One verdict per partition of `prepare`, in its order.
   virtual std::vector<proto::ReapVerdict> Judge(const proto::ReapPrepare& prepare) = 0;
+  // This node holds no object, hint, stream or coordinator at all (asked at the snapshot).
+  virtual bool HoldsNothing() { return false; }
 };
 
 // A finished round of this node as reaper: per partition, refused (with why) or the
@@ -65,6 +67,7 @@ struct ReapPartitionOutcome {
 struct ReapRoundOutcome {
   std::uint64_t round = 0;
   std::vector<ReapPartitionOutcome> partitions;
+  std::set<cluster::NodeId> empty_members;  // answered HoldsNothing at their snapshot
 };
 
 class ReapRounds {
@@ -103,6 +106,7 @@ class ReapRounds {
     bool taken = false;
     std::set<std::string> awaiting_markers;  // addresses of members whose marker is missing
     std::vector<proto::ReapVerdict> verdicts;
+    bool empty = false;  // HoldsNothing at the snapshot
     // storage key -> (partition index, candidate index), for the channel recording.
     std::map<std::string, std::pair<std::uint32_t, std::uint32_t>, std::less<>> keys;
   };
@@ -113,6 +117,7 @@ class ReapRounds {
     std::set<cluster::NodeId> awaiting_answers;  // this node included (its own snapshot)
     std::vector<std::string> refused;            // per partition: the first refusal
     std::vector<std::map<std::uint32_t, std::string>> rejected;  // per partition: index -> why
+    std::set<cluster::NodeId> empty_members;
   };
 
   void TakeSnapshot(Snapshot& snapshot, ReapLocalView& view);

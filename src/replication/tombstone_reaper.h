@@ -95,6 +95,7 @@ class TombstoneReaper {
   bool deletes_pending() const { return !pending_.empty() || !writing_.empty(); }
 
   bool in_round() const { return in_round_; }
+  std::uint64_t next_round_ms() const { return next_round_ms_; }
 
  private:
   const std::uint32_t partition_;

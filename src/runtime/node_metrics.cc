@@ -154,6 +154,9 @@ std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
          memory.memtables);
   Series(out, "meridian_rocksdb_table_readers_bytes", "gauge",
          "RocksDB SST reader memory outside the block cache.", memory.table_readers);
+  Series(out, "meridian_rocksdb_live_sst_bytes", "gauge",
+         "Bytes of the live RocksDB SST files on disk, every column family.",
+         memory.live_sst_bytes);
   return out;
 }
 
