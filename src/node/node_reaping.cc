@@ -166,8 +166,7 @@ void Node::ApplyReapDeletes(std::uint64_t now_ms) {
     storage::WriteBatch batch;
     auto added = reaper->TakeDeletes(batch, now_ms);
     if (!added.ok() || *added == 0) {
-      // On a read error nothing is written: whatever was taken goes back to the queue.
-      reaper->OnDeletesWritten(added.ok());
+      if (added.ok()) reaper->OnDeletesWritten(true);
       continue;
     }
     // Each deletion retires the partition's replica actor (WriteObservingEngine), so a later
