@@ -229,6 +229,12 @@ std::vector<Setting> MakeSettings() {
       "faster, with longer pauses of this node's event loop)",
       1, 1u << 20, [](C& c) -> std::uint32_t& { return c.node.anti_entropy.keys_per_round_max; }));
   settings.push_back(NumberSetting(
+      "reap_interval_ms",
+      "Tombstone reaping: how often this node starts a round for the partitions it reaps, in ms "
+      "(0: off; needs anti-entropy on). Tombstones go once every member acknowledged that "
+      "nothing they superseded is left anywhere",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.reaping.interval_ms; }));
+  settings.push_back(NumberSetting(
       "peer_suspect_after_ms",
       "A peer sent a request and silent for this long is routed around until it answers "
       "(0: only the failure detector decides)",

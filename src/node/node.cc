@@ -46,9 +46,11 @@ Node::Node(const NodeConfig& config, Env env)
                       /*fill_request_interval_ms=*/5'000,
                       /*completion_report_interval_ms=*/config.gossip_interval_ms,
                       /*flip_wait_ms=*/15'000,
-                      config.anti_entropy},
+                      config.anti_entropy,
+                      config.reaping},
       forwarded_(config.forwarded_requests_max),
-      suspicion_(config.suspicion) {
+      suspicion_(config.suspicion),
+      reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_) {
   watched_engine_.SetObserver(&tree_updater_);
 }
 
@@ -184,6 +186,9 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();
   suspicion_.OnHeard(from_address);
+  // Before the message is handled: a snapshot of a reaping round still recording this
+  // connection learns which candidate keys it carried.
+  reap_rounds_.OnDataMessage(from_address, message);
   switch (message.body_case()) {
     case proto::PeerMessage::kKvRequest: {
       const proto::KvRequest& request = message.kv_request();
@@ -312,6 +317,21 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kHintAck:
       hints_->Receive(from_address, message.hint_ack(), now_ms);
       break;
+    case proto::PeerMessage::kReapPrepare:
+      reap_rounds_.OnPrepare(message.reap_prepare(), now_ms);
+      break;
+    case proto::PeerMessage::kReapPrepared:
+      reap_rounds_.OnPrepared(message.reap_prepared(), reap_judge_);
+      break;
+    case proto::PeerMessage::kReapMarker:
+      reap_rounds_.OnMarker(message.reap_marker(), reap_judge_);
+      break;
+    case proto::PeerMessage::kReapAnswer:
+      reap_rounds_.OnAnswer(message.reap_answer());
+      break;
+    case proto::PeerMessage::kReapCommit:
+      OnReapCommit(message.reap_commit());
+      break;
     default:
       membership_->Receive(from_address, message, now_ms);
       break;
@@ -329,6 +349,7 @@ void Node::Tick() {
   if (!config_.peer_address.empty()) detector_->Tick(now_ms);
   ProbeSuspects();
   TickReplicas();
+  TickReaping(now_ms);
   TickHints(now_ms);
   DropMovedPartitions();
   ExpireForwards();
@@ -434,6 +455,7 @@ void Node::CollectOutbound() {
   append(receiver_->TakeOutbound());
   append(hints_->TakeOutbound());
   for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
+  append(reap_rounds_.TakeOutbound());
 }
 
 }  // namespace meridian::node

@@ -49,6 +49,7 @@
 #include "node/partition_actors.h"
 #include "node/partition_replica.h"
 #include "node/peer_suspicion.h"
+#include "node/reap_rounds.h"
 #include "node/write_observing_engine.h"
 #include "replication/background_governor.h"
 #include "replication/get_coordinator.h"
@@ -79,6 +80,7 @@ struct NodeStats {
   std::uint64_t copies_queued = 0;  // partitions waiting to be handed off or filled
   std::uint64_t hint_bytes = 0;     // stored hint records: keys plus encoded records
   replication::BackgroundStats background;  // the governor's, per kind of background work
+  replication::ReapCounters reaping;        // tombstone reaping (this node's rounds and deletes)
 };
 
 struct NodeConfig {
@@ -107,6 +109,8 @@ struct NodeConfig {
   PeerSuspicionConfig suspicion;
   // Active anti-entropy among each partition's primaries (replication/anti_entropy.h).
   replication::AntiEntropyConfig anti_entropy;
+  // Tombstone reaping by causal acknowledgement (node/reap_rounds.h); needs anti-entropy.
+  replication::ReapConfig reaping;
   std::uint64_t request_timeout_ms = 4000;  // a coordinated get or write's deadline
   std::size_t coordinators_max = 10000;     // coordinated requests in flight at once
   replication::HintedHandoffConfig hints;
@@ -149,6 +153,9 @@ class Node {
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const;
   NodeStats Stats() const;
+  // Why this node does not propose `partition`'s tombstones now ("" when it does or may), for
+  // diagnostics: a PartitionReplica::ReapRefusal reason, "no_replica", "in_round", "resting".
+  std::string ReapStatus(std::uint32_t partition) const;
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -247,6 +254,15 @@ class Node {
   Status LoadForwarding();
   Status PersistCompletedIncoming();
   Status LoadCompletedIncoming();
+  // Tombstone reaping (node_reaping.cc): this node's rounds as reaper, its answers as a member
+  // (ReapLocalView), and the conditional deletes of committed rounds.
+  void TickReaping(std::uint64_t now_ms);
+  void StartReapRound(std::uint64_t now_ms);
+  void OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms);
+  void OnReapCommit(const proto::ReapCommit& commit);
+  void ApplyReapDeletes(std::uint64_t now_ms);
+  std::vector<proto::ReapVerdict> JudgeReapRound(const proto::ReapPrepare& prepare);
+  bool HoldsNothing();
   // Builds the anti-entropy index from the objects column when the data directory has none
   // (written before it existed) or one of another tree shape.
   Status EnsureAntiEntropyIndex();
@@ -272,6 +288,15 @@ class Node {
     Node& node;
   };
   TreeUpdater tree_updater_{*this};
+  struct ReapJudge final : ReapLocalView {
+    explicit ReapJudge(Node& node) : node(node) {}
+    std::vector<proto::ReapVerdict> Judge(const proto::ReapPrepare& prepare) override {
+      return node.JudgeReapRound(prepare);
+    }
+    bool HoldsNothing() override { return node.HoldsNothing(); }
+    Node& node;
+  };
+  ReapJudge reap_judge_{*this};
   Env env_;
   LocalStore store_;
   HybridLogicalClock bucket_clock_;  // versions bucket-property changes made here
@@ -285,10 +310,17 @@ class Node {
   std::vector<PartitionPlacement> placements_;
   // Partitions with background state (ordered: deterministic ticks).
   replication::AntiEntropyCounters anti_entropy_counters_;  // all partitions' (outlive replicas_)
+  replication::ReapCounters reap_counters_;                 // likewise
   std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;
   PeerSuspicion suspicion_;
+  ReapRounds reap_rounds_;
+  // Removed members (id, incarnation) that answered a round of this node holding nothing: they
+  // are not asked again. Every other removed member with an address is asked, since it may
+  // still hold data it hands on (an orphan) — found by the reaping scenario, seed 136.
+  std::set<std::pair<cluster::NodeId, std::uint64_t>> drained_removed_;
+  std::uint32_t next_reap_round_ = 0;  // with the incarnation, a round id unique per reaper
 
   // Coordinated requests in flight, by coordination id, and the replica calls they wait on.
   struct PendingRead {
@@ -303,6 +335,7 @@ class Node {
   struct PendingWrite {
     Origin origin;
     proto::KvRequest::Op op;
+    std::string storage_key;
     replication::PutCoordinator coordinator;
     std::string context;   // for the reply
     bool durable = false;  // the coordinator's own copy was synced

@@ -45,7 +45,8 @@ PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
     PartitionPlacement placement =
         partition < placements_.size() ? placements_[partition] : PartitionPlacement{};
     slot = std::make_unique<PartitionReplica>(partition, replica_config_, *env_.engine, governor_,
-                                              std::move(placement), anti_entropy_counters_);
+                                              std::move(placement), anti_entropy_counters_,
+                                              reap_counters_);
   }
   return *slot;
 }

@@ -304,6 +304,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   auto [it, inserted] = writes_.emplace(
       coordination, PendingWrite{origin,
                                  op,
+                                 storage_key,
                                  replication::PutCoordinator(targets, quorum,
                                                              NowMs() + config_.request_timeout_ms),
                                  std::move(minted->context),
@@ -515,6 +516,7 @@ NodeStats Node::Stats() const {
     stats.copies_queued += replica->queued_copies();
   }
   stats.background = governor_.stats();
+  stats.reaping = reap_counters_;
   return stats;
 }
 

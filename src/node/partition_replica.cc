@@ -16,13 +16,15 @@ bool Contains(const std::vector<cluster::NodeId>& nodes, const cluster::NodeId& 
 PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
                                    storage::Engine& engine, replication::BackgroundBudget& budget,
                                    PartitionPlacement placement,
-                                   replication::AntiEntropyCounters& anti_entropy_counters)
+                                   replication::AntiEntropyCounters& anti_entropy_counters,
+                                   replication::ReapCounters& reap_counters)
     : partition_(partition),
       config_(config),
       engine_(engine),
       budget_(budget),
       placement_(std::move(placement)),
-      anti_entropy_counters_(anti_entropy_counters) {
+      anti_entropy_counters_(anti_entropy_counters),
+      reap_counters_(reap_counters) {
   UpdateAntiEntropy();
 }
 
@@ -43,6 +45,38 @@ void PartitionReplica::UpdateAntiEntropy() {
     }
     anti_entropy_.reset();
   }
+  // Reaping needs the in-sync exchanges of anti-entropy; committed deletes of a partition this
+  // node no longer keeps are dropped with it (they were only ever an optimisation there).
+  const bool reaping = anti_entropy_ != nullptr && config_.reaping.interval_ms > 0;
+  if (reaping && reaper_ == nullptr) {
+    reaper_ = std::make_unique<replication::TombstoneReaper>(partition_, config_.reaping, engine_,
+                                                             budget_, reap_counters_);
+  } else if (!reaping) {
+    reaper_.reset();
+  }
+}
+
+bool PartitionReplica::Moving() const {
+  return placement_.pending_owner.has_value() || sender_ != nullptr || copy_.has_value() ||
+         forwarding_address_.has_value() || written_after_done_ || orphan_ ||
+         !fill_requests_.empty() || awaiting_fill_ms_.has_value() || to_drop_;
+}
+
+std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
+  if (reaper_ == nullptr || anti_entropy_ == nullptr) return "not_primary";
+  const auto smallest = std::min_element(placement_.primaries.begin(), placement_.primaries.end());
+  if (smallest == placement_.primaries.end() || *smallest != config_.self) return "not_reaper";
+  if (Moving()) return "moving";
+  for (const cluster::NodeId& node : placement_.primaries) {
+    if (node == config_.self) continue;
+    if (!peers.Reachable(node)) return "primary_down";
+    if (!anti_entropy_->InSyncWith(peers.AddressOf(node))) return "not_in_sync";
+  }
+  return {};
+}
+
+void PartitionReplica::OnReapCommit(const std::vector<replication::ReapKey>& keys) {
+  if (reaper_ != nullptr) reaper_->OnCommit(keys);
 }
 
 PartitionReplica::~PartitionReplica() = default;
@@ -206,7 +240,12 @@ void PartitionReplica::MovedAway() {
   // to every replica first.
   // Called for the stream and again for the forwarding it left: an orphan stays one (its
   // hand-off decides when the data may go; found by the data-driven handoff scenario).
-  if (placement_.holds) return;
+  if (placement_.holds) {
+    // Still a replica here: the data stays, nothing needs handing on (a flag left set would
+    // keep the partition "moving" for reaping for ever: reaping scenario, seed 25).
+    written_after_done_ = false;
+    return;
+  }
   if (written_after_done_ || orphan_) {
     orphan_ = true;
   } else {
@@ -304,7 +343,10 @@ void PartitionReplica::TickCopy(std::uint64_t now_ms) {
     return;
   }
   Collect(*copy_->sender);
-  if (state == replication::HandoffState::kDone && copy_->orphan) {
+  if (state == replication::HandoffState::kDone && copy_->orphan && orphan_) {
+    // Only while still an orphan: a hand-off that completed after the partition became ours
+    // again must not count for a later orphan spell (which would then skip that replica), nor
+    // keep the replica busy for ever (reaping: found by the reaping scenario, seed 6).
     orphan_done_.insert(copy_->target);
   } else if (state == replication::HandoffState::kFailed && !copy_->orphan) {
     fill_requests_.insert(copy_->target);  // tried again later

@@ -43,6 +43,7 @@
 #include "replication/anti_entropy.h"
 #include "replication/background_budget.h"
 #include "replication/handoff_sender.h"
+#include "replication/tombstone_reaper.h"
 #include "storage/engine.h"
 
 namespace meridian::node {
@@ -76,6 +77,8 @@ struct PartitionReplicaConfig {
   std::uint64_t flip_wait_ms = 15'000;
   // Active anti-entropy among the partition's primaries (exchange_interval_ms 0: off).
   replication::AntiEntropyConfig anti_entropy;
+  // Tombstone reaping (interval_ms 0: off; it also needs anti-entropy on).
+  replication::ReapConfig reaping;
 };
 
 struct PartitionOutput {
@@ -94,13 +97,14 @@ struct PartitionOutput {
 class PartitionReplica {
  public:
   // `placement`: the partition's placement as of now (the one a later OnPlacement changes).
-  // `config`, `engine`, `budget` (the node's background budget, which its streams and copies
-  // ask: docs/design/governor.md) and `anti_entropy_counters` (the node's) must outlive the
-  // replica.
+  // `config`, `engine`, `budget` (the node's background budget, which its streams, copies and
+  // reaping deletes ask: docs/design/governor.md), `anti_entropy_counters` and `reap_counters`
+  // (the node's) must outlive the replica.
   PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
                    storage::Engine& engine, replication::BackgroundBudget& budget,
                    PartitionPlacement placement,
-                   replication::AntiEntropyCounters& anti_entropy_counters);
+                   replication::AntiEntropyCounters& anti_entropy_counters,
+                   replication::ReapCounters& reap_counters);
 
   // Whether a ring change from `before` to `now` makes `self` a new replica that must be
   // filled (see OnPlacement); the node asks it to decide whether a replica object is needed.
@@ -140,6 +144,19 @@ class PartitionReplica {
   // An object of the partition changed its version hash (after the write): the tree follows.
   void OnObjectChanged(std::string_view storage_key, std::optional<std::uint64_t> old_hash,
                        std::optional<std::uint64_t> new_hash);
+
+  // Tombstone reaping (docs/design/tombstones.md). Why this node may not propose the
+  // partition's tombstones now ("" when it may): it must be the partition's reaper (the primary
+  // with the smallest id), the partition quiet (no pending owner, stream, copy, fill, orphan or
+  // drop) and its last anti-entropy exchange with every other primary in sync.
+  std::string ReapRefusal(const PeerDirectory& peers) const;
+  // The partition is moving or holds data to hand on (a member refuses it in any round).
+  bool Moving() const;
+  // Nullptr unless this node is a primary with reaping on.
+  replication::TombstoneReaper* reaper() { return reaper_.get(); }
+  const replication::TombstoneReaper* reaper() const { return reaper_.get(); }
+  // A committed round asks this primary to delete `keys` (conditionally; see TombstoneReaper).
+  void OnReapCommit(const std::vector<replication::ReapKey>& keys);
 
   // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped;
   // returns how many. 0 with nothing left means the drop is finished.
@@ -190,7 +207,8 @@ class PartitionReplica {
   void TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers);
   void TickCompletionReport(std::uint64_t now_ms);
   void TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers);
-  // Creates or drops the anti-entropy state as this node becomes or stops being a primary.
+  // Creates or drops the anti-entropy and reaping state as this node becomes or stops being a
+  // primary.
   void UpdateAntiEntropy();
   void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
                  std::uint64_t& next_transfer_id);
@@ -221,6 +239,8 @@ class PartitionReplica {
   bool to_drop_ = false;
   std::unique_ptr<replication::AntiEntropy> anti_entropy_;
   replication::AntiEntropyCounters& anti_entropy_counters_;
+  std::unique_ptr<replication::TombstoneReaper> reaper_;
+  replication::ReapCounters& reap_counters_;
 
   PartitionOutput output_;
 };

@@ -145,6 +145,11 @@ void AntiEntropy::Finish(std::uint64_t now_ms, bool failed, bool repaired) {
     ++counters_.exchanges;
     if (!repaired) ++counters_.exchanges_in_sync;
   }
+  if (!failed && !repaired) {
+    in_sync_peers_.insert(exchange_->peer);
+  } else {
+    in_sync_peers_.erase(exchange_->peer);
+  }
   // More to repair than one round took: carry on soon rather than after the interval.
   if (!failed && exchange_->capped) next_exchange_ms_ = now_ms + config_.continue_after_ms;
   if (exchange_->slot) budget_.ReleaseStream(std::move(*exchange_->slot));

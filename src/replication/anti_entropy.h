@@ -39,6 +39,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,9 @@ class AntiEntropy {
 
   const AntiEntropyCounters& counters() const { return counters_; }
   bool exchanging() const { return exchange_.has_value(); }
+  // The last exchange this node initiated with `peer` (an address) completed and found the
+  // trees equal; an exchange that repaired something, failed or timed out clears it.
+  bool InSyncWith(const std::string& peer) const { return in_sync_peers_.contains(peer); }
   const std::optional<storage::TictacTree>& tree() const { return tree_; }
   // The tree, built from the index if needed (for tests and checks).
   Result<const storage::TictacTree*> Tree();
@@ -155,6 +159,7 @@ class AntiEntropy {
   std::uint64_t next_exchange_id_ = 1;
   std::vector<std::pair<std::string, std::string>> repairs_;
   std::vector<cluster::Outbound> outbound_;
+  std::set<std::string> in_sync_peers_;  // see InSyncWith
   AntiEntropyCounters& counters_;
   BackgroundBudget& budget_;
 };

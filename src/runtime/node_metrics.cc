@@ -27,6 +27,43 @@ void PerKindSeries(std::string& out, std::string_view name, std::string_view typ
   }
 }
 
+void RenderReapMetrics(std::string& out, const replication::ReapCounters& reaping) {
+  out += fmt::format(
+      "# HELP meridian_reap_rounds_total Tombstone reaping rounds this node ran as reaper, by "
+      "result (committed: every member answered; timed_out: some member did not).\n"
+      "# TYPE meridian_reap_rounds_total counter\n"
+      "meridian_reap_rounds_total{{result=\"committed\"}} {}\n"
+      "meridian_reap_rounds_total{{result=\"timed_out\"}} {}\n",
+      reaping.rounds_committed, reaping.rounds_timed_out);
+  Series(out, "meridian_reap_candidates_proposed_total", "counter",
+         "Tombstones this node proposed for reaping as a partition's reaper.",
+         reaping.candidates_proposed);
+  Series(out, "meridian_reap_candidates_accepted_total", "counter",
+         "Proposed tombstones every member accepted (committed to the primaries).",
+         reaping.candidates_accepted);
+  Series(out, "meridian_reap_tombstones_reaped_total", "counter",
+         "Tombstones deleted from this node's objects column by reaping.",
+         reaping.tombstones_reaped);
+  Series(out, "meridian_reap_deletes_skipped_total", "counter",
+         "Committed reaping deletes skipped because the object changed since the round.",
+         reaping.deletes_skipped);
+  out +=
+      "# HELP meridian_reap_partitions_refused_total Partitions refused in this node's "
+      "rounds, by the first reason a member gave.\n"
+      "# TYPE meridian_reap_partitions_refused_total counter\n";
+  for (const auto& [reason, count] : reaping.partitions_refused) {
+    out +=
+        fmt::format("meridian_reap_partitions_refused_total{{reason=\"{}\"}} {}\n", reason, count);
+  }
+  out +=
+      "# HELP meridian_reap_keys_rejected_total Candidates rejected in this node's rounds, by "
+      "reason.\n"
+      "# TYPE meridian_reap_keys_rejected_total counter\n";
+  for (const auto& [reason, count] : reaping.keys_rejected) {
+    out += fmt::format("meridian_reap_keys_rejected_total{{reason=\"{}\"}} {}\n", reason, count);
+  }
+}
+
 void RenderBackgroundMetrics(std::string& out, const replication::BackgroundStats& stats) {
   using Kind = replication::BackgroundKindStats;
   PerKindSeries(out, "meridian_background_bytes_total", "counter",
@@ -79,6 +116,7 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
          "Replica copies repaired after a get found them behind.", stats.read_repairs);
+  RenderReapMetrics(out, stats.reaping);
   Series(out, "meridian_aae_exchanges_total", "counter",
          "Anti-entropy exchanges this node completed as initiator.", stats.aae_exchanges);
   Series(out, "meridian_aae_exchanges_in_sync_total", "counter",
@@ -116,6 +154,9 @@ std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
          memory.memtables);
   Series(out, "meridian_rocksdb_table_readers_bytes", "gauge",
          "RocksDB SST reader memory outside the block cache.", memory.table_readers);
+  Series(out, "meridian_rocksdb_live_sst_bytes", "gauge",
+         "Bytes of the live RocksDB SST files on disk, every column family.",
+         memory.live_sst_bytes);
   return out;
 }
 

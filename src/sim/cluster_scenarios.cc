@@ -15,6 +15,8 @@ namespace meridian::sim {
 // cluster_scenarios_replication.cc.
 ScenarioOutcome RunClusterMembership(const ScenarioOptions& options);
 ScenarioOutcome RunClusterKv(const ScenarioOptions& options);
+ScenarioOutcome RunReaping(const ScenarioOptions& options);
+ScenarioOutcome RunReapingOff(const ScenarioOptions& options);
 ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
@@ -36,6 +38,15 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "partitions, loss and skew; after the heal no acknowledged write lost, siblings "
                "only for concurrent writes, replicas identical",
                RunClusterKv);
+  registry.Add("reaping",
+               "cluster-kv with tombstone reaping every second (join, leave, crashes, "
+               "partitions, loss, skew); after the heal every key is read and deleted, every "
+               "tombstone must be reaped, and the final reads find nothing resurrected",
+               RunReaping);
+  registry.Add("reaping-off",
+               "reaping with reaping switched off: broken on purpose, tombstones stay and it "
+               "fails",
+               RunReapingOff);
   registry.Add("replication-strict",
                "a strict-quorum bucket (n=3, pr=pw=2, dw=2, no sloppy quorum) under crashes, "
                "partitions, loss and skew; every read sees the writes acknowledged before it",

@@ -19,6 +19,9 @@
 //     read repair landed, CheckReplicasConverged: the primaries of every key hold identical
 //     objects, no other node holds objects of partitions it is not a primary of, and no hint
 //     record is left.
+// "reaping" is cluster-kv with tombstone reaping every second (cluster_scenarios_reaping.h):
+// after the heal it also waits until every tombstone is reaped, before the final reads check
+// that nothing was resurrected, and it fails if no tombstone was ever reaped.
 #include <fmt/format.h>
 
 #include <string>
@@ -26,6 +29,7 @@
 
 #include "sim/cluster_scenarios.h"
 #include "sim/cluster_scenarios_kv_workload.h"
+#include "sim/cluster_scenarios_reaping.h"
 #include "sim/nemesis.h"
 
 namespace meridian::sim {
@@ -58,7 +62,10 @@ void ScheduleLeave(Simulation& simulation, KvWorkload& workload, const std::stri
 
 }  // namespace
 
-ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
+// `reaping`: the "reaping" scenario's steps; `reap_interval_ms` its nodes' interval (0: the
+// control, "reaping-off", which must fail).
+ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
+                                 std::uint64_t reap_interval_ms) {
   const std::vector<std::string> all_addresses = ScenarioAddresses(options.node_count + 1);
   const std::vector<std::string> addresses(all_addresses.begin(), all_addresses.end() - 1);
   const std::string joiner = all_addresses.back();
@@ -66,6 +73,7 @@ ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
   layout.bootstrap_address = addresses.front();
   layout.seeds = addresses;  // joins try each initial node in turn
   layout.base = SimNodeConfig();
+  if (reaping) layout.base.reaping.interval_ms = reap_interval_ms;
 
   KvWorkloadConfig workload_config;
   for (std::uint32_t index = 0; index < kKeyCount; ++index) {
@@ -85,6 +93,7 @@ ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
   };
   RingInvariants ring_invariants(simulation);
   simulation.AddInvariant("ring", [&] { return ring_invariants.Check(); });
+  ReapWatch reap_watch(simulation, workload.config());
 
   NemesisConfig nemesis_config;  // every fault kind
   nemesis_config.crashed_max = 1;
@@ -130,18 +139,51 @@ ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
   if (status.ok() && !leaver.empty() && !SeesLeaving(simulation, leaver)) {
     workload.SubmitAdmin(node::ClusterLeaveRequest{leaver});
   }
+  if (status.ok() && reaping) {
+    // Once the cluster converged: a read and a delete of every key (so there is something to reap
+    // even when the run ended on puts), then every tombstone must go once the cluster is quiet; the
+    // final reads below then check that reaping resurrected nothing.
+    const auto settled = [&] {
+      return !workload.AnyAnswerable() && CheckClusterConverged(simulation, expected).ok();
+    };
+    status = simulation.RunUntil(settled, simulation.now_ms() + options.liveness_ms_max);
+    if (status.ok()) {
+      workload.ReadEveryKey();
+      status = simulation.RunUntil(settled, simulation.now_ms() + options.liveness_ms_max);
+    }
+    if (status.ok()) {
+      workload.DeleteEveryKey();
+      status = simulation.RunUntil(settled, simulation.now_ms() + options.liveness_ms_max);
+    }
+    if (status.ok()) status = reap_watch.AwaitNoTombstones(options.liveness_ms_max);
+  }
   if (status.ok()) {
     status = FinishKvRun(
         simulation, workload, [&] { return CheckClusterConverged(simulation, expected); },
         options.liveness_ms_max);
   }
+  if (status.ok() && reaping) status = reap_watch.CheckReaped();
   if (!status.ok() && !simulation.failure().has_value()) simulation.Fail(status.ToString());
 
   ScenarioOutcome outcome = OutcomeOf(simulation);
   outcome.fault_log = nemesis.log();
-  outcome.fault_log.push_back(fmt::format("summary: joiner {} leaver {}; {}", joiner, leaver,
-                                          KvCountersText(workload.counters())));
+  outcome.fault_log.push_back(fmt::format("summary: joiner {} leaver {}; {}{}", joiner, leaver,
+                                          KvCountersText(workload.counters()),
+                                          reaping ? "; " + reap_watch.Summary() : ""));
+  outcome.metrics["tombstones_reaped"] = reap_watch.reaped();
   return outcome;
+}
+
+ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
+  return RunClusterKvWith(options, /*reaping=*/false, 0);
+}
+
+ScenarioOutcome RunReaping(const ScenarioOptions& options) {
+  return RunClusterKvWith(options, /*reaping=*/true, kReapIntervalMs);
+}
+
+ScenarioOutcome RunReapingOff(const ScenarioOptions& options) {
+  return RunClusterKvWith(options, /*reaping=*/true, /*reap_interval_ms=*/0);
 }
 
 }  // namespace meridian::sim

@@ -44,6 +44,9 @@ struct KvWorkloadConfig {
   // ScheduleOperations issues gets (35 % of operations); false: puts and deletes only, so no
   // read repair ever runs during the run.
   bool reads = true;
+  // CheckReplicasConverged counts an object that is all tombstones as absent: the nodes reap
+  // tombstones (SimNodeConfig), so replicas may differ only in how far reaping got.
+  bool tombstone_equals_absent = true;
 };
 
 struct KvCounters {
@@ -65,6 +68,12 @@ class KvWorkload {
   void OnReply(const std::string& address, node::ClientReply reply);
   // Random operations on random live nodes until end_ms.
   void ScheduleOperations(std::uint64_t end_ms);
+  // Now: a delete of every key the random-operations client has a token for (so there are
+  // tombstones to reap), each through a random live node.
+  void DeleteEveryKey();
+  // Now: a get of every key with r = all through a random live node; its token becomes the
+  // random-operations client's (so DeleteEveryKey afterwards covers every value read).
+  void ReadEveryKey();
   // `count` read-modify-write clients until end_ms (see above).
   void StartClients(std::uint32_t count, std::uint64_t end_ms, std::uint64_t think_ms_min,
                     std::uint64_t think_ms_max);
@@ -161,7 +170,8 @@ Result<std::uint64_t> AwaitConvergenceWithoutReads(Simulation& simulation, KvWor
 
 // Replica convergence, read from the engines: for every workload key, every primary (of the
 // final ring of the first live node, for the bucket's n) holds the same object (decoded and
-// compared as DvvSets; all or none hold one); no node holds an object of a partition it is not
+// compared as DvvSets; all or none hold one; all-tombstone objects count as absent with
+// tombstone_equals_absent); no node holds an object of a partition it is not
 // a primary of (for the largest n of any bucket) in its objects column; no hint record is left.
 Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& config);
 

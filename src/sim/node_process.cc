@@ -68,6 +68,9 @@ node::NodeConfig SimNodeConfig() {
   config.gossip_interval_ms = 1000;
   // Anti-entropy rounds well inside a run (production: a minute).
   config.anti_entropy.exchange_interval_ms = 5'000;
+  // Reaping rounds too (production: a minute), so every cluster scenario runs with reaping on
+  // and its history checker sees any resurrection.
+  config.reaping.interval_ms = 2'000;
   return config;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "core/assert.h"
@@ -199,10 +200,15 @@ void Simulation::DrainOutbound(const std::string& address, Process& process) {
       Record(*routing.dropped, address, item.to_address, "");
       continue;
     }
+    // The transport's FIFO order, for reaping markers only (everything else may reorder): a
+    // marker arrives after every copy of everything sent before it on its link.
+    std::uint64_t& link_last_ms = link_last_delivery_ms_[{address, item.to_address}];
     for (std::size_t copy = 0; copy < routing.delays_ms.size(); ++copy) {
       if (copy > 0) Record(TraceKind::kDuplicate, address, item.to_address, "");
       Event event;
       event.time_ms = now_ms() + routing.delays_ms[copy];
+      if (item.message.has_reap_marker()) event.time_ms = std::max(event.time_ms, link_last_ms);
+      link_last_ms = std::max(link_last_ms, event.time_ms);
       event.kind = EventKind::kDeliver;
       event.address = item.to_address;
       event.from_address = address;

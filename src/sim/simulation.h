@@ -177,6 +177,8 @@ class Simulation {
   SeededRandom scheduler_random_;  // tick phases
   VirtualTime time_;
   EventQueue queue_;
+  // Per directed link, the latest delivery scheduled on it (ReapMarker FIFO order).
+  std::map<std::pair<std::string, std::string>, std::uint64_t> link_last_delivery_ms_;
   SimNetwork network_;
   std::map<std::string, Machine> machines_;  // ordered: iteration order is deterministic
   std::vector<std::pair<std::string, Invariant>> invariants_;

@@ -9,6 +9,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include <array>
@@ -33,6 +34,11 @@ constexpr double kMemtableBloomRatio = 0.02;
 // RocksDB's own LOG file rotates at this size; this many old ones are kept.
 constexpr std::size_t kInfoLogBytesMax = 16u << 20;
 constexpr std::size_t kInfoLogFilesKept = 4;
+// An SST file with at least kDeletionTrigger deletions among any kDeletionWindow consecutive
+// entries is marked for compaction, so the space of deleted keys (reaped tombstones, dropped
+// partitions, delivered hints) returns without waiting for the level above to fill up.
+constexpr std::size_t kDeletionWindow = 1024;
+constexpr std::size_t kDeletionTrigger = 256;
 
 // Corruption stays Corruption (the caller must not trust or retry the bytes); every other
 // RocksDB failure is an IoError, which is retryable. The message keeps RocksDB's text.
@@ -131,6 +137,8 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
   column_options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
   column_options.memtable_whole_key_filtering = true;
   column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  column_options.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(kDeletionWindow, kDeletionTrigger));
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
@@ -216,6 +224,9 @@ RocksDbMemory RocksDbEngine::Memory() const {
     if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kEstimateTableReadersMem,
                                   &value)) {
       memory.table_readers += value;
+    }
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kLiveSstFilesSize, &value)) {
+      memory.live_sst_bytes += value;
     }
   }
   return memory;

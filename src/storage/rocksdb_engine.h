@@ -37,6 +37,9 @@ struct RocksDbMemory {
   std::uint64_t block_cache_usage = 0;     // data, index and filter blocks cached now
   std::uint64_t memtables = 0;             // every memtable of every column family, incl. flushing
   std::uint64_t table_readers = 0;         // SST reader state outside the block cache
+  // Not memory: the SST files of the current version on disk, every column family (shows
+  // deleted keys' space returning after compaction).
+  std::uint64_t live_sst_bytes = 0;
 };
 
 class RocksDbEngine final : public Engine {

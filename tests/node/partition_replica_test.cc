@@ -134,8 +134,8 @@ class Harness {
  private:
   PartitionReplica& Replica() {
     if (!replica_) {
-      replica_ = std::make_unique<PartitionReplica>(kPartition, config_, engine_, governor_,
-                                                    PartitionPlacement{}, counters_);
+      replica_ = std::make_unique<PartitionReplica>(
+          kPartition, config_, engine_, governor_, PartitionPlacement{}, counters_, reap_counters_);
     }
     return *replica_;
   }
@@ -176,6 +176,7 @@ class Harness {
 
   PartitionReplicaConfig config_;
   replication::AntiEntropyCounters counters_;
+  replication::ReapCounters reap_counters_;
   storage::MemoryEngine engine_;
   // The node's default budget; outlives the replica, which gives its streams back to it.
   replication::BackgroundGovernor governor_{replication::BackgroundGovernorConfig{}};

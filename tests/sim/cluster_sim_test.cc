@@ -66,6 +66,24 @@ TEST(ClusterSimTest, KvScenarioPassesForFixedSeeds) {
   RunSeeds("cluster-kv");
 }
 
+// Issue 10 item 6: tombstones reaped by causal acknowledgement under joins, leaves, crashes,
+// partitions, loss and skew; every tombstone goes once the cluster is quiet, and the final
+// reads find nothing resurrected.
+TEST(ClusterSimTest, ReapingScenarioPassesForFixedSeeds) {
+  RunSeeds("reaping");
+}
+
+// The control: with reaping off the tombstones stay and the scenario fails.
+TEST(ClusterSimTest, ReapingOffScenarioFails) {
+  const ScenarioRegistry registry = BuiltinScenarios();
+  const Scenario* scenario = registry.Find("reaping-off");
+  ASSERT_NE(scenario, nullptr);
+  const ScenarioOutcome outcome = scenario->run(OptionsFor(kFirstSeed));
+  ASSERT_FALSE(outcome.passed());
+  EXPECT_NE(outcome.failure->message.find("reaping:"), std::string::npos)
+      << outcome.failure->message;
+}
+
 TEST(ClusterSimTest, ReplicationStrictScenarioPassesForFixedSeeds) {
   RunSeeds("replication-strict");
 }

@@ -1,0 +1,259 @@
+// Node: tombstone reaping by causal acknowledgement (docs/design/tombstones.md). The node
+// starts rounds for the partitions it reaps (ReapRounds), answers other reapers' rounds from
+// its own state (JudgeReapRound), sends committed rounds to the primaries and carries out the
+// conditional deletes each partition's TombstoneReaper keeps.
+#include <algorithm>
+#include <set>
+
+#include "core/assert.h"
+#include "node/node.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::node {
+
+namespace {
+// The node's failure detector and membership, as reaping sees them (like NodePeers).
+class ReapPeers final : public PeerDirectory {
+ public:
+  ReapPeers(const Node& node, const cluster::ClusterState& state) : node_(node), state_(state) {}
+  bool Reachable(const cluster::NodeId& node) const override { return node_.IsAlive(node); }
+  std::string AddressOf(const cluster::NodeId& node) const override {
+    const cluster::Member* member = state_.FindMember(node);
+    return member == nullptr ? std::string() : member->peer_address;
+  }
+
+ private:
+  const Node& node_;
+  const cluster::ClusterState& state_;
+};
+
+void Refuse(proto::ReapVerdict& verdict, std::string why) {
+  if (verdict.refused().empty()) verdict.set_refused(std::move(why));
+}
+
+void Reject(proto::ReapVerdict& verdict, int index, const char* why) {
+  verdict.add_rejected(static_cast<std::uint32_t>(index));
+  verdict.add_rejected_reasons(why);
+}
+}  // namespace
+
+void Node::TickReaping(std::uint64_t now_ms) {
+  if (config_.reaping.interval_ms == 0 || config_.peer_address.empty()) return;
+  reap_rounds_.Tick(now_ms);
+  if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
+  if (!reap_rounds_.round_in_flight()) StartReapRound(now_ms);
+  ApplyReapDeletes(now_ms);
+}
+
+void Node::StartReapRound(std::uint64_t now_ms) {
+  RefreshPlacement();
+  const cluster::ClusterState& state = membership_->state();
+  const ReapPeers peers(*this, state);
+  // Every member answers: one that is down (or has no address yet) would time the round out.
+  proto::ReapPrepare prepare;
+  bool self_member = false;
+  for (const auto& member : state.members()) {
+    self_member = self_member || (member->id == config_.node_id &&
+                                  member->status != cluster::MemberStatus::kRemoved);
+    // A removed member may still hold data of partitions it left (orphans, hints) and hand it
+    // on: it is asked too, until it once answered that it holds nothing.
+    if (member->status == cluster::MemberStatus::kRemoved &&
+        (member->id == config_.node_id ||
+         drained_removed_.contains({member->id, member->incarnation}))) {
+      continue;
+    }
+    if (member->peer_address.empty() || !IsAlive(member->id)) return;
+    proto::ReapMember* added = prepare.add_members();
+    added->set_id(member->id);
+    added->set_address(member->peer_address);
+  }
+  if (!self_member) return;
+  std::uint32_t room = config_.reaping.candidates_per_round_max;
+  for (auto& [partition, replica] : replicas_) {
+    if (room == 0) break;
+    replication::TombstoneReaper* reaper = replica->reaper();
+    if (reaper == nullptr || !reaper->Due(now_ms) || !replica->ReapRefusal(peers).empty()) {
+      continue;
+    }
+    auto candidates = reaper->ProposeCandidates(
+        std::min(room, config_.reaping.candidates_per_partition_max), now_ms);
+    if (!candidates.ok() || candidates->empty()) continue;
+    room -= static_cast<std::uint32_t>(candidates->size());
+    proto::ReapPartition* entry = prepare.add_partitions();
+    entry->set_partition(partition);
+    for (const cluster::NodeId& primary : replica->placement().primaries) {
+      entry->add_primaries(primary);
+    }
+    for (const replication::ReapKey& key : *candidates) {
+      proto::ReapCandidate* candidate = entry->add_candidates();
+      candidate->set_storage_key(key.storage_key);
+      candidate->set_version_hash(key.version_hash);
+    }
+  }
+  if (prepare.partitions_size() == 0) return;
+  prepare.set_round((incarnation_ << 32) | ++next_reap_round_);
+  reap_rounds_.Start(std::move(prepare), reap_judge_, now_ms);
+  if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
+}
+
+std::string Node::ReapStatus(std::uint32_t partition) const {
+  auto found = replicas_.find(partition);
+  if (found == replicas_.end()) return "no_replica";
+  const PartitionReplica* replica = found->second.get();
+  std::string refusal = replica->ReapRefusal(ReapPeers(*this, membership_->state()));
+  if (!refusal.empty()) return refusal;
+  if (replica->reaper()->in_round()) return "in_round";
+  return replica->reaper()->Due(NowMs())
+             ? ""
+             : "resting until " + std::to_string(replica->reaper()->next_round_ms()) + " (now " +
+                   std::to_string(NowMs()) + ")";
+}
+
+void Node::OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms) {
+  for (const cluster::NodeId& id : outcome.empty_members) {
+    const cluster::Member* member = membership_->state().FindMember(id);
+    if (member != nullptr && member->status == cluster::MemberStatus::kRemoved) {
+      drained_removed_.insert({member->id, member->incarnation});
+    }
+  }
+  for (const ReapPartitionOutcome& result : outcome.partitions) {
+    PartitionReplica* replica = FindReplica(result.partition);
+    if (replica != nullptr && replica->reaper() != nullptr) {
+      replica->reaper()->OnRoundEnded(result.accepted.size(), now_ms);
+    }
+    if (result.accepted.empty()) continue;
+    // Every primary deletes conditionally, this one included (best effort: a primary that
+    // misses the commit keeps the tombstone, anti-entropy copies it back to the others, and a
+    // later round reaps it again).
+    for (const cluster::NodeId& primary : result.primaries) {
+      if (primary == config_.node_id) {
+        if (replica != nullptr) replica->OnReapCommit(result.accepted);
+        continue;
+      }
+      const std::string address = AddressOf(primary);
+      if (address.empty()) continue;
+      cluster::Outbound& out = outbound_.emplace_back();
+      out.to_address = address;
+      proto::ReapCommit* commit = out.message.mutable_reap_commit();
+      commit->set_partition(result.partition);
+      for (const replication::ReapKey& key : result.accepted) {
+        proto::ReapCandidate* entry = commit->add_deletes();
+        entry->set_storage_key(key.storage_key);
+        entry->set_version_hash(key.version_hash);
+      }
+    }
+  }
+}
+
+void Node::OnReapCommit(const proto::ReapCommit& commit) {
+  if (commit.partition() >= config_.partition_count) return;
+  RefreshPlacement();
+  PartitionReplica* replica = FindReplica(commit.partition());
+  if (replica == nullptr) return;  // not a primary (any more): nothing of it to delete
+  std::vector<replication::ReapKey> keys;
+  for (const proto::ReapCandidate& entry : commit.deletes()) {
+    auto key = storage::DecodeObjectKey(entry.storage_key());
+    if (!key.ok() || key->partition != commit.partition()) continue;  // malformed: ignored
+    keys.push_back({entry.storage_key(), entry.version_hash()});
+  }
+  replica->OnReapCommit(keys);
+}
+
+void Node::ApplyReapDeletes(std::uint64_t now_ms) {
+  for (auto& [partition, replica] : replicas_) {
+    replication::TombstoneReaper* reaper = replica->reaper();
+    if (reaper == nullptr || !reaper->deletes_pending()) continue;
+    storage::WriteBatch batch;
+    auto added = reaper->TakeDeletes(batch, now_ms);
+    if (!added.ok() || *added == 0) {
+      if (added.ok()) reaper->OnDeletesWritten(true);
+      continue;
+    }
+    // Each deletion retires the partition's replica actor (WriteObservingEngine), so a later
+    // write of the key never reuses a dot of the forgotten history.
+    reaper->OnDeletesWritten(env_.engine->Write(batch, {}).ok());
+  }
+}
+
+bool Node::HoldsNothing() {
+  if (!reads_.empty() || !writes_.empty() || hints_->records() > 0) return false;
+  for (const auto& [partition, replica] : replicas_) {
+    if (replica->Moving()) return false;
+  }
+  bool any = false;
+  const Status scanned =
+      env_.engine->Scan(storage::Column::kObjects, "", "", [&](std::string_view, std::string_view) {
+        any = true;
+        return false;
+      });
+  return scanned.ok() && !any;
+}
+
+std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& prepare) {
+  RefreshPlacement();
+  std::vector<proto::ReapVerdict> verdicts(static_cast<std::size_t>(prepare.partitions_size()));
+  // A member the reaper does not know of could hold anything: refuse the whole round.
+  std::set<cluster::NodeId> asked;
+  for (const proto::ReapMember& member : prepare.members()) asked.insert(member.id());
+  const cluster::Member* self_record = membership_->state().FindMember(config_.node_id);
+  const bool self_removed =
+      self_record != nullptr && self_record->status == cluster::MemberStatus::kRemoved;
+  std::string unknown_member;
+  for (const auto& member : membership_->state().members()) {
+    if (member->status != cluster::MemberStatus::kRemoved && !asked.contains(member->id)) {
+      unknown_member = "members_differ";
+    }
+  }
+  // Keys of the coordinators in flight: a read may still read-repair what it read, a write
+  // still send what it minted (from a copy taken before this snapshot).
+  std::set<std::string, std::less<>> coordinating;
+  for (const auto& [id, read] : reads_) coordinating.insert(read.storage_key);
+  for (const auto& [id, write] : writes_) coordinating.insert(write.storage_key);
+
+  for (int p = 0; p < prepare.partitions_size(); ++p) {
+    const proto::ReapPartition& partition = prepare.partitions(p);
+    proto::ReapVerdict& verdict = verdicts[static_cast<std::size_t>(p)];
+    verdict.set_partition(partition.partition());
+    if (!unknown_member.empty()) Refuse(verdict, unknown_member);
+    const std::uint32_t index = partition.partition();
+    if (index >= config_.partition_count || index >= placements_.size()) {
+      Refuse(verdict, "ring_differs");
+      continue;
+    }
+    const PartitionPlacement& placement = placements_[index];
+    const std::vector<cluster::NodeId> primaries(partition.primaries().begin(),
+                                                 partition.primaries().end());
+    // A removed node hears no more gossip: its ring may stay old for good. It is never a
+    // primary, so what it holds (below) is all that matters.
+    if (placement.primaries != primaries && !self_removed) Refuse(verdict, "ring_differs");
+    const PartitionReplica* replica = FindReplica(index);
+    if ((placement.pending_owner.has_value() && !self_removed) ||
+        (replica != nullptr && replica->Moving())) {
+      Refuse(verdict, "moving");
+    }
+    const bool primary =
+        std::find(primaries.begin(), primaries.end(), config_.node_id) != primaries.end();
+    if (!primary && HasObjects(index)) Refuse(verdict, "holds_objects");
+    if (!verdict.refused().empty()) continue;
+    for (int c = 0; c < partition.candidates_size(); ++c) {
+      const proto::ReapCandidate& candidate = partition.candidates(c);
+      const std::string& key = candidate.storage_key();
+      if (primary) {
+        auto hash = watched_engine_.IndexedHash(index, key);
+        if (!hash.ok() || !hash->has_value() || **hash != candidate.version_hash()) {
+          Reject(verdict, c, "hash");
+          continue;
+        }
+      }
+      auto hint = hints_->FindRecord(key);
+      if (!hint.ok() || hint->has_value()) {
+        Reject(verdict, c, "hint");
+        continue;
+      }
+      if (coordinating.contains(key)) Reject(verdict, c, "coordinator");
+    }
+  }
+  return verdicts;
+}
+
+}  // namespace meridian::node

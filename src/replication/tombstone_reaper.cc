@@ -1,0 +1,124 @@
+#include "replication/tombstone_reaper.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/assert.h"
+#include "core/object_codec.h"
+#include "storage/key_encoding.h"
+#include "storage/tictac_keys.h"
+
+namespace meridian::replication {
+TombstoneReaper::TombstoneReaper(std::uint32_t partition, const ReapConfig& config,
+                                 storage::Engine& engine, BackgroundBudget& budget,
+                                 ReapCounters& counters)
+    : partition_(partition),
+      config_(config),
+      engine_(engine),
+      budget_(budget),
+      counters_(counters) {}
+
+bool TombstoneReaper::Due(std::uint64_t now_ms) const {
+  return config_.interval_ms > 0 && !in_round_ && now_ms >= next_round_ms_;
+}
+
+Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t max,
+                                                                std::uint64_t now_ms) {
+  MERIDIAN_CHECK(!in_round_);
+  std::vector<ReapKey> candidates;
+  const storage::KeyRange range = storage::PartitionRange(partition_);
+  const std::string begin = cursor_.empty() ? range.begin : cursor_;
+  std::uint32_t scanned = 0;
+  std::string last;
+  bool stopped = false;
+  Status bad = Status::Ok();
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kObjects, begin, range.end,
+                                        [&](std::string_view key, std::string_view value) {
+                                          if (candidates.size() >= max ||
+                                              scanned >= config_.scan_keys_per_partition_max) {
+                                            stopped = true;
+                                            return false;
+                                          }
+                                          ++scanned;
+                                          last = std::string(key);
+                                          auto object = DecodeObject(value);
+                                          if (!object.ok()) {
+                                            bad = object.status();
+                                            return false;
+                                          }
+                                          if (!object->IsDeleted()) return true;
+                                          auto hash = storage::EncodedObjectVersionHash(value);
+                                          if (!hash.ok()) {
+                                            bad = hash.status();
+                                            return false;
+                                          }
+                                          candidates.push_back(ReapKey{std::string(key), *hash});
+                                          return true;
+                                        }));
+  MERIDIAN_RETURN_IF_ERROR(bad);
+  capped_ = stopped;
+  // The next proposal continues after the last key looked at, or from the start once the
+  // whole partition was seen.
+  cursor_ = stopped ? last + std::string(1, '\0') : std::string();
+  if (candidates.empty()) {
+    OnRoundEnded(0, now_ms);  // nothing to do: rest (or continue soon, when capped)
+    return candidates;
+  }
+  in_round_ = true;
+  counters_.candidates_proposed += candidates.size();
+  return candidates;
+}
+
+void TombstoneReaper::OnRoundEnded(std::size_t accepted, std::uint64_t now_ms) {
+  in_round_ = false;
+  // Capped (more of the partition left to look at): soon; otherwise rest an interval.
+  next_round_ms_ = now_ms + (capped_ ? config_.continue_after_ms : config_.interval_ms);
+  if (accepted == 0 && !capped_) cursor_.clear();
+}
+
+void TombstoneReaper::OnCommit(const std::vector<ReapKey>& keys) {
+  for (const ReapKey& key : keys) pending_.push_back(key);
+}
+
+Result<std::size_t> TombstoneReaper::TakeDeletes(storage::WriteBatch& batch, std::uint64_t now_ms) {
+  MERIDIAN_CHECK(writing_.empty());
+  if (pending_.empty()) return std::size_t{0};
+  const std::size_t count = std::min<std::size_t>(pending_.size(), config_.deletes_per_batch_max);
+  WorkSize size;
+  size.objects = count;
+  for (std::size_t index = 0; index < count; ++index)
+    size.bytes += pending_[index].storage_key.size();
+  if (!budget_.TrySpend(WorkKind::kTombstoneReaping, size, now_ms)) return std::size_t{0};
+  std::size_t added = 0;
+  for (std::size_t index = 0; index < count; ++index) {
+    ReapKey key = std::move(pending_.front());
+    pending_.pop_front();
+    // Conditional: only the object the round accepted goes. Anything written since (a new
+    // write, a merge) changed the hash and is kept; the next round looks at it again.
+    auto stored = engine_.Get(storage::Column::kObjects, key.storage_key);
+    if (!stored.ok()) return stored.status();  // the rest stays pending
+    if (!stored->has_value()) continue;        // gone already (a drop, a duplicate commit)
+    auto hash = storage::EncodedObjectVersionHash(**stored);
+    if (!hash.ok() || *hash != key.version_hash) {
+      ++counters_.deletes_skipped;
+      continue;
+    }
+    batch.Delete(storage::Column::kObjects, key.storage_key);
+    writing_.push_back(std::move(key));
+    ++added;
+  }
+  return added;
+}
+
+void TombstoneReaper::OnDeletesWritten(bool ok) {
+  if (!ok) {
+    // Not deleted: tried again (still conditional) on a later tick.
+    for (ReapKey& key : writing_) pending_.push_back(std::move(key));
+    writing_.clear();
+    return;
+  }
+  counters_.tombstones_reaped += writing_.size();
+  writing_.clear();
+}
+
+}  // namespace meridian::replication

@@ -1,0 +1,115 @@
+// TombstoneReaper: one partition's share of tombstone reaping on one primary
+// (docs/design/tombstones.md). Owned by the partition's PartitionReplica while this node is a
+// primary and reaping is on. Whether a tombstone may go is decided by a round across the whole
+// cluster (node/reap_rounds.h); this object does the partition's local parts:
+//
+//   * on the reaper (the primary with the smallest id): proposes candidates — keys whose object
+//     is all tombstones, with the object's version hash — scanning the partition from a cursor,
+//     a bounded number of keys per round, and learns each round's outcome;
+//   * on every primary: keeps the deletes a committed round asked for and carries them out as
+//     conditional deletes (only where the stored version hash is still the accepted one),
+//     charged to the node's background budget (WorkKind::kTombstoneReaping), a batch a tick;
+// An anti-entropy copy of a reaped tombstone from a primary that has not applied the same
+// commit yet is stored again like any copy: harmless (the round proved no older version is
+// left anywhere), and the next round reaps it again once the primaries agree.
+//
+// Sans-IO apart from reading the engine (scans and point reads); deletes go into a batch the
+// caller writes. Not thread-safe; the engine and budget must outlive it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "replication/background_budget.h"
+#include "storage/engine.h"
+
+namespace meridian::replication {
+
+struct ReapConfig {
+  // How often a node starts a reaping round for the partitions it reaps; 0: reaping is off.
+  // Also the shortest time between two rounds that reap a partition.
+  std::uint64_t interval_ms = 60'000;
+  // A round that hit a cap (more candidates than it carried) is followed this soon.
+  std::uint64_t continue_after_ms = 200;
+  // A round not answered by every member within this long is given up (refused).
+  std::uint64_t round_timeout_ms = 10'000;
+  std::uint32_t candidates_per_partition_max = 1'000;
+  std::uint32_t candidates_per_round_max = 10'000;
+  // Keys examined per partition per round when looking for candidates.
+  std::uint32_t scan_keys_per_partition_max = 20'000;
+  // Conditional deletes carried out per partition per tick (each batch asks the budget).
+  std::uint32_t deletes_per_batch_max = 256;  // ~1 MiB of budget (the burst)
+};
+
+// A proposed or committed tombstone: storage key and the version hash of its object.
+struct ReapKey {
+  std::string storage_key;
+  std::uint64_t version_hash = 0;
+  friend bool operator==(const ReapKey&, const ReapKey&) = default;
+};
+
+// Counters of a node's reaping, summed over partitions (for /metrics).
+struct ReapCounters {
+  std::uint64_t rounds_started = 0;
+  std::uint64_t rounds_committed = 0;  // every member answered; something may be reaped
+  std::uint64_t rounds_timed_out = 0;  // given up: some member did not answer in time
+  std::uint64_t rounds_skipped = 0;    // due, but no partition was quiet with candidates
+  std::uint64_t candidates_proposed = 0;
+  std::uint64_t candidates_accepted = 0;  // accepted by every member (then committed)
+  std::uint64_t tombstones_reaped = 0;    // deleted from this node's objects column
+  std::uint64_t deletes_skipped = 0;      // committed, but the object changed since (kept)
+  // Partitions refused in a round, by reason, and candidates rejected, by reason.
+  std::map<std::string, std::uint64_t> partitions_refused;
+  std::map<std::string, std::uint64_t> keys_rejected;
+};
+
+class TombstoneReaper {
+ public:
+  // `config`, `engine`, `budget` and `counters` (the node's) must outlive this object.
+  TombstoneReaper(std::uint32_t partition, const ReapConfig& config, storage::Engine& engine,
+                  BackgroundBudget& budget, ReapCounters& counters);
+
+  // Reaper side. Whether a round may propose this partition now (not in a round, and its
+  // interval since the last one has passed).
+  bool Due(std::uint64_t now_ms) const;
+  // Up to `max` candidates from the cursor on (wrapping once round the partition); marks the
+  // partition as in a round. Empty: nothing to reap (the partition rests for an interval).
+  Result<std::vector<ReapKey>> ProposeCandidates(std::uint32_t max, std::uint64_t now_ms);
+  // The round that carried this partition ended: `accepted` of its candidates were committed
+  // (empty when refused). The next round may come sooner when this one was capped.
+  void OnRoundEnded(std::size_t accepted, std::uint64_t now_ms);
+
+  // Every primary. A committed round asks to delete `keys` where their hash is unchanged.
+  void OnCommit(const std::vector<ReapKey>& keys);
+  // Adds at most deletes_per_batch_max conditional deletes of committed keys to `batch`, if the
+  // budget grants them (asked again next tick otherwise). Returns how many were added; the
+  // caller writes the batch and then calls OnDeletesWritten.
+  Result<std::size_t> TakeDeletes(storage::WriteBatch& batch, std::uint64_t now_ms);
+  void OnDeletesWritten(bool ok);
+  bool deletes_pending() const { return !pending_.empty() || !writing_.empty(); }
+
+  bool in_round() const { return in_round_; }
+  std::uint64_t next_round_ms() const { return next_round_ms_; }
+
+ private:
+  const std::uint32_t partition_;
+  const ReapConfig& config_;
+  storage::Engine& engine_;
+  BackgroundBudget& budget_;
+  ReapCounters& counters_;
+
+  std::string cursor_;  // the next scan starts here ("" = the partition's first key)
+  bool in_round_ = false;
+  bool capped_ = false;              // the last proposal stopped at a cap, not at the end
+  std::uint64_t next_round_ms_ = 0;  // 0: due at once
+  std::deque<ReapKey> pending_;      // committed, not yet deleted
+  std::vector<ReapKey> writing_;     // in the batch the caller is writing
+};
+
+}  // namespace meridian::replication

@@ -1,0 +1,112 @@
+#include "sim/cluster_scenarios_reaping.h"
+
+#include <fmt/format.h>
+
+#include "cluster/ring.h"
+#include "core/hash.h"
+#include "core/object_codec.h"
+#include "sim/cluster_scenarios.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::sim {
+namespace {
+constexpr std::uint64_t kSampleIntervalMs = 500;
+}  // namespace
+
+ReapWatch::ReapWatch(Simulation& simulation, const KvWorkloadConfig& config)
+    : simulation_(simulation), config_(config) {
+  ScheduleSample();
+}
+
+void ReapWatch::ScheduleSample() {
+  simulation_.Schedule(simulation_.now_ms() + kSampleIntervalMs, "reap-sample", [this] {
+    Sample();
+    ScheduleSample();
+  });
+}
+
+void ReapWatch::Sample() {
+  for (const std::string& address : simulation_.live_addresses()) {
+    NodeProcess* process = NodeAt(simulation_, address);
+    if (process == nullptr) continue;
+    const node::NodeStats stats = process->node().Stats();
+    seen_[{address, process->node().incarnation()}] = stats.reaping;
+  }
+}
+
+std::uint64_t ReapWatch::reaped() const {
+  std::uint64_t total = 0;
+  for (const auto& [node, counts] : seen_) total += counts.tombstones_reaped;
+  return total;
+}
+
+std::string ReapWatch::Summary() const {
+  replication::ReapCounters sum;
+  for (const auto& [node, counts] : seen_) {
+    sum.rounds_committed += counts.rounds_committed;
+    sum.rounds_timed_out += counts.rounds_timed_out;
+    sum.candidates_accepted += counts.candidates_accepted;
+    sum.deletes_skipped += counts.deletes_skipped;
+    for (const auto& [why, count] : counts.partitions_refused) sum.partitions_refused[why] += count;
+    for (const auto& [why, count] : counts.keys_rejected) sum.keys_rejected[why] += count;
+  }
+  std::string refused;
+  for (const auto& [why, count] : sum.partitions_refused) {
+    refused += fmt::format(" {}={}", why, count);
+  }
+  std::string rejected;
+  for (const auto& [why, count] : sum.keys_rejected) rejected += fmt::format(" {}={}", why, count);
+  return fmt::format(
+      "reaping: {} rounds committed, {} timed out; {} candidates accepted, {} tombstones "
+      "reaped, {} deletes skipped; partitions refused:{}; candidates rejected:{}",
+      sum.rounds_committed, sum.rounds_timed_out, sum.candidates_accepted, reaped(),
+      sum.deletes_skipped, refused.empty() ? " none" : refused,
+      rejected.empty() ? " none" : rejected);
+}
+
+std::string ReapWatch::FindTombstone() {
+  for (const std::string& address : simulation_.live_addresses()) {
+    NodeProcess* process = NodeAt(simulation_, address);
+    if (process == nullptr) continue;
+    const std::uint32_t partitions = process->node().cluster_state().ring().partition_count();
+    for (const std::string& key : config_.keys) {
+      const std::uint32_t partition = PartitionOf(ObjectHash(config_.bucket, key), partitions);
+      const std::string storage_key = storage::EncodeObjectKey(partition, config_.bucket, key);
+      auto stored = simulation_.EngineOf(address).Get(storage::Column::kObjects, storage_key);
+      if (!stored.ok() || !stored->has_value()) continue;
+      auto object = DecodeObject(**stored);
+      if (object.ok() && object->IsDeleted()) {
+        std::string why;
+        for (const std::string& other : simulation_.live_addresses()) {
+          why += fmt::format(" {}:{}", other,
+                             NodeAt(simulation_, other)->node().ReapStatus(partition));
+        }
+        return fmt::format("{} still holds the tombstone of {} (partition {}; reapers:{})", address,
+                           key, partition, why);
+      }
+    }
+  }
+  return {};
+}
+
+Status ReapWatch::AwaitNoTombstones(std::uint64_t bound_ms) {
+  Status status = simulation_.RunUntil([&] { return FindTombstone().empty(); },
+                                       simulation_.now_ms() + bound_ms);
+  Sample();
+  if (status.code() == StatusCode::kTimeout) {
+    status = Status::Timeout(fmt::format("reaping: tombstones left {} ms after the heal: {}; {}",
+                                         bound_ms, FindTombstone(), Summary()));
+    simulation_.Fail(status.message());
+  }
+  return status;
+}
+
+Status ReapWatch::CheckReaped() {
+  Sample();
+  if (reaped() > 0) return Status::Ok();
+  Status status = Status::Internal("reaping: no tombstone was reaped during the run; " + Summary());
+  simulation_.Fail(status.message());
+  return status;
+}
+
+}  // namespace meridian::sim

@@ -1,0 +1,156 @@
+// TombstoneReaper on its own: candidates from a partition scan, and the conditional deletes of
+// a committed round, charged to the background budget.
+#include "replication/tombstone_reaper.h"
+
+#include <gtest/gtest.h>
+
+#include "core/object_codec.h"
+#include "replication/background_governor.h"
+#include "storage/key_encoding.h"
+#include "storage/memory_engine.h"
+#include "storage/tictac_keys.h"
+
+namespace meridian::replication {
+namespace {
+
+constexpr std::uint32_t kPartition = 3;
+
+std::string Key(int i) {
+  return storage::EncodeObjectKey(kPartition, "b", "k" + std::to_string(i));
+}
+
+DvvSet Written(std::uint64_t actor, bool tombstone) {
+  DvvSet object;
+  object.Update({}, actor, HlcTimestamp::FromParts(1, 0), tombstone, tombstone ? "" : "v",
+                ConflictPolicy::kSiblings);
+  return object;
+}
+
+class TombstoneReaperTest : public ::testing::Test {
+ protected:
+  void Store(const std::string& key, const DvvSet& object) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kObjects, key, EncodeObject(object));
+    ASSERT_TRUE(engine_.Write(batch, {}).ok());
+  }
+  bool Stored(const std::string& key) {
+    auto stored = engine_.Get(storage::Column::kObjects, key);
+    return stored.ok() && stored->has_value();
+  }
+  // Takes and writes one batch of deletes; how many it held.
+  std::size_t ApplyDeletes(std::uint64_t now_ms) {
+    storage::WriteBatch batch;
+    auto added = reaper_.TakeDeletes(batch, now_ms);
+    EXPECT_TRUE(added.ok());
+    reaper_.OnDeletesWritten(engine_.Write(batch, {}).ok());
+    return added.ok() ? *added : 0;
+  }
+
+  ReapConfig config_;
+  storage::MemoryEngine engine_;
+  BackgroundGovernor governor_{BackgroundGovernorConfig{}};
+  ReapCounters counters_;
+  TombstoneReaper reaper_{kPartition, config_, engine_, governor_, counters_};
+};
+
+TEST_F(TombstoneReaperTest, ProposesOnlyObjectsThatAreAllTombstones) {
+  Store(Key(1), Written(1, /*tombstone=*/true));
+  Store(Key(2), Written(1, /*tombstone=*/false));
+  DvvSet both = Written(1, true);
+  ASSERT_TRUE(both.MergeFrom(Written(2, false)).ok());  // a tombstone and a live sibling
+  Store(Key(3), both);
+  // Another partition's tombstone is not this reaper's.
+  storage::WriteBatch other;
+  other.Put(storage::Column::kObjects, storage::EncodeObjectKey(kPartition + 1, "b", "x"),
+            EncodeObject(Written(1, true)));
+  ASSERT_TRUE(engine_.Write(other, {}).ok());
+
+  ASSERT_TRUE(reaper_.Due(0));
+  auto candidates = reaper_.ProposeCandidates(100, 0);
+  ASSERT_TRUE(candidates.ok());
+  ASSERT_EQ(candidates->size(), 1u);
+  EXPECT_EQ((*candidates)[0].storage_key, Key(1));
+  EXPECT_EQ((*candidates)[0].version_hash, storage::ObjectVersionHash(Written(1, true)));
+  EXPECT_TRUE(reaper_.in_round());
+  EXPECT_FALSE(reaper_.Due(0));  // one round at a time
+}
+
+TEST_F(TombstoneReaperTest, ABoundedProposalContinuesFromItsCursorSoon) {
+  for (int i = 0; i < 5; ++i) Store(Key(i), Written(1, true));
+  auto first = reaper_.ProposeCandidates(3, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->size(), 3u);
+  reaper_.OnRoundEnded(3, 1'000);
+  EXPECT_FALSE(reaper_.Due(1'000));
+  EXPECT_TRUE(reaper_.Due(1'000 + config_.continue_after_ms));  // capped: soon, not an interval
+  auto second = reaper_.ProposeCandidates(3, 2'000);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[0].storage_key, Key(3));
+  reaper_.OnRoundEnded(0, 2'000);
+  EXPECT_FALSE(reaper_.Due(2'000 + config_.continue_after_ms));
+  EXPECT_TRUE(reaper_.Due(2'000 + config_.interval_ms));  // the whole partition seen: rest
+}
+
+TEST_F(TombstoneReaperTest, ACommittedDeleteIsSkippedWhenTheObjectChangedSinceTheRound) {
+  const DvvSet tombstone = Written(1, true);
+  Store(Key(1), tombstone);
+  Store(Key(2), tombstone);
+  const std::uint64_t hash = storage::ObjectVersionHash(tombstone);
+  // Between the round's acceptance and the commit, a new write reached key 2.
+  DvvSet rewritten = tombstone;
+  ASSERT_TRUE(rewritten.MergeFrom(Written(9, false)).ok());
+  Store(Key(2), rewritten);
+
+  reaper_.OnCommit({{Key(1), hash}, {Key(2), hash}});
+  EXPECT_TRUE(reaper_.deletes_pending());
+  EXPECT_EQ(ApplyDeletes(0), 1u);
+  EXPECT_FALSE(Stored(Key(1)));
+  EXPECT_TRUE(Stored(Key(2)));  // kept: the round never saw this version
+  EXPECT_EQ(counters_.tombstones_reaped, 1u);
+  EXPECT_EQ(counters_.deletes_skipped, 1u);
+  EXPECT_FALSE(reaper_.deletes_pending());
+}
+
+TEST_F(TombstoneReaperTest, DeletesWaitForTheBudget) {
+  BackgroundGovernorConfig tight;
+  tight.bytes_per_second = 1'000;
+  tight.burst_bytes = 5'000;  // one batch of a single delete (4 KiB object cost) at a time
+  BackgroundGovernor governor(tight);
+  ReapConfig config;
+  config.deletes_per_batch_max = 1;
+  TombstoneReaper reaper(kPartition, config, engine_, governor, counters_);
+  const DvvSet tombstone = Written(1, true);
+  Store(Key(1), tombstone);
+  Store(Key(2), tombstone);
+  const std::uint64_t hash = storage::ObjectVersionHash(tombstone);
+  reaper.OnCommit({{Key(1), hash}, {Key(2), hash}});
+  storage::WriteBatch first;
+  ASSERT_EQ(*reaper.TakeDeletes(first, 0), 1u);
+  reaper.OnDeletesWritten(engine_.Write(first, {}).ok());
+  storage::WriteBatch refused;
+  EXPECT_EQ(*reaper.TakeDeletes(refused, 0), 0u);  // the bucket is empty
+  EXPECT_TRUE(refused.empty());
+  EXPECT_TRUE(reaper.deletes_pending());
+  EXPECT_EQ(governor.stats().of(WorkKind::kTombstoneReaping).objects_granted, 1u);
+  storage::WriteBatch later;
+  ASSERT_EQ(*reaper.TakeDeletes(later, 10'000), 1u);
+  reaper.OnDeletesWritten(engine_.Write(later, {}).ok());
+  EXPECT_FALSE(Stored(Key(2)));
+  EXPECT_FALSE(reaper.deletes_pending());
+}
+
+TEST_F(TombstoneReaperTest, AFailedWriteKeepsTheDeletesPending) {
+  const DvvSet tombstone = Written(1, true);
+  Store(Key(1), tombstone);
+  reaper_.OnCommit({{Key(1), storage::ObjectVersionHash(tombstone)}});
+  storage::WriteBatch batch;
+  ASSERT_EQ(*reaper_.TakeDeletes(batch, 0), 1u);
+  reaper_.OnDeletesWritten(false);
+  EXPECT_TRUE(reaper_.deletes_pending());
+  EXPECT_EQ(ApplyDeletes(1'000), 1u);
+  EXPECT_FALSE(Stored(Key(1)));
+}
+
+}  // namespace
+}  // namespace meridian::replication
