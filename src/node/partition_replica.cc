@@ -5,6 +5,7 @@
 
 #include "core/assert.h"
 #include "storage/key_encoding.h"
+#include "storage/tictac_keys.h"
 
 namespace meridian::node {
 namespace {
@@ -73,6 +74,19 @@ std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
     if (!anti_entropy_->InSyncWith(peers.AddressOf(node))) return "not_in_sync";
   }
   return {};
+}
+
+void PartitionReplica::DropReapedCopies(cluster::Outbound& message) const {
+  // A tombstone whose committed delete is queued here is not offered to another primary (it
+  // has it deleted already, or will): see TombstoneReaper.
+  auto* objects = message.message.mutable_aae_repair()->mutable_objects();
+  for (int index = objects->size() - 1; index >= 0; --index) {
+    const proto::HandoffEntry& entry = objects->Get(index);
+    auto hash = storage::EncodedObjectVersionHash(entry.encoded_object());
+    if (hash.ok() && reaper_->DeletePending(entry.storage_key(), *hash)) {
+      objects->DeleteSubrange(index, 1);
+    }
+  }
 }
 
 void PartitionReplica::OnReapCommit(const std::vector<replication::ReapKey>& keys) {
@@ -442,6 +456,7 @@ PartitionOutput PartitionReplica::TakeOutput() {
   if (copy_) Collect(*copy_->sender);
   if (anti_entropy_ != nullptr) {
     for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {
+      if (reaper_ != nullptr && message.message.has_aae_repair()) DropReapedCopies(message);
       output_.messages.push_back(std::move(message));
     }
     for (auto& repair : anti_entropy_->TakeRepairs()) output_.repairs.push_back(std::move(repair));

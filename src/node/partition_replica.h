@@ -213,6 +213,8 @@ class PartitionReplica {
   void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
                  std::uint64_t& next_transfer_id);
   void Collect(replication::HandoffSender& sender);
+  // Removes from an anti-entropy repair the tombstones whose reaping is queued here.
+  void DropReapedCopies(cluster::Outbound& message) const;
 
   const std::uint32_t partition_;
   const PartitionReplicaConfig& config_;

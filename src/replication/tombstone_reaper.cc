@@ -77,7 +77,16 @@ void TombstoneReaper::OnRoundEnded(std::size_t accepted, std::uint64_t now_ms) {
 }
 
 void TombstoneReaper::OnCommit(const std::vector<ReapKey>& keys) {
-  for (const ReapKey& key : keys) pending_.push_back(key);
+  for (const ReapKey& key : keys) {
+    pending_.push_back(key);
+    queued_.insert_or_assign(key.storage_key, key.version_hash);
+  }
+}
+
+bool TombstoneReaper::DeletePending(const std::string& storage_key,
+                                    std::uint64_t version_hash) const {
+  auto it = queued_.find(storage_key);
+  return it != queued_.end() && it->second == version_hash;
 }
 
 Result<std::size_t> TombstoneReaper::TakeDeletes(storage::WriteBatch& batch, std::uint64_t now_ms) {
@@ -118,6 +127,7 @@ void TombstoneReaper::OnDeletesWritten(bool ok) {
     return;
   }
   counters_.tombstones_reaped += writing_.size();
+  for (const ReapKey& key : writing_) queued_.erase(key.storage_key);
   writing_.clear();
 }
 
