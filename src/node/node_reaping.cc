@@ -166,7 +166,8 @@ void Node::ApplyReapDeletes(std::uint64_t now_ms) {
     storage::WriteBatch batch;
     auto added = reaper->TakeDeletes(batch, now_ms);
     if (!added.ok() || *added == 0) {
-      if (added.ok()) reaper->OnDeletesWritten(true);
+      // On a read error nothing is written: whatever was taken goes back to the queue.
+      reaper->OnDeletesWritten(added.ok());
       continue;
     }
     // Each deletion retires the partition's replica actor (WriteObservingEngine), so a later

@@ -140,6 +140,24 @@ TEST_F(TombstoneReaperTest, DeletesWaitForTheBudget) {
   EXPECT_FALSE(reaper.deletes_pending());
 }
 
+TEST_F(TombstoneReaperTest, AKeyWhoseDeleteIsQueuedIsNeitherProposedNorQueuedTwice) {
+  const DvvSet tombstone = Written(1, true);
+  Store(Key(1), tombstone);
+  Store(Key(2), tombstone);
+  const std::uint64_t hash = storage::ObjectVersionHash(tombstone);
+  reaper_.OnCommit({{Key(1), hash}});
+  reaper_.OnCommit({{Key(1), hash}});  // a repeated commit
+  EXPECT_TRUE(reaper_.DeletePending(Key(1), hash));
+  EXPECT_FALSE(reaper_.DeletePending(Key(1), hash + 1));
+  auto candidates = reaper_.ProposeCandidates(100, 0);
+  ASSERT_TRUE(candidates.ok());
+  ASSERT_EQ(candidates->size(), 1u);  // key 1 is queued already
+  EXPECT_EQ((*candidates)[0].storage_key, Key(2));
+  EXPECT_EQ(ApplyDeletes(0), 1u);  // one delete, not two
+  EXPECT_FALSE(reaper_.deletes_pending());
+  EXPECT_FALSE(reaper_.DeletePending(Key(1), hash));
+}
+
 TEST_F(TombstoneReaperTest, AFailedWriteKeepsTheDeletesPending) {
   const DvvSet tombstone = Written(1, true);
   Store(Key(1), tombstone);
