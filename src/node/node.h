@@ -320,7 +320,8 @@ class Node {
   // are not asked again. Every other removed member with an address is asked, since it may
   // still hold data it hands on (an orphan) — found by the reaping scenario, seed 136.
   std::set<std::pair<cluster::NodeId, std::uint64_t>> drained_removed_;
-  std::uint32_t next_reap_round_ = 0;  // with the incarnation, a round id unique per reaper
+  std::uint32_t next_reap_round_ = 0;          // with the incarnation, a round id unique per reaper
+  std::uint64_t reaped_since_compaction_ = 0;  // see Node::ApplyReapDeletes
 
   // Coordinated requests in flight, by coordination id, and the replica calls they wait on.
   struct PendingRead {

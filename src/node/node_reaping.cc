@@ -12,6 +12,9 @@
 namespace meridian::node {
 
 namespace {
+// Reaped deletes after which, once the queues are empty, the engine is asked to compact.
+constexpr std::uint64_t kReapedBeforeCompaction = 10'000;
+
 // The node's failure detector and membership, as reaping sees them (like NodePeers).
 class ReapPeers final : public PeerDirectory {
  public:
@@ -172,7 +175,19 @@ void Node::ApplyReapDeletes(std::uint64_t now_ms) {
     }
     // Each deletion retires the partition's replica actor (WriteObservingEngine), so a later
     // write of the key never reuses a dot of the forgotten history.
-    reaper->OnDeletesWritten(env_.engine->Write(batch, {}).ok());
+    const bool written = env_.engine->Write(batch, {}).ok();
+    reaper->OnDeletesWritten(written);
+    if (written) reaped_since_compaction_ += *added;
+  }
+  // Many tombstones gone and nothing left to delete: ask the engine to return their space now
+  // (otherwise it waits until later writes push the files through compaction).
+  bool queued = false;
+  for (auto& [partition, replica] : replicas_) {
+    queued = queued || (replica->reaper() != nullptr && replica->reaper()->deletes_pending());
+  }
+  if (!queued && reaped_since_compaction_ >= kReapedBeforeCompaction) {
+    reaped_since_compaction_ = 0;
+    env_.engine->RequestCompaction().IgnoreError();  // a hint; asked again after more deletes
   }
 }
 

@@ -50,6 +50,7 @@ class WriteObservingEngine final : public storage::Engine {
     return inner_.Scan(column, begin, end, visitor);
   }
   Status CommitPending() override { return inner_.CommitPending(); }
+  Status RequestCompaction() override { return inner_.RequestCompaction(); }
 
   // The version hash the index holds for `storage_key` (nullopt: none).
   Result<std::optional<std::uint64_t>> IndexedHash(std::uint32_t partition,

@@ -77,6 +77,10 @@ class Engine {
   // write and at most one fsync for all of them). IoError on failure: the pending writes may
   // then be lost on a crash, so none of them may be acknowledged.
   virtual Status CommitPending() { return Status::Ok(); }
+  // Many keys were just deleted: asks the engine to return their space soon (RocksDB: flush
+  // the memtables and mark every file for compaction, in the background; never blocks).
+  // A hint only; engines without deferred space reclamation ignore it.
+  virtual Status RequestCompaction() { return Status::Ok(); }
 };
 
 }  // namespace meridian::storage

@@ -3,6 +3,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/experimental.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
@@ -230,6 +231,28 @@ RocksDbMemory RocksDbEngine::Memory() const {
     }
   }
   return memory;
+}
+
+Status RocksDbEngine::RequestCompaction() {
+  // Background only: the flush is not waited for, and SuggestCompactRange marks the files for
+  // the compaction threads. Deleted keys (and their deletion markers, at the last level) then
+  // leave the SST files.
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  for (rocksdb::ColumnFamilyHandle* handle : impl_->handles) {
+    // TryAgain: writes are stalled right now (too many memtables or L0 files); the flush
+    // RocksDB already runs then does the same.
+    if (rocksdb::Status flushed = impl_->db->Flush(flush, handle);
+        !flushed.ok() && !flushed.IsTryAgain()) {
+      return FromRocks(flushed, "flush");
+    }
+    if (rocksdb::Status suggested =
+            rocksdb::experimental::SuggestCompactRange(impl_->db.get(), handle, nullptr, nullptr);
+        !suggested.ok()) {
+      return FromRocks(suggested, "suggest compaction");
+    }
+  }
+  return Status::Ok();
 }
 
 Status RocksDbEngine::CommitPending() {

@@ -55,6 +55,7 @@ class RocksDbEngine final : public Engine {
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
   Status CommitPending() override;
+  Status RequestCompaction() override;
   RocksDbMemory Memory() const;
 
  private:

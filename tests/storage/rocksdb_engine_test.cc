@@ -2,6 +2,9 @@
 // the column families on disk and how failures map to Status codes.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
@@ -258,6 +261,47 @@ TEST(RocksDbEngineTest, GroupCommitEngineKeepsBufferedWritesOnACleanClose) {
   auto engine = OpenOrDie(path);
   ASSERT_NE(engine, nullptr);
   EXPECT_EQ(*engine->Get(Column::kObjects, "k"), "v");
+}
+
+// Reaping deletes many keys and then asks for their space back: the memtables are flushed and
+// the deletions compacted away in the background (polled with a deadline, no sleep as a sync).
+TEST(RocksDbEngineTest, RequestCompactionReturnsTheSpaceOfDeletedKeys) {
+  TempDir dir;
+  auto engine = OpenOrDie(dir.Sub("db"));
+  ASSERT_NE(engine, nullptr);
+  const std::string value(200, 'v');
+  std::uint64_t written_sst_bytes = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (int start = 0; start < 20'000; start += 1'000) {
+      WriteBatch batch;
+      for (int i = start; i < start + 1'000; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        if (round == 0) {
+          batch.Put(Column::kObjects, key, value);
+        } else {
+          batch.Delete(Column::kObjects, key);
+        }
+      }
+      ASSERT_TRUE(engine->Write(batch, {}).ok());
+    }
+    if (round == 0) {
+      const Status requested = engine->RequestCompaction();
+      ASSERT_TRUE(requested.ok()) << requested.ToString();
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (engine->Memory().memtables > 1'000'000 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
+      written_sst_bytes = engine->Memory().live_sst_bytes;
+      ASSERT_GT(written_sst_bytes, 100'000u) << "the memtable was not flushed";
+    }
+  }
+  ASSERT_TRUE(engine->RequestCompaction().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (engine->Memory().live_sst_bytes > 100'000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_LE(engine->Memory().live_sst_bytes, 100'000u) << "the deleted keys' space stayed";
 }
 
 }  // namespace
