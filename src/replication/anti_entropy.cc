@@ -113,22 +113,19 @@ void AntiEntropy::Tick(std::uint64_t now_ms, const std::vector<std::string>& pee
     next_exchange_ms_ = now_ms + FirstExchangeOffsetMs(partition_, config_.exchange_interval_ms);
   }
   if (exchange_ || peers.empty() || now_ms < next_exchange_ms_) return;
-  std::optional<StreamSlot> slot = budget_.TryAcquireStream(WorkKind::kAntiEntropyRepair, now_ms);
-  if (!slot) return;  // asks again on the next tick
-  Start(now_ms, peers[next_peer_++ % peers.size()], std::move(*slot));
+  Start(now_ms, peers[next_peer_++ % peers.size()]);
   // Each peer once per interval (the next start is rescheduled when this one ends).
   next_exchange_ms_ = now_ms + config_.exchange_interval_ms / peers.size();
 }
 
-void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer, StreamSlot slot) {
+void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer) {
   if (Status built = EnsureTree(); !built.ok()) {
-    budget_.ReleaseStream(std::move(slot));
     ++counters_.exchanges_failed;
     return;
   }
   exchange_ = Exchange{
       next_exchange_id_++, peer,        false, false, now_ms + config_.exchange_timeout_ms, {},
-      std::move(slot),     std::nullopt};
+      std::nullopt,        std::nullopt};
   cluster::Outbound& out = outbound_.emplace_back();
   out.to_address = peer;
   proto::AaeExchangeStart* start = out.message.mutable_aae_exchange_start();
@@ -251,8 +248,14 @@ void AntiEntropy::OnSegmentHashes(const proto::AaeSegmentHashes& hashes, std::ui
 
 void AntiEntropy::TrySendKeyHashes(std::uint64_t now_ms) {
   MERIDIAN_DCHECK(exchange_ && exchange_->held_key_hashes);
+  // Comparing trees moves no data and needs no stream; a repair does: it waits for a slot
+  // (kept until the exchange ends), then while the budget is in debt (the last round's copies)
+  // or other kinds go first.
+  if (!exchange_->slot) {
+    exchange_->slot = budget_.TryAcquireStream(WorkKind::kAntiEntropyRepair, now_ms);
+    if (!exchange_->slot) return;
+  }
   const WorkSize size{exchange_->held_key_hashes->message.aae_key_hashes().key_hashes().size(), 0};
-  // Waits while the budget is in debt (the last round's copies) or other kinds go first.
   if (!budget_.TrySpend(WorkKind::kAntiEntropyRepair, size, now_ms)) return;
   outbound_.push_back(std::move(*exchange_->held_key_hashes));
   exchange_->held_key_hashes.reset();

@@ -25,12 +25,13 @@
 // exchange unanswered for exchange_timeout_ms is given up (the next round repeats it).
 //
 // The node's background budget (background_budget.h, kind anti_entropy_repair) paces it: an
-// initiator holds a stream slot for each exchange, and sends its key hashes (the start of the
-// repair) only when the budget has credit; every copy either side sends or receives is charged
-// to its own node's budget (Charge: the responder cannot hold a reply back, so a round's cost
-// is a debt that delays whatever background work asks next, the next round included). A round
-// moves at most keys_per_round_max copies each way, so the debt and the merges one event-loop
-// turn applies stay small.
+// initiator compares trees freely (two small messages, no data), but an exchange that found
+// differences takes a stream slot before its repair starts (held until the exchange ends) and
+// sends its key hashes (the start of the repair) only when the budget has credit; every copy either
+// side sends or receives is charged to its own node's budget (Charge: the responder cannot hold a
+// reply back, so a round's cost is a debt that delays whatever background work asks next, the next
+// round included). A round moves at most keys_per_round_max copies each way, so the debt and the
+// merges one event-loop turn applies stay small.
 //
 // Sans-IO apart from reading the engine (index scans and object reads for repairs); time
 // comes in as now_ms. Not thread-safe; the engine must outlive it.
@@ -122,7 +123,7 @@ class AntiEntropy {
     bool capped = false;           // more segments differed than one round repairs
     std::uint64_t deadline_ms = 0;
     std::vector<std::string> wanted;  // keys the responder wants from us
-    std::optional<StreamSlot> slot;   // held for the exchange's life
+    std::optional<StreamSlot> slot;   // from the first repair step to the exchange's end
     // The key hashes, built and waiting for the budget (no deadline runs meanwhile).
     std::optional<cluster::Outbound> held_key_hashes;
   };
@@ -132,7 +133,7 @@ class AntiEntropy {
   Result<std::vector<storage::KeyVersionHash>> KeysOf(const std::vector<std::uint32_t>& segments);
   // Appends the (storage key, version hash) pairs of `segment` to `keys`.
   Status AppendKeysOf(std::uint32_t segment, std::vector<storage::KeyVersionHash>& keys);
-  void Start(std::uint64_t now_ms, const std::string& peer, StreamSlot slot);
+  void Start(std::uint64_t now_ms, const std::string& peer);
   // Sends the held key hashes when the budget allows.
   void TrySendKeyHashes(std::uint64_t now_ms);
   void Finish(std::uint64_t now_ms, bool failed, bool repaired);

@@ -44,7 +44,9 @@ AAE_RECEIVED = "meridian_aae_keys_received_total"
 
 def start_cluster(request, interval_ms):
     made = Cluster("e2e-aae-%d" % time.monotonic_ns(), extra_args=[
-        "--partition-count", str(PARTITIONS), "--aae-exchange-interval-ms", str(interval_ms)])
+        "--partition-count", str(PARTITIONS), "--aae-exchange-interval-ms", str(interval_ms),
+        # Reaping (on by default) would remove the tombstones this test compares.
+        "--reap-interval-ms", "0"])
     nodes = made.start(len(NODE_IDS))
     poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "5-node cluster forms")
     return made, nodes

@@ -267,22 +267,42 @@ TEST_F(AntiEntropyTest, ARespondentThatIsNotAReplicaRefusesAndAnUnansweredExchan
   EXPECT_FALSE(a.anti_entropy.exchanging());
 }
 
-TEST_F(AntiEntropyTest, AnExchangeStartsOnlyWithAStreamSlotAndGivesItBack) {
+TEST_F(AntiEntropyTest, ComparingTreesNeedsNoStreamSlot) {
+  // Thousands of partitions compare every interval; only the ones that differ move data.
+  Replica a("a:1", config_);
+  Replica b("b:1", config_);
+  a.Merge(Key(1), Written(1, "x"));
+  b.Merge(Key(1), Written(1, "x"));
+  a.budget.streams_allowed = false;
+  EXPECT_EQ(Exchange(a, b), 2);  // start, in_sync
+  EXPECT_FALSE(a.anti_entropy.exchanging());
+  EXPECT_EQ(a.anti_entropy.counters().exchanges_in_sync, 1u);
+  EXPECT_TRUE(a.anti_entropy.InSyncWith(b.address));
+  EXPECT_TRUE(a.budget.stream_requests.empty());
+}
+
+TEST_F(AntiEntropyTest, ARepairWaitsForAStreamSlotAndGivesItBack) {
   Replica a("a:1", config_);
   Replica b("b:1", config_);
   a.Merge(Key(1), Written(1, "x"));
   a.budget.streams_allowed = false;
-  for (int tick = 0; tick < 3; ++tick) {
-    now_ms_ += config_.exchange_interval_ms;
-    a.anti_entropy.Tick(now_ms_, {b.address});
-  }
-  EXPECT_FALSE(a.anti_entropy.exchanging());
-  EXPECT_TRUE(a.anti_entropy.TakeOutbound().empty());
+  Exchange(a, b);  // start and segment hashes: the trees differ, the repair waits for a slot
+  ASSERT_TRUE(a.anti_entropy.exchanging());
   ASSERT_FALSE(a.budget.stream_requests.empty());
   EXPECT_EQ(a.budget.stream_requests.back(), WorkKind::kAntiEntropyRepair);
+  // Far past the exchange timeout, still waiting rather than failing; nothing sent meanwhile.
+  for (int tick = 0; tick < 3; ++tick) {
+    now_ms_ += config_.exchange_timeout_ms;
+    a.anti_entropy.Tick(now_ms_, {b.address});
+  }
+  EXPECT_TRUE(a.anti_entropy.TakeOutbound().empty());
+  EXPECT_EQ(a.anti_entropy.counters().exchanges_failed, 0u);
+  EXPECT_TRUE(b.Objects().empty());
 
   a.budget.streams_allowed = true;
-  Exchange(a, b);
+  a.anti_entropy.Tick(now_ms_, {b.address});
+  Shuttle({&a, &b});
+  EXPECT_FALSE(a.anti_entropy.exchanging());
   EXPECT_EQ(a.Objects(), b.Objects());
   EXPECT_EQ(a.budget.streams_held, 0u);           // given back when the exchange ended
   EXPECT_TRUE(b.budget.stream_requests.empty());  // the responder holds none
