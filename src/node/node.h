@@ -150,6 +150,9 @@ class Node {
   const cluster::ClusterState& cluster_state() const { return membership_->state(); }
   // This node's opinion of a member's liveness (true for itself and unmonitored members).
   bool IsAlive(const cluster::NodeId& id) const;
+  // The failure detector considers `node` alive and it is not suspected (peer_suspicion.h):
+  // routing sends it requests.
+  bool Reachable(const cluster::NodeId& node) const;
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const;
   NodeStats Stats() const;
@@ -178,8 +181,6 @@ class Node {
   // The first n primaries of a partition (ComputePrimaries), from a per-partition cache that
   // the next cluster-state change (ring, members' zones) empties.
   std::vector<cluster::NodeId> PrimariesOf(std::uint32_t partition, std::uint32_t n) const;
-  // The failure detector considers `node` alive and it is not suspected (peer_suspicion.h).
-  bool Reachable(const cluster::NodeId& node) const;
   // Heartbeat pings to suspected peers, so a healed link clears the suspicion at once.
   void ProbeSuspects();
   // The peer address of a member, or "" when unknown.

@@ -84,7 +84,8 @@ using ExpectedMembers = std::map<std::string, cluster::MemberStatus>;
 // OK when every live node has the same cluster state (digest), the members have exactly the
 // expected statuses, members that are not removed carry their node's current incarnation, the
 // ring has no pending owners and every partition is owned by an up member, and every node
-// considers every other non-removed member alive. Otherwise the first difference found.
+// considers every other non-removed member alive and reachable (not suspected). Otherwise the
+// first difference found.
 Status CheckClusterConverged(Simulation& simulation, const ExpectedMembers& expected);
 
 }  // namespace meridian::sim
