@@ -472,17 +472,17 @@ def keep_dirs():
 
 # --- fixtures: start and teardown ----------------------------------------------------------
 
-def finish_clusters(request, clusters, require_clean_stop=False):
+def finish_clusters(request, clusters, require_clean_stop=False, failed=False):
     """The teardown of the clusters a fixture started, in order: stops every process of each
     (Cluster.stop_all: SIGTERM, SIGKILL after a deadline), prints each one's node logs if the
-    test failed (conftest.setup_or_call_failed), and removes its work dirs unless the test failed
-    and MERIDIAN_E2E_KEEP=1 (keep_dirs()). Every cluster is stopped even if an earlier one had
-    trouble.
+    test failed (conftest.setup_or_call_failed, or failed=True from a caller that knows better),
+    and removes its work dirs unless the test failed and MERIDIAN_E2E_KEEP=1 (keep_dirs()).
+    Every cluster is stopped even if an earlier one had trouble.
 
     With require_clean_stop, a node that does not exit 0 on SIGTERM also prints the logs (of its
     cluster and of every later one), and fails the test at teardown (AssertionError after all are
     stopped) unless it had failed already."""
-    failed = setup_or_call_failed(request)
+    failed = failed or setup_or_call_failed(request)
     unclean = {}  # node name -> exit code (or why it was SIGKILLed)
     for cluster in clusters:
         codes = cluster.stop_all()
@@ -504,12 +504,18 @@ def running_cluster(request, name, node_ids, form_deadline_s, extra_args=(), pee
     (node1 bootstraps, the others join through it), polls cluster_settled(nodes, node_ids) for up
     to form_deadline_s (`what` names the wait in a failure; default "<n>-node cluster forms"),
     and yields the Cluster. On leaving, also when starting or forming failed:
-    finish_clusters(request, [cluster], require_clean_stop)."""
+    finish_clusters(request, [cluster], require_clean_stop). An exception out of the with-block
+    before the fixture's yield (the cluster did not form, a check of the fixture failed) counts
+    as a failure: pytest records the setup's failure only after the fixture's teardown ran."""
     cluster = Cluster(name, extra_args=extra_args, peer_hosts=peer_hosts)
+    failed = False
     try:
         nodes = cluster.start(len(node_ids))
         poll(cluster_settled(nodes, node_ids), form_deadline_s,
              what or "%d-node cluster forms" % len(node_ids))
         yield cluster
+    except Exception:
+        failed = True
+        raise
     finally:
-        finish_clusters(request, [cluster], require_clean_stop)
+        finish_clusters(request, [cluster], require_clean_stop, failed=failed)
