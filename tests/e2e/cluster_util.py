@@ -7,8 +7,11 @@ Cluster endpoints used (docs/api.md contract): GET /v1/cluster/status, GET /v1/c
 
 Every wait has a deadline. Cluster.stop_all() sends SIGTERM to every process it started,
 waits up to a shared deadline, then SIGKILLs whatever is left; it never raises, so it is safe
-in a fixture teardown after a failure.
+in a fixture teardown after a failure. running_cluster() and finish_clusters() are the fixtures'
+shared start and teardown: stop every process, print the node logs when the test failed, remove
+the work dirs unless MERIDIAN_E2E_KEEP=1 asks to keep those of a failed test.
 """
+import contextlib
 import os
 import random
 import shutil
@@ -21,7 +24,7 @@ from urllib.parse import quote
 
 import requests
 
-from conftest import Server
+from conftest import Server, setup_or_call_failed
 
 GOSSIP_INTERVAL_MS = 200
 REQUEST_TIMEOUT_S = 10
@@ -465,3 +468,54 @@ def write_keys(nodes, prefix, count):
 
 def keep_dirs():
     return os.environ.get("MERIDIAN_E2E_KEEP") == "1"
+
+
+# --- fixtures: start and teardown ----------------------------------------------------------
+
+def finish_clusters(request, clusters, require_clean_stop=False, failed=False):
+    """The teardown of the clusters a fixture started, in order: stops every process of each
+    (Cluster.stop_all: SIGTERM, SIGKILL after a deadline), prints each one's node logs if the
+    test failed (conftest.setup_or_call_failed, or failed=True from a caller that knows better),
+    and removes its work dirs unless the test failed and MERIDIAN_E2E_KEEP=1 (keep_dirs()).
+    Every cluster is stopped even if an earlier one had trouble.
+
+    With require_clean_stop, a node that does not exit 0 on SIGTERM also prints the logs (of its
+    cluster and of every later one), and fails the test at teardown (AssertionError after all are
+    stopped) unless it had failed already."""
+    failed = failed or setup_or_call_failed(request)
+    unclean = {}  # node name -> exit code (or why it was SIGKILLed)
+    for cluster in clusters:
+        codes = cluster.stop_all()
+        if require_clean_stop:
+            unclean.update({name: code for name, code in codes.items() if code != 0})
+        if failed or unclean:
+            print(cluster.logs())
+        if not (failed and keep_dirs()):
+            cluster.remove_work_dirs()
+    assert failed or not unclean, "nodes did not stop cleanly on SIGTERM: %s" % unclean
+
+
+@contextlib.contextmanager
+def running_cluster(request, name, node_ids, form_deadline_s, extra_args=(), peer_hosts=None,
+                    what=None, require_clean_stop=False):
+    """For a fixture: `with running_cluster(request, ...) as cluster: yield cluster`.
+
+    Starts Cluster(name, extra_args=extra_args, peer_hosts=peer_hosts) with len(node_ids) nodes
+    (node1 bootstraps, the others join through it), polls cluster_settled(nodes, node_ids) for up
+    to form_deadline_s (`what` names the wait in a failure; default "<n>-node cluster forms"),
+    and yields the Cluster. On leaving, also when starting or forming failed:
+    finish_clusters(request, [cluster], require_clean_stop). An exception out of the with-block
+    before the fixture's yield (the cluster did not form, a check of the fixture failed) counts
+    as a failure: pytest records the setup's failure only after the fixture's teardown ran."""
+    cluster = Cluster(name, extra_args=extra_args, peer_hosts=peer_hosts)
+    failed = False
+    try:
+        nodes = cluster.start(len(node_ids))
+        poll(cluster_settled(nodes, node_ids), form_deadline_s,
+             what or "%d-node cluster forms" % len(node_ids))
+        yield cluster
+    except Exception:
+        failed = True
+        raise
+    finally:
+        finish_clusters(request, [cluster], require_clean_stop, failed=failed)

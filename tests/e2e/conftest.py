@@ -182,6 +182,15 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "report_" + report.when, report)
 
 
+def setup_or_call_failed(request):
+    """Whether the setup or the call phase of `request`'s test has failed, as recorded on the
+    item by pytest_runtest_makereport above (item.report_setup, item.report_call). For fixture
+    teardown code: show logs, keep work dirs. A fixture's own code that raises before its yield
+    runs before the setup report exists, so it does not count here."""
+    return any(getattr(request.node, "report_" + when, None) is not None
+               and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
+
+
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tls")
@@ -207,8 +216,7 @@ def start_server(request, certificate):
         return server.start()
 
     yield start
-    failed = any(getattr(request.node, "report_" + when, None) is not None
-                 and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
+    failed = setup_or_call_failed(request)
     for server in servers:
         code = server.stop()
         if failed:

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import pytest
 
-from cluster_util import Cluster, cluster_settled, keep_dirs, members_alive, poll
+from cluster_util import Cluster, cluster_settled, finish_clusters, members_alive, poll
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
 PARTITIONS = 64
@@ -42,30 +42,25 @@ READ_REPAIRS = "meridian_read_repairs_total"
 AAE_RECEIVED = "meridian_aae_keys_received_total"
 
 
-def start_cluster(request, interval_ms):
-    made = Cluster("e2e-aae-%d" % time.monotonic_ns(), extra_args=[
-        "--partition-count", str(PARTITIONS), "--aae-exchange-interval-ms", str(interval_ms),
-        # Reaping (on by default) would remove the tombstones this test compares.
-        "--reap-interval-ms", "0"])
-    nodes = made.start(len(NODE_IDS))
-    poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "5-node cluster forms")
-    return made, nodes
-
-
 @pytest.fixture
 def clusters(request):
-    """Starts clusters on demand (a list of Cluster); every process is stopped at teardown."""
+    """Factory: clusters(interval_ms) -> (Cluster, its nodes), formed and settled. Every process
+    of every cluster started is stopped at teardown (cluster_util.finish_clusters: logs printed
+    on failure), also of one that did not form."""
     made = []
-    yield lambda interval_ms: made.append(start_cluster(request, interval_ms)) or made[-1]
-    failed = any(getattr(request.node, "report_" + when, None) is not None
-                 and getattr(request.node, "report_" + when).failed
-                 for when in ("setup", "call"))
-    for cluster, _ in made:
-        cluster.stop_all()
-        if failed:
-            print(cluster.logs())
-        if not (failed and keep_dirs()):
-            cluster.remove_work_dirs()
+
+    def start(interval_ms):
+        cluster = Cluster("e2e-aae-%d" % time.monotonic_ns(), extra_args=[
+            "--partition-count", str(PARTITIONS), "--aae-exchange-interval-ms", str(interval_ms),
+            # Reaping (on by default) would remove the tombstones this test compares.
+            "--reap-interval-ms", "0"])
+        made.append(cluster)
+        nodes = cluster.start(len(NODE_IDS))
+        poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "5-node cluster forms")
+        return cluster, nodes
+
+    yield start
+    finish_clusters(request, made)
 
 
 def locate(node, key):

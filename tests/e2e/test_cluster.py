@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from cluster_util import (Cluster, Load, cluster_settled, describe_problems, keep_dirs,
+from cluster_util import (Cluster, Load, cluster_settled, describe_problems, finish_clusters,
                           members_by_id, parse_consistency, poll, read_everywhere,
                           summarize_status, write_keys)
 
@@ -36,18 +36,7 @@ def make_cluster(request):
         return cluster
 
     yield make
-    failed = any(getattr(request.node, "report_" + when, None) is not None
-                 and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
-    unclean = {}
-    for cluster in clusters:
-        codes = cluster.stop_all()
-        unclean.update({name: code for name, code in codes.items() if code != 0})
-        if failed or unclean:
-            print(cluster.logs())
-        if not (failed and keep_dirs()):
-            cluster.remove_work_dirs()
-    if not failed:
-        assert not unclean, "nodes did not stop cleanly on SIGTERM: %s" % unclean
+    finish_clusters(request, clusters, require_clean_stop=True)
 
 
 def start_settled(cluster, count):

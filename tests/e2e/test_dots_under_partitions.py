@@ -31,8 +31,7 @@ from urllib.parse import quote
 import pytest
 
 import partition
-from cluster_util import (Cluster, cluster_settled, keep_dirs, members_alive, parse_consistency,
-                          poll)
+from cluster_util import members_alive, parse_consistency, poll, running_cluster
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
 PARTITIONS = 64  # fewer than the default 256: a faster join, the same placement rules
@@ -53,23 +52,13 @@ PEERS_SUSPECTED = "meridian_peers_suspected"
 def cluster(request):
     """Five nodes, each listening for peers on its own loopback address, formed and settled;
     every process is stopped at teardown (logs printed on failure)."""
-    made = Cluster("e2e-dots-%d" % time.monotonic_ns(), extra_args=[
-        "--partition-count", str(PARTITIONS)], peer_hosts=partition.loopback_hosts())
-    try:
-        nodes = made.start(len(NODE_IDS))
-        poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "5-node cluster forms")
+    with running_cluster(request, "e2e-dots-%d" % time.monotonic_ns(), NODE_IDS, FORM_DEADLINE_S,
+                         extra_args=["--partition-count", str(PARTITIONS)],
+                         peer_hosts=partition.loopback_hosts()) as made:
+        nodes = [made[name] for name in NODE_IDS]
         hosts = [partition.host_of(node.peer_address) for node in nodes]
         assert len(set(hosts)) == len(nodes) and "127.0.0.1" not in hosts, hosts
         yield made
-    finally:
-        failed = any(getattr(request.node, "report_" + when, None) is not None
-                     and getattr(request.node, "report_" + when).failed
-                     for when in ("setup", "call"))
-        made.stop_all()
-        if failed:
-            print(made.logs())
-        if not (failed and keep_dirs()):
-            made.remove_work_dirs()
 
 
 def locate(node, key):

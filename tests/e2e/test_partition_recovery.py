@@ -11,7 +11,7 @@ import time
 import pytest
 
 import partition
-from cluster_util import Cluster, cluster_settled, keep_dirs, members_alive, poll
+from cluster_util import Cluster, cluster_settled, finish_clusters, members_alive, poll
 from conftest import meridian_bin
 
 FORM_DEADLINE_S = 45
@@ -49,13 +49,7 @@ def cluster_on_own_addresses(request):
     cluster = Cluster("e2e-partition-%d" % time.monotonic_ns(), GOSSIP_INTERVAL_MS,
                       extra_args=REQUEST_DEADLINE_ARGS, peer_hosts=partition.loopback_hosts())
     yield cluster
-    failed = any(getattr(request.node, "report_" + when, None) is not None
-                 and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
-    cluster.stop_all()
-    if failed:
-        print(cluster.logs())
-    if not (failed and keep_dirs()):
-        cluster.remove_work_dirs()
+    finish_clusters(request, [cluster])
 
 
 def put_w2(node, key):

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from cluster_util import Cluster, cluster_settled, poll
+from cluster_util import running_cluster
 from conftest import Endpoint, meridian_bin
 
 POWER_LOSS_FLAG = "--test-power-loss-fs"
@@ -159,20 +159,11 @@ def test_control_writes_without_dw_are_lost_at_power_loss(start_server):
 
 @pytest.fixture
 def power_loss_cluster(request):
-    made = Cluster("e2e-power-loss", extra_args=[POWER_LOSS_FLAG, "--partition-count", "16"])
-    try:
-        nodes = made.start(len(CLUSTER_NODES))
-        poll(cluster_settled(nodes, CLUSTER_NODES), CLUSTER_FORM_DEADLINE_S,
-             "3-node cluster forms")
+    """Three nodes on the power-loss file system, formed and settled; stopped at teardown
+    (cluster_util.running_cluster: logs printed on failure)."""
+    with running_cluster(request, "e2e-power-loss", CLUSTER_NODES, CLUSTER_FORM_DEADLINE_S,
+                         extra_args=[POWER_LOSS_FLAG, "--partition-count", "16"]) as made:
         yield made
-    finally:
-        failed = any(getattr(request.node, "report_" + when, None) is not None
-                     and getattr(request.node, "report_" + when).failed
-                     for when in ("setup", "call"))
-        made.stop_all()
-        if failed:
-            print(made.logs())
-        made.remove_work_dirs()
 
 
 def test_power_loss_of_one_replica_keeps_its_copy_of_w3_dw1_writes(power_loss_cluster):

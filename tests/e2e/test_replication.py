@@ -30,8 +30,8 @@ import time
 
 import pytest
 
-from cluster_util import (Cluster, cluster_settled, keep_dirs, members_alive, new_session,
-                          parse_consistency, poll)
+from cluster_util import (cluster_settled, members_alive, new_session, parse_consistency, poll,
+                          running_cluster)
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
 VICTIMS = ["node2", "node4"]  # not node1: the seed and first claimant stays up
@@ -49,24 +49,12 @@ def cluster(request):
     """A 5-node cluster (64 partitions, gossip every 200 ms), formed and settled; every process
     is stopped at teardown, and a node that does not exit 0 on SIGTERM fails the test."""
     name = "e2e-" + request.node.name.replace("_", "-")[:40]
-    made = Cluster(name, extra_args=["--partition-count", str(PARTITIONS)])
-    try:
-        nodes = made.start(len(NODE_IDS))
-        poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S,
-             "5-node cluster forms (all up and alive everywhere, one ring version, every "
-             "partition owned, nothing pending)")
+    with running_cluster(request, name, NODE_IDS, FORM_DEADLINE_S,
+                         extra_args=["--partition-count", str(PARTITIONS)],
+                         what="5-node cluster forms (all up and alive everywhere, one ring "
+                              "version, every partition owned, nothing pending)",
+                         require_clean_stop=True) as made:
         yield made
-    finally:
-        failed = any(getattr(request.node, "report_" + when, None) is not None
-                     and getattr(request.node, "report_" + when).failed
-                     for when in ("setup", "call"))
-        codes = made.stop_all()
-        unclean = {node: code for node, code in codes.items() if code != 0}
-        if failed or unclean:
-            print(made.logs())
-        if not (failed and keep_dirs()):
-            made.remove_work_dirs()
-    assert failed or not unclean, "nodes did not stop cleanly on SIGTERM: %s" % unclean
 
 
 def key_name(i):

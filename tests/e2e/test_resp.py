@@ -50,8 +50,7 @@ def start_resp_server(request):
         return server.start()
 
     yield start
-    failed = any(getattr(request.node, "report_" + when, None) is not None
-                 and getattr(request.node, "report_" + when).failed for when in ("setup", "call"))
+    failed = conftest.setup_or_call_failed(request)
     for server in servers:
         code = server.stop()
         if failed or code not in (None, 0):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from cluster_util import Cluster, cluster_settled, keep_dirs, new_session, poll
+from cluster_util import new_session, poll, running_cluster
 
 NODE_IDS = ["node1", "node2", "node3"]
 KEY_COUNT = 5000
@@ -26,22 +26,12 @@ THREADS = 8
 
 @pytest.fixture
 def cluster(request):
-    made = Cluster("e2e-reap-%d" % time.monotonic_ns(), extra_args=[
-        "--partition-count", "64", "--aae-exchange-interval-ms", "1000",
-        "--reap-interval-ms", "500"])
-    try:
-        nodes = made.start(len(NODE_IDS))
-        poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "3-node cluster forms")
+    """Three nodes, formed and settled; stopped at teardown (cluster_util.running_cluster: logs
+    printed on failure)."""
+    with running_cluster(request, "e2e-reap-%d" % time.monotonic_ns(), NODE_IDS, FORM_DEADLINE_S,
+                         extra_args=["--partition-count", "64", "--aae-exchange-interval-ms",
+                                     "1000", "--reap-interval-ms", "500"]) as made:
         yield made
-    finally:
-        failed = any(getattr(request.node, "report_" + when, None) is not None
-                     and getattr(request.node, "report_" + when).failed
-                     for when in ("setup", "call"))
-        made.stop_all()
-        if failed:
-            print(made.logs())
-        if not (failed and keep_dirs()):
-            made.remove_work_dirs()
 
 
 def key_name(i):

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 import partition
-from cluster_util import Cluster, cluster_settled, keep_dirs, parse_consistency, poll
+from cluster_util import parse_consistency, poll, running_cluster
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
 PARTITIONS = 64
@@ -40,22 +40,12 @@ OBSERVE_DEADLINE_S = 60  # observation stops here, so that a failure says how lo
 
 @pytest.fixture
 def cluster(request):
-    made = Cluster("e2e-writable-%d" % time.monotonic_ns(),
-                   extra_args=["--partition-count", str(PARTITIONS)],
-                   peer_hosts=partition.loopback_hosts())
-    try:
-        nodes = made.start(len(NODE_IDS))
-        poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "5-node cluster forms")
+    """Five nodes, each listening for peers on its own loopback address, formed and settled;
+    stopped at teardown (cluster_util.running_cluster: logs printed on failure)."""
+    with running_cluster(request, "e2e-writable-%d" % time.monotonic_ns(), NODE_IDS,
+                         FORM_DEADLINE_S, extra_args=["--partition-count", str(PARTITIONS)],
+                         peer_hosts=partition.loopback_hosts()) as made:
         yield made
-    finally:
-        failed = any(getattr(request.node, "report_" + when, None) is not None
-                     and getattr(request.node, "report_" + when).failed
-                     for when in ("setup", "call"))
-        made.stop_all()
-        if failed:
-            print(made.logs())
-        if not (failed and keep_dirs()):
-            made.remove_work_dirs()
 
 
 def keys_not_primaried_by(node, count):
