@@ -246,6 +246,13 @@ void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirec
     forwarding_since_ms_.reset();
     output_.forwarding_changed = true;
   }
+  // Still the owner, with no stream and no forwarding: a stream that was cancelled, redirected
+  // or restarted leaves nothing "written after it completed" (the next stream sends the whole
+  // partition again). A flag left set would keep the partition "moving" for reaping for ever
+  // (reaping scenario, seed 861).
+  if (placement_.owner == config_.self && sender_ == nullptr && !forwarding_address_) {
+    written_after_done_ = false;
+  }
 }
 
 void PartitionReplica::MovedAway() {

@@ -198,8 +198,9 @@ TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
-                         ::testing::Values("handoff", "handoff_replanned", "handoff_lost_flip",
-                                           "fill", "fill_request", "orphan", "drop", "incoming"));
+                         ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
+                                           "handoff_lost_flip", "fill", "fill_request", "orphan",
+                                           "drop", "incoming"));
 
 }  // namespace
 }  // namespace meridian::node
