@@ -164,6 +164,8 @@ void Node::Submit(RequestId id, ClientRequest request) {
         }
       },
       request);
+  // Before the reply leaves: an acknowledged bucket or membership change survives a crash.
+  PersistClusterStateIfChanged();
   CollectOutbound();
 }
 
@@ -334,6 +336,11 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       break;
     default:
       membership_->Receive(from_address, message, now_ms);
+      // At once, not at the next tick: requests may act on what was learnt (a bucket's
+      // properties, say) before then, and a crash must not take the node back behind it — a
+      // restarted node that forgot a bucket's properties coordinated its writes with the
+      // defaults (replication-strict seed 612: a dw=2 bucket acknowledged a write unsynced).
+      PersistClusterStateIfChanged();
       break;
   }
   CollectOutbound();
