@@ -16,8 +16,8 @@
 // before every write made before it is as durable as asked.
 //   * A commit step runs from a handler posted to the loop after the current batch of ready
 //     handlers (other connections' requests that arrived together). It takes the writes made
-//     so far from the engine (CommitHooks::begin, on the loop). None: the held outputs leave
-//     at once, without a sync. Otherwise the outputs held so far wait for one sync
+//     so far from the engine (CommitHooks::begin, on the loop). None, and no sync in flight:
+//     the held outputs leave at once, without a sync. Otherwise they wait for one sync
 //     (CommitHooks::finish: the WAL write and at most one fsync, for every request of the
 //     batch), which runs on the commit thread while the loop goes on running the node
 //     (reads, writes into the memtable, peer messages, ticks).

@@ -18,7 +18,8 @@
 //     no-op. CommitPending() may also be split into BeginCommit() on the writing thread and
 //     FinishCommit() on another one (see below), so that the slow fsync leaves the writer
 //     free.
-// Engines are not thread-safe unless they say so; the node calls them from one thread.
+// Engines are not thread-safe unless they say so; the node calls them from one thread (the
+// server's commit thread calls FinishCommit only).
 #pragma once
 
 #include <functional>
