@@ -50,6 +50,10 @@ class WriteObservingEngine final : public storage::Engine {
     return inner_.Scan(column, begin, end, visitor);
   }
   Status CommitPending() override { return inner_.CommitPending(); }
+  Result<storage::CommitTicket> BeginCommit() override { return inner_.BeginCommit(); }
+  Status FinishCommit(const storage::CommitTicket& ticket) override {
+    return inner_.FinishCommit(ticket);
+  }
   Status RequestCompaction() override { return inner_.RequestCompaction(); }
 
   // The version hash the index holds for `storage_key` (nullopt: none).

@@ -2,28 +2,70 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/assert.h"
+#include "runtime/commit_worker.h"
 
 namespace meridian::runtime {
+namespace {
+
+// The batch's writes may not survive a crash, so none of them may be acknowledged; and the
+// storage engine will not take writes after a failed WAL write. Stopping the process is the
+// only answer that loses no acknowledged data. Called on the loop or on the commit thread.
+[[noreturn]] void StopTheProcess(const Status& failed) {
+  const std::string message = "group commit failed, stopping: " + failed.ToString();
+  spdlog::critical("{}", message);
+  spdlog::default_logger()->flush();
+  std::fprintf(stderr, "meridian: %s\n", message.c_str());
+  std::abort();
+}
+
+// Outputs held until a commit covers them, in the order the node produced them.
+struct Outputs {
+  std::vector<cluster::Outbound> messages;
+  std::vector<node::ClientReply> replies;
+
+  bool empty() const { return messages.empty() && replies.empty(); }
+  void Append(Outputs&& later) {
+    for (cluster::Outbound& message : later.messages) messages.push_back(std::move(message));
+    for (node::ClientReply& reply : later.replies) replies.push_back(std::move(reply));
+    later = Outputs{};
+  }
+};
+
+}  // namespace
+
+NodeService::CommitHooks NodeService::CommitHooks::ForEngine(storage::Engine& engine) {
+  return CommitHooks{
+      .begin = [&engine] { return engine.BeginCommit(); },
+      .finish =
+          [&engine](const storage::CommitTicket& ticket) { return engine.FinishCommit(ticket); }};
+}
 
 struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
-  Impl(boost::asio::io_context& io_ref, node::Node& node_ref, CommitHook commit_hook)
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
+  Impl(boost::asio::io_context& io_ref, node::Node& node_ref, CommitHooks commit_hooks)
       : io(io_ref),
         node(node_ref),
-        commit(std::move(commit_hook)),
+        commit(std::move(commit_hooks)),
         tick_interval(std::chrono::milliseconds(node_ref.config().tick_interval_ms)),
-        timer(io_ref) {}
+        timer(io_ref) {
+    MERIDIAN_CHECK((commit.begin == nullptr) == (commit.finish == nullptr));
+    if (commit.begin) worker = std::make_unique<CommitWorker>();
+  }
 
   void ScheduleTick() {
     timer.expires_after(tick_interval);
@@ -38,44 +80,81 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     });
   }
 
-  // Collects the node's outputs and schedules one commit for all of them: every handler
+  // Collects the node's outputs and schedules a commit step for all of them: every handler
   // already queued on the loop (other connections' requests that arrived together) runs
   // first, so one commit covers a whole batch of requests.
   void Drain() {
     for (cluster::Outbound& message : node.TakeOutbound())
-      held_messages.push_back(std::move(message));
-    for (node::ClientReply& reply : node.TakeReplies()) held_replies.push_back(std::move(reply));
-    if (commit_posted) return;
-    commit_posted = true;
+      held.messages.push_back(std::move(message));
+    for (node::ClientReply& reply : node.TakeReplies()) held.replies.push_back(std::move(reply));
+    ScheduleCommitStep();
+  }
+
+  void ScheduleCommitStep() {
+    if (commit_step_posted || shut_down) return;
+    commit_step_posted = true;
     boost::asio::post(io, [weak = weak_from_this()] {
-      if (std::shared_ptr<Impl> self = weak.lock()) self->CommitAndDeliver();
+      if (std::shared_ptr<Impl> self = weak.lock()) self->CommitStep();
     });
   }
 
-  // Makes the batch's writes durable, then delivers its outputs: messages to peers first,
-  // then replies to clients. No output leaves before the writes it reports are committed.
-  void CommitAndDeliver() {
-    commit_posted = false;
-    if (commit) {
-      if (Status committed = commit(); !committed.ok()) {
-        // The batch's writes may not survive a crash, so none of them may be acknowledged;
-        // and the storage engine will not take writes after a failed WAL write. Stopping
-        // the process is the only answer that loses no acknowledged data.
-        const std::string message = "group commit failed, stopping: " + committed.ToString();
-        spdlog::critical("{}", message);
-        spdlog::default_logger()->flush();
-        std::fprintf(stderr, "meridian: %s\n", message.c_str());
-        std::abort();
-      }
+  // Ends the current batch: the outputs held so far, and the writes made before them.
+  void CommitStep() {
+    commit_step_posted = false;
+    if (shut_down) return;
+    if (!commit.begin) {  // nothing to commit with: batched only
+      Deliver(std::exchange(held, Outputs{}));
+      return;
     }
-    std::vector<cluster::Outbound> messages;
-    messages.swap(held_messages);
-    std::vector<node::ClientReply> replies;
-    replies.swap(held_replies);
+    Result<storage::CommitTicket> taken = commit.begin();
+    if (!taken.ok()) StopTheProcess(taken.status());
+    next_ticket.Merge(*taken);
+    if (syncing) {
+      // No write since the sync in flight started: it covers these outputs too.
+      if (next_ticket.empty()) syncing_outputs.Append(std::exchange(held, Outputs{}));
+      return;  // otherwise they wait for the next sync, scheduled when this one is done
+    }
+    if (next_ticket.empty()) {
+      Deliver(std::exchange(held, Outputs{}));  // no write pending at all: nothing to wait for
+      return;
+    }
+    StartSync(std::exchange(next_ticket, storage::CommitTicket{}));
+  }
+
+  // The held outputs wait for a sync of `ticket` (every write before them) on the commit
+  // thread; SyncDone delivers them.
+  void StartSync(const storage::CommitTicket& ticket) {
+    MERIDIAN_CHECK(!syncing);
+    syncing = true;
+    syncing_outputs = std::exchange(held, Outputs{});
+    sync_work.emplace(io.get_executor());  // the loop does not run out of work meanwhile
+    worker->Run([finish = commit.finish, ticket, &io = io, weak = weak_from_this()] {
+      // Only the hook and the post here: the service's state belongs to the loop.
+      if (Status synced = finish(ticket); !synced.ok()) StopTheProcess(synced);
+      boost::asio::post(io, [weak] {
+        if (std::shared_ptr<Impl> self = weak.lock()) self->SyncDone();
+      });
+    });
+  }
+
+  void SyncDone() {
+    if (shut_down) return;
+    MERIDIAN_CHECK(syncing);
+    syncing = false;
+    sync_work.reset();
+    Outputs done = std::exchange(syncing_outputs, Outputs{});
+    // Whatever was produced or written meanwhile gets its own commit step (and sync). It is
+    // scheduled before the delivery so that outputs of completions that Submit again join it.
+    if (!held.empty() || !next_ticket.empty()) ScheduleCommitStep();
+    Deliver(std::move(done));
+  }
+
+  // Messages to peers first, then replies to clients.
+  void Deliver(Outputs outputs) {
     if (outbound_sink) {
-      for (cluster::Outbound& message : messages) outbound_sink(std::move(message));
+      for (cluster::Outbound& message : outputs.messages) outbound_sink(std::move(message));
     }
-    for (node::ClientReply& reply : replies) {
+    for (node::ClientReply& reply : outputs.replies) {
       auto it = pending.find(reply.id);
       if (it == pending.end()) {
         // The node answered an id it was never given, or twice: a bug in the node.
@@ -86,12 +165,25 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
       Completion done = std::move(it->second);
       pending.erase(it);  // before running it: the completion may Submit again
       done(std::move(reply));
+      if (shut_down) return;  // a completion shut the service down
     }
+  }
+
+  void Shutdown() {
+    stopped = true;
+    timer.cancel();
+    if (shut_down) return;
+    shut_down = true;
+    if (worker) worker->Join();  // waits for the sync in flight; a failed one aborts there
+    sync_work.reset();
+    held = Outputs{};
+    syncing_outputs = Outputs{};
+    pending.clear();
   }
 
   boost::asio::io_context& io;
   node::Node& node;
-  CommitHook commit;
+  CommitHooks commit;
   OutboundSink outbound_sink;
   std::chrono::milliseconds tick_interval;
   boost::asio::steady_timer timer;
@@ -99,23 +191,31 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   node::RequestId next_request_id = 1;
   std::uint64_t ticks = 0;
   bool stopped = false;
-  // Outputs of the current batch, delivered by CommitAndDeliver.
-  std::vector<cluster::Outbound> held_messages;
-  std::vector<node::ClientReply> held_replies;
-  bool commit_posted = false;
+  bool shut_down = false;
+  // Outputs no commit step took yet.
+  Outputs held;
+  bool commit_step_posted = false;
+  // The sync in flight (at most one), and the outputs that wait for it.
+  bool syncing = false;
+  Outputs syncing_outputs;
+  std::optional<WorkGuard> sync_work;
+  // Writes taken from the engine while a sync was in flight: the next sync's.
+  storage::CommitTicket next_ticket;
+  std::unique_ptr<CommitWorker> worker;  // with commit hooks only
 };
 
-NodeService::NodeService(boost::asio::io_context& io, node::Node& node, CommitHook commit)
+NodeService::NodeService(boost::asio::io_context& io, node::Node& node, CommitHooks commit)
     : impl_(std::make_shared<Impl>(io, node, std::move(commit))) {
   MERIDIAN_CHECK(node.config().tick_interval_ms > 0);
   impl_->ScheduleTick();
 }
 
 NodeService::~NodeService() {
-  Stop();
+  Shutdown();
 }
 
 void NodeService::Submit(node::ClientRequest request, Completion done) {
+  if (impl_->shut_down) return;  // dropped uncalled, as at destruction
   const node::RequestId id = impl_->next_request_id++;
   auto [it, inserted] = impl_->pending.emplace(id, std::move(done));
   MERIDIAN_CHECK(inserted);
@@ -136,6 +236,10 @@ void NodeService::Receive(const std::string& from_address, const proto::PeerMess
 void NodeService::Stop() {
   impl_->stopped = true;
   impl_->timer.cancel();
+}
+
+void NodeService::Shutdown() {
+  impl_->Shutdown();
 }
 
 std::size_t NodeService::pending_count() const {

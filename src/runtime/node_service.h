@@ -1,23 +1,36 @@
 // NodeService: the KvService the front ends use, over one node::Node driven by an Asio
 // event loop.
 //
-// Concurrency: single-threaded. Submit, Stop and every completion run on the thread that
-// runs the io_context; the Node (not thread-safe) is only ever touched there. Submit
-// assigns a fresh RequestId, hands the request to the node and delivers whatever replies the
-// node produced (now or, in later steps, after a Tick) to the completion registered under
-// that id. A periodic timer calls Node::Tick() every NodeConfig::tick_interval_ms.
+// Concurrency: Submit, Receive, Stop, Shutdown and every completion run on the thread that
+// runs the io_context; the Node (not thread-safe) is only ever touched there. The only other
+// thread is the service's commit thread (CommitWorker), which runs nothing but
+// CommitHooks::finish. Submit assigns a fresh RequestId, hands the request to the node and
+// delivers whatever replies the node produced (now or, in later steps, after a Tick) to the
+// completion registered under that id. A periodic timer calls Node::Tick() every
+// NodeConfig::tick_interval_ms.
 //
 // Messages the node wants sent to peers go to the outbound sink (the peer transport) after
 // every input; Receive() feeds messages from peers into the node.
 //
-// Group commit: the node's outputs (replies and peer messages) are held and delivered from a
-// handler posted to the loop after the current batch of ready handlers, once the commit
-// hook (the engine's CommitPending) returned OK — so a reply or ack never leaves before the
-// writes it reports are as durable as asked, and one WAL write (and at most one fsync)
-// serves every request of the batch. A failing commit stops the process.
+// Group commit: the node's outputs (replies and peer messages) are held, and none leaves
+// before every write made before it is as durable as asked.
+//   * A commit step runs from a handler posted to the loop after the current batch of ready
+//     handlers (other connections' requests that arrived together). It takes the writes made
+//     so far from the engine (CommitHooks::begin, on the loop). None, and no sync in flight:
+//     the held outputs leave at once, without a sync. Otherwise they wait for one sync
+//     (CommitHooks::finish: the WAL write and at most one fsync, for every request of the
+//     batch), which runs on the commit thread while the loop goes on running the node
+//     (reads, writes into the memtable, peer messages, ticks).
+//   * At most one sync is in flight. Outputs produced while it runs wait for the next sync,
+//     which starts after they were produced — unless no write was taken since the sync in
+//     flight started, up to their commit step: then the sync in flight covers them.
+//   * When the sync returned OK, its batch is delivered on the loop (messages to peers first,
+//     then replies), and the next commit step is scheduled if outputs or writes wait.
+//   * A failing commit stops the process (abort after logging "group commit failed,
+//     stopping: ..."), before any output it was to cover leaves.
 //
-// Completions never run inside Submit; each runs exactly once, unless the service is
-// destroyed first, in which case pending ones are dropped uncalled.
+// Completions never run inside Submit; each runs exactly once, unless the service is shut
+// down (Shutdown, or destroyed) first, in which case pending ones are dropped uncalled.
 // The node and the io_context must outlive the service.
 #pragma once
 
@@ -30,6 +43,7 @@
 #include "api/kv_service.h"
 #include "cluster/outbound.h"
 #include "node/node.h"
+#include "storage/engine.h"
 
 namespace boost::asio {
 class io_context;
@@ -39,10 +53,19 @@ namespace meridian::runtime {
 
 class NodeService final : public api::KvService {
  public:
-  // Makes the writes so far durable as asked (storage::Engine::CommitPending).
-  using CommitHook = std::function<Status()>;
-  // Starts the tick timer. Without a commit hook outputs are still batched, not committed.
-  NodeService(boost::asio::io_context& io, node::Node& node, CommitHook commit = {});
+  // The group commit in two halves (storage::Engine::BeginCommit / FinishCommit).
+  struct CommitHooks {
+    // On the loop: takes every write so far into a ticket (empty: nothing to make durable).
+    std::function<Result<storage::CommitTicket>()> begin;
+    // On the commit thread, one at a time: makes the ticket's writes as durable as asked.
+    std::function<Status(const storage::CommitTicket&)> finish;
+
+    // Both halves on `engine`, which must outlive the service.
+    static CommitHooks ForEngine(storage::Engine& engine);
+  };
+  // Starts the tick timer, and the commit thread when there are hooks (both or neither).
+  // Without hooks outputs are still batched, not committed.
+  NodeService(boost::asio::io_context& io, node::Node& node, CommitHooks commit = {});
   ~NodeService() override;
   NodeService(const NodeService&) = delete;
   NodeService& operator=(const NodeService&) = delete;
@@ -55,8 +78,15 @@ class NodeService final : public api::KvService {
   // A message from the peer listening at `from_address`.
   void Receive(const std::string& from_address, const proto::PeerMessage& message);
 
-  // Cancels the tick timer so the io_context can run out of work. Idempotent.
+  // Cancels the tick timer and ignores peer messages from now on. Idempotent. Requests and
+  // commits go on (the server's drain answers requests in flight after Stop); the io_context
+  // runs out of work once no sync is in flight.
   void Stop();
+  // Stop, then waits for the sync in flight (if any) and ends the commit thread; every output
+  // not delivered yet is dropped, and no completion runs from now on (Submit drops its
+  // completion uncalled). For after the loop ended, before the engine is committed or closed
+  // on this thread. Idempotent; the destructor calls it.
+  void Shutdown();
 
   // Requests submitted whose reply has not been delivered yet.
   std::size_t pending_count() const;

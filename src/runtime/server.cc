@@ -190,9 +190,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   node::Env env{&impl->clock, &impl->random, impl->engine.get()};
   impl->node = std::make_unique<node::Node>(node_config, env);
-  storage::RocksDbEngine* engine_ptr = impl->engine.get();
-  impl->service = std::make_unique<NodeService>(
-      impl->io, *impl->node, [engine_ptr] { return engine_ptr->CommitPending(); });
+  // The WAL write and fsync of each group commit run on the service's commit thread.
+  impl->service = std::make_unique<NodeService>(impl->io, *impl->node,
+                                                NodeService::CommitHooks::ForEngine(*impl->engine));
   if (impl->transport) {
     PeerTransport* transport = impl->transport.get();
     impl->service->SetOutboundSink([transport](cluster::Outbound outbound) {
@@ -297,6 +297,9 @@ Status Server::Run() {
   std::fflush(stdout);
   spdlog::info("{}", line);
   impl_->io.run();
+  // The sync in flight, if any, ends before this thread commits again (an engine runs one
+  // commit at a time); the outputs still held are dropped with the connections.
+  impl_->service->Shutdown();
   // A clean stop: the next start keeps this node's actor id (see Node::Close).
   if (Status closed = impl_->node->Close(); !closed.ok()) {
     spdlog::error("closing the node failed: {}", closed.ToString());

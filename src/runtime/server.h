@@ -3,15 +3,18 @@
 //
 // Concurrency model: a single-threaded event loop. One asio::io_context, run by ONE thread
 // (the caller of Run()), drives the listeners, every HTTP session, the node's tick timer and
-// the node itself. RocksDB calls are synchronous on that thread (a dw=1 write blocks the loop
-// for its fsync); RocksDB's own background threads (flush, compaction) are its business.
-// Nothing else in the process touches the node, so no locks are needed.
+// the node itself. RocksDB calls are synchronous on that thread, except the group commit's
+// WAL write and fsync, which run on the NodeService's commit thread (a dw=1 write's reply
+// waits for its fsync; the loop does not); RocksDB's own background threads (flush,
+// compaction) are its business. Nothing else in the process touches the node, so no locks
+// are needed.
 //
 // Lifecycle: Open() does every fallible step (data directory, RocksDB at <data_dir>/db,
 // Node::Open, TLS files, binding the listeners) and returns a clear error if one fails. Run()
 // prints the ready line, serves until SIGINT/SIGTERM or RequestStop(), then stops gracefully:
 // listeners and idle connections close at once, in-flight requests finish (bounded by
-// request_timeout_ms), and Run() returns OK. A second signal during the stop gets the
+// request_timeout_ms), the sync in flight ends (NodeService::Shutdown), the node's final
+// writes are committed, and Run() returns OK. A second signal during the stop gets the
 // default disposition (the process ends at once).
 //
 // Test only: with ServerConfig::test_power_loss_fs, RocksDB runs on a PowerLossFileSystem

@@ -15,8 +15,11 @@
 //     sync=true ones, in memory until CommitPending(): a write is only as durable as
 //     described above once CommitPending() returned OK after it, so the caller must not
 //     reveal a write to anyone (reply, message) before that. Otherwise CommitPending() is a
-//     no-op.
-// Engines are not thread-safe unless they say so; the node calls them from one thread.
+//     no-op. CommitPending() may also be split into BeginCommit() on the writing thread and
+//     FinishCommit() on another one (see below), so that the slow fsync leaves the writer
+//     free.
+// Engines are not thread-safe unless they say so; the node calls them from one thread (the
+// server's commit thread calls FinishCommit only).
 #pragma once
 
 #include <functional>
@@ -58,6 +61,20 @@ struct WriteOptions {
   bool sync = false;  // durable before return (fsync / WAL sync)
 };
 
+// What Engine::BeginCommit took from the engine: the writes one FinishCommit must make durable.
+struct CommitTicket {
+  bool write = false;  // some write is to be committed (false: FinishCommit has nothing to do)
+  bool sync = false;   // ...and one of them asked for sync: FinishCommit syncs
+
+  bool empty() const { return !write; }
+  // One FinishCommit of the merged ticket does the work of both (it covers every write up to
+  // the later BeginCommit).
+  void Merge(const CommitTicket& other) {
+    write = write || other.write;
+    sync = sync || other.sync;
+  }
+};
+
 // Return false from a visitor to stop the scan early. The views are valid only during the
 // call, and the visitor must not write to the engine it is scanning.
 using ScanVisitor = std::function<bool(std::string_view key, std::string_view value)>;
@@ -77,6 +94,23 @@ class Engine {
   // write and at most one fsync for all of them). IoError on failure: the pending writes may
   // then be lost on a crash, so none of them may be acknowledged.
   virtual Status CommitPending() { return Status::Ok(); }
+  // CommitPending in two steps, so that its slow part (the WAL write and fsync) can run on
+  // another thread while the writing thread goes on:
+  //   * BeginCommit runs on the thread that writes. It takes every write so far into the
+  //     ticket and forgets them: a write after it needs a later commit. An empty ticket means
+  //     nothing is left to make durable. This default commits synchronously here
+  //     (CommitPending) and returns an empty ticket: right for every engine, just not async.
+  //   * FinishCommit(ticket) makes at least the ticket's writes as durable as they asked (it
+  //     may cover later ones too). It may run on any thread, concurrently with Get, Write,
+  //     Scan, RequestCompaction and BeginCommit on the writing thread, but never concurrently
+  //     with another FinishCommit or with CommitPending. Until it returned OK the ticket's
+  //     writes must not be revealed. IoError: as CommitPending's, and the ticket's writes are
+  //     not pending again — the caller must not acknowledge them, ever (the server stops).
+  virtual Result<CommitTicket> BeginCommit() {
+    MERIDIAN_RETURN_IF_ERROR(CommitPending());
+    return CommitTicket{};
+  }
+  virtual Status FinishCommit(const CommitTicket& /*ticket*/) { return Status::Ok(); }
   // Many keys were just deleted: asks the engine to return their space soon (RocksDB: flush
   // the memtables and mark every file for compaction, in the background; never blocks).
   // A hint only; engines without deferred space reclamation ignore it.

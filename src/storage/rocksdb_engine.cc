@@ -91,7 +91,9 @@ struct RocksDbEngine::Impl {
   // Column at index column + 1.
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   bool group_commit = false;
-  bool commit_pending = false;  // a write since the last CommitPending (group commit only)
+  // Owned by the writing thread (Write, CommitPending, BeginCommit); FinishCommit, which may
+  // run on another thread, never reads them.
+  bool commit_pending = false;  // a write since the last BeginCommit (group commit only)
   bool sync_pending = false;    // ...and one of them asked for sync
 
   rocksdb::ColumnFamilyHandle* Handle(Column column) const {
@@ -256,14 +258,49 @@ Status RocksDbEngine::RequestCompaction() {
 }
 
 Status RocksDbEngine::CommitPending() {
-  if (!impl_->commit_pending) return Status::Ok();
-  const bool sync = impl_->sync_pending;
-  const rocksdb::Status status = impl_->db->FlushWAL(sync);
-  if (!status.ok()) {
-    return FromRocks(status, sync ? "commit (WAL write and sync)" : "commit (WAL write)");
+  Result<CommitTicket> ticket = BeginCommit();
+  if (!ticket.ok()) return ticket.status();
+  Status finished = FinishCommit(*ticket);
+  if (!finished.ok()) {
+    // Still pending: a later CommitPending tries again (the caller stops anyway).
+    impl_->commit_pending = impl_->commit_pending || ticket->write;
+    impl_->sync_pending = impl_->sync_pending || ticket->sync;
   }
+  return finished;
+}
+
+Result<CommitTicket> RocksDbEngine::BeginCommit() {
+  CommitTicket ticket{.write = impl_->commit_pending, .sync = impl_->sync_pending};
   impl_->commit_pending = false;
   impl_->sync_pending = false;
+  return ticket;
+}
+
+// Why FinishCommit may run on another thread while the writing thread goes on (checked in
+// RocksDB 7.8.3, the version Debian 12 ships, db/db_impl/db_impl.cc and db_impl_write.cc):
+//   * with manual_wal_flush, DBImpl::WriteToWAL appends each record to the WAL writer's
+//     buffer under log_write_mutex_ ("if manual_wal_flush_ is enabled we need to protect
+//     log_writer->AddRecord from possible concurrent calls via the FlushWAL by the
+//     application"), and DBImpl::FlushWAL writes that buffer out (log::Writer::WriteBuffer)
+//     under the same mutex, so a record is written whole, by one of them, never torn;
+//   * FlushWAL(true) then calls SyncWAL, which, under log_write_mutex_, picks every WAL file
+//     up to the current one (waiting for a sync already running on them) and fsyncs them
+//     outside the mutex with WritableFileWriter::SyncWithoutFlush ("Sync only the data that
+//     was already Flush()ed. Safe to call concurrently with Append() and Flush()"; for a file
+//     whose IsSyncThreadSafe() is false it returns NotSupported rather than race — POSIX
+//     files and PowerLossFileSystem's say true);
+//   * a memtable switch (SwitchMemtable, on the writing thread, e.g. for RequestCompaction)
+//     writes the old WAL's buffer out under log_write_mutex_ before a new WAL takes the
+//     writes, and the old file stays in DBImpl::logs_ until a sync covered it.
+// So every record appended before FinishCommit took log_write_mutex_ — every write before
+// the BeginCommit that made the ticket — is written, and with sync fsynced, when FinishCommit
+// returns OK; later writes may be covered or not, and stay pending for the next commit.
+Status RocksDbEngine::FinishCommit(const CommitTicket& ticket) {
+  if (ticket.empty()) return Status::Ok();
+  const rocksdb::Status status = impl_->db->FlushWAL(ticket.sync);
+  if (!status.ok()) {
+    return FromRocks(status, ticket.sync ? "commit (WAL write and sync)" : "commit (WAL write)");
+  }
   return Status::Ok();
 }
 

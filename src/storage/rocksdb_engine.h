@@ -1,7 +1,9 @@
 // RocksDbEngine: the production Engine on RocksDB, one column family per Column
 // ("objects", "hints", "metadata"). Sync writes set WriteOptions::sync (WAL fsync).
 // Thread-safe (RocksDB is), though the node uses it from one thread; with group_commit,
-// Write and CommitPending must be called from one thread.
+// Write, CommitPending and BeginCommit must be called from one thread (they share the
+// pending-commit state), and FinishCommit may run on another one (see Engine::FinishCommit;
+// rocksdb_engine.cc says why RocksDB allows it).
 #pragma once
 
 #include <cstddef>
@@ -22,8 +24,9 @@ struct RocksDbOptions {
   std::size_t write_buffer_bytes = 64ull << 20;  // per column family memtable
   bool create_if_missing = true;
   // Group commit (see Engine::CommitPending): writes stay in RocksDB's WAL buffer
-  // (manual_wal_flush) and sync=true writes do not fsync until CommitPending, which writes
-  // the buffer once and fsyncs once if any write since the last commit asked for it.
+  // (manual_wal_flush) and sync=true writes do not fsync until CommitPending (or
+  // BeginCommit + FinishCommit), which writes the buffer once and fsyncs once if any write
+  // since the last commit asked for it.
   bool group_commit = false;
   // The file system RocksDB runs on. Null (the default, and always in production): the real
   // one. Tests pass a PowerLossFileSystem (storage/power_loss_file_system.h) to cut the power.
@@ -55,6 +58,8 @@ class RocksDbEngine final : public Engine {
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
   Status CommitPending() override;
+  Result<CommitTicket> BeginCommit() override;
+  Status FinishCommit(const CommitTicket& ticket) override;
   Status RequestCompaction() override;
   RocksDbMemory Memory() const;
 

@@ -1,17 +1,25 @@
-// NodeService: requests reach the node, each completion runs once with its reply, ticks run.
+// NodeService: requests reach the node, each completion runs once with its reply, ticks run;
+// the group commit's sync runs on the commit thread while the loop goes on, and no reply
+// leaves before the sync covering it (GatedEngine: a sync that waits for the test).
 #include "runtime/node_service.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/system_env.h"
+#include "storage/engine.h"
 #include "storage/memory_engine.h"
 
 namespace meridian::runtime {
@@ -74,47 +82,6 @@ TEST_F(NodeServiceTest, RequestIdsAreDistinctAndErrorsComeBackAsStatus) {
   EXPECT_EQ(bad.status.code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(NodeServiceTest, RepliesWaitForOneCommitCoveringTheWholeBatch) {
-  std::vector<std::string> events;
-  NodeService service(io_, node_, [&] {
-    events.push_back("commit");
-    return Status::Ok();
-  });
-  constexpr int kRequests = 5;
-  for (int i = 0; i < kRequests; ++i) {
-    service.Submit(node::PutRequest{{"b", "k" + std::to_string(i)}, "v", "", {}},
-                   [&events, i](node::ClientReply reply) {
-                     EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
-                     events.push_back("reply " + std::to_string(i));
-                   });
-  }
-  // Nothing is delivered from inside Submit: the replies wait for the commit.
-  EXPECT_TRUE(events.empty());
-  EXPECT_EQ(service.pending_count(), static_cast<std::size_t>(kRequests));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (service.pending_count() > 0 && std::chrono::steady_clock::now() < deadline) {
-    io_.run_one_for(std::chrono::milliseconds(50));
-  }
-  // One commit, before every reply of the batch.
-  ASSERT_EQ(events.size(), static_cast<std::size_t>(kRequests + 1));
-  EXPECT_EQ(events[0], "commit");
-  for (int i = 0; i < kRequests; ++i) EXPECT_EQ(events[i + 1], "reply " + std::to_string(i));
-}
-
-TEST_F(NodeServiceTest, AFailedCommitStopsTheProcessBeforeAnyReply) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(
-      {
-        NodeService service(io_, node_, [] { return Status::IoError("disk full"); });
-        service.Submit(node::PutRequest{{"b", "k"}, "v", "", {}}, [](node::ClientReply) {
-          std::fprintf(stderr, "a reply was delivered\n");
-          std::_Exit(3);
-        });
-        io_.run_for(std::chrono::seconds(5));
-      },
-      "group commit failed, stopping: .*disk full");
-}
-
 TEST_F(NodeServiceTest, TicksTheNodeUntilStopped) {
   NodeService service(io_, node_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -127,6 +94,273 @@ TEST_F(NodeServiceTest, TicksTheNodeUntilStopped) {
   io_.run_for(std::chrono::milliseconds(30));  // drains the cancelled wait; no work remains
   EXPECT_EQ(service.tick_count(), ticks);
   EXPECT_TRUE(io_.stopped());  // the stopped service holds no work
+}
+
+// Submits a write on a service with `hooks` and runs the loop: for the death tests, where
+// the commit must stop the process before the reply leaves.
+void SubmitAWriteAndRun(boost::asio::io_context& io, node::Node& node,
+                        NodeService::CommitHooks hooks) {
+  NodeService service(io, node, std::move(hooks));
+  service.Submit(node::PutRequest{{"b", "k"}, "v", "", {}}, [](node::ClientReply) {
+    std::fprintf(stderr, "a reply was delivered\n");
+    std::_Exit(3);
+  });
+  io.run_for(std::chrono::seconds(5));
+  std::fprintf(stderr, "still running\n");
+  std::_Exit(4);
+}
+
+TEST_F(NodeServiceTest, AFailedSyncStopsTheProcessBeforeAnyReply) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  NodeService::CommitHooks hooks{
+      .begin = [] { return storage::CommitTicket{.write = true, .sync = true}; },
+      .finish = [](const storage::CommitTicket&) { return Status::IoError("disk full"); }};
+  EXPECT_DEATH(SubmitAWriteAndRun(io_, node_, hooks), "group commit failed, stopping: .*disk full");
+}
+
+TEST_F(NodeServiceTest, AFailedBeginCommitStopsTheProcessBeforeAnyReply) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  NodeService::CommitHooks hooks{
+      .begin = []() -> Result<storage::CommitTicket> { return Status::IoError("bad disk"); },
+      .finish = [](const storage::CommitTicket&) { return Status::Ok(); }};
+  EXPECT_DEATH(SubmitAWriteAndRun(io_, node_, hooks), "group commit failed, stopping: .*bad disk");
+}
+
+// A MemoryEngine whose group commit is split as RocksDbEngine's is: BeginCommit (on the loop)
+// takes the writes since the last one into a ticket, and FinishCommit (on the service's
+// commit thread) blocks until the test releases it.
+class GatedEngine final : public storage::Engine {
+ public:
+  Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
+    return inner_.Get(column, key);
+  }
+  Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override {
+    ++writes_;
+    write_pending_ = true;
+    sync_pending_ = sync_pending_ || options.sync;
+    return inner_.Write(batch, options);
+  }
+  Status Scan(storage::Column column, std::string_view begin, std::string_view end,
+              const storage::ScanVisitor& visitor) override {
+    return inner_.Scan(column, begin, end, visitor);
+  }
+  Result<storage::CommitTicket> BeginCommit() override {
+    const storage::CommitTicket ticket{.write = write_pending_, .sync = sync_pending_};
+    write_pending_ = false;
+    sync_pending_ = false;
+    return ticket;
+  }
+  Status FinishCommit(const storage::CommitTicket& ticket) override {
+    EXPECT_FALSE(ticket.empty());  // the service does not sync for nothing
+    std::unique_lock lock(mutex_);
+    ++syncs_started_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return open_ || releases_ > 0; });
+    if (!open_) --releases_;
+    ++syncs_finished_;
+    changed_.notify_all();
+    return Status::Ok();
+  }
+
+  // The loop's thread only: Write calls so far.
+  int writes() const { return writes_; }
+  // Any thread.
+  void Release(int syncs = 1) {
+    std::lock_guard lock(mutex_);
+    releases_ += syncs;
+    changed_.notify_all();
+  }
+  // Every sync from now on passes at once.
+  void Open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  int syncs_started() {
+    std::lock_guard lock(mutex_);
+    return syncs_started_;
+  }
+  int syncs_finished() {
+    std::lock_guard lock(mutex_);
+    return syncs_finished_;
+  }
+
+ private:
+  storage::MemoryEngine inner_;
+  int writes_ = 0;
+  bool write_pending_ = false;
+  bool sync_pending_ = false;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = false;  // GUARDED_BY(mutex_)
+  int releases_ = 0;   // GUARDED_BY(mutex_)
+  int syncs_started_ = 0;
+  int syncs_finished_ = 0;
+};
+
+// Destroyed before the service it is declared after: a failed assertion does not leave the
+// service's destructor waiting for a sync nobody releases.
+class OpenGateOnExit {
+ public:
+  explicit OpenGateOnExit(GatedEngine& engine) : engine_(engine) {}
+  ~OpenGateOnExit() { engine_.Open(); }
+  OpenGateOnExit(const OpenGateOnExit&) = delete;
+  OpenGateOnExit& operator=(const OpenGateOnExit&) = delete;
+
+ private:
+  GatedEngine& engine_;
+};
+
+class NodeServiceCommitTest : public ::testing::Test {
+ protected:
+  NodeServiceCommitTest() : node_(Config(), node::Env{&clock_, &random_, &engine_}) {
+    EXPECT_TRUE(node_.Open().ok());
+    // What Open wrote is committed before the service starts, as the server does.
+    EXPECT_TRUE(engine_.BeginCommit().ok());
+  }
+  static node::NodeConfig Config() {
+    node::NodeConfig config;
+    config.partition_count = 8;
+    config.tick_interval_ms = 3'600'000;  // no tick (which may write) during a test
+    return config;
+  }
+
+  // Runs the loop until `done` holds (checked after every handler and every 10 ms); false
+  // after 5 s.
+  bool RunUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io_.run_one_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  static node::ClientRequest Put(const std::string& key, const std::string& value) {
+    return node::PutRequest{{"b", key}, value, "", {}};
+  }
+  static node::ClientRequest Get(const std::string& key) { return node::GetRequest{{"b", key}}; }
+
+  // A completion recording "<name>@<syncs finished when it ran>", and what a read found.
+  NodeService::Completion Record(std::string name) {
+    return [this, name = std::move(name)](node::ClientReply reply) {
+      EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+      std::string entry = name;
+      if (const auto* read = std::get_if<node::GetReply>(&reply.body)) {
+        entry += read->found && !read->values.empty() ? "=" + read->values[0].value : "=none";
+      }
+      delivered_.push_back(entry + "@" + std::to_string(engine_.syncs_finished()));
+    };
+  }
+
+  boost::asio::io_context io_;
+  GatedEngine engine_;
+  SystemClock clock_;
+  SystemRandom random_{3};
+  node::Node node_;
+  std::vector<std::string> delivered_;
+};
+
+TEST_F(NodeServiceCommitTest, RepliesWaitForOneSyncCoveringTheWholeBatch) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  constexpr int kRequests = 5;
+  for (int i = 0; i < kRequests; ++i) {
+    service.Submit(Put("k" + std::to_string(i), "v"), Record("put " + std::to_string(i)));
+  }
+  // Nothing is delivered from inside Submit, nor before the sync finished.
+  EXPECT_TRUE(delivered_.empty());
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+  io_.poll();
+  EXPECT_TRUE(delivered_.empty());
+  EXPECT_EQ(service.pending_count(), static_cast<std::size_t>(kRequests));
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  // One sync, before every reply of the batch, in order.
+  ASSERT_EQ(delivered_.size(), static_cast<std::size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) EXPECT_EQ(delivered_[i], "put " + std::to_string(i) + "@1");
+  EXPECT_EQ(engine_.syncs_started(), 1);
+}
+
+TEST_F(NodeServiceCommitTest, TheLoopRunsTheNodeWhileASyncIsBlockedAndItsOutputsWaitForTheNext) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  service.Submit(Put("k1", "v1"), Record("put k1"));
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+
+  // The first sync is blocked on the commit thread; this thread runs the loop, and the node
+  // takes new requests: a write reaches the engine, a read sees the first write.
+  const int writes = engine_.writes();
+  service.Submit(Put("k2", "v2"), Record("put k2"));
+  EXPECT_GT(engine_.writes(), writes);
+  service.Submit(Get("k1"), Record("get k1"));
+  io_.poll();  // every ready handler, their commit step included
+  // Nothing left: the first batch waits for its sync, the rest for a sync not started yet.
+  EXPECT_TRUE(delivered_.empty());
+  EXPECT_EQ(service.pending_count(), 3u);
+  EXPECT_EQ(engine_.syncs_started(), 1);  // never two at once
+
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return !delivered_.empty(); }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"put k1@1"}));
+  // A write came during the first sync: its outputs wait for a second sync, started after.
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 2; }));
+  io_.poll();
+  EXPECT_EQ(delivered_.size(), 1u);
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"put k1@1", "put k2@2", "get k1=v1@2"}));
+}
+
+TEST_F(NodeServiceCommitTest, AReadDuringASyncWithNoWriteSinceItStartedLeavesWithThatSync) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  service.Submit(Put("k1", "v1"), Record("put k1"));
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+  const int writes = engine_.writes();
+  service.Submit(Get("k1"), Record("get k1"));
+  io_.poll();
+  ASSERT_EQ(engine_.writes(), writes);  // the premise: a read writes nothing
+  // The read saw the write of the sync in flight, so it waits for that sync too.
+  EXPECT_TRUE(delivered_.empty());
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"put k1@1", "get k1=v1@1"}));
+  io_.poll();
+  EXPECT_EQ(engine_.syncs_started(), 1);  // and no second sync
+}
+
+TEST_F(NodeServiceCommitTest, WithNoWritePendingRepliesLeaveWithoutASync) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  // No sync is ever released here: a reply that waited for one would not come.
+  service.Submit(Get("missing"), Record("get missing"));
+  service.Submit(Get("other"), Record("get other"));
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"get missing=none@0", "get other=none@0"}));
+  EXPECT_EQ(engine_.syncs_started(), 0);
+}
+
+TEST_F(NodeServiceCommitTest, ShutdownWaitsForTheSyncInFlightAndDeliversNothing) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  service.Submit(Put("k1", "v1"), Record("put k1"));
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+  std::atomic<bool> shutting_down{false};
+  std::thread releaser([&] {
+    while (!shutting_down.load()) std::this_thread::yield();
+    engine_.Release();
+  });
+  shutting_down.store(true);
+  service.Shutdown();
+  // Shutdown returned only once the sync in flight had (this thread may commit next).
+  EXPECT_EQ(engine_.syncs_finished(), 1);
+  releaser.join();
+  service.Submit(Get("k1"), Record("get k1"));  // dropped: no completion after Shutdown
+  io_.run_for(std::chrono::milliseconds(50));   // the sync's completion, if queued, is ignored
+  EXPECT_TRUE(delivered_.empty());
+  EXPECT_EQ(service.pending_count(), 0u);
+  EXPECT_TRUE(io_.stopped());  // no work is left behind
 }
 
 }  // namespace

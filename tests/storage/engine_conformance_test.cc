@@ -240,7 +240,7 @@ INSTANTIATE_TEST_SUITE_P(
 using Contents = std::map<std::pair<int, std::string>, std::string>;
 
 struct Step {
-  enum class Kind { kPut, kDelete, kCommit, kPowerLoss };
+  enum class Kind { kPut, kDelete, kCommit, kSplitCommit, kPowerLoss };
   Kind kind;
   Column column = Column::kObjects;
   std::string key;
@@ -255,6 +255,8 @@ Step DeleteStep(std::string key, bool sync) {
   return Step{Step::Kind::kDelete, Column::kObjects, std::move(key), "", sync};
 }
 const Step kCommit{Step::Kind::kCommit};
+// BeginCommit then FinishCommit: the same rule as CommitPending.
+const Step kSplitCommit{Step::Kind::kSplitCommit};
 const Step kPowerLoss{Step::Kind::kPowerLoss};
 
 class ReferenceDurability {
@@ -275,6 +277,7 @@ class ReferenceDurability {
         if (step.sync && !group_commit_) durable_ = live_;  // a WAL sync covers all before it
         return;
       case Step::Kind::kCommit:
+      case Step::Kind::kSplitCommit:
         if (sync_pending_) durable_ = live_;  // one fsync covers the whole batch
         sync_pending_ = false;
         return;
@@ -322,6 +325,12 @@ void ApplyToEngine(test_support::EngineHarness& harness, const Step& step) {
     case Step::Kind::kCommit:
       ASSERT_TRUE(harness.engine().CommitPending().ok());
       return;
+    case Step::Kind::kSplitCommit: {
+      Result<CommitTicket> ticket = harness.engine().BeginCommit();
+      ASSERT_TRUE(ticket.ok()) << ticket.status().ToString();
+      ASSERT_TRUE(harness.engine().FinishCommit(*ticket).ok());
+      return;
+    }
     case Step::Kind::kPowerLoss:
       harness.PowerLoss();
       return;
@@ -420,6 +429,12 @@ TEST_P(EnginePowerLossTest, ABatchSurvivesOrVanishesWhole) {
   ASSERT_TRUE(harness->engine().CommitPending().ok());
   harness->PowerLoss();
   EXPECT_EQ(ContentsOf(harness->engine()).size(), 3u);
+}
+
+TEST_P(EnginePowerLossTest, BeginThenFinishCommitFollowsTheRuleOfCommitPending) {
+  Run({PutStep("a", "1", true), kSplitCommit, PutStep("b", "2", false), kSplitCommit,
+       PutStep("c", "3", true), kPowerLoss, PutStep("d", "4", false), PutStep("e", "5", true),
+       kSplitCommit, PutStep("f", "6", false), kCommit, kPowerLoss});
 }
 
 TEST_P(EnginePowerLossTest, PowerLossTwiceInARow) {
