@@ -9,29 +9,12 @@
 #include "core/object_codec.h"
 #include "node/metadata_keys.h"
 #include "node/node.h"
+#include "node/node_peers.h"
 #include "storage/key_encoding.h"
 #include "storage/tictac_keys.h"
 #include "storage/tictac_tree.h"
 
 namespace meridian::node {
-
-namespace {
-// The node's failure detector and membership, as the replicas see them.
-class NodePeers final : public PeerDirectory {
- public:
-  explicit NodePeers(const Node& node, const cluster::ClusterState& state)
-      : node_(node), state_(state) {}
-  bool Reachable(const cluster::NodeId& node) const override { return node_.IsAlive(node); }
-  std::string AddressOf(const cluster::NodeId& node) const override {
-    const cluster::Member* member = state_.FindMember(node);
-    return member == nullptr ? std::string() : member->peer_address;
-  }
-
- private:
-  const Node& node_;
-  const cluster::ClusterState& state_;
-};
-}  // namespace
 
 PartitionReplica* Node::FindReplica(std::uint32_t partition) {
   auto it = replicas_.find(partition);

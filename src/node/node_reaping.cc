@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "node/node.h"
+#include "node/node_peers.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::node {
@@ -14,21 +15,6 @@ namespace meridian::node {
 namespace {
 // Reaped deletes after which, once the queues are empty, the engine is asked to compact.
 constexpr std::uint64_t kReapedBeforeCompaction = 10'000;
-
-// The node's failure detector and membership, as reaping sees them (like NodePeers).
-class ReapPeers final : public PeerDirectory {
- public:
-  ReapPeers(const Node& node, const cluster::ClusterState& state) : node_(node), state_(state) {}
-  bool Reachable(const cluster::NodeId& node) const override { return node_.IsAlive(node); }
-  std::string AddressOf(const cluster::NodeId& node) const override {
-    const cluster::Member* member = state_.FindMember(node);
-    return member == nullptr ? std::string() : member->peer_address;
-  }
-
- private:
-  const Node& node_;
-  const cluster::ClusterState& state_;
-};
 
 void Refuse(proto::ReapVerdict& verdict, std::string why) {
   if (verdict.refused().empty()) verdict.set_refused(std::move(why));
@@ -51,7 +37,7 @@ void Node::TickReaping(std::uint64_t now_ms) {
 void Node::StartReapRound(std::uint64_t now_ms) {
   RefreshPlacement();
   const cluster::ClusterState& state = membership_->state();
-  const ReapPeers peers(*this, state);
+  const NodePeers peers(*this, state);
   // Every member answers: one that is down (or has no address yet) would time the round out.
   proto::ReapPrepare prepare;
   bool self_member = false;
@@ -103,7 +89,7 @@ std::string Node::ReapStatus(std::uint32_t partition) const {
   auto found = replicas_.find(partition);
   if (found == replicas_.end()) return "no_replica";
   const PartitionReplica* replica = found->second.get();
-  std::string refusal = replica->ReapRefusal(ReapPeers(*this, membership_->state()));
+  std::string refusal = replica->ReapRefusal(NodePeers(*this, membership_->state()));
   if (!refusal.empty()) return refusal;
   if (replica->reaper()->in_round()) return "in_round";
   return replica->reaper()->Due(NowMs())
