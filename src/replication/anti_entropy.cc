@@ -45,10 +45,9 @@ void AntiEntropy::OnObjectChanged(std::string_view storage_key,
   if (tree_) tree_->Update(storage_key, old_hash, new_hash);
 }
 
-Status AntiEntropy::EnsureTree() {
-  if (tree_) return Status::Ok();
-  storage::TictacTree tree(config_.shape);
-  const storage::KeyRange range = storage::AaePartitionRange(partition_);
+Status AntiEntropy::ScanIndex(
+    const storage::KeyRange& range,
+    const std::function<void(std::string_view storage_key, std::uint64_t hash)>& visit) {
   Status bad = Status::Ok();
   MERIDIAN_RETURN_IF_ERROR(
       engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
@@ -61,10 +60,19 @@ Status AntiEntropy::EnsureTree() {
                                                 std::to_string(partition_) + " is malformed");
                        return false;
                      }
-                     tree.Update(*storage_key, std::nullopt, hash);
+                     visit(*storage_key, hash);
                      return true;
                    }));
-  MERIDIAN_RETURN_IF_ERROR(bad);
+  return bad;
+}
+
+Status AntiEntropy::EnsureTree() {
+  if (tree_) return Status::Ok();
+  storage::TictacTree tree(config_.shape);
+  MERIDIAN_RETURN_IF_ERROR(ScanIndex(storage::AaePartitionRange(partition_),
+                                     [&](std::string_view storage_key, std::uint64_t hash) {
+                                       tree.Update(storage_key, std::nullopt, hash);
+                                     }));
   tree_ = std::move(tree);
   ++counters_.tree_rebuilds;
   return Status::Ok();
@@ -77,22 +85,10 @@ Result<const storage::TictacTree*> AntiEntropy::Tree() {
 
 Status AntiEntropy::AppendKeysOf(std::uint32_t segment,
                                  std::vector<storage::KeyVersionHash>& keys) {
-  const storage::KeyRange range = storage::AaeSegmentRange(partition_, segment);
-  Status bad = Status::Ok();
-  MERIDIAN_RETURN_IF_ERROR(
-      engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
-                   [&](std::string_view index_key, std::string_view value) {
-                     auto storage_key = storage::AaeIndexStorageKey(index_key);
-                     ByteReader reader(value);
-                     std::uint64_t hash = 0;
-                     if (!storage_key.ok() || !reader.ReadFixed64(hash)) {
-                       bad = Status::Corruption("malformed anti-entropy index entry");
-                       return false;
-                     }
-                     keys.push_back(storage::KeyVersionHash{std::string(*storage_key), hash});
-                     return true;
-                   }));
-  return bad;
+  return ScanIndex(storage::AaeSegmentRange(partition_, segment),
+                   [&](std::string_view storage_key, std::uint64_t hash) {
+                     keys.push_back(storage::KeyVersionHash{std::string(storage_key), hash});
+                   });
 }
 
 Result<std::vector<storage::KeyVersionHash>> AntiEntropy::KeysOf(

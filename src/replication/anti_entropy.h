@@ -39,6 +39,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -50,6 +51,7 @@
 #include "proto/peer.pb.h"
 #include "replication/background_budget.h"
 #include "storage/engine.h"
+#include "storage/key_encoding.h"
 #include "storage/tictac_tree.h"
 
 namespace meridian::replication {
@@ -128,6 +130,11 @@ class AntiEntropy {
     std::optional<cluster::Outbound> held_key_hashes;
   };
 
+  // Visits the (storage key, version hash) entries of the index in `range`; Corruption on a
+  // malformed entry (the scan stops there).
+  Status ScanIndex(
+      const storage::KeyRange& range,
+      const std::function<void(std::string_view storage_key, std::uint64_t hash)>& visit);
   Status EnsureTree();
   // The (storage key, version hash) pairs of `segments`, sorted by key.
   Result<std::vector<storage::KeyVersionHash>> KeysOf(const std::vector<std::uint32_t>& segments);
