@@ -23,7 +23,7 @@ windows from node5's restart until its catch-up is done (hints drained / every k
 Usage: /usr/bin/python3 bench/background_p99.py [--bin build/release/meridian]
            [--experiment catchup,aae] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
            [--fg-rate 1000] [--fg-records 20000] [--window-s 10] [--baseline-windows 3]
-           [--aae-exchange-interval-ms 30000] [--json out.json]
+           [--aae-exchange-interval-ms 30000] [--json out.json] [--serve-arg=--flag=value ...]
 The machine, the date and the command belong next to the figures (docs/replication.md
 "Foreground latency while a node catches up").
 """
@@ -61,6 +61,9 @@ def parse_arguments():
     parser.add_argument("--baseline-windows", type=int, default=3)
     parser.add_argument("--gossip-interval-ms", type=int, default=1000)
     parser.add_argument("--json", help="write every window as JSON here")
+    parser.add_argument("--serve-arg", action="append", default=[],
+                        help="an extra `meridian serve` argument for every node (repeatable), "
+                             "e.g. --serve-arg=--background-bytes-per-second=8388608")
     return parser.parse_args()
 
 
@@ -121,7 +124,8 @@ def window_summary(report):
 
 
 def start_cluster(args, extra_args):
-    cluster = Cluster("p99", gossip_interval_ms=args.gossip_interval_ms, extra_args=extra_args)
+    cluster = Cluster("p99", gossip_interval_ms=args.gossip_interval_ms,
+                      extra_args=list(extra_args) + args.serve_arg)
     nodes = cluster.start(NODES)
     ids = [node.name for node in nodes]
     poll(cluster_settled(nodes, ids), SETTLE_DEADLINE_S, "the cluster forms")

@@ -274,6 +274,11 @@ std::vector<Setting> MakeSettings() {
       "background_streams_max",
       "Partition streams (handoffs, replica copies) running at once; 0 = unlimited", 0, 1u << 16,
       [](C& c) -> std::uint32_t& { return c.node.background.streams_max; }));
+  settings.push_back(NumberSetting(
+      "background_ack_hold_max_ms",
+      "Longest the ack of an applied hint or handoff batch waits for the background budget; "
+      "0 = acks are not held",
+      0, 4'000, [](C& c) -> std::uint64_t& { return c.node.ack_pacing.hold_max_ms; }));
   return settings;
 }
 

@@ -36,6 +36,7 @@ Env WithEngine(Env env, storage::Engine* engine) {
 Node::Node(const NodeConfig& config, Env env)
     : config_(config),
       governor_(config.background),
+      ack_pacer_(governor_, config.ack_pacing),
       actors_(config.partition_count, env.random),
       watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
       env_(WithEngine(env, &watched_engine_)),
@@ -251,6 +252,11 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
         if (!pending_here && !owned_here && !replica_here) break;
       }
       receiver_->Receive(from_address, batch, now_ms);
+      for (cluster::Outbound& ack : receiver_->TakeOutbound()) {
+        PaceAck(batch.replica_copy() ? replication::WorkKind::kReplicaCopy
+                                     : replication::WorkKind::kOwnershipHandoff,
+                BatchSize(batch.entries()), std::move(ack), now_ms);
+      }
       OnBatchApplied(from_address, batch);
       // An ownership stream under a plan that has changed since: hand the data on.
       if (in_range && !HoldsReplica(batch.partition())) {
@@ -292,7 +298,8 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       out.to_address = from_address;
       *out.message.mutable_hint_ack() =
           replication::ApplyHintBatch(*env_.engine, message.hint_batch());
-      outbound_.push_back(std::move(out));
+      PaceAck(replication::WorkKind::kHintReplay, BatchSize(message.hint_batch().entries()),
+              std::move(out), now_ms);
       // Hinted for this node under another ring: hand it on if this node does not keep it.
       for (const proto::HandoffEntry& entry : message.hint_batch().entries()) {
         auto key = storage::DecodeObjectKey(entry.storage_key());
@@ -453,6 +460,22 @@ Status Node::PersistClusterState(bool sync) {
   return Status::Ok();
 }
 
+replication::WorkSize Node::BatchSize(
+    const google::protobuf::RepeatedPtrField<proto::HandoffEntry>& entries) {
+  replication::WorkSize size;
+  for (const proto::HandoffEntry& entry : entries) {
+    size.bytes += entry.storage_key().size() + entry.encoded_object().size();
+    ++size.objects;
+  }
+  return size;
+}
+
+void Node::PaceAck(replication::WorkKind kind, replication::WorkSize size, cluster::Outbound ack,
+                   std::uint64_t now_ms) {
+  ack_pacer_.Hold(kind, size, std::move(ack), now_ms);
+  for (cluster::Outbound& out : ack_pacer_.Release(now_ms)) outbound_.push_back(std::move(out));
+}
+
 void Node::CollectOutbound() {
   auto append = [this](std::vector<cluster::Outbound> messages) {
     for (auto& message : messages) outbound_.push_back(std::move(message));
@@ -460,6 +483,7 @@ void Node::CollectOutbound() {
   append(membership_->TakeOutbound());
   append(detector_->TakeOutbound());
   append(receiver_->TakeOutbound());
+  append(ack_pacer_.Release(NowMs()));
   append(hints_->TakeOutbound());
   for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
   append(reap_rounds_.TakeOutbound());

@@ -51,6 +51,7 @@
 #include "node/peer_suspicion.h"
 #include "node/reap_rounds.h"
 #include "node/write_observing_engine.h"
+#include "replication/ack_pacer.h"
 #include "replication/background_governor.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
@@ -79,8 +80,10 @@ struct NodeStats {
   std::uint64_t transfers = 0;      // partition streams running: ownership and replica copies
   std::uint64_t copies_queued = 0;  // partitions waiting to be handed off or filled
   std::uint64_t hint_bytes = 0;     // stored hint records: keys plus encoded records
-  replication::BackgroundStats background;  // the governor's, per kind of background work
-  replication::ReapCounters reaping;        // tombstone reaping (this node's rounds and deletes)
+  std::uint64_t background_acks_waiting = 0;  // acks of applied batches held by the pacer now
+  replication::AckPacerCounters ack_pacing;   // acks of applied background batches held back
+  replication::BackgroundStats background;    // the governor's, per kind of background work
+  replication::ReapCounters reaping;          // tombstone reaping (this node's rounds and deletes)
 };
 
 struct NodeConfig {
@@ -104,6 +107,9 @@ struct NodeConfig {
   replication::HandoffSenderConfig handoff;
   // The one budget of handoff, replica copies and hint replay (docs/design/governor.md).
   replication::BackgroundGovernorConfig background;
+  // What this node applies for its peers (hint and handoff batches) is charged to the same
+  // budget, and their acks wait while it is in debt (replication/ack_pacer.h).
+  replication::AckPacerConfig ack_pacing;
   std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
   // A peer silent since a request to it for this long is routed around (peer_suspicion.h).
   PeerSuspicionConfig suspicion;
@@ -272,10 +278,17 @@ class Node {
   void PersistClusterStateIfChanged();
   Status PersistClusterState(bool sync);
   void CollectOutbound();
+  // The size of an applied batch, as the background budget charges it.
+  static replication::WorkSize BatchSize(
+      const google::protobuf::RepeatedPtrField<proto::HandoffEntry>& entries);
+  // Charges an applied background batch and sends its ack once the budget allows (AckPacer).
+  void PaceAck(replication::WorkKind kind, replication::WorkSize size, cluster::Outbound ack,
+               std::uint64_t now_ms);
 
   NodeConfig config_;
   // Before every component that holds one of its stream slots, so it outlives them.
   replication::BackgroundGovernor governor_;
+  replication::AckPacer ack_pacer_;  // acks of applied background batches, paced by governor_
   // Every component reaches storage through watched_engine_ (in env_), so each deletion of
   // an object or hint record retires its partition's actor (partition_actors.h).
   PartitionActors actors_;

@@ -516,6 +516,8 @@ NodeStats Node::Stats() const {
     stats.copies_queued += replica->queued_copies();
   }
   stats.background = governor_.stats();
+  stats.background_acks_waiting = ack_pacer_.held();
+  stats.ack_pacing = ack_pacer_.counters();
   stats.reaping = reap_counters_;
   return stats;
 }

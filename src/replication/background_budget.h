@@ -96,6 +96,9 @@ class BackgroundBudget {
   // later; nullopt when `kind` waits behind other kinds, so the time depends on them.
   [[nodiscard]] virtual std::optional<std::uint64_t> NextGrantMs(WorkKind kind, WorkSize size,
                                                                  std::uint64_t now_ms) const = 0;
+  // Whether Charge has taken the budget below zero at now_ms (nothing is granted until the debt
+  // is repaid). Receivers hold their acks while it is (ack_pacer.h).
+  [[nodiscard]] virtual bool InDebt(std::uint64_t now_ms) const = 0;
 };
 
 }  // namespace meridian::replication

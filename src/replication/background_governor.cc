@@ -129,6 +129,10 @@ std::optional<std::uint64_t> BackgroundGovernor::NextGrantMs(WorkKind kind, Work
   return from_ms + (missing + rate - 1) / rate;
 }
 
+bool BackgroundGovernor::InDebt(std::uint64_t now_ms) const {
+  return config_.bytes_per_second != 0 && CreditAt(now_ms) < 0;
+}
+
 void BackgroundGovernor::Refill(std::uint64_t now_ms) {
   credit_millibytes_ = CreditAt(now_ms);
   if (!refilled_at_ms_.has_value() || now_ms > *refilled_at_ms_) refilled_at_ms_ = now_ms;

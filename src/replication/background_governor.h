@@ -92,6 +92,7 @@ class BackgroundGovernor final : public BackgroundBudget {
   void Charge(WorkKind kind, WorkSize size, std::uint64_t now_ms) override;
   std::optional<std::uint64_t> NextGrantMs(WorkKind kind, WorkSize size,
                                            std::uint64_t now_ms) const override;
+  bool InDebt(std::uint64_t now_ms) const override;
 
   // bytes + objects * object_cost_bytes.
   std::uint64_t ChargeOf(WorkSize size) const;

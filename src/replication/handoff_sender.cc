@@ -53,6 +53,7 @@ HandoffSender::HandoffSender(HandoffTransfer transfer, storage::Engine& engine,
       range_(storage::PartitionRange(transfer_.partition)),
       cursor_(range_.begin) {
   MERIDIAN_CHECK(config_.batch_bytes_max > 0);
+  MERIDIAN_CHECK(config_.batch_objects_max > 0);
   MERIDIAN_CHECK(!transfer_.target_address.empty());
 }
 
@@ -207,7 +208,9 @@ Status HandoffSender::BuildBatch(proto::HandoffBatch& batch, InFlight& flight) {
   // A batch always carries at least one entry if there is one, so an object larger than
   // batch_bytes_max still moves (alone).
   const auto fits = [&](std::uint64_t entry_bytes) {
-    return batch.entries_size() == 0 || flight.bytes + entry_bytes <= config_.batch_bytes_max;
+    if (batch.entries_size() == 0) return true;
+    return flight.bytes + entry_bytes <= config_.batch_bytes_max &&
+           static_cast<std::size_t>(batch.entries_size()) < config_.batch_objects_max;
   };
 
   // Re-sent writes first: they are below the cursor, so no later scan would carry them.

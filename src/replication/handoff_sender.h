@@ -49,6 +49,9 @@ namespace meridian::replication {
 
 struct HandoffSenderConfig {
   std::size_t batch_bytes_max = std::size_t{1} << 20;
+  // Objects per batch: the receiver merges a whole batch in one turn of its event loop, so
+  // this bounds the pause it causes there (1 MiB of 100-byte objects would be ~7,000 merges).
+  std::size_t batch_objects_max = 256;
   std::uint64_t ack_timeout_ms = 5'000;
   // Consecutive failed attempts (timeouts, error acks, local read errors) tolerated before
   // the transfer fails; a successful ack resets the count.

@@ -140,6 +140,18 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
   Series(out, "meridian_replica_copies_queued", "gauge",
          "Partitions waiting to be handed off or copied to a new replica.", stats.copies_queued);
   RenderBackgroundMetrics(out, stats.background);
+  Series(out, "meridian_background_acks_waiting", "gauge",
+         "Acks of hint and handoff batches this node applied, held while its background budget "
+         "is in debt.",
+         stats.background_acks_waiting);
+  Series(out, "meridian_background_acks_held_total", "counter",
+         "Acks of applied background batches that were held back by the budget.",
+         stats.ack_pacing.acks_held);
+  out += fmt::format(
+      "# HELP meridian_background_acks_held_seconds_total Time those acks were held, summed.\n"
+      "# TYPE meridian_background_acks_held_seconds_total counter\n"
+      "meridian_background_acks_held_seconds_total {:.3f}\n",
+      static_cast<double>(stats.ack_pacing.held_ms_total) / 1000.0);
   return out;
 }
 

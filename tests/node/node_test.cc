@@ -6,6 +6,7 @@
 
 #include "core/causal_context.h"
 #include "core/hash.h"
+#include "core/object_codec.h"
 #include "node/metadata_keys.h"
 #include "node/node_test_util.h"
 #include "storage/key_encoding.h"
@@ -484,6 +485,66 @@ TEST_F(NodeTest, MalformedIdentityIsCorruptionAndNewerFormatIsRefused) {
   const Status status = future.Open();
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("version 2"), std::string::npos) << status.message();
+}
+
+}  // namespace
+}  // namespace meridian::node
+
+namespace meridian::node {
+namespace {
+
+// The receiving side of the background budget (replication/ack_pacer.h): a hint batch is
+// applied at once, but its ack — which lets the sender go on — waits until this node's budget
+// has paid for the work.
+TEST_F(NodeTest, AnAppliedHintBatchIsAckedOnlyOnceTheBudgetHasPaidForIt) {
+  NodeConfig config = config_;
+  config.background.bytes_per_second = 1'000;
+  config.background.burst_bytes = 1'000;
+  config.background.object_cost_bytes = 0;
+  config.ack_pacing.hold_max_ms = 4'000;
+  Restart(config);
+
+  DvvSet object;
+  object.Update(VersionVector{}, 77, HlcTimestamp::FromParts(1, 0), /*tombstone=*/false,
+                std::string(2'900, 'v'), ConflictPolicy::kSiblings);
+  const std::string storage_key = storage::EncodeObjectKey(0, "b", "hinted");
+  proto::PeerMessage message;
+  proto::HintBatch* batch = message.mutable_hint_batch();
+  batch->set_batch_id(42);
+  proto::HandoffEntry* entry = batch->add_entries();
+  entry->set_storage_key(storage_key);
+  entry->set_encoded_object(EncodeObject(object));
+  const std::uint64_t charge = storage_key.size() + entry->encoded_object().size();
+  ASSERT_GT(charge, 2'000u);  // more than the bucket: the node goes into debt
+  node_->Receive("peer:1", message);
+
+  auto acks = [&] {
+    int count = 0;
+    for (const cluster::Outbound& out : node_->TakeOutbound()) {
+      if (!out.message.has_hint_ack()) continue;
+      EXPECT_EQ(out.to_address, "peer:1");
+      EXPECT_EQ(out.message.hint_ack().batch_id(), 42u);
+      ++count;
+    }
+    return count;
+  };
+  // Applied at once (a read sees it) but not acknowledged.
+  ASSERT_TRUE(engine_.Get(storage::Column::kObjects, storage_key)->has_value());
+  EXPECT_EQ(acks(), 0);
+  // The debt (charge - 1,000 bytes of burst) is repaid at 1,000 bytes/s.
+  const std::uint64_t repaid_ms = (charge - 1'000) * 1'000 / 1'000;
+  clock_.Advance(repaid_ms - 100);
+  node_->Tick();
+  EXPECT_EQ(acks(), 0);
+  EXPECT_EQ(node_->Stats().background_acks_waiting, 1u);
+  clock_.Advance(200);
+  node_->Tick();
+  EXPECT_EQ(acks(), 1);
+  const NodeStats stats = node_->Stats();
+  EXPECT_EQ(stats.background_acks_waiting, 0u);
+  EXPECT_EQ(stats.ack_pacing.acks_held, 1u);
+  EXPECT_EQ(stats.ack_pacing.acks_expired, 0u);
+  EXPECT_EQ(stats.background.of(replication::WorkKind::kHintReplay).objects_granted, 1u);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ class FakeBudget final : public BackgroundBudget {
   std::uint64_t streams_held = 0;
   std::vector<WorkKind> charge_kinds;
   std::vector<WorkSize> charges;  // Charge calls (always debited)
+  bool in_debt = false;           // what InDebt answers
 
   std::optional<StreamSlot> TryAcquireStream(WorkKind kind, std::uint64_t) override {
     stream_requests.push_back(kind);
@@ -52,6 +53,7 @@ class FakeBudget final : public BackgroundBudget {
     if (spends_left == 0) return std::nullopt;
     return now_ms;
   }
+  bool InDebt(std::uint64_t) const override { return in_debt; }
 
  private:
   std::uint64_t next_id_ = 1;

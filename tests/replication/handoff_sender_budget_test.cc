@@ -222,3 +222,39 @@ TEST(HandoffSenderBudgetTest, StreamsShareOneSlotAndOneByteBudget) {
 
 }  // namespace
 }  // namespace meridian::replication
+
+namespace meridian::replication {
+namespace {
+
+// A batch of small objects stops at batch_objects_max (the receiver merges a batch in one turn
+// of its event loop), and the stream still moves everything.
+TEST(HandoffSenderBudgetTest, ABatchHoldsAtMostBatchObjectsMax) {
+  MemoryEngine source;
+  MemoryEngine target;
+  Fill(source, 25);
+  HandoffSenderConfig config;
+  config.batch_objects_max = 10;
+  FakeBudget budget;
+  HandoffSender sender(Transfer(), source, budget, config);
+  HandoffReceiver receiver(target, 1);
+  std::uint64_t now_ms = 0;
+  std::vector<int> sizes;
+  for (int step = 0; step < 20 && sender.state() != HandoffState::kDone; ++step) {
+    sender.Tick(now_ms);
+    for (const cluster::Outbound& out : sender.TakeOutbound()) {
+      ASSERT_TRUE(out.message.has_handoff_batch());
+      sizes.push_back(out.message.handoff_batch().entries_size());
+      receiver.Receive(kSourceAddress, out.message.handoff_batch(), now_ms);
+    }
+    for (const cluster::Outbound& ack : receiver.TakeOutbound()) {
+      sender.Receive(ack.message.handoff_ack(), now_ms);
+    }
+    now_ms += 100;
+  }
+  EXPECT_EQ(sender.state(), HandoffState::kDone);
+  EXPECT_EQ(sizes, (std::vector<int>{10, 10, 5}));
+  EXPECT_EQ(receiver.counters().objects_changed, 25u);
+}
+
+}  // namespace
+}  // namespace meridian::replication
