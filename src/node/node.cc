@@ -37,6 +37,7 @@ Node::Node(const NodeConfig& config, Env env)
     : config_(config),
       governor_(config.background),
       ack_pacer_(governor_, config.ack_pacing),
+      hint_state_(config.hints),
       actors_(config.partition_count, env.random),
       watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
       env_(WithEngine(env, &watched_engine_)),
@@ -125,8 +126,7 @@ Status Node::Open() {
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
                                                          config_.failure_detector);
   receiver_ = std::make_unique<replication::HandoffReceiver>(engine, store_.actor_id());
-  hints_ = std::make_unique<replication::HintedHandoff>(engine, governor_, config_.hints);
-  MERIDIAN_RETURN_IF_ERROR(hints_->Open());
+  MERIDIAN_RETURN_IF_ERROR(OpenHints());
   MERIDIAN_RETURN_IF_ERROR(LoadForwarding());
   MERIDIAN_RETURN_IF_ERROR(LoadCompletedIncoming());
   opened_ = true;
@@ -324,7 +324,9 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       break;
     }
     case proto::PeerMessage::kHintAck:
-      hints_->Receive(from_address, message.hint_ack(), now_ms);
+      if (PartitionReplica* replica = FindReplica(message.hint_ack().partition())) {
+        replica->OnHintAck(from_address, message.hint_ack(), now_ms);
+      }
       break;
     case proto::PeerMessage::kReapPrepare:
       reap_rounds_.OnPrepare(message.reap_prepare(), now_ms);
@@ -484,7 +486,6 @@ void Node::CollectOutbound() {
   append(detector_->TakeOutbound());
   append(receiver_->TakeOutbound());
   append(ack_pacer_.Release(NowMs()));
-  append(hints_->TakeOutbound());
   for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
   append(reap_rounds_.TakeOutbound());
 }

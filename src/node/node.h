@@ -278,6 +278,11 @@ class Node {
   void PersistClusterStateIfChanged();
   Status PersistClusterState(bool sync);
   void CollectOutbound();
+  // Opens the hints of every partition that has stored hints (their replica objects hold them).
+  Status OpenHints();
+  // Stores a hint for `storage_key` with its partition's hints.
+  Status StoreHint(const std::string& storage_key, const DvvSet& object,
+                   const std::vector<cluster::NodeId>& targets, bool sync);
   // The size of an applied batch, as the background budget charges it.
   static replication::WorkSize BatchSize(
       const google::protobuf::RepeatedPtrField<proto::HandoffEntry>& entries);
@@ -289,6 +294,8 @@ class Node {
   // Before every component that holds one of its stream slots, so it outlives them.
   replication::BackgroundGovernor governor_;
   replication::AckPacer ack_pacer_;  // acks of applied background batches, paced by governor_
+  // What every partition's hints share (bounds, counters); before the replicas that use it.
+  replication::NodeHintState hint_state_;
   // Every component reaches storage through watched_engine_ (in env_), so each deletion of
   // an object or hint record retires its partition's actor (partition_actors.h).
   PartitionActors actors_;
@@ -368,7 +375,7 @@ class Node {
   std::map<std::uint64_t, ReplicaCall> replica_calls_;
   std::uint64_t next_coordination_id_ = 1;
   std::uint64_t next_replica_call_id_ = 1;
-  std::unique_ptr<replication::HintedHandoff> hints_;
+  std::uint32_t next_hint_partition_ = 0;  // where TickHints starts next (turns)
   std::uint64_t read_repairs_ = 0;
 
   // Placement derived from the ring (see RefreshPlacement).

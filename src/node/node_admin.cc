@@ -209,7 +209,7 @@ Result<ReplyBody> Node::ReadLocalCopy(const ObjectId& id) {
   auto stored = store_.Load(storage_key);
   if (!stored.ok()) return stored.status();
   reply.object = std::move(stored).value();
-  auto hint = hints_->FindRecord(storage_key);
+  auto hint = replication::FindHintRecord(*env_.engine, storage_key);
   if (!hint.ok()) return hint.status();
   if (hint->has_value()) {
     reply.hint = LocalCopyReply::Hint{std::move((*hint)->targets), std::move((*hint)->object)};

@@ -29,7 +29,7 @@ PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
         partition < placements_.size() ? placements_[partition] : PartitionPlacement{};
     slot = std::make_unique<PartitionReplica>(partition, replica_config_, *env_.engine, governor_,
                                               std::move(placement), anti_entropy_counters_,
-                                              reap_counters_);
+                                              reap_counters_, hint_state_);
   }
   return *slot;
 }

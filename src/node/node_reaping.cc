@@ -178,7 +178,7 @@ void Node::ApplyReapDeletes(std::uint64_t now_ms) {
 }
 
 bool Node::HoldsNothing() {
-  if (!reads_.empty() || !writes_.empty() || hints_->records() > 0) return false;
+  if (!reads_.empty() || !writes_.empty() || hint_state_.records > 0) return false;
   for (const auto& [partition, replica] : replicas_) {
     if (replica->Moving()) return false;
   }
@@ -247,7 +247,7 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
           continue;
         }
       }
-      auto hint = hints_->FindRecord(key);
+      auto hint = replication::FindHintRecord(*env_.engine, key);
       if (!hint.ok() || hint->has_value()) {
         Reject(verdict, c, "hint");
         continue;

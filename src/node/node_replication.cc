@@ -41,11 +41,11 @@ bool NeedsFallbacks(const cluster::PreferenceList& list,
 Result<std::optional<DvvSet>> Node::ReadLocal(const std::string& storage_key) {
   auto stored = store_.Load(storage_key);
   if (!stored.ok()) return stored.status();
-  auto hinted = hints_->Find(storage_key);
+  auto hinted = replication::FindHintRecord(*env_.engine, storage_key);
   if (!hinted.ok()) return hinted.status();
   if (!hinted->has_value()) return stored;
-  if (!stored->has_value()) return hinted;
-  auto merged = DvvSet::Merge(**stored, **hinted);
+  if (!stored->has_value()) return std::optional<DvvSet>(std::move((*hinted)->object));
+  auto merged = DvvSet::Merge(**stored, (*hinted)->object);
   if (!merged.ok()) return merged.status();
   return std::optional<DvvSet>(std::move(merged).value());
 }
@@ -293,7 +293,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     if (stored.ok()) MirrorIfTransferring(storage_key, encoded);
   } else {
     std::sort(hinted_for.begin(), hinted_for.end());
-    stored = hints_->StoreHint(storage_key, minted->object, hinted_for, sync);
+    stored = StoreHint(storage_key, minted->object, hinted_for, sync);
   }
   if (!stored.ok()) {
     Deliver(origin, op, ErrorReply(std::move(stored)));
@@ -391,7 +391,7 @@ void Node::HandleReplicaWrite(const std::string& from_address, const proto::Repl
     status = object.status();
   } else if (write.hint_for_size() > 0) {
     std::vector<cluster::NodeId> targets(write.hint_for().begin(), write.hint_for().end());
-    status = hints_->StoreHint(write.storage_key(), *object, targets, write.sync());
+    status = StoreHint(write.storage_key(), *object, targets, write.sync());
     hinted = true;
   } else {
     status = MergeLocal(write.storage_key(), *object, write.sync());
@@ -474,8 +474,37 @@ void Node::OnReplicaReadReply(const proto::ReplicaReadReply& reply) {
   AdvanceRead(target.coordination);
 }
 
+Status Node::StoreHint(const std::string& storage_key, const DvvSet& object,
+                       const std::vector<cluster::NodeId>& targets, bool sync) {
+  auto key = storage::DecodeObjectKey(storage_key);
+  if (!key.ok()) return Status::InvalidArgument("hint key: " + key.status().message());
+  if (key->partition >= config_.partition_count) {
+    return Status::InvalidArgument("hint for partition " + std::to_string(key->partition) +
+                                   " outside the ring");
+  }
+  auto hints = ReplicaFor(key->partition).Hints();
+  if (!hints.ok()) return hints.status();
+  return (*hints)->StoreHint(storage_key, object, targets, sync);
+}
+
+Status Node::OpenHints() {
+  for (std::uint32_t partition = 0; partition < config_.partition_count; ++partition) {
+    const storage::KeyRange range = storage::PartitionRange(partition);
+    bool any = false;
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(storage::Column::kHints, range.begin, range.end,
+                                               [&](std::string_view, std::string_view) {
+                                                 any = true;
+                                                 return false;
+                                               }));
+    if (any) MERIDIAN_RETURN_IF_ERROR(ReplicaFor(partition).Hints().status());
+  }
+  return Status::Ok();
+}
+
 void Node::TickHints(std::uint64_t now_ms) {
-  if (hints_->records() == 0 && hints_->pending() == 0) return;
+  if (hint_state_.records == 0 && hint_state_.pending == 0 && hint_state_.batches_held == 0) {
+    return;
+  }
   replication::HintRouting routing;
   routing.reachable_address = [this](const cluster::NodeId& node) -> std::optional<std::string> {
     if (node == config_.node_id || !Reachable(node)) return std::nullopt;
@@ -490,19 +519,27 @@ void Node::TickHints(std::uint64_t now_ms) {
     std::erase(primaries, config_.node_id);
     return primaries;
   };
-  hints_->Tick(now_ms, routing);
+  // Partitions take turns at going first: the node-wide limit on batches held
+  // (batches_held_max) would otherwise always serve the lowest partitions first.
+  if (replicas_.empty()) return;
+  auto start = replicas_.lower_bound(next_hint_partition_);
+  if (start == replicas_.end()) start = replicas_.begin();
+  auto it = start;
+  do {
+    it->second->TickHints(now_ms, routing);
+    if (++it == replicas_.end()) it = replicas_.begin();
+  } while (it != start);
+  next_hint_partition_ = start->first + 1;
 }
 
 NodeStats Node::Stats() const {
   NodeStats stats;
-  if (hints_) {
-    stats.hints_pending = hints_->pending();
-    stats.hint_records = hints_->records();
-    stats.hint_bytes = hints_->bytes();
-    stats.hints_stored = hints_->counters().hints_stored;
-    stats.hints_refused = hints_->counters().hints_refused;
-    stats.hints_delivered = hints_->counters().hints_delivered;
-  }
+  stats.hints_pending = hint_state_.pending;
+  stats.hint_records = hint_state_.records;
+  stats.hint_bytes = hint_state_.bytes;
+  stats.hints_stored = hint_state_.counters.hints_stored;
+  stats.hints_refused = hint_state_.counters.hints_refused;
+  stats.hints_delivered = hint_state_.counters.hints_delivered;
   stats.read_repairs = read_repairs_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;

@@ -18,15 +18,42 @@ PartitionReplica::PartitionReplica(std::uint32_t partition, const PartitionRepli
                                    storage::Engine& engine, replication::BackgroundBudget& budget,
                                    PartitionPlacement placement,
                                    replication::AntiEntropyCounters& anti_entropy_counters,
-                                   replication::ReapCounters& reap_counters)
+                                   replication::ReapCounters& reap_counters,
+                                   replication::NodeHintState& hint_state)
     : partition_(partition),
       config_(config),
       engine_(engine),
       budget_(budget),
       placement_(std::move(placement)),
       anti_entropy_counters_(anti_entropy_counters),
-      reap_counters_(reap_counters) {
+      reap_counters_(reap_counters),
+      hint_state_(hint_state) {
   UpdateAntiEntropy();
+}
+
+Result<replication::HintedHandoff*> PartitionReplica::Hints() {
+  if (hints_ == nullptr) {
+    auto hints =
+        std::make_unique<replication::HintedHandoff>(partition_, engine_, budget_, hint_state_);
+    MERIDIAN_RETURN_IF_ERROR(hints->Open());
+    hints_ = std::move(hints);
+  }
+  return hints_.get();
+}
+
+void PartitionReplica::TickHints(std::uint64_t now_ms, const replication::HintRouting& routing) {
+  if (hints_ == nullptr) return;
+  hints_->Tick(now_ms, routing);
+  for (cluster::Outbound& message : hints_->TakeOutbound()) {
+    output_.messages.push_back(std::move(message));
+  }
+  if (hints_->idle()) hints_.reset();
+}
+
+void PartitionReplica::OnHintAck(const std::string& from_address, const proto::HintAck& ack,
+                                 std::uint64_t now_ms) {
+  if (hints_ == nullptr) return;  // nothing in flight: a late or duplicate ack
+  hints_->Receive(from_address, ack, now_ms);
 }
 
 bool PartitionReplica::primary() const {
@@ -483,11 +510,12 @@ std::size_t PartitionReplica::queued_copies() const {
 }
 
 bool PartitionReplica::idle() const {
-  return anti_entropy_ == nullptr && !Outgoing() && sender_ == nullptr && !forwarding_address_ &&
-         !written_after_done_ && !completed_incoming_ && !orphan_ && orphan_done_.empty() &&
-         !copy_ && fill_requests_.empty() && !awaiting_fill_ms_ && !to_drop_ &&
-         output_.messages.empty() && !output_.forwarding_changed && !output_.completion_changed &&
-         !output_.report_transfer_complete && output_.repairs.empty();
+  return anti_entropy_ == nullptr && hints_ == nullptr && !Outgoing() && sender_ == nullptr &&
+         !forwarding_address_ && !written_after_done_ && !completed_incoming_ && !orphan_ &&
+         orphan_done_.empty() && !copy_ && fill_requests_.empty() && !awaiting_fill_ms_ &&
+         !to_drop_ && output_.messages.empty() && !output_.forwarding_changed &&
+         !output_.completion_changed && !output_.report_transfer_complete &&
+         output_.repairs.empty();
 }
 
 }  // namespace meridian::node

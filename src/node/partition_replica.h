@@ -16,12 +16,14 @@
 //     received was re-planned elsewhere, a replica write came from an older ring): hands the
 //     data to every replica, one at a time in preference order, then drops it;
 //   * pending owner that received the partition in full: reports the transfer complete to the
-//     claimant until the ring flips.
+//     claimant until the ring flips;
+//   * fallback: keeps hints of the partition for primaries that were unreachable and delivers
+//     them once they are back (replication::HintedHandoff, created on the first hint).
 //
 // Inputs: OnPlacement, Tick, OnHandoffAck, OnFillRequest, OnStored (a write reached the local
 // objects column), OnForeignData (data of this partition arrived although it does not keep
-// it), OnIncomingComplete, OnFillComplete. Outputs: TakeOutput(): messages to send and
-// persistence duties. It reads the engine (scans for streams and drops) but writes only
+// it), OnIncomingComplete, OnFillComplete, TickHints, OnHintAck. Outputs: TakeOutput(): messages to
+// send and persistence duties. It reads the engine (scans for streams and drops) but writes only
 // through the batch it returns from Drop().
 //
 // Ordering duties for the node: carry out a PartitionOutput's persistence (forwarding,
@@ -43,6 +45,7 @@
 #include "replication/anti_entropy.h"
 #include "replication/background_budget.h"
 #include "replication/handoff_sender.h"
+#include "replication/hinted_handoff.h"
 #include "replication/tombstone_reaper.h"
 #include "storage/engine.h"
 
@@ -100,11 +103,13 @@ class PartitionReplica {
   // `config`, `engine`, `budget` (the node's background budget, which its streams, copies and
   // reaping deletes ask: docs/design/governor.md), `anti_entropy_counters` and `reap_counters`
   // (the node's) must outlive the replica.
+  // `hint_state` (the node's: what every partition's hints share) must outlive it too.
   PartitionReplica(std::uint32_t partition, const PartitionReplicaConfig& config,
                    storage::Engine& engine, replication::BackgroundBudget& budget,
                    PartitionPlacement placement,
                    replication::AntiEntropyCounters& anti_entropy_counters,
-                   replication::ReapCounters& reap_counters);
+                   replication::ReapCounters& reap_counters,
+                   replication::NodeHintState& hint_state);
 
   // Whether a ring change from `before` to `now` makes `self` a new replica that must be
   // filled (see OnPlacement); the node asks it to decide whether a replica object is needed.
@@ -157,6 +162,17 @@ class PartitionReplica {
   const replication::TombstoneReaper* reaper() const { return reaper_.get(); }
   // A committed round asks this primary to delete `keys` (conditionally; see TombstoneReaper).
   void OnReapCommit(const std::vector<replication::ReapKey>& keys);
+
+  // The hints this node keeps for the partition as a fallback: created (and opened: the stored
+  // ones counted) on first use. Errors are the engine's.
+  Result<replication::HintedHandoff*> Hints();
+  // Nullptr while the partition has no hints object.
+  const replication::HintedHandoff* hints() const { return hints_.get(); }
+  // Delivers hints that are due (see HintedHandoff::Tick); forgets the hints object once it
+  // holds nothing.
+  void TickHints(std::uint64_t now_ms, const replication::HintRouting& routing);
+  // The ack of a hint batch of this partition.
+  void OnHintAck(const std::string& from_address, const proto::HintAck& ack, std::uint64_t now_ms);
 
   // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped;
   // returns how many. 0 with nothing left means the drop is finished.
@@ -243,6 +259,8 @@ class PartitionReplica {
   replication::AntiEntropyCounters& anti_entropy_counters_;
   std::unique_ptr<replication::TombstoneReaper> reaper_;
   replication::ReapCounters& reap_counters_;
+  replication::NodeHintState& hint_state_;
+  std::unique_ptr<replication::HintedHandoff> hints_;  // while the partition has hints
 
   PartitionOutput output_;
 };

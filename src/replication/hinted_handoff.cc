@@ -111,24 +111,60 @@ Result<HintRecord> DecodeHintRecord(std::string_view bytes) {
   return record;
 }
 
-HintedHandoff::HintedHandoff(storage::Engine& engine, BackgroundBudget& budget,
-                             HintedHandoffConfig config)
-    : engine_(engine), budget_(budget), config_(config) {
-  MERIDIAN_CHECK(config_.batch_objects_max > 0);
-  MERIDIAN_CHECK(config_.batch_bytes_max > 0);
-  MERIDIAN_CHECK(config_.retry_initial_ms > 0);
-  MERIDIAN_CHECK(config_.retry_initial_ms <= config_.retry_max_ms);
+NodeHintState::NodeHintState(HintedHandoffConfig config) : config(config) {
+  MERIDIAN_CHECK(config.batch_objects_max > 0);
+  MERIDIAN_CHECK(config.batch_bytes_max > 0);
+  MERIDIAN_CHECK(config.retry_initial_ms > 0);
+  MERIDIAN_CHECK(config.retry_initial_ms <= config.retry_max_ms);
+  MERIDIAN_CHECK(config.batches_held_max > 0);
+}
+
+Result<std::optional<HintRecord>> FindHintRecord(storage::Engine& engine,
+                                                 std::string_view storage_key) {
+  auto stored = engine.Get(storage::Column::kHints, storage_key);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<HintRecord>();
+  auto record = DecodeHintRecord(**stored);
+  if (!record.ok()) {
+    return Status::Corruption("the stored hint is unreadable: " + record.status().message());
+  }
+  return std::optional<HintRecord>(std::move(record).value());
+}
+
+HintedHandoff::HintedHandoff(std::uint32_t partition, storage::Engine& engine,
+                             BackgroundBudget& budget, NodeHintState& node)
+    : partition_(partition),
+      range_(storage::PartitionRange(partition)),
+      engine_(engine),
+      budget_(budget),
+      node_(node),
+      config_(node.config) {}
+
+HintedHandoff::~HintedHandoff() {
+  MERIDIAN_CHECK(node_.records >= records_ && node_.bytes >= bytes_ && node_.pending >= pending_ &&
+                 node_.batches_held >= held_);
+  node_.records -= records_;
+  node_.bytes -= bytes_;
+  node_.pending -= pending_;
+  node_.batches_held -= held_;
 }
 
 Status HintedHandoff::Open() {
+  // Whatever was counted before is forgotten first (Open may run again).
+  node_.records -= records_;
+  node_.bytes -= bytes_;
+  node_.pending -= pending_;
+  node_.batches_held -= held_;
   records_ = 0;
   bytes_ = 0;
   pending_ = 0;
+  held_ = 0;
   targets_.clear();
   maintenance_cursor_.clear();
   Status corrupt;
   MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
-      storage::Column::kHints, "", "", [&](std::string_view key, std::string_view value) {
+      storage::Column::kHints, range_.begin, range_.end,
+      [&](std::string_view key, std::string_view value) {
         auto record = DecodeHintRecord(value);
         if (!record.ok()) {
           corrupt = Status::Corruption("a stored hint is unreadable: " + record.status().message());
@@ -146,6 +182,11 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
   auto decoded_key = storage::DecodeObjectKey(storage_key);
   if (!decoded_key.ok()) {
     return Status::InvalidArgument("hint key: " + decoded_key.status().message());
+  }
+  if (decoded_key->partition != partition_) {
+    return Status::InvalidArgument(
+        "hint key of partition " + std::to_string(decoded_key->partition) +
+        " stored with the hints of partition " + std::to_string(partition_));
   }
   if (targets.empty()) return Status::InvalidArgument("a hint needs at least one target");
   for (const cluster::NodeId& target : targets) {
@@ -165,8 +206,8 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
     bytes_before = RecordBytes(storage_key, **stored);
     MERIDIAN_RETURN_IF_ERROR(record.object.MergeFrom(object));
   } else {
-    if (records_ >= config_.hints_max) {
-      ++counters_.hints_refused;
+    if (node_.records >= config_.hints_max) {
+      ++node_.counters.hints_refused;
       return Status::Unavailable("hint storage is full (" + std::to_string(config_.hints_max) +
                                  " records); the write needs a reachable primary");
     }
@@ -179,11 +220,11 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
   const std::uint64_t bytes_after = RecordBytes(storage_key, encoded);
   if (bytes_after > bytes_before) {
     const std::uint64_t growth = bytes_after - bytes_before;
-    MERIDIAN_CHECK(bytes_ >= bytes_before);
-    if (bytes_ + growth > config_.hint_bytes_max) {
-      ++counters_.hints_refused;
+    MERIDIAN_CHECK(node_.bytes >= bytes_before);
+    if (node_.bytes + growth > config_.hint_bytes_max) {
+      ++node_.counters.hints_refused;
       return Status::Unavailable(
-          "hint storage is full: " + std::to_string(bytes_) + " bytes of " +
+          "hint storage is full: " + std::to_string(node_.bytes) + " bytes of " +
           std::to_string(config_.hint_bytes_max) + " (hint_bytes_max) are held and this hint " +
           (bytes_before == 0 ? "needs " : "would grow its record by ") + std::to_string(growth) +
           " bytes; the write needs a reachable primary");
@@ -194,26 +235,18 @@ Status HintedHandoff::StoreHint(std::string_view storage_key, const DvvSet& obje
   write.Put(storage::Column::kHints, std::string(storage_key), std::move(encoded));
   MERIDIAN_RETURN_IF_ERROR(engine_.Write(write, storage::WriteOptions{.sync = sync}));
   Account(before, record.targets, bytes_before, bytes_after);
-  ++counters_.hints_stored;
+  ++node_.counters.hints_stored;
   return Status::Ok();
 }
 
-Result<std::optional<DvvSet>> HintedHandoff::Find(std::string_view storage_key) {
-  auto record = FindRecord(storage_key);
-  if (!record.ok()) return record.status();
-  if (!record->has_value()) return std::optional<DvvSet>();
-  return std::optional<DvvSet>(std::move((*record)->object));
+bool HintedHandoff::idle() const {
+  return records_ == 0 && pending_ == 0 && held_ == 0 && targets_.empty() && outbound_.empty();
 }
 
-Result<std::optional<HintRecord>> HintedHandoff::FindRecord(std::string_view storage_key) {
-  auto stored = engine_.Get(storage::Column::kHints, storage_key);
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<HintRecord>();
-  auto record = DecodeHintRecord(**stored);
-  if (!record.ok()) {
-    return Status::Corruption("the stored hint is unreadable: " + record.status().message());
-  }
-  return std::optional<HintRecord>(std::move(record).value());
+void HintedHandoff::ReleaseHeld() {
+  MERIDIAN_CHECK(held_ > 0 && node_.batches_held > 0);
+  --held_;
+  --node_.batches_held;
 }
 
 void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {
@@ -225,6 +258,7 @@ void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {
         now_ms >= state.in_flight->sent_ms + config_.ack_timeout_ms) {
       state.cursor = state.in_flight->scan_from;
       state.in_flight.reset();
+      ReleaseHeld();
     }
   }
 
@@ -264,10 +298,14 @@ void HintedHandoff::Tick(std::uint64_t now_ms, const HintRouting& routing) {
       if (state.prepared.has_value()) {
         state.cursor = state.prepared->scan_from;
         state.prepared.reset();
+        ReleaseHeld();
       }
       continue;
     }
-    if (!state.prepared.has_value()) BuildBatch(node, state, routing, primaries);
+    if (!state.prepared.has_value()) {
+      if (node_.batches_held >= config_.batches_held_max) break;  // memory: the rest wait
+      BuildBatch(node, state, routing, primaries);
+    }
     if (!state.prepared.has_value()) continue;          // nothing for it in this scan
     if (!SendPrepared(state, *address, now_ms)) break;  // the budget said no: the rest wait
   }
@@ -284,9 +322,10 @@ void HintedHandoff::Receive(const std::string& /*from_address*/, const proto::Hi
   TargetState& state = found->second;
   InFlight sent = std::move(*state.in_flight);
   state.in_flight.reset();
+  ReleaseHeld();
 
   if (ack.status_code() != 0) {
-    ++counters_.batches_refused;
+    ++node_.counters.batches_refused;
     state.cursor = sent.scan_from;
     state.backoff_ms = state.backoff_ms == 0 ? config_.retry_initial_ms
                                              : std::min(state.backoff_ms * 2, config_.retry_max_ms);
@@ -317,7 +356,7 @@ void HintedHandoff::Receive(const std::string& /*from_address*/, const proto::Hi
     state.cursor = sent.scan_from;
     return;
   }
-  counters_.hints_delivered += delivered.size();
+  node_.counters.hints_delivered += delivered.size();
   ForgetIdleTargets();
 }
 
@@ -345,12 +384,15 @@ Result<std::string> HintedHandoff::ScanHints(
     ++visited;
     return true;
   };
-  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, from, "", visitor));
+  // A cursor outside the partition's range (none yet: "") starts at its first key.
+  const bool in_range = from >= range_.begin && (range_.end.empty() || from < range_.end);
+  const std::string start = in_range ? from : range_.begin;
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, start, range_.end, visitor));
   if (resume.has_value()) return std::move(*resume);
-  if (from.empty()) return std::string();  // the whole column
-  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, "", from, visitor));
+  if (start == range_.begin) return std::string();  // the whole range
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kHints, range_.begin, start, visitor));
   if (resume.has_value()) return std::move(*resume);
-  return from;  // a full round
+  return start;  // a full round
 }
 
 bool HintedHandoff::ReplaceStaleTargets(std::string_view key, HintRecord& record,
@@ -433,6 +475,8 @@ void HintedHandoff::BuildBatch(const cluster::NodeId& target, TargetState& state
   state.cursor = std::move(resume).value();
   if (batch.entries.empty()) return;
   state.prepared = std::move(batch);
+  ++held_;
+  ++node_.batches_held;
 }
 
 bool HintedHandoff::SendPrepared(TargetState& state, const std::string& address,
@@ -443,12 +487,13 @@ bool HintedHandoff::SendPrepared(TargetState& state, const std::string& address,
                         WorkSize{.bytes = batch.bytes, .objects = batch.entries.size()}, now_ms)) {
     return false;
   }
-  batch.batch_id = next_batch_id_++;
+  batch.batch_id = node_.next_batch_id++;
   batch.address = address;
   batch.sent_ms = now_ms;
   proto::PeerMessage message;
   proto::HintBatch& hints = *message.mutable_hint_batch();
   hints.set_batch_id(batch.batch_id);
+  hints.set_partition(partition_);
   for (const auto& [key, encoded] : batch.entries) {
     proto::HandoffEntry& entry = *hints.add_entries();
     entry.set_storage_key(key);
@@ -457,7 +502,7 @@ bool HintedHandoff::SendPrepared(TargetState& state, const std::string& address,
   outbound_.push_back(cluster::Outbound{address, std::move(message)});
   state.in_flight = std::move(state.prepared);
   state.prepared.reset();
-  ++counters_.batches_sent;
+  ++node_.counters.batches_sent;
   return true;
 }
 
@@ -467,35 +512,46 @@ void HintedHandoff::Account(const std::vector<cluster::NodeId>& before,
   // A record exists exactly when it names a target, and then it has bytes.
   MERIDIAN_CHECK(before.empty() == (bytes_before == 0));
   MERIDIAN_CHECK(after.empty() == (bytes_after == 0));
-  MERIDIAN_CHECK(bytes_ >= bytes_before);
+  MERIDIAN_CHECK(bytes_ >= bytes_before && node_.bytes >= bytes_before);
   bytes_ = bytes_ - bytes_before + bytes_after;
-  if (before.empty() && !after.empty()) ++records_;
+  node_.bytes = node_.bytes - bytes_before + bytes_after;
+  if (before.empty() && !after.empty()) {
+    ++records_;
+    ++node_.records;
+  }
   if (!before.empty() && after.empty()) {
-    MERIDIAN_CHECK(records_ > 0);
+    MERIDIAN_CHECK(records_ > 0 && node_.records > 0);
     --records_;
+    --node_.records;
   }
   for (const cluster::NodeId& node : before) {
     TargetState& state = targets_[node];
     MERIDIAN_CHECK(state.pending > 0);
-    MERIDIAN_CHECK(pending_ > 0);
+    MERIDIAN_CHECK(pending_ > 0 && node_.pending > 0);
     --state.pending;
     --pending_;
+    --node_.pending;
   }
   for (const cluster::NodeId& node : after) {
     ++targets_[node].pending;
     ++pending_;
+    ++node_.pending;
   }
 }
 
 void HintedHandoff::ForgetIdleTargets() {
-  std::erase_if(targets_, [](const auto& entry) {
-    return entry.second.pending == 0 && !entry.second.in_flight.has_value();
+  std::erase_if(targets_, [this](const auto& entry) {
+    const TargetState& state = entry.second;
+    if (state.pending != 0 || state.in_flight.has_value()) return false;
+    if (state.prepared.has_value()) ReleaseHeld();  // nothing left to deliver to it
+    return true;
   });
 }
 
 proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& batch) {
   proto::HintAck ack;
   ack.set_batch_id(batch.batch_id());
+  ack.set_partition(batch.partition());
   auto refuse = [&](const Status& status) {
     ack.set_status_code(static_cast<std::uint32_t>(status.code()));
     ack.set_status_message(status.message());
@@ -507,7 +563,12 @@ proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& b
   std::map<std::string, DvvSet, std::less<>> incoming;
   for (int index = 0; index < batch.entries_size(); ++index) {
     const proto::HandoffEntry& entry = batch.entries(index);
-    Status valid = storage::DecodeObjectKey(entry.storage_key()).status();
+    auto key = storage::DecodeObjectKey(entry.storage_key());
+    Status valid = key.status();
+    if (valid.ok() && key->partition != batch.partition()) {
+      valid = Status::Corruption("its key is of partition " + std::to_string(key->partition) +
+                                 ", the batch's is " + std::to_string(batch.partition()));
+    }
     auto object = DecodeObject(entry.encoded_object());
     if (valid.ok() && !object.ok()) valid = object.status();
     if (!valid.ok()) {

@@ -17,6 +17,7 @@ ScenarioOutcome RunClusterMembership(const ScenarioOptions& options);
 ScenarioOutcome RunClusterKv(const ScenarioOptions& options);
 ScenarioOutcome RunReaping(const ScenarioOptions& options);
 ScenarioOutcome RunReapingOff(const ScenarioOptions& options);
+ScenarioOutcome RunReapingManyPartitions(const ScenarioOptions& options);
 ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersions(const ScenarioOptions& options);
 ScenarioOutcome RunDivergentVersionsCalm(const ScenarioOptions& options);
@@ -43,6 +44,11 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "partitions, loss, skew); after the heal every key is read and deleted, every "
                "tombstone must be reaped, and the final reads find nothing resurrected",
                RunReaping);
+  registry.Add("reaping-many-partitions",
+               "reaping with the production ring size (256 partitions, ~64 per node): every "
+               "partition's anti-entropy and reaping must still get their turn (a per-partition "
+               "starvation of background slots once stalled reaping with real processes only)",
+               RunReapingManyPartitions);
   registry.Add("reaping-off",
                "reaping with reaping switched off: broken on purpose, tombstones stay and it "
                "fails",

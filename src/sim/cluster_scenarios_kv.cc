@@ -63,9 +63,10 @@ void ScheduleLeave(Simulation& simulation, KvWorkload& workload, const std::stri
 }  // namespace
 
 // `reaping`: the "reaping" scenario's steps; `reap_interval_ms` its nodes' interval (0: the
-// control, "reaping-off", which must fail).
+// control, "reaping-off", which must fail). `partition_count` 0: the simulator's default.
 ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
-                                 std::uint64_t reap_interval_ms) {
+                                 std::uint64_t reap_interval_ms,
+                                 std::uint32_t partition_count = 0) {
   const std::vector<std::string> all_addresses = ScenarioAddresses(options.node_count + 1);
   const std::vector<std::string> addresses(all_addresses.begin(), all_addresses.end() - 1);
   const std::string joiner = all_addresses.back();
@@ -74,6 +75,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   layout.seeds = addresses;  // joins try each initial node in turn
   layout.base = SimNodeConfig();
   if (reaping) layout.base.reaping.interval_ms = reap_interval_ms;
+  if (partition_count != 0) layout.base.partition_count = partition_count;
 
   KvWorkloadConfig workload_config;
   for (std::uint32_t index = 0; index < kKeyCount; ++index) {
@@ -180,6 +182,10 @@ ScenarioOutcome RunClusterKv(const ScenarioOptions& options) {
 
 ScenarioOutcome RunReaping(const ScenarioOptions& options) {
   return RunClusterKvWith(options, /*reaping=*/true, kReapIntervalMs);
+}
+
+ScenarioOutcome RunReapingManyPartitions(const ScenarioOptions& options) {
+  return RunClusterKvWith(options, /*reaping=*/true, kReapIntervalMs, kManyPartitions);
 }
 
 ScenarioOutcome RunReapingOff(const ScenarioOptions& options) {

@@ -22,6 +22,8 @@ namespace meridian::sim {
 
 // The reaping interval of the "reaping" scenario's nodes (production: a minute).
 inline constexpr std::uint64_t kReapIntervalMs = 1'000;
+// The ring size of "reaping-many-partitions": the production default.
+inline constexpr std::uint32_t kManyPartitions = 256;
 
 class ReapWatch {
  public:

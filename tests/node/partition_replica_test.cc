@@ -11,6 +11,10 @@
 //   drop [budget=<n>]            Drop(), the batch applied to the engine
 //   down <node> | up <node>      the failure detector's opinion
 //   keys                         the objects stored for the partition
+//   hint <key> <value> for=<nodes>   a hint stored here as a fallback (synced)
+//   hint-tick [<ms>]             advance the clock and deliver hints (TickHints): reachable
+//                                targets are those not down; primaries from the placement
+//   hint-ack [status=<code>]     acknowledge the last hint batch sent
 //
 // Every command prints the messages the replica sent, its persistence duties and a state line.
 // Regenerate the expected outputs after an intended change with
@@ -109,6 +113,39 @@ class Harness {
       EXPECT_TRUE(deleted.ok());
       EXPECT_TRUE(engine_.Write(batch, {}).ok());
       out << "deleted " << (deleted.ok() ? *deleted : 0) << "\n";
+    } else if (c.command == "hint") {
+      const std::string key = storage::EncodeObjectKey(kPartition, "b", c.args.at(0));
+      DvvSet object;
+      object.Update({}, 9, HlcTimestamp::FromParts(++writes_, 0), false, c.args.at(1),
+                    ConflictPolicy::kSiblings);
+      auto hints = Replica().Hints();
+      EXPECT_TRUE(hints.ok());
+      if (hints.ok()) {
+        const Status stored = (*hints)->StoreHint(key, object, Split(c.Get("for")), true);
+        out << "stored: " << stored.ToString() << "\n";
+      }
+    } else if (c.command == "hint-tick") {
+      now_ms_ += c.args.empty() ? 100 : std::stoull(c.args.at(0));
+      replication::HintRouting routing;
+      routing.reachable_address = [this](const cluster::NodeId& node) {
+        return peers_.Reachable(node) ? std::optional<std::string>(peers_.AddressOf(node))
+                                      : std::nullopt;
+      };
+      routing.primaries = [this](std::uint32_t) {
+        std::vector<cluster::NodeId> primaries = Replica().placement().primaries;
+        std::erase(primaries, config_.self);
+        return primaries;
+      };
+      Replica().TickHints(now_ms_, routing);
+    } else if (c.command == "hint-ack") {
+      EXPECT_TRUE(last_hint_batch_.has_value()) << "no hint batch to acknowledge";
+      if (last_hint_batch_) {
+        proto::HintAck ack;
+        ack.set_batch_id(last_hint_batch_->batch_id());
+        ack.set_partition(last_hint_batch_->partition());
+        ack.set_status_code(static_cast<std::uint32_t>(std::stoul(c.Get("status", "0"))));
+        Replica().OnHintAck(last_hint_to_, ack, now_ms_);
+      }
     } else if (c.command == "down") {
       peers_.down.insert(c.args.at(0));
     } else if (c.command == "up") {
@@ -134,8 +171,9 @@ class Harness {
  private:
   PartitionReplica& Replica() {
     if (!replica_) {
-      replica_ = std::make_unique<PartitionReplica>(
-          kPartition, config_, engine_, governor_, PartitionPlacement{}, counters_, reap_counters_);
+      replica_ = std::make_unique<PartitionReplica>(kPartition, config_, engine_, governor_,
+                                                    PartitionPlacement{}, counters_, reap_counters_,
+                                                    hint_state_);
     }
     return *replica_;
   }
@@ -156,6 +194,14 @@ class Harness {
         out << (batch.last() ? " last" : "") << (batch.replica_copy() ? " replica_copy" : "");
       } else if (m.has_handoff_mirror()) {
         out << "handoff_mirror keys=" << m.handoff_mirror().entries_size();
+      } else if (m.has_hint_batch()) {
+        const proto::HintBatch& batch = m.hint_batch();
+        last_hint_batch_ = batch;
+        last_hint_to_ = message.to_address;
+        out << "hint_batch partition=" << batch.partition() << " keys=";
+        for (int i = 0; i < batch.entries_size(); ++i) {
+          out << (i ? "," : "") << storage::DecodeObjectKey(batch.entries(i).storage_key())->id.key;
+        }
       } else if (m.has_replica_fill_request()) {
         out << "replica_fill_request from=" << m.replica_fill_request().from_id();
       } else {
@@ -171,17 +217,24 @@ class Harness {
         << (r.forwarding_address() ? " forwarding=" + *r.forwarding_address() : "")
         << (r.copying() ? " copying" : "") << (r.filling() ? " filling" : "")
         << (r.completed_incoming() ? " completed" : "") << (r.to_drop() ? " drop" : "")
-        << " queued=" << r.queued_copies() << (r.idle() ? " idle" : "") << "\n";
+        << " queued=" << r.queued_copies()
+        << (r.hints() ? " hints=" + std::to_string(r.hints()->records()) +
+                            " owed=" + std::to_string(r.hints()->pending())
+                      : "")
+        << (r.idle() ? " idle" : "") << "\n";
   }
 
   PartitionReplicaConfig config_;
   replication::AntiEntropyCounters counters_;
   replication::ReapCounters reap_counters_;
+  replication::NodeHintState hint_state_{replication::HintedHandoffConfig{}};
   storage::MemoryEngine engine_;
   // The node's default budget; outlives the replica, which gives its streams back to it.
   replication::BackgroundGovernor governor_{replication::BackgroundGovernorConfig{}};
   FakePeers peers_;
   std::unique_ptr<PartitionReplica> replica_;
+  std::optional<proto::HintBatch> last_hint_batch_;
+  std::string last_hint_to_;
   std::uint64_t now_ms_ = 0;
   std::uint64_t next_transfer_id_ = 1;
   std::uint64_t writes_ = 0;
@@ -200,7 +253,7 @@ TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
                          ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
                                            "handoff_lost_flip", "fill", "fill_request", "orphan",
-                                           "drop", "incoming"));
+                                           "drop", "incoming", "hints"));
 
 }  // namespace
 }  // namespace meridian::node

@@ -13,6 +13,7 @@
 #include "replication/fake_budget.h"
 #include "replication/handoff_harness.h"
 #include "replication/hinted_handoff.h"
+#include "replication/hints_harness.h"
 
 namespace meridian::replication {
 namespace {
@@ -100,7 +101,7 @@ std::string Key(const std::string& name) {
 TEST(HintBytesTest, AreCountedAtOpenAndFollowEveryWrite) {
   MemoryEngine engine;
   MemoryEngine target;
-  HintedHandoff handoff(engine, NoLimit(), HintedHandoffConfig{});
+  TestHints handoff(engine, NoLimit(), HintedHandoffConfig{}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   EXPECT_EQ(handoff.bytes(), 0u);
   ASSERT_TRUE(handoff.StoreHint(Key("a"), Siblings(kSourceActor, {"a"}), {"n1", "n2"}, true).ok());
@@ -128,7 +129,7 @@ TEST(HintBytesTest, AreCountedAtOpenAndFollowEveryWrite) {
   EXPECT_EQ(TargetsOf(engine, Key("c")), (std::vector<NodeId>{"n3", "n4"}));
   EXPECT_EQ(handoff.bytes(), StoredBytes(engine));
 
-  HintedHandoff reopened(engine, NoLimit(), HintedHandoffConfig{});
+  TestHints reopened(engine, NoLimit(), HintedHandoffConfig{}, kPartition);
   ASSERT_TRUE(reopened.Open().ok());
   EXPECT_EQ(reopened.bytes(), handoff.bytes());
 }
@@ -138,7 +139,7 @@ TEST(HintBytesTest, PastTheBoundNewRecordsAndGrowthAreRefusedButNotWhatDoesNotGr
   const DvvSet a = Siblings(kSourceActor, {"a"});
   const DvvSet b = Siblings(kSourceActor, {"b"});
   const std::uint64_t bound = RecordBytes(Key("a"), {"n1"}, a) + RecordBytes(Key("b"), {"n1"}, b);
-  HintedHandoff handoff(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = bound});
+  TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = bound}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   ASSERT_TRUE(handoff.StoreHint(Key("a"), a, {"n1"}, false).ok());
   ASSERT_TRUE(handoff.StoreHint(Key("b"), b, {"n1"}, false).ok());
@@ -178,7 +179,7 @@ TEST(HintBytesTest, PastTheBoundNewRecordsAndGrowthAreRefusedButNotWhatDoesNotGr
 TEST(HintBytesTest, TheBoundHoldsAfterOpenOnAnExistingStore) {
   MemoryEngine engine;
   {
-    HintedHandoff handoff(engine, NoLimit(), HintedHandoffConfig{});
+    TestHints handoff(engine, NoLimit(), HintedHandoffConfig{}, kPartition);
     ASSERT_TRUE(handoff.Open().ok());
     for (const std::string name : {"a", "b", "c"}) {
       ASSERT_TRUE(handoff.StoreHint(Key(name), Siblings(kSourceActor, {name}), {"n1"}, true).ok());
@@ -186,14 +187,15 @@ TEST(HintBytesTest, TheBoundHoldsAfterOpenOnAnExistingStore) {
   }
   const std::uint64_t stored = StoredBytes(engine);
   // Reopened with a bound the store already reaches: nothing new fits.
-  HintedHandoff full(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = stored});
+  TestHints full(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = stored}, kPartition);
   ASSERT_TRUE(full.Open().ok());
   EXPECT_EQ(full.bytes(), stored);
   EXPECT_EQ(full.StoreHint(Key("d"), Siblings(kSourceActor, {"d"}), {"n1"}, false).code(),
             StatusCode::kUnavailable);
   // Reopened with a bound below what is stored (lowered by the operator): the hints stay and
   // are delivered; nothing new is accepted until they are.
-  HintedHandoff lowered(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = stored / 2});
+  TestHints lowered(engine, NoLimit(), HintedHandoffConfig{.hint_bytes_max = stored / 2},
+                    kPartition);
   ASSERT_TRUE(lowered.Open().ok());
   EXPECT_EQ(lowered.records(), 3u);
   EXPECT_EQ(lowered.StoreHint(Key("d"), Siblings(kSourceActor, {"d"}), {"n1"}, false).code(),
@@ -212,7 +214,7 @@ TEST(HintBudgetTest, EveryBatchIsChargedItsBytesAndObjects) {
   MemoryEngine engine;
   MemoryEngine target;
   FakeBudget budget;
-  HintedHandoff handoff(engine, budget, HintedHandoffConfig{});
+  TestHints handoff(engine, budget, HintedHandoffConfig{}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   for (const std::string name : {"a", "b", "c"}) {
     ASSERT_TRUE(handoff.StoreHint(Key(name), Siblings(kSourceActor, {name}), {"n1"}, true).ok());
@@ -236,7 +238,7 @@ TEST(HintBudgetTest, ABatchHeldBackWaitsBuiltAndGoesFirstWhenTheBudgetAllows) {
   MemoryEngine engine;
   MemoryEngine target;
   FakeBudget budget;
-  HintedHandoff handoff(engine, budget, HintedHandoffConfig{});
+  TestHints handoff(engine, budget, HintedHandoffConfig{}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   for (const std::string name : {"a", "b", "c"}) {
     ASSERT_TRUE(handoff.StoreHint(Key(name), Siblings(kSourceActor, {name}), {"n1"}, true).ok());
@@ -278,7 +280,7 @@ TEST(HintBudgetTest, AHeldBackBatchIsDroppedWhenItsTargetBecomesUnreachable) {
   MemoryEngine engine;
   MemoryEngine target;
   FakeBudget budget;
-  HintedHandoff handoff(engine, budget, HintedHandoffConfig{.batch_objects_max = 2});
+  TestHints handoff(engine, budget, HintedHandoffConfig{.batch_objects_max = 2}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   for (const std::string name : {"a", "b", "c"}) {
     ASSERT_TRUE(handoff.StoreHint(Key(name), Siblings(kSourceActor, {name}), {"n1"}, true).ok());
@@ -308,7 +310,7 @@ TEST(HintBudgetTest, ReplayStaysWithinTheGovernorsRate) {
   MemoryEngine engine;
   MemoryEngine target;
   BackgroundGovernor governor(ByteBudget(10'000, 500));  // 10 bytes per millisecond
-  HintedHandoff handoff(engine, governor, HintedHandoffConfig{.batch_objects_max = 2});
+  TestHints handoff(engine, governor, HintedHandoffConfig{.batch_objects_max = 2}, kPartition);
   ASSERT_TRUE(handoff.Open().ok());
   for (int i = 0; i < 40; ++i) {
     const std::string name = "key-" + std::to_string(i);

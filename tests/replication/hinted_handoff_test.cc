@@ -11,6 +11,7 @@
 
 #include "core/byte_codec.h"
 #include "replication/handoff_harness.h"
+#include "replication/hints_harness.h"
 
 namespace meridian::replication {
 namespace {
@@ -148,12 +149,6 @@ BackgroundBudget& NoLimit() {
   return governor;
 }
 
-HintedHandoff Opened(storage::Engine& engine, HintedHandoffConfig config = {}) {
-  HintedHandoff handoff(engine, NoLimit(), config);
-  EXPECT_TRUE(handoff.Open().ok());
-  return handoff;
-}
-
 // --- Record format ---------------------------------------------------------------------------
 
 TEST(HintRecordTest, RoundTrips) {
@@ -225,7 +220,8 @@ TEST(HintRecordTest, RejectsMalformedRecords) {
 
 TEST(HintedHandoffTest, StoreHintMergesObjectsAndUnionsTargets) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   const std::string key = StorageKey(kPartition, "k");
   const DvvSet first = Siblings(kSourceActor, {"a"});
   const DvvSet second = Siblings(kTargetActor, {"b"});
@@ -242,11 +238,12 @@ TEST(HintedHandoffTest, StoreHintMergesObjectsAndUnionsTargets) {
   EXPECT_EQ(handoff.pending(), 3u);
   EXPECT_EQ(handoff.counters().hints_stored, 2u);
 
-  auto found = handoff.Find(key);
+  auto found = FindHintRecord(engine, key);
   ASSERT_TRUE(found.ok());
   ASSERT_TRUE(found->has_value());
-  EXPECT_EQ(**found, DvvSet::Merge(first, second).value());
-  auto missing = handoff.Find(StorageKey(kPartition, "other"));
+  EXPECT_EQ((*found)->object, DvvSet::Merge(first, second).value());
+  EXPECT_EQ((*found)->targets, (std::vector<NodeId>{"n1", "n2", "n3"}));
+  auto missing = FindHintRecord(engine, StorageKey(kPartition, "other"));
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
 
@@ -259,7 +256,8 @@ TEST(HintedHandoffTest, StoreHintMergesObjectsAndUnionsTargets) {
 
 TEST(HintedHandoffTest, SyncedHintsSurviveACrash) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   ASSERT_TRUE(
       handoff
           .StoreHint(StorageKey(kPartition, "synced"), Siblings(kSourceActor, {"a"}), {"n1"}, true)
@@ -275,7 +273,8 @@ TEST(HintedHandoffTest, SyncedHintsSurviveACrash) {
 
 TEST(HintedHandoffTest, BoundRefusesNewRecordsButStillMergesExistingOnes) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine, HintedHandoffConfig{.hints_max = 2});
+  TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.hints_max = 2}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   const std::string a = StorageKey(kPartition, "a");
   const std::string b = StorageKey(kPartition, "b");
   const std::string c = StorageKey(kPartition, "c");
@@ -301,9 +300,13 @@ TEST(HintedHandoffTest, BoundRefusesNewRecordsButStillMergesExistingOnes) {
 
 TEST(HintedHandoffTest, StoreHintRejectsBadArgumentsAndCorruptRecords) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   const DvvSet object = Siblings(kSourceActor, {"a"});
   EXPECT_EQ(handoff.StoreHint("xy", object, {"n1"}, false).code(), StatusCode::kInvalidArgument);
+  // A key of another partition belongs to that partition's hints.
+  EXPECT_EQ(handoff.StoreHint(StorageKey(kPartition + 1, "k"), object, {"n1"}, false).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(handoff.StoreHint(StorageKey(kPartition, "k"), object, {}, false).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(handoff.StoreHint(StorageKey(kPartition, "k"), object, {""}, false).code(),
@@ -314,8 +317,8 @@ TEST(HintedHandoffTest, StoreHintRejectsBadArgumentsAndCorruptRecords) {
   const std::string key = StorageKey(kPartition, "corrupt");
   PutRaw(engine, Column::kHints, key, "\x01garbage");
   EXPECT_EQ(handoff.StoreHint(key, object, {"n1"}, false).code(), StatusCode::kCorruption);
-  EXPECT_EQ(handoff.Find(key).status().code(), StatusCode::kCorruption);
-  HintedHandoff reopened(engine, NoLimit(), {});
+  EXPECT_EQ(FindHintRecord(engine, key).status().code(), StatusCode::kCorruption);
+  TestHints reopened(engine, NoLimit(), {}, kPartition);
   EXPECT_EQ(reopened.Open().code(), StatusCode::kCorruption);
 }
 
@@ -323,7 +326,8 @@ TEST(HintedHandoffTest, StoreHintRejectsBadArgumentsAndCorruptRecords) {
 
 TEST(HintedHandoffTest, UnreachableTargetIsSentNothing) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1"};
   ASSERT_TRUE(
@@ -341,7 +345,8 @@ TEST(HintedHandoffTest, DeliversToEachTargetAndDeletesRecordsWhenNoTargetIsLeft)
   MemoryEngine engine;
   MemoryEngine n1_engine;
   MemoryEngine n2_engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1", "n2"};
   std::map<std::string, DvvSet> objects;
@@ -394,7 +399,8 @@ TEST(HintedHandoffTest, BatchesRespectTheObjectAndByteLimits) {
   routing.primaries[kPartition] = {"n1"};
   routing.reachable["n1"] = "n1:7000";
   {
-    HintedHandoff handoff = Opened(engine, HintedHandoffConfig{.batch_objects_max = 2});
+    TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.batch_objects_max = 2}, kPartition);
+    ASSERT_TRUE(handoff.Open().ok());
     for (int i = 0; i < 5; ++i) {
       ASSERT_TRUE(handoff
                       .StoreHint(StorageKey(kPartition, "k" + std::to_string(i)),
@@ -414,7 +420,8 @@ TEST(HintedHandoffTest, BatchesRespectTheObjectAndByteLimits) {
   }
   {
     // Each object alone is above half the byte limit: one per batch, but never zero.
-    HintedHandoff handoff = Opened(engine, HintedHandoffConfig{.batch_bytes_max = 100});
+    TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.batch_bytes_max = 100}, kPartition);
+    ASSERT_TRUE(handoff.Open().ok());
     const std::string big(150, 'x');
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(handoff
@@ -438,7 +445,8 @@ TEST(HintedHandoffTest, BatchesRespectTheObjectAndByteLimits) {
 TEST(HintedHandoffTest, RecordChangedAfterSendingKeepsItsTargetAndIsSentAgain) {
   MemoryEngine engine;
   MemoryEngine target;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1"};
   routing.reachable["n1"] = "n1:7000";
@@ -471,7 +479,8 @@ TEST(HintedHandoffTest, RecordChangedAfterSendingKeepsItsTargetAndIsSentAgain) {
 TEST(HintedHandoffTest, LostBatchIsResentAfterTheAckTimeout) {
   MemoryEngine engine;
   MemoryEngine target;
-  HintedHandoff handoff = Opened(engine, HintedHandoffConfig{.ack_timeout_ms = 500});
+  TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.ack_timeout_ms = 500}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1"};
   routing.reachable["n1"] = "n1:7000";
@@ -502,8 +511,9 @@ TEST(HintedHandoffTest, LostBatchIsResentAfterTheAckTimeout) {
 
 TEST(HintedHandoffTest, RefusedBatchIsRetriedAfterADoublingBackoff) {
   MemoryEngine engine;
-  HintedHandoff handoff =
-      Opened(engine, HintedHandoffConfig{.retry_initial_ms = 100, .retry_max_ms = 300});
+  TestHints handoff(engine, NoLimit(),
+                    HintedHandoffConfig{.retry_initial_ms = 100, .retry_max_ms = 300}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1"};
   routing.reachable["n1"] = "n1:7000";
@@ -555,7 +565,8 @@ TEST(HintedHandoffTest, HintsSurviveARestartAndAreDeliveredAfterIt) {
   FakeRouting routing;
   routing.primaries[kPartition] = {"n1", "n2"};
   {
-    HintedHandoff handoff = Opened(engine);
+    TestHints handoff(engine, NoLimit(), {}, kPartition);
+    ASSERT_TRUE(handoff.Open().ok());
     for (const std::string name : {"a", "b"}) {
       ASSERT_TRUE(handoff
                       .StoreHint(StorageKey(kPartition, name), Siblings(kSourceActor, {name}),
@@ -569,7 +580,7 @@ TEST(HintedHandoffTest, HintsSurviveARestartAndAreDeliveredAfterIt) {
   }
   engine.DropUnsyncedWrites();
 
-  HintedHandoff restarted(engine, NoLimit(), {});
+  TestHints restarted(engine, NoLimit(), {}, kPartition);
   ASSERT_TRUE(restarted.Open().ok());
   EXPECT_EQ(restarted.records(), 2u);
   EXPECT_EQ(restarted.pending(), 4u);
@@ -582,27 +593,36 @@ TEST(HintedHandoffTest, HintsSurviveARestartAndAreDeliveredAfterIt) {
 
 TEST(HintedHandoffTest, TargetNoLongerPrimaryIsReplacedByTheCurrentPrimaries) {
   MemoryEngine engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   const std::string moved = StorageKey(kPartition, "moved");
   const std::string partly = StorageKey(kPartition, "partly");
+  // Another partition's hints, in the same column.
+  TestHints other(engine, NoLimit(), {}, kPartition + 1);
+  ASSERT_TRUE(other.Open().ok());
   const std::string unknown = StorageKey(kPartition + 1, "unknown");
   ASSERT_TRUE(handoff.StoreHint(moved, Siblings(kSourceActor, {"a"}), {"old"}, true).ok());
   ASSERT_TRUE(handoff.StoreHint(partly, Siblings(kSourceActor, {"b"}), {"new1", "old"}, true).ok());
-  ASSERT_TRUE(handoff.StoreHint(unknown, Siblings(kSourceActor, {"c"}), {"old"}, true).ok());
-  EXPECT_EQ(handoff.pending(), 4u);
+  ASSERT_TRUE(other.StoreHint(unknown, Siblings(kSourceActor, {"c"}), {"old"}, true).ok());
+  EXPECT_EQ(handoff.pending(), 3u);
 
   // "old" left: it is unreachable, and partition kPartition now lives on new1..new3; nothing
   // is known about kPartition + 1, so its record is left alone.
   routing.primaries[kPartition] = {"new3", "new1", "new2"};
   handoff.Tick(0, routing.routing());
+  // A partition's scans never read another partition's records.
+  EXPECT_EQ(routing.primaries_calls.count(kPartition + 1), 0u);
+  other.Tick(0, routing.routing());
   EXPECT_TRUE(handoff.TakeOutbound().empty());
+  EXPECT_TRUE(other.TakeOutbound().empty());
   const std::vector<NodeId> current = {"new1", "new2", "new3"};
   EXPECT_EQ(TargetsOf(engine, moved), current);
   EXPECT_EQ(TargetsOf(engine, partly), current);
   EXPECT_EQ(TargetsOf(engine, unknown), std::vector<NodeId>{"old"});
-  EXPECT_EQ(handoff.pending(), 7u);
-  EXPECT_EQ(handoff.records(), 3u);
+  EXPECT_EQ(handoff.pending(), 6u);
+  EXPECT_EQ(handoff.records(), 2u);
+  EXPECT_EQ(other.records(), 1u);
 
   // The new primaries get the objects.
   MemoryEngine new2;
@@ -610,14 +630,16 @@ TEST(HintedHandoffTest, TargetNoLongerPrimaryIsReplacedByTheCurrentPrimaries) {
   std::uint64_t now = 1;
   DeliverAll(handoff, routing, {{"new2:7000", &new2}}, now);
   EXPECT_EQ(Contents(new2).size(), 2u);
-  EXPECT_EQ(handoff.pending(), 5u);
+  EXPECT_EQ(handoff.pending(), 4u);
+  EXPECT_EQ(TargetsOf(engine, unknown), std::vector<NodeId>{"old"});
 }
 
 TEST(HintedHandoffTest, TicksReadABoundedNumberOfRecordsAndStillReachEveryRecord) {
   CountingEngine engine;
   MemoryEngine target;
   // ScanLimit = 4 records per scan.
-  HintedHandoff handoff = Opened(engine, HintedHandoffConfig{.batch_objects_max = 1});
+  TestHints handoff(engine, NoLimit(), HintedHandoffConfig{.batch_objects_max = 1}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"far", "near"};
   for (int i = 0; i < 20; ++i) {
@@ -654,7 +676,8 @@ TEST(HintedHandoffTest, TargetsAreServedIndependently) {
   MemoryEngine engine;
   MemoryEngine a_engine;
   MemoryEngine b_engine;
-  HintedHandoff handoff = Opened(engine);
+  TestHints handoff(engine, NoLimit(), {}, kPartition);
+  ASSERT_TRUE(handoff.Open().ok());
   FakeRouting routing;
   routing.primaries[kPartition] = {"a", "b"};
   routing.reachable = {{"a", "a:7000"}, {"b", "b:7000"}};
@@ -693,6 +716,7 @@ TEST(ApplyHintBatchTest, MergesEntriesWithTheLocalCopiesDurably) {
 
   proto::HintBatch batch;
   batch.set_batch_id(17);
+  batch.set_partition(kPartition);
   for (const DvvSet* object : {&second, &first}) {  // the same key twice, out of order
     proto::HandoffEntry& entry = *batch.add_entries();
     entry.set_storage_key(key);
@@ -700,6 +724,7 @@ TEST(ApplyHintBatchTest, MergesEntriesWithTheLocalCopiesDurably) {
   }
   const proto::HintAck ack = ApplyHintBatch(target, batch);
   EXPECT_EQ(ack.batch_id(), 17u);
+  EXPECT_EQ(ack.partition(), kPartition);
   EXPECT_EQ(ack.status_code(), 0u) << ack.status_message();
   target.DropUnsyncedWrites();  // the ack promised durability
   EXPECT_EQ(Decoded(Contents(target).at(key)), DvvSet::Merge(local, second).value());
@@ -713,13 +738,15 @@ TEST(ApplyHintBatchTest, MalformedEntryRefusesTheWholeBatch) {
   const std::string good_key = StorageKey(kPartition, "good");
   const std::string good_object = EncodeObject(Siblings(kSourceActor, {"v"}));
   const std::vector<std::pair<std::string, std::string>> bad_entries = {
-      {"xy", good_object},                          // not an object key
-      {StorageKey(kPartition, "bad"), "\x01\x09"},  // object does not decode
+      {"xy", good_object},                                 // not an object key
+      {StorageKey(kPartition, "bad"), "\x01\x09"},         // object does not decode
+      {StorageKey(kPartition + 1, "other"), good_object},  // another partition's key
   };
   for (const auto& [bad_key, bad_object] : bad_entries) {
     MemoryEngine target;
     proto::HintBatch batch;
     batch.set_batch_id(5);
+    batch.set_partition(kPartition);
     proto::HandoffEntry& good = *batch.add_entries();
     good.set_storage_key(good_key);
     good.set_encoded_object(good_object);
