@@ -17,12 +17,14 @@ loop at --fg-rate operations per second (latency counted from each operation's i
 start, so a stalled server shows), in windows of --window-s seconds. Reported per window: the
 p50/p99 of all operations, errors, and the background work in that window (hint records left,
 anti-entropy keys received by node5, the governor's objects per kind). The baseline is the
-windows before node5 is stopped (all five nodes up, nothing to catch up); "during" are the
+windows before node5 is stopped (all five nodes up, nothing to catch up; after --warmup-windows
+uncounted windows, so the initial load's flushes and compactions are over); "during" are the
 windows from node5's restart until its catch-up is done (hints drained / every key repaired).
 
 Usage: /usr/bin/python3 bench/background_p99.py [--bin build/release/meridian]
            [--experiment catchup,aae] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
            [--fg-rate 1000] [--fg-records 20000] [--window-s 10] [--baseline-windows 3]
+           [--warmup-windows 6]
            [--aae-exchange-interval-ms 30000] [--json out.json] [--serve-arg=--flag=value ...]
 The machine, the date and the command belong next to the figures (docs/replication.md
 "Foreground latency while a node catches up").
@@ -59,6 +61,10 @@ def parse_arguments():
     parser.add_argument("--fg-records", type=int, default=20_000)
     parser.add_argument("--window-s", type=int, default=10)
     parser.add_argument("--baseline-windows", type=int, default=3)
+    parser.add_argument("--warmup-windows", type=int, default=6,
+                        help="windows of foreground load run (and not counted) before the "
+                             "baseline, so the flushes and compactions of the initial load are "
+                             "over")
     parser.add_argument("--gossip-interval-ms", type=int, default=1000)
     parser.add_argument("--json", help="write every window as JSON here")
     parser.add_argument("--serve-arg", action="append", default=[],
@@ -156,6 +162,7 @@ def catchup(args, bench):
                     "hint_replay_objects": int(sum(background_objects(metrics(node)).get(
                         "hint_replay", 0) for node in nodes[:4]))}
 
+        measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
                                    "baseline")
         node5.stop()
@@ -205,6 +212,7 @@ def aae(args, bench):
                                                            "meridian_aae_keys_received_total")),
                     "aae_exchanges_node5": int(metric(values, "meridian_aae_exchanges_total"))}
 
+        measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
                                    "baseline")
         node5.stop()
