@@ -252,6 +252,8 @@ class Node {
   void RecomputePlacements(bool first);
   // Whether this node holds objects of `partition` (one step of a scan).
   bool HasObjects(std::uint32_t partition);
+  // Whether `column` holds any record of `partition` (one step of a scan).
+  Result<bool> PartitionHasRecords(storage::Column column, std::uint32_t partition);
   // Carries out a replica's output: persistence first, then its messages.
   void ApplyReplicaOutput(PartitionReplica& replica);
   void OnBatchApplied(const std::string& from_address, const proto::HandoffBatch& batch);

@@ -40,15 +40,20 @@ std::size_t Node::active_transfers() const {
   return streaming;
 }
 
-bool Node::HasObjects(std::uint32_t partition) {
+Result<bool> Node::PartitionHasRecords(storage::Column column, std::uint32_t partition) {
   const storage::KeyRange range = storage::PartitionRange(partition);
-  bool has_data = false;
-  const Status scanned = env_.engine->Scan(storage::Column::kObjects, range.begin, range.end,
-                                           [&](std::string_view, std::string_view) {
-                                             has_data = true;
-                                             return false;
-                                           });
-  return scanned.ok() && has_data;
+  bool any = false;
+  MERIDIAN_RETURN_IF_ERROR(
+      env_.engine->Scan(column, range.begin, range.end, [&](std::string_view, std::string_view) {
+        any = true;
+        return false;
+      }));
+  return any;
+}
+
+bool Node::HasObjects(std::uint32_t partition) {
+  const Result<bool> any = PartitionHasRecords(storage::Column::kObjects, partition);
+  return any.ok() && *any;
 }
 
 void Node::RecomputePlacements(bool first) {

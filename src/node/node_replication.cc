@@ -489,14 +489,9 @@ Status Node::StoreHint(const std::string& storage_key, const DvvSet& object,
 
 Status Node::OpenHints() {
   for (std::uint32_t partition = 0; partition < config_.partition_count; ++partition) {
-    const storage::KeyRange range = storage::PartitionRange(partition);
-    bool any = false;
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(storage::Column::kHints, range.begin, range.end,
-                                               [&](std::string_view, std::string_view) {
-                                                 any = true;
-                                                 return false;
-                                               }));
-    if (any) MERIDIAN_RETURN_IF_ERROR(ReplicaFor(partition).Hints().status());
+    auto any = PartitionHasRecords(storage::Column::kHints, partition);
+    if (!any.ok()) return any.status();
+    if (*any) MERIDIAN_RETURN_IF_ERROR(ReplicaFor(partition).Hints().status());
   }
   return Status::Ok();
 }
