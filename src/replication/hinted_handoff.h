@@ -104,6 +104,12 @@ struct NodeHintState {
   std::uint64_t pending = 0;  // (record, target) pairs not yet delivered
   std::uint64_t next_batch_id = 1;
   std::size_t batches_held = 0;  // built and waiting, or in flight (<= batches_held_max)
+  // The stale-target sweep reads at most 4 * batch_objects_max records per node per tick
+  // (every partition together), as when hints were one node-wide component: what is left of
+  // it in the tick at sweep_tick_ms. The partition ticked first takes from it first, so the
+  // node must let its partitions take turns at going first (Node::TickHints does).
+  std::optional<std::uint64_t> sweep_tick_ms;
+  std::size_t sweep_records_left = 0;
   HintedHandoffCounters counters;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -670,6 +671,57 @@ TEST(HintedHandoffTest, TicksReadABoundedNumberOfRecordsAndStillReachEveryRecord
   EXPECT_EQ(handoff.pending(), 20u);
   EXPECT_GT(ticks, 1);  // not reached by the first scan
   EXPECT_TRUE(Contents(target).contains(last));
+}
+
+// The stale-target sweeps of every partition of a node share one budget per tick: a node with
+// hints in many partitions reads as much per tick as a node with hints in one.
+TEST(HintedHandoffTest, ThePartitionsSweepsShareOneBudgetPerTick) {
+  CountingEngine engine;
+  // ScanLimit = 4 records per scan.
+  NodeHintState state(HintedHandoffConfig{.batch_objects_max = 1});
+  std::vector<std::unique_ptr<HintedHandoff>> partitions;
+  FakeRouting routing;
+  for (std::uint32_t p = 0; p < 5; ++p) {
+    partitions.push_back(std::make_unique<HintedHandoff>(p, engine, NoLimit(), state));
+    ASSERT_TRUE(partitions.back()->Open().ok());
+    routing.primaries[p] = {"new"};  // "old" left every partition; "new" is unreachable
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(partitions.back()
+                      ->StoreHint(StorageKey(p, "k" + std::to_string(i)),
+                                  Siblings(kSourceActor, {"v"}), {"old"}, false)
+                      .ok());
+    }
+  }
+  int ticks = 0;
+  for (std::uint64_t now = 0; now < 20; ++now) {
+    engine.visited = 0;
+    // As the node does (Node::TickHints), partitions take turns at going first.
+    for (std::size_t k = 0; k < partitions.size(); ++k) {
+      partitions[(now + k) % partitions.size()]->Tick(now, routing.routing());
+    }
+    // 4 records, plus the record at which a scan stops.
+    EXPECT_LE(engine.visited, 4u + 1u) << "tick " << now;
+    ++ticks;
+    bool all = true;
+    for (std::uint32_t p = 0; p < 5; ++p) {
+      for (int i = 0; i < 3; ++i) {
+        all = all && TargetsOf(engine, StorageKey(p, "k" + std::to_string(i))) ==
+                         std::vector<NodeId>{"new"};
+      }
+    }
+    if (all) break;
+  }
+  // 15 records at 4 a tick, the first partition of a tick sweeping its 3 again: every one
+  // retargeted within 5 ticks.
+  EXPECT_LE(ticks, 5);
+  for (std::uint32_t p = 0; p < 5; ++p) {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(TargetsOf(engine, StorageKey(p, "k" + std::to_string(i))),
+                std::vector<NodeId>{"new"});
+    }
+  }
+  EXPECT_EQ(state.records, 15u);
+  EXPECT_EQ(state.pending, 15u);
 }
 
 TEST(HintedHandoffTest, TargetsAreServedIndependently) {
