@@ -126,7 +126,26 @@ def window_summary(report):
             "ops_per_s": round(total["ops_per_s"]),
             "p50_ms": total["latency_us"]["p50"] / 1000.0,
             "p99_ms": total["latency_us"]["p99"] / 1000.0,
-            "p99_9_ms": total["latency_us"]["p99_9"] / 1000.0}
+            "p99_9_ms": total["latency_us"]["p99_9"] / 1000.0,
+            "latency_histogram_ns": phase.get("latency_histogram_ns", [])}
+
+
+def pooled_percentile(windows, percentile):
+    """The percentile (ms) of every operation of `windows` together, from their histograms."""
+    counts = {}
+    for window in windows:
+        for highest_ns, count in window["latency_histogram_ns"]:
+            counts[highest_ns] = counts.get(highest_ns, 0) + count
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    rank = percentile / 100.0 * total
+    seen = 0
+    for highest_ns in sorted(counts):
+        seen += counts[highest_ns]
+        if seen >= rank:
+            return highest_ns / 1e6
+    return max(counts) / 1e6
 
 
 def start_cluster(args, extra_args):
@@ -146,7 +165,8 @@ def measure_windows(args, bench, node, count, progress, label):
             bench.run(node, "fg", "run", args.fg_records, rate=args.fg_rate,
                       duration_s=args.window_s)))
         windows[-1].update(progress())
-        print("  %s window %d: %s" % (label, len(windows), windows[-1]), flush=True)
+        shown = {k: v for k, v in windows[-1].items() if k != "latency_histogram_ns"}
+        print("  %s window %d: %s" % (label, len(windows), shown), flush=True)
     return windows
 
 
@@ -255,17 +275,24 @@ def aae(args, bench):
 
 
 def summarize(result):
+    """Pooled percentiles (every operation of the phase's windows together) decide; the mean
+    of per-window p99s and the worst window are shown beside them."""
     def mean(windows, field):
         return sum(window[field] for window in windows) / max(1, len(windows))
-    base = mean(result["baseline"], "p99_ms")
-    busy = [w for w in result["during"]]
-    during = mean(busy, "p99_ms")
+
+    def change(during, base):
+        return 100.0 * (during - base) / base if base else 0.0
+    base, busy = result["baseline"], result["during"]
+    lines = ["%s: %d baseline windows, %d during" % (result["experiment"], len(base), len(busy))]
+    for percentile in (50, 99, 99.9):
+        b, d = pooled_percentile(base, percentile), pooled_percentile(busy, percentile)
+        lines.append("  pooled p%s: baseline %.2f ms, during %.2f ms: %+.0f %%" % (
+            percentile, b, d, change(d, b)))
+    b, d = mean(base, "p99_ms"), mean(busy, "p99_ms")
     worst = max((w["p99_ms"] for w in busy), default=0)
-    return ("%s: baseline p99 %.2f ms (mean of %d windows), during %.2f ms (mean of %d "
-            "windows, worst %.2f ms): %+.0f %% (worst window %+.0f %%)" % (
-                result["experiment"], base, len(result["baseline"]), during, len(busy), worst,
-                100.0 * (during - base) / base if base else 0,
-                100.0 * (worst - base) / base if base else 0))
+    lines.append("  window p99: baseline mean %.2f ms, during mean %.2f ms (%+.0f %%), worst "
+                 "window %.2f ms" % (b, d, change(d, b), worst))
+    return "\n".join(lines)
 
 
 def main():

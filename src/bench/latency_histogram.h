@@ -43,6 +43,10 @@ class LatencyHistogram {
   static std::size_t BucketIndex(std::uint64_t value);
   static std::uint64_t BucketLowest(std::size_t index);
   static std::uint64_t BucketHighest(std::size_t index);
+  // How many recorded values fell in bucket `index` (< kBucketCount).
+  std::uint64_t CountAt(std::size_t index) const { return counts_[index]; }
+  // One past the highest non-empty bucket (0 when empty): buckets from here on are empty.
+  std::size_t UsedBucketsEnd() const { return count_ == 0 ? 0 : highest_used_ + 1; }
 
  private:
   std::vector<std::uint64_t> counts_;

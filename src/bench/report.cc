@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,18 @@ nlohmann::json StatsJson(const OpStats& stats, double elapsed_s) {
   };
   if (!stats.first_error.empty()) json["first_error"] = stats.first_error;
   return json;
+}
+
+// The non-empty buckets of `h` as [highest value in ns, count] pairs, lowest first, so runs can
+// be pooled (bench/background_p99.py adds the windows of a phase before taking percentiles).
+nlohmann::json HistogramJson(const LatencyHistogram& h) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (std::size_t index = 0; index < h.UsedBucketsEnd(); ++index) {
+    const std::uint64_t count = h.CountAt(index);
+    if (count == 0) continue;
+    buckets.push_back({std::min(LatencyHistogram::BucketHighest(index), h.Max()), count});
+  }
+  return buckets;
 }
 
 const char* PhasesName(PhaseSelection phases) {
@@ -146,7 +159,8 @@ std::string ReportJson(const BenchConfig& config, const std::vector<PhaseResult>
                               {"elapsed_s", phase.elapsed_s},
                               {"error_rate", phase.ErrorRate()},
                               {"operations", operations},
-                              {"total", StatsJson(phase.Total(), phase.elapsed_s)}});
+                              {"total", StatsJson(phase.Total(), phase.elapsed_s)},
+                              {"latency_histogram_ns", HistogramJson(phase.Total().latency)}});
   }
   json["peak_rss_bytes"] = usage.peak_rss_bytes;
   json["cpu_s"] = usage.cpu_s;
