@@ -371,7 +371,7 @@ void Node::Tick() {
   ExpireForwards();
   ExpireCoordinators();
   PersistClusterStateIfChanged();
-  CollectOutbound();
+  CollectOutbound(/*all_replicas=*/true);
 }
 
 std::vector<ClientReply> Node::TakeReplies() {
@@ -478,7 +478,7 @@ void Node::PaceAck(replication::WorkKind kind, replication::WorkSize size, clust
   for (cluster::Outbound& out : ack_pacer_.Release(now_ms)) outbound_.push_back(std::move(out));
 }
 
-void Node::CollectOutbound() {
+void Node::CollectOutbound(bool all_replicas) {
   auto append = [this](std::vector<cluster::Outbound> messages) {
     for (auto& message : messages) outbound_.push_back(std::move(message));
   };
@@ -486,7 +486,21 @@ void Node::CollectOutbound() {
   append(detector_->TakeOutbound());
   append(receiver_->TakeOutbound());
   append(ack_pacer_.Release(NowMs()));
-  for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
+  if (all_replicas) {
+    for (std::uint32_t partition : touched_) touched_flags_[partition] = false;
+    touched_.clear();
+    for (auto& [partition, replica] : replicas_) ApplyReplicaOutput(*replica);
+  }
+  // Applying output may reach other partitions (a merge, a hint): until none is left.
+  while (!touched_.empty()) {
+    std::vector<std::uint32_t> touched;
+    touched.swap(touched_);
+    for (std::uint32_t partition : touched) touched_flags_[partition] = false;
+    for (std::uint32_t partition : touched) {
+      auto it = replicas_.find(partition);
+      if (it != replicas_.end()) ApplyReplicaOutput(*it->second);
+    }
+  }
   append(reap_rounds_.TakeOutbound());
 }
 

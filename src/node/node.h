@@ -245,6 +245,7 @@ class Node {
   // replicas, routes their messages and carries out their outputs.
   void TickReplicas();
   // The replica of `partition`, created with its current placement when there is none.
+  // Both note the partition as touched: CollectOutbound gathers its output after this turn.
   PartitionReplica& ReplicaFor(std::uint32_t partition);
   PartitionReplica* FindReplica(std::uint32_t partition);
   // Recomputes every partition's placement (the ring or the largest n changed) and tells the
@@ -279,7 +280,12 @@ class Node {
   void SyncMembershipViews();
   void PersistClusterStateIfChanged();
   Status PersistClusterState(bool sync);
-  void CollectOutbound();
+  // Gathers what the components produced. `all_replicas`: every partition replica's output
+  // (after a tick, which visits them all); otherwise only the replicas touched since the last
+  // collection (FindReplica/ReplicaFor): a message or request reaches a few partitions, and
+  // walking every replica after each one cost ~8 % of a node's CPU (perf, 2026-12-03).
+  void CollectOutbound(bool all_replicas = false);
+  void Touch(std::uint32_t partition);
   // Opens the hints of every partition that has stored hints (their replica objects hold them).
   Status OpenHints();
   // Stores a hint for `storage_key` with its partition's hints.
@@ -378,6 +384,8 @@ class Node {
   std::uint64_t next_coordination_id_ = 1;
   std::uint64_t next_replica_call_id_ = 1;
   std::uint32_t next_hint_partition_ = 0;  // where TickHints starts next (turns)
+  std::vector<std::uint32_t> touched_;     // partitions reached since the last collection
+  std::vector<bool> touched_flags_;        // by partition: in touched_
   std::uint64_t read_repairs_ = 0;
 
   // Placement derived from the ring (see RefreshPlacement).

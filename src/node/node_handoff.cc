@@ -16,13 +16,23 @@
 
 namespace meridian::node {
 
+void Node::Touch(std::uint32_t partition) {
+  if (touched_flags_.size() <= partition) touched_flags_.resize(config_.partition_count, false);
+  if (touched_flags_[partition]) return;
+  touched_flags_[partition] = true;
+  touched_.push_back(partition);
+}
+
 PartitionReplica* Node::FindReplica(std::uint32_t partition) {
   auto it = replicas_.find(partition);
-  return it == replicas_.end() ? nullptr : it->second.get();
+  if (it == replicas_.end()) return nullptr;
+  Touch(partition);
+  return it->second.get();
 }
 
 PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
   MERIDIAN_CHECK(partition < config_.partition_count);
+  Touch(partition);
   std::unique_ptr<PartitionReplica>& slot = replicas_[partition];
   if (slot == nullptr) {
     PartitionPlacement placement =
