@@ -67,6 +67,7 @@ def parse_arguments():
                              "over")
     parser.add_argument("--gossip-interval-ms", type=int, default=1000)
     parser.add_argument("--json", help="write every window as JSON here")
+    parser.add_argument("--keep-logs", help="copy every node's log into this directory")
     parser.add_argument("--serve-arg", action="append", default=[],
                         help="an extra `meridian serve` argument for every node (repeatable), "
                              "e.g. --serve-arg=--background-bytes-per-second=8388608")
@@ -148,6 +149,15 @@ def pooled_percentile(windows, percentile):
     return max(counts) / 1e6
 
 
+def keep_logs(args, cluster):
+    if not args.keep_logs:
+        return
+    os.makedirs(args.keep_logs, exist_ok=True)
+    for node in cluster.nodes.values():
+        with open(os.path.join(args.keep_logs, "%s.log" % node.name), "w") as out:
+            out.write(node.log())
+
+
 def start_cluster(args, extra_args):
     cluster = Cluster("p99", gossip_interval_ms=args.gossip_interval_ms,
                       extra_args=list(extra_args) + args.serve_arg)
@@ -208,6 +218,7 @@ def catchup(args, bench):
                 "baseline": baseline, "during": during}
     finally:
         cluster.stop_all()
+        keep_logs(args, cluster)
         cluster.remove_work_dirs()
 
 
@@ -271,6 +282,7 @@ def aae(args, bench):
                 "repaired_within_s": repaired_s, "baseline": baseline, "during": during}
     finally:
         cluster.stop_all()
+        keep_logs(args, cluster)
         cluster.remove_work_dirs()
 
 

@@ -467,7 +467,18 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
   link->remote_node_id = hello.node_id();
   link->remote_address = hello.listen_address();
   link->description = link->remote_address + " (node " + link->remote_node_id + ", inbound)";
-  state->FindOrCreatePeer(link->remote_address);  // its stats count the frames received
+  // Its stats count the frames received.
+  Peer* peer = state->FindOrCreatePeer(link->remote_address);
+  // The peer is back (it just reached us): if our own connection to it waits out a reconnect
+  // backoff, dial now. After a restart its address had refused us for a while, and requests
+  // routed to it as soon as it was seen alive sat in the queue for up to a backoff (1 s).
+  // Bounded by the peer's own connect rate: one early attempt per handshake it completes.
+  if (peer->running && peer->link == nullptr && peer->retry_not_before_ms > NowMs()) {
+    peer->backoff.Reset();
+    peer->retry_not_before_ms = NowMs();
+    peer->retry_timer.cancel();
+    ++peer->stats.early_redials;
+  }
   spdlog::debug("peer transport: accepted connection from {}", link->description);
   StartMonitoring(state, link, hello.heartbeat_interval_ms(), nullptr);
   asio::co_spawn(state->io, WriteInboundHeartbeats(state, std::shared_ptr<Link>(link)),
@@ -632,6 +643,7 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     Status dialed = co_await Dial(*state, *peer, *link);
     if (state->stopping) break;
     if (!dialed.ok()) {
+      ++peer->stats.connect_failures;
       link->Close();
       peer->link.reset();
       state->ScheduleRetry(*peer, attempt_started_ms);

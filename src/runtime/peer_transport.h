@@ -75,6 +75,8 @@ struct PeerStats {
   std::uint64_t reconnects = 0;             // connection attempts after the first
   std::uint64_t handshakes_rejected = 0;    // outbound handshakes refused (by either side)
   std::uint64_t connections_timed_out = 0;  // outbound connections closed by a deadline
+  std::uint64_t connect_failures = 0;       // outbound attempts that ended without a connection
+  std::uint64_t early_redials = 0;          // backoffs cut short: the peer connected to this node
 };
 
 // Transport-wide counters: the listening side (where peers are not identified yet) and the

@@ -353,6 +353,29 @@ TEST(PeerTransportTest, ReconnectsAndDeliversMessagesQueuedWhileThePeerWasDown) 
   EXPECT_EQ(stats.queued_frames, 0u);
 }
 
+TEST(PeerTransportTest, APeerThatConnectsBackEndsTheReconnectBackoffToIt) {
+  asio::io_context io;
+  PeerTransportConfig slow = Config("node-a");
+  slow.reconnect_backoff_initial_ms = 120'000;  // far beyond kWaitMax: only the early redial
+  slow.reconnect_backoff_max_ms = 120'000;      // can deliver within the test
+  TestNode a(io, slow);
+  auto b = std::make_unique<TestNode>(io, Config("node-b"));
+  const std::string b_address = b->address();
+  b.reset();  // B's address now refuses connections
+  ASSERT_TRUE(a.transport().Send(b_address, Request(0)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return a.stats_for(b_address).connect_failures == 1; }));
+  EXPECT_EQ(a.stats_for(b_address).queued_frames, 1u);  // waiting out a 60-120 s backoff
+
+  PeerTransportConfig again = Config("node-b");
+  again.listen_address = b_address;
+  TestNode b2(io, again);
+  ASSERT_TRUE(b2.transport().Send(a.address(), Request(1)).ok());  // B2 connects to A
+  ASSERT_TRUE(RunUntil(io, [&] { return b2.received.size() == 1 && a.received.size() == 1; }));
+  EXPECT_EQ(b2.received[0].message.kv_request().request_id(), 0u);
+  EXPECT_EQ(a.stats_for(b_address).early_redials, 1u);
+  EXPECT_TRUE(a.stats_for(b_address).connected);
+}
+
 TEST(PeerTransportTest, StopClosesEverythingAndPendingHandlersAreSafe) {
   asio::io_context io;
   auto a = std::make_unique<TestNode>(io, Config("node-a"));
