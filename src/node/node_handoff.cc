@@ -114,7 +114,18 @@ void Node::ApplyReplicaOutput(PartitionReplica& replica) {
   if (output.report_transfer_complete) {
     membership_->ReportTransferComplete(replica.partition()).IgnoreError();  // re-reported
   }
-  for (cluster::Outbound& message : output.messages) outbound_.push_back(std::move(message));
+  for (cluster::Outbound& message : output.messages) {
+    if (message.message.has_aae_repair() && !message.message.aae_repair().from_initiator() &&
+        message.message.aae_repair().wanted_keys_size() > 0) {
+      // An anti-entropy responder asking for copies: this node will apply them, so like a hint
+      // or handoff ack the request waits while its budget is in debt, and the peers repairing
+      // it together move at its rate (replication/ack_pacer.h). The copies are charged when
+      // they arrive, so the hold itself charges nothing.
+      PaceAck(replication::WorkKind::kAntiEntropyRepair, {}, std::move(message), NowMs());
+      continue;
+    }
+    outbound_.push_back(std::move(message));
+  }
   // Anti-entropy repairs go through the normal merge (and so update the tree and index).
   for (const auto& [storage_key, encoded] : output.repairs) {
     auto object = DecodeObject(encoded);

@@ -37,6 +37,7 @@ class ReplicationClusterTest : public ::testing::Test {
     // Off unless a test asks: each test looks at one mechanism (hints, read repair); anti-entropy
     // would repair behind its back.
     if (!WithAntiEntropy()) layout_.base.anti_entropy.exchange_interval_ms = 0;
+    Adjust(layout_.base);
     sink_ = [this](const std::string&, node::ClientReply reply) {
       replies_[reply.id] = std::move(reply);
     };
@@ -58,6 +59,7 @@ class ReplicationClusterTest : public ::testing::Test {
 
   virtual std::uint64_t Seed() const { return 21; }
   virtual bool WithAntiEntropy() const { return false; }
+  virtual void Adjust(node::NodeConfig& /*config*/) const {}
 
   bool Idle() {
     for (const std::string& address : simulation_->live_addresses()) {
@@ -406,6 +408,51 @@ TEST_F(AntiEntropyClusterTest, AStaleOrWipedReplicaIsRepairedWithoutAnyRead) {
                   ->RunUntil([&] { return StoredValues(primaries[2], "k") == Strings{"v1"}; },
                              simulation_->now_ms() + 60'000)
                   .ok());
+}
+
+class AntiEntropyPacingClusterTest : public AntiEntropyClusterTest {
+ protected:
+  void Adjust(node::NodeConfig& config) const override {
+    config.background.bytes_per_second = 100'000;  // ~24 small objects per second
+    config.background.burst_bytes = 16'384;
+  }
+};
+
+// Issue 10 item 7: a node repaired by anti-entropy pays for what it is sent. When it answers an
+// exchange by asking for copies while its budget is in debt, the request waits (as a hint or
+// handoff ack does), so its peers together cannot push more than its own budget into it.
+TEST_F(AntiEntropyPacingClusterTest, ANodeAskingForRepairCopiesWaitsForItsOwnBudget) {
+  const std::string& away = addresses_[4];
+  simulation_->Crash(away);
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  node::RequestOptions no_sloppy;
+  no_sloppy.sloppy_quorum = false;
+  std::vector<std::string> missed;  // keys the away node is a primary of
+  for (int i = 0; i < 120; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_TRUE(Call(addresses_[0], node::PutRequest{{"b", key}, "v", "", no_sloppy}).status.ok());
+    const Strings primaries = PrimariesOf(key);
+    if (std::find(primaries.begin(), primaries.end(), away) != primaries.end()) {
+      missed.push_back(key);
+    }
+  }
+  ASSERT_GT(missed.size(), 40u);
+  ASSERT_TRUE(simulation_->Restart(away).ok());
+  const std::uint64_t round_ms = layout_.base.anti_entropy.exchange_interval_ms;
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        for (const std::string& key : missed) {
+                          if (StoredValues(away, key) != Strings{"v"}) return false;
+                        }
+                        return true;
+                      },
+                      simulation_->now_ms() + kDetectionMs + 6 * round_ms)
+                  .ok())
+      << "not repaired";
+  const node::NodeStats stats = NodeOf(away).Stats();
+  EXPECT_GE(stats.aae_keys_received, missed.size());
+  EXPECT_GT(stats.ack_pacing.acks_held, 0u) << "no repair request waited for the budget";
 }
 
 TEST_F(ReplicationClusterTest, QuorumSettingsAreValidatedAtTheEdge) {
