@@ -410,7 +410,7 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
     return fail(kExitInvalidConfig,
                 "unknown argument '" + command.remaining().front() + "' (see --help)");
   }
-  runtime::ServerConfig config;
+  runtime::ServerConfig config = runtime::MachineDefaultServerConfig();
   if (!arguments.config_file.empty()) {
     if (Status status = ApplyConfigFile(arguments.config_file, arguments.settings, config);
         !status.ok()) {
@@ -452,7 +452,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand("serve", "Run a Meridian node until SIGINT/SIGTERM");
   command->allow_extras();
   auto arguments = std::make_shared<ServeArguments>();
-  const runtime::ServerConfig defaults;
+  const runtime::ServerConfig defaults = runtime::MachineDefaultServerConfig();
   arguments->flag_values.resize(arguments->settings.size());
   command->add_option("--config", arguments->config_file,
                       "TOML file with any of the settings below (keys as the flags, with '_'); "

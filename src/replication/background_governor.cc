@@ -18,6 +18,12 @@ std::int64_t Millibytes(std::uint64_t bytes) {
 
 }  // namespace
 
+std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores) {
+  const std::uint64_t per_core = kBackgroundBytesPerSecondPerCore;
+  return std::clamp<std::uint64_t>(per_core * std::max(cores, 1u), per_core,
+                                   kBackgroundBytesPerSecondDefaultMax);
+}
+
 BackgroundKindStats BackgroundStats::Total() const {
   BackgroundKindStats total;
   for (const BackgroundKindStats& kind : kinds) {

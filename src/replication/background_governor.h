@@ -41,9 +41,19 @@
 
 namespace meridian::replication {
 
+// The default budget for a node that may run on `cores` cores: 4 MiB/s per core, between
+// 4 MiB/s (one core) and 32 MiB/s (eight or more). A node's event loop is one thread, but the
+// kernel's network stack, RocksDB's flushes and compactions and any other node on the machine
+// share the remaining cores with it, so a small machine has less room for background work
+// (docs/design/governor.md "Defaults").
+inline constexpr std::uint64_t kBackgroundBytesPerSecondPerCore = std::uint64_t{4} << 20;
+inline constexpr std::uint64_t kBackgroundBytesPerSecondDefaultMax = std::uint64_t{32} << 20;
+std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores);
+
 struct BackgroundGovernorConfig {
-  // Charge per second, every kind together; 0 = unlimited.
-  std::uint64_t bytes_per_second = std::uint64_t{32} << 20;
+  // Charge per second, every kind together; 0 = unlimited. `meridian serve` sizes its default
+  // from the machine (BackgroundBytesPerSecondForCores); this is the value for 8+ cores.
+  std::uint64_t bytes_per_second = kBackgroundBytesPerSecondDefaultMax;
   // What one object costs on top of its bytes (a read, merge and write on each side).
   std::uint64_t object_cost_bytes = std::uint64_t{4} << 10;
   // Capacity of the bucket: the most granted at once after an idle spell; at least 1.

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "api/http_server.h"
@@ -205,9 +206,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
-  impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get()] {
-    return RenderNodeMetrics(node->Stats()) + RenderStorageMemoryMetrics(engine->Memory());
-  });
+  impl->http->metrics().SetExtraSource(
+      [node = impl->node.get(), engine = impl->engine.get(), service = impl->service.get()] {
+        return RenderNodeMetrics(node->Stats()) + RenderEventLoopMetrics(service->loop_stats()) +
+               RenderStorageMemoryMetrics(engine->Memory());
+      });
   MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
@@ -316,6 +319,23 @@ Status Server::Run() {
 void Server::RequestStop() {
   Impl* impl = impl_.get();
   asio::post(impl->io, [impl] { impl->BeginStop(); });
+}
+
+unsigned AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    return static_cast<unsigned>(std::max(CPU_COUNT(&set), 1));
+  }
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1u;
+}
+
+ServerConfig MachineDefaultServerConfig() {
+  ServerConfig config;
+  config.node.background.bytes_per_second =
+      replication::BackgroundBytesPerSecondForCores(AvailableCores());
+  return config;
 }
 
 }  // namespace meridian::runtime

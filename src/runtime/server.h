@@ -61,6 +61,13 @@ struct ServerConfig {
   bool test_power_loss_fs = false;
 };
 
+// The defaults of `meridian serve` on this machine: ServerConfig{} with the background budget
+// sized from the cores this process may run on (replication::BackgroundBytesPerSecondForCores).
+ServerConfig MachineDefaultServerConfig();
+
+// Cores this process may run on (its CPU affinity mask; at least 1).
+unsigned AvailableCores();
+
 class Server {
  public:
   // Everything that can fail at startup. Also installs the SIGINT/SIGTERM handlers, so a

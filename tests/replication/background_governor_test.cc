@@ -35,6 +35,17 @@ WorkSize Bytes(std::uint64_t bytes) {
   return WorkSize{.bytes = bytes, .objects = 0};
 }
 
+TEST(BackgroundGovernorTest, TheDefaultBudgetIsFourMiBPerCoreBetweenOneAndEightCores) {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(0), 4 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(1), 4 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(2), 8 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(7), 28 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(8), 32 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondForCores(96), 32 * kMiB);
+  EXPECT_EQ(BackgroundGovernorConfig{}.bytes_per_second, BackgroundBytesPerSecondForCores(8));
+}
+
 TEST(BackgroundGovernorTest, AChargeIsDebitedEvenIntoDebtAndEveryKindWaitsForItsRepayment) {
   BackgroundGovernor governor(Config());
   governor.Charge(kRepair, Bytes(3'000), 0);  // 1,000 in the bucket: 2,000 in debt
