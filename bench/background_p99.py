@@ -32,6 +32,7 @@ The machine, the date and the command belong next to the figures (docs/replicati
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,11 @@ def keep_logs(args, cluster):
     for node in cluster.nodes.values():
         with open(os.path.join(args.keep_logs, "%s.log" % node.name), "w") as out:
             out.write(node.log())
+        # RocksDB's own log (flushes, compactions, write stalls).
+        rocksdb_log = os.path.join(node.data_dir, "db", "LOG")
+        if os.path.exists(rocksdb_log):
+            shutil.copyfile(rocksdb_log,
+                            os.path.join(args.keep_logs, "%s.rocksdb.LOG" % node.name))
 
 
 def start_cluster(args, extra_args):

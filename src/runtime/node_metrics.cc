@@ -155,6 +155,43 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
   return out;
 }
 
+std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
+  auto seconds = [](std::uint64_t micros) { return static_cast<double>(micros) / 1e6; };
+  std::string out;
+  Series(out, "meridian_event_loop_stalls_total", "counter",
+         "Times the node's event-loop thread was held 50 ms or more (a tick fired that late).",
+         stats.stalls);
+  out += fmt::format(
+      "# HELP meridian_event_loop_stall_seconds_total How late those ticks fired, summed.\n"
+      "# TYPE meridian_event_loop_stall_seconds_total counter\n"
+      "meridian_event_loop_stall_seconds_total {}\n"
+      "# HELP meridian_event_loop_longest_stall_seconds The longest stall since the start.\n"
+      "# TYPE meridian_event_loop_longest_stall_seconds gauge\n"
+      "meridian_event_loop_longest_stall_seconds {}\n"
+      "# HELP meridian_node_tick_seconds_total Time the node spent in its periodic ticks.\n"
+      "# TYPE meridian_node_tick_seconds_total counter\n"
+      "meridian_node_tick_seconds_total {}\n",
+      seconds(stats.stall_microseconds), seconds(stats.longest_stall_microseconds),
+      seconds(stats.tick_microseconds));
+  Series(out, "meridian_node_slow_ticks_total", "counter", "Node ticks that took 50 ms or more.",
+         stats.slow_ticks);
+  Series(out, "meridian_commit_syncs_total", "counter",
+         "Group commits synced (each makes a batch of writes durable before their replies).",
+         stats.syncs);
+  out += fmt::format(
+      "# HELP meridian_commit_sync_seconds_total Time from each sync's start to its replies' "
+      "release, summed.\n"
+      "# TYPE meridian_commit_sync_seconds_total counter\n"
+      "meridian_commit_sync_seconds_total {}\n"
+      "# HELP meridian_commit_longest_sync_seconds The longest sync since the start.\n"
+      "# TYPE meridian_commit_longest_sync_seconds gauge\n"
+      "meridian_commit_longest_sync_seconds {}\n",
+      seconds(stats.sync_microseconds), seconds(stats.longest_sync_microseconds));
+  Series(out, "meridian_commit_slow_syncs_total", "counter", "Syncs that took 50 ms or more.",
+         stats.slow_syncs);
+  return out;
+}
+
 std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
   std::string out;
   Series(out, "meridian_rocksdb_block_cache_capacity_bytes", "gauge",

@@ -6,11 +6,14 @@
 #include <string>
 
 #include "node/node.h"
+#include "runtime/node_service.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
 
 std::string RenderNodeMetrics(const node::NodeStats& stats);
+// The event loop's stalls and the time spent in node ticks (NodeService::LoopStats).
+std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats);
 // RocksDB's memory: block cache capacity and usage, memtables, table readers.
 std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory);
 

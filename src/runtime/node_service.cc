@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -73,11 +74,69 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       std::shared_ptr<Impl> self = weak.lock();
       if (ec || !self || self->stopped) return;  // cancelled by Stop() or destruction
+      const auto fired = std::chrono::steady_clock::now();
+      self->NoteLateness(fired - self->timer.expiry());
       self->node.Tick();
       ++self->ticks;
+      self->NoteTickDuration(std::chrono::steady_clock::now() - fired);
       self->Drain();
       self->ScheduleTick();
     });
+  }
+
+  static std::uint64_t Micros(std::chrono::steady_clock::duration duration) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::microseconds>(duration).count()));
+  }
+
+  void NoteLateness(std::chrono::steady_clock::duration late) {
+    if (late < NodeService::kStallThreshold) return;
+    const std::uint64_t micros = Micros(late);
+    ++loop.stalls;
+    loop.stall_microseconds += micros;
+    loop.longest_stall_microseconds = std::max(loop.longest_stall_microseconds, micros);
+    if (late < NodeService::kStallLogThreshold) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_stall_log < std::chrono::seconds(1)) {
+      ++stalls_not_logged;
+      return;
+    }
+    spdlog::warn(
+        "event loop stalled: a tick fired {} ms late (the node's thread was busy that long; "
+        "{} more stalls of {}+ ms since the last line; the longest tick took {} ms)",
+        micros / 1000, stalls_not_logged, NodeService::kStallLogThreshold.count(),
+        longest_recent_tick_us / 1000);
+    last_stall_log = now;
+    stalls_not_logged = 0;
+    longest_recent_tick_us = 0;
+  }
+
+  void NoteSync(std::chrono::steady_clock::duration took) {
+    const std::uint64_t micros = Micros(took);
+    ++loop.syncs;
+    loop.sync_microseconds += micros;
+    loop.longest_sync_microseconds = std::max(loop.longest_sync_microseconds, micros);
+    if (took < NodeService::kStallThreshold) return;
+    ++loop.slow_syncs;
+    if (took < NodeService::kStallLogThreshold) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sync_log < std::chrono::seconds(1)) {
+      ++syncs_not_logged;
+      return;
+    }
+    spdlog::warn(
+        "slow group commit: a sync took {} ms (replies to the writes in it waited as long; {} "
+        "more syncs of {}+ ms since the last line)",
+        micros / 1000, syncs_not_logged, NodeService::kStallLogThreshold.count());
+    last_sync_log = now;
+    syncs_not_logged = 0;
+  }
+
+  void NoteTickDuration(std::chrono::steady_clock::duration took) {
+    const std::uint64_t micros = Micros(took);
+    loop.tick_microseconds += micros;
+    longest_recent_tick_us = std::max(longest_recent_tick_us, micros);
+    if (took >= NodeService::kStallThreshold) ++loop.slow_ticks;
   }
 
   // Collects the node's outputs and schedules a commit step for all of them: every handler
@@ -126,6 +185,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   void StartSync(const storage::CommitTicket& ticket) {
     MERIDIAN_CHECK(!syncing);
     syncing = true;
+    sync_started = std::chrono::steady_clock::now();
     syncing_outputs = std::exchange(held, Outputs{});
     sync_work.emplace(io.get_executor());  // the loop does not run out of work meanwhile
     worker->Run([finish = commit.finish, ticket, &io = io, weak = weak_from_this()] {
@@ -141,6 +201,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     if (shut_down) return;
     MERIDIAN_CHECK(syncing);
     syncing = false;
+    NoteSync(std::chrono::steady_clock::now() - sync_started);
     sync_work.reset();
     Outputs done = std::exchange(syncing_outputs, Outputs{});
     // Whatever was produced or written meanwhile gets its own commit step (and sync). It is
@@ -190,6 +251,13 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   std::unordered_map<node::RequestId, Completion> pending;
   node::RequestId next_request_id = 1;
   std::uint64_t ticks = 0;
+  NodeService::LoopStats loop;
+  std::chrono::steady_clock::time_point last_stall_log{};
+  std::uint64_t stalls_not_logged = 0;
+  std::uint64_t longest_recent_tick_us = 0;  // since the last stall line
+  std::chrono::steady_clock::time_point sync_started{};
+  std::chrono::steady_clock::time_point last_sync_log{};
+  std::uint64_t syncs_not_logged = 0;
   bool stopped = false;
   bool shut_down = false;
   // Outputs no commit step took yet.
@@ -247,6 +315,10 @@ std::size_t NodeService::pending_count() const {
 }
 std::uint64_t NodeService::tick_count() const {
   return impl_->ticks;
+}
+
+NodeService::LoopStats NodeService::loop_stats() const {
+  return impl_->loop;
 }
 
 }  // namespace meridian::runtime

@@ -93,6 +93,28 @@ class NodeService final : public api::KvService {
   // Ticks delivered to the node so far.
   std::uint64_t tick_count() const;
 
+  // How late the tick timer fired and how long the node's ticks took. A late tick means
+  // something held this node's one event-loop thread that long (a long handler, a slow tick),
+  // and every request that arrived meanwhile waited too. A stall is lateness of at least
+  // kStallThreshold; stalls of kStallLogThreshold or more are logged (at most one line per
+  // second, with the count of those not logged).
+  static constexpr std::chrono::milliseconds kStallThreshold{50};
+  static constexpr std::chrono::milliseconds kStallLogThreshold{100};
+  struct LoopStats {
+    std::uint64_t stalls = 0;              // ticks at least kStallThreshold late
+    std::uint64_t stall_microseconds = 0;  // the lateness of those ticks, summed
+    std::uint64_t longest_stall_microseconds = 0;
+    std::uint64_t slow_ticks = 0;         // Node::Tick calls that took kStallThreshold or more
+    std::uint64_t tick_microseconds = 0;  // time spent in Node::Tick, summed
+    // Group commits: from the start of a sync to its outputs' release on the loop. Replies
+    // to writes (and reads after a write) wait for one or two of them.
+    std::uint64_t syncs = 0;
+    std::uint64_t sync_microseconds = 0;
+    std::uint64_t longest_sync_microseconds = 0;
+    std::uint64_t slow_syncs = 0;  // kStallThreshold or more; kStallLogThreshold+ are logged
+  };
+  LoopStats loop_stats() const;
+
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;  // shared only so queued timer handlers can hold a weak_ptr

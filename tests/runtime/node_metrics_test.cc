@@ -1,4 +1,5 @@
-// RenderNodeMetrics: the background governor's series, per kind, and the hint bytes gauge.
+// RenderNodeMetrics: the background governor's series, per kind, and the hint bytes gauge;
+// RenderEventLoopMetrics: the event loop's stalls.
 #include "runtime/node_metrics.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,35 @@ TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
            "meridian_background_streams_limit 4\n",
            "# TYPE meridian_background_throttled_total counter\n",
            "# TYPE meridian_background_streams gauge\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin:\n" << text;
+  }
+}
+
+TEST(NodeMetricsTest, EventLoopStallsAreShownInSeconds) {
+  NodeService::LoopStats stats;
+  stats.stalls = 3;
+  stats.stall_microseconds = 450'000;
+  stats.longest_stall_microseconds = 200'000;
+  stats.slow_ticks = 1;
+  stats.tick_microseconds = 2'500'000;
+  stats.syncs = 10;
+  stats.sync_microseconds = 30'000;
+  stats.longest_sync_microseconds = 120'000;
+  stats.slow_syncs = 2;
+  const std::string text = RenderEventLoopMetrics(stats);
+  for (const std::string line : {
+           "meridian_event_loop_stalls_total 3\n",
+           "meridian_event_loop_stall_seconds_total 0.45\n",
+           "meridian_event_loop_longest_stall_seconds 0.2\n",
+           "meridian_node_tick_seconds_total 2.5\n",
+           "meridian_node_slow_ticks_total 1\n",
+           "meridian_commit_syncs_total 10\n",
+           "meridian_commit_sync_seconds_total 0.03\n",
+           "meridian_commit_longest_sync_seconds 0.12\n",
+           "meridian_commit_slow_syncs_total 2\n",
+           "# TYPE meridian_event_loop_stalls_total counter\n",
+           "# TYPE meridian_event_loop_longest_stall_seconds gauge\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\nin:\n" << text;
   }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -94,6 +95,33 @@ TEST_F(NodeServiceTest, TicksTheNodeUntilStopped) {
   io_.run_for(std::chrono::milliseconds(30));  // drains the cancelled wait; no work remains
   EXPECT_EQ(service.tick_count(), ticks);
   EXPECT_TRUE(io_.stopped());  // the stopped service holds no work
+}
+
+TEST_F(NodeServiceTest, AHandlerThatHoldsTheLoopIsCountedAsAStall) {
+  NodeService service(io_, node_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto run_until_ticks = [&](std::uint64_t count) {
+    while (service.tick_count() < count && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GE(service.tick_count(), count);
+  };
+  run_until_ticks(2);
+  const NodeService::LoopStats before = service.loop_stats();
+  const std::uint64_t ticks = service.tick_count();
+  // A handler that holds the thread for 120 ms: the tick due meanwhile fires at least
+  // 115 ms late.
+  boost::asio::post(io_, [] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(120);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  run_until_ticks(ticks + 2);
+  const NodeService::LoopStats after = service.loop_stats();
+  EXPECT_GE(after.stalls, before.stalls + 1);
+  EXPECT_GE(after.longest_stall_microseconds, 115'000u);
+  EXPECT_GE(after.stall_microseconds - before.stall_microseconds, 115'000u);
+  service.Stop();
 }
 
 // Submits a write on a service with `hooks` and runs the loop: for the death tests, where
@@ -280,6 +308,24 @@ TEST_F(NodeServiceCommitTest, RepliesWaitForOneSyncCoveringTheWholeBatch) {
   ASSERT_EQ(delivered_.size(), static_cast<std::size_t>(kRequests));
   for (int i = 0; i < kRequests; ++i) EXPECT_EQ(delivered_[i], "put " + std::to_string(i) + "@1");
   EXPECT_EQ(engine_.syncs_started(), 1);
+}
+
+TEST_F(NodeServiceCommitTest, ASyncIsTimedFromItsStartToItsRepliesRelease) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  service.Submit(Put("k", "v"), Record("put"));
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+  // The sync is held at the gate for at least 60 ms (the loop keeps running meanwhile).
+  const auto held_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
+  while (std::chrono::steady_clock::now() < held_until) io_.run_one_until(held_until);
+  EXPECT_EQ(service.loop_stats().syncs, 0u);
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  const NodeService::LoopStats stats = service.loop_stats();
+  EXPECT_GE(stats.syncs, 1u);
+  EXPECT_GE(stats.longest_sync_microseconds, 60'000u);
+  EXPECT_GE(stats.sync_microseconds, stats.longest_sync_microseconds);
+  EXPECT_GE(stats.slow_syncs, 1u);
 }
 
 TEST_F(NodeServiceCommitTest, TheLoopRunsTheNodeWhileASyncIsBlockedAndItsOutputsWaitForTheNext) {
