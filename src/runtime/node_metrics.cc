@@ -206,6 +206,13 @@ std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
   Series(out, "meridian_rocksdb_live_sst_bytes", "gauge",
          "Bytes of the live RocksDB SST files on disk, every column family.",
          memory.live_sst_bytes);
+  Series(out, "meridian_rocksdb_running_flushes", "gauge", "RocksDB memtable flushes running now.",
+         memory.running_flushes);
+  Series(out, "meridian_rocksdb_running_compactions", "gauge", "RocksDB compactions running now.",
+         memory.running_compactions);
+  Series(out, "meridian_rocksdb_pending_compaction_bytes", "gauge",
+         "Bytes RocksDB estimates its compactions still have to rewrite, every column family.",
+         memory.pending_compaction_bytes);
   return out;
 }
 

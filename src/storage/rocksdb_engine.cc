@@ -231,6 +231,17 @@ RocksDbMemory RocksDbEngine::Memory() const {
     if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kLiveSstFilesSize, &value)) {
       memory.live_sst_bytes += value;
     }
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                                  &value)) {
+      memory.pending_compaction_bytes += value;
+    }
+  }
+  std::uint64_t value = 0;
+  if (impl_->db->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &value)) {
+    memory.running_flushes = value;
+  }
+  if (impl_->db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &value)) {
+    memory.running_compactions = value;
   }
   return memory;
 }

@@ -43,6 +43,11 @@ struct RocksDbMemory {
   // Not memory: the SST files of the current version on disk, every column family (shows
   // deleted keys' space returning after compaction).
   std::uint64_t live_sst_bytes = 0;
+  // Not memory either: RocksDB's background jobs now (DB-wide) and the compaction work it
+  // estimates is owed (every column family).
+  std::uint64_t running_flushes = 0;
+  std::uint64_t running_compactions = 0;
+  std::uint64_t pending_compaction_bytes = 0;
 };
 
 class RocksDbEngine final : public Engine {

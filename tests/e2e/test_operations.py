@@ -47,6 +47,33 @@ def test_metrics_show_rocksdb_memory_against_the_configured_cache(start_server):
     assert values["meridian_rocksdb_memtable_bytes"] > 50 * 100, values
     assert values["meridian_rocksdb_block_cache_usage_bytes"] <= 33554432, values
     assert "meridian_rocksdb_table_readers_bytes" in values, values
+    # Background jobs: a fresh node with 50 keys in its memtable compacts nothing.
+    assert values["meridian_rocksdb_running_compactions"] <= 1, values
+    assert values["meridian_rocksdb_pending_compaction_bytes"] == 0, values
+    assert "meridian_rocksdb_running_flushes" in values, values
+
+
+def test_metrics_count_event_loop_stalls_and_group_commits(start_server):
+    server = start_server()
+    endpoint = Endpoint(server, "http", None)
+    for i in range(5):
+        response = endpoint.session.put(endpoint.kv("sync%d" % i), data=b"v", timeout=10)
+        assert response.status_code == 204, response.text
+    text = endpoint.get("/metrics").text
+    values = {}
+    for line in text.splitlines():
+        match = re.match(r"^(meridian_(?:event_loop|node_tick|node_slow|commit)_\w+) ([0-9.e+-]+)$",
+                         line)
+        if match:
+            values[match.group(1)] = float(match.group(2))
+    # Every acknowledged write waited for a group commit's sync.
+    assert values.get("meridian_commit_syncs_total", 0) >= 1, text
+    assert values["meridian_commit_sync_seconds_total"] > 0, values
+    assert values["meridian_commit_longest_sync_seconds"] > 0, values
+    for name in ("meridian_event_loop_stalls_total", "meridian_event_loop_stall_seconds_total",
+                 "meridian_event_loop_longest_stall_seconds", "meridian_node_tick_seconds_total",
+                 "meridian_node_slow_ticks_total", "meridian_commit_slow_syncs_total"):
+        assert name in values, (name, values)
 
 
 def test_metrics_show_the_background_budget_and_hint_bytes(start_server):
