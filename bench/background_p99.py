@@ -11,7 +11,10 @@ Two experiments on a fresh local cluster of `meridian serve` processes (5 nodes,
            node5 misses every one). Then it starts again and only active anti-entropy can
            repair them (no client reads that bucket).
 
-In both, a foreground load runs through node1 throughout the measurement: `meridian bench`
+  idle     the control (an A/A comparison): the same windows with nothing happening in the
+           background. Its "change" is the noise of the verdict on this machine.
+
+In each, a foreground load runs through node1 throughout the measurement: `meridian bench`
 YCSB workload a (50 % reads, 50 % updates, zipfian) over --fg-records keys of bucket `fg`, open
 loop at --fg-rate operations per second (latency counted from each operation's intended
 start, so a stalled server shows), in windows of --window-s seconds. Reported per window: the
@@ -22,7 +25,7 @@ uncounted windows, so the initial load's flushes and compactions are over); "dur
 windows from node5's restart until its catch-up is done (hints drained / every key repaired).
 
 Usage: /usr/bin/python3 bench/background_p99.py [--bin build/release/meridian]
-           [--experiment catchup,aae] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
+           [--experiment catchup,aae,idle] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
            [--fg-rate 1000] [--fg-records 20000] [--window-s 10] [--baseline-windows 3]
            [--warmup-windows 6]
            [--aae-exchange-interval-ms 30000] [--json out.json] [--serve-arg=--flag=value ...]
@@ -66,6 +69,10 @@ def parse_arguments():
                         help="windows of foreground load run (and not counted) before the "
                              "baseline, so the flushes and compactions of the initial load are "
                              "over")
+    parser.add_argument("--after-windows", type=int, default=3,
+                        help="windows measured once the background work is done; the verdict "
+                             "compares \"during\" with the baseline before and after together, "
+                             "so a drift of the machine over the run cancels out")
     parser.add_argument("--gossip-interval-ms", type=int, default=1000)
     parser.add_argument("--json", help="write every window as JSON here")
     parser.add_argument("--keep-logs", help="copy every node's log into this directory")
@@ -150,18 +157,44 @@ def pooled_percentile(windows, percentile):
     return max(counts) / 1e6
 
 
-def keep_logs(args, cluster):
+def wait_storage_quiet(nodes):
+    """Waits (at most SETTLE_DEADLINE_S) until no RocksDB flush or compaction runs or is owed
+    on any of `nodes`, so the setup's writes are not still being compacted while "during" is
+    measured. Prints how long it waited, or what was still busy."""
+    started = time.monotonic()
+    while True:
+        busy = {}
+        for node in nodes:
+            values = metrics(node)
+            jobs = (metric(values, "meridian_rocksdb_running_flushes") +
+                    metric(values, "meridian_rocksdb_running_compactions"))
+            owed = metric(values, "meridian_rocksdb_pending_compaction_bytes")
+            if jobs or owed:
+                busy[node.name] = {"jobs": int(jobs), "pending_bytes": int(owed)}
+        waited = time.monotonic() - started
+        if not busy:
+            print("  storage quiet after %.0f s" % waited, flush=True)
+            return
+        if waited >= SETTLE_DEADLINE_S:
+            print("  storage still busy after %.0f s: %s" % (waited, busy), flush=True)
+            return
+        time.sleep(1)  # polling interval, bounded by SETTLE_DEADLINE_S
+
+
+def keep_logs(args, cluster, experiment):
     if not args.keep_logs:
         return
     os.makedirs(args.keep_logs, exist_ok=True)
     for node in cluster.nodes.values():
-        with open(os.path.join(args.keep_logs, "%s.log" % node.name), "w") as out:
+        with open(os.path.join(args.keep_logs, "%s-%s.log" % (experiment, node.name)),
+                  "w") as out:
             out.write(node.log())
         # RocksDB's own log (flushes, compactions, write stalls).
         rocksdb_log = os.path.join(node.data_dir, "db", "LOG")
         if os.path.exists(rocksdb_log):
             shutil.copyfile(rocksdb_log,
-                            os.path.join(args.keep_logs, "%s.rocksdb.LOG" % node.name))
+                            os.path.join(args.keep_logs,
+                                         "%s-%s.rocksdb.LOG" % (experiment, node.name)))
 
 
 def start_cluster(args, extra_args):
@@ -199,6 +232,7 @@ def catchup(args, bench):
                         "hint_replay", 0) for node in nodes[:4]))}
 
         measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
+        wait_storage_quiet(nodes)
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
                                    "baseline")
         node5.stop()
@@ -210,6 +244,7 @@ def catchup(args, bench):
         hints = progress()["hint_records"]
         print("  away %.0f s, %d writes, %d hint records" % (away_s, away_records, hints),
               flush=True)
+        wait_storage_quiet(nodes[:4])
         node5.restart()
         restarted = time.monotonic()
         during = []
@@ -219,12 +254,14 @@ def catchup(args, bench):
             if during[-1]["hint_records"] == 0:
                 caught_up_s = time.monotonic() - restarted
                 break
-        return {"experiment": "catchup", "away_s": round(away_s), "away_writes": away_records,
+        after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
+        return {"experiment": "catchup", "after": after, "away_s": round(away_s),
+                "away_writes": away_records,
                 "hint_records_at_restart": hints, "caught_up_within_s": caught_up_s,
                 "baseline": baseline, "during": during}
     finally:
         cluster.stop_all()
-        keep_logs(args, cluster)
+        keep_logs(args, cluster, "catchup")
         cluster.remove_work_dirs()
 
 
@@ -250,6 +287,7 @@ def aae(args, bench):
                     "aae_exchanges_node5": int(metric(values, "meridian_aae_exchanges_total"))}
 
         measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
+        wait_storage_quiet(nodes)
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
                                    "baseline")
         node5.stop()
@@ -260,6 +298,8 @@ def aae(args, bench):
         hints = sum(metric(metrics(node), "meridian_hint_records") for node in nodes[:4])
         print("  wrote %d keys with node5 down; hint records: %d" % (records, hints),
               flush=True)
+        # The burst's flushes and compactions belong to the setup, not to the repair.
+        wait_storage_quiet(nodes[:4])
         node5.restart()
         poll(members_alive(nodes[:4], [ids[4]], True), SETTLE_DEADLINE_S, "node5 seen up")
         restarted = time.monotonic()
@@ -282,13 +322,36 @@ def aae(args, bench):
         # The windows after the last repair are not "during".
         while len(during) > 1 and during[-1]["repaired_so_far"] == during[-2]["repaired_so_far"]:
             during.pop()
-        return {"experiment": "aae", "keys_written_node5_down": records,
+        after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
+        return {"experiment": "aae", "after": after, "keys_written_node5_down": records,
                 "hint_records": hints,
                 "keys_repaired": during[-1]["aae_keys_received_node5"] - before if during else 0,
                 "repaired_within_s": repaired_s, "baseline": baseline, "during": during}
     finally:
         cluster.stop_all()
-        keep_logs(args, cluster)
+        keep_logs(args, cluster, "aae")
+        cluster.remove_work_dirs()
+
+
+def idle(args, bench):
+    cluster, nodes, ids = start_cluster(args, [])
+    try:
+        node1 = nodes[0]
+        bench.run(node1, "fg", "load", args.fg_records)
+
+        def progress():
+            return {}
+
+        measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
+        wait_storage_quiet(nodes)
+        baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
+                                   "baseline")
+        during = measure_windows(args, bench, node1, args.baseline_windows, progress, "idle")
+        after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
+        return {"experiment": "idle", "baseline": baseline, "during": during, "after": after}
+    finally:
+        cluster.stop_all()
+        keep_logs(args, cluster, "idle")
         cluster.remove_work_dirs()
 
 
@@ -301,11 +364,17 @@ def summarize(result):
     def change(during, base):
         return 100.0 * (during - base) / base if base else 0.0
     base, busy = result["baseline"], result["during"]
-    lines = ["%s: %d baseline windows, %d during" % (result["experiment"], len(base), len(busy))]
+    after = result.get("after", [])
+    lines = ["%s: %d baseline windows, %d during, %d after" % (
+        result["experiment"], len(base), len(busy), len(after))]
     for percentile in (50, 99, 99.9):
         b, d = pooled_percentile(base, percentile), pooled_percentile(busy, percentile)
-        lines.append("  pooled p%s: baseline %.2f ms, during %.2f ms: %+.0f %%" % (
-            percentile, b, d, change(d, b)))
+        line = "  pooled p%s: baseline %.2f ms, during %.2f ms: %+.0f %%" % (
+            percentile, b, d, change(d, b))
+        if after:
+            a = pooled_percentile(base + after, percentile)
+            line += "; against before+after %.2f ms: %+.0f %%" % (a, change(d, a))
+        lines.append(line)
     b, d = mean(base, "p99_ms"), mean(busy, "p99_ms")
     worst = max((w["p99_ms"] for w in busy), default=0)
     lines.append("  window p99: baseline mean %.2f ms, during mean %.2f ms (%+.0f %%), worst "
@@ -320,7 +389,7 @@ def main():
     results = []
     for experiment in args.experiment.split(","):
         print("experiment %s" % experiment, flush=True)
-        results.append({"catchup": catchup, "aae": aae}[experiment](args, bench))
+        results.append({"catchup": catchup, "aae": aae, "idle": idle}[experiment](args, bench))
         print(summarize(results[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as out:
