@@ -14,6 +14,13 @@ void Series(std::string& out, std::string_view name, std::string_view type, std:
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
 }
 
+// A series in seconds from a count of microseconds.
+void SecondsSeries(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::uint64_t microseconds) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name,
+                     static_cast<double>(microseconds) / 1e6);
+}
+
 // One series per kind of background work, labelled kind="...".
 template <typename Value>
 void PerKindSeries(std::string& out, std::string_view name, std::string_view type,
@@ -156,37 +163,26 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
 }
 
 std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
-  auto seconds = [](std::uint64_t micros) { return static_cast<double>(micros) / 1e6; };
   std::string out;
   Series(out, "meridian_event_loop_stalls_total", "counter",
          "Times the node's event-loop thread was held 50 ms or more (a tick fired that late).",
          stats.stalls);
-  out += fmt::format(
-      "# HELP meridian_event_loop_stall_seconds_total How late those ticks fired, summed.\n"
-      "# TYPE meridian_event_loop_stall_seconds_total counter\n"
-      "meridian_event_loop_stall_seconds_total {}\n"
-      "# HELP meridian_event_loop_longest_stall_seconds The longest stall since the start.\n"
-      "# TYPE meridian_event_loop_longest_stall_seconds gauge\n"
-      "meridian_event_loop_longest_stall_seconds {}\n"
-      "# HELP meridian_node_tick_seconds_total Time the node spent in its periodic ticks.\n"
-      "# TYPE meridian_node_tick_seconds_total counter\n"
-      "meridian_node_tick_seconds_total {}\n",
-      seconds(stats.stall_microseconds), seconds(stats.longest_stall_microseconds),
-      seconds(stats.tick_microseconds));
+  SecondsSeries(out, "meridian_event_loop_stall_seconds_total", "counter",
+                "How late those ticks fired, summed.", stats.stall_microseconds);
+  SecondsSeries(out, "meridian_event_loop_longest_stall_seconds", "gauge",
+                "The longest stall since the start.", stats.longest_stall_microseconds);
+  SecondsSeries(out, "meridian_node_tick_seconds_total", "counter",
+                "Time the node spent in its periodic ticks.", stats.tick_microseconds);
   Series(out, "meridian_node_slow_ticks_total", "counter", "Node ticks that took 50 ms or more.",
          stats.slow_ticks);
   Series(out, "meridian_commit_syncs_total", "counter",
          "Group commits synced (each makes a batch of writes durable before their replies).",
          stats.syncs);
-  out += fmt::format(
-      "# HELP meridian_commit_sync_seconds_total Time from each sync's start to its replies' "
-      "release, summed.\n"
-      "# TYPE meridian_commit_sync_seconds_total counter\n"
-      "meridian_commit_sync_seconds_total {}\n"
-      "# HELP meridian_commit_longest_sync_seconds The longest sync since the start.\n"
-      "# TYPE meridian_commit_longest_sync_seconds gauge\n"
-      "meridian_commit_longest_sync_seconds {}\n",
-      seconds(stats.sync_microseconds), seconds(stats.longest_sync_microseconds));
+  SecondsSeries(out, "meridian_commit_sync_seconds_total", "counter",
+                "Time from each sync's start to its replies' release, summed.",
+                stats.sync_microseconds);
+  SecondsSeries(out, "meridian_commit_longest_sync_seconds", "gauge",
+                "The longest sync since the start.", stats.longest_sync_microseconds);
   Series(out, "meridian_commit_slow_syncs_total", "counter", "Syncs that took 50 ms or more.",
          stats.slow_syncs);
   return out;

@@ -46,6 +46,27 @@ struct Outputs {
   }
 };
 
+// At most one log line per second for a kind of event: Take() answers whether this one may be
+// logged, with the number of events not logged since the last line.
+class LogLimiter {
+ public:
+  std::optional<std::uint64_t> Take() {
+    const auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(1)) {
+      ++not_logged_;
+      return std::nullopt;
+    }
+    logged_ = true;
+    last_ = now;
+    return std::exchange(not_logged_, 0);
+  }
+
+ private:
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_{};
+  std::uint64_t not_logged_ = 0;
+};
+
 }  // namespace
 
 NodeService::CommitHooks NodeService::CommitHooks::ForEngine(storage::Engine& engine) {
@@ -96,19 +117,14 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     loop.stall_microseconds += micros;
     loop.longest_stall_microseconds = std::max(loop.longest_stall_microseconds, micros);
     if (late < NodeService::kStallLogThreshold) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_stall_log < std::chrono::seconds(1)) {
-      ++stalls_not_logged;
-      return;
+    if (const std::optional<std::uint64_t> unlogged = stall_log.Take()) {
+      spdlog::warn(
+          "event loop stalled: a tick fired {} ms late (the node's thread was busy that long; "
+          "{} more stalls of {}+ ms since the last line; the longest tick took {} ms)",
+          micros / 1000, *unlogged, NodeService::kStallLogThreshold.count(),
+          longest_recent_tick_us / 1000);
+      longest_recent_tick_us = 0;
     }
-    spdlog::warn(
-        "event loop stalled: a tick fired {} ms late (the node's thread was busy that long; "
-        "{} more stalls of {}+ ms since the last line; the longest tick took {} ms)",
-        micros / 1000, stalls_not_logged, NodeService::kStallLogThreshold.count(),
-        longest_recent_tick_us / 1000);
-    last_stall_log = now;
-    stalls_not_logged = 0;
-    longest_recent_tick_us = 0;
   }
 
   void NoteSync(std::chrono::steady_clock::duration took) {
@@ -119,17 +135,12 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     if (took < NodeService::kStallThreshold) return;
     ++loop.slow_syncs;
     if (took < NodeService::kStallLogThreshold) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_sync_log < std::chrono::seconds(1)) {
-      ++syncs_not_logged;
-      return;
+    if (const std::optional<std::uint64_t> unlogged = sync_log.Take()) {
+      spdlog::warn(
+          "slow group commit: a sync took {} ms (replies to the writes in it waited as long; {} "
+          "more syncs of {}+ ms since the last line)",
+          micros / 1000, *unlogged, NodeService::kStallLogThreshold.count());
     }
-    spdlog::warn(
-        "slow group commit: a sync took {} ms (replies to the writes in it waited as long; {} "
-        "more syncs of {}+ ms since the last line)",
-        micros / 1000, syncs_not_logged, NodeService::kStallLogThreshold.count());
-    last_sync_log = now;
-    syncs_not_logged = 0;
   }
 
   void NoteTickDuration(std::chrono::steady_clock::duration took) {
@@ -252,12 +263,10 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   node::RequestId next_request_id = 1;
   std::uint64_t ticks = 0;
   NodeService::LoopStats loop;
-  std::chrono::steady_clock::time_point last_stall_log{};
-  std::uint64_t stalls_not_logged = 0;
+  LogLimiter stall_log;
   std::uint64_t longest_recent_tick_us = 0;  // since the last stall line
   std::chrono::steady_clock::time_point sync_started{};
-  std::chrono::steady_clock::time_point last_sync_log{};
-  std::uint64_t syncs_not_logged = 0;
+  LogLimiter sync_log;
   bool stopped = false;
   bool shut_down = false;
   // Outputs no commit step took yet.
