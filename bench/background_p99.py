@@ -207,15 +207,54 @@ def start_cluster(args, extra_args):
     return cluster, nodes, ids
 
 
-def measure_windows(args, bench, node, count, progress, label):
+LOOP_SERIES = {"stalls": "meridian_event_loop_stalls_total",
+               "tick_s": "meridian_node_tick_seconds_total",
+               "slow_syncs": "meridian_commit_slow_syncs_total",
+               "sync_s": "meridian_commit_sync_seconds_total"}
+
+
+class LoopWatch:
+    """Each node's event-loop stalls (ticks 50 ms late or more), time in ticks, slow group
+    commits and time in syncs, per window: the difference of the cumulative counters."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.last = {}
+
+    def sample(self):
+        out = {}
+        for node in self.nodes:
+            try:
+                values = metrics(node)
+            except Exception:  # a stopped node has no metrics; its window is skipped
+                self.last.pop(node.name, None)
+                continue
+            now = {key: metric(values, name) for key, name in LOOP_SERIES.items()}
+            before = self.last.get(node.name)
+            if before is not None and any(now[key] < before[key] for key in now):
+                before = {key: 0.0 for key in now}  # the node restarted: counters began again
+            self.last[node.name] = now
+            if before is not None:
+                out[node.name] = {key: round(now[key] - before[key], 3) for key in now}
+        return out
+
+
+def measure_windows(args, bench, node, count, progress, label, loop_watch=None):
     windows = []
     for _ in range(count):
         windows.append(window_summary(
             bench.run(node, "fg", "run", args.fg_records, rate=args.fg_rate,
                       duration_s=args.window_s)))
         windows[-1].update(progress())
-        shown = {k: v for k, v in windows[-1].items() if k != "latency_histogram_ns"}
+        if loop_watch is not None:
+            windows[-1]["loops"] = loop_watch.sample()
+        shown = {k: v for k, v in windows[-1].items() if k not in ("latency_histogram_ns", "loops")}
         print("  %s window %d: %s" % (label, len(windows), shown), flush=True)
+        if windows[-1].get("loops"):
+            print("    loops: %s" % " ".join(
+                "%s stalls %d tick %.2fs slow-syncs %d sync %.2fs" % (
+                    name, v["stalls"], v["tick_s"], v["slow_syncs"], v["sync_s"])
+                for name, v in sorted(windows[-1]["loops"].items())), flush=True)
     return windows
 
 
@@ -231,10 +270,12 @@ def catchup(args, bench):
                     "hint_replay_objects": int(sum(background_objects(metrics(node)).get(
                         "hint_replay", 0) for node in nodes[:4]))}
 
-        measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up")
+        watch = LoopWatch(nodes)
+        watch.sample()
+        measure_windows(args, bench, node1, args.warmup_windows, progress, "warm-up", watch)
         wait_storage_quiet(nodes)
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
-                                   "baseline")
+                                   "baseline", watch)
         node5.stop()
         poll(members_alive(nodes[:4], [ids[4]], False), SETTLE_DEADLINE_S, "node5 seen down")
         started = time.monotonic()
@@ -250,11 +291,11 @@ def catchup(args, bench):
         during = []
         caught_up_s = None
         while len(during) < CATCHUP_WINDOWS_MAX:
-            during += measure_windows(args, bench, node1, 1, progress, "catch-up")
+            during += measure_windows(args, bench, node1, 1, progress, "catch-up", watch)
             if during[-1]["hint_records"] == 0:
                 caught_up_s = time.monotonic() - restarted
                 break
-        after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
+        after = measure_windows(args, bench, node1, args.after_windows, progress, "after", watch)
         return {"experiment": "catchup", "after": after, "away_s": round(away_s),
                 "away_writes": away_records,
                 "hint_records_at_restart": hints, "caught_up_within_s": caught_up_s,

@@ -628,6 +628,7 @@ asio::awaitable<void> WriteFrames(State& state, Peer& peer, Link& link) {
 // (Send starts it again) or when the transport stops.
 asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer> peer) {
   const std::string& address = peer->stats.address;
+  std::uint64_t failed_attempts = 0;  // since the last connection
   // Bounded in time: every pass either waits out a backoff or holds a connection.
   while (!state->stopping && !peer->queue.empty()) {
     if (NowMs() < peer->retry_not_before_ms) {
@@ -644,6 +645,7 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     if (state->stopping) break;
     if (!dialed.ok()) {
       ++peer->stats.connect_failures;
+      ++failed_attempts;
       link->Close();
       peer->link.reset();
       state->ScheduleRetry(*peer, attempt_started_ms);
@@ -661,7 +663,15 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     ++peer->stats.connects;
     peer->stats.connected = true;
     peer->backoff.Reset();
-    spdlog::debug("peer transport: connected to {}", link->description);
+    if (failed_attempts > 0) {
+      spdlog::info(
+          "peer transport: connected to {} after {} failed attempt(s); {} frame(s), {} bytes "
+          "were waiting",
+          link->description, failed_attempts, peer->queue.size(), peer->queue_bytes);
+    } else {
+      spdlog::debug("peer transport: connected to {}", link->description);
+    }
+    failed_attempts = 0;
     StartMonitoring(state, link, link->peer_heartbeat_interval_ms, peer.get());
     // The reader notices the peer closing (and consumes its heartbeats; it would deliver
     // anything else the peer sends on this connection). Closing wakes the writer.
