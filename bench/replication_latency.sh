@@ -58,8 +58,14 @@ trap cleanup EXIT
 # Starts node $1 (seeds $2, may be empty); sets node_http and node_peer from its ready line.
 start_node() {
   local name="$1" seeds="$2" out="$work/$1.out"
+  if [ ! -f "$work/certs/ca.crt" ]; then
+    "$bin" cert ca --dir "$work/certs" --cluster-name bench-replication >/dev/null
+  fi
+  "$bin" cert node --dir "$work/certs" --name "$name" >/dev/null
   local args=(serve --name "$name" --data-dir "$work/$name" --http 127.0.0.1:0
-              --peer 127.0.0.1:0 --cluster-name bench-replication)
+              --peer 127.0.0.1:0 --cluster-name bench-replication
+              --peer-tls-ca "$work/certs/ca.crt" --peer-tls-cert "$work/certs/node-$name.crt"
+              --peer-tls-key "$work/certs/node-$name.key")
   if [ -n "$seeds" ]; then args+=(--seeds "$seeds"); fi
   "$bin" "${args[@]}" >"$out" 2>"$work/$name.log" &
   pids+=("$!")

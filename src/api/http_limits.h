@@ -18,6 +18,11 @@ struct HttpLimits {
   std::uint64_t idle_timeout_ms = 60'000;     // waiting for the next request on a connection
 };
 
+// The largest header_bytes_max: Boost.Beast stores a field's length in 16 bits and throws
+// (which would end the process) for a longer field value, so a header block that could hold
+// one is refused at start-up instead (issue 11).
+inline constexpr std::size_t kHeaderBytesMaxLimit = 65535;
+
 // Bodies of the bucket endpoint are small JSON objects; this bounds them independently of
 // value_bytes_max.
 inline constexpr std::size_t kBucketBodyBytesMax = 64u << 10;

@@ -20,8 +20,10 @@
 #include <exception>
 #include <list>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "api/http_handler.h"
 #include "core/assert.h"
@@ -35,6 +37,51 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// RFC 9112 section 6.3: a request whose last transfer coding is not chunked has no reliable
+// length (400, then close); and chunked is the only coding this server decodes.
+Status CheckTransferEncoding(std::string_view header) {
+  if (header.empty()) return Status::Ok();
+  std::vector<std::string_view> codings;
+  std::size_t start = 0;
+  while (start <= header.size()) {
+    std::size_t end = header.find(',', start);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view coding = header.substr(start, end - start);
+    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
+      coding.remove_prefix(1);
+    }
+    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
+      coding.remove_suffix(1);
+    }
+    if (!coding.empty()) codings.push_back(coding);
+    start = end + 1;
+  }
+  if (codings.empty() || !beast::iequals(codings.back(), "chunked")) {
+    return Status::InvalidArgument(
+        "Transfer-Encoding must end with chunked (RFC 9112 section 6.3), got '" +
+        std::string(header) + "'");
+  }
+  if (codings.size() > 1) {
+    return Status::InvalidArgument("only the chunked transfer coding is supported, got '" +
+                                   std::string(header) + "'");
+  }
+  return Status::Ok();
+}
+
+Status CheckLimits(const HttpLimits& limits) {
+  if (limits.header_bytes_max > kHeaderBytesMaxLimit) {
+    return Status::InvalidArgument("header_bytes_max " + std::to_string(limits.header_bytes_max) +
+                                   " is over " + std::to_string(kHeaderBytesMaxLimit) +
+                                   ", the most the HTTP parser can hold in one field");
+  }
+  return Status::Ok();
+}
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // After a response that closes the connection while the client may still be sending (413,
@@ -238,6 +285,12 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
         co_return true;
       }
     }
+    if (Status coding = CheckTransferEncoding(parser.get()[http::field::transfer_encoding]);
+        !coding.ok()) {
+      co_await send(state.handler.MalformedRequest(coding.message()), parser.get().version(),
+                    false);
+      co_return true;
+    }
     const std::string method(parser.get().method_string());
     const std::string target(parser.get().target());
     const std::size_t body_bytes_max = state.handler.BodyBytesMax(target);
@@ -388,6 +441,7 @@ HttpServer::~HttpServer() {
 }
 
 Status HttpServer::ListenHttp(std::string_view address) {
+  MERIDIAN_RETURN_IF_ERROR(CheckLimits(state_->limits));
   Result<tcp::endpoint> bound = Bind(state_->io, state_->acceptors, address);
   if (!bound.ok()) return bound.status();
   state_->http_endpoint = *bound;
@@ -398,11 +452,16 @@ Status HttpServer::ListenHttp(std::string_view address) {
 
 Status HttpServer::ListenHttps(std::string_view address, const std::string& certificate_chain_file,
                                const std::string& private_key_file) {
+  MERIDIAN_RETURN_IF_ERROR(CheckLimits(state_->limits));
   ssl::context context(ssl::context::tls_server);
   context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                       ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  // TLS 1.2: forward-secret AEAD suites only (no CBC, no static RSA); TLS 1.3's are all AEAD.
+  if (SSL_CTX_set_cipher_list(context.native_handle(), kTls12Ciphers) != 1) {
+    return Status::Internal("cannot set the TLS 1.2 cipher list");
+  }
   boost::system::error_code ec;
   context.use_certificate_chain_file(certificate_chain_file, ec);
   if (ec) {

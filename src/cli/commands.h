@@ -16,5 +16,6 @@ void AddDevCommand(CLI::App& app, int& exit_code);    // dev_command.cc: local c
 // cluster_commands.cc: cluster status, ring, join, leave, remove, set-weight
 void AddClusterCommands(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);  // bench_command.cc: load generator
+void AddCertCommand(CLI::App& app, int& exit_code);   // cert_command.cc: CA, node, client certs
 
 }  // namespace meridian::cli

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "runtime/certificates.h"
 
 extern char** environ;
 
@@ -157,6 +158,51 @@ void StopAll(std::vector<Child>& children) {
   }
 }
 
+// The cluster's CA and a node certificate per node in `dir` (kept from an earlier run when
+// present: restarts keep their identities). False after printing why.
+bool EnsureCertificates(const std::string& dir, const DevOptions& options) {
+  std::error_code ignored;
+  std::filesystem::create_directories(dir, ignored);
+  using runtime::CertificateKind;
+  const runtime::CertificatePaths ca_paths =
+      runtime::CertificatePathsIn(dir, CertificateKind::kAuthority, "");
+  if (!std::filesystem::exists(ca_paths.certificate, ignored)) {
+    Result<runtime::CertificateAndKey> created =
+        runtime::CreateCertificateAuthority(options.cluster_name, 3650);
+    Status written =
+        created.ok() ? runtime::WriteCertificateAndKey(ca_paths, *created) : created.status();
+    if (!written.ok()) {
+      std::fprintf(stderr, "meridian dev: cannot create the cluster CA: %s\n",
+                   written.message().c_str());
+      return false;
+    }
+  }
+  Result<runtime::CertificateAndKey> authority = runtime::ReadAuthority(dir);
+  if (!authority.ok()) {
+    std::fprintf(stderr, "meridian dev: %s\n", authority.status().message().c_str());
+    return false;
+  }
+  for (int i = 1; i <= options.nodes; ++i) {
+    const std::string name = "node" + std::to_string(i);
+    const runtime::CertificatePaths paths =
+        runtime::CertificatePathsIn(dir, CertificateKind::kNode, name);
+    if (std::filesystem::exists(paths.certificate, ignored)) continue;
+    runtime::CertificateRequest request;
+    request.kind = CertificateKind::kNode;
+    request.name = name;
+    request.hosts = {"127.0.0.1", "localhost"};
+    Result<runtime::CertificateAndKey> issued = runtime::IssueCertificate(*authority, request);
+    Status written =
+        issued.ok() ? runtime::WriteCertificateAndKey(paths, *issued) : issued.status();
+    if (!written.ok()) {
+      std::fprintf(stderr, "meridian dev: cannot issue %s's certificate: %s\n", name.c_str(),
+                   written.message().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 int RunDev(const DevOptions& options) {
   if (options.nodes < 1 || options.nodes > 64) {
     std::fprintf(stderr, "meridian dev: --nodes must be between 1 and 64\n");
@@ -169,6 +215,12 @@ int RunDev(const DevOptions& options) {
   sigaddset(&waited, SIGTERM);
   sigaddset(&waited, SIGCHLD);
   sigprocmask(SIG_BLOCK, &waited, nullptr);
+
+  // Nodes talk to each other over mutual TLS with certificates of the dev cluster's own CA.
+  const std::string cert_dir = options.data_root + "/certs";
+  if (!EnsureCertificates(cert_dir, options)) return 1;
+  const runtime::CertificatePaths ca_paths =
+      runtime::CertificatePathsIn(cert_dir, runtime::CertificateKind::kAuthority, "");
 
   const std::string executable = SelfExecutable();
   std::vector<Child> children;
@@ -185,6 +237,13 @@ int RunDev(const DevOptions& options) {
     std::vector<std::string> args = {
         "serve",    "--data-dir", data_dir,   "--http",         child.http,          "--peer",
         child.peer, "--name",     child.name, "--cluster-name", options.cluster_name};
+    const runtime::CertificatePaths node_paths =
+        runtime::CertificatePathsIn(cert_dir, runtime::CertificateKind::kNode, child.name);
+    for (const std::string& arg :
+         {std::string("--peer-tls-ca"), ca_paths.certificate, std::string("--peer-tls-cert"),
+          node_paths.certificate, std::string("--peer-tls-key"), node_paths.private_key}) {
+      args.push_back(arg);
+    }
     if (i > 1) {
       args.push_back("--seeds");
       args.push_back(seed);
@@ -214,8 +273,10 @@ int RunDev(const DevOptions& options) {
     }
     children.back().resp = ReadyField(children.back().ready_line, "resp");
   }
-  std::printf("Meridian dev cluster '%s' is up with %d node(s):\n", options.cluster_name.c_str(),
-              options.nodes);
+  std::printf(
+      "Meridian dev cluster '%s' is up with %d node(s) (nodes talk over mutual TLS; CA and "
+      "certificates in %s):\n",
+      options.cluster_name.c_str(), options.nodes, cert_dir.c_str());
   for (const Child& child : children) {
     const std::string resp = child.resp.empty() ? "" : "  resp " + child.resp;
     std::printf("  %-7s http://%s%s  peer %s  data %s/%s  log %s/%s/meridian.log\n",

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   meridian::cli::AddDevCommand(app, exit_code);
   meridian::cli::AddClusterCommands(app, exit_code);
   meridian::cli::AddBenchCommand(app, exit_code);
+  meridian::cli::AddCertCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -46,6 +46,9 @@ constexpr std::string_view kTestPowerLossKey = "test_power_loss_fs";
 
 enum class Kind { kText, kUnsigned };
 
+constexpr std::string_view kMutualTls = "mtls";
+constexpr std::string_view kInsecurePlaintext = "insecure-plaintext";
+
 // One configuration setting: its TOML key, flag, and how a value is applied to the config.
 struct Setting {
   std::string key;  // TOML key, e.g. "value_bytes_max"
@@ -138,8 +141,11 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(NumberSetting("value_bytes_max", "Largest value in bytes", 1, 1u << 30,
                                    [](C& c) -> std::size_t& { return c.node.value_bytes_max; }));
   settings.push_back(
-      NumberSetting("header_bytes_max", "Largest HTTP request line + header block in bytes", 1024,
-                    1u << 20, [](C& c) -> std::size_t& { return c.http_limits.header_bytes_max; }));
+      NumberSetting("header_bytes_max",
+                    "Largest HTTP request line + header block in bytes (at most 65535: the HTTP "
+                    "parser's largest field)",
+                    1024, api::kHeaderBytesMaxLimit,
+                    [](C& c) -> std::size_t& { return c.http_limits.header_bytes_max; }));
   settings.push_back(NumberSetting(
       "max_connections", "Concurrent HTTP connections; further ones are closed at once", 1,
       1u << 20, [](C& c) -> std::size_t& { return c.http_limits.connections_max; }));
@@ -164,6 +170,31 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(
       TextSetting("peer", "Node-to-node listen address HOST:PORT (default: none = standalone node)",
                   [](C& c) -> std::string& { return c.node.peer_address; }));
+  settings.push_back(TextSetting(
+      "peer_tls_ca", "Cluster CA certificate (PEM) that peers' certificates must chain to",
+      [](C& c) -> std::string& { return c.peer_tls.ca_file; }));
+  settings.push_back(TextSetting(
+      "peer_tls_cert", "This node's certificate (PEM; `meridian cert node --name NAME` makes one)",
+      [](C& c) -> std::string& { return c.peer_tls.certificate_file; }));
+  settings.push_back(TextSetting("peer_tls_key", "This node's private key (PEM)",
+                                 [](C& c) -> std::string& { return c.peer_tls.private_key_file; }));
+  settings.push_back(Setting{
+      "peer_security", Kind::kText,
+      "Node-to-node security: \"mtls\" (mutual TLS 1.3; needs --peer-tls-ca/-cert/-key) or "
+      "\"insecure-plaintext\" (anyone who reaches the peer port can act as a node)",
+      [](const C& c) { return std::string(c.peer_plaintext ? kInsecurePlaintext : kMutualTls); },
+      [](C& c, std::string_view text) -> Status {
+        if (text == kMutualTls) {
+          c.peer_plaintext = false;
+        } else if (text == kInsecurePlaintext) {
+          c.peer_plaintext = true;
+        } else {
+          return Status::InvalidArgument("must be \"" + std::string(kMutualTls) + "\" or \"" +
+                                         std::string(kInsecurePlaintext) + "\", got '" +
+                                         std::string(text) + "'");
+        }
+        return Status::Ok();
+      }});
   settings.push_back(
       Setting{"seeds", Kind::kText,
               "Comma-separated peer addresses to join through on first start (default: none = "
@@ -328,6 +359,17 @@ Status ApplyConfigFile(const std::string& path, const std::vector<Setting>& sett
   return Status::Ok();
 }
 
+struct PeerTlsFilesGiven {
+  explicit PeerTlsFilesGiven(const runtime::PeerTlsFiles& files) {
+    const int count =
+        !files.ca_file.empty() + !files.certificate_file.empty() + !files.private_key_file.empty();
+    any = count > 0;
+    all = count == 3;
+  }
+  bool any = false;
+  bool all = false;
+};
+
 Status ValidateConfig(const runtime::ServerConfig& config) {
   const std::uint32_t partitions = config.node.partition_count;
   if ((partitions & (partitions - 1)) != 0) {
@@ -365,6 +407,23 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
           cluster::ValidateReconnectBackoffConfig(config.peer_transport.reconnect_backoff());
       !backoff.ok()) {
     return Status::InvalidArgument("peer_reconnect_backoff_max_ms: " + backoff.message());
+  }
+  const PeerTlsFilesGiven tls_given(config.peer_tls);
+  if (config.node.peer_address.empty()) {
+    if (tls_given.any) {
+      return Status::InvalidArgument("peer_tls_* given without a peer address (--peer)");
+    }
+  } else if (config.peer_plaintext) {
+    if (tls_given.any) {
+      return Status::InvalidArgument(
+          "peer_tls_* given with peer_security = \"insecure-plaintext\"; drop one of them");
+    }
+  } else if (!tls_given.all) {
+    return Status::InvalidArgument(
+        "a clustered node (--peer) needs mutual TLS: --peer-tls-ca, --peer-tls-cert and "
+        "--peer-tls-key (make them with `meridian cert ca` and `meridian cert node --name " +
+        config.node.node_id +
+        "`), or --peer-security insecure-plaintext to run without any peer authentication");
   }
   if (!config.resp_address.empty()) {
     if (Result<api::ListenAddress> resp = api::ParseListenAddress(config.resp_address);
@@ -411,6 +470,8 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
                 "unknown argument '" + command.remaining().front() + "' (see --help)");
   }
   runtime::ServerConfig config = runtime::MachineDefaultServerConfig();
+  const std::string default_name = config.node.node_id;
+  config.node.node_id.clear();  // empty after the file and the flags: no name was given
   if (!arguments.config_file.empty()) {
     if (Status status = ApplyConfigFile(arguments.config_file, arguments.settings, config);
         !status.ok()) {
@@ -426,11 +487,12 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
   }
   config.test_power_loss_fs = arguments.test_power_loss_fs;
   // A clustered node without a name is named after its peer address, which is unique in the
-  // cluster (with port 0 the address is not known yet: pass --name).
-  const runtime::ServerConfig defaults;
-  if (config.node.node_id == defaults.node.node_id && !config.node.peer_address.empty() &&
-      !config.node.peer_address.ends_with(":0")) {
-    config.node.node_id = config.node.peer_address;
+  // cluster (with port 0 the address is not known yet: pass --name). A name given explicitly
+  // is kept, even when it is the default's ("node1").
+  if (config.node.node_id.empty()) {
+    const bool addressed =
+        !config.node.peer_address.empty() && !config.node.peer_address.ends_with(":0");
+    config.node.node_id = addressed ? config.node.peer_address : default_name;
   }
   if (Status status = ValidateConfig(config); !status.ok()) {
     return fail(kExitInvalidConfig, status.message());

@@ -188,6 +188,38 @@ std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
   return out;
 }
 
+std::string RenderPeerListenerMetrics(const TransportStats& stats, bool tls) {
+  std::string out;
+  Series(out, "meridian_peer_tls_enabled", "gauge",
+         "1 when peer connections use mutual TLS, 0 when they are plaintext (insecure).",
+         tls ? 1 : 0);
+  Series(out, "meridian_peer_connections_accepted_total", "counter",
+         "Peer connections accepted by the listener.", stats.connections_accepted);
+  Series(out, "meridian_peer_connections_refused_total", "counter",
+         "Peer connections closed at once: over the inbound connection limit.",
+         stats.connections_refused);
+  Series(out, "meridian_peer_tls_handshakes_failed_total", "counter",
+         "Inbound peer connections refused in the TLS handshake (no certificate of the cluster's "
+         "CA, not a node certificate, or not TLS at all).",
+         stats.tls_handshakes_failed);
+  Series(out, "meridian_peer_handshakes_completed_total", "counter",
+         "Inbound peer handshakes accepted.", stats.handshakes_completed);
+  Series(out, "meridian_peer_handshakes_rejected_total", "counter",
+         "Inbound peer handshakes refused (other cluster or protocol version, a node claiming a "
+         "name its certificate does not carry).",
+         stats.handshakes_rejected);
+  Series(out, "meridian_peer_pending_handshakes", "gauge",
+         "Inbound peer connections still in their handshakes (not yet authenticated).",
+         stats.pending_handshakes);
+  Series(out, "meridian_peer_pending_evicted_total", "counter",
+         "Unauthenticated peer connections closed to make room for newer ones (over 64).",
+         stats.pending_evicted);
+  Series(out, "meridian_peer_handshake_timeouts_total", "counter",
+         "Inbound peer connections closed for sending no handshake in time.",
+         stats.handshake_timeouts);
+  return out;
+}
+
 std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
   std::string out;
   Series(out, "meridian_rocksdb_block_cache_capacity_bytes", "gauge",

@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +21,7 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -28,6 +31,7 @@
 #include "core/assert.h"
 #include "runtime/peer_frame.h"
 #include "runtime/peer_socket.h"
+#include "runtime/peer_tls.h"
 #include "runtime/system_env.h"
 
 namespace meridian::runtime {
@@ -81,8 +85,15 @@ struct Link {
     watchdog.cancel();
   }
   bool open() { return stream.socket().is_open(); }
+  // Starts TLS over the connected stream with `context` (kept alive as long as the link).
+  void StartTls(std::shared_ptr<PeerTlsContext> context) {
+    tls_context = std::move(context);
+    tls = std::make_unique<asio::ssl::stream<beast::tcp_stream&>>(stream, tls_context->context());
+  }
 
-  beast::tcp_stream stream;
+  beast::tcp_stream stream;  // the TCP connection; its timeouts also bound TLS operations
+  std::shared_ptr<PeerTlsContext> tls_context;                 // with tls
+  std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;  // null: plaintext
   beast::flat_buffer read_buffer;  // bytes read from the stream, not yet returned as frames
   std::string description;         // "ADDRESS" or "ENDPOINT" for logs
   std::string remote_node_id;      // from the peer's handshake
@@ -142,7 +153,13 @@ asio::awaitable<boost::system::error_code> FillTo(Link& link, std::size_t needed
   beast::flat_buffer& buffer = link.read_buffer;
   while (buffer.size() < needed) {
     const std::size_t want = std::max(kReadChunkBytes, needed - buffer.size());
-    auto [ec, bytes] = co_await link.stream.async_read_some(buffer.prepare(want), kUseTuple);
+    boost::system::error_code ec;
+    std::size_t bytes = 0;
+    if (link.tls) {
+      std::tie(ec, bytes) = co_await link.tls->async_read_some(buffer.prepare(want), kUseTuple);
+    } else {
+      std::tie(ec, bytes) = co_await link.stream.async_read_some(buffer.prepare(want), kUseTuple);
+    }
     if (ec) co_return ec;
     buffer.commit(bytes);
     if (link.monitor) link.monitor->Received(NowMs());
@@ -182,6 +199,25 @@ asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) 
   co_return read;
 }
 
+// Writes all of `buffers` to the link (through TLS when it has it).
+template <typename Buffers>
+asio::awaitable<boost::system::error_code> WriteAll(Link& link, const Buffers& buffers) {
+  boost::system::error_code ec;
+  std::size_t written = 0;
+  if (link.tls) {
+    std::tie(ec, written) = co_await asio::async_write(*link.tls, buffers, kUseTuple);
+  } else {
+    std::tie(ec, written) = co_await asio::async_write(link.stream, buffers, kUseTuple);
+  }
+  co_return ec;
+}
+
+// A TLS error (certificate, protocol) rather than a network one.
+bool IsTlsError(const boost::system::error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec.category() == asio::ssl::error::get_stream_category();
+}
+
 void LogCoroutineEnd(std::exception_ptr error) {
   if (!error) return;
   try {
@@ -206,6 +242,7 @@ struct PeerTransport::State {
         handler(std::move(message_handler)),
         random(config.random_seed == 0 ? SystemRandom() : SystemRandom(config.random_seed)) {
     advertised_address = config.advertised_address;
+    tls = config.tls;
     proto::PeerMessage heartbeat;
     heartbeat.mutable_link_heartbeat();
     heartbeat_frame = EncodeFrame(heartbeat);
@@ -241,8 +278,12 @@ struct PeerTransport::State {
   std::uint16_t bound_port = 0;
   std::map<std::string, std::shared_ptr<Peer>> peers;
   std::unordered_map<std::uint64_t, std::shared_ptr<Link>> inbound_links;
+  // The inbound links still in their handshakes, oldest first (by registration id).
+  std::map<std::uint64_t, std::shared_ptr<Link>> pending_inbound;
   std::uint64_t next_inbound_id = 0;
   TransportStats inbound;
+  // New connections use it; a reload replaces it. Null: plaintext.
+  std::shared_ptr<PeerTlsContext> tls;
   bool stopping = false;
 };
 
@@ -323,7 +364,7 @@ asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_
 template <typename Buffers>
 asio::awaitable<boost::system::error_code> MonitoredWrite(Link& link, const Buffers& buffers) {
   link.monitor->WriteStarted(NowMs());
-  auto [ec, written] = co_await asio::async_write(link.stream, buffers, kUseTuple);
+  const boost::system::error_code ec = co_await WriteAll(link, buffers);
   link.monitor->WriteFinished(NowMs());
   co_return ec;
 }
@@ -407,9 +448,15 @@ class InboundRegistration {
  public:
   InboundRegistration(State& state, std::shared_ptr<Link> link)
       : state_(state), id_(state.next_inbound_id++) {
+    state_.pending_inbound.emplace(id_, link);
     state_.inbound_links.emplace(id_, std::move(link));
   }
-  ~InboundRegistration() { state_.inbound_links.erase(id_); }
+  ~InboundRegistration() {
+    state_.inbound_links.erase(id_);
+    state_.pending_inbound.erase(id_);
+  }
+  // The handshakes completed: no longer one of the pending (evictable) connections.
+  void Authenticated() { state_.pending_inbound.erase(id_); }
   InboundRegistration(const InboundRegistration&) = delete;
   InboundRegistration& operator=(const InboundRegistration&) = delete;
 
@@ -421,7 +468,29 @@ class InboundRegistration {
 // One accepted connection: the peer's handshake, our reply, then its messages.
 asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   InboundRegistration registration(*state, link);
+  // One deadline for the TLS handshake and the peer's handshake frame together.
   link->stream.expires_after(std::chrono::milliseconds(state->config.handshake_timeout_ms));
+  std::string certified_node_id;  // with TLS: whom the peer's certificate names
+  if (state->tls) {
+    link->StartTls(state->tls);
+    auto [tls_error] =
+        co_await link->tls->async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (state->stopping) co_return;
+    if (tls_error) {
+      ++state->inbound.tls_handshakes_failed;
+      spdlog::warn("peer transport: refused connection {}: TLS handshake failed: {}",
+                   link->description, tls_error.message());
+      co_return;
+    }
+    Result<std::string> certified = VerifiedPeerNodeId(link->tls->native_handle());
+    if (!certified.ok()) {
+      ++state->inbound.tls_handshakes_failed;
+      spdlog::warn("peer transport: refused connection {}: {}", link->description,
+                   certified.status().message());
+      co_return;
+    }
+    certified_node_id = std::move(*certified);
+  }
   FrameRead read = co_await ReadFrame(*link, kHandshakeFrameBytesMax);
   if (state->stopping) co_return;
   proto::Handshake hello;
@@ -450,6 +519,10 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
   proto::HandshakeReply reply;
   Status acceptable =
       CheckPeerHandshake(hello, state->config.cluster_name, state->config.protocol_version);
+  if (acceptable.ok() && link->tls && hello.node_id() != certified_node_id) {
+    acceptable = Status::InvalidArgument("its certificate is for node '" + certified_node_id +
+                                         "', not for node '" + hello.node_id() + "'");
+  }
   if (acceptable.ok()) {
     *reply.mutable_accepted() = state->OwnHandshake();
   } else {
@@ -459,10 +532,10 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
     reply.mutable_rejected()->set_reason(acceptable.message());
   }
   const std::string frame = EncodeFrame(reply);
-  auto [write_error, written] =
-      co_await asio::async_write(link->stream, asio::buffer(frame), kUseTuple);
+  const boost::system::error_code write_error = co_await WriteAll(*link, asio::buffer(frame));
   if (write_error || !acceptable.ok() || state->stopping) co_return;
   ++state->inbound.handshakes_completed;
+  registration.Authenticated();
   link->stream.expires_never();
   link->remote_node_id = hello.node_id();
   link->remote_address = hello.listen_address();
@@ -505,6 +578,14 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state) {
       continue;
     }
     ++state->inbound.connections_accepted;
+    if (state->pending_inbound.size() >= state->config.pending_handshakes_max) {
+      // Strangers can hold unauthenticated connections; the oldest makes room, so a flood
+      // cannot keep a member out for longer than its own handshake takes.
+      auto oldest = state->pending_inbound.begin();
+      oldest->second->Close();
+      state->pending_inbound.erase(oldest);
+      ++state->inbound.pending_evicted;
+    }
     auto link = std::make_shared<Link>(state->io);
     boost::system::error_code endpoint_error;
     tcp::endpoint remote = socket.remote_endpoint(endpoint_error);
@@ -544,9 +625,27 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
     co_return Status::Unavailable("connect to " + address + " failed: " + connect_error.message());
   }
   link.stream.expires_after(std::chrono::milliseconds(state.config.handshake_timeout_ms));
+  std::string certified_node_id;  // with TLS: whom the peer's certificate names
+  if (state.tls) {
+    link.StartTls(state.tls);
+    auto [tls_error] =
+        co_await link.tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+    if (tls_error) {
+      const std::string reason =
+          "TLS handshake with " + address + " failed: " + tls_error.message();
+      // A certificate the other side refused will be refused again: not worth queueing for.
+      if (IsTlsError(tls_error)) co_return Status::InvalidArgument(reason);
+      co_return Status::Unavailable(reason);
+    }
+    Result<std::string> certified = VerifiedPeerNodeId(link.tls->native_handle());
+    if (!certified.ok()) {
+      co_return Status::InvalidArgument("refusing " + address + ": " +
+                                        certified.status().message());
+    }
+    certified_node_id = std::move(*certified);
+  }
   const std::string hello = EncodeFrame(state.OwnHandshake());
-  auto [write_error, written] =
-      co_await asio::async_write(link.stream, asio::buffer(hello), kUseTuple);
+  const boost::system::error_code write_error = co_await WriteAll(link, asio::buffer(hello));
   if (write_error) {
     co_return Status::Unavailable("handshake to " + address + " failed: " + write_error.message());
   }
@@ -569,6 +668,11 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
           CheckPeerHandshake(theirs, state.config.cluster_name, state.config.protocol_version);
       !acceptable.ok()) {
     co_return Status::InvalidArgument("refusing " + address + ": " + acceptable.message());
+  }
+  if (link.tls && theirs.node_id() != certified_node_id) {
+    co_return Status::InvalidArgument("refusing " + address + ": its certificate is for node '" +
+                                      certified_node_id + "', not for node '" + theirs.node_id() +
+                                      "'");
   }
   link.stream.expires_never();
   link.remote_node_id = theirs.node_id();
@@ -812,9 +916,27 @@ std::optional<PeerStats> PeerTransport::peer_stats(const std::string& address) c
   return it->second->Snapshot();
 }
 
+Status PeerTransport::ReloadTls(std::shared_ptr<PeerTlsContext> tls) {
+  if (state_->tls == nullptr) {
+    return Status::InvalidArgument("the peer transport runs plaintext; restart it to use TLS");
+  }
+  if (tls == nullptr) return Status::InvalidArgument("no TLS context");
+  if (tls->node_id() != state_->config.node_id) {
+    return Status::InvalidArgument("the new certificate is for node '" + tls->node_id() +
+                                   "', not '" + state_->config.node_id + "'");
+  }
+  state_->tls = std::move(tls);
+  return Status::Ok();
+}
+
+bool PeerTransport::uses_tls() const {
+  return state_->tls != nullptr;
+}
+
 TransportStats PeerTransport::stats() const {
   TransportStats out = state_->inbound;
   out.connections_open = state_->inbound_links.size();
+  out.pending_handshakes = state_->pending_inbound.size();
   return out;
 }
 

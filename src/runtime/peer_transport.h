@@ -47,6 +47,7 @@
 #include "core/status.h"
 #include "proto/peer.pb.h"
 #include "runtime/peer_frame.h"
+#include "runtime/peer_tls.h"
 #include "runtime/peer_transport_config.h"
 
 namespace boost::asio {
@@ -88,6 +89,12 @@ struct TransportStats {
   std::uint64_t handshakes_completed = 0;
   std::uint64_t handshakes_rejected = 0;  // other cluster, protocol version, bad identity
   std::uint64_t handshake_timeouts = 0;
+  // Unauthenticated connections closed to make room for a newer one (pending_handshakes_max).
+  std::uint64_t pending_evicted = 0;
+  std::size_t pending_handshakes = 0;  // inbound connections not yet through their handshakes
+  // Inbound TLS handshakes that failed or presented no node certificate of the cluster's CA
+  // (the connection is closed before any frame is read).
+  std::uint64_t tls_handshakes_failed = 0;
   std::uint64_t frames_received = 0;  // PeerMessages handed to the handler
   std::uint64_t frames_rejected = 0;  // zero/oversized length or unparseable protobuf
   std::uint64_t heartbeats_sent = 0;  // both directions, every connection
@@ -115,6 +122,11 @@ class PeerTransport {
   // Closes the listener and every connection, drops queued frames (counted) and stops the
   // reconnect timers. Idempotent. Pending operations finish with errors on the io thread.
   void Stop();
+  // Replaces the TLS context of new connections (certificate rotation; open connections keep
+  // theirs). InvalidArgument when the transport runs plaintext, `tls` is null, or it is for
+  // another node id.
+  Status ReloadTls(std::shared_ptr<PeerTlsContext> tls);
+  bool uses_tls() const;
 
   std::uint16_t bound_port() const;               // 0 before Listen()
   const std::string& advertised_address() const;  // as sent in handshakes

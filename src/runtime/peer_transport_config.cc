@@ -24,11 +24,18 @@ Status PeerTransportConfig::Validate() const {
   if (frame_bytes_max < kHandshakeFrameBytesMax || frame_bytes_max > UINT32_MAX) {
     return Status::InvalidArgument("frame_bytes_max must be 4096..4294967295");
   }
+  if (pending_handshakes_max == 0 || pending_handshakes_max > inbound_connections_max) {
+    return Status::InvalidArgument("pending_handshakes_max must be 1..inbound_connections_max");
+  }
   if (send_queue_bytes_max == 0 || send_queue_frames_max == 0) {
     return Status::InvalidArgument("send queue limits must be above 0");
   }
   if (connect_timeout_ms == 0 || handshake_timeout_ms == 0) {
     return Status::InvalidArgument("connect and handshake timeouts must be above 0");
+  }
+  if (tls != nullptr && tls->node_id() != node_id) {
+    return Status::InvalidArgument("the peer TLS certificate is for node '" + tls->node_id() +
+                                   "', not '" + node_id + "'");
   }
   MERIDIAN_RETURN_IF_ERROR(cluster::ValidateReconnectBackoffConfig(reconnect_backoff()));
   return cluster::ValidateLinkMonitorConfig(link_monitor());

@@ -5,12 +5,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "cluster/link_monitor.h"
 #include "cluster/reconnect_backoff.h"
 #include "core/status.h"
 #include "runtime/peer_frame.h"
+#include "runtime/peer_tls.h"
 
 namespace meridian::runtime {
 
@@ -24,6 +26,10 @@ struct PeerTransportConfig {
   std::size_t send_queue_bytes_max = 64 << 20;  // per peer, frames queued or being written
   std::size_t send_queue_frames_max = 65536;    // per peer
   std::size_t inbound_connections_max = 1024;   // more are accepted and closed at once
+  // Inbound connections not yet through their handshakes (TLS and Meridian's): unauthenticated,
+  // so strangers can hold them. Over this, the oldest is closed to make room; each lasts at most
+  // handshake_timeout_ms.
+  std::size_t pending_handshakes_max = 64;
   // One connect attempt (SYN to established), also when SYNs are lost in a partition.
   std::uint32_t connect_timeout_ms = 2000;
   std::uint32_t handshake_timeout_ms = 2000;  // from connect/accept to the handshake reply
@@ -37,6 +43,9 @@ struct PeerTransportConfig {
   std::uint32_t idle_timeout_ms = cluster::LinkMonitorConfig{}.idle_timeout_ms;
   std::uint32_t write_timeout_ms = cluster::LinkMonitorConfig{}.write_timeout_ms;
   std::uint64_t random_seed = 0;  // backoff jitter; 0: seeded from the OS
+  // Mutual TLS 1.3 on every connection, both directions (runtime/peer_tls.h); its node id must
+  // be node_id. Null: plaintext, which lets anyone who reaches the port act as a node.
+  std::shared_ptr<PeerTlsContext> tls;
 
   // InvalidArgument naming the first bad field.
   Status Validate() const;

@@ -51,9 +51,28 @@ struct Server::Impl {
     boost::system::error_code ignored;
     signals->clear(ignored);
     signals->cancel(ignored);
+    if (reload_signal) reload_signal->cancel(ignored);
     drain_deadline = std::chrono::steady_clock::now() +
                      std::chrono::milliseconds(config.http_limits.request_timeout_ms);
     PollDrained();
+  }
+
+  // SIGHUP: loads the peer certificate files again; new peer connections use them. A file
+  // that does not load is logged and the certificates in use stay.
+  void WaitForReload() {
+    reload_signal->async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec || stopping) return;
+      Result<std::shared_ptr<PeerTlsContext>> tls =
+          PeerTlsContext::Load(config.peer_tls, transport_config_node_id);
+      Status reloaded = tls.ok() ? transport->ReloadTls(std::move(*tls)) : tls.status();
+      if (reloaded.ok()) {
+        spdlog::info("SIGHUP: reloaded the peer TLS certificate {}",
+                     config.peer_tls.certificate_file);
+      } else {
+        spdlog::error("SIGHUP: keeping the peer TLS certificates in use: {}", reloaded.message());
+      }
+      WaitForReload();
+    });
   }
 
   // Test only: RocksDB on a PowerLossFileSystem, announced loudly.
@@ -125,6 +144,8 @@ struct Server::Impl {
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
+  std::unique_ptr<asio::signal_set> reload_signal;      // SIGHUP: reload the peer certificates
+  std::string transport_config_node_id;                 // whom the peer certificate must name
   std::unique_ptr<asio::signal_set> power_loss_signal;  // SIGUSR2, test_power_loss_fs only
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
@@ -176,6 +197,19 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     transport_config.cluster_name = node_config.cluster_name;
     transport_config.node_id = node_config.node_id;
     transport_config.listen_address = node_config.peer_address;
+    if (config.peer_plaintext) {
+      spdlog::warn(
+          "INSECURE: peer connections are plaintext and unauthenticated (peer_security = "
+          "\"insecure-plaintext\"): anyone who can reach {} can read, write and reconfigure "
+          "this cluster",
+          node_config.peer_address);
+    } else {
+      Result<std::shared_ptr<PeerTlsContext>> tls =
+          PeerTlsContext::Load(config.peer_tls, node_config.node_id);
+      if (!tls.ok()) return tls.status();
+      transport_config.tls = std::move(*tls);
+      impl->transport_config_node_id = node_config.node_id;
+    }
     Impl* raw = impl.get();
     impl->transport = std::make_unique<PeerTransport>(
         impl->io, transport_config,
@@ -206,11 +240,17 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
-  impl->http->metrics().SetExtraSource(
-      [node = impl->node.get(), engine = impl->engine.get(), service = impl->service.get()] {
-        return RenderNodeMetrics(node->Stats()) + RenderEventLoopMetrics(service->loop_stats()) +
-               RenderStorageMemoryMetrics(engine->Memory());
-      });
+  impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get(),
+                                        service = impl->service.get(),
+                                        transport = impl->transport.get()] {
+    std::string out = RenderNodeMetrics(node->Stats()) +
+                      RenderEventLoopMetrics(service->loop_stats()) +
+                      RenderStorageMemoryMetrics(engine->Memory());
+    if (transport != nullptr) {
+      out += RenderPeerListenerMetrics(transport->stats(), transport->uses_tls());
+    }
+    return out;
+  });
   MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
@@ -260,6 +300,10 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     spdlog::info("received signal {}", signal_number);
     raw->BeginStop();
   });
+  if (impl->transport && impl->transport->uses_tls()) {
+    impl->reload_signal = std::make_unique<asio::signal_set>(impl->io, SIGHUP);
+    impl->WaitForReload();
+  }
   if (impl->power_loss_fs) {
     impl->power_loss_signal = std::make_unique<asio::signal_set>(impl->io, SIGUSR2);
     impl->power_loss_signal->async_wait([raw](const boost::system::error_code& ec, int) {

@@ -51,6 +51,12 @@ struct ServerConfig {
   // Connection liveness and reconnect settings of the node-to-node transport. cluster_name,
   // node_id and listen_address here are ignored: Open() takes them from `node`.
   PeerTransportConfig peer_transport;
+  // Mutual TLS between nodes (runtime/peer_tls.h): required when node.peer_address is set,
+  // unless peer_plaintext. SIGHUP reloads these files (certificate rotation).
+  PeerTlsFiles peer_tls;
+  // INSECURE: node-to-node traffic in plaintext, without authentication — anyone who reaches
+  // the peer port can act as a node. Logged loudly at start.
+  bool peer_plaintext = false;
   storage::RocksDbOptions rocksdb;
   // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its

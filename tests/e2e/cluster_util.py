@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import requests
 
-from conftest import Server, setup_or_call_failed
+from conftest import Server, peer_tls_args, setup_or_call_failed
 
 GOSSIP_INTERVAL_MS = 200
 REQUEST_TIMEOUT_S = 10
@@ -151,6 +151,8 @@ class Cluster:
         if seeds:
             args += ["--seeds", ",".join(seeds)]
         args += self.extra_args + list(extra_args)
+        if "--peer-security" not in args and "--peer-tls-ca" not in args:
+            args += peer_tls_args(name)
         node = ClusterNode(work_dir, name, args)
         self.nodes[name] = node
         return node.start()

@@ -4,6 +4,7 @@ free loopback ports, over plain HTTP and HTTPS (a self-signed certificate made a
 Every wait is bounded by a deadline; servers are stopped with SIGTERM (SIGKILL after a
 deadline) at teardown, and a failing test shows the server's stderr.
 """
+import atexit
 import os
 import selectors
 import shutil
@@ -25,6 +26,33 @@ def meridian_bin():
     if not path or not os.access(path, os.X_OK):
         pytest.fail("set MERIDIAN_BIN to the path of the built `meridian` binary")
     return path
+
+
+_PEER_CERT_DIR = None
+
+
+def peer_tls_args(name):
+    """Flags for mutual TLS between nodes: the test run's cluster CA (made once, by
+    `meridian cert ca`) and a node certificate for `name` (made on first use)."""
+    global _PEER_CERT_DIR
+    if _PEER_CERT_DIR is None:
+        _PEER_CERT_DIR = tempfile.mkdtemp(prefix="meridian-e2e-certs-")
+        atexit.register(shutil.rmtree, _PEER_CERT_DIR, True)
+        subprocess.run([meridian_bin(), "cert", "ca", "--dir", _PEER_CERT_DIR, "--cluster-name",
+                        "e2e"], check=True, capture_output=True, timeout=30)
+    certificate = os.path.join(_PEER_CERT_DIR, "node-%s.crt" % name)
+    if not os.path.exists(certificate):
+        subprocess.run([meridian_bin(), "cert", "node", "--dir", _PEER_CERT_DIR, "--name", name],
+                       check=True, capture_output=True, timeout=30)
+    return ["--peer-tls-ca", os.path.join(_PEER_CERT_DIR, "ca.crt"),
+            "--peer-tls-cert", certificate,
+            "--peer-tls-key", os.path.join(_PEER_CERT_DIR, "node-%s.key" % name)]
+
+
+def peer_cert_dir():
+    """The directory of the test run's cluster CA (ca.crt, ca.key) and node certificates."""
+    peer_tls_args("node1")
+    return _PEER_CERT_DIR
 
 
 class Server:
