@@ -59,6 +59,9 @@ struct ClientOptions {
   std::uint32_t timeout_ms = 10000;
   // Replies with a larger body are rejected as kProtocolError (a limit on memory use).
   std::uint64_t response_body_bytes_max = 256ull * 1024 * 1024;
+  // Bearer token of a user (`meridian user add`), sent as "Authorization: Bearer <token>" on
+  // every request. Empty: none (a node with --users-file answers 401 unauthenticated).
+  std::string token;
 };
 
 // One of the concurrent values of an object.

@@ -26,6 +26,8 @@ enum class ErrorCode {
   kTimeout,           // the request did not complete within ClientOptions::timeout_ms
   kTlsError,          // TLS setup, handshake or certificate verification failed
   kProtocolError,     // the server's reply could not be understood
+  kUnauthenticated,   // the server answered 401: no token, or one it does not know
+  kForbidden,         // the server answered 403: the user's role or buckets do not allow it
 };
 
 // A stable lower-case name for `code`, e.g. "too_large".

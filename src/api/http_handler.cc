@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::string_view kObjectPrefix = "/v1/kv/";
 constexpr std::string_view kBucketPrefix = "/v1/buckets/";
+constexpr std::string_view kClusterLocalPrefix = "/v1/cluster/local/";
 constexpr std::string_view kObjectMethods = "GET, PUT, DELETE";
 constexpr std::string_view kBucketMethods = "GET, PUT";
 constexpr std::string_view kContextHeader = "X-Meridian-Context";
@@ -185,6 +186,64 @@ Status RequireNoQuery(std::string_view query) {
 HttpHandler::HttpHandler(KvService& service, Metrics& metrics, const HttpLimits& limits)
     : service_(service), metrics_(metrics), limits_(limits) {}
 
+void HttpHandler::SetAccessControl(std::shared_ptr<const AccessControl> access,
+                                   bool metrics_require_auth) {
+  access_ = std::move(access);
+  metrics_require_auth_ = metrics_require_auth;
+}
+
+std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
+                                                   std::string_view path) const {
+  // What the request needs: the same routing as Handle, coarsely. Unknown paths need a user
+  // (a stranger learns nothing, not even which paths exist).
+  Access access = Access::kRead;
+  std::string_view bucket;
+  const bool reads = request.method == "GET" || request.method == "HEAD";
+  if (path == "/health") return std::nullopt;
+  if (path == "/metrics") {
+    if (!metrics_require_auth_) return std::nullopt;
+  } else if (path.starts_with(kObjectPrefix)) {
+    std::string_view rest = path.substr(kObjectPrefix.size());
+    bucket = rest.substr(0, rest.find('/'));
+    access = reads ? Access::kRead : Access::kWrite;
+  } else if (path.starts_with(kBucketPrefix)) {
+    bucket = path.substr(kBucketPrefix.size());
+    access = reads ? Access::kRead : Access::kAdmin;
+  } else if (path.starts_with(kClusterLocalPrefix)) {
+    access = Access::kAdmin;  // one replica's raw copy: an operator's tool
+  } else if (path.starts_with(kClusterPrefix)) {
+    access = reads ? Access::kRead : Access::kAdmin;
+  }
+  std::string_view token;
+  if (request.authorization) {
+    std::string_view header = *request.authorization;
+    if (header.size() > 7 &&
+        (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ")) {
+      token = header.substr(7);
+    }
+  }
+  const User* user = token.empty() ? nullptr : access_->Authenticate(token);
+  if (user == nullptr) {
+    HttpResponse response =
+        ErrorResponse(401, error_code::kUnauthenticated,
+                      token.empty() ? "authentication required: send Authorization: Bearer <token>"
+                                    : "the bearer token is not valid");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"meridian\"");
+    return response;
+  }
+  if (!AccessControl::Allows(*user, access, bucket)) {
+    std::string what = access == Access::kAdmin   ? "administer"
+                       : access == Access::kWrite ? "write"
+                                                  : "read";
+    std::string message =
+        "user '" + user->name + "' (" + std::string(RoleName(user->role)) + ") may not " + what;
+    if (!bucket.empty() && access != Access::kAdmin)
+      message += " bucket '" + std::string(bucket) + "'";
+    return ErrorResponse(403, error_code::kForbidden, message);
+  }
+  return std::nullopt;
+}
+
 std::size_t HttpHandler::BodyBytesMax(std::string_view target) const {
   std::string_view path = SplitTarget(target).path;
   if (path.starts_with(kObjectPrefix)) return limits_.value_bytes_max;
@@ -228,6 +287,11 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
   const std::int64_t start_ns = NowNanoseconds();
   const std::string target = request.target;
   auto [path, query] = SplitTarget(target);
+  if (access_) {
+    if (std::optional<HttpResponse> refused = Authorize(request, path)) {
+      return Finish(kOpOther, start_ns, std::move(*refused), respond);
+    }
+  }
 
   if (path == "/health" || path == "/metrics") {
     std::string_view op = path == "/health" ? kOpHealth : kOpMetrics;

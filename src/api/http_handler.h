@@ -11,8 +11,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 
+#include "api/access_control.h"
 #include "api/http_limits.h"
 #include "api/http_message.h"
 #include "api/kv_service.h"
@@ -27,6 +30,12 @@ class HttpHandler {
   HttpHandler(KvService& service, Metrics& metrics, const HttpLimits& limits);
 
   void Handle(HttpRequest request, Respond respond);
+
+  // Turns authentication on: every request but GET /health (and GET /metrics unless
+  // `metrics_require_auth`) needs "Authorization: Bearer <token>" of a user whose role and
+  // buckets allow it — else 401 unauthenticated (with WWW-Authenticate) or 403 forbidden.
+  // Null: no authentication (the default).
+  void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);
 
   // Responses the connection layer produces itself (the request never reached Handle);
   // both are recorded in the metrics and close the connection.
@@ -47,6 +56,11 @@ class HttpHandler {
   void HandleBucket(std::string_view bucket, std::string_view query, HttpRequest& request,
                     std::int64_t start_ns, Respond respond);
 
+  // Null when the request may go on; else the 401/403 to answer with.
+  std::optional<HttpResponse> Authorize(const HttpRequest& request, std::string_view path) const;
+
+  std::shared_ptr<const AccessControl> access_;
+  bool metrics_require_auth_ = false;
   KvService& service_;
   Metrics& metrics_;
   HttpLimits limits_;

@@ -15,6 +15,7 @@ struct HttpRequest {
   std::string target;                  // origin-form request target: path plus optional "?query"
   std::optional<std::string> context;  // X-Meridian-Context, when present
   std::string body;
+  std::optional<std::string> authorization;  // Authorization, when present
 };
 
 struct HttpResponse {

@@ -328,6 +328,9 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
     if (auto it = message.find("X-Meridian-Context"); it != message.end()) {
       request.context = std::string(it->value());
     }
+    if (auto it = message.find(http::field::authorization); it != message.end()) {
+      request.authorization = std::string(it->value());
+    }
     request.body = std::move(message.body());
 
     lowest.expires_never();  // the reply's latency is the service's business, not the client's
@@ -484,6 +487,11 @@ Status HttpServer::ListenHttps(std::string_view address, const std::string& cert
   asio::co_spawn(state_->io, AcceptLoop(state_, state_->acceptors.back(), /*tls=*/true),
                  LogSessionEnd);
   return Status::Ok();
+}
+
+void HttpServer::SetAccessControl(std::shared_ptr<const AccessControl> access,
+                                  bool metrics_require_auth) {
+  state_->handler.SetAccessControl(std::move(access), metrics_require_auth);
 }
 
 std::string HttpServer::http_endpoint() const {

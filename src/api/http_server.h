@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/access_control.h"
 #include "api/http_limits.h"
 #include "api/kv_service.h"
 #include "api/metrics.h"
@@ -56,6 +57,9 @@ class HttpServer {
   // certificate chain or private key cannot be loaded or do not match.
   Status ListenHttps(std::string_view address, const std::string& certificate_chain_file,
                      const std::string& private_key_file);
+
+  // Authentication and authorisation of every request (HttpHandler::SetAccessControl).
+  void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);
 
   // Bound endpoints as "IP:PORT"; empty when that listener is not open.
   std::string http_endpoint() const;

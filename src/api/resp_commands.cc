@@ -38,6 +38,17 @@ char Lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// Whether the space-separated `flags` hold `flag`.
+bool HasFlag(std::string_view flags, std::string_view flag) {
+  while (!flags.empty()) {
+    const std::size_t space = flags.find(' ');
+    if (flags.substr(0, space) == flag) return true;
+    if (space == std::string_view::npos) break;
+    flags.remove_prefix(space + 1);
+  }
+  return false;
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -259,6 +270,18 @@ void RespCommands::Execute(std::span<const std::string_view> args, RespReply rep
     return;
   }
   call.op = command->op;
+  if (access_) {
+    const bool no_auth = HasFlag(command->flags, "no_auth");
+    const std::optional<User>& user = call.reply.connection().user();
+    if (!user && !no_auth) return call.Error(401, "NOAUTH Authentication required.");
+    const bool writes = HasFlag(command->flags, "write");
+    const bool reads = HasFlag(command->flags, "readonly");
+    if (user && (writes || reads) &&
+        !AccessControl::Allows(*user, writes ? Access::kWrite : Access::kRead, settings_.bucket)) {
+      return call.Error(403, "NOPERM User " + user->name + " has no permissions to run the '" +
+                                 std::string(command->name) + "' command");
+    }
+  }
   if (call.reply.connection().in_transaction() && command->run != &RespHandlers::Exec &&
       command->run != &RespHandlers::Discard && command->run != &RespHandlers::Quit) {
     // Nothing runs inside a MULTI Meridian cannot honour, so a client that ignores the MULTI
@@ -294,7 +317,22 @@ void RespHandlers::Echo(RespCommands&, Args args, Call& call) {
   call.Ok([message = args[1]](std::string& out) { resp::AppendBulkString(out, message); });
 }
 
-void RespHandlers::Hello(RespCommands&, Args args, Call& call) {
+namespace {
+// AUTH [user] token / HELLO ... AUTH user token with authentication on: the connection's user
+// on success; WRONGPASS (as Redis) otherwise.
+bool Authenticate(const AccessControl& access, std::optional<std::string_view> name,
+                  std::string_view token, Call& call) {
+  const User* user = access.Authenticate(token);
+  if (user == nullptr || (name && *name != user->name)) {
+    call.Error(401, "WRONGPASS invalid username-password pair or user is disabled.");
+    return false;
+  }
+  call.reply.connection().set_user(*user);
+  return true;
+}
+}  // namespace
+
+void RespHandlers::Hello(RespCommands& self, Args args, Call& call) {
   if (args.size() >= 2) {
     std::int64_t version = 0;
     if (!ParseInteger(args[1], version)) {
@@ -308,12 +346,21 @@ void RespHandlers::Hello(RespCommands&, Args args, Call& call) {
   std::optional<std::string_view> name;
   for (std::size_t i = 2; i < args.size(); ++i) {
     if (EqualsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
-      i += 2;  // no authentication: any credentials are accepted, as by Redis without a password
+      // Without authentication any credentials are accepted, as by Redis without a password.
+      if (self.access_ && !Authenticate(*self.access_, args[i + 1], args[i + 2], call)) return;
+      i += 2;
     } else if (EqualsIgnoreCase(args[i], "SETNAME") && i + 1 < args.size()) {
       name = args[++i];
     } else {
       return call.Error(400, "ERR Syntax error in HELLO option '" + std::string(args[i]) + "'");
     }
+  }
+  if (self.access_ && !call.reply.connection().user()) {
+    return call.Error(401,
+                      "NOAUTH HELLO must be called with the client already authenticated, "
+                      "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                      "authenticate the client and select the RESP protocol version at the same "
+                      "time");
   }
   if (name) {
     if (!ValidClientName(*name)) {
@@ -342,8 +389,15 @@ void RespHandlers::Hello(RespCommands&, Args args, Call& call) {
   });
 }
 
-void RespHandlers::Auth(RespCommands&, Args args, Call& call) {
-  // Meridian has no authentication; answer as Redis does when no password is configured.
+void RespHandlers::Auth(RespCommands& self, Args args, Call& call) {
+  if (self.access_) {
+    if (args.size() != 2 && args.size() != 3) return call.Error(400, "ERR syntax error");
+    const std::optional<std::string_view> name =
+        args.size() == 3 ? std::optional<std::string_view>(args[1]) : std::nullopt;
+    if (Authenticate(*self.access_, name, args.back(), call)) call.Ok(resp::AppendOk);
+    return;
+  }
+  // Authentication is off; answer as Redis does when no password is configured.
   if (args.size() == 2) {
     return call.Error(400,
                       "ERR AUTH <password> called without any password configured for the "

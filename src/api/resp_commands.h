@@ -19,10 +19,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "api/access_control.h"
 #include "api/kv_service.h"
 #include "api/metrics.h"
 #include "api/resp_connection.h"
@@ -52,6 +54,13 @@ class RespCommands {
   void ProtocolError(std::string_view message, RespReply reply);
 
   RespSettings& settings() { return settings_; }
+  // Turns authentication on (null: off, the default): every command but AUTH, HELLO and QUIT
+  // needs an authenticated connection ("-NOAUTH"), and reads and writes of the bucket need a
+  // user whose role and buckets allow them ("-NOPERM"). AUTH takes a user's token as the
+  // password (`AUTH <token>` or `AUTH <user> <token>`).
+  void SetAccessControl(std::shared_ptr<const AccessControl> access) {
+    access_ = std::move(access);
+  }
 
   struct Command;  // one entry of the command table (resp_commands.cc)
 
@@ -60,6 +69,7 @@ class RespCommands {
   KvService& service_;
   Metrics* metrics_;
   RespSettings settings_;
+  std::shared_ptr<const AccessControl> access_;
   std::int64_t started_ns_;  // for INFO uptime
 };
 

@@ -23,11 +23,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/access_control.h"
 #include "api/resp_parser.h"
 
 namespace meridian::api {
@@ -81,6 +83,9 @@ class RespConnection : public std::enable_shared_from_this<RespConnection> {
   std::uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
+  // The user this connection authenticated as (AUTH, HELLO ... AUTH); none before.
+  const std::optional<User>& user() const { return user_; }
+  void set_user(User user) { user_ = std::move(user); }
   // After MULTI (unsupported): commands are refused until EXEC or DISCARD.
   bool in_transaction() const { return in_transaction_; }
   void set_in_transaction(bool value) { in_transaction_ = value; }
@@ -113,6 +118,7 @@ class RespConnection : public std::enable_shared_from_this<RespConnection> {
   bool processing_ = false;
   bool closing_ = false;
   bool in_transaction_ = false;
+  std::optional<User> user_;
   std::function<void()> wakeup_;
 };
 

@@ -364,4 +364,8 @@ std::size_t RespServer::connection_count() const {
   return state_->sessions.size();
 }
 
+void RespServer::SetAccessControl(std::shared_ptr<const AccessControl> access) {
+  state_->commands->SetAccessControl(std::move(access));
+}
+
 }  // namespace meridian::api

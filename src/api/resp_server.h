@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/access_control.h"
 #include "api/kv_service.h"
 #include "api/metrics.h"
 #include "api/resp_commands.h"
@@ -64,6 +65,8 @@ class RespServer {
 
   // Open connections.
   std::size_t connection_count() const;
+  // Authentication of new commands (RespCommands::SetAccessControl).
+  void SetAccessControl(std::shared_ptr<const AccessControl> access);
 
   // Defined in resp_server.cc; public only so the session code there can name it.
   struct State;

@@ -38,6 +38,7 @@ struct BenchConfig {
   DriverKind driver = DriverKind::kMeridianHttp;
   std::string address;  // HOST:PORT
   std::string bucket = "bench";
+  std::string token;  // meridian-http: bearer token of a user (empty: none)
   // Meridian over HTTP: per-request quorum overrides (empty: the bucket's), and whether to
   // set the bucket's conflict_policy to lww first (blind updates then overwrite).
   std::string r;

@@ -25,6 +25,7 @@ class HttpDriver final : public Driver {
     client::ClientOptions options;
     options.endpoint = Endpoint(config_);
     options.timeout_ms = config_.timeout_ms;
+    options.token = config_.token;
     auto created = client::Client::Create(options);
     if (!created.ok()) return created.error();
     if (auto health = (*created)->Health(); !health.ok()) return health;
@@ -84,6 +85,7 @@ client::Result<std::unique_ptr<Driver>> MakeHttpDriver(const BenchConfig& config
   client::ClientOptions options;
   options.endpoint = "http://" + config.address;
   options.timeout_ms = config.timeout_ms;
+  options.token = config.token;
   client::PoolOptions pool;
   pool.connections = static_cast<std::uint32_t>(connections);
   pool.pipeline_depth = config.pipeline;

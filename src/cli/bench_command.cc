@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -46,6 +47,7 @@ struct BenchArguments {
   std::string driver = "meridian-http";
   std::string address;
   std::string bucket = "bench";
+  std::string token;
   std::string r;
   std::string w;
   std::string dw;
@@ -156,6 +158,7 @@ std::optional<std::string> BuildConfig(const CLI::App& command, const BenchArgum
     return "--phase must be load, run or both";
   }
   config.bucket = arguments.bucket;
+  config.token = arguments.token;
   const std::pair<const char*, const std::string*> quorums[] = {
       {"--r", &arguments.r}, {"--w", &arguments.w}, {"--dw", &arguments.dw}};
   for (const auto& [flag, text] : quorums) {
@@ -250,6 +253,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   command->add_option("--address", a.address,
                       "HOST:PORT (default 127.0.0.1: 8080 http, 6380 resp, 6379 redis, 2379 etcd)");
   command->add_option("--bucket", a.bucket, "Bucket (meridian-http)")->capture_default_str();
+  if (const char* token = std::getenv("MERIDIAN_TOKEN"); token != nullptr) a.token = token;
+  command->add_option("--token", a.token, "Bearer token (meridian-http; default: $MERIDIAN_TOKEN)");
   command->add_option("--r", a.r, "Per-request r (meridian-http; default: the bucket's)");
   command->add_option("--w", a.w, "Per-request w (meridian-http; default: the bucket's)");
   command->add_option("--dw", a.dw, "Per-request dw (meridian-http; default: the bucket's)");

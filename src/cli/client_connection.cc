@@ -21,6 +21,10 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
       ->capture_default_str();
   command.add_option("--cacert", flags.ca_file, "PEM file of CA certificates for https");
   command.add_flag("--insecure", flags.insecure, "Do not verify the server's certificate");
+  if (const char* token = std::getenv("MERIDIAN_TOKEN"); token != nullptr) flags.token = token;
+  command.add_option("--token", flags.token,
+                     "Bearer token of a user (default: $MERIDIAN_TOKEN; prefer the variable: "
+                     "command lines are visible to other local users)");
   command.add_option("--timeout-ms", flags.timeout_ms, "Request timeout, 0 = none")
       ->capture_default_str();
 }
@@ -30,6 +34,7 @@ std::variant<std::unique_ptr<client::Client>, Failure> Connect(const ConnectionF
   options.endpoint = flags.url;
   options.ca_file = flags.ca_file;
   options.verify_peer = !flags.insecure;
+  options.token = flags.token;
   const std::optional<std::uint32_t> timeout_ms = ParseUnsigned(flags.timeout_ms);
   if (!timeout_ms) return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
   options.timeout_ms = *timeout_ms;

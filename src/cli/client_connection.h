@@ -33,6 +33,7 @@ struct ConnectionFlags {
   std::string ca_file;
   bool insecure = false;
   std::string timeout_ms = "10000";
+  std::string token;  // bearer token; default $MERIDIAN_TOKEN
 };
 void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 

@@ -17,5 +17,6 @@ void AddDevCommand(CLI::App& app, int& exit_code);    // dev_command.cc: local c
 void AddClusterCommands(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);  // bench_command.cc: load generator
 void AddCertCommand(CLI::App& app, int& exit_code);   // cert_command.cc: CA, node, client certs
+void AddUserCommand(CLI::App& app, int& exit_code);   // user_command.cc: users file
 
 }  // namespace meridian::cli

@@ -118,8 +118,9 @@ std::vector<Setting> MakeSettings() {
   std::vector<Setting> settings;
   settings.push_back(TextSetting("data_dir", "Data directory (RocksDB in <data_dir>/db)",
                                  [](C& c) -> std::string& { return c.data_dir; }));
-  settings.push_back(TextSetting("http", "Plain HTTP listen address HOST:PORT (port 0: any free)",
-                                 [](C& c) -> std::string& { return c.http_address; }));
+  settings.push_back(
+      TextSetting("http", "Plain HTTP listen address HOST:PORT (port 0: any free; \"\": off)",
+                  [](C& c) -> std::string& { return c.http_address; }));
   settings.push_back(TextSetting("https", "TLS listen address HOST:PORT (default: off)",
                                  [](C& c) -> std::string& { return c.https_address; }));
   settings.push_back(
@@ -128,6 +129,23 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(TextSetting("tls_key",
                                  "PEM private key file, required with --https (default: none)",
                                  [](C& c) -> std::string& { return c.tls_private_key_file; }));
+  settings.push_back(TextSetting(
+      "users_file",
+      "Users, roles and token hashes (JSON; `meridian user add` writes it). Given: every "
+      "request but /health needs a bearer token (default: none = no authentication)",
+      [](C& c) -> std::string& { return c.users_file; }));
+  settings.push_back(
+      Setting{"metrics_auth", Kind::kText,
+              "With --users-file: \"open\" (GET /metrics needs no token) or \"required\"",
+              [](const C& c) { return std::string(c.metrics_require_auth ? "required" : "open"); },
+              [](C& c, std::string_view text) -> Status {
+                if (text != "open" && text != "required") {
+                  return Status::InvalidArgument("must be \"open\" or \"required\", got '" +
+                                                 std::string(text) + "'");
+                }
+                c.metrics_require_auth = text == "required";
+                return Status::Ok();
+              }});
   settings.push_back(TextSetting("resp",
                                  "Redis-protocol (RESP2) listen address HOST:PORT (default: off)",
                                  [](C& c) -> std::string& { return c.resp_address; }));
@@ -370,6 +388,39 @@ struct PeerTlsFilesGiven {
   bool all = false;
 };
 
+// Whether `address` ("HOST:PORT") listens on a loopback address only (127.0.0.0/8, ::1).
+bool IsLoopback(const std::string& address) {
+  Result<api::ListenAddress> parsed = api::ParseListenAddress(address);
+  if (!parsed.ok()) return false;
+  return parsed->host.starts_with("127.") || parsed->host == "::1";
+}
+
+// Secure by default (issue 11): a node reachable from other machines needs TLS and
+// authentication on every port it opens, unless the operator says --insecure.
+Status CheckExposure(const runtime::ServerConfig& config, bool insecure) {
+  if (insecure) return Status::Ok();
+  std::vector<std::string> problems;
+  if (!config.http_address.empty() && !IsLoopback(config.http_address)) {
+    problems.push_back("plain HTTP on " + config.http_address +
+                       " (use --https, and --http on 127.0.0.1 or --http \"\" to turn it off)");
+  }
+  if (!config.https_address.empty() && !IsLoopback(config.https_address) &&
+      config.users_file.empty()) {
+    problems.push_back("HTTPS on " + config.https_address + " without --users-file");
+  }
+  if (!config.resp_address.empty() && !IsLoopback(config.resp_address)) {
+    problems.push_back("RESP on " + config.resp_address +
+                       " (RESP has no TLS: passwords and data would cross the network in clear "
+                       "text)");
+  }
+  if (problems.empty()) return Status::Ok();
+  std::string message =
+      "refusing to serve clients from other machines without TLS and "
+      "authentication: ";
+  for (std::size_t i = 0; i < problems.size(); ++i) message += (i ? "; " : "") + problems[i];
+  return Status::InvalidArgument(message + ". Pass --insecure to do it anyway");
+}
+
 Status ValidateConfig(const runtime::ServerConfig& config) {
   const std::uint32_t partitions = config.node.partition_count;
   if ((partitions & (partitions - 1)) != 0) {
@@ -377,7 +428,12 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
                                    std::to_string(partitions));
   }
   if (config.data_dir.empty()) return Status::InvalidArgument("data_dir must not be empty");
-  if (Result<api::ListenAddress> http = api::ParseListenAddress(config.http_address); !http.ok()) {
+  if (config.http_address.empty()) {
+    if (config.https_address.empty()) {
+      return Status::InvalidArgument("no client listener: give --http or --https (or both)");
+    }
+  } else if (Result<api::ListenAddress> http = api::ParseListenAddress(config.http_address);
+             !http.ok()) {
     return Status::InvalidArgument("http: " + http.status().message());
   }
   if (Status name = cluster::ValidateNodeId(config.node.node_id); !name.ok()) {
@@ -458,6 +514,7 @@ struct ServeArguments {
   std::vector<CLI::Option*> flag_options;
   std::string config_file;
   bool test_power_loss_fs = false;
+  bool insecure = false;
 };
 
 int RunServe(CLI::App& command, ServeArguments& arguments) {
@@ -497,9 +554,17 @@ int RunServe(CLI::App& command, ServeArguments& arguments) {
   if (Status status = ValidateConfig(config); !status.ok()) {
     return fail(kExitInvalidConfig, status.message());
   }
+  if (Status exposure = CheckExposure(config, arguments.insecure); !exposure.ok()) {
+    return fail(kExitInvalidConfig, exposure.message());
+  }
 
   // Logs go to stderr; stdout carries only the ready line.
   spdlog::set_default_logger(spdlog::stderr_color_mt("meridian"));
+  if (arguments.insecure) {
+    spdlog::warn(
+        "--insecure: client ports may be reachable from other machines without TLS or "
+        "authentication");
+  }
   Result<std::unique_ptr<runtime::Server>> server = runtime::Server::Open(config);
   if (!server.ok()) return fail(kExitStartupFailed, server.status().ToString());
   if (Status status = (*server)->Run(); !status.ok()) {
@@ -529,6 +594,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
     if (!shown.empty()) option->default_str(shown);
     arguments->flag_options.push_back(option);
   }
+  command->add_flag("--insecure", arguments->insecure,
+                    "Serve clients on non-loopback addresses without TLS or authentication "
+                    "(plain HTTP, RESP, HTTPS without --users-file)");
   command
       ->add_flag("--test-power-loss-fs", arguments->test_power_loss_fs,
                  "TEST ONLY, never in production: RocksDB runs on a simulated power-loss file "

@@ -40,6 +40,7 @@ namespace {
 Result<std::unique_ptr<internal::AsyncHttpPool>> MakePool(boost::asio::io_context& loop,
                                                           const ClientOptions& options,
                                                           const PoolOptions& pool) {
+  if (auto token = internal::ValidateToken(options.token); !token.ok()) return token.error();
   auto endpoint = internal::ParseEndpoint(options.endpoint);
   if (!endpoint.ok()) return endpoint.error();
   return internal::AsyncHttpPool::Create(loop, std::move(endpoint).value(), options, pool);

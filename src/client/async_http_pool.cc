@@ -341,6 +341,11 @@ class StreamConnection final : public AsyncHttpPool::Impl::Connection,
     out += "\r\nUser-Agent: ";
     out += kUserAgent;
     out += "\r\n";
+    if (!pool_->options_.token.empty()) {
+      out += "Authorization: Bearer ";
+      out += pool_->options_.token;
+      out += "\r\n";
+    }
     for (const auto& [name, value] : request.headers) {
       out += name;
       out += ": ";

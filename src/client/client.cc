@@ -58,6 +58,10 @@ const char* ErrorCodeName(ErrorCode code) {
       return "tls_error";
     case ErrorCode::kProtocolError:
       return "protocol_error";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
+    case ErrorCode::kForbidden:
+      return "forbidden";
   }
   return "unknown";
 }
@@ -93,6 +97,7 @@ class Client::Impl {
 };
 
 Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (auto token = internal::ValidateToken(options.token); !token.ok()) return token.error();
   auto endpoint = internal::ParseEndpoint(options.endpoint);
   if (!endpoint.ok()) return endpoint.error();
   auto connection = internal::HttpConnection::Create(std::move(endpoint).value(), options);

@@ -176,6 +176,8 @@ class HttpConnection::Impl {
     message.version(11);
     message.set(http::field::host, host_header_);
     message.set(http::field::user_agent, kUserAgent);
+    if (!options_.token.empty())
+      message.set(http::field::authorization, "Bearer " + options_.token);
     for (const auto& [name, value] : request.headers) message.set(name, value);
     message.body() = request.body;
     message.keep_alive(true);

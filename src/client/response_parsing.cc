@@ -33,6 +33,10 @@ ErrorCode CodeForStatus(int status) {
   switch (status) {
     case 400:
       return ErrorCode::kBadRequest;
+    case 401:
+      return ErrorCode::kUnauthenticated;
+    case 403:
+      return ErrorCode::kForbidden;
     case 404:
       return ErrorCode::kNotFound;
     case 413:

@@ -19,6 +19,19 @@ bool IsUnreserved(unsigned char byte) {
 
 }  // namespace
 
+Result<void> ValidateToken(std::string_view token) {
+  if (token.size() > 1024) {
+    return Error{ErrorCode::kInvalidArgument, "", "the token is longer than 1024 bytes", 0, false};
+  }
+  for (char c : token) {
+    if (c <= ' ' || c > '~') {
+      return Error{ErrorCode::kInvalidArgument, "",
+                   "the token may contain only visible ASCII characters", 0, false};
+    }
+  }
+  return {};
+}
+
 Result<Endpoint> ParseEndpoint(std::string_view url) {
   Endpoint endpoint;
   std::string_view rest;

@@ -20,6 +20,10 @@ struct Endpoint {
 // user information or an unknown scheme is kInvalidArgument.
 Result<Endpoint> ParseEndpoint(std::string_view url);
 
+// A bearer token is empty or 1..1024 visible ASCII characters (no spaces or control bytes,
+// which could split the header); kInvalidArgument otherwise.
+Result<void> ValidateToken(std::string_view token);
+
 // Percent-encodes every byte except RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~),
 // so any byte string (NUL, '/', '%', non-UTF-8) survives as one path segment.
 std::string PercentEncode(std::string_view bytes);

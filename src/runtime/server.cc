@@ -62,14 +62,28 @@ struct Server::Impl {
   void WaitForReload() {
     reload_signal->async_wait([this](const boost::system::error_code& ec, int) {
       if (ec || stopping) return;
-      Result<std::shared_ptr<PeerTlsContext>> tls =
-          PeerTlsContext::Load(config.peer_tls, transport_config_node_id);
-      Status reloaded = tls.ok() ? transport->ReloadTls(std::move(*tls)) : tls.status();
-      if (reloaded.ok()) {
-        spdlog::info("SIGHUP: reloaded the peer TLS certificate {}",
-                     config.peer_tls.certificate_file);
-      } else {
-        spdlog::error("SIGHUP: keeping the peer TLS certificates in use: {}", reloaded.message());
+      if (transport && transport->uses_tls()) {
+        Result<std::shared_ptr<PeerTlsContext>> tls =
+            PeerTlsContext::Load(config.peer_tls, transport_config_node_id);
+        Status reloaded = tls.ok() ? transport->ReloadTls(std::move(*tls)) : tls.status();
+        if (reloaded.ok()) {
+          spdlog::info("SIGHUP: reloaded the peer TLS certificate {}",
+                       config.peer_tls.certificate_file);
+        } else {
+          spdlog::error("SIGHUP: keeping the peer TLS certificates in use: {}", reloaded.message());
+        }
+      }
+      if (!config.users_file.empty()) {
+        Result<api::AccessControl> access = api::AccessControl::LoadFile(config.users_file);
+        if (access.ok()) {
+          spdlog::info("SIGHUP: reloaded {} user(s) from {}", access->users().size(),
+                       config.users_file);
+          this->access = std::make_shared<const api::AccessControl>(std::move(*access));
+          http->SetAccessControl(this->access, config.metrics_require_auth);
+          if (resp) resp->SetAccessControl(this->access);
+        } else {
+          spdlog::error("SIGHUP: keeping the users in use: {}", access.status().message());
+        }
       }
       WaitForReload();
     });
@@ -146,6 +160,7 @@ struct Server::Impl {
   std::unique_ptr<asio::signal_set> signals;
   std::unique_ptr<asio::signal_set> reload_signal;      // SIGHUP: reload the peer certificates
   std::string transport_config_node_id;                 // whom the peer certificate must name
+  std::shared_ptr<const api::AccessControl> access;     // users (users_file); null: none
   std::unique_ptr<asio::signal_set> power_loss_signal;  // SIGUSR2, test_power_loss_fs only
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
@@ -251,7 +266,17 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     }
     return out;
   });
-  MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
+  if (!config.users_file.empty()) {
+    Result<api::AccessControl> access = api::AccessControl::LoadFile(config.users_file);
+    if (!access.ok()) return access.status();
+    spdlog::info("authentication on: {} user(s) from {}", access->users().size(),
+                 config.users_file);
+    impl->access = std::make_shared<const api::AccessControl>(std::move(*access));
+    impl->http->SetAccessControl(impl->access, config.metrics_require_auth);
+  }
+  if (!config.http_address.empty()) {
+    MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
+  }
   if (!config.https_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
         config.https_address, config.tls_certificate_file, config.tls_private_key_file));
@@ -273,6 +298,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         std::max<std::size_t>(std::size_t{64} << 20, value_max + key_max + (64u << 10));
     impl->resp = std::make_unique<api::RespServer>(impl->io, *impl->service, &impl->http->metrics(),
                                                    settings, limits);
+    if (impl->access) impl->resp->SetAccessControl(impl->access);
     if (Status listening = impl->resp->Listen(config.resp_address); !listening.ok()) {
       return Status(listening.code(), "resp: " + listening.message());
     }
@@ -280,7 +306,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   // The node opens after the listeners are bound, so it advertises the bound HTTP port; no
   // request can reach it before Run() starts the event loop.
   if (node_config.http_address.empty()) {
-    impl->node->SetHttpAddress(impl->http->http_endpoint());
+    impl->node->SetHttpAddress(impl->http->http_endpoint().empty() ? impl->http->https_endpoint()
+                                                                   : impl->http->http_endpoint());
   }
   if (Status status = impl->node->Open(); !status.ok()) {
     return Status(status.code(),
@@ -300,7 +327,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     spdlog::info("received signal {}", signal_number);
     raw->BeginStop();
   });
-  if (impl->transport && impl->transport->uses_tls()) {
+  if ((impl->transport && impl->transport->uses_tls()) || !config.users_file.empty()) {
     impl->reload_signal = std::make_unique<asio::signal_set>(impl->io, SIGHUP);
     impl->WaitForReload();
   }
@@ -319,7 +346,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
 }
 
 std::string Server::ReadyLine() const {
-  std::string line = "meridian ready: http=" + impl_->http->http_endpoint();
+  std::string line = "meridian ready:";
+  if (!impl_->http->http_endpoint().empty()) line += " http=" + impl_->http->http_endpoint();
   if (!impl_->http->https_endpoint().empty()) line += " https=" + impl_->http->https_endpoint();
   if (impl_->resp) line += " resp=" + impl_->resp->endpoint();
   if (impl_->transport) line += " peer=" + impl_->transport->advertised_address();

@@ -41,7 +41,7 @@ inline constexpr int kPowerLossExitCode = 86;
 
 struct ServerConfig {
   std::string data_dir = "./var/node1";         // RocksDB lives in <data_dir>/db
-  std::string http_address = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port
+  std::string http_address = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port; empty: off
   std::string https_address;                    // empty: no TLS listener
   std::string tls_certificate_file;             // PEM chain; required with https_address
   std::string tls_private_key_file;             // PEM key; required with https_address
@@ -57,6 +57,9 @@ struct ServerConfig {
   // INSECURE: node-to-node traffic in plaintext, without authentication — anyone who reaches
   // the peer port can act as a node. Logged loudly at start.
   bool peer_plaintext = false;
+  // Users, roles and token hashes (api/access_control.h); empty: no authentication.
+  std::string users_file;
+  bool metrics_require_auth = false;  // with users_file: GET /metrics needs a user too
   storage::RocksDbOptions rocksdb;
   // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its

@@ -449,3 +449,55 @@ TEST_F(HttpHandlerTest, ConnectionLevelErrorsCloseAndPickTheRightCode) {
 
 }  // namespace
 }  // namespace meridian::api
+
+namespace meridian::api {
+namespace {
+
+// Issue 11, item 2: with an AccessControl, nothing reaches the service without a user that
+// may do it.
+class HttpHandlerAuthTest : public HttpHandlerTest {
+ protected:
+  void SetUp() override {
+    Result<AccessControl> access = AccessControl::FromUsers(
+        {User{"ops", Role::kAdmin, TokenSha256("admin-token"), {}},
+         User{"viewer", Role::kReadOnly, TokenSha256("viewer-token"), {"pub"}}});
+    ASSERT_TRUE(access.ok());
+    handler_.SetAccessControl(std::make_shared<const AccessControl>(std::move(*access)), false);
+  }
+  HttpResponse As(std::string token, std::string method, std::string target) {
+    std::optional<HttpResponse> out;
+    HttpRequest request{std::move(method), std::move(target), std::nullopt, "{}"};
+    if (!token.empty()) request.authorization = "Bearer " + token;
+    handler_.Handle(std::move(request),
+                    [&out](HttpResponse response) { out = std::move(response); });
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(HttpResponse{});
+  }
+};
+
+TEST_F(HttpHandlerAuthTest, StrangersAndForbiddenRequestsNeverReachTheService) {
+  for (const char* target : {"/v1/kv/pub/k", "/v1/buckets/pub", "/v1/cluster/status", "/x"}) {
+    HttpResponse response = As("", "GET", target);
+    EXPECT_EQ(response.status, 401u) << target;
+    EXPECT_EQ(ErrorOf(response), "unauthenticated");
+    ASSERT_NE(response.FindHeader("WWW-Authenticate"), nullptr);
+    EXPECT_EQ(As("wrong-token", "GET", target).status, 401u) << target;
+  }
+  EXPECT_EQ(As("viewer-token", "PUT", "/v1/kv/pub/k").status, 403u);
+  EXPECT_EQ(As("viewer-token", "GET", "/v1/kv/private/k").status, 403u);
+  EXPECT_EQ(As("viewer-token", "PUT", "/v1/buckets/pub").status, 403u);
+  EXPECT_EQ(As("viewer-token", "POST", "/v1/cluster/leave").status, 403u);
+  EXPECT_EQ(As("viewer-token", "GET", "/v1/cluster/local/pub/k").status, 403u);
+  EXPECT_TRUE(service_.requests.empty());
+  EXPECT_EQ(As("", "GET", "/health").status, 200u);
+  EXPECT_EQ(As("", "GET", "/metrics").status, 200u);
+
+  service_.next_reply.body = node::GetReply{false, {}, ""};
+  EXPECT_EQ(As("viewer-token", "GET", "/v1/kv/pub/k").status, 404u);
+  EXPECT_EQ(service_.requests.size(), 1u);
+  handler_.SetAccessControl(nullptr, false);  // off again: open
+  EXPECT_EQ(As("", "GET", "/v1/kv/private/k").status, 404u);
+}
+
+}  // namespace
+}  // namespace meridian::api

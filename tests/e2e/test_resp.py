@@ -383,3 +383,51 @@ def test_dev_starts_resp_on_every_node(tmp_path):
             process.kill()
             process.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def add_user(users_file, name, role, *buckets):
+    command = [meridian_bin(), "user", "add", "--file", users_file, "--name", name, "--role", role]
+    for bucket in buckets:
+        command += ["--bucket", bucket]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip()
+
+
+def test_auth_with_users_noauth_noperm_and_wrongpass(start_resp_server, tmp_path):
+    """Issue 11, item 2: with --users-file, RESP takes a user's token as the password."""
+    users = str(tmp_path / "users.json")
+    writer = add_user(users, "app", "readwrite")
+    reader = add_user(users, "viewer", "readonly")
+    elsewhere = add_user(users, "elsewhere", "readwrite", "other-bucket")
+    server = start_resp_server("--users-file", users)
+    with pytest.raises(redis.RedisError, match="Authentication required"):  # NOAUTH, mapped
+        client(server).get("k")
+    with raw_connect(server.resp_port) as sock:  # the exact reply, as redis-py rewords it
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(65536) == b"-NOAUTH Authentication required.\r\n"
+    with pytest.raises(redis.RedisError, match="WRONGPASS"):
+        client(server, password="mrd_wrong").ping()
+    with pytest.raises(redis.RedisError, match="WRONGPASS"):  # a token is bound to its user
+        client(server, username="viewer", password=writer).ping()
+    app = client(server, username="app", password=writer)
+    assert app.set("k", "v") is True
+    assert app.get("k") == b"v"
+    viewer = client(server, password=reader)  # AUTH <token>: the user is the token's
+    assert viewer.get("k") == b"v"
+    with pytest.raises(redis.exceptions.NoPermissionError,  # -NOPERM, prefix stripped
+                       match="User viewer has no permissions to run the 'set' command"):
+        viewer.set("k", "x")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client(server, username="elsewhere", password=elsewhere).get("k")
+    assert app.get("k") == b"v"  # nothing changed
+    # HELLO 2 AUTH user token authenticates too.
+    with raw_connect(server.resp_port) as sock:
+        sock.sendall(b"HELLO 2 AUTH app " + writer.encode() + b"\r\nGET k\r\n")
+        data = b""
+        while not data.endswith(b"$1\r\nv\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    assert data.startswith(b"*14\r\n"), data
+    # The HTTP API refuses the same strangers.
+    assert http_get(server, "/v1/kv/default/k").status_code == 401
