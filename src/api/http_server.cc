@@ -19,6 +19,7 @@
 #include <chrono>
 #include <exception>
 #include <list>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -153,7 +154,7 @@ struct HttpServer::State {
   std::list<tcp::acceptor> acceptors;
   std::optional<tcp::endpoint> http_endpoint;
   std::optional<tcp::endpoint> https_endpoint;
-  std::unordered_map<std::uint64_t, Connection*> connections;
+  std::map<std::uint64_t, Connection*> connections;  // by id: oldest first
   std::uint64_t next_connection_id = 0;
   bool stopping = false;
 };
@@ -397,6 +398,19 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> state, tcp::acceptor& ac
       asio::steady_timer delay(state->io, kAcceptRetryDelay);
       co_await delay.async_wait(kUseTuple);
       continue;
+    }
+    if (state->connections.size() >= state->limits.connections_max) {
+      // At the cap, the oldest idle connection (waiting for its next request) makes room;
+      // only when none is idle is the new one refused, so idle connections cannot lock
+      // clients out (issue 11).
+      for (auto& [id, connection] : state->connections) {
+        if (connection->idle) {
+          connection->close();  // its session ends and unregisters
+          state->connections.erase(id);
+          state->metrics.ConnectionEvicted();
+          break;
+        }
+      }
     }
     if (state->connections.size() >= state->limits.connections_max) {
       state->metrics.ConnectionRejected();

@@ -54,6 +54,11 @@ std::string Metrics::RenderPrometheus() const {
       "connections_max was reached.\n";
   out += "# TYPE meridian_http_connections_rejected_total counter\n";
   out += fmt::format("meridian_http_connections_rejected_total {}\n", connections_rejected_);
+  out +=
+      "# HELP meridian_connections_evicted_total Idle client connections (HTTP and RESP) closed "
+      "to make room for a new one at the connection cap.\n"
+      "# TYPE meridian_connections_evicted_total counter\n";
+  out += fmt::format("meridian_connections_evicted_total {}\n", connections_evicted_);
   if (extra_) out += extra_();
   return out;
 }

@@ -4,6 +4,7 @@
 //   meridian_request_duration_seconds{op,status} histogram with fixed buckets (kDurationBuckets)
 //   meridian_http_connections_open              gauge
 //   meridian_http_connections_rejected_total    counter (over connections_max)
+//   meridian_connections_evicted_total          counter (idle, closed at the cap; HTTP+RESP)
 //
 // Thread-safety: none. Every call happens on the server's single event-loop thread, which
 // also renders /metrics, so no synchronisation is needed.
@@ -30,6 +31,9 @@ class Metrics {
   void ConnectionOpened() { ++connections_open_; }
   void ConnectionClosed() { --connections_open_; }
   void ConnectionRejected() { ++connections_rejected_; }
+  // An idle connection closed to make room for a new one at the cap (HTTP or RESP).
+  void ConnectionEvicted() { ++connections_evicted_; }
+  std::uint64_t connections_evicted() const { return connections_evicted_; }
 
   std::int64_t connections_open() const { return connections_open_; }
   std::uint64_t connections_rejected() const { return connections_rejected_; }
@@ -50,6 +54,7 @@ class Metrics {
   std::map<std::pair<std::string, unsigned>, Histogram> requests_;
   std::int64_t connections_open_ = 0;
   std::uint64_t connections_rejected_ = 0;
+  std::uint64_t connections_evicted_ = 0;
   std::function<std::string()> extra_;
 };
 

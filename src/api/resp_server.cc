@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -48,18 +49,20 @@ struct RespServer::State {
   State(asio::io_context& io_context, KvService& service, Metrics* metrics, RespSettings settings,
         const RespServerLimits& server_limits)
       : io(io_context),
+        metrics(metrics),
         limits(server_limits),
         commands(std::make_shared<RespCommands>(service, metrics, std::move(settings))),
         acceptor(io_context),
         retry_timer(io_context) {}
 
   asio::io_context& io;
+  Metrics* metrics;  // may be null
   RespServerLimits limits;
   std::shared_ptr<RespCommands> commands;
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   std::optional<tcp::endpoint> endpoint;
-  std::unordered_map<std::uint64_t, Session*> sessions;
+  std::map<std::uint64_t, Session*> sessions;  // by id: oldest first
   std::uint64_t next_client_id = 1;
   bool stopping = false;
 };
@@ -119,6 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Pump() {
     if (closed_ || lingering_) return;
     connection_->Process();
+    TrackPartialCommand();
     if (!writing_ && connection_->has_output()) StartWrite();
     if (connection_->finished() && !writing_) return Linger();
     if (!reading_ && connection_->WantsInput()) StartRead();
@@ -189,19 +193,52 @@ class Session : public std::enable_shared_from_this<Session> {
     Pump();
   }
 
-  // Nothing moves for idle_timeout_ms while no command is in flight (or a write is stuck):
-  // close. The timer is re-armed lazily: activity only moves the deadline later.
+  // Input left after Process() is the start of a command still arriving (or commands held
+  // back by flow control, when commands are in flight). Its clock starts with the first byte
+  // of that command: more bytes of it do not restart it, a command completed does.
+  void TrackPartialCommand() {
+    const std::size_t buffered = connection_->buffered_input();
+    if (buffered == 0) {
+      partial_ = false;
+    } else if (!partial_ || buffered < last_buffered_) {
+      partial_ = true;
+      partial_since_ = SteadyClock::now();
+    }
+    last_buffered_ = buffered;
+  }
+
+  // Nothing moves for idle_timeout_ms while no command is in flight (or a write is stuck),
+  // or a command has not arrived whole command_timeout_ms after its first byte: close. The
+  // timer is re-armed lazily: activity only moves the deadline later.
   std::optional<SteadyClock::time_point> Deadline() const {
     if (lingering_) return linger_deadline_;
     if (connection_->in_flight() > 0 && !writing_) return std::nullopt;
-    return last_activity_ + std::chrono::milliseconds(state_->limits.idle_timeout_ms);
+    const auto idle = last_activity_ + std::chrono::milliseconds(state_->limits.idle_timeout_ms);
+    if (partial_ && connection_->in_flight() == 0) {
+      return std::min(
+          idle, partial_since_ + std::chrono::milliseconds(state_->limits.command_timeout_ms));
+    }
+    return idle;
   }
 
+ public:
+  // Idle: nothing buffered, in flight or being written (a candidate for eviction at the cap).
+  bool idle() const { return !closed_ && !lingering_ && !writing_ && connection_->idle(); }
+  // Closes the connection to make room for a new one (the server is at its cap).
+  void Evict() {
+    spdlog::debug("RESP client {} closed to make room (connection cap)", id_);
+    Close();
+  }
+
+ private:
   void ArmTimer() {
-    if (timer_armed_ || closed_) return;
+    if (closed_) return;
     std::optional<SteadyClock::time_point> deadline = Deadline();
     if (!deadline) return;
+    // Armed for a later time: a command's deadline can be earlier than the idle one.
+    if (timer_armed_ && *deadline >= armed_for_) return;
     timer_armed_ = true;
+    armed_for_ = *deadline;
     const std::uint64_t generation = ++timer_generation_;
     timer_.expires_at(*deadline);  // cancels an earlier wait, whose handler then does nothing
     timer_.async_wait([self = shared_from_this(), generation](boost::system::error_code ec) {
@@ -272,6 +309,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool lingering_ = false;
   bool closed_ = false;
   bool registered_ = true;
+  SteadyClock::time_point armed_for_;  // what the armed timer waits for
+  bool partial_ = false;               // a command is arriving (see TrackPartialCommand)
+  SteadyClock::time_point partial_since_;
+  std::size_t last_buffered_ = 0;
 };
 
 // Over the connection cap: tell the client (as Redis does), then close.
@@ -297,6 +338,17 @@ void Accept(std::shared_ptr<State> state) {
         if (!wait_error) Accept(state);
       });
       return;
+    }
+    if (state->sessions.size() >= state->limits.connections_max) {
+      // At the cap, the oldest idle connection makes room; only when none is idle is the new
+      // one refused (so idle connections cannot lock clients out).
+      for (auto& [id, session] : state->sessions) {
+        if (session->idle()) {
+          session->Evict();  // unregisters it
+          if (state->metrics != nullptr) state->metrics->ConnectionEvicted();
+          break;
+        }
+      }
     }
     if (state->sessions.size() >= state->limits.connections_max) {
       Refuse(std::move(socket));

@@ -40,6 +40,9 @@ struct RespServerLimits {
   RespConnectionLimits connection;
   std::size_t connections_max = 1024;
   std::uint64_t idle_timeout_ms = 60'000;
+  // A command must arrive whole within this from its first byte; bytes that trickle in do not
+  // extend it (issue 11).
+  std::uint64_t command_timeout_ms = 10'000;
 };
 
 class RespServer {

@@ -165,8 +165,10 @@ std::vector<Setting> MakeSettings() {
                     1024, api::kHeaderBytesMaxLimit,
                     [](C& c) -> std::size_t& { return c.http_limits.header_bytes_max; }));
   settings.push_back(NumberSetting(
-      "max_connections", "Concurrent HTTP connections; further ones are closed at once", 1,
-      1u << 20, [](C& c) -> std::size_t& { return c.http_limits.connections_max; }));
+      "max_connections",
+      "Concurrent HTTP connections (and, separately, RESP ones); at the cap the oldest idle one "
+      "is closed to make room, and a new one is refused only when none is idle",
+      1, 1u << 20, [](C& c) -> std::size_t& { return c.http_limits.connections_max; }));
   settings.push_back(
       NumberSetting("request_timeout_ms", "Time to send one request's headers and body, in ms", 1,
                     kU32, [](C& c) -> std::uint64_t& { return c.http_limits.request_timeout_ms; }));

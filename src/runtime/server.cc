@@ -289,6 +289,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     api::RespServerLimits limits;
     limits.connections_max = config.http_limits.connections_max;
     limits.idle_timeout_ms = config.http_limits.idle_timeout_ms;
+    limits.command_timeout_ms = config.http_limits.request_timeout_ms;
     // One argument may be as large as a value (or a key); a whole command as a large value
     // plus its key, and at least 64 MiB so that MSET of several values fits.
     const std::size_t value_max = config.node.value_bytes_max;

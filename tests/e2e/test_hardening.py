@@ -1,13 +1,17 @@
 """Issue 11 findings on the HTTP front end, tried with the real binary as an outsider would:
 a header limit the HTTP parser cannot hold is refused at start-up (it used to let one long
 header value abort the process), Transfer-Encoding other than a lone `chunked` is a 400
-(RFC 9112 section 6.3; `chunked, gzip` used to be accepted), and HTTPS offers TLS 1.2 with
-AEAD suites only (no CBC)."""
+(RFC 9112 section 6.3; `chunked, gzip` used to be accepted), HTTPS offers TLS 1.2 with
+AEAD suites only (no CBC), idle connections at the cap make room for new clients, and a RESP
+command trickled a byte at a time is cut off at its deadline."""
+import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
+import requests
 
 from conftest import meridian_bin, raw_connect, read_http_response
 
@@ -82,3 +86,64 @@ def test_tls12_offers_aead_suites_only(start_server):
         "ECDHE-RSA-AES128-GCM-SHA256"
     assert tls12_handshake(server.https_port, "ECDHE-RSA-CHACHA20-POLY1305") == \
         "ECDHE-RSA-CHACHA20-POLY1305"
+
+
+def metric_value(server, name):
+    session = requests.Session()
+    session.trust_env = False
+    for line in session.get(server.http_url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
+def test_idle_connections_cannot_lock_clients_out(start_server):
+    """~1,100 idle connections used to refuse every legitimate client for 60 s: at the cap the
+    oldest idle connection now makes room."""
+    server = start_server("--max-connections", "20")
+    idle = [raw_connect(server.http_port) for _ in range(40)]  # twice the cap, all silent
+    try:
+        for _ in range(5):  # a legitimate client gets in every time
+            with raw_connect(server.http_port) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                status, _, _ = read_http_response(sock)
+            assert status == 200
+        assert metric_value(server, "meridian_connections_evicted_total") >= 20
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_trickling_resp_command_is_cut_off_at_its_deadline(tmp_path):
+    """One byte every 0.3 s used to hold a RESP connection forever (each byte reset the idle
+    timer); a command must now arrive whole within request_timeout_ms of its first byte."""
+    process = subprocess.Popen(
+        [meridian_bin(), "serve", "--data-dir", str(tmp_path / "d"), "--http", "127.0.0.1:0",
+         "--resp", "127.0.0.1:0", "--request-timeout-ms", "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = process.stdout.readline().decode()
+        port = int(line.split("resp=")[1].split()[0].rsplit(":", 1)[1])
+        command = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000\r\n" + b"v" * 1000 + b"\r\n"
+        started = time.monotonic()
+        sent = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            try:
+                while sent < len(command) and time.monotonic() - started < 20:  # bounded
+                    sock.sendall(command[sent:sent + 1])
+                    sent += 1
+                    time.sleep(0.3)  # the attack: a byte at a time, well inside the idle timeout
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            sock.settimeout(10)
+            try:
+                rest = sock.recv(100)
+            except (ConnectionResetError, socket.timeout):
+                rest = b""
+        elapsed = time.monotonic() - started
+        assert rest == b"", rest
+        assert sent < len(command)
+        assert elapsed < 10, elapsed  # cut off near the 2 s deadline, not after 20 s of bytes
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)

@@ -273,8 +273,21 @@ def test_resp_connection_cap(start_resp_server):
         for sock in (first, second):
             sock.sendall(b"PING\r\n")
             assert sock.recv(100) == b"+PONG\r\n"
-        with raw_connect(server.resp_port) as third:
-            assert read_reply_and_eof(third) == b"-ERR max number of clients reached\r\n"
+        # At the cap the oldest idle connection makes room (issue 11: idle connections must not
+        # lock clients out).
+        third = raw_connect(server.resp_port)
+        third.sendall(b"PING\r\n")
+        assert third.recv(100) == b"+PONG\r\n"
+        wait_for_eof(first, 10)
+        # Connections in the middle of a command are not idle: with both busy, a new one is
+        # refused as Redis refuses it. (The PONG shows the server read the partial command
+        # sent in the same segment.)
+        for sock in (second, third):
+            sock.sendall(b"PING\r\n*1\r\n$4\r\nPI")
+            assert sock.recv(100) == b"+PONG\r\n"
+        with raw_connect(server.resp_port) as fourth:
+            assert read_reply_and_eof(fourth) == b"-ERR max number of clients reached\r\n"
+        third.close()
         # The cap is per front end: HTTP still answers.
         assert http_get(server, "/health").status_code == 200
     finally:
