@@ -380,7 +380,7 @@ TEST(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
   EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
-TEST(HttpServerTest, ConnectionsOverTheCapAreClosedAndCounted) {
+TEST(HttpServerTest, AtTheCapTheOldestIdleConnectionMakesRoom) {
   HttpLimits limits = SmallLimits();
   limits.connections_max = 2;
   ServerHarness server(limits);
@@ -389,14 +389,14 @@ TEST(HttpServerTest, ConnectionsOverTheCapAreClosedAndCounted) {
   ASSERT_EQ(first.Send(http::verb::get, "/health").result_int(), 200);
   ASSERT_EQ(second.Send(http::verb::get, "/health").result_int(), 200);
 
-  tcp::socket third = Connect(server.client_io(), server.http_port());
-  ReadResult result = ReadUntilClosed(third);
-  EXPECT_TRUE(result.closed);
-  EXPECT_TRUE(result.data.empty());
-
-  Response metrics = first.Send(http::verb::get, "/metrics");
-  EXPECT_NE(metrics.body().find("meridian_http_connections_rejected_total 1\n"), std::string::npos)
+  // Both wait for their next request (idle): the oldest, `first`, is closed for the new one.
+  HttpClient third(server.client_io(), server.http_port());
+  ASSERT_EQ(third.Send(http::verb::get, "/health").result_int(), 200);
+  ASSERT_EQ(second.Send(http::verb::get, "/health").result_int(), 200);
+  Response metrics = third.Send(http::verb::get, "/metrics");
+  EXPECT_NE(metrics.body().find("meridian_connections_evicted_total 1\n"), std::string::npos)
       << metrics.body();
+  EXPECT_NE(metrics.body().find("meridian_http_connections_rejected_total 0\n"), std::string::npos);
   EXPECT_NE(metrics.body().find("meridian_http_connections_open 2\n"), std::string::npos);
 }
 

@@ -322,7 +322,7 @@ TEST(RespServerTest, IdleConnectionsAreClosed) {
   EXPECT_EQ(slow.buffer(), "");
 }
 
-TEST(RespServerTest, ConnectionsOverTheCapAreRefused) {
+TEST(RespServerTest, AtTheCapIdleConnectionsMakeRoomAndBusyOnesDoNot) {
   RespServerLimits limits = DefaultLimits();
   limits.connections_max = 2;
   ServerHarness server(limits);
@@ -330,9 +330,19 @@ TEST(RespServerTest, ConnectionsOverTheCapAreRefused) {
   RespClient second(server.port());
   EXPECT_EQ(first.Call({"PING"}).text, "PONG");
   EXPECT_EQ(second.Call({"PING"}).text, "PONG");
+  // Both idle: the oldest makes room.
   RespClient third(server.port());
-  ASSERT_TRUE(third.ReadUntilClosed());
-  EXPECT_EQ(third.buffer(), "-ERR max number of clients reached\r\n");
+  EXPECT_EQ(third.Call({"PING"}).text, "PONG");
+  ASSERT_TRUE(first.ReadUntilClosed());
+  // In the middle of a command (the PONG shows the server read the segment): not idle, so a
+  // new connection is refused.
+  for (RespClient* client : {&second, &third}) {
+    ASSERT_TRUE(client->Send("PING\r\n*1\r\n$4\r\nPI"));
+    EXPECT_EQ(client->Read(1).at(0).text, "PONG");
+  }
+  RespClient fourth(server.port());
+  ASSERT_TRUE(fourth.ReadUntilClosed());
+  EXPECT_EQ(fourth.buffer(), "-ERR max number of clients reached\r\n");
   EXPECT_EQ(server.connection_count(), 2u);
 }
 
