@@ -382,22 +382,29 @@ TEST(HttpServerTest, IdleKeepAliveConnectionIsClosed) {
 
 TEST(HttpServerTest, AtTheCapTheOldestIdleConnectionMakesRoom) {
   HttpLimits limits = SmallLimits();
-  limits.connections_max = 2;
+  limits.connections_max = 3;
   ServerHarness server(limits);
-  HttpClient first(server.client_io(), server.http_port());
-  HttpClient second(server.client_io(), server.http_port());
-  ASSERT_EQ(first.Send(http::verb::get, "/health").result_int(), 200);
-  ASSERT_EQ(second.Send(http::verb::get, "/health").result_int(), 200);
+  // Two connections that never send anything (idle from the start), then a probe.
+  tcp::socket first = Connect(server.client_io(), server.http_port());
+  tcp::socket second = Connect(server.client_io(), server.http_port());
+  HttpClient probe(server.client_io(), server.http_port());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string metrics;
+  while (metrics.find("meridian_http_connections_open 3\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    metrics = probe.Send(http::verb::get, "/metrics").body();  // all three registered
+  }
+  ASSERT_NE(metrics.find("meridian_http_connections_open 3\n"), std::string::npos) << metrics;
 
-  // Both wait for their next request (idle): the oldest, `first`, is closed for the new one.
-  HttpClient third(server.client_io(), server.http_port());
-  ASSERT_EQ(third.Send(http::verb::get, "/health").result_int(), 200);
-  ASSERT_EQ(second.Send(http::verb::get, "/health").result_int(), 200);
-  Response metrics = third.Send(http::verb::get, "/metrics");
-  EXPECT_NE(metrics.body().find("meridian_connections_evicted_total 1\n"), std::string::npos)
-      << metrics.body();
-  EXPECT_NE(metrics.body().find("meridian_http_connections_rejected_total 0\n"), std::string::npos);
-  EXPECT_NE(metrics.body().find("meridian_http_connections_open 2\n"), std::string::npos);
+  // At the cap: the oldest idle connection, `first`, is closed for the new one.
+  HttpClient fourth(server.client_io(), server.http_port());
+  ASSERT_EQ(fourth.Send(http::verb::get, "/health").result_int(), 200);
+  ReadResult closed = ReadUntilClosed(first);
+  EXPECT_TRUE(closed.closed);
+  EXPECT_TRUE(closed.data.empty());
+  metrics = probe.Send(http::verb::get, "/metrics").body();
+  EXPECT_NE(metrics.find("meridian_connections_evicted_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("meridian_http_connections_rejected_total 0\n"), std::string::npos);
 }
 
 TEST(HttpServerTest, TlsRoundTrip) {
