@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_set>
@@ -666,13 +667,32 @@ namespace {
 
 // The shared state of a command over several keys: one request per key, one reply when the
 // last is done. Failed keys are named in the error.
+// Keys of one multi-key command in flight at once: a command of a million keys is sent a
+// window at a time, as replies come back (the NodeService releases them after its group
+// commit, on a later turn of the loop), so it never holds the event loop for long (issue 11).
+constexpr std::size_t kMultiKeyWindow = 256;
+
 struct MultiKey {
   explicit MultiKey(Call c, std::string_view command_name)
       : call(std::move(c)), command(command_name) {}
 
+  // Sends keys[next..] with `submit` while fewer than kMultiKeyWindow are in flight. Called
+  // once to start and again after every key's completion; re-entry (a synchronous completion)
+  // returns at once and the outer loop goes on.
+  static void Pump(const std::shared_ptr<MultiKey>& state) {
+    if (state->pumping) return;
+    state->pumping = true;
+    while (state->next < state->keys.size() && state->in_flight < kMultiKeyWindow) {
+      ++state->in_flight;
+      state->submit(state, state->next++);
+    }
+    state->pumping = false;
+  }
+
   // Records one key's outcome; replies once every key is done.
   template <typename Reply>
   void Done(std::size_t index, const Status& status, Reply&& reply) {
+    --in_flight;
     if (!status.ok()) {
       if (first_error.ok()) first_error = status;
       failed.push_back(index);
@@ -699,6 +719,12 @@ struct MultiKey {
   std::vector<const node::SiblingValue*> newest;  // MGET
   std::vector<node::GetReply> replies;            // MGET: keeps `newest` alive
   std::int64_t count = 0;                         // EXISTS, DEL
+  std::vector<std::string> values;                // MSET, by key
+  // Sends key `index` (its completion calls Done, then Pump).
+  std::function<void(const std::shared_ptr<MultiKey>&, std::size_t)> submit;
+  std::size_t next = 0;  // the next key to send
+  std::size_t in_flight = 0;
+  bool pumping = false;
 };
 
 // Distinct keys of args[1..] in order of first appearance.
@@ -718,14 +744,17 @@ void RespHandlers::Exists(RespCommands& self, Args args, Call& call) {
   auto state = std::make_shared<MultiKey>(std::move(call), "EXISTS");
   for (std::size_t i = 1; i < args.size(); ++i) state->keys.emplace_back(args[i]);
   state->remaining = state->keys.size();
-  for (std::size_t i = 0; i < state->keys.size(); ++i) {
-    Submit(self, node::GetRequest{Id(self, state->keys[i]), {}},
+  RespCommands* commands = &self;  // kept alive by the connection the reply holds
+  state->submit = [commands](const std::shared_ptr<MultiKey>& state, std::size_t i) {
+    Submit(*commands, node::GetRequest{Id(*commands, state->keys[i]), {}},
            [state, i](node::ClientReply reply) {
              if (reply.status.ok() && std::get<node::GetReply>(reply.body).found) ++state->count;
              state->Done(i, reply.status,
                          [state](std::string& out) { resp::AppendInteger(out, state->count); });
+             MultiKey::Pump(state);
            });
-  }
+  };
+  MultiKey::Pump(state);
 }
 
 void RespHandlers::MGet(RespCommands& self, Args args, Call& call) {
@@ -734,8 +763,9 @@ void RespHandlers::MGet(RespCommands& self, Args args, Call& call) {
   state->remaining = state->keys.size();
   state->replies.resize(state->keys.size());
   state->newest.resize(state->keys.size(), nullptr);
-  for (std::size_t i = 0; i < state->keys.size(); ++i) {
-    Submit(self, node::GetRequest{Id(self, state->keys[i]), {}},
+  RespCommands* commands = &self;  // kept alive by the connection the reply holds
+  state->submit = [commands](const std::shared_ptr<MultiKey>& state, std::size_t i) {
+    Submit(*commands, node::GetRequest{Id(*commands, state->keys[i]), {}},
            [state, i](node::ClientReply reply) {
              if (reply.status.ok()) {
                state->replies[i] = std::move(std::get<node::GetReply>(reply.body));
@@ -752,8 +782,10 @@ void RespHandlers::MGet(RespCommands& self, Args args, Call& call) {
                  }
                }
              });
+             MultiKey::Pump(state);
            });
-  }
+  };
+  MultiKey::Pump(state);
 }
 
 void RespHandlers::Del(RespCommands& self, Args args, Call& call) {
@@ -763,20 +795,23 @@ void RespHandlers::Del(RespCommands& self, Args args, Call& call) {
   state->keys = DistinctKeys(args);
   state->remaining = state->keys.size();
   RespCommands* commands = &self;  // kept alive by the connection the reply holds
-  for (std::size_t i = 0; i < state->keys.size(); ++i) {
+  state->submit = [commands](const std::shared_ptr<MultiKey>& state, std::size_t i) {
     auto reply_count = [state](std::string& out) { resp::AppendInteger(out, state->count); };
-    Submit(self, node::GetRequest{Id(self, state->keys[i]), {}},
+    Submit(*commands, node::GetRequest{Id(*commands, state->keys[i]), {}},
            [state, i, commands, reply_count](node::ClientReply reply) {
              if (!reply.status.ok() || !std::get<node::GetReply>(reply.body).found) {
-               return state->Done(i, reply.status, reply_count);
+               state->Done(i, reply.status, reply_count);
+               return MultiKey::Pump(state);
              }
              Submit(*commands, node::DeleteRequest{Id(*commands, state->keys[i]), {}, {}},
                     [state, i, reply_count](node::ClientReply deleted) {
                       if (deleted.status.ok()) ++state->count;
                       state->Done(i, deleted.status, reply_count);
+                      MultiKey::Pump(state);
                     });
            });
-  }
+  };
+  MultiKey::Pump(state);
 }
 
 void RespHandlers::MSet(RespCommands& self, Args args, Call& call) {
@@ -789,14 +824,22 @@ void RespHandlers::MSet(RespCommands& self, Args args, Call& call) {
   }
   std::reverse(pairs.begin(), pairs.end());
   auto state = std::make_shared<MultiKey>(std::move(call), "MSET");
-  for (const auto& pair : pairs) state->keys.emplace_back(pair.first);
-  state->remaining = pairs.size();
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    node::PutRequest put{Id(self, pairs[i].first), std::string(pairs[i].second), {}, {}};
-    put.overwrite = true;
-    Submit(self, std::move(put),
-           [state, i](node::ClientReply reply) { state->Done(i, reply.status, resp::AppendOk); });
+  // Copied: keys after the first window are sent after the input buffer moved on.
+  for (const auto& pair : pairs) {
+    state->keys.emplace_back(pair.first);
+    state->values.emplace_back(pair.second);
   }
+  state->remaining = pairs.size();
+  RespCommands* commands = &self;  // kept alive by the connection the reply holds
+  state->submit = [commands](const std::shared_ptr<MultiKey>& state, std::size_t i) {
+    node::PutRequest put{Id(*commands, state->keys[i]), std::move(state->values[i]), {}, {}};
+    put.overwrite = true;
+    Submit(*commands, std::move(put), [state, i](node::ClientReply reply) {
+      state->Done(i, reply.status, resp::AppendOk);
+      MultiKey::Pump(state);
+    });
+  };
+  MultiKey::Pump(state);
 }
 
 // ---- siblings and contexts ----

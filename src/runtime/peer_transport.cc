@@ -284,6 +284,9 @@ struct PeerTransport::State {
   TransportStats inbound;
   // New connections use it; a reload replaces it. Null: plaintext.
   std::shared_ptr<PeerTlsContext> tls;
+  // Refused TLS handshakes are logged at most once a second (strangers must not flood the log).
+  std::uint64_t last_refusal_log_ms = 0;
+  std::uint64_t refusals_not_logged = 0;
   bool stopping = false;
 };
 
@@ -465,6 +468,24 @@ class InboundRegistration {
   std::uint64_t id_;
 };
 
+// A connection refused in its TLS handshake: logged at most once a second, with a count of
+// those not logged since.
+void LogRefusal(State& state, const std::string& description, const std::string& reason) {
+  const std::uint64_t now = NowMs();
+  if (state.last_refusal_log_ms != 0 && now - state.last_refusal_log_ms < 1000) {
+    ++state.refusals_not_logged;
+    return;
+  }
+  std::string more;
+  if (state.refusals_not_logged > 0) {
+    more = " (and " + std::to_string(state.refusals_not_logged) +
+           " more refused since the last such line)";
+  }
+  spdlog::warn("peer transport: refused connection {}: {}{}", description, reason, more);
+  state.last_refusal_log_ms = now;
+  state.refusals_not_logged = 0;
+}
+
 // One accepted connection: the peer's handshake, our reply, then its messages.
 asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   InboundRegistration registration(*state, link);
@@ -478,15 +499,13 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
     if (state->stopping) co_return;
     if (tls_error) {
       ++state->inbound.tls_handshakes_failed;
-      spdlog::warn("peer transport: refused connection {}: TLS handshake failed: {}",
-                   link->description, tls_error.message());
+      LogRefusal(*state, link->description, "TLS handshake failed: " + tls_error.message());
       co_return;
     }
     Result<std::string> certified = VerifiedPeerNodeId(link->tls->native_handle());
     if (!certified.ok()) {
       ++state->inbound.tls_handshakes_failed;
-      spdlog::warn("peer transport: refused connection {}: {}", link->description,
-                   certified.status().message());
+      LogRefusal(*state, link->description, certified.status().message());
       co_return;
     }
     certified_node_id = std::move(*certified);

@@ -626,3 +626,51 @@ TEST_F(RespCommandsTest, MetricsRecordEveryCommand) {
 
 }  // namespace
 }  // namespace meridian::api
+
+namespace meridian::api {
+namespace {
+
+// Issue 11: a multi-key command of many keys is sent a window (256) at a time as replies
+// come back, so it never holds the event loop for long; the reply is the same.
+TEST_F(RespCommandsTest, ManyKeyCommandsAreSentAWindowAtATime) {
+  constexpr std::size_t kKeys = 1000;
+  std::vector<std::string> mset = {"MSET"};
+  std::vector<std::string> mget = {"MGET"};
+  std::vector<std::string> exists = {"EXISTS"};
+  for (std::size_t i = 0; i < kKeys; ++i) {
+    mset.push_back("k" + std::to_string(i));
+    mset.push_back("v" + std::to_string(i));
+    mget.push_back("k" + std::to_string(i));
+    exists.push_back("k" + std::to_string(i));
+  }
+  service_.deferred = true;
+  for (const auto& command : {mset, mget, exists}) {
+    const std::size_t before = service_.requests.size();
+    EXPECT_EQ(Feed(Command(command)), "");
+    EXPECT_EQ(service_.pending.size(), 256u) << command[0];
+    std::size_t most_pending = 0;
+    while (!service_.pending.empty()) {  // bounded: one completion per key
+      most_pending = std::max(most_pending, service_.pending.size());
+      service_.Complete(0);
+    }
+    EXPECT_EQ(most_pending, 256u);
+    EXPECT_EQ(service_.requests.size() - before, kKeys) << command[0];
+    bool complete = false;
+    std::vector<RespValue> replies = DecodeAll(Output(), &complete);
+    ASSERT_TRUE(complete);
+    ASSERT_EQ(replies.size(), 1u);
+    if (command[0] == "MGET") {
+      ASSERT_EQ(replies[0].elements.size(), kKeys);
+      EXPECT_EQ(replies[0].elements[999].text, "v999");
+    } else if (command[0] == "EXISTS") {
+      EXPECT_EQ(replies[0].integer, static_cast<std::int64_t>(kKeys));
+    } else {
+      EXPECT_EQ(replies[0].text, "OK");
+    }
+  }
+  // MSET's values were copied: the input buffer they came in is long gone.
+  EXPECT_EQ(service_.store.at("k500").front().value, "v500");
+}
+
+}  // namespace
+}  // namespace meridian::api
