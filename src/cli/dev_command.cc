@@ -218,6 +218,18 @@ int RunDev(const DevOptions& options) {
 
   // Nodes talk to each other over mutual TLS with certificates of the dev cluster's own CA.
   const std::string cert_dir = options.data_root + "/certs";
+  // A data root made before (nodes named after their peer addresses, no certificates) would
+  // come back as a cluster of strangers to itself: say so instead.
+  std::error_code ignored;
+  if (std::filesystem::exists(options.data_root + "/node1/db", ignored) &&
+      !std::filesystem::exists(cert_dir, ignored)) {
+    std::fprintf(stderr,
+                 "meridian dev: %s holds a dev cluster made by an older meridian (nodes named "
+                 "after their addresses, no certificates); remove it (rm -rf %s) or pass "
+                 "--data-root with a new directory\n",
+                 options.data_root.c_str(), options.data_root.c_str());
+    return 1;
+  }
   if (!EnsureCertificates(cert_dir, options)) return 1;
   const runtime::CertificatePaths ca_paths =
       runtime::CertificatePathsIn(cert_dir, runtime::CertificateKind::kAuthority, "");

@@ -89,6 +89,9 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
             assert response.content == b"value-%d" % i
         for i in range(3):
             assert os.path.isdir(os.path.join(root, "node%d" % (i + 1), "db"))
+            # Named as dev names them, with the certificate that proves it (mutual TLS).
+            assert os.path.isfile(os.path.join(root, "certs", "node-node%d.crt" % (i + 1)))
+        assert sorted(m["id"] for m in status["members"]) == ["node1", "node2", "node3"]
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -102,3 +105,15 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
     for port in range(http_base, http_base + 3):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_dev_refuses_a_data_root_of_an_older_dev_cluster(tmp_path):
+    """A data root from before mutual TLS (nodes named after their addresses, no certificates)
+    is refused with what to do, instead of starting nodes that do not know each other."""
+    os.makedirs(tmp_path / "node1" / "db")
+    result = subprocess.run([meridian_bin(), "dev", "--nodes", "1", "--data-root", str(tmp_path)],
+                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "made by an older meridian" in result.stderr and "rm -rf" in result.stderr, \
+        result.stderr
+    assert not (tmp_path / "certs").exists()
