@@ -16,20 +16,6 @@ namespace meridian::api {
 
 namespace {
 
-constexpr std::size_t kUserNameBytesMax = 128;
-
-Status ValidateUserName(std::string_view name) {
-  if (name.empty() || name.size() > kUserNameBytesMax) {
-    return Status::InvalidArgument("user name must be 1..128 bytes");
-  }
-  for (char c : name) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
-    if (!allowed) return Status::InvalidArgument("user name may contain only A-Z a-z 0-9 _ . : -");
-  }
-  return Status::Ok();
-}
-
 bool IsLowerHex(std::string_view text) {
   for (char c : text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -38,6 +24,19 @@ bool IsLowerHex(std::string_view text) {
 }
 
 }  // namespace
+
+Status ValidateUserName(std::string_view name) {
+  if (name.empty() || name.size() > kUserNameBytesMax) {
+    return Status::InvalidArgument("user name must be 1.." + std::to_string(kUserNameBytesMax) +
+                                   " bytes");
+  }
+  for (char c : name) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
+    if (!allowed) return Status::InvalidArgument("user name may contain only A-Z a-z 0-9 _ . : -");
+  }
+  return Status::Ok();
+}
 
 std::string_view RoleName(Role role) {
   switch (role) {

@@ -26,6 +26,11 @@ enum class Role : std::uint8_t { kReadOnly, kReadWrite, kAdmin };
 // What a request needs.
 enum class Access : std::uint8_t { kRead, kWrite, kAdmin };
 
+inline constexpr std::size_t kUserNameBytesMax = 128;
+// A user name: 1..kUserNameBytesMax of [A-Za-z0-9_.:-] (safe in a URI, a certificate's
+// subject alternative name and a comma-separated OpenSSL extension value).
+Status ValidateUserName(std::string_view name);
+
 std::string_view RoleName(Role role);
 Result<Role> ParseRole(std::string_view name);
 

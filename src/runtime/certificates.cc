@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 
+#include "api/access_control.h"
 #include "cluster/node_id.h"
 
 namespace meridian::runtime {
@@ -40,8 +41,6 @@ using KeyPtr = std::unique_ptr<EVP_PKEY, FreeKey>;
 using X509Ptr = std::unique_ptr<X509, FreeX509>;
 using BioPtr = std::unique_ptr<BIO, FreeBio>;
 
-constexpr std::size_t kUserNameBytesMax = 128;
-
 // OpenSSL's queued errors as text (and the queue cleared).
 std::string OpenSslErrors() {
   std::string text;
@@ -60,15 +59,7 @@ Status OpenSslFailure(std::string_view what) {
 
 Status ValidateName(CertificateKind kind, std::string_view name) {
   if (kind == CertificateKind::kNode) return cluster::ValidateNodeId(name);
-  if (name.empty() || name.size() > kUserNameBytesMax) {
-    return Status::InvalidArgument("user name must be 1.." + std::to_string(kUserNameBytesMax) +
-                                   " bytes");
-  }
-  // The node id alphabet: safe in a URI and in a comma-separated OpenSSL extension value.
-  if (!cluster::ValidateNodeId(name).ok()) {
-    return Status::InvalidArgument("user name may contain only A-Z a-z 0-9 _ . : -");
-  }
-  return Status::Ok();
+  return api::ValidateUserName(name);
 }
 
 // DNS names and IP addresses: letters, digits, '.', '-', ':' (IPv6), '*' (wildcard DNS).

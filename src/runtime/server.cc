@@ -57,6 +57,13 @@ struct Server::Impl {
     PollDrained();
   }
 
+  // Authenticates HTTP and RESP requests against `users` from now on.
+  void UseUsers(api::AccessControl users) {
+    access = std::make_shared<const api::AccessControl>(std::move(users));
+    http->SetAccessControl(access, config.metrics_require_auth);
+    if (resp) resp->SetAccessControl(access);
+  }
+
   // SIGHUP: loads the peer certificate files again; new peer connections use them. A file
   // that does not load is logged and the certificates in use stay.
   void WaitForReload() {
@@ -78,9 +85,7 @@ struct Server::Impl {
         if (access.ok()) {
           spdlog::info("SIGHUP: reloaded {} user(s) from {}", access->users().size(),
                        config.users_file);
-          this->access = std::make_shared<const api::AccessControl>(std::move(*access));
-          http->SetAccessControl(this->access, config.metrics_require_auth);
-          if (resp) resp->SetAccessControl(this->access);
+          UseUsers(std::move(*access));
         } else {
           spdlog::error("SIGHUP: keeping the users in use: {}", access.status().message());
         }
@@ -266,14 +271,6 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     }
     return out;
   });
-  if (!config.users_file.empty()) {
-    Result<api::AccessControl> access = api::AccessControl::LoadFile(config.users_file);
-    if (!access.ok()) return access.status();
-    spdlog::info("authentication on: {} user(s) from {}", access->users().size(),
-                 config.users_file);
-    impl->access = std::make_shared<const api::AccessControl>(std::move(*access));
-    impl->http->SetAccessControl(impl->access, config.metrics_require_auth);
-  }
   if (!config.http_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   }
@@ -299,10 +296,17 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         std::max<std::size_t>(std::size_t{64} << 20, value_max + key_max + (64u << 10));
     impl->resp = std::make_unique<api::RespServer>(impl->io, *impl->service, &impl->http->metrics(),
                                                    settings, limits);
-    if (impl->access) impl->resp->SetAccessControl(impl->access);
     if (Status listening = impl->resp->Listen(config.resp_address); !listening.ok()) {
       return Status(listening.code(), "resp: " + listening.message());
     }
+  }
+  // Before the loop runs, so no request is served without it (HTTP and RESP alike).
+  if (!config.users_file.empty()) {
+    Result<api::AccessControl> access = api::AccessControl::LoadFile(config.users_file);
+    if (!access.ok()) return access.status();
+    spdlog::info("authentication on: {} user(s) from {}", access->users().size(),
+                 config.users_file);
+    impl->UseUsers(std::move(*access));
   }
   // The node opens after the listeners are bound, so it advertises the bound HTTP port; no
   // request can reach it before Run() starts the event loop.
