@@ -16,18 +16,19 @@ namespace meridian::client {
 
 // What went wrong, at the granularity a caller reacts to.
 enum class ErrorCode {
-  kInvalidArgument,   // rejected before sending: bad endpoint URL, empty key, bad bucket name
-  kBadRequest,        // the server answered 400 (invalid key/bucket/context/props/parameter)
-  kNotFound,          // the server answered 404 for something that is not an object read
-  kTooLarge,          // the server answered 413 (key, value or body over its limit)
-  kServerError,       // the server answered 500, or another unexpected status
-  kUnavailable,       // the server answered 503 (storage failure, overload); retryable
-  kConnectionFailed,  // could not connect, or the connection broke mid-request; retryable
-  kTimeout,           // the request did not complete within ClientOptions::timeout_ms
-  kTlsError,          // TLS setup, handshake or certificate verification failed
-  kProtocolError,     // the server's reply could not be understood
-  kUnauthenticated,   // the server answered 401: no token, or one it does not know
-  kForbidden,         // the server answered 403: the user's role or buckets do not allow it
+  kInvalidArgument,      // rejected before sending: bad endpoint URL, empty key, bad bucket name
+  kBadRequest,           // the server answered 400 (invalid key/bucket/context/props/parameter)
+  kNotFound,             // the server answered 404 for something that is not an object read
+  kTooLarge,             // the server answered 413 (key, value or body over its limit)
+  kServerError,          // the server answered 500, or another unexpected status
+  kUnavailable,          // the server answered 503 (storage failure, overload); retryable
+  kConnectionFailed,     // could not connect, or the connection broke mid-request; retryable
+  kTimeout,              // the request did not complete within ClientOptions::timeout_ms
+  kTlsError,             // TLS setup, handshake or certificate verification failed
+  kProtocolError,        // the server's reply could not be understood
+  kUnauthenticated,      // the server answered 401: no token, or one it does not know
+  kForbidden,            // the server answered 403: the user's role or buckets do not allow it
+  kInsufficientStorage,  // the server answered 507: its disk is (nearly) full; retryable
 };
 
 // A stable lower-case name for `code`, e.g. "too_large".

@@ -36,6 +36,8 @@ HttpResponse StatusErrorResponse(const Status& status, std::string_view invalid_
     case StatusCode::kUnavailable:
     case StatusCode::kTimeout:
       return ErrorResponse(503, error_code::kUnavailable, status.message());
+    case StatusCode::kInsufficientStorage:
+      return ErrorResponse(507, error_code::kInsufficientStorage, status.message());
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;

@@ -269,6 +269,22 @@ HttpResponse HttpHandler::BodyTooLarge(std::string_view method, std::string_view
   return response;
 }
 
+HttpResponse HttpHandler::InputBudgetExhausted(std::string_view method, std::string_view target,
+                                               std::uint64_t bytes, std::uint64_t capacity) {
+  std::string_view path = SplitTarget(target).path;
+  std::string_view op = kOpOther;
+  if (path.starts_with(kObjectPrefix) && method == "PUT") op = kOpPut;
+  HttpResponse response = ErrorResponse(
+      503, error_code::kUnavailable,
+      "the node is busy: a body of " + std::to_string(bytes) +
+          " bytes does not fit in the memory for requests still arriving (input_bytes_max = " +
+          std::to_string(capacity) + " bytes, shared by every connection); retry shortly");
+  response.headers.emplace_back("Retry-After", "1");
+  response.close_connection = true;
+  metrics_.RecordRequest(op, response.status, 0);
+  return response;
+}
+
 HttpResponse HttpHandler::MalformedRequest(std::string_view message) {
   HttpResponse response = ErrorResponse(400, error_code::kBadRequest, message);
   response.close_connection = true;
@@ -301,8 +317,16 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
       return Finish(op, start_ns,
                     ErrorResponse(400, error_code::kInvalidParameter, status.message()), respond);
     }
-    if (op == kOpHealth)
-      return Finish(op, start_ns, JsonResponse(200, R"({"status":"ok"})"), respond);
+    if (op == kOpHealth) {
+      const Status health = health_check_ ? health_check_() : Status::Ok();
+      if (health.ok())
+        return Finish(op, start_ns, JsonResponse(200, R"({"status":"ok"})"), respond);
+      const std::string_view error = health.code() == StatusCode::kInsufficientStorage
+                                         ? error_code::kInsufficientStorage
+                                         : error_code::kStorageError;
+      return Finish(op, start_ns, JsonResponse(503, ReadOnlyHealthJson(error, health.message())),
+                    respond);
+    }
     HttpResponse response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics_.RenderPrometheus();

@@ -37,11 +37,21 @@ class HttpHandler {
   // Null: no authentication (the default).
   void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);
 
+  // What GET /health reports beyond "the process answers": OK, or why this node refuses
+  // writes (its disk is nearly full, its storage failed) — then /health answers 503
+  // {"status":"read_only","reason":...}. Unset: always 200 {"status":"ok"}.
+  using HealthCheck = std::function<Status()>;
+  void SetHealthCheck(HealthCheck check) { health_check_ = std::move(check); }
+
   // Responses the connection layer produces itself (the request never reached Handle);
   // both are recorded in the metrics and close the connection.
   // 413 for a request whose declared or received body exceeds the limit for its target:
   // value_too_large on /v1/kv/..., body_too_large elsewhere.
   HttpResponse BodyTooLarge(std::string_view method, std::string_view target);
+  // 503 unavailable for a request whose body (`bytes`) does not fit in what remains of the
+  // node's input budget (`capacity` bytes for every request still arriving).
+  HttpResponse InputBudgetExhausted(std::string_view method, std::string_view target,
+                                    std::uint64_t bytes, std::uint64_t capacity);
   // 400 bad_request for bytes that are not a valid HTTP/1.1 request.
   HttpResponse MalformedRequest(std::string_view message);
 
@@ -61,6 +71,7 @@ class HttpHandler {
 
   std::shared_ptr<const AccessControl> access_;
   bool metrics_require_auth_ = false;
+  HealthCheck health_check_;
   KvService& service_;
   Metrics& metrics_;
   HttpLimits limits_;

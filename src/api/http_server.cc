@@ -157,6 +157,7 @@ struct HttpServer::State {
   std::map<std::uint64_t, Connection*> connections;  // by id: oldest first
   std::uint64_t next_connection_id = 0;
   bool stopping = false;
+  std::shared_ptr<ByteBudget> input_budget;  // null: request bodies are bounded one by one only
 };
 
 namespace {
@@ -301,6 +302,21 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
       co_return true;
     }
     parser.body_limit(body_bytes_max);
+    // The body is held in memory until it is complete: its bytes (all of them the limit allows
+    // when the length is not declared) come out of the node's input budget first.
+    ByteBudget::Reservation body_bytes;
+    if (!parser.is_done() && state.input_budget) {
+      const std::uint64_t wanted =
+          parser.content_length() ? *parser.content_length() : body_bytes_max;
+      std::optional<ByteBudget::Reservation> reserved = state.input_budget->TryReserve(wanted);
+      if (!reserved) {
+        co_await send(state.handler.InputBudgetExhausted(method, target, wanted,
+                                                         state.input_budget->capacity()),
+                      version, false);
+        co_return true;
+      }
+      body_bytes = std::move(*reserved);
+    }
     if (!parser.is_done() && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       // The client waits for this before sending the body (RFC 9110 section 10.1.1).
       http::response<http::empty_body> proceed{http::status::continue_, version};
@@ -333,6 +349,7 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
       request.authorization = std::string(it->value());
     }
     request.body = std::move(message.body());
+    body_bytes.Release();  // complete: the node's own bounds take over
 
     lowest.expires_never();  // the reply's latency is the service's business, not the client's
     HttpResponse response =
@@ -506,6 +523,14 @@ Status HttpServer::ListenHttps(std::string_view address, const std::string& cert
 void HttpServer::SetAccessControl(std::shared_ptr<const AccessControl> access,
                                   bool metrics_require_auth) {
   state_->handler.SetAccessControl(std::move(access), metrics_require_auth);
+}
+
+void HttpServer::SetInputBudget(std::shared_ptr<ByteBudget> budget) {
+  state_->input_budget = std::move(budget);
+}
+
+void HttpServer::SetHealthCheck(HttpHandler::HealthCheck check) {
+  state_->handler.SetHealthCheck(std::move(check));
 }
 
 std::string HttpServer::http_endpoint() const {

@@ -25,9 +25,11 @@
 #include <string_view>
 
 #include "api/access_control.h"
+#include "api/http_handler.h"
 #include "api/http_limits.h"
 #include "api/kv_service.h"
 #include "api/metrics.h"
+#include "core/byte_budget.h"
 #include "core/status.h"
 
 namespace boost::asio {
@@ -60,6 +62,11 @@ class HttpServer {
 
   // Authentication and authorisation of every request (HttpHandler::SetAccessControl).
   void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);
+  // Partial request bodies are held under `budget` (shared with the node's other front ends):
+  // a body that does not fit is answered 503 before it is read, and the connection closed.
+  void SetInputBudget(std::shared_ptr<ByteBudget> budget);
+  // What GET /health reports (HttpHandler::SetHealthCheck).
+  void SetHealthCheck(HttpHandler::HealthCheck check);
 
   // Bound endpoints as "IP:PORT"; empty when that listener is not open.
   std::string http_endpoint() const;

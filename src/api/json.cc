@@ -79,6 +79,12 @@ std::string ErrorJson(std::string_view error, std::string_view message) {
   return Dump(body);
 }
 
+std::string ReadOnlyHealthJson(std::string_view error, std::string_view reason) {
+  nlohmann::json body = {
+      {"status", "read_only"}, {"error", std::string(error)}, {"reason", OneLine(reason)}};
+  return Dump(body);
+}
+
 std::string BucketPropsJson(std::string_view bucket, const BucketProps& props) {
   nlohmann::json body = {
       {"bucket", std::string(bucket)},

@@ -13,6 +13,9 @@ namespace meridian::api {
 
 // {"error": "<error>", "message": "<message>"}; line breaks in message become spaces.
 std::string ErrorJson(std::string_view error, std::string_view message);
+// {"status":"read_only","error":"insufficient_storage","reason":...}: GET /health of a node
+// that refuses writes.
+std::string ReadOnlyHealthJson(std::string_view error, std::string_view reason);
 
 // {"bucket": "<bucket>", "props": {"conflict_policy": "siblings", "dw": 0, "n": 3, "pr": 0,
 //  "pw": 0, "r": "quorum", "sloppy_quorum": true, "w": "quorum"}}: quorum values are JSON

@@ -81,6 +81,8 @@ unsigned HttpStatusOf(const Status& status) {
     case StatusCode::kUnavailable:
     case StatusCode::kTimeout:
       return 503;
+    case StatusCode::kInsufficientStorage:
+      return 507;
     case StatusCode::kInternal:
       break;
   }

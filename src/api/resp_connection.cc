@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/resp_commands.h"
+#include "api/resp_writer.h"
 #include "core/assert.h"
 
 namespace meridian::api {
@@ -83,6 +84,14 @@ void RespConnection::TakeOutput(std::string& into) {
   into.clear();
   if (into.capacity() > kRetainedBufferBytesMax) std::string().swap(into);
   output_.swap(into);
+}
+
+void RespConnection::Refuse(std::string_view message) {
+  if (closing_) return;
+  RespReply reply(shared_from_this(), next_seq_++);
+  reply.Send([message](std::string& out) { resp::AppendError(out, message); });
+  Close();
+  std::vector<char>().swap(input_);  // its bytes are no longer wanted
 }
 
 void RespConnection::Close() {

@@ -71,6 +71,11 @@ class RespConnection : public std::enable_shared_from_this<RespConnection> {
 
   // Runs no more commands and drops unparsed input (QUIT, protocol error, server stopping).
   void Close();
+  // Answers the command still arriving with the error `message` (after the replies of the
+  // commands before it), then closes as Close does.
+  void Refuse(std::string_view message);
+  // Bytes the input buffer holds now (its allocation: what an input budget must cover).
+  std::size_t input_capacity() const { return input_.size(); }
   bool closing() const { return closing_; }
   // Closing, nothing in flight and no output left: the socket can be closed.
   bool finished() const { return closing_ && in_flight() == 0 && output_.empty(); }

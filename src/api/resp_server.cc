@@ -65,6 +65,7 @@ struct RespServer::State {
   std::map<std::uint64_t, Session*> sessions;  // by id: oldest first
   std::uint64_t next_client_id = 1;
   bool stopping = false;
+  std::shared_ptr<ByteBudget> input_budget;  // null: each connection bounded on its own only
 };
 
 namespace {
@@ -123,10 +124,30 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_ || lingering_) return;
     connection_->Process();
     TrackPartialCommand();
+    AccountInput();
     if (!writing_ && connection_->has_output()) StartWrite();
     if (connection_->finished() && !writing_) return Linger();
     if (!reading_ && connection_->WantsInput()) StartRead();
     ArmTimer();
+  }
+
+  // Holds the input buffer's bytes under the node's input budget. When it cannot grow, the
+  // command still arriving is answered -BUSY and the connection closes (its buffer is freed):
+  // false then.
+  bool AccountInput() {
+    if (!state_->input_budget) return true;
+    if (!input_bytes_) input_bytes_ = state_->input_budget->Empty();
+    const std::size_t capacity = connection_->input_capacity();
+    if (input_bytes_->Resize(capacity)) return true;
+    spdlog::debug("RESP client {}: a {}-byte input buffer does not fit in the input budget", id_,
+                  capacity);
+    connection_->Refuse(
+        "BUSY the node is busy: this command does not fit in the memory for commands still "
+        "arriving (input_bytes_max = " +
+        std::to_string(state_->input_budget->capacity()) +
+        " bytes, shared by every connection); retry shortly");
+    input_bytes_->Resize(connection_->input_capacity());  // freed: shrinking always succeeds
+    return false;
   }
 
   // From a completion (possibly deep inside another connection's work): pump later, once for
@@ -143,8 +164,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Asio first tries the read at once (usually empty right after a reply went out, but a
   // pipelining client's next commands are often there already), then waits for readability.
   void StartRead() {
-    reading_ = true;
     std::span<char> space = connection_->InputSpace(kReadBytes);
+    if (!AccountInput()) return SchedulePump();  // writes the -BUSY reply, then closes
+    reading_ = true;
     socket_.async_read_some(
         asio::buffer(space.data(), space.size()),
         [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
@@ -313,6 +335,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool partial_ = false;               // a command is arriving (see TrackPartialCommand)
   SteadyClock::time_point partial_since_;
   std::size_t last_buffered_ = 0;
+  std::optional<ByteBudget::Reservation> input_bytes_;  // with an input budget only
 };
 
 // Over the connection cap: tell the client (as Redis does), then close.
@@ -414,6 +437,10 @@ void RespServer::Stop() {
 
 std::size_t RespServer::connection_count() const {
   return state_->sessions.size();
+}
+
+void RespServer::SetInputBudget(std::shared_ptr<ByteBudget> budget) {
+  state_->input_budget = std::move(budget);
 }
 
 void RespServer::SetAccessControl(std::shared_ptr<const AccessControl> access) {

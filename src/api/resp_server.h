@@ -28,6 +28,7 @@
 #include "api/metrics.h"
 #include "api/resp_commands.h"
 #include "api/resp_connection.h"
+#include "core/byte_budget.h"
 #include "core/status.h"
 
 namespace boost::asio {
@@ -70,6 +71,9 @@ class RespServer {
   std::size_t connection_count() const;
   // Authentication of new commands (RespCommands::SetAccessControl).
   void SetAccessControl(std::shared_ptr<const AccessControl> access);
+  // Input buffers (commands still arriving) are held under `budget`, shared with the node's
+  // other front ends: a command that does not fit is answered -BUSY and the connection closed.
+  void SetInputBudget(std::shared_ptr<ByteBudget> budget);
 
   // Defined in resp_server.cc; public only so the session code there can name it.
   struct State;

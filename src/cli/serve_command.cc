@@ -175,6 +175,19 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(
       NumberSetting("idle_timeout_ms", "Idle keep-alive connections are closed after this many ms",
                     1, kU32, [](C& c) -> std::uint64_t& { return c.http_limits.idle_timeout_ms; }));
+  settings.push_back(NumberSetting(
+      "storage_reserve_bytes",
+      "Free-space reserve of the data directory's file system: below it writes answer 507 "
+      "(reads go on) until space returns (default 512 MiB)",
+      0, std::numeric_limits<std::uint64_t>::max(),
+      [](C& c) -> std::uint64_t& { return c.storage_reserve_bytes; }));
+  settings.push_back(NumberSetting(
+      "input_bytes_max",
+      "Memory for requests still arriving (partial HTTP bodies, RESP commands, peer frames), "
+      "over every connection: beyond it 503 / -BUSY (default 256 MiB; at least the largest "
+      "single request)",
+      1, std::numeric_limits<std::uint64_t>::max(),
+      [](C& c) -> std::uint64_t& { return c.input_bytes_max; }));
   settings.push_back(
       NumberSetting("block_cache_bytes", "RocksDB block cache size in bytes", 0, kSizeMax,
                     [](C& c) -> std::size_t& { return c.rocksdb.block_cache_bytes; }));

@@ -62,6 +62,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "unauthenticated";
     case ErrorCode::kForbidden:
       return "forbidden";
+    case ErrorCode::kInsufficientStorage:
+      return "insufficient_storage";
   }
   return "unknown";
 }

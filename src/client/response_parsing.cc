@@ -43,6 +43,8 @@ ErrorCode CodeForStatus(int status) {
       return ErrorCode::kTooLarge;
     case 503:
       return ErrorCode::kUnavailable;
+    case 507:
+      return ErrorCode::kInsufficientStorage;
     default:
       return (status >= 400 && status < 500) ? ErrorCode::kBadRequest : ErrorCode::kServerError;
   }
@@ -156,7 +158,7 @@ Error ErrorFromResponse(const HttpResponse& response) {
   Error error;
   error.http_status = response.status;
   error.code = CodeForStatus(response.status);
-  error.retryable = response.status == 503;
+  error.retryable = response.status == 503 || response.status == 507;
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_object()) {
     const auto code = body.find("error");

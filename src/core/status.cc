@@ -27,6 +27,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Timeout";
     case StatusCode::kInternal:
       return "Internal";
+    case StatusCode::kInsufficientStorage:
+      return "InsufficientStorage";
   }
   return "Unknown";
 }

@@ -23,7 +23,12 @@ enum class StatusCode {
   kUnavailable,      // not enough resources / replicas right now; retryable
   kTimeout,          // a deadline passed; the operation may or may not have been applied
   kInternal,         // an invariant was violated; a bug
+  // The node's disk is (nearly) full: it takes no new data until space returns; reads go
+  // on. Retryable. (After kInternal: codes travel between nodes as numbers.)
+  kInsufficientStorage,
 };
+// The greatest code; a number above it from a peer is unknown.
+inline constexpr StatusCode kLastStatusCode = StatusCode::kInsufficientStorage;
 
 std::string_view StatusCodeName(StatusCode code);
 
@@ -43,6 +48,9 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {StatusCode::kTimeout, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status InsufficientStorage(std::string m) {
+    return {StatusCode::kInsufficientStorage, std::move(m)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -50,7 +58,7 @@ class [[nodiscard]] Status {
   // True when the same request may succeed if retried later.
   bool retryable() const {
     return code_ == StatusCode::kIoError || code_ == StatusCode::kUnavailable ||
-           code_ == StatusCode::kTimeout;
+           code_ == StatusCode::kTimeout || code_ == StatusCode::kInsufficientStorage;
   }
   // "InvalidArgument: key is empty"
   std::string ToString() const;

@@ -120,7 +120,7 @@ ClientReply DecodeKvReply(RequestId client_id, proto::KvRequest::Op op,
   ClientReply reply;
   reply.id = client_id;
   const std::uint32_t code = message.status_code();
-  if (code > static_cast<std::uint32_t>(StatusCode::kInternal)) {
+  if (code > static_cast<std::uint32_t>(kLastStatusCode)) {
     reply.status =
         Status::Internal("peer replied with unknown status code " + std::to_string(code));
     return reply;

@@ -355,6 +355,15 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
   CollectOutbound();
 }
 
+void Node::SetStorageCondition(Status condition) {
+  if (condition.ok()) {
+    watched_engine_.RefuseNewData(std::nullopt);
+  } else {
+    watched_engine_.RefuseNewData(condition);
+  }
+  storage_condition_ = std::move(condition);
+}
+
 void Node::Tick() {
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();

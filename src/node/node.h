@@ -63,13 +63,14 @@ namespace meridian::node {
 
 // Counters and gauges for /metrics.
 struct NodeStats {
-  std::uint64_t hints_pending = 0;    // (object, primary) pairs this node still owes
-  std::uint64_t hint_records = 0;     // objects held as hints
-  std::uint64_t hints_stored = 0;     // since start
-  std::uint64_t hints_refused = 0;    // refused past the hint bound
-  std::uint64_t hints_delivered = 0;  // (object, primary) pairs handed off
-  std::uint64_t read_repairs = 0;     // replica copies repaired after a get
-  std::uint64_t peers_suspected = 0;  // peers routed around now (silent since a request)
+  std::uint64_t hints_pending = 0;           // (object, primary) pairs this node still owes
+  std::uint64_t hint_records = 0;            // objects held as hints
+  std::uint64_t hints_stored = 0;            // since start
+  std::uint64_t hints_refused = 0;           // refused past the hint bound
+  std::uint64_t writes_refused_storage = 0;  // client writes refused for the storage condition
+  std::uint64_t hints_delivered = 0;         // (object, primary) pairs handed off
+  std::uint64_t read_repairs = 0;            // replica copies repaired after a get
+  std::uint64_t peers_suspected = 0;         // peers routed around now (silent since a request)
   // Active anti-entropy, summed over the partitions this node is a primary of.
   std::uint64_t aae_exchanges = 0;          // completed as initiator
   std::uint64_t aae_exchanges_in_sync = 0;  // of those, the trees were equal
@@ -146,6 +147,15 @@ class Node {
   // Called every tick_interval_ms of the Env's monotonic clock: gossip, failure detection,
   // handoff, forwarded-request deadlines.
   void Tick();
+  // Whether this node may take new data (the runtime watches the disk and the engine; the
+  // node cannot). Not OK (InsufficientStorage for a full disk, the engine's error after a
+  // failed write): every write that would store new data here fails with that status and
+  // changes nothing — a client write this node would coordinate goes to another reachable
+  // primary, or is answered with the status; replica writes, hints, handoff and repair
+  // batches are refused (their senders go elsewhere or retry). Reads, deletes of hints and
+  // the node's own metadata go on. OK again: everything resumes.
+  void SetStorageCondition(Status condition);
+  const Status& storage_condition() const { return storage_condition_; }
 
   std::vector<ClientReply> TakeReplies();
   std::vector<cluster::Outbound> TakeOutbound();
@@ -387,6 +397,8 @@ class Node {
   std::vector<std::uint32_t> touched_;     // partitions reached since the last collection
   std::vector<bool> touched_flags_;        // by partition: in touched_
   std::uint64_t read_repairs_ = 0;
+  Status storage_condition_;  // SetStorageCondition's
+  std::uint64_t writes_refused_storage_ = 0;
 
   // Placement derived from the ring (see RefreshPlacement).
   std::optional<std::uint64_t> placement_state_version_;

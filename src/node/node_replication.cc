@@ -23,7 +23,7 @@ ClientReply ErrorReply(Status status) {
 
 Status StatusOf(std::uint32_t code, const std::string& message) {
   if (code == 0) return Status::Ok();
-  if (code > static_cast<std::uint32_t>(StatusCode::kInternal)) {
+  if (code > static_cast<std::uint32_t>(kLastStatusCode)) {
     return Status::Internal("peer replied with unknown status code " + std::to_string(code));
   }
   return Status(static_cast<StatusCode>(code), message);
@@ -202,7 +202,8 @@ void Node::ReadRepair(const ObjectId& id, const std::string& storage_key,
     const cluster::NodeId& node = coordinator.targets()[index].node;
     ++read_repairs_;
     if (node == config_.node_id) {
-      MergeLocal(storage_key, merged, /*sync=*/false).IgnoreError();  // best effort
+      // Best effort (refused while the storage condition is not OK).
+      MergeLocal(storage_key, merged, /*sync=*/false).IgnoreError();
       continue;
     }
     const std::string address = AddressOf(node);
@@ -536,6 +537,7 @@ NodeStats Node::Stats() const {
   stats.hints_refused = hint_state_.counters.hints_refused;
   stats.hints_delivered = hint_state_.counters.hints_delivered;
   stats.read_repairs = read_repairs_;
+  stats.writes_refused_storage = writes_refused_storage_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;
   stats.aae_exchanges_in_sync = anti_entropy_counters_.exchanges_in_sync;

@@ -85,6 +85,21 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   // A write is coordinated by a primary: it mints the dot under its own actor id.
   const cluster::NodeId& self = config_.node_id;
   const std::vector<cluster::NodeId> primaries = PrimariesOf(partition, quorum->n);
+  if (!storage_condition_.ok()) {
+    // This node takes no new data (its disk is full, or its storage failed): another
+    // reachable primary coordinates the write, or the client hears why.
+    const auto other = std::find_if(
+        primaries.begin(), primaries.end(), [this, &self](const cluster::NodeId& node) {
+          return node != self && Reachable(node) && !AddressOf(node).empty();
+        });
+    if (other != primaries.end() && hops < config_.forward_hops_max) {
+      Forward(origin, request, *other, hops);
+      return;
+    }
+    ++writes_refused_storage_;
+    Deliver(origin, op, ErrorReply(storage_condition_));
+    return;
+  }
   if (std::find(primaries.begin(), primaries.end(), self) != primaries.end()) {
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;

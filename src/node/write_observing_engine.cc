@@ -55,6 +55,13 @@ Result<std::optional<std::uint64_t>> WriteObservingEngine::IndexedHash(
 
 Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
                                    const storage::WriteOptions& options) {
+  if (refusal_.has_value()) {
+    for (const storage::WriteBatch::Op& op : batch.ops) {
+      const bool new_data =
+          op.column == storage::Column::kObjects || op.column == storage::Column::kHints;
+      if (new_data && op.value.has_value()) return *refusal_;
+    }
+  }
   bool objects_touched = false;
   for (const storage::WriteBatch::Op& op : batch.ops) {
     objects_touched = objects_touched || op.column == storage::Column::kObjects;

@@ -42,8 +42,8 @@ class WriteObservingEngine final : public storage::Engine {
     return inner_.Get(column, key);
   }
   // Corruption (nothing written) when an object put does not decode: a record every replica
-  // would have to trust must at least parse. Retires actors before writing: a failed write
-  // may still have deleted (conservative).
+  // would have to trust must at least parse. The refusal (RefuseNewData) when it puts new data.
+  // Retires actors before writing: a failed write may still have deleted (conservative).
   Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override;
   Status Scan(storage::Column column, std::string_view begin, std::string_view end,
               const storage::ScanVisitor& visitor) override {
@@ -55,6 +55,14 @@ class WriteObservingEngine final : public storage::Engine {
     return inner_.FinishCommit(ticket);
   }
   Status RequestCompaction() override { return inner_.RequestCompaction(); }
+  Status Failure() const override { return inner_.Failure(); }
+  Status Recover() override { return inner_.Recover(); }
+
+  // While set, a batch that puts anything into the objects or hints column (new data: client
+  // writes, replica writes, hints, handoff, repair) fails with `refusal` and changes nothing;
+  // deletes and metadata writes still pass (they free space or are small and vital).
+  void RefuseNewData(std::optional<Status> refusal) { refusal_ = std::move(refusal); }
+  const std::optional<Status>& refusal() const { return refusal_; }
 
   // The version hash the index holds for `storage_key` (nullopt: none).
   Result<std::optional<std::uint64_t>> IndexedHash(std::uint32_t partition,
@@ -66,6 +74,7 @@ class WriteObservingEngine final : public storage::Engine {
   PartitionActors& actors_;
   const int segment_bits_;
   ObjectChangeObserver* observer_ = nullptr;
+  std::optional<Status> refusal_;
 };
 
 }  // namespace meridian::node

@@ -22,7 +22,7 @@ void AddEntry(proto::HandoffBatch& batch, std::string_view storage_key,
 // The status a receiver reported; codes this build does not know become kInternal.
 Status AckStatus(const proto::HandoffAck& ack, const std::string& target_address) {
   const std::uint32_t code = ack.status_code();
-  const auto status_code = code <= static_cast<std::uint32_t>(StatusCode::kInternal)
+  const auto status_code = code <= static_cast<std::uint32_t>(kLastStatusCode)
                                ? static_cast<StatusCode>(code)
                                : StatusCode::kInternal;
   return Status(status_code, "receiver " + target_address + " refused batch " +

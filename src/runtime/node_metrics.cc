@@ -119,6 +119,10 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
   Series(out, "meridian_hints_refused_total", "counter",
          "Hinted writes refused because hint storage was full (hints_max or hint_bytes_max).",
          stats.hints_refused);
+  Series(out, "meridian_writes_refused_storage_total", "counter",
+         "Client writes this node refused (507/503) because its disk was below the reserve or "
+         "its storage had failed, and no other primary could take them",
+         stats.writes_refused_storage);
   Series(out, "meridian_hints_delivered_total", "counter",
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
@@ -241,6 +245,49 @@ std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory) {
   Series(out, "meridian_rocksdb_pending_compaction_bytes", "gauge",
          "Bytes RocksDB estimates its compactions still have to rewrite, every column family.",
          memory.pending_compaction_bytes);
+  return out;
+}
+
+std::string RenderStorageConditionMetrics(const StorageMonitor::Stats& stats, bool writable,
+                                          std::uint64_t commit_failures) {
+  std::string out;
+  Series(out, "meridian_storage_free_bytes", "gauge",
+         "Bytes free to the server on the file system of the data directory",
+         stats.space.free_bytes);
+  Series(out, "meridian_storage_size_bytes", "gauge",
+         "Size of the file system of the data directory in bytes", stats.space.total_bytes);
+  Series(out, "meridian_storage_reserve_bytes", "gauge",
+         "Free-space reserve: below it the node takes no new data (storage_reserve_bytes)",
+         stats.reserve_bytes);
+  Series(out, "meridian_storage_writable", "gauge",
+         "1 when the node takes new data; 0 while its disk is below the reserve or its storage "
+         "failed (writes answer 507 or 503, reads go on)",
+         writable ? 1 : 0);
+  Series(out, "meridian_storage_below_reserve", "gauge",
+         "1 while the free space is below the reserve", stats.below_reserve ? 1 : 0);
+  Series(out, "meridian_storage_failed", "gauge",
+         "1 while the storage engine is stopped on an error (a WAL write, flush or compaction "
+         "failed) and not recovered yet",
+         stats.engine_failed ? 1 : 0);
+  Series(out, "meridian_storage_recoveries_total", "counter",
+         "Recoveries of the storage engine from a failure, without a restart", stats.recoveries);
+  Series(out, "meridian_storage_commit_failures_total", "counter",
+         "Group commits (WAL write and sync) that failed; their replies were errors",
+         commit_failures);
+  return out;
+}
+
+std::string RenderInputBudgetMetrics(const ByteBudget& budget) {
+  std::string out;
+  Series(out, "meridian_input_budget_bytes", "gauge",
+         "Bound on the bytes held for input still arriving, over every connection "
+         "(input_bytes_max)",
+         budget.capacity());
+  Series(out, "meridian_input_budget_used_bytes", "gauge",
+         "Bytes held now for partial HTTP bodies, RESP commands and peer frames", budget.used());
+  Series(out, "meridian_input_budget_refused_total", "counter",
+         "Reservations the input budget refused (HTTP 503, RESP -BUSY, or a peer link waiting)",
+         budget.refused());
   return out;
 }
 

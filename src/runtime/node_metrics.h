@@ -8,6 +8,7 @@
 #include "node/node.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
+#include "runtime/storage_monitor.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
@@ -19,5 +20,11 @@ std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats);
 std::string RenderPeerListenerMetrics(const TransportStats& stats, bool tls);
 // RocksDB's memory: block cache capacity and usage, memtables, table readers.
 std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory);
+// The data directory's file system, the free-space reserve and whether the node takes new
+// data (StorageMonitor), with the group commits that failed (NodeService).
+std::string RenderStorageConditionMetrics(const StorageMonitor::Stats& stats, bool writable,
+                                          std::uint64_t commit_failures);
+// The bytes held for input still arriving (partial bodies, commands, frames) and its bound.
+std::string RenderInputBudgetMetrics(const ByteBudget& budget);
 
 }  // namespace meridian::runtime

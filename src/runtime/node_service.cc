@@ -8,8 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,17 +19,6 @@
 
 namespace meridian::runtime {
 namespace {
-
-// The batch's writes may not survive a crash, so none of them may be acknowledged; and the
-// storage engine will not take writes after a failed WAL write. Stopping the process is the
-// only answer that loses no acknowledged data. Called on the loop or on the commit thread.
-[[noreturn]] void StopTheProcess(const Status& failed) {
-  const std::string message = "group commit failed, stopping: " + failed.ToString();
-  spdlog::critical("{}", message);
-  spdlog::default_logger()->flush();
-  std::fprintf(stderr, "meridian: %s\n", message.c_str());
-  std::abort();
-}
 
 // Outputs held until a commit covers them, in the order the node produced them.
 struct Outputs {
@@ -177,7 +164,11 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
       return;
     }
     Result<storage::CommitTicket> taken = commit.begin();
-    if (!taken.ok()) StopTheProcess(taken.status());
+    if (!taken.ok()) {
+      // Nothing held now can be known durable: it is all answered as failed.
+      Fail(std::exchange(held, Outputs{}), taken.status());
+      return;
+    }
     next_ticket.Merge(*taken);
     if (syncing) {
       // No write since the sync in flight started: it covers these outputs too.
@@ -201,14 +192,14 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     sync_work.emplace(io.get_executor());  // the loop does not run out of work meanwhile
     worker->Run([finish = commit.finish, ticket, &io = io, weak = weak_from_this()] {
       // Only the hook and the post here: the service's state belongs to the loop.
-      if (Status synced = finish(ticket); !synced.ok()) StopTheProcess(synced);
-      boost::asio::post(io, [weak] {
-        if (std::shared_ptr<Impl> self = weak.lock()) self->SyncDone();
+      Status synced = finish(ticket);
+      boost::asio::post(io, [weak, synced = std::move(synced)] {
+        if (std::shared_ptr<Impl> self = weak.lock()) self->SyncDone(synced);
       });
     });
   }
 
-  void SyncDone() {
+  void SyncDone(const Status& synced) {
     if (shut_down) return;
     MERIDIAN_CHECK(syncing);
     syncing = false;
@@ -218,7 +209,37 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     // Whatever was produced or written meanwhile gets its own commit step (and sync). It is
     // scheduled before the delivery so that outputs of completions that Submit again join it.
     if (!held.empty() || !next_ticket.empty()) ScheduleCommitStep();
+    if (!synced.ok()) {
+      Fail(std::move(done), synced);
+      return;
+    }
     Deliver(std::move(done));
+  }
+
+  // The commit that `outputs` waited for failed: their writes may not survive a crash, so
+  // nothing may reveal them. Messages to peers are dropped (every protocol survives a lost
+  // message); each reply becomes an error that says so. The failure sink hears of it first,
+  // so that the node refuses new writes before any completion can submit one.
+  void Fail(Outputs outputs, const Status& failed) {
+    ++commit_failures;
+    if (const std::optional<std::uint64_t> unlogged = failure_log.Take()) {
+      spdlog::error(
+          "group commit failed: {} ({} replies answered as failed, {} peer messages dropped; "
+          "{} more failures since the last line)",
+          failed.ToString(), outputs.replies.size(), outputs.messages.size(), *unlogged);
+    }
+    if (failure_sink) failure_sink(failed);
+    const StatusCode code = failed.code() == StatusCode::kInsufficientStorage
+                                ? StatusCode::kInsufficientStorage
+                                : StatusCode::kIoError;
+    for (node::ClientReply& reply : outputs.replies) {
+      reply.status = Status(code,
+                            "this node's storage could not make the request's writes "
+                            "durable (" +
+                                failed.message() + "); a write may or may not have been applied");
+    }
+    outputs.messages.clear();
+    Deliver(std::move(outputs));
   }
 
   // Messages to peers first, then replies to clients.
@@ -246,7 +267,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     timer.cancel();
     if (shut_down) return;
     shut_down = true;
-    if (worker) worker->Join();  // waits for the sync in flight; a failed one aborts there
+    if (worker) worker->Join();  // waits for the sync in flight
     sync_work.reset();
     held = Outputs{};
     syncing_outputs = Outputs{};
@@ -257,6 +278,9 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   node::Node& node;
   CommitHooks commit;
   OutboundSink outbound_sink;
+  StorageFailureSink failure_sink;
+  std::uint64_t commit_failures = 0;
+  LogLimiter failure_log;
   std::chrono::milliseconds tick_interval;
   boost::asio::steady_timer timer;
   std::unordered_map<node::RequestId, Completion> pending;
@@ -302,6 +326,14 @@ void NodeService::Submit(node::ClientRequest request, Completion done) {
 
 void NodeService::SetOutboundSink(OutboundSink sink) {
   impl_->outbound_sink = std::move(sink);
+}
+
+void NodeService::SetStorageFailureSink(StorageFailureSink sink) {
+  impl_->failure_sink = std::move(sink);
+}
+
+std::uint64_t NodeService::commit_failures() const {
+  return impl_->commit_failures;
 }
 
 void NodeService::Receive(const std::string& from_address, const proto::PeerMessage& message) {

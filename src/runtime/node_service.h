@@ -26,8 +26,11 @@
 //     flight started, up to their commit step: then the sync in flight covers them.
 //   * When the sync returned OK, its batch is delivered on the loop (messages to peers first,
 //     then replies), and the next commit step is scheduled if outputs or writes wait.
-//   * A failing commit stops the process (abort after logging "group commit failed,
-//     stopping: ..."), before any output it was to cover leaves.
+//   * A failing commit (a full disk, an I/O error) reveals nothing it was to cover: its
+//     messages to peers are dropped and its replies become errors (InsufficientStorage for a
+//     full disk, else IoError: "a write may or may not have been applied"). The storage
+//     failure sink hears of it first (the server then makes the node refuse new data until
+//     the engine recovers); the service goes on.
 //
 // Completions never run inside Submit; each runs exactly once, unless the service is shut
 // down (Shutdown, or destroyed) first, in which case pending ones are dropped uncalled.
@@ -75,6 +78,11 @@ class NodeService final : public api::KvService {
   // Where the node's messages to peers go. Without a sink they are dropped (standalone).
   using OutboundSink = std::function<void(cluster::Outbound)>;
   void SetOutboundSink(OutboundSink sink);
+  // Called on the loop with the error of each failed commit, before its replies run.
+  using StorageFailureSink = std::function<void(const Status&)>;
+  void SetStorageFailureSink(StorageFailureSink sink);
+  // Commits that failed so far.
+  std::uint64_t commit_failures() const;
   // A message from the peer listening at `from_address`.
   void Receive(const std::string& from_address, const proto::PeerMessage& message);
 

@@ -11,6 +11,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -44,6 +45,8 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// A large frame that does not fit in the input budget waits this long before trying again.
+constexpr std::chrono::milliseconds kBudgetRetry{5};
 // One write gathers at most this many queued frames / bytes (fewer system calls under load).
 constexpr std::size_t kWriteBatchFramesMax = 256;
 constexpr std::size_t kWriteBatchBytesMax = 1 << 20;
@@ -176,8 +179,12 @@ FrameRead ReadFailure(const boost::system::error_code& ec) {
 }
 
 // The next frame of the link's stream. Reads are buffered: one read may bring several frames,
-// which the following calls return without touching the socket.
-asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) {
+// which the following calls return without touching the socket. A frame larger than a read
+// chunk is held under `budget` (when given) while it arrives: until its bytes fit, the link
+// is not read (TCP flow control holds the sender back), checked every kBudgetRetry.
+asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max,
+                                     ByteBudget* budget = nullptr,
+                                     std::uint64_t* budget_waits = nullptr) {
   beast::flat_buffer& buffer = link.read_buffer;
   if (auto ec = co_await FillTo(link, kFrameHeaderBytes)) co_return ReadFailure(ec);
   FrameHeader header;
@@ -188,6 +195,21 @@ asio::awaitable<FrameRead> ReadFrame(Link& link, std::size_t payload_bytes_max) 
     read.outcome = FrameRead::Outcome::kBadLength;
     read.error = valid.message();
     co_return read;
+  }
+  ByteBudget::Reservation frame_bytes;
+  if (budget != nullptr && length > kReadChunkBytes) {
+    bool waited = false;
+    for (;;) {
+      if (std::optional<ByteBudget::Reservation> reserved = budget->TryReserve(length)) {
+        frame_bytes = std::move(*reserved);
+        break;
+      }
+      if (!waited && budget_waits != nullptr) ++*budget_waits;
+      waited = true;
+      asio::steady_timer retry(co_await asio::this_coro::executor, kBudgetRetry);
+      co_await retry.async_wait(kUseTuple);
+      if (!link.open()) co_return ReadFailure(asio::error::operation_aborted);
+    }
   }
   if (auto ec = co_await FillTo(link, kFrameHeaderBytes + length)) {
     co_return ReadFailure(ec);
@@ -278,6 +300,8 @@ struct PeerTransport::State {
   std::uint16_t bound_port = 0;
   std::map<std::string, std::shared_ptr<Peer>> peers;
   std::unordered_map<std::uint64_t, std::shared_ptr<Link>> inbound_links;
+  std::shared_ptr<ByteBudget> input_budget;  // partial frames; null: bounded per link only
+  std::uint64_t frames_budget_waits = 0;
   // The inbound links still in their handshakes, oldest first (by registration id).
   std::map<std::uint64_t, std::shared_ptr<Link>> pending_inbound;
   std::uint64_t next_inbound_id = 0;
@@ -333,7 +357,8 @@ using State = PeerTransport::State;
 // or breaks the protocol. Heartbeats stop here. Bounded by the connection's lifetime.
 asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_ptr<Link> link) {
   for (;;) {
-    FrameRead read = co_await ReadFrame(*link, state->config.frame_bytes_max);
+    FrameRead read = co_await ReadFrame(*link, state->config.frame_bytes_max,
+                                        state->input_budget.get(), &state->frames_budget_waits);
     if (state->stopping) co_return;
     if (read.outcome == FrameRead::Outcome::kClosed ||
         read.outcome == FrameRead::Outcome::kTimedOut) {
@@ -956,7 +981,12 @@ TransportStats PeerTransport::stats() const {
   TransportStats out = state_->inbound;
   out.connections_open = state_->inbound_links.size();
   out.pending_handshakes = state_->pending_inbound.size();
+  out.frames_budget_waits = state_->frames_budget_waits;
   return out;
+}
+
+void PeerTransport::SetInputBudget(std::shared_ptr<ByteBudget> budget) {
+  state_->input_budget = std::move(budget);
 }
 
 }  // namespace meridian::runtime

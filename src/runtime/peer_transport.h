@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "core/byte_budget.h"
 #include "core/status.h"
 #include "proto/peer.pb.h"
 #include "runtime/peer_frame.h"
@@ -97,6 +98,8 @@ struct TransportStats {
   std::uint64_t tls_handshakes_failed = 0;
   std::uint64_t frames_received = 0;  // PeerMessages handed to the handler
   std::uint64_t frames_rejected = 0;  // zero/oversized length or unparseable protobuf
+  // Large frames whose link waited for room in the input budget before reading them.
+  std::uint64_t frames_budget_waits = 0;
   std::uint64_t heartbeats_sent = 0;  // both directions, every connection
   std::uint64_t heartbeats_received = 0;
   std::uint64_t idle_timeouts = 0;   // connections closed: nothing received for the idle timeout
@@ -127,6 +130,9 @@ class PeerTransport {
   // another node id.
   Status ReloadTls(std::shared_ptr<PeerTlsContext> tls);
   bool uses_tls() const;
+  // Frames larger than a read chunk are held under `budget` (shared with the node's front ends)
+  // while they arrive; a link whose next frame does not fit stops reading until it does.
+  void SetInputBudget(std::shared_ptr<ByteBudget> budget);
 
   std::uint16_t bound_port() const;               // 0 before Listen()
   const std::string& advertised_address() const;  // as sent in handshakes

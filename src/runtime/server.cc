@@ -18,9 +18,11 @@
 
 #include "api/http_server.h"
 #include "api/resp_server.h"
+#include "runtime/file_descriptor_budget.h"
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
+#include "runtime/storage_monitor.h"
 #include "runtime/system_env.h"
 #include "storage/power_loss_file_system.h"
 
@@ -29,6 +31,15 @@ namespace meridian::runtime {
 namespace asio = boost::asio;
 
 namespace {
+// The largest RESP command: a large value plus its key, and at least 64 MiB so that MSET of
+// several values fits.
+std::size_t RespCommandBytesMax(const ServerConfig& config) {
+  return std::max<std::size_t>(
+      std::size_t{64} << 20, config.node.value_bytes_max + config.node.key_bytes_max + (64u << 10));
+}
+
+// How often the free space and the storage engine's state are checked.
+constexpr std::chrono::milliseconds kStorageCheckInterval{1000};
 // While stopping, how often the loop checks whether the last connection has closed.
 constexpr std::chrono::milliseconds kDrainPollInterval{20};
 }  // namespace
@@ -52,6 +63,7 @@ struct Server::Impl {
     signals->clear(ignored);
     signals->cancel(ignored);
     if (reload_signal) reload_signal->cancel(ignored);
+    if (storage_timer) storage_timer->cancel();
     drain_deadline = std::chrono::steady_clock::now() +
                      std::chrono::milliseconds(config.http_limits.request_timeout_ms);
     PollDrained();
@@ -62,6 +74,17 @@ struct Server::Impl {
     access = std::make_shared<const api::AccessControl>(std::move(users));
     http->SetAccessControl(access, config.metrics_require_auth);
     if (resp) resp->SetAccessControl(access);
+  }
+
+  // Once a second: the free space and the engine's state decide whether the node takes new
+  // data (a failed engine is recovered here once there is room again).
+  void WatchStorage() {
+    storage_timer->expires_after(kStorageCheckInterval);
+    storage_timer->async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      node->SetStorageCondition(storage->Check(/*try_recover=*/true));
+      WatchStorage();
+    });
   }
 
   // SIGHUP: loads the peer certificate files again; new peer connections use them. A file
@@ -160,6 +183,10 @@ struct Server::Impl {
   std::unique_ptr<PeerTransport> transport;  // only when the node has a peer address
   std::unique_ptr<node::Node> node;
   std::unique_ptr<NodeService> service;
+  std::unique_ptr<StorageMonitor> storage;
+  std::size_t resp_connections_max = 0;      // from the file-descriptor plan
+  std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
+  std::unique_ptr<asio::steady_timer> storage_timer;
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
@@ -190,6 +217,53 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     }
   }
 
+  // File descriptors: the soft limit raised to the hard one, then shared out so that client
+  // connections can never take the descriptors RocksDB and the peers need.
+  Result<FileDescriptorLimit> raised = RaiseFileDescriptorLimit();
+  if (!raised.ok()) return raised.status();
+  FileDescriptorWants wants{
+      .http_connections_max = config.http_limits.connections_max,
+      .resp_connections_max = config.resp_address.empty() ? 0 : config.http_limits.connections_max,
+      .peer_connections_max =
+          config.node.peer_address.empty() ? 0 : config.peer_transport.inbound_connections_max,
+      .peer_pending_max =
+          config.node.peer_address.empty() ? 0 : config.peer_transport.pending_handshakes_max};
+  Result<FileDescriptorPlan> plan = PlanFileDescriptors(raised->current, wants);
+  if (!plan.ok()) return plan.status();
+  impl->config.http_limits.connections_max = plan->http_connections_max;
+  impl->resp_connections_max = plan->resp_connections_max;
+  impl->config.peer_transport.inbound_connections_max = plan->peer_connections_max;
+  impl->config.peer_transport.pending_handshakes_max = plan->peer_pending_max;
+  spdlog::info(
+      "file descriptors: limit {}{}; RocksDB keeps up to {} files open; connections: HTTP {}, "
+      "RESP {}, peers {} (+{} handshaking)",
+      raised->current,
+      raised->current != raised->previous
+          ? " (raised from " + std::to_string(raised->previous) + ")"
+          : std::string(),
+      plan->rocksdb_open_files, plan->http_connections_max, plan->resp_connections_max,
+      plan->peer_connections_max, plan->peer_pending_max);
+  for (const std::string& lowered : plan->lowered) {
+    spdlog::warn(
+        "lowered to fit the file-descriptor limit of {}: {} (raise the limit to keep "
+        "the configured cap)",
+        raised->current, lowered);
+  }
+
+  // The input budget must hold the largest single request of each kind.
+  {
+    const std::uint64_t largest = std::max<std::uint64_t>(
+        {config.node.value_bytes_max + config.node.key_bytes_max + (64u << 10),
+         RespCommandBytesMax(config), config.peer_transport.frame_bytes_max});
+    if (config.input_bytes_max < largest) {
+      return Status::InvalidArgument(
+          "input_bytes_max (" + std::to_string(config.input_bytes_max) +
+          ") must hold the largest single request (" + std::to_string(largest) +
+          " bytes: a RESP command, an HTTP body of value_bytes_max, or a peer frame)");
+    }
+    impl->input_budget = std::make_shared<ByteBudget>(config.input_bytes_max);
+  }
+
   std::error_code fs_error;
   std::filesystem::create_directories(config.data_dir, fs_error);
   if (fs_error) {
@@ -198,6 +272,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   const std::string db_path = (std::filesystem::path(config.data_dir) / "db").string();
   storage::RocksDbOptions rocksdb_options = config.rocksdb;
+  rocksdb_options.max_open_files = plan->rocksdb_open_files;
   // The NodeService holds every reply and peer message until the engine committed the
   // writes before it, so the server can commit a whole batch of requests at once.
   rocksdb_options.group_commit = true;
@@ -213,7 +288,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
 
   node::NodeConfig node_config = config.node;
   if (!node_config.peer_address.empty()) {
-    PeerTransportConfig transport_config = config.peer_transport;
+    PeerTransportConfig transport_config = impl->config.peer_transport;
     transport_config.cluster_name = node_config.cluster_name;
     transport_config.node_id = node_config.node_id;
     transport_config.listen_address = node_config.peer_address;
@@ -236,6 +311,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         [raw](const std::string&, const std::string& from_address, proto::PeerMessage message) {
           if (raw->service) raw->service->Receive(from_address, message);
         });
+    impl->transport->SetInputBudget(impl->input_budget);
     if (Status listening = impl->transport->Listen(); !listening.ok()) {
       return Status(listening.code(), "cannot listen for peers on " + node_config.peer_address +
                                           ": " + listening.message());
@@ -258,14 +334,28 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       }
     });
   }
+  const std::string data_dir = config.data_dir;
+  impl->storage = std::make_unique<StorageMonitor>(
+      config.storage_reserve_bytes, [data_dir] { return ProbeFileSystem(data_dir); },
+      *impl->engine);
+  impl->service->SetStorageFailureSink([raw = impl.get()](const Status&) {
+    // At once, before the failed batch's replies run; recovery waits for the next check.
+    raw->node->SetStorageCondition(raw->storage->Check(/*try_recover=*/false));
+  });
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
+  impl->http->SetInputBudget(impl->input_budget);
+  impl->http->SetHealthCheck([storage = impl->storage.get()] { return storage->condition(); });
   impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get(),
                                         service = impl->service.get(),
+                                        storage = impl->storage.get(), budget = impl->input_budget,
                                         transport = impl->transport.get()] {
-    std::string out = RenderNodeMetrics(node->Stats()) +
-                      RenderEventLoopMetrics(service->loop_stats()) +
-                      RenderStorageMemoryMetrics(engine->Memory());
+    std::string out =
+        RenderNodeMetrics(node->Stats()) + RenderEventLoopMetrics(service->loop_stats()) +
+        RenderStorageMemoryMetrics(engine->Memory()) +
+        RenderStorageConditionMetrics(storage->stats(), node->storage_condition().ok(),
+                                      service->commit_failures()) +
+        RenderInputBudgetMetrics(*budget);
     if (transport != nullptr) {
       out += RenderPeerListenerMetrics(transport->stats(), transport->uses_tls());
     }
@@ -284,18 +374,17 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     settings.mode = node_config.peer_address.empty() ? "standalone" : "cluster";
     settings.node_id = node_config.node_id;
     api::RespServerLimits limits;
-    limits.connections_max = config.http_limits.connections_max;
+    limits.connections_max = impl->resp_connections_max;
     limits.idle_timeout_ms = config.http_limits.idle_timeout_ms;
     limits.command_timeout_ms = config.http_limits.request_timeout_ms;
     // One argument may be as large as a value (or a key); a whole command as a large value
     // plus its key, and at least 64 MiB so that MSET of several values fits.
-    const std::size_t value_max = config.node.value_bytes_max;
-    const std::size_t key_max = config.node.key_bytes_max;
-    limits.connection.parser.bulk_bytes_max = std::max(value_max, key_max);
-    limits.connection.parser.command_bytes_max =
-        std::max<std::size_t>(std::size_t{64} << 20, value_max + key_max + (64u << 10));
+    limits.connection.parser.bulk_bytes_max =
+        std::max(config.node.value_bytes_max, config.node.key_bytes_max);
+    limits.connection.parser.command_bytes_max = RespCommandBytesMax(config);
     impl->resp = std::make_unique<api::RespServer>(impl->io, *impl->service, &impl->http->metrics(),
                                                    settings, limits);
+    impl->resp->SetInputBudget(impl->input_budget);
     if (Status listening = impl->resp->Listen(config.resp_address); !listening.ok()) {
       return Status(listening.code(), "resp: " + listening.message());
     }
@@ -324,6 +413,10 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
                                         committed.message());
   }
 
+  // Before the first request: a node started on a full disk refuses writes from the start.
+  impl->node->SetStorageCondition(impl->storage->Check(/*try_recover=*/false));
+  impl->storage_timer = std::make_unique<asio::steady_timer>(impl->io);
+  impl->WatchStorage();
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);
   Impl* raw = impl.get();

@@ -61,6 +61,13 @@ struct ServerConfig {
   std::string users_file;
   bool metrics_require_auth = false;  // with users_file: GET /metrics needs a user too
   storage::RocksDbOptions rocksdb;
+  // Free-space reserve of the data directory's file system: below it the node takes no new
+  // data (writes answer 507) until space returns (runtime/storage_monitor.h).
+  std::uint64_t storage_reserve_bytes = 512ull << 20;
+  // One bound on the bytes held for input still arriving — partial HTTP bodies, partial RESP
+  // commands, partial peer frames — over every connection together (core/byte_budget.h).
+  // Must hold the largest single request. Over it: 503 / -BUSY (peers wait).
+  std::uint64_t input_bytes_max = 256ull << 20;
   // key_bytes_max / value_bytes_max here are ignored: Open() copies them from `node` so the
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its
   // own count) and idle_timeout_ms.

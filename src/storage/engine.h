@@ -104,8 +104,9 @@ class Engine {
   //     may cover later ones too). It may run on any thread, concurrently with Get, Write,
   //     Scan, RequestCompaction and BeginCommit on the writing thread, but never concurrently
   //     with another FinishCommit or with CommitPending. Until it returned OK the ticket's
-  //     writes must not be revealed. IoError: as CommitPending's, and the ticket's writes are
-  //     not pending again — the caller must not acknowledge them, ever (the server stops).
+  //     writes must not be revealed. IoError (InsufficientStorage when the disk is full): as
+  //     CommitPending's, and the ticket's writes are not pending again — the caller must not
+  //     acknowledge them, ever; the engine is then failed (Failure) until Recover.
   virtual Result<CommitTicket> BeginCommit() {
     MERIDIAN_RETURN_IF_ERROR(CommitPending());
     return CommitTicket{};
@@ -115,6 +116,17 @@ class Engine {
   // the memtables and mark every file for compaction, in the background; never blocks).
   // A hint only; engines without deferred space reclamation ignore it.
   virtual Status RequestCompaction() { return Status::Ok(); }
+
+  // A failed engine (a WAL write or sync, or a background flush or compaction, failed — e.g.
+  // the disk filled up) refuses writes until it recovers. Failure() is OK, or the error the
+  // engine is stopped on now (InsufficientStorage for a full disk). Recover() tries to leave
+  // that state (RocksDB: DB::Resume, which writes the memtables to new files, so the writes
+  // the failed WAL write held become durable, never lost); OK when the engine takes writes
+  // again, and OK at once when it is not failed. Writes that failed were never durable and
+  // must not be acknowledged; reads keep working while failed. Both may be called on the
+  // writing thread while FinishCommit runs on another one.
+  virtual Status Failure() const { return Status::Ok(); }
+  virtual Status Recover() { return Status::Ok(); }
 };
 
 }  // namespace meridian::storage

@@ -7,18 +7,23 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/sst_file_manager.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include <array>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "core/assert.h"
+#include "storage/rocksdb_info_log.h"
 
 namespace meridian::storage {
 namespace {
@@ -32,25 +37,65 @@ constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects",
 constexpr double kBloomBitsPerKey = 10;
 // Memtable bloom size as a fraction of write_buffer_bytes (1.3 MB per 64 MB memtable).
 constexpr double kMemtableBloomRatio = 0.02;
-// RocksDB's own LOG file rotates at this size; this many old ones are kept.
+// RocksDB's info LOG file becomes LOG.old at this size.
 constexpr std::size_t kInfoLogBytesMax = 16u << 20;
-constexpr std::size_t kInfoLogFilesKept = 4;
 // An SST file with at least kDeletionTrigger deletions among any kDeletionWindow consecutive
 // entries is marked for compaction, so the space of deleted keys (reaped tombstones, dropped
 // partitions, delivered hints) returns without waiting for the level above to fill up.
 constexpr std::size_t kDeletionWindow = 1024;
 constexpr std::size_t kDeletionTrigger = 256;
 
-// Corruption stays Corruption (the caller must not trust or retry the bytes); every other
-// RocksDB failure is an IoError, which is retryable. The message keeps RocksDB's text.
+// Corruption stays Corruption (the caller must not trust or retry the bytes); a full disk is
+// InsufficientStorage; every other RocksDB failure is an IoError. The last two are
+// retryable. The message keeps RocksDB's text.
 Status FromRocks(const rocksdb::Status& status, std::string_view what) {
   std::string message = "rocksdb ";
   message += what;
   message += ": ";
   message += status.ToString();
   if (status.IsCorruption()) return Status::Corruption(std::move(message));
+  if (status.IsNoSpace()) return Status::InsufficientStorage(std::move(message));
   return Status::IoError(std::move(message));
 }
+
+// The error the engine is stopped on, shared by the engine (WAL writes, Recover) and RocksDB's
+// background threads (the listener). Thread-safe.
+class FailureState {
+ public:
+  void Set(Status failure) {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = std::move(failure);  // the first error is the cause
+  }
+  void Clear() {
+    std::lock_guard lock(mutex_);
+    failure_.reset();
+  }
+  Status Get() const {
+    std::lock_guard lock(mutex_);
+    return failure_.value_or(Status::Ok());
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<Status> failure_;
+};
+
+// Records RocksDB's background errors (a flush or compaction that failed stops writes) and
+// its own recoveries from them (with an SstFileManager RocksDB retries a no-space error by
+// itself once space returns).
+class FailureListener final : public rocksdb::EventListener {
+ public:
+  explicit FailureListener(std::shared_ptr<FailureState> state) : state_(std::move(state)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
+    if (error != nullptr && !error->ok()) state_->Set(FromRocks(*error, "background error"));
+  }
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) state_->Clear();
+  }
+
+ private:
+  std::shared_ptr<FailureState> state_;
+};
 
 rocksdb::Slice ToSlice(std::string_view bytes) {
   return {bytes.data(), bytes.size()};
@@ -91,6 +136,7 @@ struct RocksDbEngine::Impl {
   // Column at index column + 1.
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   bool group_commit = false;
+  std::shared_ptr<FailureState> failure = std::make_shared<FailureState>();
   // Owned by the writing thread (Write, CommitPending, BeginCommit); FinishCommit, which may
   // run on another thread, never reads them.
   bool commit_pending = false;  // a write since the last BeginCommit (group commit only)
@@ -147,17 +193,24 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.manual_wal_flush = options.group_commit;
+  db_options.max_open_files = options.max_open_files;
   // Debian's librocksdb defaults to DEBUG level (its DBOptions constructor is compiled
   // without NDEBUG), which writes a LOG line per WAL flush: a file growing by megabytes a
   // minute and a printf on the write path. INFO keeps flushes, compactions and errors.
   db_options.info_log_level = rocksdb::InfoLogLevel::INFO_LEVEL;
-  db_options.max_log_file_size = kInfoLogBytesMax;
-  db_options.keep_log_file_num = kInfoLogFilesKept;
+  // Our own LOG writer: RocksDB's aborts the process on the line after a failed write of the
+  // LOG (a full disk), from inside its error handling (storage/rocksdb_info_log.h).
+  db_options.info_log = NewRocksDbInfoLog(path, kInfoLogBytesMax);
   impl->group_commit = options.group_commit;
   if (options.file_system != nullptr) {
     impl->env = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = impl->env.get();
   }
+  // With an SstFileManager RocksDB postpones a compaction the free space cannot hold and
+  // recovers by itself from a no-space error once space returns.
+  db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
+      db_options.env != nullptr ? db_options.env : rocksdb::Env::Default()));
+  db_options.listeners.push_back(std::make_shared<FailureListener>(impl->failure));
   if (options.create_if_missing) {
     rocksdb::FileSystem& file_system =
         options.file_system != nullptr ? *options.file_system : *rocksdb::FileSystem::Default();
@@ -197,6 +250,7 @@ Result<std::optional<std::string>> RocksDbEngine::Get(Column column, std::string
 }
 
 Status RocksDbEngine::Write(const WriteBatch& batch, const WriteOptions& options) {
+  if (Status failed = impl_->failure->Get(); !failed.ok()) return failed;  // see FinishCommit
   rocksdb::WriteBatch rocks_batch;
   for (const WriteBatch::Op& op : batch.ops) {
     rocksdb::ColumnFamilyHandle* handle = impl_->Handle(op.column);
@@ -281,6 +335,11 @@ Status RocksDbEngine::CommitPending() {
 }
 
 Result<CommitTicket> RocksDbEngine::BeginCommit() {
+  // Failed (see FinishCommit): writes pending cannot be made durable; with none (every Write
+  // is refused meanwhile) there is nothing to commit, and reads go on.
+  if (impl_->commit_pending) {
+    if (Status failed = impl_->failure->Get(); !failed.ok()) return failed;
+  }
   CommitTicket ticket{.write = impl_->commit_pending, .sync = impl_->sync_pending};
   impl_->commit_pending = false;
   impl_->sync_pending = false;
@@ -308,10 +367,34 @@ Result<CommitTicket> RocksDbEngine::BeginCommit() {
 // returns OK; later writes may be covered or not, and stay pending for the next commit.
 Status RocksDbEngine::FinishCommit(const CommitTicket& ticket) {
   if (ticket.empty()) return Status::Ok();
+  // After a failed WAL write the WAL's writer must not be touched again until Resume replaced
+  // it (Debian's librocksdb asserts "Writer has previous error" and aborts).
+  if (Status failed = impl_->failure->Get(); !failed.ok()) return failed;
   const rocksdb::Status status = impl_->db->FlushWAL(ticket.sync);
   if (!status.ok()) {
-    return FromRocks(status, ticket.sync ? "commit (WAL write and sync)" : "commit (WAL write)");
+    Status failed =
+        FromRocks(status, ticket.sync ? "commit (WAL write and sync)" : "commit (WAL write)");
+    impl_->failure->Set(failed);
+    return failed;
   }
+  return Status::Ok();
+}
+
+Status RocksDbEngine::Failure() const {
+  return impl_->failure->Get();
+}
+
+Status RocksDbEngine::Recover() {
+  if (impl_->failure->Get().ok()) return Status::Ok();
+  // Resume flushes every memtable to a new file and starts a new WAL: the writes a failed WAL
+  // write held become durable (they were never acknowledged, and are not lost either).
+  if (const rocksdb::Status resumed = impl_->db->Resume(); !resumed.ok()) {
+    if (resumed.IsBusy()) {
+      return Status::Unavailable("RocksDB is recovering by itself (it retries once space returns)");
+    }
+    return FromRocks(resumed, "recover");
+  }
+  impl_->failure->Clear();
   return Status::Ok();
 }
 

@@ -23,6 +23,9 @@ struct RocksDbOptions {
   std::size_t block_cache_bytes = 256ull << 20;  // shared LRU block cache
   std::size_t write_buffer_bytes = 64ull << 20;  // per column family memtable
   bool create_if_missing = true;
+  // Table files RocksDB keeps open at once (-1: all of them); the server sets it from its
+  // file-descriptor budget (runtime/file_descriptor_budget.h).
+  int max_open_files = -1;
   // Group commit (see Engine::CommitPending): writes stay in RocksDB's WAL buffer
   // (manual_wal_flush) and sync=true writes do not fsync until CommitPending (or
   // BeginCommit + FinishCommit), which writes the buffer once and fsyncs once if any write
@@ -66,6 +69,8 @@ class RocksDbEngine final : public Engine {
   Result<CommitTicket> BeginCommit() override;
   Status FinishCommit(const CommitTicket& ticket) override;
   Status RequestCompaction() override;
+  Status Failure() const override;
+  Status Recover() override;
   RocksDbMemory Memory() const;
 
  private:

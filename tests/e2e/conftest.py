@@ -68,6 +68,7 @@ class Server:
         self.http_port = None
         self.https_port = None
         self.log_paths = []
+        self.preexec_fn = None  # run in the child before exec (e.g. resource limits)
 
     def start(self):
         command = [meridian_bin(), "serve", "--data-dir", self.data_dir, "--http", "127.0.0.1:0"]
@@ -78,11 +79,12 @@ class Server:
         self.log_paths.append(log_path)
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log,
-                                            stdin=subprocess.DEVNULL)
+                                            stdin=subprocess.DEVNULL, preexec_fn=self.preexec_fn)
         line = self._read_ready_line()
         fields = dict(part.split("=", 1) for part in line.split()[2:] if "=" in part)
         self.http_port = int(fields["http"].rsplit(":", 1)[1])
         self.https_port = int(fields["https"].rsplit(":", 1)[1]) if "https" in fields else None
+        self.resp_port = int(fields["resp"].rsplit(":", 1)[1]) if "resp" in fields else None
         if self.tls:
             assert self.https_port, "ready line without https: %r" % line
         return self

@@ -547,5 +547,53 @@ TEST_F(NodeTest, AnAppliedHintBatchIsAckedOnlyOnceTheBudgetHasPaidForIt) {
   EXPECT_EQ(stats.background.of(replication::WorkKind::kHintReplay).objects_granted, 1u);
 }
 
+// A node whose disk is below its reserve (or whose storage failed) takes no new data: client
+// writes get the condition's status and change nothing, reads go on, and writes resume once
+// the condition is OK again (runtime/storage_monitor.h decides it).
+TEST_F(NodeTest, ANodeThatRefusesNewDataAnswersWritesWithTheConditionAndServesReads) {
+  const WriteReply first = Put("k", "v1");
+  const Status full = Status::InsufficientStorage("disk nearly full (test)");
+  node_->SetStorageCondition(full);
+  const test_support::EngineSnapshot before = test_support::Snapshot(engine_);
+  const ClientReply put = PutReply("k", "v2", first.context);
+  EXPECT_EQ(put.status.code(), StatusCode::kInsufficientStorage);
+  EXPECT_EQ(put.status.message(), full.message());
+  const ClientReply del = Call(DeleteRequest{{"b", "k"}, "", RequestOptions{}});
+  EXPECT_EQ(del.status.code(), StatusCode::kInsufficientStorage);
+  EXPECT_EQ(PutReply("new", "v").status.code(), StatusCode::kInsufficientStorage);
+  EXPECT_EQ(test_support::Snapshot(engine_), before);
+  EXPECT_EQ(Values(Get("k")), Strings{"v1"});
+  EXPECT_EQ(node_->Stats().writes_refused_storage, 3u);
+
+  node_->SetStorageCondition(Status::Ok());
+  EXPECT_TRUE(PutReply("k", "v2", first.context).status.ok());
+  EXPECT_EQ(Values(Get("k")), Strings{"v2"});
+}
+
+// A replica write (and so a hint, a handoff or a repair) reaching a node that takes no new
+// data is refused with the condition's status, so its coordinator counts a failed replica.
+TEST_F(NodeTest, AReplicaWriteToANodeThatRefusesNewDataIsAckedWithTheCondition) {
+  node_->SetStorageCondition(Status::InsufficientStorage("disk nearly full (test)"));
+  DvvSet object;
+  object.Update(VersionVector{}, 77, HlcTimestamp::FromParts(1, 0), /*tombstone=*/false, "v",
+                ConflictPolicy::kSiblings);
+  const std::string storage_key = storage::EncodeObjectKey(0, "b", "replica");
+  proto::PeerMessage message;
+  proto::ReplicaWrite* write = message.mutable_replica_write();
+  write->set_request_id(9);
+  write->set_storage_key(storage_key);
+  write->set_encoded_object(EncodeObject(object));
+  node_->Receive("peer:1", message);
+  bool acked = false;
+  for (const cluster::Outbound& out : node_->TakeOutbound()) {
+    if (!out.message.has_replica_write_ack()) continue;
+    acked = true;
+    EXPECT_EQ(out.message.replica_write_ack().status_code(),
+              static_cast<std::uint32_t>(StatusCode::kInsufficientStorage));
+  }
+  EXPECT_TRUE(acked);
+  EXPECT_FALSE(engine_.Get(storage::Column::kObjects, storage_key)->has_value());
+}
+
 }  // namespace
 }  // namespace meridian::node

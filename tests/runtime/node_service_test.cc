@@ -10,8 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -124,34 +122,66 @@ TEST_F(NodeServiceTest, AHandlerThatHoldsTheLoopIsCountedAsAStall) {
   service.Stop();
 }
 
-// Submits a write on a service with `hooks` and runs the loop: for the death tests, where
-// the commit must stop the process before the reply leaves.
-void SubmitAWriteAndRun(boost::asio::io_context& io, node::Node& node,
-                        NodeService::CommitHooks hooks) {
-  NodeService service(io, node, std::move(hooks));
-  service.Submit(node::PutRequest{{"b", "k"}, "v", "", {}}, [](node::ClientReply) {
-    std::fprintf(stderr, "a reply was delivered\n");
-    std::_Exit(3);
-  });
-  io.run_for(std::chrono::seconds(5));
-  std::fprintf(stderr, "still running\n");
-  std::_Exit(4);
-}
-
-TEST_F(NodeServiceTest, AFailedSyncStopsTheProcessBeforeAnyReply) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+// A failed commit reveals nothing it covered: the write's reply is an error that says the
+// write may or may not have been applied (InsufficientStorage for a full disk), the failure
+// sink hears of it before the reply runs, and the service goes on: the next commit that
+// succeeds delivers its replies as usual.
+TEST_F(NodeServiceTest, AFailedSyncAnswersItsRepliesAsFailedAndTheServiceGoesOn) {
+  std::atomic<bool> fail{true};
   NodeService::CommitHooks hooks{
       .begin = [] { return storage::CommitTicket{.write = true, .sync = true}; },
-      .finish = [](const storage::CommitTicket&) { return Status::IoError("disk full"); }};
-  EXPECT_DEATH(SubmitAWriteAndRun(io_, node_, hooks), "group commit failed, stopping: .*disk full");
+      .finish =
+          [&fail](const storage::CommitTicket&) {
+            return fail ? Status::InsufficientStorage("No space left on device") : Status::Ok();
+          }};
+  NodeService service(io_, node_, hooks);
+  std::vector<std::string> sunk;
+  service.SetStorageFailureSink([&](const Status& failed) { sunk.push_back(failed.ToString()); });
+  std::optional<node::ClientReply> reply;
+  std::size_t sunk_at_reply = 0;
+  service.Submit(node::PutRequest{{"b", "k"}, "v", "", {}}, [&](node::ClientReply r) {
+    sunk_at_reply = sunk.size();
+    reply = std::move(r);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!reply && std::chrono::steady_clock::now() < deadline)
+    io_.run_one_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(reply.has_value());
+  const node::ClientReply& put = *reply;
+  EXPECT_EQ(put.status.code(), StatusCode::kInsufficientStorage);
+  EXPECT_NE(put.status.message().find("may or may not have been applied"), std::string::npos)
+      << put.status.message();
+  EXPECT_NE(put.status.message().find("No space left on device"), std::string::npos);
+  ASSERT_EQ(sunk.size(), 1u);
+  EXPECT_EQ(sunk_at_reply, 1u);  // the sink ran before the reply
+  EXPECT_EQ(service.commit_failures(), 1u);
+
+  fail = false;
+  node::ClientReply again = Call(service, node::PutRequest{{"b", "k2"}, "v", "", {}});
+  EXPECT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(service.commit_failures(), 1u);
+  EXPECT_EQ(service.pending_count(), 0u);
+  service.Stop();
 }
 
-TEST_F(NodeServiceTest, AFailedBeginCommitStopsTheProcessBeforeAnyReply) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+TEST_F(NodeServiceTest, AFailedBeginCommitAnswersAsAnIoErrorAndTheServiceGoesOn) {
+  std::atomic<bool> fail{true};
   NodeService::CommitHooks hooks{
-      .begin = []() -> Result<storage::CommitTicket> { return Status::IoError("bad disk"); },
+      .begin = [&fail]() -> Result<storage::CommitTicket> {
+        if (fail) return Status::IoError("bad disk");
+        return storage::CommitTicket{.write = true, .sync = true};
+      },
       .finish = [](const storage::CommitTicket&) { return Status::Ok(); }};
-  EXPECT_DEATH(SubmitAWriteAndRun(io_, node_, hooks), "group commit failed, stopping: .*bad disk");
+  NodeService service(io_, node_, hooks);
+  int sunk = 0;
+  service.SetStorageFailureSink([&](const Status&) { ++sunk; });
+  node::ClientReply put = Call(service, node::PutRequest{{"b", "k"}, "v", "", {}});
+  EXPECT_EQ(put.status.code(), StatusCode::kIoError);
+  EXPECT_NE(put.status.message().find("bad disk"), std::string::npos);
+  EXPECT_EQ(sunk, 1);
+  fail = false;
+  EXPECT_TRUE(Call(service, node::GetRequest{{"b", "k"}}).status.ok());
+  service.Stop();
 }
 
 // A MemoryEngine whose group commit is split as RocksDbEngine's is: BeginCommit (on the loop)
