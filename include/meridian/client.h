@@ -62,6 +62,11 @@ struct ClientOptions {
   // Bearer token of a user (`meridian user add`), sent as "Authorization: Bearer <token>" on
   // every request. Empty: none (a node with --users-file answers 401 unauthenticated).
   std::string token;
+  // A client certificate (`meridian cert client --name USER`) and its key, both PEM, presented
+  // on https: a node started with --tls-client-ca takes it as that user's credential. Both or
+  // neither.
+  std::string certificate_file;
+  std::string private_key_file;
 };
 
 // One of the concurrent values of an object.

@@ -194,6 +194,13 @@ const User* AccessControl::Authenticate(std::string_view token) const {
   return found;
 }
 
+const User* AccessControl::FindUser(std::string_view name) const {
+  for (const User& user : users_) {
+    if (user.name == name) return &user;
+  }
+  return nullptr;
+}
+
 bool AccessControl::Allows(const User& user, Access access, std::string_view bucket) {
   switch (access) {
     case Access::kAdmin:

@@ -60,6 +60,8 @@ class AccessControl {
 
   // The user whose token this is, or nullptr. Compares hashes in constant time.
   const User* Authenticate(std::string_view token) const;
+  // The user named `name` (a verified client certificate's), or nullptr.
+  const User* FindUser(std::string_view name) const;
   // Whether `user` may do `access` on `bucket` (empty: not about one bucket, e.g. cluster
   // status).
   static bool Allows(const User& user, Access access, std::string_view bucket);

@@ -223,6 +223,25 @@ std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
     }
   }
   const User* user = token.empty() ? nullptr : access_->Authenticate(token);
+  if (request.certificate_user) {
+    // A verified client certificate is a credential of its own; a token sent with it must be
+    // the same user's.
+    const User* named = access_->FindUser(*request.certificate_user);
+    std::string refusal;
+    if (named == nullptr) {
+      refusal = "the client certificate names user '" + *request.certificate_user +
+                "', who is not in the users file";
+    } else if (!token.empty() && user != named) {
+      refusal = "the bearer token is not the client certificate's user ('" +
+                *request.certificate_user + "')";
+    }
+    if (!refusal.empty()) {
+      HttpResponse response = ErrorResponse(401, error_code::kUnauthenticated, refusal);
+      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"meridian\"");
+      return response;
+    }
+    user = named;
+  }
   if (user == nullptr) {
     HttpResponse response =
         ErrorResponse(401, error_code::kUnauthenticated,

@@ -16,6 +16,8 @@ struct HttpRequest {
   std::optional<std::string> context;  // X-Meridian-Context, when present
   std::string body;
   std::optional<std::string> authorization;  // Authorization, when present
+  // The user a verified TLS client certificate names (HttpServer::HttpsFiles::client_ca).
+  std::optional<std::string> certificate_user;
 };
 
 struct HttpResponse {

@@ -150,7 +150,8 @@ struct HttpServer::State {
   HttpLimits limits;
   Metrics metrics;
   HttpHandler handler;
-  std::optional<ssl::context> tls_context;
+  std::shared_ptr<ssl::context> tls_context;  // new connections use the latest (ReloadTls)
+  HttpServer::CertificateUser certificate_user;
   std::list<tcp::acceptor> acceptors;
   std::optional<tcp::endpoint> http_endpoint;
   std::optional<tcp::endpoint> https_endpoint;
@@ -246,7 +247,8 @@ asio::awaitable<void> Linger(Stream& stream) {
 // connection should linger before closing (a response was sent while input may be pending).
 template <typename Stream>
 asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
-                                    ConnectionRegistration& registration) {
+                                    ConnectionRegistration& registration,
+                                    std::optional<std::string> certificate_user = std::nullopt) {
   const auto idle_timeout = std::chrono::milliseconds(state.limits.idle_timeout_ms);
   const auto request_timeout = std::chrono::milliseconds(state.limits.request_timeout_ms);
   auto& lowest = beast::get_lowest_layer(stream);
@@ -349,6 +351,7 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
       request.authorization = std::string(it->value());
     }
     request.body = std::move(message.body());
+    request.certificate_user = certificate_user;
     body_bytes.Release();  // complete: the node's own bounds take over
 
     lowest.expires_never();  // the reply's latency is the service's business, not the client's
@@ -373,6 +376,51 @@ asio::awaitable<void> CloseGracefully(Stream& stream, bool linger) {
   Socket(stream).close(ignored);
 }
 
+// The TLS context of the HTTPS listener: TLS 1.2+ with AEAD suites, the certificate chain and
+// key, and, with a client CA, client certificates asked for (not required: tokens still work).
+Result<std::shared_ptr<ssl::context>> ServerTlsContext(const HttpServer::HttpsFiles& files) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  // TLS 1.2: forward-secret AEAD suites only (no CBC, no static RSA); TLS 1.3's are all AEAD.
+  if (SSL_CTX_set_cipher_list(context->native_handle(), kTls12Ciphers) != 1) {
+    return Status::Internal("cannot set the TLS 1.2 cipher list");
+  }
+  boost::system::error_code ec;
+  context->use_certificate_chain_file(files.certificate_chain, ec);
+  if (ec) {
+    return Status::InvalidArgument("cannot load TLS certificate chain (PEM) from " +
+                                   files.certificate_chain + ": " + ec.message());
+  }
+  context->use_private_key_file(files.private_key, ssl::context::pem, ec);
+  if (ec) {
+    return Status::InvalidArgument("cannot load TLS private key (PEM) from " + files.private_key +
+                                   ": " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return Status::InvalidArgument("TLS private key " + files.private_key +
+                                   " does not match the certificate " + files.certificate_chain);
+  }
+  if (!files.client_ca.empty()) {
+    context->load_verify_file(files.client_ca, ec);
+    if (ec) {
+      return Status::InvalidArgument("cannot load the client CA certificate (PEM) from " +
+                                     files.client_ca + ": " + ec.message());
+    }
+    // Asked for, verified when given (a bad one fails the handshake), not required.
+    context->set_verify_mode(ssl::verify_peer);
+    // TLS 1.3 session tickets would skip the certificate on resumption: none are issued.
+    SSL_CTX_set_num_tickets(context->native_handle(), 0);
+    SSL_CTX_set_session_cache_mode(context->native_handle(), SSL_SESS_CACHE_OFF);
+    static const unsigned char kSessionContext[] = "meridian-https";
+    SSL_CTX_set_session_id_context(context->native_handle(), kSessionContext,
+                                   sizeof(kSessionContext) - 1);
+  }
+  return context;
+}
+
 asio::awaitable<void> ServePlain(std::shared_ptr<State> state, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   ConnectionRegistration registration(*state, [&stream] { stream.close(); });
@@ -381,7 +429,8 @@ asio::awaitable<void> ServePlain(std::shared_ptr<State> state, tcp::socket socke
 }
 
 asio::awaitable<void> ServeTls(std::shared_ptr<State> state, tcp::socket socket) {
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *state->tls_context);
+  const std::shared_ptr<ssl::context> context = state->tls_context;  // alive for the session
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *context);
   ConnectionRegistration registration(*state,
                                       [&stream] { beast::get_lowest_layer(stream).close(); });
   beast::get_lowest_layer(stream).expires_after(
@@ -391,7 +440,14 @@ asio::awaitable<void> ServeTls(std::shared_ptr<State> state, tcp::socket socket)
     spdlog::debug("TLS handshake failed: {}", ec.message());
     co_return;
   }
-  bool linger = co_await ServeRequests(*state, stream, registration);
+  // A client certificate got here only if it verified against the client CA.
+  std::optional<std::string> certificate_user;
+  if (X509* presented = SSL_get0_peer_certificate(stream.native_handle());
+      presented != nullptr && state->certificate_user &&
+      SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
+    certificate_user = state->certificate_user(presented);
+  }
+  bool linger = co_await ServeRequests(*state, stream, registration, certificate_user);
   co_await CloseGracefully(stream, linger);
 }
 
@@ -486,38 +542,32 @@ Status HttpServer::ListenHttp(std::string_view address) {
 
 Status HttpServer::ListenHttps(std::string_view address, const std::string& certificate_chain_file,
                                const std::string& private_key_file) {
+  return ListenHttps(address, HttpsFiles{certificate_chain_file, private_key_file, ""});
+}
+
+Status HttpServer::ListenHttps(std::string_view address, const HttpsFiles& files) {
   MERIDIAN_RETURN_IF_ERROR(CheckLimits(state_->limits));
-  ssl::context context(ssl::context::tls_server);
-  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                      ssl::context::single_dh_use);
-  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
-  // TLS 1.2: forward-secret AEAD suites only (no CBC, no static RSA); TLS 1.3's are all AEAD.
-  if (SSL_CTX_set_cipher_list(context.native_handle(), kTls12Ciphers) != 1) {
-    return Status::Internal("cannot set the TLS 1.2 cipher list");
-  }
-  boost::system::error_code ec;
-  context.use_certificate_chain_file(certificate_chain_file, ec);
-  if (ec) {
-    return Status::InvalidArgument("cannot load TLS certificate chain (PEM) from " +
-                                   certificate_chain_file + ": " + ec.message());
-  }
-  context.use_private_key_file(private_key_file, ssl::context::pem, ec);
-  if (ec) {
-    return Status::InvalidArgument("cannot load TLS private key (PEM) from " + private_key_file +
-                                   ": " + ec.message());
-  }
-  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
-    return Status::InvalidArgument("TLS private key " + private_key_file +
-                                   " does not match the certificate " + certificate_chain_file);
-  }
+  Result<std::shared_ptr<ssl::context>> context = ServerTlsContext(files);
+  if (!context.ok()) return context.status();
   Result<tcp::endpoint> bound = Bind(state_->io, state_->acceptors, address);
   if (!bound.ok()) return bound.status();
-  state_->tls_context.emplace(std::move(context));
+  state_->tls_context = std::move(*context);
   state_->https_endpoint = *bound;
   asio::co_spawn(state_->io, AcceptLoop(state_, state_->acceptors.back(), /*tls=*/true),
                  LogSessionEnd);
   return Status::Ok();
+}
+
+Status HttpServer::ReloadTls(const HttpsFiles& files) {
+  if (!state_->tls_context) return Status::InvalidArgument("HTTPS is not on");
+  Result<std::shared_ptr<ssl::context>> context = ServerTlsContext(files);
+  if (!context.ok()) return context.status();
+  state_->tls_context = std::move(*context);
+  return Status::Ok();
+}
+
+void HttpServer::SetCertificateUser(CertificateUser user) {
+  state_->certificate_user = std::move(user);
 }
 
 void HttpServer::SetAccessControl(std::shared_ptr<const AccessControl> access,

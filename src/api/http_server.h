@@ -20,7 +20,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +37,8 @@
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
+
+struct x509_st;  // OpenSSL's X509
 
 namespace meridian::api {
 
@@ -59,6 +63,21 @@ class HttpServer {
   // certificate chain or private key cannot be loaded or do not match.
   Status ListenHttps(std::string_view address, const std::string& certificate_chain_file,
                      const std::string& private_key_file);
+  // With client certificates too: when files.client_ca is set, a client may present a
+  // certificate signed by that CA (one that does not verify fails the handshake); the user it
+  // names (SetCertificateUser) is the request's credential. Without one, tokens still work.
+  struct HttpsFiles {
+    std::string certificate_chain;
+    std::string private_key;
+    std::string client_ca;  // empty: no client certificates asked for
+  };
+  Status ListenHttps(std::string_view address, const HttpsFiles& files);
+  // Loads the files again for new connections (certificate rotation; open connections keep
+  // theirs). InvalidArgument naming the file when one does not load: the old ones stay.
+  Status ReloadTls(const HttpsFiles& files);
+  // The user a verified client certificate names (nullopt: none, e.g. a node certificate).
+  using CertificateUser = std::function<std::optional<std::string>(x509_st*)>;
+  void SetCertificateUser(CertificateUser user);
 
   // Authentication and authorisation of every request (HttpHandler::SetAccessControl).
   void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);

@@ -25,6 +25,10 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
   command.add_option("--token", flags.token,
                      "Bearer token of a user (default: $MERIDIAN_TOKEN; prefer the variable: "
                      "command lines are visible to other local users)");
+  command.add_option("--cert", flags.certificate_file,
+                     "Client certificate (PEM, `meridian cert client`) for https: authenticates "
+                     "as the user it names");
+  command.add_option("--key", flags.private_key_file, "The client certificate's key (PEM)");
   command.add_option("--timeout-ms", flags.timeout_ms, "Request timeout, 0 = none")
       ->capture_default_str();
 }
@@ -35,6 +39,8 @@ std::variant<std::unique_ptr<client::Client>, Failure> Connect(const ConnectionF
   options.ca_file = flags.ca_file;
   options.verify_peer = !flags.insecure;
   options.token = flags.token;
+  options.certificate_file = flags.certificate_file;
+  options.private_key_file = flags.private_key_file;
   const std::optional<std::uint32_t> timeout_ms = ParseUnsigned(flags.timeout_ms);
   if (!timeout_ms) return Failure{kExitUsage, "--timeout-ms must be a non-negative integer"};
   options.timeout_ms = *timeout_ms;

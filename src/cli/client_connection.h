@@ -33,7 +33,9 @@ struct ConnectionFlags {
   std::string ca_file;
   bool insecure = false;
   std::string timeout_ms = "10000";
-  std::string token;  // bearer token; default $MERIDIAN_TOKEN
+  std::string token;             // bearer token; default $MERIDIAN_TOKEN
+  std::string certificate_file;  // --cert: client certificate (PEM) for https
+  std::string private_key_file;  // --key
 };
 void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 

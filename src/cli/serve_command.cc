@@ -130,6 +130,11 @@ std::vector<Setting> MakeSettings() {
                                  "PEM private key file, required with --https (default: none)",
                                  [](C& c) -> std::string& { return c.tls_private_key_file; }));
   settings.push_back(TextSetting(
+      "tls_client_ca",
+      "PEM CA certificate: HTTPS clients may authenticate with a certificate it signed "
+      "(`meridian cert client --name USER`), as that user of --users-file (default: tokens only)",
+      [](C& c) -> std::string& { return c.tls_client_ca_file; }));
+  settings.push_back(TextSetting(
       "users_file",
       "Users, roles and token hashes (JSON; `meridian user add` writes it). Given: every "
       "request but /health needs a bearer token (default: none = no authentication)",
@@ -508,10 +513,15 @@ Status ValidateConfig(const runtime::ServerConfig& config) {
   const bool has_cert = !config.tls_certificate_file.empty();
   const bool has_key = !config.tls_private_key_file.empty();
   if (config.https_address.empty()) {
-    if (has_cert || has_key) {
-      return Status::InvalidArgument("tls_cert/tls_key given without an https address");
+    if (has_cert || has_key || !config.tls_client_ca_file.empty()) {
+      return Status::InvalidArgument(
+          "tls_cert/tls_key/tls_client_ca given without an https address");
     }
     return Status::Ok();
+  }
+  if (!config.tls_client_ca_file.empty() && config.users_file.empty()) {
+    return Status::InvalidArgument(
+        "tls_client_ca needs users_file: a client certificate names a user of that file");
   }
   if (Result<api::ListenAddress> https = api::ParseListenAddress(config.https_address);
       !https.ok()) {

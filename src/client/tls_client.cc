@@ -32,6 +32,25 @@ Result<std::unique_ptr<ssl::context>> MakeTlsClientContext(const ClientOptions& 
                        "cannot load the system's trusted CAs: " + ec.message(), false);
     }
   }
+  if (options.certificate_file.empty() != options.private_key_file.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "a client certificate needs both its certificate and key files", false);
+  }
+  if (!options.certificate_file.empty()) {
+    context->use_certificate_chain_file(options.certificate_file, ec);
+    if (ec) {
+      return MakeError(
+          ErrorCode::kTlsError,
+          "cannot load the client certificate " + options.certificate_file + ": " + ec.message(),
+          false);
+    }
+    context->use_private_key_file(options.private_key_file, ssl::context::pem, ec);
+    if (ec) {
+      return MakeError(
+          ErrorCode::kTlsError,
+          "cannot load the client key " + options.private_key_file + ": " + ec.message(), false);
+    }
+  }
   return context;
 }
 

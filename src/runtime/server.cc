@@ -18,6 +18,7 @@
 
 #include "api/http_server.h"
 #include "api/resp_server.h"
+#include "runtime/certificates.h"
 #include "runtime/file_descriptor_budget.h"
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
@@ -69,6 +70,10 @@ struct Server::Impl {
     PollDrained();
   }
 
+  api::HttpServer::HttpsFiles HttpsFiles() const {
+    return {config.tls_certificate_file, config.tls_private_key_file, config.tls_client_ca_file};
+  }
+
   // Authenticates HTTP and RESP requests against `users` from now on.
   void UseUsers(api::AccessControl users) {
     access = std::make_shared<const api::AccessControl>(std::move(users));
@@ -101,6 +106,13 @@ struct Server::Impl {
                        config.peer_tls.certificate_file);
         } else {
           spdlog::error("SIGHUP: keeping the peer TLS certificates in use: {}", reloaded.message());
+        }
+      }
+      if (!config.https_address.empty()) {
+        if (Status reloaded = http->ReloadTls(HttpsFiles()); reloaded.ok()) {
+          spdlog::info("SIGHUP: reloaded the HTTPS certificate {}", config.tls_certificate_file);
+        } else {
+          spdlog::error("SIGHUP: keeping the HTTPS certificate in use: {}", reloaded.message());
         }
       }
       if (!config.users_file.empty()) {
@@ -365,8 +377,12 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   }
   if (!config.https_address.empty()) {
-    MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(
-        config.https_address, config.tls_certificate_file, config.tls_private_key_file));
+    impl->http->SetCertificateUser([](x509_st* certificate) -> std::optional<std::string> {
+      Result<CertificateIdentity> identity = IdentityOfCertificate(certificate);
+      if (!identity.ok() || identity->kind != CertificateKind::kClient) return std::nullopt;
+      return identity->name;
+    });
+    MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttps(config.https_address, impl->HttpsFiles()));
   }
   if (!config.resp_address.empty()) {
     api::RespSettings settings;
@@ -425,7 +441,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     spdlog::info("received signal {}", signal_number);
     raw->BeginStop();
   });
-  if ((impl->transport && impl->transport->uses_tls()) || !config.users_file.empty()) {
+  if ((impl->transport && impl->transport->uses_tls()) || !config.users_file.empty() ||
+      !config.https_address.empty()) {
     impl->reload_signal = std::make_unique<asio::signal_set>(impl->io, SIGHUP);
     impl->WaitForReload();
   }

@@ -45,8 +45,11 @@ struct ServerConfig {
   std::string https_address;                    // empty: no TLS listener
   std::string tls_certificate_file;             // PEM chain; required with https_address
   std::string tls_private_key_file;             // PEM key; required with https_address
-  std::string resp_address;                     // HOST:PORT of the RESP listener; empty: off
-  std::string resp_bucket = "default";          // the bucket RESP keys live in
+  // PEM CA whose client certificates (`meridian cert client`) authenticate HTTPS requests as
+  // the user they name (with users_file). Empty: tokens only.
+  std::string tls_client_ca_file;
+  std::string resp_address;             // HOST:PORT of the RESP listener; empty: off
+  std::string resp_bucket = "default";  // the bucket RESP keys live in
   node::NodeConfig node;
   // Connection liveness and reconnect settings of the node-to-node transport. cluster_name,
   // node_id and listen_address here are ignored: Open() takes them from `node`.

@@ -475,6 +475,53 @@ class HttpHandlerAuthTest : public HttpHandlerTest {
   }
 };
 
+// A verified client certificate's user is a credential of its own (HttpServer sets it); a
+// token sent with it must be the same user's, and an unknown user is refused.
+TEST_F(HttpHandlerAuthTest, AClientCertificateUserIsTheCredential) {
+  auto with_certificate = [&](std::string user, std::string token, std::string method) {
+    std::optional<HttpResponse> out;
+    HttpRequest request{std::move(method), "/v1/kv/pub/k", std::nullopt, "v"};
+    request.certificate_user = std::move(user);
+    if (!token.empty()) request.authorization = "Bearer " + token;
+    handler_.Handle(std::move(request), [&out](HttpResponse r) { out = std::move(r); });
+    return out.value_or(HttpResponse{});
+  };
+  service_.next_reply.body = node::GetReply{false, {}, ""};
+  EXPECT_EQ(with_certificate("viewer", "", "GET").status, 404u);  // reached the service
+  EXPECT_EQ(with_certificate("viewer", "", "PUT").status, 403u);
+  EXPECT_EQ(with_certificate("viewer", "viewer-token", "GET").status, 404u);
+  HttpResponse mixed = with_certificate("viewer", "admin-token", "GET");
+  EXPECT_EQ(mixed.status, 401u);
+  EXPECT_NE(mixed.body.find("not the client certificate"), std::string::npos) << mixed.body;
+  HttpResponse unknown = with_certificate("stranger", "", "GET");
+  EXPECT_EQ(unknown.status, 401u);
+  EXPECT_NE(unknown.body.find("not in the users file"), std::string::npos) << unknown.body;
+  EXPECT_EQ(service_.requests.size(), 2u);
+}
+
+// GET /health answers 503 read_only with the reason while the node refuses writes.
+TEST_F(HttpHandlerTest, HealthSaysReadOnlyWhileTheStorageRefusesWrites) {
+  Status condition;
+  handler_.SetHealthCheck([&condition] { return condition; });
+  std::optional<HttpResponse> out;
+  auto health = [&] {
+    handler_.Handle(HttpRequest{"GET", "/health", std::nullopt, ""},
+                    [&out](HttpResponse r) { out = std::move(r); });
+    return out.value_or(HttpResponse{});
+  };
+  EXPECT_EQ(health().status, 200u);
+  condition = Status::InsufficientStorage("disk nearly full");
+  HttpResponse full = health();
+  EXPECT_EQ(full.status, 503u);
+  EXPECT_NE(full.body.find("\"status\":\"read_only\""), std::string::npos) << full.body;
+  EXPECT_NE(full.body.find("insufficient_storage"), std::string::npos) << full.body;
+  EXPECT_NE(full.body.find("disk nearly full"), std::string::npos) << full.body;
+  condition = Status::IoError("bad disk");
+  EXPECT_NE(health().body.find("storage_error"), std::string::npos);
+  condition = Status::Ok();
+  EXPECT_EQ(health().status, 200u);
+}
+
 TEST_F(HttpHandlerAuthTest, StrangersAndForbiddenRequestsNeverReachTheService) {
   for (const char* target : {"/v1/kv/pub/k", "/v1/buckets/pub", "/v1/cluster/status", "/x"}) {
     HttpResponse response = As("", "GET", target);

@@ -216,3 +216,112 @@ def test_bench_takes_a_token(secured, tmp_path):
     load, run = report["phases"]
     assert load["total"]["count"] == 200 and load["total"]["errors"] == 0, load
     assert run["total"]["count"] > 0 and run["total"]["errors"] == 0, run
+
+
+def https_node(tmp_path, cert_dir, users, *extra):
+    """A node serving HTTPS only, with a node certificate of the cluster CA in cert_dir as its
+    server certificate and that CA's client certificates as credentials."""
+    process = subprocess.Popen(
+        [meridian_bin(), "serve", "--data-dir", str(tmp_path / "d"), "--http", "",
+         "--https", "127.0.0.1:0", "--tls-cert", os.path.join(cert_dir, "node-web.crt"),
+         "--tls-key", os.path.join(cert_dir, "node-web.key"), "--tls-client-ca",
+         os.path.join(cert_dir, "ca.crt"), "--users-file", users] + list(extra),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = process.stdout.readline().decode()
+    assert line.startswith("meridian ready: https=127.0.0.1:"), (line, process.stderr.read())
+    return process, "https://" + line.split("https=")[1].split()[0]
+
+
+def make_certs(directory, *commands):
+    for command in commands:
+        subprocess.run([meridian_bin(), "cert"] + command + ["--dir", directory], check=True,
+                       capture_output=True, timeout=30)
+
+
+def test_client_certificates_authenticate_https_requests_as_their_user(tmp_path):
+    certs = str(tmp_path / "certs")
+    make_certs(certs, ["ca"], ["node", "--name", "web", "--host", "127.0.0.1"],
+               ["client", "--name", "viewer"], ["client", "--name", "app"],
+               ["client", "--name", "nobody"])
+    other = str(tmp_path / "other")
+    make_certs(other, ["ca"], ["client", "--name", "app"])
+    users = str(tmp_path / "users.json")
+    app_token = add_user(users, "app", "readwrite")
+    add_user(users, "viewer", "readonly")
+    process, url = https_node(tmp_path, certs, users)
+    ca = os.path.join(certs, "ca.crt")
+
+    def client_cert(directory, name):
+        return (os.path.join(directory, "client-%s.crt" % name),
+                os.path.join(directory, "client-%s.key" % name))
+
+    def request(method, path, cert=None, token=None, **kwargs):
+        session = requests.Session()
+        session.trust_env = False
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        return session.request(method, url + path, cert=cert, verify=ca, headers=headers,
+                               timeout=10, **kwargs)
+
+    try:
+        # The app's certificate writes, as the readwrite user "app".
+        assert request("PUT", "/v1/kv/b/k", cert=client_cert(certs, "app"),
+                       data=b"v").status_code == 204
+        # The viewer's certificate reads, and may not write (its role, not a missing credential).
+        assert request("GET", "/v1/kv/b/k", cert=client_cert(certs, "viewer")).content == b"v"
+        assert_error(request("PUT", "/v1/kv/b/k", cert=client_cert(certs, "viewer"), data=b"x"),
+                     403, "forbidden", "user 'viewer' (readonly) may not write")
+        # A certificate of a user the users file does not list, and a token of another user
+        # sent with a certificate, are refused.
+        assert_error(request("GET", "/v1/kv/b/k", cert=client_cert(certs, "nobody")), 401,
+                     "unauthenticated", "'nobody', who is not in the users file")
+        assert_error(request("GET", "/v1/kv/b/k", cert=client_cert(certs, "viewer"),
+                             token=app_token), 401, "unauthenticated", "not the client certificate")
+        # Without any credential: 401; tokens alone still work.
+        assert_error(request("GET", "/v1/kv/b/k"), 401, "unauthenticated")
+        assert request("GET", "/v1/kv/b/k", token=app_token).status_code == 200
+        # A certificate of another CA fails the TLS handshake.
+        with pytest.raises(requests.exceptions.SSLError):
+            request("GET", "/v1/kv/b/k", cert=client_cert(other, "app"))
+        # The CLI presents one with --cert/--key.
+        cli = subprocess.run(
+            [meridian_bin(), "get", "--url", url, "--cacert", ca, "--cert",
+             client_cert(certs, "viewer")[0], "--key", client_cert(certs, "viewer")[1], "--bucket",
+             "b", "k"],
+            capture_output=True, timeout=30)
+        assert cli.returncode == 0 and cli.stdout.strip() == b"v", cli
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def test_sighup_reloads_the_https_certificate(tmp_path):
+    import socket
+    import ssl
+
+    certs = str(tmp_path / "certs")
+    make_certs(certs, ["ca"], ["node", "--name", "web", "--host", "127.0.0.1"],
+               ["node", "--name", "web2", "--host", "127.0.0.1"])
+    users = str(tmp_path / "users.json")
+    add_user(users, "app", "readwrite")
+    process, url = https_node(tmp_path, certs, users)
+    port = int(url.rsplit(":", 1)[1])
+
+    def served_name():
+        context = ssl.create_default_context(cafile=os.path.join(certs, "ca.crt"))
+        context.check_hostname = False
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw) as tls:
+                return dict(x[0] for x in tls.getpeercert()["subject"])["commonName"]
+
+    try:
+        assert served_name() == "web"
+        # Rotate: the same paths now hold another certificate.
+        for suffix in ("crt", "key"):
+            os.replace(os.path.join(certs, "node-web2.%s" % suffix),
+                       os.path.join(certs, "node-web.%s" % suffix))
+        process.send_signal(signal.SIGHUP)
+        poll(lambda: (served_name() == "web2", served_name()), 10,
+             "the new certificate served after SIGHUP")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
