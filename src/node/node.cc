@@ -225,9 +225,12 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       // ring would never flip. Left unacknowledged, it is sent again after the ack timeout.
       const proto::HandoffBatch& batch = message.handoff_batch();
       const cluster::Ring& ring = membership_->state().ring();
-      const bool in_range = batch.partition() < ring.partition_count();  // else refused below
-      if (in_range && batch.replica_copy() && !HoldsReplica(batch.partition())) {
-        // Refused at once (the sender's ring is newer or older): it re-plans its copies.
+      const bool in_range = batch.partition() < ring.partition_count();
+      const bool not_replica = in_range && batch.replica_copy() && !HoldsReplica(batch.partition());
+      if (!in_range || not_replica) {
+        // Refused at once: a partition outside the ring (no honest peer sends one; found by
+        // fuzz/node_message_fuzzer, it used to stop the node), or a copy for a replica this node
+        // is not (the sender's ring is newer or older: it re-plans its copies).
         cluster::Outbound out;
         out.to_address = batch.reply_address().empty() ? from_address : batch.reply_address();
         proto::HandoffAck* ack = out.message.mutable_handoff_ack();
@@ -235,8 +238,10 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
         ack->set_partition(batch.partition());
         ack->set_sequence(batch.sequence());
         ack->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
-        ack->set_status_message(config_.node_id + " is not a replica of partition " +
-                                std::to_string(batch.partition()));
+        ack->set_status_message(in_range ? config_.node_id + " is not a replica of partition " +
+                                               std::to_string(batch.partition())
+                                         : "partition " + std::to_string(batch.partition()) +
+                                               " is outside the ring");
         ack->set_receiver_incarnation(store_.actor_id());
         outbound_.push_back(std::move(out));
         break;

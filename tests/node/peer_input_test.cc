@@ -15,8 +15,8 @@ class PeerInputTest : public NodeFixture {};
 // F1 (fuzz/corpus/node_message/crash_f1_handoff_batch_beyond_ring): a HandoffBatch marked last
 // for a partition beyond the ring passed HandoffReceiver, which does not know the partition
 // count, and Node::OnBatchApplied asked Ring::PendingOwner about it: MERIDIAN_CHECK abort, so
-// one message from any peer stopped the node. Disabled until Node refuses such a batch.
-TEST_F(PeerInputTest, DISABLED_HandoffBatchBeyondTheRingDoesNotStopTheNode) {
+// one message from any peer stopped the node. Now refused with an ack that says why.
+TEST_F(PeerInputTest, HandoffBatchBeyondTheRingIsRefusedAndTheNodeGoesOn) {
   proto::PeerMessage message;
   proto::HandoffBatch* batch = message.mutable_handoff_batch();
   batch->set_transfer_id(2);
@@ -25,7 +25,16 @@ TEST_F(PeerInputTest, DISABLED_HandoffBatchBeyondTheRingDoesNotStopTheNode) {
   batch->set_last(true);
   batch->set_reply_address("127.0.0.1:7001");
   node_->Receive("127.0.0.2:7001", message);
-  node_->TakeOutbound();
+  bool refused = false;
+  for (const cluster::Outbound& out : node_->TakeOutbound()) {
+    if (!out.message.has_handoff_ack()) continue;
+    refused = true;
+    EXPECT_EQ(out.message.handoff_ack().status_code(),
+              static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
+    EXPECT_NE(out.message.handoff_ack().status_message().find("outside the ring"),
+              std::string::npos);
+  }
+  EXPECT_TRUE(refused);
   EXPECT_TRUE(Put("k", "v").context.size() > 0);
   EXPECT_TRUE(Get("k").found);
 }
