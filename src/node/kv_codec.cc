@@ -1,6 +1,7 @@
 #include "node/kv_codec.h"
 
 #include "core/assert.h"
+#include "core/quorum.h"
 
 namespace meridian::node {
 
@@ -58,7 +59,15 @@ Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
   MERIDIAN_RETURN_IF_ERROR(parse("pr", message.pr(), options.pr));
   MERIDIAN_RETURN_IF_ERROR(parse("pw", message.pw(), options.pw));
   MERIDIAN_RETURN_IF_ERROR(parse("dw", message.dw_quorum(), options.dw));
-  if (!options.dw && message.has_dw()) options.dw = QuorumValue::Number(message.dw());
+  if (!options.dw && message.has_dw()) {
+    // The legacy field carries 0 or 1; anything above the replica limit could not be
+    // forwarded again (found by fuzz/codecs_fuzzer).
+    if (message.dw() > kReplicasMax) {
+      return Status::InvalidArgument("dw " + std::to_string(message.dw()) + " is above " +
+                                     std::to_string(kReplicasMax));
+    }
+    options.dw = QuorumValue::Number(message.dw());
+  }
   if (message.has_sloppy_quorum()) options.sloppy_quorum = message.sloppy_quorum();
   switch (message.op()) {
     case proto::KvRequest::OP_GET:

@@ -33,6 +33,14 @@ TEST(KvCodecTest, RequestsRoundTripThroughTheWireFormat) {
   ASSERT_TRUE(del.ok());
   EXPECT_FALSE(std::get<DeleteRequest>(*del).options.dw.has_value());
 
+  // The legacy dw field above the replica limit is refused (fuzz/codecs_fuzzer, F2): it could
+  // not be forwarded again.
+  proto::KvRequest legacy = EncodeKvRequest(1, GetRequest{{"b", "k"}}, 0);
+  legacy.set_dw(56);
+  EXPECT_EQ(DecodeKvRequest(legacy).status().code(), StatusCode::kInvalidArgument);
+  legacy.set_dw(1);
+  EXPECT_TRUE(DecodeKvRequest(legacy).ok());
+
   proto::KvRequest unknown;
   unknown.set_op(proto::KvRequest::OP_UNSPECIFIED);
   EXPECT_EQ(DecodeKvRequest(unknown).status().code(), StatusCode::kInvalidArgument);
