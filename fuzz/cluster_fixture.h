@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -246,30 +245,10 @@ class FuzzedNode {
   node::Node& node() { return *node_; }
   node::test_support::ManualClock& clock() { return clock_; }
 
-  // Delivers a peer message, unless it is a known crash (below).
+  // Delivers a peer message and checks what the node did.
   void Receive(const std::string& from_address, const proto::PeerMessage& message) {
-    if (KnownCrash(message)) return;
     node_->Receive(from_address, message);
     CheckOutputs();
-  }
-
-  // Crashes found by these fuzzers whose fix is not in yet (docs/fuzzing.md, "Findings"):
-  // such messages are not delivered, so that runs look for new crashes. Delete an entry with
-  // its fix. MERIDIAN_FUZZ_KNOWN_CRASHES=1 delivers them anyway (to check a fix).
-  static bool KnownCrash(const proto::PeerMessage& message) {
-    static const bool deliver = std::getenv("MERIDIAN_FUZZ_KNOWN_CRASHES") != nullptr;
-    if (deliver) return false;
-    // F1: a HandoffBatch (not a replica copy) marked last, for a partition beyond the ring,
-    // passes HandoffReceiver (which does not know the partition count) and reaches
-    // Ring::PendingOwner's range check from Node::OnBatchApplied (node_handoff.cc): abort.
-    if (message.has_handoff_batch()) {
-      const proto::HandoffBatch& batch = message.handoff_batch();
-      if (batch.last() && !batch.replica_copy() &&
-          batch.partition() >= Cluster().config.partition_count) {
-        return true;
-      }
-    }
-    return false;
   }
 
   void Tick() {

@@ -135,10 +135,6 @@ void FuzzKvCodec(std::string_view bytes, bool reply) {
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return;
   Result<node::ClientRequest> decoded = node::DecodeKvRequest(message);
   if (!decoded.ok()) return;
-  // Known, reported (docs/fuzzing.md, findings): the legacy dw field (7), which "carries only
-  // 0 or 1", is taken as any number; above kReplicasMax it cannot be re-encoded in dw_quorum
-  // (ParseQuorumValue refuses it there). The node refuses such a dw later (ResolveQuorum).
-  if (message.dw_quorum().empty() && message.has_dw() && message.dw() > kReplicasMax) return;
   Result<node::ClientRequest> again =
       node::DecodeKvRequest(node::EncodeKvRequest(message.request_id(), *decoded, message.hops()));
   MERIDIAN_FUZZ_CHECK(again.ok() && again->index() == decoded->index());
