@@ -138,8 +138,9 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
     status = nemesis.RunSafetyPhase(options.duration_ms);
   }
   if (status.ok()) status = nemesis.HealEverything();
-  if (status.ok() && !leaver.empty() && !SeesLeaving(simulation, leaver)) {
-    workload.SubmitAdmin(node::ClusterLeaveRequest{leaver});
+  if (status.ok() && !leaver.empty()) {
+    const std::uint64_t now_ms = simulation.now_ms();
+    ScheduleLeave(simulation, workload, leaver, now_ms, now_ms + options.liveness_ms_max);
   }
   if (status.ok() && reaping) {
     // Once the cluster converged: a read and a delete of every key (so there is something to reap
