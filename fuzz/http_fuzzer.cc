@@ -1,8 +1,9 @@
 // HTTP request path: bytes as one client connection sends them.
 //
 // Contract: whatever the bytes, parsing them with Boost.Beast under the server's limits
-// (api/http_limits.h, applied as http_server.cc applies them), splitting and decoding the
-// target, checking access, routing and validating them in HttpHandler and answering them from
+// (api/http_limits.h, applied as http_server.cc applies them), the server's own header checks
+// and request conversion (api/http_request_parsing.h), splitting and decoding the target,
+// checking access, routing and validating them in HttpHandler and answering them from
 // a real standalone Node never crashes, trips ASan/UBSan or leaves a request unanswered; and
 // every response is one HTTP can carry (a status of 100-599, header names and values without
 // CR, LF or NUL and short enough for Beast's 16-bit field length).
@@ -11,8 +12,8 @@
 // the rest is the connection's byte stream. Requests are served one after another while the
 // connection stays open, as http_server.cc's ServeRequests does.
 //
-// Not covered (no seam without sockets): http_server.cc's Transfer-Encoding check, 100-continue,
-// timeouts and the connection cap; its anonymous-namespace helpers are not reachable from here.
+// Not covered (no seam without sockets): http_server.cc's input budget, 100-continue, timeouts,
+// TLS and the connection cap.
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
@@ -25,6 +26,7 @@
 #include "api/access_control.h"
 #include "api/http_handler.h"
 #include "api/http_limits.h"
+#include "api/http_request_parsing.h"
 #include "api/http_target.h"
 #include "api/metrics.h"
 #include "fuzz_support.h"
@@ -142,34 +144,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         MERIDIAN_FUZZ_CHECK(name.size() + value.size() <= split.query.size());
       }
     }
-    const std::size_t body_bytes_max = handler.BodyBytesMax(target);
-    if (parser.content_length() && *parser.content_length() > body_bytes_max) {
-      CheckClosingResponse(handler.BodyTooLarge(method, target));
+    api::HeaderVerdict verdict = api::CheckRequestHeader(handler, parser);
+    if (verdict.refusal) {
+      CheckClosingResponse(*verdict.refusal);
       break;
     }
-    parser.body_limit(body_bytes_max);
+    parser.body_limit(verdict.body_bytes_max);
     Put(parser, input, /*header_only=*/false, ec);
-    if (ec == http::error::body_limit) {
-      CheckClosingResponse(handler.BodyTooLarge(method, target));
-      break;
-    }
     if (ec) {
-      CheckClosingResponse(handler.MalformedRequest("malformed HTTP request: " + ec.message()));
+      CheckClosingResponse(api::BodyReadFailure(handler, parser, ec));
       break;
     }
 
     http::request<http::string_body> message = parser.release();
     const bool keep_alive = message.keep_alive();
-    api::HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = target;
-    if (auto it = message.find("X-Meridian-Context"); it != message.end()) {
-      request.context = std::string(it->value());
-    }
-    if (auto it = message.find(http::field::authorization); it != message.end()) {
-      request.authorization = std::string(it->value());
-    }
-    request.body = std::move(message.body());
+    api::HttpRequest request = api::ToHttpRequest(std::move(message), std::nullopt);
+    MERIDIAN_FUZZ_CHECK(request.method == method && request.target == target);
 
     std::optional<api::HttpResponse> response;
     handler.Handle(std::move(request), [&response](api::HttpResponse out) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "api/http_handler.h"
+#include "api/http_request_parsing.h"
 #include "core/assert.h"
 
 namespace meridian::api {
@@ -43,37 +44,6 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
-// RFC 9112 section 6.3: a request whose last transfer coding is not chunked has no reliable
-// length (400, then close); and chunked is the only coding this server decodes.
-Status CheckTransferEncoding(std::string_view header) {
-  if (header.empty()) return Status::Ok();
-  std::vector<std::string_view> codings;
-  std::size_t start = 0;
-  while (start <= header.size()) {
-    std::size_t end = header.find(',', start);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view coding = header.substr(start, end - start);
-    while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) {
-      coding.remove_prefix(1);
-    }
-    while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) {
-      coding.remove_suffix(1);
-    }
-    if (!coding.empty()) codings.push_back(coding);
-    start = end + 1;
-  }
-  if (codings.empty() || !beast::iequals(codings.back(), "chunked")) {
-    return Status::InvalidArgument(
-        "Transfer-Encoding must end with chunked (RFC 9112 section 6.3), got '" +
-        std::string(header) + "'");
-  }
-  if (codings.size() > 1) {
-    return Status::InvalidArgument("only the chunked transfer coding is supported, got '" +
-                                   std::string(header) + "'");
-  }
-  return Status::Ok();
-}
 
 Status CheckLimits(const HttpLimits& limits) {
   if (limits.header_bytes_max > kHeaderBytesMaxLimit) {
@@ -289,20 +259,15 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
         co_return true;
       }
     }
-    if (Status coding = CheckTransferEncoding(parser.get()[http::field::transfer_encoding]);
-        !coding.ok()) {
-      co_await send(state.handler.MalformedRequest(coding.message()), parser.get().version(),
-                    false);
-      co_return true;
-    }
     const std::string method(parser.get().method_string());
     const std::string target(parser.get().target());
-    const std::size_t body_bytes_max = state.handler.BodyBytesMax(target);
     const unsigned version = parser.get().version();
-    if (parser.content_length() && *parser.content_length() > body_bytes_max) {
-      co_await send(state.handler.BodyTooLarge(method, target), version, false);
+    HeaderVerdict verdict = CheckRequestHeader(state.handler, parser);
+    if (verdict.refusal) {
+      co_await send(std::move(*verdict.refusal), version, false);
       co_return true;
     }
+    const std::size_t body_bytes_max = verdict.body_bytes_max;
     parser.body_limit(body_bytes_max);
     // The body is held in memory until it is complete: its bytes (all of them the limit allows
     // when the length is not declared) come out of the node's input budget first.
@@ -328,30 +293,15 @@ asio::awaitable<bool> ServeRequests(State& state, Stream& stream,
     if (!parser.is_done()) {
       auto [ec, bytes] = co_await http::async_read(stream, buffer, parser, kUseTuple);
       if (ec == beast::error::timeout || ec == asio::error::operation_aborted) co_return false;
-      if (ec == http::error::body_limit) {
-        co_await send(state.handler.BodyTooLarge(method, target), version, false);
-        co_return true;
-      }
       if (ec) {
-        co_await send(state.handler.MalformedRequest("malformed HTTP request: " + ec.message()),
-                      version, false);
+        co_await send(BodyReadFailure(state.handler, parser, ec), version, false);
         co_return true;
       }
     }
 
     http::request<http::string_body> message = parser.release();
     const bool keep_alive = message.keep_alive();
-    HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = target;
-    if (auto it = message.find("X-Meridian-Context"); it != message.end()) {
-      request.context = std::string(it->value());
-    }
-    if (auto it = message.find(http::field::authorization); it != message.end()) {
-      request.authorization = std::string(it->value());
-    }
-    request.body = std::move(message.body());
-    request.certificate_user = certificate_user;
+    HttpRequest request = ToHttpRequest(std::move(message), certificate_user);
     body_bytes.Release();  // complete: the node's own bounds take over
 
     lowest.expires_never();  // the reply's latency is the service's business, not the client's
