@@ -169,7 +169,7 @@ void ReapRounds::OnDataMessage(const std::string& from_address, const proto::Pee
   }
 }
 
-void ReapRounds::Complete(const RoundKey& key) {
+void ReapRounds::Complete(RoundKey key) {
   auto it = snapshots_.find(key);
   MERIDIAN_CHECK(it != snapshots_.end());
   Snapshot snapshot = std::move(it->second);

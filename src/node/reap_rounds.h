@@ -122,7 +122,8 @@ class ReapRounds {
 
   void TakeSnapshot(Snapshot& snapshot, ReapLocalView& view);
   // The snapshot has every marker: answer the reaper (or, on the reaper, count its own).
-  void Complete(const RoundKey& key);
+  // By value: it erases the snapshot, and callers pass the snapshot map's own key.
+  void Complete(RoundKey key);
   void Merge(const std::vector<proto::ReapVerdict>& verdicts);
   void Reject(Snapshot& snapshot, std::string_view storage_key);
   std::string AddressOf(const proto::ReapPrepare& prepare, const cluster::NodeId& id) const;
