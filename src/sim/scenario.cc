@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "sim/cluster_scenarios.h"
+#include "sim/strong_protocol_sim.h"
 
 namespace meridian::sim {
 
@@ -40,6 +41,7 @@ ScenarioRegistry BuiltinScenarios() {
   ScenarioRegistry registry;
   RegisterToyFloodScenarios(registry);
   RegisterClusterScenarios(registry);
+  RegisterStrongProtocolScenarios(registry);
   return registry;
 }
 
