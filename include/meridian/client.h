@@ -138,8 +138,9 @@ struct WriteResult {
 // A bucket's properties. The initial values are the server's defaults; a field an older
 // server does not send keeps its initial value.
 struct BucketProps {
-  std::string conflict_policy;  // "siblings" or "lww"
-  std::uint32_t n = 3;          // replicas of every key
+  std::string consistency = "eventual";  // or "strong" (docs/design/strong.md)
+  std::string conflict_policy;           // "siblings" or "lww"
+  std::uint32_t n = 3;                   // replicas of every key
   // Quorum settings as text: "one", "quorum", "all" or a number ("0", "2").
   std::string r = "quorum";   // replies a get waits for
   std::string w = "quorum";   // acknowledgements a write waits for
@@ -152,6 +153,7 @@ struct BucketProps {
 
 // The properties to change; unset fields stay as they are. Quorum settings as in BucketProps.
 struct BucketPropsUpdate {
+  std::optional<std::string> consistency;  // set while the bucket holds no data
   std::optional<std::string> conflict_policy;
   std::optional<std::uint32_t> n;
   std::optional<std::string> r;

@@ -89,7 +89,8 @@ std::string BucketPropsJson(std::string_view bucket, const BucketProps& props) {
   nlohmann::json body = {
       {"bucket", std::string(bucket)},
       {"props",
-       {{"conflict_policy", std::string(ConflictPolicyName(props.conflict_policy))},
+       {{"consistency", std::string(ConsistencyName(props.consistency))},
+        {"conflict_policy", std::string(ConflictPolicyName(props.conflict_policy))},
         {"n", props.n},
         {"r", QuorumJson(props.r)},
         {"w", QuorumJson(props.w)},
@@ -106,7 +107,12 @@ Result<BucketPropsPatch> ParseBucketPropsPatch(std::string_view body) {
   if (!document.is_object()) return Status::InvalidArgument("body must be a JSON object");
   BucketPropsPatch patch;
   for (const auto& [name, value] : document.items()) {
-    if (name == "conflict_policy") {
+    if (name == "consistency") {
+      if (!value.is_string()) return Status::InvalidArgument("consistency must be a string");
+      Result<Consistency> consistency = ParseConsistency(value.get_ref<const std::string&>());
+      if (!consistency.ok()) return consistency.status();
+      patch.consistency = *consistency;
+    } else if (name == "conflict_policy") {
       if (!value.is_string()) {
         return Status::InvalidArgument("conflict_policy must be a string");
       }

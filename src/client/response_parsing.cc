@@ -226,6 +226,13 @@ Result<BucketProps> ParseBucketPropsBody(std::string_view body_text) {
     return ProtocolError("the bucket props have no string conflict_policy", 200);
   }
   result.conflict_policy = policy->get<std::string>();
+  const auto consistency = props->find("consistency");
+  if (consistency != props->end()) {
+    if (!consistency->is_string()) {
+      return ProtocolError("the bucket props' consistency is not a string", 200);
+    }
+    result.consistency = consistency->get<std::string>();
+  }
   const auto dw = props->find("dw");
   if (dw == props->end() || !QuorumText(*dw, result.dw)) {
     return ProtocolError("the bucket props have no dw (a number, \"one\", \"quorum\" or \"all\")",
@@ -262,6 +269,7 @@ Result<BucketProps> ParseBucketPropsBody(std::string_view body_text) {
 
 std::string BucketPropsUpdateBody(const BucketPropsUpdate& update) {
   nlohmann::json body = nlohmann::json::object();
+  if (update.consistency) body["consistency"] = *update.consistency;
   if (update.conflict_policy) body["conflict_policy"] = *update.conflict_policy;
   if (update.n) body["n"] = *update.n;
   const std::pair<const char*, const std::optional<std::string>*> quorums[] = {{"r", &update.r},

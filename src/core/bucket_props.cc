@@ -12,6 +12,9 @@ namespace {
 // and sloppy_quorum.
 constexpr std::uint8_t kFormatVersion1 = 1;
 constexpr std::uint8_t kFormatVersion2 = 2;
+// Version 2 plus the consistency byte; written only for strong buckets, so that a bucket
+// that does not use it stays readable by nodes that know version 2 only.
+constexpr std::uint8_t kFormatVersion3 = 3;
 
 std::string Named(std::string_view property, const QuorumValue& value, std::uint32_t resolved) {
   std::string text = std::string(property) + "=" + FormatQuorumValue(value);
@@ -78,6 +81,17 @@ Result<ConflictPolicy> ParseConflictPolicy(std::string_view name) {
                                  std::string(name.substr(0, 64)) + "\"");
 }
 
+std::string_view ConsistencyName(Consistency consistency) {
+  return consistency == Consistency::kStrong ? "strong" : "eventual";
+}
+
+Result<Consistency> ParseConsistency(std::string_view name) {
+  if (name == "eventual") return Consistency::kEventual;
+  if (name == "strong") return Consistency::kStrong;
+  return Status::InvalidArgument("consistency must be \"eventual\" or \"strong\", not \"" +
+                                 std::string(name.substr(0, 64)) + "\"");
+}
+
 Status ValidateBucketProps(const BucketProps& props) {
   if (props.n < 1 || props.n > kReplicasMax) {
     return Status::InvalidArgument("n=" + std::to_string(props.n) + " is outside 1.." +
@@ -115,7 +129,8 @@ Result<ResolvedQuorum> ResolveQuorum(const BucketProps& props, const QuorumOverr
 
 std::string EncodeBucketProps(const BucketProps& props) {
   std::string out;
-  out.push_back(static_cast<char>(kFormatVersion2));
+  const bool strong = props.consistency == Consistency::kStrong;
+  out.push_back(static_cast<char>(strong ? kFormatVersion3 : kFormatVersion2));
   out.push_back(static_cast<char>(props.conflict_policy == ConflictPolicy::kLastWriteWins ? 1 : 0));
   PutVarint64(out, props.n);
   PutQuorumValue(out, props.r);
@@ -124,6 +139,7 @@ std::string EncodeBucketProps(const BucketProps& props) {
   PutQuorumValue(out, props.pw);
   PutQuorumValue(out, props.dw);
   out.push_back(static_cast<char>(props.sloppy_quorum ? 1 : 0));
+  if (strong) out.push_back(static_cast<char>(1));
   return out;
 }
 
@@ -132,7 +148,7 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
   std::uint8_t version = 0;
   std::uint8_t policy = 0;
   if (!reader.ReadByte(version)) return Status::Corruption("bucket properties record is empty");
-  if (version != kFormatVersion1 && version != kFormatVersion2) {
+  if (version != kFormatVersion1 && version != kFormatVersion2 && version != kFormatVersion3) {
     return Status::Corruption("bucket properties record has unknown format version " +
                               std::to_string(version));
   }
@@ -151,6 +167,11 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
          ReadQuorumValue(reader, props.dw) && reader.ReadByte(sloppy) && sloppy <= 1;
     props.n = static_cast<std::uint32_t>(n);
     props.sloppy_quorum = sloppy == 1;
+    if (ok && version == kFormatVersion3) {
+      std::uint8_t consistency = 0;
+      ok = reader.ReadByte(consistency) && consistency <= 1;
+      props.consistency = consistency == 1 ? Consistency::kStrong : Consistency::kEventual;
+    }
   }
   if (!ok || !reader.empty()) return Status::Corruption("bucket properties record is malformed");
   props.conflict_policy = policy == 1 ? ConflictPolicy::kLastWriteWins : ConflictPolicy::kSiblings;
@@ -163,6 +184,7 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
 Result<BucketProps> ApplyBucketPropsPatch(const BucketProps& current,
                                           const BucketPropsPatch& patch) {
   BucketProps next = current;
+  if (patch.consistency) next.consistency = *patch.consistency;
   if (patch.conflict_policy) next.conflict_policy = *patch.conflict_policy;
   if (patch.n) next.n = *patch.n;
   if (patch.r) next.r = *patch.r;

@@ -13,7 +13,13 @@
 
 namespace meridian {
 
+// What a bucket guarantees (docs/design/strong.md): eventual (N/R/W quorums, sloppy quorum,
+// siblings) or strong (every get, put and delete linearizable per key, by per-key consensus
+// among the key's n primaries; r, w, pr, pw, dw and sloppy_quorum do not apply).
+enum class Consistency : std::uint8_t { kEventual, kStrong };
+
 struct BucketProps {
+  Consistency consistency = Consistency::kEventual;
   // How concurrent writes are reconciled.
   ConflictPolicy conflict_policy = ConflictPolicy::kSiblings;
   // Replicas of every key (distinct nodes), 1..kReplicasMax.
@@ -35,6 +41,8 @@ struct BucketProps {
 std::string_view ConflictPolicyName(ConflictPolicy policy);  // "siblings" | "lww"
 // InvalidArgument naming the accepted values for anything else.
 Result<ConflictPolicy> ParseConflictPolicy(std::string_view name);
+std::string_view ConsistencyName(Consistency consistency);  // "eventual" | "strong"
+Result<Consistency> ParseConsistency(std::string_view name);
 
 // InvalidArgument naming the offending property when a value is out of range: n outside
 // 1..kReplicasMax; r or w (resolved against n) outside 1..n; pr above r; pw above w; dw above w.
@@ -59,6 +67,7 @@ namespace meridian {
 
 // A partial update of bucket properties: only the fields set are changed.
 struct BucketPropsPatch {
+  std::optional<Consistency> consistency;
   std::optional<ConflictPolicy> conflict_policy;
   std::optional<std::uint32_t> n;
   std::optional<QuorumValue> r;

@@ -348,6 +348,12 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kReapCommit:
       OnReapCommit(message.reap_commit());
       break;
+    case proto::PeerMessage::kStrongRequest:
+      HandleStrongRequest(from_address, message.strong_request());
+      break;
+    case proto::PeerMessage::kStrongReply:
+      OnStrongReply(message.strong_reply());
+      break;
     default:
       membership_->Receive(from_address, message, now_ms);
       // At once, not at the next tick: requests may act on what was learnt (a bucket's
@@ -384,6 +390,7 @@ void Node::Tick() {
   DropMovedPartitions();
   ExpireForwards();
   ExpireCoordinators();
+  TickStrong(now_ms);
   PersistClusterStateIfChanged();
   CollectOutbound(/*all_replicas=*/true);
 }

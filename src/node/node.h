@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,11 +54,14 @@
 #include "node/write_observing_engine.h"
 #include "replication/ack_pacer.h"
 #include "replication/background_governor.h"
+#include "replication/chosen_proposal_cache.h"
 #include "replication/get_coordinator.h"
 #include "replication/handoff_receiver.h"
 #include "replication/handoff_sender.h"
 #include "replication/hinted_handoff.h"
 #include "replication/put_coordinator.h"
+#include "replication/strong_proposer.h"
+#include "replication/strong_register.h"
 
 namespace meridian::node {
 
@@ -85,6 +89,23 @@ struct NodeStats {
   replication::AckPacerCounters ack_pacing;   // acks of applied background batches held back
   replication::BackgroundStats background;    // the governor's, per kind of background work
   replication::ReapCounters reaping;          // tombstone reaping (this node's rounds and deletes)
+  // Strong buckets, operations this node coordinated (since start): completed, and of those
+  // the ones that took one round trip; round trips in total.
+  std::uint64_t strong_operations = 0;
+  std::uint64_t strong_one_round_trip = 0;
+  std::uint64_t strong_round_trips = 0;
+  std::uint64_t strong_in_flight = 0;
+};
+
+// Strong buckets' coordination (docs/design/strong.md).
+struct StrongConfig {
+  // A consensus phase without a quorum of answers after this long starts again, higher.
+  std::uint64_t phase_timeout_ms = 300;
+  // Random pause after a refused phase (another coordinator's ballot), uniform in [min, max].
+  std::uint64_t backoff_ms_min = 1;
+  std::uint64_t backoff_ms_max = 20;
+  // Keys whose last chosen proposal this node remembers for the 1-round-trip fast path.
+  std::size_t fast_path_keys_max = 100'000;
 };
 
 struct NodeConfig {
@@ -124,6 +145,7 @@ struct NodeConfig {
   std::size_t forwarded_requests_max = 10000;       // in flight at once; more get Unavailable
   std::uint32_t forward_hops_max = 2;               // a request is forwarded at most this often
   std::size_t partition_drop_keys_per_tick = 1000;  // deleting data of partitions moved away
+  StrongConfig strong;
 };
 
 class Node {
@@ -233,6 +255,22 @@ class Node {
   Status MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync);
   void HandleReplicaWrite(const std::string& from_address, const proto::ReplicaWrite& write);
   void HandleReplicaRead(const std::string& from_address, const proto::ReplicaRead& read);
+  // Strong buckets, acceptor side (node_strong.cc): answers a proposer's request from the
+  // key's acceptor record, written synced first when it changed.
+  void HandleStrongRequest(const std::string& from_address, const proto::StrongRequest& request);
+  Result<replication::AcceptorReply> Accept(const proto::StrongRequest& request);
+  // Coordinator side: a get, put or delete on a strong bucket, routed (writes go to a primary,
+  // so a key written from one place keeps the fast path), then run by a StrongProposer.
+  void RouteStrong(const Origin& origin, ClientRequest request, const BucketProps& props,
+                   std::uint32_t partition, std::uint32_t hops);
+  void StartStrong(const Origin& origin, ClientRequest request,
+                   std::vector<cluster::NodeId> acceptors);
+  // Sends the proposer's requests (answering its own acceptor's at once) and finishes it once
+  // it decided.
+  void PumpStrong(std::uint64_t id);
+  void OnStrongReply(const proto::StrongReply& reply);
+  void FinishStrong(std::uint64_t id);
+  void TickStrong(std::uint64_t now_ms);
   void OnReplicaWriteAck(const proto::ReplicaWriteAck& ack);
   void OnReplicaReadReply(const proto::ReplicaReadReply& reply);
   void MirrorIfTransferring(const std::string& storage_key, const std::string& encoded);
@@ -385,6 +423,31 @@ class Node {
     std::uint64_t coordination = 0;
     std::size_t target = 0;
   };
+  struct StrongCoordination {
+    Origin origin;
+    proto::KvRequest::Op op;
+    std::string storage_key;
+    std::vector<cluster::NodeId> acceptors;
+    replication::StrongProposer proposer;
+    std::vector<std::uint64_t> calls;
+  };
+  struct StrongCall {
+    std::uint64_t coordination = 0;
+    std::size_t acceptor = 0;
+    replication::StrongRequest::Kind kind = replication::StrongRequest::Kind::kQuery;
+    replication::Ballot ballot;
+  };
+  std::map<std::uint64_t, StrongCoordination> strong_;
+  std::map<std::uint64_t, StrongCall> strong_calls_;
+  // Strong writes coordinated here run one at a time per key (each may start from the fast
+  // path's cached proposal); the rest wait here, by storage key.
+  std::map<std::string, std::deque<std::pair<Origin, ClientRequest>>> strong_waiting_;
+  std::set<std::string> strong_busy_keys_;
+  replication::ChosenProposalCache strong_fast_path_{config_.strong.fast_path_keys_max};
+  std::uint64_t strong_round_floor_ = 0;  // the highest round seen in any strong operation
+  std::uint64_t strong_operations_ = 0;
+  std::uint64_t strong_one_round_trip_ = 0;
+  std::uint64_t strong_round_trips_ = 0;
   std::map<std::uint64_t, PendingRead> reads_;
   // Of reads_, those already answered and only waiting for stragglers (for read repair); they
   // do not count toward coordinators_max, and beyond it the oldest stop waiting.

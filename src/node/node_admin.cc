@@ -58,12 +58,14 @@ Result<bool> Node::HoldsBucketData(const std::string& bucket) {
     std::string end = prefix;
     end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
     bool found = false;
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(storage::Column::kObjects, prefix, end,
-                                               [&](std::string_view, std::string_view) {
-                                                 found = true;
-                                                 return false;
-                                               }));
-    if (found) return true;
+    for (storage::Column column : {storage::Column::kObjects, storage::Column::kStrong}) {
+      MERIDIAN_RETURN_IF_ERROR(
+          env_.engine->Scan(column, prefix, end, [&](std::string_view, std::string_view) {
+            found = true;
+            return false;
+          }));
+      if (found) return true;
+    }
   }
   return false;
 }
@@ -97,6 +99,17 @@ Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
           " on bucket \"" + set.bucket +
           "\": it holds data, and re-replicating existing keys to a new n is not supported; "
           "create a new bucket with the n you need");
+    }
+  }
+  if (next->consistency != current.consistency) {
+    auto holds = HoldsBucketData(set.bucket);
+    if (!holds.ok()) return holds.status();
+    if (*holds) {
+      return Status::InvalidArgument(
+          "consistency cannot change from " + std::string(ConsistencyName(current.consistency)) +
+          " to " + std::string(ConsistencyName(next->consistency)) + " on bucket \"" + set.bucket +
+          "\": it holds data; copy the data into a new bucket created with the consistency you "
+          "need (docs/design/strong.md)");
     }
   }
   const HlcTimestamp version = bucket_clock_.Now(env_.clock->WallMillis());

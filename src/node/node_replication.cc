@@ -537,6 +537,10 @@ NodeStats Node::Stats() const {
   stats.hints_refused = hint_state_.counters.hints_refused;
   stats.hints_delivered = hint_state_.counters.hints_delivered;
   stats.read_repairs = read_repairs_;
+  stats.strong_operations = strong_operations_;
+  stats.strong_one_round_trip = strong_one_round_trip_;
+  stats.strong_round_trips = strong_round_trips_;
+  stats.strong_in_flight = strong_.size();
   stats.writes_refused_storage = writes_refused_storage_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;

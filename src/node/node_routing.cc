@@ -65,6 +65,10 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   }
   RefreshPlacement();
   const BucketProps props = BucketPropsOf(id.bucket);
+  if (props.consistency == Consistency::kStrong) {
+    RouteStrong(origin, std::move(request), props, partition, hops);
+    return;
+  }
   auto quorum = ResolveQuorum(props, OptionsOf(request), ring_nodes_);
   if (!quorum.ok()) {
     Deliver(origin, op, ErrorReply(quorum.status()));

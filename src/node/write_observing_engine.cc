@@ -19,6 +19,7 @@ std::optional<MintRole> RoleOf(storage::Column column) {
       return MintRole::kFallback;
     case storage::Column::kMetadata:
     case storage::Column::kAntiEntropy:
+    case storage::Column::kStrong:
       return std::nullopt;
   }
   return std::nullopt;

@@ -37,8 +37,9 @@ enum class Column {
   kHints,        // hinted-handoff records (replication step), partition-prefixed
   kMetadata,     // node identity, bucket properties, format version
   kAntiEntropy,  // anti-entropy index: EncodeAaeIndexKey -> the object's version hash
+  kStrong,       // strong buckets' acceptor records, keyed like objects (proto AcceptorRecord)
 };
-inline constexpr int kColumnCount = 4;
+inline constexpr int kColumnCount = 5;
 
 struct WriteBatch {
   struct Op {

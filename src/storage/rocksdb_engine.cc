@@ -29,8 +29,8 @@ namespace meridian::storage {
 namespace {
 
 // Column family names, indexed by Column. ON-DISK FORMAT: docs/format/storage.md.
-constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {"objects", "hints",
-                                                                      "metadata", "aae_index"};
+constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {
+    "objects", "hints", "metadata", "aae_index", "strong"};
 
 // Bloom filter bits per key: ~1% false positives, so a Get of a missing key rarely reads a
 // data block.

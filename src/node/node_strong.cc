@@ -1,0 +1,334 @@
+// Node: strong buckets' per-key consensus (docs/design/strong.md).
+//   * Acceptor side: a proposer's prepare, propose or query for a key is answered from the
+//     key's acceptor record in the `strong` column; a changed record is written synced before
+//     the answer leaves, so a crash never forgets a promise or an accepted proposal.
+//   * Coordinator side: a get, put or delete of a strong bucket runs a StrongProposer over the
+//     key's primaries; this node's own acceptor answers in place, the others by message.
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+#include "core/assert.h"
+
+#include "node/node.h"
+#include "replication/strong_codec.h"
+#include "replication/strong_register.h"
+#include "storage/key_encoding.h"
+
+namespace meridian::node {
+
+Result<replication::AcceptorReply> Node::Accept(const proto::StrongRequest& request) {
+  auto key = storage::DecodeObjectKey(request.storage_key());
+  if (!key.ok()) return key.status();
+  if (key->partition >= config_.partition_count) {
+    return Status::InvalidArgument("strong request for partition " +
+                                   std::to_string(key->partition) + " outside the ring");
+  }
+  auto kind = replication::KindFromProto(request.kind());
+  if (!kind.ok()) return kind.status();
+  const bool writes = *kind != replication::StrongRequest::Kind::kQuery;
+  // A full or failing disk takes no promise and no proposal: this acceptor sits the round out.
+  if (writes && !storage_condition_.ok()) return storage_condition_;
+
+  replication::AcceptorState state;
+  auto stored = env_.engine->Get(storage::Column::kStrong, request.storage_key());
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    auto decoded = replication::DecodeAcceptorRecord(**stored, config_.value_bytes_max);
+    if (!decoded.ok()) return decoded.status();
+    state = std::move(decoded).value();
+  }
+  const replication::Ballot ballot = replication::BallotFromProto(request.ballot());
+  replication::AcceptorReply reply;
+  bool changed = false;
+  switch (*kind) {
+    case replication::StrongRequest::Kind::kQuery:
+      return replication::HandleQuery(state);
+    case replication::StrongRequest::Kind::kPrepare:
+      if (ballot.IsZero()) return Status::InvalidArgument("prepare without a ballot");
+      changed = replication::HandlePrepare(state, ballot, reply);
+      break;
+    case replication::StrongRequest::Kind::kPropose: {
+      if (ballot.IsZero()) return Status::InvalidArgument("proposal without a ballot");
+      auto value = replication::RegisterValueFromProto(request.value(), config_.value_bytes_max);
+      if (!value.ok()) return value.status();
+      if (ballot < value->version) {
+        return Status::InvalidArgument("proposal of a value newer than its ballot");
+      }
+      changed = replication::HandlePropose(state, ballot, *value, reply);
+      break;
+    }
+  }
+  if (changed) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kStrong, request.storage_key(),
+              replication::EncodeAcceptorRecord(state));
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = true}));
+  }
+  return reply;
+}
+
+void Node::HandleStrongRequest(const std::string& from_address,
+                               const proto::StrongRequest& request) {
+  auto result = Accept(request);
+  cluster::Outbound out;
+  out.to_address = from_address;
+  proto::StrongReply* reply = out.message.mutable_strong_reply();
+  reply->set_request_id(request.request_id());
+  if (!result.ok()) {
+    reply->set_status_code(static_cast<std::uint32_t>(result.status().code()));
+    reply->set_status_message(result.status().message());
+  } else {
+    reply->set_granted(result->granted);
+    if (!result->ballot.IsZero()) replication::ToProto(result->ballot, reply->mutable_ballot());
+    const bool carries_value =
+        result->granted && request.kind() != proto::StrongRequest::KIND_PROPOSE;
+    if (carries_value) replication::ToProto(result->value, reply->mutable_value());
+  }
+  outbound_.push_back(std::move(out));
+}
+
+namespace {
+
+ClientReply ErrorReply(Status status) {
+  ClientReply reply;
+  reply.status = std::move(status);
+  return reply;
+}
+
+bool HasOverrides(const RequestOptions& options) {
+  return options.r || options.w || options.pr || options.pw || options.dw || options.sloppy_quorum;
+}
+
+proto::StrongRequest ToWire(const replication::StrongRequest& request,
+                            const std::string& storage_key, std::uint64_t request_id) {
+  proto::StrongRequest wire;
+  wire.set_request_id(request_id);
+  wire.set_storage_key(storage_key);
+  wire.set_kind(replication::ToProto(request.kind));
+  if (!request.ballot.IsZero()) replication::ToProto(request.ballot, wire.mutable_ballot());
+  if (request.kind == replication::StrongRequest::Kind::kPropose) {
+    replication::ToProto(request.value, wire.mutable_value());
+  }
+  return wire;
+}
+
+}  // namespace
+
+void Node::RouteStrong(const Origin& origin, ClientRequest request, const BucketProps& props,
+                       std::uint32_t partition, std::uint32_t hops) {
+  const bool read = std::holds_alternative<GetRequest>(request);
+  const proto::KvRequest::Op op = read ? proto::KvRequest::OP_GET
+                                  : std::holds_alternative<PutRequest>(request)
+                                      ? proto::KvRequest::OP_PUT
+                                      : proto::KvRequest::OP_DELETE;
+  const RequestOptions& options = read ? std::get<GetRequest>(request).options
+                                  : std::holds_alternative<PutRequest>(request)
+                                      ? std::get<PutRequest>(request).options
+                                      : std::get<DeleteRequest>(request).options;
+  if (HasOverrides(options)) {
+    Deliver(origin, op,
+            ErrorReply(Status::InvalidArgument(
+                "r, w, pr, pw, dw and sloppy_quorum do not apply to a strong bucket: every "
+                "operation needs a majority of the key's n primaries, and acceptors always sync "
+                "(docs/design/strong.md)")));
+    return;
+  }
+  if (strong_.size() + reads_.size() - answered_reads_ + writes_.size() >=
+      config_.coordinators_max) {
+    Deliver(origin, op,
+            ErrorReply(Status::Unavailable("too many requests in flight on this node (" +
+                                           std::to_string(config_.coordinators_max) +
+                                           "); the request was not applied")));
+    return;
+  }
+  const std::uint32_t n = std::min<std::uint32_t>(props.n, std::max<std::uint32_t>(ring_nodes_, 1));
+  std::vector<cluster::NodeId> acceptors = PrimariesOf(partition, n);
+  if (acceptors.empty()) {
+    Deliver(origin, op, ErrorReply(Status::Unavailable("the key has no primaries yet")));
+    return;
+  }
+  const cluster::NodeId& self = config_.node_id;
+  const bool acceptor_here = std::find(acceptors.begin(), acceptors.end(), self) != acceptors.end();
+  if (!read && !acceptor_here && !(hops > 0 && HoldsReplica(partition))) {
+    // Writes go to one place per key (the first reachable primary), where the fast path lives.
+    const auto target =
+        std::find_if(acceptors.begin(), acceptors.end(), [this](const cluster::NodeId& node) {
+          return Reachable(node) && !AddressOf(node).empty();
+        });
+    if (target != acceptors.end() && hops < config_.forward_hops_max) {
+      Forward(origin, request, *target, hops);
+      return;
+    }
+  }
+  StartStrong(origin, std::move(request), std::move(acceptors));
+}
+
+void Node::StartStrong(const Origin& origin, ClientRequest request,
+                       std::vector<cluster::NodeId> acceptors) {
+  replication::StrongOp op;
+  proto::KvRequest::Op wire_op = proto::KvRequest::OP_GET;
+  const ObjectId* id = nullptr;
+  if (const auto* get = std::get_if<GetRequest>(&request)) {
+    id = &get->id;
+  } else if (const auto* put = std::get_if<PutRequest>(&request)) {
+    id = &put->id;
+    op.kind = replication::StrongOp::Kind::kPut;
+    op.bytes = put->value;
+    wire_op = proto::KvRequest::OP_PUT;
+  } else {
+    id = &std::get<DeleteRequest>(request).id;
+    op.kind = replication::StrongOp::Kind::kDelete;
+    wire_op = proto::KvRequest::OP_DELETE;
+  }
+  const std::uint32_t partition = store_.PartitionOfObject(*id);
+  std::string storage_key = storage::EncodeObjectKey(partition, id->bucket, id->key);
+  const bool write = op.kind != replication::StrongOp::Kind::kRead;
+  if (write && strong_busy_keys_.contains(storage_key)) {
+    strong_waiting_[storage_key].emplace_back(origin, std::move(request));
+    return;
+  }
+  std::optional<replication::ChosenProposal> fast;
+  if (write) {
+    fast = strong_fast_path_.Take(storage_key);
+    strong_busy_keys_.insert(storage_key);
+  }
+  replication::StrongProposerConfig config;
+  config.proposer = actor_id();
+  config.incarnation = incarnation_;
+  config.phase_timeout_ms = config_.strong.phase_timeout_ms;
+  config.backoff_ms_min = config_.strong.backoff_ms_min;
+  config.backoff_ms_max = config_.strong.backoff_ms_max;
+  const std::uint64_t now_ms = NowMs();
+  const std::size_t count = acceptors.size();
+  const std::uint64_t id_number = next_coordination_id_++;
+  strong_.emplace(
+      id_number,
+      StrongCoordination{origin,
+                         wire_op,
+                         std::move(storage_key),
+                         std::move(acceptors),
+                         replication::StrongProposer(
+                             config, replication::JointQuorum::Majority(count), std::move(op),
+                             std::move(fast), strong_round_floor_, env_.random->NextU64(), now_ms,
+                             now_ms + config_.request_timeout_ms),
+                         {}});
+  PumpStrong(id_number);
+}
+
+void Node::PumpStrong(std::uint64_t id) {
+  const auto it = strong_.find(id);
+  if (it == strong_.end()) return;
+  StrongCoordination& coordination = it->second;
+  for (int rounds = 0; rounds < 16; ++rounds) {
+    std::vector<replication::StrongRequest> requests = coordination.proposer.TakeRequests();
+    if (requests.empty()) break;
+    for (const replication::StrongRequest& request : requests) {
+      const cluster::NodeId& acceptor = coordination.acceptors[request.acceptor];
+      if (acceptor == config_.node_id) {
+        auto answer = Accept(ToWire(request, coordination.storage_key, 0));
+        // An acceptor that cannot act (its disk) simply does not answer; the phase goes on.
+        if (answer.ok()) {
+          coordination.proposer.OnReply(request.acceptor, request.kind, request.ballot, *answer);
+        }
+        continue;
+      }
+      const std::string address = AddressOf(acceptor);
+      if (address.empty()) continue;
+      const std::uint64_t call = next_replica_call_id_++;
+      strong_calls_[call] = StrongCall{id, request.acceptor, request.kind, request.ballot};
+      coordination.calls.push_back(call);
+      cluster::Outbound& out = outbound_.emplace_back();
+      out.to_address = address;
+      *out.message.mutable_strong_request() = ToWire(request, coordination.storage_key, call);
+    }
+  }
+  if (coordination.proposer.state() != replication::StrongProposer::State::kPending) {
+    FinishStrong(id);
+  }
+}
+
+void Node::OnStrongReply(const proto::StrongReply& reply) {
+  const auto call = strong_calls_.find(reply.request_id());
+  if (call == strong_calls_.end()) return;
+  const StrongCall info = call->second;
+  strong_calls_.erase(call);
+  const auto it = strong_.find(info.coordination);
+  if (it == strong_.end()) return;
+  if (reply.status_code() != 0) return;  // the acceptor could not act: no answer
+  replication::AcceptorReply answer;
+  answer.granted = reply.granted();
+  answer.ballot = replication::BallotFromProto(reply.ballot());
+  if (reply.has_value()) {
+    auto value = replication::RegisterValueFromProto(reply.value(), config_.value_bytes_max);
+    if (!value.ok()) return;  // a malformed answer counts as none
+    answer.value = std::move(value).value();
+  }
+  it->second.proposer.OnReply(info.acceptor, info.kind, info.ballot, answer);
+  PumpStrong(info.coordination);
+}
+
+void Node::TickStrong(std::uint64_t now_ms) {
+  std::vector<std::uint64_t> ids;
+  ids.reserve(strong_.size());
+  for (const auto& [id, coordination] : strong_) ids.push_back(id);
+  for (std::uint64_t id : ids) {
+    strong_.at(id).proposer.OnTime(now_ms);
+    PumpStrong(id);
+  }
+}
+
+void Node::FinishStrong(std::uint64_t id) {
+  auto node = strong_.extract(id);
+  MERIDIAN_CHECK(!node.empty());
+  StrongCoordination& coordination = node.mapped();
+  for (std::uint64_t call : coordination.calls) strong_calls_.erase(call);
+  const replication::StrongProposer& proposer = coordination.proposer;
+  strong_round_floor_ = std::max(strong_round_floor_, proposer.highest_round());
+  ++strong_operations_;
+  strong_round_trips_ += proposer.round_trips();
+  if (proposer.round_trips() == 1) ++strong_one_round_trip_;
+  const bool write = coordination.op != proto::KvRequest::OP_GET;
+  const auto& result = proposer.result();
+  ClientReply reply;
+  if (proposer.state() == replication::StrongProposer::State::kSucceeded) {
+    if (proposer.chosen()) strong_fast_path_.Put(coordination.storage_key, *proposer.chosen());
+    const std::size_t majority = coordination.acceptors.size() / 2 + 1;
+    ConsistencyReceipt receipt;
+    receipt.n = static_cast<std::uint32_t>(coordination.acceptors.size());
+    receipt.required = static_cast<std::uint32_t>(majority);
+    receipt.replies = receipt.required;
+    receipt.primaries = receipt.required;
+    receipt.durable = write ? receipt.required : 0;
+    const std::string context = result.value.version.IsZero()
+                                    ? std::string()
+                                    : replication::StrongContext(result.value.version);
+    if (!write) {
+      GetReply get;
+      get.found = result.value.present;
+      if (get.found) get.values.push_back(SiblingValue{result.value.bytes, HlcTimestamp{}});
+      get.context = context;
+      get.receipt = receipt;
+      reply.body = std::move(get);
+    } else {
+      WriteReply put;
+      put.context = context;
+      put.durable = true;
+      put.receipt = receipt;
+      reply.body = std::move(put);
+    }
+  } else {
+    reply.status = result.status;
+  }
+  Deliver(coordination.origin, coordination.op, std::move(reply));
+  if (!write) return;
+  strong_busy_keys_.erase(coordination.storage_key);
+  const auto waiting = strong_waiting_.find(coordination.storage_key);
+  if (waiting == strong_waiting_.end()) return;
+  auto [origin, request] = std::move(waiting->second.front());
+  waiting->second.pop_front();
+  if (waiting->second.empty()) strong_waiting_.erase(waiting);
+  StartStrong(origin, std::move(request), std::move(coordination.acceptors));
+}
+
+}  // namespace meridian::node

@@ -1,0 +1,88 @@
+// A strong bucket on one node: the coordinator side over its own acceptor, the bucket
+// property's rules, and the fast path counted in the node's stats.
+#include <gtest/gtest.h>
+
+#include "node/node_test_util.h"
+
+namespace meridian::node {
+namespace {
+
+using test_support::NodeFixture;
+
+class StrongBucketTest : public NodeFixture {
+ protected:
+  void MakeStrong(const std::string& bucket = "b") {
+    EXPECT_EQ(SetBucket(bucket, BucketPropsPatch{.consistency = Consistency::kStrong}).consistency,
+              Consistency::kStrong);
+  }
+};
+
+TEST_F(StrongBucketTest, PutGetDeleteWithOneValueAndAContextPerWrite) {
+  MakeStrong();
+  EXPECT_FALSE(Get("k").found);
+  const WriteReply first = Put("k", "v1");
+  EXPECT_EQ(first.context.substr(0, 2), "s.");
+  EXPECT_TRUE(first.durable);
+  GetReply got = Get("k");
+  ASSERT_TRUE(got.found);
+  ASSERT_EQ(got.values.size(), 1u);
+  EXPECT_EQ(got.values[0].value, "v1");
+  EXPECT_EQ(got.context, first.context);
+
+  const WriteReply second = Put("k", "v2");
+  EXPECT_NE(second.context, first.context);
+  got = Get("k");
+  ASSERT_EQ(got.values.size(), 1u);  // never siblings
+  EXPECT_EQ(got.values[0].value, "v2");
+
+  const WriteReply deleted = Delete("k");
+  got = Get("k");
+  EXPECT_FALSE(got.found);
+  EXPECT_EQ(got.context, deleted.context);  // the delete's version
+
+  // The first write took two round trips, every other operation one.
+  const NodeStats stats = node_->Stats();
+  EXPECT_EQ(stats.strong_operations, 7u);
+  EXPECT_EQ(stats.strong_one_round_trip, 6u);
+  EXPECT_EQ(stats.strong_round_trips, 8u);
+  EXPECT_EQ(stats.strong_in_flight, 0u);
+}
+
+TEST_F(StrongBucketTest, ValuesSurviveARestartAndACrash) {
+  MakeStrong();
+  Put("k", "v1");
+  Restart();
+  EXPECT_EQ(Get("k").values.at(0).value, "v1");
+  Put("k", "v2");  // from a cold fast path: a full round again
+  Crash();
+  EXPECT_EQ(Get("k").values.at(0).value, "v2");
+}
+
+TEST_F(StrongBucketTest, QuorumOverridesAreRefused) {
+  MakeStrong();
+  RequestOptions options;
+  options.w = QuorumValue::Number(1);
+  ClientReply reply = Call(PutRequest{{"b", "k"}, "v", "", options});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status.message().find("do not apply to a strong bucket"), std::string::npos);
+  EXPECT_FALSE(Get("k").found);
+}
+
+TEST_F(StrongBucketTest, ConsistencyChangesOnlyWhileTheBucketHoldsNoData) {
+  Put("k", "eventual");  // bucket b has data
+  ClientReply reply =
+      Call(SetBucketRequest{"b", BucketPropsPatch{.consistency = Consistency::kStrong}});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(reply.status.message().find("holds data"), std::string::npos);
+
+  MakeStrong("s");
+  ClientReply put = Call(PutRequest{{"s", "k"}, "v", "", {}});
+  ASSERT_TRUE(put.status.ok()) << put.status.ToString();
+  reply = Call(SetBucketRequest{"s", BucketPropsPatch{.consistency = Consistency::kEventual}});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+  reply = Call(SetBucketRequest{"s", BucketPropsPatch{.n = 1}});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace meridian::node
