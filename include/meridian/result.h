@@ -29,6 +29,7 @@ enum class ErrorCode {
   kUnauthenticated,      // the server answered 401: no token, or one it does not know
   kForbidden,            // the server answered 403: the user's role or buckets do not allow it
   kInsufficientStorage,  // the server answered 507: its disk is (nearly) full; retryable
+  kPreconditionFailed,   // the server answered 412: If-Match / If-None-Match did not hold
 };
 
 // A stable lower-case name for `code`, e.g. "too_large".

@@ -38,6 +38,8 @@ HttpResponse StatusErrorResponse(const Status& status, std::string_view invalid_
       return ErrorResponse(503, error_code::kUnavailable, status.message());
     case StatusCode::kInsufficientStorage:
       return ErrorResponse(507, error_code::kInsufficientStorage, status.message());
+    case StatusCode::kFailedPrecondition:
+      return ErrorResponse(412, error_code::kPreconditionFailed, status.message());
     case StatusCode::kOk:
     case StatusCode::kInternal:
       break;

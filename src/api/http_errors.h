@@ -28,6 +28,7 @@ inline constexpr std::string_view kInternal = "internal";
 inline constexpr std::string_view kUnavailable = "unavailable";
 inline constexpr std::string_view kStorageError = "storage_error";
 inline constexpr std::string_view kInsufficientStorage = "insufficient_storage";
+inline constexpr std::string_view kPreconditionFailed = "precondition_failed";
 inline constexpr std::string_view kUnauthenticated = "unauthenticated";
 inline constexpr std::string_view kForbidden = "forbidden";
 }  // namespace error_code

@@ -140,6 +140,38 @@ HttpResponse ReplyResponse(node::ClientReply reply) {
 // Validates the query of an object request: GET accepts r, pr, sloppy_quorum; PUT and
 // DELETE accept w, pw, dw, sloppy_quorum; each at most once. Quorum values as
 // ParseQuorumValue accepts them, sloppy_quorum true|false.
+// If-Match: <context> (quoted as an entity-tag or bare) and If-None-Match: * (docs/api.md
+// "Conditional writes"). If-Match's context becomes the write's context. One at most; weak
+// tags, lists and If-None-Match with a tag are refused.
+Result<node::WriteCondition> ParseWriteCondition(const HttpRequest& request, std::string& context) {
+  if (request.if_match && request.if_none_match) {
+    return Status::InvalidArgument("give If-Match or If-None-Match, not both");
+  }
+  if (request.if_none_match) {
+    if (*request.if_none_match != "*") {
+      return Status::InvalidArgument(
+          "If-None-Match supports only \"*\" (create the key only if it does not exist)");
+    }
+    return node::WriteCondition::kIfAbsent;
+  }
+  if (!request.if_match) return node::WriteCondition::kNone;
+  std::string_view tag = *request.if_match;
+  if (tag == "*") return node::WriteCondition::kIfPresent;
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') {
+    tag = tag.substr(1, tag.size() - 2);
+  }
+  if (tag.empty() || tag.find_first_of("\",* ") != std::string_view::npos) {
+    return Status::InvalidArgument(
+        "If-Match takes one context as a get returned it (X-Meridian-Context), optionally in "
+        "double quotes, or \"*\"");
+  }
+  if (request.context && *request.context != tag) {
+    return Status::InvalidArgument("If-Match and X-Meridian-Context name different versions");
+  }
+  context = std::string(tag);
+  return node::WriteCondition::kIfMatch;
+}
+
 Result<node::RequestOptions> ParseRequestOptions(std::string_view method, std::string_view query) {
   auto parameters = ParseQuery(query);
   if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
@@ -410,15 +442,19 @@ void HttpHandler::HandleObject(std::string_view bucket, std::string_view raw_key
     client_request = node::GetRequest{std::move(id), *options};
   } else {
     std::string context = request.context.value_or("");
+    auto condition = ParseWriteCondition(request, context);
+    if (!condition.ok()) {
+      return fail(400, error_code::kInvalidParameter, condition.status().message());
+    }
     if (op == kOpPut) {
       if (request.body.size() > limits_.value_bytes_max) {
         return fail(413, error_code::kValueTooLarge,
                     "value exceeds " + std::to_string(limits_.value_bytes_max) + " bytes");
       }
-      client_request =
-          node::PutRequest{std::move(id), std::move(request.body), std::move(context), *options};
+      client_request = node::PutRequest{
+          std::move(id), std::move(request.body), std::move(context), *options, false, *condition};
     } else {
-      client_request = node::DeleteRequest{std::move(id), std::move(context), *options};
+      client_request = node::DeleteRequest{std::move(id), std::move(context), *options, *condition};
     }
   }
   service_.Submit(std::move(client_request),

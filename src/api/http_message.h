@@ -18,6 +18,8 @@ struct HttpRequest {
   std::optional<std::string> authorization;  // Authorization, when present
   // The user a verified TLS client certificate names (HttpServer::HttpsFiles::client_ca).
   std::optional<std::string> certificate_user;
+  std::optional<std::string> if_match;       // If-Match, when present
+  std::optional<std::string> if_none_match;  // If-None-Match, when present
 };
 
 struct HttpResponse {

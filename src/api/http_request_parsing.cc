@@ -72,6 +72,12 @@ HttpRequest ToHttpRequest(BeastRequest message, std::optional<std::string> certi
   if (auto it = message.find("X-Meridian-Context"); it != message.end()) {
     request.context = std::string(it->value());
   }
+  if (auto it = message.find(http::field::if_match); it != message.end()) {
+    request.if_match = std::string(it->value());
+  }
+  if (auto it = message.find(http::field::if_none_match); it != message.end()) {
+    request.if_none_match = std::string(it->value());
+  }
   if (auto it = message.find(http::field::authorization); it != message.end()) {
     request.authorization = std::string(it->value());
   }

@@ -83,6 +83,8 @@ unsigned HttpStatusOf(const Status& status) {
       return 503;
     case StatusCode::kInsufficientStorage:
       return 507;
+    case StatusCode::kFailedPrecondition:
+      return 412;
     case StatusCode::kInternal:
       break;
   }

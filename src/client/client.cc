@@ -64,6 +64,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "forbidden";
     case ErrorCode::kInsufficientStorage:
       return "insufficient_storage";
+    case ErrorCode::kPreconditionFailed:
+      return "precondition_failed";
   }
   return "unknown";
 }

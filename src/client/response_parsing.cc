@@ -45,6 +45,8 @@ ErrorCode CodeForStatus(int status) {
       return ErrorCode::kUnavailable;
     case 507:
       return ErrorCode::kInsufficientStorage;
+    case 412:
+      return ErrorCode::kPreconditionFailed;
     default:
       return (status >= 400 && status < 500) ? ErrorCode::kBadRequest : ErrorCode::kServerError;
   }

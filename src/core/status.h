@@ -26,9 +26,11 @@ enum class StatusCode {
   // The node's disk is (nearly) full: it takes no new data until space returns; reads go
   // on. Retryable. (After kInternal: codes travel between nodes as numbers.)
   kInsufficientStorage,
+  // A conditional write's condition (If-Match, If-None-Match) did not hold; nothing changed.
+  kFailedPrecondition,
 };
 // The greatest code; a number above it from a peer is unknown.
-inline constexpr StatusCode kLastStatusCode = StatusCode::kInsufficientStorage;
+inline constexpr StatusCode kLastStatusCode = StatusCode::kFailedPrecondition;
 
 std::string_view StatusCodeName(StatusCode code);
 
@@ -48,6 +50,9 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {StatusCode::kTimeout, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) {
+    return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
   static Status InsufficientStorage(std::string m) {
     return {StatusCode::kInsufficientStorage, std::move(m)};
   }

@@ -30,6 +30,16 @@ struct GetRequest {
   ObjectId id;
   RequestOptions options;
 };
+// A write's condition on the key's current version (docs/api.md "Conditional writes"). In a
+// strong bucket it is checked atomically; in an eventual bucket it is not supported yet.
+enum class WriteCondition : std::uint8_t {
+  kNone,
+  kIfMatch,    // If-Match: the current version is exactly the request's context
+  kIfAbsent,   // If-None-Match: * (SET NX): the key does not exist
+  kIfPresent,  // SET XX: the key exists
+};
+inline constexpr WriteCondition kLastWriteCondition = WriteCondition::kIfPresent;
+
 struct PutRequest {
   ObjectId id;
   std::string value;
@@ -39,6 +49,7 @@ struct PutRequest {
   // Redis SET means), instead of adding a sibling. Versions only other replicas hold (written
   // concurrently elsewhere) still survive as siblings.
   bool overwrite = false;
+  WriteCondition condition = WriteCondition::kNone;
 };
 // A delete writes a tombstone. With an empty context it supersedes everything the node
 // currently holds for the key ("delete what is there now").
@@ -46,6 +57,7 @@ struct DeleteRequest {
   ObjectId id;
   std::string context;
   RequestOptions options;
+  WriteCondition condition = WriteCondition::kNone;
 };
 struct GetBucketRequest {
   std::string bucket;

@@ -30,12 +30,14 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
     message.set_value(put->value);
     message.set_context(put->context);
     message.set_overwrite(put->overwrite);
+    message.set_condition(static_cast<std::uint32_t>(put->condition));
     set_options(put->options);
   } else if (const auto* del = std::get_if<DeleteRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_DELETE);
     message.set_bucket(del->id.bucket);
     message.set_key(del->id.key);
     message.set_context(del->context);
+    message.set_condition(static_cast<std::uint32_t>(del->condition));
     set_options(del->options);
   } else {
     MERIDIAN_CHECK(false && "only object requests are forwarded");
@@ -69,14 +71,19 @@ Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
     options.dw = QuorumValue::Number(message.dw());
   }
   if (message.has_sloppy_quorum()) options.sloppy_quorum = message.sloppy_quorum();
+  if (message.condition() > static_cast<std::uint32_t>(kLastWriteCondition)) {
+    return Status::InvalidArgument("forwarded request has unknown write condition " +
+                                   std::to_string(message.condition()));
+  }
+  const auto condition = static_cast<WriteCondition>(message.condition());
   switch (message.op()) {
     case proto::KvRequest::OP_GET:
       return ClientRequest(GetRequest{std::move(id), options});
     case proto::KvRequest::OP_PUT:
       return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options,
-                                      message.overwrite()});
+                                      message.overwrite(), condition});
     case proto::KvRequest::OP_DELETE:
-      return ClientRequest(DeleteRequest{std::move(id), message.context(), options});
+      return ClientRequest(DeleteRequest{std::move(id), message.context(), options, condition});
     default:
       return Status::InvalidArgument("forwarded request has unknown op " +
                                      std::to_string(static_cast<int>(message.op())));

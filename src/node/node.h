@@ -106,6 +106,13 @@ struct StrongConfig {
   std::uint64_t backoff_ms_max = 20;
   // Keys whose last chosen proposal this node remembers for the 1-round-trip fast path.
   std::size_t fast_path_keys_max = 100'000;
+  // Writes of a key are forwarded to its first reachable primary (one coordinator per key:
+  // serialised, on the fast path). Off: any primary that receives a write coordinates it, so
+  // coordinators contend for the key's ballots (the simulator's strong-cluster-dueling).
+  bool route_writes_to_first_primary = true;
+  // TEST ONLY (StrongProposerConfig::unsafe_skip_prepare): breaks linearizability, so the
+  // simulator can show its checker notices. Never set outside tests; no flag exposes it.
+  bool unsafe_skip_prepare = false;
 };
 
 struct NodeConfig {
@@ -426,6 +433,7 @@ class Node {
   struct StrongCoordination {
     Origin origin;
     proto::KvRequest::Op op;
+    replication::StrongOp op_spec;  // for the reply's wording
     std::string storage_key;
     std::vector<cluster::NodeId> acceptors;
     replication::StrongProposer proposer;

@@ -69,6 +69,17 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     RouteStrong(origin, std::move(request), props, partition, hops);
     return;
   }
+  const auto* put = std::get_if<PutRequest>(&request);
+  const auto* del = std::get_if<DeleteRequest>(&request);
+  if ((put != nullptr && put->condition != WriteCondition::kNone) ||
+      (del != nullptr && del->condition != WriteCondition::kNone)) {
+    Deliver(origin, op,
+            ErrorReply(Status::InvalidArgument(
+                "conditional writes (If-Match, If-None-Match) are supported on strong buckets "
+                "only (bucket \"" +
+                id.bucket + "\" is eventual); nothing was written")));
+    return;
+  }
   auto quorum = ResolveQuorum(props, OptionsOf(request), ring_nodes_);
   if (!quorum.ok()) {
     Deliver(origin, op, ErrorReply(quorum.status()));

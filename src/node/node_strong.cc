@@ -148,15 +148,17 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
     Deliver(origin, op, ErrorReply(Status::Unavailable("the key has no primaries yet")));
     return;
   }
-  const cluster::NodeId& self = config_.node_id;
-  const bool acceptor_here = std::find(acceptors.begin(), acceptors.end(), self) != acceptors.end();
-  if (!read && !acceptor_here && !(hops > 0 && HoldsReplica(partition))) {
-    // Writes go to one place per key (the first reachable primary), where the fast path lives.
+  const bool acceptor_here =
+      std::find(acceptors.begin(), acceptors.end(), config_.node_id) != acceptors.end();
+  const bool one_coordinator = config_.strong.route_writes_to_first_primary || !acceptor_here;
+  if (!read && one_coordinator && hops < config_.forward_hops_max) {
+    // Writes of a key go to one place, its first reachable primary: there they are serialised
+    // and keep the fast path, instead of coordinators dueling over the key's ballots.
     const auto target =
         std::find_if(acceptors.begin(), acceptors.end(), [this](const cluster::NodeId& node) {
-          return Reachable(node) && !AddressOf(node).empty();
+          return node == config_.node_id || (Reachable(node) && !AddressOf(node).empty());
         });
-    if (target != acceptors.end() && hops < config_.forward_hops_max) {
+    if (target != acceptors.end() && *target != config_.node_id) {
       Forward(origin, request, *target, hops);
       return;
     }
@@ -164,11 +166,37 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
   StartStrong(origin, std::move(request), std::move(acceptors));
 }
 
+namespace {
+// Why a conditional write was refused, naming what the key holds now.
+std::string PreconditionText(const replication::StrongOp& op,
+                             const replication::RegisterValue& current) {
+  const std::string now =
+      current.present ? "its current version is " + replication::StrongContext(current.version)
+      : current.version.IsZero()
+          ? "the key does not exist"
+          : "the key was deleted (version " + replication::StrongContext(current.version) + ")";
+  switch (op.precondition) {
+    case replication::Precondition::kVersion:
+      return "If-Match " + replication::StrongContext(op.expected) + " does not hold: " + now +
+             "; nothing was written";
+    case replication::Precondition::kAbsent:
+      return "the key exists (" + now + "); nothing was written";
+    case replication::Precondition::kPresent:
+      return "the key does not exist; nothing was written";
+    case replication::Precondition::kNone:
+      break;
+  }
+  return now;
+}
+}  // namespace
+
 void Node::StartStrong(const Origin& origin, ClientRequest request,
                        std::vector<cluster::NodeId> acceptors) {
   replication::StrongOp op;
   proto::KvRequest::Op wire_op = proto::KvRequest::OP_GET;
   const ObjectId* id = nullptr;
+  WriteCondition condition = WriteCondition::kNone;
+  const std::string* context = nullptr;
   if (const auto* get = std::get_if<GetRequest>(&request)) {
     id = &get->id;
   } else if (const auto* put = std::get_if<PutRequest>(&request)) {
@@ -176,10 +204,36 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
     op.kind = replication::StrongOp::Kind::kPut;
     op.bytes = put->value;
     wire_op = proto::KvRequest::OP_PUT;
+    condition = put->condition;
+    context = &put->context;
   } else {
-    id = &std::get<DeleteRequest>(request).id;
+    const auto& del = std::get<DeleteRequest>(request);
+    id = &del.id;
     op.kind = replication::StrongOp::Kind::kDelete;
     wire_op = proto::KvRequest::OP_DELETE;
+    condition = del.condition;
+    context = &del.context;
+  }
+  switch (condition) {
+    case WriteCondition::kNone:
+      break;
+    case WriteCondition::kIfMatch: {
+      auto expected = replication::ParseStrongContext(*context);
+      if (!expected.ok()) {
+        Deliver(origin, wire_op,
+                ErrorReply(Status::InvalidArgument("If-Match: " + expected.status().message())));
+        return;
+      }
+      op.precondition = replication::Precondition::kVersion;
+      op.expected = *expected;
+      break;
+    }
+    case WriteCondition::kIfAbsent:
+      op.precondition = replication::Precondition::kAbsent;
+      break;
+    case WriteCondition::kIfPresent:
+      op.precondition = replication::Precondition::kPresent;
+      break;
   }
   const std::uint32_t partition = store_.PartitionOfObject(*id);
   std::string storage_key = storage::EncodeObjectKey(partition, id->bucket, id->key);
@@ -199,6 +253,7 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
   config.phase_timeout_ms = config_.strong.phase_timeout_ms;
   config.backoff_ms_min = config_.strong.backoff_ms_min;
   config.backoff_ms_max = config_.strong.backoff_ms_max;
+  config.unsafe_skip_prepare = config_.strong.unsafe_skip_prepare;
   const std::uint64_t now_ms = NowMs();
   const std::size_t count = acceptors.size();
   const std::uint64_t id_number = next_coordination_id_++;
@@ -206,6 +261,7 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
       id_number,
       StrongCoordination{origin,
                          wire_op,
+                         op,  // braced initialisers run in order: copied before the move below
                          std::move(storage_key),
                          std::move(acceptors),
                          replication::StrongProposer(
@@ -291,7 +347,11 @@ void Node::FinishStrong(std::uint64_t id) {
   const bool write = coordination.op != proto::KvRequest::OP_GET;
   const auto& result = proposer.result();
   ClientReply reply;
-  if (proposer.state() == replication::StrongProposer::State::kSucceeded) {
+  if (proposer.state() == replication::StrongProposer::State::kSucceeded &&
+      result.precondition_failed) {
+    if (proposer.chosen()) strong_fast_path_.Put(coordination.storage_key, *proposer.chosen());
+    reply.status = Status::FailedPrecondition(PreconditionText(coordination.op_spec, result.value));
+  } else if (proposer.state() == replication::StrongProposer::State::kSucceeded) {
     if (proposer.chosen()) strong_fast_path_.Put(coordination.storage_key, *proposer.chosen());
     const std::size_t majority = coordination.acceptors.size() / 2 + 1;
     ConsistencyReceipt receipt;

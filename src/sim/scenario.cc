@@ -42,6 +42,7 @@ ScenarioRegistry BuiltinScenarios() {
   RegisterToyFloodScenarios(registry);
   RegisterClusterScenarios(registry);
   RegisterStrongProtocolScenarios(registry);
+  RegisterStrongClusterScenarios(registry);
   return registry;
 }
 

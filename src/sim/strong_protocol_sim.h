@@ -55,5 +55,7 @@ StrongProtocolSimResult RunStrongProtocolSim(const StrongProtocolSimOptions& opt
 // "strong-protocol-hot" (6 proposers, one key) and the
 // deliberately broken "strong-protocol-unsafe-skip-prepare", which is expected to fail.
 void RegisterStrongProtocolScenarios(ScenarioRegistry& registry);
+// "strong-cluster" (cluster_scenarios_strong.cc): the same on real nodes.
+void RegisterStrongClusterScenarios(ScenarioRegistry& registry);
 
 }  // namespace meridian::sim

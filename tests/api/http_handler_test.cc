@@ -366,9 +366,11 @@ TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
       "PUT", "/v1/buckets/b",
       R"({"conflict_policy":"lww","n":5,"r":"one","w":4,"pw":"all","dw":1,"sloppy_quorum":false})");
   EXPECT_EQ(response.status, 200u);
-  EXPECT_EQ(response.body,
-            R"({"bucket":"b","props":{"conflict_policy":"lww","dw":1,"n":5,"pr":0,"pw":"all",)"
-            R"("r":"one","sloppy_quorum":false,"w":4}})");
+  EXPECT_EQ(
+      response.body,
+      R"({"bucket":"b","props":{"conflict_policy":"lww","consistency":"eventual","dw":1,"n":5,)"
+      R"("pr":0,"pw":"all",)"
+      R"("r":"one","sloppy_quorum":false,"w":4}})");
   auto& set = std::get<node::SetBucketRequest>(service_.requests.at(0));
   EXPECT_EQ(set.patch.conflict_policy, ConflictPolicy::kLastWriteWins);
   EXPECT_EQ(set.patch.n, std::optional<std::uint32_t>(5));
@@ -382,9 +384,11 @@ TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
   service_.next_reply.body = node::BucketReply{"b", BucketProps{}};
   response = Call("GET", "/v1/buckets/b");
   EXPECT_EQ(response.status, 200u);
-  EXPECT_EQ(response.body,
-            R"({"bucket":"b","props":{"conflict_policy":"siblings","dw":0,"n":3,"pr":0,"pw":0,)"
-            R"("r":"quorum","sloppy_quorum":true,"w":"quorum"}})");
+  EXPECT_EQ(
+      response.body,
+      R"({"bucket":"b","props":{"conflict_policy":"siblings","consistency":"eventual","dw":0,"n":3,)"
+      R"("pr":0,"pw":0,)"
+      R"("r":"quorum","sloppy_quorum":true,"w":"quorum"}})");
   EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(service_.requests.at(1)));
 }
 

@@ -96,9 +96,10 @@ TEST(BucketPropsJsonTest, RendersNumbersAsNumbersAndSymbolsAsStrings) {
   BucketProps props;
   props.r = QuorumValue::Number(2);
   props.pw = QuorumValue::One();
-  EXPECT_EQ(BucketPropsJson("b", props),
-            R"({"bucket":"b","props":{"conflict_policy":"siblings","dw":0,"n":3,"pr":0,)"
-            R"("pw":"one","r":2,"sloppy_quorum":true,"w":"quorum"}})");
+  EXPECT_EQ(
+      BucketPropsJson("b", props),
+      R"({"bucket":"b","props":{"conflict_policy":"siblings","consistency":"eventual","dw":0,"n":3,"pr":0,)"
+      R"("pw":"one","r":2,"sloppy_quorum":true,"w":"quorum"}})");
   // What is rendered parses back to the same values.
   auto patch =
       ParseBucketPropsPatch(R"({"conflict_policy":"siblings","dw":0,"n":3,"pr":0,"pw":"one","r":2,)"

@@ -354,3 +354,38 @@ RC_GTEST_PROP(BucketPropsCodecProperty, ArbitraryBytesNeverCrashTheDecoder, (std
 
 }  // namespace
 }  // namespace meridian
+
+namespace meridian {
+namespace {
+
+TEST(BucketPropsCodecTest, StrongBucketsUseVersion3AndEventualOnesStayVersion2) {
+  BucketProps eventual;
+  EXPECT_EQ(EncodeBucketProps(eventual)[0], 2);
+  BucketProps strong;
+  strong.consistency = Consistency::kStrong;
+  const std::string encoded = EncodeBucketProps(strong);
+  EXPECT_EQ(encoded[0], 3);
+  EXPECT_EQ(encoded.size(), EncodeBucketProps(eventual).size() + 1);
+  EXPECT_EQ(encoded.back(), 1);
+  auto decoded = DecodeBucketProps(encoded);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, strong);
+
+  std::string bad = encoded;
+  bad.back() = 2;  // no such consistency
+  EXPECT_EQ(DecodeBucketProps(bad).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(DecodeBucketProps(encoded.substr(0, encoded.size() - 1)).status().code(),
+            StatusCode::kCorruption);  // version 3 without its byte
+}
+
+TEST(BucketPropsTest, ConsistencyNames) {
+  EXPECT_EQ(ParseConsistency("strong").value(), Consistency::kStrong);
+  EXPECT_EQ(ParseConsistency("eventual").value(), Consistency::kEventual);
+  EXPECT_EQ(ConsistencyName(Consistency::kStrong), "strong");
+  const Status bad = ParseConsistency("linearizable").status();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("\"eventual\" or \"strong\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace meridian

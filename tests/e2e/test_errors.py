@@ -23,7 +23,7 @@ def seeded(endpoint):
     return endpoint
 
 
-DEFAULT_PROPS = {"conflict_policy": "siblings", "n": 3, "r": "quorum", "w": "quorum", "pr": 0,
+DEFAULT_PROPS = {"consistency": "eventual", "conflict_policy": "siblings", "n": 3, "r": "quorum", "w": "quorum", "pr": 0,
                  "pw": 0, "dw": 0, "sloppy_quorum": True}
 
 

@@ -90,8 +90,8 @@ TEST(RocksDbEngineTest, CreatesEveryColumnFamily) {
   std::vector<std::string> families;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok());
   std::sort(families.begin(), families.end());
-  EXPECT_EQ(families,
-            (std::vector<std::string>{"aae_index", "default", "hints", "metadata", "objects"}));
+  EXPECT_EQ(families, (std::vector<std::string>{"aae_index", "default", "hints", "metadata",
+                                                "objects", "strong"}));
 }
 
 // A data directory written before the anti-entropy index existed (three column families)
@@ -118,8 +118,10 @@ TEST(RocksDbEngineTest, AnOlderDataDirectoryGainsTheAntiEntropyColumnFamily) {
   EXPECT_EQ(engine->Get(Column::kObjects, "k")->value_or(""), "v");
   WriteBatch batch;
   batch.Put(Column::kAntiEntropy, "i", "h");
+  batch.Put(Column::kStrong, "s", "a");  // and the strong buckets' family
   ASSERT_TRUE(engine->Write(batch, {}).ok());
   EXPECT_EQ(engine->Get(Column::kAntiEntropy, "i")->value_or(""), "h");
+  EXPECT_EQ(engine->Get(Column::kStrong, "s")->value_or(""), "a");
 }
 
 TEST(RocksDbEngineTest, GarbageInCurrentFileIsReportedNotCrashed) {
