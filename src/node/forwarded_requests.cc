@@ -9,9 +9,10 @@ std::optional<std::uint64_t> ForwardedRequests::Track(Entry entry) {
   return id;
 }
 
-std::optional<ForwardedRequests::Entry> ForwardedRequests::Resolve(std::uint64_t forward_id) {
+std::optional<ForwardedRequests::Entry> ForwardedRequests::Resolve(
+    std::uint64_t forward_id, const std::string& from_address) {
   auto it = entries_.find(forward_id);
-  if (it == entries_.end()) return std::nullopt;
+  if (it == entries_.end() || it->second.peer_address != from_address) return std::nullopt;
   Entry entry = std::move(it->second);
   entries_.erase(it);
   return entry;

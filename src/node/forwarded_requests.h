@@ -36,8 +36,12 @@ class ForwardedRequests {
 
   // The forward id to put in the KvRequest, or nullopt when `capacity` requests are in flight.
   std::optional<std::uint64_t> Track(Entry entry);
-  // The entry a reply answers; nullopt for an unknown or already expired id.
-  std::optional<Entry> Resolve(std::uint64_t forward_id);
+  // The entry a reply from `from_address` answers; nullopt for an unknown or already expired id,
+  // or a reply from another peer than the one the request went to.
+  std::optional<Entry> Resolve(std::uint64_t forward_id, const std::string& from_address);
+  // Forward ids continue from `first` (above any id of an earlier incarnation of this node, so
+  // a late reply to a request sent before a restart never answers a new one). Before Track.
+  void StartIdsAt(std::uint64_t first) { next_forward_id_ = first; }
   // Removes and returns every entry whose deadline is <= now_ms, oldest forward id first.
   std::vector<Entry> Expire(std::uint64_t now_ms);
 

@@ -275,7 +275,7 @@ class Node {
   // Sends the proposer's requests (answering its own acceptor's at once) and finishes it once
   // it decided.
   void PumpStrong(std::uint64_t id);
-  void OnStrongReply(const proto::StrongReply& reply);
+  void OnStrongReply(const std::string& from_address, const proto::StrongReply& reply);
   void FinishStrong(std::uint64_t id);
   void TickStrong(std::uint64_t now_ms);
   void OnReplicaWriteAck(const proto::ReplicaWriteAck& ack);
@@ -444,6 +444,7 @@ class Node {
     std::size_t acceptor = 0;
     replication::StrongRequest::Kind kind = replication::StrongRequest::Kind::kQuery;
     replication::Ballot ballot;
+    std::string address;  // the acceptor's, which alone may answer
   };
   std::map<std::uint64_t, StrongCoordination> strong_;
   std::map<std::uint64_t, StrongCall> strong_calls_;

@@ -292,7 +292,7 @@ void Node::PumpStrong(std::uint64_t id) {
       const std::string address = AddressOf(acceptor);
       if (address.empty()) continue;
       const std::uint64_t call = next_replica_call_id_++;
-      strong_calls_[call] = StrongCall{id, request.acceptor, request.kind, request.ballot};
+      strong_calls_[call] = StrongCall{id, request.acceptor, request.kind, request.ballot, address};
       coordination.calls.push_back(call);
       cluster::Outbound& out = outbound_.emplace_back();
       out.to_address = address;
@@ -304,9 +304,10 @@ void Node::PumpStrong(std::uint64_t id) {
   }
 }
 
-void Node::OnStrongReply(const proto::StrongReply& reply) {
+void Node::OnStrongReply(const std::string& from_address, const proto::StrongReply& reply) {
   const auto call = strong_calls_.find(reply.request_id());
-  if (call == strong_calls_.end()) return;
+  // Only the acceptor asked answers (call ids also differ between this node's incarnations).
+  if (call == strong_calls_.end() || call->second.address != from_address) return;
   const StrongCall info = call->second;
   strong_calls_.erase(call);
   const auto it = strong_.find(info.coordination);

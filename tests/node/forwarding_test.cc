@@ -86,16 +86,26 @@ TEST(ForwardedRequestsTest, TracksResolvesExpiresAndBounds) {
   ASSERT_TRUE(first && second);
   EXPECT_NE(*first, *second);
   EXPECT_FALSE(table.Track({{3, "", 0}, proto::KvRequest::OP_GET, "c:1", 10}).has_value());  // full
-  auto resolved = table.Resolve(*first);
+  EXPECT_FALSE(table.Resolve(*first, "b:1").has_value());  // only the peer asked answers
+  auto resolved = table.Resolve(*first, "a:1");
   ASSERT_TRUE(resolved.has_value());
   EXPECT_EQ(resolved->origin.client_id, 1u);
-  EXPECT_FALSE(table.Resolve(*first).has_value());  // only once
+  EXPECT_FALSE(table.Resolve(*first, "a:1").has_value());  // only once
   EXPECT_TRUE(table.Expire(49).empty());
   auto expired = table.Expire(50);
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].origin.client_id, 2u);
-  EXPECT_FALSE(table.Resolve(*second).has_value());  // a late reply finds nothing
+  EXPECT_FALSE(table.Resolve(*second, "b:1").has_value());  // a late reply finds nothing
   EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(ForwardedRequestsTest, IdsContinueFromWhereTheyAreToldToStart) {
+  ForwardedRequests table(4);
+  table.StartIdsAt((std::uint64_t{2} << 40) + 1);
+  auto id = table.Track({{1, "", 0}, proto::KvRequest::OP_GET, "a:1", 100});
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(*id, (std::uint64_t{2} << 40) + 1);
+  EXPECT_FALSE(table.Resolve(1, "a:1").has_value());  // an id of the first incarnation
 }
 
 }  // namespace

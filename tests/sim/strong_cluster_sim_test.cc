@@ -52,6 +52,21 @@ TEST(StrongClusterSimTest, TheCheckerCatchesWritesThatSkipPhaseOne) {
   EXPECT_GE(violations, 5);
 }
 
+// Seeds that found bugs, kept as regressions:
+//   5865 (dueling): a node that restarted numbered its forwarded requests from 1 again, and a
+//        peer's late answer to a request sent before the crash acknowledged a new write that
+//        was never applied (fix: request ids carry the incarnation; answers must come from the
+//        peer asked).
+TEST(StrongClusterSimTest, RegressionSeeds) {
+  const ScenarioRegistry registry = BuiltinScenarios();
+  for (const std::uint64_t seed : {5865}) {
+    ScenarioOptions options;
+    options.seed = seed;
+    const ScenarioOutcome outcome = registry.Find("strong-cluster-dueling")->run(options);
+    EXPECT_TRUE(outcome.passed()) << "seed " << seed << ": " << Describe(outcome);
+  }
+}
+
 TEST(StrongClusterSimTest, ASeedReplaysExactly) {
   const ScenarioRegistry registry = BuiltinScenarios();
   const Scenario* scenario = registry.Find("strong-cluster");
