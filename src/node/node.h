@@ -452,6 +452,7 @@ class Node {
   // path's cached proposal); the rest wait here, by storage key.
   std::map<std::string, std::deque<std::pair<Origin, ClientRequest>>> strong_waiting_;
   std::set<std::string> strong_busy_keys_;
+  std::size_t strong_waiting_count_ = 0;  // requests in strong_waiting_, bounded with the rest
   replication::ChosenProposalCache strong_fast_path_{config_.strong.fast_path_keys_max};
   std::uint64_t strong_round_floor_ = 0;  // the highest round seen in any strong operation
   std::uint64_t strong_operations_ = 0;

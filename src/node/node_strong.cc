@@ -134,7 +134,7 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
                 "(docs/design/strong.md)")));
     return;
   }
-  if (strong_.size() + reads_.size() - answered_reads_ + writes_.size() >=
+  if (strong_.size() + strong_waiting_count_ + reads_.size() - answered_reads_ + writes_.size() >=
       config_.coordinators_max) {
     Deliver(origin, op,
             ErrorReply(Status::Unavailable("too many requests in flight on this node (" +
@@ -240,6 +240,7 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
   const bool write = op.kind != replication::StrongOp::Kind::kRead;
   if (write && strong_busy_keys_.contains(storage_key)) {
     strong_waiting_[storage_key].emplace_back(origin, std::move(request));
+    ++strong_waiting_count_;
     return;
   }
   std::optional<replication::ChosenProposal> fast;
@@ -388,6 +389,7 @@ void Node::FinishStrong(std::uint64_t id) {
   if (waiting == strong_waiting_.end()) return;
   auto [origin, request] = std::move(waiting->second.front());
   waiting->second.pop_front();
+  --strong_waiting_count_;
   if (waiting->second.empty()) strong_waiting_.erase(waiting);
   StartStrong(origin, std::move(request), std::move(coordination.acceptors));
 }
