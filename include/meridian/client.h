@@ -121,6 +121,17 @@ struct WriteOptions {
   // Older spelling of `dw`: true = "1", false = "0". Setting both `durable_write` and `dw`
   // is kInvalidArgument.
   std::optional<bool> durable_write;
+  // Compare-and-set (docs/api.md "Conditional writes"): the write happens only when the key's
+  // current version satisfies the condition, else the result is kPreconditionFailed and
+  // nothing was written. Atomic in strong buckets; in eventual buckets checked by the
+  // coordinating primary against its copy. kIfMatch needs `context`.
+  enum class Condition {
+    kNone,
+    kIfMatch,    // the current version is exactly `context` (If-Match)
+    kIfAbsent,   // the key does not exist (If-None-Match: *)
+    kIfPresent,  // the key exists (If-Match: *)
+  };
+  Condition condition = Condition::kNone;
 };
 using PutOptions = WriteOptions;
 using DeleteOptions = WriteOptions;

@@ -171,6 +171,7 @@ struct RespHandlers {
   static void MeridianGet(RespCommands& self, Args args, Call& call);
   static void MeridianPut(RespCommands& self, Args args, Call& call);
   static void MeridianDel(RespCommands& self, Args args, Call& call);
+  static void MeridianCas(RespCommands& self, Args args, Call& call);
 
   static const RespCommands::Command* Find(std::string_view name);
   static void WrongArity(std::string_view name, Call& call);
@@ -235,6 +236,7 @@ const RespCommands::Command kCommands[] = {
     {"meridian.get", 2, "resp_meridian_get", "readonly", 1, 1, 1, &RespHandlers::MeridianGet},
     {"meridian.put", -3, "resp_meridian_put", "write denyoom", 1, 1, 1, &RespHandlers::MeridianPut},
     {"meridian.del", -2, "resp_meridian_del", "write", 1, 1, 1, &RespHandlers::MeridianDel},
+    {"meridian.cas", 4, "resp_meridian_cas", "write denyoom", 1, 1, 1, &RespHandlers::MeridianCas},
 };
 
 }  // namespace
@@ -631,13 +633,18 @@ void RespHandlers::Get(RespCommands& self, Args args, Call& call) {
 }
 
 void RespHandlers::Set(RespCommands& self, Args args, Call& call) {
-  bool condition = false;  // NX / XX
-  bool ttl = false;        // EX / PX / EXAT / PXAT / KEEPTTL
-  bool get = false;        // GET (reply the old value)
+  node::WriteCondition condition = node::WriteCondition::kNone;  // NX / XX
+  bool ttl = false;                                              // EX / PX / EXAT / PXAT / KEEPTTL
+  bool get = false;                                              // GET (reply the old value)
   for (std::size_t i = 3; i < args.size(); ++i) {
     const std::string option = LowerCopy(args[i]);
     if (option == "nx" || option == "xx") {
-      condition = true;
+      const node::WriteCondition given =
+          option == "nx" ? node::WriteCondition::kIfAbsent : node::WriteCondition::kIfPresent;
+      if (condition != node::WriteCondition::kNone && condition != given) {
+        return call.Error(400, "ERR syntax error");  // NX and XX together, as Redis says
+      }
+      condition = given;
     } else if (option == "ex" || option == "px" || option == "exat" || option == "pxat") {
       if (i + 1 >= args.size()) return call.Error(400, "ERR syntax error");
       ++i;
@@ -650,18 +657,16 @@ void RespHandlers::Set(RespCommands& self, Args args, Call& call) {
       return call.Error(400, "ERR syntax error");
     }
   }
-  if (condition) {
-    return call.Error(400,
-                      "ERR SET NX/XX is not supported: Meridian has no atomic compare-and-set "
-                      "yet (strong mode, roadmap step 6)");
-  }
   if (ttl) {
     return call.Error(400, "ERR SET EX/PX/EXAT/PXAT/KEEPTTL: TTL is not supported yet");
   }
   if (get) return call.Error(400, "ERR SET GET is not supported yet");
   node::PutRequest put{Id(self, args[1]), std::string(args[2]), {}, {}};
   put.overwrite = true;
+  put.condition = condition;
   Submit(self, std::move(put), [call = std::move(call)](node::ClientReply reply) mutable {
+    // As Redis: a SET NX/XX whose condition does not hold answers nil, not an error.
+    if (reply.status.code() == StatusCode::kFailedPrecondition) return call.Ok(resp::AppendNull);
     if (!reply.status.ok()) return call.Fail(reply.status);
     call.Ok(resp::AppendOk);
   });
@@ -885,6 +890,19 @@ void RespHandlers::MeridianPut(RespCommands& self, Args args, Call& call) {
                        {}};
   Submit(self, std::move(put),
          [call = std::move(call)](node::ClientReply reply) mutable { ReplyContext(call, reply); });
+}
+
+void RespHandlers::MeridianCas(RespCommands& self, Args args, Call& call) {
+  // MERIDIAN.CAS key context value: If-Match <context>; an empty context is If-None-Match: *.
+  node::PutRequest put{Id(self, args[1]), std::string(args[3]), std::string(args[2]), {}};
+  put.condition =
+      args[2].empty() ? node::WriteCondition::kIfAbsent : node::WriteCondition::kIfMatch;
+  Submit(self, std::move(put), [call = std::move(call)](node::ClientReply reply) mutable {
+    if (reply.status.code() == StatusCode::kFailedPrecondition) {
+      return call.Error(412, "CONFLICT " + reply.status.message());
+    }
+    ReplyContext(call, reply);
+  });
 }
 
 void RespHandlers::MeridianDel(RespCommands& self, Args args, Call& call) {

@@ -94,6 +94,16 @@ client::Result<void> Validate(const BenchConfig& config) {
       (!config.r.empty() || !config.w.empty() || !config.dw.empty())) {
     return Invalid("--r, --w and --dw apply to the meridian-http driver only");
   }
+  if (config.driver != DriverKind::kMeridianHttp && !config.consistency.empty()) {
+    return Invalid("--consistency applies to the meridian-http driver only");
+  }
+  if (!config.consistency.empty() && config.consistency != "eventual" &&
+      config.consistency != "strong") {
+    return Invalid("--consistency must be eventual or strong");
+  }
+  if (config.workload.compare_and_set && config.driver != DriverKind::kMeridianHttp) {
+    return Invalid("workload cas (compare-and-set) runs on the meridian-http driver only");
+  }
   if (auto address = ParseHostPort(config.address); !address.ok()) return address.error();
   return {};
 }

@@ -45,6 +45,9 @@ struct BenchConfig {
   std::string w;
   std::string dw;
   bool set_lww = true;
+  // Meridian over HTTP: the bucket's consistency to set first ("eventual" | "strong"; empty:
+  // leave it). A bucket's consistency changes only while it holds no data.
+  std::string consistency;
   std::uint32_t timeout_ms = 10'000;
   std::uint64_t seed = 1;
   double max_error_rate = 0.01;  // a phase above this fraction of failed operations fails

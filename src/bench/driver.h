@@ -25,6 +25,7 @@ struct Outcome {
   bool ok = false;
   bool found = true;       // reads: false when the key does not exist (not an error)
   std::string_view error;  // !ok: one line naming the failure; valid during the call only
+  bool conflict = false;   // conditional writes: refused, the version changed (not an error)
 };
 
 // Receives the completion of a request; lives until then.
@@ -48,8 +49,10 @@ class Driver {
   // copied before the call returns; `done` is called later on the loop's thread.
   virtual void Read(std::size_t connection, std::string_view key, Completion* done) = 0;
   // Writes `value` under `key`; `context` (possibly empty) from a previous read of the key.
+  // `conditional`: only if the key's version is still `context` (absent when it is empty);
+  // only drivers whose store has compare-and-set get it (config.cc checks).
   virtual void Write(std::size_t connection, std::string_view key, std::string_view value,
-                     std::string_view context, Completion* done) = 0;
+                     std::string_view context, Completion* done, bool conditional) = 0;
 
   // Closes every connection; completions not yet delivered are dropped.
   virtual void Close() = 0;

@@ -64,7 +64,7 @@ class EtcdDriver final : public Driver {
   }
 
   void Write(std::size_t, std::string_view key, std::string_view value, std::string_view,
-             Completion* done) override {
+             Completion* done, bool /*conditional: refused by Validate*/) override {
     HttpRequest request = NewRequest("/v3/kv/put");
     request.body.reserve(32 + (key.size() + value.size()) * 4 / 3);
     request.body = "{\"key\":\"";

@@ -29,9 +29,10 @@ class HttpDriver final : public Driver {
     auto created = client::Client::Create(options);
     if (!created.ok()) return created.error();
     if (auto health = (*created)->Health(); !health.ok()) return health;
-    if (config_.set_lww) {
+    if (config_.set_lww || !config_.consistency.empty()) {
       client::BucketPropsUpdate update;
-      update.conflict_policy = "lww";
+      if (config_.set_lww) update.conflict_policy = "lww";
+      if (!config_.consistency.empty()) update.consistency = config_.consistency;
       if (auto props = (*created)->SetBucketProps(config_.bucket, update); !props.ok()) {
         return props.error();
       }
@@ -52,17 +53,28 @@ class HttpDriver final : public Driver {
   }
 
   void Write(std::size_t, std::string_view key, std::string_view value, std::string_view context,
-             Completion* done) override {
+             Completion* done, bool conditional) override {
     put_options_.context.assign(context);
-    client_->Put(config_.bucket, key, value, put_options_,
-                 [this, done](client::Result<client::WriteResult> result) {
-                   if (!result.ok()) {
-                     error_text_ = result.error().ToString();
-                     done->OnWrite(Outcome{false, true, error_text_});
-                     return;
-                   }
-                   done->OnWrite(Outcome{true, true, {}});
-                 });
+    using Condition = client::PutOptions::Condition;
+    put_options_.condition = !conditional      ? Condition::kNone
+                             : context.empty() ? Condition::kIfAbsent
+                                               : Condition::kIfMatch;
+    client_->Put(
+        config_.bucket, key, value, put_options_,
+        [this, done](client::Result<client::WriteResult> result) {
+          if (!result.ok() && result.error().code == client::ErrorCode::kPreconditionFailed) {
+            Outcome lost{true, true, {}};
+            lost.conflict = true;
+            done->OnWrite(lost);
+            return;
+          }
+          if (!result.ok()) {
+            error_text_ = result.error().ToString();
+            done->OnWrite(Outcome{false, true, error_text_});
+            return;
+          }
+          done->OnWrite(Outcome{true, true, {}});
+        });
   }
 
   void Close() override { client_.reset(); }

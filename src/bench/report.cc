@@ -40,6 +40,7 @@ nlohmann::json StatsJson(const OpStats& stats, double elapsed_s) {
       {"ops_per_s", Throughput(stats.count, elapsed_s)},
       {"errors", stats.errors},
       {"not_found", stats.not_found},
+      {"conflicts", stats.conflicts},
       {"latency_us",
        {{"min", Micros(h.Min())},
         {"mean", h.Mean() / 1000.0},
@@ -81,9 +82,9 @@ const char* PhasesName(PhaseSelection phases) {
 
 std::string DescribeConfig(const BenchConfig& config) {
   std::string text =
-      Printf("meridian bench: %s at %s, workload %c (%s), %s keys over %" PRIu64
+      Printf("meridian bench: %s at %s, workload %s (%s), %s keys over %" PRIu64
              " records, %u-byte values, %u connections",
-             DriverName(config.driver), config.address.c_str(), config.workload.name,
+             DriverName(config.driver), config.address.c_str(), config.workload.name.c_str(),
              config.workload.Describe().c_str(), DistributionName(config.distribution),
              config.record_count, config.value_size, config.connections);
   if (config.pipeline > 1) text += Printf(" x %u pipelined", config.pipeline);
@@ -123,7 +124,7 @@ std::string ReportJson(const BenchConfig& config, const std::vector<PhaseResult>
       {"driver", DriverName(config.driver)},
       {"address", config.address},
       {"bucket", config.bucket},
-      {"workload", std::string(1, config.workload.name)},
+      {"workload", config.workload.name},
       {"mix",
        {{"read", config.workload.read},
         {"update", config.workload.update},

@@ -267,7 +267,7 @@ class RespDriver final : public Driver {
   }
 
   void Write(std::size_t connection, std::string_view key, std::string_view value, std::string_view,
-             Completion* done) override {
+             Completion* done, bool /*conditional: refused by Validate*/) override {
     connections_[connection % connections_.size()]->Send(false, key, value, done);
   }
 

@@ -95,7 +95,8 @@ class Worker final : public Completion {
       // The write of a read-modify-write carries the read's context.
       read_missed_ = !outcome.found;
       context_.assign(context);
-      thread_.driver->Write(connection_, key_, Value(), context_, this);
+      thread_.driver->Write(connection_, key_, Value(), context_, this,
+                            shared_.config.workload.compare_and_set);
       return;
     }
     Record(outcome);
@@ -127,7 +128,7 @@ class Worker final : public Completion {
         break;
       case OpType::kUpdate:
       case OpType::kInsert:
-        thread_.driver->Write(connection_, key_, Value(), {}, this);
+        thread_.driver->Write(connection_, key_, Value(), {}, this, /*conditional=*/false);
         break;
     }
   }
@@ -150,6 +151,7 @@ class Worker final : public Completion {
     }
     ++stats.count;
     if (!outcome.found || read_missed_) ++stats.not_found;
+    if (outcome.conflict) ++stats.conflicts;
     stats.latency.Record(static_cast<std::uint64_t>(std::max<std::int64_t>(latency.count(), 0)));
   }
 
@@ -221,6 +223,7 @@ void OpStats::Merge(const OpStats& other) {
   count += other.count;
   errors += other.errors;
   not_found += other.not_found;
+  conflicts += other.conflicts;
   latency.Merge(other.latency);
   if (first_error.empty()) first_error = other.first_error;
 }
@@ -229,6 +232,7 @@ void OpStats::Reset() {
   count = 0;
   errors = 0;
   not_found = 0;
+  conflicts = 0;
   latency.Reset();
   first_error.clear();
 }

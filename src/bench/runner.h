@@ -24,8 +24,11 @@ struct OpStats {
   std::uint64_t count = 0;      // operations that succeeded (their latencies are recorded)
   std::uint64_t errors = 0;     // operations that failed
   std::uint64_t not_found = 0;  // of `count`, reads of a missing key (not errors)
-  LatencyHistogram latency;     // nanoseconds
-  std::string first_error;      // the first failure's reason, if any
+  // Of `count`, conditional writes the store refused because the version read was no longer
+  // the current one (412: answered, not an error; workload "cas").
+  std::uint64_t conflicts = 0;
+  LatencyHistogram latency;  // nanoseconds
+  std::string first_error;   // the first failure's reason, if any
 
   void Merge(const OpStats& other);
   void Reset();

@@ -54,14 +54,18 @@ client::Result<WorkloadSpec> ParseWorkload(std::string_view name) {
   } else if (lower == "f") {
     spec.read = 0.5;
     spec.read_modify_write = 0.5;
+  } else if (lower == "cas") {
+    spec.read_modify_write = 1.0;
+    spec.compare_and_set = true;
+    spec.distribution = Distribution::kUniform;  // contention is not what it measures
   } else {
     client::Error error;
     error.code = client::ErrorCode::kInvalidArgument;
-    error.message = "unknown workload '" + std::string(name) + "': a, b, c, d or f" +
+    error.message = "unknown workload '" + std::string(name) + "': a, b, c, d, f or cas" +
                     (lower == "e" ? " (E needs range scans, which these stores lack)" : "");
     return error;
   }
-  spec.name = lower[0];
+  spec.name = lower;
   return spec;
 }
 

@@ -51,6 +51,7 @@ struct BenchArguments {
   std::string r;
   std::string w;
   std::string dw;
+  std::string consistency;
   bool keep_bucket_props = false;
   std::string timeout_ms = "10000";
   std::string seed = "1";
@@ -170,6 +171,7 @@ std::optional<std::string> BuildConfig(const CLI::App& command, const BenchArgum
   config.w = arguments.w;
   config.dw = arguments.dw;
   config.set_lww = !arguments.keep_bucket_props;
+  config.consistency = arguments.consistency;
   config.progress = !arguments.quiet;
   config.json_path = arguments.json;
   if (auto valid = bench::Validate(config); !valid.ok()) return valid.error().message;
@@ -229,7 +231,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand(
       "bench", "YCSB-style load generator for Meridian (HTTP or RESP), Redis and etcd");
   BenchArguments& a = *arguments;
-  command->add_option("--workload", a.workload, "a | b | c | d | f (YCSB core workloads)")
+  command
+      ->add_option("--workload", a.workload,
+                   "a | b | c | d | f (YCSB core workloads) | cas (read, then write only if "
+                   "the version read is still current; meridian-http)")
       ->capture_default_str();
   command->add_option("--distribution", a.distribution,
                       "uniform | zipfian | latest (default: the workload's)");
@@ -258,6 +263,9 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   command->add_option("--r", a.r, "Per-request r (meridian-http; default: the bucket's)");
   command->add_option("--w", a.w, "Per-request w (meridian-http; default: the bucket's)");
   command->add_option("--dw", a.dw, "Per-request dw (meridian-http; default: the bucket's)");
+  command->add_option("--consistency", a.consistency,
+                      "Set the bucket's consistency first: eventual | strong (meridian-http; the "
+                      "bucket must hold no data)");
   command->add_flag("--keep-bucket-props", a.keep_bucket_props,
                     "Do not set the bucket's conflict_policy to lww first (meridian-http)");
   command->add_option("--timeout-ms", a.timeout_ms, "Per-request timeout")->capture_default_str();

@@ -30,6 +30,7 @@ namespace {
 namespace mc = meridian::client;
 
 constexpr int kExitNotFound = 3;
+constexpr int kExitPreconditionFailed = 4;  // a conditional write whose condition did not hold
 
 // Flags shared by get, put and delete, plus each command's own.
 struct KvArguments {
@@ -45,6 +46,9 @@ struct KvArguments {
   std::string pw;
   std::string dw;
   std::string sloppy_quorum;  // "true" | "false" | empty
+  std::string if_match;       // --if-match CONTEXT
+  bool if_absent = false;     // --if-absent
+  bool if_present = false;    // --if-present
   std::string file;
   bool json = false;
   bool show_context = false;
@@ -110,6 +114,15 @@ void AddWriteOptions(CLI::App& command, KvArguments& arguments) {
   command.add_option("--dw", arguments.dw,
                      "Of those, how many must be synced to disk (default: the bucket's)");
   AddSloppyQuorumOption(command, arguments);
+  CLI::Option* if_match = command.add_option(
+      "--if-match", arguments.if_match,
+      "Write only if the key's current version is exactly this context (compare-and-set)");
+  CLI::Option* if_absent =
+      command.add_flag("--if-absent", arguments.if_absent, "Write only if the key does not exist");
+  CLI::Option* if_present =
+      command.add_flag("--if-present", arguments.if_present, "Write only if the key exists");
+  if_match->excludes(if_absent)->excludes(if_present)->excludes("--context");
+  if_absent->excludes(if_present);
   command.add_flag("-v,--verbose", arguments.verbose,
                    "Print the new context to stdout and the consistency receipt to stderr");
 }
@@ -167,6 +180,14 @@ mc::GetOptions GetOptionsOf(const KvArguments& arguments) {
 mc::WriteOptions WriteOptionsOf(const KvArguments& arguments) {
   mc::WriteOptions options;
   options.context = arguments.context;
+  if (!arguments.if_match.empty()) {
+    options.condition = mc::WriteOptions::Condition::kIfMatch;
+    options.context = arguments.if_match;
+  } else if (arguments.if_absent) {
+    options.condition = mc::WriteOptions::Condition::kIfAbsent;
+  } else if (arguments.if_present) {
+    options.condition = mc::WriteOptions::Condition::kIfPresent;
+  }
   options.w = Given(arguments.w);
   options.pw = Given(arguments.pw);
   options.dw = Given(arguments.dw);
@@ -254,7 +275,12 @@ std::variant<std::string, Failure> ReadValue(const KvArguments& arguments) {
 
 std::optional<Failure> ReportWrite(const mc::Result<mc::WriteResult>& result,
                                    const KvArguments& arguments) {
-  if (!result.ok()) return RequestFailed(result.error());
+  if (!result.ok()) {
+    if (result.error().code == mc::ErrorCode::kPreconditionFailed) {
+      return Failure{kExitPreconditionFailed, "not written: " + result.error().message};
+    }
+    return RequestFailed(result.error());
+  }
   if (arguments.verbose) {
     PrintConsistency(result->consistency, /*write=*/true);
     WriteBytes(result->context + "\n");
@@ -323,14 +349,18 @@ void AddKvCommands(CLI::App& app, int& exit_code) {
   put_arguments->value_option = put->add_option("value", put_arguments->value, "The value bytes");
   put->add_option("--file", put_arguments->file, "Read the value from this file");
   AddWriteOptions(*put, *put_arguments);
-  put->footer("Exit codes: 0 written, 1 request failed, 2 usage error.");
+  put->footer(
+      "Exit codes: 0 written, 1 request failed, 2 usage error, 4 not written: the condition\n"
+      "(--if-match, --if-absent, --if-present) did not hold.");
   SetCallback(*put, put_arguments, RunPut, exit_code);
 
   auto delete_arguments = std::make_shared<KvArguments>();
   CLI::App* remove = app.add_subcommand("delete", "Delete a key (a tombstone)");
   AddCommonOptions(*remove, *delete_arguments);
   AddWriteOptions(*remove, *delete_arguments);
-  remove->footer("Exit codes: 0 deleted (also when missing), 1 request failed, 2 usage error.");
+  remove->footer(
+      "Exit codes: 0 deleted (also when missing), 1 request failed, 2 usage error, 4 not\n"
+      "deleted: the condition (--if-match, --if-absent, --if-present) did not hold.");
   SetCallback(*remove, delete_arguments, RunDelete, exit_code);
 }
 

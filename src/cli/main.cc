@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every other parse error is a usage error: exit 2, the code
+    // every command documents (CLI11's own codes, e.g. 108 for two exclusive flags, are not).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return exit_code;
 }

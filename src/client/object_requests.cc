@@ -55,13 +55,31 @@ Result<HttpRequest> BuildWriteRequest(std::string_view bucket, std::string_view 
   HttpRequest request;
   request.method = value != nullptr ? "PUT" : "DELETE";
   request.target = ObjectTarget(bucket, key) + *query;
-  if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
+  switch (options.condition) {
+    case WriteOptions::Condition::kNone:
+      if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
+      break;
+    case WriteOptions::Condition::kIfMatch:
+      if (options.context.empty()) {
+        return InvalidArgument("a write conditional on a version (kIfMatch) needs its context");
+      }
+      request.headers.emplace_back("If-Match", "\"" + options.context + "\"");
+      break;
+    case WriteOptions::Condition::kIfAbsent:
+    case WriteOptions::Condition::kIfPresent:
+      if (!options.context.empty()) request.headers.emplace_back(kContextHeader, options.context);
+      request.headers.emplace_back(
+          options.condition == WriteOptions::Condition::kIfAbsent ? "If-None-Match" : "If-Match",
+          "*");
+      break;
+  }
   if (value != nullptr) {
     request.headers.emplace_back("Content-Type", "application/octet-stream");
     request.body = std::string(*value);
     request.idempotent = false;  // a repeated blind PUT would add a sibling
   } else {
-    request.idempotent = true;  // a repeated delete leaves the key deleted
+    // A repeated delete leaves the key deleted, but a repeated conditional one answers 412.
+    request.idempotent = options.condition == WriteOptions::Condition::kNone;
   }
   return request;
 }

@@ -31,7 +31,8 @@ struct GetRequest {
   RequestOptions options;
 };
 // A write's condition on the key's current version (docs/api.md "Conditional writes"). In a
-// strong bucket it is checked atomically; in an eventual bucket it is not supported yet.
+// strong bucket it is checked atomically; in an eventual bucket by the coordinating primary
+// against its own copy (node/write_condition_check.h).
 enum class WriteCondition : std::uint8_t {
   kNone,
   kIfMatch,    // If-Match: the current version is exactly the request's context

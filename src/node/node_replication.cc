@@ -7,6 +7,7 @@
 #include "core/assert.h"
 #include "core/object_codec.h"
 #include "node/node.h"
+#include "node/write_condition_check.h"
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 
@@ -271,11 +272,33 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
     Deliver(origin, op, ErrorReply(current.status()));
     return;
   }
+  const WriteCondition condition = tombstone ? std::get<DeleteRequest>(request).condition
+                                             : std::get<PutRequest>(request).condition;
+  const std::string& context =
+      tombstone ? std::get<DeleteRequest>(request).context : std::get<PutRequest>(request).context;
+  if (condition != WriteCondition::kNone) {
+    // Checked here, in the same step as the mint below: atomic against every write this
+    // primary coordinates (write_condition_check.h). A fallback's copy is no basis for it.
+    if (!local->primary) {
+      Deliver(origin, op,
+              ErrorReply(Status::Unavailable(
+                  "a conditional write is checked by a primary of the key, and this node is "
+                  "not one in its view (the ring is changing); the request was not applied")));
+      return;
+    }
+    if (Status met = CheckWriteCondition(condition, context, id, *current); !met.ok()) {
+      Deliver(origin, op, ErrorReply(std::move(met)));
+      return;
+    }
+  }
+  // A write after a check of what the key holds (If-None-Match: *, If-Match: *) supersedes
+  // what was checked.
+  const bool supersede_checked =
+      condition == WriteCondition::kIfAbsent || condition == WriteCondition::kIfPresent;
   Result<LocalStore::MintedWrite> minted =
-      tombstone ? store_.Mint(id, role, std::get<DeleteRequest>(request).context, true, true, {},
-                              std::move(current).value(), policy)
-                : store_.Mint(id, role, std::get<PutRequest>(request).context, false,
-                              std::get<PutRequest>(request).overwrite,
+      tombstone ? store_.Mint(id, role, context, true, true, {}, std::move(current).value(), policy)
+                : store_.Mint(id, role, context, false,
+                              std::get<PutRequest>(request).overwrite || supersede_checked,
                               std::move(std::get<PutRequest>(request).value),
                               std::move(current).value(), policy);
   if (!minted.ok()) {

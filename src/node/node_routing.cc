@@ -45,6 +45,17 @@ std::string JoinIds(const std::vector<cluster::NodeId>& ids) {
   }
   return out;
 }
+// A write with a condition (If-Match, If-None-Match, SET NX/XX). In an eventual bucket only a
+// primary checks it (write_condition_check.h): a fallback never coordinates one.
+bool Conditional(const ClientRequest& request) {
+  if (const auto* put = std::get_if<PutRequest>(&request)) {
+    return put->condition != WriteCondition::kNone;
+  }
+  if (const auto* del = std::get_if<DeleteRequest>(&request)) {
+    return del->condition != WriteCondition::kNone;
+  }
+  return false;
+}
 }  // namespace
 
 void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops) {
@@ -67,17 +78,6 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   const BucketProps props = BucketPropsOf(id.bucket);
   if (props.consistency == Consistency::kStrong) {
     RouteStrong(origin, std::move(request), props, partition, hops);
-    return;
-  }
-  const auto* put = std::get_if<PutRequest>(&request);
-  const auto* del = std::get_if<DeleteRequest>(&request);
-  if ((put != nullptr && put->condition != WriteCondition::kNone) ||
-      (del != nullptr && del->condition != WriteCondition::kNone)) {
-    Deliver(origin, op,
-            ErrorReply(Status::InvalidArgument(
-                "conditional writes (If-Match, If-None-Match) are supported on strong buckets "
-                "only (bucket \"" +
-                id.bucket + "\" is eventual); nothing was written")));
     return;
   }
   auto quorum = ResolveQuorum(props, OptionsOf(request), ring_nodes_);
@@ -133,7 +133,7 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     Forward(origin, request, *reachable, hops);
     return;
   }
-  if (quorum->sloppy_quorum) {
+  if (quorum->sloppy_quorum && !Conditional(request)) {
     // Always writable: no primary is reachable (or the write already bounced between nodes
     // whose rings differ), so this node coordinates as a fallback.
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
@@ -142,8 +142,10 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   if (reachable == primaries.end()) {
     Deliver(origin, op,
             ErrorReply(Status::Unavailable(
-                "no primary of the key is reachable (primaries: " + JoinIds(primaries) +
-                ") and sloppy_quorum is off; the request was not applied")));
+                "no primary of the key is reachable (primaries: " + JoinIds(primaries) + ")" +
+                (Conditional(request) ? "; a conditional write is checked by a primary"
+                                      : " and sloppy_quorum is off") +
+                "; the request was not applied")));
     return;
   }
   Deliver(origin, op,

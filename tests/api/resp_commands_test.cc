@@ -55,6 +55,14 @@ class FakeKvService final : public KvService {
       reply.body = body;
     } else if (const auto* put = std::get_if<node::PutRequest>(&request)) {
       if (Failing(put->id.key)) return Error();
+      const bool exists = store.contains(put->id.key) && !store[put->id.key].empty();
+      if ((put->condition == node::WriteCondition::kIfAbsent && exists) ||
+          (put->condition == node::WriteCondition::kIfPresent && !exists) ||
+          (put->condition == node::WriteCondition::kIfMatch &&
+           (!exists || put->context != "ctx-" + put->id.key))) {
+        reply.status = Status::FailedPrecondition("If-Match does not hold: nothing was written");
+        return reply;
+      }
       auto& values = store[put->id.key];
       if (put->overwrite || !put->context.empty()) values.clear();
       values.push_back({put->value, HlcTimestamp{++clock}});
@@ -314,11 +322,7 @@ TEST_F(RespCommandsTest, SetIsAnOverwritingPutInTheConfiguredBucket) {
 }
 
 TEST_F(RespCommandsTest, SetOptionsAreRefusedClearly) {
-  const std::string nx =
-      "ERR SET NX/XX is not supported: Meridian has no atomic compare-and-set yet (strong mode, "
-      "roadmap step 6)";
-  EXPECT_EQ(ErrorOf({"SET", "k", "v", "NX"}), nx);
-  EXPECT_EQ(ErrorOf({"SET", "k", "v", "xx"}), nx);
+  EXPECT_EQ(ErrorOf({"SET", "k", "v", "NX", "XX"}), "ERR syntax error");
   const std::string ttl = "ERR SET EX/PX/EXAT/PXAT/KEEPTTL: TTL is not supported yet";
   EXPECT_EQ(ErrorOf({"SET", "k", "v", "EX", "10"}), ttl);
   EXPECT_EQ(ErrorOf({"SET", "k", "v", "px", "10"}), ttl);
@@ -459,6 +463,41 @@ TEST_F(RespCommandsTest, MeridianDelPassesItsContext) {
   EXPECT_EQ(del.context, "ctx-k");
   EXPECT_TRUE(Run({"MERIDIAN.DEL", "k"}).IsBulk("dctx-k"));
   EXPECT_TRUE(std::get<node::DeleteRequest>(service_.requests.back()).context.empty());
+}
+
+TEST_F(RespCommandsTest, SetNxAndXxAreConditionalWritesAnsweringNilWhenUnmet) {
+  EXPECT_TRUE(Run({"SET", "k", "v1", "XX"}).IsNil());  // absent: not written
+  EXPECT_EQ(std::get<node::PutRequest>(service_.requests.back()).condition,
+            node::WriteCondition::kIfPresent);
+  EXPECT_TRUE(Run({"GET", "k"}).IsNil());
+  EXPECT_EQ(Feed(Command({"SET", "k", "v1", "nx"})), "+OK\r\n");
+  EXPECT_EQ(std::get<node::PutRequest>(service_.requests.back()).condition,
+            node::WriteCondition::kIfAbsent);
+  EXPECT_TRUE(Run({"SET", "k", "v2", "NX"}).IsNil());  // exists: not written
+  EXPECT_TRUE(Run({"GET", "k"}).IsBulk("v1"));
+  EXPECT_EQ(Feed(Command({"SET", "k", "v3", "XX"})), "+OK\r\n");
+  EXPECT_TRUE(Run({"GET", "k"}).IsBulk("v3"));
+  // Other failures stay errors.
+  service_.failing.insert("bad");
+  EXPECT_EQ(ErrorOf({"SET", "bad", "v", "NX"}), "ERR 1 of 2 replicas answered in time");
+}
+
+TEST_F(RespCommandsTest, MeridianCasWritesOverAContextOrCreates) {
+  EXPECT_TRUE(Run({"MERIDIAN.CAS", "k", "", "v1"}).IsBulk("wctx-k"));  // "": create only
+  EXPECT_EQ(std::get<node::PutRequest>(service_.requests.back()).condition,
+            node::WriteCondition::kIfAbsent);
+  EXPECT_EQ(ErrorOf({"MERIDIAN.CAS", "k", "", "v2"}),
+            "CONFLICT If-Match does not hold: nothing was written");
+  EXPECT_TRUE(Run({"MERIDIAN.CAS", "k", "ctx-k", "v3"}).IsBulk("wctx-k"));
+  const auto& cas = std::get<node::PutRequest>(service_.requests.back());
+  EXPECT_EQ(cas.condition, node::WriteCondition::kIfMatch);
+  EXPECT_EQ(cas.context, "ctx-k");
+  EXPECT_FALSE(cas.overwrite);
+  EXPECT_EQ(ErrorOf({"MERIDIAN.CAS", "k", "stale", "v4"}),
+            "CONFLICT If-Match does not hold: nothing was written");
+  EXPECT_TRUE(Run({"GET", "k"}).IsBulk("v3"));
+  EXPECT_EQ(ErrorOf({"MERIDIAN.CAS", "k", "ctx-k"}),
+            "ERR wrong number of arguments for 'meridian.cas' command");
 }
 
 // ---- pipelining ----

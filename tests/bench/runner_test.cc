@@ -57,6 +57,33 @@ TEST_F(RunnerTest, LoadThenRunAnExactNumberOfOperations) {
   EXPECT_NE(FormatPhase(*run).find("update"), std::string::npos);
 }
 
+// Workload cas on a strong bucket: every operation a read and a conditional write; with more
+// connections than keys some writes lose the race, and those are conflicts, not errors.
+TEST_F(RunnerTest, CompareAndSetWorkloadCountsConflictsApart) {
+  config_.workload = *ParseWorkload("cas");
+  config_.distribution = config_.workload.distribution;
+  config_.consistency = "strong";
+  config_.bucket = "cas";
+  config_.record_count = 4;  // 8 connections on 4 keys: conflicts are certain
+  config_.operations = 600;
+  config_.duration_s = 0;
+  ASSERT_TRUE(Validate(config_).ok());
+  ASSERT_TRUE(PrepareStore(config_).ok());
+  Keyspace keyspace(config_.record_count);
+  auto run = RunPhase(config_, /*load=*/false, keyspace, nullptr);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  const OpStats& cas = run->Of(OpType::kReadModifyWrite);
+  EXPECT_EQ(cas.count, 600u);
+  EXPECT_EQ(cas.errors, 0u) << cas.first_error;
+  EXPECT_GT(cas.conflicts, 0u);
+  EXPECT_LT(cas.conflicts, cas.count);
+
+  BenchConfig resp = config_;
+  resp.driver = DriverKind::kRedis;
+  resp.consistency.clear();
+  EXPECT_FALSE(Validate(resp).ok());
+}
+
 TEST_F(RunnerTest, OpenLoopIssuesExactlyTheScheduledOperations) {
   config_.workload = *ParseWorkload("c");
   config_.target_rate = 1000;

@@ -22,6 +22,7 @@ TEST(WorkloadTest, ParsesTheCoreWorkloads) {
       {"c", 1.0, 0, 0, 0, Distribution::kZipfian},
       {"workloadd", 0.95, 0, 0.05, 0, Distribution::kLatest},
       {"f", 0.5, 0, 0, 0.5, Distribution::kZipfian},
+      {"CAS", 0, 0, 0, 1.0, Distribution::kUniform},
   };
   for (const Expected& expected : table) {
     auto spec = ParseWorkload(expected.name);
@@ -32,7 +33,9 @@ TEST(WorkloadTest, ParsesTheCoreWorkloads) {
     EXPECT_DOUBLE_EQ(spec->read_modify_write, expected.rmw) << expected.name;
     EXPECT_DOUBLE_EQ(spec->read + spec->update + spec->insert + spec->read_modify_write, 1.0);
     EXPECT_EQ(spec->distribution, expected.distribution) << expected.name;
+    EXPECT_EQ(spec->compare_and_set, std::string(expected.name) == "CAS") << expected.name;
   }
+  EXPECT_EQ(ParseWorkload("CAS")->name, "cas");
   EXPECT_EQ(ParseWorkload("a")->Describe(), "read 50% update 50%");
   EXPECT_EQ(ParseWorkload("d")->Describe(), "read 95% insert 5%");
 }

@@ -187,6 +187,56 @@ TEST_F(ClientServerTest, DeleteThenWriteAfterDelete) {
   EXPECT_TRUE(client_->Delete("never-written").ok());
 }
 
+// Compare-and-set with WriteOptions::condition, in an eventual and in a strong bucket: the
+// same calls, the same kPreconditionFailed when the condition does not hold.
+TEST_F(ClientServerTest, ConditionalWritesInEventualAndStrongBuckets) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  BucketPropsUpdate strong;
+  strong.consistency = "strong";
+  auto made = client_->SetBucketProps("ledger", strong);
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  ASSERT_EQ(made->consistency, "strong");
+  for (const std::string bucket : {"default", "ledger"}) {
+    SCOPED_TRACE(bucket);
+    PutOptions create;
+    create.condition = PutOptions::Condition::kIfAbsent;
+    auto created = client_->Put(bucket, "k", "v1", create);
+    ASSERT_TRUE(created.ok()) << created.error().ToString();
+    auto again = client_->Put(bucket, "k", "v2", create);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, ErrorCode::kPreconditionFailed);
+    EXPECT_EQ(again.error().http_status, 412);
+
+    auto read = client_->Get(bucket, "k");
+    ASSERT_TRUE(read.ok());
+    PutOptions swap;
+    swap.condition = PutOptions::Condition::kIfMatch;
+    swap.context = read->context;
+    auto swapped = client_->Put(bucket, "k", "v3", swap);
+    ASSERT_TRUE(swapped.ok()) << swapped.error().ToString();
+    auto stale = client_->Put(bucket, "k", "v4", swap);  // the same, now stale, context
+    ASSERT_FALSE(stale.ok());
+    EXPECT_EQ(stale.error().code, ErrorCode::kPreconditionFailed);
+    auto now = client_->Get(bucket, "k");
+    ASSERT_TRUE(now.ok());
+    ASSERT_EQ(now->siblings.size(), 1u);
+    EXPECT_EQ(now->siblings[0].value, "v3");
+
+    DeleteOptions only_if_present;
+    only_if_present.condition = DeleteOptions::Condition::kIfPresent;
+    ASSERT_TRUE(client_->Delete(bucket, "k", only_if_present).ok());
+    auto gone = client_->Delete(bucket, "k", only_if_present);
+    ASSERT_FALSE(gone.ok());
+    EXPECT_EQ(gone.error().code, ErrorCode::kPreconditionFailed);
+
+    PutOptions no_context;
+    no_context.condition = PutOptions::Condition::kIfMatch;
+    auto refused = client_->Put(bucket, "k", "v5", no_context);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  }
+}
+
 TEST_F(ClientServerTest, BucketPropsAndLastWriterWins) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   auto defaults = client_->GetBucketProps("fresh");

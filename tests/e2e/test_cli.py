@@ -78,6 +78,22 @@ def test_contexts_siblings_and_delete(cli):
     assert missing.stdout == b""
 
 
+def test_conditional_writes_exit_4_when_the_condition_does_not_hold(cli):
+    created = cli("put", "lock", "a", "--if-absent", "-v")
+    assert created.returncode == 0, created.stderr
+    context = created.stdout.decode().strip()
+    taken = cli("put", "lock", "b", "--if-absent")
+    assert taken.returncode == 4
+    assert "not written: the key exists" in one_line(taken.stderr)
+    assert cli("put", "lock", "c", "--if-match", context).returncode == 0
+    stale = cli("put", "lock", "d", "--if-match", context)
+    assert stale.returncode == 4
+    assert cli("get", "lock").stdout == b"c"
+    assert cli("delete", "lock", "--if-present").returncode == 0
+    assert cli("delete", "lock", "--if-present").returncode == 4
+    assert cli("put", "lock", "e", "--if-absent", "--if-present").returncode == 2
+
+
 def test_bucket_flag(cli):
     assert cli("put", "k", "in-b", "--bucket", "b").returncode == 0
     assert cli("get", "k", "--bucket", "b").stdout == b"in-b"

@@ -130,7 +130,15 @@ def test_redis_cli(server):
     assert "tcp_port:%d" % server.resp_port in info
     assert "mode:standalone" in info
     assert "# Keyspace" in info
-    assert cli(server, "SET", "k", "v", "NX").startswith("ERR SET NX/XX is not supported")
+    assert cli(server, "SET", "k", "v", "NX") == "OK"
+    assert cli(server, "--no-raw", "SET", "k", "w", "NX") == "(nil)"  # exists: not written
+    assert cli(server, "SET", "k", "x", "XX") == "OK"
+    assert cli(server, "GET", "k") == "x"
+    assert cli(server, "--no-raw", "SET", "absent", "x", "XX") == "(nil)"
+    context = cli(server, "--no-raw", "MERIDIAN.GET", "k").splitlines()[0].split('"')[1]
+    assert cli(server, "MERIDIAN.CAS", "k", context, "y") != ""  # the new context
+    assert cli(server, "MERIDIAN.CAS", "k", context, "z").startswith("CONFLICT")
+    assert cli(server, "GET", "k") == "y"
     assert cli(server, "SET", "k", "v", "EX", "10").endswith("TTL is not supported yet")
     assert cli(server, "FLUSHALL").startswith("ERR unknown command 'FLUSHALL'")
     assert cli(server, "SELECT", "1") == "ERR DB index is out of range"
