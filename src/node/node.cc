@@ -156,6 +156,7 @@ Status Node::Close() {
 }
 
 void Node::Submit(RequestId id, ClientRequest request) {
+  writes_at_input_ = watched_engine_.writes();
   if (!opened_) {
     Reply(id, Status::Unavailable("the node is not open"));
     return;
@@ -193,6 +194,7 @@ std::uint32_t AntiEntropyPartition(const proto::PeerMessage& message) {
 }  // namespace
 
 void Node::Receive(const std::string& from_address, const proto::PeerMessage& message) {
+  writes_at_input_ = watched_engine_.writes();
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();
   suspicion_.OnHeard(from_address);
@@ -383,6 +385,7 @@ void Node::SetStorageCondition(Status condition) {
 }
 
 void Node::Tick() {
+  writes_at_input_ = watched_engine_.writes();
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();
   const std::vector<cluster::NodeId> down = detector_->DownPeers(now_ms);
@@ -409,8 +412,21 @@ std::vector<ClientReply> Node::TakeReplies() {
 }
 
 std::vector<cluster::Outbound> Node::TakeOutbound() {
+  std::vector<cluster::Outbound> taken = TakeEarlyOutbound();
+  const std::size_t early = taken.size();
+  for (cluster::Outbound& out : outbound_) taken.push_back(std::move(out));
+  outbound_.clear();
+  const std::uint64_t now_ms = NowMs();
+  for (std::size_t i = early; i < taken.size(); ++i) {
+    const cluster::Outbound& out = taken[i];
+    if (PeerSuspicion::ExpectsAnswer(out.message)) suspicion_.OnRequestSent(out.to_address, now_ms);
+  }
+  return taken;
+}
+
+std::vector<cluster::Outbound> Node::TakeEarlyOutbound() {
   std::vector<cluster::Outbound> taken;
-  taken.swap(outbound_);
+  taken.swap(early_outbound_);
   const std::uint64_t now_ms = NowMs();
   for (const cluster::Outbound& out : taken) {
     if (PeerSuspicion::ExpectsAnswer(out.message)) suspicion_.OnRequestSent(out.to_address, now_ms);

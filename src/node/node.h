@@ -8,7 +8,11 @@
 // deterministic simulator. Not thread-safe: the owner calls it from one thread.
 //
 // Ordering duties for the owner: after every Submit, Receive or Tick, drain TakeReplies()
-// and TakeOutbound() and deliver them (replies to clients, messages to the transport).
+// and TakeOutbound() and deliver them (replies to clients, messages to the transport) once
+// every write the node made so far is durable (the group commit). An owner may first take
+// TakeEarlyOutbound() — messages that depend on no write made during that call — and send
+// them once every write made before the call is durable; TakeOutbound() returns them too
+// when they were not taken.
 // A reply for a write is produced only after the write reached the engine of the node that
 // owns the key (synced first when the request or bucket asked for dw >= 1).
 //
@@ -110,6 +114,12 @@ struct StrongConfig {
   // serialised, on the fast path). Off: any primary that receives a write coordinates it, so
   // coordinators contend for the key's ballots (the simulator's strong-cluster-dueling).
   bool route_writes_to_first_primary = true;
+  // Thrifty phases (StrongProposerConfig::thrifty): each phase goes to a majority of the key's
+  // primaries first — the first ones in preference order that this node sees reachable, the
+  // same majority from every coordinator, so reads find it agreeing — and to the rest after
+  // widen_after_ms without a quorum (checked every tick) or on a refusal.
+  bool thrifty = true;
+  std::uint64_t widen_after_ms = 50;
   // TEST ONLY (StrongProposerConfig::unsafe_skip_prepare): breaks linearizability, so the
   // simulator can show its checker notices. Never set outside tests; no flag exposes it.
   bool unsafe_skip_prepare = false;
@@ -188,6 +198,10 @@ class Node {
 
   std::vector<ClientReply> TakeReplies();
   std::vector<cluster::Outbound> TakeOutbound();
+  // Messages produced by the last Submit, Receive or Tick before it wrote anything (a strong
+  // coordinator's requests to other acceptors): they need not wait for that call's writes.
+  // TakeOutbound() includes them when they were not taken here first.
+  std::vector<cluster::Outbound> TakeEarlyOutbound();
 
   ActorId actor_id() const { return store_.actor_id(); }
   std::uint64_t incarnation() const { return incarnation_; }
@@ -488,6 +502,9 @@ class Node {
   std::uint64_t detector_state_version_ = ~0ull;
   std::vector<ClientReply> replies_;
   std::vector<cluster::Outbound> outbound_;
+  std::vector<cluster::Outbound> early_outbound_;  // TakeEarlyOutbound's
+  // watched_engine_.writes() when the current Submit, Receive or Tick began.
+  std::uint64_t writes_at_input_ = 0;
 };
 
 }  // namespace meridian::node

@@ -255,6 +255,13 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
   config.backoff_ms_min = config_.strong.backoff_ms_min;
   config.backoff_ms_max = config_.strong.backoff_ms_max;
   config.unsafe_skip_prepare = config_.strong.unsafe_skip_prepare;
+  config.thrifty = config_.strong.thrifty;
+  config.widen_after_ms = config_.strong.widen_after_ms;
+  // Preferred first (thrifty phases): the primaries this node sees reachable, in preference
+  // order, then the others.
+  std::stable_partition(acceptors.begin(), acceptors.end(), [this](const cluster::NodeId& node) {
+    return node == config_.node_id || (Reachable(node) && !AddressOf(node).empty());
+  });
   const std::uint64_t now_ms = NowMs();
   const std::size_t count = acceptors.size();
   const std::uint64_t id_number = next_coordination_id_++;
@@ -280,24 +287,30 @@ void Node::PumpStrong(std::uint64_t id) {
   for (int rounds = 0; rounds < 16; ++rounds) {
     std::vector<replication::StrongRequest> requests = coordination.proposer.TakeRequests();
     if (requests.empty()) break;
+    // Requests to other acceptors first. They depend only on what this node wrote before
+    // this input (earlier phases' own answers), not on the own answer below, so when nothing
+    // was written yet in this input they may leave before its group commit: the own
+    // acceptor's sync then runs in parallel with the others' (TakeEarlyOutbound).
+    const bool early = watched_engine_.writes() == writes_at_input_;
     for (const replication::StrongRequest& request : requests) {
       const cluster::NodeId& acceptor = coordination.acceptors[request.acceptor];
-      if (acceptor == config_.node_id) {
-        auto answer = Accept(ToWire(request, coordination.storage_key, 0));
-        // An acceptor that cannot act (its disk) simply does not answer; the phase goes on.
-        if (answer.ok()) {
-          coordination.proposer.OnReply(request.acceptor, request.kind, request.ballot, *answer);
-        }
-        continue;
-      }
+      if (acceptor == config_.node_id) continue;
       const std::string address = AddressOf(acceptor);
       if (address.empty()) continue;
       const std::uint64_t call = next_replica_call_id_++;
       strong_calls_[call] = StrongCall{id, request.acceptor, request.kind, request.ballot, address};
       coordination.calls.push_back(call);
-      cluster::Outbound& out = outbound_.emplace_back();
+      cluster::Outbound& out = (early ? early_outbound_ : outbound_).emplace_back();
       out.to_address = address;
       *out.message.mutable_strong_request() = ToWire(request, coordination.storage_key, call);
+    }
+    for (const replication::StrongRequest& request : requests) {
+      if (coordination.acceptors[request.acceptor] != config_.node_id) continue;
+      auto answer = Accept(ToWire(request, coordination.storage_key, 0));
+      // An acceptor that cannot act (its disk) simply does not answer; the phase goes on.
+      if (answer.ok()) {
+        coordination.proposer.OnReply(request.acceptor, request.kind, request.ballot, *answer);
+      }
     }
   }
   if (coordination.proposer.state() != replication::StrongProposer::State::kPending) {

@@ -56,6 +56,7 @@ Result<std::optional<std::uint64_t>> WriteObservingEngine::IndexedHash(
 
 Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
                                    const storage::WriteOptions& options) {
+  ++writes_;
   if (refusal_.has_value()) {
     for (const storage::WriteBatch::Op& op : batch.ops) {
       const bool new_data =

@@ -62,6 +62,8 @@ class WriteObservingEngine final : public storage::Engine {
   // writes, replica writes, hints, handoff, repair) fails with `refusal` and changes nothing;
   // deletes and metadata writes still pass (they free space or are small and vital).
   void RefuseNewData(std::optional<Status> refusal) { refusal_ = std::move(refusal); }
+  // Write calls so far (successful or not): lets the node tell whether it wrote since a point.
+  std::uint64_t writes() const { return writes_; }
   const std::optional<Status>& refusal() const { return refusal_; }
 
   // The version hash the index holds for `storage_key` (nullopt: none).
@@ -75,6 +77,7 @@ class WriteObservingEngine final : public storage::Engine {
   const int segment_bits_;
   ObjectChangeObserver* observer_ = nullptr;
   std::optional<Status> refusal_;
+  std::uint64_t writes_ = 0;
 };
 
 }  // namespace meridian::node

@@ -37,6 +37,7 @@ StrongProposer::StrongProposer(const StrongProposerConfig& config, JointQuorum q
   const std::size_t n = quorum_.acceptors();
   granted_.assign(n, false);
   refused_.assign(n, false);
+  asked_.assign(n, false);
   replies_.assign(n, AcceptorReply{});
   if (fast_) {
     MERIDIAN_CHECK(fast_->ballot.proposer == config_.proposer);
@@ -75,19 +76,39 @@ void StrongProposer::BeginPhase(Phase phase, const Ballot& ballot) {
   std::fill(granted_.begin(), granted_.end(), false);
   std::fill(refused_.begin(), refused_.end(), false);
   std::fill(replies_.begin(), replies_.end(), AcceptorReply{});
+  std::fill(asked_.begin(), asked_.end(), false);
+  widened_ = false;
   ++round_trips_;
   requests_.clear();  // requests of an abandoned phase are not worth sending
-  const auto kind = phase == Phase::kQuery     ? StrongRequest::Kind::kQuery
-                    : phase == Phase::kPrepare ? StrongRequest::Kind::kPrepare
-                                               : StrongRequest::Kind::kPropose;
-  for (std::size_t i = 0; i < quorum_.acceptors(); ++i) {
-    StrongRequest request;
-    request.acceptor = i;
-    request.kind = kind;
-    request.ballot = ballot;
-    if (phase == Phase::kPropose) request.value = proposed_;
-    requests_.push_back(std::move(request));
+  if (!config_.thrifty) {
+    Widen();
+    return;
   }
+  // The shortest prefix that is a quorum.
+  std::vector<bool> prefix(quorum_.acceptors(), false);
+  for (std::size_t i = 0; i < quorum_.acceptors() && !quorum_.Reached(prefix); ++i) {
+    prefix[i] = true;
+    SendTo(i);
+  }
+  widened_ = std::find(asked_.begin(), asked_.end(), false) == asked_.end();
+}
+
+void StrongProposer::SendTo(std::size_t i) {
+  if (asked_[i]) return;
+  asked_[i] = true;
+  StrongRequest request;
+  request.acceptor = i;
+  request.kind = phase_ == Phase::kQuery     ? StrongRequest::Kind::kQuery
+                 : phase_ == Phase::kPrepare ? StrongRequest::Kind::kPrepare
+                                             : StrongRequest::Kind::kPropose;
+  request.ballot = ballot_;
+  if (phase_ == Phase::kPropose) request.value = proposed_;
+  requests_.push_back(std::move(request));
+}
+
+void StrongProposer::Widen() {
+  for (std::size_t i = 0; i < quorum_.acceptors(); ++i) SendTo(i);
+  widened_ = true;
 }
 
 void StrongProposer::StartQuery() {
@@ -187,6 +208,7 @@ void StrongProposer::OnReply(std::size_t acceptor, StrongRequest::Kind kind, con
         if (reply.ballot == ballot_) return;
         refused_[acceptor] = true;
         SeeRound(reply.ballot.round);
+        if (!widened_ && !quorum_.Lost(refused_)) Widen();  // the others may still grant
       }
       if (quorum_.Reached(granted_)) {
         if (phase_ == Phase::kPrepare) {
@@ -229,6 +251,8 @@ void StrongProposer::OnTime(std::uint64_t now_ms) {
     if (now_ms_ >= resume_at_ms_) StartPrepare();
   } else if (now_ms_ - phase_started_ms_ >= config_.phase_timeout_ms) {
     StartPrepare();
+  } else if (!widened_ && now_ms_ - phase_started_ms_ >= config_.widen_after_ms) {
+    Widen();  // the preferred quorum is slow or partly away: ask the others too
   }
 }
 

@@ -20,6 +20,11 @@
 // result is success (it took effect), a fresh proposal (it provably did not), or Timeout ("may
 // or may not have been applied") when the key moved on too far to tell.
 //
+// Thrifty phases (config.thrifty): each phase first goes only to the shortest prefix of the
+// acceptor list that forms a quorum (the caller lists its preferred acceptors first), and to
+// the others when one of them refuses or no quorum answered within `widen_after_ms`. Sending a
+// phase's request to fewer acceptors never affects safety, only how soon a quorum answers.
+//
 // Sans-IO: requests come out of TakeRequests() and answers go in through OnReply(); time comes
 // in through OnTime(). Acceptors are indices into the caller's acceptor list.
 #pragma once
@@ -80,6 +85,10 @@ struct StrongProposerConfig {
   // Random pause before a new attempt after a refusal, uniform in [min, max].
   std::uint64_t backoff_ms_min = 1;
   std::uint64_t backoff_ms_max = 20;
+  // Phases go to a quorum-sized prefix of the acceptors first (see above); the rest get them
+  // after `widen_after_ms` without a quorum, or at once when an acceptor refuses.
+  bool thrifty = false;
+  std::uint64_t widen_after_ms = 50;
   // TEST ONLY, breaks linearizability: writes skip phase 1 and take the value from the fast
   // path (or absent). Exists so the simulator can show that its checker catches a broken
   // protocol; nothing outside tests sets it.
@@ -138,6 +147,10 @@ class StrongProposer {
   Ballot NewBallot();
   void Backoff();
   void BeginPhase(Phase phase, const Ballot& ballot);
+  // Sends the current phase's request to acceptor `i` (once per phase).
+  void SendTo(std::size_t i);
+  // Sends the current phase's request to every acceptor not asked yet.
+  void Widen();
   void Succeed();
   void Fail(Status status);
   void SeeRound(std::uint64_t round);
@@ -156,6 +169,8 @@ class StrongProposer {
   std::uint64_t resume_at_ms_ = 0;  // kBackoff
   std::vector<bool> granted_;
   std::vector<bool> refused_;
+  std::vector<bool> asked_;             // of the current phase
+  bool widened_ = false;                // every acceptor asked in the current phase
   std::vector<AcceptorReply> replies_;  // kPrepare / kQuery: granted answers
   std::uint64_t highest_round_ = 0;
 

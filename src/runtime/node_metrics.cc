@@ -189,6 +189,10 @@ std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
                 "The longest sync since the start.", stats.longest_sync_microseconds);
   Series(out, "meridian_commit_slow_syncs_total", "counter", "Syncs that took 50 ms or more.",
          stats.slow_syncs);
+  Series(out, "meridian_commit_early_messages_total", "counter",
+         "Messages sent without waiting for the writes of the input that produced them (strong "
+         "coordinators' requests to other acceptors).",
+         stats.early_messages);
   return out;
 }
 

@@ -84,6 +84,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
       if (ec || !self || self->stopped) return;  // cancelled by Stop() or destruction
       const auto fired = std::chrono::steady_clock::now();
       self->NoteLateness(fired - self->timer.expiry());
+      self->BeginInput();
       self->node.Tick();
       ++self->ticks;
       self->NoteTickDuration(std::chrono::steady_clock::now() - fired);
@@ -137,10 +138,51 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     if (took >= NodeService::kStallThreshold) ++loop.slow_ticks;
   }
 
+  // Before each input to the node: the writes made so far are earlier inputs'. Taking them
+  // into next_ticket now separates them from the input's own writes, which the input's early
+  // messages (Node::TakeEarlyOutbound) need not wait for.
+  void BeginInput() {
+    early_allowed = false;
+    if (!commit.begin || shut_down) return;
+    Result<storage::CommitTicket> taken = commit.begin();
+    if (!taken.ok()) return;  // the commit step will fail what waits; early ones wait too
+    next_ticket.Merge(*taken);
+    early_allowed = true;
+  }
+
+  // The early messages of the input just handled: they go out once every write made before
+  // the input is durable — now, with the sync in flight, or with the rest when earlier writes
+  // still wait for a sync.
+  void ReleaseEarly(std::vector<cluster::Outbound> early) {
+    Outputs outputs;
+    outputs.messages = std::move(early);
+    if (!commit.begin) {
+      held.Append(std::move(outputs));  // no commits: batched like everything else
+      return;
+    }
+    if (!early_allowed || !next_ticket.empty()) {
+      held.Append(std::move(outputs));
+      return;
+    }
+    loop.early_messages += outputs.messages.size();
+    if (syncing) {
+      syncing_outputs.Append(std::move(outputs));
+      return;
+    }
+    boost::asio::post(io, [weak = weak_from_this(), outputs = std::move(outputs)]() mutable {
+      std::shared_ptr<Impl> self = weak.lock();
+      if (self && !self->shut_down) self->Deliver(std::move(outputs));
+    });
+  }
+
   // Collects the node's outputs and schedules a commit step for all of them: every handler
   // already queued on the loop (other connections' requests that arrived together) runs
   // first, so one commit covers a whole batch of requests.
   void Drain() {
+    if (std::vector<cluster::Outbound> early = node.TakeEarlyOutbound(); !early.empty()) {
+      ReleaseEarly(std::move(early));
+    }
+    early_allowed = false;
     for (cluster::Outbound& message : node.TakeOutbound())
       held.messages.push_back(std::move(message));
     for (node::ClientReply& reply : node.TakeReplies()) held.replies.push_back(std::move(reply));
@@ -293,6 +335,8 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   LogLimiter sync_log;
   bool stopped = false;
   bool shut_down = false;
+  // Whether BeginInput separated the writes before the current input (see ReleaseEarly).
+  bool early_allowed = false;
   // Outputs no commit step took yet.
   Outputs held;
   bool commit_step_posted = false;
@@ -320,6 +364,7 @@ void NodeService::Submit(node::ClientRequest request, Completion done) {
   const node::RequestId id = impl_->next_request_id++;
   auto [it, inserted] = impl_->pending.emplace(id, std::move(done));
   MERIDIAN_CHECK(inserted);
+  impl_->BeginInput();
   impl_->node.Submit(id, std::move(request));
   impl_->Drain();
 }
@@ -338,6 +383,7 @@ std::uint64_t NodeService::commit_failures() const {
 
 void NodeService::Receive(const std::string& from_address, const proto::PeerMessage& message) {
   if (impl_->stopped) return;
+  impl_->BeginInput();
   impl_->node.Receive(from_address, message);
   impl_->Drain();
 }

@@ -120,6 +120,9 @@ class NodeService final : public api::KvService {
     std::uint64_t sync_microseconds = 0;
     std::uint64_t longest_sync_microseconds = 0;
     std::uint64_t slow_syncs = 0;  // kStallThreshold or more; kStallLogThreshold+ are logged
+    // Messages sent without waiting for the writes of the input that produced them
+    // (Node::TakeEarlyOutbound: a strong coordinator's requests to other acceptors).
+    std::uint64_t early_messages = 0;
   };
   LoopStats loop_stats() const;
 

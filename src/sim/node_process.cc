@@ -36,6 +36,10 @@ std::vector<cluster::Outbound> NodeProcess::TakeOutbound() {
   return node_.TakeOutbound();
 }
 
+std::vector<cluster::Outbound> NodeProcess::TakeEarlyOutbound() {
+  return node_.TakeEarlyOutbound();
+}
+
 void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
   node_.Submit(id, std::move(request));
   PassReplies();

@@ -35,6 +35,7 @@ class NodeProcess final : public Process {
   void Tick() override;
   void Receive(const std::string& from_address, const proto::PeerMessage& message) override;
   std::vector<cluster::Outbound> TakeOutbound() override;
+  std::vector<cluster::Outbound> TakeEarlyOutbound() override;
 
   // Submits a client request; its reply reaches the sink (now or after a later call).
   void Submit(node::RequestId id, node::ClientRequest request);

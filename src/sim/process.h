@@ -47,6 +47,9 @@ class Process {
   virtual void Tick() = 0;
   virtual void Receive(const std::string& from_address, const proto::PeerMessage& message) = 0;
   virtual std::vector<cluster::Outbound> TakeOutbound() = 0;
+  // Messages of the last input that depend on none of its writes (node::Node's
+  // TakeEarlyOutbound): the simulator sends them before it commits the input's writes.
+  virtual std::vector<cluster::Outbound> TakeEarlyOutbound() { return {}; }
 };
 
 using ProcessFactory = std::function<std::unique_ptr<Process>(const ProcessContext& context)>;

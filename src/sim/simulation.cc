@@ -39,6 +39,7 @@ Simulation::Simulation(SimulationConfig config, ProcessFactory factory)
       factory_(std::move(factory)),
       root_random_(config_.seed),
       scheduler_random_(root_random_.Derive("scheduler")),
+      mid_input_random_(root_random_.Derive("mid-input crashes")),
       network_(config_.network, root_random_.Derive("network")) {
   MERIDIAN_CHECK(config_.tick_interval_ms > 0);
   MERIDIAN_CHECK(factory_ != nullptr);
@@ -149,8 +150,7 @@ void Simulation::RunTick(const Event& event) {
   if (machine.process == nullptr || machine.incarnation != event.incarnation) return;
   Record(TraceKind::kTick, event.address, "", "");
   machine.process->Tick();
-  CommitWrites(machine);
-  DrainOutbound(event.address, *machine.process);
+  if (!FinishInput(event.address, machine)) return;
   ScheduleTick(event.address, event.incarnation, now_ms() + config_.tick_interval_ms);
 }
 
@@ -172,8 +172,32 @@ void Simulation::RunDelivery(const Event& event) {
   }
   Record(TraceKind::kDeliver, event.from_address, event.address, event.bytes);
   machine.process->Receive(event.from_address, message);
+  FinishInput(event.address, machine);
+}
+
+bool Simulation::FinishInput(const std::string& address, Machine& machine) {
+  const std::vector<cluster::Outbound> early = machine.process->TakeEarlyOutbound();
+  if (!early.empty()) {
+    Send(address, early);
+    if (mid_input_crash_ppm_ > 0 && now_ms() < mid_input_crash_until_ms_ &&
+        mid_input_random_.Uniform(1'000'000) < mid_input_crash_ppm_) {
+      ++mid_input_crashes_;
+      Crash(address);  // the input's writes were never committed: lost
+      Schedule(now_ms() + mid_input_restart_after_ms_, "restart after a mid-input crash",
+               [this, address] { (void)Restart(address); });
+      return false;
+    }
+  }
   CommitWrites(machine);
-  DrainOutbound(event.address, *machine.process);
+  DrainOutbound(address, *machine.process);
+  return true;
+}
+
+void Simulation::SetMidInputCrashes(std::uint32_t ppm, std::uint64_t until_ms,
+                                    std::uint64_t restart_after_ms) {
+  mid_input_crash_ppm_ = ppm;
+  mid_input_crash_until_ms_ = until_ms;
+  mid_input_restart_after_ms_ = restart_after_ms;
 }
 
 void Simulation::CommitWrites(Machine& machine) {
@@ -183,7 +207,10 @@ void Simulation::CommitWrites(Machine& machine) {
 }
 
 void Simulation::DrainOutbound(const std::string& address, Process& process) {
-  std::vector<cluster::Outbound> outbound = process.TakeOutbound();
+  Send(address, process.TakeOutbound());
+}
+
+void Simulation::Send(const std::string& address, const std::vector<cluster::Outbound>& outbound) {
   for (const cluster::Outbound& item : outbound) {
     std::string bytes;
     if (!SerializeDeterministically(item.message, bytes)) {
@@ -331,8 +358,7 @@ bool Simulation::Invoke(const std::string& address, std::string_view label,
   if (machine.process == nullptr) return false;
   Record(TraceKind::kInvoke, address, "", label);
   action(*machine.process);
-  CommitWrites(machine);
-  DrainOutbound(address, *machine.process);
+  FinishInput(address, machine);
   return true;
 }
 

@@ -104,6 +104,14 @@ class Simulation {
   void SetLossPpm(std::uint32_t ppm);
   void SetDuplicatePpm(std::uint32_t ppm);
   void SetClockSkew(const std::string& address, ClockSkew skew);
+  // Crashes in the middle of an input: a machine whose input produced early messages
+  // (Process::TakeEarlyOutbound) sends them and then, with probability ppm / 10^6, crashes
+  // before the input's writes are committed (they are lost), until virtual time `until_ms`; it
+  // starts again `restart_after_ms` later. The server sends early messages while the input's
+  // group commit runs, so a power cut can fall between the two.
+  void SetMidInputCrashes(std::uint32_t ppm, std::uint64_t until_ms,
+                          std::uint64_t restart_after_ms);
+  std::uint64_t mid_input_crashes() const { return mid_input_crashes_; }
 
   // Runs `callback` at absolute virtual time `time_ms` (>= now), after events already
   // scheduled for that time. `label` names it in the trace.
@@ -167,6 +175,10 @@ class Simulation {
   // Group commit after every input, before its messages leave (see the header comment).
   void CommitWrites(Machine& machine);
   void DrainOutbound(const std::string& address, Process& process);
+  void Send(const std::string& address, const std::vector<cluster::Outbound>& outbound);
+  // After an input: its early messages, a mid-input crash (SetMidInputCrashes) or the commit
+  // and the other messages. False when the machine crashed.
+  bool FinishInput(const std::string& address, Machine& machine);
   void CheckInvariants();
   void Record(TraceKind kind, std::string_view from, std::string_view to, std::string_view bytes);
   Status FailureStatus() const;
@@ -175,6 +187,11 @@ class Simulation {
   ProcessFactory factory_;
   SeededRandom root_random_;
   SeededRandom scheduler_random_;  // tick phases
+  SeededRandom mid_input_random_;  // SetMidInputCrashes
+  std::uint32_t mid_input_crash_ppm_ = 0;
+  std::uint64_t mid_input_crash_until_ms_ = 0;
+  std::uint64_t mid_input_restart_after_ms_ = 0;
+  std::uint64_t mid_input_crashes_ = 0;
   VirtualTime time_;
   EventQueue queue_;
   // Per directed link, the latest delivery scheduled on it (ReapMarker FIFO order).

@@ -337,6 +337,11 @@ class StrongProtocolSim {
     config.backoff_ms_min = 1;
     config.backoff_ms_max = 25;
     config.unsafe_skip_prepare = options_.unsafe_skip_prepare;
+    // Half the operations send each phase to a majority first (thrifty), widening after 5-30 ms.
+    const std::uint64_t coin = random_.Uniform(2);
+    config.thrifty = options_.thrifty == StrongProtocolSimOptions::Thrifty::kAlways ||
+                     (options_.thrifty == StrongProtocolSimOptions::Thrifty::kMixed && coin == 0);
+    config.widen_after_ms = 5 + random_.Uniform(26);
     op.call_time = ++clock_;
     proposer.history_index = result_.history.size();
     result_.history.push_back(std::move(op));

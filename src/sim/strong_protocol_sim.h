@@ -35,6 +35,10 @@ struct StrongProtocolSimOptions {
   bool faults = true;
   bool unsafe_skip_prepare = false;
   bool acceptor_forgets_on_restart = false;
+  // Thrifty phases (StrongProposerConfig::thrifty): for a random half of the operations, for
+  // every one, or for none.
+  enum class Thrifty : std::uint8_t { kMixed, kAlways, kNever };
+  Thrifty thrifty = Thrifty::kMixed;
 };
 
 struct StrongProtocolSimResult {

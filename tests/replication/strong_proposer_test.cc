@@ -297,3 +297,77 @@ TEST(StrongProposerTest, AJointQuorumNeedsBothGroups) {
 
 }  // namespace
 }  // namespace meridian::replication
+
+namespace meridian::replication {
+namespace {
+
+StrongProposer MakeThrifty(ActorId proposer, StrongOp op, std::optional<ChosenProposal> fast = {}) {
+  StrongProposerConfig config = Config(proposer);
+  config.thrifty = true;
+  config.widen_after_ms = 50;
+  return StrongProposer(config, JointQuorum::Majority(3), std::move(op), std::move(fast), 0, 7, 0,
+                        10'000);
+}
+
+TEST(StrongProposerTest, ThriftyPhasesAskOnlyTheFirstMajority) {
+  Acceptors acceptors(3);
+  StrongProposer write = MakeThrifty(1, Put("a"));
+  acceptors.Run(write);
+  ASSERT_EQ(write.state(), StrongProposer::State::kSucceeded);
+  EXPECT_EQ(write.round_trips(), 2u);
+  EXPECT_EQ(write.requests_sent(), 4u);  // two phases, two acceptors each
+  EXPECT_FALSE(acceptors.state[2].value.present) << "the third acceptor was never asked";
+
+  StrongProposer fast = MakeThrifty(1, Put("b"), write.chosen());
+  acceptors.Run(fast);
+  ASSERT_EQ(fast.state(), StrongProposer::State::kSucceeded);
+  EXPECT_EQ(fast.requests_sent(), 2u);
+
+  // Another coordinator reads the same majority: it agrees, one round trip.
+  StrongProposer read = MakeThrifty(2, Read());
+  acceptors.Run(read);
+  ASSERT_EQ(read.state(), StrongProposer::State::kSucceeded);
+  EXPECT_EQ(read.round_trips(), 1u);
+  EXPECT_EQ(read.requests_sent(), 2u);
+  EXPECT_EQ(read.result().value.bytes, "b");
+}
+
+TEST(StrongProposerTest, ThriftyPhasesWidenAfterTheirDelayWhenTheMajorityIsIncomplete) {
+  Acceptors acceptors(3);
+  StrongProposer write = MakeThrifty(1, Put("a"));
+  acceptors.Run(write, {0, 2});  // acceptor 1 is away
+  EXPECT_EQ(write.state(), StrongProposer::State::kPending);
+  EXPECT_EQ(write.requests_sent(), 2u);
+  write.OnTime(49);
+  EXPECT_TRUE(write.TakeRequests().empty()) << "too early to widen";
+  write.OnTime(50);
+  acceptors.Run(write, {0, 2});  // the prepare goes to acceptor 2 as well
+  // The propose phase again asks the first majority first, then widens.
+  for (std::uint64_t now = 100; now <= 300 && write.state() == StrongProposer::State::kPending;
+       now += 50) {
+    write.OnTime(now);
+    acceptors.Run(write, {0, 2});
+  }
+  ASSERT_EQ(write.state(), StrongProposer::State::kSucceeded);
+  EXPECT_EQ(write.round_trips(), 2u) << "widening continues a phase, it does not restart it";
+  EXPECT_EQ(acceptors.state[2].value.bytes, "a");
+}
+
+TEST(StrongProposerTest, ThriftyPhasesWidenAtOnceOnARefusal) {
+  Acceptors acceptors(3);
+  // Another proposer got a higher promise from acceptor 1 only (no quorum, it gave up).
+  StrongProposer other = Make(9, Put("x"), {}, /*round_floor=*/50);
+  acceptors.Run(other, {1});
+  ASSERT_EQ(other.state(), StrongProposer::State::kPending);
+
+  StrongProposer write = MakeThrifty(1, Put("a"));
+  acceptors.Run(write);  // no time passes: only the refusals widen the phases
+  ASSERT_EQ(write.state(), StrongProposer::State::kSucceeded);
+  EXPECT_EQ(write.round_trips(), 2u);
+  EXPECT_EQ(acceptors.state[0].value.bytes, "a");
+  EXPECT_EQ(acceptors.state[2].value.bytes, "a");
+  EXPECT_FALSE(acceptors.state[1].value.present);
+}
+
+}  // namespace
+}  // namespace meridian::replication

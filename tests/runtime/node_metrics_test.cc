@@ -54,6 +54,7 @@ TEST(NodeMetricsTest, EventLoopStallsAreShownInSeconds) {
   stats.sync_microseconds = 30'000;
   stats.longest_sync_microseconds = 120'000;
   stats.slow_syncs = 2;
+  stats.early_messages = 7;
   const std::string text = RenderEventLoopMetrics(stats);
   for (const std::string line : {
            "meridian_event_loop_stalls_total 3\n",
@@ -65,6 +66,7 @@ TEST(NodeMetricsTest, EventLoopStallsAreShownInSeconds) {
            "meridian_commit_sync_seconds_total 0.03\n",
            "meridian_commit_longest_sync_seconds 0.12\n",
            "meridian_commit_slow_syncs_total 2\n",
+           "meridian_commit_early_messages_total 7\n",
            "# TYPE meridian_event_loop_stalls_total counter\n",
            "# TYPE meridian_event_loop_longest_stall_seconds gauge\n",
        }) {
