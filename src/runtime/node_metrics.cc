@@ -150,6 +150,17 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Partition streams running: ownership transfers and replica copies.", stats.transfers);
   Series(out, "meridian_replica_copies_queued", "gauge",
          "Partitions waiting to be handed off or copied to a new replica.", stats.copies_queued);
+  Series(out, "meridian_strong_operations_total", "counter",
+         "Strong-bucket gets, puts and deletes this node coordinated to the end.",
+         stats.strong_operations);
+  Series(out, "meridian_strong_one_round_trip_total", "counter",
+         "Of those, operations done in one round trip (agreeing reads, fast-path writes).",
+         stats.strong_one_round_trip);
+  Series(out, "meridian_strong_round_trips_total", "counter",
+         "Consensus phases (round trips to the acceptors) those operations took.",
+         stats.strong_round_trips);
+  Series(out, "meridian_strong_in_flight", "gauge",
+         "Strong-bucket operations this node is coordinating now.", stats.strong_in_flight);
   RenderBackgroundMetrics(out, stats.background);
   Series(out, "meridian_background_acks_waiting", "gauge",
          "Acks of hint and handoff batches this node applied, held while its background budget "

@@ -23,6 +23,9 @@ TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
   copies.streams_refused = 9;
   stats.background.bytes_per_second = 1000;
   stats.background.streams_max = 4;
+  stats.strong_operations = 10;
+  stats.strong_one_round_trip = 8;
+  stats.strong_round_trips = 13;
 
   const std::string text = RenderNodeMetrics(stats);
   for (const std::string line : {
@@ -36,6 +39,10 @@ TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
            "meridian_background_streams{kind=\"tombstone_reaping\"} 0\n",
            "meridian_background_bytes_per_second_limit 1000\n",
            "meridian_background_streams_limit 4\n",
+           "meridian_strong_operations_total 10\n",
+           "meridian_strong_one_round_trip_total 8\n",
+           "meridian_strong_round_trips_total 13\n",
+           "meridian_strong_in_flight 0\n",
            "# TYPE meridian_background_throttled_total counter\n",
            "# TYPE meridian_background_streams gauge\n",
        }) {
