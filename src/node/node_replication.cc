@@ -401,6 +401,19 @@ void Node::ExpireCoordinators() {
   for (std::uint64_t id : ids) AdvanceWrite(id);
 }
 
+namespace {
+// Unavailable when this node knows `bucket` is strong (`props` are its properties here):
+// eventual replica traffic for it comes only from a coordinator that has not heard yet, and
+// must neither land nor answer.
+Status RefuseIfStrong(const BucketProps& props, std::string_view bucket) {
+  if (props.consistency != Consistency::kStrong) return Status::Ok();
+  return Status::Unavailable(
+      "bucket \"" + std::string(bucket) +
+      "\" is strong on this node: it takes no eventual replica reads or writes for it (the "
+      "coordinator has not learned the bucket's consistency yet; retry shortly)");
+}
+}  // namespace
+
 void Node::HandleReplicaWrite(const std::string& from_address, const proto::ReplicaWrite& write) {
   Status status = Status::Ok();
   bool hinted = false;
@@ -411,6 +424,9 @@ void Node::HandleReplicaWrite(const std::string& from_address, const proto::Repl
   } else if (key->partition >= config_.partition_count) {
     status = Status::InvalidArgument("replica write for partition " +
                                      std::to_string(key->partition) + " outside the ring");
+  } else if (Status strong = RefuseIfStrong(BucketPropsOf(key->id.bucket), key->id.bucket);
+             !strong.ok()) {
+    status = std::move(strong);
   } else if (!object.ok()) {
     status = object.status();
   } else if (write.hint_for_size() > 0) {
@@ -441,6 +457,9 @@ void Node::HandleReplicaRead(const std::string& from_address, const proto::Repli
   auto key = storage::DecodeObjectKey(read.storage_key());
   if (!key.ok()) {
     status = key.status();
+  } else if (Status strong = RefuseIfStrong(BucketPropsOf(key->id.bucket), key->id.bucket);
+             !strong.ok()) {
+    status = std::move(strong);
   } else {
     auto local = ReadLocal(read.storage_key());
     if (!local.ok()) {

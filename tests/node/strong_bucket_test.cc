@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "node/node_test_util.h"
+#include "proto/peer.pb.h"
+#include "storage/key_encoding.h"
 
 namespace meridian::node {
 namespace {
@@ -56,6 +58,52 @@ TEST_F(StrongBucketTest, ValuesSurviveARestartAndACrash) {
   Put("k", "v2");  // from a cold fast path: a full round again
   Crash();
   EXPECT_EQ(Get("k").values.at(0).value, "v2");
+}
+
+// A coordinator that has not yet heard that a bucket is strong would replicate and read it as
+// eventual: a node that knows refuses that traffic, so nothing lands beside the acceptor state
+// and no stale "not found" is answered.
+TEST_F(StrongBucketTest, EventualReplicaTrafficForAStrongBucketIsRefused) {
+  Put("k", "v");  // an eventual object, whose encoding the forged replica write reuses
+  const auto located = std::get<LocateReply>(Call(ClusterLocateRequest{{"b", "k"}}).body);
+  const std::string eventual_key = storage::EncodeObjectKey(located.partition, "b", "k");
+  auto encoded = engine_.Get(storage::Column::kObjects, eventual_key);
+  ASSERT_TRUE(encoded.ok() && encoded->has_value());
+  MakeStrong("s");
+  const auto strong_located = std::get<LocateReply>(Call(ClusterLocateRequest{{"s", "k"}}).body);
+  const std::string strong_key = storage::EncodeObjectKey(strong_located.partition, "s", "k");
+
+  proto::PeerMessage write;
+  write.mutable_replica_write()->set_request_id(7);
+  write.mutable_replica_write()->set_storage_key(strong_key);
+  write.mutable_replica_write()->set_encoded_object(**encoded);
+  proto::PeerMessage read;
+  read.mutable_replica_read()->set_request_id(8);
+  read.mutable_replica_read()->set_storage_key(strong_key);
+  node_->Receive("127.0.0.2:7001", write);
+  node_->Receive("127.0.0.2:7001", read);
+  int refused = 0;
+  for (const cluster::Outbound& out : node_->TakeOutbound()) {
+    std::uint32_t code = 0;
+    std::string message;
+    if (out.message.has_replica_write_ack()) {
+      code = out.message.replica_write_ack().status_code();
+      message = out.message.replica_write_ack().status_message();
+    } else if (out.message.has_replica_read_reply()) {
+      code = out.message.replica_read_reply().status_code();
+      message = out.message.replica_read_reply().status_message();
+      EXPECT_FALSE(out.message.replica_read_reply().found());
+    } else {
+      continue;
+    }
+    ++refused;
+    EXPECT_EQ(code, static_cast<std::uint32_t>(StatusCode::kUnavailable));
+    EXPECT_NE(message.find("is strong on this node"), std::string::npos) << message;
+  }
+  EXPECT_EQ(refused, 2);
+  auto stored = engine_.Get(storage::Column::kObjects, strong_key);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value()) << "the forged eventual copy must not land";
 }
 
 TEST_F(StrongBucketTest, QuorumOverridesAreRefused) {
