@@ -10,11 +10,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +20,7 @@
 
 #include "node/node.h"
 #include "node/test_env.h"
+#include "runtime/gated_engine.h"
 #include "runtime/node_service.h"
 #include "storage/memory_engine.h"
 
@@ -29,67 +28,6 @@ namespace meridian::runtime {
 namespace {
 
 using node::test_support::ManualClock;
-
-// A MemoryEngine whose FinishCommit blocks until the test releases it (as in
-// node_service_test.cc).
-class GatedEngine final : public storage::Engine {
- public:
-  Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
-    return inner_.Get(column, key);
-  }
-  Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override {
-    write_pending_ = true;
-    sync_pending_ = sync_pending_ || options.sync;
-    return inner_.Write(batch, options);
-  }
-  Status Scan(storage::Column column, std::string_view begin, std::string_view end,
-              const storage::ScanVisitor& visitor) override {
-    return inner_.Scan(column, begin, end, visitor);
-  }
-  Result<storage::CommitTicket> BeginCommit() override {
-    const storage::CommitTicket ticket{.write = write_pending_, .sync = sync_pending_};
-    write_pending_ = false;
-    sync_pending_ = false;
-    return ticket;
-  }
-  Status FinishCommit(const storage::CommitTicket&) override {
-    std::unique_lock lock(mutex_);
-    ++syncs_started_;
-    changed_.wait(lock, [this] { return open_ || releases_ > 0; });
-    if (!open_) --releases_;
-    ++syncs_finished_;
-    return Status::Ok();
-  }
-  void Release() {
-    std::lock_guard lock(mutex_);
-    ++releases_;
-    changed_.notify_all();
-  }
-  void Open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-  int syncs_started() {
-    std::lock_guard lock(mutex_);
-    return syncs_started_;
-  }
-  int syncs_finished() {
-    std::lock_guard lock(mutex_);
-    return syncs_finished_;
-  }
-
- private:
-  storage::MemoryEngine inner_;
-  bool write_pending_ = false;
-  bool sync_pending_ = false;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool open_ = false;
-  int releases_ = 0;
-  int syncs_started_ = 0;
-  int syncs_finished_ = 0;
-};
 
 constexpr std::size_t kNodes = 3;
 
@@ -242,12 +180,7 @@ TEST_F(NodeServiceEarlyTest, RequestsLeaveDuringTheOwnSyncAndWhatDependsOnItWait
   ASSERT_TRUE(gated_.BeginCommit().ok());  // the formation's writes count as synced
 
   NodeService service(io_, *nodes_[0], NodeService::CommitHooks::ForEngine(gated_));
-  // Destroyed before the service: a failed assertion does not leave the service's destructor
-  // waiting for a sync nobody releases.
-  struct OpenGateOnExit {
-    GatedEngine& engine;
-    ~OpenGateOnExit() { engine.Open(); }
-  } open_gate{gated_};
+  OpenGateOnExit open_gate(gated_);  // declared after the service: opened before it stops
   service.SetOutboundSink([this](cluster::Outbound out) { sent_.push_back(std::move(out)); });
   std::optional<node::ClientReply> reply;
   service.Submit(node::PutRequest{{"s", key}, "v", "", {}},
