@@ -179,10 +179,10 @@ TEST_F(NodeServiceEarlyTest, RequestsLeaveDuringTheOwnSyncAndWhatDependsOnItWait
   ASSERT_FALSE(key.empty());
   ASSERT_TRUE(gated_.BeginCommit().ok());  // the formation's writes count as synced
 
+  std::optional<node::ClientReply> reply;  // outlives the service that may complete it
   NodeService service(io_, *nodes_[0], NodeService::CommitHooks::ForEngine(gated_));
   OpenGateOnExit open_gate(gated_);  // declared after the service: opened before it stops
   service.SetOutboundSink([this](cluster::Outbound out) { sent_.push_back(std::move(out)); });
-  std::optional<node::ClientReply> reply;
   service.Submit(node::PutRequest{{"s", key}, "v", "", {}},
                  [&reply](node::ClientReply r) { reply = std::move(r); });
 
