@@ -271,6 +271,24 @@ def poll(condition, timeout_s, what, interval_s=0.1):
         time.sleep(interval_s)  # polling interval, bounded by the deadline
 
 
+def make_strong(nodes, bucket, deadline_s=30):
+    """Sets `bucket` strong through the first node and waits until every node knows it (until
+    then a node serves the bucket as eventual: docs/api.md)."""
+    response = nodes[0].session.put(nodes[0].http_url + "/v1/buckets/" + bucket,
+                                    json={"consistency": "strong"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["props"]["consistency"] == "strong", response.text
+
+    def everywhere():
+        for node in nodes:
+            props = node.get_json("/v1/buckets/" + bucket)["props"]
+            if props["consistency"] != "strong":
+                return False, "%s still says %s" % (node.name, props["consistency"])
+        return True, "all strong"
+
+    poll(everywhere, deadline_s, "every node knows bucket %s is strong" % bucket)
+
+
 def members_by_id(status):
     return {member["id"]: member for member in status["members"]}
 

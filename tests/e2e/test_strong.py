@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from cluster_util import poll, running_cluster
+from cluster_util import make_strong, running_cluster
 
 IDS = ["node1", "node2", "node3"]
 BUCKET = "strong"
@@ -17,19 +17,7 @@ BUCKET = "strong"
 def cluster(request):
     with running_cluster(request, "e2e-strong", IDS, 45) as running:
         nodes = [running[name] for name in IDS]
-        response = nodes[0].session.put(nodes[0].http_url + "/v1/buckets/" + BUCKET,
-                                        json={"consistency": "strong"}, timeout=10)
-        assert response.status_code == 200, response.text
-        assert response.json()["props"]["consistency"] == "strong"
-
-        def everywhere():
-            for node in nodes:
-                props = node.get_json("/v1/buckets/" + BUCKET)["props"]
-                if props["consistency"] != "strong":
-                    return False, "%s still says %s" % (node.name, props["consistency"])
-            return True, "all strong"
-
-        poll(everywhere, 30, "every node knows the bucket is strong")
+        make_strong(nodes, BUCKET)
         yield nodes
 
 

@@ -50,7 +50,7 @@ import pytest
 import requests
 
 import partition
-from cluster_util import new_session, poll, running_cluster
+from cluster_util import make_strong, new_session, poll, running_cluster
 from conftest import meridian_bin
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
@@ -245,24 +245,6 @@ def run_lincheck(path):
 
 # --- the cluster ---------------------------------------------------------------------------
 
-def make_strong(nodes):
-    """Sets BUCKET strong through the first node and waits until every node knows it (until
-    then a node serves the bucket as eventual: docs/api.md)."""
-    response = nodes[0].session.put(nodes[0].http_url + "/v1/buckets/" + BUCKET,
-                                    json={"consistency": "strong"}, timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.json()["props"]["consistency"] == "strong", response.text
-
-    def everywhere():
-        for node in nodes:
-            props = node.get_json("/v1/buckets/" + BUCKET)["props"]
-            if props["consistency"] != "strong":
-                return False, "%s still says %s" % (node.name, props["consistency"])
-        return True, "all strong"
-
-    poll(everywhere, BUCKET_DEADLINE_S, "every node knows bucket %s is strong" % BUCKET)
-
-
 @pytest.fixture
 def cluster(request):
     """Five nodes, each listening for peers on its own loopback address, formed, settled and
@@ -272,7 +254,7 @@ def cluster(request):
         nodes = [made[name] for name in NODE_IDS]
         hosts = [partition.host_of(node.peer_address) for node in nodes]
         assert len(set(hosts)) == len(nodes) and "127.0.0.1" not in hosts, hosts
-        make_strong(nodes)
+        make_strong(nodes, BUCKET, BUCKET_DEADLINE_S)
         yield nodes
 
 
@@ -282,7 +264,7 @@ def small_cluster(request):
     with running_cluster(request, "e2e-lin-small-%d" % time.monotonic_ns(), SMALL_IDS,
                          FORM_DEADLINE_S, extra_args=NODE_ARGS) as made:
         nodes = [made[name] for name in SMALL_IDS]
-        make_strong(nodes)
+        make_strong(nodes, BUCKET, BUCKET_DEADLINE_S)
         yield nodes
 
 
