@@ -145,6 +145,36 @@ def test_redis_cli(server):
     assert cli(server, "HELLO", "3") == "NOPROTO sorry, this protocol version is not supported"
 
 
+def test_compare_and_set_on_a_strong_bucket(start_resp_server):
+    """SET NX / XX and MERIDIAN.CAS where they are atomic: the RESP bucket set strong."""
+    server = start_resp_server("--resp-bucket", "ledger")
+    session = requests.Session()
+    session.trust_env = False
+    made = session.put(server.http_url + "/v1/buckets/ledger", json={"consistency": "strong"},
+                       timeout=10)
+    assert made.status_code == 200, made.text
+    r = client(server)
+    assert r.set("lock", "owner-a", nx=True) is True
+    assert r.set("lock", "owner-b", nx=True) is None  # taken: not written
+    assert r.get("lock") == b"owner-a"
+    assert r.set("absent", "x", xx=True) is None
+    assert r.set("lock", "owner-c", xx=True) is True
+    reply = r.execute_command("MERIDIAN.GET", "lock")
+    context = reply[0].decode()
+    assert context.startswith("s."), reply  # a strong version
+    assert reply[1:] == [b"owner-c"]  # one value, never siblings
+    new_context = r.execute_command("MERIDIAN.CAS", "lock", context, "owner-d")
+    assert new_context.decode().startswith("s.") and new_context.decode() != context
+    with pytest.raises(redis.ResponseError, match="^CONFLICT"):
+        r.execute_command("MERIDIAN.CAS", "lock", context, "owner-e")  # stale
+    assert r.get("lock") == b"owner-d"
+    # An empty context means "create only".
+    assert r.execute_command("MERIDIAN.CAS", "fresh", "", "v").decode().startswith("s.")
+    with pytest.raises(redis.ResponseError, match="^CONFLICT"):
+        r.execute_command("MERIDIAN.CAS", "fresh", "", "w")
+    assert_alive(server)
+
+
 def test_redis_cli_pipe_mode(server):
     """redis-cli --pipe: many commands in one stream, replies counted by redis-cli."""
     commands = "".join("SET pipe:%d %d\r\n" % (i, i) for i in range(500)).encode()
