@@ -277,4 +277,24 @@ Status CheckClusterConverged(Simulation& simulation, const ExpectedMembers& expe
   return Status::Ok();
 }
 
+ExpectedMembers AllUp(const std::vector<std::string>& addresses) {
+  ExpectedMembers expected;
+  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
+  return expected;
+}
+
+Status FormCluster(Simulation& simulation, const std::vector<std::string>& addresses) {
+  for (const std::string& address : addresses) {
+    MERIDIAN_RETURN_IF_ERROR(simulation.AddProcess(address));
+  }
+  const ExpectedMembers expected = AllUp(addresses);
+  const Status status =
+      simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); },
+                          simulation.now_ms() + kFormationMsMax);
+  if (!status.ok() && !simulation.failure().has_value()) {
+    simulation.Fail("formation: " + CheckClusterConverged(simulation, expected).message());
+  }
+  return status;
+}
+
 }  // namespace meridian::sim

@@ -88,4 +88,14 @@ using ExpectedMembers = std::map<std::string, cluster::MemberStatus>;
 // first difference found.
 Status CheckClusterConverged(Simulation& simulation, const ExpectedMembers& expected);
 
+// How long a scenario's cluster may take to form (and a new bucket property to spread).
+inline constexpr std::uint64_t kFormationMsMax = 30'000;
+
+// Every address expected up.
+ExpectedMembers AllUp(const std::vector<std::string>& addresses);
+
+// Starts a node at every address, in order, and runs until the cluster has formed
+// (CheckClusterConverged with AllUp); on a timeout fails the simulation ("formation: ...").
+Status FormCluster(Simulation& simulation, const std::vector<std::string>& addresses);
+
 }  // namespace meridian::sim

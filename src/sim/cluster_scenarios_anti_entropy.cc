@@ -21,7 +21,6 @@ namespace meridian::sim {
 namespace {
 
 constexpr std::uint32_t kKeyCount = 24;
-constexpr std::uint64_t kFormationMsMax = 30'000;
 // Hint delivery and failure-detector recovery after the heal, before anti-entropy's rounds.
 constexpr std::uint64_t kSettleMsMax = 15'000;
 
@@ -69,16 +68,8 @@ ScenarioOutcome RunAntiEntropyWith(const ScenarioOptions& options, bool anti_ent
   nemesis_config.clock_reset_weight = 0;
   Nemesis nemesis(simulation, nemesis_config);
 
-  ExpectedMembers expected;
-  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
-  Status status = Status::Ok();
-  for (const std::string& address : addresses) {
-    if (status.ok()) status = simulation.AddProcess(address);
-  }
-  if (status.ok()) {
-    status = simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); },
-                                 simulation.now_ms() + kFormationMsMax);
-  }
+  const ExpectedMembers expected = AllUp(addresses);
+  Status status = FormCluster(simulation, addresses);
   if (status.ok()) {
     workload.ScheduleOperations(simulation.now_ms() + options.duration_ms);
     status = nemesis.RunSafetyPhase(options.duration_ms);

@@ -36,7 +36,6 @@ namespace meridian::sim {
 namespace {
 
 constexpr std::uint32_t kKeyCount = 24;  // few keys: many writes per key, siblings, overwrites
-constexpr std::uint64_t kFormationMsMax = 30'000;
 constexpr std::uint64_t kLeaveRetryMs = 1'000;
 
 bool SeesLeaving(Simulation& simulation, const std::string& leaver) {
@@ -108,21 +107,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   ExpectedMembers expected;
   for (const std::string& address : all_addresses) expected[address] = cluster::MemberStatus::kUp;
   if (!leaver.empty()) expected[leaver] = cluster::MemberStatus::kRemoved;
-  ExpectedMembers initial;
-  for (const std::string& address : addresses) initial[address] = cluster::MemberStatus::kUp;
-
-  Status status = Status::Ok();
-  for (const std::string& address : addresses) {
-    status = simulation.AddProcess(address);
-    if (!status.ok()) break;
-  }
-  if (status.ok()) {
-    status = simulation.RunUntil([&] { return CheckClusterConverged(simulation, initial).ok(); },
-                                 simulation.now_ms() + kFormationMsMax);
-    if (!status.ok() && !simulation.failure().has_value()) {
-      simulation.Fail("formation: " + CheckClusterConverged(simulation, initial).message());
-    }
-  }
+  Status status = FormCluster(simulation, addresses);
   const std::uint64_t start_ms = simulation.now_ms();
   const std::uint64_t end_ms = start_ms + options.duration_ms;
   if (status.ok()) {

@@ -25,17 +25,9 @@ namespace {
 // brief (the phi-accrual detector needs about 5.3 s after the last heartbeat with the defaults;
 // gaps from lost heartbeats are not learnt, so loss bursts before the crash do not slow it).
 constexpr std::uint64_t kDetectionMsMax = 10'000;
-// Forming the cluster before any fault: joins, the first claim, gossip to every node.
-constexpr std::uint64_t kFormationMsMax = 30'000;
 // A restarted node's first heartbeat refutes "down" at once; gossip spreads its incarnation
 // in a few rounds.
 constexpr std::uint64_t kRecoveryMsMax = 15'000;
-
-ExpectedMembers AllUp(const std::vector<std::string>& addresses) {
-  ExpectedMembers expected;
-  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
-  return expected;
-}
 
 // Runs until CheckClusterConverged holds; on a timeout fails the simulation with the reason.
 Status AwaitConverged(Simulation& simulation, const ExpectedMembers& expected,

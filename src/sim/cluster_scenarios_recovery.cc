@@ -32,7 +32,6 @@ namespace meridian::sim {
 namespace {
 
 constexpr std::uint64_t kPartitionsMs[] = {5'000, 15'000, 30'000, 60'000};
-constexpr std::uint64_t kFormationMsMax = 30'000;
 // Calm time between two partitions, so each starts from a settled cluster.
 constexpr std::uint64_t kSettleMs = 5'000;
 // A new probe write is submitted this often after the heal (several may be in flight: a write
@@ -183,17 +182,7 @@ ScenarioOutcome RunPartitionRecoveryWith(const ScenarioOptions& options, LinkSta
   simulation.AddInvariant("ring", [&] { return ring_invariants.Check(); });
 
   ScenarioOutcome outcome;
-  Status status = Status::Ok();
-  for (const std::string& address : addresses) {
-    status = simulation.AddProcess(address);
-    if (!status.ok()) break;
-  }
-  ExpectedMembers expected;
-  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
-  if (status.ok()) {
-    status = simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); },
-                                 simulation.now_ms() + kFormationMsMax);
-  }
+  Status status = FormCluster(simulation, addresses);
   SeededRandom victims = simulation.DeriveRandom("victims");
   for (const std::uint64_t partition_ms : kPartitionsMs) {
     if (!status.ok()) break;

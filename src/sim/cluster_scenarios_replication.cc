@@ -49,7 +49,6 @@
 namespace meridian::sim {
 namespace {
 
-constexpr std::uint64_t kFormationMsMax = 30'000;
 constexpr std::uint64_t kBucketSetupMsMax = 10'000;
 
 constexpr std::string_view kStrictBucket = "strict";
@@ -67,27 +66,6 @@ constexpr std::uint32_t kClients = 24;
 constexpr std::uint32_t kKeyCount = 200;
 constexpr std::uint64_t kThinkMsMin = 100;
 constexpr std::uint64_t kThinkMsMax = 1'000;
-
-ExpectedMembers AllUp(const std::vector<std::string>& addresses) {
-  ExpectedMembers expected;
-  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
-  return expected;
-}
-
-// Starts every node and waits for the cluster to form; fails the simulation otherwise.
-Status Form(Simulation& simulation, const std::vector<std::string>& addresses) {
-  for (const std::string& address : addresses) {
-    MERIDIAN_RETURN_IF_ERROR(simulation.AddProcess(address));
-  }
-  const ExpectedMembers expected = AllUp(addresses);
-  const Status status =
-      simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); },
-                          simulation.now_ms() + kFormationMsMax);
-  if (!status.ok() && !simulation.failure().has_value()) {
-    simulation.Fail("formation: " + CheckClusterConverged(simulation, expected).message());
-  }
-  return status;
-}
 
 // Whether every live node knows `bucket` with exactly `props`.
 bool BucketKnownEverywhere(Simulation& simulation, const std::string& bucket,
@@ -184,7 +162,7 @@ ScenarioOutcome RunReplicationStrict(const ScenarioOptions& options) {
   const Result<BucketProps> props = ApplyBucketPropsPatch(BucketProps{}, patch);
   MERIDIAN_CHECK(props.ok());
 
-  Status status = Form(simulation, cluster.addresses);
+  Status status = FormCluster(simulation, cluster.addresses);
   if (status.ok()) {
     workload.SubmitAdmin(node::SetBucketRequest{std::string(kStrictBucket), patch});
     status = simulation.RunUntil(
@@ -236,7 +214,7 @@ ScenarioOutcome RunDivergentVersionsWith(const ScenarioOptions& options, bool fa
   nemesis_config.clock_reset_weight = 1;
   Nemesis nemesis(simulation, nemesis_config);
 
-  Status status = Form(simulation, cluster.addresses);
+  Status status = FormCluster(simulation, cluster.addresses);
   if (status.ok()) {
     workload.StartClients(kClients, simulation.now_ms() + options.duration_ms, kThinkMsMin,
                           kThinkMsMax);
@@ -271,7 +249,7 @@ ScenarioOutcome RunSloppyWrites(const ScenarioOptions& options) {
   Simulation& simulation = cluster.simulation;
   Nemesis nemesis(simulation, NemesisConfig{});  // only its HealEverything
 
-  Status status = Form(simulation, cluster.addresses);
+  Status status = FormCluster(simulation, cluster.addresses);
   std::vector<std::string> schedule;
   if (status.ok()) {
     const std::uint64_t end_ms = simulation.now_ms() + options.duration_ms;

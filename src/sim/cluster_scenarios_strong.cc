@@ -25,7 +25,6 @@
 namespace meridian::sim {
 namespace {
 
-constexpr std::uint64_t kFormationMsMax = 30'000;
 constexpr std::uint64_t kClientTimeoutMs = 10'000;
 constexpr std::uint32_t kClients = 4;
 constexpr std::uint32_t kKeys = 3;
@@ -259,17 +258,7 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe
   nemesis_config.crashed_max = 1;
   Nemesis nemesis(simulation, nemesis_config);
 
-  ExpectedMembers members;
-  for (const std::string& address : addresses) members[address] = cluster::MemberStatus::kUp;
-  Status status = Status::Ok();
-  for (const std::string& address : addresses) {
-    status = simulation.AddProcess(address);
-    if (!status.ok()) break;
-  }
-  if (status.ok()) {
-    status = simulation.RunUntil([&] { return CheckClusterConverged(simulation, members).ok(); },
-                                 simulation.now_ms() + kFormationMsMax);
-  }
+  Status status = FormCluster(simulation, addresses);
   if (status.ok()) {
     // The bucket becomes strong while empty, and every node learns it before traffic starts
     // (a node that has not heard would serve the bucket as eventual: docs/design/strong.md).
