@@ -1,10 +1,14 @@
 // GatedEngine: a MemoryEngine whose group commit is split as RocksDbEngine's is, with syncs the
-// test controls — for NodeService tests (node_service_test.cc, node_service_early_test.cc).
+// test controls, and RunLoopUntil — for NodeService tests (node_service_test.cc,
+// node_service_early_test.cc).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -86,6 +90,16 @@ class GatedEngine final : public storage::Engine {
   int syncs_started_ = 0;
   int syncs_finished_ = 0;
 };
+
+// Runs `io` until `done` holds (checked after every handler and every 10 ms); false after 5 s.
+inline bool RunLoopUntil(boost::asio::io_context& io, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    io.run_one_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 // Destroyed before the service it is declared after: a failed assertion does not leave the
 // service's destructor waiting for a sync nobody releases.

@@ -140,14 +140,7 @@ class NodeServiceEarlyTest : public ::testing::Test {
       if (answer.message.has_strong_reply()) service.Receive(AddressOf(to), answer.message);
     }
   }
-  bool RunUntil(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.run_one_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
+  bool RunUntil(const std::function<bool()>& done) { return RunLoopUntil(io_, done); }
 
   ManualClock clock_;
   GatedEngine gated_;

@@ -199,16 +199,7 @@ class NodeServiceCommitTest : public ::testing::Test {
     return config;
   }
 
-  // Runs the loop until `done` holds (checked after every handler and every 10 ms); false
-  // after 5 s.
-  bool RunUntil(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.run_one_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
+  bool RunUntil(const std::function<bool()>& done) { return RunLoopUntil(io_, done); }
 
   static node::ClientRequest Put(const std::string& key, const std::string& value) {
     return node::PutRequest{{"b", key}, value, "", {}};

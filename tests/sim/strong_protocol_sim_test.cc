@@ -52,17 +52,23 @@ TEST(StrongProtocolSimTest, FiveAcceptorsFourProposers) {
   }
 }
 
-// The round trips of docs/design/strong.md, counted: without faults and with one proposer,
-// only its first write takes 2 round trips; every later write and every read takes 1.
-TEST(StrongProtocolSimTest, OneProposerWithoutFaultsNeedsOneRoundTripAfterItsFirstWrite) {
+// One proposer, one key, 200 operations, no faults (seed 3).
+StrongProtocolSimResult RunOneProposerWithoutFaults(StrongProtocolSimOptions::Thrifty thrifty) {
   StrongProtocolSimOptions options;
   options.seed = 3;
   options.proposers = 1;
   options.keys = 1;
   options.ops_per_proposer = 200;
   options.faults = false;
-  options.thrifty = StrongProtocolSimOptions::Thrifty::kNever;
-  const StrongProtocolSimResult run = RunStrongProtocolSim(options);
+  options.thrifty = thrifty;
+  return RunStrongProtocolSim(options);
+}
+
+// The round trips of docs/design/strong.md, counted: without faults and with one proposer,
+// only its first write takes 2 round trips; every later write and every read takes 1.
+TEST(StrongProtocolSimTest, OneProposerWithoutFaultsNeedsOneRoundTripAfterItsFirstWrite) {
+  const StrongProtocolSimResult run =
+      RunOneProposerWithoutFaults(StrongProtocolSimOptions::Thrifty::kNever);
   ASSERT_EQ(run.check.verdict, Verdict::kLinearizable) << run.check.explanation;
   auto counts = run.counts;
   EXPECT_EQ(counts["ops_ok"], 200u);
@@ -78,14 +84,8 @@ TEST(StrongProtocolSimTest, OneProposerWithoutFaultsNeedsOneRoundTripAfterItsFir
 // Thrifty phases: the same round trips with a request to 2 of the 3 acceptors each, and reads
 // still find the majority agreeing.
 TEST(StrongProtocolSimTest, ThriftyPhasesSendTwoRequestsPerRoundTrip) {
-  StrongProtocolSimOptions options;
-  options.seed = 3;
-  options.proposers = 1;
-  options.keys = 1;
-  options.ops_per_proposer = 200;
-  options.faults = false;
-  options.thrifty = StrongProtocolSimOptions::Thrifty::kAlways;
-  const StrongProtocolSimResult run = RunStrongProtocolSim(options);
+  const StrongProtocolSimResult run =
+      RunOneProposerWithoutFaults(StrongProtocolSimOptions::Thrifty::kAlways);
   ASSERT_EQ(run.check.verdict, Verdict::kLinearizable) << run.check.explanation;
   auto counts = run.counts;
   EXPECT_EQ(counts["ops_ok"], 200u);
