@@ -80,6 +80,9 @@ int RunSim(SimArguments arguments) {
               << " trace=" << fmt::format("{:016x}", outcome.trace_hash) << "\n";
     if (arguments.verbose) {
       for (const std::string& line : outcome.fault_log) std::cout << "  fault " << line << "\n";
+      for (const auto& [name, value] : outcome.metrics) {
+        std::cout << "  metric " << name << "=" << value << "\n";
+      }
     }
   }
   return 0;
@@ -103,7 +106,8 @@ void AddSimCommand(CLI::App& app, int& exit_code) {
   command->add_option("--workload", arguments->workload, "Scenario name (see --list)")
       ->capture_default_str();
   command->add_flag("--list", arguments->list, "List the scenarios and exit");
-  command->add_flag("--verbose", arguments->verbose, "Print the fault schedule of each run");
+  command->add_flag("--verbose", arguments->verbose,
+                    "Print the fault schedule and the metrics of each run");
   command->callback([arguments, &exit_code] { exit_code = RunSim(*arguments); });
 }
 

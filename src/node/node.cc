@@ -136,6 +136,14 @@ Status Node::Open() {
   MERIDIAN_RETURN_IF_ERROR(OpenHints());
   MERIDIAN_RETURN_IF_ERROR(LoadForwarding());
   MERIDIAN_RETURN_IF_ERROR(LoadCompletedIncoming());
+  MERIDIAN_RETURN_IF_ERROR(strong_partitions_.Load(engine));
+  if (first_start && config_.seeds.empty()) {
+    // This node creates the cluster, alone: every partition's strong configuration starts
+    // here, with it as the only member (epoch 1); moves take them to the ring's primaries as
+    // nodes join (docs/design/strong.md, "Membership changes").
+    MERIDIAN_RETURN_IF_ERROR(strong_partitions_.WriteGenesis(
+        engine, config_.node_id, replication::Ballot{1, actor_id(), incarnation_, 0}));
+  }
   opened_ = true;
   // The first tick bootstraps a new cluster at once (a standalone node owns every partition
   // before its first request) and starts gossip and the join.
@@ -362,6 +370,18 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       break;
     case proto::PeerMessage::kStrongReply:
       OnStrongReply(from_address, message.strong_reply());
+      break;
+    case proto::PeerMessage::kStrongScanRequest:
+      HandleStrongScan(from_address, message.strong_scan_request());
+      break;
+    case proto::PeerMessage::kStrongScanReply:
+      OnStrongScanReply(from_address, message.strong_scan_reply());
+      break;
+    case proto::PeerMessage::kStrongInstallRequest:
+      HandleStrongInstall(from_address, message.strong_install_request());
+      break;
+    case proto::PeerMessage::kStrongInstallReply:
+      OnStrongInstallReply(from_address, message.strong_install_reply());
       break;
     default:
       membership_->Receive(from_address, message, now_ms);

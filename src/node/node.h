@@ -55,6 +55,7 @@
 #include "node/partition_replica.h"
 #include "node/peer_suspicion.h"
 #include "node/reap_rounds.h"
+#include "node/strong_partitions.h"
 #include "node/write_observing_engine.h"
 #include "replication/ack_pacer.h"
 #include "replication/background_governor.h"
@@ -99,6 +100,15 @@ struct NodeStats {
   std::uint64_t strong_one_round_trip = 0;
   std::uint64_t strong_round_trips = 0;
   std::uint64_t strong_in_flight = 0;
+  // Moves of partitions' strong configurations this node ran (docs/design/strong.md).
+  std::uint64_t strong_moves_started = 0;
+  std::uint64_t strong_moves_succeeded = 0;
+  std::uint64_t strong_moves_failed = 0;
+  std::uint64_t strong_operations_restarted = 0;  // on a newer configuration, nothing proposed
+  // Requests this node's acceptor did not serve because of their epoch.
+  std::uint64_t strong_refused_moved = 0;
+  std::uint64_t strong_refused_not_ready = 0;
+  std::uint64_t strong_refused_not_member = 0;
 };
 
 // Strong buckets' coordination (docs/design/strong.md).
@@ -123,6 +133,19 @@ struct StrongConfig {
   // TEST ONLY (StrongProposerConfig::unsafe_skip_prepare): breaks linearizability, so the
   // simulator can show its checker notices. Never set outside tests; no flag exposes it.
   bool unsafe_skip_prepare = false;
+  // Moves of partitions' configurations (replication::StrongMove): at most this many at once
+  // on this node, each given up after move_timeout_ms and tried again after move_retry_ms;
+  // partitions are checked for a needed move every move_check_interval_ms.
+  std::size_t moves_max = 8;
+  std::uint64_t move_timeout_ms = 30'000;
+  std::uint64_t move_retry_ms = 1'000;
+  std::uint64_t move_check_interval_ms = 200;
+  std::size_t move_page_bytes_max = 1 << 20;
+  // TEST ONLY (StrongMoveConfig::install_delay_ms): the simulator's slow copy.
+  std::uint64_t move_install_delay_ms = 0;
+  // TEST ONLY: acceptors keep serving an epoch they retired or whose successor they accepted
+  // (no fencing), so the simulator can show that moves need it. Never set outside tests.
+  bool unsafe_unfenced = false;
 };
 
 struct NodeConfig {
@@ -214,6 +237,9 @@ class Node {
   bool Reachable(const cluster::NodeId& node) const;
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const;
+  // Partitions whose strong configuration this node serves (and does not know replaced) but
+  // which differ from the ring's primaries, or whose move it is running (0: settled here).
+  std::uint32_t StrongPartitionsUnsettled() const;
   NodeStats Stats() const;
   // Why this node does not propose `partition`'s tombstones now ("" when it does or may), for
   // diagnostics: a PartitionReplica::ReapRefusal reason, "no_replica", "in_round", "resting".
@@ -279,13 +305,43 @@ class Node {
   // Strong buckets, acceptor side (node_strong.cc): answers a proposer's request from the
   // key's acceptor record, written synced first when it changed.
   void HandleStrongRequest(const std::string& from_address, const proto::StrongRequest& request);
-  Result<replication::AcceptorReply> Accept(const proto::StrongRequest& request);
+  // An acceptor's answer, or why it did not act on the request's epoch (check.verdict).
+  struct StrongAnswer {
+    replication::EpochCheck check{replication::EpochVerdict::kServe, {}};
+    replication::AcceptorReply reply;
+  };
+  Result<StrongAnswer> Accept(const proto::StrongRequest& request);
+  // Moves (node_strong_moves.cc): a member's scan of its records of a partition for a move
+  // (it retires the old epoch first), a new member's install of a page of merged records.
+  Result<proto::StrongScanReply> ScanForMove(const proto::StrongScanRequest& request);
+  Status InstallForMove(const proto::StrongInstallRequest& request);
+  void HandleStrongScan(const std::string& from_address, const proto::StrongScanRequest& request);
+  void HandleStrongInstall(const std::string& from_address,
+                           const proto::StrongInstallRequest& request);
+  void OnStrongScanReply(const std::string& from_address, const proto::StrongScanReply& reply);
+  void OnStrongMoveRegisterReply(const std::string& from_address, const proto::StrongReply& reply);
+  void OnStrongInstallReply(const std::string& from_address,
+                            const proto::StrongInstallReply& reply);
+  // Starts the moves this node should run (it is the first reachable member of a partition's
+  // configuration, which differs from the ring's primaries or is being replaced) and drives
+  // the running ones.
+  void TickStrongMoves(std::uint64_t now_ms);
+  bool StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms);
+  void PumpMove(std::uint32_t partition);
+  void FinishMove(std::uint32_t partition);
+  // The configuration a coordinator here uses for `partition` (the ring's primaries at epoch 0
+  // when it knows none: acceptors answer that with the configuration they know).
+  replication::StrongConfiguration StrongConfigurationFor(std::uint32_t partition) const;
+  // A coordination told of a newer configuration: restarted there when it proposed nothing,
+  // else answered "may or may not have been applied".
+  void RestartStrong(std::uint64_t id);
   // Coordinator side: a get, put or delete on a strong bucket, routed (writes go to a primary,
   // so a key written from one place keeps the fast path), then run by a StrongProposer.
   void RouteStrong(const Origin& origin, ClientRequest request, const BucketProps& props,
                    std::uint32_t partition, std::uint32_t hops);
   void StartStrong(const Origin& origin, ClientRequest request,
-                   std::vector<cluster::NodeId> acceptors);
+                   replication::StrongConfiguration configuration, std::uint32_t n,
+                   std::uint32_t restarts = 0);
   // Sends the proposer's requests (answering its own acceptor's at once) and finishes it once
   // it decided.
   void PumpStrong(std::uint64_t id);
@@ -452,6 +508,11 @@ class Node {
     std::vector<cluster::NodeId> acceptors;
     replication::StrongProposer proposer;
     std::vector<std::uint64_t> calls;
+    replication::StrongConfiguration configuration;  // whose epoch the requests carry
+    std::uint32_t n = 0;                             // the bucket's replication factor
+    ClientRequest request;                           // for a restart on a newer configuration
+    std::uint32_t restarts = 0;
+    bool moved = false;  // an acceptor named a newer configuration
   };
   struct StrongCall {
     std::uint64_t coordination = 0;
@@ -462,6 +523,28 @@ class Node {
   };
   std::map<std::uint64_t, StrongCoordination> strong_;
   std::map<std::uint64_t, StrongCall> strong_calls_;
+  // A move's request to a member: its register phase, a scan page or an install page.
+  struct StrongMoveCall {
+    enum class Kind : std::uint8_t { kRegister, kScan, kInstall };
+    std::uint32_t partition = 0;
+    Kind kind = Kind::kRegister;
+    std::size_t member = 0;
+    replication::StrongRequest::Kind request_kind = replication::StrongRequest::Kind::kQuery;
+    replication::Ballot ballot;
+    std::string after;       // kScan
+    std::uint64_t page = 0;  // kInstall
+    std::string address;
+  };
+  std::map<std::uint64_t, StrongMoveCall> strong_move_calls_;
+  StrongPartitions strong_partitions_{config_.partition_count};
+  std::uint64_t next_move_check_ms_ = 0;
+  std::uint32_t next_move_partition_ = 0;  // where the next check starts (turns)
+  std::size_t strong_moves_running_ = 0;
+  std::uint64_t strong_moves_started_ = 0;
+  std::uint64_t strong_moves_succeeded_ = 0;
+  std::uint64_t strong_moves_failed_ = 0;
+  std::uint64_t strong_operations_restarted_ = 0;
+  std::uint64_t strong_refused_[4] = {};  // by replication::EpochVerdict
   // Strong writes coordinated here run one at a time per key (each may start from the fast
   // path's cached proposal); the rest wait here, by storage key.
   std::map<std::string, std::deque<std::pair<Origin, ClientRequest>>> strong_waiting_;

@@ -583,6 +583,16 @@ NodeStats Node::Stats() const {
   stats.strong_one_round_trip = strong_one_round_trip_;
   stats.strong_round_trips = strong_round_trips_;
   stats.strong_in_flight = strong_.size();
+  stats.strong_moves_started = strong_moves_started_;
+  stats.strong_moves_succeeded = strong_moves_succeeded_;
+  stats.strong_moves_failed = strong_moves_failed_;
+  stats.strong_operations_restarted = strong_operations_restarted_;
+  stats.strong_refused_moved =
+      strong_refused_[static_cast<std::size_t>(replication::EpochVerdict::kMoved)];
+  stats.strong_refused_not_ready =
+      strong_refused_[static_cast<std::size_t>(replication::EpochVerdict::kNotReady)];
+  stats.strong_refused_not_member =
+      strong_refused_[static_cast<std::size_t>(replication::EpochVerdict::kNotMember)];
   stats.writes_refused_storage = writes_refused_storage_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;

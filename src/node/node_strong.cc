@@ -11,39 +11,75 @@
 #include "core/assert.h"
 
 #include "node/node.h"
+#include "node/strong_wire.h"
 #include "replication/strong_codec.h"
 #include "replication/strong_register.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::node {
 
-Result<replication::AcceptorReply> Node::Accept(const proto::StrongRequest& request) {
-  auto key = storage::DecodeObjectKey(request.storage_key());
-  if (!key.ok()) return key.status();
-  if (key->partition >= config_.partition_count) {
-    return Status::InvalidArgument("strong request for partition " +
-                                   std::to_string(key->partition) + " outside the ring");
+Result<Node::StrongAnswer> Node::Accept(const proto::StrongRequest& request) {
+  const bool register_key = storage::IsStrongConfigKey(request.storage_key());
+  std::uint32_t partition = 0;
+  if (register_key) {
+    partition = storage::PartitionOfKey(request.storage_key());
+  } else {
+    auto key = storage::DecodeObjectKey(request.storage_key());
+    if (!key.ok()) return key.status();
+    partition = key->partition;
+  }
+  if (partition >= config_.partition_count) {
+    return Status::InvalidArgument("strong request for partition " + std::to_string(partition) +
+                                   " outside the ring");
   }
   auto kind = replication::KindFromProto(request.kind());
   if (!kind.ok()) return kind.status();
   const bool writes = *kind != replication::StrongRequest::Kind::kQuery;
+  StrongPartitions::Slot& slot = strong_partitions_.at(partition);
+  StrongAnswer answer;
+  if (!register_key) {
+    // The partition's configuration decides whether this node may act for the epoch.
+    answer.check = replication::CheckEpoch(slot.local, slot.accepted, request.epoch());
+    if (config_.strong.unsafe_unfenced && slot.local.has_value() && request.epoch() != 0 &&
+        slot.local->active.epoch == request.epoch()) {
+      answer.check = {replication::EpochVerdict::kServe, {}};
+    }
+    // A node outside the partition's configurations still points a coordinator to the newest
+    // one it learnt (a hint: the members named there decide whether to serve).
+    if (answer.check.verdict == replication::EpochVerdict::kNotMember &&
+        slot.learnt.epoch > request.epoch()) {
+      answer.check = {replication::EpochVerdict::kMoved, slot.learnt};
+    }
+    if (answer.check.verdict != replication::EpochVerdict::kServe) {
+      ++strong_refused_[static_cast<std::size_t>(answer.check.verdict)];
+      return answer;
+    }
+  } else if (!slot.local.has_value()) {
+    answer.check = {replication::EpochVerdict::kNotMember, {}};
+    return answer;
+  }
   // A full or failing disk takes no promise and no proposal: this acceptor sits the round out.
   if (writes && !storage_condition_.ok()) return storage_condition_;
 
   replication::AcceptorState state;
-  auto stored = env_.engine->Get(storage::Column::kStrong, request.storage_key());
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) {
-    auto decoded = replication::DecodeAcceptorRecord(**stored, config_.value_bytes_max);
-    if (!decoded.ok()) return decoded.status();
-    state = std::move(decoded).value();
+  if (register_key) {
+    state = slot.local->register_state;
+  } else {
+    auto stored = env_.engine->Get(storage::Column::kStrong, request.storage_key());
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      auto decoded = replication::DecodeAcceptorRecord(**stored, config_.value_bytes_max);
+      if (!decoded.ok()) return decoded.status();
+      state = std::move(decoded).value();
+    }
   }
   const replication::Ballot ballot = replication::BallotFromProto(request.ballot());
-  replication::AcceptorReply reply;
+  replication::AcceptorReply& reply = answer.reply;
   bool changed = false;
   switch (*kind) {
     case replication::StrongRequest::Kind::kQuery:
-      return replication::HandleQuery(state);
+      reply = replication::HandleQuery(state);
+      return answer;
     case replication::StrongRequest::Kind::kPrepare:
       if (ballot.IsZero()) return Status::InvalidArgument("prepare without a ballot");
       changed = replication::HandlePrepare(state, ballot, reply);
@@ -55,17 +91,28 @@ Result<replication::AcceptorReply> Node::Accept(const proto::StrongRequest& requ
       if (ballot < value->version) {
         return Status::InvalidArgument("proposal of a value newer than its ballot");
       }
+      if (register_key) {
+        auto configuration = replication::DecodeConfiguration(value->bytes);
+        if (!value->present || !configuration.ok() || configuration->epoch == 0) {
+          return Status::InvalidArgument(
+              "a configuration register's proposal holds no configuration");
+        }
+      }
       changed = replication::HandlePropose(state, ballot, *value, reply);
       break;
     }
   }
-  if (changed) {
+  if (changed && register_key) {
+    replication::PartitionConfigState next = *slot.local;
+    next.register_state = std::move(state);
+    MERIDIAN_RETURN_IF_ERROR(strong_partitions_.Store(*env_.engine, partition, std::move(next)));
+  } else if (changed) {
     storage::WriteBatch batch;
     batch.Put(storage::Column::kStrong, request.storage_key(),
               replication::EncodeAcceptorRecord(state));
     MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = true}));
   }
-  return reply;
+  return answer;
 }
 
 void Node::HandleStrongRequest(const std::string& from_address,
@@ -78,12 +125,26 @@ void Node::HandleStrongRequest(const std::string& from_address,
   if (!result.ok()) {
     reply->set_status_code(static_cast<std::uint32_t>(result.status().code()));
     reply->set_status_message(result.status().message());
+  } else if (result->check.verdict != replication::EpochVerdict::kServe) {
+    switch (result->check.verdict) {
+      case replication::EpochVerdict::kMoved:
+        reply->set_verdict(proto::StrongReply::VERDICT_MOVED);
+        replication::ToProto(result->check.newest, reply->mutable_configuration());
+        break;
+      case replication::EpochVerdict::kNotReady:
+        reply->set_verdict(proto::StrongReply::VERDICT_NOT_READY);
+        break;
+      default:
+        reply->set_verdict(proto::StrongReply::VERDICT_NOT_MEMBER);
+        break;
+    }
   } else {
-    reply->set_granted(result->granted);
-    if (!result->ballot.IsZero()) replication::ToProto(result->ballot, reply->mutable_ballot());
+    const replication::AcceptorReply& answer = result->reply;
+    reply->set_granted(answer.granted);
+    if (!answer.ballot.IsZero()) replication::ToProto(answer.ballot, reply->mutable_ballot());
     const bool carries_value =
-        result->granted && request.kind() != proto::StrongRequest::KIND_PROPOSE;
-    if (carries_value) replication::ToProto(result->value, reply->mutable_value());
+        answer.granted && request.kind() != proto::StrongRequest::KIND_PROPOSE;
+    if (carries_value) replication::ToProto(answer.value, reply->mutable_value());
   }
   outbound_.push_back(std::move(out));
 }
@@ -100,10 +161,14 @@ bool HasOverrides(const RequestOptions& options) {
   return options.r || options.w || options.pr || options.pw || options.dw || options.sloppy_quorum;
 }
 
-proto::StrongRequest ToWire(const replication::StrongRequest& request,
-                            const std::string& storage_key, std::uint64_t request_id) {
+}  // namespace
+
+proto::StrongRequest StrongRequestToWire(const replication::StrongRequest& request,
+                                         const std::string& storage_key, std::uint64_t request_id,
+                                         std::uint64_t epoch) {
   proto::StrongRequest wire;
   wire.set_request_id(request_id);
+  wire.set_epoch(epoch);
   wire.set_storage_key(storage_key);
   wire.set_kind(replication::ToProto(request.kind));
   if (!request.ballot.IsZero()) replication::ToProto(request.ballot, wire.mutable_ballot());
@@ -112,8 +177,6 @@ proto::StrongRequest ToWire(const replication::StrongRequest& request,
   }
   return wire;
 }
-
-}  // namespace
 
 void Node::RouteStrong(const Origin& origin, ClientRequest request, const BucketProps& props,
                        std::uint32_t partition, std::uint32_t hops) {
@@ -142,8 +205,8 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
                                            "); the request was not applied")));
     return;
   }
-  const std::uint32_t n = std::min<std::uint32_t>(props.n, std::max<std::uint32_t>(ring_nodes_, 1));
-  std::vector<cluster::NodeId> acceptors = PrimariesOf(partition, n);
+  replication::StrongConfiguration configuration = StrongConfigurationFor(partition);
+  std::vector<cluster::NodeId> acceptors = configuration.AcceptorsFor(props.n);
   if (acceptors.empty()) {
     Deliver(origin, op, ErrorReply(Status::Unavailable("the key has no primaries yet")));
     return;
@@ -151,7 +214,7 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
   const bool acceptor_here =
       std::find(acceptors.begin(), acceptors.end(), config_.node_id) != acceptors.end();
   const bool one_coordinator = config_.strong.route_writes_to_first_primary || !acceptor_here;
-  if (!read && one_coordinator && hops < config_.forward_hops_max) {
+  if (!read && one_coordinator && configuration.epoch != 0 && hops < config_.forward_hops_max) {
     // Writes of a key go to one place, its first reachable primary: there they are serialised
     // and keep the fast path, instead of coordinators dueling over the key's ballots.
     const auto target =
@@ -163,7 +226,23 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
       return;
     }
   }
-  StartStrong(origin, std::move(request), std::move(acceptors));
+  StartStrong(origin, std::move(request), std::move(configuration), props.n);
+}
+
+replication::StrongConfiguration Node::StrongConfigurationFor(std::uint32_t partition) const {
+  replication::StrongConfiguration configuration = strong_partitions_.ForCoordinator(partition);
+  if (configuration.epoch == 0) {
+    // Unknown here: ask the ring's primaries first, then every other node (no acceptor serves
+    // epoch 0; the first that knows a configuration names it).
+    configuration.members = PrimariesOf(partition, placement_n_max_);
+    for (const cluster::NodeId& node : membership_->state().ring().Nodes()) {
+      if (std::find(configuration.members.begin(), configuration.members.end(), node) ==
+          configuration.members.end()) {
+        configuration.members.push_back(node);
+      }
+    }
+  }
+  return configuration;
 }
 
 namespace {
@@ -191,7 +270,10 @@ std::string PreconditionText(const replication::StrongOp& op,
 }  // namespace
 
 void Node::StartStrong(const Origin& origin, ClientRequest request,
-                       std::vector<cluster::NodeId> acceptors) {
+                       replication::StrongConfiguration configuration, std::uint32_t n,
+                       std::uint32_t restarts) {
+  std::vector<cluster::NodeId> acceptors =
+      configuration.epoch == 0 ? configuration.members : configuration.AcceptorsFor(n);
   replication::StrongOp op;
   proto::KvRequest::Op wire_op = proto::KvRequest::OP_GET;
   const ObjectId* id = nullptr;
@@ -276,7 +358,12 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
                              config, replication::JointQuorum::Majority(count), std::move(op),
                              std::move(fast), strong_round_floor_, env_.random->NextU64(), now_ms,
                              now_ms + config_.request_timeout_ms),
-                         {}});
+                         {},
+                         std::move(configuration),
+                         n,
+                         std::move(request),
+                         restarts,
+                         false});
   PumpStrong(id_number);
 }
 
@@ -302,16 +389,33 @@ void Node::PumpStrong(std::uint64_t id) {
       coordination.calls.push_back(call);
       cluster::Outbound& out = (early ? early_outbound_ : outbound_).emplace_back();
       out.to_address = address;
-      *out.message.mutable_strong_request() = ToWire(request, coordination.storage_key, call);
+      *out.message.mutable_strong_request() = StrongRequestToWire(
+          request, coordination.storage_key, call, coordination.configuration.epoch);
     }
     for (const replication::StrongRequest& request : requests) {
       if (coordination.acceptors[request.acceptor] != config_.node_id) continue;
-      auto answer = Accept(ToWire(request, coordination.storage_key, 0));
-      // An acceptor that cannot act (its disk) simply does not answer; the phase goes on.
-      if (answer.ok()) {
-        coordination.proposer.OnReply(request.acceptor, request.kind, request.ballot, *answer);
+      auto answer = Accept(StrongRequestToWire(request, coordination.storage_key, 0,
+                                               coordination.configuration.epoch));
+      // An acceptor that cannot act (its disk, or not ready for the epoch) simply does not
+      // answer; the phase goes on.
+      if (!answer.ok()) continue;
+      if (answer->check.verdict == replication::EpochVerdict::kMoved) {
+        const std::uint32_t partition = storage::PartitionOfKey(coordination.storage_key);
+        strong_partitions_.Learn(partition, answer->check.newest);
+        if (answer->check.newest.epoch > coordination.configuration.epoch) {
+          coordination.moved = true;
+        }
+        continue;
       }
+      if (answer->check.verdict != replication::EpochVerdict::kServe) continue;
+      coordination.proposer.OnReply(request.acceptor, request.kind, request.ballot, answer->reply);
     }
+    if (coordination.moved) break;
+  }
+  if (coordination.moved &&
+      coordination.proposer.state() == replication::StrongProposer::State::kPending) {
+    RestartStrong(id);
+    return;
   }
   if (coordination.proposer.state() != replication::StrongProposer::State::kPending) {
     FinishStrong(id);
@@ -320,13 +424,28 @@ void Node::PumpStrong(std::uint64_t id) {
 
 void Node::OnStrongReply(const std::string& from_address, const proto::StrongReply& reply) {
   const auto call = strong_calls_.find(reply.request_id());
+  if (call == strong_calls_.end()) {
+    OnStrongMoveRegisterReply(from_address, reply);
+    return;
+  }
   // Only the acceptor asked answers (call ids also differ between this node's incarnations).
-  if (call == strong_calls_.end() || call->second.address != from_address) return;
+  if (call->second.address != from_address) return;
   const StrongCall info = call->second;
   strong_calls_.erase(call);
   const auto it = strong_.find(info.coordination);
   if (it == strong_.end()) return;
   if (reply.status_code() != 0) return;  // the acceptor could not act: no answer
+  if (reply.verdict() == proto::StrongReply::VERDICT_MOVED) {
+    auto configuration = replication::ConfigurationFromProto(reply.configuration());
+    if (!configuration.ok()) return;
+    strong_partitions_.Learn(storage::PartitionOfKey(it->second.storage_key), *configuration);
+    if (configuration->epoch > it->second.configuration.epoch) {
+      it->second.moved = true;
+      RestartStrong(info.coordination);
+    }
+    return;
+  }
+  if (reply.verdict() != proto::StrongReply::VERDICT_SERVED) return;  // not ready: no answer
   replication::AcceptorReply answer;
   answer.granted = reply.granted();
   answer.ballot = replication::BallotFromProto(reply.ballot());
@@ -340,6 +459,7 @@ void Node::OnStrongReply(const std::string& from_address, const proto::StrongRep
 }
 
 void Node::TickStrong(std::uint64_t now_ms) {
+  TickStrongMoves(now_ms);
   std::vector<std::uint64_t> ids;
   ids.reserve(strong_.size());
   for (const auto& [id, coordination] : strong_) ids.push_back(id);
@@ -404,7 +524,44 @@ void Node::FinishStrong(std::uint64_t id) {
   waiting->second.pop_front();
   --strong_waiting_count_;
   if (waiting->second.empty()) strong_waiting_.erase(waiting);
-  StartStrong(origin, std::move(request), std::move(coordination.acceptors));
+  StartStrong(origin, std::move(request), std::move(coordination.configuration), coordination.n);
+}
+
+void Node::RestartStrong(std::uint64_t id) {
+  auto node = strong_.extract(id);
+  MERIDIAN_CHECK(!node.empty());
+  StrongCoordination& coordination = node.mapped();
+  for (std::uint64_t call : coordination.calls) strong_calls_.erase(call);
+  strong_round_floor_ = std::max(strong_round_floor_, coordination.proposer.highest_round());
+  const bool write = coordination.op != proto::KvRequest::OP_GET;
+  const std::uint32_t partition = storage::PartitionOfKey(coordination.storage_key);
+  replication::StrongConfiguration next = StrongConfigurationFor(partition);
+  if (write) strong_busy_keys_.erase(coordination.storage_key);
+  if (!coordination.proposer.proposed_new_value() && coordination.restarts < 4 &&
+      next.epoch > coordination.configuration.epoch) {
+    // Nothing of this op can have taken effect: run it again under the newer configuration
+    // (ahead of the key's waiting writes, which arrived after it).
+    ++strong_operations_restarted_;
+    StartStrong(coordination.origin, std::move(coordination.request), std::move(next),
+                coordination.n, coordination.restarts + 1);
+    return;
+  }
+  ClientReply reply;
+  reply.status = Status::Timeout(
+      write && coordination.proposer.proposed_new_value()
+          ? "the key's partition moved to a new configuration while the write was proposed; "
+            "it may or may not have been applied"
+          : "the key's partition is moving to a new configuration; the request was not applied, "
+            "retry");
+  Deliver(coordination.origin, coordination.op, std::move(reply));
+  if (!write) return;
+  const auto waiting = strong_waiting_.find(coordination.storage_key);
+  if (waiting == strong_waiting_.end()) return;
+  auto [origin, request] = std::move(waiting->second.front());
+  waiting->second.pop_front();
+  --strong_waiting_count_;
+  if (waiting->second.empty()) strong_waiting_.erase(waiting);
+  StartStrong(origin, std::move(request), std::move(next), coordination.n);
 }
 
 }  // namespace meridian::node

@@ -83,6 +83,86 @@ Result<AcceptorState> DecodeAcceptorRecord(std::string_view bytes, std::size_t v
   return state;
 }
 
+void ToProto(const StrongConfiguration& configuration, proto::StrongConfiguration* out) {
+  out->set_epoch(configuration.epoch);
+  for (const cluster::NodeId& member : configuration.members) out->add_members(member);
+}
+
+Result<StrongConfiguration> ConfigurationFromProto(
+    const proto::StrongConfiguration& configuration) {
+  if (static_cast<std::size_t>(configuration.members_size()) > kConfigurationMembersMax) {
+    return Status::Corruption("strong configuration with too many members");
+  }
+  StrongConfiguration out;
+  out.epoch = configuration.epoch();
+  for (const std::string& member : configuration.members()) {
+    if (member.empty() ||
+        std::find(out.members.begin(), out.members.end(), member) != out.members.end()) {
+      return Status::Corruption("strong configuration with an empty or repeated member");
+    }
+    out.members.push_back(member);
+  }
+  if ((out.epoch == 0) != out.members.empty()) {
+    return Status::Corruption("strong configuration: members without an epoch or the reverse");
+  }
+  return out;
+}
+
+std::string EncodeConfiguration(const StrongConfiguration& configuration) {
+  proto::StrongConfiguration wire;
+  ToProto(configuration, &wire);
+  return wire.SerializeAsString();
+}
+
+Result<StrongConfiguration> DecodeConfiguration(std::string_view bytes) {
+  proto::StrongConfiguration wire;
+  if (!wire.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("strong configuration does not parse");
+  }
+  return ConfigurationFromProto(wire);
+}
+
+StrongConfiguration AcceptedConfiguration(const PartitionConfigState& state) {
+  if (!state.register_state.value.present) return {};
+  auto decoded = DecodeConfiguration(state.register_state.value.bytes);
+  return decoded.ok() ? std::move(decoded).value() : StrongConfiguration{};
+}
+
+std::string EncodePartitionConfig(const PartitionConfigState& state) {
+  proto::PartitionConfigRecord record;
+  proto::AcceptorRecord* reg = record.mutable_config_register();
+  ToProto(state.register_state.promised, reg->mutable_promised());
+  ToProto(state.register_state.accepted, reg->mutable_accepted());
+  ToProto(state.register_state.value, reg->mutable_value());
+  ToProto(state.active, record.mutable_active());
+  record.set_retired(state.retired);
+  ToProto(state.known, record.mutable_known());
+  return record.SerializeAsString();
+}
+
+Result<PartitionConfigState> DecodePartitionConfig(std::string_view bytes) {
+  proto::PartitionConfigRecord record;
+  if (!record.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption("partition configuration record does not parse");
+  }
+  PartitionConfigState state;
+  auto reg = DecodeAcceptorRecord(record.config_register().SerializeAsString(), 64 * 1024);
+  if (!reg.ok()) return reg.status();
+  state.register_state = std::move(reg).value();
+  if (state.register_state.value.present) {
+    auto configuration = DecodeConfiguration(state.register_state.value.bytes);
+    if (!configuration.ok()) return configuration.status();
+  }
+  auto known = ConfigurationFromProto(record.known());
+  if (!known.ok()) return known.status();
+  state.known = std::move(known).value();
+  auto active = ConfigurationFromProto(record.active());
+  if (!active.ok()) return active.status();
+  state.active = std::move(active).value();
+  state.retired = record.retired();
+  return state;
+}
+
 std::string StrongContext(const Ballot& version) {
   return "s." + BallotText(version);
 }

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "proto/strong.pb.h"
 #include "replication/ballot.h"
+#include "replication/strong_configuration.h"
 #include "replication/strong_proposer.h"
 #include "replication/strong_register.h"
 
@@ -29,6 +30,22 @@ Result<RegisterValue> RegisterValueFromProto(const proto::RegisterValue& value,
 std::string EncodeAcceptorRecord(const AcceptorState& state);
 // Corruption unless the bytes parse and promised >= accepted >= value.version.
 Result<AcceptorState> DecodeAcceptorRecord(std::string_view bytes, std::size_t value_bytes_max);
+
+// Configurations (the configuration register's value bytes and the wire form). Corruption
+// unless: at most kConfigurationMembersMax members, none empty or repeated.
+inline constexpr std::size_t kConfigurationMembersMax = 64;
+void ToProto(const StrongConfiguration& configuration, proto::StrongConfiguration* out);
+Result<StrongConfiguration> ConfigurationFromProto(const proto::StrongConfiguration& configuration);
+std::string EncodeConfiguration(const StrongConfiguration& configuration);
+Result<StrongConfiguration> DecodeConfiguration(std::string_view bytes);
+
+// The record at a partition's reserved key of the `strong` column (docs/format/storage.md).
+std::string EncodePartitionConfig(const PartitionConfigState& state);
+// Corruption unless it parses, its register is a valid acceptor record whose value (if any)
+// is a configuration, and its other configurations are well formed.
+Result<PartitionConfigState> DecodePartitionConfig(std::string_view bytes);
+// The configuration the register holds (epoch 0 when it holds none).
+StrongConfiguration AcceptedConfiguration(const PartitionConfigState& state);
 
 // The context of a strong bucket's value, as clients see it: "s." + round.proposer.incarnation
 // .step (decimal, proposer in hex). Parse: InvalidArgument unless exactly that form.

@@ -133,6 +133,9 @@ class StrongProposer {
   std::uint64_t highest_round() const { return highest_round_; }
   // Phases started (each one round trip to the acceptors) and requests sent.
   std::uint64_t round_trips() const { return round_trips_; }
+  // Whether a new value of this op was proposed (then it may take effect even if this
+  // proposer stops now).
+  bool proposed_new_value() const { return !attempts_.empty(); }
   std::uint64_t requests_sent() const { return requests_sent_; }
 
  private:

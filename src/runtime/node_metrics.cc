@@ -161,6 +161,25 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          stats.strong_round_trips);
   Series(out, "meridian_strong_in_flight", "gauge",
          "Strong-bucket operations this node is coordinating now.", stats.strong_in_flight);
+  out += fmt::format(
+      "# HELP meridian_strong_moves_total Moves of partitions' strong configurations this node "
+      "ran, by outcome (started, succeeded, failed).\n"
+      "# TYPE meridian_strong_moves_total counter\n"
+      "meridian_strong_moves_total{{outcome=\"started\"}} {}\n"
+      "meridian_strong_moves_total{{outcome=\"succeeded\"}} {}\n"
+      "meridian_strong_moves_total{{outcome=\"failed\"}} {}\n",
+      stats.strong_moves_started, stats.strong_moves_succeeded, stats.strong_moves_failed);
+  Series(out, "meridian_strong_operations_restarted_total", "counter",
+         "Strong operations run again under a newer configuration of their partition.",
+         stats.strong_operations_restarted);
+  out += fmt::format(
+      "# HELP meridian_strong_refused_total Requests this node's acceptor did not serve because "
+      "of their configuration epoch, by reason.\n"
+      "# TYPE meridian_strong_refused_total counter\n"
+      "meridian_strong_refused_total{{reason=\"moved\"}} {}\n"
+      "meridian_strong_refused_total{{reason=\"not_ready\"}} {}\n"
+      "meridian_strong_refused_total{{reason=\"not_member\"}} {}\n",
+      stats.strong_refused_moved, stats.strong_refused_not_ready, stats.strong_refused_not_member);
   RenderBackgroundMetrics(out, stats.background);
   Series(out, "meridian_background_acks_waiting", "gauge",
          "Acks of hint and handoff batches this node applied, held while its background budget "

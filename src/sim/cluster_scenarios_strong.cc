@@ -11,6 +11,7 @@
 //   * after the heal, every client completes operations again (liveness).
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +56,10 @@ class StrongClients {
     const Pending pending = it->second;
     pending_.erase(it);
     Operation& op = history_[pending.index];
+    const std::uint64_t took_ms = simulation_.now_ms() - pending.called_ms;
+    latency_ms_total_ += took_ms;
+    latency_ms_max_ = std::max(latency_ms_max_, took_ms);
+    ++answered_;
     op.return_time = ++clock_;
     if (reply.status.ok()) {
       op.outcome = OpOutcome::kOk;
@@ -79,6 +84,11 @@ class StrongClients {
       ++ok_;
       ++refused_;
       if (simulation_.now_ms() > healed_ms_) ++ok_after_heal_[pending.client];
+      seen_.erase({pending.client, op.key});
+    } else if (reply.status.code() == StatusCode::kInvalidArgument && !pending.knew_strong) {
+      // Refused at the edge by a node that did not know the bucket yet: nothing was applied.
+      op.outcome = OpOutcome::kFailed;
+      ++failed_;
       seen_.erase({pending.client, op.key});
     } else if (reply.status.code() == StatusCode::kInvalidArgument ||
                reply.status.code() == StatusCode::kInternal) {
@@ -115,6 +125,10 @@ class StrongClients {
   struct Pending {
     std::uint32_t client = 0;
     std::size_t index = 0;
+    std::uint64_t called_ms = 0;
+    // The node asked knew the bucket is strong (a node that just joined may not have heard
+    // yet: it serves the bucket as eventual, and refuses a strong context with a 400).
+    bool knew_strong = true;
   };
   // What a client last saw of a key: the value (nullopt: absent) and its context.
   struct Seen {
@@ -172,7 +186,11 @@ class StrongClients {
     const std::size_t index = history_.size();
     history_.push_back(std::move(op));
     const node::RequestId request_id = next_request_id_++;
-    pending_[request_id] = Pending{client, index};
+    const NodeProcess* target = NodeAt(simulation_, address);
+    const cluster::BucketPropsRecord* props =
+        target == nullptr ? nullptr : target->node().cluster_state().FindBucketProps(kBucket);
+    const bool knew_strong = props != nullptr && props->props.consistency == Consistency::kStrong;
+    pending_[request_id] = Pending{client, index, simulation_.now_ms(), knew_strong};
     busy_[client] = true;
     const bool submitted = simulation_.Invoke(address, "strong", [&](Process& process) {
       static_cast<NodeProcess&>(process).Submit(request_id, std::move(request));
@@ -210,6 +228,15 @@ class StrongClients {
   std::uint64_t ok_ = 0;
   std::uint64_t failed_ = 0;
   std::uint64_t lost_ = 0;
+  std::uint64_t answered_ = 0;
+  std::uint64_t latency_ms_total_ = 0;
+  std::uint64_t latency_ms_max_ = 0;
+
+ public:
+  std::uint64_t latency_ms_mean() const {
+    return answered_ == 0 ? 0 : latency_ms_total_ / answered_;
+  }
+  std::uint64_t latency_ms_max() const { return latency_ms_max_; }
 };
 
 bool EveryNodeKnowsTheBucketIsStrong(Simulation& simulation) {
@@ -223,14 +250,53 @@ bool EveryNodeKnowsTheBucketIsStrong(Simulation& simulation) {
   return true;
 }
 
-ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe_skip_prepare,
-                                     bool dueling = false) {
-  const std::vector<std::string> addresses = ScenarioAddresses(options.node_count);
+bool StrongConfigurationsSettled(Simulation& simulation) {
+  for (const std::string& address : simulation.live_addresses()) {
+    const NodeProcess* process = NodeAt(simulation, address);
+    if (process == nullptr || process->node().StrongPartitionsUnsettled() != 0) return false;
+  }
+  return true;
+}
+
+bool SomeNodeSeesLeaving(Simulation& simulation, const std::string& leaver) {
+  for (const std::string& address : simulation.live_addresses()) {
+    const cluster::Member* member =
+        NodeAt(simulation, address)->node().cluster_state().FindMember(leaver);
+    if (member != nullptr && !cluster::IsActive(member->status)) return true;
+  }
+  return false;
+}
+
+struct StrongClusterVariant {
+  bool unsafe_skip_prepare = false;
+  bool dueling = false;
+  // Ring changes under traffic: a node joins a quarter into the safety phase, another leaves
+  // halfway (asked again until some node recorded it) and a third gets three times the
+  // weight at three quarters.
+  bool membership = false;
+  // TEST ONLY: acceptors do not stop serving an epoch being replaced (no fencing).
+  bool unfenced = false;
+};
+
+ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, StrongClusterVariant variant) {
+  const bool unsafe_skip_prepare = variant.unsafe_skip_prepare;
+  const bool dueling = variant.dueling;
+  const std::vector<std::string> all_addresses =
+      ScenarioAddresses(options.node_count + (variant.membership ? 1 : 0));
+  const std::vector<std::string> addresses(all_addresses.begin(),
+                                           all_addresses.begin() + options.node_count);
   ClusterLayout layout;
   layout.bootstrap_address = addresses.front();
   layout.seeds = addresses;
   layout.base = SimNodeConfig();
   layout.base.strong.unsafe_skip_prepare = unsafe_skip_prepare;
+  layout.base.strong.unsafe_unfenced = variant.unfenced;
+  // Moves take a while, as copying a large partition would: operations meet them mid-way.
+  // Few partitions, so that every ring change moves the hot keys' acceptors.
+  if (variant.membership) {
+    layout.base.strong.move_install_delay_ms = 1'000;
+    layout.base.partition_count = 8;
+  }
   layout.base.strong.route_writes_to_first_primary = !dueling;
   // Both phase styles are swept: thrifty (the default) with one coordinator per key, every
   // acceptor asked at once in the dueling variant.
@@ -246,7 +312,7 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe
   bool bucket_set = false;
   sink = [&](const std::string& address, node::ClientReply reply) {
     if (reply.id >= 1'000'000'000) {
-      if (reply.status.ok()) bucket_set = true;
+      if (reply.id == admin_id && reply.status.ok()) bucket_set = true;
       return;
     }
     if (clients_ptr != nullptr) clients_ptr->OnReply(address, std::move(reply));
@@ -266,8 +332,13 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe
       static_cast<NodeProcess&>(process).Submit(
           admin_id, node::SetBucketRequest{kBucket, {.consistency = Consistency::kStrong}});
     });
+    // ... and every partition's strong configuration has moved from the first node (where
+    // the cluster began) to the ring's primaries.
     status = simulation.RunUntil(
-        [&] { return bucket_set && EveryNodeKnowsTheBucketIsStrong(simulation); },
+        [&] {
+          return bucket_set && EveryNodeKnowsTheBucketIsStrong(simulation) &&
+                 StrongConfigurationsSettled(simulation);
+        },
         simulation.now_ms() + kFormationMsMax);
   }
   if (!status.ok() && !simulation.failure().has_value()) {
@@ -275,11 +346,64 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe
   }
   StrongClients clients(simulation, simulation.now_ms() + options.duration_ms);
   clients_ptr = &clients;
+  SeededRandom plan_random = simulation.DeriveRandom("plan");
+  std::string leaver;
+  std::function<void(std::uint64_t, std::uint64_t)> schedule_leave;
+  schedule_leave = [&](std::uint64_t at_ms, std::uint64_t end_ms) {
+    if (at_ms >= end_ms) return;
+    simulation.Schedule(at_ms, "leave", [&, at_ms, end_ms] {
+      if (SomeNodeSeesLeaving(simulation, leaver)) return;
+      const std::vector<std::string> live = simulation.live_addresses();
+      if (!live.empty()) {
+        simulation.Invoke(live[plan_random.Uniform(live.size())], "leave", [&](Process& process) {
+          static_cast<NodeProcess&>(process).Submit(admin_id + 1,
+                                                    node::ClusterLeaveRequest{leaver});
+        });
+      }
+      schedule_leave(at_ms + 1'000, end_ms);
+    });
+  };
+  auto moves_started = [&] {
+    std::uint64_t started = 0;
+    for (const std::string& address : simulation.live_addresses()) {
+      if (const NodeProcess* process = NodeAt(simulation, address)) {
+        started += process->node().Stats().strong_moves_started;
+      }
+    }
+    return started;
+  };
+  const std::uint64_t moves_before_traffic = moves_started();
   if (status.ok()) {
     clients.Start();
     // Power cuts between a coordinator's early requests and its own acceptor's sync.
     simulation.SetMidInputCrashes(5'000, simulation.now_ms() + options.duration_ms, 800);
+    if (variant.membership) {
+      const std::string joiner = all_addresses.back();
+      leaver = addresses[1 + plan_random.Uniform(addresses.size() - 1)];
+      const std::uint64_t start_ms = simulation.now_ms();
+      simulation.Schedule(start_ms + options.duration_ms / 4, "join", [&, joiner] {
+        const Status added = simulation.AddProcess(joiner);
+        if (!added.ok()) {
+          simulation.Fail(fmt::format("{} did not start: {}", joiner, added.ToString()));
+        }
+      });
+      schedule_leave(start_ms + options.duration_ms / 2, start_ms + options.duration_ms);
+      // A weight change moves ownership widely: many partitions' acceptors change at once.
+      std::string heavier = addresses[plan_random.Uniform(addresses.size())];
+      if (heavier == leaver) heavier = addresses.front();
+      simulation.Schedule(start_ms + options.duration_ms * 3 / 4, "weight", [&, heavier] {
+        const std::vector<std::string> live = simulation.live_addresses();
+        if (live.empty()) return;
+        simulation.Invoke(live[plan_random.Uniform(live.size())], "weight", [&](Process& process) {
+          static_cast<NodeProcess&>(process).Submit(admin_id + 2,
+                                                    node::ClusterSetWeightRequest{heavier, 3});
+        });
+      });
+    }
     status = nemesis.RunSafetyPhase(options.duration_ms);
+  }
+  if (status.ok() && !leaver.empty()) {
+    schedule_leave(simulation.now_ms(), simulation.now_ms() + options.liveness_ms_max);
   }
   if (status.ok()) status = nemesis.HealEverything();
   if (status.ok()) {
@@ -308,15 +432,36 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, bool unsafe
   outcome.fault_log.push_back("mid-input crashes (early requests out, own sync lost): " +
                               std::to_string(simulation.mid_input_crashes()));
   outcome.metrics["history_ops"] = clients.history().size();
+  outcome.metrics["answer_ms_mean"] = clients.latency_ms_mean();
+  outcome.metrics["answer_ms_max"] = clients.latency_ms_max();
   std::uint64_t one_rt = 0;
   std::uint64_t operations = 0;
+  std::uint64_t moves = 0;
+  std::uint64_t moves_failed = 0;
+  std::uint64_t restarted = 0;
+  std::uint64_t refused_moved = 0;
+  std::uint64_t refused_not_ready = 0;
+  std::uint64_t refused_not_member = 0;
   for (const std::string& address : simulation.live_addresses()) {
     if (const NodeProcess* process = NodeAt(simulation, address)) {
       const node::NodeStats stats = process->node().Stats();
       one_rt += stats.strong_one_round_trip;
       operations += stats.strong_operations;
+      moves += stats.strong_moves_succeeded;
+      moves_failed += stats.strong_moves_failed;
+      restarted += stats.strong_operations_restarted;
+      refused_moved += stats.strong_refused_moved;
+      refused_not_ready += stats.strong_refused_not_ready;
+      refused_not_member += stats.strong_refused_not_member;
     }
   }
+  outcome.metrics["strong_moves_succeeded"] = moves;
+  outcome.metrics["strong_moves_started_under_traffic"] = moves_started() - moves_before_traffic;
+  outcome.metrics["strong_moves_failed"] = moves_failed;
+  outcome.metrics["strong_operations_restarted"] = restarted;
+  outcome.metrics["strong_refused_moved"] = refused_moved;
+  outcome.metrics["strong_refused_not_ready"] = refused_not_ready;
+  outcome.metrics["strong_refused_not_member"] = refused_not_member;
   outcome.metrics["strong_operations"] = operations;
   outcome.metrics["mid_input_crashes"] = simulation.mid_input_crashes();
   outcome.metrics["strong_one_round_trip"] = one_rt;
@@ -329,18 +474,32 @@ void RegisterStrongClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("strong-cluster",
                "a strong bucket on real nodes: clients read, put and delete hot keys under "
                "crashes, partitions, loss and clock skew; linearizability checked",
-               [](const ScenarioOptions& options) { return RunStrongClusterWith(options, false); });
+               [](const ScenarioOptions& options) { return RunStrongClusterWith(options, {}); });
   registry.Add("strong-cluster-dueling",
                "strong-cluster with every primary coordinating the writes it receives, so "
                "coordinators contend for the keys' ballots",
                [](const ScenarioOptions& options) {
-                 return RunStrongClusterWith(options, false, /*dueling=*/true);
+                 return RunStrongClusterWith(options, {.dueling = true});
+               });
+  registry.Add("strong-cluster-membership",
+               "strong-cluster while a node joins, another leaves and a third changes weight "
+               "under the traffic and the faults: the keys' acceptors move",
+               [](const ScenarioOptions& options) {
+                 return RunStrongClusterWith(options, {.membership = true});
+               });
+  registry.Add("strong-cluster-membership-unfenced",
+               "strong-cluster-membership with acceptors that keep serving an epoch a move is "
+               "replacing (no fencing: a deliberately broken protocol; expected to fail)",
+               [](const ScenarioOptions& options) {
+                 return RunStrongClusterWith(
+                     options, {.dueling = true, .membership = true, .unfenced = true});
                });
   registry.Add("strong-cluster-unsafe-skip-prepare",
                "strong-cluster-dueling with writes skipping phase 1 (a deliberately broken "
                "protocol; expected to fail)",
                [](const ScenarioOptions& options) {
-                 return RunStrongClusterWith(options, true, /*dueling=*/true);
+                 return RunStrongClusterWith(options,
+                                             {.unsafe_skip_prepare = true, .dueling = true});
                });
 }
 

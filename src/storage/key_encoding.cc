@@ -65,6 +65,22 @@ Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded) {
   return decoded;
 }
 
+std::string EncodeStrongConfigKey(std::uint32_t partition) {
+  std::string out;
+  AppendBigEndian32(out, partition);
+  out.push_back('\0');
+  return out;
+}
+
+bool IsStrongConfigKey(std::string_view encoded) {
+  return encoded.size() == kPartitionBytes + 1 && encoded[kPartitionBytes] == '\0';
+}
+
+std::uint32_t PartitionOfKey(std::string_view encoded) {
+  MERIDIAN_CHECK(encoded.size() >= kPartitionBytes);
+  return ReadBigEndian32(encoded);
+}
+
 KeyRange PartitionRange(std::uint32_t partition) {
   KeyRange range;
   AppendBigEndian32(range.begin, partition);

@@ -15,6 +15,14 @@ namespace meridian::storage {
 
 std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket, std::string_view key);
 
+// The reserved key of a partition's strong configuration record in Column::kStrong:
+// partition | 0 (a bucket length no object key has). Sorts before the partition's objects.
+std::string EncodeStrongConfigKey(std::uint32_t partition);
+bool IsStrongConfigKey(std::string_view encoded);
+// The partition of any partition-prefixed key (object keys, strong configuration keys);
+// requires at least 4 bytes.
+std::uint32_t PartitionOfKey(std::string_view encoded);
+
 struct DecodedObjectKey {
   std::uint32_t partition = 0;
   ObjectId id;

@@ -18,11 +18,14 @@ class StrongAcceptorTest : public NodeFixture {
  protected:
   const std::string key_ = storage::EncodeObjectKey(3, "b", "k");
 
+  // `epoch` 1: the configuration a node that created its cluster starts every partition with.
   proto::StrongReply Send(proto::StrongRequest::Kind kind, Ballot ballot,
-                          const RegisterValue* value = nullptr, std::string key = "") {
+                          const RegisterValue* value = nullptr, std::string key = "",
+                          std::uint64_t epoch = 1) {
     proto::PeerMessage message;
     proto::StrongRequest* request = message.mutable_strong_request();
     request->set_request_id(++request_id_);
+    request->set_epoch(epoch);
     request->set_storage_key(key.empty() ? key_ : key);
     request->set_kind(kind);
     if (!ballot.IsZero()) replication::ToProto(ballot, request->mutable_ballot());
@@ -106,6 +109,28 @@ TEST_F(StrongAcceptorTest, AFullDiskSitsTheRoundOutButStillAnswersQueries) {
   EXPECT_TRUE(reply.granted());
   node_->SetStorageCondition(Status::Ok());
   reply = Send(proto::StrongRequest::KIND_PREPARE, Ballot{1, 7, 1, 0});
+  EXPECT_TRUE(reply.granted());
+}
+
+TEST_F(StrongAcceptorTest, RequestsOfAnotherEpochAreRedirectedOrRefusedWithoutAChange) {
+  const Ballot b1{1, 7, 1, 0};
+  // Epoch 0 (a coordinator that knows no configuration): pointed to the one this node serves.
+  proto::StrongReply reply = Send(proto::StrongRequest::KIND_PREPARE, b1, nullptr, "", 0);
+  EXPECT_EQ(reply.status_code(), 0u);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_MOVED);
+  EXPECT_EQ(reply.configuration().epoch(), 1u);
+  ASSERT_EQ(reply.configuration().members_size(), 1);
+  EXPECT_FALSE(reply.granted());
+  // A newer epoch than this node has: not ready.
+  reply = Send(proto::StrongRequest::KIND_PREPARE, b1, nullptr, "", 2);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_NOT_READY);
+  EXPECT_FALSE(reply.granted());
+  auto stored = engine_.Get(storage::Column::kStrong, key_);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value());
+  // The right epoch is served.
+  reply = Send(proto::StrongRequest::KIND_PREPARE, b1, nullptr, "", 1);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_SERVED);
   EXPECT_TRUE(reply.granted());
 }
 

@@ -26,6 +26,8 @@ TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
   stats.strong_operations = 10;
   stats.strong_one_round_trip = 8;
   stats.strong_round_trips = 13;
+  stats.strong_moves_succeeded = 5;
+  stats.strong_refused_not_ready = 2;
 
   const std::string text = RenderNodeMetrics(stats);
   for (const std::string line : {
@@ -43,6 +45,8 @@ TEST(NodeMetricsTest, BackgroundWorkIsShownPerKindWithTheLimits) {
            "meridian_strong_one_round_trip_total 8\n",
            "meridian_strong_round_trips_total 13\n",
            "meridian_strong_in_flight 0\n",
+           "meridian_strong_moves_total{outcome=\"succeeded\"} 5\n",
+           "meridian_strong_refused_total{reason=\"not_ready\"} 2\n",
            "# TYPE meridian_background_throttled_total counter\n",
            "# TYPE meridian_background_streams gauge\n",
        }) {
