@@ -29,6 +29,11 @@ another 5xx, a client timeout or a broken connection is "unknown" for a write, d
     0, the history has enough successful operations, compare-and-sets and operations inside
     partitions not to pass vacuously, and after the heal every node reads the same value of
     every key (those final reads are in the history too).
+  test_membership_changes_under_load_stay_linearizable: four nodes under the same load; a
+    fifth joins, then node2 leaves, so the hot keys' acceptors move (the partitions'
+    configurations, docs/design/strong.md "Membership changes"); lincheck exits 0, moves
+    happened, every operation of the last seconds succeeds on the new membership and the final
+    reads agree.
   test_lincheck_flags_a_tampered_history (the control): a short sequential history recorded on
     a healthy 3-node cluster is linearizable; the same history with one read changed to observe
     a value overwritten before the read began is not (exit 1) -- so the check above can fail.
@@ -50,7 +55,8 @@ import pytest
 import requests
 
 import partition
-from cluster_util import make_strong, new_session, poll, running_cluster
+from cluster_util import (cluster_settled, make_strong, members_by_id, new_session, poll,
+                          running_cluster)
 from conftest import meridian_bin
 
 NODE_IDS = ["node%d" % i for i in range(1, 6)]
@@ -504,3 +510,108 @@ def test_lincheck_flags_a_tampered_history(small_cluster, tmp_path):
     assert code == 1, "lincheck exit %d for a stale read: %s" % (code, verdict)
     assert "t-0" in verdict, verdict
     print("tampered history: %s" % verdict)
+
+
+# --- membership changes under load ---------------------------------------------------------
+
+MEMBERSHIP_IDS = ["node1", "node2", "node3", "node4"]
+JOIN_AT_S = 4
+LEAVE_AT_S = 11
+MEMBERSHIP_LOAD_S = 24
+SETTLE_DEADLINE_S = 60
+
+
+@pytest.fixture
+def four_nodes(request):
+    """Four nodes on their own loopback addresses, BUCKET strong everywhere; the Cluster is
+    yielded so that the test can start a fifth."""
+    with running_cluster(request, "e2e-lin-members-%d" % time.monotonic_ns(), MEMBERSHIP_IDS,
+                         FORM_DEADLINE_S, extra_args=NODE_ARGS,
+                         peer_hosts=partition.loopback_hosts()) as made:
+        make_strong([made[name] for name in MEMBERSHIP_IDS], BUCKET, BUCKET_DEADLINE_S)
+        yield made
+
+
+def strong_moves(nodes):
+    total = 0
+    for node in nodes:
+        total += node.metrics().get('meridian_strong_moves_total{outcome="succeeded"}', 0)
+    return total
+
+
+def test_membership_changes_under_load_stay_linearizable(four_nodes, tmp_path):
+    cluster = four_nodes
+    first = cluster["node1"]
+    # Clients use the nodes that stay; the joiner once it knows the bucket is strong (a node
+    # serves a bucket it has not heard of as eventual: docs/api.md).
+    targets = [cluster[name] for name in ("node1", "node3", "node4")]
+    moves_before = strong_moves([cluster[name] for name in MEMBERSHIP_IDS])
+    history = History()
+    started = time.monotonic()
+    deadline = started + MEMBERSHIP_LOAD_S
+    clients = [Client(i, history) for i in range(CLIENTS)]
+    threads = [threading.Thread(target=run_client, args=(client, targets, deadline, 2000 + i),
+                                name="client-%d" % i, daemon=True)
+               for i, client in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    events = []
+    try:
+        time.sleep(JOIN_AT_S)
+        joiner = cluster.start_node("node5", seeds=[first.peer_address])
+        events.append(("join", round(time.monotonic() - started, 1)))
+
+        def knows_strong():
+            props = joiner.get_json("/v1/buckets/" + BUCKET)["props"]
+            return props["consistency"] == "strong", props
+        poll(knows_strong, BUCKET_DEADLINE_S, "node5 knows bucket %s is strong" % BUCKET)
+        targets.append(joiner)
+        time.sleep(max(0.0, started + LEAVE_AT_S - time.monotonic()))
+        response = first.post_json("/v1/cluster/leave", {"node": "node2"})
+        assert 200 <= response.status_code < 300, (response.status_code, response.text)
+        events.append(("leave node2", round(time.monotonic() - started, 1)))
+    finally:
+        join_deadline = deadline + 2 * REQUEST_TIMEOUT_S + 30
+        for thread in threads:
+            thread.join(timeout=max(0.1, join_deadline - time.monotonic()))
+    stuck = [thread.name for thread in threads if thread.is_alive()]
+    remaining = [cluster[name] for name in ("node1", "node3", "node4", "node5")]
+    poll(cluster_settled(remaining, ["node1", "node3", "node4", "node5"]), SETTLE_DEADLINE_S,
+         "the cluster settles without node2")
+
+    def node2_removed():
+        views = [members_by_id(node.status()).get("node2", {}).get("status") for node in remaining]
+        return all(view == "removed" for view in views), views
+    poll(node2_removed, SETTLE_DEADLINE_S, "node2 is removed everywhere")
+    # The new membership serves every key: a last round of operations, all through it.
+    tail = Client(CLIENTS + 1, history)
+    for key in KEYS:
+        for node in remaining:
+            tail.write(node, key)
+    final_reader = Client(CLIENTS, history)
+    final_error = None
+    try:
+        poll(final_reads_agree(final_reader, remaining), FINAL_READ_DEADLINE_S,
+             "after the changes, every node reads the same value of every key")
+    except AssertionError as error:
+        final_error = error
+    moves = strong_moves(remaining) - moves_before
+
+    path = history.write(tmp_path / "history.jsonl")
+    code, verdict = run_lincheck(path)
+    ok_ops = [op for op in history.ops if op["outcome"] == "ok"]
+    tail_ops = [op for op in history.ops if op["client"] == CLIENTS + 1]
+    report = ("%d operations (%d ok) in %.1f s; by op/outcome %s; errors %s; events %s; "
+              "moves %d; history %s; lincheck exit %d: %s"
+              % (len(history.ops), len(ok_ops), time.monotonic() - started, history.summary(),
+                 history.errors, events, moves, path, code, verdict))
+    print(report)
+    assert code == 0, "the history is not linearizable (or lincheck could not decide):\n" + report
+    assert not stuck, "client threads did not stop: %s\n%s" % (stuck, report)
+    assert not history.problems, "answers no node may give: %s\n%s" % (history.problems[:20],
+                                                                       report)
+    assert final_error is None, "%s\n%s" % (final_error, report)
+    assert len(ok_ops) >= OK_OPS_MIN, report
+    assert all(op["outcome"] == "ok" for op in tail_ops), report
+    # Partitions' configurations moved to the joiner and away from the leaver.
+    assert moves > 0, report
