@@ -80,6 +80,21 @@ void Membership::RunClaimant() {
     planned = true;
   }
 
+  // (2b) A removed owner streams nothing: its partitions flip to their pending owners at once.
+  //      The new owner starts empty and is refilled from the other replicas (anti-entropy,
+  //      read repair), as after a lost disk; the other n-1 replicas keep every key meanwhile.
+  {
+    const Ring& current = working ? *working : state_.ring();
+    std::vector<std::uint32_t> orphaned;
+    for (std::uint32_t partition = 0; partition < current.partition_count(); ++partition) {
+      if (!current.PendingOwner(partition)) continue;
+      const Member* owner = state_.FindMember(current.Owner(partition));
+      if (owner != nullptr && owner->status == MemberStatus::kRemoved)
+        orphaned.push_back(partition);
+    }
+    for (std::uint32_t partition : orphaned) ring().Complete(partition).IgnoreError();
+  }
+
   // (3) Flip partitions whose pending owner reported the transfer complete.
   for (const auto& [partition, from_id] : completed_transfers_) {
     const auto pending = (working ? *working : state_.ring()).PendingOwner(partition);

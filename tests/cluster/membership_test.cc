@@ -274,6 +274,23 @@ TEST(Membership, RemoveTakesEffectImmediatelyAndOwnershipMovesOff) {
   EXPECT_EQ(state.FindMember("n4")->status, MemberStatus::kRemoved);
 }
 
+// A removed node streams nothing, so nothing reports its partitions' transfers complete: they
+// must flip by themselves (found by the e2e test of strong buckets under membership changes,
+// where a killed and removed owner's partitions stayed pending for good).
+TEST(Membership, ARemovedOwnersPartitionsFlipWithoutATransfer) {
+  TestNetwork network(16);
+  StartCluster(network, 5);
+  network.Crash("n4");
+  ASSERT_TRUE(network.Node("n2").Remove("n4").ok());
+  ASSERT_GT(network.Settle(30), 0);
+  const Ring& ring = network.Node("n1").state().ring();
+  EXPECT_EQ(OwnedCount(ring, "n4"), 0);
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    EXPECT_FALSE(ring.PendingOwner(partition).has_value() && ring.Owner(partition) == "n4")
+        << "partition " << partition << " still waits for the removed n4";
+  }
+}
+
 TEST(Membership, SetWeightChangesOwnershipTargets) {
   TestNetwork network(7);
   StartCluster(network, 4);

@@ -30,10 +30,10 @@ another 5xx, a client timeout or a broken connection is "unknown" for a write, d
     partitions not to pass vacuously, and after the heal every node reads the same value of
     every key (those final reads are in the history too).
   test_membership_changes_under_load_stay_linearizable: four nodes under the same load; a
-    fifth joins, then node2 leaves, so the hot keys' acceptors move (the partitions'
-    configurations, docs/design/strong.md "Membership changes"); lincheck exits 0, moves
-    happened, every operation of the last seconds succeeds on the new membership and the final
-    reads agree.
+    fifth joins, node2 leaves, node3 is killed and removed, so the hot keys' acceptors move
+    (the partitions' configurations, docs/design/strong.md "Membership changes"); lincheck
+    exits 0, moves happened, a write of every key through every remaining node succeeds and the
+    final reads agree.
   test_lincheck_flags_a_tampered_history (the control): a short sequential history recorded on
     a healthy 3-node cluster is linearizable; the same history with one read changed to observe
     a value overwritten before the read began is not (exit 1) -- so the check above can fail.
@@ -517,7 +517,8 @@ def test_lincheck_flags_a_tampered_history(small_cluster, tmp_path):
 MEMBERSHIP_IDS = ["node1", "node2", "node3", "node4"]
 JOIN_AT_S = 4
 LEAVE_AT_S = 11
-MEMBERSHIP_LOAD_S = 24
+REMOVE_AT_S = 17
+MEMBERSHIP_LOAD_S = 26
 SETTLE_DEADLINE_S = 60
 
 
@@ -570,19 +571,30 @@ def test_membership_changes_under_load_stay_linearizable(four_nodes, tmp_path):
         response = first.post_json("/v1/cluster/leave", {"node": "node2"})
         assert 200 <= response.status_code < 300, (response.status_code, response.text)
         events.append(("leave node2", round(time.monotonic() - started, 1)))
+        # A crash and a remove: node3 is killed (clients stop using it first) and removed at
+        # once, so the partitions it was a member of move without it.
+        time.sleep(max(0.0, started + REMOVE_AT_S - time.monotonic()))
+        victim = cluster["node3"]
+        targets.remove(victim)
+        victim.kill()
+        response = first.post_json("/v1/cluster/remove", {"node": "node3"})
+        assert 200 <= response.status_code < 300, (response.status_code, response.text)
+        events.append(("kill and remove node3", round(time.monotonic() - started, 1)))
     finally:
         join_deadline = deadline + 2 * REQUEST_TIMEOUT_S + 30
         for thread in threads:
             thread.join(timeout=max(0.1, join_deadline - time.monotonic()))
     stuck = [thread.name for thread in threads if thread.is_alive()]
-    remaining = [cluster[name] for name in ("node1", "node3", "node4", "node5")]
-    poll(cluster_settled(remaining, ["node1", "node3", "node4", "node5"]), SETTLE_DEADLINE_S,
-         "the cluster settles without node2")
+    remaining = [cluster[name] for name in ("node1", "node4", "node5")]
+    poll(cluster_settled(remaining, ["node1", "node4", "node5"]), SETTLE_DEADLINE_S,
+         "the cluster settles without node2 and node3")
 
-    def node2_removed():
-        views = [members_by_id(node.status()).get("node2", {}).get("status") for node in remaining]
-        return all(view == "removed" for view in views), views
-    poll(node2_removed, SETTLE_DEADLINE_S, "node2 is removed everywhere")
+    def both_removed():
+        views = [(members_by_id(node.status()).get("node2", {}).get("status"),
+                  members_by_id(node.status()).get("node3", {}).get("status"))
+                 for node in remaining]
+        return all(view == ("removed", "removed") for view in views), views
+    poll(both_removed, SETTLE_DEADLINE_S, "node2 and node3 are removed everywhere")
     # The new membership serves every key: a last round of operations, all through it.
     tail = Client(CLIENTS + 1, history)
     for key in KEYS:
