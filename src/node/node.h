@@ -140,6 +140,9 @@ struct StrongConfig {
   std::uint64_t move_timeout_ms = 30'000;
   std::uint64_t move_retry_ms = 1'000;
   std::uint64_t move_check_interval_ms = 200;
+  // A move wanted this long is run by any member of the configuration, not only the first
+  // reachable one.
+  std::uint64_t move_takeover_ms = 5'000;
   std::size_t move_page_bytes_max = 1 << 20;
   // TEST ONLY (StrongMoveConfig::install_delay_ms): the simulator's slow copy.
   std::uint64_t move_install_delay_ms = 0;
@@ -329,6 +332,13 @@ class Node {
   bool StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms);
   void PumpMove(std::uint32_t partition);
   void FinishMove(std::uint32_t partition);
+  // A majority of the move's old members answered its register with a newer configuration:
+  // the move is obsolete (it finished); this node stops serving the old epoch.
+  void ObsoleteMove(std::uint32_t partition, const replication::StrongConfiguration& newer);
+  // Whether strong requests may be sent to `node` now: itself, or a member that is not
+  // removed (the failure detector stops watching removed members and calls them alive), that
+  // this node sees reachable and whose address it knows.
+  bool StrongPeerUsable(const cluster::NodeId& node) const;
   // The configuration a coordinator here uses for `partition` (the ring's primaries at epoch 0
   // when it knows none: acceptors answer that with the configuration they know).
   replication::StrongConfiguration StrongConfigurationFor(std::uint32_t partition) const;

@@ -54,9 +54,21 @@ Result<Node::StrongAnswer> Node::Accept(const proto::StrongRequest& request) {
       ++strong_refused_[static_cast<std::size_t>(answer.check.verdict)];
       return answer;
     }
-  } else if (!slot.local.has_value()) {
-    answer.check = {replication::EpochVerdict::kNotMember, {}};
-    return answer;
+  } else {
+    // The configuration register of epoch E lives on E's members: only a node active at E
+    // answers for it (also after retiring E, so that a move can be finished), never one that
+    // moved on — a late mover must not write an old epoch's register into a newer one's.
+    if (!slot.local.has_value()) {
+      answer.check = {replication::EpochVerdict::kNotMember, {}};
+      return answer;
+    }
+    if (slot.local->active.epoch == 0 || slot.local->active.epoch != request.epoch()) {
+      const replication::StrongConfiguration& newest = replication::NewestKnown(*slot.local);
+      answer.check = newest.epoch > request.epoch()
+                         ? replication::EpochCheck{replication::EpochVerdict::kMoved, newest}
+                         : replication::EpochCheck{replication::EpochVerdict::kNotReady, {}};
+      return answer;
+    }
   }
   // A full or failing disk takes no promise and no proposal: this acceptor sits the round out.
   if (writes && !storage_condition_.ok()) return storage_condition_;
@@ -93,7 +105,9 @@ Result<Node::StrongAnswer> Node::Accept(const proto::StrongRequest& request) {
       }
       if (register_key) {
         auto configuration = replication::DecodeConfiguration(value->bytes);
-        if (!value->present || !configuration.ok() || configuration->epoch == 0) {
+        if (!value->present || !configuration.ok() ||
+            (configuration->epoch != request.epoch() &&
+             configuration->epoch != request.epoch() + 1)) {
           return Status::InvalidArgument(
               "a configuration register's proposal holds no configuration");
         }
@@ -218,9 +232,8 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
     // Writes of a key go to one place, its first reachable primary: there they are serialised
     // and keep the fast path, instead of coordinators dueling over the key's ballots.
     const auto target =
-        std::find_if(acceptors.begin(), acceptors.end(), [this](const cluster::NodeId& node) {
-          return node == config_.node_id || (Reachable(node) && !AddressOf(node).empty());
-        });
+        std::find_if(acceptors.begin(), acceptors.end(),
+                     [this](const cluster::NodeId& node) { return StrongPeerUsable(node); });
     if (target != acceptors.end() && *target != config_.node_id) {
       Forward(origin, request, *target, hops);
       return;
@@ -341,9 +354,8 @@ void Node::StartStrong(const Origin& origin, ClientRequest request,
   config.widen_after_ms = config_.strong.widen_after_ms;
   // Preferred first (thrifty phases): the primaries this node sees reachable, in preference
   // order, then the others.
-  std::stable_partition(acceptors.begin(), acceptors.end(), [this](const cluster::NodeId& node) {
-    return node == config_.node_id || (Reachable(node) && !AddressOf(node).empty());
-  });
+  std::stable_partition(acceptors.begin(), acceptors.end(),
+                        [this](const cluster::NodeId& node) { return StrongPeerUsable(node); });
   const std::uint64_t now_ms = NowMs();
   const std::size_t count = acceptors.size();
   const std::uint64_t id_number = next_coordination_id_++;

@@ -129,7 +129,17 @@ Status Node::InstallForMove(const proto::StrongInstallRequest& request) {
     }
     const StrongPartitions::Slot& slot = strong_partitions_.at(partition);
     next = slot.local.value_or(replication::PartitionConfigState{});
-    replication::MergeAcceptorState(next->register_state, *incoming);
+    // Registers of different epochs are different registers: a newer epoch's replaces an
+    // older one's (promises only rise), an older one's never overwrites a newer one's.
+    const std::uint64_t local_epoch = replication::AcceptedConfiguration(*next).epoch;
+    if (chosen->epoch > local_epoch) {
+      const replication::Ballot promised =
+          std::max(next->register_state.promised, incoming->promised);
+      next->register_state = *incoming;
+      next->register_state.promised = std::max(promised, incoming->accepted);
+    } else if (chosen->epoch == local_epoch) {
+      replication::MergeAcceptorState(next->register_state, *incoming);
+    }
     const replication::StrongConfiguration accepted = replication::AcceptedConfiguration(*next);
     // Active at the new epoch once the whole copy is here, unless the register already moved
     // on (a late install of an older move).
@@ -202,6 +212,13 @@ Result<std::vector<std::pair<std::string, replication::AcceptorState>>> DecodePa
 
 }  // namespace
 
+bool Node::StrongPeerUsable(const cluster::NodeId& node) const {
+  if (node == config_.node_id) return true;
+  const cluster::Member* member = membership_->state().FindMember(node);
+  return member != nullptr && member->status != cluster::MemberStatus::kRemoved &&
+         !member->peer_address.empty() && Reachable(node);
+}
+
 std::uint32_t Node::StrongPartitionsUnsettled() const {
   std::uint32_t unsettled = 0;
   for (std::uint32_t partition = 0; partition < strong_partitions_.size(); ++partition) {
@@ -212,7 +229,8 @@ std::uint32_t Node::StrongPartitionsUnsettled() const {
     }
     if (!slot.local.has_value() || slot.local->active.epoch == 0 ||
         slot.local->retired >= slot.local->active.epoch ||
-        slot.local->known.epoch > slot.local->active.epoch) {
+        slot.local->known.epoch > slot.local->active.epoch ||
+        slot.accepted.epoch > slot.local->active.epoch) {
       continue;  // serves nothing, or knows it was replaced
     }
     if (slot.local->active.members != PrimariesOf(partition, placement_n_max_)) ++unsettled;
@@ -226,6 +244,17 @@ void Node::TickStrongMoves(std::uint64_t now_ms) {
     StrongPartitions::Slot& slot = strong_partitions_.at(partition);
     if (slot.move == nullptr) continue;
     slot.move->OnTime(now_ms);
+    if (slot.move->state() == replication::StrongMove::State::kInstalling) {
+      // New members that were removed meanwhile are not waited for; one that is merely
+      // unreachable is, until the move's deadline.
+      const auto& members = slot.move->to().members;
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        const cluster::Member* member = membership_->state().FindMember(members[i]);
+        if (member == nullptr || member->status == cluster::MemberStatus::kRemoved) {
+          slot.move->SkipInstall(i);
+        }
+      }
+    }
     PumpMove(partition);
   }
   if (now_ms < next_move_check_ms_ || config_.peer_address.empty()) return;
@@ -246,17 +275,25 @@ bool Node::StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms) {
   const replication::PartitionConfigState& state = *slot.local;
   const replication::StrongConfiguration& from = state.active;
   if (from.epoch == 0 || from.members.empty()) return false;
-  // The first member of the configuration that this node sees reachable runs its moves.
-  const auto first =
-      std::find_if(from.members.begin(), from.members.end(), [this](const cluster::NodeId& node) {
-        return node == config_.node_id || (Reachable(node) && !AddressOf(node).empty());
-      });
-  if (first == from.members.end() || *first != config_.node_id) return false;
   const std::vector<cluster::NodeId> target = PrimariesOf(partition, placement_n_max_);
   if (target.empty()) return false;
   const bool under_way = replication::NewestKnown(state).epoch > from.epoch ||
                          slot.accepted.epoch > from.epoch || state.retired >= from.epoch;
-  if (!under_way && target == from.members) return false;
+  if (!under_way && target == from.members) {
+    slot.move_wanted_since_ms = 0;
+    return false;
+  }
+  if (slot.move_wanted_since_ms == 0) slot.move_wanted_since_ms = now_ms;
+  // The first member of the configuration that this node sees reachable runs its moves; any
+  // member does once one has been wanted for move_takeover_ms (a member the moves passed by
+  // learns so that it was replaced: the old members answer with the newer configuration).
+  const auto first =
+      std::find_if(from.members.begin(), from.members.end(),
+                   [this](const cluster::NodeId& node) { return StrongPeerUsable(node); });
+  const bool first_here = first != from.members.end() && *first == config_.node_id;
+  if (!first_here && now_ms < slot.move_wanted_since_ms + config_.strong.move_takeover_ms) {
+    return false;
+  }
   for (const cluster::NodeId& member : target) {
     if (member != config_.node_id && AddressOf(member).empty()) return false;
   }
@@ -281,6 +318,7 @@ bool Node::StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms) {
   slot.move = std::make_unique<replication::StrongMove>(
       move_config, from, from_value, target, std::move(factors), strong_round_floor_,
       env_.random->NextU64(), now_ms, now_ms + config_.strong.move_timeout_ms);
+  slot.moved_members.clear();
   ++strong_moves_running_;
   ++strong_moves_started_;
   PumpMove(partition);
@@ -289,7 +327,8 @@ bool Node::StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms) {
 
 void Node::PumpMove(std::uint32_t partition) {
   StrongPartitions::Slot& slot = strong_partitions_.at(partition);
-  for (int rounds = 0; rounds < 64 && slot.move != nullptr; ++rounds) {
+  std::optional<replication::StrongConfiguration> obsolete;
+  for (int rounds = 0; rounds < 64 && slot.move != nullptr && !obsolete; ++rounds) {
     replication::StrongMove& move = *slot.move;
     bool any = false;
     const std::string register_key = storage::EncodeStrongConfigKey(partition);
@@ -297,9 +336,15 @@ void Node::PumpMove(std::uint32_t partition) {
       any = true;
       const cluster::NodeId& member = move.from().members[request.acceptor];
       if (member == config_.node_id) {
-        auto answer = Accept(StrongRequestToWire(request, register_key, 0, 0));
+        auto answer = Accept(StrongRequestToWire(request, register_key, 0, move.from().epoch));
         if (answer.ok() && answer->check.verdict == replication::EpochVerdict::kServe) {
           move.OnRegisterReply(request.acceptor, request.kind, request.ballot, answer->reply);
+        } else if (answer.ok() && answer->check.verdict == replication::EpochVerdict::kMoved &&
+                   answer->check.newest.epoch > move.from().epoch) {
+          slot.moved_members.insert(request.acceptor);
+          if (slot.moved_members.size() > move.from().members.size() / 2) {
+            obsolete = answer->check.newest;
+          }
         }
         continue;
       }
@@ -316,7 +361,8 @@ void Node::PumpMove(std::uint32_t partition) {
                                                 address};
       cluster::Outbound& out = outbound_.emplace_back();
       out.to_address = address;
-      *out.message.mutable_strong_request() = StrongRequestToWire(request, register_key, call, 0);
+      *out.message.mutable_strong_request() =
+          StrongRequestToWire(request, register_key, call, move.from().epoch);
     }
     for (const replication::StrongScanPage& page : move.TakeScans()) {
       any = true;
@@ -378,6 +424,10 @@ void Node::PumpMove(std::uint32_t partition) {
     }
     if (!any) break;
   }
+  if (obsolete && slot.move != nullptr) {
+    ObsoleteMove(partition, *obsolete);
+    return;
+  }
   if (slot.move != nullptr && (slot.move->state() == replication::StrongMove::State::kSucceeded ||
                                slot.move->state() == replication::StrongMove::State::kFailed)) {
     FinishMove(partition);
@@ -412,6 +462,27 @@ void Node::FinishMove(std::uint32_t partition) {
   }
 }
 
+void Node::ObsoleteMove(std::uint32_t partition, const replication::StrongConfiguration& newer) {
+  StrongPartitions::Slot& slot = strong_partitions_.at(partition);
+  MERIDIAN_CHECK(slot.move != nullptr);
+  const std::uint64_t from_epoch = slot.move->from().epoch;
+  strong_partitions_.Learn(partition, newer);
+  slot.move.reset();
+  --strong_moves_running_;
+  ++strong_moves_failed_;
+  for (auto it = strong_move_calls_.begin(); it != strong_move_calls_.end();) {
+    it = it->second.partition == partition ? strong_move_calls_.erase(it) : std::next(it);
+  }
+  // The partition is past the epoch this node served: it serves nothing of it any more (a
+  // later move installs it again if it is a member).
+  if (slot.local.has_value() && slot.local->active.epoch == from_epoch) {
+    replication::PartitionConfigState state = *slot.local;
+    state.active = {};
+    if (newer.epoch > state.known.epoch) state.known = newer;
+    strong_partitions_.Store(*env_.engine, partition, std::move(state)).IgnoreError();
+  }
+}
+
 void Node::OnStrongScanReply(const std::string& from_address, const proto::StrongScanReply& reply) {
   const auto call = strong_move_calls_.find(reply.request_id());
   if (call == strong_move_calls_.end() || call->second.address != from_address ||
@@ -438,10 +509,20 @@ void Node::OnStrongMoveRegisterReply(const std::string& from_address,
   const StrongMoveCall info = call->second;
   strong_move_calls_.erase(call);
   StrongPartitions::Slot& slot = strong_partitions_.at(info.partition);
-  if (slot.move == nullptr || reply.status_code() != 0 ||
-      reply.verdict() != proto::StrongReply::VERDICT_SERVED) {
+  if (slot.move == nullptr || reply.status_code() != 0) return;
+  if (reply.verdict() == proto::StrongReply::VERDICT_MOVED) {
+    auto newer = replication::ConfigurationFromProto(reply.configuration());
+    if (newer.ok() && newer->epoch > slot.move->from().epoch) {
+      // One member past the epoch does not make the move finished (its install may have
+      // reached only that member); a majority does: no quorum of the old register is left.
+      slot.moved_members.insert(info.member);
+      if (slot.moved_members.size() > slot.move->from().members.size() / 2) {
+        ObsoleteMove(info.partition, *newer);
+      }
+    }
     return;
   }
+  if (reply.verdict() != proto::StrongReply::VERDICT_SERVED) return;
   replication::AcceptorReply answer;
   answer.granted = reply.granted();
   answer.ballot = replication::BallotFromProto(reply.ballot());

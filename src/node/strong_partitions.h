@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "core/status.h"
@@ -25,7 +26,9 @@ class StrongPartitions {
     replication::StrongConfiguration accepted;  // the configuration in local's register
     replication::StrongConfiguration learnt;    // from acceptors' answers (coordinator side)
     std::unique_ptr<replication::StrongMove> move;
-    std::uint64_t move_not_before_ms = 0;  // after a failed move
+    std::uint64_t move_not_before_ms = 0;    // after a failed move
+    std::uint64_t move_wanted_since_ms = 0;  // 0: no move wanted
+    std::set<std::size_t> moved_members;     // of the running move's old members: past its epoch
   };
 
   explicit StrongPartitions(std::uint32_t partition_count) : slots_(partition_count) {}

@@ -175,10 +175,21 @@ void StrongMove::OnInstallAck(std::size_t member, std::uint64_t page) {
     ++cursor.page;
     QueueInstall(member);
   }
+  if (!install_covered_ms_ && InstallCovered()) install_covered_ms_ = now_ms_;
+  FinishInstallIfDone();
+}
+
+void StrongMove::SkipInstall(std::size_t member) {
+  if (state_ != State::kInstalling || member >= installs_.size()) return;
+  installs_[member].skipped = true;
+  FinishInstallIfDone();
+}
+
+void StrongMove::FinishInstallIfDone() {
   for (const InstallCursor& each : installs_) {
-    if (!each.done) return;
+    if (!each.done && !each.skipped) return;
   }
-  state_ = State::kSucceeded;
+  if (InstallCovered()) state_ = State::kSucceeded;
 }
 
 bool StrongMove::InstallCovered() const {
@@ -200,6 +211,11 @@ void StrongMove::OnTime(std::uint64_t now_ms) {
   }
   if (state_ == State::kCollected && now_ms >= collected_ms_ + config_.install_delay_ms) {
     StartInstall();
+  }
+  if (state_ == State::kInstalling && install_covered_ms_ && config_.install_grace_ms > 0 &&
+      now_ms >= *install_covered_ms_ + config_.install_grace_ms) {
+    state_ = State::kSucceeded;
+    return;
   }
   if (now_ms >= deadline_ms_) {
     if (state_ == State::kInstalling && InstallCovered()) {
@@ -223,7 +239,9 @@ void StrongMove::OnTime(std::uint64_t now_ms) {
   }
   for (std::size_t member = 0; member < installs_.size(); ++member) {
     const InstallCursor& cursor = installs_[member];
-    if (!cursor.done && now_ms >= cursor.asked_ms + config_.resend_after_ms) QueueInstall(member);
+    if (!cursor.done && !cursor.skipped && now_ms >= cursor.asked_ms + config_.resend_after_ms) {
+      QueueInstall(member);
+    }
   }
 }
 

@@ -10,7 +10,7 @@
 //   install   every member of e+1 receives the merged records and, with the last page, the
 //             register holding the chosen configuration, which activates e+1 there.
 //
-// Succeeds once every member of e+1 acknowledged its last page, or at the deadline when
+// Succeeds once every member of e+1 acknowledged its last page, or `install_grace_ms` after
 // enough did to cover every key's acceptors (the others stay "not ready"); fails at the
 // deadline otherwise. Requests lost on the way are sent again after `resend_after_ms`.
 //
@@ -39,6 +39,10 @@ struct StrongMoveConfig {
   // Pause between the collect and the install (the simulator's stand-in for copying a large
   // partition, which widens the window a fencing bug needs). 0 in production.
   std::uint64_t install_delay_ms = 0;
+  // Once the members that installed cover every key's acceptors, the others get this long
+  // before the move ends without them (they stay "not ready" until a later move); 0: until
+  // the deadline. Members the caller gives up on (SkipInstall) do not wait for it.
+  std::uint64_t install_grace_ms = 0;
 };
 
 struct StrongScanPage {
@@ -83,6 +87,9 @@ class StrongMove {
   void OnScanPage(std::size_t member, const std::string& after,
                   std::vector<std::pair<std::string, AcceptorState>> records, bool done);
   void OnInstallAck(std::size_t member, std::uint64_t page);
+  // The caller knows `member` (of to()) cannot be reached (removed, or down): the move does
+  // not wait for it once the others cover every key's acceptors.
+  void SkipInstall(std::size_t member);
   void OnTime(std::uint64_t now_ms);
 
   State state() const { return state_; }
@@ -99,6 +106,7 @@ class StrongMove {
   void QueueInstall(std::size_t member);
   void Fail(Status status);
   bool InstallCovered() const;
+  void FinishInstallIfDone();
 
   StrongMoveConfig config_;
   StrongConfiguration from_;
@@ -127,8 +135,10 @@ class StrongMove {
     std::string after;       // the first record of `page` comes after this key
     std::uint64_t asked_ms = 0;
     bool done = false;
+    bool skipped = false;
   };
   std::vector<InstallCursor> installs_;
+  std::optional<std::uint64_t> install_covered_ms_;
   std::vector<StrongInstallPage> install_out_;
 };
 

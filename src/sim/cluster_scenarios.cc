@@ -198,7 +198,10 @@ Status CrashWatch::Check() {
 Status CheckClusterConverged(Simulation& simulation, const ExpectedMembers& expected) {
   const std::vector<std::string> live = simulation.live_addresses();
   for (const auto& [address, status] : expected) {
-    if (!simulation.IsUp(address)) return Status::Internal(fmt::format("{} is down", address));
+    // A removed member may be gone for good (crashed, then removed).
+    if (status != cluster::MemberStatus::kRemoved && !simulation.IsUp(address)) {
+      return Status::Internal(fmt::format("{} is down", address));
+    }
   }
   if (live.empty()) return Status::Internal("no node is up");
   const cluster::ClusterState& reference = NodeAt(simulation, live.front())->node().cluster_state();

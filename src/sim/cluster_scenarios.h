@@ -78,7 +78,7 @@ class CrashWatch {
 };
 
 // What the converged cluster must look like: each member's final status. Every address listed
-// must be up in the simulation.
+// must be up in the simulation, except members expected removed (they may be gone for good).
 using ExpectedMembers = std::map<std::string, cluster::MemberStatus>;
 
 // OK when every live node has the same cluster state (digest), the members have exactly the

@@ -134,5 +134,23 @@ TEST_F(StrongAcceptorTest, RequestsOfAnotherEpochAreRedirectedOrRefusedWithoutAC
   EXPECT_TRUE(reply.granted());
 }
 
+// The partition's configuration register answers only for the epoch this node serves: a late
+// mover of an older epoch cannot write into a newer epoch's register.
+TEST_F(StrongAcceptorTest, TheConfigurationRegisterAnswersOnlyForTheActiveEpoch) {
+  const std::string register_key = storage::EncodeStrongConfigKey(3);
+  const Ballot b{5, 7, 1, 0};
+  proto::StrongReply reply =
+      Send(proto::StrongRequest::KIND_PREPARE, b, nullptr, register_key, /*epoch=*/1);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_SERVED);
+  EXPECT_TRUE(reply.granted());
+  reply = Send(proto::StrongRequest::KIND_QUERY, Ballot{}, nullptr, register_key, /*epoch=*/0);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_MOVED);
+  EXPECT_EQ(reply.configuration().epoch(), 1u);
+  reply = Send(proto::StrongRequest::KIND_PREPARE, Ballot{9, 7, 1, 0}, nullptr, register_key,
+               /*epoch=*/2);
+  EXPECT_EQ(reply.verdict(), proto::StrongReply::VERDICT_NOT_READY);
+  EXPECT_FALSE(reply.granted());
+}
+
 }  // namespace
 }  // namespace meridian::node
