@@ -193,6 +193,21 @@ void Node::HandleStrongInstall(const std::string& from_address,
 
 namespace {
 
+// Removes and returns the call a move's reply answers: only the member asked answers, and only
+// with the kind of reply the call expects (nullopt otherwise; the reply is then ignored).
+template <typename Calls, typename Kind>
+std::optional<typename Calls::mapped_type> TakeMoveCall(Calls& calls, std::uint64_t request_id,
+                                                        const std::string& from_address,
+                                                        Kind kind) {
+  const auto call = calls.find(request_id);
+  if (call == calls.end() || call->second.address != from_address || call->second.kind != kind) {
+    return std::nullopt;
+  }
+  auto info = std::move(call->second);
+  calls.erase(call);
+  return info;
+}
+
 // The decoded records of a scan page; Corruption when one is malformed.
 Result<std::vector<std::pair<std::string, replication::AcceptorState>>> DecodePage(
     const proto::StrongScanReply& reply, std::size_t value_bytes_max) {
@@ -484,13 +499,10 @@ void Node::ObsoleteMove(std::uint32_t partition, const replication::StrongConfig
 }
 
 void Node::OnStrongScanReply(const std::string& from_address, const proto::StrongScanReply& reply) {
-  const auto call = strong_move_calls_.find(reply.request_id());
-  if (call == strong_move_calls_.end() || call->second.address != from_address ||
-      call->second.kind != StrongMoveCall::Kind::kScan) {
-    return;
-  }
-  const StrongMoveCall info = call->second;
-  strong_move_calls_.erase(call);
+  const auto taken = TakeMoveCall(strong_move_calls_, reply.request_id(), from_address,
+                                  StrongMoveCall::Kind::kScan);
+  if (!taken) return;
+  const StrongMoveCall& info = *taken;
   StrongPartitions::Slot& slot = strong_partitions_.at(info.partition);
   if (slot.move == nullptr || reply.status_code() != 0) return;  // resent after a while
   auto records = DecodePage(reply, config_.value_bytes_max);
@@ -501,13 +513,10 @@ void Node::OnStrongScanReply(const std::string& from_address, const proto::Stron
 
 void Node::OnStrongMoveRegisterReply(const std::string& from_address,
                                      const proto::StrongReply& reply) {
-  const auto call = strong_move_calls_.find(reply.request_id());
-  if (call == strong_move_calls_.end() || call->second.address != from_address ||
-      call->second.kind != StrongMoveCall::Kind::kRegister) {
-    return;
-  }
-  const StrongMoveCall info = call->second;
-  strong_move_calls_.erase(call);
+  const auto taken = TakeMoveCall(strong_move_calls_, reply.request_id(), from_address,
+                                  StrongMoveCall::Kind::kRegister);
+  if (!taken) return;
+  const StrongMoveCall& info = *taken;
   StrongPartitions::Slot& slot = strong_partitions_.at(info.partition);
   if (slot.move == nullptr || reply.status_code() != 0) return;
   if (reply.verdict() == proto::StrongReply::VERDICT_MOVED) {
@@ -537,13 +546,10 @@ void Node::OnStrongMoveRegisterReply(const std::string& from_address,
 
 void Node::OnStrongInstallReply(const std::string& from_address,
                                 const proto::StrongInstallReply& reply) {
-  const auto call = strong_move_calls_.find(reply.request_id());
-  if (call == strong_move_calls_.end() || call->second.address != from_address ||
-      call->second.kind != StrongMoveCall::Kind::kInstall) {
-    return;
-  }
-  const StrongMoveCall info = call->second;
-  strong_move_calls_.erase(call);
+  const auto taken = TakeMoveCall(strong_move_calls_, reply.request_id(), from_address,
+                                  StrongMoveCall::Kind::kInstall);
+  if (!taken) return;
+  const StrongMoveCall& info = *taken;
   StrongPartitions::Slot& slot = strong_partitions_.at(info.partition);
   if (slot.move == nullptr || reply.status_code() != 0) return;
   slot.move->OnInstallAck(info.member, info.page);
