@@ -357,6 +357,10 @@ class Node {
   void PumpStrong(std::uint64_t id);
   void OnStrongReply(const std::string& from_address, const proto::StrongReply& reply);
   void FinishStrong(std::uint64_t id);
+  // A strong write of `storage_key` ended here: the key is free, and the next write waiting
+  // for it starts (under `configuration`).
+  void StartNextStrongWrite(const std::string& storage_key,
+                            replication::StrongConfiguration configuration, std::uint32_t n);
   void TickStrong(std::uint64_t now_ms);
   void OnReplicaWriteAck(const proto::ReplicaWriteAck& ack);
   void OnReplicaReadReply(const proto::ReplicaReadReply& reply);

@@ -528,15 +528,22 @@ void Node::FinishStrong(std::uint64_t id) {
     reply.status = result.status;
   }
   Deliver(coordination.origin, coordination.op, std::move(reply));
-  if (!write) return;
-  strong_busy_keys_.erase(coordination.storage_key);
-  const auto waiting = strong_waiting_.find(coordination.storage_key);
+  if (write) {
+    StartNextStrongWrite(coordination.storage_key, std::move(coordination.configuration),
+                         coordination.n);
+  }
+}
+
+void Node::StartNextStrongWrite(const std::string& storage_key,
+                                replication::StrongConfiguration configuration, std::uint32_t n) {
+  strong_busy_keys_.erase(storage_key);
+  const auto waiting = strong_waiting_.find(storage_key);
   if (waiting == strong_waiting_.end()) return;
   auto [origin, request] = std::move(waiting->second.front());
   waiting->second.pop_front();
   --strong_waiting_count_;
   if (waiting->second.empty()) strong_waiting_.erase(waiting);
-  StartStrong(origin, std::move(request), std::move(coordination.configuration), coordination.n);
+  StartStrong(origin, std::move(request), std::move(configuration), n);
 }
 
 void Node::RestartStrong(std::uint64_t id) {
@@ -566,14 +573,7 @@ void Node::RestartStrong(std::uint64_t id) {
           : "the key's partition is moving to a new configuration; the request was not applied, "
             "retry");
   Deliver(coordination.origin, coordination.op, std::move(reply));
-  if (!write) return;
-  const auto waiting = strong_waiting_.find(coordination.storage_key);
-  if (waiting == strong_waiting_.end()) return;
-  auto [origin, request] = std::move(waiting->second.front());
-  waiting->second.pop_front();
-  --strong_waiting_count_;
-  if (waiting->second.empty()) strong_waiting_.erase(waiting);
-  StartStrong(origin, std::move(request), std::move(next), coordination.n);
+  if (write) StartNextStrongWrite(coordination.storage_key, std::move(next), coordination.n);
 }
 
 }  // namespace meridian::node
