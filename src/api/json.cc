@@ -97,7 +97,9 @@ std::string BucketPropsJson(std::string_view bucket, const BucketProps& props) {
         {"pr", QuorumJson(props.pr)},
         {"pw", QuorumJson(props.pw)},
         {"dw", QuorumJson(props.dw)},
-        {"sloppy_quorum", props.sloppy_quorum}}}};
+        {"sloppy_quorum", props.sloppy_quorum}}},
+      // True while a change of consistency or n checks the members (docs/api.md).
+      {"sealed", props.sealed}};
   return Dump(body);
 }
 

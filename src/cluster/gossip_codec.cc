@@ -81,12 +81,16 @@ namespace meridian::cluster {
 void EncodeBucketProps(const ClusterState& state,
                        google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>* out) {
   for (const auto& [bucket, record] : state.bucket_props()) {
-    proto::BucketPropsEntry* entry = out->Add();
-    entry->set_bucket(bucket);
-    entry->set_props(EncodeBucketProps(record.props));
-    entry->set_version(record.version);
-    entry->set_origin(record.origin);
+    EncodeBucketPropsEntry(bucket, record, out->Add());
   }
+}
+
+void EncodeBucketPropsEntry(const std::string& bucket, const BucketPropsRecord& record,
+                            proto::BucketPropsEntry* out) {
+  out->set_bucket(bucket);
+  out->set_props(EncodeBucketProps(record.props));
+  out->set_version(record.version);
+  out->set_origin(record.origin);
 }
 
 Result<BucketPropsRecord> DecodeBucketPropsEntry(const proto::BucketPropsEntry& entry) {

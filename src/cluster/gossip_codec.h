@@ -25,6 +25,9 @@ Result<Ring::Delta> DecodeRingChanges(const proto::RingDelta& message);
 // Every bucket record of `state`, in bucket order.
 void EncodeBucketProps(const ClusterState& state,
                        google::protobuf::RepeatedPtrField<proto::BucketPropsEntry>* out);
+// One bucket's record.
+void EncodeBucketPropsEntry(const std::string& bucket, const BucketPropsRecord& record,
+                            proto::BucketPropsEntry* out);
 // InvalidArgument for a bad bucket name, origin or properties.
 Result<BucketPropsRecord> DecodeBucketPropsEntry(const proto::BucketPropsEntry& entry);
 // Order-independent hash of bucket records, equal for equal sets (to skip needless resends).

@@ -370,6 +370,12 @@ Status Membership::SetBucketProps(const std::string& bucket, const BucketProps& 
   return Status::Ok();
 }
 
+bool Membership::MergeBucketRecord(const std::string& bucket, const BucketPropsRecord& record) {
+  if (!state_.MergeBucketProps(bucket, record)) return false;
+  NoteStateChanged();
+  return true;
+}
+
 void Membership::BuildRingDelta(const RingVersionKey& base, proto::RingDelta* out) {
   EncodeRingVersion(state_.ring_key(), out->mutable_result());
   auto start =

@@ -95,6 +95,9 @@ class Membership {
   // change; the record is made to supersede the stored one. InvalidArgument for a bad bucket
   // name or invalid properties.
   Status SetBucketProps(const std::string& bucket, const BucketProps& props, std::uint64_t version);
+  // Merges one bucket record learnt outside gossip (a bucket check names the sealed record);
+  // returns whether it replaced the stored one.
+  bool MergeBucketRecord(const std::string& bucket, const BucketPropsRecord& record);
   // The failure detector's opinion: these nodes are unreachable. Only affects which node acts
   // as claimant (and never this node's own role).
   void SetUnreachable(std::set<NodeId> unreachable);

@@ -15,6 +15,8 @@ constexpr std::uint8_t kFormatVersion2 = 2;
 // Version 2 plus the consistency byte; written only for strong buckets, so that a bucket
 // that does not use it stays readable by nodes that know version 2 only.
 constexpr std::uint8_t kFormatVersion3 = 3;
+// Version 3 plus the sealed byte (always 1); written only while a bucket is sealed.
+constexpr std::uint8_t kFormatVersion4 = 4;
 
 std::string Named(std::string_view property, const QuorumValue& value, std::uint32_t resolved) {
   std::string text = std::string(property) + "=" + FormatQuorumValue(value);
@@ -130,7 +132,9 @@ Result<ResolvedQuorum> ResolveQuorum(const BucketProps& props, const QuorumOverr
 std::string EncodeBucketProps(const BucketProps& props) {
   std::string out;
   const bool strong = props.consistency == Consistency::kStrong;
-  out.push_back(static_cast<char>(strong ? kFormatVersion3 : kFormatVersion2));
+  out.push_back(static_cast<char>(props.sealed ? kFormatVersion4
+                                  : strong     ? kFormatVersion3
+                                               : kFormatVersion2));
   out.push_back(static_cast<char>(props.conflict_policy == ConflictPolicy::kLastWriteWins ? 1 : 0));
   PutVarint64(out, props.n);
   PutQuorumValue(out, props.r);
@@ -139,7 +143,8 @@ std::string EncodeBucketProps(const BucketProps& props) {
   PutQuorumValue(out, props.pw);
   PutQuorumValue(out, props.dw);
   out.push_back(static_cast<char>(props.sloppy_quorum ? 1 : 0));
-  if (strong) out.push_back(static_cast<char>(1));
+  if (strong || props.sealed) out.push_back(static_cast<char>(strong ? 1 : 0));
+  if (props.sealed) out.push_back(static_cast<char>(1));
   return out;
 }
 
@@ -148,7 +153,8 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
   std::uint8_t version = 0;
   std::uint8_t policy = 0;
   if (!reader.ReadByte(version)) return Status::Corruption("bucket properties record is empty");
-  if (version != kFormatVersion1 && version != kFormatVersion2 && version != kFormatVersion3) {
+  if (version != kFormatVersion1 && version != kFormatVersion2 && version != kFormatVersion3 &&
+      version != kFormatVersion4) {
     return Status::Corruption("bucket properties record has unknown format version " +
                               std::to_string(version));
   }
@@ -167,10 +173,15 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
          ReadQuorumValue(reader, props.dw) && reader.ReadByte(sloppy) && sloppy <= 1;
     props.n = static_cast<std::uint32_t>(n);
     props.sloppy_quorum = sloppy == 1;
-    if (ok && version == kFormatVersion3) {
+    if (ok && version >= kFormatVersion3) {
       std::uint8_t consistency = 0;
       ok = reader.ReadByte(consistency) && consistency <= 1;
       props.consistency = consistency == 1 ? Consistency::kStrong : Consistency::kEventual;
+    }
+    if (ok && version == kFormatVersion4) {
+      std::uint8_t sealed = 0;
+      ok = reader.ReadByte(sealed) && sealed == 1;
+      props.sealed = true;
     }
   }
   if (!ok || !reader.empty()) return Status::Corruption("bucket properties record is malformed");

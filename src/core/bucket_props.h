@@ -34,6 +34,10 @@ struct BucketProps {
   QuorumValue dw = QuorumValue::Number(0);
   // Unreachable primaries are replaced by fallbacks that keep a hint (always writable).
   bool sloppy_quorum = true;
+  // Sealed while a change of `consistency` or `n` checks that no member holds the bucket's data
+  // (node/bucket_change.h): every node refuses the bucket's reads and writes, eventual and
+  // strong, so nothing can land between the check and the change. Not settable by clients.
+  bool sealed = false;
 
   friend bool operator==(const BucketProps&, const BucketProps&) = default;
 };

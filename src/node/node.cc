@@ -175,7 +175,7 @@ void Node::Submit(RequestId id, ClientRequest request) {
         if constexpr (kIsObjectRequest<T>) {
           Route(Origin{id, "", 0}, std::move(request), /*hops=*/0);
         } else if constexpr (kIsBucketRequest<T>) {
-          Reply(id, HandleBucket(request));
+          if (auto reply = HandleBucket(id, request)) Reply(id, std::move(*reply));
         } else {
           Reply(id, HandleAdmin(request));
         }
@@ -365,6 +365,12 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kReapCommit:
       OnReapCommit(message.reap_commit());
       break;
+    case proto::PeerMessage::kBucketCheckRequest:
+      OnBucketCheckRequest(from_address, message.bucket_check_request());
+      break;
+    case proto::PeerMessage::kBucketCheckReply:
+      OnBucketCheckReply(from_address, message.bucket_check_reply());
+      break;
     case proto::PeerMessage::kStrongRequest:
       HandleStrongRequest(from_address, message.strong_request());
       break;
@@ -421,6 +427,7 @@ void Node::Tick() {
   ExpireForwards();
   ExpireCoordinators();
   TickStrong(now_ms);
+  TickBucketChanges(now_ms);
   PersistClusterStateIfChanged();
   CollectOutbound(/*all_replicas=*/true);
 }

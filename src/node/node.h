@@ -47,6 +47,7 @@
 #include "core/hlc.h"
 #include "core/status.h"
 #include "core/version_vector.h"
+#include "node/bucket_change.h"
 #include "node/client_request.h"
 #include "node/env.h"
 #include "node/forwarded_requests.h"
@@ -189,6 +190,11 @@ struct NodeConfig {
   std::uint32_t forward_hops_max = 2;               // a request is forwarded at most this often
   std::size_t partition_drop_keys_per_tick = 1000;  // deleting data of partitions moved away
   StrongConfig strong;
+  // A change of a bucket's consistency or n asks every member whether it holds the bucket's
+  // data (bucket_change.h), re-asking silent ones every bucket_change_resend_ms, and gives up
+  // (nothing changed) after bucket_change_timeout_ms.
+  std::uint64_t bucket_change_timeout_ms = 8000;
+  std::uint64_t bucket_change_resend_ms = 500;
 };
 
 class Node {
@@ -368,9 +374,26 @@ class Node {
 
   // Bucket properties: cluster-wide, kept in the gossiped cluster state (node_admin.cc).
   BucketProps BucketPropsOf(std::string_view bucket) const;
-  Result<ReplyBody> HandleBucket(const ClientRequest& request);
-  // Whether this node stores any object of `bucket` (a scan of one prefix per partition).
+  // The reply to a bucket request, or nullopt when it comes later (a change being checked).
+  std::optional<Result<ReplyBody>> HandleBucket(RequestId id, const ClientRequest& request);
+  // Whether this node stores any object, hint or acceptor record of `bucket` (a scan of one
+  // prefix per partition and column).
   Result<bool> HoldsBucketData(const std::string& bucket);
+  // A change of `bucket` from `current` to `next` that needs every member's storage checked
+  // (node_bucket_changes.cc, bucket_change.h); nullopt: the reply comes when it ends.
+  std::optional<Result<ReplyBody>> StartBucketChange(RequestId id, const std::string& bucket,
+                                                     const BucketProps& current,
+                                                     const BucketProps& next);
+  void OnBucketCheckRequest(const std::string& from_address,
+                            const proto::BucketCheckRequest& request);
+  void OnBucketCheckReply(const std::string& from_address, const proto::BucketCheckReply& reply);
+  // Sends what is due and ends the changes that are decided; unseals seals of this node that
+  // no running change owns (left by a restart).
+  void TickBucketChanges(std::uint64_t now_ms);
+  void AdvanceBucketChange(const std::string& bucket, std::uint64_t now_ms);
+  // Whether a seal made by `origin` may still belong to a running change: `origin` is this
+  // node with a change of the bucket running, or a member neither removed nor down.
+  bool SealMayBeLive(const std::string& bucket, const cluster::NodeId& origin) const;
 
   // Cluster administration (node_admin.cc).
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
@@ -550,6 +573,15 @@ class Node {
     std::string address;
   };
   std::map<std::uint64_t, StrongMoveCall> strong_move_calls_;
+  // Changes of a bucket's consistency or n being checked, by bucket.
+  struct PendingBucketChange {
+    RequestId request;
+    BucketChange change;
+    cluster::BucketPropsRecord seal;  // the sealed record this change wrote
+    BucketProps previous;             // restored when the change does not happen
+    BucketProps next;
+  };
+  std::map<std::string, PendingBucketChange> bucket_changes_;
   StrongPartitions strong_partitions_{config_.partition_count};
   std::uint64_t next_move_check_ms_ = 0;
   std::uint32_t next_move_partition_ = 0;  // where the next check starts (turns)

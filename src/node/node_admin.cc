@@ -58,7 +58,8 @@ Result<bool> Node::HoldsBucketData(const std::string& bucket) {
     std::string end = prefix;
     end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
     bool found = false;
-    for (storage::Column column : {storage::Column::kObjects, storage::Column::kStrong}) {
+    for (storage::Column column :
+         {storage::Column::kObjects, storage::Column::kHints, storage::Column::kStrong}) {
       MERIDIAN_RETURN_IF_ERROR(
           env_.engine->Scan(column, prefix, end, [&](std::string_view, std::string_view) {
             found = true;
@@ -70,14 +71,27 @@ Result<bool> Node::HoldsBucketData(const std::string& bucket) {
   return false;
 }
 
-Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
+std::optional<Result<ReplyBody>> Node::HandleBucket(RequestId id, const ClientRequest& request) {
   if (const auto* get = std::get_if<GetBucketRequest>(&request)) {
-    MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(get->bucket));
+    if (Status valid = ValidateBucketName(get->bucket); !valid.ok()) return valid;
     return ReplyBody(BucketReply{get->bucket, BucketPropsOf(get->bucket)});
   }
   const auto& set = std::get<SetBucketRequest>(request);
-  MERIDIAN_RETURN_IF_ERROR(ValidateBucketName(set.bucket));
-  const BucketProps current = BucketPropsOf(set.bucket);
+  if (Status valid = ValidateBucketName(set.bucket); !valid.ok()) return valid;
+  if (bucket_changes_.count(set.bucket) != 0) {
+    return Status::Unavailable("a change of bucket \"" + set.bucket +
+                               "\" is being checked on this node; retry when it has finished");
+  }
+  BucketProps current = BucketPropsOf(set.bucket);
+  if (current.sealed) {
+    const cluster::BucketPropsRecord* seal = membership_->state().FindBucketProps(set.bucket);
+    if (SealMayBeLive(set.bucket, seal->origin)) {
+      return Status::Unavailable("bucket \"" + set.bucket + "\" is sealed: node " + seal->origin +
+                                 " is checking a change of its consistency or n; retry when it "
+                                 "has finished");
+    }
+    current.sealed = false;  // left by a change whose node restarted, is down or was removed
+  }
   auto next = ApplyBucketPropsPatch(current, set.patch);
   if (!next.ok()) return next.status();
   if (next->n != current.n) {
@@ -91,31 +105,16 @@ Result<ReplyBody> Node::HandleBucket(const ClientRequest& request) {
                                      " member(s) of the cluster; a key's replicas are on "
                                      "distinct nodes");
     }
-    auto holds = HoldsBucketData(set.bucket);
-    if (!holds.ok()) return holds.status();
-    if (*holds) {
-      return Status::InvalidArgument(
-          "n cannot change from " + std::to_string(current.n) + " to " + std::to_string(next->n) +
-          " on bucket \"" + set.bucket +
-          "\": it holds data, and re-replicating existing keys to a new n is not supported; "
-          "create a new bucket with the n you need");
-    }
   }
-  if (next->consistency != current.consistency) {
-    auto holds = HoldsBucketData(set.bucket);
-    if (!holds.ok()) return holds.status();
-    if (*holds) {
-      return Status::InvalidArgument(
-          "consistency cannot change from " + std::string(ConsistencyName(current.consistency)) +
-          " to " + std::string(ConsistencyName(next->consistency)) + " on bucket \"" + set.bucket +
-          "\": it holds data; copy the data into a new bucket created with the consistency you "
-          "need (docs/design/strong.md)");
-    }
+  if (next->n != current.n || next->consistency != current.consistency) {
+    return StartBucketChange(id, set.bucket, current, *next);
   }
   const HlcTimestamp version = bucket_clock_.Now(env_.clock->WallMillis());
-  MERIDIAN_RETURN_IF_ERROR(membership_->SetBucketProps(set.bucket, *next, version.value));
+  if (Status status = membership_->SetBucketProps(set.bucket, *next, version.value); !status.ok()) {
+    return status;
+  }
   // Configuration: never acknowledge a change a crash could undo. Gossip spreads it.
-  MERIDIAN_RETURN_IF_ERROR(PersistClusterState(/*sync=*/true));
+  if (Status status = PersistClusterState(/*sync=*/true); !status.ok()) return status;
   return ReplyBody(BucketReply{set.bucket, *next});
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "core/object_codec.h"
+#include "node/bucket_change.h"
 #include "node/node.h"
 #include "node/write_condition_check.h"
 #include "replication/object_merge.h"
@@ -402,10 +403,11 @@ void Node::ExpireCoordinators() {
 }
 
 namespace {
-// Unavailable when this node knows `bucket` is strong (`props` are its properties here):
+// Unavailable when this node knows `bucket` is strong or sealed (`props` are its properties here):
 // eventual replica traffic for it comes only from a coordinator that has not heard yet, and
 // must neither land nor answer.
 Status RefuseIfStrong(const BucketProps& props, std::string_view bucket) {
+  if (props.sealed) return SealedBucketStatus(bucket);
   if (props.consistency != Consistency::kStrong) return Status::Ok();
   return Status::Unavailable(
       "bucket \"" + std::string(bucket) +

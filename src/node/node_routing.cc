@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "core/object_id.h"
+#include "node/bucket_change.h"
 #include "node/kv_codec.h"
 #include "node/node.h"
 
@@ -76,6 +77,10 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   }
   RefreshPlacement();
   const BucketProps props = BucketPropsOf(id.bucket);
+  if (props.sealed) {
+    Deliver(origin, op, ErrorReply(SealedBucketStatus(id.bucket)));
+    return;
+  }
   if (props.consistency == Consistency::kStrong) {
     RouteStrong(origin, std::move(request), props, partition, hops);
     return;

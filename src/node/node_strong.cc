@@ -27,6 +27,8 @@ Result<Node::StrongAnswer> Node::Accept(const proto::StrongRequest& request) {
     auto key = storage::DecodeObjectKey(request.storage_key());
     if (!key.ok()) return key.status();
     partition = key->partition;
+    // A sealed bucket takes nothing (node/bucket_change.h): it is being checked for data.
+    if (BucketPropsOf(key->id.bucket).sealed) return SealedBucketStatus(key->id.bucket);
   }
   if (partition >= config_.partition_count) {
     return Status::InvalidArgument("strong request for partition " + std::to_string(partition) +

@@ -330,7 +330,7 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, StrongClust
   Status status = FormCluster(simulation, addresses);
   if (status.ok()) {
     // The bucket becomes strong while empty, and every node learns it before traffic starts
-    // (a node that has not heard would serve the bucket as eventual: docs/design/strong.md).
+    // (until a node hears, it holds the bucket sealed and refuses it: docs/api.md).
     simulation.Invoke(addresses.front(), "bucket", [&](Process& process) {
       static_cast<NodeProcess&>(process).Submit(
           admin_id, node::SetBucketRequest{kBucket, {.consistency = Consistency::kStrong}});

@@ -370,7 +370,7 @@ TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
       response.body,
       R"({"bucket":"b","props":{"conflict_policy":"lww","consistency":"eventual","dw":1,"n":5,)"
       R"("pr":0,"pw":"all",)"
-      R"("r":"one","sloppy_quorum":false,"w":4}})");
+      R"("r":"one","sloppy_quorum":false,"w":4},"sealed":false})");
   auto& set = std::get<node::SetBucketRequest>(service_.requests.at(0));
   EXPECT_EQ(set.patch.conflict_policy, ConflictPolicy::kLastWriteWins);
   EXPECT_EQ(set.patch.n, std::optional<std::uint32_t>(5));
@@ -388,7 +388,7 @@ TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
       response.body,
       R"({"bucket":"b","props":{"conflict_policy":"siblings","consistency":"eventual","dw":0,"n":3,)"
       R"("pr":0,"pw":0,)"
-      R"("r":"quorum","sloppy_quorum":true,"w":"quorum"}})");
+      R"("r":"quorum","sloppy_quorum":true,"w":"quorum"},"sealed":false})");
   EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(service_.requests.at(1)));
 }
 

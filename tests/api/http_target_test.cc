@@ -99,7 +99,10 @@ TEST(BucketPropsJsonTest, RendersNumbersAsNumbersAndSymbolsAsStrings) {
   EXPECT_EQ(
       BucketPropsJson("b", props),
       R"({"bucket":"b","props":{"conflict_policy":"siblings","consistency":"eventual","dw":0,"n":3,"pr":0,)"
-      R"("pw":"one","r":2,"sloppy_quorum":true,"w":"quorum"}})");
+      R"("pw":"one","r":2,"sloppy_quorum":true,"w":"quorum"},"sealed":false})");
+  BucketProps sealed = props;
+  sealed.sealed = true;
+  EXPECT_NE(BucketPropsJson("b", sealed).find(R"("sealed":true)"), std::string::npos);
   // What is rendered parses back to the same values.
   auto patch =
       ParseBucketPropsPatch(R"({"conflict_policy":"siblings","dw":0,"n":3,"pr":0,"pw":"one","r":2,)"

@@ -378,6 +378,29 @@ TEST(BucketPropsCodecTest, StrongBucketsUseVersion3AndEventualOnesStayVersion2) 
             StatusCode::kCorruption);  // version 3 without its byte
 }
 
+TEST(BucketPropsCodecTest, SealedBucketsUseVersion4) {
+  for (Consistency consistency : {Consistency::kEventual, Consistency::kStrong}) {
+    BucketProps sealed;
+    sealed.consistency = consistency;
+    sealed.n = 5;
+    sealed.sealed = true;
+    const std::string encoded = EncodeBucketProps(sealed);
+    EXPECT_EQ(encoded[0], 4);
+    EXPECT_EQ(encoded.size(), EncodeBucketProps(BucketProps{}).size() + 2);
+    auto decoded = DecodeBucketProps(encoded);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(*decoded, sealed);
+    std::string bad = encoded;
+    bad.back() = 0;  // version 4 is only ever sealed
+    EXPECT_EQ(DecodeBucketProps(bad).status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(DecodeBucketProps(encoded.substr(0, encoded.size() - 1)).status().code(),
+              StatusCode::kCorruption);
+  }
+  BucketProps unsealed;
+  unsealed.n = 5;
+  EXPECT_EQ(EncodeBucketProps(unsealed)[0], 2);  // unsealed again: the older format
+}
+
 TEST(BucketPropsTest, ConsistencyNames) {
   EXPECT_EQ(ParseConsistency("strong").value(), Consistency::kStrong);
   EXPECT_EQ(ParseConsistency("eventual").value(), Consistency::kEventual);

@@ -273,7 +273,7 @@ def poll(condition, timeout_s, what, interval_s=0.1):
 
 def make_strong(nodes, bucket, deadline_s=30):
     """Sets `bucket` strong through the first node and waits until every node knows it (until
-    then a node serves the bucket as eventual: docs/api.md)."""
+    then a node answers 503: the bucket is sealed there, docs/api.md)."""
     response = nodes[0].session.put(nodes[0].http_url + "/v1/buckets/" + bucket,
                                     json={"consistency": "strong"}, timeout=10)
     assert response.status_code == 200, response.text

@@ -149,11 +149,12 @@ def test_stale_context_never_overwrites_newer_data(endpoint):
 def test_bucket_props_and_lww(endpoint):
     get = endpoint.get("/v1/buckets/fresh")
     assert get.status_code == 200
-    assert get.json() == {"bucket": "fresh", "props": DEFAULT_PROPS}
+    assert get.json() == {"bucket": "fresh", "props": DEFAULT_PROPS, "sealed": False}
 
     put = endpoint.request("PUT", "/v1/buckets/fresh", json={"conflict_policy": "lww"})
     assert put.status_code == 200, put.text
-    assert put.json() == {"bucket": "fresh", "props": dict(DEFAULT_PROPS, conflict_policy="lww")}
+    assert put.json() == {"bucket": "fresh", "props": dict(DEFAULT_PROPS, conflict_policy="lww"),
+                          "sealed": False}
     put = endpoint.request("PUT", "/v1/buckets/fresh", json={"dw": 1})
     expected = dict(DEFAULT_PROPS, conflict_policy="lww", dw=1)
     assert put.json()["props"] == expected
@@ -179,7 +180,7 @@ def test_bucket_quorum_props_numbers_and_symbols(endpoint):
     assert put.status_code == 200, put.text
     expected = dict(DEFAULT_PROPS, r="one", w="all", pr=1, pw="one", dw="quorum",
                     sloppy_quorum=False)
-    assert put.json() == {"bucket": "q", "props": expected}
+    assert put.json() == {"bucket": "q", "props": expected, "sealed": False}
     assert endpoint.get("/v1/buckets/q").json()["props"] == expected
     # n may be lowered (raising it above the cluster's one member is refused).
     put = endpoint.request("PUT", "/v1/buckets/q", json={"n": 1, "r": 1, "w": 1, "pr": 0, "pw": 0,

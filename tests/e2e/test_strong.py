@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from cluster_util import make_strong, running_cluster
+from cluster_util import make_strong, poll, running_cluster
 
 IDS = ["node1", "node2", "node3"]
 BUCKET = "strong"
@@ -78,6 +78,43 @@ def test_bad_conditions_and_overrides_are_refused_and_change_nothing(cluster):
                                json={"consistency": "strong"}, timeout=10)
     assert refused.status_code == 400, refused.text
     assert "holds data" in refused.json()["message"]
+
+
+def set_props(node, bucket, props):
+    return node.session.put(node.http_url + "/v1/buckets/" + bucket, json=props, timeout=30)
+
+
+def wait_for_props(nodes, bucket, **expected):
+    """Until every node reports `expected` for `bucket`, unsealed."""
+    def everywhere():
+        for node in nodes:
+            answer = node.get_json("/v1/buckets/" + bucket)
+            seen = {name: answer["props"][name] for name in expected}
+            if answer["sealed"] or seen != expected:
+                return False, "%s: %s sealed=%s" % (node.name, seen, answer["sealed"])
+        return True, "everywhere"
+    poll(everywhere, 30, "every node has %s for bucket %s" % (expected, bucket))
+
+
+def test_consistency_changes_only_while_no_member_holds_the_buckets_data(cluster):
+    # n=1: each key lives on one node, so the other two hold nothing of the bucket.
+    made = set_props(cluster[0], "single", {"n": 1})
+    assert made.status_code == 200, made.text
+    assert made.json()["sealed"] is False
+    wait_for_props(cluster, "single", n=1)
+    written = cluster[0].kv("PUT", "k", data=b"kept", bucket="single")
+    assert written.status_code == 204, written.text
+    owner = cluster[0].get_json("/v1/cluster/locate/single/k")["primaries"]
+    assert len(owner) == 1, owner
+    elsewhere = next(node for node in cluster if node.name != owner[0])
+    # Asked through a node that holds no copy, the change still sees the owner's: every member
+    # is checked (the check used to be local and let this through).
+    refused = set_props(elsewhere, "single", {"consistency": "strong"})
+    assert refused.status_code == 400, refused.text
+    assert "holds data" in refused.json()["message"]
+    assert owner[0] in refused.json()["message"], refused.text
+    wait_for_props(cluster, "single", consistency="eventual", n=1)
+    assert elsewhere.kv("GET", "k", bucket="single").content == b"kept"
 
 
 def test_concurrent_compare_and_set_increments_lose_nothing(cluster):

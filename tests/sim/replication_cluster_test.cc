@@ -85,10 +85,18 @@ class ReplicationClusterTest : public ::testing::Test {
 
   // Submits to `address` and runs until the reply arrives.
   node::ClientReply Call(const std::string& address, node::ClientRequest request) {
+    return Await(Send(address, std::move(request)));
+  }
+  // Submits to `address` without running the simulation.
+  node::RequestId Send(const std::string& address, node::ClientRequest request) {
     const node::RequestId id = next_id_++;
     EXPECT_TRUE(simulation_->Invoke(address, "request", [&](Process& process) {
       static_cast<NodeProcess&>(process).Submit(id, std::move(request));
     }));
+    return id;
+  }
+  // Runs until the reply to `id` arrives.
+  node::ClientReply Await(node::RequestId id) {
     const Status ran = simulation_->RunUntil([&] { return replies_.count(id) != 0; },
                                              simulation_->now_ms() + kReplyMsMax);
     EXPECT_TRUE(ran.ok()) << ran.ToString();
@@ -102,6 +110,13 @@ class ReplicationClusterTest : public ::testing::Test {
     NodeProcess* process = NodeAt(*simulation_, address);
     EXPECT_NE(process, nullptr) << address;
     return process->node();
+  }
+
+  // `bucket`'s properties as `address` knows them.
+  BucketProps PropsOn(const std::string& address, const std::string& bucket) {
+    const cluster::BucketPropsRecord* record =
+        NodeOf(address).cluster_state().FindBucketProps(bucket);
+    return record == nullptr ? BucketProps{} : record->props;
   }
 
   // The key's primaries for n = 3, by address (node ids are addresses in the simulator).
@@ -480,6 +495,176 @@ TEST_F(ReplicationClusterTest, QuorumSettingsAreValidatedAtTheEdge) {
   EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(reply.status.message().find("holds data"), std::string::npos)
       << reply.status.ToString();
+}
+
+// A bucket's consistency (or n) changes only while no member holds any of its data — every
+// member's storage, not just the node that takes the request (node/bucket_change.h).
+TEST_F(ReplicationClusterTest, AConsistencyChangeLooksAtEveryMembersStorage) {
+  ASSERT_TRUE(Call(PrimariesOf("k")[0], node::PutRequest{{"b", "k"}, "v", "", {}}).status.ok());
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 10'000).ok());
+  // Through a node that holds no copy of the bucket's only key (nor a hint of it).
+  const std::string elsewhere = NonPrimariesOf("k").front();
+  ASSERT_EQ(StoredValues(elsewhere, "k"), std::nullopt);
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  node::ClientReply reply = Call(elsewhere, node::SetBucketRequest{"b", strong});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("holds data"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find(PrimariesOf("k")[0]), std::string::npos)
+      << "names where: " << reply.status.ToString();
+  BucketPropsPatch five;
+  five.n = 5;
+  reply = Call(elsewhere, node::SetBucketRequest{"b", five});
+  EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument) << reply.status.ToString();
+  // Nothing changed, and the seal is lifted everywhere: the key reads and writes as before.
+  ASSERT_TRUE(simulation_->RunFor(3'000).ok());
+  for (const std::string& address : addresses_) {
+    const BucketProps props = PropsOn(address, "b");
+    EXPECT_EQ(props.consistency, Consistency::kEventual) << address;
+    EXPECT_EQ(props.n, 3u) << address;
+    EXPECT_FALSE(props.sealed) << address;
+  }
+  EXPECT_TRUE(Call(elsewhere, node::PutRequest{{"b", "k"}, "v2", "", {}}).status.ok());
+
+  // An empty bucket changes, through any node, and every member learns it.
+  reply = Call(elsewhere, node::SetBucketRequest{"fresh", strong});
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        for (const std::string& address : addresses_) {
+                          const BucketProps props = PropsOn(address, "fresh");
+                          if (props.consistency != Consistency::kStrong || props.sealed) {
+                            return false;
+                          }
+                        }
+                        return true;
+                      },
+                      simulation_->now_ms() + 10'000)
+                  .ok());
+}
+
+// While the members are asked, the bucket is sealed on every node that knows it: reads and
+// writes are refused, so nothing can land between a member's answer and the change. A member
+// that does not answer stops the change at the deadline, and the seal is lifted.
+TEST_F(ReplicationClusterTest, AChangeSealsTheBucketAndNeedsEveryMembersAnswer) {
+  const std::string silent = addresses_.back();
+  const std::string via = addresses_.front();
+  simulation_->Isolate(silent);
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  const node::RequestId change = Send(via, node::SetBucketRequest{"fresh", strong});
+  ASSERT_TRUE(simulation_->RunFor(1'000).ok());
+  ASSERT_EQ(replies_.count(change), 0u) << "still waiting for " << silent;
+  for (const std::string& address : addresses_) {
+    if (address == silent) continue;
+    EXPECT_TRUE(PropsOn(address, "fresh").sealed) << address;
+    const node::ClientReply put = Call(address, node::PutRequest{{"fresh", "k"}, "v", "", {}});
+    EXPECT_EQ(put.status.code(), StatusCode::kUnavailable) << address;
+    EXPECT_NE(put.status.message().find("sealed"), std::string::npos) << put.status.ToString();
+    const node::ClientReply get = Call(address, node::GetRequest{{"fresh", "k"}});
+    EXPECT_EQ(get.status.code(), StatusCode::kUnavailable) << address;
+    const node::ClientReply again = Call(address, node::SetBucketRequest{"fresh", strong});
+    EXPECT_EQ(again.status.code(), StatusCode::kUnavailable) << address;
+  }
+  const node::ClientReply reply = Await(change);
+  EXPECT_EQ(reply.status.code(), StatusCode::kUnavailable) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("no answer from " + silent), std::string::npos)
+      << reply.status.ToString();
+  for (const std::string& address : addresses_) {
+    if (address == silent) continue;
+    EXPECT_EQ(StoredValues(address, "k"), std::nullopt) << "nothing landed on " << address;
+  }
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        for (const std::string& address : addresses_) {
+                          const BucketProps props = PropsOn(address, "fresh");
+                          if (props.sealed || props.consistency != Consistency::kEventual) {
+                            return false;
+                          }
+                        }
+                        return true;
+                      },
+                      simulation_->now_ms() + 10'000)
+                  .ok())
+      << "the seal is lifted everywhere, the silent node included";
+  // With every member answering, the change is made.
+  const node::ClientReply made = Call(via, node::SetBucketRequest{"fresh", strong});
+  EXPECT_TRUE(made.status.ok()) << made.status.ToString();
+}
+
+// A node that restarts in the middle of its own change lifts the seal it left.
+TEST_F(ReplicationClusterTest, ASealLeftByARestartIsLifted) {
+  const std::string via = addresses_.front();
+  simulation_->Isolate(addresses_.back());
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  Send(via, node::SetBucketRequest{"fresh", strong});
+  ASSERT_TRUE(simulation_->RunFor(1'000).ok());
+  ASSERT_TRUE(PropsOn(addresses_[1], "fresh").sealed);
+  simulation_->Crash(via);
+  ASSERT_TRUE(simulation_->Restart(via).ok());
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        for (const std::string& address : addresses_) {
+                          if (PropsOn(address, "fresh").sealed) return false;
+                        }
+                        return true;
+                      },
+                      simulation_->now_ms() + 15'000)
+                  .ok());
+  EXPECT_EQ(PropsOn(via, "fresh").consistency, Consistency::kEventual);
+  EXPECT_TRUE(Call(addresses_[1], node::PutRequest{{"fresh", "k"}, "v", "", {}}).status.ok());
+}
+
+// A joining node learns every bucket's properties in the same message as the ring (the seed's
+// full state answers its join): it never routes a key of a strong bucket as eventual.
+TEST_F(ReplicationClusterTest, AJoinerKnowsTheBucketsBeforeItKnowsTheRing) {
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  ASSERT_TRUE(Call(addresses_.front(), node::SetBucketRequest{"fresh", strong}).status.ok());
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        for (const std::string& address : addresses_) {
+                          const BucketProps props = PropsOn(address, "fresh");
+                          if (props.consistency != Consistency::kStrong || props.sealed) {
+                            return false;
+                          }
+                        }
+                        return true;
+                      },
+                      simulation_->now_ms() + 10'000)
+                  .ok());
+  ASSERT_TRUE(simulation_->AddProcess(spare_).ok());
+  // Checked after every event: the first moment the joiner can route, it knows the bucket.
+  bool checked = false;
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        if (NodeAt(*simulation_, spare_) == nullptr) return false;
+                        const cluster::Ring& ring = NodeOf(spare_).cluster_state().ring();
+                        if (ring.Owner(0).empty()) {
+                          EXPECT_EQ(PropsOn(spare_, "fresh").consistency, Consistency::kEventual)
+                              << "nothing known before the join's answer";
+                          return false;
+                        }
+                        EXPECT_EQ(PropsOn(spare_, "fresh").consistency, Consistency::kStrong);
+                        checked = true;
+                        return true;
+                      },
+                      simulation_->now_ms() + 10'000)
+                  .ok());
+  EXPECT_TRUE(checked);
+  const node::ClientReply put = Call(spare_, node::PutRequest{{"fresh", "k"}, "v", "", {}});
+  ASSERT_TRUE(put.status.ok()) << put.status.ToString();
+  EXPECT_EQ(std::get<node::WriteReply>(put.body).context.rfind("s.", 0), 0u)
+      << "written as a strong key";
 }
 
 class RingChangeTest : public ReplicationClusterTest,
