@@ -87,7 +87,11 @@ def check_tools(run: Run) -> None:
 
 
 def probe_versions(run: Run) -> None:
-    versions = {"meridian": parse.meridian_version(output([run.bin, "--version"])),
+    """The versions of the systems (and wrk), and whether `serve` has --write-buffer-bytes; a
+    meridian binary whose --version fails ends the run before anything is started."""
+    meridian_version = run.supervisor.run_quiet([run.bin, "--version"]).stdout.decode(
+        errors="replace")
+    versions = {"meridian": parse.meridian_version(meridian_version),
                 "redis": "", "nginx": "", "etcd": ""}
     if shutil.which("redis-server"):
         versions["redis"] = parse.redis_version(output(["redis-server", "--version"]))

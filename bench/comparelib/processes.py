@@ -203,12 +203,16 @@ class Supervisor:
                   stderr_to_terminal: bool = True) -> subprocess.CompletedProcess:
         """A short helper command (certificates, versions) whose stdout is captured."""
         sys.stdout.flush()
-        result = subprocess.run([str(a) for a in args], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE,
-                                stderr=None if stderr_to_terminal else subprocess.DEVNULL,
-                                cwd=self.cwd, timeout=timeout_s)
+        command = quote_command(args)[:-1]
+        try:
+            result = subprocess.run([str(a) for a in args], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE,
+                                    stderr=None if stderr_to_terminal else subprocess.DEVNULL,
+                                    cwd=self.cwd, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise Failure(f"{command} failed: {error}") from None
         if check and result.returncode != 0:
-            raise Failure(f"{quote_command(args).rstrip()} failed (exit {result.returncode})")
+            raise Failure(f"{command} failed (exit {result.returncode})")
         return result
 
     # --- stopping ------------------------------------------------------------------------------
