@@ -2,7 +2,6 @@
 driver with workloads A and F, the RESP driver when `meridian serve` has `--resp`, open loop,
 quorum knobs, the JSON report, the error-rate exit code and usage errors."""
 import json
-import pathlib
 import subprocess
 
 import pytest
@@ -183,33 +182,3 @@ def test_usage_errors_exit_2(args):
     stderr = result.stderr.decode()
     assert stderr.count("\n") == 1 and stderr.startswith("meridian bench: "), stderr
 
-
-def compare(*args):
-    """bench/compare (the side-by-side script) with `args`; only its argument handling is
-    tested here — a real run installs packages and takes minutes (docs/benchmarks.md)."""
-    script = pathlib.Path(__file__).resolve().parents[2] / "bench" / "compare"
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
-                          timeout=60)
-
-
-def test_compare_help_describes_every_section():
-    result = compare("--help")
-    assert result.returncode == 0, result.stderr
-    for section in ("resp", "http", "cluster", "memory"):
-        assert section in result.stdout
-    assert "appendfsync everysec" in result.stdout  # the documented Redis configuration
-
-
-@pytest.mark.parametrize("args,message", [
-    (["--sections", "resp,bogus"], "unknown section 'bogus'"),
-    (["--rounds", "0"], "--rounds must be a positive integer"),
-    (["--memory-read-seconds", "x"], "--memory-read-seconds must be a positive integer"),
-    (["--no-such-flag"], "unknown argument '--no-such-flag'"),
-])
-def test_compare_rejects_bad_arguments_before_starting_anything(args, message):
-    # Validation happens before any install, server start or temp dir: nothing to clean up.
-    result = compare(*args)
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr, result.stderr
-    assert "see bench/compare --help" in result.stderr
-    assert result.stdout == ""
