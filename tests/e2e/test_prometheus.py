@@ -2,7 +2,7 @@
 tests, the example scrape config, the Grafana dashboard) against promtool and a live node:
 
 * `promtool check metrics` finds no problem in a live node's output (naming, units, counter
-  suffixes, HELP/TYPE);
+  suffixes, HELP/TYPE), standalone and in a cluster (the peer listener's metrics);
 * `promtool check rules` / `promtool test rules` pass on deploy/prometheus, and every alert has
   a firing and a not-firing unit test;
 * the dashboard is valid JSON and every panel expression parses (promtool, as recording rules);
@@ -22,6 +22,7 @@ import tempfile
 import pytest
 import requests
 
+from cluster_util import running_cluster
 from conftest import Server
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -114,6 +115,24 @@ def test_live_metrics_pass_promtool_check_metrics(live_metrics):
     code, output = promtool("check", "metrics", stdin=live_metrics)
     assert code == 0 and output.strip() == "", \
         "promtool check metrics (exit %d) found problems:\n%s" % (code, output)
+
+
+@needs_promtool
+def test_clustered_node_metrics_pass_promtool_check_metrics(request):
+    """A node of a cluster adds the peer listener's metrics (mutual TLS between the nodes)."""
+    with running_cluster(request, "e2e-prometheus-%d" % os.getpid(), ["node1", "node2"], 60,
+                         extra_args=["--partition-count", "16"]) as cluster:
+        for name in ("node1", "node2"):
+            assert cluster[name].put("key-" + name, b"value").status_code == 204
+        for name in ("node1", "node2"):
+            text = cluster[name].session.get(cluster[name].http_url + "/metrics",
+                                             timeout=10).text
+            assert "meridian_peer_tls_enabled 1" in text
+            assert "meridian_peer_handshakes_completed_total" in text
+            code, output = promtool("check", "metrics", stdin=text)
+            assert code == 0 and output.strip() == "", \
+                "promtool check metrics (exit %d) found problems on %s:\n%s" % (code, name,
+                                                                                output)
 
 
 @needs_promtool
