@@ -119,6 +119,20 @@ class ReplicationClusterTest : public ::testing::Test {
     return record == nullptr ? BucketProps{} : record->props;
   }
 
+  // Runs until every node of addresses_ has `bucket` unsealed with `consistency`.
+  Status AwaitUnsealedEverywhere(const std::string& bucket, Consistency consistency,
+                                 std::uint64_t within_ms = 10'000) {
+    return simulation_->RunUntil(
+        [&] {
+          for (const std::string& address : addresses_) {
+            const BucketProps props = PropsOn(address, bucket);
+            if (props.sealed || props.consistency != consistency) return false;
+          }
+          return true;
+        },
+        simulation_->now_ms() + within_ms);
+  }
+
   // The key's primaries for n = 3, by address (node ids are addresses in the simulator).
   std::vector<std::string> PrimariesOf(const std::string& key) {
     const cluster::ClusterState& state =
@@ -530,19 +544,7 @@ TEST_F(ReplicationClusterTest, AConsistencyChangeLooksAtEveryMembersStorage) {
   // An empty bucket changes, through any node, and every member learns it.
   reply = Call(elsewhere, node::SetBucketRequest{"fresh", strong});
   ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        for (const std::string& address : addresses_) {
-                          const BucketProps props = PropsOn(address, "fresh");
-                          if (props.consistency != Consistency::kStrong || props.sealed) {
-                            return false;
-                          }
-                        }
-                        return true;
-                      },
-                      simulation_->now_ms() + 10'000)
-                  .ok());
+  ASSERT_TRUE(AwaitUnsealedEverywhere("fresh", Consistency::kStrong).ok());
 }
 
 // While the members are asked, the bucket is sealed on every node that knows it: reads and
@@ -577,19 +579,7 @@ TEST_F(ReplicationClusterTest, AChangeSealsTheBucketAndNeedsEveryMembersAnswer) 
     EXPECT_EQ(StoredValues(address, "k"), std::nullopt) << "nothing landed on " << address;
   }
   simulation_->Heal();
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        for (const std::string& address : addresses_) {
-                          const BucketProps props = PropsOn(address, "fresh");
-                          if (props.sealed || props.consistency != Consistency::kEventual) {
-                            return false;
-                          }
-                        }
-                        return true;
-                      },
-                      simulation_->now_ms() + 10'000)
-                  .ok())
+  ASSERT_TRUE(AwaitUnsealedEverywhere("fresh", Consistency::kEventual).ok())
       << "the seal is lifted everywhere, the silent node included";
   // With every member answering, the change is made.
   const node::ClientReply made = Call(via, node::SetBucketRequest{"fresh", strong});
@@ -608,17 +598,7 @@ TEST_F(ReplicationClusterTest, ASealLeftByARestartIsLifted) {
   simulation_->Crash(via);
   ASSERT_TRUE(simulation_->Restart(via).ok());
   simulation_->Heal();
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        for (const std::string& address : addresses_) {
-                          if (PropsOn(address, "fresh").sealed) return false;
-                        }
-                        return true;
-                      },
-                      simulation_->now_ms() + 15'000)
-                  .ok());
-  EXPECT_EQ(PropsOn(via, "fresh").consistency, Consistency::kEventual);
+  ASSERT_TRUE(AwaitUnsealedEverywhere("fresh", Consistency::kEventual, 15'000).ok());
   EXPECT_TRUE(Call(addresses_[1], node::PutRequest{{"fresh", "k"}, "v", "", {}}).status.ok());
 }
 
@@ -628,19 +608,7 @@ TEST_F(ReplicationClusterTest, AJoinerKnowsTheBucketsBeforeItKnowsTheRing) {
   BucketPropsPatch strong;
   strong.consistency = Consistency::kStrong;
   ASSERT_TRUE(Call(addresses_.front(), node::SetBucketRequest{"fresh", strong}).status.ok());
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        for (const std::string& address : addresses_) {
-                          const BucketProps props = PropsOn(address, "fresh");
-                          if (props.consistency != Consistency::kStrong || props.sealed) {
-                            return false;
-                          }
-                        }
-                        return true;
-                      },
-                      simulation_->now_ms() + 10'000)
-                  .ok());
+  ASSERT_TRUE(AwaitUnsealedEverywhere("fresh", Consistency::kStrong).ok());
   ASSERT_TRUE(simulation_->AddProcess(spare_).ok());
   // Checked after every event: the first moment the joiner can route, it knows the bucket.
   bool checked = false;
