@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -37,6 +39,9 @@ struct ClusterArguments {
   std::string weight;
   std::string bucket;  // locate, local
   std::string key;
+  bool wait = false;  // join, leave, remove, set-weight: until the ring settles
+  std::string wait_timeout = "600";
+  CLI::Option* wait_timeout_option = nullptr;
   CLI::Option* node_option = nullptr;
   CLI::Option* weight_option = nullptr;
   CLI::Option* key_option = nullptr;
@@ -146,27 +151,118 @@ std::optional<Failure> RunRing(mc::Client& client, const ClusterArguments& argum
   return std::nullopt;
 }
 
-std::optional<Failure> ReportAdmin(const mc::Result<mc::ClusterAdminResult>& result) {
+// What a membership change waits for with --wait, besides a ring with nothing pending.
+struct SettledWhen {
+  std::string node;          // the member the change is about (empty: the server's node)
+  std::string status;        // its status once the change took effect ("up", "removed")
+  std::uint32_t weight = 0;  // set-weight: its weight once known (0: any)
+};
+
+// The ring as `status` shows it has settled for `want`: the member has the status (and
+// weight) wanted and no member has partitions incoming. `incoming` gets the total.
+bool Settled(const mc::ClusterStatusResult& status, const SettledWhen& want,
+             std::uint64_t& incoming) {
+  incoming = 0;
+  bool member_ok = false;
+  const std::string& node = want.node.empty() ? status.self : want.node;
+  for (const mc::ClusterMember& member : status.members) {
+    incoming += member.partitions_incoming;
+    if (member.id == node) {
+      member_ok = (want.status.empty() || member.status == want.status) &&
+                  (want.weight == 0 || member.weight == want.weight) &&
+                  (member.status == "removed" || member.partitions_owned > 0);
+    }
+  }
+  return member_ok && incoming == 0;
+}
+
+std::string Seconds(double seconds) {
+  if (seconds < 1.0) return "under 1 s";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.0f s", seconds);
+  return text;
+}
+
+// After an accepted change: polls the server's view of the cluster once a second, printing a
+// progress line whenever the number of partitions still moving changes (with an estimate of
+// the time left from the rate so far), until it settles — stable for two polls and past a
+// ring change or `settle_s` — or `timeout_s` passes (a failure).
+std::optional<Failure> WaitUntilSettled(mc::Client& client, const SettledWhen& want,
+                                        std::uint64_t timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  std::optional<std::uint64_t> first_version;
+  std::uint64_t peak = 0;
+  std::optional<std::uint64_t> last_printed;
+  std::optional<double> moving_since;
+  int settled_polls = 0;
+  while (true) {
+    auto status = client.ClusterStatus();
+    if (!status.ok()) return RequestFailed(status.error());
+    if (!first_version) first_version = status->ring_version;
+    std::uint64_t incoming = 0;
+    const bool settled = Settled(*status, want, incoming);
+    if (incoming > 0 && !moving_since) moving_since = elapsed();
+    peak = std::max(peak, incoming);
+    if (!last_printed || *last_printed != incoming) {
+      std::string line = "waiting: ring version " + std::to_string(status->ring_version) + ", " +
+                         std::to_string(incoming) + " partition(s) moving";
+      const std::uint64_t done = peak - incoming;
+      if (incoming > 0 && done > 0 && moving_since) {
+        const double rate = static_cast<double>(done) / std::max(elapsed() - *moving_since, 0.1);
+        line += " (" + std::to_string(done) + " of " + std::to_string(peak) + " done, about " +
+                Seconds(static_cast<double>(incoming) / rate) + " left)";
+      }
+      Print(line + "\n");
+      last_printed = incoming;
+    }
+    // A ring change, or a few gossip rounds without one (a change that moves nothing).
+    const bool past_change = status->ring_version != *first_version || elapsed() >= 3.0;
+    settled_polls = settled && past_change ? settled_polls + 1 : 0;
+    if (settled_polls >= 2) {
+      Print("settled: ring version " + std::to_string(status->ring_version) + ", nothing moving, " +
+            Seconds(elapsed()) + "\n");
+      return std::nullopt;
+    }
+    if (elapsed() >= static_cast<double>(timeout_s)) {
+      return Failure{kExitRequestFailed, "the ring did not settle within " +
+                                             std::to_string(timeout_s) + " s (" +
+                                             std::to_string(incoming) +
+                                             " partition(s) still moving); the change goes on"};
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+std::optional<Failure> ReportAdmin(mc::Client& client, const ClusterArguments& arguments,
+                                   const mc::Result<mc::ClusterAdminResult>& result,
+                                   const SettledWhen& want) {
   if (!result.ok()) return RequestFailed(result.error());
   Print(result->message + "\n");
-  return std::nullopt;
+  if (!arguments.wait) return std::nullopt;
+  return WaitUntilSettled(client, want, *ParseUnsigned(arguments.wait_timeout));
 }
 
 std::optional<Failure> RunJoin(mc::Client& client, const ClusterArguments& arguments) {
-  return ReportAdmin(client.ClusterJoin(arguments.seeds));
+  return ReportAdmin(client, arguments, client.ClusterJoin(arguments.seeds), {"", "up", 0});
 }
 
 std::optional<Failure> RunLeave(mc::Client& client, const ClusterArguments& arguments) {
-  return ReportAdmin(client.ClusterLeave(arguments.node));
+  return ReportAdmin(client, arguments, client.ClusterLeave(arguments.node),
+                     {arguments.node, "removed", 0});
 }
 
 std::optional<Failure> RunRemove(mc::Client& client, const ClusterArguments& arguments) {
-  return ReportAdmin(client.ClusterRemove(arguments.node));
+  return ReportAdmin(client, arguments, client.ClusterRemove(arguments.node),
+                     {arguments.node, "removed", 0});
 }
 
 std::optional<Failure> RunSetWeight(mc::Client& client, const ClusterArguments& arguments) {
   // Validated by CheckUsage.
-  return ReportAdmin(client.ClusterSetWeight(arguments.node, *ParseUnsigned(arguments.weight)));
+  const std::uint32_t weight = *ParseUnsigned(arguments.weight);
+  return ReportAdmin(client, arguments, client.ClusterSetWeight(arguments.node, weight),
+                     {arguments.node, "", weight});
 }
 
 // Node ids separated by spaces; "-" for none.
@@ -271,6 +367,13 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArgument
     if (arguments.key_option->count() == 0) return Failure{kExitUsage, "missing KEY"};
     if (arguments.key.empty()) return Failure{kExitUsage, "KEY must not be empty"};
   }
+  if (arguments.wait_timeout_option != nullptr && arguments.wait_timeout_option->count() > 0) {
+    if (!arguments.wait) return Failure{kExitUsage, "--wait-timeout needs --wait"};
+    const std::optional<std::uint32_t> seconds = ParseUnsigned(arguments.wait_timeout);
+    if (!seconds || *seconds == 0) {
+      return Failure{kExitUsage, "--wait-timeout must be a positive number of seconds"};
+    }
+  }
   if (positionals == Positionals::kNodeAndWeight) {
     if (arguments.weight_option->count() == 0) return Failure{kExitUsage, "missing WEIGHT"};
     const std::optional<std::uint32_t> weight = ParseUnsigned(arguments.weight);
@@ -324,6 +427,13 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
   }
   if (name == "ring") {
     command->add_flag("--partitions", arguments->partitions, "Also list every partition's owner");
+  }
+  if (name == "join" || name == "leave" || name == "remove" || name == "set-weight") {
+    command->add_flag("--wait", arguments->wait,
+                      "After the change is accepted, show progress until the ring settles "
+                      "(nothing moving); exit 1 if it has not within --wait-timeout");
+    arguments->wait_timeout_option = command->add_option(
+        "--wait-timeout", arguments->wait_timeout, "Seconds --wait waits at most (default 600)");
   }
   command->footer("Exit codes: 0 success, 1 request failed, 2 usage error.");
   command->callback([command, arguments, positionals, run, &exit_code] {

@@ -7,10 +7,13 @@ stops every process at teardown (SIGTERM, SIGKILL after a deadline) even on fail
 failing test prints the tail of every node's log. Set MERIDIAN_E2E_KEEP=1 to keep the work
 dirs of a failed test.
 """
+import os
+import subprocess
 import time
 
 import pytest
 
+from conftest import meridian_bin
 from cluster_util import (Cluster, Load, cluster_settled, describe_problems, finish_clusters,
                           members_by_id, parse_consistency, poll, read_everywhere,
                           summarize_status, write_keys)
@@ -254,3 +257,33 @@ def test_leave_moves_everything_away(make_cluster):
     more = write_keys(remaining, "after-leave", 100)
     problems = read_everywhere(remaining, more)
     assert not problems, describe_problems(problems, len(more))
+
+
+def test_cli_wait_shows_progress_until_the_ring_settles(make_cluster):
+    """`meridian cluster set-weight|leave ... --wait`: the command returns once the answering
+    node's view shows the change in effect and nothing moving, having printed its progress."""
+    cluster = make_cluster()
+    nodes = start_settled(cluster, 3)
+    env = dict(os.environ, MERIDIAN_URL=nodes[0].http_url)
+
+    def cli(*args):
+        return subprocess.run([meridian_bin(), "cluster", *args], capture_output=True,
+                              text=True, env=env, timeout=150)
+
+    owned_before = members_by_id(nodes[0].status())["node3"]["partitions_owned"]
+    weighted = cli("set-weight", "node3", "4", "--wait", "--wait-timeout", "120")
+    print(weighted.stdout)
+    assert weighted.returncode == 0, (weighted.stdout, weighted.stderr)
+    lines = weighted.stdout.splitlines()
+    assert lines[-1].startswith("settled: ring version "), weighted.stdout
+    assert any(line.startswith("waiting: ring version ") for line in lines), weighted.stdout
+    members = members_by_id(nodes[0].status())
+    assert all(m["partitions_incoming"] == 0 for m in members.values()), members
+    assert members["node3"]["weight"] == 4
+    assert members["node3"]["partitions_owned"] > owned_before, members
+
+    left = cli("leave", "node2", "--wait", "--wait-timeout", "120")
+    assert left.returncode == 0, (left.stdout, left.stderr)
+    assert left.stdout.splitlines()[-1].startswith("settled: "), left.stdout
+    view = members_by_id(nodes[0].status())["node2"]
+    assert view["status"] == "removed" and view["partitions_owned"] == 0, view

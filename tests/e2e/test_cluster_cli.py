@@ -147,6 +147,9 @@ def test_membership_changes_on_a_standalone_node_fail(cli, args):
     (("status", "extra"), "unexpected argument 'extra'"),
     (("leave", "a", "b"), "unexpected argument 'b'"),
     (("remove", ""), "NODE must not be empty"),
+    (("leave", "a", "--wait-timeout", "5"), "--wait-timeout needs --wait"),
+    (("leave", "a", "--wait", "--wait-timeout", "0"), "--wait-timeout must be a positive number"),
+    (("join", "h:1", "--wait", "--wait-timeout", "soon"), "--wait-timeout must be a positive"),
     (("status", "--timeout-ms", "soon"), "--timeout-ms must be a non-negative integer"),
     (("status", "--url", "ftp://127.0.0.1"), "ftp"),
 ])
