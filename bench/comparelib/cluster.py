@@ -48,17 +48,29 @@ def note_leader(run: Run, text: str) -> None:
         handle.write(text + "\n")
 
 
-def etcd_run(run: Run, round_: int) -> None:
-    directory = run.work_dir(f"cluster-r{round_}-etcd")
-    log(f"  cluster round {round_}: three etcd members (load average {loadavg()})")
-    cluster = etcd.start_cluster(run, directory, f"compare-{run.pid}-r{round_}")
-    note_leader(run, f"round {round_}: etcd leader at {cluster.leader}")
+def etcd_round(run: Run, section: str, round_: int, token: str, leader_note: str,
+               one_client: bool) -> None:
+    """One round of a fresh three-member etcd cluster under `meridian bench` at its leader:
+    put (the load phase) and read (workload C), and with `one_client` a put with 1 connection
+    over the first durable_records keys; the members' peak RSS, then stopped."""
+    directory = run.work_dir(f"{section}-r{round_}-etcd")
+    log(f"  {section} round {round_}: three etcd members (load average {loadavg()})")
+    cluster = etcd.start_cluster(run, directory, token)
+    note_leader(run, f"{leader_note}: etcd leader at {cluster.leader}")
     args = ["--driver", "etcd", "--address", cluster.leader]
-    meridian.bench(run, "cluster", "etcd", "put", round_, "load", run.cluster_records,
+    meridian.bench(run, section, "etcd", "put", round_, "load", run.cluster_records,
                    *args, "--phase", "load")
-    meridian.bench(run, "cluster", "etcd", "read", round_, "run", run.cluster_records,
+    meridian.bench(run, section, "etcd", "read", round_, "run", run.cluster_records,
                    *args, "--phase", "run", "--workload", "c", "--duration", str(run.duration))
-    stop_etcd(run, "cluster", round_, cluster)
+    if one_client:
+        meridian.bench(run, section, "etcd", "put 1 client", round_, "load",
+                       run.durable_records, *args, "--phase", "load", connections=1)
+    stop_etcd(run, section, round_, cluster)
+
+
+def etcd_run(run: Run, round_: int) -> None:
+    etcd_round(run, "cluster", round_, f"compare-{run.pid}-r{round_}", f"round {round_}",
+               one_client=False)
 
 
 def configs_md(run: Run) -> str:

@@ -1,7 +1,7 @@
 """Section strong: a strong (linearizable) bucket on three Meridian nodes vs a three-member etcd
 cluster, and strong vs eventual buckets on the same Meridian cluster."""
-from . import etcd, meridian
-from .cluster import note_leader, stop_etcd, stop_meridian
+from . import meridian
+from .cluster import etcd_round, stop_meridian
 from .common import log, loadavg
 from .context import Run
 
@@ -42,18 +42,8 @@ def meridian_run(run: Run, round_: int) -> None:
 
 
 def etcd_run(run: Run, round_: int) -> None:
-    directory = run.work_dir(f"strong-r{round_}-etcd")
-    log(f"  strong round {round_}: three etcd members (load average {loadavg()})")
-    cluster = etcd.start_cluster(run, directory, f"compare-{run.pid}-strong-r{round_}")
-    note_leader(run, f"round {round_} (strong): etcd leader at {cluster.leader}")
-    args = ["--driver", "etcd", "--address", cluster.leader]
-    meridian.bench(run, "strong", "etcd", "put", round_, "load", run.cluster_records,
-                   *args, "--phase", "load")
-    meridian.bench(run, "strong", "etcd", "read", round_, "run", run.cluster_records,
-                   *args, "--phase", "run", "--workload", "c", "--duration", str(run.duration))
-    meridian.bench(run, "strong", "etcd", "put 1 client", round_, "load", run.durable_records,
-                   *args, "--phase", "load", connections=1)
-    stop_etcd(run, "strong", round_, cluster)
+    etcd_round(run, "strong", round_, f"compare-{run.pid}-strong-r{round_}",
+               f"round {round_} (strong)", one_client=True)
 
 
 def configs_md(run: Run) -> str:
