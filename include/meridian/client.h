@@ -179,6 +179,39 @@ struct BucketPropsUpdate {
 // `json`, the reply body exactly as the server sent it (for tools that print or forward it).
 
 // One member as the answering node sees it.
+// One outgoing partition stream a member reports (GET /v1/cluster/status, docs/api.md).
+struct ClusterTransfer {
+  std::uint32_t partition = 0;
+  std::string kind;  // "ownership" or "replica_copy"
+  std::string peer;  // the receiving member
+  std::uint64_t bytes_done = 0;
+  std::uint64_t bytes_total = 0;  // estimated at the start; 0: unknown
+  std::uint64_t objects_done = 0;
+  double elapsed_seconds = 0;
+  double bytes_per_second = 0;
+  std::optional<double> eta_seconds;  // unknown without a total or a rate yet
+};
+
+// What a member reports about its own work and load.
+struct ClusterMemberReport {
+  bool load_known = false;  // the disk and request figures below are filled in
+  std::uint64_t disk_used_bytes = 0;
+  std::uint64_t disk_capacity_bytes = 0;
+  std::uint64_t disk_available_bytes = 0;
+  std::uint32_t requests_window_seconds = 0;
+  double requests_per_second = 0;
+  double errors_per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::uint64_t hints_pending = 0;
+  std::uint64_t hint_bytes = 0;
+  std::vector<ClusterTransfer> transfers;
+  std::uint64_t copies_queued = 0;
+  std::uint64_t aae_exchanges = 0;
+  std::uint64_t aae_exchanges_failed = 0;
+  std::uint64_t aae_keys_repaired = 0;
+};
+
 struct ClusterMember {
   std::string id;
   std::string peer_address;  // where peers reach it; empty for a standalone node
@@ -191,6 +224,9 @@ struct ClusterMember {
   double phi = 0;     // the suspicion level behind `alive`
   std::uint32_t partitions_owned = 0;
   std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+  // In a status reply: the member's report, or (report_missing) why there is none.
+  std::optional<ClusterMemberReport> report;
+  std::string report_missing;
 };
 
 struct ClusterStatusResult {
@@ -302,7 +338,10 @@ class Client {
   // Cluster administration. Requests to a node started without a peer address (standalone)
   // other than ClusterStatus/ClusterRing fail with kBadRequest (server code
   // "invalid_argument"); an unknown member gives kNotFound.
-  Result<ClusterStatusResult> ClusterStatus();
+  // With `reports`, every member reachable from the node adds its report (transfers, hints,
+  // disk, request rates; ClusterMember::report), which costs the node one message per member
+  // and up to a second of waiting for a silent one.
+  Result<ClusterStatusResult> ClusterStatus(bool reports = true);
   // With `partitions`, ClusterRingResult::partitions lists every partition's owner.
   Result<ClusterRingResult> ClusterRing(bool partitions = false);
   // Makes the server's node join the cluster the seeds ("host:port" peer addresses) belong

@@ -104,9 +104,52 @@ Json MemberJson(const node::MemberView& member) {
               {"partitions_incoming", member.partitions_incoming}};
 }
 
+Json TransferJson(const node::TransferView& transfer) {
+  const std::optional<double> eta = transfer.EtaSeconds();
+  return Json{{"partition", transfer.partition},
+              {"kind", transfer.replica_copy ? "replica_copy" : "ownership"},
+              {"peer", transfer.peer},
+              {"bytes_done", transfer.bytes_done},
+              {"bytes_total", transfer.bytes_total},
+              {"objects_done", transfer.objects_done},
+              {"elapsed_seconds", static_cast<double>(transfer.elapsed_ms) / 1000.0},
+              {"bytes_per_second", transfer.BytesPerSecond()},
+              {"eta_seconds", eta.has_value() ? Json(*eta) : Json(nullptr)}};
+}
+
+Json ReportJson(const node::MemberReport& report) {
+  Json transfers = Json::array();
+  for (const node::TransferView& transfer : report.transfers) {
+    transfers.push_back(TransferJson(transfer));
+  }
+  Json json{{"hints", Json{{"pending", report.hints_pending}, {"bytes", report.hint_bytes}}},
+            {"transfers", std::move(transfers)},
+            {"copies_queued", report.copies_queued},
+            {"anti_entropy", Json{{"exchanges", report.aae_exchanges},
+                                  {"exchanges_failed", report.aae_exchanges_failed},
+                                  {"keys_repaired", report.aae_keys_repaired}}}};
+  if (report.load.has_value()) {
+    const node::LocalLoad& load = *report.load;
+    json["disk"] = Json{{"used_bytes", load.disk_used_bytes},
+                        {"capacity_bytes", load.disk_capacity_bytes},
+                        {"available_bytes", load.disk_available_bytes}};
+    json["requests"] = Json{{"window_seconds", load.window_seconds},
+                            {"per_second", load.requests_per_second},
+                            {"errors_per_second", load.errors_per_second},
+                            {"p50_ms", load.p50_ms},
+                            {"p99_ms", load.p99_ms}};
+  }
+  return json;
+}
+
 Json MembersJson(const std::vector<node::MemberView>& members) {
   Json array = Json::array();
-  for (const node::MemberView& member : members) array.push_back(MemberJson(member));
+  for (const node::MemberView& member : members) {
+    Json json = MemberJson(member);
+    if (member.report.has_value()) json["report"] = ReportJson(*member.report);
+    if (!member.report_missing.empty()) json["report_missing"] = member.report_missing;
+    array.push_back(std::move(json));
+  }
   return array;
 }
 
@@ -155,20 +198,22 @@ HttpResponse ReplyResponse(const node::ClientReply& reply, bool include_partitio
   return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
 }
 
-// The ring's only query parameter: partitions=true|false, at most once.
-Result<bool> ParseRingQuery(std::string_view query) {
+// A query with one optional parameter, `flag`=true|false, at most once (the ring's
+// partitions, the status's reports).
+Result<bool> ParseFlagQuery(std::string_view query, std::string_view flag, bool fallback) {
   auto parameters = ParseQuery(query);
   if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
-  std::optional<bool> partitions;
+  std::optional<bool> given;
+  const std::string name_of_flag(flag);
   for (const auto& [name, value] : *parameters) {
-    if (name != "partitions") return Status::InvalidArgument("unknown query parameter: " + name);
-    if (partitions) return Status::InvalidArgument("partitions given more than once");
+    if (name != flag) return Status::InvalidArgument("unknown query parameter: " + name);
+    if (given) return Status::InvalidArgument(name_of_flag + " given more than once");
     if (value != "true" && value != "false") {
-      return Status::InvalidArgument("partitions must be true or false");
+      return Status::InvalidArgument(name_of_flag + " must be true or false");
     }
-    partitions = value == "true";
+    given = value == "true";
   }
-  return partitions.value_or(false);
+  return given.value_or(fallback);
 }
 
 Status RequireNoQuery(std::string_view query) {
@@ -359,27 +404,27 @@ void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_
   node::ClientRequest client_request;
   bool include_partitions = false;
   if (op == kOpRing) {
-    Result<bool> partitions = ParseRingQuery(query);
+    Result<bool> partitions = ParseFlagQuery(query, "partitions", false);
     if (!partitions.ok()) {
       return fail(400, error_code::kInvalidParameter, partitions.status().message());
     }
     include_partitions = *partitions;
     client_request = node::ClusterRingRequest{include_partitions};
+  } else if (op == kOpStatus) {
+    Result<bool> reports = ParseFlagQuery(query, "reports", true);
+    if (!reports.ok()) return fail(400, error_code::kInvalidParameter, reports.status().message());
+    client_request = node::ClusterStatusRequest{*reports};
   } else {
     if (Status status = RequireNoQuery(query); !status.ok()) {
       return fail(400, error_code::kInvalidParameter, status.message());
     }
-    if (op == kOpStatus) {
-      client_request = node::ClusterStatusRequest{};
-    } else {
-      if (request.body.size() > kBucketBodyBytesMax) {
-        return fail(413, error_code::kBodyTooLarge,
-                    "body exceeds " + std::to_string(kBucketBodyBytesMax) + " bytes");
-      }
-      Result<node::ClientRequest> parsed = ParseAdminBody(endpoint->name, request.body);
-      if (!parsed.ok()) return fail(400, kClusterInvalidArgument, parsed.status().message());
-      client_request = std::move(*parsed);
+    if (request.body.size() > kBucketBodyBytesMax) {
+      return fail(413, error_code::kBodyTooLarge,
+                  "body exceeds " + std::to_string(kBucketBodyBytesMax) + " bytes");
     }
+    Result<node::ClientRequest> parsed = ParseAdminBody(endpoint->name, request.body);
+    if (!parsed.ok()) return fail(400, kClusterInvalidArgument, parsed.status().message());
+    client_request = std::move(*parsed);
   }
   service.Submit(std::move(client_request),
                  [op, include_partitions, finish = std::move(finish)](node::ClientReply reply) {

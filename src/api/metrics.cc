@@ -21,6 +21,25 @@ std::uint64_t Metrics::requests(std::string_view op, unsigned status) const {
   return it == requests_.end() ? 0 : it->second.count;
 }
 
+Metrics::ClientTotals Metrics::ClientRequestTotals() const {
+  ClientTotals totals;
+  for (const auto& [label, histogram] : requests_) {
+    const std::string& op = label.first;
+    const bool client = op == "get" || op == "put" || op == "delete" ||
+                        (op.starts_with("resp_") && op != "resp_other");
+    if (!client) continue;
+    totals.count += histogram.count;
+    if (label.second >= 500) totals.errors += histogram.count;
+    std::uint64_t bounded = 0;
+    for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+      totals.bucket_counts[i] += histogram.bucket_counts[i];
+      bounded += histogram.bucket_counts[i];
+    }
+    totals.bucket_counts.back() += histogram.count - bounded;
+  }
+  return totals;
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::string out;
   out += "# HELP meridian_requests_total HTTP requests served, by operation and status.\n";

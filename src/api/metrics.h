@@ -39,6 +39,16 @@ class Metrics {
   std::uint64_t connections_rejected() const { return connections_rejected_; }
   std::uint64_t requests(std::string_view op, unsigned status) const;
 
+  // Client requests (gets, puts, deletes over HTTP, and RESP commands) since start, summed
+  // over their operations and statuses: what RequestWindow turns into rates and percentiles.
+  struct ClientTotals {
+    std::uint64_t count = 0;
+    std::uint64_t errors = 0;  // 5xx statuses (RESP errors the node caused map to them)
+    // Per duration bucket (kDurationBuckets, then one past the last bound); not cumulative.
+    std::array<std::uint64_t, kDurationBuckets.size() + 1> bucket_counts{};
+  };
+  ClientTotals ClientRequestTotals() const;
+
   std::string RenderPrometheus() const;
   // Appends more series (already in the text format) to every rendering: the server's
   // replication and storage gauges, which live below the api layer.

@@ -86,6 +86,81 @@ std::string Percent(double fraction) {
   return text;
 }
 
+// 1536 -> "1.5 KiB".
+std::string Bytes(double bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  std::size_t unit = 0;
+  while (bytes >= 1024 && unit + 1 < std::size(kUnits)) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
+  return text;
+}
+
+std::string Fixed(double value, int decimals) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+// "about 12 s left", "about 3 min left"; "time left unknown" without an estimate.
+std::string TimeLeft(const std::optional<double>& seconds) {
+  if (!seconds.has_value()) return "time left unknown";
+  if (*seconds < 90) return "about " + Fixed(std::max(1.0, *seconds), 0) + " s left";
+  if (*seconds < 5400) return "about " + Fixed(*seconds / 60, 0) + " min left";
+  return "about " + Fixed(*seconds / 3600, 1) + " h left";
+}
+
+// One line per running stream of every member that reported, with its progress, and one
+// per member without a report saying why.
+std::string ActivityText(const mc::ClusterStatusResult& status) {
+  std::string text;
+  std::size_t transfers = 0;
+  for (const mc::ClusterMember& member : status.members) {
+    if (!member.report.has_value()) continue;
+    for (const mc::ClusterTransfer& transfer : member.report->transfers) {
+      ++transfers;
+      std::string line = "  " + Printable(member.id) + " -> " + Printable(transfer.peer) +
+                         "  partition " + std::to_string(transfer.partition) + " (" +
+                         Printable(transfer.kind) + "): ";
+      if (transfer.bytes_total > 0) {
+        const double fraction = std::min(0.99, static_cast<double>(transfer.bytes_done) /
+                                                   static_cast<double>(transfer.bytes_total));
+        line += Percent(fraction) + ", " + Bytes(static_cast<double>(transfer.bytes_done)) +
+                " of about " + Bytes(static_cast<double>(transfer.bytes_total));
+      } else {
+        line += Bytes(static_cast<double>(transfer.bytes_done)) + " sent, size unknown";
+      }
+      line += ", " + Bytes(transfer.bytes_per_second) + "/s, " + TimeLeft(transfer.eta_seconds);
+      text += line + "\n";
+    }
+  }
+  text = (transfers == 0 ? std::string("transfers: none running\n")
+                         : "transfers: " + std::to_string(transfers) + " running\n" + text);
+  std::string repairs;
+  for (const mc::ClusterMember& member : status.members) {
+    if (!member.report.has_value()) continue;
+    const mc::ClusterMemberReport& report = *member.report;
+    if (report.copies_queued == 0 && report.hints_pending == 0 && report.aae_keys_repaired == 0)
+      continue;
+    repairs += "  " + Printable(member.id) + ": " + std::to_string(report.copies_queued) +
+               " partition copies queued, " + std::to_string(report.hints_pending) +
+               " hints pending (" + Bytes(static_cast<double>(report.hint_bytes)) + "), " +
+               std::to_string(report.aae_keys_repaired) + " keys repaired by anti-entropy in " +
+               std::to_string(report.aae_exchanges) + " exchanges\n";
+  }
+  text += repairs.empty() ? "repairs: nothing queued, no hints pending\n" : "repairs:\n" + repairs;
+  for (const mc::ClusterMember& member : status.members) {
+    if (!member.report.has_value() && !member.report_missing.empty()) {
+      text +=
+          "no report from " + Printable(member.id) + ": " + Printable(member.report_missing) + "\n";
+    }
+  }
+  return text;
+}
+
 std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arguments) {
   auto status = client.ClusterStatus();
   if (!status.ok()) return RequestFailed(status.error());
@@ -97,15 +172,29 @@ std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arg
                      Printable(status->self) + ", claimant " + Printable(status->claimant) +
                      ", ring version " + std::to_string(status->ring_version) + ", " +
                      std::to_string(status->partition_count) + " partitions\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED", "INCOMING", "ADDRESS", "HTTP"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED",
+                                                 "INCOMING", "DISK", "HINTS", "REQ/S", "P99 MS",
+                                                 "ADDRESS", "HTTP"}};
   for (const mc::ClusterMember& member : status->members) {
+    std::string disk = "-", hints = "-", rate = "-", p99 = "-";
+    if (member.report.has_value()) {
+      const mc::ClusterMemberReport& report = *member.report;
+      hints = std::to_string(report.hints_pending);
+      if (report.load_known) {
+        disk = report.disk_capacity_bytes == 0
+                   ? "-"
+                   : Percent(static_cast<double>(report.disk_used_bytes) /
+                             static_cast<double>(report.disk_capacity_bytes));
+        rate = Fixed(report.requests_per_second, 1);
+        p99 = Fixed(report.p99_ms, 2);
+      }
+    }
     rows.push_back({member.id, member.status, member.alive ? "yes" : "no", member.zone,
                     std::to_string(member.weight), std::to_string(member.partitions_owned),
-                    std::to_string(member.partitions_incoming), member.peer_address,
-                    member.http_address});
+                    std::to_string(member.partitions_incoming), disk, hints, rate, p99,
+                    member.peer_address, member.http_address});
   }
-  Print(text + Table(std::move(rows)));
+  Print(text + Table(std::move(rows)) + ActivityText(*status));
   return std::nullopt;
 }
 
@@ -198,7 +287,7 @@ std::optional<Failure> WaitUntilSettled(mc::Client& client, const SettledWhen& w
   std::optional<double> moving_since;
   int settled_polls = 0;
   while (true) {
-    auto status = client.ClusterStatus();
+    auto status = client.ClusterStatus(/*reports=*/false);
     if (!status.ok()) return RequestFailed(status.error());
     if (!first_version) first_version = status->ring_version;
     std::uint64_t incoming = 0;

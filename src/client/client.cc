@@ -188,10 +188,10 @@ Result<void> Client::Health() {
   return {};
 }
 
-Result<ClusterStatusResult> Client::ClusterStatus() {
+Result<ClusterStatusResult> Client::ClusterStatus(bool reports) {
   HttpRequest request;
   request.method = "GET";
-  request.target = "/v1/cluster/status";
+  request.target = reports ? "/v1/cluster/status" : "/v1/cluster/status?reports=false";
   request.idempotent = true;
   auto response = impl_->Send(request);
   if (!response.ok()) return response.error();

@@ -96,6 +96,81 @@ Result<Json> ParseObject(std::string_view body, const std::string& what) {
   return document;
 }
 
+// The object field `name`, or nullptr when absent (the caller's reader records nothing).
+const Json* OptionalObject(const Json& entry, const char* name) {
+  const auto found = entry.find(name);
+  return found == entry.end() ? nullptr : &*found;
+}
+
+Result<ClusterTransfer> ParseTransfer(const Json& entry) {
+  if (!entry.is_object()) return ProtocolError("a transfer is not a JSON object");
+  ClusterTransfer transfer;
+  FieldReader fields(entry, "a transfer");
+  fields.Count("partition", transfer.partition);
+  fields.String("kind", transfer.kind);
+  fields.String("peer", transfer.peer);
+  fields.Count("bytes_done", transfer.bytes_done);
+  fields.Count("bytes_total", transfer.bytes_total);
+  fields.Count("objects_done", transfer.objects_done);
+  fields.Number("elapsed_seconds", transfer.elapsed_seconds);
+  fields.Number("bytes_per_second", transfer.bytes_per_second);
+  if (fields.error()) return *fields.error();
+  const auto eta = entry.find("eta_seconds");
+  if (eta == entry.end()) return ProtocolError("a transfer has no field eta_seconds");
+  if (eta->is_number()) {
+    transfer.eta_seconds = eta->get<double>();
+  } else if (!eta->is_null()) {
+    return ProtocolError("a transfer field eta_seconds is not a number or null");
+  }
+  return transfer;
+}
+
+Result<ClusterMemberReport> ParseReport(const Json& entry) {
+  if (!entry.is_object()) return ProtocolError("a member report is not a JSON object");
+  ClusterMemberReport report;
+  FieldReader fields(entry, "a member report");
+  const Json* transfers = fields.Array("transfers");
+  fields.Count("copies_queued", report.copies_queued);
+  if (fields.error()) return *fields.error();
+  for (const Json& transfer : *transfers) {
+    auto parsed = ParseTransfer(transfer);
+    if (!parsed.ok()) return parsed.error();
+    report.transfers.push_back(std::move(*parsed));
+  }
+  const Json* hints = OptionalObject(entry, "hints");
+  const Json* aae = OptionalObject(entry, "anti_entropy");
+  if (hints == nullptr || aae == nullptr) {
+    return ProtocolError("a member report has no hints or anti_entropy");
+  }
+  FieldReader hint_fields(*hints, "a report's hints");
+  hint_fields.Count("pending", report.hints_pending);
+  hint_fields.Count("bytes", report.hint_bytes);
+  if (hint_fields.error()) return *hint_fields.error();
+  FieldReader aae_fields(*aae, "a report's anti_entropy");
+  aae_fields.Count("exchanges", report.aae_exchanges);
+  aae_fields.Count("exchanges_failed", report.aae_exchanges_failed);
+  aae_fields.Count("keys_repaired", report.aae_keys_repaired);
+  if (aae_fields.error()) return *aae_fields.error();
+  const Json* disk = OptionalObject(entry, "disk");
+  const Json* requests = OptionalObject(entry, "requests");
+  if (disk != nullptr && requests != nullptr) {
+    report.load_known = true;
+    FieldReader disk_fields(*disk, "a report's disk");
+    disk_fields.Count("used_bytes", report.disk_used_bytes);
+    disk_fields.Count("capacity_bytes", report.disk_capacity_bytes);
+    disk_fields.Count("available_bytes", report.disk_available_bytes);
+    if (disk_fields.error()) return *disk_fields.error();
+    FieldReader request_fields(*requests, "a report's requests");
+    request_fields.Count("window_seconds", report.requests_window_seconds);
+    request_fields.Number("per_second", report.requests_per_second);
+    request_fields.Number("errors_per_second", report.errors_per_second);
+    request_fields.Number("p50_ms", report.p50_ms);
+    request_fields.Number("p99_ms", report.p99_ms);
+    if (request_fields.error()) return *request_fields.error();
+  }
+  return report;
+}
+
 Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
   const Json* members = reader.Array("members");
   if (reader.error()) return *reader.error();
@@ -116,6 +191,15 @@ Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
     fields.Count("partitions_owned", member.partitions_owned);
     fields.Count("partitions_incoming", member.partitions_incoming);
     if (fields.error()) return *fields.error();
+    if (const Json* report = OptionalObject(entry, "report")) {
+      auto parsed = ParseReport(*report);
+      if (!parsed.ok()) return parsed.error();
+      member.report = std::move(*parsed);
+    }
+    if (const Json* missing = OptionalObject(entry, "report_missing")) {
+      if (!missing->is_string()) return ProtocolError("a member's report_missing is not a string");
+      member.report_missing = missing->get<std::string>();
+    }
     result.push_back(std::move(member));
   }
   return result;

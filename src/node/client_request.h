@@ -15,6 +15,7 @@
 #include "core/object_id.h"
 #include "core/quorum.h"
 #include "core/status.h"
+#include "node/member_report.h"
 #include "replication/consistency_receipt.h"
 
 namespace meridian::node {
@@ -70,7 +71,11 @@ struct SetBucketRequest {
 
 // Cluster administration (docs/api.md "Cluster"). Every node accepts them; changes are
 // gossiped, and only the claimant turns membership changes into ownership changes.
-struct ClusterStatusRequest {};
+struct ClusterStatusRequest {
+  // Also ask every reachable member for its report (MemberView::report); the reply then waits
+  // for their answers, at most NodeConfig::member_report_timeout_ms.
+  bool include_reports = false;
+};
 struct ClusterRingRequest {
   bool include_partitions = false;  // every partition's owner and pending owner
 };
@@ -152,6 +157,9 @@ struct MemberView {
   double phi = 0;     // suspicion level behind `alive`
   std::uint32_t partitions_owned = 0;
   std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+  // Only when reports were asked for: the member's own report, or why there is none.
+  std::optional<MemberReport> report;
+  std::string report_missing;
 };
 struct ClusterStatusReply {
   std::string cluster_name;

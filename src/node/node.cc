@@ -176,6 +176,12 @@ void Node::Submit(RequestId id, ClientRequest request) {
           Route(Origin{id, "", 0}, std::move(request), /*hops=*/0);
         } else if constexpr (kIsBucketRequest<T>) {
           if (auto reply = HandleBucket(id, request)) Reply(id, std::move(*reply));
+        } else if constexpr (std::is_same_v<T, ClusterStatusRequest>) {
+          if (!alternative.include_reports) {
+            Reply(id, ReplyBody(StatusReply()));
+          } else if (auto reply = StartStatusReport(id)) {
+            Reply(id, std::move(*reply));
+          }
         } else {
           Reply(id, HandleAdmin(request));
         }
@@ -371,6 +377,12 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kBucketCheckReply:
       OnBucketCheckReply(from_address, message.bucket_check_reply());
       break;
+    case proto::PeerMessage::kMemberReportRequest:
+      OnMemberReportRequest(from_address, message.member_report_request());
+      break;
+    case proto::PeerMessage::kMemberReportReply:
+      OnMemberReportReply(from_address, message.member_report_reply());
+      break;
     case proto::PeerMessage::kStrongRequest:
       HandleStrongRequest(from_address, message.strong_request());
       break;
@@ -428,6 +440,7 @@ void Node::Tick() {
   ExpireCoordinators();
   TickStrong(now_ms);
   TickBucketChanges(now_ms);
+  TickStatusReports(now_ms);
   PersistClusterStateIfChanged();
   CollectOutbound(/*all_replicas=*/true);
 }

@@ -195,6 +195,8 @@ struct NodeConfig {
   // (nothing changed) after bucket_change_timeout_ms.
   std::uint64_t bucket_change_timeout_ms = 8000;
   std::uint64_t bucket_change_resend_ms = 500;
+  // A status request with reports waits this long at most for the members' answers.
+  std::uint64_t member_report_timeout_ms = 1000;
 };
 
 class Node {
@@ -250,6 +252,9 @@ class Node {
   // which differ from the ring's primaries, or whose move it is running (0: settled here).
   std::uint32_t StrongPartitionsUnsettled() const;
   NodeStats Stats() const;
+  // Figures of this node that only the runtime knows, for its member report; kept until the
+  // next call.
+  void SetLocalLoad(const LocalLoad& load) { local_load_ = load; }
   // Why this node does not propose `partition`'s tombstones now ("" when it does or may), for
   // diagnostics: a PartitionReplica::ReapRefusal reason, "no_replica", "in_round", "resting".
   std::string ReapStatus(std::uint32_t partition) const;
@@ -398,6 +403,17 @@ class Node {
   // Cluster administration (node_admin.cc).
   Result<ReplyBody> HandleAdmin(const ClientRequest& request);
   std::vector<MemberView> MemberViews() const;
+  // Member reports (node_member_reports.cc).
+  ClusterStatusReply StatusReply() const;
+  // Starts asking the members for their reports; the reply comes when all answered or the
+  // timeout passed (nullopt), or at once when no other member is reachable.
+  std::optional<Result<ReplyBody>> StartStatusReport(RequestId id);
+  MemberReport OwnReport(std::uint64_t now_ms) const;
+  void OnMemberReportRequest(const std::string& from_address,
+                             const proto::MemberReportRequest& request);
+  void OnMemberReportReply(const std::string& from_address, const proto::MemberReportReply& reply);
+  void TickStatusReports(std::uint64_t now_ms);
+  void FinishStatusReport(std::uint64_t report_id);
   // Read-only inspection of one key from this node's own state (ClusterLocate/LocalRequest).
   Result<ReplyBody> Locate(const ObjectId& id) const;
   Result<ReplyBody> ReadLocalCopy(const ObjectId& id);
@@ -582,6 +598,13 @@ class Node {
     BucketProps next;
   };
   std::map<std::string, PendingBucketChange> bucket_changes_;
+  // Status requests waiting for members' reports (node_member_reports.cc), by report id.
+  struct PendingStatusReport {
+    RequestId request;
+    ReportCollection collection;
+  };
+  std::map<std::uint64_t, PendingStatusReport> status_reports_;
+  std::optional<LocalLoad> local_load_;  // SetLocalLoad's
   StrongPartitions strong_partitions_{config_.partition_count};
   std::uint64_t next_move_check_ms_ = 0;
   std::uint32_t next_move_partition_ = 0;  // where the next check starts (turns)

@@ -129,17 +129,7 @@ Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
   if (const auto* local = std::get_if<ClusterLocalRequest>(&request)) {
     return ReadLocalCopy(local->id);
   }
-  if (std::holds_alternative<ClusterStatusRequest>(request)) {
-    const cluster::ClusterState& state = membership_->state();
-    ClusterStatusReply reply;
-    reply.cluster_name = state.cluster_name();
-    reply.self = self;
-    reply.claimant = membership_->Claimant();
-    reply.ring_version = state.ring().version();
-    reply.partition_count = state.partition_count();
-    reply.members = MemberViews();
-    return ReplyBody(std::move(reply));
-  }
+  if (std::holds_alternative<ClusterStatusRequest>(request)) return ReplyBody(StatusReply());
   if (const auto* ring_request = std::get_if<ClusterRingRequest>(&request)) {
     const cluster::Ring& ring = membership_->state().ring();
     RingReply reply;

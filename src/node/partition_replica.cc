@@ -518,4 +518,22 @@ bool PartitionReplica::idle() const {
          output_.repairs.empty();
 }
 
+void PartitionReplica::AppendTransfers(std::uint64_t now_ms, std::vector<TransferView>& out) const {
+  const auto append = [&](const replication::HandoffSender& sender, const cluster::NodeId& peer,
+                          bool replica_copy) {
+    if (sender.state() != replication::HandoffState::kRunning) return;
+    TransferView& view = out.emplace_back();
+    view.partition = partition_;
+    view.replica_copy = replica_copy;
+    view.peer = peer.empty() ? sender.transfer().target_address : peer;
+    view.bytes_done = sender.progress().bytes_acknowledged;
+    view.objects_done = sender.progress().objects_acknowledged;
+    view.bytes_total = sender.bytes_estimate();
+    const std::optional<std::uint64_t> started = sender.started_ms();
+    view.elapsed_ms = started.has_value() && now_ms > *started ? now_ms - *started : 0;
+  };
+  if (sender_ != nullptr) append(*sender_, placement_.pending_owner.value_or(""), false);
+  if (copy_.has_value() && copy_->sender != nullptr) append(*copy_->sender, copy_->target, true);
+}
+
 }  // namespace meridian::node

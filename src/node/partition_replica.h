@@ -42,6 +42,7 @@
 
 #include "cluster/node_id.h"
 #include "cluster/outbound.h"
+#include "node/member_report.h"
 #include "replication/anti_entropy.h"
 #include "replication/background_budget.h"
 #include "replication/handoff_sender.h"
@@ -194,6 +195,9 @@ class PartitionReplica {
   bool filling() const { return awaiting_fill_ms_.has_value(); }
   bool streaming() const { return sender_ != nullptr; }
   bool copying() const { return copy_.has_value(); }
+  // Appends this partition's running outgoing streams (ownership, then a copy) with their
+  // progress as of now_ms.
+  void AppendTransfers(std::uint64_t now_ms, std::vector<TransferView>& out) const;
   // Partitions waiting to be handed off or filled, counted like NodeStats::copies_queued.
   std::size_t queued_copies() const;
   bool to_drop() const { return to_drop_; }

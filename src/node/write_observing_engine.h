@@ -49,6 +49,10 @@ class WriteObservingEngine final : public storage::Engine {
               const storage::ScanVisitor& visitor) override {
     return inner_.Scan(column, begin, end, visitor);
   }
+  Result<std::uint64_t> ApproximateBytes(storage::Column column, std::string_view begin,
+                                         std::string_view end) override {
+    return inner_.ApproximateBytes(column, begin, end);
+  }
   Status CommitPending() override { return inner_.CommitPending(); }
   Result<storage::CommitTicket> BeginCommit() override { return inner_.BeginCommit(); }
   Status FinishCommit(const storage::CommitTicket& ticket) override {

@@ -68,6 +68,12 @@ void HandoffSender::Tick(std::uint64_t now_ms) {
     slot_ = budget_.TryAcquireStream(kind_, now_ms);
     if (!slot_.has_value()) return;  // every stream is busy: asked again next tick
   }
+  if (!started_ms_.has_value()) {
+    started_ms_ = now_ms;
+    // An estimate for progress reports; an error only leaves it unknown.
+    auto bytes = engine_.ApproximateBytes(storage::Column::kObjects, range_.begin, range_.end);
+    if (bytes.ok()) bytes_estimate_ = *bytes;
+  }
   if (in_flight_.has_value() && in_flight_->sent) {
     if (now_ms < in_flight_->deadline_ms) return;
     FailAttempt(

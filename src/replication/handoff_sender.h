@@ -125,6 +125,11 @@ class HandoffSender {
   // OK unless state() is kFailed.
   const Status& failure() const { return failure_; }
   const HandoffProgress& progress() const { return progress_; }
+  // When the stream got its slot and began (nullopt: not yet), and the partition's size
+  // (Engine::ApproximateBytes) estimated then, in the units of bytes_acknowledged; 0: unknown.
+  // For progress reports only.
+  std::optional<std::uint64_t> started_ms() const { return started_ms_; }
+  std::uint64_t bytes_estimate() const { return bytes_estimate_; }
   const HandoffTransfer& transfer() const { return transfer_; }
   // Whether it holds a stream slot of the budget.
   bool holds_stream() const { return slot_.has_value(); }
@@ -186,6 +191,8 @@ class HandoffSender {
   std::optional<std::uint64_t> receiver_incarnation_;
   std::optional<StreamSlot> slot_;  // held from the first Tick that got one until finished
   std::uint64_t latest_now_ms_ = 0;
+  std::optional<std::uint64_t> started_ms_;
+  std::uint64_t bytes_estimate_ = 0;
 
   std::vector<cluster::Outbound> outbound_;
 };

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/http_server.h"
+#include "api/request_window.h"
 #include "api/resp_server.h"
 #include "runtime/certificates.h"
 #include "runtime/file_descriptor_budget.h"
@@ -82,14 +83,37 @@ struct Server::Impl {
   }
 
   // Once a second: the free space and the engine's state decide whether the node takes new
-  // data (a failed engine is recovered here once there is room again).
+  // data (a failed engine is recovered here once there is room again), and the node's member
+  // report gets the disk and request figures.
   void WatchStorage() {
     storage_timer->expires_after(kStorageCheckInterval);
     storage_timer->async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping) return;
       node->SetStorageCondition(storage->Check(/*try_recover=*/true));
+      ReportLoad();
       WatchStorage();
     });
+  }
+
+  void ReportLoad() {
+    if (!http || !storage) return;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    request_window.Sample(static_cast<std::uint64_t>(
+                              std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
+                          http->metrics().ClientRequestTotals());
+    const api::RequestWindow::Summary requests = request_window.Summarize();
+    const StorageSpace& space = storage->stats().space;
+    node::LocalLoad load;
+    load.disk_capacity_bytes = space.total_bytes;
+    load.disk_available_bytes = space.free_bytes;
+    load.disk_used_bytes =
+        space.total_bytes > space.free_bytes ? space.total_bytes - space.free_bytes : 0;
+    load.window_seconds = requests.window_seconds;
+    load.requests_per_second = requests.requests_per_second;
+    load.errors_per_second = requests.errors_per_second;
+    load.p50_ms = requests.p50_ms;
+    load.p99_ms = requests.p99_ms;
+    node->SetLocalLoad(load);
   }
 
   // SIGHUP: loads the peer certificate files again; new peer connections use them. A file
@@ -199,6 +223,7 @@ struct Server::Impl {
   std::size_t resp_connections_max = 0;      // from the file-descriptor plan
   std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
   std::unique_ptr<asio::steady_timer> storage_timer;
+  api::RequestWindow request_window;  // client requests over the last minute, for ReportLoad
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
@@ -432,6 +457,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   // Before the first request: a node started on a full disk refuses writes from the start.
   impl->node->SetStorageCondition(impl->storage->Check(/*try_recover=*/false));
   impl->storage_timer = std::make_unique<asio::steady_timer>(impl->io);
+  impl->ReportLoad();
   impl->WatchStorage();
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);

@@ -91,6 +91,12 @@ class Engine {
   // Visits keys in [begin, end) in ascending order; an empty `end` means "to the last key".
   virtual Status Scan(Column column, std::string_view begin, std::string_view end,
                       const ScanVisitor& visitor) = 0;
+  // About how many bytes of keys and values [begin, end) holds (an empty `end`: to the last
+  // key), memtables included; for progress estimates only. 0 when the engine cannot tell.
+  virtual Result<std::uint64_t> ApproximateBytes(Column /*column*/, std::string_view /*begin*/,
+                                                 std::string_view /*end*/) {
+    return std::uint64_t{0};
+  }
   // Group commit: makes every write so far as durable as its WriteOptions asked (one WAL
   // write and at most one fsync for all of them). IoError on failure: the pending writes may
   // then be lost on a crash, so none of them may be acknowledged.

@@ -66,6 +66,17 @@ Status MemoryEngine::Scan(Column column, std::string_view begin, std::string_vie
   return Status::Ok();
 }
 
+Result<std::uint64_t> MemoryEngine::ApproximateBytes(Column column, std::string_view begin,
+                                                     std::string_view end) {
+  std::uint64_t bytes = 0;
+  const Table& table = TableOf(column);
+  for (auto it = table.lower_bound(begin); it != table.end(); ++it) {
+    if (!end.empty() && std::string_view(it->first) >= end) break;
+    bytes += it->first.size() + it->second.size();
+  }
+  return bytes;
+}
+
 void MemoryEngine::DropUnsyncedWrites() {
   for (auto undo = unsynced_.rbegin(); undo != unsynced_.rend(); ++undo) {
     Table& table = TableOf(undo->column);

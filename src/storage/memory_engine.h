@@ -41,6 +41,9 @@ class MemoryEngine final : public Engine {
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
+  // Exact: the sum of the keys' and values' sizes.
+  Result<std::uint64_t> ApproximateBytes(Column column, std::string_view begin,
+                                         std::string_view end) override;
   // Never fails.
   Status CommitPending() override;
 

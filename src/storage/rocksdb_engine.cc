@@ -398,6 +398,22 @@ Status RocksDbEngine::Recover() {
   return Status::Ok();
 }
 
+Result<std::uint64_t> RocksDbEngine::ApproximateBytes(Column column, std::string_view begin,
+                                                      std::string_view end) {
+  rocksdb::SizeApproximationOptions options;
+  options.include_memtables = true;
+  options.include_files = true;
+  // An empty `end` means "to the last key": 256 bytes of 0xff are above every stored key
+  // (each starts with a short prefix of its kind and partition, docs/format/storage.md).
+  const std::string last = end.empty() ? std::string(256, '\xff') : std::string();
+  const rocksdb::Range range(ToSlice(begin), end.empty() ? rocksdb::Slice(last) : ToSlice(end));
+  std::uint64_t bytes = 0;
+  rocksdb::Status status =
+      impl_->db->GetApproximateSizes(options, impl_->Handle(column), &range, 1, &bytes);
+  if (!status.ok()) return FromRocks(status, "approximate sizes");
+  return bytes;
+}
+
 Status RocksDbEngine::Scan(Column column, std::string_view begin, std::string_view end,
                            const ScanVisitor& visitor) {
   rocksdb::ReadOptions read_options;

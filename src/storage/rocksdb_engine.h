@@ -65,6 +65,9 @@ class RocksDbEngine final : public Engine {
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   Status Scan(Column column, std::string_view begin, std::string_view end,
               const ScanVisitor& visitor) override;
+  // RocksDB's estimate (files and memtables); compressed sizes on disk for the files.
+  Result<std::uint64_t> ApproximateBytes(Column column, std::string_view begin,
+                                         std::string_view end) override;
   Status CommitPending() override;
   Result<CommitTicket> BeginCommit() override;
   Status FinishCommit(const CommitTicket& ticket) override;

@@ -112,6 +112,86 @@ TEST_F(ClusterHandlerTest, StatusRendersEveryField) {
   EXPECT_EQ(response.body.find("{\"cluster_name\":"), 0u);
 }
 
+TEST_F(ClusterHandlerTest, StatusAsksForReportsUnlessToldNot) {
+  service_.next_reply.body = node::ClusterStatusReply{};
+  ASSERT_EQ(Call("GET", "/v1/cluster/status").status, 200u);
+  ASSERT_EQ(Call("GET", "/v1/cluster/status?reports=false").status, 200u);
+  ASSERT_EQ(Call("GET", "/v1/cluster/status?reports=true").status, 200u);
+  ASSERT_EQ(service_.requests.size(), 3u);
+  EXPECT_TRUE(std::get<node::ClusterStatusRequest>(service_.requests[0]).include_reports);
+  EXPECT_FALSE(std::get<node::ClusterStatusRequest>(service_.requests[1]).include_reports);
+  EXPECT_TRUE(std::get<node::ClusterStatusRequest>(service_.requests[2]).include_reports);
+  for (const char* target :
+       {"/v1/cluster/status?reports=maybe", "/v1/cluster/status?reports=true&reports=false",
+        "/v1/cluster/status?verbose=true"}) {
+    HttpResponse response = Call("GET", target);
+    EXPECT_EQ(response.status, 400u) << target;
+    EXPECT_NE(response.body.find("invalid_parameter"), std::string::npos) << response.body;
+  }
+  EXPECT_EQ(service_.requests.size(), 3u) << "refused queries reach no node";
+}
+
+TEST_F(ClusterHandlerTest, StatusRendersAReportAndWhyOneIsMissing) {
+  node::MemberView reporting = Member("n1", 5);
+  node::MemberReport& report = reporting.report.emplace();
+  report.hints_pending = 4;
+  report.hint_bytes = 400;
+  report.copies_queued = 1;
+  report.aae_exchanges = 9;
+  report.aae_exchanges_failed = 1;
+  report.aae_keys_repaired = 12;
+  node::LocalLoad& load = report.load.emplace();
+  load.disk_used_bytes = 10;
+  load.disk_capacity_bytes = 100;
+  load.disk_available_bytes = 90;
+  load.window_seconds = 60;
+  load.requests_per_second = 2.5;
+  load.p50_ms = 0.5;
+  load.p99_ms = 4;
+  node::TransferView transfer;
+  transfer.partition = 3;
+  transfer.peer = "n2";
+  transfer.bytes_done = 250;
+  transfer.bytes_total = 1000;
+  transfer.elapsed_ms = 5000;
+  node::TransferView unknown = transfer;
+  unknown.bytes_total = 0;
+  unknown.replica_copy = true;
+  report.transfers = {transfer, unknown};
+  node::MemberView silent = Member("n2", 3);
+  silent.report_missing = "no answer within 1000 ms";
+  service_.next_reply.body =
+      node::ClusterStatusReply{"prod", "n1", "n1", 1, 8, {reporting, silent}};
+  HttpResponse response = Call("GET", "/v1/cluster/status");
+  ASSERT_EQ(response.status, 200u) << response.body;
+  const json body = json::parse(response.body);
+  const json& got = body["members"][0]["report"];
+  EXPECT_EQ(got["hints"], (json{{"pending", 4}, {"bytes", 400}}));
+  EXPECT_EQ(got["copies_queued"], 1);
+  EXPECT_EQ(got["anti_entropy"],
+            (json{{"exchanges", 9}, {"exchanges_failed", 1}, {"keys_repaired", 12}}));
+  EXPECT_EQ(got["disk"],
+            (json{{"used_bytes", 10}, {"capacity_bytes", 100}, {"available_bytes", 90}}));
+  EXPECT_EQ(got["requests"]["window_seconds"], 60);
+  EXPECT_EQ(got["requests"]["per_second"], 2.5);
+  EXPECT_EQ(got["requests"]["p99_ms"], 4.0);
+  ASSERT_EQ(got["transfers"].size(), 2u);
+  const json& first = got["transfers"][0];
+  EXPECT_EQ(first["partition"], 3);
+  EXPECT_EQ(first["kind"], "ownership");
+  EXPECT_EQ(first["peer"], "n2");
+  EXPECT_EQ(first["bytes_done"], 250);
+  EXPECT_EQ(first["bytes_total"], 1000);
+  EXPECT_EQ(first["elapsed_seconds"], 5.0);
+  EXPECT_EQ(first["bytes_per_second"], 50.0);
+  EXPECT_EQ(first["eta_seconds"], 15.0);
+  EXPECT_EQ(got["transfers"][1]["kind"], "replica_copy");
+  EXPECT_TRUE(got["transfers"][1]["eta_seconds"].is_null());
+  EXPECT_FALSE(body["members"][0].contains("report_missing"));
+  EXPECT_FALSE(body["members"][1].contains("report"));
+  EXPECT_EQ(body["members"][1]["report_missing"], "no answer within 1000 ms");
+}
+
 TEST_F(ClusterHandlerTest, RingListsPartitionsOnlyWhenAsked) {
   node::RingReply reply;
   reply.partition_count = 2;

@@ -46,6 +46,84 @@ TEST(ParseClusterStatusBodyTest, DecodesEveryField) {
   EXPECT_EQ(member.partitions_incoming, 4u);
 }
 
+// A member with a report: "}" of kMember replaced by the report fields.
+std::string MemberWithReport(const std::string& report) {
+  std::string member = kMember;
+  member.pop_back();
+  return member + R"(,"report":)" + report + "}";
+}
+
+constexpr const char* kReport =
+    R"({"hints":{"pending":4,"bytes":400},"transfers":[)"
+    R"({"partition":3,"kind":"ownership","peer":"n2","bytes_done":250,"bytes_total":1000,)"
+    R"("objects_done":2,"elapsed_seconds":5.0,"bytes_per_second":50.0,"eta_seconds":15.0},)"
+    R"({"partition":4,"kind":"replica_copy","peer":"n3","bytes_done":0,"bytes_total":0,)"
+    R"("objects_done":0,"elapsed_seconds":0,"bytes_per_second":0,"eta_seconds":null}],)"
+    R"("copies_queued":1,"anti_entropy":{"exchanges":9,"exchanges_failed":1,"keys_repaired":12},)"
+    R"("disk":{"used_bytes":10,"capacity_bytes":100,"available_bytes":90},)"
+    R"("requests":{"window_seconds":60,"per_second":2.5,"errors_per_second":0,"p50_ms":0.5,)"
+    R"("p99_ms":4}})";
+
+TEST(ParseClusterStatusBodyTest, DecodesAMembersReportAndWhyOneIsMissing) {
+  std::string silent = kMember;
+  silent.pop_back();
+  silent += R"(,"report_missing":"not reachable"})";
+  auto result =
+      ParseClusterStatusBody(StatusBody("[" + MemberWithReport(kReport) + "," + silent + "]"));
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  ASSERT_EQ(result->members.size(), 2u);
+  ASSERT_TRUE(result->members[0].report.has_value());
+  const ClusterMemberReport& report = *result->members[0].report;
+  EXPECT_TRUE(report.load_known);
+  EXPECT_EQ(report.hints_pending, 4u);
+  EXPECT_EQ(report.hint_bytes, 400u);
+  EXPECT_EQ(report.copies_queued, 1u);
+  EXPECT_EQ(report.aae_exchanges, 9u);
+  EXPECT_EQ(report.aae_exchanges_failed, 1u);
+  EXPECT_EQ(report.aae_keys_repaired, 12u);
+  EXPECT_EQ(report.disk_used_bytes, 10u);
+  EXPECT_EQ(report.disk_capacity_bytes, 100u);
+  EXPECT_EQ(report.disk_available_bytes, 90u);
+  EXPECT_EQ(report.requests_window_seconds, 60u);
+  EXPECT_DOUBLE_EQ(report.requests_per_second, 2.5);
+  EXPECT_DOUBLE_EQ(report.p50_ms, 0.5);
+  EXPECT_DOUBLE_EQ(report.p99_ms, 4);
+  ASSERT_EQ(report.transfers.size(), 2u);
+  EXPECT_EQ(report.transfers[0].partition, 3u);
+  EXPECT_EQ(report.transfers[0].kind, "ownership");
+  EXPECT_EQ(report.transfers[0].peer, "n2");
+  EXPECT_EQ(report.transfers[0].bytes_done, 250u);
+  EXPECT_EQ(report.transfers[0].bytes_total, 1000u);
+  EXPECT_EQ(report.transfers[0].objects_done, 2u);
+  EXPECT_DOUBLE_EQ(report.transfers[0].bytes_per_second, 50);
+  ASSERT_TRUE(report.transfers[0].eta_seconds.has_value());
+  EXPECT_DOUBLE_EQ(*report.transfers[0].eta_seconds, 15);
+  EXPECT_FALSE(report.transfers[1].eta_seconds.has_value());
+  EXPECT_FALSE(result->members[1].report.has_value());
+  EXPECT_EQ(result->members[1].report_missing, "not reachable");
+}
+
+TEST(ParseClusterStatusBodyTest, AReportWithoutLoadAndMalformedReports) {
+  auto without_load = ParseClusterStatusBody(
+      StatusBody("[" +
+                 MemberWithReport(
+                     R"({"hints":{"pending":0,"bytes":0},"transfers":[],"copies_queued":0,)"
+                     R"("anti_entropy":{"exchanges":0,"exchanges_failed":0,"keys_repaired":0}})") +
+                 "]"));
+  ASSERT_TRUE(without_load.ok()) << without_load.error().ToString();
+  EXPECT_FALSE(without_load->members[0].report->load_known);
+  std::string report = kReport;
+  for (const std::string& broken : {
+           std::string("[]"),
+           std::string(report).replace(report.find("15.0"), 4, "\"soon\""),
+           std::string(report).replace(report.find(R"("hints")"), 7, R"("hunts")"),
+           std::string(report).replace(report.find("\"pending\":4"), 11, "\"pending\":-4"),
+       }) {
+    auto result = ParseClusterStatusBody(StatusBody("[" + MemberWithReport(broken) + "]"));
+    EXPECT_FALSE(result.ok()) << broken;
+  }
+}
+
 TEST(ParseClusterStatusBodyTest, IgnoresUnknownFieldsAndAcceptsIntegerPhi) {
   std::string member = kMember;
   member.replace(member.find("12.25"), 5, "0");

@@ -8,6 +8,7 @@ failing test prints the tail of every node's log. Set MERIDIAN_E2E_KEEP=1 to kee
 dirs of a failed test.
 """
 import os
+import re
 import subprocess
 import time
 
@@ -33,8 +34,8 @@ def make_cluster(request):
     teardown. A node that does not exit 0 on SIGTERM fails the test (at teardown)."""
     clusters = []
 
-    def make():
-        cluster = Cluster("e2e-" + request.node.name.replace("_", "-")[:40])
+    def make(**kwargs):
+        cluster = Cluster("e2e-" + request.node.name.replace("_", "-")[:40], **kwargs)
         clusters.append(cluster)
         return cluster
 
@@ -287,3 +288,80 @@ def test_cli_wait_shows_progress_until_the_ring_settles(make_cluster):
     assert left.stdout.splitlines()[-1].startswith("settled: "), left.stdout
     view = members_by_id(nodes[0].status())["node2"]
     assert view["status"] == "removed" and view["partitions_owned"] == 0, view
+
+
+def test_status_shows_each_members_transfers_load_and_time_left(make_cluster):
+    """`GET /v1/cluster/status` carries every member's report, and `meridian cluster status`
+    shows the partitions moving with their progress and time left while a weight change moves
+    data (the background budget is throttled so that the streams last seconds), then nothing
+    running once the ring settled."""
+    # 8 partitions of ~375 objects: each stream needs two batches (256 objects at most), so
+    # a stream is seen part-way done.
+    cluster = make_cluster(extra_args=["--background-bytes-per-second", "300000",
+                                       "--partition-count", "8"])
+    nodes = start_settled(cluster, 3)
+    env = dict(os.environ, MERIDIAN_URL=nodes[0].http_url)
+
+    def quiet():
+        """Every member reports no stream, nothing queued and no hint."""
+        busy = {}
+        for member in nodes[0].status()["members"]:
+            report = member.get("report")
+            assert report is not None, member
+            if report["transfers"] or report["copies_queued"] or report["hints"]["pending"]:
+                busy[member["id"]] = (len(report["transfers"]), report["copies_queued"],
+                                      report["hints"]["pending"])
+        return not busy, busy
+
+    # The replica copies that forming the cluster started are done before the data arrives.
+    poll(quiet, 120, "every member reports no stream, copy or hint")
+    for i in range(3000):  # ~6 MB of incompressible values
+        response = nodes[0].kv("PUT", "bulk-%05d" % i, data=os.urandom(2000))
+        assert response.status_code == 204, response.text
+    poll(quiet, 120, "every member reports no stream, copy or hint")
+    status = nodes[0].status()
+    for member in status["members"]:
+        report = member["report"]
+        assert report["disk"]["capacity_bytes"] > 0, report
+        assert 0 < report["disk"]["used_bytes"] <= report["disk"]["capacity_bytes"], report
+    first = members_by_id(status)["node1"]["report"]["requests"]
+    # node1 took 3,000 puts within the last minute (its once-a-second sample may lag by 1 s).
+    assert first["window_seconds"] >= 1 and first["per_second"] > 0, first
+    assert 0 < first["p50_ms"] <= first["p99_ms"], first
+    assert first["errors_per_second"] == 0, first
+    idle = subprocess.run([meridian_bin(), "cluster", "status"], capture_output=True, text=True,
+                          env=env, timeout=30)
+    assert idle.returncode == 0, idle.stderr
+    assert "transfers: none running" in idle.stdout, idle.stdout
+    assert re.search(r"^ID +STATUS +ALIVE .* DISK +HINTS +REQ/S +P99 MS", idle.stdout, re.M)
+
+    changed = subprocess.run([meridian_bin(), "cluster", "set-weight", "node3", "4"],
+                             capture_output=True, text=True, env=env, timeout=30)
+    assert changed.returncode == 0, changed.stderr
+    line_pattern = re.compile(
+        r"^  node\d -> node3  partition \d+ \(ownership\): (\d+\.\d)%, [\d.]+ \w?i?B of about "
+        r"[\d.]+ \w?i?B, [\d.]+ \w?i?B/s, (about [\d.]+ (s|min|h) left|time left unknown)$", re.M)
+    seen = {}
+
+    def progress_shown():
+        shown = subprocess.run([meridian_bin(), "cluster", "status"], capture_output=True,
+                               text=True, env=env, timeout=30)
+        assert shown.returncode == 0, shown.stderr
+        for match in line_pattern.finditer(shown.stdout):
+            if float(match.group(1)) > 0 and "unknown" not in match.group(2):
+                seen["text"] = shown.stdout
+                return True, shown.stdout
+        return False, shown.stdout
+
+    poll(progress_shown, 60, "cluster status shows a stream to node3 with progress and time left",
+         interval_s=0.2)
+    print(seen["text"])
+    assert re.search(r"^transfers: \d+ running$", seen["text"], re.M), seen["text"]
+
+    poll(cluster_settled(nodes, ["node1", "node2", "node3"]), 120, "the ring settles")
+    poll(quiet, 60, "every member reports no stream, copy or hint")
+    after = subprocess.run([meridian_bin(), "cluster", "status"], capture_output=True, text=True,
+                           env=env, timeout=30)
+    assert "transfers: none running" in after.stdout, after.stdout
+    quick = nodes[0].get_json("/v1/cluster/status?reports=false")
+    assert all("report" not in member for member in quick["members"]), quick

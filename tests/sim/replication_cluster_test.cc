@@ -754,5 +754,117 @@ TEST_P(RingChangeTest, LeavesEveryKeyOnExactlyItsPrimaries) {
   EXPECT_GT(bytes, 0u);
 }
 
+// Cluster status with reports (node/member_report.h): every reachable member answers with
+// its own figures, which match what that node's stats say; a member cut off has no report and
+// the status says why, after at most member_report_timeout_ms.
+TEST_F(ReplicationClusterTest, StatusCarriesTheReportOfEveryReachableMember) {
+  const auto reports_of = [&](const std::string& via) {
+    const node::ClientReply reply = Call(via, node::ClusterStatusRequest{true});
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+    std::map<std::string, node::MemberView> members;
+    if (reply.status.ok()) {
+      for (const node::MemberView& member :
+           std::get<node::ClusterStatusReply>(reply.body).members) {
+        members[member.id] = member;
+      }
+    }
+    return members;
+  };
+  std::map<std::string, node::MemberView> members = reports_of(addresses_[0]);
+  ASSERT_EQ(members.size(), addresses_.size());
+  for (const auto& [id, member] : members) {
+    ASSERT_TRUE(member.report.has_value()) << id << ": " << member.report_missing;
+    EXPECT_FALSE(member.report->load.has_value()) << "the simulator's runtime gives no load";
+    EXPECT_EQ(member.report->hints_pending, 0u) << id;
+    EXPECT_TRUE(member.report->transfers.empty()) << id;
+  }
+  EXPECT_TRUE(Call(addresses_[0], node::ClusterStatusRequest{false}).status.ok());
+
+  // Cut off before any detector notices: asked, silent, reported so at the deadline.
+  const std::string cut = PrimariesOf("k").front();
+  const std::string via = NonPrimariesOf("k").front();
+  simulation_->Isolate(cut);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  members = reports_of(via);
+  const std::uint64_t waited_ms = simulation_->now_ms() - sent_ms;
+  const std::uint64_t timeout_ms = NodeOf(via).config().member_report_timeout_ms;
+  EXPECT_GE(waited_ms, timeout_ms);
+  EXPECT_LT(waited_ms, timeout_ms + 500);
+  EXPECT_FALSE(members.at(cut).report.has_value());
+  EXPECT_EQ(members.at(cut).report_missing,
+            "no answer within " + std::to_string(timeout_ms) + " ms");
+
+  // Detected: not asked at all. A write for a key it is a primary of leaves a hint, which the
+  // fallback's report shows exactly as its stats count it.
+  ASSERT_TRUE(simulation_->RunFor(kDetectionMs).ok());
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  ASSERT_TRUE(Call(via, node::PutRequest{{"b", "k"}, "v", "", always}).status.ok());
+  members = reports_of(via);
+  EXPECT_EQ(members.at(cut).report_missing, "not reachable");
+  std::uint64_t reported_hints = 0;
+  for (const std::string& address : addresses_) {
+    if (address == cut) continue;
+    ASSERT_TRUE(members.at(address).report.has_value()) << address;
+    EXPECT_EQ(members.at(address).report->hints_pending, NodeOf(address).Stats().hints_pending)
+        << address;
+    reported_hints += members.at(address).report->hints_pending;
+  }
+  EXPECT_GT(reported_hints, 0u);
+  simulation_->Heal();
+}
+
+// Streams of many small batches, so that one is seen part-way.
+class SmallBatchClusterTest : public ReplicationClusterTest {
+ protected:
+  void Adjust(node::NodeConfig& config) const override { config.handoff.batch_objects_max = 4; }
+};
+
+// While partitions move (a weight change), the status shows the streams with their progress:
+// acknowledged bytes within the size estimated at the start, to the member that gains.
+TEST_F(SmallBatchClusterTest, StatusShowsRunningTransfersWithTheirProgress) {
+  node::RequestOptions one;
+  one.w = QuorumValue::Number(1);
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_TRUE(
+        Call(addresses_[i % addresses_.size()],
+             node::PutRequest{{"b", "k" + std::to_string(i)}, std::string(2000, 'x'), "", one})
+            .status.ok());
+  }
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  const std::string gainer = addresses_[2];
+  ASSERT_TRUE(Call(addresses_[1], node::ClusterSetWeightRequest{gainer, 4}).status.ok());
+  std::vector<node::TransferView> seen;
+  for (int attempt = 0; attempt < 400 && seen.empty(); ++attempt) {
+    const node::ClientReply reply = Call(addresses_[0], node::ClusterStatusRequest{true});
+    ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+    for (const node::MemberView& member : std::get<node::ClusterStatusReply>(reply.body).members) {
+      ASSERT_TRUE(member.report.has_value()) << member.id << ": " << member.report_missing;
+      for (const node::TransferView& transfer : member.report->transfers) {
+        if (transfer.bytes_done > 0 && !transfer.replica_copy) seen.push_back(transfer);
+      }
+    }
+    if (seen.empty()) {
+      ASSERT_TRUE(simulation_->RunFor(20).ok());
+    }
+  }
+  ASSERT_FALSE(seen.empty()) << "no ownership stream was seen with progress";
+  for (const node::TransferView& transfer : seen) {
+    EXPECT_EQ(transfer.peer, gainer);
+    EXPECT_GT(transfer.bytes_total, 0u) << "the memory engine's estimate is exact";
+    EXPECT_LE(transfer.bytes_done, transfer.bytes_total);
+    EXPECT_GT(transfer.elapsed_ms, 0u);
+    ASSERT_TRUE(transfer.EtaSeconds().has_value());
+    EXPECT_GE(*transfer.EtaSeconds(), 0);
+  }
+  ASSERT_TRUE(
+      simulation_->RunUntil([&] { return Settled(); }, simulation_->now_ms() + 120'000).ok());
+  const node::ClientReply after = Call(addresses_[0], node::ClusterStatusRequest{true});
+  for (const node::MemberView& member : std::get<node::ClusterStatusReply>(after.body).members) {
+    ASSERT_TRUE(member.report.has_value()) << member.id;
+    EXPECT_TRUE(member.report->transfers.empty()) << member.id << " still reports a stream";
+  }
+}
+
 }  // namespace
 }  // namespace meridian::sim

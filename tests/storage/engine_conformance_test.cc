@@ -86,6 +86,35 @@ TEST_P(EngineConformanceTest, EmptyBatchIsOk) {
   EXPECT_TRUE(engine().Write(WriteBatch{}, WriteOptions{true}).ok());
 }
 
+// A progress estimate: within a factor of the true size for a range of 1 MB of barely
+// compressible data, and (nearly) nothing for a range without keys.
+TEST_P(EngineConformanceTest, ApproximateBytesEstimatesTheRangesSize) {
+  std::mt19937_64 random(7);
+  std::uint64_t exact = 0;
+  WriteBatch batch;
+  for (int i = 0; i < 1000; ++i) {
+    std::string key = "m" + std::to_string(100000 + i);
+    std::string value(1000, '\0');
+    for (char& c : value) c = static_cast<char>(random());
+    exact += key.size() + value.size();
+    batch.Put(Column::kObjects, std::move(key), std::move(value));
+  }
+  ASSERT_TRUE(engine().Write(batch, WriteOptions{true}).ok());
+  auto bytes = engine().ApproximateBytes(Column::kObjects, "m", "n");
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_GE(*bytes, exact / 4);
+  EXPECT_LE(*bytes, exact * 2);
+  auto whole = engine().ApproximateBytes(Column::kObjects, "", "");
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_GE(*whole, exact / 4) << "an empty end reaches the last key";
+  auto empty = engine().ApproximateBytes(Column::kObjects, "x", "y");
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_LT(*empty, exact / 10);
+  auto other = engine().ApproximateBytes(Column::kHints, "", "");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_LT(*other, exact / 10) << "another column";
+}
+
 TEST_P(EngineConformanceTest, DeleteRemovesKey) {
   Put(Column::kObjects, "k", "v");
   Delete(Column::kObjects, "k");
