@@ -319,47 +319,85 @@ def test_pdb_selects_the_statefulsets_pods():
     assert pdb["spec"]["selector"] == statefulset()["spec"]["selector"]
 
 
-def test_pod_entrypoint_runs_pod_zero(tmp_path):
-    """deploy/oci/meridian-pod as pod meridian-0 (it creates the cluster, so nothing to
-    resolve), with the ConfigMap's configuration moved to tmp_path and free ports."""
-    assert container()["command"] == ["meridian-pod"]
-    binary = meridian_bin()
-    certs = tmp_path / "certs"
-    subprocess.run([binary, "cert", "ca", "--dir", str(certs), "--cluster-name", "meridian"],
-                   check=True, capture_output=True, timeout=30)
-    subprocess.run([binary, "cert", "node", "--dir", str(certs), "--name", "meridian-0",
-                    "--host", "127.0.0.1"], check=True, capture_output=True, timeout=30)
-    users = tmp_path / "users"
-    users.mkdir()
-    token = subprocess.run([binary, "user", "add", "--file", str(users / "users.json"),
-                            "--name", "admin", "--role", "admin"], check=True,
-                           capture_output=True, text=True, timeout=30).stdout.split()[0]
-    (configmap,) = by_kind("ConfigMap")
-    text = configmap["data"]["meridian.toml"]
-    http_port, https_port, peer = free_port(), free_port(), free_port()
-    text = text.replace(mount_path("certs"), str(certs)).replace(mount_path("users"), str(users))
-    text = text.replace(configmap_config()["http"], "127.0.0.1:%d" % http_port)
-    text = text.replace(configmap_config()["https"], "127.0.0.1:%d" % https_port)
-    (tmp_path / "meridian.toml").write_text(text)
-    environment = dict(os.environ,
-                       PATH=os.path.dirname(os.path.realpath(binary)) + ":" + os.environ["PATH"],
-                       POD_NAME="meridian-0", POD_NAMESPACE="test", POD_IP="127.0.0.1",
-                       MERIDIAN_SERVICE="meridian", MERIDIAN_PEER_PORT=str(peer),
-                       MERIDIAN_CONFIG=str(tmp_path / "meridian.toml"),
-                       MERIDIAN_CERT_DIR=str(certs), MERIDIAN_DATA_DIR=str(tmp_path / "data"),
-                       MERIDIAN_URL="http://127.0.0.1:%d" % http_port, MERIDIAN_TOKEN=token)
-    with open(tmp_path / "log", "wb") as log:
-        process = subprocess.Popen(["sh", os.path.join(OCI, "meridian-pod")], env=environment,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
-    try:
+class Pods:
+    """Pods of the StatefulSet run here by deploy/oci/meridian-pod: pod meridian-<i> on
+    127.0.0.<i+1> (POD_IP) with the same peer port for all, as in Kubernetes; the ConfigMap's
+    configuration with its paths moved to tmp_path and free HTTP/HTTPS ports per pod; the
+    headless Service's DNS replaced by a resolver script (MERIDIAN_RESOLVER) that knows the
+    running pods; certificates, users and an admin token made with the built binary."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.binary = meridian_bin()
+        self.certs = tmp_path / "certs"
+        subprocess.run([self.binary, "cert", "ca", "--dir", str(self.certs), "--cluster-name",
+                        "meridian"], check=True, capture_output=True, timeout=30)
+        users = tmp_path / "users"
+        users.mkdir()
+        self.token = subprocess.run(
+            [self.binary, "user", "add", "--file", str(users / "users.json"), "--name", "admin",
+             "--role", "admin"], check=True, capture_output=True, text=True,
+            timeout=30).stdout.split()[0]
+        (configmap,) = by_kind("ConfigMap")
+        self.config_text = configmap["data"]["meridian.toml"].replace(
+            mount_path("certs"), str(self.certs)).replace(mount_path("users"), str(users))
+        self.peer_port = free_port()
+        self.hosts = tmp_path / "hosts"
+        self.hosts.write_text("")
+        self.resolver = tmp_path / "resolve"
+        # `getent hosts NAME`: "IP NAME" and exit 0, or nothing and exit 2.
+        self.resolver.write_text("#!/bin/sh\nawk -v n=\"$1\" '$2 == n { print; found = 1 } "
+                                 "END { exit found ? 0 : 2 }' %s\n" % self.hosts)
+        self.resolver.chmod(0o755)
+        self.processes = {}
+        self.ports = {}
+
+    def ip(self, ordinal):
+        return "127.0.0.%d" % (ordinal + 1)
+
+    def url(self, ordinal):
+        return "http://127.0.0.1:%d" % self.ports[ordinal][0]
+
+    def env(self, ordinal):
+        return dict(os.environ,
+                    PATH=os.path.dirname(os.path.realpath(self.binary)) + ":" +
+                    os.environ["PATH"],
+                    POD_NAME="meridian-%d" % ordinal, POD_NAMESPACE="test",
+                    POD_IP=self.ip(ordinal), MERIDIAN_SERVICE="meridian",
+                    MERIDIAN_PEER_PORT=str(self.peer_port),
+                    MERIDIAN_CONFIG=str(self.tmp_path / ("meridian-%d.toml" % ordinal)),
+                    MERIDIAN_CERT_DIR=str(self.certs),
+                    MERIDIAN_DATA_DIR=str(self.tmp_path / ("data-%d" % ordinal)),
+                    MERIDIAN_URL=self.url(ordinal), MERIDIAN_TOKEN=self.token,
+                    MERIDIAN_RESOLVER=str(self.resolver), MERIDIAN_RESOLVE_DEADLINE_S="30")
+
+    def start(self, ordinal):
+        """Starts (or restarts) pod `ordinal`; returns its ready line once /health over HTTPS
+        answers 200 (what the readiness probe asks)."""
+        name = "meridian-%d" % ordinal
+        if not (self.certs / ("node-%s.crt" % name)).exists():
+            subprocess.run([self.binary, "cert", "node", "--dir", str(self.certs), "--name",
+                            name, "--host", "127.0.0.1"], check=True, capture_output=True,
+                           timeout=30)
+        if ordinal not in self.ports:
+            self.ports[ordinal] = (free_port(), free_port())
+        http_port, https_port = self.ports[ordinal]
+        config = self.config_text.replace(configmap_config()["http"],
+                                          "127.0.0.1:%d" % http_port)
+        config = config.replace(configmap_config()["https"], "127.0.0.1:%d" % https_port)
+        (self.tmp_path / ("meridian-%d.toml" % ordinal)).write_text(config)
+        log = open(self.tmp_path / ("log-%d" % ordinal), "ab")
+        with log:
+            process = subprocess.Popen(["sh", os.path.join(OCI, "meridian-pod")],
+                                       env=self.env(ordinal), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=log)
+        self.processes[ordinal] = process
         line = read_ready_line(process)
-        assert "https=127.0.0.1:%d" % https_port in line, line
-        assert "peer=127.0.0.1:%d" % peer in line, line
         session = requests.Session()
         session.trust_env = False
-        session.verify = str(certs / "ca.crt")
+        session.verify = str(self.certs / "ca.crt")
         deadline = time.monotonic() + READY_DEADLINE_S
-        while True:  # what the readiness probe asks
+        while True:
             try:
                 if session.get("https://127.0.0.1:%d/health" % https_port,
                                timeout=2).status_code == 200:
@@ -368,16 +406,110 @@ def test_pod_entrypoint_runs_pod_zero(tmp_path):
                 pass
             assert time.monotonic() < deadline, "no 200 from /health over HTTPS"
             time.sleep(0.05)
-        status = subprocess.run([binary, "cluster", "status", "--url",
-                                 "http://127.0.0.1:%d" % http_port], env=environment,
-                                capture_output=True, text=True, timeout=30, check=True).stdout
-        assert re.search(r"^meridian-0\s+up\s", status, re.M), status
+        # Its DNS name resolves once it runs (the headless Service publishes not-ready pods).
+        with open(self.hosts, "a") as hosts:
+            hosts.write("%s %s.meridian.test.svc.cluster.local\n" % (self.ip(ordinal), name))
+        return line
+
+    def stop(self, ordinal):
+        return stop(self.processes.pop(ordinal))
+
+    def cli(self, ordinal, *args, timeout=30):
+        return subprocess.run([self.binary] + list(args) + ["--url", self.url(ordinal)],
+                              env=self.env(ordinal), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def status(self, ordinal):
+        """{member: (status, incoming partitions)} in pod `ordinal`'s view."""
+        import json
+        result = self.cli(ordinal, "cluster", "status", "--json")
+        assert result.returncode == 0, result.stderr
+        return {member["id"]: (member["status"], member["partitions_incoming"])
+                for member in json.loads(result.stdout)["members"]}
+
+    def wait_status(self, ordinal, expected, deadline_s=60):
+        deadline = time.monotonic() + deadline_s
+        while True:
+            status = {member: state for member, (state, _) in self.status(ordinal).items()}
+            if status == expected:
+                return
+            assert time.monotonic() < deadline, "status %r, expected %r" % (status, expected)
+            time.sleep(0.2)
+
+    def logs(self):
+        return "\n".join("--- %s\n%s" % (path.name, path.read_text(errors="replace"))
+                         for path in sorted(self.tmp_path.glob("log-*")))
+
+    def stop_all(self):
+        for ordinal in list(self.processes):
+            try:
+                self.stop(ordinal)
+            except AssertionError:
+                pass
+
+
+@pytest.fixture
+def pods(tmp_path):
+    pods = Pods(tmp_path)
+    try:
+        yield pods
     except BaseException:
-        print((tmp_path / "log").read_text(errors="replace"))
         raise
     finally:
-        code = stop(process)
-    assert code == 0, (tmp_path / "log").read_text()
+        pods.stop_all()
+
+
+def test_pod_entrypoint_runs_pod_zero(pods):
+    """Pod meridian-0 creates the cluster (nothing to resolve): the ConfigMap's configuration
+    plus meridian-pod's flags start a node that serves HTTPS /health, and SIGTERM stops it
+    (passed on by the script) with exit code 0."""
+    assert container()["command"] == ["meridian-pod"]
+    try:
+        line = pods.start(0)
+        assert "https=127.0.0.1:%d" % pods.ports[0][1] in line, line
+        assert "peer=127.0.0.1:%d" % pods.peer_port in line, line
+        pods.wait_status(0, {"meridian-0": "up"})
+        assert pods.stop(0) == 0
+    except BaseException:
+        print(pods.logs())
+        raise
+
+
+def test_pods_join_leave_in_prestop_and_rejoin(pods):
+    """The StatefulSet's life on two pods: meridian-1 joins through meridian-0 (resolved by
+    name), a key written through meridian-0 is read through meridian-1; then the preStop
+    command makes meridian-1 leave, SIGTERM stops it, and when it starts again (removed in its
+    own data directory) meridian-pod makes it join again."""
+    prestop = container()["lifecycle"]["preStop"]["exec"]["command"]
+    try:
+        pods.start(0)
+        line = pods.start(1)
+        assert "peer=127.0.0.2:%d" % pods.peer_port in line, line
+        both_up = {"meridian-0": "up", "meridian-1": "up"}
+        pods.wait_status(0, both_up)
+        assert pods.cli(0, "put", "k8s", "value").returncode == 0
+        read = pods.cli(1, "get", "k8s")
+        assert (read.returncode, read.stdout) == (0, "value"), read.stderr
+
+        # preStop: the command of the manifest, with this pod's HTTP port for --url.
+        options = dict(zip(prestop[3:], prestop[4:]))
+        args = [word for word in prestop[1:] if word not in ("--url", options["--url"])]
+        leave = pods.cli(1, *args, timeout=int(options["--wait-timeout"]) + 30)
+        assert leave.returncode == 0, leave.stdout + leave.stderr
+        assert pods.status(1)["meridian-1"][0] == "removed"
+        assert pods.stop(1) == 0
+        pods.wait_status(0, {"meridian-0": "up", "meridian-1": "removed"})
+
+        pods.start(1)
+        pods.wait_status(0, both_up)
+        pods.wait_status(1, both_up)
+        read = pods.cli(1, "get", "k8s")
+        assert (read.returncode, read.stdout) == (0, "value"), read.stderr
+        assert pods.stop(1) == 0
+        assert pods.stop(0) == 0
+    except BaseException:
+        print(pods.logs())
+        raise
 
 
 # --- Scripts -------------------------------------------------------------------------------
