@@ -11,9 +11,10 @@ reachable from the test machines, so the image is never built and the manifests 
   agree, the probes ask GET /health on the ConfigMap's HTTPS port, the preStop command's
   flags are flags of `meridian cluster leave` and its --url is the ConfigMap's HTTP address,
   the grace period outlasts it, the PDB selects the StatefulSet's pods;
-* deploy/oci/meridian-pod (the pod entrypoint) runs here as pod meridian-0 with the
-  ConfigMap's configuration (paths and ports moved to a temporary directory and free ports),
-  answers GET /health over HTTPS, and stops with exit code 0 on SIGTERM;
+* deploy/oci/meridian-pod (the pod entrypoint) runs pods here (class Pods) with the
+  ConfigMap's configuration (paths and ports moved to a temporary directory and free ports):
+  meridian-0 alone (HTTPS /health, exit code 0 on SIGTERM), then meridian-0 and meridian-1
+  through a join, the manifest's preStop leave, a clean stop and the rejoin after a restart;
 * the shell scripts pass `sh -n` and shellcheck.
 """
 import os
@@ -453,8 +454,6 @@ def pods(tmp_path):
     pods = Pods(tmp_path)
     try:
         yield pods
-    except BaseException:
-        raise
     finally:
         pods.stop_all()
 
