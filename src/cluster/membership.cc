@@ -29,6 +29,11 @@ Membership::Membership(MembershipOptions options, std::optional<ClusterState> pe
     NoteStateChanged();
     return;
   }
+  // A removed member that restarts stays removed, and its record keeps the incarnation the
+  // cluster knows: the raised one (with the configured addresses) goes in its join request
+  // (Tick), which is accepted only from a removed member with a higher incarnation. Spread by
+  // gossip now, it would leave a later `cluster join` nothing higher to show.
+  if (known->status == MemberStatus::kRemoved) return;
   // A restart: keep the cluster's view of status and weight, take the configured addresses,
   // zone and the raised incarnation.
   Member self = *known;
@@ -42,6 +47,18 @@ Membership::Membership(MembershipOptions options, std::optional<ClusterState> pe
     state_.PutMember(self);
     NoteStateChanged();
   }
+}
+
+Member Membership::JoiningSelf() const {
+  Member joining = self();
+  if (joining.status == MemberStatus::kRemoved) {
+    // See the constructor: the restart's incarnation and addresses.
+    joining.peer_address = options_.self.peer_address;
+    joining.http_address = options_.self.http_address;
+    joining.zone = options_.self.zone;
+    joining.incarnation = std::max(joining.incarnation, options_.self.incarnation);
+  }
+  return joining;
 }
 
 const Member& Membership::self() const {
@@ -70,7 +87,7 @@ void Membership::Tick(std::uint64_t now_ms, Random& random) {
     proto::JoinRequest* request = message.mutable_join_request();
     request->set_cluster_name(state_.cluster_name());
     request->set_partition_count(state_.partition_count());
-    EncodeMember(self(), request->mutable_member());
+    EncodeMember(JoiningSelf(), request->mutable_member());
     ++counters_.join_requests_sent;
     Send(join_seeds_[join_attempts_ % join_seeds_.size()], std::move(message));
     ++join_attempts_;

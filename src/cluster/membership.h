@@ -117,6 +117,9 @@ class Membership {
   const MembershipCounters& counters() const { return counters_; }
 
  private:
+  // This node's record as its join request carries it: self(), except that a removed member
+  // shows the incarnation and addresses of its latest start (see the constructor).
+  Member JoiningSelf() const;
   // NotFound, or Unavailable while the join is pending (see Leave).
   Status UnknownMember(const NodeId& id) const;
   struct RingHistoryEntry {

@@ -51,6 +51,16 @@ class TestNetwork {
   }
   Membership& Node(const NodeId& id) { return *nodes_.at(AddressOf(id)); }
   void Crash(const NodeId& id) { down_.insert(AddressOf(id)); }
+  // A restart: a new instance on the node's persisted state, with a raised incarnation.
+  Membership& Restart(const NodeId& id, std::uint64_t incarnation) {
+    MembershipOptions options = OptionsFor(id);
+    options.self.incarnation = incarnation;
+    ClusterState persisted = Node(id).state();
+    auto node = std::make_unique<Membership>(options, std::move(persisted));
+    Membership& restarted = *node;
+    nodes_[AddressOf(id)] = std::move(node);
+    return restarted;
+  }
   void Restore(const NodeId& id) { down_.erase(AddressOf(id)); }
 
   void Round() {
@@ -259,6 +269,35 @@ TEST(Membership, LeaveMovesPartitionsAwayThenRemoves) {
   EXPECT_EQ(state.FindMember("n3")->status, MemberStatus::kRemoved);
   EXPECT_EQ(OwnedCount(state.ring(), "n3"), 0);
   EXPECT_EQ(network.Node("n3").self().status, MemberStatus::kRemoved);
+}
+
+// A node that left, restarted (gossiping its record, still removed, with the raised
+// incarnation) and is asked to join again becomes a member again: the Kubernetes pod
+// entrypoint does this after the preStop hook's `cluster leave` (docs/deploy.md). Its join
+// request carries the restart's incarnation, which the cluster has not seen as a removed one.
+TEST(Membership, ALeftNodeRestartedJoinsAgain) {
+  TestNetwork network(15);
+  StartCluster(network, 3);
+  ASSERT_TRUE(network.Node("n3").Leave("n3").ok());
+  ASSERT_GT(network.Settle(30), 0);
+  network.CompleteAllTransfers(40);
+  ASSERT_GT(network.Settle(30), 0);
+  ASSERT_EQ(network.Node("n3").self().status, MemberStatus::kRemoved);
+
+  Membership& restarted = network.Restart("n3", network.Node("n3").self().incarnation + 1);
+  EXPECT_EQ(restarted.self().status, MemberStatus::kRemoved);
+  // Gossip rounds before the join: the removed node's restart must not use up the incarnation
+  // its join request needs.
+  for (int round = 0; round < 5; ++round) network.Round();
+  EXPECT_EQ(network.Node("n1").state().FindMember("n3")->status, MemberStatus::kRemoved);
+  ASSERT_TRUE(restarted.Join({AddressOf("n1")}).ok());
+  ASSERT_GT(network.Settle(40), 0);
+  network.CompleteAllTransfers(40);
+  ASSERT_GT(network.Settle(30), 0);
+  for (const char* id : {"n1", "n2", "n3"}) {
+    EXPECT_EQ(network.Node(id).state().FindMember("n3")->status, MemberStatus::kUp) << id;
+  }
+  EXPECT_GT(OwnedCount(network.Node("n1").state().ring(), "n3"), 0);
 }
 
 TEST(Membership, RemoveTakesEffectImmediatelyAndOwnershipMovesOff) {
