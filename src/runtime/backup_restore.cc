@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "node/stored_incarnation.h"
+#include "node/restored_data.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
@@ -71,8 +71,8 @@ std::uint64_t UnixMillis() {
                                         .count());
 }
 
-// Opens the copied database (not yet where the server looks) to read, and raise to `floor`,
-// the stored incarnation.
+// Opens the copied database (not yet where the server looks) and prepares it for its first
+// start (node/restored_data.h: fresh actors, the incarnation raised to `floor`).
 Status RaiseIncarnation(const std::string& db_directory, std::uint64_t floor,
                         RestoreReport& report) {
   storage::RocksDbOptions options;
@@ -81,7 +81,7 @@ Status RaiseIncarnation(const std::string& db_directory, std::uint64_t floor,
   options.write_buffer_bytes = 4u << 20;
   auto engine = storage::RocksDbEngine::Open(db_directory, options);
   if (!engine.ok()) return engine.status();
-  Result<std::uint64_t> stored = node::RaiseStoredIncarnation(**engine, floor);
+  Result<std::uint64_t> stored = node::PrepareRestoredData(**engine, floor);
   if (!stored.ok()) return stored.status();
   report.stored_incarnation = *stored;
   return Status::Ok();
@@ -97,9 +97,7 @@ Result<bool> DatabaseLocked(const std::string& db_directory) {
     return Errno("open " + lock_path);
   }
   // RocksDB locks the whole LOCK file for writing (PosixEnv LockFile, a traditional F_SETLK
-  // record lock). F_OFD_GETLK reports such a lock without taking one — also one this process
-  // holds (an open-file-description lock conflicts with every record lock, F_GETLK would not
-  // see the caller's own).
+  // record lock). F_OFD_GETLK reports such a lock without taking one.
   struct flock probe {};
   probe.l_type = F_WRLCK;
   probe.l_whence = SEEK_SET;

@@ -7,11 +7,12 @@
 // <data_dir> is not empty unless `force`, which moves the old directory aside (renamed, never
 // deleted). The backup is copied, not linked: it stays usable for another restore.
 //
-// Why the restored node cannot reuse a dot (a write's (actor, counter) name): the copy was
-// taken from a running node, so it holds the "node open" marker (node/metadata_keys.h
-// kOpenMarkerKey) and no saved partition actors; its first Open therefore behaves as after a
-// crash — a fresh actor id and fresh partition actors — and every write it coordinates is
-// named anew, never like one the node minted after the backup.
+// Why the restored node cannot reuse a dot (a write's (actor, counter) name), whatever the
+// backup: before the copy is put in place it is prepared (node/restored_data.h) so that its
+// first Open behaves as after a crash — a fresh actor id and fresh partition actors — and
+// every write it coordinates is named anew, never like one the node minted after the backup.
+// A backup of a running node needs no preparing for that (it holds the "node open" marker);
+// a copy of a stopped node's directory would (its saved actors would be kept).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,7 @@ struct RestoreOptions {
   bool force = false;            // move a non-empty data_dir aside instead of refusing
   // The highest incarnation of this node its peers know (cluster status), 0 when unknown:
   // the restored data's stored incarnation is raised to it, so that the node's next start
-  // is newer than every life it had after the backup (node/stored_incarnation.h).
+  // is newer than every life it had after the backup (node/restored_data.h).
   std::uint64_t incarnation_floor = 0;
 };
 
@@ -47,8 +48,10 @@ struct RestoreReport {
 // where the error names it).
 Result<RestoreReport> RestoreBackup(const RestoreOptions& options);
 
-// True when some process holds RocksDB's lock on the database in `db_directory` (its LOCK
-// file, an fcntl write lock; this process too); false when it is unlocked or absent.
+// True when another process holds RocksDB's lock on the database in `db_directory` (its LOCK
+// file, an fcntl write lock); false when it is unlocked or absent. Not for a process that has
+// that database open: closing the probe's descriptor would drop the process's own lock (POSIX
+// record locks are per process and die with any descriptor of the file).
 Result<bool> DatabaseLocked(const std::string& db_directory);
 
 }  // namespace meridian::runtime

@@ -4,6 +4,10 @@
 // that is not a backup) change nothing; --force moves the old directory aside.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -61,12 +65,12 @@ BackupManifest Manifest() {
 class BackupRestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    fs::create_directories(dir_.Sub("node"));  // as the server does for <data_dir>
     auto opened = storage::RocksDbEngine::Open(dir_.Sub("node/db"), Small());
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     engine_ = std::move(*opened);
     storage::WriteBatch batch;
     batch.Put(storage::Column::kObjects, "key", "value");
-    batch.Put(storage::Column::kMetadata, "node/open", "1");
     ASSERT_TRUE(engine_->Write(batch, storage::WriteOptions{.sync = true}).ok());
   }
 
@@ -106,6 +110,7 @@ TEST_F(BackupRestoreTest, RestoredDataDirectoryHoldsTheBackup) {
     auto copy = storage::RocksDbEngine::Open(data_dir + "/db", Small());
     ASSERT_TRUE(copy.ok()) << copy.status().ToString();
     EXPECT_EQ(*(*copy)->Get(storage::Column::kObjects, "key"), "value");
+    // Prepared to start as after a crash (fresh actors), though the source had no marker.
     EXPECT_EQ(*(*copy)->Get(storage::Column::kMetadata, "node/open"), "1");
     EXPECT_EQ(*(*copy)->Get(storage::Column::kObjects, "later"), std::nullopt);
   }
@@ -155,22 +160,70 @@ TEST_F(BackupRestoreTest, RestoreRefusesWhatIsNotABackup) {
   EXPECT_NE(restored.status().message().find("format 99"), std::string::npos);
 }
 
+// Another process holds the database's LOCK as RocksDB does (a write lock on the whole file):
+// a child that locks it, reports, and waits until the parent closes the pipe. Another
+// process, because POSIX record locks are per process: the probe of this process's own lock
+// would release it (closing any descriptor of the file drops them all).
+class LockHolder {
+ public:
+  explicit LockHolder(const std::string& lock_path) {
+    int ready[2];
+    int release[2];
+    if (::pipe(ready) != 0 || ::pipe(release) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {  // only async-signal-safe calls in the child
+      const int fd = ::open(lock_path.c_str(), O_RDWR);
+      struct flock lock {};
+      lock.l_type = F_WRLCK;
+      lock.l_whence = SEEK_SET;
+      const char status = (fd >= 0 && ::fcntl(fd, F_SETLK, &lock) == 0) ? '1' : '0';
+      ::close(release[1]);
+      if (::write(ready[1], &status, 1) != 1) ::_exit(1);
+      char ignored;
+      while (::read(release[0], &ignored, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(release[0]);
+    release_fd_ = release[1];
+    char status = '0';
+    locked_ = ::read(ready[0], &status, 1) == 1 && status == '1';
+    ::close(ready[0]);
+  }
+  ~LockHolder() {
+    if (release_fd_ >= 0) ::close(release_fd_);
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+  bool locked() const { return locked_; }
+
+ private:
+  pid_t pid_ = -1;
+  int release_fd_ = -1;
+  bool locked_ = false;
+};
+
 TEST_F(BackupRestoreTest, RestoreRefusesADataDirectoryInUseEvenWithForce) {
   const std::string backup = dir_.Sub("backup");
   ASSERT_TRUE(WriteBackup(Copy(), backup, Manifest()).ok());
-  Result<bool> locked = DatabaseLocked(dir_.Sub("node/db"));
-  ASSERT_TRUE(locked.ok());
-  EXPECT_TRUE(*locked);
-  Result<RestoreReport> restored = RestoreBackup({backup, dir_.Sub("node"), true});
-  ASSERT_FALSE(restored.ok());
-  EXPECT_EQ(restored.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(restored.status().message().find("running node"), std::string::npos);
-  // Untouched: the engine still reads and writes its own directory.
-  EXPECT_EQ(*engine_->Get(storage::Column::kObjects, "key"), "value");
-  engine_.reset();
-  locked = DatabaseLocked(dir_.Sub("node/db"));
+  engine_.reset();  // closed here; "the running node" is another process
+  const std::string db = dir_.Sub("node/db");
+  {
+    LockHolder holder(db + "/LOCK");
+    ASSERT_TRUE(holder.locked());
+    Result<bool> locked = DatabaseLocked(db);
+    ASSERT_TRUE(locked.ok()) << locked.status().ToString();
+    EXPECT_TRUE(*locked);
+    Result<RestoreReport> restored = RestoreBackup({backup, dir_.Sub("node"), true});
+    ASSERT_FALSE(restored.ok());
+    EXPECT_EQ(restored.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(restored.status().message().find("running node"), std::string::npos);
+    EXPECT_TRUE(fs::exists(db + "/CURRENT"));  // untouched, not moved aside
+  }
+  Result<bool> locked = DatabaseLocked(db);
   ASSERT_TRUE(locked.ok());
   EXPECT_FALSE(*locked);
+  EXPECT_TRUE(RestoreBackup({backup, dir_.Sub("node"), true}).ok());
 }
 
 TEST_F(BackupRestoreTest, NonEmptyDataDirectoryNeedsForceWhichMovesItAside) {
