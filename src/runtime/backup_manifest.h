@@ -2,7 +2,7 @@
 // says whose data it is. A backup directory holds:
 //   db/          a checkpoint of the node's <data_dir>/db (RocksDbEngine::Checkpoint)
 //   backup.json  this manifest, written last: a directory without it is not a backup
-// FORMAT: docs/operations.md "Backup and restore"; `format` is raised on any incompatible
+// FORMAT: docs/format/backup.md; `format` is raised on any incompatible
 // change, and a reader refuses formats it does not know.
 #pragma once
 
