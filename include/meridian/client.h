@@ -296,6 +296,19 @@ struct LocalCopyResult {
   std::string json;
 };
 
+// A finished backup of one node (POST /v1/cluster/backup): a consistent copy of its data in a
+// directory on the node's machine (docs/operations.md "Backup and restore").
+struct BackupResult {
+  std::string directory;
+  std::string node;  // the backed-up node's id
+  std::string cluster_name;
+  std::uint64_t ring_version = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t files = 0;
+  std::uint64_t milliseconds = 0;  // how long the node took
+  std::string json;
+};
+
 class Client {
  public:
   // Fails with kInvalidArgument for a malformed endpoint and kTlsError for an unreadable
@@ -362,6 +375,10 @@ class Client {
   // an empty key.
   Result<KeyLocation> ClusterLocate(std::string_view bucket, std::string_view key);
   Result<LocalCopyResult> ClusterLocal(std::string_view bucket, std::string_view key);
+  // Makes the server write a backup of its own node into `directory`, an absolute path on
+  // the server's machine that must not exist yet (kBadRequest otherwise). Needs the admin
+  // role. A large node takes a while: give the client a long enough timeout. Not re-sent.
+  Result<BackupResult> Backup(std::string_view directory);
 
  private:
   class Impl;

@@ -28,6 +28,7 @@ constexpr std::string_view kOpRing = "cluster_ring";
 constexpr std::string_view kOpAdmin = "cluster_admin";
 constexpr std::string_view kOpLocate = "cluster_locate";
 constexpr std::string_view kOpLocal = "cluster_local";
+constexpr std::string_view kOpBackup = "cluster_backup";
 constexpr std::string_view kOpOther = "other";
 
 // The endpoints: path after kClusterPrefix, the one method it accepts, its metrics op, and
@@ -43,7 +44,11 @@ constexpr Endpoint kEndpoints[] = {
     {"join", "POST", kOpAdmin},         {"leave", "POST", kOpAdmin},
     {"remove", "POST", kOpAdmin},       {"weight", "POST", kOpAdmin},
     {"locate", "GET", kOpLocate, true}, {"local", "GET", kOpLocal, true},
+    {"backup", "POST", kOpBackup},
 };
+
+// The longest backup directory accepted (Linux's PATH_MAX).
+constexpr std::size_t kBackupDirectoryBytesMax = 4096;
 
 // The endpoint of `path`, or nullptr. For a key endpoint, `object_path` receives what follows
 // its name: "{bucket}/{key}", still percent-encoded. As for /v1/kv/, a path without the key
@@ -327,6 +332,75 @@ Result<node::ClientRequest> ParseAdminBody(std::string_view endpoint, std::strin
   return wrap(ParseSetWeight(body));
 }
 
+// {"directory": "/absolute/path"}: absolute, without "." or ".." segments (the path names
+// exactly one place), no NUL byte. Whether it exists is the node's to check.
+Result<BackupRequest> ParseBackup(std::string_view body) {
+  Result<Json> document = ParseObject(body, {"directory"});
+  if (!document.ok()) return document.status();
+  const auto directory = document->find("directory");
+  if (directory == document->end()) return Status::InvalidArgument("missing field: directory");
+  if (!directory->is_string()) return Status::InvalidArgument("directory must be a string");
+  const std::string& path = directory->get_ref<const std::string&>();
+  if (path.empty()) return Status::InvalidArgument("directory must not be empty");
+  if (path.size() > kBackupDirectoryBytesMax) {
+    return Status::InvalidArgument("directory is longer than " +
+                                   std::to_string(kBackupDirectoryBytesMax) + " bytes");
+  }
+  if (path.front() != '/') {
+    return Status::InvalidArgument("directory must be an absolute path on the node's machine");
+  }
+  if (path.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("directory contains a NUL byte");
+  }
+  std::string_view rest(path);
+  while (!rest.empty()) {
+    const std::size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    if (segment == "." || segment == "..") {
+      return Status::InvalidArgument("directory must not contain '.' or '..' segments");
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return BackupRequest{path};
+}
+
+Json BackupJson(const BackupReport& report) {
+  return Json{{"directory", report.directory},
+              {"node", report.node_id},
+              {"cluster_name", report.cluster_name},
+              {"ring_version", report.ring_version},
+              {"bytes", report.bytes},
+              {"files", report.files},
+              {"milliseconds", report.milliseconds}};
+}
+
+// POST /v1/cluster/backup: validation at the edge, then the backup service's report.
+void HandleBackupRequest(BackupService* backup, const HttpRequest& request, std::string_view query,
+                         ClusterFinish finish) {
+  const std::string_view op = kOpBackup;
+  if (backup == nullptr) {
+    return finish(op,
+                  ErrorResponse(404, error_code::kNotFound, "this server does not take backups"));
+  }
+  if (Status status = RequireNoQuery(query); !status.ok()) {
+    return finish(op, ErrorResponse(400, error_code::kInvalidParameter, status.message()));
+  }
+  if (request.body.size() > kBucketBodyBytesMax) {
+    return finish(op,
+                  ErrorResponse(413, error_code::kBodyTooLarge,
+                                "body exceeds " + std::to_string(kBucketBodyBytesMax) + " bytes"));
+  }
+  Result<BackupRequest> parsed = ParseBackup(request.body);
+  if (!parsed.ok()) {
+    return finish(op, ErrorResponse(400, kClusterInvalidArgument, parsed.status().message()));
+  }
+  backup->Backup(std::move(*parsed), [op, finish = std::move(finish)](Result<BackupReport> done) {
+    if (!done.ok()) return finish(op, NodeErrorResponse(done.status()));
+    finish(op, JsonResponse(BackupJson(*done)));
+  });
+}
+
 // The object named by a key endpoint's "{bucket}/{key}", validated as for /v1/kv/ requests:
 // the bucket as it appears in the path, the key percent-decoded. The error response otherwise.
 std::variant<ObjectId, HttpResponse> ParseObjectPath(std::string_view object_path,
@@ -382,8 +456,9 @@ std::string_view ClusterOperation(std::string_view method, std::string_view path
   return endpoint->op;
 }
 
-void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
-                          std::string_view query, std::size_t key_bytes_max, ClusterFinish finish) {
+void HandleClusterRequest(KvService& service, BackupService* backup, HttpRequest& request,
+                          std::string_view path, std::string_view query, std::size_t key_bytes_max,
+                          ClusterFinish finish) {
   std::string_view object_path;
   const Endpoint* endpoint = FindEndpoint(path, &object_path);
   if (endpoint == nullptr) {
@@ -395,6 +470,9 @@ void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_
   if (endpoint->names_a_key) {
     return HandleKeyRequest(service, *endpoint, object_path, query, key_bytes_max,
                             std::move(finish));
+  }
+  if (endpoint->op == kOpBackup) {
+    return HandleBackupRequest(backup, request, query, std::move(finish));
   }
   const std::string_view op = endpoint->op;
   const auto fail = [&](unsigned status, std::string_view error, std::string_view message) {

@@ -5,6 +5,7 @@
 //   POST /v1/cluster/join|leave|remove|weight -> the admin requests (metrics op cluster_admin)
 //   GET  /v1/cluster/locate/{bucket}/{key} -> ClusterLocateRequest (metrics op cluster_locate)
 //   GET  /v1/cluster/local/{bucket}/{key}  -> ClusterLocalRequest  (metrics op cluster_local)
+//   POST /v1/cluster/backup {"directory"}  -> BackupService::Backup (metrics op cluster_backup)
 //
 // The two key endpoints validate the bucket and key exactly as /v1/kv/ does (400
 // invalid_bucket / invalid_key, 413 key_too_large) and are read-only: the node answers from
@@ -23,6 +24,7 @@
 #include <functional>
 #include <string_view>
 
+#include "api/backup_service.h"
 #include "api/http_message.h"
 #include "api/kv_service.h"
 
@@ -36,8 +38,8 @@ inline constexpr std::string_view kClusterPrefix = "/v1/cluster/";
 inline constexpr std::string_view kClusterInvalidArgument = "invalid_argument";
 
 // The metrics `op` of a request for `path` (under kClusterPrefix) with `method`:
-// "cluster_status", "cluster_ring", "cluster_admin", "cluster_locate", "cluster_local", or
-// "other" for unknown paths and unsupported methods.
+// "cluster_status", "cluster_ring", "cluster_admin", "cluster_locate", "cluster_local",
+// "cluster_backup", or "other" for unknown paths and unsupported methods.
 std::string_view ClusterOperation(std::string_view method, std::string_view path);
 
 // Receives the metrics op and the response to send.
@@ -45,8 +47,10 @@ using ClusterFinish = std::function<void(std::string_view op, HttpResponse respo
 
 // Handles `request`, whose path (`path`, split from `query`) starts with kClusterPrefix.
 // Keys longer than `key_bytes_max` are refused (413 key_too_large), as on /v1/kv/.
-// The service must outlive the pending reply.
-void HandleClusterRequest(KvService& service, HttpRequest& request, std::string_view path,
-                          std::string_view query, std::size_t key_bytes_max, ClusterFinish finish);
+// A backup goes to `backup` (null: this server takes no backups, 404 not_found).
+// The services must outlive the pending reply.
+void HandleClusterRequest(KvService& service, BackupService* backup, HttpRequest& request,
+                          std::string_view path, std::string_view query, std::size_t key_bytes_max,
+                          ClusterFinish finish);
 
 }  // namespace meridian::api

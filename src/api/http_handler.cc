@@ -392,7 +392,7 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
     }
   } else if (path.starts_with(kClusterPrefix)) {
     return HandleClusterRequest(
-        service_, request, path, query, limits_.key_bytes_max,
+        service_, backup_, request, path, query, limits_.key_bytes_max,
         [this, start_ns, respond = std::move(respond)](std::string_view op, HttpResponse response) {
           Finish(op, start_ns, std::move(response), respond);
         });

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "api/access_control.h"
+#include "api/backup_service.h"
 #include "api/http_limits.h"
 #include "api/http_message.h"
 #include "api/kv_service.h"
@@ -42,6 +43,10 @@ class HttpHandler {
   // {"status":"read_only","reason":...}. Unset: always 200 {"status":"ok"}.
   using HealthCheck = std::function<Status()>;
   void SetHealthCheck(HealthCheck check) { health_check_ = std::move(check); }
+
+  // Where POST /v1/cluster/backup goes (must outlive the handler's pending responses).
+  // Null, the default: the endpoint answers 404 not_found.
+  void SetBackupService(BackupService* backup) { backup_ = backup; }
 
   // Responses the connection layer produces itself (the request never reached Handle);
   // both are recorded in the metrics and close the connection.
@@ -72,6 +77,7 @@ class HttpHandler {
   std::shared_ptr<const AccessControl> access_;
   bool metrics_require_auth_ = false;
   HealthCheck health_check_;
+  BackupService* backup_ = nullptr;
   KvService& service_;
   Metrics& metrics_;
   HttpLimits limits_;

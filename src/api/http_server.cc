@@ -533,6 +533,10 @@ void HttpServer::SetHealthCheck(HttpHandler::HealthCheck check) {
   state_->handler.SetHealthCheck(std::move(check));
 }
 
+void HttpServer::SetBackupService(BackupService* backup) {
+  state_->handler.SetBackupService(backup);
+}
+
 std::string HttpServer::http_endpoint() const {
   return state_->http_endpoint ? EndpointText(*state_->http_endpoint) : std::string();
 }

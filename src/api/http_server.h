@@ -86,6 +86,8 @@ class HttpServer {
   void SetInputBudget(std::shared_ptr<ByteBudget> budget);
   // What GET /health reports (HttpHandler::SetHealthCheck).
   void SetHealthCheck(HttpHandler::HealthCheck check);
+  // Where POST /v1/cluster/backup goes (HttpHandler::SetBackupService).
+  void SetBackupService(BackupService* backup);
 
   // Bound endpoints as "IP:PORT"; empty when that listener is not open.
   std::string http_endpoint() const;

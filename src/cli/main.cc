@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   meridian::cli::AddCertCommand(app, exit_code);
   meridian::cli::AddUserCommand(app, exit_code);
   meridian::cli::AddLincheckCommand(app, exit_code);
+  meridian::cli::AddBackupCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -276,4 +276,14 @@ Result<ClusterAdminResult> Client::ClusterSetWeight(std::string_view node, std::
                           /*idempotent=*/true);
 }
 
+Result<BackupResult> Client::Backup(std::string_view directory) {
+  if (directory.empty()) return InvalidArgument("the backup directory is empty");
+  // Not re-sent: a retry would find the directory the first attempt created.
+  auto response = impl_->Send(
+      ClusterAdminRequest("backup", internal::BackupBody(directory), /*idempotent=*/false));
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseBackupBody(response->body);
+}
+
 }  // namespace meridian::client

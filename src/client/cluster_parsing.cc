@@ -330,6 +330,24 @@ Result<ClusterAdminResult> ParseClusterAdminBody(std::string_view body) {
   return result;
 }
 
+Result<BackupResult> ParseBackupBody(std::string_view body) {
+  const std::string what = "the backup reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  BackupResult result;
+  FieldReader reader(*document, what);
+  reader.String("directory", result.directory);
+  reader.String("node", result.node);
+  reader.String("cluster_name", result.cluster_name);
+  reader.Count("ring_version", result.ring_version);
+  reader.Count("bytes", result.bytes);
+  reader.Count("files", result.files);
+  reader.Count("milliseconds", result.milliseconds);
+  if (reader.error()) return *reader.error();
+  result.json = std::string(body);
+  return result;
+}
+
 Result<KeyLocation> ParseKeyLocationBody(std::string_view body) {
   const std::string what = "the key location reply";
   auto document = ParseObject(body, what);
@@ -396,6 +414,10 @@ std::string ClusterJoinBody(const std::vector<std::string>& seeds) {
 std::string ClusterNodeBody(std::string_view node) {
   if (node.empty()) return "";
   return Dump(Json{{"node", std::string(node)}});
+}
+
+std::string BackupBody(std::string_view directory) {
+  return Dump(Json{{"directory", std::string(directory)}});
 }
 
 std::string ClusterWeightBody(std::string_view node, std::uint32_t weight) {

@@ -22,11 +22,15 @@ Result<ClusterAdminResult> ParseClusterAdminBody(std::string_view body);
 // GET /v1/cluster/locate/... and /v1/cluster/local/...; base64 values are decoded.
 Result<KeyLocation> ParseKeyLocationBody(std::string_view body);
 Result<LocalCopyResult> ParseLocalCopyBody(std::string_view body);
+// POST /v1/cluster/backup
+Result<BackupResult> ParseBackupBody(std::string_view body);
 
 // {"seeds": [...]}
 std::string ClusterJoinBody(const std::vector<std::string>& seeds);
 // {"node": "..."}; for leave an empty node gives an empty body (the server's own node).
 std::string ClusterNodeBody(std::string_view node);
+// {"directory": "..."}
+std::string BackupBody(std::string_view directory);
 // {"node": "...", "weight": N}
 std::string ClusterWeightBody(std::string_view node, std::uint32_t weight);
 

@@ -9,6 +9,7 @@
 #include "node/cluster_state_record.h"
 #include "node/kv_codec.h"
 #include "node/metadata_keys.h"
+#include "node/stored_incarnation.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::node {
@@ -77,16 +78,9 @@ Status Node::Open() {
   storage::Engine& engine = *env_.engine;
 
   // Every start raises the incarnation, so peers tell this life from the previous one.
-  auto stored_incarnation = engine.Get(Column::kMetadata, kIncarnationKey);
-  if (!stored_incarnation.ok()) return stored_incarnation.status();
-  std::uint64_t previous = 0;
-  if (stored_incarnation->has_value()) {
-    ByteReader reader(**stored_incarnation);
-    if (!reader.ReadFixed64(previous) || !reader.empty()) {
-      return Status::Corruption("metadata \"node/incarnation\" is malformed");
-    }
-  }
-  incarnation_ = previous + 1;
+  Result<std::uint64_t> previous = ReadStoredIncarnation(engine);
+  if (!previous.ok()) return previous.status();
+  incarnation_ = *previous + 1;
   // Ids of requests to peers are unique across this node's incarnations: a peer's late answer
   // to a request sent before a restart must not answer a new request (found by the simulator,
   // strong-cluster-dueling seed 5865: a write acknowledged by the reply to another).

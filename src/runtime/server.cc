@@ -19,8 +19,10 @@
 #include "api/http_server.h"
 #include "api/request_window.h"
 #include "api/resp_server.h"
+#include "node/metadata_keys.h"
 #include "runtime/certificates.h"
 #include "runtime/file_descriptor_budget.h"
+#include "runtime/node_backup.h"
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
@@ -220,6 +222,8 @@ struct Server::Impl {
   std::unique_ptr<node::Node> node;
   std::unique_ptr<NodeService> service;
   std::unique_ptr<StorageMonitor> storage;
+  // POST /v1/cluster/backup; after engine and node, so that its thread ends before them.
+  std::unique_ptr<NodeBackup> backup;
   std::size_t resp_connections_max = 0;      // from the file-descriptor plan
   std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
   std::unique_ptr<asio::steady_timer> storage_timer;
@@ -379,8 +383,25 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     // At once, before the failed batch's replies run; recovery waits for the next check.
     raw->node->SetStorageCondition(raw->storage->Check(/*try_recover=*/false));
   });
+  impl->backup = std::make_unique<NodeBackup>(
+      impl->io,
+      [engine = impl->engine.get()](const std::string& directory) {
+        return engine->Checkpoint(directory);
+      },
+      [node = impl->node.get()] {
+        BackupManifest manifest;
+        manifest.node_id = node->config().node_id;
+        manifest.cluster_name = node->config().cluster_name;
+        manifest.partition_count = node->config().partition_count;
+        manifest.storage_format_version = node::kStorageFormatVersion;
+        manifest.ring_version = node->cluster_state().ring().version();
+        manifest.incarnation = node->incarnation();
+        manifest.meridian_version = MERIDIAN_VERSION;
+        return manifest;
+      });
   impl->http =
       std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
+  impl->http->SetBackupService(impl->backup.get());
   impl->http->SetInputBudget(impl->input_budget);
   impl->http->SetHealthCheck([storage = impl->storage.get()] { return storage->condition(); });
   impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get(),
@@ -516,6 +537,8 @@ Status Server::Run() {
   // The sync in flight, if any, ends before this thread commits again (an engine runs one
   // commit at a time); the outputs still held are dropped with the connections.
   impl_->service->Shutdown();
+  // A backup in flight finishes before the node's last writes (its report is dropped).
+  impl_->backup->Shutdown();
   // A clean stop: the next start keeps this node's actor id (see Node::Close).
   if (Status closed = impl_->node->Close(); !closed.ok()) {
     spdlog::error("closing the node failed: {}", closed.ToString());

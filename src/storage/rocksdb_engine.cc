@@ -12,6 +12,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/sst_file_manager.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
@@ -412,6 +413,34 @@ Result<std::uint64_t> RocksDbEngine::ApproximateBytes(Column column, std::string
       impl_->db->GetApproximateSizes(options, impl_->Handle(column), &range, 1, &bytes);
   if (!status.ok()) return FromRocks(status, "approximate sizes");
   return bytes;
+}
+
+// RocksDB's checkpoint (utilities/checkpoint/checkpoint_impl.cc, 7.8.3): with
+// log_size_for_flush 0 it flushes every column family's memtable first (the write-ahead log
+// is then not needed for what the copy holds; it copies the live WAL files too, so the copy
+// is consistent across column families even without atomic flush), hard-links the table
+// files into "<directory>.tmp", copies MANIFEST, CURRENT and OPTIONS, syncs, and renames the
+// directory into place. It runs beside writes (it holds the DB mutex only briefly) and
+// writes the WAL buffer out (FlushWAL without sync) under log_write_mutex_, like
+// FinishCommit, so it may also run while a commit does. Writes that were not committed yet
+// may be in the copy: they were never acknowledged, and a copy that holds more is allowed.
+Status RocksDbEngine::Checkpoint(const std::string& directory) {
+  const std::filesystem::path path(directory);
+  if (!path.is_absolute()) {
+    return Status::InvalidArgument("checkpoint directory '" + directory + "' is not absolute");
+  }
+  std::error_code error;
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, error))) {
+    return Status::InvalidArgument("checkpoint directory '" + directory + "' already exists");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  if (rocksdb::Status created = rocksdb::Checkpoint::Create(impl_->db.get(), &raw); !created.ok()) {
+    return FromRocks(created, "checkpoint");
+  }
+  const std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  const rocksdb::Status written = checkpoint->CreateCheckpoint(directory, /*log_size_for_flush=*/0);
+  if (!written.ok()) return FromRocks(written, "checkpoint into " + directory);
+  return Status::Ok();
 }
 
 Status RocksDbEngine::Scan(Column column, std::string_view begin, std::string_view end,

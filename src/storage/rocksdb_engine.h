@@ -74,6 +74,15 @@ class RocksDbEngine final : public Engine {
   Status RequestCompaction() override;
   Status Failure() const override;
   Status Recover() override;
+  // Writes a consistent copy of every column into `directory` (an absolute path that must not
+  // exist yet; its parent must): the database as of one instant, holding every Write that
+  // returned before the call (later ones may be in it too, each batch whole or not at all),
+  // openable with Open. May run on any thread, concurrently with every other call — it is
+  // meant to run beside the writing thread and the commit thread. InvalidArgument for a
+  // relative or existing `directory`; IoError when it cannot be written (RocksDB removes its
+  // partial copy). Not part of Engine: only the server's backups (runtime/node_backup.h)
+  // copy an engine, and MemoryEngine has nothing on disk to copy.
+  Status Checkpoint(const std::string& directory);
   RocksDbMemory Memory() const;
 
  private:

@@ -1,0 +1,190 @@
+#include "runtime/backup_restore.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "node/restored_data.h"
+#include "storage/rocksdb_engine.h"
+
+namespace meridian::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status Errno(const std::string& what) {
+  return Status::IoError(what + ": " + std::strerror(errno));
+}
+
+Status SyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Errno("open " + path);
+  const int synced = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (synced != 0) {
+    errno = saved;
+    return Errno("fsync " + path);
+  }
+  return Status::Ok();
+}
+
+// Copies the regular files and directories under `from` into the new directory `to`, each
+// file synced, then every directory synced. Anything else (a symlink, a socket) is refused:
+// a checkpoint holds none.
+Status CopyTree(const fs::path& from, const fs::path& to, RestoreReport& report) {
+  std::error_code error;
+  if (!fs::create_directory(to, error) || error) {
+    return Status::IoError("cannot create " + to.string() +
+                           (error ? ": " + error.message() : ": it exists"));
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(from, error)) {
+    const fs::path target = to / entry.path().filename();
+    const fs::file_status status = entry.symlink_status(error);
+    if (error) return Status::IoError("cannot stat " + entry.path().string());
+    if (fs::is_directory(status)) {
+      MERIDIAN_RETURN_IF_ERROR(CopyTree(entry.path(), target, report));
+    } else if (fs::is_regular_file(status)) {
+      if (!fs::copy_file(entry.path(), target, fs::copy_options::none, error) || error) {
+        return Status::IoError("cannot copy " + entry.path().string() + " to " + target.string() +
+                               ": " + error.message());
+      }
+      MERIDIAN_RETURN_IF_ERROR(SyncPath(target.string(), O_RDONLY));
+      report.bytes += entry.file_size(error);
+      ++report.files;
+    } else {
+      return Status::InvalidArgument(entry.path().string() +
+                                     " is neither a file nor a directory; a backup holds none");
+    }
+  }
+  if (error) return Status::IoError("cannot list " + from.string() + ": " + error.message());
+  return SyncPath(to.string(), O_RDONLY | O_DIRECTORY);
+}
+
+std::uint64_t UnixMillis() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// Opens the copied database (not yet where the server looks) and prepares it for its first
+// start (node/restored_data.h: fresh actors, the incarnation raised to `floor`).
+Status RaiseIncarnation(const std::string& db_directory, std::uint64_t floor,
+                        RestoreReport& report) {
+  storage::RocksDbOptions options;
+  options.create_if_missing = false;
+  options.block_cache_bytes = 8u << 20;
+  options.write_buffer_bytes = 4u << 20;
+  auto engine = storage::RocksDbEngine::Open(db_directory, options);
+  if (!engine.ok()) return engine.status();
+  Result<std::uint64_t> stored = node::PrepareRestoredData(**engine, floor);
+  if (!stored.ok()) return stored.status();
+  report.stored_incarnation = *stored;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<bool> DatabaseLocked(const std::string& db_directory) {
+  const std::string lock_path = (fs::path(db_directory) / "LOCK").string();
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    return Errno("open " + lock_path);
+  }
+  // RocksDB locks the whole LOCK file for writing (PosixEnv LockFile, a traditional F_SETLK
+  // record lock). F_OFD_GETLK reports such a lock without taking one.
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 0;
+  probe.l_len = 0;
+  probe.l_pid = 0;  // required by the OFD commands
+  const int got = ::fcntl(fd, F_OFD_GETLK, &probe);
+  const int saved = errno;
+  ::close(fd);
+  if (got != 0) {
+    errno = saved;
+    return Errno("fcntl F_OFD_GETLK " + lock_path);
+  }
+  return probe.l_type != F_UNLCK;
+}
+
+Result<RestoreReport> RestoreBackup(const RestoreOptions& options) {
+  if (options.backup_directory.empty()) return Status::InvalidArgument("--from is empty");
+  if (options.data_dir.empty()) return Status::InvalidArgument("--data-dir is empty");
+  std::error_code error;
+  const fs::path backup = fs::absolute(options.backup_directory, error);
+  if (error) return Status::InvalidArgument("bad backup path: " + error.message());
+  const fs::path data_dir = fs::absolute(options.data_dir, error).lexically_normal();
+  if (error) return Status::InvalidArgument("bad data directory: " + error.message());
+
+  Result<BackupManifest> manifest = ReadBackupManifest(backup.string());
+  if (!manifest.ok()) return manifest.status();
+  const fs::path backup_db = backup / kBackupDatabaseDirectory;
+  if (!fs::is_directory(backup_db, error)) {
+    return Status::NotFound(backup_db.string() + " is missing: " + backup.string() +
+                            " is not a complete backup");
+  }
+
+  Result<bool> locked = DatabaseLocked((data_dir / "db").string());
+  if (!locked.ok()) return locked.status();
+  if (*locked) {
+    return Status::FailedPrecondition(data_dir.string() +
+                                      " is in use by a running node; stop it before restoring");
+  }
+
+  RestoreReport report;
+  report.manifest = std::move(*manifest);
+  report.data_dir = data_dir.string();
+  if (fs::exists(fs::symlink_status(data_dir, error))) {
+    if (!fs::is_directory(data_dir, error)) {
+      return Status::FailedPrecondition(data_dir.string() + " exists and is not a directory");
+    }
+    const bool empty = fs::is_empty(data_dir, error);
+    if (error) return Status::IoError("cannot list " + data_dir.string() + ": " + error.message());
+    if (!empty) {
+      if (!options.force) {
+        return Status::FailedPrecondition(
+            data_dir.string() +
+            " is not empty; pass --force to move it aside (it is renamed, not deleted)");
+      }
+      const std::string aside =
+          data_dir.string() + ".before-restore-" + std::to_string(UnixMillis());
+      fs::rename(data_dir, aside, error);
+      if (error) {
+        return Status::IoError("cannot move " + data_dir.string() + " aside to " + aside + ": " +
+                               error.message());
+      }
+      report.moved_aside = aside;
+    }
+  }
+  fs::create_directories(data_dir, error);
+  if (error) return Status::IoError("cannot create " + data_dir.string() + ": " + error.message());
+
+  // Copied under a temporary name and renamed into place, so that a data directory never
+  // holds half a database under the name the server opens.
+  const fs::path staging = data_dir / "db.restoring";
+  fs::remove_all(staging, error);
+  if (Status copied = CopyTree(backup_db, staging, report); !copied.ok()) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    return copied;
+  }
+  if (Status raised = RaiseIncarnation(staging.string(), options.incarnation_floor, report);
+      !raised.ok()) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    return raised;
+  }
+  fs::rename(staging, data_dir / "db", error);
+  if (error) return Status::IoError("cannot rename " + staging.string() + ": " + error.message());
+  MERIDIAN_RETURN_IF_ERROR(SyncPath(data_dir.string(), O_RDONLY | O_DIRECTORY));
+  return report;
+}
+
+}  // namespace meridian::runtime
