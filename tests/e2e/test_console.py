@@ -232,3 +232,53 @@ def test_a_readonly_users_edit_is_refused_with_403(cluster, browser):
         == "error"
     assert node.get_json("/v1/buckets/console-readonly")["props"] == before
     screenshot(browser, "forbidden", browser.find_element(By.ID, "buckets-section"))
+
+
+# Member reports in the shape GET /v1/cluster/status gives them (docs/api.md), for a node
+# whose status does not carry them yet: the page's fetch is wrapped to add them.
+INJECT_REPORTS = """
+const original = window.fetch;
+window.fetch = async (path, options) => {
+  const response = await original(path, options);
+  if (!String(path).startsWith("/v1/cluster/status")) return response;
+  const body = await response.json();
+  body.members.forEach((member, index) => {
+    if (member.id !== "node2") return;
+    member.report = {
+      disk: {used_bytes: 1073741824, capacity_bytes: 8589934592, available_bytes: 4294967296},
+      hints: {pending: 5, bytes: 2048},
+      transfers: [{partition: 7, kind: "ownership", peer: "node3", bytes_done: 250,
+                   bytes_total: 1000, objects_done: 12, bytes_per_second: 100.0,
+                   eta_seconds: 7.5}],
+      anti_entropy: {exchanges: 40, exchanges_failed: 1, keys_repaired: 3},
+      requests: {window_seconds: 60, per_second: 12.5, errors_per_second: 0.25, p50_ms: 1.5,
+                 p99_ms: 9.75},
+    };
+  });
+  return new Response(JSON.stringify(body), {status: response.status,
+                                             headers: response.headers});
+};
+"""
+
+
+def test_member_reports_show_disk_hints_transfers_and_requests(cluster, browser):
+    cluster, tokens = cluster
+    sign_in(browser, cluster["node1"], tokens["admin"])
+    browser.execute_script(INJECT_REPORTS)
+    node2 = "tr[data-member='node2']"
+    wait(browser).until(lambda d: text_of(d, "#activity %s td.hints-pending" % node2) == "5")
+    assert text_of(browser, "#members %s td.disk-used" % node2) == "1.0 GiB"
+    assert text_of(browser, "#requests %s td.rate" % node2) == "12.5"
+    assert text_of(browser, "#requests %s td:last-child" % node2) == "report"
+    assert count(browser, "#transfers progress") == 1
+    bar = browser.execute_script(
+        "const bar = document.querySelector('#transfers progress'); return [bar.value, bar.max];")
+    assert bar == [250, 1000]
+    transfer = text_of(browser, "#transfers .transfer")
+    assert "partition 7 (ownership) node2 → node3" in transfer, transfer
+    assert "ETA 8 s" in transfer, transfer
+    # node3 sent no report: dashes, not zeros.
+    assert text_of(browser, "#activity tr[data-member='node3'] td.hints-pending") == "—"
+    # The history chart draws a line per node with at least two points.
+    wait(browser).until(lambda d: count(d, "#rate-chart polyline") >= 2)
+    screenshot(browser, "reports", browser.find_element(By.ID, "activity-section"))

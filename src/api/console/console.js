@@ -518,7 +518,7 @@ function chart(value) {
         const y = height - (value(point) / top) * (height - 10);
         return x.toFixed(1) + "," + y.toFixed(1);
       });
-    if (!coordinates.length) continue;
+    if (coordinates.length < 2) continue; // a line needs two points
     picture.appendChild(svg("polyline", {
       points: coordinates.join(" "),
       fill: "none",
@@ -626,7 +626,7 @@ async function onBucketSave(event) {
     message.className = "ok";
   } catch (error) {
     message.textContent = error.status === 403
-      ? "refused (403): " + error.message + " — editing buckets needs an admin token"
+      ? "refused: " + error.message + " — editing buckets needs an admin token"
       : "not saved: " + error.message;
     message.className = "error";
   }
