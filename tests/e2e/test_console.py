@@ -89,6 +89,7 @@ def screenshot(driver, name, element=None):
     if element is None:
         driver.save_screenshot(path)
     else:
+        driver.execute_script("arguments[0].scrollIntoView();", element)
         element.screenshot(path)
 
 
