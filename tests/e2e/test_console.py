@@ -24,6 +24,7 @@ from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 NODE_IDS = ["node1", "node2", "node3"]
+ZONES = {"node1": "zone-a", "node2": "zone-b", "node3": "zone-a"}
 FORM_DEADLINE_S = 60
 WAIT_S = 20
 CHROMIUM = "/usr/bin/chromium"
@@ -39,15 +40,18 @@ def add_user(users_file, name, role):
 
 @pytest.fixture(scope="module")
 def cluster(request, tmp_path_factory):
-    """A settled 3-node cluster with --users-file; node sessions send the admin token.
-    Yields (cluster, {"admin": token, "reader": token})."""
+    """A settled 3-node cluster with --users-file in two zones (ZONES); node sessions send the
+    admin token. Yields (cluster, {"admin": token, "reader": token})."""
     users = str(tmp_path_factory.mktemp("console-users") / "users.json")
     tokens = {"admin": add_user(users, "ops", "admin"),
               "reader": add_user(users, "viewer", "readonly")}
     cluster = Cluster("e2e-console", extra_args=["--users-file", users])
     failed = False
     try:
-        nodes = cluster.start(len(NODE_IDS))
+        first = cluster.start_node("node1", extra_args=["--zone", ZONES["node1"]])
+        nodes = [first] + [cluster.start_node(name, seeds=[first.peer_address],
+                                              extra_args=["--zone", ZONES[name]])
+                           for name in NODE_IDS[1:]]
         for node in nodes:
             node.session.headers["Authorization"] = "Bearer " + tokens["admin"]
         poll(cluster_settled(nodes, NODE_IDS), FORM_DEADLINE_S, "3-node cluster forms")
@@ -123,9 +127,11 @@ def count(driver, selector):
                                  selector)
 
 
-def csp_violations(driver):
+def page_errors(driver):
+    """What the browser logged since the last call about a blocked resource (the CSP) or a
+    script error. (Failed requests, e.g. the expected 401, are logged too and not counted.)"""
     return [entry["message"] for entry in driver.get_log("browser")
-            if "Content Security Policy" in entry["message"]]
+            if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]]
 
 
 def test_members_ring_and_requests_match_the_api(cluster, browser):
@@ -143,6 +149,7 @@ def test_members_ring_and_requests_match_the_api(cluster, browser):
         assert text_of(browser, row + " td.status") == member["status"] == "up"
         assert text_of(browser, row + " td.alive") == "yes"
         assert text_of(browser, row + " td.weight") == str(member["weight"])
+        assert text_of(browser, row + " td.zone") == member["zone"] == ZONES[member["id"]]
     assert "served by node1" in text_of(browser, "#serving-node")
 
     arcs = browser.execute_script(
@@ -151,6 +158,12 @@ def test_members_ring_and_requests_match_the_api(cluster, browser):
     assert len(arcs) == ring["partition_count"] == len(ring["partitions"])
     assert dict(arcs) == {p["partition"]: p["owner"] for p in ring["partitions"]}
     assert count(browser, "#ring-svg path.pending-arc") == 0
+    assert count(browser, "#ring-svg path.zone-arc") == ring["partition_count"]
+    legend = text_of(browser, "#ring-legend")
+    for zone in sorted(set(ZONES.values())):
+        assert "zone " + zone in legend, legend
+    owned = {m["id"]: m["partitions_owned"] for m in status["members"]}
+    assert "node2: %d partitions" % owned["node2"] in legend, legend
 
     # node1's request rate comes from its own /metrics (no member report yet): a number once
     # two scrapes were compared; the other nodes show "—" without a report.
@@ -158,7 +171,7 @@ def test_members_ring_and_requests_match_the_api(cluster, browser):
     assert float(text_of(browser, "#requests tr[data-member='node1'] td.rate")) > 0
     if not any("report" in m for m in status["members"]):
         assert text_of(browser, "#requests tr[data-member='node2'] td.rate") == "—"
-    assert csp_violations(browser) == []
+    assert page_errors(browser) == []
     screenshot(browser, "overview")
 
 
@@ -261,11 +274,25 @@ window.fetch = async (path, options) => {
 };
 """
 
+# Partition 0 shown as moving to node3, in the ring the page receives.
+INJECT_PENDING_MOVE = """
+const unwrapped = window.fetch;
+window.fetch = async (path, options) => {
+  const response = await unwrapped(path, options);
+  if (!String(path).startsWith("/v1/cluster/ring")) return response;
+  const body = await response.json();
+  body.partitions[0].pending_owner = "node3";
+  return new Response(JSON.stringify(body), {status: response.status,
+                                             headers: response.headers});
+};
+"""
+
 
 def test_member_reports_show_disk_hints_transfers_and_requests(cluster, browser):
     cluster, tokens = cluster
     sign_in(browser, cluster["node1"], tokens["admin"])
     browser.execute_script(INJECT_REPORTS)
+    browser.execute_script(INJECT_PENDING_MOVE)
     node2 = "tr[data-member='node2']"
     wait(browser).until(lambda d: text_of(d, "#activity %s td.hints-pending" % node2) == "5")
     assert text_of(browser, "#members %s td.disk-used" % node2) == "1.0 GiB"
@@ -282,4 +309,7 @@ def test_member_reports_show_disk_hints_transfers_and_requests(cluster, browser)
     assert text_of(browser, "#activity tr[data-member='node3'] td.hints-pending") == "—"
     # The history chart draws a line per node with at least two points.
     wait(browser).until(lambda d: count(d, "#rate-chart polyline") >= 2)
+    assert count(browser, "#ring-svg path.pending-arc") == 1
+    assert "1 moving" in text_of(browser, "#ring-summary")
+    assert page_errors(browser) == []
     screenshot(browser, "reports", browser.find_element(By.ID, "activity-section"))

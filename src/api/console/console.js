@@ -21,6 +21,7 @@ const state = {
   editing: null, // {bucket, props} the edit form was filled from
   timer: null,
   refreshing: false, // a refresh is waiting for answers: the next tick skips
+  ringDrawn: "", // what the ring picture shows (redrawn only when that changes)
 };
 
 // --- small helpers --------------------------------------------------------------------------
@@ -75,7 +76,7 @@ function memberColour(id) {
 
 function zoneColour(zone, zones) {
   const index = zones.indexOf(zone);
-  return "hsl(" + Math.round((index * 360) / Math.max(zones.length, 1) + 30) + ", 25%, 70%)";
+  return "hsl(" + Math.round((index * 360) / Math.max(zones.length, 1) + 30) + ", 55%, 62%)";
 }
 
 function swatch(colour) {
@@ -329,6 +330,10 @@ function arcPath(cx, cy, inner, outer, a0, a1) {
 }
 
 function drawRing(ring, status) {
+  const drawn = JSON.stringify([ring.version, ring.partitions, state.memberIds,
+    status.members.map((member) => member.zone)]);
+  if (drawn === state.ringDrawn) return;
+  state.ringDrawn = drawn;
   const zoneOf = new Map(status.members.map((member) => [member.id, member.zone || ""]));
   const zones = [...new Set(status.members.map((member) => member.zone || ""))].sort();
   const partitions = ring.partitions || [];
@@ -400,7 +405,7 @@ function drawMembers(status, reports) {
     if (!member.alive) row.classList.add("dead");
     const id = cell(row, member.id + (member.id === status.self ? " (this node)" : ""));
     id.prepend(swatch(memberColour(member.id)));
-    cell(row, member.zone || DASH);
+    cell(row, member.zone || DASH).classList.add("zone");
     cell(row, member.status).classList.add("status");
     cell(row, member.alive ? "yes" : "no").classList.add("alive");
     cell(row, formatNumber(member.phi, 2), true);
