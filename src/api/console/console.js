@@ -17,12 +17,23 @@ const state = {
   memberIds: [], // sorted member ids: a member's colour is its index here
   history: new Map(), // node id -> [{time, perSecond, p99}]
   previousMetrics: null, // {time, totals} of the serving node's last /metrics scrape
-  buckets: JSON.parse(sessionStorage.getItem(BUCKETS_KEY) || '["default"]'),
+  buckets: storedBuckets(),
   editing: null, // {bucket, props} the edit form was filled from
   timer: null,
   refreshing: false, // a refresh is waiting for answers: the next tick skips
   ringDrawn: "", // what the ring picture shows (redrawn only when that changes)
 };
+
+// The buckets this tab has opened, "default" first.
+function storedBuckets() {
+  try {
+    const buckets = JSON.parse(sessionStorage.getItem(BUCKETS_KEY) || "[]");
+    if (Array.isArray(buckets) && buckets.length) return buckets.map(String);
+  } catch (ignored) {
+    // not ours or damaged: start again
+  }
+  return ["default"];
+}
 
 // --- small helpers --------------------------------------------------------------------------
 
@@ -295,7 +306,7 @@ async function refreshOnce() {
     const text = await (await api("/metrics")).text();
     metricsReport = reportFromMetrics(parseMetrics(text), Date.now());
   } catch (error) {
-    metricsReport = null; // e.g. /metrics needs admin rights: the reports alone then
+    metricsReport = null; // /metrics refused or unreachable: the members' reports alone then
   }
   $("login").hidden = true;
   $("console").hidden = false;
@@ -378,7 +389,9 @@ function drawRing(ring, status) {
     (pending ? pending + " moving (outer marks: to whom)" : "no moves pending");
 
   const owned = new Map();
-  for (const partition of partitions) owned.set(partition.owner, (owned.get(partition.owner) || 0) + 1);
+  for (const partition of partitions) {
+    owned.set(partition.owner, (owned.get(partition.owner) || 0) + 1);
+  }
   const legend = [];
   for (const zone of zones) {
     const heading = element("h3", zone ? "zone " + zone : "no zone");
@@ -611,7 +624,8 @@ async function onBucketSave(event) {
     if (!input || input.value === String(props[property])) continue;
     if (property === "n") changes.n = Number(input.value);
     else if (property === "sloppy_quorum") changes.sloppy_quorum = input.value === "true";
-    else if (QUORUM_PROPERTIES.includes(property)) changes[property] = quorumValue(input.value.trim());
+    else if (QUORUM_PROPERTIES.includes(property))
+      changes[property] = quorumValue(input.value.trim());
     else changes[property] = input.value;
   }
   if (!Object.keys(changes).length) {
@@ -695,7 +709,8 @@ async function onObjectGet(event) {
     siblings.appendChild(sibling(new Uint8Array(await response.arrayBuffer()), null));
   } else if (response.status === 300) {
     const body = await response.json();
-    $("object-status").textContent = "300: " + body.siblings.length + " siblings (concurrent writes)";
+    $("object-status").textContent =
+      "300: " + body.siblings.length + " siblings (concurrent writes)";
     for (const entry of body.siblings) {
       siblings.appendChild(sibling(base64Bytes(entry.value), entry.timestamp_ms));
     }
