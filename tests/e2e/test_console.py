@@ -12,6 +12,7 @@ import os
 import subprocess
 
 import pytest
+import requests
 
 from cluster_util import Cluster, cluster_settled, finish_clusters, poll
 from conftest import meridian_bin
@@ -318,3 +319,21 @@ def test_member_reports_show_disk_hints_transfers_and_requests(cluster, browser)
     assert "1 moving" in text_of(browser, "#ring-summary")
     assert page_errors(browser) == []
     screenshot(browser, "reports", browser.find_element(By.ID, "activity-section"))
+
+
+def test_without_a_users_file_no_token_is_asked(start_server, browser):
+    server = start_server()  # standalone, no --users-file
+    browser.get(server.http_url + "/console/")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(server.http_url + "/console/")
+    wait(browser).until(expected_conditions.visibility_of_element_located((By.ID, "console")))
+    wait(browser).until(lambda d: count(d, "#members tbody tr") == 1)
+    assert not browser.find_element(By.ID, "login").is_displayed()
+    assert not browser.find_element(By.ID, "logout").is_displayed()  # no token to forget
+    session = requests.Session()
+    session.trust_env = False
+    status = session.get(server.http_url + "/v1/cluster/status", timeout=10).json()
+    only = status["members"][0]
+    assert text_of(browser, "#members tr[data-member='%s'] td.owned" % only["id"]) \
+        == str(only["partitions_owned"]) == str(status["partition_count"])
+    assert page_errors(browser) == []
