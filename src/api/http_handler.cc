@@ -207,9 +207,10 @@ Result<node::RequestOptions> ParseRequestOptions(std::string_view method, std::s
   return options;
 }
 
-// The answer to GET /console (a redirect to /console/) or GET /console/<asset>: `path` is at
-// or under /console. Headers let a browser run the page under a strict policy: its own origin only,
-// never framed, types as sent, revalidated on every load (a new binary may change the files).
+// The answer to GET /console (a redirect to /console/) or GET /console/<asset>; `path` is at
+// or under /console. The headers let a browser run the page under a strict policy: its own
+// origin only, never framed, types as sent, revalidated on every load (a new binary may
+// change the files).
 HttpResponse ConsoleResponse(std::string_view path) {
   if (path == kConsolePath) {
     HttpResponse response;
@@ -229,6 +230,7 @@ HttpResponse ConsoleResponse(std::string_view path) {
   return response;
 }
 
+// Whether `path` is /console or under /console/ (and not, say, /consoles).
 bool IsConsolePath(std::string_view path) {
   return path == kConsolePath ||
          (path.starts_with(kConsolePath) && path[kConsolePath.size()] == '/');
