@@ -177,6 +177,8 @@ def test_members_ring_and_requests_match_the_api(cluster, browser):
     assert float(text_of(browser, "#requests tr[data-member='node1'] td.rate")) > 0
     if not any("report" in m for m in status["members"]):
         assert text_of(browser, "#requests tr[data-member='node2'] td.rate") == "—"
+    # The history chart: node1's line once two rates were recorded (a scrape pair each).
+    wait(browser).until(lambda d: count(d, "#rate-chart polyline") == 1)
     assert page_errors(browser) == []
     screenshot(browser, "overview")
 

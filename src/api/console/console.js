@@ -6,6 +6,7 @@
 
 const REFRESH_MS = 2000;
 const HISTORY_MS = 10 * 60 * 1000; // request-rate history kept per node
+const CHART_MS_MIN = 60 * 1000; // the shortest time a chart spans
 const TOKEN_KEY = "meridian-console-token";
 const BUCKETS_KEY = "meridian-console-buckets";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -517,22 +518,28 @@ function drawRequests(status, reports) {
   $("p99-chart").replaceChildren(chart((point) => point.p99));
 }
 
-// A line per node of `value(point)` over the last HISTORY_MS, scaled to the largest value.
+// A line per node of `value(point)`, scaled to the largest value, over the history kept:
+// the last HISTORY_MS, or less (at least CHART_MS_MIN) while the page has been open shorter.
 function chart(value) {
   const width = 420;
   const height = 140;
   const picture = svg("svg", {viewBox: "0 0 " + width + " " + height});
   const now = Date.now();
   let top = 0;
+  let oldest = now;
   for (const points of state.history.values()) {
-    for (const point of points) top = Math.max(top, value(point) || 0);
+    for (const point of points) {
+      top = Math.max(top, value(point) || 0);
+      oldest = Math.min(oldest, point.time);
+    }
   }
+  const span = Math.min(Math.max(now - oldest, CHART_MS_MIN), HISTORY_MS);
   top = top > 0 ? top * 1.1 : 1;
   for (const [id, points] of state.history) {
     const coordinates = points
       .filter((point) => value(point) !== null && value(point) !== undefined)
       .map((point) => {
-        const x = width - ((now - point.time) / HISTORY_MS) * width;
+        const x = width - ((now - point.time) / span) * width;
         const y = height - (value(point) / top) * (height - 10);
         return x.toFixed(1) + "," + y.toFixed(1);
       });
@@ -545,7 +552,7 @@ function chart(value) {
     }));
   }
   const label = svg("text", {x: "4", y: "12", "font-size": "11", fill: "#66707a"});
-  label.textContent = "max " + (top / 1.1).toFixed(2);
+  label.textContent = "max " + (top / 1.1).toFixed(2) + ", last " + Math.round(span / 1000) + " s";
   picture.appendChild(label);
   return picture;
 }
