@@ -339,3 +339,37 @@ def test_without_a_users_file_no_token_is_asked(start_server, browser):
     assert text_of(browser, "#members tr[data-member='%s'] td.owned" % only["id"]) \
         == str(only["partitions_owned"]) == str(status["partition_count"])
     assert page_errors(browser) == []
+
+
+def test_rates_and_percentiles_from_metrics_follow_prometheus(start_server, browser):
+    """The page's own arithmetic on /metrics text, run in the browser on made-up scrapes:
+    counters summed over labels, and quantiles interpolated within a histogram bucket as
+    Prometheus' histogram_quantile does."""
+    server = start_server()
+    browser.get(server.http_url + "/console/")
+    wait(browser).until(expected_conditions.visibility_of_element_located((By.ID, "console")))
+    before = ('meridian_requests_total{op="get",status="200"} 10\n'
+              'meridian_request_duration_seconds_bucket{op="get",status="200",le="0.001"} 10\n'
+              'meridian_request_duration_seconds_bucket{op="get",status="200",le="0.01"} 10\n'
+              'meridian_request_duration_seconds_bucket{op="get",status="200",le="+Inf"} 10\n')
+    after = ('# TYPE meridian_requests_total counter\n'
+             'meridian_requests_total{op="get",status="200"} 90\n'
+             'meridian_requests_total{op="put",status="503"} 20\n'
+             'meridian_request_duration_seconds_bucket{op="get",status="200",le="0.001"} 60\n'
+             'meridian_request_duration_seconds_bucket{op="get",status="200",le="0.01"} 90\n'
+             'meridian_request_duration_seconds_bucket{op="get",status="200",le="+Inf"} 90\n'
+             'meridian_request_duration_seconds_bucket{op="put",status="503",le="0.001"} 0\n'
+             'meridian_request_duration_seconds_bucket{op="put",status="503",le="0.01"} 20\n'
+             'meridian_request_duration_seconds_bucket{op="put",status="503",le="+Inf"} 20\n')
+    result = browser.execute_script("""
+        const before = requestTotals(parseMetrics(arguments[0]));
+        const after = requestTotals(parseMetrics(arguments[1]));
+        return [after.count - before.count, after.errors - before.errors,
+                quantileMs(before, after, 0.5), quantileMs(before, after, 0.99),
+                quantileMs(after, after, 0.5)];
+    """, before, after)
+    # 100 requests in between: 50 within 1 ms, 50 within 1..10 ms; 20 of them 503s.
+    assert result[0] == 100 and result[1] == 20
+    assert result[2] == pytest.approx(1.0)  # rank 50 of 50 in the first bucket: its bound
+    assert result[3] == pytest.approx(1.0 + 9.0 * (99 - 50) / (100 - 50))
+    assert result[4] is None  # no requests: no percentile
