@@ -208,6 +208,19 @@ def test_object_viewer_shows_siblings_context_and_receipt(cluster, browser):
     assert "owner %s" % where["owner"] in text_of(browser, "#object-location")
     screenshot(browser, "object", browser.find_element(By.ID, "object-section"))
 
+    # One value, and a key that does not exist.
+    assert node.kv("PUT", "console-single", data=b"only").status_code == 204
+    for key, status, values in (("console-single", "200", ["only"]),
+                                ("console-missing", "404", [])):
+        key_input = browser.find_element(By.ID, "object-key")
+        key_input.clear()
+        key_input.send_keys(key)
+        browser.find_element(By.CSS_SELECTOR, "#object-form button[type=submit]").click()
+        wait(browser).until(lambda d: text_of(d, "#object-status").startswith(status))
+        assert browser.execute_script(
+            "return [...document.querySelectorAll('#object-siblings li pre')]"
+            ".map((p) => p.innerText);") == values
+
 
 def edit_bucket(driver, bucket, property_name, value):
     opener = driver.find_element(By.ID, "bucket-open")

@@ -712,8 +712,9 @@ async function onObjectGet(event) {
   const receipt = response.headers.get("X-Meridian-Consistency");
   $("object-receipt").replaceChildren(receiptTable(receipt));
   if (response.status === 200) {
+    const value = new Uint8Array(await response.arrayBuffer());
     $("object-status").textContent = "200: one value";
-    siblings.appendChild(sibling(new Uint8Array(await response.arrayBuffer()), null));
+    siblings.appendChild(sibling(value, null));
   } else if (response.status === 300) {
     const body = await response.json();
     $("object-status").textContent =
