@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "api/cluster_handler.h"
+#include "api/console_assets.h"
 #include "api/http_errors.h"
 #include "api/http_target.h"
 #include "api/json.h"
@@ -18,6 +19,7 @@ namespace {
 constexpr std::string_view kObjectPrefix = "/v1/kv/";
 constexpr std::string_view kBucketPrefix = "/v1/buckets/";
 constexpr std::string_view kClusterLocalPrefix = "/v1/cluster/local/";
+constexpr std::string_view kConsolePath = "/console";
 constexpr std::string_view kObjectMethods = "GET, PUT, DELETE";
 constexpr std::string_view kBucketMethods = "GET, PUT";
 constexpr std::string_view kContextHeader = "X-Meridian-Context";
@@ -32,6 +34,7 @@ constexpr std::string_view kOpGetBucket = "get_bucket";
 constexpr std::string_view kOpSetBucket = "set_bucket";
 constexpr std::string_view kOpHealth = "health";
 constexpr std::string_view kOpMetrics = "metrics";
+constexpr std::string_view kOpConsole = "console";
 constexpr std::string_view kOpOther = "other";  // unknown paths, wrong methods, bad HTTP
 
 std::int64_t NowNanoseconds() {
@@ -204,6 +207,35 @@ Result<node::RequestOptions> ParseRequestOptions(std::string_view method, std::s
   return options;
 }
 
+// The answer to GET /console (a redirect to /console/) or GET /console/<asset>; `path` is at
+// or under /console. The headers let a browser run the page under a strict policy: its own
+// origin only, never framed, types as sent, revalidated on every load (a new binary may
+// change the files).
+HttpResponse ConsoleResponse(std::string_view path) {
+  if (path == kConsolePath) {
+    HttpResponse response;
+    response.status = 301;
+    response.headers.emplace_back("Location", "/console/");
+    return response;
+  }
+  std::optional<ConsoleAsset> asset = ConsoleAssets::Find(path.substr(kConsolePath.size() + 1));
+  if (!asset) return ErrorResponse(404, error_code::kNotFound, "no such console file");
+  HttpResponse response;
+  response.content_type = std::string(asset->content_type);
+  response.body = std::string(asset->body);
+  response.headers.emplace_back("Content-Security-Policy",
+                                "default-src 'self'; frame-ancestors 'none'");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  return response;
+}
+
+// Whether `path` is /console or under /console/ (and not, say, /consoles).
+bool IsConsolePath(std::string_view path) {
+  return path == kConsolePath ||
+         (path.starts_with(kConsolePath) && path[kConsolePath.size()] == '/');
+}
+
 Status RequireNoQuery(std::string_view query) {
   auto parameters = ParseQuery(query);
   if (!parameters) return Status::InvalidArgument("malformed percent-encoding in the query");
@@ -232,6 +264,7 @@ std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
   std::string_view bucket;
   const bool reads = request.method == "GET" || request.method == "HEAD";
   if (path == "/health") return std::nullopt;
+  if (IsConsolePath(path)) return std::nullopt;  // static files; the page's data needs a token
   if (path == "/metrics") {
     if (!metrics_require_auth_) return std::nullopt;
   } else if (path.starts_with(kObjectPrefix)) {
@@ -382,6 +415,11 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     response.body = metrics_.RenderPrometheus();
     return Finish(op, start_ns, std::move(response), respond);
+  }
+  if (IsConsolePath(path)) {
+    if (request.method != "GET")
+      return Finish(kOpOther, start_ns, MethodNotAllowed("GET"), respond);
+    return Finish(kOpConsole, start_ns, ConsoleResponse(path), respond);
   }
   if (path.starts_with(kObjectPrefix)) {
     std::string_view rest = path.substr(kObjectPrefix.size());

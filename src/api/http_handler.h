@@ -2,7 +2,8 @@
 // It routes, validates everything it can at the edge (bucket name, key encoding and size,
 // query parameters, body size, bucket-property JSON), submits the request to a KvService and
 // turns the reply or error into the response docs/api.md prescribes, recording metrics.
-// Paths under /v1/cluster/ are delegated to HandleClusterRequest (api/cluster_handler.h).
+// Paths under /v1/cluster/ are delegated to HandleClusterRequest (api/cluster_handler.h);
+// /console and /console/<file> serve the web console's static files (api/console_assets.h).
 // No sockets and no Beast here: http_server.cc adapts it to connections, tests call it directly.
 //
 // Thread-safety: none; call it on the event-loop thread that runs the KvService. `respond`
@@ -32,10 +33,10 @@ class HttpHandler {
 
   void Handle(HttpRequest request, Respond respond);
 
-  // Turns authentication on: every request but GET /health (and GET /metrics unless
-  // `metrics_require_auth`) needs "Authorization: Bearer <token>" of a user whose role and
-  // buckets allow it — else 401 unauthenticated (with WWW-Authenticate) or 403 forbidden.
-  // Null: no authentication (the default).
+  // Turns authentication on: every request but GET /health, the web console's static files
+  // (/console, /console/*) and GET /metrics unless `metrics_require_auth`, needs "Authorization:
+  // Bearer <token>" of a user whose role and buckets allow it — else 401 unauthenticated (with
+  // WWW-Authenticate) or 403 forbidden. Null: no authentication (the default).
   void SetAccessControl(std::shared_ptr<const AccessControl> access, bool metrics_require_auth);
 
   // What GET /health reports beyond "the process answers": OK, or why this node refuses
