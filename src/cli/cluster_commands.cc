@@ -245,6 +245,10 @@ struct SettledWhen {
   std::string node;          // the member the change is about (empty: the server's node)
   std::string status;        // its status once the change took effect ("up", "removed")
   std::uint32_t weight = 0;  // set-weight: its weight once known (0: any)
+  // leave: "leaving" with no partition owned counts too. Its data has moved; the removal that
+  // follows may never reach the leaving node itself (nobody gossips to a removed member), and
+  // a preStop hook asks exactly that node.
+  bool owning_nothing_suffices = false;
 };
 
 // The ring as `status` shows it has settled for `want`: the member has the status (and
@@ -260,6 +264,10 @@ bool Settled(const mc::ClusterStatusResult& status, const SettledWhen& want,
       member_ok = (want.status.empty() || member.status == want.status) &&
                   (want.weight == 0 || member.weight == want.weight) &&
                   (member.status == "removed" || member.partitions_owned > 0);
+      if (want.owning_nothing_suffices && member.status == "leaving" &&
+          member.partitions_owned == 0) {
+        member_ok = true;
+      }
     }
   }
   return member_ok && incoming == 0;
@@ -300,8 +308,9 @@ std::optional<Failure> WaitUntilSettled(mc::Client& client, const SettledWhen& w
       const std::uint64_t done = peak - incoming;
       if (incoming > 0 && done > 0 && moving_since) {
         const double rate = static_cast<double>(done) / std::max(elapsed() - *moving_since, 0.1);
-        line += " (" + std::to_string(done) + " of " + std::to_string(peak) + " done, about " +
-                Seconds(static_cast<double>(incoming) / rate) + " left)";
+        const double left = static_cast<double>(incoming) / rate;
+        line += " (" + std::to_string(done) + " of " + std::to_string(peak) + " done, " +
+                (left < 1.0 ? std::string() : std::string("about ")) + Seconds(left) + " left)";
       }
       Print(line + "\n");
       last_printed = incoming;
@@ -339,7 +348,7 @@ std::optional<Failure> RunJoin(mc::Client& client, const ClusterArguments& argum
 
 std::optional<Failure> RunLeave(mc::Client& client, const ClusterArguments& arguments) {
   return ReportAdmin(client, arguments, client.ClusterLeave(arguments.node),
-                     {arguments.node, "removed", 0});
+                     {arguments.node, "removed", 0, /*owning_nothing_suffices=*/true});
 }
 
 std::optional<Failure> RunRemove(mc::Client& client, const ClusterArguments& arguments) {
