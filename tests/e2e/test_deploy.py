@@ -474,12 +474,13 @@ def test_pod_entrypoint_runs_pod_zero(pods):
         raise
 
 
-# Known bug, found when the branches were merged (stop 28): in this two-pod cluster the leave
-# moves all 128 partitions to meridian-0 and then both views show meridian-1 "up" again with
-# 128 partitions (ring version 130), so `leave --wait` never settles. It fails the same on
-# the packaging branch alone. Strict: the test must fail until the bug is fixed.
-@pytest.mark.xfail(strict=True, reason="a leave in a two-member cluster is undone after its "
-                   "partitions moved (open bug, stop 28 note)")
+# Known intermittent bug, found when the branches were merged (stop 28): in this two-pod
+# cluster the leave sometimes moves all 128 partitions to meridian-0 and then both views show
+# meridian-1 "up" again with 128 partitions (ring version 130), so `leave --wait` never
+# settles (3 runs of 4 here, also on the packaging branch alone). Not strict: it passes when
+# the bug does not strike. Open in the stop 28 note; to be fixed, then this mark removed.
+@pytest.mark.xfail(strict=False, reason="a leave in a two-member cluster is sometimes undone "
+                   "after its partitions moved (open bug, stop 28 note)")
 def test_pods_join_leave_in_prestop_and_rejoin(pods):
     """The StatefulSet's life on two pods: meridian-1 joins through meridian-0 (resolved by
     name), a key written through meridian-0 is read through meridian-1; then the preStop
