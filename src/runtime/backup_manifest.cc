@@ -1,37 +1,19 @@
 #include "runtime/backup_manifest.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/file_sync.h"
+
 namespace meridian::runtime {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-Status Errno(const std::string& what) {
-  return Status::IoError(what + ": " + std::strerror(errno));
-}
-
-// fsync of an open file or directory by path.
-Status SyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
-  const int synced = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (synced != 0) {
-    errno = saved;
-    return Errno("fsync " + path);
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -118,7 +100,7 @@ Status WriteBackupManifest(const std::string& directory, const BackupManifest& m
     if (!out) return Status::IoError("cannot write " + temporary);
   }
   MERIDIAN_RETURN_IF_ERROR(SyncPath(temporary, O_RDONLY));
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return Errno("rename " + temporary);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return ErrnoStatus("rename " + temporary);
   return SyncPath(directory, O_RDONLY | O_DIRECTORY);
 }
 

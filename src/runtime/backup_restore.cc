@@ -5,33 +5,16 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 
 #include "node/restored_data.h"
+#include "runtime/file_sync.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-
-Status Errno(const std::string& what) {
-  return Status::IoError(what + ": " + std::strerror(errno));
-}
-
-Status SyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
-  const int synced = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (synced != 0) {
-    errno = saved;
-    return Errno("fsync " + path);
-  }
-  return Status::Ok();
-}
 
 // Copies the regular files and directories under `from` into the new directory `to`, each
 // file synced, then every directory synced. Anything else (a symlink, a socket) is refused:
@@ -94,7 +77,7 @@ Result<bool> DatabaseLocked(const std::string& db_directory) {
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return false;
-    return Errno("open " + lock_path);
+    return ErrnoStatus("open " + lock_path);
   }
   // RocksDB locks the whole LOCK file for writing (PosixEnv LockFile, a traditional F_SETLK
   // record lock). F_OFD_GETLK reports such a lock without taking one.
@@ -109,7 +92,7 @@ Result<bool> DatabaseLocked(const std::string& db_directory) {
   ::close(fd);
   if (got != 0) {
     errno = saved;
-    return Errno("fcntl F_OFD_GETLK " + lock_path);
+    return ErrnoStatus("fcntl F_OFD_GETLK " + lock_path);
   }
   return probe.l_type != F_UNLCK;
 }
