@@ -63,8 +63,9 @@ bool ClusterState::MergeMember(MemberPointer member) {
   MERIDIAN_DCHECK(ValidateMember(*member).ok());
   auto it = LowerBound(members_, member->id);
   if (it != members_.end() && (*it)->id == member->id) {
-    if (!MemberSupersedes(*member, **it)) return false;
-    *it = std::move(member);
+    Member merged = MergeMembers(*member, **it);
+    if (merged == **it) return false;
+    *it = merged == *member ? std::move(member) : std::make_shared<const Member>(std::move(merged));
   } else {
     members_.insert(it, std::move(member));
   }

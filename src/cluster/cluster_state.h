@@ -1,7 +1,7 @@
 // ClusterState: what gossip spreads — the cluster's name and partition count, every member's
 // record (sorted by id) and the ring with the claimant that published it.
 //
-// Merge: per member, MemberSupersedes decides; rings are ordered by RingSupersedes (higher
+// Merge: per member, MergeMembers (member.h); rings are ordered by RingSupersedes (higher
 // version; at equal version the smaller claimant id — split-brain claimants — then the smaller
 // content hash). Merge is commutative, associative and idempotent in the resulting state.
 //

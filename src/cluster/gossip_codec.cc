@@ -16,6 +16,7 @@ void EncodeMember(const Member& member, proto::GossipMember* out) {
   out->set_status(static_cast<proto::MemberStatus>(member.status));
   out->set_incarnation(member.incarnation);
   out->set_version(member.version);
+  out->set_generation(member.generation);
 }
 
 Result<Member> DecodeMember(const proto::GossipMember& message) {
@@ -33,6 +34,7 @@ Result<Member> DecodeMember(const proto::GossipMember& message) {
   member.status = static_cast<MemberStatus>(status);
   member.incarnation = message.incarnation();
   member.version = message.version();
+  member.generation = message.generation();
   MERIDIAN_RETURN_IF_ERROR(ValidateMember(member));
   return member;
 }

@@ -2,7 +2,10 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <tuple>
+
+#include "core/assert.h"
 
 namespace meridian::cluster {
 
@@ -58,24 +61,45 @@ std::uint64_t MemberContentHash(const Member& member) {
   AppendInteger(encoded, static_cast<std::uint8_t>(member.status));
   AppendInteger(encoded, member.incarnation);
   AppendInteger(encoded, member.version);
+  // Absent from the hash at 0, so records of nodes that predate generations hash the same.
+  if (member.generation != 0) AppendInteger(encoded, member.generation);
   return XXH3_64bits(encoded.data(), encoded.size());
 }
 
-bool MemberSupersedes(const Member& candidate, const Member& current) {
-  // Version first: an administrative change (leave, remove, weight) raises the version and
-  // must win over the record a restarting member announces with only a higher incarnation,
-  // or a restart would silently undo it (found by the simulator, cluster-kv seed 9).
-  const auto candidate_key = std::tie(candidate.version, candidate.incarnation);
-  const auto current_key = std::tie(current.version, current.incarnation);
-  if (candidate_key != current_key) return candidate_key > current_key;
-  if (candidate == current) return false;
-  const std::uint64_t candidate_hash = MemberContentHash(candidate);
-  const std::uint64_t current_hash = MemberContentHash(current);
-  if (candidate_hash != current_hash) return candidate_hash > current_hash;
+namespace {
+
+// The hash of every field but the status (which merges on its own).
+std::uint64_t HashWithoutStatus(const Member& member) {
+  Member without = member;
+  without.status = MemberStatus::kJoining;
+  return MemberContentHash(without);
+}
+
+// True when `a`'s fields other than the status win over `b`'s (same generation).
+bool FieldsWin(const Member& a, const Member& b) {
+  const auto a_key = std::tie(a.version, a.incarnation);
+  const auto b_key = std::tie(b.version, b.incarnation);
+  if (a_key != b_key) return a_key > b_key;
+  const std::uint64_t a_hash = HashWithoutStatus(a);
+  const std::uint64_t b_hash = HashWithoutStatus(b);
+  if (a_hash != b_hash) return a_hash > b_hash;
   // A hash collision: fall back to comparing the fields themselves.
-  return std::tie(candidate.peer_address, candidate.http_address, candidate.zone, candidate.weight,
-                  candidate.status) > std::tie(current.peer_address, current.http_address,
-                                               current.zone, current.weight, current.status);
+  return std::tie(a.peer_address, a.http_address, a.zone, a.weight) >
+         std::tie(b.peer_address, b.http_address, b.zone, b.weight);
+}
+
+}  // namespace
+
+Member MergeMembers(const Member& a, const Member& b) {
+  MERIDIAN_DCHECK(a.id == b.id);
+  if (a.generation != b.generation) return a.generation > b.generation ? a : b;
+  Member merged = FieldsWin(a, b) ? a : b;
+  merged.status = std::max(a.status, b.status);
+  return merged;
+}
+
+bool MemberSupersedes(const Member& candidate, const Member& current) {
+  return MergeMembers(candidate, current) != current;
 }
 
 }  // namespace meridian::cluster

@@ -36,6 +36,8 @@ struct Member {
   MemberStatus status = MemberStatus::kJoining;
   std::uint64_t incarnation = 0;  // raised by the member on every restart
   std::uint64_t version = 0;      // raised by whoever changes the record
+  // Raised when a removed member joins again: a new membership, whose status starts over.
+  std::uint64_t generation = 0;
 
   friend bool operator==(const Member&, const Member&) = default;
 };
@@ -46,8 +48,18 @@ Status ValidateMember(const Member& member);
 // A 64-bit hash of every field (the tie-break between equal version keys).
 std::uint64_t MemberContentHash(const Member& member);
 
-// True when `candidate` should replace `current` (same id): a higher (version, incarnation), or
-// an equal key with a larger content hash. False for identical records.
+// What two records of one member (same id) merge to. A higher generation wins whole. Within a
+// generation the status never moves back in its lifecycle (joining, up, leaving, removed: the
+// order of MemberStatus), whatever record it came from, and every other field comes from the
+// record with the higher (version, incarnation), ties broken by a hash of those fields. So two
+// changes made at once from different records both survive where they can: a leave asked of
+// a joiner that had not yet heard it is up keeps it leaving, although the claimant's move to
+// up was made from a newer record. Commutative, associative and idempotent: every node ends
+// with the same record whatever order the records arrive in.
+Member MergeMembers(const Member& a, const Member& b);
+
+// True when merging `candidate` into `current` (same id) changes it. False for identical
+// records.
 bool MemberSupersedes(const Member& candidate, const Member& current);
 
 // True for the statuses that take part in ownership (claim) and gossip.

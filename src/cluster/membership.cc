@@ -192,13 +192,10 @@ void Membership::OnSyn(std::string_view from_address, const proto::GossipSyn& sy
 
 namespace {
 
-// -1: a is older than b, 0: same record, 1: a is newer (same order as MemberSupersedes).
-int CompareVersionKeys(std::uint64_t a_incarnation, std::uint64_t a_version, std::uint64_t a_hash,
-                       std::uint64_t b_incarnation, std::uint64_t b_version, std::uint64_t b_hash) {
-  const auto a = std::tie(a_version, a_incarnation, a_hash);
-  const auto b = std::tie(b_version, b_incarnation, b_hash);
-  if (a == b) return 0;
-  return a < b ? -1 : 1;
+// True when a digest entry names exactly `member`'s record.
+bool SameRecord(const Member& member, const proto::MemberVersion& entry) {
+  return member.version == entry.version() && member.incarnation == entry.incarnation() &&
+         MemberContentHash(member) == entry.content_hash();
 }
 
 }  // namespace
@@ -230,12 +227,13 @@ void Membership::OnDigest(std::string_view from_address, const proto::GossipDige
       delta->add_wanted_ids(theirs[j]->id());
       ++j;
     } else {
+      // Records merge (MergeMembers): neither may simply be newer, so when they differ both
+      // sides get the other's, and both end with the merge.
       const Member& member = *ours[i];
-      const int order = CompareVersionKeys(member.incarnation, member.version,
-                                           MemberContentHash(member), theirs[j]->incarnation(),
-                                           theirs[j]->version(), theirs[j]->content_hash());
-      if (order > 0) EncodeMember(member, delta->add_members());
-      if (order < 0) delta->add_wanted_ids(member.id);
+      if (!SameRecord(member, *theirs[j])) {
+        EncodeMember(member, delta->add_members());
+        delta->add_wanted_ids(member.id);
+      }
       ++i;
       ++j;
     }
@@ -314,10 +312,11 @@ void Membership::MergeOneMember(const Member& member) {
     // A change made elsewhere to this node's record while it ran an older incarnation (an
     // admin's leave, remove or weight): adopt its status and weight under this incarnation,
     // with the same version, so the merged record supersedes both.
-    if (member.incarnation < self_record.incarnation && member.version >= self_record.version &&
+    if (member.generation == self_record.generation &&
+        member.incarnation < self_record.incarnation && member.version >= self_record.version &&
         MemberSupersedes(member, self_record)) {
       Member adopted = self_record;
-      adopted.status = member.status;
+      adopted.status = std::max(member.status, self_record.status);
       adopted.weight = member.weight;
       adopted.version = member.version;
       state_.PutMember(adopted);
@@ -340,6 +339,8 @@ void Membership::OnJoinRequest(std::string_view from_address, const proto::JoinR
     Member joining = *member;
     joining.status = MemberStatus::kJoining;
     joining.version = std::max(joining.version, known == nullptr ? 0 : known->version);
+    // A removed member joining again starts a new membership (see MergeMembers).
+    if (known != nullptr) joining.generation = known->generation + 1;
     PutMemberChange(std::move(joining));
   } else if (member->id != self_id_) {
     MergeOneMember(*member);

@@ -57,13 +57,16 @@ ClusterState MakeState(const std::vector<Member>& members, const RingChoice* rin
 
 rc::Gen<Member> GenMember() {
   return rc::gen::apply(
-      [](int id, int incarnation, int version, int weight, int status) {
-        return MakeMember("n" + std::to_string(id), static_cast<std::uint64_t>(incarnation),
-                          static_cast<std::uint64_t>(version), static_cast<std::uint32_t>(weight),
-                          static_cast<MemberStatus>(status));
+      [](int id, int incarnation, int version, int weight, int status, int generation) {
+        Member member =
+            MakeMember("n" + std::to_string(id), static_cast<std::uint64_t>(incarnation),
+                       static_cast<std::uint64_t>(version), static_cast<std::uint32_t>(weight),
+                       static_cast<MemberStatus>(status));
+        member.generation = static_cast<std::uint64_t>(generation);
+        return member;
       },
       rc::gen::inRange(0, 4), rc::gen::inRange(0, 2), rc::gen::inRange(0, 3),
-      rc::gen::inRange(1, 3), rc::gen::inRange(1, 5));
+      rc::gen::inRange(1, 3), rc::gen::inRange(1, 5), rc::gen::inRange(0, 2));
 }
 
 std::vector<RingChoice> RingChoices() {
@@ -123,10 +126,11 @@ TEST(MemberMerge, HigherVersionThenIncarnationWins) {
   EXPECT_FALSE(MemberSupersedes(MakeMember("a", 1, 2), MakeMember("a", 1, 2)));
 }
 
-TEST(MemberMerge, EqualKeysWithDifferentContentPickTheSameWinnerEverywhere) {
+TEST(MemberMerge, EqualKeysWithDifferentContentMergeToTheSameRecordEverywhere) {
   const Member heavy = MakeMember("a", 1, 5, 4);
   const Member leaving = MakeMember("a", 1, 5, 1, MemberStatus::kLeaving);
-  EXPECT_NE(MemberSupersedes(heavy, leaving), MemberSupersedes(leaving, heavy));
+  EXPECT_EQ(MergeMembers(heavy, leaving), MergeMembers(leaving, heavy));
+  EXPECT_EQ(MergeMembers(heavy, leaving).status, MemberStatus::kLeaving);
   ClusterState first("test", kPartitions);
   first.MergeMember(heavy);
   first.MergeMember(leaving);
@@ -135,6 +139,60 @@ TEST(MemberMerge, EqualKeysWithDifferentContentPickTheSameWinnerEverywhere) {
   second.MergeMember(heavy);
   EXPECT_EQ(first, second);
   EXPECT_EQ(first.DigestHash(), second.DigestHash());
+}
+
+// Two changes made at once from different records: a leave asked of a joiner that has not yet
+// heard it is up (made from its own record, version 2), and the claimant's move of it to up
+// (made from the record the join request left, version 3). Both survive the merge, in either
+// order: the status never moves back (before, the newer record won whole and the leave was
+// lost: test_deploy.py's two-pod leave, 3 runs of 4).
+TEST(MemberMerge, TheStatusNeverMovesBackWithinAGeneration) {
+  const Member up = MakeMember("a", 1, 3, 1, MemberStatus::kUp);
+  const Member leaving = MakeMember("a", 1, 2, 1, MemberStatus::kLeaving);
+  Member expected = up;
+  expected.status = MemberStatus::kLeaving;
+  EXPECT_EQ(MergeMembers(up, leaving), expected);
+  EXPECT_EQ(MergeMembers(leaving, up), expected);
+  EXPECT_TRUE(MemberSupersedes(leaving, up));
+  EXPECT_FALSE(MemberSupersedes(up, expected));
+
+  // A weight change from a newer record keeps its weight and the concurrent leave's status.
+  const Member heavier = MakeMember("a", 1, 4, 5, MemberStatus::kUp);
+  EXPECT_EQ(MergeMembers(heavier, leaving).weight, 5u);
+  EXPECT_EQ(MergeMembers(heavier, leaving).status, MemberStatus::kLeaving);
+
+  ClusterState first("test", kPartitions);
+  first.MergeMember(up);
+  first.MergeMember(leaving);
+  ClusterState second("test", kPartitions);
+  second.MergeMember(leaving);
+  second.MergeMember(up);
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(*first.FindMember("a"), expected);
+}
+
+// A removed member that joins again starts a new generation: its joining record wins whole over
+// every record of the old membership, removed or not.
+TEST(MemberMerge, AHigherGenerationWinsWhole) {
+  const Member removed = MakeMember("a", 1, 5, 1, MemberStatus::kRemoved);
+  const Member stale_leaving = MakeMember("a", 1, 4, 1, MemberStatus::kLeaving);
+  Member rejoined = MakeMember("a", 2, 6, 1, MemberStatus::kJoining);
+  rejoined.generation = 1;
+  Member up_again = MakeMember("a", 2, 7, 1, MemberStatus::kUp);
+  up_again.generation = 1;
+  EXPECT_EQ(MergeMembers(rejoined, removed), rejoined);
+  EXPECT_EQ(MergeMembers(removed, rejoined), rejoined);
+  EXPECT_EQ(MergeMembers(up_again, stale_leaving), up_again);
+  EXPECT_FALSE(MemberSupersedes(removed, up_again));
+  // Generation 0 hashes as before generations existed (digests of older nodes agree).
+  Member zero = removed;
+  zero.generation = 0;
+  EXPECT_EQ(MemberContentHash(zero), MemberContentHash(removed));
+  EXPECT_NE(MemberContentHash(rejoined), [&] {
+    Member other = rejoined;
+    other.generation = 0;
+    return MemberContentHash(other);
+  }());
 }
 
 TEST(RingMerge, HigherVersionWinsThenSmallerClaimant) {

@@ -29,8 +29,8 @@ constexpr std::uint64_t kDetectionMs = 12'000;
 class ReplicationClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    addresses_ = ScenarioAddresses(5);
-    spare_ = ScenarioAddresses(6).back();
+    addresses_ = ScenarioAddresses(NodeCount());
+    spare_ = ScenarioAddresses(NodeCount() + 1).back();
     layout_.bootstrap_address = addresses_.front();
     layout_.seeds = {addresses_.front()};
     layout_.base = SimNodeConfig();
@@ -58,6 +58,7 @@ class ReplicationClusterTest : public ::testing::Test {
   }
 
   virtual std::uint64_t Seed() const { return 21; }
+  virtual std::uint32_t NodeCount() const { return 5; }
   virtual bool WithAntiEntropy() const { return false; }
   virtual void Adjust(node::NodeConfig& /*config*/) const {}
 
@@ -864,6 +865,125 @@ TEST_F(SmallBatchClusterTest, StatusShowsRunningTransfersWithTheirProgress) {
     ASSERT_TRUE(member.report.has_value()) << member.id;
     EXPECT_TRUE(member.report->transfers.empty()) << member.id << " still reports a stream";
   }
+}
+
+}  // namespace
+}  // namespace meridian::sim
+
+namespace meridian::sim {
+namespace {
+
+// Two members, as a StatefulSet of two pods: the second leaves through itself (the preStop
+// hook's `meridian cluster leave` on its own node). Its partitions move to the first, it ends
+// removed, and it stays removed: nothing undoes a leave once its partitions moved.
+class TwoMemberLeaveTest : public ReplicationClusterTest,
+                           public ::testing::WithParamInterface<std::uint64_t> {
+ protected:
+  std::uint64_t Seed() const override { return GetParam(); }
+  std::uint32_t NodeCount() const override { return 2; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Seeds, TwoMemberLeaveTest, ::testing::Range<std::uint64_t>(1, 21));
+
+TEST_P(TwoMemberLeaveTest, ALeaveThroughTheLeavingNodeEndsRemovedAndStaysSo) {
+  const std::string& stays = addresses_[0];
+  const std::string& leaves = addresses_[1];
+  node::RequestOptions one;
+  one.w = QuorumValue::Number(1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(Call(addresses_[static_cast<std::size_t>(i) % 2],
+                     node::PutRequest{{"b", "k" + std::to_string(i)}, "v", "", one})
+                    .status.ok());
+  }
+  ASSERT_FALSE(NodeOf(stays).cluster_state().ring().PartitionsOwnedBy(leaves).empty());
+
+  const node::ClientReply left = Call(leaves, node::ClusterLeaveRequest{""});
+  ASSERT_TRUE(left.status.ok()) << left.status.ToString();
+  const auto status_on = [&](const std::string& via) {
+    const cluster::Member* member = NodeOf(via).cluster_state().FindMember(leaves);
+    return member == nullptr ? cluster::MemberStatus::kUp : member->status;
+  };
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        return status_on(stays) == cluster::MemberStatus::kRemoved &&
+                               status_on(leaves) == cluster::MemberStatus::kRemoved;
+                      },
+                      simulation_->now_ms() + 120'000)
+                  .ok())
+      << "on " << stays << ": " << cluster::MemberStatusName(status_on(stays)) << ", on " << leaves
+      << ": " << cluster::MemberStatusName(status_on(leaves));
+
+  // A minute later nothing has brought it back.
+  for (int second = 0; second < 60; ++second) {
+    ASSERT_TRUE(simulation_->RunFor(1'000).ok());
+    for (const std::string& via : addresses_) {
+      ASSERT_EQ(status_on(via), cluster::MemberStatus::kRemoved)
+          << "on " << via << " after " << second << " s";
+      ASSERT_TRUE(NodeOf(via).cluster_state().ring().PartitionsOwnedBy(leaves).empty()) << via;
+    }
+  }
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(StoredValues(stays, "k" + std::to_string(i)), Strings{"v"}) << i;
+  }
+}
+
+}  // namespace
+}  // namespace meridian::sim
+
+namespace meridian::sim {
+namespace {
+
+// The race of test_deploy.py's two-pod leave: a node joins a one-member cluster and is asked to
+// leave (through itself) while it still sees itself joining, as the claimant moves it to up.
+// The leave is made from the joiner's own record, older than the claimant's (the join request
+// raised it there): the newer record must not undo it (cluster_state_test.cc,
+// MemberMerge.TheStatusNeverMovesBackWithinAGeneration), and the joiner ends removed with the
+// only member owning everything.
+class LeaveWhileJoiningTest : public ReplicationClusterTest,
+                              public ::testing::WithParamInterface<std::uint64_t> {
+ protected:
+  std::uint64_t Seed() const override { return GetParam(); }
+  std::uint32_t NodeCount() const override { return 1; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Seeds, LeaveWhileJoiningTest, ::testing::Range<std::uint64_t>(1, 11));
+
+TEST_P(LeaveWhileJoiningTest, TheLeaveWinsOverTheConcurrentMoveToUp) {
+  const std::string& first = addresses_[0];
+  const std::string& joiner = spare_;
+  const auto status_on = [&](const std::string& via) -> std::optional<cluster::MemberStatus> {
+    NodeProcess* process = NodeAt(*simulation_, via);
+    if (process == nullptr) return std::nullopt;
+    const cluster::Member* member = process->node().cluster_state().FindMember(joiner);
+    if (member == nullptr) return std::nullopt;
+    return member->status;
+  };
+  ASSERT_TRUE(simulation_->AddProcess(joiner).ok());
+  ASSERT_TRUE(simulation_
+                  ->RunUntil([&] { return status_on(first) == cluster::MemberStatus::kUp; },
+                             simulation_->now_ms() + 30'000)
+                  .ok());
+  // The claimant's change has not reached the joiner yet: the race is on.
+  ASSERT_EQ(status_on(joiner), cluster::MemberStatus::kJoining);
+  const node::ClientReply left = Call(joiner, node::ClusterLeaveRequest{""});
+  ASSERT_TRUE(left.status.ok()) << left.status.ToString();
+
+  ASSERT_TRUE(
+      simulation_
+          ->RunUntil(
+              [&] {
+                return status_on(first) == cluster::MemberStatus::kRemoved &&
+                       NodeOf(first).cluster_state().ring().PartitionsOwnedBy(joiner).empty();
+              },
+              simulation_->now_ms() + 120'000)
+          .ok())
+      << "the joiner is " << cluster::MemberStatusName(*status_on(first)) << " on " << first;
+  ASSERT_TRUE(simulation_->RunFor(30'000).ok());
+  EXPECT_EQ(status_on(first), cluster::MemberStatus::kRemoved);
+  EXPECT_TRUE(NodeOf(first).cluster_state().ring().PartitionsOwnedBy(joiner).empty());
+  EXPECT_EQ(NodeOf(first).cluster_state().ring().PartitionsOwnedBy(first).size(),
+            layout_.base.partition_count);
 }
 
 }  // namespace
