@@ -20,8 +20,8 @@ import time
 import pytest
 import requests
 
-from cluster_util import (Cluster, cluster_settled, finish_clusters, members_by_id, new_session,
-                          poll, value_of)
+from cluster_util import (Cluster, cluster_settled, finish_clusters, members_alive, members_by_id,
+                          new_session, poll, value_of)
 from conftest import meridian_bin
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -31,6 +31,8 @@ NODE_IDS = ["node1", "node2", "node3"]
 BUILD_DEADLINE_S = 1500
 FORM_DEADLINE_S = 60
 READY_DEADLINE_S = 60
+DETECT_DEADLINE_S = 30   # the others' failure detectors see a stopped node down
+HINTS_DEADLINE_S = 60
 DRAIN_DEADLINE_S = 30
 MIXED_OPS = 150          # successful requests through an upgraded node before the next step
 MIXED_DEADLINE_S = 60
@@ -210,6 +212,16 @@ def versions_seen_by(node):
     return {member: view.get("meridian_version", "absent") for member, view in members.items()}
 
 
+def hints_pending(node):
+    """A poll condition: every member's report, through `node`, shows no hints pending (the
+    writes hinted for a node while it was down have been replayed to it)."""
+    def condition():
+        members = members_by_id(node.status())
+        pending = {member: view["report"]["hints"]["pending"] for member, view in members.items()}
+        return all(count == 0 for count in pending.values()), pending
+    return condition
+
+
 def handshakes_rejected(node):
     return node.metrics().get("meridian_peer_handshakes_rejected_total", 0)
 
@@ -254,9 +266,13 @@ def test_rolling_upgrade_under_load_fails_no_request(old_cluster):
             load.drain(node.name)
             assert node.stop() == 0, node.log_tail()
             load.set_phase("%s down" % node.name)
+            others = [other for other in nodes if other is not node]
+            # Down long enough for the others to notice: writes meanwhile are hinted for it, and
+            # the hints are replayed to it across releases once it is back.
+            poll(members_alive(others, [node.name], False), DETECT_DEADLINE_S,
+                 "the others see %s down" % node.name)
             node.binary = None  # this build
             node.restart()
-            others = [other for other in nodes if other is not node]
 
             def ready():
                 health = node.session.get(node.http_url + "/health", timeout=REQUEST_TIMEOUT_S)
@@ -275,6 +291,8 @@ def test_rolling_upgrade_under_load_fails_no_request(old_cluster):
                           load.ok_count(node.name) - ok_before), MIXED_DEADLINE_S,
                  "%d requests through the upgraded %s" % (MIXED_OPS, node.name))
             assert not load.failures, load.failures[:20]
+            # What was hinted for it while it was down has reached it.
+            poll(hints_pending(node), HINTS_DEADLINE_S, "hints for %s replayed" % node.name)
 
             # The status shows the releases: through an upgraded node, each upgraded member with
             # this release and each old member without one (its reports carry none).
