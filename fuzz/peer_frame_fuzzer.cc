@@ -75,17 +75,19 @@ std::optional<proto::Handshake> ReadHandshake(std::string_view& stream, bool dia
     return std::nullopt;
   }
   CheckFrameRoundTrip(hello);
-  const Status acceptable =
-      runtime::CheckPeerHandshake(hello, kClusterName, runtime::kPeerProtocolVersion);
+  const Result<std::uint32_t> acceptable =
+      runtime::CheckPeerHandshake(hello, kClusterName, "fuzz", runtime::ProtocolRange{});
   if (!acceptable.ok()) {
-    MERIDIAN_FUZZ_CHECK(acceptable.code() == StatusCode::kInvalidArgument);
+    MERIDIAN_FUZZ_CHECK(acceptable.status().code() == StatusCode::kInvalidArgument);
     return std::nullopt;
   }
+  // The negotiated version is one this node speaks.
+  MERIDIAN_FUZZ_CHECK(runtime::ProtocolRange{}.Contains(*acceptable));
   // What this node would answer with is a handshake it would accept itself.
-  const proto::Handshake own = runtime::MakeHandshake(kClusterName, runtime::kPeerProtocolVersion,
+  const proto::Handshake own = runtime::MakeHandshake(kClusterName, runtime::ProtocolRange{},
                                                       hello.node_id(), hello.listen_address());
   MERIDIAN_FUZZ_CHECK(
-      runtime::CheckPeerHandshake(own, kClusterName, runtime::kPeerProtocolVersion).ok());
+      runtime::CheckPeerHandshake(own, kClusterName, "fuzz", runtime::ProtocolRange{}).ok());
   return hello;
 }
 

@@ -255,8 +255,8 @@ void PeerSeeds(Writer& out) {
       // peer_frame: node 2's handshake, then the message.
       proto::PeerMessage message;
       MERIDIAN_FUZZ_CHECK(message.ParseFromString(bytes));
-      const proto::Handshake hello = runtime::MakeHandshake(
-          kClusterName, runtime::kPeerProtocolVersion, NodeIdOf(1), AddressOf(1));
+      const proto::Handshake hello =
+          runtime::MakeHandshake(kClusterName, runtime::ProtocolRange{}, NodeIdOf(1), AddressOf(1));
       out.Put("peer_frame", name + suffix, Byte(0) + Frame(hello) + Frame(message));
       // gossip: the membership messages.
       int gossip_kind = -1;
@@ -303,16 +303,16 @@ void PeerSeeds(Writer& out) {
     *message.mutable_handoff_mirror() = mirror;
     out.Put("node_message", "handoff_mirror",
             Record(0, BodyIndex(proto::PeerMessage::kHandoffMirror), mirror.SerializeAsString()));
-    const proto::Handshake hello = runtime::MakeHandshake(
-        kClusterName, runtime::kPeerProtocolVersion, NodeIdOf(1), AddressOf(1));
+    const proto::Handshake hello =
+        runtime::MakeHandshake(kClusterName, runtime::ProtocolRange{}, NodeIdOf(1), AddressOf(1));
     out.Put("peer_frame", "handoff_mirror", Byte(0) + Frame(hello) + Frame(message));
   }
   // A client request (put into bucket "one", key owned elsewhere or here) and ticks.
   out.Put("node_message", "client_put", Record(0x20 | (3 << 2), 1 | 4, "key-3"));
   // The dialer's side: an accepted HandshakeReply, then a heartbeat and a syn.
   proto::HandshakeReply reply;
-  *reply.mutable_accepted() = runtime::MakeHandshake(kClusterName, runtime::kPeerProtocolVersion,
-                                                     NodeIdOf(2), AddressOf(2));
+  *reply.mutable_accepted() =
+      runtime::MakeHandshake(kClusterName, runtime::ProtocolRange{}, NodeIdOf(2), AddressOf(2));
   reply.mutable_accepted()->set_heartbeat_interval_ms(1000);
   proto::PeerMessage heartbeat;
   heartbeat.mutable_link_heartbeat();

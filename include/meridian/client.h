@@ -227,6 +227,9 @@ struct ClusterMember {
   // In a status reply: the member's report, or (report_missing) why there is none.
   std::optional<ClusterMemberReport> report;
   std::string report_missing;
+  // The member's release ("0.2.0"), from its report; empty when unknown (no report, or a
+  // member of release 0.1.0, which does not report it).
+  std::string meridian_version;
 };
 
 struct ClusterStatusResult {

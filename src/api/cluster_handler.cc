@@ -151,6 +151,12 @@ Json MembersJson(const std::vector<node::MemberView>& members) {
   Json array = Json::array();
   for (const node::MemberView& member : members) {
     Json json = MemberJson(member);
+    if (member.report.has_value() || !member.report_missing.empty()) {
+      // With reports (cluster status): the member's release, from its report; null without
+      // one, or from release 0.1.0 (whose reports do not carry it).
+      const bool known = member.report.has_value() && !member.report->meridian_version.empty();
+      json["meridian_version"] = known ? Json(member.report->meridian_version) : Json(nullptr);
+    }
     if (member.report.has_value()) json["report"] = ReportJson(*member.report);
     if (!member.report_missing.empty()) json["report_missing"] = member.report_missing;
     array.push_back(std::move(json));

@@ -174,9 +174,14 @@ std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arg
                      std::to_string(status->partition_count) + " partitions\n";
   std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED",
                                                  "INCOMING", "DISK", "HINTS", "REQ/S", "P99 MS",
-                                                 "ADDRESS", "HTTP"}};
+                                                 "VERSION", "ADDRESS", "HTTP"}};
   for (const mc::ClusterMember& member : status->members) {
-    std::string disk = "-", hints = "-", rate = "-", p99 = "-";
+    std::string disk = "-", hints = "-", rate = "-", p99 = "-", version = "-";
+    if (!member.meridian_version.empty()) {
+      version = member.meridian_version;
+    } else if (member.report.has_value()) {
+      version = "<=0.1.0";  // a report without a release: 0.1.0 sent none
+    }
     if (member.report.has_value()) {
       const mc::ClusterMemberReport& report = *member.report;
       hints = std::to_string(report.hints_pending);
@@ -191,7 +196,7 @@ std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arg
     }
     rows.push_back({member.id, member.status, member.alive ? "yes" : "no", member.zone,
                     std::to_string(member.weight), std::to_string(member.partitions_owned),
-                    std::to_string(member.partitions_incoming), disk, hints, rate, p99,
+                    std::to_string(member.partitions_incoming), disk, hints, rate, p99, version,
                     member.peer_address, member.http_address});
   }
   Print(text + Table(std::move(rows)) + ActivityText(*status));

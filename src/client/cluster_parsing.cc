@@ -200,6 +200,14 @@ Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
       if (!missing->is_string()) return ProtocolError("a member's report_missing is not a string");
       member.report_missing = missing->get<std::string>();
     }
+    // Absent from servers of release 0.1.0; null when the member's release is unknown.
+    if (const Json* version = OptionalObject(entry, "meridian_version")) {
+      if (version->is_string()) {
+        member.meridian_version = version->get<std::string>();
+      } else if (!version->is_null()) {
+        return ProtocolError("a member's meridian_version is not a string or null");
+      }
+    }
     result.push_back(std::move(member));
   }
   return result;

@@ -4,6 +4,7 @@
 
 #include "core/assert.h"
 #include "core/byte_codec.h"
+#include "core/format_version.h"
 
 namespace meridian {
 
@@ -155,8 +156,7 @@ Result<BucketProps> DecodeBucketProps(std::string_view bytes) {
   if (!reader.ReadByte(version)) return Status::Corruption("bucket properties record is empty");
   if (version != kFormatVersion1 && version != kFormatVersion2 && version != kFormatVersion3 &&
       version != kFormatVersion4) {
-    return Status::Corruption("bucket properties record has unknown format version " +
-                              std::to_string(version));
+    return UnknownFormatVersion("bucket properties record", version, kFormatVersion4);
   }
   BucketProps props;
   bool ok = reader.ReadByte(policy) && policy <= 1;

@@ -1,6 +1,7 @@
 #include "core/object_codec.h"
 
 #include "core/byte_codec.h"
+#include "core/format_version.h"
 
 namespace meridian {
 
@@ -37,8 +38,7 @@ Result<DvvSet> DecodeObject(std::string_view bytes) {
   std::uint8_t version = 0;
   if (!reader.ReadByte(version)) return Status::Corruption("object record is empty");
   if (version != kObjectFormatVersion) {
-    return Status::Corruption("object record has unknown format version " +
-                              std::to_string(version));
+    return UnknownFormatVersion("object record", version, kObjectFormatVersion);
   }
   std::uint64_t clock_size = 0;
   if (!reader.ReadVarint64(clock_size) || clock_size > reader.remaining()) {

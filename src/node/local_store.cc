@@ -38,6 +38,32 @@ Result<std::optional<std::uint64_t>> ReadMetadataFixed(storage::Engine& engine,
   return std::optional<std::uint64_t>(width == 4 ? value32 : value);
 }
 
+// Whether this release reads a data directory of storage format `version`: FailedPrecondition
+// naming both versions, the release that wrote it when known, and what to do otherwise.
+Status CheckStorageFormat(storage::Engine& engine, std::uint64_t version) {
+  const std::string reads = "this release (Meridian " MERIDIAN_VERSION ") reads formats " +
+                            std::to_string(kMinStorageFormatVersion) + " to " +
+                            std::to_string(kStorageFormatVersion);
+  if (version > kStorageFormatVersion) {
+    auto release = engine.Get(Column::kMetadata, kFormatReleaseKey);
+    if (!release.ok()) return release.status();
+    const std::string written_by =
+        release->has_value() ? "Meridian " + **release : std::string("a newer Meridian release");
+    return Status::FailedPrecondition(
+        "the data directory has storage format version " + std::to_string(version) +
+        ", newer than " + reads + "; it was last opened by " + written_by +
+        ". Run that release or a newer one on it: once a release has written a newer storage "
+        "format, older releases cannot read it (docs/operations.md, \"Upgrades\")");
+  }
+  if (version < kMinStorageFormatVersion) {
+    return Status::FailedPrecondition("the data directory has storage format version " +
+                                      std::to_string(version) + ", older than " + reads +
+                                      ". Open it with an older release first, which migrates it "
+                                      "(docs/operations.md, \"Upgrades\")");
+  }
+  return Status::Ok();
+}
+
 std::string EncodeFixed32(std::uint32_t value) {
   std::string out;
   PutFixed32(out, value);
@@ -74,11 +100,12 @@ Status LocalStore::Open() {
   if (!version->has_value()) {
     missing.Put(Column::kMetadata, std::string(kFormatVersionKey),
                 EncodeFixed32(kStorageFormatVersion));
-  } else if (**version != kStorageFormatVersion) {
-    return Status::InvalidArgument("the data directory has storage format version " +
-                                   std::to_string(**version) + "; this build reads version " +
-                                   std::to_string(kStorageFormatVersion));
+  } else if (Status readable = CheckStorageFormat(engine, **version); !readable.ok()) {
+    return readable;
   }
+  // (Formats from kMinStorageFormatVersion up to this one are migrated here, in `missing`, and
+  // the version raised; there is none to migrate yet: this release reads and writes format 1.)
+  missing.Put(Column::kMetadata, std::string(kFormatReleaseKey), std::string(MERIDIAN_VERSION));
 
   auto stored_count = ReadMetadataFixed(engine, kPartitionCountKey, 4);
   if (!stored_count.ok()) return stored_count.status();

@@ -25,6 +25,7 @@ std::optional<double> TransferView::EtaSeconds() const {
 }
 
 void EncodeMemberReport(const MemberReport& report, proto::MemberReport& out) {
+  out.set_meridian_version(report.meridian_version);
   if (report.load.has_value()) {
     const LocalLoad& load = *report.load;
     out.set_load_known(true);
@@ -57,6 +58,7 @@ void EncodeMemberReport(const MemberReport& report, proto::MemberReport& out) {
 
 MemberReport DecodeMemberReport(const proto::MemberReport& in) {
   MemberReport report;
+  report.meridian_version = in.meridian_version();
   if (in.load_known()) {
     LocalLoad& load = report.load.emplace();
     load.disk_used_bytes = in.disk_used_bytes();

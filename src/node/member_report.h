@@ -50,6 +50,8 @@ struct TransferView {
 };
 
 struct MemberReport {
+  // The member's release ("0.2.0"); empty in a report from release 0.1.0, which sent none.
+  std::string meridian_version;
   std::optional<LocalLoad> load;  // nullopt: the runtime gave none (the simulator)
   std::uint64_t hints_pending = 0;
   std::uint64_t hint_bytes = 0;

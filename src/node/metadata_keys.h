@@ -8,9 +8,19 @@
 
 namespace meridian::node {
 
-// The storage format this build writes and reads (4 bytes LE). Written on first start.
+// The storage format of the data directory (4 bytes LE). Written on first start.
+// kStorageFormatVersion is what this build writes; it reads every format from
+// kMinStorageFormatVersion up (an older one is migrated by Open, then stamped with this one).
+// A newer format is refused: a data directory never goes back to an older release once a
+// newer one has written its format (docs/operations.md, "Upgrades").
 inline constexpr std::string_view kFormatVersionKey = "format/version";
 inline constexpr std::uint32_t kStorageFormatVersion = 1;
+inline constexpr std::uint32_t kMinStorageFormatVersion = 1;
+
+// The Meridian release that last opened the data directory ("0.2.0"; bytes of text), written
+// by every Open from release 0.2.0 on; absent: release 0.1.0 (or none) opened it last. Named in
+// the refusal of a storage format newer than the release reading it.
+inline constexpr std::string_view kFormatReleaseKey = "format/release";
 
 // This node's identity for its data directory (8 bytes LE, never 0), reported to peers (e.g.
 // as a handoff receiver's incarnation). Drawn at random when absent or after an unclean stop.

@@ -23,6 +23,7 @@ ClusterStatusReply Node::StatusReply() const {
 MemberReport Node::OwnReport(std::uint64_t now_ms) const {
   const NodeStats stats = Stats();
   MemberReport report;
+  report.meridian_version = MERIDIAN_VERSION;
   report.load = local_load_;
   report.hints_pending = stats.hints_pending;
   report.hint_bytes = stats.hint_bytes;

@@ -27,6 +27,7 @@
 
 #include "core/assert.h"
 #include "core/byte_codec.h"
+#include "core/format_version.h"
 #include "core/object_codec.h"
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
@@ -83,7 +84,7 @@ Result<HintRecord> DecodeHintRecord(std::string_view bytes) {
   std::uint8_t version = 0;
   if (!reader.ReadByte(version)) return Status::Corruption("hint record is empty");
   if (version != kHintFormatVersion) {
-    return Status::Corruption("hint record has unknown format version " + std::to_string(version));
+    return UnknownFormatVersion("hint record", version, kHintFormatVersion);
   }
   std::uint64_t target_count = 0;
   // Every target takes at least two bytes, which bounds the count by what is left.

@@ -57,8 +57,15 @@ Result<BackupManifest> DecodeBackupManifest(std::string_view text) {
   Result<std::uint64_t> format = unsigned_field("format", kU32);
   if (!format.ok()) return format.status();
   if (*format != kBackupFormat) {
-    return Status::InvalidArgument("backup.json has format " + std::to_string(*format) +
-                                   "; this build reads format " + std::to_string(kBackupFormat));
+    const auto writer = json.find("meridian_version");
+    const std::string made_by = writer != json.end() && writer->is_string()
+                                    ? "Meridian " + writer->get<std::string>()
+                                    : std::string("another release");
+    return Status::InvalidArgument(
+        "backup.json has format " + std::to_string(*format) +
+        "; this release (Meridian " MERIDIAN_VERSION ") reads format " +
+        std::to_string(kBackupFormat) + ". The backup was made by " + made_by +
+        (*format > kBackupFormat ? ": restore it with that release or a newer one" : ""));
   }
   BackupManifest manifest;
   manifest.format = static_cast<std::uint32_t>(*format);

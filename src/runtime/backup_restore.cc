@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "node/metadata_keys.h"
 #include "node/restored_data.h"
 #include "runtime/file_sync.h"
 #include "storage/rocksdb_engine.h"
@@ -108,6 +109,19 @@ Result<RestoreReport> RestoreBackup(const RestoreOptions& options) {
 
   Result<BackupManifest> manifest = ReadBackupManifest(backup.string());
   if (!manifest.ok()) return manifest.status();
+  // Refused before anything is copied: the node would refuse the data at start.
+  if (manifest->storage_format_version > node::kStorageFormatVersion ||
+      manifest->storage_format_version < node::kMinStorageFormatVersion) {
+    return Status::FailedPrecondition(
+        "the backup holds storage format version " +
+        std::to_string(manifest->storage_format_version) + " (made by Meridian " +
+        manifest->meridian_version +
+        "); this release (Meridian " MERIDIAN_VERSION ") reads formats " +
+        std::to_string(node::kMinStorageFormatVersion) + " to " +
+        std::to_string(node::kStorageFormatVersion) +
+        ": restore it with the release that made it or a newer one (docs/operations.md, "
+        "\"Upgrades\")");
+  }
   const fs::path backup_db = backup / kBackupDatabaseDirectory;
   if (!fs::is_directory(backup_db, error)) {
     return Status::NotFound(backup_db.string() + " is missing: " + backup.string() +

@@ -255,6 +255,10 @@ std::string RenderPeerListenerMetrics(const TransportStats& stats, bool tls) {
   Series(out, "meridian_peer_handshake_timeouts_total", "counter",
          "Inbound peer connections closed for sending no handshake in time.",
          stats.handshake_timeouts);
+  Series(out, "meridian_peer_messages_unknown_total", "counter",
+         "Peer messages of a kind this release does not know (from a newer release during an "
+         "upgrade); ignored.",
+         stats.messages_unknown);
   return out;
 }
 

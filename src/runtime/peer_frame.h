@@ -21,9 +21,14 @@ class MessageLite;
 
 namespace meridian::runtime {
 
-// The transport protocol version this build speaks. Bump it on any change of the frame
-// layout, the handshake, or the meaning of a PeerMessage that old nodes would misread.
+// The transport protocol versions this build speaks: every version from the minimum to the
+// maximum (docs/format/transport.md, "Version negotiation"). Raise kPeerProtocolVersion on any
+// change of the frame layout, the handshake, or the meaning of a PeerMessage that old nodes
+// would misread, and keep the versions of the previous release in the range (raise
+// kMinPeerProtocolVersion only when the previous release no longer speaks it), so that a
+// cluster can be upgraded one node at a time (docs/operations.md, "Upgrades").
 inline constexpr std::uint32_t kPeerProtocolVersion = 1;
+inline constexpr std::uint32_t kMinPeerProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 // Limit on handshake frames (both directions), applied before the peer is known, so an
 // unidentified connection can never make a node allocate more than this.
@@ -40,14 +45,39 @@ std::uint32_t DecodeFrameHeader(const FrameHeader& header);
 // InvalidArgument for a zero length or one above `payload_bytes_max`.
 Status CheckFrameLength(std::uint32_t payload_bytes, std::size_t payload_bytes_max);
 
-// What a node says about itself in its handshake.
-proto::Handshake MakeHandshake(std::string_view cluster_name, std::uint32_t protocol_version,
-                               std::string_view node_id, std::string_view listen_address);
+// The protocol versions a node speaks: every one from `min` to `max`.
+struct ProtocolRange {
+  std::uint32_t min = kMinPeerProtocolVersion;
+  std::uint32_t max = kPeerProtocolVersion;
 
-// Whether a peer's handshake is acceptable to a node of `cluster_name` speaking
-// `protocol_version`: same cluster name, same protocol version, a valid node id and a
-// HOST:PORT listen address. InvalidArgument with the reason (sent to the peer) otherwise.
-Status CheckPeerHandshake(const proto::Handshake& peer, std::string_view cluster_name,
-                          std::uint32_t protocol_version);
+  bool Contains(std::uint32_t version) const { return version >= min && version <= max; }
+  std::string ToString() const;  // "1" or "1..2"
+};
+
+// What a node says about itself in a handshake it dials with: its range (min and max), its
+// minimum also as protocol_version (what a node without ranges, release 0.1.0, checks), and its
+// release. An accepting reply is the same with protocol_version set to the negotiated version.
+proto::Handshake MakeHandshake(std::string_view cluster_name, ProtocolRange protocols,
+                               std::string_view node_id, std::string_view listen_address,
+                               std::string_view meridian_version = MERIDIAN_VERSION);
+
+// The versions the sender of `handshake` speaks: its min and max fields, or only its
+// protocol_version when they are absent (release 0.1.0).
+ProtocolRange HandshakeProtocolRange(const proto::Handshake& handshake);
+
+// The highest version that both `own` (of node `own_node_id`) and the peer's range contain.
+// InvalidArgument when there is none, naming both nodes, their ranges and releases (when
+// known), and which of them must be upgraded first.
+Result<std::uint32_t> NegotiateProtocolVersion(
+    const proto::Handshake& peer, std::string_view own_node_id, ProtocolRange own,
+    std::string_view own_meridian_version = MERIDIAN_VERSION);
+
+// Whether a peer's handshake is acceptable to node `own_node_id` of `cluster_name` speaking
+// `own`: same cluster name, a protocol version in common, a valid node id and a HOST:PORT
+// listen address. The highest common protocol version, or InvalidArgument with the reason
+// (sent to the peer).
+Result<std::uint32_t> CheckPeerHandshake(const proto::Handshake& peer,
+                                         std::string_view cluster_name,
+                                         std::string_view own_node_id, ProtocolRange own);
 
 }  // namespace meridian::runtime

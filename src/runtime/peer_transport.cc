@@ -97,12 +97,14 @@ struct Link {
   beast::tcp_stream stream;  // the TCP connection; its timeouts also bound TLS operations
   std::shared_ptr<PeerTlsContext> tls_context;                 // with tls
   std::unique_ptr<asio::ssl::stream<beast::tcp_stream&>> tls;  // null: plaintext
-  beast::flat_buffer read_buffer;  // bytes read from the stream, not yet returned as frames
-  std::string description;         // "ADDRESS" or "ENDPOINT" for logs
-  std::string remote_node_id;      // from the peer's handshake
-  std::string remote_address;      // from the peer's handshake
-  asio::steady_timer wake;         // the writer waits on it; Send and the watchdog cancel it
-  asio::steady_timer watchdog;     // the watchdog's next look at the monitor
+  beast::flat_buffer read_buffer;       // bytes read from the stream, not yet returned as frames
+  std::string description;              // "ADDRESS" or "ENDPOINT" for logs
+  std::string remote_node_id;           // from the peer's handshake
+  std::string remote_address;           // from the peer's handshake
+  std::string remote_meridian_version;  // from the peer's handshake; empty: 0.1.0 or older
+  std::uint32_t protocol_version = 0;   // negotiated in the handshake
+  asio::steady_timer wake;              // the writer waits on it; Send and the watchdog cancel it
+  asio::steady_timer watchdog;          // the watchdog's next look at the monitor
   std::optional<cluster::LinkMonitor> monitor;   // from the completed handshake on
   bool heartbeat_due = false;                    // set by the watchdog, cleared by the writer
   std::uint32_t peer_heartbeat_interval_ms = 0;  // from the peer's handshake (dialer side)
@@ -272,11 +274,29 @@ struct PeerTransport::State {
     socket_options.keepalive_idle_s = std::max<std::uint32_t>(1, config.idle_timeout_ms / 1000);
   }
 
+  ProtocolRange protocols() const { return {config.min_protocol_version, config.protocol_version}; }
+  // What this node dials with; an accepting reply sets protocol_version to the negotiated one.
   proto::Handshake OwnHandshake() const {
-    proto::Handshake handshake = MakeHandshake(config.cluster_name, config.protocol_version,
-                                               config.node_id, advertised_address);
+    proto::Handshake handshake = MakeHandshake(config.cluster_name, protocols(), config.node_id,
+                                               advertised_address, config.meridian_version);
     handshake.set_heartbeat_interval_ms(config.heartbeat_interval_ms);
     return handshake;
+  }
+  // A peer of another release (during a rolling upgrade) is worth a line per connection.
+  void LogPeerRelease(const Link& link) const {
+    if (link.remote_meridian_version == config.meridian_version) return;
+    spdlog::info(
+        "peer transport: {} runs Meridian {} (this node {}); the connection speaks peer "
+        "protocol version {}",
+        link.description,
+        link.remote_meridian_version.empty() ? "0.1.0 or older" : link.remote_meridian_version,
+        config.meridian_version, link.protocol_version);
+  }
+  // The peer's handshake against this node's: the negotiated protocol version or the reason.
+  Result<std::uint32_t> CheckPeer(const proto::Handshake& peer) const {
+    Result<std::uint32_t> version =
+        CheckPeerHandshake(peer, config.cluster_name, config.node_id, protocols());
+    return version;
   }
   // The stats entry for a peer address, created on first use. nullptr for a bad address.
   Peer* FindOrCreatePeer(const std::string& address);
@@ -381,6 +401,11 @@ asio::awaitable<void> ReceiveMessages(std::shared_ptr<State> state, std::shared_
     if (message.has_link_heartbeat()) {
       ++state->inbound.heartbeats_received;  // the monitor saw its bytes arrive
       continue;
+    }
+    if (message.body_case() == proto::PeerMessage::BODY_NOT_SET) {
+      // A kind a newer release added (a non-empty frame whose body this build does not know):
+      // the upper layers ignore it, and the connection carries on.
+      ++state->inbound.messages_unknown;
     }
     state->Deliver(*link, std::move(message));
     if (state->stopping) co_return;
@@ -561,14 +586,16 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
       break;
   }
   proto::HandshakeReply reply;
-  Status acceptable =
-      CheckPeerHandshake(hello, state->config.cluster_name, state->config.protocol_version);
+  Result<std::uint32_t> negotiated = state->CheckPeer(hello);
+  Status acceptable = negotiated.status();
   if (acceptable.ok() && link->tls && hello.node_id() != certified_node_id) {
     acceptable = Status::InvalidArgument("its certificate is for node '" + certified_node_id +
                                          "', not for node '" + hello.node_id() + "'");
   }
   if (acceptable.ok()) {
     *reply.mutable_accepted() = state->OwnHandshake();
+    // The version this connection speaks (a node of release 0.1.0 checks it is its own).
+    reply.mutable_accepted()->set_protocol_version(*negotiated);
   } else {
     ++state->inbound.handshakes_rejected;
     spdlog::warn("peer transport: refused connection {} (node '{}'): {}", link->description,
@@ -583,6 +610,8 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
   link->stream.expires_never();
   link->remote_node_id = hello.node_id();
   link->remote_address = hello.listen_address();
+  link->remote_meridian_version = hello.meridian_version();
+  link->protocol_version = *negotiated;
   link->description = link->remote_address + " (node " + link->remote_node_id + ", inbound)";
   // Its stats count the frames received.
   Peer* peer = state->FindOrCreatePeer(link->remote_address);
@@ -597,6 +626,7 @@ asio::awaitable<void> ServeInbound(std::shared_ptr<State> state, std::shared_ptr
     ++peer->stats.early_redials;
   }
   spdlog::debug("peer transport: accepted connection from {}", link->description);
+  state->LogPeerRelease(*link);
   StartMonitoring(state, link, hello.heartbeat_interval_ms(), nullptr);
   asio::co_spawn(state->io, WriteInboundHeartbeats(state, std::shared_ptr<Link>(link)),
                  LogCoroutineEnd);
@@ -708,10 +738,17 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
     co_return Status::InvalidArgument("handshake reply from " + address + " carries no result");
   }
   const proto::Handshake& theirs = reply.accepted();
-  if (Status acceptable =
-          CheckPeerHandshake(theirs, state.config.cluster_name, state.config.protocol_version);
-      !acceptable.ok()) {
-    co_return Status::InvalidArgument("refusing " + address + ": " + acceptable.message());
+  Result<std::uint32_t> common = state.CheckPeer(theirs);
+  if (!common.ok()) {
+    co_return Status::InvalidArgument("refusing " + address + ": " + common.status().message());
+  }
+  // The acceptor chose the version (its protocol_version); it must be one both speak.
+  const std::uint32_t chosen = theirs.protocol_version();
+  if (!state.protocols().Contains(chosen) || !HandshakeProtocolRange(theirs).Contains(chosen)) {
+    co_return Status::InvalidArgument(
+        "refusing " + address + ": it chose peer protocol version " + std::to_string(chosen) +
+        ", outside of what both speak (this node " + state.protocols().ToString() + ", it " +
+        HandshakeProtocolRange(theirs).ToString() + ")");
   }
   if (link.tls && theirs.node_id() != certified_node_id) {
     co_return Status::InvalidArgument("refusing " + address + ": its certificate is for node '" +
@@ -721,6 +758,8 @@ asio::awaitable<Status> Dial(State& state, Peer& peer, Link& link) {
   link.stream.expires_never();
   link.remote_node_id = theirs.node_id();
   link.remote_address = theirs.listen_address();
+  link.remote_meridian_version = theirs.meridian_version();
+  link.protocol_version = chosen;
   link.description = address + " (node " + link.remote_node_id + ", outbound)";
   link.peer_heartbeat_interval_ms = theirs.heartbeat_interval_ms();
   co_return Status::Ok();
@@ -819,6 +858,7 @@ asio::awaitable<void> RunPeer(std::shared_ptr<State> state, std::shared_ptr<Peer
     } else {
       spdlog::debug("peer transport: connected to {}", link->description);
     }
+    state->LogPeerRelease(*link);
     failed_attempts = 0;
     StartMonitoring(state, link, link->peer_heartbeat_interval_ms, peer.get());
     // The reader notices the peer closing (and consumes its heartbeats; it would deliver

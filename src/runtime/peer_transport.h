@@ -3,8 +3,9 @@
 //
 // Contract:
 //   * Listen() accepts connections from any peer. Each connection starts with a handshake
-//     (cluster name, protocol version, node id, listen address); a peer of another cluster or
-//     protocol version is answered with a HandshakeRejection and closed (logged, counted).
+//     (cluster name, protocol versions, node id, listen address, release); a peer of another
+//     cluster, or with no protocol version in common, is answered with a HandshakeRejection
+//     and closed (logged, counted). A connection speaks the highest common protocol version.
 //   * Send(address, message) queues the message on the one persistent outbound connection to
 //     that address, opened on the first Send. While messages are queued and the connection is
 //     down, it reconnects with exponential backoff and jitter; queued messages go out, in
@@ -98,6 +99,9 @@ struct TransportStats {
   std::uint64_t tls_handshakes_failed = 0;
   std::uint64_t frames_received = 0;  // PeerMessages handed to the handler
   std::uint64_t frames_rejected = 0;  // zero/oversized length or unparseable protobuf
+  // PeerMessages of a kind this release does not know (from a newer release: no body set once
+  // parsed). Handed to the handler, which ignores them; the connection stays open.
+  std::uint64_t messages_unknown = 0;
   // Large frames whose link waited for room in the input budget before reading them.
   std::uint64_t frames_budget_waits = 0;
   std::uint64_t heartbeats_sent = 0;  // both directions, every connection

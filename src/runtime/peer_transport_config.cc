@@ -21,6 +21,9 @@ Status PeerTransportConfig::Validate() const {
       return Status::InvalidArgument("advertised_address must be HOST:PORT with a port above 0");
     }
   }
+  if (min_protocol_version == 0 || min_protocol_version > protocol_version) {
+    return Status::InvalidArgument("min_protocol_version must be 1..protocol_version");
+  }
   if (frame_bytes_max < kHandshakeFrameBytesMax || frame_bytes_max > UINT32_MAX) {
     return Status::InvalidArgument("frame_bytes_max must be 4096..4294967295");
   }

@@ -21,7 +21,11 @@ struct PeerTransportConfig {
   std::string node_id;                         // cluster::NodeId; must be valid
   std::string listen_address = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
   std::string advertised_address;  // sent in handshakes; empty: listen host + bound port
-  std::uint32_t protocol_version = kPeerProtocolVersion;  // other values: tests only
+  // The peer protocol versions this node speaks (peer_frame.h) and its release, as announced
+  // in handshakes. Other values: tests only.
+  std::uint32_t protocol_version = kPeerProtocolVersion;         // the highest
+  std::uint32_t min_protocol_version = kMinPeerProtocolVersion;  // the lowest
+  std::string meridian_version = MERIDIAN_VERSION;
   std::size_t frame_bytes_max = 16 << 20;       // payload bytes per frame, both directions
   std::size_t send_queue_bytes_max = 64 << 20;  // per peer, frames queued or being written
   std::size_t send_queue_frames_max = 65536;    // per peer

@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "core/byte_codec.h"
+#include "core/format_version.h"
 
 namespace meridian::storage {
 namespace {
@@ -48,7 +49,7 @@ Result<std::string_view> OpenMessage(std::string_view bytes, Kind kind, const ch
   }
   const auto version = static_cast<std::uint8_t>(bytes[0]);
   if (version != kTictacFormatVersion) {
-    return Status::Corruption(name + " has unknown format version " + std::to_string(version));
+    return UnknownFormatVersion(name, version, kTictacFormatVersion);
   }
   const std::string_view covered = bytes.substr(0, bytes.size() - kChecksumBytes);
   ByteReader checksum_reader(bytes.substr(covered.size()));

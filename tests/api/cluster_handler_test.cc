@@ -140,6 +140,7 @@ TEST_F(ClusterHandlerTest, StatusRendersAReportAndWhyOneIsMissing) {
   report.aae_exchanges = 9;
   report.aae_exchanges_failed = 1;
   report.aae_keys_repaired = 12;
+  report.meridian_version = "0.2.0";
   node::LocalLoad& load = report.load.emplace();
   load.disk_used_bytes = 10;
   load.disk_capacity_bytes = 100;
@@ -190,6 +191,9 @@ TEST_F(ClusterHandlerTest, StatusRendersAReportAndWhyOneIsMissing) {
   EXPECT_FALSE(body["members"][0].contains("report_missing"));
   EXPECT_FALSE(body["members"][1].contains("report"));
   EXPECT_EQ(body["members"][1]["report_missing"], "no answer within 1000 ms");
+  // The release: from the report; null without one (or from a 0.1.0 member's report).
+  EXPECT_EQ(body["members"][0]["meridian_version"], "0.2.0");
+  EXPECT_TRUE(body["members"][1]["meridian_version"].is_null());
 }
 
 TEST_F(ClusterHandlerTest, RingListsPartitionsOnlyWhenAsked) {
@@ -205,6 +209,7 @@ TEST_F(ClusterHandlerTest, RingListsPartitionsOnlyWhenAsked) {
   EXPECT_EQ(body["partition_count"], 2);
   EXPECT_EQ(body["version"], 4);
   EXPECT_EQ(body["members"][0]["id"], "n1");
+  EXPECT_FALSE(body["members"][0].contains("meridian_version"));  // only with reports
   EXPECT_FALSE(body.contains("partitions"));
 
   reply.partitions = {{"n1", ""}, {"n1", "n2"}};

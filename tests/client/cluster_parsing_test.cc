@@ -103,6 +103,22 @@ TEST(ParseClusterStatusBodyTest, DecodesAMembersReportAndWhyOneIsMissing) {
   EXPECT_EQ(result->members[1].report_missing, "not reachable");
 }
 
+// A member's release: a string, null when unknown, absent from servers of release 0.1.0.
+TEST(ParseClusterStatusBodyTest, DecodesAMembersRelease) {
+  std::string with = kMember;
+  with.pop_back();
+  std::string unknown = with + R"(,"meridian_version":null})";
+  std::string wrong = with + R"(,"meridian_version":2})";
+  with += R"(,"meridian_version":"0.2.0"})";
+  auto result = ParseClusterStatusBody(
+      StatusBody("[" + with + "," + unknown + "," + std::string(kMember) + "]"));
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->members[0].meridian_version, "0.2.0");
+  EXPECT_EQ(result->members[1].meridian_version, "");
+  EXPECT_EQ(result->members[2].meridian_version, "");
+  EXPECT_FALSE(ParseClusterStatusBody(StatusBody("[" + wrong + "]")).ok());
+}
+
 TEST(ParseClusterStatusBodyTest, AReportWithoutLoadAndMalformedReports) {
   auto without_load = ParseClusterStatusBody(
       StatusBody("[" +

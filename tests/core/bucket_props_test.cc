@@ -255,6 +255,18 @@ TEST(BucketPropsCodecTest, VersionOneRecordsStillDecode) {
   EXPECT_EQ(DecodeBucketProps(Bytes({1, 0, 0, 0})).status().code(), StatusCode::kCorruption);
 }
 
+// A record of a newer release says so (a node rolled back to an older release reads it).
+TEST(BucketPropsCodecTest, ARecordOfANewerFormatNamesItsVersion) {
+  const Result<BucketProps> newer = DecodeBucketProps(Bytes({5, 0, 0}));
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(newer.status().message(),
+            "bucket properties record has format version 5, newer than this release (Meridian " +
+                std::string(MERIDIAN_VERSION) + ") reads (up to 4): a newer release wrote it");
+  EXPECT_EQ(DecodeBucketProps(Bytes({0, 0, 0})).status().message(),
+            "bucket properties record has unknown format version 0");
+}
+
 TEST(BucketPropsCodecTest, MalformedOrOutOfRangeRecordsAreCorruption) {
   const std::string good = EncodeBucketProps(BucketProps{});
   std::vector<std::string> bad = {

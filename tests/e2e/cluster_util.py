@@ -134,8 +134,9 @@ class Cluster:
     can be partitioned from each other by address)."""
 
     def __init__(self, cluster_name, gossip_interval_ms=GOSSIP_INTERVAL_MS, extra_args=(),
-                 peer_hosts=None):
+                 peer_hosts=None, binary=None):
         self.cluster_name = cluster_name
+        self.binary = binary  # the `meridian` its nodes start with; None: $MERIDIAN_BIN
         self.gossip_interval_ms = gossip_interval_ms
         self.extra_args = list(extra_args)
         self.peer_hosts = peer_hosts
@@ -154,6 +155,7 @@ class Cluster:
         if "--peer-security" not in args and "--peer-tls-ca" not in args:
             args += peer_tls_args(name)
         node = ClusterNode(work_dir, name, args)
+        node.binary = self.binary
         self.nodes[name] = node
         return node.start()
 

@@ -69,9 +69,10 @@ class Server:
         self.https_port = None
         self.log_paths = []
         self.preexec_fn = None  # run in the child before exec (e.g. resource limits)
+        self.binary = None  # the `meridian` to run; None: $MERIDIAN_BIN (another release: upgrades)
 
     def start(self):
-        command = [meridian_bin(), "serve", "--data-dir", self.data_dir, "--http", "127.0.0.1:0"]
+        command = [self.binary or meridian_bin(), "serve", "--data-dir", self.data_dir, "--http", "127.0.0.1:0"]
         if self.tls:
             command += ["--https", "127.0.0.1:0", "--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         command += self.args

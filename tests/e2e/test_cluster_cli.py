@@ -1,6 +1,7 @@
 """Cluster administration of a standalone `meridian serve`: the /v1/cluster/ HTTP endpoints
 and the `meridian cluster ...` CLI (status, ring, membership changes, usage errors)."""
 import json
+import re
 import os
 import subprocess
 
@@ -87,14 +88,18 @@ def test_status_over_cli_matches_http(solo, cli):
     assert lines[0].startswith("cluster meridian, self solo, claimant solo, ring version ")
     assert lines[0].endswith(", %d partitions" % PARTITIONS)
     assert lines[1].split() == ["ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED", "INCOMING",
-                                "DISK", "HINTS", "REQ/S", "P99", "MS", "ADDRESS", "HTTP"]
+                                "DISK", "HINTS", "REQ/S", "P99", "MS", "VERSION", "ADDRESS",
+                                "HTTP"]
     row = lines[2].split()
     assert row[:7] == ["solo", "up", "yes", "z1", "2", str(PARTITIONS), "0"]
     assert row[7].endswith("%") and 0 < float(row[7][:-1]) <= 100, row  # disk used
     assert row[8] == "0", row  # hints pending
     float(row[9]), float(row[10])  # request rate, p99 ms
-    assert row[11] == "-", row  # no peer address: standalone
-    assert row[12].startswith("127.0.0.1:")
+    version = json.loads(as_json.stdout)["members"][0]["meridian_version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version  # this release, from its report
+    assert row[11] == version, row
+    assert row[12] == "-", row  # no peer address: standalone
+    assert row[13].startswith("127.0.0.1:")
     assert lines[3:] == ["transfers: none running", "repairs: nothing queued, no hints pending"]
 
 

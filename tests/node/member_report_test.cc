@@ -65,6 +65,7 @@ TEST(MemberReportCodecTest, EveryFieldSurvivesTheWire) {
   report.aae_exchanges = 7;
   report.aae_exchanges_failed = 8;
   report.aae_keys_repaired = 9;
+  report.meridian_version = "0.2.0";
   TransferView transfer = Transfer(10, 20, 30);
   transfer.replica_copy = true;
   transfer.objects_done = 11;
@@ -90,6 +91,7 @@ TEST(MemberReportCodecTest, EveryFieldSurvivesTheWire) {
   EXPECT_EQ(back.aae_exchanges, 7u);
   EXPECT_EQ(back.aae_exchanges_failed, 8u);
   EXPECT_EQ(back.aae_keys_repaired, 9u);
+  EXPECT_EQ(back.meridian_version, "0.2.0");
   ASSERT_EQ(back.transfers.size(), 2u);
   EXPECT_EQ(back.transfers[0].partition, 7u);
   EXPECT_TRUE(back.transfers[0].replica_copy);
@@ -109,6 +111,7 @@ TEST(MemberReportCodecTest, AReportWithoutLoadStaysWithoutLoad) {
   const MemberReport back = DecodeMemberReport(wire);
   EXPECT_FALSE(back.load.has_value());
   EXPECT_EQ(back.hints_pending, 3u);
+  EXPECT_EQ(back.meridian_version, "");  // as from release 0.1.0, which sent none
 }
 
 TEST(ReportCollectionTest, DoneWhenEveryMemberAskedAnswered) {

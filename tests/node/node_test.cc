@@ -483,8 +483,72 @@ TEST_F(NodeTest, MalformedIdentityIsCorruptionAndNewerFormatIsRefused) {
   ASSERT_TRUE(newer.Write(batch, storage::WriteOptions{}).ok());
   Node future(config_, Env{&clock_, &random_, &newer});
   const Status status = future.Open();
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("version 2"), std::string::npos) << status.message();
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("storage format version 2, newer than this release"),
+            std::string::npos)
+      << status.message();
+}
+
+// ---- storage format versions (docs/operations.md, "Upgrades") -------------------------------
+
+TEST_F(NodeTest, OpenStampsTheFormatAndTheRelease) {
+  const auto version = engine_.Get(storage::Column::kMetadata, kFormatVersionKey);
+  ASSERT_TRUE(version.ok() && version->has_value());
+  EXPECT_EQ(**version, std::string("\x01\0\0\0", 4));
+  const auto release = engine_.Get(storage::Column::kMetadata, kFormatReleaseKey);
+  ASSERT_TRUE(release.ok() && release->has_value());
+  EXPECT_EQ(**release, MERIDIAN_VERSION);
+}
+
+// A data directory of release 0.1.0 (format 1, no release key) opens and gets the release.
+TEST_F(NodeTest, ADataDirectoryOfRelease010Opens) {
+  storage::MemoryEngine old;
+  storage::WriteBatch batch;
+  batch.Put(storage::Column::kMetadata, std::string(kFormatVersionKey),
+            std::string("\x01\0\0\0", 4));
+  ASSERT_TRUE(old.Write(batch, storage::WriteOptions{}).ok());
+  Node node(config_, Env{&clock_, &random_, &old});
+  const Status opened = node.Open();
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  EXPECT_EQ(**old.Get(storage::Column::kMetadata, kFormatReleaseKey), MERIDIAN_VERSION);
+}
+
+// A newer format is refused before anything is written, naming both versions, the release that
+// wrote it and what to do.
+TEST_F(NodeTest, ANewerStorageFormatIsRefusedWithTheReleaseThatWroteIt) {
+  storage::MemoryEngine newer;
+  storage::WriteBatch batch;
+  const std::uint32_t next = kStorageFormatVersion + 1;
+  batch.Put(storage::Column::kMetadata, std::string(kFormatVersionKey),
+            std::string{static_cast<char>(next), 0, 0, 0});
+  batch.Put(storage::Column::kMetadata, std::string(kFormatReleaseKey), "7.0.0");
+  ASSERT_TRUE(newer.Write(batch, storage::WriteOptions{}).ok());
+  const auto before = test_support::Snapshot(newer);
+  Node node(config_, Env{&clock_, &random_, &newer});
+  const Status status = node.Open();
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "the data directory has storage format version " + std::to_string(next) +
+                ", newer than this release (Meridian " MERIDIAN_VERSION ") reads formats " +
+                std::to_string(kMinStorageFormatVersion) + " to " +
+                std::to_string(kStorageFormatVersion) +
+                "; it was last opened by Meridian 7.0.0. Run that release or a newer one on it: "
+                "once a release has written a newer storage format, older releases cannot read "
+                "it (docs/operations.md, \"Upgrades\")");
+  EXPECT_EQ(test_support::Snapshot(newer), before);
+}
+
+TEST_F(NodeTest, AStorageFormatOlderThanAnyReadIsRefused) {
+  storage::MemoryEngine older;
+  storage::WriteBatch batch;
+  batch.Put(storage::Column::kMetadata, std::string(kFormatVersionKey), std::string(4, '\0'));
+  ASSERT_TRUE(older.Write(batch, storage::WriteOptions{}).ok());
+  Node node(config_, Env{&clock_, &random_, &older});
+  const Status status = node.Open();
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find("storage format version 0, older than this release"),
+            std::string::npos)
+      << status.message();
 }
 
 }  // namespace

@@ -39,5 +39,20 @@ TEST_F(PeerInputTest, HandoffBatchBeyondTheRingIsRefusedAndTheNodeGoesOn) {
   EXPECT_TRUE(Get("k").found);
 }
 
+// A newer release may send a message of a kind this one does not know (a rolling upgrade mixes
+// releases): it parses with no body set and is ignored, without any reply or effect.
+TEST_F(PeerInputTest, MessageOfAnUnknownKindIsIgnored) {
+  // Field 1000 (not a member of PeerMessage's body), length-delimited, empty: tag varint
+  // (1000 << 3 | 2 = 8002 = 0xC2 0x3E), then the length 0.
+  proto::PeerMessage message;
+  ASSERT_TRUE(message.ParseFromString(std::string("\xC2\x3E\x00", 3)));
+  ASSERT_EQ(message.body_case(), proto::PeerMessage::BODY_NOT_SET);
+  node_->TakeOutbound();
+  node_->Receive("127.0.0.2:7001", message);
+  EXPECT_TRUE(node_->TakeOutbound().empty());
+  EXPECT_TRUE(Put("k", "v").context.size() > 0);
+  EXPECT_TRUE(Get("k").found);
+}
+
 }  // namespace
 }  // namespace meridian::node

@@ -160,6 +160,36 @@ TEST_F(BackupRestoreTest, RestoreRefusesWhatIsNotABackup) {
   EXPECT_NE(restored.status().message().find("format 99"), std::string::npos);
 }
 
+// A backup of a newer release (a newer backup format, or a storage format this release does not
+// read) is refused before anything is copied, naming the release that made it.
+TEST_F(BackupRestoreTest, RestoreRefusesABackupOfANewerRelease) {
+  BackupManifest newer = Manifest();
+  newer.storage_format_version = 2;
+  newer.meridian_version = "7.0.0";
+  const std::string backup = dir_.Sub("newer-storage");
+  ASSERT_TRUE(WriteBackup(Copy(), backup, newer).ok());
+  Result<RestoreReport> restored = RestoreBackup({backup, dir_.Sub("target"), false});
+  ASSERT_FALSE(restored.ok());
+  EXPECT_EQ(restored.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(restored.status().message(),
+            "the backup holds storage format version 2 (made by Meridian 7.0.0); this release "
+            "(Meridian " MERIDIAN_VERSION
+            ") reads formats 1 to 1: restore it with the release that made it or a newer one "
+            "(docs/operations.md, \"Upgrades\")");
+  EXPECT_FALSE(fs::exists(dir_.Sub("target")));
+
+  const std::string other = dir_.Sub("newer-format");
+  fs::create_directories(other + "/db");
+  std::ofstream(other + "/backup.json") << R"({"format": 2, "meridian_version": "7.0.0"})";
+  restored = RestoreBackup({other, dir_.Sub("target"), false});
+  ASSERT_FALSE(restored.ok());
+  EXPECT_EQ(restored.status().message(),
+            "backup.json has format 2; this release (Meridian " MERIDIAN_VERSION
+            ") reads format 1. The backup was made by Meridian 7.0.0: restore it with that "
+            "release or a newer one");
+  EXPECT_FALSE(fs::exists(dir_.Sub("target")));
+}
+
 // Another process holds the database's LOCK as RocksDB does (a write lock on the whole file):
 // a child that locks it, reports, and waits until the parent closes the pipe. Another
 // process, because POSIX record locks are per process: the probe of this process's own lock

@@ -57,7 +57,7 @@ class SilentAcceptor {
     if (!RunUntil(io_, [&] { return socket->available() >= hello.size(); })) return false;
     asio::read(*socket, asio::buffer(hello));
     proto::HandshakeReply reply;
-    *reply.mutable_accepted() = MakeHandshake("test", 1, "silent", address());
+    *reply.mutable_accepted() = MakeHandshake("test", ProtocolRange{1, 1}, "silent", address());
     reply.mutable_accepted()->set_heartbeat_interval_ms(heartbeat_interval_ms_);
     asio::write(*socket, asio::buffer(EncodeFrame(reply)));
     sockets_.push_back(std::move(socket));

@@ -125,10 +125,19 @@ class RawPeer {
   const std::string& bytes() const { return state_->bytes; }
   // Sends a handshake and returns the parsed reply frame (nullopt when none arrives).
   // heartbeat_interval_ms: what the raw peer announces (0: like a node that predates them).
+  // Without `range`, the handshake is that of release 0.1.0: only protocol_version, no range
+  // and no release; with it, that of a newer release speaking `range`.
   std::optional<proto::HandshakeReply> Handshake(asio::io_context& io, const std::string& cluster,
                                                  std::uint32_t protocol_version = 1,
-                                                 std::uint32_t heartbeat_interval_ms = 0) {
-    proto::Handshake hello = MakeHandshake(cluster, protocol_version, "raw", "127.0.0.1:9");
+                                                 std::uint32_t heartbeat_interval_ms = 0,
+                                                 std::optional<ProtocolRange> range = {}) {
+    proto::Handshake hello = MakeHandshake(cluster, range.value_or(ProtocolRange{}), "raw",
+                                           "127.0.0.1:9", range ? "9.9.9" : "");
+    if (!range) {
+      hello.clear_min_protocol_version();
+      hello.clear_max_protocol_version();
+    }
+    hello.set_protocol_version(protocol_version);
     hello.set_heartbeat_interval_ms(heartbeat_interval_ms);
     Write(EncodeFrame(hello));
     auto complete = [this] {

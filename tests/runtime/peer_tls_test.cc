@@ -240,7 +240,7 @@ TEST(PeerTlsTransportTest, ARawPlaintextHandshakeGetsNoReply) {
   asio::io_context io;
   TestNode b(io, TlsConfig(certificates, "node-b"));
   RawPeer raw(io, b.transport().bound_port());
-  raw.Write(EncodeFrame(MakeHandshake("test", kPeerProtocolVersion, "raw", "127.0.0.1:9")));
+  raw.Write(EncodeFrame(MakeHandshake("test", ProtocolRange{}, "raw", "127.0.0.1:9")));
   ASSERT_TRUE(raw.WaitClosed(io));
   EXPECT_EQ(raw.bytes().find("cluster"), std::string::npos);  // no handshake reply, no names
   EXPECT_EQ(b.transport().stats().tls_handshakes_failed, 1u);
@@ -268,7 +268,7 @@ std::optional<proto::HandshakeReply> ClaimOverTls(asio::io_context& io, std::uin
     if (!ec) stream.handshake(ssl::stream_base::client, ec);
     if (!ec) {
       const std::string hello =
-          EncodeFrame(MakeHandshake("test", kPeerProtocolVersion, claimed_node_id, "127.0.0.1:9"));
+          EncodeFrame(MakeHandshake("test", ProtocolRange{}, claimed_node_id, "127.0.0.1:9"));
       asio::write(stream, asio::buffer(hello), ec);
     }
     FrameHeader header;

@@ -104,13 +104,63 @@ TEST(PeerTransportTest, RefusesPeerOfAnotherCluster) {
   ExpectRefused(io, a, b);
 }
 
-TEST(PeerTransportTest, RefusesIncompatibleProtocolVersion) {
+TEST(PeerTransportTest, RefusesPeerWithNoProtocolVersionInCommon) {
   asio::io_context io;
   PeerTransportConfig newer = Config("node-a");
-  newer.protocol_version = 2;
+  newer.min_protocol_version = 2;
+  newer.protocol_version = 3;
   TestNode a(io, newer);
   TestNode b(io, Config("node-b"));
   ExpectRefused(io, a, b);
+}
+
+// A node speaking a wider range connects to one speaking less, both ways, at the highest
+// version both speak: how releases of neighbouring ranges work together during an upgrade.
+TEST(PeerTransportTest, OverlappingProtocolRangesConnectBothWays) {
+  asio::io_context io;
+  PeerTransportConfig wider = Config("node-a");
+  wider.protocol_version = 2;  // speaks 1..2
+  wider.meridian_version = "9.9.9";
+  TestNode a(io, wider);
+  TestNode b(io, Config("node-b"));  // speaks 1
+  ASSERT_TRUE(a.transport().Send(b.address(), Request(1)).ok());
+  ASSERT_TRUE(b.transport().Send(a.address(), Request(2)).ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return a.received.size() == 1 && b.received.size() == 1; }));
+  EXPECT_EQ(a.transport().stats().handshakes_rejected, 0u);
+  EXPECT_EQ(b.transport().stats().handshakes_rejected, 0u);
+}
+
+// Release 0.1.0 sends only protocol_version (1) and accepts a reply only with exactly its own
+// version: a node of this release answers it with the negotiated version, 1.
+TEST(PeerTransportTest, HandshakeOfRelease010IsAnsweredWithItsVersion) {
+  asio::io_context io;
+  PeerTransportConfig wider = Config("node-b");
+  wider.protocol_version = 2;  // speaks 1..2
+  TestNode b(io, wider);
+  RawPeer raw(io, b.transport().bound_port());
+  std::optional<proto::HandshakeReply> reply = raw.Handshake(io, "test", /*protocol_version=*/1);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->has_accepted()) << reply->rejected().reason();
+  EXPECT_EQ(reply->accepted().protocol_version(), 1u);
+  EXPECT_EQ(reply->accepted().min_protocol_version(), 1u);
+  EXPECT_EQ(reply->accepted().max_protocol_version(), 2u);
+  EXPECT_EQ(reply->accepted().meridian_version(), MERIDIAN_VERSION);
+  EXPECT_FALSE(raw.closed());
+}
+
+TEST(PeerTransportTest, RawHandshakeWithNoCommonVersionGetsTheReason) {
+  asio::io_context io;
+  TestNode b(io, Config("node-b"));
+  RawPeer raw(io, b.transport().bound_port());
+  std::optional<proto::HandshakeReply> reply = raw.Handshake(io, "test", 3, 0, ProtocolRange{3, 4});
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->has_rejected());
+  const std::string& reason = reply->rejected().reason();
+  EXPECT_NE(reason.find("no common peer protocol version"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("node 'raw' (Meridian 9.9.9) speaks 3..4"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("upgrade node 'node-b'"), std::string::npos) << reason;
+  EXPECT_TRUE(raw.WaitClosed(io));
+  EXPECT_EQ(b.transport().stats().handshakes_rejected, 1u);
 }
 
 TEST(PeerTransportTest, RawHandshakeOfAnotherClusterGetsTheReason) {
@@ -230,6 +280,27 @@ TEST_F(MisbehavingConnectionTest, UnparseablePeerMessage) {
   EXPECT_EQ(b_->transport().stats().frames_rejected, 1u);
 }
 
+// A newer release's message of a kind this one does not know is handed on (with no body) and
+// counted; the connection stays open and carries the next message.
+TEST_F(MisbehavingConnectionTest, MessageOfAnUnknownKindKeepsTheConnection) {
+  RawPeer raw(io_, b_->transport().bound_port());
+  std::optional<proto::HandshakeReply> reply = raw.Handshake(io_, "test");
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->has_accepted());
+  // Field 1000, length-delimited, empty: tag varint 0xC2 0x3E (1000 << 3 | 2), length 0.
+  const std::string unknown("\xC2\x3E\x00", 3);
+  const std::size_t before = b_->received.size();
+  raw.Write(Header(static_cast<std::uint32_t>(unknown.size())) + unknown);
+  raw.Write(EncodeFrame(Request(77)));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b_->received.size() == before + 2; }));
+  EXPECT_EQ(b_->received[before].message.body_case(), proto::PeerMessage::BODY_NOT_SET);
+  EXPECT_EQ(b_->received[before + 1].message.kv_request().request_id(), 77u);
+  EXPECT_EQ(b_->transport().stats().messages_unknown, 1u);
+  EXPECT_EQ(b_->transport().stats().frames_rejected, 0u);
+  EXPECT_FALSE(raw.closed());
+  ExpectServing();
+}
+
 TEST_F(MisbehavingConnectionTest, NewPeersAreStillAcceptedAfterwards) {
   ExpectClosed(Unparseable(), /*handshake_first=*/true);
   ExpectClosed("", /*handshake_first=*/false);
@@ -308,7 +379,8 @@ TEST(PeerTransportTest, PeerThatStopsReadingFillsTheQueue) {
   ASSERT_TRUE(RunUntil(io, [&] { return stalled.available() >= hello.size(); }));
   asio::read(stalled, asio::buffer(hello));
   proto::HandshakeReply reply;
-  *reply.mutable_accepted() = MakeHandshake("test", 1, "stalled", stalled_address);
+  *reply.mutable_accepted() =
+      MakeHandshake("test", ProtocolRange{1, 1}, "stalled", stalled_address);
   asio::write(stalled, asio::buffer(EncodeFrame(reply)));
   ASSERT_TRUE(RunUntil(io, [&] { return a.stats_for(stalled_address).connected; }));
 

@@ -3,6 +3,7 @@
 #include "runtime/server.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,10 +12,14 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <regex>
 #include <thread>
+
+#include "node/metadata_keys.h"
+#include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
 namespace {
@@ -116,6 +121,52 @@ TEST_F(ServerTest, PartitionCountMismatchIsAStartupError) {
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("partition"), std::string::npos);
+}
+
+// A data directory stamped with a newer storage format, as a newer release leaves it (written
+// here through the storage engine): the server refuses to start with the reason, and the real
+// binary exits with code 1 (startup failed) and says why, leaving the directory as it was.
+TEST_F(ServerTest, ADataDirectoryOfANewerStorageFormatIsRefused) {
+  { ASSERT_TRUE(Server::Open(Config()).ok()); }
+  const std::string db = (data_dir_ / "db").string();
+  const std::string newer_format("\x02\0\0\0", 4);  // format 2, 4 bytes LE
+  {
+    auto engine = storage::RocksDbEngine::Open(db, storage::RocksDbOptions{});
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kMetadata, std::string(node::kFormatVersionKey), newer_format);
+    batch.Put(storage::Column::kMetadata, std::string(node::kFormatReleaseKey), "7.0.0");
+    ASSERT_TRUE((*engine)->Write(batch, storage::WriteOptions{.sync = true}).ok());
+  }
+  auto server = Server::Open(Config());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kFailedPrecondition);
+  const std::string reason = "storage format version 2, newer than this release (Meridian " +
+                             std::string(MERIDIAN_VERSION) + ") reads formats 1 to 1";
+  EXPECT_NE(server.status().message().find(reason), std::string::npos)
+      << server.status().ToString();
+  EXPECT_NE(server.status().message().find("last opened by Meridian 7.0.0"), std::string::npos);
+
+  // The binary (bounded by timeout(1), should it ever start serving).
+  const std::string command = "timeout 60 '" + std::string(MERIDIAN_BIN) + "' serve --data-dir '" +
+                              data_dir_.string() + "' --http 127.0.0.1:0 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char chunk[4096];
+  for (std::size_t got; (got = std::fread(chunk, 1, sizeof chunk, pipe)) > 0;) {
+    output.append(chunk, got);
+  }
+  const int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  EXPECT_NE(output.find(reason), std::string::npos) << output;
+
+  auto engine = storage::RocksDbEngine::Open(db, storage::RocksDbOptions{});
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto stamped = (*engine)->Get(storage::Column::kMetadata, node::kFormatVersionKey);
+  ASSERT_TRUE(stamped.ok() && stamped->has_value());
+  EXPECT_EQ(**stamped, newer_format);
 }
 
 TEST_F(ServerTest, HttpsWithoutKeyOrWithUnreadableCertIsRefused) {
