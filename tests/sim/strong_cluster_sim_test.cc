@@ -77,15 +77,15 @@ TEST(StrongClusterSimTest, MembershipChangesKeepHistoriesLinearizable) {
 
 // The same schedules with acceptors that keep serving the epoch a move replaces (no retire
 // step): writes made between a move's collect and its install are lost or read stale. The
-// seeds are the first six of a sweep of 800 (`meridian sim --workload
-// strong-cluster-membership-unfenced --seed S` for S in 1..800: 9 fail — 29, 66, 307, 341,
-// 499, 545, 602, 753, 761); fenced, every one of them passes.
+// seeds are the first six of a sweep (`meridian sim --workload
+// strong-cluster-membership-unfenced --seed S`; since member records merge (stop 29) S in
+// 1..859 finds 8: 54, 212, 310, 313, 602, 616, 838, 859); fenced, every one of them passes.
 TEST(StrongClusterSimTest, WithoutFencingAMoveLosesWrites) {
   const ScenarioRegistry registry = BuiltinScenarios();
   const Scenario* unfenced = registry.Find("strong-cluster-membership-unfenced");
   const Scenario* fenced = registry.Find("strong-cluster-membership");
   ASSERT_NE(unfenced, nullptr);
-  for (const std::uint64_t seed : {29, 66, 307, 341, 499, 545}) {
+  for (const std::uint64_t seed : {54, 212, 310, 313, 602, 616}) {
     ScenarioOptions options;
     options.seed = seed;
     const ScenarioOutcome broken = unfenced->run(options);
