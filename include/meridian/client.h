@@ -162,6 +162,14 @@ struct BucketProps {
   std::string json;           // the full `props` object as the server sent it
 };
 
+// One entry of ListBuckets.
+struct BucketListing {
+  std::string bucket;
+  BucketProps props;
+  bool sealed = false;     // a change of consistency or n is being checked
+  bool configured = true;  // false: never configured, listed because the user may use it
+};
+
 // The properties to change; unset fields stay as they are. Quorum settings as in BucketProps.
 struct BucketPropsUpdate {
   std::optional<std::string> consistency;  // set while the bucket holds no data
@@ -347,6 +355,9 @@ class Client {
   // Returns the bucket's full properties after the change. kInvalidArgument for a quorum
   // setting that is not one, quorum, all or a number.
   Result<BucketProps> SetBucketProps(std::string_view bucket, const BucketPropsUpdate& update);
+  // GET /v1/buckets: the buckets whose properties were set, in name order, limited to those
+  // this client's user may read (plus the buckets it is limited to, with the defaults).
+  Result<std::vector<BucketListing>> ListBuckets();
 
   // Succeeds when the server answers GET /health with 200.
   Result<void> Health();

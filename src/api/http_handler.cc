@@ -1,9 +1,11 @@
 #include "api/http_handler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "api/cluster_handler.h"
 #include "api/console_assets.h"
@@ -18,6 +20,7 @@ namespace {
 
 constexpr std::string_view kObjectPrefix = "/v1/kv/";
 constexpr std::string_view kBucketPrefix = "/v1/buckets/";
+constexpr std::string_view kBucketListPath = "/v1/buckets";
 constexpr std::string_view kClusterLocalPrefix = "/v1/cluster/local/";
 constexpr std::string_view kConsolePath = "/console";
 constexpr std::string_view kObjectMethods = "GET, PUT, DELETE";
@@ -32,6 +35,7 @@ constexpr std::string_view kOpPut = "put";
 constexpr std::string_view kOpDelete = "delete";
 constexpr std::string_view kOpGetBucket = "get_bucket";
 constexpr std::string_view kOpSetBucket = "set_bucket";
+constexpr std::string_view kOpListBuckets = "list_buckets";
 constexpr std::string_view kOpHealth = "health";
 constexpr std::string_view kOpMetrics = "metrics";
 constexpr std::string_view kOpConsole = "console";
@@ -257,7 +261,8 @@ void HttpHandler::SetAccessControl(std::shared_ptr<const AccessControl> access,
 }
 
 std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
-                                                   std::string_view path) const {
+                                                   std::string_view path,
+                                                   std::optional<User>& user_out) const {
   // What the request needs: the same routing as Handle, coarsely. Unknown paths need a user
   // (a stranger learns nothing, not even which paths exist).
   Access access = Access::kRead;
@@ -325,6 +330,7 @@ std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
       message += " bucket '" + std::string(bucket) + "'";
     return ErrorResponse(403, error_code::kForbidden, message);
   }
+  user_out = *user;
   return std::nullopt;
 }
 
@@ -387,8 +393,9 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
   const std::int64_t start_ns = NowNanoseconds();
   const std::string target = request.target;
   auto [path, query] = SplitTarget(target);
+  std::optional<User> user;  // who sent it, when the node authenticates
   if (access_) {
-    if (std::optional<HttpResponse> refused = Authorize(request, path)) {
+    if (std::optional<HttpResponse> refused = Authorize(request, path, user)) {
       return Finish(kOpOther, start_ns, std::move(*refused), respond);
     }
   }
@@ -434,6 +441,8 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
         [this, start_ns, respond = std::move(respond)](std::string_view op, HttpResponse response) {
           Finish(op, start_ns, std::move(response), respond);
         });
+  } else if (path == kBucketListPath) {
+    return HandleBucketList(std::move(user), query, request, start_ns, std::move(respond));
   } else if (path.starts_with(kBucketPrefix)) {
     std::string_view bucket = path.substr(kBucketPrefix.size());
     if (bucket.find('/') == std::string_view::npos) {
@@ -540,6 +549,47 @@ void HttpHandler::HandleBucket(std::string_view bucket, std::string_view query,
                                                               : StatusResponse(op, reply.status);
                     Finish(op, start_ns, std::move(response), respond);
                   });
+}
+
+void HttpHandler::HandleBucketList(std::optional<User> user, std::string_view query,
+                                   const HttpRequest& request, std::int64_t start_ns,
+                                   Respond respond) {
+  const std::string_view op = kOpListBuckets;
+  if (request.method != "GET") return Finish(kOpOther, start_ns, MethodNotAllowed("GET"), respond);
+  if (Status status = RequireNoQuery(query); !status.ok()) {
+    return Finish(op, start_ns, ErrorResponse(400, error_code::kInvalidParameter, status.message()),
+                  respond);
+  }
+  service_.Submit(
+      node::ListBucketsRequest{}, [this, op, start_ns, user = std::move(user),
+                                   respond = std::move(respond)](node::ClientReply reply) {
+        const auto* list = std::get_if<node::BucketListReply>(&reply.body);
+        if (!reply.status.ok() || list == nullptr) {
+          return Finish(op, start_ns,
+                        reply.status.ok()
+                            ? ErrorResponse(500, error_code::kInternal, "reply of an unknown kind")
+                            : StatusResponse(op, reply.status),
+                        respond);
+        }
+        // Only what the user may read. A user limited to named buckets also sees those it may
+        // use but nobody configured, with the defaults.
+        std::vector<ListedBucket> listed;
+        for (const node::BucketReply& bucket : list->buckets) {
+          if (!user || AccessControl::Allows(*user, Access::kRead, bucket.bucket)) {
+            listed.push_back({bucket.bucket, bucket.props, true});
+          }
+        }
+        if (user && user->role != Role::kAdmin) {
+          for (const std::string& allowed : user->buckets) {
+            const bool present = std::any_of(listed.begin(), listed.end(),
+                                             [&](const auto& b) { return b.bucket == allowed; });
+            if (!present) listed.push_back({allowed, list->defaults, false});
+          }
+          std::sort(listed.begin(), listed.end(),
+                    [](const auto& a, const auto& b) { return a.bucket < b.bucket; });
+        }
+        Finish(op, start_ns, JsonResponse(200, BucketListJson(listed, list->defaults)), respond);
+      });
 }
 
 }  // namespace meridian::api

@@ -71,9 +71,13 @@ class HttpHandler {
                     HttpRequest& request, std::int64_t start_ns, Respond respond);
   void HandleBucket(std::string_view bucket, std::string_view query, HttpRequest& request,
                     std::int64_t start_ns, Respond respond);
+  // GET /v1/buckets: the configured buckets `user` may read (every one without access control).
+  void HandleBucketList(std::optional<User> user, std::string_view query,
+                        const HttpRequest& request, std::int64_t start_ns, Respond respond);
 
-  // Null when the request may go on; else the 401/403 to answer with.
-  std::optional<HttpResponse> Authorize(const HttpRequest& request, std::string_view path) const;
+  // The 401/403 refusal, or nullopt with `user` set to who sent the request.
+  std::optional<HttpResponse> Authorize(const HttpRequest& request, std::string_view path,
+                                        std::optional<User>& user) const;
 
   std::shared_ptr<const AccessControl> access_;
   bool metrics_require_auth_ = false;

@@ -85,21 +85,39 @@ std::string ReadOnlyHealthJson(std::string_view error, std::string_view reason) 
   return Dump(body);
 }
 
+namespace {
+nlohmann::json PropsObject(const BucketProps& props) {
+  return {{"consistency", std::string(ConsistencyName(props.consistency))},
+          {"conflict_policy", std::string(ConflictPolicyName(props.conflict_policy))},
+          {"n", props.n},
+          {"r", QuorumJson(props.r)},
+          {"w", QuorumJson(props.w)},
+          {"pr", QuorumJson(props.pr)},
+          {"pw", QuorumJson(props.pw)},
+          {"dw", QuorumJson(props.dw)},
+          {"sloppy_quorum", props.sloppy_quorum}};
+}
+
+nlohmann::json BucketObject(std::string_view bucket, const BucketProps& props) {
+  return {{"bucket", std::string(bucket)},
+          {"props", PropsObject(props)},
+          // True while a change of consistency or n checks the members (docs/api.md).
+          {"sealed", props.sealed}};
+}
+}  // namespace
+
 std::string BucketPropsJson(std::string_view bucket, const BucketProps& props) {
-  nlohmann::json body = {
-      {"bucket", std::string(bucket)},
-      {"props",
-       {{"consistency", std::string(ConsistencyName(props.consistency))},
-        {"conflict_policy", std::string(ConflictPolicyName(props.conflict_policy))},
-        {"n", props.n},
-        {"r", QuorumJson(props.r)},
-        {"w", QuorumJson(props.w)},
-        {"pr", QuorumJson(props.pr)},
-        {"pw", QuorumJson(props.pw)},
-        {"dw", QuorumJson(props.dw)},
-        {"sloppy_quorum", props.sloppy_quorum}}},
-      // True while a change of consistency or n checks the members (docs/api.md).
-      {"sealed", props.sealed}};
+  return Dump(BucketObject(bucket, props));
+}
+
+std::string BucketListJson(const std::vector<ListedBucket>& buckets, const BucketProps& defaults) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const ListedBucket& listed : buckets) {
+    nlohmann::json entry = BucketObject(listed.bucket, listed.props);
+    entry["configured"] = listed.configured;
+    list.push_back(std::move(entry));
+  }
+  nlohmann::json body = {{"buckets", std::move(list)}, {"defaults", PropsObject(defaults)}};
   return Dump(body);
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bucket_props.h"
 #include "core/status.h"
@@ -21,6 +22,18 @@ std::string ReadOnlyHealthJson(std::string_view error, std::string_view reason);
 //  "pw": 0, "r": "quorum", "sloppy_quorum": true, "w": "quorum"}}: quorum values are JSON
 // numbers when numeric and strings ("one", "quorum", "all") when symbolic.
 std::string BucketPropsJson(std::string_view bucket, const BucketProps& props);
+
+// One entry of GET /v1/buckets; `configured` is false for a bucket listed with the defaults
+// because the user may use it, though no properties were ever set for it.
+struct ListedBucket {
+  std::string bucket;
+  BucketProps props;
+  bool configured = true;
+};
+// GET /v1/buckets: {"buckets": [{"bucket": ..., "props": {...}, "sealed": bool, "configured":
+// bool}...], "defaults": {...}} with the entries in the order given and props as in
+// BucketPropsJson.
+std::string BucketListJson(const std::vector<ListedBucket>& buckets, const BucketProps& defaults);
 
 // Parses the body of PUT /v1/buckets/{bucket}: a JSON object whose members are properties
 // to change. InvalidArgument (naming the problem) for bad JSON, a non-object, an unknown

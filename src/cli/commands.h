@@ -18,6 +18,8 @@ void AddClusterCommands(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);  // bench_command.cc: load generator
 void AddCertCommand(CLI::App& app, int& exit_code);   // cert_command.cc: CA, node, client certs
 void AddUserCommand(CLI::App& app, int& exit_code);   // user_command.cc: users file
+// bucket_commands.cc: bucket list, get, set
+void AddBucketCommands(CLI::App& app, int& exit_code);
 // backup_commands.cc: backup (one node or the cluster), restore (offline)
 void AddBackupCommands(CLI::App& app, int& exit_code);
 // lincheck_command.cc: linearizability check of a history file

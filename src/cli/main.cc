@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   meridian::cli::AddSimCommand(app, exit_code);
   meridian::cli::AddDevCommand(app, exit_code);
   meridian::cli::AddClusterCommands(app, exit_code);
+  meridian::cli::AddBucketCommands(app, exit_code);
   meridian::cli::AddBenchCommand(app, exit_code);
   meridian::cli::AddCertCommand(app, exit_code);
   meridian::cli::AddUserCommand(app, exit_code);

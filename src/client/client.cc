@@ -177,6 +177,17 @@ Result<BucketProps> Client::SetBucketProps(std::string_view bucket,
   return internal::ParseBucketPropsBody(response->body);
 }
 
+Result<std::vector<BucketListing>> Client::ListBuckets() {
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/v1/buckets";
+  request.idempotent = true;
+  auto response = impl_->Send(request);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseBucketListBody(response->body);
+}
+
 Result<void> Client::Health() {
   HttpRequest request;
   request.method = "GET";

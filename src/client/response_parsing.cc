@@ -269,6 +269,33 @@ Result<BucketProps> ParseBucketPropsBody(std::string_view body_text) {
   return result;
 }
 
+Result<std::vector<BucketListing>> ParseBucketListBody(std::string_view body_text) {
+  const auto body = nlohmann::json::parse(body_text, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return ProtocolError("the bucket list is not a JSON object", 200);
+  const auto buckets = body.find("buckets");
+  if (buckets == body.end() || !buckets->is_array()) {
+    return ProtocolError("the bucket list has no buckets array", 200);
+  }
+  std::vector<BucketListing> result;
+  for (const auto& entry : *buckets) {
+    if (!entry.is_object()) return ProtocolError("a bucket list entry is not an object", 200);
+    const auto name = entry.find("bucket");
+    const auto sealed = entry.find("sealed");
+    const auto configured = entry.find("configured");
+    if (name == entry.end() || !name->is_string() || sealed == entry.end() ||
+        !sealed->is_boolean() || configured == entry.end() || !configured->is_boolean()) {
+      return ProtocolError(
+          "a bucket list entry lacks a string bucket or a boolean sealed or configured", 200);
+    }
+    auto props =
+        ParseBucketPropsBody(entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!props.ok()) return props.error();
+    result.push_back({name->get<std::string>(), std::move(*props), sealed->get<bool>(),
+                      configured->get<bool>()});
+  }
+  return result;
+}
+
 std::string BucketPropsUpdateBody(const BucketPropsUpdate& update) {
   nlohmann::json body = nlohmann::json::object();
   if (update.consistency) body["consistency"] = *update.consistency;

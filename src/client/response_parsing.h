@@ -35,6 +35,10 @@ Result<GetResult> ParseGetResponse(const HttpResponse& response);
 // kProtocolError.
 Result<BucketProps> ParseBucketPropsBody(std::string_view body);
 
+// The body of GET /v1/buckets: {"buckets": [{"bucket", "props", "sealed", "configured"}...]};
+// each entry's props as in ParseBucketPropsBody. A missing or wrong field is kProtocolError.
+Result<std::vector<BucketListing>> ParseBucketListBody(std::string_view body);
+
 // The JSON body of PUT /v1/buckets/{bucket} for `update`: numeric quorum text as a JSON
 // number, symbols as strings. Requires every quorum setting to be IsQuorumText.
 std::string BucketPropsUpdateBody(const BucketPropsUpdate& update);

@@ -68,6 +68,10 @@ struct SetBucketRequest {
   std::string bucket;
   BucketPropsPatch patch;
 };
+// Every bucket whose properties were set (the cluster state's records), in name order. A
+// bucket used only with the defaults has no record and is not listed: keys are stored by
+// partition first, so finding every bucket that holds data would scan every key.
+struct ListBucketsRequest {};
 
 // Cluster administration (docs/api.md "Cluster"). Every node accepts them; changes are
 // gossiped, and only the claimant turns membership changes into ownership changes.
@@ -110,9 +114,9 @@ struct ClusterLocalRequest {
 
 using ClientRequest =
     std::variant<GetRequest, PutRequest, DeleteRequest, GetBucketRequest, SetBucketRequest,
-                 ClusterStatusRequest, ClusterRingRequest, ClusterJoinRequest, ClusterLeaveRequest,
-                 ClusterRemoveRequest, ClusterSetWeightRequest, ClusterLocateRequest,
-                 ClusterLocalRequest>;
+                 ListBucketsRequest, ClusterStatusRequest, ClusterRingRequest, ClusterJoinRequest,
+                 ClusterLeaveRequest, ClusterRemoveRequest, ClusterSetWeightRequest,
+                 ClusterLocateRequest, ClusterLocalRequest>;
 
 struct SiblingValue {
   std::string value;
@@ -141,6 +145,10 @@ struct WriteReply {
 struct BucketReply {
   std::string bucket;
   BucketProps props;
+};
+struct BucketListReply {
+  std::vector<BucketReply> buckets;  // in name order
+  BucketProps defaults;              // the properties of a bucket without a record
 };
 
 // One member as this node sees it: the gossiped record plus this node's local opinion of
@@ -209,8 +217,9 @@ struct LocalCopyReply {
   std::optional<Hint> hint;  // the hint record this node keeps for the key, if any
 };
 
-using ReplyBody = std::variant<GetReply, WriteReply, BucketReply, ClusterStatusReply, RingReply,
-                               AdminReply, LocateReply, LocalCopyReply>;
+using ReplyBody =
+    std::variant<GetReply, WriteReply, BucketReply, BucketListReply, ClusterStatusReply, RingReply,
+                 AdminReply, LocateReply, LocalCopyReply>;
 
 struct ClientReply {
   RequestId id = 0;

@@ -26,7 +26,8 @@ constexpr bool kIsObjectRequest = std::is_same_v<T, GetRequest> || std::is_same_
                                   std::is_same_v<T, DeleteRequest>;
 template <typename T>
 constexpr bool kIsBucketRequest =
-    std::is_same_v<T, GetBucketRequest> || std::is_same_v<T, SetBucketRequest>;
+    std::is_same_v<T, GetBucketRequest> || std::is_same_v<T, SetBucketRequest> ||
+    std::is_same_v<T, ListBucketsRequest>;
 
 Env WithEngine(Env env, storage::Engine* engine) {
   env.engine = engine;

@@ -76,6 +76,13 @@ std::optional<Result<ReplyBody>> Node::HandleBucket(RequestId id, const ClientRe
     if (Status valid = ValidateBucketName(get->bucket); !valid.ok()) return valid;
     return ReplyBody(BucketReply{get->bucket, BucketPropsOf(get->bucket)});
   }
+  if (std::holds_alternative<ListBucketsRequest>(request)) {
+    BucketListReply list;
+    for (const auto& [bucket, record] : membership_->state().bucket_props()) {
+      list.buckets.push_back(BucketReply{bucket, record.props});
+    }
+    return ReplyBody(std::move(list));
+  }
   const auto& set = std::get<SetBucketRequest>(request);
   if (Status valid = ValidateBucketName(set.bucket); !valid.ok()) return valid;
   if (bucket_changes_.count(set.bucket) != 0) {

@@ -392,6 +392,34 @@ TEST_F(HttpHandlerTest, BucketEndpointsRoundTripProps) {
   EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(service_.requests.at(1)));
 }
 
+TEST_F(HttpHandlerTest, BucketListNamesEveryConfiguredBucketAndTheDefaults) {
+  BucketProps lww;
+  lww.conflict_policy = ConflictPolicy::kLastWriteWins;
+  service_.next_reply.body =
+      node::BucketListReply{{{"a", lww}, {"b", BucketProps{}}}, BucketProps{}};
+  HttpResponse response = Call("GET", "/v1/buckets");
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.content_type, "application/json");
+  const std::string defaults =
+      R"({"conflict_policy":"siblings","consistency":"eventual","dw":0,"n":3,"pr":0,"pw":0,)"
+      R"("r":"quorum","sloppy_quorum":true,"w":"quorum"})";
+  EXPECT_EQ(response.body,
+            R"({"buckets":[{"bucket":"a","configured":true,"props":{"conflict_policy":"lww",)"
+            R"("consistency":"eventual","dw":0,"n":3,"pr":0,"pw":0,"r":"quorum",)"
+            R"("sloppy_quorum":true,"w":"quorum"},"sealed":false},)"
+            R"({"bucket":"b","configured":true,"props":)" +
+                defaults + R"(,"sealed":false}],"defaults":)" + defaults + "}");
+  ASSERT_EQ(service_.requests.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<node::ListBucketsRequest>(service_.requests[0]));
+
+  EXPECT_EQ(Call("PUT", "/v1/buckets").status, 405u);
+  HttpResponse query = Call("GET", "/v1/buckets?limit=3");
+  EXPECT_EQ(query.status, 400u);
+  EXPECT_EQ(ErrorOf(query), "invalid_parameter");
+  EXPECT_EQ(Call("GET", "/v1/buckets/").status, 400u);  // an empty bucket name
+  EXPECT_EQ(service_.requests.size(), 1u);
+}
+
 TEST_F(HttpHandlerTest, BadBucketPropertiesNameTheProperty) {
   struct Case {
     const char* body;
@@ -548,6 +576,41 @@ TEST_F(HttpHandlerAuthTest, StrangersAndForbiddenRequestsNeverReachTheService) {
   EXPECT_EQ(service_.requests.size(), 1u);
   handler_.SetAccessControl(nullptr, false);  // off again: open
   EXPECT_EQ(As("", "GET", "/v1/kv/private/k").status, 404u);
+}
+
+// A user sees only the buckets it may read; one limited to named buckets also sees those it
+// may use that nobody configured, with the defaults. An admin sees every configured bucket.
+TEST_F(HttpHandlerAuthTest, TheBucketListShowsOnlyWhatTheUserMayRead) {
+  BucketProps lww;
+  lww.conflict_policy = ConflictPolicy::kLastWriteWins;
+  service_.next_reply.body =
+      node::BucketListReply{{{"private", lww}, {"zeta", lww}}, BucketProps{}};
+  EXPECT_EQ(As("", "GET", "/v1/buckets").status, 401u);
+  EXPECT_TRUE(service_.requests.empty());
+
+  HttpResponse admin = As("admin-token", "GET", "/v1/buckets");
+  EXPECT_EQ(admin.status, 200u);
+  EXPECT_NE(admin.body.find(R"("bucket":"private")"), std::string::npos) << admin.body;
+  EXPECT_NE(admin.body.find(R"("bucket":"zeta")"), std::string::npos) << admin.body;
+  EXPECT_EQ(admin.body.find(R"("bucket":"pub")"), std::string::npos) << admin.body;
+
+  HttpResponse viewer = As("viewer-token", "GET", "/v1/buckets");
+  EXPECT_EQ(viewer.status, 200u);
+  EXPECT_EQ(viewer.body.find("private"), std::string::npos) << viewer.body;
+  EXPECT_EQ(viewer.body.find("zeta"), std::string::npos) << viewer.body;
+  EXPECT_NE(viewer.body.find(R"({"bucket":"pub","configured":false,"props":{"conflict_policy":)"
+                             R"("siblings")"),
+            std::string::npos)
+      << viewer.body;
+
+  // Configured and allowed: listed with its own properties.
+  service_.next_reply.body = node::BucketListReply{{{"pub", lww}}, BucketProps{}};
+  viewer = As("viewer-token", "GET", "/v1/buckets");
+  EXPECT_NE(viewer.body.find(R"({"bucket":"pub","configured":true,"props":{"conflict_policy":)"
+                             R"("lww")"),
+            std::string::npos)
+      << viewer.body;
+  EXPECT_EQ(service_.requests.size(), 3u);
 }
 
 }  // namespace

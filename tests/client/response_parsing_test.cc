@@ -103,6 +103,35 @@ TEST(ErrorFromResponseTest, NonJsonBodyStillGivesAMessage) {
   EXPECT_NE(error.message.find("502"), std::string::npos);
 }
 
+TEST(BucketListTest, ParsesEntriesInOrderAndRejectsMissingFields) {
+  auto list = ParseBucketListBody(
+      R"({"buckets":[{"bucket":"a","configured":true,"props":{"conflict_policy":"lww","dw":1},)"
+      R"("sealed":false},{"bucket":"b","configured":false,"props":{"conflict_policy":)"
+      R"("siblings","dw":0},"sealed":true}],"defaults":{"conflict_policy":"siblings","dw":0}})");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].bucket, "a");
+  EXPECT_EQ((*list)[0].props.conflict_policy, "lww");
+  EXPECT_EQ((*list)[0].props.dw, "1");
+  EXPECT_TRUE((*list)[0].configured);
+  EXPECT_FALSE((*list)[0].sealed);
+  EXPECT_EQ((*list)[1].bucket, "b");
+  EXPECT_FALSE((*list)[1].configured);
+  EXPECT_TRUE((*list)[1].sealed);
+  auto empty = ParseBucketListBody(R"({"buckets":[],"defaults":{}})");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  for (const char* bad :
+       {"[]", R"({"buckets":{}})", R"({"buckets":[1]})",
+        R"({"buckets":[{"bucket":"a","sealed":false,"props":{"conflict_policy":"lww","dw":1}}]})",
+        R"({"buckets":[{"bucket":1,"configured":true,"sealed":false,"props":{}}]})",
+        R"({"buckets":[{"bucket":"a","configured":true,"sealed":false,"props":{"dw":1}}]})"}) {
+    auto rejected = ParseBucketListBody(bad);
+    ASSERT_FALSE(rejected.ok()) << bad;
+    EXPECT_EQ(rejected.error().code, ErrorCode::kProtocolError) << bad;
+  }
+}
+
 TEST(BucketPropsTest, ParsesAndRejects) {
   auto props = ParseBucketPropsBody(
       R"({"bucket":"b","props":{"conflict_policy":"lww","dw":1,"n":5,"pr":0,"pw":"all",)"

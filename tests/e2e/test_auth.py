@@ -106,6 +106,47 @@ def test_roles_and_buckets_decide_with_403(secured):
         == "lww"
 
 
+def test_the_bucket_list_holds_what_each_user_may_read(secured):
+    """GET /v1/buckets and `meridian bucket list|get|set` as three users of a real node."""
+    server, _, tokens = secured
+    reader, writer, admin = tokens["reader"], tokens["writer"], tokens["admin"]
+    url = server.http_url
+
+    def cli(token, *args):
+        return subprocess.run([meridian_bin(), "bucket", *args, "--url", url, "--token", token],
+                              capture_output=True, text=True, timeout=30)
+
+    assert_error(call(server, "GET", "/v1/buckets"), 401, "unauthenticated")
+    assert call(server, "GET", "/v1/buckets", admin).json()["buckets"] == []
+    made = cli(admin, "set", "private", "--conflict-policy", "lww", "--n", "1")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.split("\n")[1].split()[:4] == ["private", "eventual", "lww", "1"]
+    refused = cli(writer, "set", "other", "--n", "1")
+    assert refused.returncode == 1 and "may not administer" in refused.stderr, refused.stderr
+    assert cli(admin, "set", "other").returncode == 2  # nothing to change: a usage error
+
+    def names(token):
+        return [(entry["bucket"], entry["configured"])
+                for entry in call(server, "GET", "/v1/buckets", token).json()["buckets"]]
+
+    assert names(admin) == [("private", True)]
+    assert names(writer) == [("private", True)]  # every bucket: no list of its own
+    assert names(reader) == [("pub", False)]  # limited to pub, which has the defaults
+    listed = json.loads(cli(admin, "list", "--json").stdout)
+    assert [entry["bucket"] for entry in listed] == ["private"]
+    assert listed[0]["props"]["conflict_policy"] == "lww" and listed[0]["props"]["n"] == 1
+    table = cli(reader, "list")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.split("\n")[0].split()[0] == "BUCKET"
+    assert table.stdout.split("\n")[1].split()[0] == "pub"
+    assert table.stdout.split("\n")[1].split()[-1] == "defaults"
+    assert "private" not in table.stdout
+    shown = json.loads(cli(writer, "get", "private", "--json").stdout)
+    assert shown["conflict_policy"] == "lww"
+    missing = cli(admin, "get")
+    assert missing.returncode == 2 and "missing BUCKET" in missing.stderr
+
+
 def test_the_cli_takes_the_token_from_the_environment(secured):
     server, _, tokens = secured
     url = server.http_url

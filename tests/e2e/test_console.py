@@ -261,6 +261,35 @@ def test_an_admin_edits_a_bucket(cluster, browser):
     screenshot(browser, "buckets", browser.find_element(By.ID, "buckets-section"))
 
 
+def test_the_bucket_table_lists_the_configured_buckets(cluster, browser):
+    """Buckets configured elsewhere (through node2) appear without being opened in this tab,
+    with the properties GET /v1/buckets answers; "default" (never configured) has the
+    defaults."""
+    cluster, tokens = cluster
+    node1, node2 = cluster["node1"], cluster["node2"]
+    made = node2.session.put(node2.http_url + "/v1/buckets/console-listed",
+                             json={"conflict_policy": "lww", "n": 2}, timeout=10)
+    assert made.status_code == 200, made.text
+    poll(lambda: (any(entry["bucket"] == "console-listed"
+                      for entry in node1.get_json("/v1/buckets")["buckets"]), "not gossiped"),
+         WAIT_S, "node1 lists the bucket configured through node2")
+    listed = node1.get_json("/v1/buckets")
+    assert all(entry["configured"] for entry in listed["buckets"])
+    sign_in(browser, node1, tokens["reader"])
+    row = "#buckets tr[data-bucket='console-listed']"
+    wait(browser).until(lambda d: count(d, row) == 1)
+    assert text_of(browser, row + " td.prop-conflict_policy") == "lww"
+    assert text_of(browser, row + " td.prop-n") == "2"
+    assert text_of(browser, row + " td.configured") == "yes"
+    assert text_of(browser, "#buckets tr[data-bucket='default'] td.configured") == "defaults"
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#buckets tbody tr')].map((r) => r.dataset.bucket);")
+    names = [entry["bucket"] for entry in listed["buckets"]]
+    assert shown[:len(names)] == names  # the list first, in the API's order
+    assert text_of(browser, "#buckets-count") == "%d configured bucket%s" % (
+        len(names), "" if len(names) == 1 else "s")
+
+
 def test_a_readonly_users_edit_is_refused_with_403(cluster, browser):
     cluster, tokens = cluster
     node = cluster["node1"]

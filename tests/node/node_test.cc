@@ -202,6 +202,23 @@ TEST_F(NodeTest, UnconfiguredBucketHasDefaults) {
   EXPECT_EQ(bucket.props, BucketProps{});
 }
 
+TEST_F(NodeTest, ListBucketsNamesTheConfiguredBucketsInNameOrder) {
+  auto list = [&] { return std::get<BucketListReply>(Call(ListBucketsRequest{}).body); };
+  EXPECT_TRUE(list().buckets.empty());
+  EXPECT_EQ(list().defaults, BucketProps{});
+  Put("k", "v");  // data in bucket "b" alone does not configure it
+  EXPECT_TRUE(list().buckets.empty());
+  const BucketProps zeta =
+      SetBucket("zeta", BucketPropsPatch{.conflict_policy = ConflictPolicy::kLastWriteWins});
+  const BucketProps alpha = SetBucket("alpha", BucketPropsPatch{.dw = QuorumValue::Number(1)});
+  const BucketListReply reply = list();
+  ASSERT_EQ(reply.buckets.size(), 2u);
+  EXPECT_EQ(reply.buckets[0].bucket, "alpha");
+  EXPECT_EQ(reply.buckets[0].props, alpha);
+  EXPECT_EQ(reply.buckets[1].bucket, "zeta");
+  EXPECT_EQ(reply.buckets[1].props, zeta);
+}
+
 TEST_F(NodeTest, OverwriteWithoutContextSupersedesEverySibling) {
   Put("k", "v1");
   Put("k", "v2");  // blind: a sibling

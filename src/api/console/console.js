@@ -559,34 +559,52 @@ function chart(value) {
 
 // --- buckets --------------------------------------------------------------------------------
 
+// The cluster's configured buckets (GET /v1/buckets: those this user may read), then any
+// other bucket this tab opened, which has the defaults.
 async function refreshBuckets() {
-  const rows = [];
-  for (const bucket of state.buckets) {
+  let listed = [];
+  let defaults = null;
+  let failure = null;
+  try {
+    const body = await getJson("/v1/buckets");
+    listed = body.buckets;
+    defaults = body.defaults;
+  } catch (error) {
+    failure = error;
+  }
+  const names = new Set(listed.map((entry) => entry.bucket));
+  const opened = state.buckets.filter((bucket) => !names.has(bucket));
+  const entries = listed.concat(opened.map((bucket) => (
+    defaults ? {bucket, props: defaults, sealed: false, configured: false} : {bucket, error: failure}
+  )));
+  const rows = entries.map((entry) => {
     const row = element("tr");
-    row.dataset.bucket = bucket;
-    const name = element("a", bucket);
+    row.dataset.bucket = entry.bucket;
+    const name = element("a", entry.bucket);
     name.href = "#bucket-form";
     name.addEventListener("click", (event) => {
       event.preventDefault();
-      openBucket(bucket);
+      openBucket(entry.bucket);
     });
     row.appendChild(element("td")).appendChild(name);
-    try {
-      const body = await getJson("/v1/buckets/" + encodeURIComponent(bucket));
-      const props = body.props;
-      for (const property of ["consistency", "conflict_policy", "n", ...QUORUM_PROPERTIES,
-        "sloppy_quorum"]) {
-        cell(row, props[property]).classList.add("prop-" + property);
-      }
-      cell(row, body.sealed ? "sealed" : "no");
-    } catch (error) {
-      const td = cell(row, error.message);
-      td.colSpan = 10;
+    if (entry.error) {
+      const td = cell(row, entry.error.message);
+      td.colSpan = 11;
       td.classList.add("error");
+      return row;
     }
-    rows.push(row);
-  }
+    for (const property of ["consistency", "conflict_policy", "n", ...QUORUM_PROPERTIES,
+      "sloppy_quorum"]) {
+      cell(row, entry.props[property]).classList.add("prop-" + property);
+    }
+    cell(row, entry.sealed ? "sealed" : "no");
+    cell(row, entry.configured ? "yes" : "defaults").classList.add("configured");
+    return row;
+  });
   $("buckets").tBodies[0].replaceChildren(...rows);
+  $("buckets-count").textContent = failure
+    ? "the list failed: " + failure.message
+    : listed.length + " configured bucket" + (listed.length === 1 ? "" : "s");
 }
 
 async function openBucket(bucket) {

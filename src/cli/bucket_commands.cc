@@ -1,0 +1,246 @@
+// `meridian bucket list|get|set`: bucket properties from the command line (docs/api.md
+// "Buckets"), built on the public client library only. Exit codes as for get/put/delete: 0
+// success, 1 request/server error, 2 usage error; every failure prints one line to stderr.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "cli/client_connection.h"
+#include "cli/commands.h"
+#include "meridian/client.h"
+
+namespace meridian::cli {
+namespace {
+
+namespace mc = meridian::client;
+
+struct BucketArguments {
+  ConnectionFlags connection;
+  bool json = false;
+  std::string bucket;
+  CLI::Option* bucket_option = nullptr;
+  // set: each given flag is one property to change.
+  std::optional<std::string> consistency;
+  std::optional<std::string> conflict_policy;
+  std::optional<std::string> n;
+  std::optional<std::string> r;
+  std::optional<std::string> w;
+  std::optional<std::string> pr;
+  std::optional<std::string> pw;
+  std::optional<std::string> dw;
+  std::optional<std::string> sloppy_quorum;
+};
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+// Rows of cells printed with left-aligned columns two spaces apart.
+std::string Table(std::vector<std::vector<std::string>> rows) {
+  std::vector<std::size_t> widths;
+  for (auto& row : rows) {
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      row[column] = Printable(row[column]);
+      if (widths.size() <= column) widths.push_back(0);
+      widths[column] = std::max(widths[column], row[column].size());
+    }
+  }
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      line += row[column];
+      if (column + 1 < row.size()) line.append(widths[column] - row[column].size() + 2, ' ');
+    }
+    line.erase(line.find_last_not_of(' ') + 1);  // an empty last cell leaves no blanks
+    text += line + "\n";
+  }
+  return text;
+}
+
+const std::vector<std::string> kHeader = {"BUCKET", "CONSISTENCY", "CONFLICT", "N",  "R",
+                                          "W",      "PR",          "PW",       "DW", "SLOPPY"};
+
+std::vector<std::string> Row(const std::string& bucket, const mc::BucketProps& props) {
+  return {bucket,
+          props.consistency,
+          props.conflict_policy,
+          std::to_string(props.n),
+          props.r,
+          props.w,
+          props.pr,
+          props.pw,
+          props.dw,
+          props.sloppy_quorum ? "true" : "false"};
+}
+
+std::optional<Failure> RunList(mc::Client& client, const BucketArguments& arguments) {
+  auto buckets = client.ListBuckets();
+  if (!buckets.ok()) return RequestFailed(buckets.error());
+  if (arguments.json) {
+    // Bucket names are [A-Za-z0-9_.-] (server-validated), so they need no JSON escaping.
+    std::string text = "[";
+    for (const mc::BucketListing& listing : *buckets) {
+      if (text.size() > 1) text += ",";
+      text += std::string(R"({"bucket":")") + listing.bucket + R"(","configured":)" +
+              (listing.configured ? "true" : "false") + R"(,"sealed":)" +
+              (listing.sealed ? "true" : "false") + R"(,"props":)" + listing.props.json + "}";
+    }
+    Print(text + "]\n");
+    return std::nullopt;
+  }
+  std::vector<std::vector<std::string>> rows = {kHeader};
+  rows.front().push_back("NOTE");
+  for (const mc::BucketListing& listing : *buckets) {
+    std::vector<std::string> row = Row(listing.bucket, listing.props);
+    row.push_back(listing.sealed ? "sealed" : listing.configured ? "" : "defaults");
+    rows.push_back(std::move(row));
+  }
+  Print(Table(std::move(rows)));
+  if (buckets->empty()) Print("(no bucket has been configured; every bucket has the defaults)\n");
+  return std::nullopt;
+}
+
+std::optional<Failure> PrintProps(const std::string& bucket, const mc::BucketProps& props,
+                                  bool json) {
+  if (json) {
+    Print(props.json + "\n");
+  } else {
+    Print(Table({kHeader, Row(bucket, props)}));
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> RunGet(mc::Client& client, const BucketArguments& arguments) {
+  auto props = client.GetBucketProps(arguments.bucket);
+  if (!props.ok()) return RequestFailed(props.error());
+  return PrintProps(arguments.bucket, *props, arguments.json);
+}
+
+std::optional<Failure> RunSet(mc::Client& client, const BucketArguments& arguments) {
+  mc::BucketPropsUpdate update;
+  update.consistency = arguments.consistency;
+  update.conflict_policy = arguments.conflict_policy;
+  if (arguments.n) {
+    std::optional<std::uint32_t> n = ParseUnsigned(*arguments.n);
+    if (!n)
+      return Failure{kExitUsage,
+                     "--n must be a whole number, not '" + Printable(*arguments.n) + "'"};
+    update.n = *n;
+  }
+  update.r = arguments.r;
+  update.w = arguments.w;
+  update.pr = arguments.pr;
+  update.pw = arguments.pw;
+  update.dw = arguments.dw;
+  if (arguments.sloppy_quorum) {
+    if (*arguments.sloppy_quorum != "true" && *arguments.sloppy_quorum != "false") {
+      return Failure{kExitUsage, "--sloppy-quorum must be true or false, not '" +
+                                     Printable(*arguments.sloppy_quorum) + "'"};
+    }
+    update.sloppy_quorum = *arguments.sloppy_quorum == "true";
+  }
+  const bool nothing = !update.consistency && !update.conflict_policy && !update.n && !update.r &&
+                       !update.w && !update.pr && !update.pw && !update.dw && !update.sloppy_quorum;
+  if (nothing) {
+    return Failure{kExitUsage,
+                   "nothing to change: give at least one of --consistency, --conflict-policy, "
+                   "--n, --r, --w, --pr, --pw, --dw, --sloppy-quorum"};
+  }
+  auto props = client.SetBucketProps(arguments.bucket, update);
+  if (!props.ok()) return RequestFailed(props.error());
+  return PrintProps(arguments.bucket, *props, arguments.json);
+}
+
+using Runner = std::optional<Failure> (*)(mc::Client&, const BucketArguments&);
+
+CLI::App& AddCommand(CLI::App& bucket, const std::string& name, const std::string& description,
+                     bool takes_bucket, Runner run, std::shared_ptr<BucketArguments> arguments,
+                     int& exit_code) {
+  CLI::App* command = bucket.add_subcommand(name, description);
+  AddConnectionFlags(*command, arguments->connection);
+  command->allow_extras();
+  if (takes_bucket) {
+    arguments->bucket_option = command->add_option("bucket", arguments->bucket, "Bucket name");
+  }
+  command->add_flag("--json", arguments->json,
+                    name == "list" ? "Print a JSON array of {bucket, configured, sealed, props}"
+                                   : "Print the props JSON the server answered");
+  command->footer("Exit codes: 0 success, 1 request failed, 2 usage error.");
+  command->callback([command, arguments, takes_bucket, run, &exit_code] {
+    std::optional<Failure> failure;
+    const auto extras = command->remaining();
+    if (!extras.empty()) {
+      failure = Failure{kExitUsage, "unexpected argument '" + Printable(extras.front()) + "'"};
+    } else if (takes_bucket && arguments->bucket_option->count() == 0) {
+      failure = Failure{kExitUsage, "missing BUCKET"};
+    }
+    if (!failure) {
+      auto client = Connect(arguments->connection);
+      if (auto* connect_failure = std::get_if<Failure>(&client)) {
+        failure = *connect_failure;
+      } else {
+        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
+      }
+    }
+    if (failure) {
+      const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
+      std::fprintf(stderr, "meridian bucket %s: %s%s\n", command->get_name().c_str(),
+                   failure->message.c_str(), hint.c_str());
+      exit_code = failure->exit_code;
+    } else {
+      exit_code = 0;
+    }
+  });
+  return *command;
+}
+
+}  // namespace
+
+void AddBucketCommands(CLI::App& app, int& exit_code) {
+  CLI::App* bucket = app.add_subcommand("bucket", "Bucket properties (list, get, set)");
+  bucket->allow_extras();
+  AddCommand(*bucket, "list",
+             "List the configured buckets you may read, with their properties (buckets never "
+             "configured have the defaults and are not listed)",
+             false, RunList, std::make_shared<BucketArguments>(), exit_code);
+  AddCommand(*bucket, "get", "Show BUCKET's properties", true, RunGet,
+             std::make_shared<BucketArguments>(), exit_code);
+  auto set_arguments = std::make_shared<BucketArguments>();
+  CLI::App& set = AddCommand(*bucket, "set",
+                             "Change BUCKET's properties (admins); prints them after the change",
+                             true, RunSet, set_arguments, exit_code);
+  set.add_option("--consistency", set_arguments->consistency,
+                 "eventual or strong (only while the bucket holds no data)");
+  set.add_option("--conflict-policy", set_arguments->conflict_policy, "siblings or lww");
+  set.add_option("--n", set_arguments->n, "Replicas of every key");
+  const std::pair<const char*, std::optional<std::string>*> quorums[] = {
+      {"--r", &set_arguments->r},
+      {"--w", &set_arguments->w},
+      {"--pr", &set_arguments->pr},
+      {"--pw", &set_arguments->pw},
+      {"--dw", &set_arguments->dw}};
+  for (const auto& [flag, field] : quorums) {
+    set.add_option(flag, *field, "one, quorum, all or a number");
+  }
+  set.add_option("--sloppy-quorum", set_arguments->sloppy_quorum, "true or false");
+  bucket->callback([bucket, &exit_code] {
+    if (!bucket->get_subcommands().empty()) return;
+    const auto extras = bucket->remaining();
+    const std::string reason =
+        extras.empty() ? "missing command" : "unknown command '" + Printable(extras.front()) + "'";
+    std::fprintf(stderr, "meridian bucket: %s (list, get, set) (see --help)\n", reason.c_str());
+    exit_code = kExitUsage;
+  });
+}
+
+}  // namespace meridian::cli
