@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "core/assert.h"
 #include "core/byte_codec.h"
 #include "storage/key_encoding.h"
 #include "storage/tictac_keys.h"
@@ -54,9 +55,44 @@ Result<std::optional<std::uint64_t>> WriteObservingEngine::IndexedHash(
   return std::optional<std::uint64_t>(hash);
 }
 
+Result<std::optional<std::string>> WriteObservingEngine::Get(storage::Column column,
+                                                             std::string_view key) {
+  auto value = inner_.Get(column, key);
+  if (column != storage::Column::kObjects || !value.ok()) return value;
+  if (value->has_value() && (*value)->size() > kReadMemoValueBytesMax) {
+    if (auto kept = read_memo_.find(key); kept != read_memo_.end()) read_memo_.erase(kept);
+    return value;
+  }
+  if (read_memo_.size() >= kReadMemoMax) read_memo_.clear();
+  read_memo_.insert_or_assign(std::string(key), *value);
+  return value;
+}
+
+Result<std::optional<std::uint64_t>> WriteObservingEngine::OldHash(
+    std::uint32_t partition, std::string_view storage_key,
+    const std::map<std::string, std::optional<std::string>, std::less<>>& read_memo) {
+  auto read = read_memo.find(storage_key);
+  if (read == read_memo.end()) return IndexedHash(partition, storage_key);
+  std::optional<std::uint64_t> hash;
+  if (read->second.has_value()) {
+    auto decoded = storage::EncodedObjectVersionHash(*read->second);
+    if (!decoded.ok()) return IndexedHash(partition, storage_key);  // what the index holds
+    hash = *decoded;
+  }
+  if constexpr (kChecksRememberedHashes) {
+    // The index is written in the same batch as every object: it never disagrees with them.
+    auto indexed = IndexedHash(partition, storage_key);
+    MERIDIAN_CHECK(indexed.ok() && *indexed == hash);
+  }
+  return hash;
+}
+
 Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
                                    const storage::WriteOptions& options) {
   ++writes_;
+  // What was read before this write; the next write's reads start afresh.
+  const auto read_memo = std::move(read_memo_);
+  read_memo_.clear();
   if (refusal_.has_value()) {
     for (const storage::WriteBatch::Op& op : batch.ops) {
       const bool new_data =
@@ -91,9 +127,9 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
     if (auto seen = in_batch.find(op.key); seen != in_batch.end()) {
       change.old_hash = seen->second;
     } else {
-      auto indexed = IndexedHash(key->partition, op.key);
-      if (!indexed.ok()) return indexed.status();
-      change.old_hash = *indexed;
+      auto old_hash = OldHash(key->partition, op.key, read_memo);
+      if (!old_hash.ok()) return old_hash.status();
+      change.old_hash = *old_hash;
     }
     const std::string index_key = storage::EncodeAaeIndexKey(
         key->partition, storage::TictacSegmentOf(op.key, segment_bits_), op.key);

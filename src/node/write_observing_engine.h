@@ -7,12 +7,18 @@
 //     version hash) in step with the objects column, in the same atomic batch;
 //   * tell the observer (the partitions' tictac trees) how each object's version hash changed,
 //     once the write succeeded.
-// Reads pass through unchanged. Not thread-safe, like the engines it wraps; the referents must
-// outlive it.
+// Reads pass through unchanged, but the engine remembers the objects read since the last
+// write (a write path reads a key, then writes it): since every write passes through here,
+// they are what the engine still holds, and their version hashes are the index's entries, so
+// the write takes the old hash from them instead of reading the index again
+// (docs/design/write_path.md, option d). Debug builds check that against the index. Not
+// thread-safe, like the engines it wraps; the referents must outlive it.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "node/partition_actors.h"
@@ -38,9 +44,7 @@ class WriteObservingEngine final : public storage::Engine {
 
   void SetObserver(ObjectChangeObserver* observer) { observer_ = observer; }
 
-  Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
-    return inner_.Get(column, key);
-  }
+  Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override;
   // Corruption (nothing written) when an object put does not decode: a record every replica
   // would have to trust must at least parse. The refusal (RefuseNewData) when it puts new data.
   // Retires actors before writing: a failed write may still have deleted (conservative).
@@ -70,15 +74,36 @@ class WriteObservingEngine final : public storage::Engine {
   std::uint64_t writes() const { return writes_; }
   const std::optional<Status>& refusal() const { return refusal_; }
 
+  // Debug builds check every remembered old hash against the index (one index read each).
+#ifdef NDEBUG
+  static constexpr bool kChecksRememberedHashes = false;
+#else
+  static constexpr bool kChecksRememberedHashes = true;
+#endif
+
   // The version hash the index holds for `storage_key` (nullopt: none).
   Result<std::optional<std::uint64_t>> IndexedHash(std::uint32_t partition,
                                                    std::string_view storage_key);
-  int segment_bits() const { return segment_bits_; }
+  int segment_bits() const {
+    return segment_bits_;
+  }
 
  private:
   storage::Engine& inner_;
   PartitionActors& actors_;
   const int segment_bits_;
+  // The old version hash of an object about to be written: from `read_memo` when the key was
+  // read since the last write, else from the index.
+  Result<std::optional<std::uint64_t>> OldHash(
+      std::uint32_t partition, std::string_view storage_key,
+      const std::map<std::string, std::optional<std::string>, std::less<>>& read_memo);
+
+  // Objects read since the last Write: each key's stored record (nullopt: absent). Bounded:
+  // past kReadMemoMax keys it starts again, and larger records are not kept (a miss only
+  // costs the index read).
+  static constexpr std::size_t kReadMemoMax = 64;
+  static constexpr std::size_t kReadMemoValueBytesMax = 16 << 10;
+  std::map<std::string, std::optional<std::string>, std::less<>> read_memo_;
   ObjectChangeObserver* observer_ = nullptr;
   std::optional<Status> refusal_;
   std::uint64_t writes_ = 0;

@@ -173,6 +173,79 @@ TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges)
   EXPECT_EQ(recorder.changes.size(), 3u);
 }
 
+// A write takes a key's old version hash from the object read just before it (the write path's
+// read-before-write) instead of reading the anti-entropy index again; without such a read,
+// or after another write came between, it reads the index.
+TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheIndexRead) {
+  struct CountingEngine final : storage::Engine {
+    explicit CountingEngine(storage::Engine& inner) : inner(inner) {}
+    Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
+      if (column == storage::Column::kAntiEntropy) ++index_reads;
+      return inner.Get(column, key);
+    }
+    Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override {
+      return inner.Write(batch, options);
+    }
+    Status Scan(storage::Column column, std::string_view begin, std::string_view end,
+                const storage::ScanVisitor& visitor) override {
+      return inner.Scan(column, begin, end, visitor);
+    }
+    storage::Engine& inner;
+    int index_reads = 0;
+  };
+  struct Recorder final : ObjectChangeObserver {
+    void OnObjectChanged(std::uint32_t, std::string_view, std::optional<std::uint64_t> old_hash,
+                         std::optional<std::uint64_t>) override {
+      old_hashes.push_back(old_hash);
+    }
+    std::vector<std::optional<std::uint64_t>> old_hashes;
+  } recorder;
+  SplitMix64 random(11);
+  PartitionActors actors(kPartitions, &random);
+  storage::MemoryEngine memory;
+  CountingEngine counting(memory);
+  WriteObservingEngine engine(counting, actors, /*segment_bits=*/12);
+  engine.SetObserver(&recorder);
+  const std::string key = storage::EncodeObjectKey(3, "b", "k");
+  auto put = [&](const std::string& storage_key, const std::string& value) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kObjects, storage_key, EncodedValue(value));
+    ASSERT_TRUE(engine.Write(batch, {}).ok());
+  };
+
+  // Index reads expected: one per write not preceded by a read of its key, plus (in debug
+  // builds) the check of each remembered hash.
+  const int check = WriteObservingEngine::kChecksRememberedHashes ? 1 : 0;
+  EXPECT_FALSE(engine.Get(storage::Column::kObjects, key)->has_value());  // absent, read
+  put(key, "one");
+  EXPECT_EQ(counting.index_reads, check);
+  ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
+  put(key, "two");
+  EXPECT_EQ(counting.index_reads, 2 * check);
+  put(key, "three");  // no read since the last write: the index says what it held
+  EXPECT_EQ(counting.index_reads, 2 * check + 1);
+  ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
+  put(storage::EncodeObjectKey(3, "b", "other"), "x");  // another write came between
+  put(key, "four");
+  EXPECT_EQ(counting.index_reads, 2 * check + 3);
+  const std::string big(20 << 10, 'b');  // records this large are not remembered
+  put(key, big);
+  ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
+  put(key, "five");
+  EXPECT_EQ(counting.index_reads, 2 * check + 5);
+
+  // Either way the observer heard the true old hashes.
+  const std::vector<std::optional<std::uint64_t>> expected = {
+      std::nullopt,
+      *storage::EncodedObjectVersionHash(EncodedValue("one")),
+      *storage::EncodedObjectVersionHash(EncodedValue("two")),
+      std::nullopt,  // "other"
+      *storage::EncodedObjectVersionHash(EncodedValue("three")),
+      *storage::EncodedObjectVersionHash(EncodedValue("four")),
+      *storage::EncodedObjectVersionHash(EncodedValue(big))};
+  EXPECT_EQ(recorder.old_hashes, expected);
+}
+
 // Through a Node: the actors that minted a key's versions, read from its stored clock.
 class NodeActorsTest : public test_support::NodeFixture {
  protected:
