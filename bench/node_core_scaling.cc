@@ -21,6 +21,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -123,6 +124,29 @@ struct RunResult {
   double process_cpu_s = 0;  // every thread of the process, RocksDB's included
 };
 
+// Runs body(0..count-1) on `count` threads at once; `ops` operations each.
+RunResult TimeThreads(int count, std::uint64_t ops, const std::function<void(int)>& body) {
+  std::vector<double> cpu(count, 0);
+  const double process_before = ProcessCpuSeconds();
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < count; ++t) {
+    threads.emplace_back([&, t] {
+      const double before = ThreadCpuSeconds();
+      body(t);
+      cpu[t] = ThreadCpuSeconds() - before;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  RunResult result;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.process_cpu_s = ProcessCpuSeconds() - process_before;
+  double total = 0;
+  for (double seconds : cpu) total += seconds;
+  result.cpu_per_op_us = total / static_cast<double>(static_cast<std::uint64_t>(count) * ops) * 1e6;
+  return result;
+}
+
 RunResult RunNodes(const Options& options, int shard_count) {
   std::vector<std::unique_ptr<Shard>> shards;
   for (int s = 0; s < shard_count; ++s) {
@@ -135,24 +159,8 @@ RunResult RunNodes(const Options& options, int shard_count) {
     load.ops = options.keys;
     for (int s = 0; s < shard_count; ++s) shards[s]->Run(load, 1000 + s, true);
   }
-  std::vector<double> cpu(shard_count, 0);
-  const double process_before = ProcessCpuSeconds();
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int s = 0; s < shard_count; ++s) {
-    threads.emplace_back([&, s] {
-      const double before = ThreadCpuSeconds();
-      shards[s]->Run(options, 7 + s, put);
-      cpu[s] = ThreadCpuSeconds() - before;
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  RunResult result;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.process_cpu_s = ProcessCpuSeconds() - process_before;
-  double total = 0;
-  for (double seconds : cpu) total += seconds;
-  result.cpu_per_op_us = total / static_cast<double>(shard_count * options.ops) * 1e6;
+  const RunResult result =
+      TimeThreads(shard_count, options.ops, [&](int s) { shards[s]->Run(options, 7 + s, put); });
   for (auto& shard : shards) (void)shard->node->Close();
   return result;
 }
@@ -169,35 +177,19 @@ RunResult RunRaw(const Options& options, int thread_count) {
     engines.push_back(OpenEngine(fmt::format("{}/raw-{}", options.dir, t),
                                  options.write_buffer_bytes, /*group_commit=*/false));
   }
-  std::vector<double> cpu(thread_count, 0);
-  const double process_before = ProcessCpuSeconds();
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < thread_count; ++t) {
-    threads.emplace_back([&, t] {
-      storage::Engine& engine = *engines[shared ? 0 : t];
-      const double before = ThreadCpuSeconds();
-      std::mt19937_64 keys(7 + t);
-      const std::string value(140, 'v');  // about an encoded 100-byte object
-      for (std::uint64_t i = 0; i < options.ops; ++i) {
-        const std::string key = fmt::format("key:{:012}", keys() % options.keys);
-        storage::WriteBatch batch;
-        batch.Put(storage::Column::kObjects,
-                  storage::EncodeObjectKey(static_cast<std::uint32_t>(i % 256), "default", key),
-                  value);
-        if (!engine.Write(batch, {}).ok()) throw std::runtime_error("write");
-      }
-      cpu[t] = ThreadCpuSeconds() - before;
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  RunResult result;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.process_cpu_s = ProcessCpuSeconds() - process_before;
-  double total = 0;
-  for (double seconds : cpu) total += seconds;
-  result.cpu_per_op_us = total / static_cast<double>(thread_count * options.ops) * 1e6;
-  return result;
+  return TimeThreads(thread_count, options.ops, [&](int t) {
+    storage::Engine& engine = *engines[shared ? 0 : t];
+    std::mt19937_64 keys(7 + t);
+    const std::string value(140, 'v');  // about an encoded 100-byte object
+    for (std::uint64_t i = 0; i < options.ops; ++i) {
+      const std::string key = fmt::format("key:{:012}", keys() % options.keys);
+      storage::WriteBatch batch;
+      batch.Put(storage::Column::kObjects,
+                storage::EncodeObjectKey(static_cast<std::uint32_t>(i % 256), "default", key),
+                value);
+      if (!engine.Write(batch, {}).ok()) throw std::runtime_error("write");
+    }
+  });
 }
 
 std::vector<int> ParseList(const char* text) {

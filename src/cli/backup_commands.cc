@@ -49,14 +49,6 @@ struct RestoreArguments {
   bool force = false;
 };
 
-int Report(const std::string& command, const std::optional<Failure>& failure) {
-  if (!failure) return 0;
-  const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
-  std::fprintf(stderr, "meridian %s: %s%s\n", command.c_str(), failure->message.c_str(),
-               hint.c_str());
-  return failure->exit_code;
-}
-
 void PrintLine(const std::string& line) {
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);

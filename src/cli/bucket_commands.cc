@@ -39,34 +39,6 @@ struct BucketArguments {
   std::optional<std::string> sloppy_quorum;
 };
 
-void Print(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-}
-
-// Rows of cells printed with left-aligned columns two spaces apart.
-std::string Table(std::vector<std::vector<std::string>> rows) {
-  std::vector<std::size_t> widths;
-  for (auto& row : rows) {
-    for (std::size_t column = 0; column < row.size(); ++column) {
-      row[column] = Printable(row[column]);
-      if (widths.size() <= column) widths.push_back(0);
-      widths[column] = std::max(widths[column], row[column].size());
-    }
-  }
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t column = 0; column < row.size(); ++column) {
-      line += row[column];
-      if (column + 1 < row.size()) line.append(widths[column] - row[column].size() + 2, ' ');
-    }
-    line.erase(line.find_last_not_of(' ') + 1);  // an empty last cell leaves no blanks
-    text += line + "\n";
-  }
-  return text;
-}
-
 const std::vector<std::string> kHeader = {"BUCKET", "CONSISTENCY", "CONFLICT", "N",  "R",
                                           "W",      "PR",          "PW",       "DW", "SLOPPY"};
 
@@ -183,23 +155,11 @@ CLI::App& AddCommand(CLI::App& bucket, const std::string& name, const std::strin
       failure = Failure{kExitUsage, "unexpected argument '" + Printable(extras.front()) + "'"};
     } else if (takes_bucket && arguments->bucket_option->count() == 0) {
       failure = Failure{kExitUsage, "missing BUCKET"};
-    }
-    if (!failure) {
-      auto client = Connect(arguments->connection);
-      if (auto* connect_failure = std::get_if<Failure>(&client)) {
-        failure = *connect_failure;
-      } else {
-        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
-      }
-    }
-    if (failure) {
-      const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
-      std::fprintf(stderr, "meridian bucket %s: %s%s\n", command->get_name().c_str(),
-                   failure->message.c_str(), hint.c_str());
-      exit_code = failure->exit_code;
     } else {
-      exit_code = 0;
+      failure = WithClient(arguments->connection,
+                           [&](mc::Client& client) { return run(client, *arguments); });
     }
+    exit_code = Report("bucket " + command->get_name(), failure);
   });
   return *command;
 }
@@ -238,8 +198,7 @@ void AddBucketCommands(CLI::App& app, int& exit_code) {
     const auto extras = bucket->remaining();
     const std::string reason =
         extras.empty() ? "missing command" : "unknown command '" + Printable(extras.front()) + "'";
-    std::fprintf(stderr, "meridian bucket: %s (list, get, set) (see --help)\n", reason.c_str());
-    exit_code = kExitUsage;
+    exit_code = Report("bucket", Failure{kExitUsage, reason + " (list, get, set)"});
   });
 }
 

@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 namespace meridian::cli {
@@ -31,6 +33,49 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
   command.add_option("--key", flags.private_key_file, "The client certificate's key (PEM)");
   command.add_option("--timeout-ms", flags.timeout_ms, "Request timeout, 0 = none")
       ->capture_default_str();
+}
+
+std::optional<Failure> WithClient(
+    const ConnectionFlags& flags,
+    const std::function<std::optional<Failure>(client::Client&)>& run) {
+  auto client = Connect(flags);
+  if (auto* failure = std::get_if<Failure>(&client)) return *failure;
+  return run(*std::get<std::unique_ptr<client::Client>>(client));
+}
+
+int Report(const std::string& command, const std::optional<Failure>& failure) {
+  if (!failure) return 0;
+  const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
+  std::fprintf(stderr, "meridian %s: %s%s\n", command.c_str(), failure->message.c_str(),
+               hint.c_str());
+  return failure->exit_code;
+}
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+std::string Table(std::vector<std::vector<std::string>> rows) {
+  std::vector<std::size_t> widths;
+  for (auto& row : rows) {
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      if (row[column].empty()) row[column] = "-";
+      row[column] = Printable(row[column]);
+      if (widths.size() <= column) widths.push_back(0);
+      widths[column] = std::max(widths[column], row[column].size());
+    }
+  }
+  std::string text;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      line += row[column];
+      if (column + 1 < row.size()) line.append(widths[column] - row[column].size() + 2, ' ');
+    }
+    text += line + "\n";
+  }
+  return text;
 }
 
 std::variant<std::unique_ptr<client::Client>, Failure> Connect(const ConnectionFlags& flags) {

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "meridian/client.h"
 
@@ -43,6 +45,21 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 std::variant<std::unique_ptr<client::Client>, Failure> Connect(const ConnectionFlags& flags);
 // A request's error as a failure: client-side rejections are usage errors.
 Failure RequestFailed(const client::Error& error);
+
+// Connects with `flags` and runs `run` on the client; a connection failure is returned as is.
+std::optional<Failure> WithClient(
+    const ConnectionFlags& flags,
+    const std::function<std::optional<Failure>(client::Client&)>& run);
+// Prints the failure (if any) as one line, "meridian COMMAND: MESSAGE", with " (see --help)"
+// after a usage error, and returns the exit code (0 without a failure). `command` is the words
+// after `meridian`, e.g. "cluster status".
+int Report(const std::string& command, const std::optional<Failure>& failure);
+
+// Writes `text` to stdout and flushes.
+void Print(const std::string& text);
+// Rows of cells as left-aligned columns two spaces apart, every cell through Printable and
+// "-" for an empty one.
+std::string Table(std::vector<std::vector<std::string>> rows);
 
 // Any bytes as one printable line (non-printable bytes and '\' as \xNN).
 std::string Printable(std::string_view bytes);

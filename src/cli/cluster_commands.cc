@@ -52,34 +52,6 @@ void AddCommonOptions(CLI::App& command, ClusterArguments& arguments) {
   command.allow_extras();
 }
 
-void Print(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-}
-
-// Rows of cells printed with left-aligned columns two spaces apart; "-" for empty cells.
-std::string Table(std::vector<std::vector<std::string>> rows) {
-  std::vector<std::size_t> widths;
-  for (auto& row : rows) {
-    for (std::size_t column = 0; column < row.size(); ++column) {
-      if (row[column].empty()) row[column] = "-";
-      row[column] = Printable(row[column]);
-      if (widths.size() <= column) widths.push_back(0);
-      widths[column] = std::max(widths[column], row[column].size());
-    }
-  }
-  std::string text;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t column = 0; column < row.size(); ++column) {
-      line += row[column];
-      if (column + 1 < row.size()) line.append(widths[column] - row[column].size() + 2, ' ');
-    }
-    text += line + "\n";
-  }
-  return text;
-}
-
 std::string Percent(double fraction) {
   char text[16];
   std::snprintf(text, sizeof(text), "%.1f%%", 100.0 * fraction);
@@ -489,16 +461,6 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArgument
 
 using Runner = std::optional<Failure> (*)(mc::Client&, const ClusterArguments&);
 
-// Prints the failure (if any) as one line and returns the exit code.
-// `command` is the words after `meridian`, e.g. "cluster status".
-int Report(const std::string& command, const std::optional<Failure>& failure) {
-  if (!failure) return 0;
-  const std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
-  std::fprintf(stderr, "meridian %s: %s%s\n", command.c_str(), failure->message.c_str(),
-               hint.c_str());
-  return failure->exit_code;
-}
-
 // Registers one cluster command: validates, connects, runs, sets the exit code.
 CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::string& description,
                      Positionals positionals, Runner run, int& exit_code) {
@@ -542,12 +504,8 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
   command->callback([command, arguments, positionals, run, &exit_code] {
     std::optional<Failure> failure = CheckUsage(*command, *arguments, positionals);
     if (!failure) {
-      auto client = Connect(arguments->connection);
-      if (auto* connect_failure = std::get_if<Failure>(&client)) {
-        failure = *connect_failure;
-      } else {
-        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
-      }
+      failure = WithClient(arguments->connection,
+                           [&](mc::Client& client) { return run(client, *arguments); });
     }
     exit_code = Report("cluster " + command->get_name(), failure);
   });

@@ -310,20 +310,10 @@ void SetCallback(CLI::App& command, const std::shared_ptr<KvArguments>& argument
   command.callback([&command, arguments, run, &exit_code] {
     std::optional<Failure> failure = CheckUsage(command, *arguments);
     if (!failure) {
-      auto client = Connect(arguments->connection);
-      if (auto* connect_failure = std::get_if<Failure>(&client)) {
-        failure = *connect_failure;
-      } else {
-        failure = run(*std::get<std::unique_ptr<mc::Client>>(client), *arguments);
-      }
+      failure = WithClient(arguments->connection,
+                           [&](mc::Client& client) { return run(client, *arguments); });
     }
-    exit_code = 0;
-    if (failure) {
-      std::string hint = failure->exit_code == kExitUsage ? " (see --help)" : "";
-      std::fprintf(stderr, "meridian %s: %s%s\n", command.get_name().c_str(),
-                   failure->message.c_str(), hint.c_str());
-      exit_code = failure->exit_code;
-    }
+    exit_code = Report(command.get_name(), failure);
   });
 }
 
