@@ -262,7 +262,7 @@ void HttpHandler::SetAccessControl(std::shared_ptr<const AccessControl> access,
 
 std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
                                                    std::string_view path,
-                                                   std::optional<User>& user_out) const {
+                                                   const User*& user_out) const {
   // What the request needs: the same routing as Handle, coarsely. Unknown paths need a user
   // (a stranger learns nothing, not even which paths exist).
   Access access = Access::kRead;
@@ -330,7 +330,7 @@ std::optional<HttpResponse> HttpHandler::Authorize(const HttpRequest& request,
       message += " bucket '" + std::string(bucket) + "'";
     return ErrorResponse(403, error_code::kForbidden, message);
   }
-  user_out = *user;
+  user_out = user;
   return std::nullopt;
 }
 
@@ -393,7 +393,7 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
   const std::int64_t start_ns = NowNanoseconds();
   const std::string target = request.target;
   auto [path, query] = SplitTarget(target);
-  std::optional<User> user;  // who sent it, when the node authenticates
+  const User* user = nullptr;  // who sent it, when the node authenticates (access_ owns it)
   if (access_) {
     if (std::optional<HttpResponse> refused = Authorize(request, path, user)) {
       return Finish(kOpOther, start_ns, std::move(*refused), respond);
@@ -442,7 +442,9 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
           Finish(op, start_ns, std::move(response), respond);
         });
   } else if (path == kBucketListPath) {
-    return HandleBucketList(std::move(user), query, request, start_ns, std::move(respond));
+    // A copy: the reply may come after a reload replaced the users.
+    return HandleBucketList(user ? std::optional<User>(*user) : std::nullopt, query, request,
+                            start_ns, std::move(respond));
   } else if (path.starts_with(kBucketPrefix)) {
     std::string_view bucket = path.substr(kBucketPrefix.size());
     if (bucket.find('/') == std::string_view::npos) {

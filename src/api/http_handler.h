@@ -75,9 +75,10 @@ class HttpHandler {
   void HandleBucketList(std::optional<User> user, std::string_view query,
                         const HttpRequest& request, std::int64_t start_ns, Respond respond);
 
-  // The 401/403 refusal, or nullopt with `user` set to who sent the request.
+  // The 401/403 refusal, or nullopt with `user` set to who sent the request (owned by access_;
+  // left null for what needs no user).
   std::optional<HttpResponse> Authorize(const HttpRequest& request, std::string_view path,
-                                        std::optional<User>& user) const;
+                                        const User*& user) const;
 
   std::shared_ptr<const AccessControl> access_;
   bool metrics_require_auth_ = false;
