@@ -109,6 +109,12 @@ Status Node::Open() {
     persisted = std::move(decoded).value();
   }
   const bool first_start = !persisted.has_value();
+  // A joiner that stopped (or crashed) before the cluster's state reached it has persisted only
+  // itself, still joining: nobody else knows of it, so it must ask again or wait alone forever.
+  const bool join_unfinished =
+      persisted.has_value() && persisted->members().size() == 1 &&
+      persisted->members().front()->id == config_.node_id &&
+      persisted->members().front()->status == cluster::MemberStatus::kJoining;
 
   cluster::MembershipOptions options;
   options.self.id = config_.node_id;
@@ -122,7 +128,7 @@ Status Node::Open() {
   options.partition_count = config_.partition_count;
   options.gossip_interval_ms = config_.gossip_interval_ms;
   membership_ = std::make_unique<cluster::Membership>(options, std::move(persisted));
-  if (first_start && !config_.seeds.empty()) {
+  if ((first_start || join_unfinished) && !config_.seeds.empty()) {
     MERIDIAN_RETURN_IF_ERROR(membership_->Join(config_.seeds));
   }
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,

@@ -7,6 +7,7 @@
 #include "core/causal_context.h"
 #include "core/hash.h"
 #include "core/object_codec.h"
+#include "node/cluster_state_record.h"
 #include "node/metadata_keys.h"
 #include "node/node_test_util.h"
 #include "storage/key_encoding.h"
@@ -181,6 +182,37 @@ TEST_F(NodeTest, TickIsCallableAndProducesNothing) {
   clock_.Advance(config_.tick_interval_ms);
   node_->Tick();
   EXPECT_TRUE(node_->TakeReplies().empty());
+}
+
+// A joiner that stops before the cluster's state reaches it has persisted only itself, still
+// joining; nobody else knows of it, so after a restart it must ask its seeds again (found by
+// the simulator: cluster-kv seed 41072, a joiner cut off, then crashed, sat alone forever).
+TEST_F(NodeTest, AJoinerThatStoppedBeforeTheClusterAnsweredAsksItsSeedsAgain) {
+  storage::MemoryEngine engine;
+  NodeConfig config = config_;
+  config.peer_address = "10.0.0.9:7000";
+  config.seeds = {"10.0.0.1:7000"};
+  const auto join_requests = [&](Node& node) {
+    int sent = 0;
+    for (int tick = 0; tick < 30; ++tick) {
+      clock_.Advance(config.tick_interval_ms);
+      node.Tick();
+      for (const cluster::Outbound& out : node.TakeOutbound()) {
+        if (out.message.has_join_request() && out.to_address == "10.0.0.1:7000") ++sent;
+      }
+    }
+    return sent;
+  };
+  {
+    Node first(config, Env{&clock_, &random_, &engine});
+    ASSERT_TRUE(first.Open().ok());
+    EXPECT_GT(join_requests(first), 0);
+    ASSERT_TRUE(first.Close().ok());
+  }
+  ASSERT_TRUE(engine.Get(storage::Column::kMetadata, kClusterStateKey)->has_value());
+  Node again(config, Env{&clock_, &random_, &engine});
+  ASSERT_TRUE(again.Open().ok());
+  EXPECT_GT(join_requests(again), 0);
 }
 
 TEST_F(NodeTest, SubmitBeforeOpenIsUnavailable) {

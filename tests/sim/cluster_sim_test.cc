@@ -172,10 +172,14 @@ TEST(ClusterSimTest, LeaveSurvivesARestartOfTheLeavingNode) {
 // 11117: a scenario bug, not a node bug: the leave was asked of the joiner, cut off right after
 //       joining, which had not heard of the leaver and answered NotFound; the scenario took that
 //       for a failure (fix: an admin request's NotFound is retried, as is the leave after the
-//       heal).
+//       heal);
+// 41072: the joiner was cut off right after it started, then crashed and restarted; it had
+//       persisted only itself, joining, so the restart did not count as a first start, it never
+//       asked its seeds again and sat alone with its own ring (fix: a node whose persisted
+//       state holds only itself, joining, joins again; NodeTest.AJoinerThatStopped...).
 TEST(ClusterSimTest, RegressionSeedsOfClusterKv) {
   const ScenarioRegistry registry = BuiltinScenarios();
-  for (const std::uint64_t seed : {27, 33, 146, 11117}) {
+  for (const std::uint64_t seed : {27, 33, 146, 11117, 41072}) {
     const ScenarioOptions options = OptionsFor(seed);
     const ScenarioOutcome outcome = registry.Find("cluster-kv")->run(options);
     EXPECT_TRUE(outcome.passed()) << Describe("cluster-kv", options, outcome);
