@@ -27,15 +27,10 @@ struct BucketArguments {
   bool json = false;
   std::string bucket;
   CLI::Option* bucket_option = nullptr;
-  // set: each given flag is one property to change.
-  std::optional<std::string> consistency;
-  std::optional<std::string> conflict_policy;
+  // set: each given flag is one property to change; the text ones go straight into `update`,
+  // n and sloppy_quorum are checked first (a bad value is a usage error).
+  mc::BucketPropsUpdate update;
   std::optional<std::string> n;
-  std::optional<std::string> r;
-  std::optional<std::string> w;
-  std::optional<std::string> pr;
-  std::optional<std::string> pw;
-  std::optional<std::string> dw;
   std::optional<std::string> sloppy_quorum;
 };
 
@@ -99,9 +94,7 @@ std::optional<Failure> RunGet(mc::Client& client, const BucketArguments& argumen
 }
 
 std::optional<Failure> RunSet(mc::Client& client, const BucketArguments& arguments) {
-  mc::BucketPropsUpdate update;
-  update.consistency = arguments.consistency;
-  update.conflict_policy = arguments.conflict_policy;
+  mc::BucketPropsUpdate update = arguments.update;
   if (arguments.n) {
     std::optional<std::uint32_t> n = ParseUnsigned(*arguments.n);
     if (!n)
@@ -109,11 +102,6 @@ std::optional<Failure> RunSet(mc::Client& client, const BucketArguments& argumen
                      "--n must be a whole number, not '" + Printable(*arguments.n) + "'"};
     update.n = *n;
   }
-  update.r = arguments.r;
-  update.w = arguments.w;
-  update.pr = arguments.pr;
-  update.pw = arguments.pw;
-  update.dw = arguments.dw;
   if (arguments.sloppy_quorum) {
     if (*arguments.sloppy_quorum != "true" && *arguments.sloppy_quorum != "false") {
       return Failure{kExitUsage, "--sloppy-quorum must be true or false, not '" +
@@ -179,16 +167,16 @@ void AddBucketCommands(CLI::App& app, int& exit_code) {
   CLI::App& set = AddCommand(*bucket, "set",
                              "Change BUCKET's properties (admins); prints them after the change",
                              true, RunSet, set_arguments, exit_code);
-  set.add_option("--consistency", set_arguments->consistency,
+  set.add_option("--consistency", set_arguments->update.consistency,
                  "eventual or strong (only while the bucket holds no data)");
-  set.add_option("--conflict-policy", set_arguments->conflict_policy, "siblings or lww");
+  set.add_option("--conflict-policy", set_arguments->update.conflict_policy, "siblings or lww");
   set.add_option("--n", set_arguments->n, "Replicas of every key");
   const std::pair<const char*, std::optional<std::string>*> quorums[] = {
-      {"--r", &set_arguments->r},
-      {"--w", &set_arguments->w},
-      {"--pr", &set_arguments->pr},
-      {"--pw", &set_arguments->pw},
-      {"--dw", &set_arguments->dw}};
+      {"--r", &set_arguments->update.r},
+      {"--w", &set_arguments->update.w},
+      {"--pr", &set_arguments->update.pr},
+      {"--pw", &set_arguments->update.pw},
+      {"--dw", &set_arguments->update.dw}};
   for (const auto& [flag, field] : quorums) {
     set.add_option(flag, *field, "one, quorum, all or a number");
   }
