@@ -418,10 +418,13 @@ void HttpHandler::Handle(HttpRequest request, Respond respond) {
       return Finish(op, start_ns, JsonResponse(503, ReadOnlyHealthJson(error, health.message())),
                     respond);
     }
-    HttpResponse response;
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics_.RenderPrometheus();
-    return Finish(op, start_ns, std::move(response), respond);
+    return metrics_.RenderPrometheus(
+        [this, op, start_ns, respond = std::move(respond)](std::string text) {
+          HttpResponse response;
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          response.body = std::move(text);
+          Finish(op, start_ns, std::move(response), respond);
+        });
   }
   if (IsConsolePath(path)) {
     if (request.method != "GET")

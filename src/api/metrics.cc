@@ -78,8 +78,15 @@ std::string Metrics::RenderPrometheus() const {
       "to make room for a new one at the connection cap.\n"
       "# TYPE meridian_connections_evicted_total counter\n";
   out += fmt::format("meridian_connections_evicted_total {}\n", connections_evicted_);
-  if (extra_) out += extra_();
   return out;
+}
+
+void Metrics::RenderPrometheus(RenderDone done) const {
+  std::string own = RenderPrometheus();
+  if (!extra_) return done(std::move(own));
+  extra_([own = std::move(own), done = std::move(done)](std::string extra) mutable {
+    done(std::move(own) + extra);
+  });
 }
 
 }  // namespace meridian::api

@@ -6,8 +6,9 @@
 //   meridian_http_connections_rejected_total    counter (over connections_max)
 //   meridian_connections_evicted_total          counter (idle, closed at the cap; HTTP+RESP)
 //
-// Thread-safety: none. Every call happens on the server's single event-loop thread, which
-// also renders /metrics, so no synchronisation is needed.
+// Thread-safety: none. Every call happens on the front ends' event-loop thread, which also
+// renders /metrics; the extra source (the node's series) may answer from another thread's
+// work, but hands its text back on this one.
 #pragma once
 
 #include <array>
@@ -49,10 +50,17 @@ class Metrics {
   };
   ClientTotals ClientRequestTotals() const;
 
+  // This object's series only.
   std::string RenderPrometheus() const;
+  // Every series: this object's, then the extra source's. `done` runs on this thread, now or
+  // once the extra source answered.
+  using RenderDone = std::function<void(std::string)>;
+  void RenderPrometheus(RenderDone done) const;
   // Appends more series (already in the text format) to every rendering: the server's
-  // replication and storage gauges, which live below the api layer.
-  void SetExtraSource(std::function<std::string()> source) { extra_ = std::move(source); }
+  // replication and storage gauges, which live below the api layer and on the node's loop.
+  // The source calls its argument exactly once, on this object's thread, with the text.
+  using ExtraSource = std::function<void(RenderDone)>;
+  void SetExtraSource(ExtraSource source) { extra_ = std::move(source); }
 
  private:
   struct Histogram {
@@ -65,7 +73,7 @@ class Metrics {
   std::int64_t connections_open_ = 0;
   std::uint64_t connections_rejected_ = 0;
   std::uint64_t connections_evicted_ = 0;
-  std::function<std::string()> extra_;
+  ExtraSource extra_;
 };
 
 }  // namespace meridian::api

@@ -181,6 +181,12 @@ std::vector<Setting> MakeSettings() {
       NumberSetting("idle_timeout_ms", "Idle keep-alive connections are closed after this many ms",
                     1, kU32, [](C& c) -> std::uint64_t& { return c.http_limits.idle_timeout_ms; }));
   settings.push_back(NumberSetting(
+      "front_end_threads",
+      "Threads that run the HTTP, HTTPS and RESP front ends: 0 runs them on the node's thread, "
+      "1 on a thread of their own (default 0; docs/benchmarks.md \"Front ends on a thread of their "
+      "own\")",
+      0, 1, [](C& c) -> unsigned& { return c.front_end_threads; }));
+  settings.push_back(NumberSetting(
       "storage_reserve_bytes",
       "Free-space reserve of the data directory's file system: below it writes answer 507 "
       "(reads go on) until space returns (default 512 MiB)",

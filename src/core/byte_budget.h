@@ -4,10 +4,12 @@
 // Whoever is about to hold bytes reserves them first; a refused reservation is answered by
 // the caller (503 / -BUSY, or waiting) and holds nothing. Reservations release themselves.
 //
-// Not thread-safe: one event loop owns the budget and every reservation. The budget must
-// outlive its reservations (hold it in a shared_ptr).
+// Thread-safe: the front ends' loop and the node's loop (the peer transport) reserve from one
+// budget; a reservation itself belongs to one thread. The budget must outlive its
+// reservations (hold it in a shared_ptr).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -21,7 +23,7 @@ class ByteBudget {
   explicit ByteBudget(std::uint64_t capacity) : capacity_(capacity) {}
   ByteBudget(const ByteBudget&) = delete;
   ByteBudget& operator=(const ByteBudget&) = delete;
-  ~ByteBudget() { MERIDIAN_DCHECK(used_ == 0); }
+  ~ByteBudget() { MERIDIAN_DCHECK(used_.load() == 0); }
 
   // Bytes held under a budget; movable, released on destruction.
   class Reservation {
@@ -70,26 +72,28 @@ class ByteBudget {
   Reservation Empty() { return Reservation(this, 0); }
 
   std::uint64_t capacity() const { return capacity_; }
-  std::uint64_t used() const { return used_; }
-  std::uint64_t refused() const { return refused_; }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   bool Take(std::uint64_t bytes) {
-    if (bytes > capacity_ - used_) {
-      ++refused_;
-      return false;
-    }
-    used_ += bytes;
+    std::uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > capacity_ - used) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
     return true;
   }
   void Give(std::uint64_t bytes) {
-    MERIDIAN_DCHECK(bytes <= used_);
-    used_ -= bytes;
+    [[maybe_unused]] const std::uint64_t before = used_.fetch_sub(bytes, std::memory_order_relaxed);
+    MERIDIAN_DCHECK(bytes <= before);
   }
 
   const std::uint64_t capacity_;
-  std::uint64_t used_ = 0;
-  std::uint64_t refused_ = 0;
+  std::atomic<std::uint64_t> used_{0};
+  std::atomic<std::uint64_t> refused_{0};
 };
 
 }  // namespace meridian

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,7 +12,9 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
+#include <thread>
 
 #include <sched.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #include "api/resp_server.h"
 #include "node/metadata_keys.h"
 #include "runtime/certificates.h"
+#include "runtime/cross_loop.h"
 #include "runtime/file_descriptor_budget.h"
 #include "runtime/node_backup.h"
 #include "runtime/node_metrics.h"
@@ -54,12 +58,18 @@ constexpr std::chrono::milliseconds kDrainPollInterval{20};
 struct Server::Impl {
   explicit Impl(const ServerConfig& server_config) : config(server_config) {}
 
+  // On the node's loop.
   void BeginStop() {
     if (stopping) return;
     stopping = true;
     spdlog::info("stopping: closing listeners, finishing in-flight requests");
-    http->Stop();
-    if (resp) resp->Stop();
+    asio::post(front(), [this] {
+      http->Stop();
+      if (resp) resp->Stop();
+      drain_deadline = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(config.http_limits.request_timeout_ms);
+      PollDrained();
+    });
     if (transport) transport->Stop();
     service->Stop();
     // Back to the default disposition: a second SIGINT/SIGTERM ends the process at once.
@@ -68,16 +78,33 @@ struct Server::Impl {
     signals->cancel(ignored);
     if (reload_signal) reload_signal->cancel(ignored);
     if (storage_timer) storage_timer->cancel();
-    drain_deadline = std::chrono::steady_clock::now() +
-                     std::chrono::milliseconds(config.http_limits.request_timeout_ms);
-    PollDrained();
+  }
+
+  // The loop the front ends run on: a loop of their own, or the node's.
+  asio::io_context& front() { return config.front_end_threads > 0 ? front_io : io; }
+
+  // On the node's loop: the storage condition as /health reports it (from the front ends'
+  // loop).
+  void PublishHealth(const Status& condition) {
+    std::lock_guard lock(health_mutex);
+    health = condition;
+  }
+  Status Health() const {
+    std::lock_guard lock(health_mutex);
+    return health;
+  }
+  // On the node's loop: the storage condition to the node and to /health.
+  void UseStorageCondition(const Status& condition) {
+    node->SetStorageCondition(condition);
+    PublishHealth(condition);
   }
 
   api::HttpServer::HttpsFiles HttpsFiles() const {
     return {config.tls_certificate_file, config.tls_private_key_file, config.tls_client_ca_file};
   }
 
-  // Authenticates HTTP and RESP requests against `users` from now on.
+  // Authenticates HTTP and RESP requests against `users` from now on. On the front ends' loop
+  // (or before it runs).
   void UseUsers(api::AccessControl users) {
     access = std::make_shared<const api::AccessControl>(std::move(users));
     http->SetAccessControl(access, config.metrics_require_auth);
@@ -91,19 +118,27 @@ struct Server::Impl {
     storage_timer->expires_after(kStorageCheckInterval);
     storage_timer->async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping) return;
-      node->SetStorageCondition(storage->Check(/*try_recover=*/true));
-      ReportLoad();
+      UseStorageCondition(storage->Check(/*try_recover=*/true));
+      // The request figures are the front ends'; the load report is the node's.
+      asio::post(front(), [this] {
+        const api::RequestWindow::Summary requests = SampleRequests();
+        asio::post(io, [this, requests] { ReportLoad(requests); });
+      });
       WatchStorage();
     });
   }
 
-  void ReportLoad() {
-    if (!http || !storage) return;
+  // On the front ends' loop: the client requests of the last minute.
+  api::RequestWindow::Summary SampleRequests() {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
     request_window.Sample(static_cast<std::uint64_t>(
                               std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
                           http->metrics().ClientRequestTotals());
-    const api::RequestWindow::Summary requests = request_window.Summarize();
+    return request_window.Summarize();
+  }
+
+  // On the node's loop: the member report's disk and request figures.
+  void ReportLoad(const api::RequestWindow::Summary& requests) {
     const StorageSpace& space = storage->stats().space;
     node::LocalLoad load;
     load.disk_capacity_bytes = space.total_bytes;
@@ -135,18 +170,21 @@ struct Server::Impl {
         }
       }
       if (!config.https_address.empty()) {
-        if (Status reloaded = http->ReloadTls(HttpsFiles()); reloaded.ok()) {
-          spdlog::info("SIGHUP: reloaded the HTTPS certificate {}", config.tls_certificate_file);
-        } else {
-          spdlog::error("SIGHUP: keeping the HTTPS certificate in use: {}", reloaded.message());
-        }
+        asio::post(front(), [this] {
+          if (Status reloaded = http->ReloadTls(HttpsFiles()); reloaded.ok()) {
+            spdlog::info("SIGHUP: reloaded the HTTPS certificate {}", config.tls_certificate_file);
+          } else {
+            spdlog::error("SIGHUP: keeping the HTTPS certificate in use: {}", reloaded.message());
+          }
+        });
       }
       if (!config.users_file.empty()) {
         Result<api::AccessControl> access = api::AccessControl::LoadFile(config.users_file);
         if (access.ok()) {
           spdlog::info("SIGHUP: reloaded {} user(s) from {}", access->users().size(),
                        config.users_file);
-          UseUsers(std::move(*access));
+          asio::post(front(),
+                     [this, users = std::move(*access)]() mutable { UseUsers(std::move(users)); });
         } else {
           spdlog::error("SIGHUP: keeping the users in use: {}", access.status().message());
         }
@@ -191,8 +229,8 @@ struct Server::Impl {
     ::_exit(report.ok() ? kPowerLossExitCode : 1);
   }
 
-  // Stops the loop once every connection has closed, or when in-flight requests overran
-  // the request timeout (their connections are then dropped).
+  // On the front ends' loop: stops the loops once every connection has closed, or when
+  // in-flight requests overran the request timeout (their connections are then dropped).
   std::size_t ConnectionCount() const {
     return http->connection_count() + (resp ? resp->connection_count() : 0);
   }
@@ -204,6 +242,7 @@ struct Server::Impl {
                      ConnectionCount());
       }
       io.stop();
+      front_io.stop();
       return;
     }
     drain_timer->expires_after(kDrainPollInterval);
@@ -213,7 +252,8 @@ struct Server::Impl {
   }
 
   ServerConfig config;
-  asio::io_context io{1};
+  asio::io_context io{1};        // the node's loop
+  asio::io_context front_io{1};  // the front ends' loop, with front_end_threads = 1
   std::shared_ptr<storage::PowerLossFileSystem> power_loss_fs;  // test_power_loss_fs only
   std::unique_ptr<storage::RocksDbEngine> engine;
   SystemClock clock;
@@ -222,8 +262,16 @@ struct Server::Impl {
   std::unique_ptr<node::Node> node;
   std::unique_ptr<NodeService> service;
   std::unique_ptr<StorageMonitor> storage;
+  mutable std::mutex health_mutex;
+  Status health;  // the storage condition, for /health; guarded by health_mutex
   // POST /v1/cluster/backup; after engine and node, so that its thread ends before them.
   std::unique_ptr<NodeBackup> backup;
+  // What the front ends call when they run on a loop of their own: the service and the backup
+  // on the node's loop, across (runtime/cross_loop.h), through a channel each way.
+  std::unique_ptr<LoopChannel> to_front;
+  std::unique_ptr<LoopChannel> to_node;
+  std::unique_ptr<CrossLoopKvService> front_service;
+  std::unique_ptr<CrossLoopBackupService> front_backup;
   std::size_t resp_connections_max = 0;      // from the file-descriptor plan
   std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
   std::unique_ptr<asio::steady_timer> storage_timer;
@@ -237,8 +285,9 @@ struct Server::Impl {
   std::unique_ptr<asio::signal_set> power_loss_signal;  // SIGUSR2, test_power_loss_fs only
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
-  bool stopping = false;
+  bool stopping = false;  // on the node's loop
   bool ran = false;
+  std::thread front_thread;  // runs front_io, with front_end_threads = 1
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -251,6 +300,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   if (!config.https_address.empty() &&
       (config.tls_certificate_file.empty() || config.tls_private_key_file.empty())) {
     return Status::InvalidArgument("https needs both a TLS certificate and a private key file");
+  }
+  if (config.front_end_threads > 1) {
+    return Status::InvalidArgument(
+        "front_end_threads must be 0 (the front ends on the node's thread) or 1 (a thread of "
+        "their own); more front-end threads are not supported yet");
   }
   if (!config.resp_address.empty()) {
     if (Status bucket = ValidateBucketName(config.resp_bucket); !bucket.ok()) {
@@ -381,7 +435,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       *impl->engine);
   impl->service->SetStorageFailureSink([raw = impl.get()](const Status&) {
     // At once, before the failed batch's replies run; recovery waits for the next check.
-    raw->node->SetStorageCondition(raw->storage->Check(/*try_recover=*/false));
+    raw->UseStorageCondition(raw->storage->Check(/*try_recover=*/false));
   });
   impl->backup = std::make_unique<NodeBackup>(
       impl->io,
@@ -399,15 +453,27 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         manifest.meridian_version = MERIDIAN_VERSION;
         return manifest;
       });
+  api::KvService* front_service = impl->service.get();
+  api::BackupService* front_backup = impl->backup.get();
+  if (config.front_end_threads > 0) {
+    impl->to_front = std::make_unique<LoopChannel>(impl->front_io);
+    impl->to_node = std::make_unique<LoopChannel>(impl->io);
+    impl->front_service =
+        std::make_unique<CrossLoopKvService>(*impl->to_front, *impl->to_node, *impl->service);
+    impl->front_backup =
+        std::make_unique<CrossLoopBackupService>(*impl->to_front, *impl->to_node, *impl->backup);
+    front_service = impl->front_service.get();
+    front_backup = impl->front_backup.get();
+  }
   impl->http =
-      std::make_unique<api::HttpServer>(impl->io, *impl->service, impl->config.http_limits);
-  impl->http->SetBackupService(impl->backup.get());
+      std::make_unique<api::HttpServer>(impl->front(), *front_service, impl->config.http_limits);
+  impl->http->SetBackupService(front_backup);
   impl->http->SetInputBudget(impl->input_budget);
-  impl->http->SetHealthCheck([storage = impl->storage.get()] { return storage->condition(); });
-  impl->http->metrics().SetExtraSource([node = impl->node.get(), engine = impl->engine.get(),
-                                        service = impl->service.get(),
-                                        storage = impl->storage.get(), budget = impl->input_budget,
-                                        transport = impl->transport.get()] {
+  impl->http->SetHealthCheck([raw = impl.get()] { return raw->Health(); });
+  // The node's series are rendered on the node's loop.
+  auto node_series = [node = impl->node.get(), engine = impl->engine.get(),
+                      service = impl->service.get(), storage = impl->storage.get(),
+                      budget = impl->input_budget, transport = impl->transport.get()] {
     std::string out =
         RenderNodeMetrics(node->Stats()) + RenderEventLoopMetrics(service->loop_stats()) +
         RenderStorageMemoryMetrics(engine->Memory()) +
@@ -418,7 +484,19 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       out += RenderPeerListenerMetrics(transport->stats(), transport->uses_tls());
     }
     return out;
-  });
+  };
+  if (config.front_end_threads > 0) {
+    impl->http->metrics().SetExtraSource(
+        [raw = impl.get(), node_series](api::Metrics::RenderDone done) {
+          CallAcross<std::string>(
+              *raw->to_front, *raw->to_node,
+              [node_series](std::function<void(std::string)> reply) { reply(node_series()); },
+              std::move(done));
+        });
+  } else {
+    impl->http->metrics().SetExtraSource(
+        [node_series](api::Metrics::RenderDone done) { done(node_series()); });
+  }
   if (!config.http_address.empty()) {
     MERIDIAN_RETURN_IF_ERROR(impl->http->ListenHttp(config.http_address));
   }
@@ -444,8 +522,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     limits.connection.parser.bulk_bytes_max =
         std::max(config.node.value_bytes_max, config.node.key_bytes_max);
     limits.connection.parser.command_bytes_max = RespCommandBytesMax(config);
-    impl->resp = std::make_unique<api::RespServer>(impl->io, *impl->service, &impl->http->metrics(),
-                                                   settings, limits);
+    impl->resp = std::make_unique<api::RespServer>(impl->front(), *front_service,
+                                                   &impl->http->metrics(), settings, limits);
     impl->resp->SetInputBudget(impl->input_budget);
     if (Status listening = impl->resp->Listen(config.resp_address); !listening.ok()) {
       return Status(listening.code(), "resp: " + listening.message());
@@ -476,11 +554,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
 
   // Before the first request: a node started on a full disk refuses writes from the start.
-  impl->node->SetStorageCondition(impl->storage->Check(/*try_recover=*/false));
+  impl->UseStorageCondition(impl->storage->Check(/*try_recover=*/false));
   impl->storage_timer = std::make_unique<asio::steady_timer>(impl->io);
-  impl->ReportLoad();
+  impl->ReportLoad(impl->SampleRequests());
   impl->WatchStorage();
-  impl->drain_timer = std::make_unique<asio::steady_timer>(impl->io);
+  impl->drain_timer = std::make_unique<asio::steady_timer>(impl->front());
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);
   Impl* raw = impl.get();
   impl->signals->async_wait([raw](const boost::system::error_code& ec, int signal_number) {
@@ -533,7 +611,22 @@ Status Server::Run() {
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);
   spdlog::info("{}", line);
-  impl_->io.run();
+  if (impl_->config.front_end_threads > 0) {
+    Impl* impl = impl_.get();
+    impl->front_thread = std::thread([impl] {
+      // Runs until the drain stops it, even while no connection or listener has work.
+      auto work = asio::make_work_guard(impl->front_io);
+      impl->front_io.run();
+    });
+  }
+  {
+    // The node's loop runs until the drain stops it: once the stop cancelled its timers and
+    // signals, the front ends' requests in flight may be all it has left to do.
+    auto work = asio::make_work_guard(impl_->io);
+    impl_->io.run();
+  }
+  // The drain stopped both loops; the front ends' thread ends before anything is shut down.
+  if (impl_->front_thread.joinable()) impl_->front_thread.join();
   // The sync in flight, if any, ends before this thread commits again (an engine runs one
   // commit at a time); the outputs still held are dropped with the connections.
   impl_->service->Shutdown();

@@ -1,13 +1,18 @@
 // Server: one Meridian node process — RocksDB storage, the Node state machine, the HTTP(S)
 // front end and optionally the Redis-protocol (RESP) front end — run on a single event loop.
 //
-// Concurrency model: a single-threaded event loop. One asio::io_context, run by ONE thread
-// (the caller of Run()), drives the listeners, every HTTP session, the node's tick timer and
-// the node itself. RocksDB calls are synchronous on that thread, except the group commit's
-// WAL write and fsync, which run on the NodeService's commit thread (a dw=1 write's reply
-// waits for its fsync; the loop does not); RocksDB's own background threads (flush,
-// compaction) are its business. Nothing else in the process touches the node, so no locks
-// are needed.
+// Concurrency model: two event loops (or one, with front_end_threads = 0).
+//   * The node's loop, run by the caller of Run(): the node state machine, its tick timer, the
+//     peer transport, storage checks and signals. RocksDB calls are synchronous on it, except
+//     the group commit's WAL write and fsync, which run on the NodeService's commit thread (a
+//     dw=1 write's reply waits for its fsync; the loop does not); RocksDB's own background
+//     threads (flush, compaction) are its business. Nothing else touches the node, so the
+//     node needs no locks.
+//   * The front ends' loop, on a thread of its own: the HTTP(S) and RESP listeners and
+//     sessions — accepting, TLS, parsing, authentication, rendering replies, and the kernel's
+//     socket work for them. A parsed request goes to the node's loop (runtime/cross_loop.h)
+//     and its reply comes back the same way; /metrics, /health and backups cross the same way.
+//   With front_end_threads = 0 both run on the one loop (what a one-core machine gets).
 //
 // Lifecycle: Open() does every fallible step (data directory, RocksDB at <data_dir>/db,
 // Node::Open, TLS files, binding the listeners) and returns a clear error if one fails. Run()
@@ -75,6 +80,11 @@ struct ServerConfig {
   // edge and the node enforce the same limits. The RESP listener shares connections_max (its
   // own count) and idle_timeout_ms.
   api::HttpLimits http_limits;
+  // Threads that run the front ends (HTTP, HTTPS, RESP): 0 runs them on the node's loop, 1 on
+  // a loop of their own (see the concurrency model above). 0 by default: on a two-core
+  // machine that also runs the clients, the hand-over between the loops costs more than the
+  // second core gives (docs/benchmarks.md "Front ends on a thread of their own").
+  unsigned front_end_threads = 0;
   // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
   // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).
   bool test_power_loss_fs = false;

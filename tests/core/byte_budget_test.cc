@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <utility>
 
 namespace meridian {
@@ -53,6 +56,35 @@ TEST(ByteBudgetTest, AMovedReservationIsReleasedOnceByItsNewOwner) {
   ByteBudget::Reservation other = std::move(outer);
   EXPECT_EQ(budget.used(), 30u);
   other = ByteBudget::Reservation();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+// Two threads (the front ends' loop and the node's) reserve from one budget: together they
+// never hold more than its capacity, every grant is counted once, and all of it returns.
+TEST(ByteBudgetTest, ThreadsSharingABudgetNeverExceedItAndReturnEverything) {
+  constexpr std::uint64_t kCapacity = 1000;
+  ByteBudget budget(kCapacity);
+  std::atomic<std::uint64_t> held{0};
+  std::atomic<bool> overran{false};
+  std::atomic<std::uint64_t> granted{0};
+  auto worker = [&](std::uint64_t size) {
+    for (int i = 0; i < 20000; ++i) {
+      std::optional<ByteBudget::Reservation> reservation = budget.TryReserve(size);
+      if (!reservation) continue;
+      granted.fetch_add(1);
+      if (held.fetch_add(size) + size > kCapacity) overran = true;
+      ASSERT_TRUE(reservation->Resize(size / 2));  // shrinking always succeeds
+      held.fetch_sub(size - size / 2);
+      held.fetch_sub(size / 2);
+    }
+  };
+  std::thread a(worker, 300);
+  std::thread b(worker, 450);
+  a.join();
+  b.join();
+  EXPECT_FALSE(overran.load());
+  EXPECT_GT(granted.load(), 0u);
+  EXPECT_EQ(granted.load() + budget.refused(), 40000u);
   EXPECT_EQ(budget.used(), 0u);
 }
 

@@ -104,6 +104,46 @@ TEST_F(ServerTest, SigtermStopsRunCleanly) {
   EXPECT_TRUE(run.get().ok());
 }
 
+// With the front ends on a thread of their own, every kind of request that crosses to the
+// node's loop comes back: writes and reads in order on one connection, /metrics (the node's
+// series are rendered on its loop), /health, and the stop drains both loops. (No ASSERT
+// before the stop: the running server would outlive the test.)
+TEST_F(ServerTest, FrontEndsOnAThreadOfTheirOwnServeEveryKindOfRequest) {
+  ServerConfig config = Config();
+  config.front_end_threads = 1;
+  auto server = Server::Open(config);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto run = std::async(std::launch::async, [&] { return (*server)->Run(); });
+  const std::uint16_t port = (*server)->http_port();
+  for (int i = 0; i < 20; ++i) {
+    const std::string target = "/v1/kv/b/k" + std::to_string(i);
+    EXPECT_EQ(Request(port, http::verb::put, target, "v" + std::to_string(i)).result_int(), 204);
+    auto get = Request(port, http::verb::get, target);
+    EXPECT_EQ(get.result_int(), 200);
+    EXPECT_EQ(get.body(), "v" + std::to_string(i));
+  }
+  EXPECT_EQ(Request(port, http::verb::get, "/health").result_int(), 200);
+  auto metrics = Request(port, http::verb::get, "/metrics");
+  EXPECT_EQ(metrics.result_int(), 200);
+  // The front ends' own series and the node's, in one rendering.
+  EXPECT_NE(metrics.body().find("meridian_requests_total{op=\"put\",status=\"204\"} 20"),
+            std::string::npos);
+  EXPECT_NE(metrics.body().find("meridian_input_budget_bytes "), std::string::npos);
+  EXPECT_NE(metrics.body().find("meridian_event_loop_"), std::string::npos);
+  (*server)->RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(run.get().ok());
+}
+
+TEST_F(ServerTest, MoreThanOneFrontEndThreadIsRefused) {
+  ServerConfig config = Config();
+  config.front_end_threads = 2;
+  auto server = Server::Open(config);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("front_end_threads"), std::string::npos);
+}
+
 TEST_F(ServerTest, SecondServerOnTheSameDataDirFailsClearly) {
   auto first = Server::Open(Config());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
