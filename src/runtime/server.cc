@@ -582,6 +582,9 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
                config.data_dir, config.node.partition_count,
                node_config.peer_address.empty() ? std::string("standalone")
                                                 : "peer=" + node_config.peer_address);
+  spdlog::info("threads: the node's event loop{}, a commit thread",
+               config.front_end_threads > 0 ? ", the front ends' event loop (HTTP, HTTPS, RESP)"
+                                            : " (also running HTTP, HTTPS and RESP)");
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

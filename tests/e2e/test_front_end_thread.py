@@ -28,6 +28,7 @@ def session():
 def test_every_front_end_works_from_a_thread_of_its_own(start_server, certificate):
     server = start_server("--front-end-threads", "1", "--resp", "127.0.0.1:0", tls=True)
     assert server.resp_port
+    assert "the front ends' event loop (HTTP, HTTPS, RESP)" in server.log()
     http = session()
 
     # Requests sessions are not thread-safe: one session per worker thread.
