@@ -2,11 +2,12 @@
 // node (its state machine, storage and peers) on another, each on its own thread. These carry
 // a call from the front ends' loop (the caller) to the node's (the owner) and its answer back.
 //
-// Contract: Submit/Backup/Call are made on the caller's thread; the target is called on the
-// owner's thread; the completion runs on the caller's thread, exactly once, unless a loop
-// stops first (then it is destroyed uncalled when that loop's io_context is destroyed, or
-// dropped by the target as its own contract says). Both loops post in FIFO order, so two
-// requests submitted in order reach the target, and their replies come back, in that order.
+// Contract: Submit, Backup and CallAcross are called on the caller's thread; the target is
+// called on the owner's thread; the completion runs on the caller's thread, exactly once,
+// unless a loop stops first (then it is destroyed uncalled with the channel's inbox, or
+// dropped by the target as its own contract says). A channel runs its tasks in the order they
+// were pushed, so two requests submitted in order reach the target, and their replies come
+// back, in that order.
 //
 // The queue between the loops is a LoopChannel's inbox. It is bounded by what the front ends
 // let into it: each connection has at most its window of requests in flight (one for HTTP,
@@ -36,8 +37,6 @@ class LoopChannel {
   explicit LoopChannel(boost::asio::io_context& loop) : loop_(loop) {}
   LoopChannel(const LoopChannel&) = delete;
   LoopChannel& operator=(const LoopChannel&) = delete;
-
-  boost::asio::io_context& loop() { return loop_; }
 
   // Thread-safe.
   void Push(std::function<void()> task) {
