@@ -8,7 +8,6 @@
 // Usage: loop_channel_cost [--round-trips N] [--burst B]
 #include <sys/resource.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -22,11 +21,13 @@
 #include <thread>
 
 #include "runtime/cross_loop.h"
+#include "runtime/loop_thread.h"
 
 namespace {
 
 namespace asio = boost::asio;
 using meridian::runtime::LoopChannel;
+using meridian::runtime::LoopThread;
 
 double ProcessCpuSeconds() {
   rusage usage{};
@@ -35,25 +36,12 @@ double ProcessCpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-// Two loops, each on its own thread, as the server runs them with --front-end-threads 1.
+// Two loops on two threads, as the server runs them with --front-end-threads 1.
 struct TwoLoops {
-  TwoLoops()
-      : caller_work(asio::make_work_guard(caller)),
-        owner_work(asio::make_work_guard(owner)),
-        caller_thread([this] { caller.run(); }),
-        owner_thread([this] { owner.run(); }) {}
-  ~TwoLoops() {
-    caller_work.reset();
-    owner_work.reset();
-    caller_thread.join();
-    owner_thread.join();
-  }
-  asio::io_context caller{1};
-  asio::io_context owner{1};
-  asio::executor_work_guard<asio::io_context::executor_type> caller_work;
-  asio::executor_work_guard<asio::io_context::executor_type> owner_work;
-  std::thread caller_thread;
-  std::thread owner_thread;
+  LoopThread caller_loop;
+  LoopThread owner_loop;
+  asio::io_context& caller = caller_loop.io();
+  asio::io_context& owner = owner_loop.io();
 };
 
 // Sends `round_trips` requests in bursts of `burst` (the next burst once the last reply of
@@ -130,6 +118,9 @@ int main(int argc, char** argv) {
                      there([&to_caller, back] { to_caller.Push(back); });
                    });
                  }));
+      // The loops end before the channels their pending drains point to.
+      loops.caller_loop.Join();
+      loops.owner_loop.Join();
     }
     {
       TwoLoops loops;

@@ -1,10 +1,10 @@
 // runtime/cross_loop.h: a call made on the caller's loop runs on the owner's thread, its answer
 // comes back on the caller's thread, and calls keep their order both ways.
 #include "runtime/cross_loop.h"
+#include "runtime/loop_thread.h"
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
@@ -34,29 +34,19 @@ class EchoService final : public api::KvService {
   std::vector<std::string> keys;
 };
 
-// Two loops on two threads, as the server runs them.
+// Two loops on two threads, as the server runs them with --front-end-threads 1.
 struct TwoLoops {
-  TwoLoops()
-      : caller_work(asio::make_work_guard(caller)),
-        owner_work(asio::make_work_guard(owner)),
-        to_caller(caller),
-        to_owner(owner),
-        caller_thread([this] { caller.run(); }),
-        owner_thread([this] { owner.run(); }) {}
+  LoopThread caller_loop;
+  LoopThread owner_loop;
+  asio::io_context& caller = caller_loop.io();
+  asio::io_context& owner = owner_loop.io();
+  LoopChannel to_caller{caller};
+  LoopChannel to_owner{owner};
+  // The loops end before the channels their pending drains point to.
   ~TwoLoops() {
-    caller_work.reset();
-    owner_work.reset();
-    caller_thread.join();
-    owner_thread.join();
+    caller_loop.Join();
+    owner_loop.Join();
   }
-  asio::io_context caller{1};
-  asio::io_context owner{1};
-  asio::executor_work_guard<asio::io_context::executor_type> caller_work;
-  asio::executor_work_guard<asio::io_context::executor_type> owner_work;
-  LoopChannel to_caller;
-  LoopChannel to_owner;
-  std::thread caller_thread;
-  std::thread owner_thread;
 };
 
 TEST(CrossLoopTest, RequestsRunOnTheOwnersThreadAndRepliesComeBackInOrderOnTheCallers) {
@@ -81,8 +71,8 @@ TEST(CrossLoopTest, RequestsRunOnTheOwnersThreadAndRepliesComeBackInOrderOnTheCa
     });
     ASSERT_EQ(all_answered.get_future().wait_for(std::chrono::seconds(10)),
               std::future_status::ready);
-    const std::thread::id owner_id = loops.owner_thread.get_id();
-    const std::thread::id caller_id = loops.caller_thread.get_id();
+    const std::thread::id owner_id = loops.owner_loop.thread_id();
+    const std::thread::id caller_id = loops.caller_loop.thread_id();
     ASSERT_NE(owner_id, caller_id);
     for (const std::thread::id& id : target.threads) EXPECT_EQ(id, owner_id);
     for (const std::thread::id& id : answered_on) EXPECT_EQ(id, caller_id);
@@ -121,8 +111,8 @@ TEST(CrossLoopTest, ABackupStartsOnTheOwnersThreadAndItsReportComesBackOnTheCall
   auto [status, thread] = future.get();
   EXPECT_EQ(status.code(), StatusCode::kUnavailable);
   EXPECT_EQ(status.message(), "no backup into /nowhere");
-  EXPECT_EQ(target.thread, loops.owner_thread.get_id());
-  EXPECT_EQ(thread, loops.caller_thread.get_id());
+  EXPECT_EQ(target.thread, loops.owner_loop.thread_id());
+  EXPECT_EQ(thread, loops.caller_loop.thread_id());
 }
 
 }  // namespace
