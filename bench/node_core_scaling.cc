@@ -10,10 +10,12 @@
 // machine and why (cores, or something shared: the kernel, RocksDB's background threads).
 // With --raw the threads write raw object records without a node core, into one RocksDB each
 // (separate) or into ONE RocksDB they share (shared): what a single shared engine (one WAL, one
-// write queue) costs the same threads.
+// write queue) costs the same threads; --write-queue pipelined|unordered tries RocksDB's two
+// ways of letting concurrent writers of one database overlap.
 //
 // Usage: node_core_scaling [--shards 1,2,4] [--ops N] [--keys K] [--batch B] [--workload put|get]
-//                          [--raw separate|shared] [--write-buffer-mb M] [--dir PATH]
+//                          [--raw separate|shared] [--write-queue default|pipelined|unordered]
+//                          [--write-buffer-mb M] [--dir PATH]
 #include <fmt/format.h>
 
 #include <chrono>
@@ -49,6 +51,7 @@ struct Options {
   std::string raw;  // "", "separate" or "shared"
   std::string dir = "/tmp/meridian-node-core-scaling";
   std::size_t write_buffer_bytes = storage::RocksDbOptions{}.write_buffer_bytes;
+  storage::RocksDbOptions::WriteQueue write_queue = storage::RocksDbOptions::WriteQueue::kDefault;
 };
 
 double ThreadCpuSeconds() {
@@ -65,13 +68,15 @@ double ProcessCpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-std::unique_ptr<storage::RocksDbEngine> OpenEngine(const std::string& path,
-                                                   std::size_t write_buffer_bytes,
-                                                   bool group_commit = true) {
+std::unique_ptr<storage::RocksDbEngine> OpenEngine(
+    const std::string& path, std::size_t write_buffer_bytes, bool group_commit = true,
+    storage::RocksDbOptions::WriteQueue write_queue =
+        storage::RocksDbOptions::WriteQueue::kDefault) {
   std::filesystem::remove_all(path);
   storage::RocksDbOptions options;
   options.group_commit = group_commit;
   options.write_buffer_bytes = write_buffer_bytes;
+  options.write_queue = write_queue;
   auto opened = storage::RocksDbEngine::Open(path, options);
   if (!opened.ok()) throw std::runtime_error(opened.status().ToString());
   return std::move(opened).value();
@@ -175,7 +180,8 @@ RunResult RunRaw(const Options& options, int thread_count) {
   std::vector<std::unique_ptr<storage::RocksDbEngine>> engines;
   for (int t = 0; t < (shared ? 1 : thread_count); ++t) {
     engines.push_back(OpenEngine(fmt::format("{}/raw-{}", options.dir, t),
-                                 options.write_buffer_bytes, /*group_commit=*/false));
+                                 options.write_buffer_bytes, /*group_commit=*/false,
+                                 options.write_queue));
   }
   return TimeThreads(thread_count, options.ops, [&](int t) {
     storage::Engine& engine = *engines[shared ? 0 : t];
@@ -231,11 +237,25 @@ int main(int argc, char** argv) {
         options.dir = argv[++i];
       } else if (flag == "--raw" && has_value) {
         options.raw = argv[++i];
+      } else if (flag == "--write-queue" && has_value) {
+        const std::string queue = argv[++i];
+        using Queue = storage::RocksDbOptions::WriteQueue;
+        if (queue == "default") {
+          options.write_queue = Queue::kDefault;
+        } else if (queue == "pipelined") {
+          options.write_queue = Queue::kPipelined;
+        } else if (queue == "unordered") {
+          options.write_queue = Queue::kUnordered;
+        } else {
+          std::fprintf(stderr, "--write-queue must be default, pipelined or unordered\n");
+          return 2;
+        }
       } else {
         std::fprintf(stderr,
                      "usage: node_core_scaling [--shards 1,2,4] [--ops N] [--keys K] "
                      "[--batch B] [--workload put|get] [--raw separate|shared] "
-                     "[--write-buffer-mb M] [--dir PATH]\n");
+                     "[--write-queue default|pipelined|unordered] [--write-buffer-mb M] "
+                     "[--dir PATH]\n");
         return 2;
       }
     }

@@ -187,6 +187,12 @@ std::vector<Setting> MakeSettings() {
       "own\")",
       0, 1, [](C& c) -> unsigned& { return c.front_end_threads; }));
   settings.push_back(NumberSetting(
+      "shards",
+      "Shards of the node: its partitions split over this many state machines, each with its "
+      "own thread and RocksDB (default 1; fixed when the data directory is created; more than "
+      "1 only for a standalone node, without backups; docs/operations.md \"Shards\")",
+      1, 1024, [](C& c) -> unsigned& { return c.shards; }));
+  settings.push_back(NumberSetting(
       "storage_reserve_bytes",
       "Free-space reserve of the data directory's file system: below it writes answer 507 "
       "(reads go on) until space returns (default 512 MiB)",

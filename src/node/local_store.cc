@@ -119,6 +119,28 @@ Status LocalStore::Open() {
         "; the partition count is fixed when a node's data is created");
   }
 
+  auto stored_layout = ReadMetadataFixed(engine, kShardLayoutKey, 8);
+  if (!stored_layout.ok()) return stored_layout.status();
+  const std::uint64_t configured_layout =
+      (std::uint64_t{config_.shard_count} << 32) | config_.shard_index;
+  // A directory written before shards existed (a format version but no layout) is shard 0 of 1.
+  const std::uint64_t layout =
+      stored_layout->value_or(version->has_value() ? std::uint64_t{1} << 32 : configured_layout);
+  if (layout != configured_layout) {
+    const auto describe = [](std::uint64_t encoded) {
+      return "shard " + std::to_string(encoded & 0xffffffffu) + " of " +
+             std::to_string(encoded >> 32);
+    };
+    return Status::InvalidArgument(
+        "the data directory was created as " + describe(layout) +
+        " but the configuration makes it " + describe(configured_layout) +
+        "; the shard count is fixed when a node's data is created (shards=" +
+        std::to_string(layout >> 32) + " opens it)");
+  }
+  if (!stored_layout->has_value()) {
+    missing.Put(Column::kMetadata, std::string(kShardLayoutKey), EncodeFixed64(layout));
+  }
+
   auto stored_actor = ReadMetadataFixed(engine, kActorIdKey, 8);
   if (!stored_actor.ok()) return stored_actor.status();
   ActorId actor_id = stored_actor->value_or(0);

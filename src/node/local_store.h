@@ -27,6 +27,10 @@ struct LocalStoreConfig {
   std::uint32_t partition_count = 256;     // fixed at creation; power of two
   std::size_t key_bytes_max = 1024;        // longer keys are refused (TooLarge)
   std::size_t value_bytes_max = 8u << 20;  // larger values are refused (TooLarge)
+  // Which shard of its node this store is (NodeConfig::shard_index, shard_count); fixed at
+  // creation like the partition count.
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
 };
 
 class LocalStore {
@@ -39,8 +43,8 @@ class LocalStore {
   // Close) it also draws a new actor id, and every partition actor starts fresh, since dots
   // of lost unsynced writes must never be reused; after a clean stop the partition actors
   // Close saved are restored (and the saved copy deleted, so a crash in this life cannot
-  // bring them back). Fails with InvalidArgument when the stored partition count differs
-  // from the configured one.
+  // bring them back). Fails with InvalidArgument when the stored partition count or shard layout
+  // differs from the configured one.
   Status Open();
   // Marks a clean stop and saves the partition actors (synced), so the next Open keeps
   // them. No request may be submitted afterwards (they get Unavailable).

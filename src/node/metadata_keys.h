@@ -46,6 +46,13 @@ inline constexpr std::string_view kIncarnationKey = "node/incarnation";
 // with partitions of this count, so it can never change for an existing data directory.
 inline constexpr std::string_view kPartitionCountKey = "node/partition_count";
 
+// The shard of the node this data directory is (docs/design/write_path.md, "The shards"):
+// its index and the node's shard count (4 + 4 bytes LE). Written on first start; absent in a
+// data directory written before shards existed, which is shard 0 of 1. Partitions are split
+// over the shards by number (partition mod count), so the count can never change for an
+// existing data directory.
+inline constexpr std::string_view kShardLayoutKey = "node/shard_layout";
+
 // Partitions whose outgoing handoff completed, with the address of the new owner: requests
 // for them are forwarded there until the ring flips. varint count, then per entry
 // partition (4 bytes LE) and a length-prefixed address. Written synced.

@@ -18,7 +18,8 @@ namespace {
 using storage::Column;
 
 LocalStoreConfig StoreConfigOf(const NodeConfig& config) {
-  return LocalStoreConfig{config.partition_count, config.key_bytes_max, config.value_bytes_max};
+  return LocalStoreConfig{config.partition_count, config.key_bytes_max, config.value_bytes_max,
+                          config.shard_index, config.shard_count};
 }
 
 template <typename T>
@@ -74,6 +75,18 @@ std::uint64_t Node::NowMs() const {
 
 Status Node::Open() {
   MERIDIAN_RETURN_IF_ERROR(cluster::ValidateNodeId(config_.node_id));
+  if (config_.shard_count == 0 || config_.shard_index >= config_.shard_count ||
+      config_.shard_count > config_.partition_count) {
+    return Status::InvalidArgument("shard " + std::to_string(config_.shard_index) + " of " +
+                                   std::to_string(config_.shard_count) +
+                                   ": the shard count must be between 1 and the partition count (" +
+                                   std::to_string(config_.partition_count) + ")");
+  }
+  if (config_.shard_count > 1 && (!config_.peer_address.empty() || !config_.seeds.empty())) {
+    return Status::InvalidArgument(
+        "more than one shard is supported only for a standalone node (no peer address, no "
+        "seeds) so far");
+  }
   MERIDIAN_RETURN_IF_ERROR(store_.Open());
   MERIDIAN_RETURN_IF_ERROR(EnsureAntiEntropyIndex());
   storage::Engine& engine = *env_.engine;
@@ -514,6 +527,13 @@ void Node::Reply(RequestId id, Result<ReplyBody> result) {
     reply.status = result.status();
   }
   replies_.push_back(std::move(reply));
+}
+
+void Node::MergeBucketProps(const std::map<std::string, cluster::BucketPropsRecord>& records) {
+  MERIDIAN_CHECK(config_.shard_index != 0);
+  if (!opened_) return;
+  for (const auto& [bucket, record] : records) membership_->MergeBucketRecord(bucket, record);
+  PersistClusterStateIfChanged();
 }
 
 void Node::SyncMembershipViews() {

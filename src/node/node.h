@@ -157,6 +157,15 @@ struct NodeConfig {
   std::size_t key_bytes_max = 1024;        // longer keys are refused (TooLarge)
   std::size_t value_bytes_max = 8u << 20;  // larger values are refused (TooLarge)
   std::uint64_t tick_interval_ms = 100;    // how often the Env calls Tick()
+  // Shards (docs/design/write_path.md, "The shards"): a server may split its partitions over
+  // shard_count Nodes, each on its own thread and storage; this one owns the partitions p
+  // with p % shard_count == shard_index and is sent only their object requests (anything
+  // else is Internal). Fixed when the data is created. More than one shard is standalone only
+  // for now (no peer address, no seeds); shard 0 then owns bucket properties and other shards
+  // take them from it (MergeBucketProps), and changes of a bucket's consistency or n, which
+  // need every shard's storage checked, are refused.
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
 
   // Cluster identity. Without a peer address the node runs standalone.
   std::string node_id = "node1";
@@ -258,6 +267,14 @@ class Node {
   // Why this node does not propose `partition`'s tombstones now ("" when it does or may), for
   // diagnostics: a PartitionReplica::ReapRefusal reason, "no_replica", "in_round", "resting".
   std::string ReapStatus(std::uint32_t partition) const;
+  // Whether this node's shard owns `partition` (always, with one shard).
+  bool OwnsPartition(std::uint32_t partition) const {
+    return partition % config_.shard_count == config_.shard_index;
+  }
+  // Another shard's bucket properties (shard 0's, which owns them): each record is merged as a
+  // gossiped one is (the newer version wins), and the result persisted. For shards other than
+  // 0 of a sharded node.
+  void MergeBucketProps(const std::map<std::string, cluster::BucketPropsRecord>& records);
 
  private:
   using Origin = ForwardedRequests::Origin;

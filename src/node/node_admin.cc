@@ -114,6 +114,12 @@ std::optional<Result<ReplyBody>> Node::HandleBucket(RequestId id, const ClientRe
     }
   }
   if (next->n != current.n || next->consistency != current.consistency) {
+    if (config_.shard_count > 1) {
+      return Status::FailedPrecondition(
+          "changing a bucket's consistency or n is not supported yet on a node with more than "
+          "one shard (shards=" +
+          std::to_string(config_.shard_count) + "): it needs every shard's storage checked");
+    }
     return StartBucketChange(id, set.bucket, current, *next);
   }
   const HlcTimestamp version = bucket_clock_.Now(env_.clock->WallMillis());
@@ -205,6 +211,10 @@ Result<ReplyBody> Node::ReadLocalCopy(const ObjectId& id) {
   LocalCopyReply reply;
   reply.node = config_.node_id;
   reply.partition = store_.PartitionOfObject(id);
+  if (!OwnsPartition(reply.partition)) {
+    return Status::Internal("partition " + std::to_string(reply.partition) +
+                            " belongs to another shard of this node");
+  }
   const cluster::Ring& ring = membership_->state().ring();
   if (!ring.Owner(reply.partition).empty()) {
     const std::vector<cluster::NodeId> primaries =

@@ -68,6 +68,12 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     return;
   }
   const std::uint32_t partition = store_.PartitionOfObject(id);
+  if (!OwnsPartition(partition)) {
+    Deliver(origin, op,
+            ErrorReply(Status::Internal("partition " + std::to_string(partition) +
+                                        " belongs to another shard of this node")));
+    return;
+  }
   const cluster::Ring& ring = membership_->state().ring();
   if (ring.Owner(partition).empty()) {
     Deliver(origin, op,

@@ -1,5 +1,7 @@
 #include "runtime/node_metrics.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <cstddef>
@@ -327,6 +329,94 @@ std::string RenderInputBudgetMetrics(const ByteBudget& budget) {
          "Reservations the input budget refused (HTTP 503, RESP -BUSY, or a peer link waiting)",
          budget.refused());
   return out;
+}
+
+void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
+  total.hints_pending += shard.hints_pending;
+  total.hint_records += shard.hint_records;
+  total.hints_stored += shard.hints_stored;
+  total.hints_refused += shard.hints_refused;
+  total.writes_refused_storage += shard.writes_refused_storage;
+  total.hints_delivered += shard.hints_delivered;
+  total.read_repairs += shard.read_repairs;
+  total.peers_suspected += shard.peers_suspected;
+  total.aae_exchanges += shard.aae_exchanges;
+  total.aae_exchanges_in_sync += shard.aae_exchanges_in_sync;
+  total.aae_exchanges_failed += shard.aae_exchanges_failed;
+  total.aae_keys_sent += shard.aae_keys_sent;
+  total.aae_keys_received += shard.aae_keys_received;
+  total.coordinators += shard.coordinators;
+  total.transfers += shard.transfers;
+  total.copies_queued += shard.copies_queued;
+  total.hint_bytes += shard.hint_bytes;
+  total.background_acks_waiting += shard.background_acks_waiting;
+  total.strong_operations += shard.strong_operations;
+  total.strong_one_round_trip += shard.strong_one_round_trip;
+  total.strong_round_trips += shard.strong_round_trips;
+  total.strong_in_flight += shard.strong_in_flight;
+  total.strong_moves_started += shard.strong_moves_started;
+  total.strong_moves_succeeded += shard.strong_moves_succeeded;
+  total.strong_moves_failed += shard.strong_moves_failed;
+  total.strong_operations_restarted += shard.strong_operations_restarted;
+  total.strong_refused_moved += shard.strong_refused_moved;
+  total.strong_refused_not_ready += shard.strong_refused_not_ready;
+  total.strong_refused_not_member += shard.strong_refused_not_member;
+  total.ack_pacing.acks_held += shard.ack_pacing.acks_held;
+  total.ack_pacing.acks_expired += shard.ack_pacing.acks_expired;
+  total.ack_pacing.held_ms_total += shard.ack_pacing.held_ms_total;
+  for (std::size_t kind = 0; kind < total.background.kinds.size(); ++kind) {
+    replication::BackgroundKindStats& sum = total.background.kinds[kind];
+    const replication::BackgroundKindStats& add = shard.background.kinds[kind];
+    sum.bytes_granted += add.bytes_granted;
+    sum.objects_granted += add.objects_granted;
+    sum.requests_granted += add.requests_granted;
+    sum.spend_refused += add.spend_refused;
+    sum.streams_refused += add.streams_refused;
+    sum.streams_held += add.streams_held;
+  }
+  total.background.bytes_per_second += shard.background.bytes_per_second;
+  total.background.streams_max += shard.background.streams_max;
+  replication::ReapCounters& reaping = total.reaping;
+  reaping.rounds_started += shard.reaping.rounds_started;
+  reaping.rounds_committed += shard.reaping.rounds_committed;
+  reaping.rounds_timed_out += shard.reaping.rounds_timed_out;
+  reaping.rounds_skipped += shard.reaping.rounds_skipped;
+  reaping.candidates_proposed += shard.reaping.candidates_proposed;
+  reaping.candidates_accepted += shard.reaping.candidates_accepted;
+  reaping.tombstones_reaped += shard.reaping.tombstones_reaped;
+  reaping.deletes_skipped += shard.reaping.deletes_skipped;
+  for (const auto& [reason, count] : shard.reaping.partitions_refused) {
+    reaping.partitions_refused[reason] += count;
+  }
+  for (const auto& [reason, count] : shard.reaping.keys_rejected) {
+    reaping.keys_rejected[reason] += count;
+  }
+}
+
+void Accumulate(NodeService::LoopStats& total, const NodeService::LoopStats& shard) {
+  total.stalls += shard.stalls;
+  total.stall_microseconds += shard.stall_microseconds;
+  total.longest_stall_microseconds =
+      std::max(total.longest_stall_microseconds, shard.longest_stall_microseconds);
+  total.slow_ticks += shard.slow_ticks;
+  total.tick_microseconds += shard.tick_microseconds;
+  total.syncs += shard.syncs;
+  total.sync_microseconds += shard.sync_microseconds;
+  total.longest_sync_microseconds =
+      std::max(total.longest_sync_microseconds, shard.longest_sync_microseconds);
+  total.slow_syncs += shard.slow_syncs;
+  total.early_messages += shard.early_messages;
+}
+
+void Accumulate(storage::RocksDbMemory& total, const storage::RocksDbMemory& shard) {
+  total.block_cache_capacity += shard.block_cache_capacity;
+  total.block_cache_usage += shard.block_cache_usage;
+  total.memtables += shard.memtables;
+  total.table_readers += shard.table_readers;
+  total.live_sst_bytes += shard.live_sst_bytes;
+  total.running_flushes += shard.running_flushes;
+  total.running_compactions += shard.running_compactions;
+  total.pending_compaction_bytes += shard.pending_compaction_bytes;
 }
 
 }  // namespace meridian::runtime

@@ -27,4 +27,10 @@ std::string RenderStorageConditionMetrics(const StorageMonitor::Stats& stats, bo
 // The bytes held for input still arriving (partial bodies, commands, frames) and its bound.
 std::string RenderInputBudgetMetrics(const ByteBudget& budget);
 
+// A node of several shards shows their sum: counters, gauges and configured limits add up
+// (each shard has its share of a limit); the longest stall and sync are the longest of any.
+void Accumulate(node::NodeStats& total, const node::NodeStats& shard);
+void Accumulate(NodeService::LoopStats& total, const NodeService::LoopStats& shard);
+void Accumulate(storage::RocksDbMemory& total, const storage::RocksDbMemory& shard);
+
 }  // namespace meridian::runtime

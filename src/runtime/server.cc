@@ -30,6 +30,7 @@
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
+#include "runtime/sharded_kv_service.h"
 #include "runtime/storage_monitor.h"
 #include "runtime/system_env.h"
 #include "storage/power_loss_file_system.h"
@@ -50,6 +51,58 @@ std::size_t RespCommandBytesMax(const ServerConfig& config) {
 constexpr std::chrono::milliseconds kStorageCheckInterval{1000};
 // While stopping, how often the loop checks whether the last connection has closed.
 constexpr std::chrono::milliseconds kDrainPollInterval{20};
+
+// One shard of the node: its storage, its node state machine and the service that drives it on
+// its event loop (shard 0: the node's loop, io; the others: a loop and thread of their own).
+// Members in dependency order, so they are destroyed in reverse: the monitor and the service
+// before the node, the node before the engine, the loop last.
+struct Shard {
+  std::uint32_t index = 0;
+  std::unique_ptr<asio::io_context> own_io;  // shards 1..: their loop
+  asio::io_context* io = nullptr;            // the loop the shard runs on
+  std::thread thread;                        // runs own_io, from Run()
+  std::string db_path;
+  SystemClock clock;  // each shard's own: like its node, used on its loop only
+  SystemRandom random;
+  std::unique_ptr<storage::RocksDbEngine> engine;
+  std::unique_ptr<node::Node> node;
+  std::unique_ptr<NodeService> service;
+  std::unique_ptr<StorageMonitor> storage;
+  std::unique_ptr<asio::steady_timer> storage_timer;
+  // With a front ends' loop other than this shard's: requests cross through these.
+  std::unique_ptr<LoopChannel> to_shard;
+  std::unique_ptr<CrossLoopKvService> from_front;
+};
+
+// What /metrics shows of one shard, taken on its loop.
+struct ShardFigures {
+  node::NodeStats stats;
+  NodeService::LoopStats loop;
+  storage::RocksDbMemory memory;
+  StorageMonitor::Stats storage;
+  bool writable = true;
+  std::uint64_t commit_failures = 0;
+};
+
+ShardFigures FiguresOf(const Shard& shard) {
+  return ShardFigures{shard.node->Stats(),
+                      shard.service->loop_stats(),
+                      shard.engine->Memory(),
+                      shard.storage->stats(),
+                      shard.node->storage_condition().ok(),
+                      shard.service->commit_failures()};
+}
+
+// Backups copy one engine; a node of several shards has several (not supported yet).
+class ShardedBackupRefusal final : public api::BackupService {
+ public:
+  void Backup(api::BackupRequest, Done done) override {
+    done(Status::FailedPrecondition(
+        "backups of a node with more than one shard are not supported yet; run the node with "
+        "shards = 1 to take backups"));
+  }
+};
+
 }  // namespace
 
 // Members are declared in dependency order; they are destroyed in reverse (the HTTP server
@@ -71,32 +124,77 @@ struct Server::Impl {
       PollDrained();
     });
     if (transport) transport->Stop();
-    service->Stop();
+    for (auto& owned : shards) {
+      Shard* shard = owned.get();
+      auto stop = [shard] {
+        shard->service->Stop();
+        if (shard->storage_timer) shard->storage_timer->cancel();
+      };
+      // Shard 0 at once, on this loop; the others on theirs.
+      if (shard->io == &io) {
+        stop();
+      } else {
+        asio::post(*shard->io, stop);
+      }
+    }
     // Back to the default disposition: a second SIGINT/SIGTERM ends the process at once.
     boost::system::error_code ignored;
     signals->clear(ignored);
     signals->cancel(ignored);
     if (reload_signal) reload_signal->cancel(ignored);
-    if (storage_timer) storage_timer->cancel();
   }
 
   // The loop the front ends run on: a loop of their own, or the node's.
   asio::io_context& front() { return config.front_end_threads > 0 ? front_io : io; }
 
-  // On the node's loop: the storage condition as /health reports it (from the front ends'
-  // loop).
-  void PublishHealth(const Status& condition) {
+  Shard& shell() { return *shards.front(); }
+
+  // On the front ends' loop: shard 0's bucket properties to every other shard (each merges
+  // them on its own loop); `then` runs on the front ends' loop once all have.
+  void PublishBucketProps(std::function<void()> then) {
+    using Records = std::map<std::string, cluster::BucketPropsRecord>;
+    Shard& from = shell();
+    CallAcross<Records>(
+        *to_front, *from.to_shard,
+        [node = from.node.get()](std::function<void(Records)> reply) {
+          reply(node->cluster_state().bucket_props());
+        },
+        [this, then = std::move(then)](Records records) mutable {
+          auto shared = std::make_shared<const Records>(std::move(records));
+          auto missing = std::make_shared<std::size_t>(shards.size() - 1);
+          auto finish = std::make_shared<std::function<void()>>(std::move(then));
+          for (std::size_t s = 1; s < shards.size(); ++s) {
+            Shard* shard = shards[s].get();
+            CallAcross<bool>(
+                *to_front, *shard->to_shard,
+                [shard, shared](std::function<void(bool)> reply) {
+                  shard->node->MergeBucketProps(*shared);
+                  reply(true);
+                },
+                [missing, finish](bool) {
+                  if (--*missing == 0) (*finish)();
+                });
+          }
+        });
+  }
+
+  // On a shard's loop: its storage condition as /health reports it (from the front ends'
+  // loop): the first shard's that is not OK, else OK.
+  void PublishHealth(std::uint32_t shard, const Status& condition) {
     std::lock_guard lock(health_mutex);
-    health = condition;
+    health[shard] = condition;
   }
   Status Health() const {
     std::lock_guard lock(health_mutex);
-    return health;
+    for (const Status& condition : health) {
+      if (!condition.ok()) return condition;
+    }
+    return Status::Ok();
   }
-  // On the node's loop: the storage condition to the node and to /health.
-  void UseStorageCondition(const Status& condition) {
-    node->SetStorageCondition(condition);
-    PublishHealth(condition);
+  // On a shard's loop: its storage condition to its node and to /health.
+  void UseStorageCondition(Shard& shard, const Status& condition) {
+    shard.node->SetStorageCondition(condition);
+    PublishHealth(shard.index, condition);
   }
 
   api::HttpServer::HttpsFiles HttpsFiles() const {
@@ -111,20 +209,24 @@ struct Server::Impl {
     if (resp) resp->SetAccessControl(access);
   }
 
-  // Once a second: the free space and the engine's state decide whether the node takes new
-  // data (a failed engine is recovered here once there is room again), and the node's member
-  // report gets the disk and request figures.
-  void WatchStorage() {
-    storage_timer->expires_after(kStorageCheckInterval);
-    storage_timer->async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopping) return;
-      UseStorageCondition(storage->Check(/*try_recover=*/true));
-      // The request figures are the front ends'; the load report is the node's.
-      asio::post(front(), [this] {
-        const api::RequestWindow::Summary requests = SampleRequests();
-        asio::post(io, [this, requests] { ReportLoad(requests); });
-      });
-      WatchStorage();
+  // Once a second, on each shard's loop: the free space and the engine's state decide whether
+  // the shard takes new data (a failed engine is recovered here once there is room again),
+  // and shard 0's member report gets the disk and request figures.
+  void WatchStorage(Shard& shard) {
+    shard.storage_timer->expires_after(kStorageCheckInterval);
+    shard.storage_timer->async_wait([this, &shard](const boost::system::error_code& ec) {
+      // (`stopping` belongs to the node's loop; the other shards' timers are cancelled by the
+      // stop, on their loops.)
+      if (ec || (shard.index == 0 && stopping)) return;
+      UseStorageCondition(shard, shard.storage->Check(/*try_recover=*/true));
+      if (shard.index == 0) {
+        // The request figures are the front ends'; the load report is the node's.
+        asio::post(front(), [this] {
+          const api::RequestWindow::Summary requests = SampleRequests();
+          asio::post(io, [this, requests] { ReportLoad(requests); });
+        });
+      }
+      WatchStorage(shard);
     });
   }
 
@@ -139,7 +241,7 @@ struct Server::Impl {
 
   // On the node's loop: the member report's disk and request figures.
   void ReportLoad(const api::RequestWindow::Summary& requests) {
-    const StorageSpace& space = storage->stats().space;
+    const StorageSpace& space = shell().storage->stats().space;
     node::LocalLoad load;
     load.disk_capacity_bytes = space.total_bytes;
     load.disk_available_bytes = space.free_bytes;
@@ -150,7 +252,7 @@ struct Server::Impl {
     load.errors_per_second = requests.errors_per_second;
     load.p50_ms = requests.p50_ms;
     load.p99_ms = requests.p99_ms;
-    node->SetLocalLoad(load);
+    shell().node->SetLocalLoad(load);
   }
 
   // SIGHUP: loads the peer certificate files again; new peer connections use them. A file
@@ -243,6 +345,9 @@ struct Server::Impl {
       }
       io.stop();
       front_io.stop();
+      for (auto& shard : shards) {
+        if (shard->own_io) shard->own_io->stop();
+      }
       return;
     }
     drain_timer->expires_after(kDrainPollInterval);
@@ -255,15 +360,10 @@ struct Server::Impl {
   asio::io_context io{1};        // the node's loop
   asio::io_context front_io{1};  // the front ends' loop, with front_end_threads = 1
   std::shared_ptr<storage::PowerLossFileSystem> power_loss_fs;  // test_power_loss_fs only
-  std::unique_ptr<storage::RocksDbEngine> engine;
-  SystemClock clock;
-  SystemRandom random;
-  std::unique_ptr<PeerTransport> transport;  // only when the node has a peer address
-  std::unique_ptr<node::Node> node;
-  std::unique_ptr<NodeService> service;
-  std::unique_ptr<StorageMonitor> storage;
+  std::unique_ptr<PeerTransport> transport;    // only when the node has a peer address
+  std::vector<std::unique_ptr<Shard>> shards;  // shard 0 first: the node on `io`
   mutable std::mutex health_mutex;
-  Status health;  // the storage condition, for /health; guarded by health_mutex
+  std::vector<Status> health;  // each shard's storage condition, for /health; health_mutex
   // POST /v1/cluster/backup; after engine and node, so that its thread ends before them.
   std::unique_ptr<NodeBackup> backup;
   // What the front ends call when they run on a loop of their own: the service and the backup
@@ -272,10 +372,11 @@ struct Server::Impl {
   std::unique_ptr<LoopChannel> to_node;
   std::unique_ptr<CrossLoopKvService> front_service;
   std::unique_ptr<CrossLoopBackupService> front_backup;
-  std::size_t resp_connections_max = 0;      // from the file-descriptor plan
+  std::unique_ptr<ShardedKvService> sharded_service;     // shards > 1
+  std::unique_ptr<ShardedBackupRefusal> backup_refusal;  // shards > 1
+  std::size_t resp_connections_max = 0;                  // from the file-descriptor plan
   std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
-  std::unique_ptr<asio::steady_timer> storage_timer;
-  api::RequestWindow request_window;  // client requests over the last minute, for ReportLoad
+  api::RequestWindow request_window;         // client requests over the last minute, for ReportLoad
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
@@ -300,6 +401,19 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   if (!config.https_address.empty() &&
       (config.tls_certificate_file.empty() || config.tls_private_key_file.empty())) {
     return Status::InvalidArgument("https needs both a TLS certificate and a private key file");
+  }
+  if (config.shards < 1 || config.shards > config.node.partition_count) {
+    return Status::InvalidArgument("shards must be between 1 and the partition count (" +
+                                   std::to_string(config.node.partition_count) + "), not " +
+                                   std::to_string(config.shards));
+  }
+  if (config.shards > 1 && !config.node.peer_address.empty()) {
+    return Status::InvalidArgument(
+        "shards > 1 is supported only for a standalone node (no peer address) so far; a "
+        "clustered node runs one shard");
+  }
+  if (config.shards > 1 && config.test_power_loss_fs) {
+    return Status::InvalidArgument("the test power-loss file system supports one shard only");
   }
   if (config.front_end_threads > 1) {
     return Status::InvalidArgument(
@@ -365,23 +479,57 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     return Status::IoError("cannot create data directory " + config.data_dir + ": " +
                            fs_error.message());
   }
-  const std::string db_path = (std::filesystem::path(config.data_dir) / "db").string();
+  const std::uint32_t shard_count = config.shards;
   storage::RocksDbOptions rocksdb_options = config.rocksdb;
-  rocksdb_options.max_open_files = plan->rocksdb_open_files;
+  // Shards share the node's block cache and open-file budgets.
+  rocksdb_options.block_cache_bytes = config.rocksdb.block_cache_bytes / shard_count;
+  rocksdb_options.max_open_files =
+      plan->rocksdb_open_files < 0
+          ? plan->rocksdb_open_files
+          : std::max(plan->rocksdb_open_files / static_cast<int>(shard_count), 16);
   // The NodeService holds every reply and peer message until the engine committed the
   // writes before it, so the server can commit a whole batch of requests at once.
   rocksdb_options.group_commit = true;
   if (config.test_power_loss_fs) {
     MERIDIAN_RETURN_IF_ERROR(impl->UsePowerLossFileSystem(rocksdb_options));
   }
-  auto engine = storage::RocksDbEngine::Open(db_path, rocksdb_options);
-  if (!engine.ok()) {
-    return Status(engine.status().code(),
-                  "cannot open RocksDB at " + db_path + ": " + engine.status().message());
+  const std::filesystem::path data_dir_path(config.data_dir);
+  // Shard 0's database existed before this start: every other shard's must exist too (a
+  // shard's directory is never created beside existing data, which would lose its partitions).
+  const bool existing = std::filesystem::exists(data_dir_path / "db" / "CURRENT", fs_error);
+  for (std::uint32_t s = 0; s < shard_count; ++s) {
+    auto shard = std::make_unique<Shard>();
+    shard->index = s;
+    if (s == 0) {
+      shard->io = &impl->io;
+    } else {
+      shard->own_io = std::make_unique<asio::io_context>(1);
+      shard->io = shard->own_io.get();
+    }
+    shard->db_path =
+        (data_dir_path / (s == 0 ? std::string("db") : "db-shard-" + std::to_string(s))).string();
+    if (s > 0 && existing && !std::filesystem::exists(shard->db_path + "/CURRENT", fs_error)) {
+      return Status::FailedPrecondition(
+          "the data directory " + config.data_dir + " has no " + shard->db_path + " for shard " +
+          std::to_string(s) + " of " + std::to_string(shard_count) +
+          ": it was created with fewer shards (the shard count is fixed when a node's data is "
+          "created), or that directory was lost");
+    }
+    auto engine = storage::RocksDbEngine::Open(shard->db_path, rocksdb_options);
+    if (!engine.ok()) {
+      return Status(engine.status().code(),
+                    "cannot open RocksDB at " + shard->db_path + ": " + engine.status().message());
+    }
+    shard->engine = std::move(*engine);
+    impl->shards.push_back(std::move(shard));
   }
-  impl->engine = std::move(*engine);
+  impl->health.assign(shard_count, Status::Ok());
 
   node::NodeConfig node_config = config.node;
+  node_config.shard_count = shard_count;
+  // The node's background budget is shared out among its shards.
+  node_config.background.bytes_per_second =
+      std::max<std::uint64_t>(config.node.background.bytes_per_second / shard_count, 1);
   if (!node_config.peer_address.empty()) {
     PeerTransportConfig transport_config = impl->config.peer_transport;
     transport_config.cluster_name = node_config.cluster_name;
@@ -404,7 +552,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     impl->transport = std::make_unique<PeerTransport>(
         impl->io, transport_config,
         [raw](const std::string&, const std::string& from_address, proto::PeerMessage message) {
-          if (raw->service) raw->service->Receive(from_address, message);
+          if (raw->shell().service) raw->shell().service->Receive(from_address, message);
         });
     impl->transport->SetInputBudget(impl->input_budget);
     if (Status listening = impl->transport->Listen(); !listening.ok()) {
@@ -414,14 +562,28 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     // With port 0 the bound port is what peers must be told.
     node_config.peer_address = impl->transport->advertised_address();
   }
-  node::Env env{&impl->clock, &impl->random, impl->engine.get()};
-  impl->node = std::make_unique<node::Node>(node_config, env);
-  // The WAL write and fsync of each group commit run on the service's commit thread.
-  impl->service = std::make_unique<NodeService>(impl->io, *impl->node,
-                                                NodeService::CommitHooks::ForEngine(*impl->engine));
+  for (auto& owned : impl->shards) {
+    Shard& shard = *owned;
+    node::NodeConfig shard_config = node_config;
+    shard_config.shard_index = shard.index;
+    node::Env env{&shard.clock, &shard.random, shard.engine.get()};
+    shard.node = std::make_unique<node::Node>(shard_config, env);
+    // The WAL write and fsync of each group commit run on the service's commit thread.
+    shard.service = std::make_unique<NodeService>(
+        *shard.io, *shard.node, NodeService::CommitHooks::ForEngine(*shard.engine));
+    const std::string data_dir = config.data_dir;
+    shard.storage = std::make_unique<StorageMonitor>(
+        config.storage_reserve_bytes, [data_dir] { return ProbeFileSystem(data_dir); },
+        *shard.engine);
+    shard.service->SetStorageFailureSink([raw = impl.get(), &shard](const Status&) {
+      // At once, before the failed batch's replies run; recovery waits for the next check.
+      raw->UseStorageCondition(shard, shard.storage->Check(/*try_recover=*/false));
+    });
+  }
+  Shard& shell = impl->shell();
   if (impl->transport) {
     PeerTransport* transport = impl->transport.get();
-    impl->service->SetOutboundSink([transport](cluster::Outbound outbound) {
+    shell.service->SetOutboundSink([transport](cluster::Outbound outbound) {
       // Delivery is at most once: every protocol retries what matters (gossip rounds,
       // handoff timeouts, forwarded-request deadlines), so a refused send is only logged.
       if (Status sent = transport->Send(outbound.to_address, outbound.message); !sent.ok()) {
@@ -429,20 +591,12 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       }
     });
   }
-  const std::string data_dir = config.data_dir;
-  impl->storage = std::make_unique<StorageMonitor>(
-      config.storage_reserve_bytes, [data_dir] { return ProbeFileSystem(data_dir); },
-      *impl->engine);
-  impl->service->SetStorageFailureSink([raw = impl.get()](const Status&) {
-    // At once, before the failed batch's replies run; recovery waits for the next check.
-    raw->UseStorageCondition(raw->storage->Check(/*try_recover=*/false));
-  });
   impl->backup = std::make_unique<NodeBackup>(
       impl->io,
-      [engine = impl->engine.get()](const std::string& directory) {
+      [engine = shell.engine.get()](const std::string& directory) {
         return engine->Checkpoint(directory);
       },
-      [node = impl->node.get()] {
+      [node = shell.node.get()] {
         BackupManifest manifest;
         manifest.node_id = node->config().node_id;
         manifest.cluster_name = node->config().cluster_name;
@@ -453,39 +607,100 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         manifest.meridian_version = MERIDIAN_VERSION;
         return manifest;
       });
-  api::KvService* front_service = impl->service.get();
+  api::KvService* front_service = shell.service.get();
   api::BackupService* front_backup = impl->backup.get();
+  if (config.front_end_threads > 0 || shard_count > 1) {
+    impl->to_front = std::make_unique<LoopChannel>(impl->front());
+  }
   if (config.front_end_threads > 0) {
-    impl->to_front = std::make_unique<LoopChannel>(impl->front_io);
     impl->to_node = std::make_unique<LoopChannel>(impl->io);
     impl->front_service =
-        std::make_unique<CrossLoopKvService>(*impl->to_front, *impl->to_node, *impl->service);
+        std::make_unique<CrossLoopKvService>(*impl->to_front, *impl->to_node, *shell.service);
     impl->front_backup =
         std::make_unique<CrossLoopBackupService>(*impl->to_front, *impl->to_node, *impl->backup);
     front_service = impl->front_service.get();
     front_backup = impl->front_backup.get();
+  }
+  if (shard_count > 1) {
+    std::vector<api::KvService*> entries;
+    for (auto& owned : impl->shards) {
+      Shard& shard = *owned;
+      shard.to_shard = std::make_unique<LoopChannel>(*shard.io);
+      if (shard.io == &impl->front()) {
+        entries.push_back(shard.service.get());
+      } else {
+        shard.from_front =
+            std::make_unique<CrossLoopKvService>(*impl->to_front, *shard.to_shard, *shard.service);
+        entries.push_back(shard.from_front.get());
+      }
+    }
+    impl->sharded_service =
+        std::make_unique<ShardedKvService>(std::move(entries), config.node.partition_count,
+                                           [raw = impl.get()](std::function<void()> then) {
+                                             raw->PublishBucketProps(std::move(then));
+                                           });
+    impl->backup_refusal = std::make_unique<ShardedBackupRefusal>();
+    front_service = impl->sharded_service.get();
+    front_backup = impl->backup_refusal.get();
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->front(), *front_service, impl->config.http_limits);
   impl->http->SetBackupService(front_backup);
   impl->http->SetInputBudget(impl->input_budget);
   impl->http->SetHealthCheck([raw = impl.get()] { return raw->Health(); });
-  // The node's series are rendered on the node's loop.
-  auto node_series = [node = impl->node.get(), engine = impl->engine.get(),
-                      service = impl->service.get(), storage = impl->storage.get(),
-                      budget = impl->input_budget, transport = impl->transport.get()] {
+  // The node's series: its figures are taken on its loop (each shard's on its own), rendered
+  // wherever they arrive.
+  auto render = [budget = impl->input_budget,
+                 transport = impl->transport.get()](const ShardFigures& figures) {
     std::string out =
-        RenderNodeMetrics(node->Stats()) + RenderEventLoopMetrics(service->loop_stats()) +
-        RenderStorageMemoryMetrics(engine->Memory()) +
-        RenderStorageConditionMetrics(storage->stats(), node->storage_condition().ok(),
-                                      service->commit_failures()) +
+        RenderNodeMetrics(figures.stats) + RenderEventLoopMetrics(figures.loop) +
+        RenderStorageMemoryMetrics(figures.memory) +
+        RenderStorageConditionMetrics(figures.storage, figures.writable, figures.commit_failures) +
         RenderInputBudgetMetrics(*budget);
     if (transport != nullptr) {
       out += RenderPeerListenerMetrics(transport->stats(), transport->uses_tls());
     }
     return out;
   };
-  if (config.front_end_threads > 0) {
+  auto node_series = [&shell, render] { return render(FiguresOf(shell)); };
+  if (shard_count > 1) {
+    impl->http->metrics().SetExtraSource([raw = impl.get(), render](api::Metrics::RenderDone done) {
+      struct Gathering {
+        std::vector<ShardFigures> figures;
+        std::size_t missing = 0;
+        api::Metrics::RenderDone done;
+      };
+      auto gathering = std::make_shared<Gathering>();
+      gathering->figures.resize(raw->shards.size());
+      gathering->missing = raw->shards.size();
+      gathering->done = std::move(done);
+      for (auto& owned : raw->shards) {
+        Shard* shard = owned.get();
+        CallAcross<ShardFigures>(
+            *raw->to_front, *shard->to_shard,
+            [shard](std::function<void(ShardFigures)> reply) { reply(FiguresOf(*shard)); },
+            [gathering, render, index = shard->index](ShardFigures figures) {
+              gathering->figures[index] = std::move(figures);
+              if (--gathering->missing > 0) return;
+              ShardFigures total = gathering->figures.front();
+              for (std::size_t s = 1; s < gathering->figures.size(); ++s) {
+                const ShardFigures& more = gathering->figures[s];
+                Accumulate(total.stats, more.stats);
+                Accumulate(total.loop, more.loop);
+                Accumulate(total.memory, more.memory);
+                // One file system: its space and reserve are shard 0's; the node refuses
+                // new data where any shard does.
+                total.storage.engine_failed |= more.storage.engine_failed;
+                total.storage.below_reserve |= more.storage.below_reserve;
+                total.storage.recoveries += more.storage.recoveries;
+                total.writable &= more.writable;
+                total.commit_failures += more.commit_failures;
+              }
+              gathering->done(render(total));
+            });
+      }
+    });
+  } else if (config.front_end_threads > 0) {
     impl->http->metrics().SetExtraSource(
         [raw = impl.get(), node_series](api::Metrics::RenderDone done) {
           CallAcross<std::string>(
@@ -539,25 +754,33 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   }
   // The node opens after the listeners are bound, so it advertises the bound HTTP port; no
   // request can reach it before Run() starts the event loop.
-  if (node_config.http_address.empty()) {
-    impl->node->SetHttpAddress(impl->http->http_endpoint().empty() ? impl->http->https_endpoint()
-                                                                   : impl->http->http_endpoint());
+  for (auto& owned : impl->shards) {
+    Shard& shard = *owned;
+    if (node_config.http_address.empty()) {
+      shard.node->SetHttpAddress(impl->http->http_endpoint().empty() ? impl->http->https_endpoint()
+                                                                     : impl->http->http_endpoint());
+    }
+    if (Status status = shard.node->Open(); !status.ok()) {
+      return Status(status.code(), "cannot open the node in " + config.data_dir +
+                                       (shard_count > 1 ? " (shard " + std::to_string(shard.index) +
+                                                              ", " + shard.db_path + ")"
+                                                        : std::string()) +
+                                       ": " + status.message());
+    }
+    // Shard 0 owns the bucket properties; the others take them from it at every start (one
+    // may have missed a change before a crash).
+    if (shard.index > 0) shard.node->MergeBucketProps(shell.node->cluster_state().bucket_props());
+    // What Open wrote (identity, incarnation) is durable before the node is announced.
+    if (Status committed = shard.engine->CommitPending(); !committed.ok()) {
+      return Status(committed.code(), "cannot commit the node's state in " + shard.db_path + ": " +
+                                          committed.message());
+    }
+    // Before the first request: a node started on a full disk refuses writes from the start.
+    impl->UseStorageCondition(shard, shard.storage->Check(/*try_recover=*/false));
+    shard.storage_timer = std::make_unique<asio::steady_timer>(*shard.io);
+    impl->WatchStorage(shard);
   }
-  if (Status status = impl->node->Open(); !status.ok()) {
-    return Status(status.code(),
-                  "cannot open the node in " + config.data_dir + ": " + status.message());
-  }
-  // What Open wrote (identity, incarnation) is durable before the node is announced.
-  if (Status committed = impl->engine->CommitPending(); !committed.ok()) {
-    return Status(committed.code(), "cannot commit the node's state in " + config.data_dir + ": " +
-                                        committed.message());
-  }
-
-  // Before the first request: a node started on a full disk refuses writes from the start.
-  impl->UseStorageCondition(impl->storage->Check(/*try_recover=*/false));
-  impl->storage_timer = std::make_unique<asio::steady_timer>(impl->io);
   impl->ReportLoad(impl->SampleRequests());
-  impl->WatchStorage();
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->front());
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);
   Impl* raw = impl.get();
@@ -578,13 +801,17 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     });
   }
   spdlog::info("node {} (actor {:016x}, incarnation {}) open: data_dir={} partitions={} {}",
-               node_config.node_id, impl->node->actor_id(), impl->node->incarnation(),
+               node_config.node_id, shell.node->actor_id(), shell.node->incarnation(),
                config.data_dir, config.node.partition_count,
                node_config.peer_address.empty() ? std::string("standalone")
                                                 : "peer=" + node_config.peer_address);
-  spdlog::info("threads: the node's event loop{}, a commit thread",
+  spdlog::info("threads: the node's event loop{}, a commit thread{}",
                config.front_end_threads > 0 ? ", the front ends' event loop (HTTP, HTTPS, RESP)"
-                                            : " (also running HTTP, HTTPS and RESP)");
+                                            : " (also running HTTP, HTTPS and RESP)",
+               shard_count > 1 ? fmt::format("; shards: {} (shard 0 on the node's event loop, each "
+                                             "other on an event loop and commit thread of its own)",
+                                             shard_count)
+                               : std::string());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
@@ -614,6 +841,15 @@ Status Server::Run() {
   std::fprintf(stdout, "%s\n", line.c_str());
   std::fflush(stdout);
   spdlog::info("{}", line);
+  for (auto& owned : impl_->shards) {
+    Shard* shard = owned.get();
+    if (!shard->own_io) continue;
+    shard->thread = std::thread([shard] {
+      // Like the node's loop below: until the drain stops it.
+      auto work = asio::make_work_guard(*shard->own_io);
+      shard->own_io->run();
+    });
+  }
   if (impl_->config.front_end_threads > 0) {
     Impl* impl = impl_.get();
     impl->front_thread = std::thread([impl] {
@@ -628,24 +864,32 @@ Status Server::Run() {
     auto work = asio::make_work_guard(impl_->io);
     impl_->io.run();
   }
-  // The drain stopped both loops; the front ends' thread ends before anything is shut down.
+  // The drain stopped every loop; their threads end before anything is shut down.
   if (impl_->front_thread.joinable()) impl_->front_thread.join();
-  // The sync in flight, if any, ends before this thread commits again (an engine runs one
-  // commit at a time); the outputs still held are dropped with the connections.
-  impl_->service->Shutdown();
+  for (auto& shard : impl_->shards) {
+    if (shard->thread.joinable()) shard->thread.join();
+  }
   // A backup in flight finishes before the node's last writes (its report is dropped).
   impl_->backup->Shutdown();
-  // A clean stop: the next start keeps this node's actor id (see Node::Close).
-  if (Status closed = impl_->node->Close(); !closed.ok()) {
-    spdlog::error("closing the node failed: {}", closed.ToString());
-    return closed;
+  Status result = Status::Ok();
+  for (auto& owned : impl_->shards) {
+    Shard& shard = *owned;
+    // The sync in flight, if any, ends before this thread commits again (an engine runs one
+    // commit at a time); the outputs still held are dropped with the connections.
+    shard.service->Shutdown();
+    // A clean stop: the next start keeps this node's actor id (see Node::Close).
+    if (Status closed = shard.node->Close(); !closed.ok()) {
+      spdlog::error("closing the node failed: {}", closed.ToString());
+      if (result.ok()) result = closed;
+      continue;
+    }
+    if (Status committed = shard.engine->CommitPending(); !committed.ok()) {
+      spdlog::error("committing the node's final writes failed: {}", committed.ToString());
+      if (result.ok()) result = committed;
+    }
   }
-  if (Status committed = impl_->engine->CommitPending(); !committed.ok()) {
-    spdlog::error("committing the node's final writes failed: {}", committed.ToString());
-    return committed;
-  }
-  spdlog::info("stopped");
-  return Status::Ok();
+  if (result.ok()) spdlog::info("stopped");
+  return result;
 }
 
 void Server::RequestStop() {

@@ -1,7 +1,8 @@
 // Server: one Meridian node process — RocksDB storage, the Node state machine, the HTTP(S)
 // front end and optionally the Redis-protocol (RESP) front end — run on a single event loop.
 //
-// Concurrency model: two event loops (or one, with front_end_threads = 0).
+// Concurrency model: two event loops (or one, with front_end_threads = 0), plus one per shard
+// beyond the first (shards > 1).
 //   * The node's loop, run by the caller of Run(): the node state machine, its tick timer, the
 //     peer transport, storage checks and signals. RocksDB calls are synchronous on it, except
 //     the group commit's WAL write and fsync, which run on the NodeService's commit thread (a
@@ -13,6 +14,9 @@
 //     socket work for them. A parsed request goes to the node's loop (runtime/cross_loop.h)
 //     and its reply comes back the same way; /metrics, /health and backups cross the same way.
 //   With front_end_threads = 0 both run on the one loop (what a one-core machine gets).
+//   * With shards > 1, shard 0 is the node above and every other shard runs its own node
+//     state machine, storage and commit thread on a loop and thread of its own; requests reach
+//     it from the front ends through runtime/cross_loop.h (runtime/sharded_kv_service.h).
 //
 // Lifecycle: Open() does every fallible step (data directory, RocksDB at <data_dir>/db,
 // Node::Open, TLS files, binding the listeners) and returns a clear error if one fails. Run()
@@ -85,6 +89,13 @@ struct ServerConfig {
   // machine that also runs the clients, the hand-over between the loops costs more than the
   // second core gives (docs/benchmarks.md "Front ends on a thread of their own").
   unsigned front_end_threads = 0;
+  // Shards of the node (docs/design/write_path.md, "The shards"): its partitions split over
+  // this many node state machines, each with its own event loop and thread, its own RocksDB
+  // (<data_dir>/db for shard 0, <data_dir>/db-shard-<s> for the others) and its own group
+  // commit. The front ends hand each request to the shard of its key's partition. Fixed when
+  // the data directory is created. More than 1 is supported for a standalone node only (no
+  // peer address), without backups, and refuses changes of a bucket's consistency or n.
+  unsigned shards = 1;
   // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
   // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).
   bool test_power_loss_fs = false;

@@ -194,6 +194,8 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.manual_wal_flush = options.group_commit;
+  db_options.enable_pipelined_write = options.write_queue == RocksDbOptions::WriteQueue::kPipelined;
+  db_options.unordered_write = options.write_queue == RocksDbOptions::WriteQueue::kUnordered;
   db_options.max_open_files = options.max_open_files;
   // Debian's librocksdb defaults to DEBUG level (its DBOptions constructor is compiled
   // without NDEBUG), which writes a LOG line per WAL flush: a file growing by megabytes a

@@ -31,6 +31,11 @@ struct RocksDbOptions {
   // BeginCommit + FinishCommit), which writes the buffer once and fsyncs once if any write
   // since the last commit asked for it.
   bool group_commit = false;
+  // How concurrent writers share the database's one write queue (benchmarks only: the server
+  // gives each shard its own engine and writes from one thread per engine). kPipelined is
+  // RocksDB's enable_pipelined_write, kUnordered its unordered_write.
+  enum class WriteQueue { kDefault, kPipelined, kUnordered };
+  WriteQueue write_queue = WriteQueue::kDefault;
   // The file system RocksDB runs on. Null (the default, and always in production): the real
   // one. Tests pass a PowerLossFileSystem (storage/power_loss_file_system.h) to cut the power.
   std::shared_ptr<rocksdb::FileSystem> file_system;

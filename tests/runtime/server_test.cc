@@ -135,6 +135,134 @@ TEST_F(ServerTest, FrontEndsOnAThreadOfTheirOwnServeEveryKindOfRequest) {
   EXPECT_TRUE(run.get().ok());
 }
 
+// A node of two shards (each its own loop, thread and RocksDB): object requests reach the
+// shard of their partition and come back, a bucket's properties set through shard 0 hold for
+// keys of both shards at once, /metrics sums both shards, and everything (data and bucket
+// properties) is there after a restart. Run with the front ends on shard 0's loop and on a
+// thread of their own. (No ASSERT while a server runs: it would outlive the test.)
+class ServerShardTest : public ServerTest, public ::testing::WithParamInterface<unsigned> {};
+
+TEST_P(ServerShardTest, TwoShardsServeEveryKindOfRequestAndKeepItAcrossRestarts) {
+  ServerConfig config = Config();
+  config.shards = 2;
+  config.front_end_threads = GetParam();
+  constexpr int kKeys = 40;
+  {
+    auto server = Server::Open(config);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    EXPECT_TRUE(std::filesystem::exists(data_dir_ / "db-shard-1"));
+    auto run = std::async(std::launch::async, [&] { return (*server)->Run(); });
+    const std::uint16_t port = (*server)->http_port();
+    EXPECT_EQ(Request(port, http::verb::put, "/v1/buckets/lww", R"({"conflict_policy":"lww"})")
+                  .result_int(),
+              200);
+    for (int i = 0; i < kKeys; ++i) {
+      const std::string target = "/v1/kv/lww/k" + std::to_string(i);
+      // Two blind writes: last-write-wins on whichever shard owns the key leaves one value.
+      EXPECT_EQ(Request(port, http::verb::put, target, "old").result_int(), 204);
+      EXPECT_EQ(Request(port, http::verb::put, target, "v" + std::to_string(i)).result_int(), 204);
+      auto get = Request(port, http::verb::get, target);
+      EXPECT_EQ(get.result_int(), 200) << target;
+      EXPECT_EQ(get.body(), "v" + std::to_string(i));
+    }
+    auto strong = Request(port, http::verb::put, "/v1/buckets/s", R"({"consistency":"strong"})");
+    EXPECT_EQ(strong.result_int(), 412) << strong.body();
+    EXPECT_NE(strong.body().find("more than one shard"), std::string::npos) << strong.body();
+    auto backup = Request(port, http::verb::post, "/v1/cluster/backup",
+                          R"({"directory":")" + (data_dir_ / "backup").string() + R"("})");
+    EXPECT_EQ(backup.result_int(), 412) << backup.body();
+    EXPECT_FALSE(std::filesystem::exists(data_dir_ / "backup"));
+    EXPECT_EQ(Request(port, http::verb::get, "/health").result_int(), 200);
+    auto metrics = Request(port, http::verb::get, "/metrics");
+    EXPECT_EQ(metrics.result_int(), 200);
+    // Both shards' block caches (8 MiB shared out), summed.
+    EXPECT_NE(metrics.body().find("meridian_rocksdb_block_cache_capacity_bytes 8388608"),
+              std::string::npos)
+        << metrics.body();
+    EXPECT_NE(metrics.body().find("meridian_storage_writable 1"), std::string::npos);
+    (*server)->RequestStop();
+    ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_TRUE(run.get().ok());
+  }
+  // Each shard stored a share of the keys.
+  for (const char* db : {"db", "db-shard-1"}) {
+    auto engine =
+        storage::RocksDbEngine::Open((data_dir_ / db).string(), storage::RocksDbOptions{});
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    int objects = 0;
+    ASSERT_TRUE((*engine)
+                    ->Scan(storage::Column::kObjects, "", "",
+                           [&](std::string_view, std::string_view) {
+                             ++objects;
+                             return true;
+                           })
+                    .ok());
+    EXPECT_GT(objects, kKeys / 5) << db;
+    EXPECT_LT(objects, kKeys) << db;
+  }
+  auto server = Server::Open(config);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto run = std::async(std::launch::async, [&] { return (*server)->Run(); });
+  const std::uint16_t port = (*server)->http_port();
+  for (int i = 0; i < kKeys; ++i) {
+    auto get = Request(port, http::verb::get, "/v1/kv/lww/k" + std::to_string(i));
+    EXPECT_EQ(get.result_int(), 200);
+    EXPECT_EQ(get.body(), "v" + std::to_string(i));
+  }
+  auto bucket = Request(port, http::verb::get, "/v1/buckets/lww");
+  EXPECT_NE(bucket.body().find(R"("conflict_policy":"lww")"), std::string::npos) << bucket.body();
+  (*server)->RequestStop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(run.get().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(FrontEndThreads, ServerShardTest, ::testing::Values(0u, 1u));
+
+TEST_F(ServerTest, TheShardCountIsFixedWhenTheDataDirectoryIsCreated) {
+  { ASSERT_TRUE(Server::Open(Config()).ok()); }
+  ServerConfig two = Config();
+  two.shards = 2;
+  // One shard's data: opening it as two would leave shard 1 empty while its keys sit in db.
+  auto more = Server::Open(two);
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(more.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(more.status().message().find("created with fewer shards"), std::string::npos)
+      << more.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / "db-shard-1"));
+
+  std::filesystem::remove_all(data_dir_);
+  { ASSERT_TRUE(Server::Open(two).ok()); }
+  auto fewer = Server::Open(Config());
+  ASSERT_FALSE(fewer.ok());
+  EXPECT_EQ(fewer.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(fewer.status().message().find("created as shard 0 of 2"), std::string::npos)
+      << fewer.status().ToString();
+  // A lost shard directory is refused, not recreated empty.
+  std::filesystem::remove_all(data_dir_ / "db-shard-1");
+  auto lost = Server::Open(two);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_NE(lost.status().message().find("db-shard-1"), std::string::npos)
+      << lost.status().ToString();
+}
+
+TEST_F(ServerTest, ShardsAreRefusedInAClusterAndOutsideTheirRange) {
+  ServerConfig clustered = Config();
+  clustered.shards = 2;
+  clustered.node.peer_address = "127.0.0.1:0";
+  clustered.peer_plaintext = true;
+  auto in_cluster = Server::Open(clustered);
+  ASSERT_FALSE(in_cluster.ok());
+  EXPECT_NE(in_cluster.status().message().find("standalone"), std::string::npos)
+      << in_cluster.status().ToString();
+  ServerConfig too_many = Config();
+  too_many.shards = 17;  // more than the 16 partitions
+  EXPECT_EQ(Server::Open(too_many).status().code(), StatusCode::kInvalidArgument);
+  ServerConfig none = Config();
+  none.shards = 0;
+  EXPECT_EQ(Server::Open(none).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / "db"));
+}
+
 TEST_F(ServerTest, MoreThanOneFrontEndThreadIsRefused) {
   ServerConfig config = Config();
   config.front_end_threads = 2;

@@ -1,0 +1,158 @@
+"""A real `meridian serve --shards 2`: the node's partitions split over two state machines, each
+with its own event loop, thread and RocksDB (docs/operations.md "Shards"). Requests from many
+connections over HTTP, HTTPS and RESP (pipelined, so one connection's commands reach both shards
+and their replies must come back in order), a bucket's properties holding on both shards at
+once, the refusals that are not supported yet, a SIGTERM with writes in flight and a SIGKILL,
+each followed by a restart that finds every acknowledged write, and the shard count fixed for
+the data directory.
+"""
+import concurrent.futures
+import os
+import subprocess
+
+import redis
+import requests
+
+from cluster_util import poll
+from conftest import meridian_bin
+
+TOOL_TIMEOUT_S = 120
+
+
+def session():
+    s = requests.Session()
+    s.trust_env = False
+    return s
+
+
+def test_two_shards_serve_every_front_end(start_server, certificate):
+    server = start_server("--shards", "2", "--resp", "127.0.0.1:0", tls=True)
+    assert "shards: 2" in server.log()
+    assert os.path.isdir(os.path.join(server.data_dir, "db-shard-1"))
+    http = session()
+
+    def worker(indices):
+        plain = session()
+        tls = session()
+        tls.verify = certificate[0]
+        for i in indices:
+            base, s = (server.http_url, plain) if i % 2 else (server.https_url, tls)
+            url = "%s/v1/kv/shards/k%d" % (base, i)
+            put = s.put(url, data=b"v%d" % i, timeout=10)
+            assert put.status_code == 204, (put.status_code, put.text)
+            got = s.get(url, timeout=10)
+            assert got.status_code == 200 and got.content == b"v%d" % i, (got.status_code,
+                                                                          got.text)
+        return len(indices)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(worker, [range(j, 400, 8) for j in range(8)])) == 400
+
+    # One pipelined connection whose commands go to both shards: replies in command order.
+    client = redis.Redis(host="127.0.0.1", port=server.resp_port, socket_timeout=10)
+    pipe = client.pipeline(transaction=False)
+    for i in range(300):
+        pipe.set("p%d" % i, "x%d" % i)
+    for i in range(300):
+        pipe.get("p%d" % i)
+    replies = pipe.execute()
+    assert replies[:300] == [True] * 300
+    assert replies[300:] == [b"x%d" % i for i in range(300)]
+    assert client.mget(["p1", "p2", "nope", "p3"]) == [b"x1", b"x2", None, b"x3"]
+    bench = subprocess.run(["redis-benchmark", "-p", str(server.resp_port), "-c", "20", "-n",
+                            "20000", "-P", "16", "-t", "set,get", "-r", "10000", "-q"],
+                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+    assert bench.returncode == 0, bench.stderr
+    assert "ERR" not in bench.stdout + bench.stderr, bench.stdout + bench.stderr
+
+    # A bucket's properties, set through shard 0, hold on both shards as soon as the change
+    # is acknowledged: blind writes to last-write-wins keys leave one value wherever they live.
+    assert http.put(server.http_url + "/v1/buckets/last", json={"conflict_policy": "lww"},
+                    timeout=10).status_code == 200
+    for i in range(40):
+        url = "%s/v1/kv/last/k%d" % (server.http_url, i)
+        assert http.put(url, data=b"a", timeout=10).status_code == 204
+        assert http.put(url, data=b"b", timeout=10).status_code == 204
+        got = http.get(url, timeout=10)
+        assert got.status_code == 200 and got.content == b"b", (i, got.status_code, got.text)
+
+    # Not supported yet with several shards: refused with a reason, nothing changed.
+    strong = http.put(server.http_url + "/v1/buckets/s", json={"consistency": "strong"},
+                      timeout=10)
+    assert strong.status_code == 412 and "more than one shard" in strong.text, strong.text
+    assert http.get(server.http_url + "/v1/buckets/s", timeout=10).json()["props"][
+        "consistency"] == "eventual"
+    target = os.path.join(server.work_dir, "backup")
+    backup = http.post(server.http_url + "/v1/cluster/backup", json={"directory": target},
+                       timeout=60)
+    assert backup.status_code == 412 and "more than one shard" in backup.text, backup.text
+    assert not os.path.exists(target)
+
+    metrics = http.get(server.http_url + "/metrics", timeout=10)
+    assert metrics.status_code == 200
+    assert "meridian_event_loop_stalls_total" in metrics.text
+    assert "meridian_storage_writable 1" in metrics.text
+    assert http.get(server.http_url + "/health", timeout=10).json() == {"status": "ok"}
+
+    assert server.stop() == 0
+    assert "stopped" in server.log()
+    server.start()
+    s = session()
+    for i in range(0, 400, 7):
+        got = s.get("%s/v1/kv/shards/k%d" % (server.http_url, i), timeout=10)
+        assert got.status_code == 200 and got.content == b"v%d" % i, (i, got.status_code)
+    assert s.get(server.http_url + "/v1/buckets/last", timeout=10).json()["props"][
+        "conflict_policy"] == "lww"
+
+
+def test_writes_in_flight_at_a_stop_and_a_crash_are_kept_on_both_shards(start_server):
+    server = start_server("--shards", "2")
+
+    def write_until_refused(prefix, count):
+        def writer(j):
+            s = session()
+            ok = []
+            for i in range(count):
+                key = "%s%d-%d" % (prefix, j, i)
+                try:
+                    put = s.put("%s/v1/kv/stop/%s?dw=1" % (server.http_url, key), data=b"v",
+                                timeout=10)
+                except requests.ConnectionError:
+                    break
+                if put.status_code != 204:
+                    break
+                ok.append(key)
+            return ok
+        return writer
+
+    for ending in ("stop", "kill"):
+        acknowledged = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(write_until_refused(ending, 300), j) for j in range(4)]
+            poll(lambda: (session().get("%s/v1/kv/stop/%s0-20" % (server.http_url, ending),
+                                        timeout=10).status_code == 200, None), 30,
+                 "writes are flowing")
+            if ending == "stop":
+                assert server.stop() == 0
+            else:
+                server.kill()
+            for future in futures:
+                acknowledged += future.result()
+        assert len(acknowledged) >= 21
+        server.start()
+        s = session()
+        missing = [key for key in acknowledged
+                   if s.get("%s/v1/kv/stop/%s" % (server.http_url, key),
+                            timeout=10).status_code != 200]
+        assert missing == [], "acknowledged writes lost after a %s: %s" % (ending, missing[:10])
+    assert server.stop() == 0
+
+
+def test_the_shard_count_is_fixed_for_a_data_directory(start_server):
+    server = start_server("--shards", "2")
+    assert server.stop() == 0
+    refused = subprocess.run([meridian_bin(), "serve", "--data-dir", server.data_dir, "--http",
+                              "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1, refused.stdout
+    assert "created as shard 0 of 2" in refused.stderr, refused.stderr
+    assert "shards=2 opens it" in refused.stderr, refused.stderr
