@@ -11,7 +11,7 @@ from dataclasses import dataclass
 SECTIONS = ("resp", "http", "cluster", "strong", "memory")
 DEFAULT_SECTIONS = "resp,http,cluster,strong"
 VALUE_FLAGS = ("--bin", "--out", "--duration", "--rounds", "--sections", "--memory-records",
-               "--memory-read-seconds")
+               "--memory-read-seconds", "--shards")
 
 
 class UsageError(Exception):
@@ -34,6 +34,7 @@ class Options:
     section_list: tuple       # the sections named, in the order given
     memory_records: int
     memory_read_seconds: int
+    shards: int = 1           # the single Meridian node's --shards (resp and http sections)
 
     def has(self, section: str) -> bool:
         return section in self.section_list
@@ -65,7 +66,7 @@ def parse(args: list[str], cwd: str, repo: str) -> Options:
     HelpRequested."""
     values = {"--bin": None, "--out": None, "--duration": "10", "--rounds": "1",
               "--sections": DEFAULT_SECTIONS, "--memory-records": "10000000",
-              "--memory-read-seconds": "60"}
+              "--memory-read-seconds": "60", "--shards": "1"}
     skip_install = False
     i = 0
     while i < len(args):
@@ -94,6 +95,9 @@ def parse(args: list[str], cwd: str, repo: str) -> Options:
     if not positive_int(read_seconds):
         raise UsageError(
             f"--memory-read-seconds must be a positive integer (seconds), got '{read_seconds}'")
+    shards = values["--shards"]
+    if not positive_int(shards):
+        raise UsageError(f"--shards must be a positive integer, got '{shards}'")
     section_list = split_sections(values["--sections"])
     if not section_list:
         raise UsageError("--sections is empty")
@@ -109,4 +113,4 @@ def parse(args: list[str], cwd: str, repo: str) -> Options:
         out=absolute(values["--out"], cwd) if values["--out"] is not None else "",
         duration=int(duration), rounds=int(rounds), skip_install=skip_install,
         sections=values["--sections"], section_list=tuple(section_list),
-        memory_records=int(records), memory_read_seconds=int(read_seconds))
+        memory_records=int(records), memory_read_seconds=int(read_seconds), shards=int(shards))

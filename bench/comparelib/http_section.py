@@ -7,7 +7,7 @@ import subprocess
 from . import parse
 from .common import Failure, http_ok, http_request, log, loadavg
 from .context import Run
-from .meridian import read_text, set_bucket, start_node
+from .meridian import read_text, set_bucket, shard_args, shard_text, start_node
 from .processes import children, free_ports, server_failed, wait_until
 
 READY_S = 30
@@ -87,7 +87,7 @@ def fill(run: Run, http: str, directory: str, round_: int) -> None:
 def meridian(run: Run, round_: int) -> None:
     directory = run.work_dir(f"http-r{round_}-meridian")
     log(f"  http round {round_}: Meridian node (load average {loadavg()})")
-    node = start_node(run, "meridian (http)", directory, "--http", "127.0.0.1:0")
+    node = start_node(run, "meridian (http)", directory, "--http", "127.0.0.1:0", *shard_args(run))
     set_bucket(node.http, '{"conflict_policy":"lww"}')
     fill(run, node.http, directory, round_)
     wrk(run, "meridian", "PUT", round_, f"http://{node.http}", "bench/http_put.lua")
@@ -176,7 +176,7 @@ def configs_md(run: Run) -> str:
     return f"""
 ### http — one Meridian node vs nginx {run.versions.get('nginx', '')} (static file)
 
-* Meridian: `meridian serve --data-dir D --http 127.0.0.1:0`, bucket `bench` set to
+* Meridian: `meridian serve --data-dir D --http 127.0.0.1:0{shard_text(run)}`, bucket `bench` set to
   `{{"conflict_policy":"lww"}}`; key0..key9999 pre-written in order (one wrk thread, no errors),
   then `wrk -t2 -c50 -d{d}s --latency -s bench/http_put.lua` (PUT 100 B to random keys
   of the 10,000) and `-s bench/http_get.lua` (GET of them; every key exists, so a non-2xx is an

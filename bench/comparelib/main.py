@@ -133,6 +133,7 @@ def write_meta(run: Run, command_line: str) -> None:
         ("duration_s", o.duration), ("rounds", o.rounds), ("sections", o.sections),
         ("cluster_records", run.cluster_records), ("durable_records", run.durable_records),
         ("memory_records", o.memory_records), ("memory_read_seconds", o.memory_read_seconds),
+        ("shards", o.shards),
     ])
 
 

@@ -34,6 +34,17 @@ def read_text(path: str) -> str:
         return ""
 
 
+def shard_args(run: Run) -> list[str]:
+    """The single node's --shards (resp and http sections); none for the default 1, so the
+    command is the one earlier runs used."""
+    return ["--shards", str(run.options.shards)] if run.options.shards > 1 else []
+
+
+def shard_text(run: Run) -> str:
+    """The same for results.md's configuration lines."""
+    return "".join(" " + arg for arg in shard_args(run))
+
+
 def start_node(run: Run, label: str, directory: str, *args: str) -> Node:
     """`meridian serve --data-dir DIR/data ARGS`, ready when it printed its ready line (at most
     30 s); its listener addresses come from that line."""

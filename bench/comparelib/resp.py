@@ -7,7 +7,7 @@ import subprocess
 from . import parse
 from .common import Failure, log, loadavg
 from .context import Run
-from .meridian import read_text, start_node
+from .meridian import read_text, shard_args, shard_text, start_node
 from .processes import free_ports, server_failed, wait_until
 
 READY_S = 30
@@ -40,7 +40,8 @@ def bench(run: Run, system: str, port: int, round_: int) -> None:
 def meridian(run: Run, round_: int) -> None:
     directory = run.work_dir(f"resp-r{round_}-meridian")
     log(f"  resp round {round_}: Meridian node (load average {loadavg()})")
-    node = start_node(run, "meridian (resp)", directory, "--http", "127.0.0.1:0", "--resp", "127.0.0.1:0")
+    node = start_node(run, "meridian (resp)", directory, "--http", "127.0.0.1:0", "--resp", "127.0.0.1:0",
+                      *shard_args(run))
     bench(run, "meridian", int(node.resp.rsplit(":", 1)[-1]), round_)
     run.record_rss("resp", "meridian", round_, "meridian serve", node.process.pid)
     run.supervisor.stop(node.process)
@@ -82,7 +83,7 @@ def configs_md(run: Run) -> str:
     return f"""
 ### resp — one Meridian node vs Redis {run.versions.get('redis', '')}
 
-* Meridian: `meridian serve --data-dir D --http 127.0.0.1:0 --resp 127.0.0.1:0` — RESP keys in
+* Meridian: `meridian serve --data-dir D --http 127.0.0.1:0 --resp 127.0.0.1:0{shard_text(run)}` — RESP keys in
   bucket `default` (default properties: n=3 capped to the 1 node, dw=0: acknowledged before any
   fsync; RocksDB WAL written, not synced).
 * Redis: `redis-server --port P --bind 127.0.0.1 --appendonly yes --appendfsync everysec --save ''

@@ -1,12 +1,18 @@
 #include "runtime/commit_worker.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "core/assert.h"
 
 namespace meridian::runtime {
 
-CommitWorker::CommitWorker() : thread_([this] { Loop(); }) {}
+CommitWorker::CommitWorker()
+    : thread_([this] {
+        pthread_setname_np(pthread_self(), "commit");  // for top -H, perf and /proc
+        Loop();
+      }) {}
 
 CommitWorker::~CommitWorker() {
   Join();

@@ -54,6 +54,7 @@ def test_compare_help_describes_every_section():
     (["--duration", "-3"], "--duration must be a positive integer (seconds), got '-3'"),
     (["--memory-records", "012"], "--memory-records must be a positive integer, got '012'"),
     (["--memory-read-seconds", "x"], "--memory-read-seconds must be a positive integer (seconds), got 'x'"),
+    (["--shards", "0"], "--shards must be a positive integer, got '0'"),
     (["--no-such-flag"], "unknown argument '--no-such-flag'"),
     (["--bogus", "--help"], "unknown argument '--bogus'"),
     (["resp"], "unknown argument 'resp'"),
@@ -80,12 +81,14 @@ def test_parse_defaults():
     assert options.section_list == ("resp", "http", "cluster", "strong")
     assert not options.has("memory")
     assert (options.memory_records, options.memory_read_seconds) == (10000000, 60)
+    assert options.shards == 1
 
 
 def test_parse_values_paths_and_repeats():
     options = cli.parse(["--bin", "b/meridian", "--out", "/abs/out", "--duration", "3",
                          "--duration", "4", "--rounds", "2", "--skip-install", "--sections",
-                         "memory,resp", "--memory-records", "20000", "--memory-read-seconds", "5"],
+                         "memory,resp", "--memory-records", "20000", "--memory-read-seconds", "5",
+                         "--shards", "2"],
                         "/cwd", "/repo")
     assert options.bin == "/cwd/b/meridian" and not options.bin_default  # relative to the cwd
     assert options.out == "/abs/out"
@@ -94,6 +97,7 @@ def test_parse_values_paths_and_repeats():
     assert options.section_list == ("memory", "resp") and options.has("memory")
     assert options.sections == "memory,resp"
     assert (options.memory_records, options.memory_read_seconds) == (20000, 5)
+    assert options.shards == 2
     assert cli.parse(["--out", "rel"], "/cwd", "/repo").out == "/cwd/rel"
 
 
