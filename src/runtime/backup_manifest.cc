@@ -17,16 +17,21 @@ using Json = nlohmann::ordered_json;
 
 }  // namespace
 
+std::string ShardDatabaseDirectory(std::uint32_t shard) {
+  return shard == 0 ? std::string(kBackupDatabaseDirectory) : "db-shard-" + std::to_string(shard);
+}
+
 std::string EncodeBackupManifest(const BackupManifest& manifest) {
-  const Json json{{"format", manifest.format},
-                  {"node", manifest.node_id},
-                  {"cluster_name", manifest.cluster_name},
-                  {"partition_count", manifest.partition_count},
-                  {"storage_format_version", manifest.storage_format_version},
-                  {"ring_version", manifest.ring_version},
-                  {"incarnation", manifest.incarnation},
-                  {"created_unix_ms", manifest.created_unix_ms},
-                  {"meridian_version", manifest.meridian_version}};
+  Json json{{"format", manifest.format},
+            {"node", manifest.node_id},
+            {"cluster_name", manifest.cluster_name},
+            {"partition_count", manifest.partition_count},
+            {"storage_format_version", manifest.storage_format_version},
+            {"ring_version", manifest.ring_version},
+            {"incarnation", manifest.incarnation},
+            {"created_unix_ms", manifest.created_unix_ms},
+            {"meridian_version", manifest.meridian_version}};
+  if (manifest.format >= kShardedBackupFormat) json["shards"] = manifest.shards;
   return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
@@ -56,16 +61,17 @@ Result<BackupManifest> DecodeBackupManifest(std::string_view text) {
   constexpr std::uint64_t kU64 = ~std::uint64_t{0};
   Result<std::uint64_t> format = unsigned_field("format", kU32);
   if (!format.ok()) return format.status();
-  if (*format != kBackupFormat) {
+  if (*format != kBackupFormat && *format != kShardedBackupFormat) {
     const auto writer = json.find("meridian_version");
     const std::string made_by = writer != json.end() && writer->is_string()
                                     ? "Meridian " + writer->get<std::string>()
                                     : std::string("another release");
     return Status::InvalidArgument(
         "backup.json has format " + std::to_string(*format) +
-        "; this release (Meridian " MERIDIAN_VERSION ") reads format " +
-        std::to_string(kBackupFormat) + ". The backup was made by " + made_by +
-        (*format > kBackupFormat ? ": restore it with that release or a newer one" : ""));
+        "; this release (Meridian " MERIDIAN_VERSION ") reads formats " +
+        std::to_string(kBackupFormat) + " and " + std::to_string(kShardedBackupFormat) +
+        ". The backup was made by " + made_by +
+        (*format > kShardedBackupFormat ? ": restore it with that release or a newer one" : ""));
   }
   BackupManifest manifest;
   manifest.format = static_cast<std::uint32_t>(*format);
@@ -93,6 +99,15 @@ Result<BackupManifest> DecodeBackupManifest(std::string_view text) {
   Result<std::uint64_t> created = unsigned_field("created_unix_ms", kU64);
   if (!created.ok()) return created.status();
   manifest.created_unix_ms = *created;
+  if (manifest.format >= kShardedBackupFormat) {
+    Result<std::uint64_t> shards = unsigned_field("shards", kU32);
+    if (!shards.ok()) return shards.status();
+    if (*shards < 2 || *shards > manifest.partition_count) {
+      return Status::InvalidArgument("backup.json: shards is " + std::to_string(*shards) +
+                                     "; a backup of format 2 holds 2 to partition_count databases");
+    }
+    manifest.shards = static_cast<std::uint32_t>(*shards);
+  }
   return manifest;
 }
 

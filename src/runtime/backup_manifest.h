@@ -1,6 +1,7 @@
 // BackupManifest: "backup.json", the small file beside a backup's copy of the database that
 // says whose data it is. A backup directory holds:
 //   db/          a checkpoint of the node's <data_dir>/db (RocksDbEngine::Checkpoint)
+//   db-shard-1/, ...  of a node of several shards: a checkpoint of each other shard's database
 //   backup.json  this manifest, written last: a directory without it is not a backup
 // FORMAT: docs/format/backup.md; `format` is raised on any incompatible
 // change, and a reader refuses formats it does not know.
@@ -13,9 +14,17 @@
 
 namespace meridian::runtime {
 
+// Format 1: one database. Format 2 (written only for a node of several shards, so that a
+// release that knows only format 1 refuses it rather than restore one shard of it): `shards`
+// databases. This release reads both.
 inline constexpr std::uint32_t kBackupFormat = 1;
+inline constexpr std::uint32_t kShardedBackupFormat = 2;
 inline constexpr std::string_view kBackupManifestFile = "backup.json";
 inline constexpr std::string_view kBackupDatabaseDirectory = "db";
+
+// The directory of shard `shard`'s database, in a data directory and in a backup alike:
+// "db" for shard 0, "db-shard-<s>" for the others.
+std::string ShardDatabaseDirectory(std::uint32_t shard);
 
 struct BackupManifest {
   std::uint32_t format = kBackupFormat;
@@ -27,6 +36,7 @@ struct BackupManifest {
   std::uint64_t incarnation = 0;             // the node's incarnation then
   std::uint64_t created_unix_ms = 0;         // wall clock when the backup started
   std::string meridian_version;              // of the server that wrote it
+  std::uint32_t shards = 1;                  // databases: 1 in format 1, more in format 2
 };
 
 std::string EncodeBackupManifest(const BackupManifest& manifest);

@@ -122,17 +122,18 @@ Result<RestoreReport> RestoreBackup(const RestoreOptions& options) {
         ": restore it with the release that made it or a newer one (docs/operations.md, "
         "\"Upgrades\")");
   }
-  const fs::path backup_db = backup / kBackupDatabaseDirectory;
-  if (!fs::is_directory(backup_db, error)) {
-    return Status::NotFound(backup_db.string() + " is missing: " + backup.string() +
-                            " is not a complete backup");
-  }
-
-  Result<bool> locked = DatabaseLocked((data_dir / "db").string());
-  if (!locked.ok()) return locked.status();
-  if (*locked) {
-    return Status::FailedPrecondition(data_dir.string() +
-                                      " is in use by a running node; stop it before restoring");
+  for (std::uint32_t shard = 0; shard < manifest->shards; ++shard) {
+    const fs::path backup_db = backup / ShardDatabaseDirectory(shard);
+    if (!fs::is_directory(backup_db, error)) {
+      return Status::NotFound(backup_db.string() + " is missing: " + backup.string() +
+                              " is not a complete backup");
+    }
+    Result<bool> locked = DatabaseLocked((data_dir / ShardDatabaseDirectory(shard)).string());
+    if (!locked.ok()) return locked.status();
+    if (*locked) {
+      return Status::FailedPrecondition(data_dir.string() +
+                                        " is in use by a running node; stop it before restoring");
+    }
   }
 
   RestoreReport report;
@@ -163,23 +164,31 @@ Result<RestoreReport> RestoreBackup(const RestoreOptions& options) {
   fs::create_directories(data_dir, error);
   if (error) return Status::IoError("cannot create " + data_dir.string() + ": " + error.message());
 
-  // Copied under a temporary name and renamed into place, so that a data directory never
-  // holds half a database under the name the server opens.
-  const fs::path staging = data_dir / "db.restoring";
-  fs::remove_all(staging, error);
-  if (Status copied = CopyTree(backup_db, staging, report); !copied.ok()) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    return copied;
+  // Each database is copied under a temporary name and renamed into place, so that a data
+  // directory never holds half a database under the name the server opens; shard 0's last, so
+  // that an interrupted restore of several shards leaves no db/ (the server would refuse the
+  // missing shards, and a new restore with --force moves the rest aside).
+  for (std::uint32_t step = 0; step < report.manifest.shards; ++step) {
+    const std::uint32_t shard = report.manifest.shards - 1 - step;
+    const std::string name = ShardDatabaseDirectory(shard);
+    const fs::path staging = data_dir / (name + ".restoring");
+    fs::remove_all(staging, error);
+    if (Status copied = CopyTree(backup / name, staging, report); !copied.ok()) {
+      std::error_code ignored;
+      fs::remove_all(staging, ignored);
+      return copied;
+    }
+    if (Status raised = RaiseIncarnation(staging.string(), options.incarnation_floor, report);
+        !raised.ok()) {
+      std::error_code ignored;
+      fs::remove_all(staging, ignored);
+      return raised;
+    }
+    fs::rename(staging, data_dir / name, error);
+    if (error) {
+      return Status::IoError("cannot rename " + staging.string() + ": " + error.message());
+    }
   }
-  if (Status raised = RaiseIncarnation(staging.string(), options.incarnation_floor, report);
-      !raised.ok()) {
-    std::error_code ignored;
-    fs::remove_all(staging, ignored);
-    return raised;
-  }
-  fs::rename(staging, data_dir / "db", error);
-  if (error) return Status::IoError("cannot rename " + staging.string() + ": " + error.message());
   MERIDIAN_RETURN_IF_ERROR(SyncPath(data_dir.string(), O_RDONLY | O_DIRECTORY));
   return report;
 }

@@ -24,7 +24,7 @@
 namespace meridian::runtime {
 
 struct RestoreOptions {
-  std::string backup_directory;  // holds backup.json and db/
+  std::string backup_directory;  // holds backup.json and db/ (and db-shard-<s>/ for shards)
   std::string data_dir;          // the stopped node's data directory
   bool force = false;            // move a non-empty data_dir aside instead of refusing
   // The highest incarnation of this node its peers know (cluster status), 0 when unknown:

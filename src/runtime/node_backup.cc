@@ -95,9 +95,12 @@ Result<api::BackupReport> WriteBackup(const CheckpointFunction& checkpoint,
     std::error_code ignored;
     fs::remove_all(path, ignored);
   };
-  if (Status copied = checkpoint((path / kBackupDatabaseDirectory).string()); !copied.ok()) {
-    remove_partial();
-    return copied;
+  for (std::uint32_t shard = 0; shard < manifest.shards; ++shard) {
+    if (Status copied = checkpoint(shard, (path / ShardDatabaseDirectory(shard)).string());
+        !copied.ok()) {
+      remove_partial();
+      return copied;
+    }
   }
   if (Status written = WriteBackupManifest(directory, manifest); !written.ok()) {
     remove_partial();

@@ -28,9 +28,11 @@ class io_context;
 
 namespace meridian::runtime {
 
-// Writes a consistent copy of the node's database into a new directory; called on the backup
-// thread while the node runs (storage::RocksDbEngine::Checkpoint).
-using CheckpointFunction = std::function<Status(const std::string& directory)>;
+// Writes a consistent copy of shard `shard`'s database (0 for a node of one shard) into a new
+// directory; called on the backup thread while the node runs (RocksDbEngine::Checkpoint). The
+// shards of a node are copied one after the other: each copy is consistent, and since every
+// partition lives in one shard, so is every partition's data.
+using CheckpointFunction = std::function<Status(std::uint32_t shard, const std::string& directory)>;
 
 class NodeBackup final : public api::BackupService {
  public:
@@ -53,8 +55,9 @@ class NodeBackup final : public api::BackupService {
 };
 
 // The backup itself, synchronously on the calling thread: creates `directory` (and missing
-// parents; InvalidArgument when it exists or is relative), checkpoints the database into
-// <directory>/db, writes backup.json. On failure the directory it created is removed.
+// parents; InvalidArgument when it exists or is relative), checkpoints each of the
+// manifest's `shards` databases into <directory>/<ShardDatabaseDirectory(s)>, writes
+// backup.json. On failure the directory it created is removed.
 Result<api::BackupReport> WriteBackup(const CheckpointFunction& checkpoint,
                                       const std::string& directory, const BackupManifest& manifest);
 

@@ -100,16 +100,6 @@ ShardFigures FiguresOf(const Shard& shard) {
                       shard.service->commit_failures()};
 }
 
-// Backups copy one engine; a node of several shards has several (not supported yet).
-class ShardedBackupRefusal final : public api::BackupService {
- public:
-  void Backup(api::BackupRequest, Done done) override {
-    done(Status::FailedPrecondition(
-        "backups of a node with more than one shard are not supported yet; run the node with "
-        "shards = 1 to take backups"));
-  }
-};
-
 }  // namespace
 
 // Members are declared in dependency order; they are destroyed in reverse (the HTTP server
@@ -379,11 +369,10 @@ struct Server::Impl {
   std::unique_ptr<LoopChannel> to_node;
   std::unique_ptr<CrossLoopKvService> front_service;
   std::unique_ptr<CrossLoopBackupService> front_backup;
-  std::unique_ptr<ShardedKvService> sharded_service;     // shards > 1
-  std::unique_ptr<ShardedBackupRefusal> backup_refusal;  // shards > 1
-  std::size_t resp_connections_max = 0;                  // from the file-descriptor plan
-  std::shared_ptr<ByteBudget> input_budget;  // shared by HTTP, RESP and the peer transport
-  api::RequestWindow request_window;         // client requests over the last minute, for ReportLoad
+  std::unique_ptr<ShardedKvService> sharded_service;  // shards > 1
+  std::size_t resp_connections_max = 0;               // from the file-descriptor plan
+  std::shared_ptr<ByteBudget> input_budget;           // shared by HTTP, RESP and the peer transport
+  api::RequestWindow request_window;  // client requests over the last minute, for ReportLoad
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<api::RespServer> resp;  // after http: it records into http's metrics
   std::unique_ptr<asio::signal_set> signals;
@@ -504,6 +493,14 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   // Shard 0's database existed before this start: every other shard's must exist too (a
   // shard's directory is never created beside existing data, which would lose its partitions).
   const bool existing = std::filesystem::exists(data_dir_path / "db" / "CURRENT", fs_error);
+  // ... and without it, no other shard's may: shard 0's would start empty beside them.
+  for (std::uint32_t s = 1; !existing && s < shard_count; ++s) {
+    const std::filesystem::path other = data_dir_path / ShardDatabaseDirectory(s);
+    if (std::filesystem::exists(other / "CURRENT", fs_error)) {
+      return Status::FailedPrecondition("the data directory " + config.data_dir + " has " +
+                                        other.string() + " but no db/ for shard 0: it was lost");
+    }
+  }
   for (std::uint32_t s = 0; s < shard_count; ++s) {
     auto shard = std::make_unique<Shard>();
     shard->index = s;
@@ -513,8 +510,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       shard->own_io = std::make_unique<asio::io_context>(1);
       shard->io = shard->own_io.get();
     }
-    shard->db_path =
-        (data_dir_path / (s == 0 ? std::string("db") : "db-shard-" + std::to_string(s))).string();
+    shard->db_path = (data_dir_path / ShardDatabaseDirectory(s)).string();
     if (s > 0 && existing && !std::filesystem::exists(shard->db_path + "/CURRENT", fs_error)) {
       return Status::FailedPrecondition(
           "the data directory " + config.data_dir + " has no " + shard->db_path + " for shard " +
@@ -598,12 +594,15 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       }
     });
   }
+  std::vector<storage::RocksDbEngine*> engines;
+  for (auto& shard : impl->shards) engines.push_back(shard->engine.get());
   impl->backup = std::make_unique<NodeBackup>(
       impl->io,
-      [engine = shell.engine.get()](const std::string& directory) {
-        return engine->Checkpoint(directory);
+      // On the backup thread: a checkpoint of any shard's engine may run beside its loop.
+      [engines](std::uint32_t shard, const std::string& directory) {
+        return engines.at(shard)->Checkpoint(directory);
       },
-      [node = shell.node.get()] {
+      [node = shell.node.get(), shard_count] {
         BackupManifest manifest;
         manifest.node_id = node->config().node_id;
         manifest.cluster_name = node->config().cluster_name;
@@ -612,6 +611,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         manifest.ring_version = node->cluster_state().ring().version();
         manifest.incarnation = node->incarnation();
         manifest.meridian_version = MERIDIAN_VERSION;
+        manifest.shards = shard_count;
+        manifest.format = shard_count > 1 ? kShardedBackupFormat : kBackupFormat;
         return manifest;
       });
   api::KvService* front_service = shell.service.get();
@@ -646,9 +647,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
                                            [raw = impl.get()](std::function<void()> then) {
                                              raw->PublishBucketProps(std::move(then));
                                            });
-    impl->backup_refusal = std::make_unique<ShardedBackupRefusal>();
     front_service = impl->sharded_service.get();
-    front_backup = impl->backup_refusal.get();
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->front(), *front_service, impl->config.http_limits);

@@ -2,7 +2,8 @@
 with its own event loop, thread and RocksDB (docs/operations.md "Shards"). Requests from many
 connections over HTTP, HTTPS and RESP (pipelined, so one connection's commands reach both shards
 and their replies must come back in order), a bucket's properties holding on both shards at
-once, the refusals that are not supported yet, a SIGTERM with writes in flight and a SIGKILL,
+once, a backup of both shards restored into a new data directory, the refusal of what is not
+supported yet, a SIGTERM with writes in flight and a SIGKILL,
 each followed by a restart that finds every acknowledged write, and the shard count fixed for
 the data directory.
 """
@@ -82,11 +83,15 @@ def test_two_shards_serve_every_front_end(start_server, certificate):
     assert strong.status_code == 412 and "more than one shard" in strong.text, strong.text
     assert http.get(server.http_url + "/v1/buckets/s", timeout=10).json()["props"][
         "consistency"] == "eventual"
+    # A backup copies both shards' databases (backup format 2).
     target = os.path.join(server.work_dir, "backup")
     backup = http.post(server.http_url + "/v1/cluster/backup", json={"directory": target},
                        timeout=60)
-    assert backup.status_code == 412 and "more than one shard" in backup.text, backup.text
-    assert not os.path.exists(target)
+    assert backup.status_code == 200, backup.text
+    assert os.path.isdir(os.path.join(target, "db")), os.listdir(target)
+    assert os.path.isdir(os.path.join(target, "db-shard-1")), os.listdir(target)
+    with open(os.path.join(target, "backup.json")) as manifest:
+        assert '"shards": 2' in manifest.read()
 
     metrics = http.get(server.http_url + "/metrics", timeout=10)
     assert metrics.status_code == 200
@@ -98,6 +103,21 @@ def test_two_shards_serve_every_front_end(start_server, certificate):
     assert "stopped" in server.log()
     server.start()
     s = session()
+    for i in range(0, 400, 7):
+        got = s.get("%s/v1/kv/shards/k%d" % (server.http_url, i), timeout=10)
+        assert got.status_code == 200 and got.content == b"v%d" % i, (i, got.status_code)
+    assert s.get(server.http_url + "/v1/buckets/last", timeout=10).json()["props"][
+        "conflict_policy"] == "lww"
+    assert server.stop() == 0
+
+    # The backup restored into a new data directory serves every shard's keys again.
+    restored_dir = os.path.join(server.work_dir, "restored")
+    restore = subprocess.run([meridian_bin(), "restore", "--from", target, "--data-dir",
+                              restored_dir], capture_output=True, text=True, timeout=120)
+    assert restore.returncode == 0, restore.stderr
+    assert sorted(name for name in os.listdir(restored_dir)) == ["db", "db-shard-1"]
+    server.data_dir = restored_dir
+    server.start()
     for i in range(0, 400, 7):
         got = s.get("%s/v1/kv/shards/k%d" % (server.http_url, i), timeout=10)
         assert got.status_code == 200 and got.content == b"v%d" % i, (i, got.status_code)

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "node/stored_incarnation.h"
 #include "runtime/backup_manifest.h"
@@ -75,7 +77,10 @@ class BackupRestoreTest : public ::testing::Test {
   }
 
   CheckpointFunction Copy() {
-    return [this](const std::string& directory) { return engine_->Checkpoint(directory); };
+    return [this](std::uint32_t shard, const std::string& directory) {
+      EXPECT_EQ(shard, 0u);
+      return engine_->Checkpoint(directory);
+    };
   }
 
   TempDir dir_;
@@ -180,13 +185,13 @@ TEST_F(BackupRestoreTest, RestoreRefusesABackupOfANewerRelease) {
 
   const std::string other = dir_.Sub("newer-format");
   fs::create_directories(other + "/db");
-  std::ofstream(other + "/backup.json") << R"({"format": 2, "meridian_version": "7.0.0"})";
+  std::ofstream(other + "/backup.json") << R"({"format": 3, "meridian_version": "7.0.0"})";
   restored = RestoreBackup({other, dir_.Sub("target"), false});
   ASSERT_FALSE(restored.ok());
   EXPECT_EQ(restored.status().message(),
-            "backup.json has format 2; this release (Meridian " MERIDIAN_VERSION
-            ") reads format 1. The backup was made by Meridian 7.0.0: restore it with that "
-            "release or a newer one");
+            "backup.json has format 3; this release (Meridian " MERIDIAN_VERSION
+            ") reads formats 1 and 2. The backup was made by Meridian 7.0.0: restore it with "
+            "that release or a newer one");
   EXPECT_FALSE(fs::exists(dir_.Sub("target")));
 }
 
@@ -274,6 +279,79 @@ TEST_F(BackupRestoreTest, NonEmptyDataDirectoryNeedsForceWhichMovesItAside) {
   EXPECT_TRUE(fs::exists(forced->moved_aside + "/precious"));
   EXPECT_FALSE(fs::exists(data_dir + "/precious"));
   EXPECT_TRUE(fs::exists(data_dir + "/db/CURRENT"));
+}
+
+// A node of two shards: each shard's database is copied into its own directory, backup.json
+// says format 2 with two shards (so a release that reads only format 1 refuses it), and the
+// restore puts every database in place, each prepared for its first start.
+TEST_F(BackupRestoreTest, ABackupOfTwoShardsCopiesAndRestoresBothDatabases) {
+  auto opened = storage::RocksDbEngine::Open(dir_.Sub("node/db-shard-1"), Small());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<storage::RocksDbEngine> second = std::move(*opened);
+  storage::WriteBatch batch;
+  batch.Put(storage::Column::kObjects, "other", "shard");
+  ASSERT_TRUE(second->Write(batch, storage::WriteOptions{.sync = true}).ok());
+  BackupManifest manifest = Manifest();
+  manifest.format = kShardedBackupFormat;
+  manifest.shards = 2;
+  std::vector<std::uint32_t> copied;
+  const CheckpointFunction both = [&](std::uint32_t shard, const std::string& directory) {
+    copied.push_back(shard);
+    return (shard == 0 ? *engine_ : *second).Checkpoint(directory);
+  };
+  const std::string backup = dir_.Sub("sharded");
+  ASSERT_TRUE(WriteBackup(both, backup, manifest).ok());
+  EXPECT_EQ(copied, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_TRUE(fs::is_directory(backup + "/db-shard-1"));
+  Result<BackupManifest> read = ReadBackupManifest(backup);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->format, 2u);
+  EXPECT_EQ(read->shards, 2u);
+  EXPECT_NE(EncodeBackupManifest(*read).find("\"shards\": 2"), std::string::npos);
+
+  const std::string data_dir = dir_.Sub("restored");
+  Result<RestoreReport> restored = RestoreBackup({backup, data_dir, false});
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  for (const auto& [db, key, value] :
+       {std::tuple{"db", "key", "value"}, std::tuple{"db-shard-1", "other", "shard"}}) {
+    auto copy = storage::RocksDbEngine::Open(data_dir + "/" + db, Small());
+    ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+    EXPECT_EQ(*(*copy)->Get(storage::Column::kObjects, key), value) << db;
+    EXPECT_EQ(*(*copy)->Get(storage::Column::kMetadata, "node/open"), "1") << db;
+  }
+  EXPECT_FALSE(fs::exists(data_dir + "/db-shard-1.restoring"));
+
+  // A backup missing a shard's copy is not a complete backup: nothing is restored.
+  fs::remove_all(backup + "/db-shard-1");
+  const std::string incomplete = dir_.Sub("incomplete");
+  Result<RestoreReport> refused = RestoreBackup({backup, incomplete, false});
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotFound) << refused.status().ToString();
+  EXPECT_FALSE(fs::exists(incomplete));
+}
+
+TEST(BackupManifestTest, FormatTwoNeedsItsShardsAndFormatsBeyondItAreRefused) {
+  BackupManifest manifest = Manifest();
+  manifest.format = kShardedBackupFormat;
+  manifest.shards = 3;
+  Result<BackupManifest> round_trip = DecodeBackupManifest(EncodeBackupManifest(manifest));
+  ASSERT_TRUE(round_trip.ok()) << round_trip.status().ToString();
+  EXPECT_EQ(round_trip->shards, 3u);
+  // Format 1 has one database and writes no shards field.
+  EXPECT_EQ(EncodeBackupManifest(Manifest()).find("shards"), std::string::npos);
+  EXPECT_EQ(DecodeBackupManifest(EncodeBackupManifest(Manifest()))->shards, 1u);
+  std::string text = EncodeBackupManifest(manifest);
+  const std::string without = text.replace(text.find(",\n  \"shards\": 3"), 15, "");
+  EXPECT_EQ(DecodeBackupManifest(without).status().code(), StatusCode::kInvalidArgument) << without;
+  manifest.shards = 1;
+  EXPECT_EQ(DecodeBackupManifest(EncodeBackupManifest(manifest)).status().code(),
+            StatusCode::kInvalidArgument);
+  manifest.format = 3;
+  manifest.shards = 2;
+  Result<BackupManifest> newer = DecodeBackupManifest(EncodeBackupManifest(manifest));
+  EXPECT_EQ(newer.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(newer.status().message().find("restore it with that release or a newer one"),
+            std::string::npos)
+      << newer.status().message();
 }
 
 }  // namespace

@@ -137,9 +137,10 @@ TEST_F(ServerTest, FrontEndsOnAThreadOfTheirOwnServeEveryKindOfRequest) {
 
 // A node of two shards (each its own loop, thread and RocksDB): object requests reach the
 // shard of their partition and come back, a bucket's properties set through shard 0 hold for
-// keys of both shards at once, /metrics sums both shards, and everything (data and bucket
-// properties) is there after a restart. Run with the front ends on shard 0's loop and on a
-// thread of their own. (No ASSERT while a server runs: it would outlive the test.)
+// keys of both shards at once, a backup copies both shards, /metrics sums both shards, and
+// everything (data and bucket properties) is there after a restart. Run with the front ends on
+// shard 0's loop and on a thread of their own. (No ASSERT while a server runs: it would outlive the
+// test.)
 class ServerShardTest : public ServerTest, public ::testing::WithParamInterface<unsigned> {};
 
 TEST_P(ServerShardTest, TwoShardsServeEveryKindOfRequestAndKeepItAcrossRestarts) {
@@ -168,10 +169,12 @@ TEST_P(ServerShardTest, TwoShardsServeEveryKindOfRequestAndKeepItAcrossRestarts)
     auto strong = Request(port, http::verb::put, "/v1/buckets/s", R"({"consistency":"strong"})");
     EXPECT_EQ(strong.result_int(), 412) << strong.body();
     EXPECT_NE(strong.body().find("more than one shard"), std::string::npos) << strong.body();
+    // A backup copies both shards' databases.
     auto backup = Request(port, http::verb::post, "/v1/cluster/backup",
                           R"({"directory":")" + (data_dir_ / "backup").string() + R"("})");
-    EXPECT_EQ(backup.result_int(), 412) << backup.body();
-    EXPECT_FALSE(std::filesystem::exists(data_dir_ / "backup"));
+    EXPECT_EQ(backup.result_int(), 200) << backup.body();
+    EXPECT_TRUE(std::filesystem::exists(data_dir_ / "backup" / "db" / "CURRENT"));
+    EXPECT_TRUE(std::filesystem::exists(data_dir_ / "backup" / "db-shard-1" / "CURRENT"));
     EXPECT_EQ(Request(port, http::verb::get, "/health").result_int(), 200);
     auto metrics = Request(port, http::verb::get, "/metrics");
     EXPECT_EQ(metrics.result_int(), 200);
@@ -243,6 +246,15 @@ TEST_F(ServerTest, TheShardCountIsFixedWhenTheDataDirectoryIsCreated) {
   ASSERT_FALSE(lost.ok());
   EXPECT_NE(lost.status().message().find("db-shard-1"), std::string::npos)
       << lost.status().ToString();
+  // So is a lost shard 0 beside the others: it would start empty.
+  std::filesystem::remove_all(data_dir_);
+  { ASSERT_TRUE(Server::Open(two).ok()); }
+  std::filesystem::remove_all(data_dir_ / "db");
+  auto no_shard_zero = Server::Open(two);
+  ASSERT_FALSE(no_shard_zero.ok());
+  EXPECT_NE(no_shard_zero.status().message().find("no db/ for shard 0"), std::string::npos)
+      << no_shard_zero.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / "db"));
 }
 
 TEST_F(ServerTest, ShardsAreRefusedInAClusterAndOutsideTheirRange) {
