@@ -190,7 +190,7 @@ std::vector<Setting> MakeSettings() {
       "shards",
       "Shards of the node: its partitions split over this many state machines, each with its "
       "own thread and RocksDB (default 1; fixed when the data directory is created; more than "
-      "1 only for a standalone node, without backups; docs/operations.md \"Shards\")",
+      "1 only for a standalone node; docs/operations.md \"Shards\")",
       1, 1024, [](C& c) -> unsigned& { return c.shards; }));
   settings.push_back(NumberSetting(
       "storage_reserve_bytes",

@@ -7,6 +7,23 @@
 
 namespace meridian::node {
 
+Status BucketHoldsDataStatus(const std::string& bucket, const BucketProps& current,
+                             const BucketProps& next, const std::string& where) {
+  if (next.consistency != current.consistency) {
+    return Status::InvalidArgument(
+        "consistency cannot change from " + std::string(ConsistencyName(current.consistency)) +
+        " to " + std::string(ConsistencyName(next.consistency)) + " on bucket \"" + bucket +
+        "\": it holds data (" + where +
+        "); copy the data into a new bucket created with the consistency you need "
+        "(docs/design/strong.md)");
+  }
+  return Status::InvalidArgument(
+      "n cannot change from " + std::to_string(current.n) + " to " + std::to_string(next.n) +
+      " on bucket \"" + bucket + "\": it holds data (" + where +
+      "), and re-replicating existing keys to a new n is not supported; create a new bucket "
+      "with the n you need");
+}
+
 Status SealedBucketStatus(std::string_view bucket) {
   return Status::Unavailable("bucket \"" + std::string(bucket) +
                              "\" is sealed: a change of its consistency or n is checking that no "

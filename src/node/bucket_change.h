@@ -29,6 +29,10 @@ namespace meridian::node {
 
 // The refusal of a sealed bucket's reads and writes (Unavailable: retry shortly).
 Status SealedBucketStatus(std::string_view bucket);
+// The refusal of a change of `bucket`'s consistency or n from `current` to `next` because the
+// bucket holds data (InvalidArgument; `where` says where, e.g. "on node1").
+Status BucketHoldsDataStatus(const std::string& bucket, const BucketProps& current,
+                             const BucketProps& next, const std::string& where);
 
 class BucketChange {
  public:

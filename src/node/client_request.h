@@ -67,6 +67,11 @@ struct GetBucketRequest {
 struct SetBucketRequest {
   std::string bucket;
   BucketPropsPatch patch;
+  // Set only by the server's shard router (runtime/sharded_kv_service.h), for shard 0 of a node
+  // of several shards: every other shard holds the bucket (Node::HoldBucket) and stores none of
+  // its data, so a change of its consistency or n needs only this shard's check. Without it
+  // such a change is refused on a node of several shards; ignored with one shard.
+  bool other_shards_checked = false;
 };
 // Every bucket whose properties were set (the cluster state's records), in name order. A
 // bucket used only with the defaults has no record and is not listed: keys are stored by

@@ -536,6 +536,16 @@ void Node::MergeBucketProps(const std::map<std::string, cluster::BucketPropsReco
   PersistClusterStateIfChanged();
 }
 
+Result<bool> Node::HoldBucket(const std::string& bucket) {
+  MERIDIAN_CHECK(config_.shard_index != 0);
+  held_buckets_.insert(bucket);
+  return HoldsBucketData(bucket);
+}
+
+void Node::ReleaseBucket(const std::string& bucket) {
+  held_buckets_.erase(bucket);
+}
+
 void Node::SyncMembershipViews() {
   const std::uint64_t version = membership_->state_version();
   if (version == detector_state_version_) return;

@@ -162,8 +162,9 @@ struct NodeConfig {
   // with p % shard_count == shard_index and is sent only their object requests (anything
   // else is Internal). Fixed when the data is created. More than one shard is standalone only
   // for now (no peer address, no seeds); shard 0 then owns bucket properties and other shards
-  // take them from it (MergeBucketProps), and changes of a bucket's consistency or n, which
-  // need every shard's storage checked, are refused.
+  // take them from it (MergeBucketProps), and a change of a bucket's consistency or n, which
+  // needs every shard's storage checked, is made only when the request says the other shards
+  // were (SetBucketRequest::other_shards_checked, HoldBucket), else refused.
   std::uint32_t shard_index = 0;
   std::uint32_t shard_count = 1;
 
@@ -275,6 +276,12 @@ class Node {
   // gossiped one is (the newer version wins), and the result persisted. For shards other than
   // 0 of a sharded node.
   void MergeBucketProps(const std::map<std::string, cluster::BucketPropsRecord>& records);
+  // For shards other than 0, while shard 0 changes a bucket's consistency or n: from now on
+  // this shard refuses the bucket's gets, puts and deletes as sealed (Unavailable) until
+  // ReleaseBucket; returns whether it stores any data of the bucket (objects, hints, strong
+  // records). Not persisted: a restart releases it.
+  Result<bool> HoldBucket(const std::string& bucket);
+  void ReleaseBucket(const std::string& bucket);
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -653,7 +660,8 @@ class Node {
   std::vector<std::uint32_t> touched_;     // partitions reached since the last collection
   std::vector<bool> touched_flags_;        // by partition: in touched_
   std::uint64_t read_repairs_ = 0;
-  Status storage_condition_;  // SetStorageCondition's
+  Status storage_condition_;            // SetStorageCondition's
+  std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;
 
   // Placement derived from the ring (see RefreshPlacement).

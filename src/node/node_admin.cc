@@ -114,7 +114,7 @@ std::optional<Result<ReplyBody>> Node::HandleBucket(RequestId id, const ClientRe
     }
   }
   if (next->n != current.n || next->consistency != current.consistency) {
-    if (config_.shard_count > 1) {
+    if (config_.shard_count > 1 && !set.other_shards_checked) {
       return Status::FailedPrecondition(
           "changing a bucket's consistency or n is not supported yet on a node with more than "
           "one shard (shards=" +

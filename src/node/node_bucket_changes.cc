@@ -11,24 +11,6 @@ namespace meridian::node {
 
 namespace {
 
-// The refusal of a change whose bucket holds data somewhere (`where` says where).
-Status HoldsDataStatus(const std::string& bucket, const BucketProps& current,
-                       const BucketProps& next, const std::string& where) {
-  if (next.consistency != current.consistency) {
-    return Status::InvalidArgument(
-        "consistency cannot change from " + std::string(ConsistencyName(current.consistency)) +
-        " to " + std::string(ConsistencyName(next.consistency)) + " on bucket \"" + bucket +
-        "\": it holds data (" + where +
-        "); copy the data into a new bucket created with the consistency you need "
-        "(docs/design/strong.md)");
-  }
-  return Status::InvalidArgument(
-      "n cannot change from " + std::to_string(current.n) + " to " + std::to_string(next.n) +
-      " on bucket \"" + bucket + "\": it holds data (" + where +
-      "), and re-replicating existing keys to a new n is not supported; create a new bucket "
-      "with the n you need");
-}
-
 bool SameRecord(const cluster::BucketPropsRecord* a, const cluster::BucketPropsRecord& b) {
   return a != nullptr && a->version == b.version && a->origin == b.origin && a->props == b.props;
 }
@@ -47,7 +29,7 @@ std::optional<Result<ReplyBody>> Node::StartBucketChange(RequestId id, const std
                                                          const BucketProps& next) {
   auto holds = HoldsBucketData(bucket);
   if (!holds.ok()) return holds.status();
-  if (*holds) return HoldsDataStatus(bucket, current, next, "on " + config_.node_id);
+  if (*holds) return BucketHoldsDataStatus(bucket, current, next, "on " + config_.node_id);
   std::set<cluster::NodeId> members;
   for (const auto& member : membership_->state().members()) {
     if (member->status != cluster::MemberStatus::kRemoved && member->id != config_.node_id) {
@@ -127,7 +109,7 @@ void Node::AdvanceBucketChange(const std::string& bucket, std::uint64_t now_ms) 
     }
     switch (outcome) {
       case BucketChange::Outcome::kHoldsData:
-        reply = HoldsDataStatus(bucket, pending.previous, pending.next, explanation);
+        reply = BucketHoldsDataStatus(bucket, pending.previous, pending.next, explanation);
         break;
       case BucketChange::Outcome::kSuperseded:
         reply = Status::Unavailable(explanation + "; this change was not made");

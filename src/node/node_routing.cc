@@ -83,7 +83,7 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   }
   RefreshPlacement();
   const BucketProps props = BucketPropsOf(id.bucket);
-  if (props.sealed) {
+  if (props.sealed || held_buckets_.count(id.bucket) != 0) {
     Deliver(origin, op, ErrorReply(SealedBucketStatus(id.bucket)));
     return;
   }

@@ -146,6 +146,56 @@ struct Server::Impl {
 
   Shard& shell() { return *shards.front(); }
 
+  // On the front ends' loop: holds `bucket` on every shard but 0 (each on its own loop), then
+  // `done` with the first shard that stores its data, or the first error.
+  void HoldBucketOnOtherShards(const std::string& bucket,
+                               std::function<void(Result<std::optional<std::uint32_t>>)> done) {
+    struct Gathering {
+      std::size_t missing = 0;
+      Result<std::optional<std::uint32_t>> outcome = std::optional<std::uint32_t>();
+      std::function<void(Result<std::optional<std::uint32_t>>)> done;
+    };
+    auto gathering = std::make_shared<Gathering>();
+    gathering->missing = shards.size() - 1;
+    gathering->done = std::move(done);
+    for (std::size_t s = 1; s < shards.size(); ++s) {
+      Shard* shard = shards[s].get();
+      CallAcross<Result<bool>>(
+          *to_front, *shard->to_shard,
+          [shard, bucket](std::function<void(Result<bool>)> reply) {
+            reply(shard->node->HoldBucket(bucket));
+          },
+          [gathering, index = shard->index](Result<bool> holds) {
+            if (gathering->outcome.ok() && !gathering->outcome->has_value()) {
+              if (!holds.ok()) {
+                gathering->outcome = holds.status();
+              } else if (*holds) {
+                gathering->outcome = std::optional<std::uint32_t>(index);
+              }
+            }
+            if (--gathering->missing == 0) gathering->done(std::move(gathering->outcome));
+          });
+    }
+  }
+
+  // On the front ends' loop: releases `bucket` on every shard but 0, then `then`.
+  void ReleaseBucketOnOtherShards(const std::string& bucket, std::function<void()> then) {
+    auto missing = std::make_shared<std::size_t>(shards.size() - 1);
+    auto finish = std::make_shared<std::function<void()>>(std::move(then));
+    for (std::size_t s = 1; s < shards.size(); ++s) {
+      Shard* shard = shards[s].get();
+      CallAcross<bool>(
+          *to_front, *shard->to_shard,
+          [shard, bucket](std::function<void(bool)> reply) {
+            shard->node->ReleaseBucket(bucket);
+            reply(true);
+          },
+          [missing, finish](bool) {
+            if (--*missing == 0) (*finish)();
+          });
+    }
+  }
+
   // On the front ends' loop: shard 0's bucket properties to every other shard (each merges
   // them on its own loop); `then` runs on the front ends' loop once all have.
   void PublishBucketProps(std::function<void()> then) {
@@ -644,11 +694,20 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         entries.push_back(shard.from_front.get());
       }
     }
-    impl->sharded_service =
-        std::make_unique<ShardedKvService>(std::move(entries), config.node.partition_count,
-                                           [raw = impl.get()](std::function<void()> then) {
-                                             raw->PublishBucketProps(std::move(then));
-                                           });
+    ShardedKvService::ShardHooks hooks;
+    Impl* raw = impl.get();
+    hooks.publish_buckets = [raw](std::function<void()> then) {
+      raw->PublishBucketProps(std::move(then));
+    };
+    hooks.hold_buckets = [raw](const std::string& bucket,
+                               std::function<void(Result<std::optional<std::uint32_t>>)> done) {
+      raw->HoldBucketOnOtherShards(bucket, std::move(done));
+    };
+    hooks.release_buckets = [raw](const std::string& bucket, std::function<void()> then) {
+      raw->ReleaseBucketOnOtherShards(bucket, std::move(then));
+    };
+    impl->sharded_service = std::make_unique<ShardedKvService>(
+        std::move(entries), config.node.partition_count, std::move(hooks));
     front_service = impl->sharded_service.get();
   }
   impl->http =

@@ -94,7 +94,7 @@ struct ServerConfig {
   // (<data_dir>/db for shard 0, <data_dir>/db-shard-<s> for the others) and its own group
   // commit. The front ends hand each request to the shard of its key's partition. Fixed when
   // the data directory is created. More than 1 is supported for a standalone node only (no
-  // peer address), and refuses changes of a bucket's consistency or n.
+  // peer address) so far.
   unsigned shards = 1;
   // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
   // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).

@@ -6,14 +6,13 @@
 
 #include "core/assert.h"
 #include "core/hash.h"
+#include "node/bucket_change.h"
 
 namespace meridian::runtime {
 
 ShardedKvService::ShardedKvService(std::vector<api::KvService*> shards,
-                                   std::uint32_t partition_count, PublishBuckets publish_buckets)
-    : shards_(std::move(shards)),
-      partition_count_(partition_count),
-      publish_buckets_(std::move(publish_buckets)) {
+                                   std::uint32_t partition_count, ShardHooks hooks)
+    : shards_(std::move(shards)), partition_count_(partition_count), hooks_(std::move(hooks)) {
   MERIDIAN_CHECK(!shards_.empty());
   MERIDIAN_CHECK(IsValidPartitionCount(partition_count_));
   MERIDIAN_CHECK(shards_.size() <= partition_count_);
@@ -39,22 +38,88 @@ std::uint32_t ShardedKvService::ShardOf(const node::ClientRequest& request,
 }
 
 void ShardedKvService::Submit(node::ClientRequest request, Completion done) {
+  if (shards_.size() > 1) {
+    if (auto* set = std::get_if<node::SetBucketRequest>(&request)) {
+      // Whether the change needs the other shards checked depends on the current properties.
+      // (Made before the call: its arguments are evaluated in no set order, and the completion
+      // takes `copy`.)
+      node::GetBucketRequest get{set->bucket};
+      node::SetBucketRequest copy = *set;
+      shards_[0]->Submit(std::move(get), [this, set = std::move(copy),
+                                          done = std::move(done)](node::ClientReply reply) mutable {
+        const auto* current =
+            reply.status.ok() ? std::get_if<node::BucketReply>(&reply.body) : nullptr;
+        Result<BucketProps> next = current != nullptr
+                                       ? ApplyBucketPropsPatch(current->props, set.patch)
+                                       : Result<BucketProps>(Status::InvalidArgument(""));
+        if (next.ok() &&
+            (next->consistency != current->props.consistency || next->n != current->props.n)) {
+          CheckedSetBucket(std::move(set), current->props, *next, std::move(done));
+        } else {
+          // Shard 0 answers an invalid name or patch itself.
+          SetBucket(std::move(set), std::move(done));
+        }
+      });
+      return;
+    }
+  }
   const std::uint32_t shard =
       ShardOf(request, partition_count_, static_cast<std::uint32_t>(shards_.size()));
-  if (shards_.size() > 1 && std::holds_alternative<node::SetBucketRequest>(request)) {
-    shards_[0]->Submit(
-        std::move(request), [this, done = std::move(done)](node::ClientReply reply) mutable {
-          if (!reply.status.ok()) {
-            done(std::move(reply));
-            return;
-          }
-          publish_buckets_([done = std::move(done), reply = std::move(reply)]() mutable {
-            done(std::move(reply));
-          });
+  shards_[shard]->Submit(std::move(request), std::move(done));
+}
+
+void ShardedKvService::SetBucket(node::SetBucketRequest request, Completion done) {
+  shards_[0]->Submit(
+      std::move(request), [this, done = std::move(done)](node::ClientReply reply) mutable {
+        if (!reply.status.ok()) {
+          done(std::move(reply));
+          return;
+        }
+        hooks_.publish_buckets([done = std::move(done), reply = std::move(reply)]() mutable {
+          done(std::move(reply));
         });
+      });
+}
+
+void ShardedKvService::CheckedSetBucket(node::SetBucketRequest request, BucketProps current,
+                                        BucketProps next, Completion done) {
+  const std::string bucket = request.bucket;
+  if (!checked_changes_.insert(bucket).second) {
+    node::ClientReply reply;
+    reply.status = Status::Unavailable("a change of bucket \"" + bucket +
+                                       "\" is being checked on this node; retry when it has "
+                                       "finished");
+    done(std::move(reply));
     return;
   }
-  shards_[shard]->Submit(std::move(request), std::move(done));
+  // Every outcome releases the holds (after the new properties reached every shard) and then
+  // answers.
+  auto finish = [this, bucket, done = std::move(done)](node::ClientReply reply) mutable {
+    hooks_.release_buckets(
+        bucket, [this, bucket, done = std::move(done), reply = std::move(reply)]() mutable {
+          checked_changes_.erase(bucket);
+          done(std::move(reply));
+        });
+  };
+  hooks_.hold_buckets(
+      bucket, [this, request = std::move(request), current, next,
+               finish = std::move(finish)](Result<std::optional<std::uint32_t>> holder) mutable {
+        node::ClientReply refused;
+        if (!holder.ok()) {
+          refused.status = holder.status();
+          finish(std::move(refused));
+          return;
+        }
+        if (holder->has_value()) {
+          refused.status =
+              node::BucketHoldsDataStatus(request.bucket, current, next,
+                                          "on shard " + std::to_string(**holder) + " of this node");
+          finish(std::move(refused));
+          return;
+        }
+        request.other_shards_checked = true;
+        SetBucket(std::move(request), std::move(finish));
+      });
 }
 
 }  // namespace meridian::runtime

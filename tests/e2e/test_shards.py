@@ -2,8 +2,8 @@
 with its own event loop, thread and RocksDB (docs/operations.md "Shards"). Requests from many
 connections over HTTP, HTTPS and RESP (pipelined, so one connection's commands reach both shards
 and their replies must come back in order), a bucket's properties holding on both shards at
-once, a backup of both shards restored into a new data directory, the refusal of what is not
-supported yet, a SIGTERM with writes in flight and a SIGKILL,
+once, a change of consistency checked on both shards, a backup of both shards restored into a
+new data directory, a SIGTERM with writes in flight and a SIGKILL,
 each followed by a restart that finds every acknowledged write, and the shard count fixed for
 the data directory.
 """
@@ -77,11 +77,20 @@ def test_two_shards_serve_every_front_end(start_server, certificate):
         got = http.get(url, timeout=10)
         assert got.status_code == 200 and got.content == b"b", (i, got.status_code, got.text)
 
-    # Not supported yet with several shards: refused with a reason, nothing changed.
+    # A change of consistency, checked on both shards: a strong bucket whose keys live on both.
     strong = http.put(server.http_url + "/v1/buckets/s", json={"consistency": "strong"},
                       timeout=10)
-    assert strong.status_code == 412 and "more than one shard" in strong.text, strong.text
-    assert http.get(server.http_url + "/v1/buckets/s", timeout=10).json()["props"][
+    assert strong.status_code == 200, strong.text
+    for i in range(20):
+        url = "%s/v1/kv/s/k%d" % (server.http_url, i)
+        assert http.put(url, data=b"s%d" % i, timeout=10).status_code == 204
+        got = http.get(url, timeout=10)
+        assert got.status_code == 200 and got.content == b"s%d" % i, (i, got.status_code)
+    # A bucket holding data (on both shards) keeps its consistency.
+    refused = http.put(server.http_url + "/v1/buckets/last", json={"consistency": "strong"},
+                       timeout=10)
+    assert refused.status_code == 400 and "holds data" in refused.text, refused.text
+    assert http.get(server.http_url + "/v1/buckets/last", timeout=10).json()["props"][
         "consistency"] == "eventual"
     # A backup copies both shards' databases (backup format 2).
     target = os.path.join(server.work_dir, "backup")

@@ -141,6 +141,47 @@ TEST_F(NodeShardTest, AConsistencyOrNChangeIsRefusedAndChangesNothing) {
   EXPECT_EQ(test_support::Snapshot(engines_[0]), before);
 }
 
+// What the router does for a change of consistency: hold the bucket on shard 1 (refusing its
+// requests), check it is empty there, then let shard 0 make the change.
+TEST_F(NodeShardTest, AHeldBucketIsRefusedUntilReleasedAndTheCheckedChangeIsMade) {
+  std::string key1;  // a key of shard 1
+  for (int i = 0; key1.empty(); ++i) {
+    if (ShardOf("s", "k" + std::to_string(i)) == 1) key1 = "k" + std::to_string(i);
+  }
+  Result<bool> holds = shards_[1]->HoldBucket("s");
+  ASSERT_TRUE(holds.ok());
+  EXPECT_FALSE(*holds);
+  EXPECT_EQ(Call(1, PutRequest{{"s", key1}, "x", "", {}}).status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Call(1, GetRequest{{"s", key1}, {}}).status.code(), StatusCode::kUnavailable);
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  ClientReply changed = Call(0, SetBucketRequest{"s", strong, /*other_shards_checked=*/true});
+  ASSERT_TRUE(changed.status.ok()) << changed.status.ToString();
+  EXPECT_EQ(std::get<BucketReply>(changed.body).props.consistency, Consistency::kStrong);
+  shards_[1]->MergeBucketProps(shards_[0]->cluster_state().bucket_props());
+  shards_[1]->ReleaseBucket("s");
+  // A strong bucket now, on shard 1 too: a put and a get go through its consensus path.
+  ClientReply put = Call(1, PutRequest{{"s", key1}, "x", "", {}});
+  ASSERT_TRUE(put.status.ok()) << put.status.ToString();
+  ClientReply got = Call(1, GetRequest{{"s", key1}, {}});
+  ASSERT_TRUE(got.status.ok()) << got.status.ToString();
+  EXPECT_EQ(std::get<GetReply>(got.body).values.at(0).value, "x");
+
+  // A shard that stores data of a bucket says so, and holding it changes nothing stored.
+  std::string key_e;
+  for (int i = 0; key_e.empty(); ++i) {
+    if (ShardOf("e", "k" + std::to_string(i)) == 1) key_e = "k" + std::to_string(i);
+  }
+  ASSERT_TRUE(Call(1, PutRequest{{"e", key_e}, "v", "", {}}).status.ok());
+  const auto before = test_support::Snapshot(engines_[1]);
+  Result<bool> stored = shards_[1]->HoldBucket("e");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(*stored);
+  EXPECT_EQ(test_support::Snapshot(engines_[1]), before);
+  shards_[1]->ReleaseBucket("e");
+  EXPECT_TRUE(Call(1, GetRequest{{"e", key_e}, {}}).status.ok());
+}
+
 TEST_F(NodeShardTest, TheShardLayoutIsFixedWhenTheDataIsCreated) {
   ASSERT_TRUE(shards_[0]->Close().ok());
   const auto before = test_support::Snapshot(engines_[0]);

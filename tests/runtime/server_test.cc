@@ -166,9 +166,18 @@ TEST_P(ServerShardTest, TwoShardsServeEveryKindOfRequestAndKeepItAcrossRestarts)
       EXPECT_EQ(get.result_int(), 200) << target;
       EXPECT_EQ(get.body(), "v" + std::to_string(i));
     }
+    // A change of consistency: made once both shards were checked; strong keys on both shards
+    // then work. The lww bucket holds data on both shards: its n cannot change.
     auto strong = Request(port, http::verb::put, "/v1/buckets/s", R"({"consistency":"strong"})");
-    EXPECT_EQ(strong.result_int(), 412) << strong.body();
-    EXPECT_NE(strong.body().find("more than one shard"), std::string::npos) << strong.body();
+    EXPECT_EQ(strong.result_int(), 200) << strong.body();
+    for (int i = 0; i < 10; ++i) {
+      const std::string target = "/v1/kv/s/k" + std::to_string(i);
+      EXPECT_EQ(Request(port, http::verb::put, target, "strong").result_int(), 204) << target;
+      EXPECT_EQ(Request(port, http::verb::get, target).body(), "strong") << target;
+    }
+    auto n_change = Request(port, http::verb::put, "/v1/buckets/lww", R"({"n":1})");
+    EXPECT_EQ(n_change.result_int(), 400) << n_change.body();
+    EXPECT_NE(n_change.body().find("holds data"), std::string::npos) << n_change.body();
     // A backup copies both shards' databases.
     auto backup = Request(port, http::verb::post, "/v1/cluster/backup",
                           R"({"directory":")" + (data_dir_ / "backup").string() + R"("})");

@@ -1,11 +1,11 @@
-// ShardedKvService: which shard each kind of request goes to, and a bucket change answered only
-// after its properties were published to the other shards. The shards here are recording fakes
-// on one thread; the server test runs the real thing over threads.
+// ShardedKvService: which shard each kind of request goes to, a bucket change answered only
+// after its properties were published to the other shards, and a change of consistency or n
+// made only while the other shards hold the bucket and store none of it. The shards here are
+// recording fakes on one thread; the server test runs the real thing over threads.
 #include "runtime/sharded_kv_service.h"
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,17 +17,61 @@ namespace {
 
 constexpr std::uint32_t kPartitions = 64;
 
-// Records what it was sent; answers at once, or holds the completion when told to.
+// Records what it was sent and answers at once: a bucket get with `props`, the rest with
+// `status`.
 class RecordingShard final : public api::KvService {
  public:
   void Submit(node::ClientRequest request, Completion done) override {
-    requests.push_back(std::move(request));
     node::ClientReply reply;
-    reply.status = status;
+    if (const auto* get = std::get_if<node::GetBucketRequest>(&request)) {
+      if (get->bucket.empty()) {
+        reply.status = Status::InvalidArgument("bucket name is empty");
+      } else {
+        reply.body = node::BucketReply{get->bucket, props};
+      }
+    } else {
+      reply.status = status;
+    }
+    requests.push_back(std::move(request));
     done(std::move(reply));
   }
   std::vector<node::ClientRequest> requests;
   Status status = Status::Ok();
+  BucketProps props;
+};
+
+// Hooks that record their calls; publishing, holding and releasing finish when told to.
+struct Hooks {
+  ShardedKvService::ShardHooks Make() {
+    ShardedKvService::ShardHooks hooks;
+    hooks.publish_buckets = [this](std::function<void()> then) {
+      ++publishes;
+      log.push_back("publish");
+      pending_publish = std::move(then);
+      if (auto_finish) Finish();
+    };
+    hooks.hold_buckets = [this](const std::string& bucket,
+                                std::function<void(Result<std::optional<std::uint32_t>>)> done) {
+      log.push_back("hold " + bucket);
+      done(holder);
+    };
+    hooks.release_buckets = [this](const std::string& bucket, std::function<void()> then) {
+      log.push_back("release " + bucket);
+      then();
+    };
+    return hooks;
+  }
+  void Finish() {
+    if (!pending_publish) return;
+    auto then = std::move(*pending_publish);
+    pending_publish.reset();
+    then();
+  }
+  int publishes = 0;
+  bool auto_finish = true;
+  std::optional<std::function<void()>> pending_publish;
+  Result<std::optional<std::uint32_t>> holder = std::optional<std::uint32_t>();
+  std::vector<std::string> log;
 };
 
 std::uint32_t PartitionShard(const std::string& bucket, const std::string& key,
@@ -37,12 +81,8 @@ std::uint32_t PartitionShard(const std::string& bucket, const std::string& key,
 
 TEST(ShardedKvServiceTest, ObjectRequestsGoToTheShardOfTheirPartitionAndTheRestToShardZero) {
   RecordingShard shards[3];
-  int publishes = 0;
-  ShardedKvService service({&shards[0], &shards[1], &shards[2]}, kPartitions,
-                           [&](std::function<void()> then) {
-                             ++publishes;
-                             then();
-                           });
+  Hooks hooks;
+  ShardedKvService service({&shards[0], &shards[1], &shards[2]}, kPartitions, hooks.Make());
   std::vector<int> expected(3, 0);
   for (int i = 0; i < 60; ++i) {
     const std::string key = "k" + std::to_string(i);
@@ -67,48 +107,105 @@ TEST(ShardedKvServiceTest, ObjectRequestsGoToTheShardOfTheirPartitionAndTheRestT
   service.Submit(node::ClusterStatusRequest{}, [](node::ClientReply) {});
   service.Submit(node::ClusterRingRequest{}, [](node::ClientReply) {});
   EXPECT_EQ(shards[0].requests.size(), before + 4);
-  EXPECT_EQ(publishes, 0);
+  EXPECT_EQ(hooks.publishes, 0);
+  EXPECT_TRUE(hooks.log.empty());
 }
 
 TEST(ShardedKvServiceTest, ABucketChangeIsAnsweredOnlyOnceItsPropertiesWerePublished) {
   RecordingShard shards[2];
-  std::optional<std::function<void()>> pending_publish;
-  ShardedKvService service({&shards[0], &shards[1]}, kPartitions,
-                           [&](std::function<void()> then) { pending_publish = std::move(then); });
+  Hooks hooks;
+  hooks.auto_finish = false;
+  ShardedKvService service({&shards[0], &shards[1]}, kPartitions, hooks.Make());
   int replies = 0;
-  service.Submit(node::SetBucketRequest{"b", {}}, [&](node::ClientReply reply) {
+  BucketPropsPatch lww;
+  lww.conflict_policy = ConflictPolicy::kLastWriteWins;
+  service.Submit(node::SetBucketRequest{"b", lww}, [&](node::ClientReply reply) {
     EXPECT_TRUE(reply.status.ok());
     ++replies;
   });
-  ASSERT_EQ(shards[0].requests.size(), 1u);
+  // Shard 0 was asked for the current properties, then given the change; no hold (neither
+  // consistency nor n changes), nothing for shard 1.
+  ASSERT_EQ(shards[0].requests.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<node::GetBucketRequest>(shards[0].requests[0]));
+  const auto* set = std::get_if<node::SetBucketRequest>(&shards[0].requests[1]);
+  ASSERT_NE(set, nullptr);
+  EXPECT_FALSE(set->other_shards_checked);
   EXPECT_TRUE(shards[1].requests.empty());
-  ASSERT_TRUE(pending_publish.has_value());
+  EXPECT_EQ(hooks.log, (std::vector<std::string>{"publish"}));
   EXPECT_EQ(replies, 0);  // not before every shard has the properties
-  (*pending_publish)();
+  hooks.Finish();
   EXPECT_EQ(replies, 1);
 
   // A refused change publishes nothing and is answered at once.
-  pending_publish.reset();
-  shards[0].status = Status::FailedPrecondition("refused");
-  service.Submit(node::SetBucketRequest{"b", {}}, [&](node::ClientReply reply) {
-    EXPECT_EQ(reply.status.code(), StatusCode::kFailedPrecondition);
+  shards[0].status = Status::InvalidArgument("refused");
+  service.Submit(node::SetBucketRequest{"b", lww}, [&](node::ClientReply reply) {
+    EXPECT_EQ(reply.status.code(), StatusCode::kInvalidArgument);
     ++replies;
   });
   EXPECT_EQ(replies, 2);
-  EXPECT_FALSE(pending_publish.has_value());
+  EXPECT_EQ(hooks.publishes, 1);
 }
 
-TEST(ShardedKvServiceTest, OneShardTakesEverythingWithoutPublishing) {
+TEST(ShardedKvServiceTest, AConsistencyChangeHoldsTheOtherShardsAndPublishesBeforeReleasing) {
+  RecordingShard shards[3];
+  Hooks hooks;
+  ShardedKvService service({&shards[0], &shards[1], &shards[2]}, kPartitions, hooks.Make());
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  std::optional<node::ClientReply> answer;
+  service.Submit(node::SetBucketRequest{"s", strong},
+                 [&](node::ClientReply reply) { answer = std::move(reply); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_TRUE(answer->status.ok()) << answer->status.ToString();
+  EXPECT_EQ(hooks.log, (std::vector<std::string>{"hold s", "publish", "release s"}));
+  const auto* set = std::get_if<node::SetBucketRequest>(&shards[0].requests.back());
+  ASSERT_NE(set, nullptr);
+  EXPECT_TRUE(set->other_shards_checked);
+
+  // The same consistency again is no change: no hold.
+  hooks.log.clear();
+  shards[0].props.consistency = Consistency::kStrong;
+  service.Submit(node::SetBucketRequest{"s", strong}, [](node::ClientReply) {});
+  EXPECT_EQ(hooks.log, (std::vector<std::string>{"publish"}));
+}
+
+TEST(ShardedKvServiceTest, AnotherShardHoldingTheBucketsDataRefusesTheChangeAndReleases) {
+  RecordingShard shards[3];
+  Hooks hooks;
+  hooks.holder = std::optional<std::uint32_t>(2);
+  ShardedKvService service({&shards[0], &shards[1], &shards[2]}, kPartitions, hooks.Make());
+  BucketPropsPatch one;
+  one.n = 1;
+  std::optional<node::ClientReply> answer;
+  service.Submit(node::SetBucketRequest{"b", one},
+                 [&](node::ClientReply reply) { answer = std::move(reply); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(answer->status.message().find("on shard 2 of this node"), std::string::npos)
+      << answer->status.message();
+  EXPECT_EQ(hooks.log, (std::vector<std::string>{"hold b", "release b"}));
+  // Shard 0 was only asked for the current properties: nothing changed.
+  EXPECT_EQ(shards[0].requests.size(), 1u);
+
+  // A shard that could not check: the change is refused with its error, and released.
+  hooks.log.clear();
+  hooks.holder = Status::IoError("disk");
+  service.Submit(node::SetBucketRequest{"b", one},
+                 [&](node::ClientReply reply) { answer = std::move(reply); });
+  EXPECT_EQ(answer->status.code(), StatusCode::kIoError);
+  EXPECT_EQ(hooks.log, (std::vector<std::string>{"hold b", "release b"}));
+}
+
+TEST(ShardedKvServiceTest, OneShardTakesEverythingWithoutHooks) {
   RecordingShard shard;
-  bool published = false;
-  ShardedKvService service({&shard}, kPartitions, [&](std::function<void()> then) {
-    published = true;
-    then();
-  });
-  service.Submit(node::SetBucketRequest{"b", {}}, [](node::ClientReply) {});
+  Hooks hooks;
+  ShardedKvService service({&shard}, kPartitions, hooks.Make());
+  BucketPropsPatch strong;
+  strong.consistency = Consistency::kStrong;
+  service.Submit(node::SetBucketRequest{"b", strong}, [](node::ClientReply) {});
   service.Submit(node::GetRequest{{"b", "k"}, {}}, [](node::ClientReply) {});
   EXPECT_EQ(shard.requests.size(), 2u);
-  EXPECT_FALSE(published);
+  EXPECT_TRUE(hooks.log.empty());
 }
 
 }  // namespace
