@@ -146,54 +146,55 @@ struct Server::Impl {
 
   Shard& shell() { return *shards.front(); }
 
-  // On the front ends' loop: holds `bucket` on every shard but 0 (each on its own loop), then
-  // `done` with the first shard that stores its data, or the first error.
-  void HoldBucketOnOtherShards(const std::string& bucket,
-                               std::function<void(Result<std::optional<std::uint32_t>>)> done) {
-    struct Gathering {
-      std::size_t missing = 0;
-      Result<std::optional<std::uint32_t>> outcome = std::optional<std::uint32_t>();
-      std::function<void(Result<std::optional<std::uint32_t>>)> done;
-    };
-    auto gathering = std::make_shared<Gathering>();
-    gathering->missing = shards.size() - 1;
-    gathering->done = std::move(done);
-    for (std::size_t s = 1; s < shards.size(); ++s) {
+  // On the front ends' loop: runs `call` on each shard from `first` on, on that shard's loop,
+  // and hands its result to `collect` back on the front ends' loop; `then` runs there once
+  // every one of them has answered.
+  template <typename Value>
+  void AcrossShards(std::size_t first, std::function<Value(Shard&)> call,
+                    std::function<void(const Shard&, Value)> collect, std::function<void()> then) {
+    MERIDIAN_CHECK(first < shards.size());
+    auto missing = std::make_shared<std::size_t>(shards.size() - first);
+    auto finish = std::make_shared<std::function<void()>>(std::move(then));
+    for (std::size_t s = first; s < shards.size(); ++s) {
       Shard* shard = shards[s].get();
-      CallAcross<Result<bool>>(
+      CallAcross<Value>(
           *to_front, *shard->to_shard,
-          [shard, bucket](std::function<void(Result<bool>)> reply) {
-            reply(shard->node->HoldBucket(bucket));
-          },
-          [gathering, index = shard->index](Result<bool> holds) {
-            if (gathering->outcome.ok() && !gathering->outcome->has_value()) {
-              if (!holds.ok()) {
-                gathering->outcome = holds.status();
-              } else if (*holds) {
-                gathering->outcome = std::optional<std::uint32_t>(index);
-              }
-            }
-            if (--gathering->missing == 0) gathering->done(std::move(gathering->outcome));
+          [shard, call](std::function<void(Value)> reply) { reply(call(*shard)); },
+          [shard, collect, missing, finish](Value value) {
+            collect(*shard, std::move(value));
+            if (--*missing == 0) (*finish)();
           });
     }
   }
 
+  // On the front ends' loop: holds `bucket` on every shard but 0, then `done` with the first
+  // shard that stores its data, or the first error.
+  void HoldBucketOnOtherShards(const std::string& bucket,
+                               std::function<void(Result<std::optional<std::uint32_t>>)> done) {
+    using Outcome = Result<std::optional<std::uint32_t>>;
+    auto outcome = std::make_shared<Outcome>(std::optional<std::uint32_t>());
+    AcrossShards<Result<bool>>(
+        1, [bucket](Shard& shard) { return shard.node->HoldBucket(bucket); },
+        [outcome](const Shard& shard, Result<bool> holds) {
+          if (!outcome->ok() || (*outcome)->has_value()) return;  // the first one counts
+          if (!holds.ok()) {
+            *outcome = holds.status();
+          } else if (*holds) {
+            *outcome = std::optional<std::uint32_t>(shard.index);
+          }
+        },
+        [outcome, done = std::move(done)] { done(std::move(*outcome)); });
+  }
+
   // On the front ends' loop: releases `bucket` on every shard but 0, then `then`.
   void ReleaseBucketOnOtherShards(const std::string& bucket, std::function<void()> then) {
-    auto missing = std::make_shared<std::size_t>(shards.size() - 1);
-    auto finish = std::make_shared<std::function<void()>>(std::move(then));
-    for (std::size_t s = 1; s < shards.size(); ++s) {
-      Shard* shard = shards[s].get();
-      CallAcross<bool>(
-          *to_front, *shard->to_shard,
-          [shard, bucket](std::function<void(bool)> reply) {
-            shard->node->ReleaseBucket(bucket);
-            reply(true);
-          },
-          [missing, finish](bool) {
-            if (--*missing == 0) (*finish)();
-          });
-    }
+    AcrossShards<bool>(
+        1,
+        [bucket](Shard& shard) {
+          shard.node->ReleaseBucket(bucket);
+          return true;
+        },
+        [](const Shard&, bool) {}, std::move(then));
   }
 
   // On the front ends' loop: shard 0's bucket properties to every other shard (each merges
@@ -208,20 +209,40 @@ struct Server::Impl {
         },
         [this, then = std::move(then)](Records records) mutable {
           auto shared = std::make_shared<const Records>(std::move(records));
-          auto missing = std::make_shared<std::size_t>(shards.size() - 1);
-          auto finish = std::make_shared<std::function<void()>>(std::move(then));
-          for (std::size_t s = 1; s < shards.size(); ++s) {
-            Shard* shard = shards[s].get();
-            CallAcross<bool>(
-                *to_front, *shard->to_shard,
-                [shard, shared](std::function<void(bool)> reply) {
-                  shard->node->MergeBucketProps(*shared);
-                  reply(true);
-                },
-                [missing, finish](bool) {
-                  if (--*missing == 0) (*finish)();
-                });
+          AcrossShards<bool>(
+              1,
+              [shared](Shard& shard) {
+                shard.node->MergeBucketProps(*shared);
+                return true;
+              },
+              [](const Shard&, bool) {}, std::move(then));
+        });
+  }
+
+  // On the front ends' loop: every shard's figures, taken on its loop, summed.
+  void GatherFigures(std::function<void(ShardFigures)> done) {
+    auto figures = std::make_shared<std::vector<ShardFigures>>(shards.size());
+    AcrossShards<ShardFigures>(
+        0, [](Shard& shard) { return FiguresOf(shard); },
+        [figures](const Shard& shard, ShardFigures taken) {
+          (*figures)[shard.index] = std::move(taken);
+        },
+        [figures, done = std::move(done)] {
+          ShardFigures total = figures->front();
+          for (std::size_t s = 1; s < figures->size(); ++s) {
+            const ShardFigures& more = (*figures)[s];
+            Accumulate(total.stats, more.stats);
+            Accumulate(total.loop, more.loop);
+            Accumulate(total.memory, more.memory);
+            // One file system: its space and reserve are shard 0's; the node refuses new data
+            // where any shard does.
+            total.storage.engine_failed |= more.storage.engine_failed;
+            total.storage.below_reserve |= more.storage.below_reserve;
+            total.storage.recoveries += more.storage.recoveries;
+            total.writable &= more.writable;
+            total.commit_failures += more.commit_failures;
           }
+          done(std::move(total));
         });
   }
 
@@ -732,40 +753,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   auto node_series = [&shell, render] { return render(FiguresOf(shell)); };
   if (shard_count > 1) {
     impl->http->metrics().SetExtraSource([raw = impl.get(), render](api::Metrics::RenderDone done) {
-      struct Gathering {
-        std::vector<ShardFigures> figures;
-        std::size_t missing = 0;
-        api::Metrics::RenderDone done;
-      };
-      auto gathering = std::make_shared<Gathering>();
-      gathering->figures.resize(raw->shards.size());
-      gathering->missing = raw->shards.size();
-      gathering->done = std::move(done);
-      for (auto& owned : raw->shards) {
-        Shard* shard = owned.get();
-        CallAcross<ShardFigures>(
-            *raw->to_front, *shard->to_shard,
-            [shard](std::function<void(ShardFigures)> reply) { reply(FiguresOf(*shard)); },
-            [gathering, render, index = shard->index](ShardFigures figures) {
-              gathering->figures[index] = std::move(figures);
-              if (--gathering->missing > 0) return;
-              ShardFigures total = gathering->figures.front();
-              for (std::size_t s = 1; s < gathering->figures.size(); ++s) {
-                const ShardFigures& more = gathering->figures[s];
-                Accumulate(total.stats, more.stats);
-                Accumulate(total.loop, more.loop);
-                Accumulate(total.memory, more.memory);
-                // One file system: its space and reserve are shard 0's; the node refuses
-                // new data where any shard does.
-                total.storage.engine_failed |= more.storage.engine_failed;
-                total.storage.below_reserve |= more.storage.below_reserve;
-                total.storage.recoveries += more.storage.recoveries;
-                total.writable &= more.writable;
-                total.commit_failures += more.commit_failures;
-              }
-              gathering->done(render(total));
-            });
-      }
+      raw->GatherFigures(
+          [render, done = std::move(done)](ShardFigures total) { done(render(total)); });
     });
   } else if (config.front_end_threads > 0) {
     impl->http->metrics().SetExtraSource(
