@@ -325,6 +325,11 @@ std::vector<Setting> MakeSettings() {
       "Deadline of a get or write this node coordinates (waiting for r or w replicas), in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.request_timeout_ms; }));
   settings.push_back(NumberSetting(
+      "slow_request_ms",
+      "A get, put or delete this node coordinates or forwards that takes this long or more is "
+      "logged with where its time went (which replica answered when), in ms (0: never)",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.slow_request_ms; }));
+  settings.push_back(NumberSetting(
       "hints_max",
       "Objects this node keeps for unreachable primaries (hints); past it, it refuses to stand "
       "in for more",

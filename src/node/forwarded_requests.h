@@ -30,6 +30,8 @@ class ForwardedRequests {
     proto::KvRequest::Op op = proto::KvRequest::OP_UNSPECIFIED;
     std::string peer_address;
     std::uint64_t deadline_ms = 0;
+    std::uint64_t started_ms = 0;  // when it was forwarded
+    std::uint32_t partition = 0;   // the key's
   };
 
   explicit ForwardedRequests(std::size_t capacity) : capacity_(capacity) {}

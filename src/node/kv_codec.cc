@@ -5,6 +5,19 @@
 
 namespace meridian::node {
 
+const char* OpName(proto::KvRequest::Op op) {
+  switch (op) {
+    case proto::KvRequest::OP_GET:
+      return "get";
+    case proto::KvRequest::OP_PUT:
+      return "put";
+    case proto::KvRequest::OP_DELETE:
+      return "delete";
+    default:
+      return "request";
+  }
+}
+
 proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& request,
                                  std::uint32_t hops) {
   proto::KvRequest message;

@@ -12,6 +12,9 @@
 namespace meridian::node {
 
 // Only object requests (get, put, delete) are forwarded; requires one of those alternatives.
+// "get", "put", "delete" (for logs).
+const char* OpName(proto::KvRequest::Op op);
+
 proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& request,
                                  std::uint32_t hops);
 // InvalidArgument for an unknown op.

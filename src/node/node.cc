@@ -54,6 +54,7 @@ Node::Node(const NodeConfig& config, Env env)
                       config.anti_entropy,
                       config.reaping},
       forwarded_(config.forwarded_requests_max),
+      slow_requests_(config.slow_request_ms),
       suspicion_(config.suspicion),
       reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_) {
   watched_engine_.SetObserver(&tree_updater_);
@@ -246,8 +247,9 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
     case proto::PeerMessage::kKvReply: {
       auto entry = forwarded_.Resolve(message.kv_reply().request_id(), from_address);
       if (entry) {
-        Deliver(entry->origin, entry->op,
-                DecodeKvReply(entry->origin.client_id, entry->op, message.kv_reply()));
+        ClientReply reply = DecodeKvReply(entry->origin.client_id, entry->op, message.kv_reply());
+        NoteIfSlowForward(*entry, reply.status);
+        Deliver(entry->origin, entry->op, std::move(reply));
       }
       break;
     }

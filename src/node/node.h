@@ -56,6 +56,7 @@
 #include "node/partition_replica.h"
 #include "node/peer_suspicion.h"
 #include "node/reap_rounds.h"
+#include "node/slow_requests.h"
 #include "node/strong_partitions.h"
 #include "node/write_observing_engine.h"
 #include "replication/ack_pacer.h"
@@ -80,6 +81,7 @@ struct NodeStats {
   std::uint64_t writes_refused_storage = 0;  // client writes refused for the storage condition
   std::uint64_t hints_delivered = 0;         // (object, primary) pairs handed off
   std::uint64_t read_repairs = 0;            // replica copies repaired after a get
+  std::uint64_t slow_requests = 0;           // gets and writes of slow_request_ms or more
   std::uint64_t peers_suspected = 0;         // peers routed around now (silent since a request)
   // Active anti-entropy, summed over the partitions this node is a primary of.
   std::uint64_t aae_exchanges = 0;          // completed as initiator
@@ -195,6 +197,9 @@ struct NodeConfig {
   replication::ReapConfig reaping;
   std::uint64_t request_timeout_ms = 4000;  // a coordinated get or write's deadline
   std::size_t coordinators_max = 10000;     // coordinated requests in flight at once
+  // A get or write coordinated or forwarded here that took this long or more is recorded with
+  // where its time went (TakeSlowRequests); 0: none.
+  std::uint64_t slow_request_ms = 500;
   replication::HintedHandoffConfig hints;
   std::size_t forwarded_requests_max = 10000;       // in flight at once; more get Unavailable
   std::uint32_t forward_hops_max = 2;               // a request is forwarded at most this often
@@ -246,6 +251,10 @@ class Node {
   // coordinator's requests to other acceptors): they need not wait for that call's writes.
   // TakeOutbound() includes them when they were not taken here first.
   std::vector<cluster::Outbound> TakeEarlyOutbound();
+  // Gets and writes that took NodeConfig::slow_request_ms or more, recorded since the last call,
+  // each with where its time went (slow_requests.h). For the owner's log.
+  std::vector<SlowRequests::Line> TakeSlowRequests() { return slow_requests_.Take(); }
+  const SlowRequests& slow_requests() const { return slow_requests_; }
 
   ActorId actor_id() const { return store_.actor_id(); }
   std::uint64_t incarnation() const { return incarnation_; }
@@ -288,6 +297,15 @@ class Node {
 
   std::uint64_t NowMs() const;
   void Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply);
+  // "put in bucket "b" (partition 7) forwarded by 127.0.0.2:7100", for a slow request's line.
+  std::string DescribeRequest(proto::KvRequest::Op op, const Origin& origin,
+                              const std::string& storage_key) const;
+  // Records a forwarded request answered (or expired) with `outcome` if it was slow.
+  void NoteIfSlowForward(const ForwardedRequests::Entry& entry, const Status& outcome);
+  // Records a coordination answered `outcome` if it was slow (slow_requests.h).
+  void NoteIfSlow(proto::KvRequest::Op op, const Origin& origin, const std::string& storage_key,
+                  const ReplicaTimes& times, const std::vector<replication::ReplicaTarget>& targets,
+                  const Status& outcome);
   void Reply(RequestId id, Result<ReplyBody> result);
 
   // Routing (node_routing.cc): validation, quorum resolution, forwarding writes to a primary.
@@ -545,6 +563,7 @@ class Node {
   std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
   std::uint64_t next_transfer_id_ = 1;
   ForwardedRequests forwarded_;
+  SlowRequests slow_requests_;
   PeerSuspicion suspicion_;
   ReapRounds reap_rounds_;
   // Removed members (id, incarnation) that answered a round of this node holding nothing: they
@@ -560,6 +579,7 @@ class Node {
     ObjectId id;
     std::string storage_key;
     replication::GetCoordinator coordinator;
+    ReplicaTimes times;
     bool answered = false;
     std::vector<std::uint64_t> calls;
     Status local_error;  // this node's own read failed (reported when the read fails)
@@ -569,6 +589,7 @@ class Node {
     proto::KvRequest::Op op;
     std::string storage_key;
     replication::PutCoordinator coordinator;
+    ReplicaTimes times;
     std::string context;   // for the reply
     bool durable = false;  // the coordinator's own copy was synced
     std::vector<std::uint64_t> calls;

@@ -7,6 +7,7 @@
 #include "core/assert.h"
 #include "core/object_codec.h"
 #include "node/bucket_change.h"
+#include "node/kv_codec.h"
 #include "node/node.h"
 #include "node/write_condition_check.h"
 #include "replication/object_merge.h"
@@ -131,6 +132,7 @@ void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
                                 storage_key,
                                 replication::GetCoordinator(selection.targets, quorum, policy,
                                                             NowMs() + config_.request_timeout_ms),
+                                ReplicaTimes(NowMs(), selection.targets.size()),
                                 false,
                                 {},
                                 Status::Ok()});
@@ -142,6 +144,7 @@ void Node::CoordinateGet(const Origin& origin, const GetRequest& request,
       auto local = ReadLocal(storage_key);
       if (local.ok()) {
         const bool incomplete = !local->has_value() && Filling(partition);
+        read.times.Answered(index, NowMs());
         read.coordinator.OnReply(index, std::move(local).value(), incomplete);
       } else {
         read.local_error = local.status();
@@ -169,6 +172,9 @@ void Node::AdvanceRead(std::uint64_t coordination) {
   if (!read.answered && coordinator.state() != QuorumState::kPending) {
     read.answered = true;
     ++answered_reads_;
+    NoteIfSlow(
+        proto::KvRequest::OP_GET, read.origin, read.storage_key, read.times, coordinator.targets(),
+        coordinator.state() == QuorumState::kSucceeded ? Status::Ok() : coordinator.failure());
     if (coordinator.state() == QuorumState::kSucceeded) {
       ClientReply reply;
       GetReply body = LocalStore::ReplyOf(read.id, coordinator.answer());
@@ -225,6 +231,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
                            const ResolvedQuorum& quorum, ConflictPolicy policy,
                            std::uint32_t hops) {
   (void)hops;
+  const std::uint64_t started_ms = NowMs();
   const bool tombstone = std::holds_alternative<DeleteRequest>(request);
   const proto::KvRequest::Op op =
       tombstone ? proto::KvRequest::OP_DELETE : proto::KvRequest::OP_PUT;
@@ -332,11 +339,13 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
                                  storage_key,
                                  replication::PutCoordinator(targets, quorum,
                                                              NowMs() + config_.request_timeout_ms),
+                                 ReplicaTimes(started_ms, targets.size()),
                                  std::move(minted->context),
                                  sync,
                                  {}});
   MERIDIAN_CHECK(inserted);
   PendingWrite& write = it->second;
+  write.times.Answered(local_index, NowMs());
   write.coordinator.OnAck(local_index, sync, !local->primary);
   for (std::size_t index = 0; index < targets.size(); ++index) {
     if (index == local_index) continue;
@@ -363,6 +372,8 @@ void Node::AdvanceWrite(std::uint64_t coordination) {
   PendingWrite& write = it->second;
   const replication::PutCoordinator& coordinator = write.coordinator;
   if (coordinator.state() == QuorumState::kPending) return;
+  NoteIfSlow(write.op, write.origin, write.storage_key, write.times, coordinator.targets(),
+             coordinator.state() == QuorumState::kSucceeded ? Status::Ok() : coordinator.failure());
   if (coordinator.state() == QuorumState::kSucceeded) {
     ClientReply reply;
     reply.body = WriteReply{write.context, write.durable, coordinator.receipt()};
@@ -372,6 +383,41 @@ void Node::AdvanceWrite(std::uint64_t coordination) {
   }
   for (std::uint64_t call : write.calls) replica_calls_.erase(call);
   writes_.erase(it);
+}
+
+std::string Node::DescribeRequest(proto::KvRequest::Op op, const Origin& origin,
+                                  const std::string& storage_key) const {
+  std::string out = OpName(op);
+  if (auto key = storage::DecodeObjectKey(storage_key); key.ok()) {
+    out +=
+        " in bucket \"" + key->id.bucket + "\" (partition " + std::to_string(key->partition) + ")";
+  }
+  out += origin.reply_address.empty() ? " from a client of this node"
+                                      : " forwarded by " + origin.reply_address;
+  return out;
+}
+
+void Node::NoteIfSlow(proto::KvRequest::Op op, const Origin& origin, const std::string& storage_key,
+                      const ReplicaTimes& times,
+                      const std::vector<replication::ReplicaTarget>& targets,
+                      const Status& outcome) {
+  const std::uint64_t took_ms = times.Elapsed(NowMs());
+  if (!slow_requests_.IsSlow(took_ms)) return;
+  std::vector<std::string> names;
+  names.reserve(targets.size());
+  for (const replication::ReplicaTarget& target : targets) {
+    std::string name = target.node;
+    if (target.node == config_.node_id) {
+      name += " (here)";
+    } else if (!target.primary) {
+      name += " (fallback for " + target.hint_for + ")";
+    }
+    names.push_back(std::move(name));
+  }
+  slow_requests_.Add(took_ms, DescribeRequest(op, origin, storage_key) + " took " +
+                                  std::to_string(took_ms) + " ms (" +
+                                  (outcome.ok() ? std::string("ok") : outcome.ToString()) +
+                                  "); replicas answered after: " + times.Describe(names));
 }
 
 void Node::ExpireCoordinators() {
@@ -485,6 +531,7 @@ void Node::OnReplicaWriteAck(const proto::ReplicaWriteAck& ack) {
   replica_calls_.erase(call);
   auto write = writes_.find(target.coordination);
   if (write == writes_.end()) return;
+  write->second.times.Answered(target.target, NowMs());
   const Status status = StatusOf(ack.status_code(), ack.status_message());
   if (status.ok()) {
     write->second.coordinator.OnAck(target.target, ack.durable(), ack.hinted());
@@ -501,6 +548,7 @@ void Node::OnReplicaReadReply(const proto::ReplicaReadReply& reply) {
   replica_calls_.erase(call);
   auto read = reads_.find(target.coordination);
   if (read == reads_.end()) return;
+  read->second.times.Answered(target.target, NowMs());
   Status status = StatusOf(reply.status_code(), reply.status_message());
   std::optional<DvvSet> object;
   if (status.ok() && reply.found()) {
@@ -581,6 +629,7 @@ NodeStats Node::Stats() const {
   stats.hints_refused = hint_state_.counters.hints_refused;
   stats.hints_delivered = hint_state_.counters.hints_delivered;
   stats.read_repairs = read_repairs_;
+  stats.slow_requests = slow_requests_.count();
   stats.strong_operations = strong_operations_;
   stats.strong_one_round_trip = strong_one_round_trip_;
   stats.strong_round_trips = strong_round_trips_;

@@ -169,7 +169,9 @@ void Node::Forward(const Origin& origin, const ClientRequest& request,
                    const cluster::NodeId& target, std::uint32_t hops) {
   const proto::KvRequest::Op op = OpOf(request);
   const std::string address = AddressOf(target);
-  ForwardedRequests::Entry entry{origin, op, address, NowMs() + config_.forward_timeout_ms};
+  ForwardedRequests::Entry entry{origin,  op,
+                                 address, NowMs() + config_.forward_timeout_ms,
+                                 NowMs(), store_.PartitionOfObject(IdOf(request))};
   const std::optional<std::uint64_t> forward_id = forwarded_.Track(entry);
   if (!forward_id) {
     Deliver(origin, op,
@@ -183,8 +185,23 @@ void Node::Forward(const Origin& origin, const ClientRequest& request,
   outbound_.push_back(std::move(out));
 }
 
+void Node::NoteIfSlowForward(const ForwardedRequests::Entry& entry, const Status& outcome) {
+  const std::uint64_t now_ms = NowMs();
+  const std::uint64_t took_ms = now_ms > entry.started_ms ? now_ms - entry.started_ms : 0;
+  if (!slow_requests_.IsSlow(took_ms)) return;
+  std::string what = OpName(entry.op);
+  slow_requests_.Add(took_ms, what + " (partition " + std::to_string(entry.partition) + ") " +
+                                  (entry.origin.reply_address.empty()
+                                       ? std::string("from a client of this node")
+                                       : "forwarded by " + entry.origin.reply_address) +
+                                  ", forwarded on to the coordinator at " + entry.peer_address +
+                                  ", took " + std::to_string(took_ms) + " ms (" +
+                                  (outcome.ok() ? std::string("ok") : outcome.ToString()) + ")");
+}
+
 void Node::ExpireForwards() {
   for (ForwardedRequests::Entry& entry : forwarded_.Expire(NowMs())) {
+    NoteIfSlowForward(entry, Status::Timeout("no answer"));
     Deliver(entry.origin, entry.op,
             ErrorReply(Status::Timeout("the coordinator at " + entry.peer_address +
                                        " did not answer within " +

@@ -129,6 +129,10 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Hints handed off to their primaries since start.", stats.hints_delivered);
   Series(out, "meridian_read_repairs_total", "counter",
          "Replica copies repaired after a get found them behind.", stats.read_repairs);
+  Series(out, "meridian_slow_requests_total", "counter",
+         "Gets and writes coordinated or forwarded here that took slow_request_ms or more (each "
+         "logged with where its time went, at most 10 lines per second).",
+         stats.slow_requests);
   RenderReapMetrics(out, stats.reaping);
   Series(out, "meridian_aae_exchanges_total", "counter",
          "Anti-entropy exchanges this node completed as initiator.", stats.aae_exchanges);
@@ -339,6 +343,7 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   total.writes_refused_storage += shard.writes_refused_storage;
   total.hints_delivered += shard.hints_delivered;
   total.read_repairs += shard.read_repairs;
+  total.slow_requests += shard.slow_requests;
   total.peers_suspected += shard.peers_suspected;
   total.aae_exchanges += shard.aae_exchanges;
   total.aae_exchanges_in_sync += shard.aae_exchanges_in_sync;

@@ -33,24 +33,30 @@ struct Outputs {
   }
 };
 
-// At most one log line per second for a kind of event: Take() answers whether this one may be
-// logged, with the number of events not logged since the last line.
+// At most `per_second` log lines per second for a kind of event: Take() answers whether this one
+// may be logged, with the number of events not logged since the last line.
 class LogLimiter {
  public:
+  explicit LogLimiter(std::uint32_t per_second = 1) : per_second_(per_second) {}
+
   std::optional<std::uint64_t> Take() {
     const auto now = std::chrono::steady_clock::now();
-    if (logged_ && now - last_ < std::chrono::seconds(1)) {
+    if (logged_in_second_ == 0 || now - second_start_ >= std::chrono::seconds(1)) {
+      second_start_ = now;
+      logged_in_second_ = 0;
+    }
+    if (logged_in_second_ >= per_second_) {
       ++not_logged_;
       return std::nullopt;
     }
-    logged_ = true;
-    last_ = now;
+    ++logged_in_second_;
     return std::exchange(not_logged_, 0);
   }
 
  private:
-  bool logged_ = false;
-  std::chrono::steady_clock::time_point last_{};
+  std::uint32_t per_second_;
+  std::uint32_t logged_in_second_ = 0;
+  std::chrono::steady_clock::time_point second_start_{};
   std::uint64_t not_logged_ = 0;
 };
 
@@ -186,6 +192,12 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
     for (cluster::Outbound& message : node.TakeOutbound())
       held.messages.push_back(std::move(message));
     for (node::ClientReply& reply : node.TakeReplies()) held.replies.push_back(std::move(reply));
+    for (const node::SlowRequests::Line& line : node.TakeSlowRequests()) {
+      if (const std::optional<std::uint64_t> unlogged = slow_request_log.Take()) {
+        spdlog::warn("slow request: {} ({} more slow requests since the last line)",
+                     line.description, *unlogged);
+      }
+    }
     ScheduleCommitStep();
   }
 
@@ -323,6 +335,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   StorageFailureSink failure_sink;
   std::uint64_t commit_failures = 0;
   LogLimiter failure_log;
+  LogLimiter slow_request_log{10};
   std::chrono::milliseconds tick_interval;
   boost::asio::steady_timer timer;
   std::unordered_map<node::RequestId, Completion> pending;

@@ -237,3 +237,42 @@ def test_default_reads_during_two_node_outage_find_acknowledged_values(cluster):
     assert not wrong, "%d of %d default reads with %s down did not return the acknowledged " \
         "value (node, key, status, receipt, body):\n%s" % (
             len(wrong), KEY_COUNT, VICTIMS, "\n".join(repr(w) for w in wrong[:10]))
+
+
+def test_a_slow_write_is_logged_with_the_replica_it_waited_for(cluster):
+    """A write that waits for a silent replica is logged by its coordinator with where its time
+    went (`slow request: ...`, docs/operations.md "Logs") and counted in
+    meridian_slow_requests_total; the replicas that answered are named with their times, the
+    silent one as "no answer". The replica is SIGSTOPped (alive to every detector, silent),
+    and the write asks w=3 with sloppy_quorum off, so it cannot finish without it."""
+    import signal
+    from urllib.parse import quote
+    node1 = cluster["node1"]
+    key = None
+    for i in range(KEY_COUNT):
+        located = node1.get_json("/v1/cluster/locate/default/%s" % quote(key_name(i), safe=""))
+        if located["primaries"][0] == "node1":
+            key, answering, silent = key_name(i), located["primaries"][1], located["primaries"][2]
+            break
+    assert key is not None, "no key of the %d has node1 as its first primary" % KEY_COUNT
+    before = node1.metrics().get("meridian_slow_requests_total", 0)
+    cluster[silent].process.send_signal(signal.SIGSTOP)
+    try:
+        response = node1.kv("PUT", key, params={"w": "3", "sloppy_quorum": "false"}, data=b"v")
+    finally:
+        cluster[silent].process.send_signal(signal.SIGCONT)
+    assert response.status_code in (503, 504), (response.status_code, response.text[:300])
+    pattern = re.compile(r'slow request: put in bucket "default" \(partition \d+\) from a client '
+                         r'of this node took (\d+) ms \(.*\); replicas answered after: (.*)')
+
+    def logged():
+        for line in node1.log().splitlines():
+            found = pattern.search(line)
+            if found and (silent + " no answer") in found.group(2):
+                return True, found
+        return False, None
+    found = poll(logged, 10, "node1 logs the slow write naming %s" % silent)
+    assert int(found.group(1)) >= 500, found.group(0)
+    assert re.search(r"node1 \(here\) \d+ ms", found.group(2)), found.group(0)
+    assert re.search(answering + r" \d+ ms", found.group(2)), found.group(0)
+    assert node1.metrics()["meridian_slow_requests_total"] >= before + 1

@@ -333,6 +333,52 @@ TEST_F(ReplicationClusterTest, AWriteThroughANodeCutFromThePrimariesIsTakenBefor
   EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
 }
 
+// Issue 10, item 7's instrument: a get or write that took slow_request_ms or more is recorded
+// with where its time went — which replica answered when, or which coordinator a forward went
+// to — and a quick one is not recorded at all.
+TEST_F(ReplicationClusterTest, ASlowRequestIsRecordedWithTheReplicaItWaitedFor) {
+  const Strings primaries = PrimariesOf("k");
+  const std::string coordinator = primaries[0];
+  ASSERT_TRUE(Call(coordinator, node::PutRequest{{"b", "k"}, "v1", "", {}}).status.ok());
+  EXPECT_EQ(NodeOf(coordinator).Stats().slow_requests, 0u);
+  EXPECT_TRUE(NodeOf(coordinator).slow_requests().lines().empty());
+
+  // w=all with one primary cut off (not yet suspected): the write waits out its deadline.
+  simulation_->Partition({coordinator}, {primaries[2]});
+  node::RequestOptions all;
+  all.w = QuorumValue::All();
+  all.sloppy_quorum = false;
+  const node::ClientReply timed_out =
+      Call(coordinator, node::PutRequest{{"b", "k"}, "v2", "", all});
+  EXPECT_FALSE(timed_out.status.ok());
+  EXPECT_EQ(NodeOf(coordinator).Stats().slow_requests, 1u);
+  ASSERT_EQ(NodeOf(coordinator).slow_requests().lines().size(), 1u);
+  const node::SlowRequests::Line& line = NodeOf(coordinator).slow_requests().lines().front();
+  const node::NodeConfig& config = NodeOf(coordinator).config();
+  EXPECT_GE(line.took_ms, config.request_timeout_ms);
+  EXPECT_NE(line.description.find("put in bucket \"b\""), std::string::npos) << line.description;
+  EXPECT_NE(line.description.find("from a client of this node"), std::string::npos)
+      << line.description;
+  EXPECT_NE(line.description.find(coordinator + " (here) 0 ms"), std::string::npos)
+      << line.description;
+  EXPECT_NE(line.description.find(primaries[2] + " no answer"), std::string::npos)
+      << line.description;
+  EXPECT_EQ(line.description.find(primaries[1] + " no answer"), std::string::npos)
+      << line.description;
+  simulation_->Heal();
+
+  // A forward into a cut: the forwarding node records the coordinator it waited for.
+  const std::string receiver = NonPrimariesOf("k").front();
+  ASSERT_TRUE(simulation_->RunFor(config.failure_detector.heartbeat_interval_ms * 3).ok());
+  simulation_->Partition({receiver}, primaries);
+  const node::ClientReply forwarded = Call(receiver, node::PutRequest{{"b", "k"}, "v3", "", {}});
+  EXPECT_EQ(forwarded.status.code(), StatusCode::kTimeout) << forwarded.status.ToString();
+  ASSERT_EQ(NodeOf(receiver).slow_requests().lines().size(), 1u);
+  const std::string& forward = NodeOf(receiver).slow_requests().lines().front().description;
+  EXPECT_NE(forward.find("forwarded on to the coordinator at"), std::string::npos) << forward;
+  EXPECT_NE(forward.find("no answer"), std::string::npos) << forward;
+}
+
 TEST_F(ReplicationClusterTest, WithEveryPrimaryDownAWriteWithW1StillSucceeds) {
   const Strings primaries = PrimariesOf("k");
   for (const std::string& primary : primaries) simulation_->Crash(primary);
