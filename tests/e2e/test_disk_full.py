@@ -92,10 +92,17 @@ def wait_for(predicate, deadline_s, what):
     raise AssertionError("not within %ds: %s" % (deadline_s, what))
 
 
+# With two shards (docs/operations.md "Shards") each shard has its own database and storage
+# condition; the node refuses and recovers as one, and its gauges say so once.
+SHARDS = [1, 2]
+
+
+@pytest.mark.parametrize("shards", SHARDS)
 def test_below_the_reserve_writes_get_507_reads_go_on_and_writes_resume_when_space_returns(
-        small_disk):
+        small_disk, shards):
     _, mount_point, _ = small_disk
-    server = start_node(small_disk, "--storage-reserve-bytes", str(48 * MIB))
+    server = start_node(small_disk, "--storage-reserve-bytes", str(48 * MIB), "--shards",
+                        str(shards))
     acked = {}
     for i in range(20):
         value = ("value-%d-" % i).encode() * 100
@@ -107,6 +114,8 @@ def test_below_the_reserve_writes_get_507_reads_go_on_and_writes_resume_when_spa
     filler = fill_until_free(mount_point, 40 * MIB)
     wait_for(lambda: put(server, "probe", b"x").status_code == 507, 10,
              "a write answered 507 once the free space fell below the reserve")
+    for i in range(10):  # keys of every shard
+        assert put(server, "refused-%d" % i, b"x").status_code == 507, i
     refused = put(server, "k-refused", b"never stored")
     assert refused.status_code == 507, refused.text
     assert refused.json()["error"] == "insufficient_storage"
@@ -137,15 +146,18 @@ def test_below_the_reserve_writes_get_507_reads_go_on_and_writes_resume_when_spa
              "writes resumed by themselves once space returned")
     assert requests.get(server.http_url + "/health", timeout=10).status_code == 200
     assert client.set("resp-key", "v")
+    for i in range(10):  # on every shard
+        assert put(server, "resumed-%d" % i, b"x").status_code == 204, i
     assert server.process.poll() is None
     for key, value in acked.items():
         assert get(server, key).content == value, key
 
 
+@pytest.mark.parametrize("shards", SHARDS)
 def test_a_really_full_disk_fails_writes_without_aborting_and_the_node_recovers_by_itself(
-        small_disk):
+        small_disk, shards):
     _, mount_point, _ = small_disk
-    server = start_node(small_disk, "--storage-reserve-bytes", "0")
+    server = start_node(small_disk, "--storage-reserve-bytes", "0", "--shards", str(shards))
     acked = {}
     for i in range(10):
         value = os.urandom(1000)
@@ -192,6 +204,10 @@ def test_a_really_full_disk_fails_writes_without_aborting_and_the_node_recovers_
     wait_for(lambda: put(server, "after", b"back").status_code == 204, 20,
              "writes resumed by themselves once space returned")
     acked["after"] = b"back"
+    for i in range(10):  # on every shard
+        wait_for(lambda: put(server, "resumed-%d" % i, b"x").status_code == 204, 20,
+                 "writes to resumed-%d resumed" % i)
+        acked["resumed-%d" % i] = b"x"
     assert requests.get(server.http_url + "/health", timeout=10).status_code == 200
     assert metric(server, "meridian_storage_failed") == 0
     assert metric(server, "meridian_storage_commit_failures_total") >= 1 or \
