@@ -14,15 +14,10 @@ import redis
 import requests
 
 from cluster_util import poll
+from front_end_load import put_and_get_concurrently, session
 from test_auth import add_user, call
 
 TOOL_TIMEOUT_S = 120
-
-
-def session():
-    s = requests.Session()
-    s.trust_env = False
-    return s
 
 
 def test_every_front_end_works_from_a_thread_of_its_own(start_server, certificate):
@@ -31,24 +26,7 @@ def test_every_front_end_works_from_a_thread_of_its_own(start_server, certificat
     assert "the front ends' event loop (HTTP, HTTPS, RESP)" in server.log()
     http = session()
 
-    # Requests sessions are not thread-safe: one session per worker thread.
-    def worker(indices):
-        plain = session()
-        tls = session()
-        tls.verify = certificate[0]
-        for i in indices:
-            base, s = (server.http_url, plain) if i % 2 else (server.https_url, tls)
-            url = "%s/v1/kv/threads/k%d" % (base, i)
-            put = s.put(url, data=b"v%d" % i, timeout=10)
-            assert put.status_code == 204, (put.status_code, put.text)
-            got = s.get(url, timeout=10)
-            assert got.status_code == 200 and got.content == b"v%d" % i, (got.status_code,
-                                                                          got.text)
-        return len(indices)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        done = sum(pool.map(worker, [range(j, 400, 8) for j in range(8)]))
-    assert done == 400
+    assert put_and_get_concurrently(server, certificate[0], "threads") == 400
 
     # RESP, pipelined: every reply in order, and the HTTP writes are visible through it.
     client = redis.Redis(host="127.0.0.1", port=server.resp_port, socket_timeout=10)

@@ -15,15 +15,10 @@ import redis
 import requests
 
 from cluster_util import poll
+from front_end_load import put_and_get_concurrently, session
 from conftest import meridian_bin
 
 TOOL_TIMEOUT_S = 120
-
-
-def session():
-    s = requests.Session()
-    s.trust_env = False
-    return s
 
 
 def test_two_shards_serve_every_front_end(start_server, certificate):
@@ -32,22 +27,7 @@ def test_two_shards_serve_every_front_end(start_server, certificate):
     assert os.path.isdir(os.path.join(server.data_dir, "db-shard-1"))
     http = session()
 
-    def worker(indices):
-        plain = session()
-        tls = session()
-        tls.verify = certificate[0]
-        for i in indices:
-            base, s = (server.http_url, plain) if i % 2 else (server.https_url, tls)
-            url = "%s/v1/kv/shards/k%d" % (base, i)
-            put = s.put(url, data=b"v%d" % i, timeout=10)
-            assert put.status_code == 204, (put.status_code, put.text)
-            got = s.get(url, timeout=10)
-            assert got.status_code == 200 and got.content == b"v%d" % i, (got.status_code,
-                                                                          got.text)
-        return len(indices)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        assert sum(pool.map(worker, [range(j, 400, 8) for j in range(8)])) == 400
+    assert put_and_get_concurrently(server, certificate[0], "shards") == 400
 
     # One pipelined connection whose commands go to both shards: replies in command order.
     client = redis.Redis(host="127.0.0.1", port=server.resp_port, socket_timeout=10)
