@@ -229,6 +229,12 @@ std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
          "Messages sent without waiting for the writes of the input that produced them (strong "
          "coordinators' requests to other acceptors).",
          stats.early_messages);
+  Series(out, "meridian_commit_inline_writes_total", "counter",
+         "Commits made on the event loop itself: no write asked for sync and no sync was in "
+         "flight, so the WAL write (no fsync) was done there and their replies left at once.",
+         stats.inline_writes);
+  SecondsSeries(out, "meridian_commit_inline_write_seconds_total", "counter",
+                "Time the event loop spent in those WAL writes.", stats.inline_write_microseconds);
   return out;
 }
 
@@ -411,6 +417,8 @@ void Accumulate(NodeService::LoopStats& total, const NodeService::LoopStats& sha
       std::max(total.longest_sync_microseconds, shard.longest_sync_microseconds);
   total.slow_syncs += shard.slow_syncs;
   total.early_messages += shard.early_messages;
+  total.inline_writes += shard.inline_writes;
+  total.inline_write_microseconds += shard.inline_write_microseconds;
 }
 
 void Accumulate(storage::RocksDbMemory& total, const storage::RocksDbMemory& shard) {

@@ -17,10 +17,13 @@
 //   * A commit step runs from a handler posted to the loop after the current batch of ready
 //     handlers (other connections' requests that arrived together). It takes the writes made
 //     so far from the engine (CommitHooks::begin, on the loop). None, and no sync in flight:
-//     the held outputs leave at once, without a sync. Otherwise they wait for one sync
-//     (CommitHooks::finish: the WAL write and at most one fsync, for every request of the
-//     batch), which runs on the commit thread while the loop goes on running the node
-//     (reads, writes into the memtable, peer messages, ticks).
+//     the held outputs leave at once, without a sync. Writes none of which asked for sync,
+//     and no sync in flight: CommitHooks::finish runs on the loop itself (a WAL write into
+//     the page cache, no fsync) and the outputs leave right after it — two thread hand-offs
+//     cost more than that write. Otherwise they wait for one sync (CommitHooks::finish: the
+//     WAL write and at most one fsync, for every request of the batch), which runs on the
+//     commit thread while the loop goes on running the node (reads, writes into the memtable,
+//     peer messages, ticks).
 //   * At most one sync is in flight. Outputs produced while it runs wait for the next sync,
 //     which starts after they were produced — unless no write was taken since the sync in
 //     flight started, up to their commit step: then the sync in flight covers them.
@@ -123,6 +126,10 @@ class NodeService final : public api::KvService {
     // Messages sent without waiting for the writes of the input that produced them
     // (Node::TakeEarlyOutbound: a strong coordinator's requests to other acceptors).
     std::uint64_t early_messages = 0;
+    // Commits with no write that asked for sync and no sync in flight: the WAL write is done
+    // on the loop itself (a write(2), no fsync), and their outputs leave at once.
+    std::uint64_t inline_writes = 0;
+    std::uint64_t inline_write_microseconds = 0;
   };
   LoopStats loop_stats() const;
 

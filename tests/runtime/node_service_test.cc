@@ -201,7 +201,12 @@ class NodeServiceCommitTest : public ::testing::Test {
 
   bool RunUntil(const std::function<bool()>& done) { return RunLoopUntil(io_, done); }
 
+  // dw=1: a write that asks for a sync (the gated commits below).
   static node::ClientRequest Put(const std::string& key, const std::string& value) {
+    return node::PutRequest{{"b", key}, value, "", {.dw = QuorumValue::Number(1)}};
+  }
+  // dw=0: a write committed by a WAL write alone.
+  static node::ClientRequest UnsyncedPut(const std::string& key, const std::string& value) {
     return node::PutRequest{{"b", key}, value, "", {}};
   }
   static node::ClientRequest Get(const std::string& key) { return node::GetRequest{{"b", key}}; }
@@ -322,6 +327,36 @@ TEST_F(NodeServiceCommitTest, WithNoWritePendingRepliesLeaveWithoutASync) {
   ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
   EXPECT_EQ(delivered_, std::vector<std::string>({"get missing=none@0", "get other=none@0"}));
   EXPECT_EQ(engine_.syncs_started(), 0);
+}
+
+TEST_F(NodeServiceCommitTest, WritesThatAskNoSyncAreCommittedOnTheLoopUnlessASyncIsInFlight) {
+  NodeService service(io_, node_, NodeService::CommitHooks::ForEngine(engine_));
+  OpenGateOnExit open_gate(engine_);
+  // No sync is released: dw=0 writes and their reads are answered without one.
+  service.Submit(UnsyncedPut("a", "1"), Record("put a"));
+  service.Submit(UnsyncedPut("b", "2"), Record("put b"));
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  service.Submit(Get("a"), Record("get a"));
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"put a@0", "put b@0", "get a=1@0"}));
+  EXPECT_EQ(engine_.syncs_started(), 0);
+  EXPECT_GE(engine_.unsynced_commits(), 1);
+  EXPECT_GE(service.loop_stats().inline_writes, 1u);
+
+  // With a sync in flight, a dw=0 write made after it waits for the next sync: its reply must
+  // not leave before the earlier, synced write's.
+  delivered_.clear();
+  service.Submit(Put("c", "3"), Record("put c"));
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_started() == 1; }));
+  service.Submit(UnsyncedPut("d", "4"), Record("put d"));
+  io_.poll();
+  EXPECT_TRUE(delivered_.empty());
+  engine_.Release();
+  ASSERT_TRUE(RunUntil([&] { return engine_.syncs_finished() == 1; }));
+  // The next commit holds only the dw=0 write: it needs no sync, so it is made on the loop.
+  ASSERT_TRUE(RunUntil([&] { return service.pending_count() == 0; }));
+  EXPECT_EQ(delivered_, std::vector<std::string>({"put c@1", "put d@1"}));
+  EXPECT_EQ(engine_.syncs_started(), 1);
 }
 
 TEST_F(NodeServiceCommitTest, ShutdownWaitsForTheSyncInFlightAndDeliversNothing) {
