@@ -11,10 +11,10 @@
 
 namespace meridian::node {
 
-// Only object requests (get, put, delete) are forwarded; requires one of those alternatives.
 // "get", "put", "delete" (for logs).
 const char* OpName(proto::KvRequest::Op op);
 
+// Only object requests (get, put, delete) are forwarded; requires one of those alternatives.
 proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& request,
                                  std::uint32_t hops);
 // InvalidArgument for an unknown op.
