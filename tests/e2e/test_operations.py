@@ -57,7 +57,12 @@ def test_metrics_count_event_loop_stalls_and_group_commits(start_server):
     server = start_server()
     endpoint = Endpoint(server, "http", None)
     for i in range(5):
-        response = endpoint.session.put(endpoint.kv("sync%d" % i), data=b"v", timeout=10)
+        # dw=1: each acknowledged write waited for a group commit's sync.
+        response = endpoint.session.put(endpoint.kv("sync%d" % i) + "?dw=1", data=b"v",
+                                        timeout=10)
+        assert response.status_code == 204, response.text
+        # dw=0 (the default): committed by a WAL write on the event loop, no sync.
+        response = endpoint.session.put(endpoint.kv("unsynced%d" % i), data=b"v", timeout=10)
         assert response.status_code == 204, response.text
     text = endpoint.get("/metrics").text
     values = {}
@@ -66,8 +71,9 @@ def test_metrics_count_event_loop_stalls_and_group_commits(start_server):
                          line)
         if match:
             values[match.group(1)] = float(match.group(2))
-    # Every acknowledged write waited for a group commit's sync.
     assert values.get("meridian_commit_syncs_total", 0) >= 1, text
+    assert values.get("meridian_commit_inline_writes_total", 0) >= 1, text
+    assert "meridian_commit_inline_write_seconds_total" in values, values
     assert values["meridian_commit_sync_seconds_total"] > 0, values
     assert values["meridian_commit_longest_sync_seconds"] > 0, values
     for name in ("meridian_event_loop_stalls_total", "meridian_event_loop_stall_seconds_total",
