@@ -210,12 +210,14 @@ def start_cluster(args, extra_args):
 LOOP_SERIES = {"stalls": "meridian_event_loop_stalls_total",
                "tick_s": "meridian_node_tick_seconds_total",
                "slow_syncs": "meridian_commit_slow_syncs_total",
-               "sync_s": "meridian_commit_sync_seconds_total"}
+               "sync_s": "meridian_commit_sync_seconds_total",
+               "inline_s": "meridian_commit_inline_write_seconds_total"}
 
 
 class LoopWatch:
     """Each node's event-loop stalls (ticks 50 ms late or more), time in ticks, slow group
-    commits and time in syncs, per window: the difference of the cumulative counters."""
+    commits, time in syncs and in WAL writes made on the loop (commits without a sync), per
+    window: the difference of the cumulative counters."""
 
     def __init__(self, nodes):
         self.nodes = nodes
@@ -252,8 +254,8 @@ def measure_windows(args, bench, node, count, progress, label, loop_watch=None):
         print("  %s window %d: %s" % (label, len(windows), shown), flush=True)
         if windows[-1].get("loops"):
             print("    loops: %s" % " ".join(
-                "%s stalls %d tick %.2fs slow-syncs %d sync %.2fs" % (
-                    name, v["stalls"], v["tick_s"], v["slow_syncs"], v["sync_s"])
+                "%s stalls %d tick %.2fs slow-syncs %d sync %.2fs inline %.2fs" % (
+                    name, v["stalls"], v["tick_s"], v["slow_syncs"], v["sync_s"], v["inline_s"])
                 for name, v in sorted(windows[-1]["loops"].items())), flush=True)
     return windows
 
