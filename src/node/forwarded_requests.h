@@ -24,6 +24,11 @@ class ForwardedRequests {
     RequestId client_id = 0;    // a local client (when reply_address is empty)
     std::string reply_address;  // else: a peer that forwarded the request to this node
     std::uint64_t peer_request_id = 0;
+
+    // "from a client of this node" or "forwarded by <address>", for logs.
+    std::string Describe() const {
+      return reply_address.empty() ? "from a client of this node" : "forwarded by " + reply_address;
+    }
   };
   struct Entry {
     Origin origin;

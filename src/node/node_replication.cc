@@ -392,8 +392,7 @@ std::string Node::DescribeRequest(proto::KvRequest::Op op, const Origin& origin,
     out +=
         " in bucket \"" + key->id.bucket + "\" (partition " + std::to_string(key->partition) + ")";
   }
-  out += origin.reply_address.empty() ? " from a client of this node"
-                                      : " forwarded by " + origin.reply_address;
+  out += " " + origin.Describe();
   return out;
 }
 

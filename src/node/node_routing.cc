@@ -191,9 +191,7 @@ void Node::NoteIfSlowForward(const ForwardedRequests::Entry& entry, const Status
   if (!slow_requests_.IsSlow(took_ms)) return;
   std::string what = OpName(entry.op);
   slow_requests_.Add(took_ms, what + " (partition " + std::to_string(entry.partition) + ") " +
-                                  (entry.origin.reply_address.empty()
-                                       ? std::string("from a client of this node")
-                                       : "forwarded by " + entry.origin.reply_address) +
+                                  entry.origin.Describe() +
                                   ", forwarded on to the coordinator at " + entry.peer_address +
                                   ", took " + std::to_string(took_ms) + " ms (" +
                                   (outcome.ok() ? std::string("ok") : outcome.ToString()) + ")");
