@@ -32,13 +32,16 @@ Status SealedBucketStatus(std::string_view bucket) {
 
 BucketChange::BucketChange(std::string bucket, std::set<cluster::NodeId> members,
                            std::uint64_t first_check_id, std::uint64_t now_ms,
-                           std::uint64_t deadline_ms, std::uint64_t resend_ms)
+                           std::uint64_t deadline_ms, std::uint64_t resend_ms,
+                           std::uint64_t id_stride)
     : bucket_(std::move(bucket)),
       members_(std::move(members)),
       first_check_id_(first_check_id),
+      id_stride_(id_stride),
       deadline_ms_(now_ms + deadline_ms),
       resend_ms_(resend_ms) {
   MERIDIAN_CHECK(resend_ms_ > 0);
+  MERIDIAN_CHECK(id_stride_ > 0);
 }
 
 std::vector<cluster::NodeId> BucketChange::Due(std::uint64_t now_ms) {

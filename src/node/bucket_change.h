@@ -48,15 +48,19 @@ class BucketChange {
 
   // `members`: every member except this node that is not removed (this node checks its own
   // storage itself). `first_check_id`: a node-wide unique id; the change uses it and the next
-  // kRounds - 1 ids, one per round.
+  // kRounds - 1 ids `id_stride` apart (node::RequestIds::stride()), one per round.
   BucketChange(std::string bucket, std::set<cluster::NodeId> members, std::uint64_t first_check_id,
-               std::uint64_t now_ms, std::uint64_t deadline_ms, std::uint64_t resend_ms);
+               std::uint64_t now_ms, std::uint64_t deadline_ms, std::uint64_t resend_ms,
+               std::uint64_t id_stride = 1);
 
   const std::string& bucket() const { return bucket_; }
   int round() const { return round_; }
-  std::uint64_t check_id() const { return first_check_id_ + static_cast<std::uint64_t>(round_); }
+  std::uint64_t check_id() const {
+    return first_check_id_ + static_cast<std::uint64_t>(round_) * id_stride_;
+  }
   bool Owns(std::uint64_t check_id) const {
-    return check_id >= first_check_id_ && check_id < first_check_id_ + kRounds;
+    return check_id >= first_check_id_ && (check_id - first_check_id_) % id_stride_ == 0 &&
+           (check_id - first_check_id_) / id_stride_ < kRounds;
   }
 
   // The members to ask now under check_id(): the ones not yet asked this round, and the
@@ -73,6 +77,7 @@ class BucketChange {
   std::string bucket_;
   std::set<cluster::NodeId> members_;
   std::uint64_t first_check_id_;
+  std::uint64_t id_stride_;
   std::uint64_t deadline_ms_;
   std::uint64_t resend_ms_;
   int round_ = 0;

@@ -4,7 +4,7 @@ namespace meridian::node {
 
 std::optional<std::uint64_t> ForwardedRequests::Track(Entry entry) {
   if (entries_.size() >= capacity_) return std::nullopt;
-  const std::uint64_t id = next_forward_id_++;
+  const std::uint64_t id = ids_.Next();
   entries_.emplace(id, std::move(entry));
   return id;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "node/client_request.h"
+#include "node/request_ids.h"
 #include "proto/peer.pb.h"
 
 namespace meridian::node {
@@ -46,9 +47,9 @@ class ForwardedRequests {
   // The entry a reply from `from_address` answers; nullopt for an unknown or already expired id,
   // or a reply from another peer than the one the request went to.
   std::optional<Entry> Resolve(std::uint64_t forward_id, const std::string& from_address);
-  // Forward ids continue from `first` (above any id of an earlier incarnation of this node, so
+  // Forward ids come from `ids` (based above any id of an earlier incarnation of this node, so
   // a late reply to a request sent before a restart never answers a new one). Before Track.
-  void StartIdsAt(std::uint64_t first) { next_forward_id_ = first; }
+  void UseIds(RequestIds ids) { ids_ = ids; }
   // Removes and returns every entry whose deadline is <= now_ms, oldest forward id first.
   std::vector<Entry> Expire(std::uint64_t now_ms);
 
@@ -56,7 +57,7 @@ class ForwardedRequests {
 
  private:
   std::size_t capacity_;
-  std::uint64_t next_forward_id_ = 1;
+  RequestIds ids_{0, 0, 1};
   std::map<std::uint64_t, Entry> entries_;  // ordered: deterministic expiry order
 };
 

@@ -9,6 +9,7 @@
 #include "node/cluster_state_record.h"
 #include "node/kv_codec.h"
 #include "node/metadata_keys.h"
+#include "node/peer_route.h"
 #include "node/stored_incarnation.h"
 #include "storage/key_encoding.h"
 
@@ -100,9 +101,11 @@ Status Node::Open() {
   // to a request sent before a restart must not answer a new request (found by the simulator,
   // strong-cluster-dueling seed 5865: a write acknowledged by the reply to another).
   MERIDIAN_CHECK(incarnation_ < (std::uint64_t{1} << 24));
-  const std::uint64_t first_id = (incarnation_ << 40) + 1;
-  forwarded_.StartIdsAt(first_id);
-  next_replica_call_id_ = first_id;
+  // Each shard's ids name it in their low bits, so a peer's answer finds the shard that asked.
+  const std::uint64_t id_base = incarnation_ << 40;
+  forwarded_.UseIds(RequestIds(id_base, config_.shard_index, config_.shard_count));
+  call_ids_ = RequestIds(id_base, config_.shard_index, config_.shard_count);
+  transfer_ids_ = RequestIds(0, config_.shard_index, config_.shard_count);
   storage::WriteBatch batch;
   std::string encoded;
   PutFixed64(encoded, incarnation_);
@@ -225,6 +228,18 @@ std::uint32_t AntiEntropyPartition(const proto::PeerMessage& message) {
 void Node::Receive(const std::string& from_address, const proto::PeerMessage& message) {
   writes_at_input_ = watched_engine_.writes();
   if (!opened_) return;
+  if (config_.shard_count > 1) {
+    // The node's router (node/peer_route.h) sends each message to one shard; one that reached
+    // another is a router bug, and handling it here would act on another shard's partition.
+    const PeerRoute route = RoutePeerMessage(message, config_.partition_count, config_.shard_count);
+    const bool here = route.to == PeerRoute::To::kShard
+                          ? route.shard == config_.shard_index
+                          : route.to == PeerRoute::To::kShell && config_.shard_index == 0;
+    if (!here) {
+      ++misrouted_peer_messages_;
+      return;
+    }
+  }
   const std::uint64_t now_ms = NowMs();
   suspicion_.OnHeard(from_address);
   // Before the message is handled: a snapshot of a reaping round still recording this

@@ -54,8 +54,10 @@
 #include "node/local_store.h"
 #include "node/partition_actors.h"
 #include "node/partition_replica.h"
+#include "node/peer_route.h"
 #include "node/peer_suspicion.h"
 #include "node/reap_rounds.h"
+#include "node/request_ids.h"
 #include "node/slow_requests.h"
 #include "node/strong_partitions.h"
 #include "node/write_observing_engine.h"
@@ -279,8 +281,11 @@ class Node {
   std::string ReapStatus(std::uint32_t partition) const;
   // Whether this node's shard owns `partition` (always, with one shard).
   bool OwnsPartition(std::uint32_t partition) const {
-    return partition % config_.shard_count == config_.shard_index;
+    return ShardOfPartition(partition, config_.shard_count) == config_.shard_index;
   }
+  // Peer messages that reached this shard although node::RoutePeerMessage names another (or
+  // none): dropped unhandled. Always 0 unless the router has a bug.
+  std::uint64_t misrouted_peer_messages() const { return misrouted_peer_messages_; }
   // Another shard's bucket properties (shard 0's, which owns them): each record is merged as a
   // gossiped one is (the newer version wins), and the result persisted. For shards other than
   // 0 of a sharded node.
@@ -561,7 +566,7 @@ class Node {
   replication::AntiEntropyCounters anti_entropy_counters_;  // all partitions' (outlive replicas_)
   replication::ReapCounters reap_counters_;                 // likewise
   std::map<std::uint32_t, std::unique_ptr<PartitionReplica>> replicas_;
-  std::uint64_t next_transfer_id_ = 1;
+  RequestIds transfer_ids_{0, 0, 1};  // per shard (Open)
   ForwardedRequests forwarded_;
   SlowRequests slow_requests_;
   PeerSuspicion suspicion_;
@@ -676,11 +681,12 @@ class Node {
   std::map<std::uint64_t, PendingWrite> writes_;
   std::map<std::uint64_t, ReplicaCall> replica_calls_;
   std::uint64_t next_coordination_id_ = 1;
-  std::uint64_t next_replica_call_id_ = 1;
+  RequestIds call_ids_{0, 0, 1};           // replica, strong, report and bucket-check calls (Open)
   std::uint32_t next_hint_partition_ = 0;  // where TickHints starts next (turns)
   std::vector<std::uint32_t> touched_;     // partitions reached since the last collection
   std::vector<bool> touched_flags_;        // by partition: in touched_
   std::uint64_t read_repairs_ = 0;
+  std::uint64_t misrouted_peer_messages_ = 0;
   Status storage_condition_;            // SetStorageCondition's
   std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;

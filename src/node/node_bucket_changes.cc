@@ -47,14 +47,14 @@ std::optional<Result<ReplyBody>> Node::StartBucketChange(RequestId id, const std
   if (Status status = PersistClusterState(/*sync=*/true); !status.ok()) return status;
   if (members.empty()) return ReplyBody(BucketReply{bucket, next});
   const std::uint64_t now_ms = NowMs();
-  const std::uint64_t first_check_id = next_replica_call_id_;
-  next_replica_call_id_ += BucketChange::kRounds;
+  const std::uint64_t first_check_id = call_ids_.Next();
+  for (int round = 1; round < BucketChange::kRounds; ++round) call_ids_.Next();
   bucket_changes_.emplace(
-      bucket, PendingBucketChange{
-                  id,
-                  BucketChange(bucket, std::move(members), first_check_id, now_ms,
-                               config_.bucket_change_timeout_ms, config_.bucket_change_resend_ms),
-                  *membership_->state().FindBucketProps(bucket), current, next});
+      bucket, PendingBucketChange{id,
+                                  BucketChange(bucket, std::move(members), first_check_id, now_ms,
+                                               config_.bucket_change_timeout_ms,
+                                               config_.bucket_change_resend_ms, call_ids_.stride()),
+                                  *membership_->state().FindBucketProps(bucket), current, next});
   AdvanceBucketChange(bucket, now_ms);
   return std::nullopt;
 }

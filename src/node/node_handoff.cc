@@ -196,7 +196,7 @@ void Node::TickReplicas() {
   const std::uint64_t now_ms = NowMs();
   for (auto it = replicas_.begin(); it != replicas_.end();) {
     PartitionReplica& replica = *it->second;
-    replica.Tick(now_ms, peers, next_transfer_id_);
+    replica.Tick(now_ms, peers, transfer_ids_);
     ApplyReplicaOutput(replica);
     if (replica.idle()) {
       it = replicas_.erase(it);

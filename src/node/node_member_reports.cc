@@ -46,7 +46,7 @@ std::optional<Result<ReplyBody>> Node::StartStatusReport(RequestId id) {
     if (Reachable(member->id) && !AddressOf(member->id).empty()) asked.insert(member->id);
   }
   const std::uint64_t now_ms = NowMs();
-  const std::uint64_t report_id = next_replica_call_id_++;
+  const std::uint64_t report_id = call_ids_.Next();
   for (const cluster::NodeId& member : asked) {
     cluster::Outbound& out = outbound_.emplace_back();
     out.to_address = AddressOf(member);

@@ -93,7 +93,7 @@ void Node::MirrorIfTransferring(const std::string& storage_key, const std::strin
 proto::PeerMessage& Node::StartReplicaCall(std::uint64_t coordination, std::size_t target,
                                            const std::string& address,
                                            std::vector<std::uint64_t>& calls) {
-  const std::uint64_t call = next_replica_call_id_++;
+  const std::uint64_t call = call_ids_.Next();
   replica_calls_[call] = ReplicaCall{coordination, target};
   calls.push_back(call);
   cluster::Outbound& out = outbound_.emplace_back();

@@ -398,7 +398,7 @@ void Node::PumpStrong(std::uint64_t id) {
       if (acceptor == config_.node_id) continue;
       const std::string address = AddressOf(acceptor);
       if (address.empty()) continue;
-      const std::uint64_t call = next_replica_call_id_++;
+      const std::uint64_t call = call_ids_.Next();
       strong_calls_[call] = StrongCall{id, request.acceptor, request.kind, request.ballot, address};
       coordination.calls.push_back(call);
       cluster::Outbound& out = (early ? early_outbound_ : outbound_).emplace_back();

@@ -365,7 +365,7 @@ void Node::PumpMove(std::uint32_t partition) {
       }
       const std::string address = AddressOf(member);
       if (address.empty()) continue;
-      const std::uint64_t call = next_replica_call_id_++;
+      const std::uint64_t call = call_ids_.Next();
       strong_move_calls_[call] = StrongMoveCall{partition,
                                                 StrongMoveCall::Kind::kRegister,
                                                 request.acceptor,
@@ -399,7 +399,7 @@ void Node::PumpMove(std::uint32_t partition) {
       }
       const std::string address = AddressOf(member);
       if (address.empty()) continue;
-      const std::uint64_t call = next_replica_call_id_++;
+      const std::uint64_t call = call_ids_.Next();
       request.set_request_id(call);
       strong_move_calls_[call] = StrongMoveCall{
           partition, StrongMoveCall::Kind::kScan, page.member, {}, {}, page.after, 0, address};
@@ -429,7 +429,7 @@ void Node::PumpMove(std::uint32_t partition) {
       }
       const std::string address = AddressOf(member);
       if (address.empty()) continue;
-      const std::uint64_t call = next_replica_call_id_++;
+      const std::uint64_t call = call_ids_.Next();
       request.set_request_id(call);
       strong_move_calls_[call] = StrongMoveCall{
           partition, StrongMoveCall::Kind::kInstall, page.member, {}, {}, "", page.page, address};

@@ -159,10 +159,10 @@ void PartitionReplica::OnPlacement(const PartitionPlacement& placement, bool has
 }
 
 void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
-                            std::uint64_t& next_transfer_id) {
-  TickOwnershipStream(now_ms, peers, next_transfer_id);
-  TickOrphan(now_ms, peers, next_transfer_id);
-  TickFills(now_ms, peers, next_transfer_id);
+                            RequestIds& transfer_ids) {
+  TickOwnershipStream(now_ms, peers, transfer_ids);
+  TickOrphan(now_ms, peers, transfer_ids);
+  TickFills(now_ms, peers, transfer_ids);
   TickFillRequest(now_ms, peers);
   TickCopy(now_ms);
   TickCompletionReport(now_ms);
@@ -207,14 +207,14 @@ void PartitionReplica::OnObjectChanged(std::string_view storage_key,
 }
 
 void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
-                                           std::uint64_t& next_transfer_id) {
+                                           RequestIds& transfer_ids) {
   // Start a stream to the pending owner, unless one to that node already completed (before a
   // restart, say: see forwarding_address_).
   if (Outgoing() && sender_ == nullptr && !copy_) {
     const cluster::NodeId& target = *placement_.pending_owner;
     const std::string address = peers.AddressOf(target);
     if (!address.empty() && peers.Reachable(target) && forwarding_address_ != address) {
-      replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
+      replication::HandoffTransfer transfer{transfer_ids.Next(), partition_, address,
                                             config_.self_address};
       sender_ =
           std::make_unique<replication::HandoffSender>(transfer, engine_, budget_, config_.handoff);
@@ -303,7 +303,7 @@ void PartitionReplica::MovedAway() {
 }
 
 void PartitionReplica::TickOrphan(std::uint64_t now_ms, const PeerDirectory& peers,
-                                  std::uint64_t& next_transfer_id) {
+                                  RequestIds& transfer_ids) {
   (void)now_ms;
   if (!orphan_) return;
   if (placement_.holds) {
@@ -327,11 +327,11 @@ void PartitionReplica::TickOrphan(std::uint64_t now_ms, const PeerDirectory& pee
   }
   // One copy at a time, in preference order; an unreachable replica blocks the drop (the data
   // stays here) until it is back or leaves the list.
-  StartCopy(*next, /*orphan=*/true, peers, next_transfer_id);
+  StartCopy(*next, /*orphan=*/true, peers, transfer_ids);
 }
 
 void PartitionReplica::TickFills(std::uint64_t now_ms, const PeerDirectory& peers,
-                                 std::uint64_t& next_transfer_id) {
+                                 RequestIds& transfer_ids) {
   (void)now_ms;
   for (auto it = fill_requests_.begin(); it != fill_requests_.end();) {
     if (copy_ || sender_ != nullptr || placement_.pending_owner) return;
@@ -341,7 +341,7 @@ void PartitionReplica::TickFills(std::uint64_t now_ms, const PeerDirectory& peer
       continue;
     }
     if (peers.Reachable(node) && !peers.AddressOf(node).empty()) {
-      StartCopy(node, /*orphan=*/false, peers, next_transfer_id);
+      StartCopy(node, /*orphan=*/false, peers, transfer_ids);
       it = fill_requests_.erase(it);
       continue;
     }
@@ -369,10 +369,10 @@ void PartitionReplica::TickFillRequest(std::uint64_t now_ms, const PeerDirectory
 }
 
 void PartitionReplica::StartCopy(const cluster::NodeId& target, bool orphan,
-                                 const PeerDirectory& peers, std::uint64_t& next_transfer_id) {
+                                 const PeerDirectory& peers, RequestIds& transfer_ids) {
   const std::string address = peers.AddressOf(target);
   if (address.empty() || !peers.Reachable(target)) return;
-  replication::HandoffTransfer transfer{next_transfer_id++, partition_, address,
+  replication::HandoffTransfer transfer{transfer_ids.Next(), partition_, address,
                                         config_.self_address, /*replica_copy=*/true};
   copy_ = ReplicaCopy{
       std::make_unique<replication::HandoffSender>(transfer, engine_, budget_, config_.handoff),

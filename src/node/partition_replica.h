@@ -43,6 +43,7 @@
 #include "cluster/node_id.h"
 #include "cluster/outbound.h"
 #include "node/member_report.h"
+#include "node/request_ids.h"
 #include "replication/anti_entropy.h"
 #include "replication/background_budget.h"
 #include "replication/handoff_sender.h"
@@ -129,9 +130,9 @@ class PartitionReplica {
   // Whether OnPlacement(placement, ...) would look at has_data (so the node can skip a scan).
   bool NeedsDataCheck(const PartitionPlacement& placement) const;
 
-  // Streams, copies, fill requests, completion reports. `next_transfer_id` is the node's
-  // counter of transfer ids (unique per sending node); it is advanced for each stream started.
-  void Tick(std::uint64_t now_ms, const PeerDirectory& peers, std::uint64_t& next_transfer_id);
+  // Streams, copies, fill requests, completion reports. `transfer_ids` gives the node's (its
+  // shard's) transfer ids, unique per sending node; each stream started takes one.
+  void Tick(std::uint64_t now_ms, const PeerDirectory& peers, RequestIds& transfer_ids);
   void OnHandoffAck(const proto::HandoffAck& ack, std::uint64_t now_ms);
   // A replica of the partition asks this node for a copy (checked: it is a primary).
   void OnFillRequest(const cluster::NodeId& from);
@@ -218,12 +219,11 @@ class PartitionReplica {
 
   bool Outgoing() const;
   void TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
-                           std::uint64_t& next_transfer_id);
+                           RequestIds& transfer_ids);
   void MovedAway();
   void TickCopy(std::uint64_t now_ms);
-  void TickOrphan(std::uint64_t now_ms, const PeerDirectory& peers,
-                  std::uint64_t& next_transfer_id);
-  void TickFills(std::uint64_t now_ms, const PeerDirectory& peers, std::uint64_t& next_transfer_id);
+  void TickOrphan(std::uint64_t now_ms, const PeerDirectory& peers, RequestIds& transfer_ids);
+  void TickFills(std::uint64_t now_ms, const PeerDirectory& peers, RequestIds& transfer_ids);
   void TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers);
   void TickCompletionReport(std::uint64_t now_ms);
   void TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers);
@@ -231,7 +231,7 @@ class PartitionReplica {
   // primary.
   void UpdateAntiEntropy();
   void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
-                 std::uint64_t& next_transfer_id);
+                 RequestIds& transfer_ids);
   void Collect(replication::HandoffSender& sender);
   // Removes from an anti-entropy repair the tombstones whose reaping is queued here.
   void DropReapedCopies(cluster::Outbound& message) const;

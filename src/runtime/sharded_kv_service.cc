@@ -7,6 +7,7 @@
 #include "core/assert.h"
 #include "core/hash.h"
 #include "node/bucket_change.h"
+#include "node/peer_route.h"
 
 namespace meridian::runtime {
 
@@ -29,7 +30,7 @@ std::uint32_t ShardedKvService::ShardOf(const node::ClientRequest& request,
                       std::is_same_v<T, node::ClusterLocalRequest>) {
           const std::uint32_t partition =
               PartitionOf(ObjectHash(alternative.id.bucket, alternative.id.key), partition_count);
-          return partition % shard_count;
+          return node::ShardOfPartition(partition, shard_count);
         } else {
           return 0;
         }

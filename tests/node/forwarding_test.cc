@@ -101,7 +101,7 @@ TEST(ForwardedRequestsTest, TracksResolvesExpiresAndBounds) {
 
 TEST(ForwardedRequestsTest, IdsContinueFromWhereTheyAreToldToStart) {
   ForwardedRequests table(4);
-  table.StartIdsAt((std::uint64_t{2} << 40) + 1);
+  table.UseIds(RequestIds(std::uint64_t{2} << 40, 0, 1));
   auto id = table.Track({{1, "", 0}, proto::KvRequest::OP_GET, "a:1", 100});
   ASSERT_TRUE(id.has_value());
   EXPECT_EQ(*id, (std::uint64_t{2} << 40) + 1);

@@ -96,6 +96,28 @@ TEST_F(NodeShardTest, EachShardServesAndStoresOnlyItsOwnPartitions) {
   }
 }
 
+TEST_F(NodeShardTest, APeerMessageForAnotherShardIsDroppedUnhandledAndCounted) {
+  // node::RoutePeerMessage decides which shard a peer's message is for; a shard that is handed
+  // another's (a router bug) must not act on another shard's partition.
+  std::uint32_t partition = 0;
+  while (partition % kShards != 0) ++partition;
+  proto::PeerMessage write;
+  write.mutable_replica_write()->set_request_id(1);
+  write.mutable_replica_write()->set_storage_key(storage::EncodeObjectKey(partition, "b", "k"));
+  proto::PeerMessage gossip;  // node-wide: the shell's (shard 0)
+  gossip.mutable_gossip_syn()->set_cluster_name("meridian");
+
+  shards_[1]->Receive("10.0.0.9:7000", write);
+  shards_[1]->Receive("10.0.0.9:7000", gossip);
+  EXPECT_EQ(shards_[1]->misrouted_peer_messages(), 2u);
+  EXPECT_TRUE(shards_[1]->TakeOutbound().empty()) << "nothing answered";
+
+  // The shard the router names handles them (the write is refused as malformed, but handled).
+  shards_[0]->Receive("10.0.0.9:7000", write);
+  shards_[0]->Receive("10.0.0.9:7000", gossip);
+  EXPECT_EQ(shards_[0]->misrouted_peer_messages(), 0u);
+}
+
 TEST_F(NodeShardTest, BucketPropertiesAreShardZerosAndSurviveARestartOfAnotherShard) {
   BucketPropsPatch patch;
   patch.conflict_policy = ConflictPolicy::kLastWriteWins;

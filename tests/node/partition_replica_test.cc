@@ -87,7 +87,7 @@ class Harness {
       Replica().OnStored(key, encoded);
     } else if (c.command == "tick") {
       now_ms_ += c.args.empty() ? 100 : std::stoull(c.args.at(0));
-      Replica().Tick(now_ms_, peers_, next_transfer_id_);
+      Replica().Tick(now_ms_, peers_, transfer_ids_);
     } else if (c.command == "ack") {
       EXPECT_TRUE(last_batch_.has_value()) << "no batch to acknowledge";
       if (last_batch_) {
@@ -236,7 +236,7 @@ class Harness {
   std::optional<proto::HintBatch> last_hint_batch_;
   std::string last_hint_to_;
   std::uint64_t now_ms_ = 0;
-  std::uint64_t next_transfer_id_ = 1;
+  RequestIds transfer_ids_{0, 0, 1};
   std::uint64_t writes_ = 0;
   std::optional<proto::HandoffBatch> last_batch_;
 };
