@@ -558,4 +558,11 @@ void Membership::SetUnreachable(std::set<NodeId> unreachable) {
   unreachable_ = std::move(unreachable);
 }
 
+void Membership::Adopt(ClusterState state) {
+  MERIDIAN_CHECK(state.cluster_name() == state_.cluster_name() &&
+                 state.partition_count() == state_.partition_count());
+  state_ = std::move(state);
+  NoteStateChanged();
+}
+
 }  // namespace meridian::cluster

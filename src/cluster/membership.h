@@ -101,6 +101,9 @@ class Membership {
   // The failure detector's opinion: these nodes are unreachable. Only affects which node acts
   // as claimant (and never this node's own role).
   void SetUnreachable(std::set<NodeId> unreachable);
+  // For the shards of a node other than its shell (node/shell_view.h): `state`, the shell's,
+  // replaces this one's; such a Membership is never ticked and hears no gossip.
+  void Adopt(ClusterState state);
 
   std::vector<Outbound> TakeOutbound();
 

@@ -121,14 +121,25 @@ Status LocalStore::Open() {
 
   auto stored_layout = ReadMetadataFixed(engine, kShardLayoutKey, 8);
   if (!stored_layout.ok()) return stored_layout.status();
-  const std::uint64_t configured_layout =
-      (std::uint64_t{config_.shard_count} << 32) | config_.shard_index;
+  // With more than one shard, bit 31 marks the placement of partitions by contiguous ranges
+  // (node::ShardOfPartition); development builds of 0.2.0 before it placed them modulo the
+  // shard count, and their directories are refused rather than misread.
+  constexpr std::uint64_t kRangePlacement = std::uint64_t{1} << 31;
+  const std::uint64_t configured_layout = (std::uint64_t{config_.shard_count} << 32) |
+                                          config_.shard_index |
+                                          (config_.shard_count > 1 ? kRangePlacement : 0);
   // A directory written before shards existed (a format version but no layout) is shard 0 of 1.
   const std::uint64_t layout =
       stored_layout->value_or(version->has_value() ? std::uint64_t{1} << 32 : configured_layout);
+  if ((layout >> 32) > 1 && (layout & kRangePlacement) == 0) {
+    return Status::InvalidArgument(
+        "the data directory was created by a development build of 0.2.0 that placed partitions "
+        "on shards by another rule; this build cannot read it (recreate it, or restore a "
+        "backup)");
+  }
   if (layout != configured_layout) {
     const auto describe = [](std::uint64_t encoded) {
-      return "shard " + std::to_string(encoded & 0xffffffffu) + " of " +
+      return "shard " + std::to_string(encoded & 0x7fffffffu) + " of " +
              std::to_string(encoded >> 32);
     };
     return Status::InvalidArgument(

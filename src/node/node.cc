@@ -84,10 +84,8 @@ Status Node::Open() {
                                    ": the shard count must be between 1 and the partition count (" +
                                    std::to_string(config_.partition_count) + ")");
   }
-  if (config_.shard_count > 1 && (!config_.peer_address.empty() || !config_.seeds.empty())) {
-    return Status::InvalidArgument(
-        "more than one shard is supported only for a standalone node (no peer address, no "
-        "seeds) so far");
+  if (config_.shard_count > 1 && config_.peer_address.empty() && !config_.seeds.empty()) {
+    return Status::InvalidArgument("a node with seeds needs a peer address");
   }
   MERIDIAN_RETURN_IF_ERROR(store_.Open());
   MERIDIAN_RETURN_IF_ERROR(EnsureAntiEntropyIndex());
@@ -145,7 +143,7 @@ Status Node::Open() {
   options.partition_count = config_.partition_count;
   options.gossip_interval_ms = config_.gossip_interval_ms;
   membership_ = std::make_unique<cluster::Membership>(options, std::move(persisted));
-  if ((first_start || join_unfinished) && !config_.seeds.empty()) {
+  if ((first_start || join_unfinished) && !config_.seeds.empty() && !FollowsShell()) {
     MERIDIAN_RETURN_IF_ERROR(membership_->Join(config_.seeds));
   }
   detector_ = std::make_unique<cluster::FailureDetector>(config_.node_id, incarnation_,
@@ -242,6 +240,7 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
   }
   const std::uint64_t now_ms = NowMs();
   suspicion_.OnHeard(from_address);
+  if (config_.shard_count > 1 && config_.shard_index == 0) heard_ms_[from_address] = now_ms;
   // Before the message is handled: a snapshot of a reaping round still recording this
   // connection learns which candidate keys it carried.
   reap_rounds_.OnDataMessage(from_address, message);
@@ -457,21 +456,30 @@ void Node::Tick() {
   writes_at_input_ = watched_engine_.writes();
   if (!opened_) return;
   const std::uint64_t now_ms = NowMs();
-  const std::vector<cluster::NodeId> down = detector_->DownPeers(now_ms);
-  membership_->SetUnreachable(std::set<cluster::NodeId>(down.begin(), down.end()));
-  membership_->Tick(now_ms, *env_.random);
+  const bool follower = FollowsShell();
+  if (!follower) {
+    // A follower has the shell's membership and opinions (ApplyShellView) and sends nothing
+    // node-wide: no gossip, heartbeats, probes, reaping rounds, bucket checks or reports.
+    const std::vector<cluster::NodeId> down = detector_->DownPeers(now_ms);
+    membership_->SetUnreachable(std::set<cluster::NodeId>(down.begin(), down.end()));
+    membership_->Tick(now_ms, *env_.random);
+  }
   SyncMembershipViews();
-  if (!config_.peer_address.empty()) detector_->Tick(now_ms);
-  ProbeSuspects();
+  if (!follower) {
+    if (!config_.peer_address.empty()) detector_->Tick(now_ms);
+    ProbeSuspects();
+  }
   TickReplicas();
-  TickReaping(now_ms);
+  if (!follower) TickReaping(now_ms);
   TickHints(now_ms);
   DropMovedPartitions();
   ExpireForwards();
   ExpireCoordinators();
   TickStrong(now_ms);
-  TickBucketChanges(now_ms);
-  TickStatusReports(now_ms);
+  if (!follower) {
+    TickBucketChanges(now_ms);
+    TickStatusReports(now_ms);
+  }
   PersistClusterStateIfChanged();
   CollectOutbound(/*all_replicas=*/true);
 }
@@ -519,7 +527,42 @@ void Node::ProbeSuspects() {
 
 bool Node::IsAlive(const cluster::NodeId& id) const {
   if (id == config_.node_id || !detector_) return true;
+  if (FollowsShell()) return shell_down_.count(id) == 0;
   return detector_->IsAlive(id, NowMs());
+}
+
+ShellView Node::MakeShellView(std::uint64_t applied_version) {
+  MERIDIAN_CHECK(config_.shard_index == 0);
+  ShellView view;
+  if (!opened_) return view;
+  view.state_version = membership_->state_version();
+  if (view.state_version != applied_version) view.state = membership_->state();
+  const std::vector<cluster::NodeId> down = detector_->DownPeers(NowMs());
+  view.down.insert(down.begin(), down.end());
+  view.heard_ms = heard_ms_;
+  return view;
+}
+
+void Node::ApplyShellView(const ShellView& view) {
+  MERIDIAN_CHECK(FollowsShell());
+  if (!opened_) return;
+  if (view.state) membership_->Adopt(*view.state);
+  shell_down_ = view.down;
+  for (const auto& [address, heard_ms] : view.heard_ms) suspicion_.OnHeardAt(address, heard_ms);
+}
+
+std::vector<std::uint32_t> Node::TakeTransferCompletions() {
+  std::vector<std::uint32_t> taken;
+  taken.swap(transfer_completions_);
+  return taken;
+}
+
+void Node::ReportTransferComplete(std::uint32_t partition) {
+  MERIDIAN_CHECK(config_.shard_index == 0);
+  if (!opened_) return;
+  // Refused when the shell's ring no longer makes this node the pending owner; the follower's
+  // replica reports again while it still is.
+  membership_->ReportTransferComplete(partition).IgnoreError();
 }
 
 void Node::Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply) {

@@ -58,6 +58,7 @@
 #include "node/peer_suspicion.h"
 #include "node/reap_rounds.h"
 #include "node/request_ids.h"
+#include "node/shell_view.h"
 #include "node/slow_requests.h"
 #include "node/strong_partitions.h"
 #include "node/write_observing_engine.h"
@@ -162,12 +163,13 @@ struct NodeConfig {
   std::size_t value_bytes_max = 8u << 20;  // larger values are refused (TooLarge)
   std::uint64_t tick_interval_ms = 100;    // how often the Env calls Tick()
   // Shards (docs/design/write_path.md, "The shards"): a server may split its partitions over
-  // shard_count Nodes, each on its own thread and storage; this one owns the partitions p
-  // with p % shard_count == shard_index and is sent only their object requests (anything
-  // else is Internal). Fixed when the data is created. More than one shard is standalone only
-  // for now (no peer address, no seeds); shard 0 then owns bucket properties and other shards
-  // take them from it (MergeBucketProps), and a change of a bucket's consistency or n, which
-  // needs every shard's storage checked, is made only when the request says the other shards
+  // shard_count Nodes, each on its own thread and storage; this one owns the partitions of
+  // its range (ShardOfPartition) and is sent only their object requests (anything else is
+  // Internal) and peer messages (RoutePeerMessage). Fixed when the data is created. In a
+  // cluster, shard 0 is the node shell and the others follow it (FollowsShell); the server
+  // still allows more than one shard only for a standalone node. Shard 0 owns bucket properties and
+  // other shards take them from it (MergeBucketProps), and a change of a bucket's consistency or n,
+  // which needs every shard's storage checked, is made only when the request says the other shards
   // were (SetBucketRequest::other_shards_checked, HoldBucket), else refused.
   std::uint32_t shard_index = 0;
   std::uint32_t shard_count = 1;
@@ -281,7 +283,8 @@ class Node {
   std::string ReapStatus(std::uint32_t partition) const;
   // Whether this node's shard owns `partition` (always, with one shard).
   bool OwnsPartition(std::uint32_t partition) const {
-    return ShardOfPartition(partition, config_.shard_count) == config_.shard_index;
+    return ShardOfPartition(partition, config_.partition_count, config_.shard_count) ==
+           config_.shard_index;
   }
   // Peer messages that reached this shard although node::RoutePeerMessage names another (or
   // none): dropped unhandled. Always 0 unless the router has a bug.
@@ -296,6 +299,23 @@ class Node {
   // records). Not persisted: a restart releases it.
   Result<bool> HoldBucket(const std::string& bucket);
   void ReleaseBucket(const std::string& bucket);
+
+  // A clustered node split into shards (node/shell_view.h): shard 0 is the shell; the other
+  // shards follow it — they never gossip, join, ping or report to members, and take the
+  // shell's cluster state and opinions from ShellViews instead. (Bucket checks across shards
+  // and reaping are not yet split: docs/design/write_path.md steps 3 and 4.)
+  bool FollowsShell() const { return config_.shard_index != 0 && !config_.peer_address.empty(); }
+  // The shell: its view for a shard that last applied state version `applied_version` (0:
+  // none yet); the state is included only when it changed since.
+  ShellView MakeShellView(std::uint64_t applied_version);
+  // A follower: takes the shell's view. Until the first, it knows no ring (requests are
+  // answered Unavailable, as on a node still joining).
+  void ApplyShellView(const ShellView& view);
+  // A follower: partitions whose incoming ownership transfer it completed since the last call;
+  // the shell reports each to the claimant (ReportTransferComplete).
+  std::vector<std::uint32_t> TakeTransferCompletions();
+  // The shell: reports a follower's completed transfer (as its own are reported).
+  void ReportTransferComplete(std::uint32_t partition);
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -687,6 +707,11 @@ class Node {
   std::vector<bool> touched_flags_;        // by partition: in touched_
   std::uint64_t read_repairs_ = 0;
   std::uint64_t misrouted_peer_messages_ = 0;
+  // The shell of a sharded clustered node: when it last heard from each peer address.
+  std::map<std::string, std::uint64_t> heard_ms_;
+  // A follower: the shell's failure detector's opinion, and transfers for the shell to report.
+  std::set<cluster::NodeId> shell_down_;
+  std::vector<std::uint32_t> transfer_completions_;
   Status storage_condition_;            // SetStorageCondition's
   std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;

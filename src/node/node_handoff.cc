@@ -112,7 +112,11 @@ void Node::ApplyReplicaOutput(PartitionReplica& replica) {
     PersistCompletedIncoming().IgnoreError();  // the next change retries; reports continue
   }
   if (output.report_transfer_complete) {
-    membership_->ReportTransferComplete(replica.partition()).IgnoreError();  // re-reported
+    if (FollowsShell()) {
+      transfer_completions_.push_back(replica.partition());  // the shell reports it
+    } else {
+      membership_->ReportTransferComplete(replica.partition()).IgnoreError();  // re-reported
+    }
   }
   for (cluster::Outbound& message : output.messages) {
     if (message.message.has_aae_repair() && !message.message.aae_repair().from_initiator() &&

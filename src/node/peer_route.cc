@@ -14,7 +14,7 @@ PeerRoute ToPartition(std::uint32_t partition, std::uint32_t partition_count,
                       std::uint32_t shard_count) {
   // Outside the ring: shard 0's handler refuses it.
   if (partition >= partition_count) return {PeerRoute::To::kShard, 0};
-  return {PeerRoute::To::kShard, ShardOfPartition(partition, shard_count)};
+  return {PeerRoute::To::kShard, ShardOfPartition(partition, partition_count, shard_count)};
 }
 
 PeerRoute ToStorageKey(std::string_view storage_key, std::uint32_t partition_count,

@@ -26,6 +26,11 @@ void PeerSuspicion::OnHeard(const std::string& address) {
   waiting_.erase(address);
 }
 
+void PeerSuspicion::OnHeardAt(const std::string& address, std::uint64_t heard_ms) {
+  auto it = waiting_.find(address);
+  if (it != waiting_.end() && it->second.since_ms <= heard_ms) waiting_.erase(it);
+}
+
 bool PeerSuspicion::Suspect(const std::string& address, std::uint64_t now_ms) const {
   auto it = waiting_.find(address);
   return it != waiting_.end() && now_ms >= it->second.since_ms + config_.suspect_after_ms;

@@ -42,6 +42,9 @@ class PeerSuspicion {
   void OnRequestSent(const std::string& address, std::uint64_t now_ms);
   // Anything arrived from the peer at `address`.
   void OnHeard(const std::string& address);
+  // Something arrived from the peer at `heard_ms`, elsewhere in this node (a shard learns it
+  // from its shell, node/shell_view.h): clears the suspicion if no request waits from before.
+  void OnHeardAt(const std::string& address, std::uint64_t heard_ms);
   bool Suspect(const std::string& address, std::uint64_t now_ms) const;
   // Suspected peers due for a probe now (each at most once per probe_interval_ms).
   std::vector<std::string> TakeProbes(std::uint64_t now_ms);

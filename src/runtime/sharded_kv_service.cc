@@ -30,7 +30,7 @@ std::uint32_t ShardedKvService::ShardOf(const node::ClientRequest& request,
                       std::is_same_v<T, node::ClusterLocalRequest>) {
           const std::uint32_t partition =
               PartitionOf(ObjectHash(alternative.id.bucket, alternative.id.key), partition_count);
-          return node::ShardOfPartition(partition, shard_count);
+          return node::ShardOfPartition(partition, partition_count, shard_count);
         } else {
           return 0;
         }

@@ -1,11 +1,12 @@
 // ShardedKvService: the KvService the front ends use when a node's partitions are split over
 // several shards (ServerConfig::shards; docs/design/write_path.md, "The shards"). It sends each
 // request to the shard that owns it: an object request (get, put, delete, locate, local copy)
-// to the shard of its key's partition (partition % shard count), everything else — bucket
-// properties, cluster status and administration — to shard 0, which owns the node-wide state.
-// A change of bucket properties is answered only once every other shard has taken shard 0's
-// properties (`publish_buckets`), so a request sent after the reply finds them on every shard.
-// A change of a bucket's consistency or n first holds the bucket on every other shard
+// to the shard of its key's partition (node::ShardOfPartition: a contiguous range of partitions per
+// shard), everything else — bucket properties, cluster status and administration — to shard 0,
+// which owns the node-wide state. A change of bucket properties is answered only once every other
+// shard has taken shard 0's properties (`publish_buckets`), so a request sent after the reply finds
+// them on every shard. A change of a bucket's consistency or n first holds the bucket on every
+// other shard
 // (`hold_buckets`: those shards refuse its requests from then on) and checks that none of them
 // stores its data; only then does shard 0 make the change (its own check included), which is
 // published before the holds are released. One such change per bucket at a time.

@@ -1,9 +1,10 @@
 // Shards of one node (NodeConfig::shard_index, shard_count): each shard is a Node over its own
-// storage that owns the partitions p with p % shard_count == shard_index. These tests drive two
-// shards the way the server's router does — object requests to the shard of their partition,
+// storage that owns one contiguous range of the partitions (ShardOfPartition). These tests drive
+// two shards the way the server's router does — object requests to the shard of their partition,
 // bucket requests to shard 0, whose properties the other shard merges — with no threads.
 #include <gtest/gtest.h>
 
+#include "core/byte_codec.h"
 #include "core/hash.h"
 #include "node/metadata_keys.h"
 #include "node/node.h"
@@ -39,7 +40,8 @@ class NodeShardTest : public ::testing::Test {
   }
 
   std::uint32_t ShardOf(const std::string& bucket, const std::string& key) const {
-    return PartitionOf(ObjectHash(bucket, key), NodeConfig{}.partition_count) % kShards;
+    const std::uint32_t partitions = NodeConfig{}.partition_count;
+    return ShardOfPartition(PartitionOf(ObjectHash(bucket, key), partitions), partitions, kShards);
   }
 
   ClientReply Call(std::uint32_t shard, ClientRequest request) {
@@ -87,7 +89,9 @@ TEST_F(NodeShardTest, EachShardServesAndStoresOnlyItsOwnPartitions) {
     ASSERT_TRUE(engines_[s]
                     .Scan(storage::Column::kObjects, "", "",
                           [&](std::string_view key, std::string_view) {
-                            EXPECT_EQ(storage::PartitionOfKey(key) % kShards, s);
+                            EXPECT_EQ(ShardOfPartition(storage::PartitionOfKey(key),
+                                                       NodeConfig{}.partition_count, kShards),
+                                      s);
                             ++objects;
                             return true;
                           })
@@ -100,7 +104,7 @@ TEST_F(NodeShardTest, APeerMessageForAnotherShardIsDroppedUnhandledAndCounted) {
   // node::RoutePeerMessage decides which shard a peer's message is for; a shard that is handed
   // another's (a router bug) must not act on another shard's partition.
   std::uint32_t partition = 0;
-  while (partition % kShards != 0) ++partition;
+  while (ShardOfPartition(partition, NodeConfig{}.partition_count, kShards) != 0) ++partition;
   proto::PeerMessage write;
   write.mutable_replica_write()->set_request_id(1);
   write.mutable_replica_write()->set_storage_key(storage::EncodeObjectKey(partition, "b", "k"));
@@ -247,7 +251,31 @@ TEST(NodeShardLayoutTest, ADirectoryFromBeforeShardsIsShardZeroOfOne) {
   EXPECT_TRUE(engine.Get(storage::Column::kMetadata, kShardLayoutKey)->has_value());
 }
 
-TEST(NodeShardLayoutTest, MoreThanOneShardIsStandaloneOnlyAndTheLayoutMustBeValid) {
+TEST(NodeShardLayoutTest, ADirectoryOfADevelopmentBuildThatPlacedPartitionsByModuloIsRefused) {
+  ManualClock clock;
+  SplitMix64 random{7};
+  storage::MemoryEngine engine;
+  NodeConfig second;
+  second.shard_count = 2;
+  second.shard_index = 1;
+  {
+    Node node(second, Env{&clock, &random, &engine});
+    ASSERT_TRUE(node.Open().ok());
+    ASSERT_TRUE(node.Close().ok());
+  }
+  // What those builds wrote: the count and index, without the range-placement mark.
+  std::string layout;
+  PutFixed64(layout, (std::uint64_t{2} << 32) | 1);
+  storage::WriteBatch old;
+  old.Put(storage::Column::kMetadata, std::string(kShardLayoutKey), layout);
+  ASSERT_TRUE(engine.Write(old, storage::WriteOptions{}).ok());
+  Node reopened(second, Env{&clock, &random, &engine});
+  const Status refused = reopened.Open();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("development build"), std::string::npos) << refused.message();
+}
+
+TEST(NodeShardLayoutTest, TheLayoutMustBeValid) {
   ManualClock clock;
   SplitMix64 random{7};
   const auto refused = [&](NodeConfig config) {
@@ -258,12 +286,11 @@ TEST(NodeShardLayoutTest, MoreThanOneShardIsStandaloneOnlyAndTheLayoutMustBeVali
                 test_support::EngineSnapshot(storage::kColumnCount));
     return status;
   };
-  NodeConfig clustered;
-  clustered.shard_count = 2;
-  clustered.peer_address = "127.0.0.1:7000";
-  const Status in_cluster = refused(clustered);
-  EXPECT_EQ(in_cluster.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(in_cluster.message().find("standalone"), std::string::npos) << in_cluster.message();
+  // (The server still refuses more than one shard on a clustered node: ServerShardTest.)
+  NodeConfig seeds_without_peer;
+  seeds_without_peer.shard_count = 2;
+  seeds_without_peer.seeds = {"127.0.0.1:7000"};
+  EXPECT_EQ(refused(seeds_without_peer).code(), StatusCode::kInvalidArgument);
   NodeConfig index_too_high;
   index_too_high.shard_count = 2;
   index_too_high.shard_index = 2;

@@ -88,7 +88,7 @@ TEST(PeerRouteTest, EveryBodyHasARouteAndNodeWideOnesGoToTheShell) {
       // bucket and key (whose partition's shard).
       const std::uint32_t want =
           field->name() == "kv_request"
-              ? ShardOfPartition(PartitionOf(ObjectHash("", ""), kPartitions), 4)
+              ? ShardOfPartition(PartitionOf(ObjectHash("", ""), kPartitions), kPartitions, 4)
               : 0;
       EXPECT_EQ(route, (PeerRoute{PeerRoute::To::kShard, want})) << field->name();
       ++partition_or_requester;
@@ -101,7 +101,7 @@ TEST(PeerRouteTest, EveryBodyHasARouteAndNodeWideOnesGoToTheShell) {
 TEST(PeerRouteTest, MessagesAboutAPartitionGoToItsShard) {
   for (std::uint32_t shards : {1u, 2u, 3u, 4u}) {
     for (std::uint32_t p = 0; p < kPartitions; ++p) {
-      const PeerRoute want{PeerRoute::To::kShard, p % shards};
+      const PeerRoute want{PeerRoute::To::kShard, p * shards / kPartitions};
       EXPECT_EQ(RoutePeerMessage(ReplicaWriteFor(p), kPartitions, shards), want);
 
       proto::PeerMessage read;
@@ -148,8 +148,8 @@ TEST(PeerRouteTest, AForwardedRequestGoesToTheShardOfItsKeysPartition) {
     message.mutable_kv_request()->set_key(key);
     const PeerRoute route = RoutePeerMessage(message, kPartitions, kShards);
     ASSERT_EQ(route.to, PeerRoute::To::kShard);
-    EXPECT_EQ(route.shard,
-              ShardOfPartition(PartitionOf(ObjectHash("photos", key), kPartitions), kShards));
+    EXPECT_EQ(route.shard, ShardOfPartition(PartitionOf(ObjectHash("photos", key), kPartitions),
+                                            kPartitions, kShards));
   }
 }
 

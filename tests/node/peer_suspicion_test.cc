@@ -22,6 +22,19 @@ TEST(PeerSuspicionTest, APeerSilentSinceARequestIsSuspectedUntilHeardFrom) {
   EXPECT_TRUE(suspicion.Suspect("a:1", 6'000));
 }
 
+TEST(PeerSuspicionTest, HearingOfThePeerElsewhereClearsOnlyASuspicionThatBeganBeforeIt) {
+  // A shard learns from its shell when the shell last heard from a peer (node/shell_view.h).
+  PeerSuspicion suspicion({.suspect_after_ms = 1'000, .probe_interval_ms = 500});
+  suspicion.OnRequestSent("a:1", 2'000);
+  suspicion.OnHeardAt("a:1", 1'500);  // heard before the request: says nothing of it
+  EXPECT_TRUE(suspicion.Suspect("a:1", 3'000));
+  suspicion.OnHeardAt("a:1", 2'000);
+  EXPECT_FALSE(suspicion.Suspect("a:1", 3'000));
+  suspicion.OnHeardAt("b:1", 9'000);  // nothing waited: nothing changes
+  EXPECT_FALSE(suspicion.Suspect("b:1", 9'000));
+  EXPECT_EQ(suspicion.SuspectCount(9'000), 0u);
+}
+
 TEST(PeerSuspicionTest, SuspectsAreProbedAtMostOncePerInterval) {
   PeerSuspicion suspicion({.suspect_after_ms = 1'000, .probe_interval_ms = 500});
   suspicion.OnRequestSent("a:1", 0);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "node/peer_route.h"
 
 namespace meridian::runtime {
 namespace {
@@ -76,7 +77,8 @@ struct Hooks {
 
 std::uint32_t PartitionShard(const std::string& bucket, const std::string& key,
                              std::uint32_t shards) {
-  return PartitionOf(ObjectHash(bucket, key), kPartitions) % shards;
+  return node::ShardOfPartition(PartitionOf(ObjectHash(bucket, key), kPartitions), kPartitions,
+                                shards);
 }
 
 TEST(ShardedKvServiceTest, ObjectRequestsGoToTheShardOfTheirPartitionAndTheRestToShardZero) {

@@ -1,0 +1,32 @@
+// ShellView: what the shell of a clustered node split into shards (shard 0) publishes to its
+// other shards (docs/design/write_path.md, "What a clustered node needs before it can have
+// shards", step 2). The shell alone gossips, runs the failure detector and hears node-wide
+// messages (node/peer_route.h); the other shards never gossip or ping, and route with the
+// shell's membership and opinions instead:
+//   * the cluster state (members, ring, bucket properties), when it changed;
+//   * the members the shell's failure detector finds down;
+//   * when the shell last heard anything from each peer, which clears a shard's own suspicion
+//     of a peer it sent a request to before then (node/peer_suspicion.h): pongs to the
+//     shell's heartbeats reach only the shell.
+// Immutable once made; the state's members and ring are shared, read-only, between threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "cluster/cluster_state.h"
+#include "cluster/node_id.h"
+
+namespace meridian::node {
+
+struct ShellView {
+  std::optional<cluster::ClusterState> state;  // unset: unchanged since the shard's last view
+  std::uint64_t state_version = 0;             // the shell's, for the next MakeShellView
+  std::set<cluster::NodeId> down;
+  std::map<std::string, std::uint64_t> heard_ms;  // by peer address
+};
+
+}  // namespace meridian::node
