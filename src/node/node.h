@@ -316,6 +316,20 @@ class Node {
   std::vector<std::uint32_t> TakeTransferCompletions();
   // The shell: reports a follower's completed transfer (as its own are reported).
   void ReportTransferComplete(std::uint32_t partition);
+  // The shell: a peer's bucket check (a consistency or n change elsewhere) is answered only
+  // once every shard has the seal in effect and has looked at its storage. The shell seals and
+  // looks at its own, and hands each such check out here; the runtime publishes the view (with
+  // the seal) to every follower, asks each CheckSealedBucket, and answers OnShardCheck with
+  // whether any of them stores data of the bucket (or why one could not look).
+  struct ShardCheck {
+    std::uint64_t id = 0;
+    std::string bucket;
+  };
+  std::vector<ShardCheck> TakeShardChecks();
+  void OnShardCheck(std::uint64_t id, Result<bool> followers_hold_data);
+  // A follower: whether it stores data of `bucket`, which its view must show sealed (else
+  // Unavailable: the seal has not reached this shard, so a write could still land after).
+  Result<bool> CheckSealedBucket(const std::string& bucket);
 
  private:
   using Origin = ForwardedRequests::Origin;
@@ -712,6 +726,20 @@ class Node {
   // A follower: the shell's failure detector's opinion, and transfers for the shell to report.
   std::set<cluster::NodeId> shell_down_;
   std::vector<std::uint32_t> transfer_completions_;
+  // The shell: peers' bucket checks waiting for the followers (TakeShardChecks), by id.
+  struct PendingShardCheck {
+    std::string from_address;
+    std::string bucket;
+    proto::BucketCheckReply reply;  // filled in but for the answer
+    cluster::BucketPropsRecord seal;
+  };
+  std::map<std::uint64_t, PendingShardCheck> shard_checks_;
+  std::vector<ShardCheck> shard_checks_out_;
+  std::uint64_t next_shard_check_id_ = 1;
+  // Answers a peer's bucket check from this shard's storage and the followers' answer.
+  void AnswerBucketCheck(const std::string& from_address, const std::string& bucket,
+                         proto::BucketCheckReply reply, const cluster::BucketPropsRecord& seal,
+                         const Result<bool>& followers_hold_data);
   Status storage_condition_;            // SetStorageCondition's
   std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cluster/gossip_codec.h"
+#include "core/assert.h"
 #include "node/bucket_change.h"
 #include "node/node.h"
 
@@ -170,16 +171,71 @@ void Node::OnBucketCheckRequest(const std::string& from_address,
       return;
     }
   }
-  if (!SameRecord(membership_->state().FindBucketProps(bucket), *record)) {
-    reply->set_answer(proto::BucketCheckReply::ANSWER_SUPERSEDED);
-  } else if (auto holds = HoldsBucketData(bucket); !holds.ok()) {
-    reply->set_answer(proto::BucketCheckReply::ANSWER_ERROR);
-    reply->set_message(holds.status().message());
-  } else {
-    reply->set_answer(*holds ? proto::BucketCheckReply::ANSWER_HOLDS_DATA
-                             : proto::BucketCheckReply::ANSWER_EMPTY);
+  if (config_.shard_count > 1 &&
+      SameRecord(membership_->state().FindBucketProps(bucket), *record)) {
+    // The followers look too, once the seal reached them (TakeShardChecks); the runtime answers
+    // each at once, so more than a few waiting is a flood: refused (the asker may retry).
+    constexpr std::size_t kShardChecksMax = 64;
+    if (shard_checks_.size() >= kShardChecksMax) {
+      reply->set_answer(proto::BucketCheckReply::ANSWER_ERROR);
+      reply->set_message("too many bucket checks waiting for this node's shards");
+      outbound_.push_back(std::move(out));
+      return;
+    }
+    const std::uint64_t id = next_shard_check_id_++;
+    shard_checks_.emplace(id, PendingShardCheck{from_address, bucket, *reply, *record});
+    shard_checks_out_.push_back(ShardCheck{id, bucket});
+    return;
   }
-  outbound_.push_back(std::move(out));
+  AnswerBucketCheck(from_address, bucket, *reply, *record, Result<bool>(false));
+}
+
+void Node::AnswerBucketCheck(const std::string& from_address, const std::string& bucket,
+                             proto::BucketCheckReply reply, const cluster::BucketPropsRecord& seal,
+                             const Result<bool>& followers_hold_data) {
+  if (!SameRecord(membership_->state().FindBucketProps(bucket), seal)) {
+    reply.set_answer(proto::BucketCheckReply::ANSWER_SUPERSEDED);
+  } else if (auto holds = HoldsBucketData(bucket); !holds.ok()) {
+    reply.set_answer(proto::BucketCheckReply::ANSWER_ERROR);
+    reply.set_message(holds.status().message());
+  } else if (!followers_hold_data.ok()) {
+    reply.set_answer(proto::BucketCheckReply::ANSWER_ERROR);
+    reply.set_message(followers_hold_data.status().message());
+  } else {
+    reply.set_answer(*holds || *followers_hold_data ? proto::BucketCheckReply::ANSWER_HOLDS_DATA
+                                                    : proto::BucketCheckReply::ANSWER_EMPTY);
+  }
+  cluster::Outbound& out = outbound_.emplace_back();
+  out.to_address = from_address;
+  *out.message.mutable_bucket_check_reply() = std::move(reply);
+}
+
+std::vector<Node::ShardCheck> Node::TakeShardChecks() {
+  std::vector<ShardCheck> taken;
+  taken.swap(shard_checks_out_);
+  return taken;
+}
+
+void Node::OnShardCheck(std::uint64_t id, Result<bool> followers_hold_data) {
+  MERIDIAN_CHECK(config_.shard_index == 0);
+  writes_at_input_ = watched_engine_.writes();
+  auto it = shard_checks_.find(id);
+  if (!opened_ || it == shard_checks_.end()) return;
+  PendingShardCheck pending = std::move(it->second);
+  shard_checks_.erase(it);
+  AnswerBucketCheck(pending.from_address, pending.bucket, std::move(pending.reply), pending.seal,
+                    followers_hold_data);
+  CollectOutbound();
+}
+
+Result<bool> Node::CheckSealedBucket(const std::string& bucket) {
+  MERIDIAN_CHECK(FollowsShell());
+  const cluster::BucketPropsRecord* record = membership_->state().FindBucketProps(bucket);
+  if (record == nullptr || !record->props.sealed) {
+    return Status::Unavailable("the seal of bucket \"" + bucket + "\" has not reached shard " +
+                               std::to_string(config_.shard_index) + " yet");
+  }
+  return HoldsBucketData(bucket);
 }
 
 void Node::OnBucketCheckReply(const std::string& from_address,

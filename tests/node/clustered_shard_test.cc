@@ -79,6 +79,13 @@ class ClusteredShardTest : public ::testing::Test {
 
   void Collect() {
     Publish();
+    if (a_[0]) {
+      // A peer's bucket check: the view (with the seal) is published, then the follower looks.
+      for (const Node::ShardCheck& check : a_[0]->TakeShardChecks()) {
+        a_[0]->OnShardCheck(check.id, a_[1]->CheckSealedBucket(check.bucket));
+        ++shard_checks_;
+      }
+    }
     for (std::uint32_t s = 0; s < kShards && a_[0]; ++s) {
       for (cluster::Outbound& out : a_[s]->TakeOutbound()) {
         if (s != 0 &&
@@ -153,7 +160,13 @@ class ClusteredShardTest : public ::testing::Test {
 
   ClientReply Call(const std::string& address, const std::string& key, ClientRequest request) {
     const RequestId id = next_id_++;
-    ShardFor(address, key).Submit(id, std::move(request));
+    // Object requests go to their partition's shard, the rest to the shell (as the runtime's
+    // ShardedKvService sends them).
+    const bool object = std::holds_alternative<GetRequest>(request) ||
+                        std::holds_alternative<PutRequest>(request) ||
+                        std::holds_alternative<DeleteRequest>(request);
+    Node& shard = object || address == kB ? ShardFor(address, key) : *a_[0];
+    shard.Submit(id, std::move(request));
     Drain();
     for (int i = 0; i < 100 && replies_.count(id) == 0; ++i) Step(100);
     auto it = replies_.find(id);
@@ -189,6 +202,7 @@ class ClusteredShardTest : public ::testing::Test {
   bool cut_ = false;
   int completions_through_shell_ = 0;
   int node_wide_from_follower_ = 0;
+  int shard_checks_ = 0;
 };
 
 TEST_F(ClusteredShardTest, ATwoShardNodeJoinsTakesPartitionsOnBothShardsAndServesThroughEach) {
@@ -285,6 +299,54 @@ TEST_F(ClusteredShardTest, AFollowerTakesTheShellsOpinionOfAPeerAndItsHearingOfI
   for (int i = 0; i < 600 && StoredKeys(b_engine_).count(key) == 0; ++i) Step(100);
   EXPECT_EQ(StoredKeys(b_engine_).count(key), 1u);
   EXPECT_EQ(node_wide_from_follower_, 0);
+}
+
+TEST_F(ClusteredShardTest, ABucketChangeElsewhereIsRefusedWhenOnlyTheFollowerHoldsTheBucketsData) {
+  OpenA();
+  Settle();
+  // n=1 buckets: a key's only copy is on its owner, so data can sit on A's follower alone.
+  BucketPropsPatch solo;
+  solo.n = 1;
+  for (const char* bucket : {"held", "empty"}) {
+    const ClientReply set = Call(kB, "", SetBucketRequest{bucket, solo});  // asks A's shards
+    ASSERT_TRUE(set.status.ok()) << set.status.ToString();
+  }
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    const std::string candidate = "f" + std::to_string(i);
+    const std::uint32_t partition = PartitionOf(ObjectHash("held", candidate), kPartitions);
+    if (a_[0]->cluster_state().ring().Owner(partition) == kA &&
+        ShardOfPartition(partition, kPartitions, kShards) == 1) {
+      key = candidate;
+    }
+  }
+  // Until the change (unsealed, n=1) reached A's follower through gossip and the shell's view.
+  const auto settled_on_follower = [&](const char* bucket, std::uint32_t n) {
+    const cluster::BucketPropsRecord* record = a_[1]->cluster_state().FindBucketProps(bucket);
+    return record != nullptr && !record->props.sealed && record->props.n == n;
+  };
+  for (int i = 0; i < 100 && !settled_on_follower("held", 1); ++i) Step(100);
+  ASSERT_TRUE(settled_on_follower("held", 1));
+  const int checks_before = shard_checks_;
+  EXPECT_GE(checks_before, 2);
+  const RequestId put_id = next_id_++;
+  a_[1]->Submit(put_id, PutRequest{{"held", key}, "v", "", {}});
+  Drain();
+  ASSERT_EQ(replies_.count(put_id), 1u);
+  ASSERT_TRUE(replies_[put_id].status.ok()) << replies_[put_id].status.ToString();
+  ASSERT_EQ(StoredKeys(a_engines_[1]).count(key), 1u);
+  ASSERT_EQ(StoredKeys(a_engines_[0]).size() + StoredKeys(b_engine_).size(), 0u);
+
+  // B changes n of both buckets; it asks A, whose shell must ask its follower too.
+  BucketPropsPatch more;
+  more.n = 2;
+  const ClientReply held = Call(kB, "", SetBucketRequest{"held", more});
+  EXPECT_FALSE(held.status.ok()) << "applied although A's follower holds the bucket's data";
+  EXPECT_NE(held.status.message().find("data"), std::string::npos) << held.status.ToString();
+  const ClientReply empty = Call(kB, "", SetBucketRequest{"empty", more});
+  ASSERT_TRUE(empty.status.ok()) << empty.status.ToString();
+  EXPECT_EQ(std::get<BucketReply>(empty.body).props.n, 2u);
+  EXPECT_GE(shard_checks_, checks_before + 2);
 }
 
 }  // namespace
