@@ -32,6 +32,7 @@ PartitionReplica* Node::FindReplica(std::uint32_t partition) {
 
 PartitionReplica& Node::ReplicaFor(std::uint32_t partition) {
   MERIDIAN_CHECK(partition < config_.partition_count);
+  MERIDIAN_CHECK(OwnsPartition(partition));  // another shard's: a router bug
   Touch(partition);
   std::unique_ptr<PartitionReplica>& slot = replicas_[partition];
   if (slot == nullptr) {
@@ -81,6 +82,11 @@ void Node::RecomputePlacements(bool first) {
     now.holds =
         std::find(now.primaries.begin(), now.primaries.end(), self) != now.primaries.end() ||
         (now.pending_owner && *now.pending_owner == self);
+    if (!OwnsPartition(partition)) {
+      // Another shard's partition: that shard keeps its replica (its data is in its storage).
+      placements_[partition] = std::move(now);
+      continue;
+    }
     PartitionReplica* replica = FindReplica(partition);
     const bool data_matters =
         replica != nullptr ? replica->NeedsDataCheck(now) : !now.owner.empty() && !now.holds;

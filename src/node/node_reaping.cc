@@ -28,6 +28,9 @@ void Reject(proto::ReapVerdict& verdict, int index, const char* why) {
 
 void Node::TickReaping(std::uint64_t now_ms) {
   if (config_.reaping.interval_ms == 0 || config_.peer_address.empty()) return;
+  // A node split into shards cannot take a consistent snapshot of all its shards yet
+  // (docs/design/write_path.md, step 4): it starts no round, and refuses those of others.
+  if (config_.shard_count > 1) return;
   reap_rounds_.Tick(now_ms);
   if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
   if (!reap_rounds_.round_in_flight()) StartReapRound(now_ms);
@@ -217,6 +220,7 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
     proto::ReapVerdict& verdict = verdicts[static_cast<std::size_t>(p)];
     verdict.set_partition(partition.partition());
     if (!unknown_member.empty()) Refuse(verdict, unknown_member);
+    if (config_.shard_count > 1) Refuse(verdict, "sharded_member");
     const std::uint32_t index = partition.partition();
     if (index >= config_.partition_count || index >= placements_.size()) {
       Refuse(verdict, "ring_differs");

@@ -39,6 +39,14 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "partitions, loss and skew; after the heal no acknowledged write lost, siblings "
                "only for concurrent writes, replicas identical",
                RunClusterKv);
+  registry.Add("cluster-kv-shards",
+               "cluster-kv with every node split into two shards (a shell and a follower, each "
+               "over its own key space), the router and the shell's views between them",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions sharded = options;
+                 sharded.shard_count = 2;
+                 return RunClusterKv(sharded);
+               });
   registry.Add("reaping",
                "cluster-kv with tombstone reaping every second (join, leave, crashes, "
                "partitions, loss, skew); after the heal every key is read and deleted, every "
@@ -61,6 +69,12 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "always-writable blind writes (w=1) through isolated nodes taking them as "
                "fallbacks, hints delivered between isolations; no acknowledged write lost",
                RunSloppyWrites);
+  registry.Add("sloppy-writes-shards", "sloppy-writes with every node split into two shards",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions sharded = options;
+                 sharded.shard_count = 2;
+                 return RunSloppyWrites(sharded);
+               });
   registry.Add("anti-entropy",
                "w=1 writes and deletes, no reads, under crashes, partitions and loss; after the "
                "heal every replica of every key converges without any read (hints and "

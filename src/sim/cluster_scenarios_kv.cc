@@ -75,6 +75,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   layout.base = SimNodeConfig();
   if (reaping) layout.base.reaping.interval_ms = reap_interval_ms;
   if (partition_count != 0) layout.base.partition_count = partition_count;
+  layout.base.shard_count = options.shard_count;
 
   KvWorkloadConfig workload_config;
   for (std::uint32_t index = 0; index < kKeyCount; ++index) {
@@ -82,6 +83,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   }
   workload_config.write_options.dw = QuorumValue::Number(1);
   workload_config.require_durable = true;
+  workload_config.shard_count = options.shard_count;
 
   ReplySink sink;  // set below; outlives the simulation's processes
   SimulationConfig config;

@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/object_codec.h"
 #include "sim/cluster_scenarios.h"
+#include "sim/namespaced_engine.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::sim {
@@ -393,11 +394,13 @@ Status CheckReplicationIdle(Simulation& simulation) {
   for (const std::string& address : simulation.live_addresses()) {
     const NodeProcess* process = NodeAt(simulation, address);
     if (process == nullptr) continue;
-    const node::NodeStats stats = process->node().Stats();
-    if (stats.hints_pending != 0 || stats.transfers != 0 || stats.copies_queued != 0) {
-      return Status::Unavailable(
-          fmt::format("{} is still replicating: hints_pending={} transfers={} copies_queued={}",
-                      address, stats.hints_pending, stats.transfers, stats.copies_queued));
+    for (std::size_t s = 0; s < process->shard_count(); ++s) {
+      const node::NodeStats stats = process->shard(s).Stats();
+      if (stats.hints_pending != 0 || stats.transfers != 0 || stats.copies_queued != 0) {
+        return Status::Unavailable(fmt::format(
+            "{} (shard {}) is still replicating: hints_pending={} transfers={} copies_queued={}",
+            address, s, stats.hints_pending, stats.transfers, stats.copies_queued));
+      }
     }
   }
   return Status::Ok();
@@ -409,7 +412,10 @@ Status CoordinatorsIdle(Simulation& simulation) {
   for (const std::string& address : simulation.live_addresses()) {
     const NodeProcess* process = NodeAt(simulation, address);
     if (process == nullptr) continue;
-    const std::uint64_t coordinators = process->node().Stats().coordinators;
+    std::uint64_t coordinators = 0;
+    for (std::size_t s = 0; s < process->shard_count(); ++s) {
+      coordinators += process->shard(s).Stats().coordinators;
+    }
     if (coordinators != 0) {
       return Status::Unavailable(
           fmt::format("{} still coordinates {} request(s)", address, coordinators));
@@ -509,8 +515,9 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
         cluster::ComputePrimaries(ring, zone_of, partition, n);
     std::optional<DvvSet> first;
     for (std::size_t index = 0; index < primaries.size(); ++index) {
-      auto stored =
-          simulation.EngineOf(primaries[index]).Get(storage::Column::kObjects, storage_key);
+      auto stored = StoredData(simulation.EngineOf(primaries[index]), ring.partition_count(),
+                               config.shard_count)
+                        .Get(storage::Column::kObjects, storage_key);
       if (!stored.ok()) return stored.status();
       std::optional<DvvSet> object;
       if (stored->has_value()) {
@@ -540,8 +547,9 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
   std::map<std::uint32_t, std::vector<cluster::NodeId>> primaries_of;
   for (const std::string& address : simulation.addresses()) {
     Status found = Status::Ok();
-    MERIDIAN_RETURN_IF_ERROR(simulation.EngineOf(address).Scan(
-        storage::Column::kObjects, "", "", [&](std::string_view key, std::string_view) {
+    StoredData stored(simulation.EngineOf(address), ring.partition_count(), config.shard_count);
+    MERIDIAN_RETURN_IF_ERROR(
+        stored.Scan(storage::Column::kObjects, [&](std::string_view key, std::string_view) {
           auto decoded = storage::DecodeObjectKey(key);
           if (!decoded.ok()) {
             found = Status::Internal(fmt::format("{} holds a malformed object key", address));
@@ -562,8 +570,8 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
           return true;
         }));
     MERIDIAN_RETURN_IF_ERROR(found);
-    MERIDIAN_RETURN_IF_ERROR(simulation.EngineOf(address).Scan(
-        storage::Column::kHints, "", "", [&](std::string_view key, std::string_view) {
+    MERIDIAN_RETURN_IF_ERROR(
+        stored.Scan(storage::Column::kHints, [&](std::string_view key, std::string_view) {
           auto decoded = storage::DecodeObjectKey(key);
           found = Status::Internal(fmt::format(
               "{} still holds a hint record{} (replication idle)", address,

@@ -47,6 +47,7 @@ struct KvWorkloadConfig {
   // CheckReplicasConverged counts an object that is all tombstones as absent: the nodes reap
   // tombstones (SimNodeConfig), so replicas may differ only in how far reaping got.
   bool tombstone_equals_absent = true;
+  std::uint32_t shard_count = 1;  // of every node (the checkers read their storage directly)
 };
 
 struct KvCounters {

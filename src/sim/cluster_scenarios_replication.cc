@@ -81,8 +81,8 @@ bool BucketKnownEverywhere(Simulation& simulation, const std::string& bucket,
 struct Cluster {
   explicit Cluster(const ScenarioOptions& options, KvWorkloadConfig workload_config)
       : addresses(ScenarioAddresses(options.node_count)),
-        simulation(MakeConfig(options), MakeFactory(addresses, &sink)),
-        workload(simulation, std::move(workload_config)),
+        simulation(MakeConfig(options), MakeFactory(addresses, options.shard_count, &sink)),
+        workload(simulation, WithShards(std::move(workload_config), options.shard_count)),
         ring_invariants(simulation) {
     sink = [this](const std::string& address, node::ClientReply reply) {
       workload.OnReply(address, std::move(reply));
@@ -90,6 +90,10 @@ struct Cluster {
     simulation.AddInvariant("ring", [this] { return ring_invariants.Check(); });
   }
 
+  static KvWorkloadConfig WithShards(KvWorkloadConfig config, std::uint32_t shard_count) {
+    config.shard_count = shard_count;
+    return config;
+  }
   static SimulationConfig MakeConfig(const ScenarioOptions& options) {
     SimulationConfig config;
     config.seed = options.seed;
@@ -97,11 +101,12 @@ struct Cluster {
     return config;
   }
   static ProcessFactory MakeFactory(const std::vector<std::string>& addresses,
-                                    const ReplySink* sink) {
+                                    std::uint32_t shard_count, const ReplySink* sink) {
     ClusterLayout layout;
     layout.bootstrap_address = addresses.front();
     layout.seeds = addresses;
     layout.base = SimNodeConfig();
+    layout.base.shard_count = shard_count;
     return NodeProcessFactory(layout, sink);
   }
 

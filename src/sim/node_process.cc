@@ -1,53 +1,149 @@
 #include "sim/node_process.h"
 
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "core/assert.h"
+#include "core/hash.h"
+#include "node/peer_route.h"
+#include "sim/namespaced_engine.h"
 
 namespace meridian::sim {
 
 NodeProcess::NodeProcess(const node::NodeConfig& config, node::Env env, std::string address,
                          ReplySink sink)
-    : node_(config, env), address_(std::move(address)), sink_(std::move(sink)) {}
+    : address_(std::move(address)), sink_(std::move(sink)) {
+  MERIDIAN_CHECK(config.shard_count >= 1 && config.shard_index == 0);
+  if (config.shard_count == 1) {
+    shards_.push_back(std::make_unique<node::Node>(config, env));  // the machine's engine itself
+    return;
+  }
+  for (std::uint32_t s = 0; s < config.shard_count; ++s) {
+    engines_.push_back(
+        std::make_unique<NamespacedEngine>(*env.engine, static_cast<std::uint8_t>(s)));
+    node::NodeConfig shard_config = config;
+    shard_config.shard_index = s;
+    node::Env shard_env = env;
+    shard_env.engine = engines_.back().get();
+    shards_.push_back(std::make_unique<node::Node>(shard_config, shard_env));
+  }
+  applied_versions_.assign(shards_.size(), 0);
+}
 
 Status NodeProcess::Start() {
-  const Status opened = node_.Open();
+  Status opened = Status::Ok();
+  for (auto& shard : shards_) {
+    opened = shard->Open();
+    if (!opened.ok()) break;
+  }
+  if (opened.ok()) Settle();
   PassReplies();
   return opened;
 }
 
 Status NodeProcess::Stop() {
-  const Status closed = node_.Close();
+  Status closed = Status::Ok();
+  for (auto& shard : shards_) {
+    const Status status = shard->Close();
+    if (closed.ok()) closed = status;
+  }
   PassReplies();
   return closed;
 }
 
 void NodeProcess::Tick() {
-  node_.Tick();
+  for (auto& shard : shards_) {
+    shard->Tick();
+    Settle();
+  }
   PassReplies();
 }
 
 void NodeProcess::Receive(const std::string& from_address, const proto::PeerMessage& message) {
-  node_.Receive(from_address, message);
+  if (shards_.size() == 1) {
+    shards_.front()->Receive(from_address, message);
+  } else {
+    const node::NodeConfig& config = shards_.front()->config();
+    const node::PeerRoute route =
+        node::RoutePeerMessage(message, config.partition_count, config.shard_count);
+    if (route.to != node::PeerRoute::To::kNowhere) {
+      shards_[route.shard]->Receive(from_address, message);
+    }
+    Settle();
+  }
   PassReplies();
 }
 
 std::vector<cluster::Outbound> NodeProcess::TakeOutbound() {
-  return node_.TakeOutbound();
+  std::vector<cluster::Outbound> taken;
+  for (auto& shard : shards_) {
+    for (cluster::Outbound& out : shard->TakeOutbound()) taken.push_back(std::move(out));
+  }
+  return taken;
 }
 
 std::vector<cluster::Outbound> NodeProcess::TakeEarlyOutbound() {
-  return node_.TakeEarlyOutbound();
+  std::vector<cluster::Outbound> taken;
+  for (auto& shard : shards_) {
+    for (cluster::Outbound& out : shard->TakeEarlyOutbound()) taken.push_back(std::move(out));
+  }
+  return taken;
 }
 
 void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
-  node_.Submit(id, std::move(request));
+  ShardForRequest(request).Submit(id, std::move(request));
+  if (shards_.size() > 1) Settle();
   PassReplies();
 }
 
+node::Node& NodeProcess::ShardForRequest(const node::ClientRequest& request) {
+  if (shards_.size() == 1) return *shards_.front();
+  const node::NodeConfig& config = shards_.front()->config();
+  const ObjectId* id = std::visit(
+      [](const auto& alternative) -> const ObjectId* {
+        using T = std::decay_t<decltype(alternative)>;
+        if constexpr (std::is_same_v<T, node::GetRequest> || std::is_same_v<T, node::PutRequest> ||
+                      std::is_same_v<T, node::DeleteRequest> ||
+                      std::is_same_v<T, node::ClusterLocateRequest> ||
+                      std::is_same_v<T, node::ClusterLocalRequest>) {
+          return &alternative.id;
+        } else {
+          return nullptr;
+        }
+      },
+      request);
+  if (id == nullptr) return *shards_.front();
+  const std::uint32_t partition =
+      PartitionOf(ObjectHash(id->bucket, id->key), config.partition_count);
+  return *shards_[node::ShardOfPartition(partition, config.partition_count, config.shard_count)];
+}
+
+void NodeProcess::Settle() {
+  if (shards_.size() == 1) return;
+  node::Node& shell = *shards_.front();
+  for (std::size_t s = 1; s < shards_.size(); ++s) {
+    const node::ShellView view = shell.MakeShellView(applied_versions_[s]);
+    applied_versions_[s] = view.state_version;
+    shards_[s]->ApplyShellView(view);
+    for (std::uint32_t partition : shards_[s]->TakeTransferCompletions()) {
+      shell.ReportTransferComplete(partition);
+    }
+  }
+  for (const node::Node::ShardCheck& check : shell.TakeShardChecks()) {
+    Result<bool> holds(false);
+    for (std::size_t s = 1; s < shards_.size() && holds.ok() && !*holds; ++s) {
+      holds = shards_[s]->CheckSealedBucket(check.bucket);
+    }
+    shell.OnShardCheck(check.id, std::move(holds));
+  }
+}
+
 void NodeProcess::PassReplies() {
-  for (node::ClientReply& reply : node_.TakeReplies()) {
-    if (sink_) sink_(address_, std::move(reply));
+  for (auto& shard : shards_) {
+    for (node::ClientReply& reply : shard->TakeReplies()) {
+      if (sink_) sink_(address_, std::move(reply));
+    }
   }
 }
 

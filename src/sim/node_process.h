@@ -9,6 +9,14 @@
 // produced it, tagged with this node's address; the workload matches replies to requests by
 // request id. Requests in flight on a node that crashes never get a reply (the client's
 // connection died with it). Not thread-safe (the simulator is single-threaded).
+//
+// Shards (NodeConfig::shard_count > 1): the process is S node::Nodes, each over its own key
+// space of the machine's one engine (NamespacedEngine), as the server runs S shards over S
+// databases. It does what the server's runtime does between them, synchronously after every
+// input: peer messages go to the shard node::RoutePeerMessage names, client requests to the
+// shard of their key's partition (everything else to shard 0, the shell), the shell's view
+// goes to every follower, a peer's bucket check waits for every follower's look, and the
+// followers' completed transfers are reported by the shell. node() is the shell.
 #pragma once
 
 #include <functional>
@@ -19,6 +27,7 @@
 #include "node/client_request.h"
 #include "node/node.h"
 #include "sim/process.h"
+#include "storage/engine.h"
 
 namespace meridian::sim {
 
@@ -40,13 +49,20 @@ class NodeProcess final : public Process {
   // Submits a client request; its reply reaches the sink (now or after a later call).
   void Submit(node::RequestId id, node::ClientRequest request);
 
-  const node::Node& node() const { return node_; }
+  const node::Node& node() const { return *shards_.front(); }
+  std::size_t shard_count() const { return shards_.size(); }
+  const node::Node& shard(std::size_t index) const { return *shards_[index]; }
   const std::string& address() const { return address_; }
 
  private:
   void PassReplies();
+  // Between the shards after an input: the shell's view, bucket checks, transfer reports.
+  void Settle();
+  node::Node& ShardForRequest(const node::ClientRequest& request);
 
-  node::Node node_;
+  std::vector<std::unique_ptr<storage::Engine>> engines_;  // one key space per shard (S > 1)
+  std::vector<std::unique_ptr<node::Node>> shards_;
+  std::vector<std::uint64_t> applied_versions_;  // per follower: the state version it has
   std::string address_;
   ReplySink sink_;
 };

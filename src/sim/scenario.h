@@ -26,6 +26,8 @@ struct ScenarioOptions {
   std::uint32_t node_count = 5;
   std::uint64_t duration_ms = 10'000;      // the safety phase (faults and workload)
   std::uint64_t liveness_ms_max = 30'000;  // time allowed to converge after the heal
+  // Shards per simulated node (NodeConfig::shard_count), for the scenarios that take it.
+  std::uint32_t shard_count = 1;
 };
 
 struct ScenarioOutcome {

@@ -119,6 +119,17 @@ TEST(ClusterSimTest, SloppyWritesScenarioPassesForFixedSeeds) {
   RunSeeds("sloppy-writes", 30'000);
 }
 
+// Issue 13, clustered shards (docs/design/write_path.md steps 1-3): every node is a shell and a
+// follower over their own key spaces, with the router, the shell's views, bucket checks and
+// transfer reports between them — joins, leaves, crashes, partitions, loss and skew.
+TEST(ClusterSimTest, KvScenarioWithTwoShardsPerNodePassesForFixedSeeds) {
+  RunSeeds("cluster-kv-shards");
+}
+
+TEST(ClusterSimTest, SloppyWritesScenarioWithTwoShardsPerNodePassesForFixedSeeds) {
+  RunSeeds("sloppy-writes-shards", 30'000);
+}
+
 // One run of the Dynamo measurement: it passes its checks and its histogram accounts for every
 // successful read.
 TEST(ClusterSimTest, DivergentVersionsCountsTheVersionsOfEveryRead) {
@@ -188,8 +199,8 @@ TEST(ClusterSimTest, RegressionSeedsOfClusterKv) {
 
 TEST(ClusterSimTest, SameSeedReplaysToTheSameTraceHash) {
   const ScenarioRegistry registry = BuiltinScenarios();
-  for (const char* workload :
-       {"cluster-membership", "cluster-kv", "replication-strict", "divergent-versions"}) {
+  for (const char* workload : {"cluster-membership", "cluster-kv", "cluster-kv-shards",
+                               "replication-strict", "divergent-versions"}) {
     const Scenario* scenario = registry.Find(workload);
     ASSERT_NE(scenario, nullptr);
     const ScenarioOptions options = OptionsFor(3);
