@@ -222,9 +222,12 @@ RC_GTEST_PROP(ClaimProperty, FreshClaimMostlySpacesZones, ()) {
   RC_ASSERT(violations * 10 <= static_cast<int>(cluster.partition_count));
 }
 
-// A join moves at most 1.1x the ideal (the new node's target) and keeps every window of n_val
-// partitions on distinct nodes, when the ring before had no spacing violation, every node
-// holds 64+ partitions and no weight share exceeds 1 / (n_val + 1).
+// A join moves at most 1.1x the ideal (the new node's target) plus n_val, and keeps every
+// window of n_val partitions on distinct nodes, when the ring before had no spacing violation,
+// every node holds 64+ partitions and no weight share exceeds 1 / (n_val + 1). (The n_val: the
+// new node's partitions can break a window that other nodes' moves then repair — a weight-1
+// joiner among 40 nodes of 4,096 partitions took its 28 and three more changed hands around
+// one of them, rapidcheck seed 8385655676078087647; 10 % of a small target is under one move.)
 RC_GTEST_PROP(ClaimProperty, JoinMovesCloseToIdeal, ()) {
   Cluster cluster = *GenLargeCluster();
   const auto before = FreshClaim(cluster);
@@ -236,7 +239,8 @@ RC_GTEST_PROP(ClaimProperty, JoinMovesCloseToIdeal, ()) {
   RC_PRE(NodeSpacingViolations(before, kNVal) == 0);
   const auto after = ComputeClaim(before, cluster.members, {kNVal});
   const auto ideal = Counts(after)["joiner"];
-  RC_ASSERT(static_cast<double>(Moved(before, after)) <= 1.1 * static_cast<double>(ideal));
+  RC_ASSERT(static_cast<double>(Moved(before, after)) <=
+            1.1 * static_cast<double>(ideal) + static_cast<double>(kNVal));
   RC_ASSERT(NodeSpacingViolations(after, kNVal) == 0);
 }
 
