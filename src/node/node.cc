@@ -156,9 +156,12 @@ Status Node::Open() {
   if (first_start && config_.seeds.empty()) {
     // This node creates the cluster, alone: every partition's strong configuration starts
     // here, with it as the only member (epoch 1); moves take them to the ring's primaries as
-    // nodes join (docs/design/strong.md, "Membership changes").
+    // nodes join (docs/design/strong.md, "Membership changes"). Each shard keeps its own
+    // partitions' configurations (another shard's would run a second mover of the partition
+    // under the same proposer id).
     MERIDIAN_RETURN_IF_ERROR(strong_partitions_.WriteGenesis(
-        engine, config_.node_id, replication::Ballot{1, actor_id(), incarnation_, 0}));
+        engine, config_.node_id, replication::Ballot{1, actor_id(), incarnation_, 0},
+        [this](std::uint32_t partition) { return OwnsPartition(partition); }));
   }
   opened_ = true;
   // The first tick bootstraps a new cluster at once (a standalone node owns every partition
@@ -541,6 +544,10 @@ ShellView Node::MakeShellView(std::uint64_t applied_version) {
   view.down.insert(down.begin(), down.end());
   view.heard_ms = heard_ms_;
   return view;
+}
+
+std::uint64_t Node::state_version() const {
+  return opened_ ? membership_->state_version() : 0;
 }
 
 void Node::ApplyShellView(const ShellView& view) {

@@ -237,6 +237,7 @@ bool Node::StrongPeerUsable(const cluster::NodeId& node) const {
 std::uint32_t Node::StrongPartitionsUnsettled() const {
   std::uint32_t unsettled = 0;
   for (std::uint32_t partition = 0; partition < strong_partitions_.size(); ++partition) {
+    if (!OwnsPartition(partition)) continue;  // another shard's
     const StrongPartitions::Slot& slot = strong_partitions_.at(partition);
     if (slot.move != nullptr) {
       ++unsettled;
@@ -284,8 +285,9 @@ void Node::TickStrongMoves(std::uint64_t now_ms) {
 
 bool Node::StartMoveIfNeeded(std::uint32_t partition, std::uint64_t now_ms) {
   StrongPartitions::Slot& slot = strong_partitions_.at(partition);
-  if (slot.move != nullptr || !slot.local.has_value() || now_ms < slot.move_not_before_ms) {
-    return false;
+  if (!OwnsPartition(partition) || slot.move != nullptr || !slot.local.has_value() ||
+      now_ms < slot.move_not_before_ms) {
+    return false;  // (another shard's partition: that shard moves it)
   }
   const replication::PartitionConfigState& state = *slot.local;
   const replication::StrongConfiguration& from = state.active;

@@ -35,21 +35,22 @@ Status StrongPartitions::Store(storage::Engine& engine, std::uint32_t partition,
 }
 
 Status StrongPartitions::WriteGenesis(storage::Engine& engine, const cluster::NodeId& self,
-                                      const replication::Ballot& version) {
+                                      const replication::Ballot& version,
+                                      const std::function<bool(std::uint32_t)>& owned) {
   const replication::StrongConfiguration genesis{1, {self}};
   const std::string encoded = replication::EncodeConfiguration(genesis);
   storage::WriteBatch batch;
-  std::vector<replication::PartitionConfigState> states;
-  states.reserve(size());
+  std::vector<std::pair<std::uint32_t, replication::PartitionConfigState>> states;
   for (std::uint32_t partition = 0; partition < size(); ++partition) {
-    states.push_back(replication::GenesisState(genesis, version, encoded));
+    if (!owned(partition)) continue;
+    states.emplace_back(partition, replication::GenesisState(genesis, version, encoded));
     batch.Put(storage::Column::kStrong, storage::EncodeStrongConfigKey(partition),
-              replication::EncodePartitionConfig(states.back()));
+              replication::EncodePartitionConfig(states.back().second));
   }
   MERIDIAN_RETURN_IF_ERROR(engine.Write(batch, storage::WriteOptions{.sync = true}));
-  for (std::uint32_t partition = 0; partition < size(); ++partition) {
+  for (auto& [partition, state] : states) {
     slots_[partition].accepted = genesis;
-    slots_[partition].local = std::move(states[partition]);
+    slots_[partition].local = std::move(state);
   }
   return Status::Ok();
 }

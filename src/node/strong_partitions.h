@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -38,9 +39,11 @@ class StrongPartitions {
   // Writes `state` as the partition's record (synced when `sync`) and caches it.
   Status Store(storage::Engine& engine, std::uint32_t partition,
                replication::PartitionConfigState state, bool sync = true);
-  // Stores every partition's genesis record in one synced batch: `self` alone at epoch 1.
+  // Stores the genesis record of every partition `owned` names (a shard's own) in one synced
+  // batch: `self` alone at epoch 1.
   Status WriteGenesis(storage::Engine& engine, const cluster::NodeId& self,
-                      const replication::Ballot& version);
+                      const replication::Ballot& version,
+                      const std::function<bool(std::uint32_t)>& owned);
 
   Slot& at(std::uint32_t partition) { return slots_.at(partition); }
   const Slot& at(std::uint32_t partition) const { return slots_.at(partition); }

@@ -1,13 +1,12 @@
 #include "runtime/sharded_kv_service.h"
 
-#include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "core/assert.h"
 #include "core/hash.h"
 #include "node/bucket_change.h"
-#include "node/peer_route.h"
+#include "node/client_route.h"
 
 namespace meridian::runtime {
 
@@ -17,25 +16,6 @@ ShardedKvService::ShardedKvService(std::vector<api::KvService*> shards,
   MERIDIAN_CHECK(!shards_.empty());
   MERIDIAN_CHECK(IsValidPartitionCount(partition_count_));
   MERIDIAN_CHECK(shards_.size() <= partition_count_);
-}
-
-std::uint32_t ShardedKvService::ShardOf(const node::ClientRequest& request,
-                                        std::uint32_t partition_count, std::uint32_t shard_count) {
-  return std::visit(
-      [&](const auto& alternative) -> std::uint32_t {
-        using T = std::decay_t<decltype(alternative)>;
-        if constexpr (std::is_same_v<T, node::GetRequest> || std::is_same_v<T, node::PutRequest> ||
-                      std::is_same_v<T, node::DeleteRequest> ||
-                      std::is_same_v<T, node::ClusterLocateRequest> ||
-                      std::is_same_v<T, node::ClusterLocalRequest>) {
-          const std::uint32_t partition =
-              PartitionOf(ObjectHash(alternative.id.bucket, alternative.id.key), partition_count);
-          return node::ShardOfPartition(partition, partition_count, shard_count);
-        } else {
-          return 0;
-        }
-      },
-      request);
 }
 
 void ShardedKvService::Submit(node::ClientRequest request, Completion done) {
@@ -64,8 +44,8 @@ void ShardedKvService::Submit(node::ClientRequest request, Completion done) {
       return;
     }
   }
-  const std::uint32_t shard =
-      ShardOf(request, partition_count_, static_cast<std::uint32_t>(shards_.size()));
+  const std::uint32_t shard = node::ShardOfClientRequest(
+      request, partition_count_, static_cast<std::uint32_t>(shards_.size()));
   shards_[shard]->Submit(std::move(request), std::move(done));
 }
 

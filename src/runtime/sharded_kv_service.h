@@ -51,10 +51,6 @@ class ShardedKvService final : public api::KvService {
 
   void Submit(node::ClientRequest request, Completion done) override;
 
-  // The shard that owns `request` among `shard_count` shards.
-  static std::uint32_t ShardOf(const node::ClientRequest& request, std::uint32_t partition_count,
-                               std::uint32_t shard_count);
-
  private:
   // A bucket change through shard 0, published to the other shards before `done`.
   void SetBucket(node::SetBucketRequest request, Completion done);

@@ -245,9 +245,11 @@ bool EveryNodeKnowsTheBucketIsStrong(Simulation& simulation) {
   for (const std::string& address : simulation.live_addresses()) {
     const NodeProcess* process = NodeAt(simulation, address);
     if (process == nullptr) return false;
-    const cluster::BucketPropsRecord* record =
-        process->node().cluster_state().FindBucketProps(kBucket);
-    if (record == nullptr || record->props.consistency != Consistency::kStrong) return false;
+    for (std::size_t s = 0; s < process->shard_count(); ++s) {
+      const cluster::BucketPropsRecord* record =
+          process->shard(s).cluster_state().FindBucketProps(kBucket);
+      if (record == nullptr || record->props.consistency != Consistency::kStrong) return false;
+    }
   }
   return true;
 }
@@ -255,7 +257,10 @@ bool EveryNodeKnowsTheBucketIsStrong(Simulation& simulation) {
 bool StrongConfigurationsSettled(Simulation& simulation) {
   for (const std::string& address : simulation.live_addresses()) {
     const NodeProcess* process = NodeAt(simulation, address);
-    if (process == nullptr || process->node().StrongPartitionsUnsettled() != 0) return false;
+    if (process == nullptr) return false;
+    for (std::size_t s = 0; s < process->shard_count(); ++s) {
+      if (process->shard(s).StrongPartitionsUnsettled() != 0) return false;
+    }
   }
   return true;
 }
@@ -304,6 +309,7 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, StrongClust
   // Both phase styles are swept: thrifty (the default) with one coordinator per key, every
   // acceptor asked at once in the dueling variant.
   layout.base.strong.thrifty = !dueling;
+  layout.base.shard_count = options.shard_count;
 
   ReplySink sink;
   SimulationConfig config;
@@ -372,7 +378,9 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, StrongClust
     std::uint64_t started = 0;
     for (const std::string& address : simulation.live_addresses()) {
       if (const NodeProcess* process = NodeAt(simulation, address)) {
-        started += process->node().Stats().strong_moves_started;
+        for (std::size_t s = 0; s < process->shard_count(); ++s) {
+          started += process->shard(s).Stats().strong_moves_started;
+        }
       }
     }
     return started;
@@ -479,8 +487,9 @@ ScenarioOutcome RunStrongClusterWith(const ScenarioOptions& options, StrongClust
   std::uint64_t refused_not_ready = 0;
   std::uint64_t refused_not_member = 0;
   for (const std::string& address : simulation.live_addresses()) {
-    if (const NodeProcess* process = NodeAt(simulation, address)) {
-      const node::NodeStats stats = process->node().Stats();
+    const NodeProcess* process = NodeAt(simulation, address);
+    for (std::size_t s = 0; process != nullptr && s < process->shard_count(); ++s) {
+      const node::NodeStats stats = process->shard(s).Stats();
       one_rt += stats.strong_one_round_trip;
       operations += stats.strong_operations;
       moves += stats.strong_moves_succeeded;
@@ -522,6 +531,19 @@ void RegisterStrongClusterScenarios(ScenarioRegistry& registry) {
                "under the traffic and the faults: the keys' acceptors move",
                [](const ScenarioOptions& options) {
                  return RunStrongClusterWith(options, {.membership = true});
+               });
+  registry.Add("strong-cluster-shards", "strong-cluster with every node split into two shards",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions sharded = options;
+                 sharded.shard_count = 2;
+                 return RunStrongClusterWith(sharded, {});
+               });
+  registry.Add("strong-cluster-membership-shards",
+               "strong-cluster-membership with every node split into two shards",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions sharded = options;
+                 sharded.shard_count = 2;
+                 return RunStrongClusterWith(sharded, {.membership = true});
                });
   registry.Add("strong-cluster-membership-unfenced",
                "strong-cluster-membership with acceptors that keep serving an epoch a move is "

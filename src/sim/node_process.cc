@@ -1,11 +1,10 @@
 #include "sim/node_process.h"
 
-#include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "core/assert.h"
-#include "core/hash.h"
+#include "node/client_route.h"
 #include "node/peer_route.h"
 #include "sim/namespaced_engine.h"
 
@@ -92,31 +91,38 @@ std::vector<cluster::Outbound> NodeProcess::TakeEarlyOutbound() {
 }
 
 void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
-  ShardForRequest(request).Submit(id, std::move(request));
-  if (shards_.size() > 1) Settle();
-  PassReplies();
-}
-
-node::Node& NodeProcess::ShardForRequest(const node::ClientRequest& request) {
-  if (shards_.size() == 1) return *shards_.front();
+  if (shards_.size() == 1) {
+    shards_.front()->Submit(id, std::move(request));
+    PassReplies();
+    return;
+  }
+  if (auto* set = std::get_if<node::SetBucketRequest>(&request)) {
+    // As the server's front ends do (runtime::ShardedKvService): the other shards hold the
+    // bucket (refusing its requests) and must store none of its data before the shell may change
+    // its consistency or n; the holds end with the shell's reply (PassReplies). Any change is
+    // held here, which the shell's check makes no stricter for other changes.
+    for (std::size_t s = 1; s < shards_.size(); ++s) {
+      const Result<bool> holds = shards_[s]->HoldBucket(set->bucket);
+      if (!holds.ok() || *holds) {
+        for (std::size_t held = 1; held <= s; ++held) shards_[held]->ReleaseBucket(set->bucket);
+        node::ClientReply refused;
+        refused.id = id;
+        refused.status = !holds.ok() ? holds.status()
+                                     : Status::InvalidArgument("bucket \"" + set->bucket +
+                                                               "\" holds data on shard " +
+                                                               std::to_string(s) + " of this node");
+        if (sink_) sink_(address_, std::move(refused));
+        return;
+      }
+    }
+    held_changes_.emplace(id, set->bucket);
+    set->other_shards_checked = true;
+  }
   const node::NodeConfig& config = shards_.front()->config();
-  const ObjectId* id = std::visit(
-      [](const auto& alternative) -> const ObjectId* {
-        using T = std::decay_t<decltype(alternative)>;
-        if constexpr (std::is_same_v<T, node::GetRequest> || std::is_same_v<T, node::PutRequest> ||
-                      std::is_same_v<T, node::DeleteRequest> ||
-                      std::is_same_v<T, node::ClusterLocateRequest> ||
-                      std::is_same_v<T, node::ClusterLocalRequest>) {
-          return &alternative.id;
-        } else {
-          return nullptr;
-        }
-      },
-      request);
-  if (id == nullptr) return *shards_.front();
-  const std::uint32_t partition =
-      PartitionOf(ObjectHash(id->bucket, id->key), config.partition_count);
-  return *shards_[node::ShardOfPartition(partition, config.partition_count, config.shard_count)];
+  shards_[node::ShardOfClientRequest(request, config.partition_count, config.shard_count)]->Submit(
+      id, std::move(request));
+  Settle();
+  PassReplies();
 }
 
 void NodeProcess::Settle() {
@@ -142,6 +148,12 @@ void NodeProcess::Settle() {
 void NodeProcess::PassReplies() {
   for (auto& shard : shards_) {
     for (node::ClientReply& reply : shard->TakeReplies()) {
+      if (auto held = held_changes_.find(reply.id);
+          held != held_changes_.end() && shard == shards_.front()) {
+        // The shell's new properties reached the followers with its view (Settle) already.
+        for (std::size_t s = 1; s < shards_.size(); ++s) shards_[s]->ReleaseBucket(held->second);
+        held_changes_.erase(held);
+      }
       if (sink_) sink_(address_, std::move(reply));
     }
   }

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,11 +59,13 @@ class NodeProcess final : public Process {
   void PassReplies();
   // Between the shards after an input: the shell's view, bucket checks, transfer reports.
   void Settle();
-  node::Node& ShardForRequest(const node::ClientRequest& request);
 
   std::vector<std::unique_ptr<storage::Engine>> engines_;  // one key space per shard (S > 1)
   std::vector<std::unique_ptr<node::Node>> shards_;
   std::vector<std::uint64_t> applied_versions_;  // per follower: the state version it has
+  // Bucket changes the shell is making, by request id: the followers hold the bucket until the
+  // reply.
+  std::map<node::RequestId, std::string> held_changes_;
   std::string address_;
   ReplySink sink_;
 };

@@ -75,6 +75,25 @@ TEST(StrongClusterSimTest, MembershipChangesKeepHistoriesLinearizable) {
   EXPECT_GE(moves_under_traffic, 8u);  // counted by the nodes alive at the end
 }
 
+// Every node split into two shards (a shell and a follower, docs/design/write_path.md): each
+// shard keeps and moves only its own partitions' configurations. Seed 8 of the membership
+// schedules failed while every shard also moved the other's partitions (two movers of one
+// partition with one proposer id): the moves never finished.
+TEST(StrongClusterSimTest, TwoShardsPerNodeKeepHistoriesLinearizable) {
+  const ScenarioRegistry registry = BuiltinScenarios();
+  for (const char* name : {"strong-cluster-shards", "strong-cluster-membership-shards"}) {
+    const Scenario* scenario = registry.Find(name);
+    ASSERT_NE(scenario, nullptr) << name;
+    for (std::uint64_t seed = 5; seed <= 8; ++seed) {
+      ScenarioOptions options;
+      options.seed = seed;
+      const ScenarioOutcome outcome = scenario->run(options);
+      ASSERT_TRUE(outcome.passed()) << name << " seed " << seed << ": " << Describe(outcome);
+      EXPECT_GT(outcome.metrics.at("history_ops"), 30u);
+    }
+  }
+}
+
 // The same schedules with acceptors that keep serving the epoch a move replaces (no retire
 // step): writes made between a move's collect and its install are lost or read stale. The
 // seeds are the first six of a sweep (`meridian sim --workload
