@@ -308,6 +308,9 @@ class Node {
   // The shell: its view for a shard that last applied state version `applied_version` (0:
   // none yet); the state is included only when it changed since.
   ShellView MakeShellView(std::uint64_t applied_version);
+  // The version of this node's cluster state (0 before Open); a view carries the state only
+  // when it changed.
+  std::uint64_t state_version() const;
   // A follower: takes the shell's view. Until the first, it knows no ring (requests are
   // answered Unavailable, as on a node still joining).
   void ApplyShellView(const ShellView& view);

@@ -95,6 +95,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
       ++self->ticks;
       self->NoteTickDuration(std::chrono::steady_clock::now() - fired);
       self->Drain();
+      if (self->input_hook) self->input_hook(/*tick=*/true);
       self->ScheduleTick();
     });
   }
@@ -382,6 +383,7 @@ struct NodeService::Impl : std::enable_shared_from_this<NodeService::Impl> {
   // Writes taken from the engine while a sync was in flight: the next sync's.
   storage::CommitTicket next_ticket;
   std::unique_ptr<CommitWorker> worker;  // with commit hooks only
+  NodeService::InputHook input_hook;     // after every input, if set
 };
 
 NodeService::NodeService(boost::asio::io_context& io, node::Node& node, CommitHooks commit)
@@ -402,6 +404,7 @@ void NodeService::Submit(node::ClientRequest request, Completion done) {
   impl_->BeginInput();
   impl_->node.Submit(id, std::move(request));
   impl_->Drain();
+  if (impl_->input_hook) impl_->input_hook(/*tick=*/false);
 }
 
 void NodeService::SetOutboundSink(OutboundSink sink) {
@@ -421,6 +424,19 @@ void NodeService::Receive(const std::string& from_address, const proto::PeerMess
   impl_->BeginInput();
   impl_->node.Receive(from_address, message);
   impl_->Drain();
+  if (impl_->input_hook) impl_->input_hook(/*tick=*/false);
+}
+
+void NodeService::Drive(const std::function<void(node::Node&)>& input) {
+  if (impl_->stopped || impl_->shut_down) return;
+  impl_->BeginInput();
+  input(impl_->node);
+  impl_->Drain();
+  if (impl_->input_hook) impl_->input_hook(/*tick=*/false);
+}
+
+void NodeService::SetInputHook(InputHook hook) {
+  impl_->input_hook = std::move(hook);
 }
 
 void NodeService::Stop() {

@@ -88,6 +88,15 @@ class NodeService final : public api::KvService {
   std::uint64_t commit_failures() const;
   // A message from the peer listening at `from_address`.
   void Receive(const std::string& from_address, const proto::PeerMessage& message);
+  // Runs `input` on the node as an input of its own (one that is neither a request nor a
+  // message: a shell view, a shard check's answer, a transfer report); its outputs are
+  // committed and delivered as Receive's. Ignored once stopped.
+  void Drive(const std::function<void(node::Node&)>& input);
+  // Called on the loop after every input (a request, a message, a tick, a Drive) once its
+  // outputs were taken from the node; `tick` says whether the input was a tick. It may touch
+  // the node, but must not give it an input.
+  using InputHook = std::function<void(bool tick)>;
+  void SetInputHook(InputHook hook);
 
   // Cancels the tick timer and ignores peer messages from now on. Idempotent. Requests and
   // commits go on (the server's drain answers requests in flight after Stop); the io_context

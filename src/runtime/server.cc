@@ -25,6 +25,7 @@
 #include "api/resp_server.h"
 #include "node/metadata_keys.h"
 #include "runtime/certificates.h"
+#include "runtime/clustered_shards.h"
 #include "runtime/cross_loop.h"
 #include "runtime/file_descriptor_budget.h"
 #include "runtime/node_backup.h"
@@ -441,6 +442,7 @@ struct Server::Impl {
   std::unique_ptr<CrossLoopKvService> front_service;
   std::unique_ptr<CrossLoopBackupService> front_backup;
   std::unique_ptr<ShardedKvService> sharded_service;  // shards > 1
+  std::unique_ptr<ClusteredShards> clustered_shards;  // shards > 1 with peers
   std::size_t resp_connections_max = 0;               // from the file-descriptor plan
   std::shared_ptr<ByteBudget> input_budget;           // shared by HTTP, RESP and the peer transport
   api::RequestWindow request_window;  // client requests over the last minute, for ReportLoad
@@ -473,11 +475,6 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     return Status::InvalidArgument("shards must be between 1 and the partition count (" +
                                    std::to_string(config.node.partition_count) + "), not " +
                                    std::to_string(config.shards));
-  }
-  if (config.shards > 1 && !config.node.peer_address.empty()) {
-    return Status::InvalidArgument(
-        "shards > 1 is supported only for a standalone node (no peer address) so far; a "
-        "clustered node runs one shard");
   }
   if (config.shards > 1 && config.test_power_loss_fs) {
     return Status::InvalidArgument("the test power-loss file system supports one shard only");
@@ -628,7 +625,11 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     impl->transport = std::make_unique<PeerTransport>(
         impl->io, transport_config,
         [raw](const std::string&, const std::string& from_address, proto::PeerMessage message) {
-          if (raw->shell().service) raw->shell().service->Receive(from_address, message);
+          if (raw->clustered_shards) {
+            raw->clustered_shards->Deliver(from_address, std::move(message));
+          } else if (raw->shell().service) {
+            raw->shell().service->Receive(from_address, message);
+          }
         });
     impl->transport->SetInputBudget(impl->input_budget);
     if (Status listening = impl->transport->Listen(); !listening.ok()) {
@@ -730,6 +731,19 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     impl->sharded_service = std::make_unique<ShardedKvService>(
         std::move(entries), config.node.partition_count, std::move(hooks));
     front_service = impl->sharded_service.get();
+    if (impl->transport) {
+      std::vector<ClusteredShards::Shard> clustered;
+      for (auto& owned : impl->shards) {
+        clustered.push_back({owned->node.get(), owned->service.get(), owned->to_shard.get()});
+      }
+      PeerTransport* transport = impl->transport.get();
+      impl->clustered_shards = std::make_unique<ClusteredShards>(
+          std::move(clustered), [transport](const cluster::Outbound& outbound) {
+            if (Status sent = transport->Send(outbound.to_address, outbound.message); !sent.ok()) {
+              spdlog::debug("dropping a message to {}: {}", outbound.to_address, sent.ToString());
+            }
+          });
+    }
   }
   impl->http =
       std::make_unique<api::HttpServer>(impl->front(), *front_service, impl->config.http_limits);
@@ -825,7 +839,10 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     }
     // Shard 0 owns the bucket properties; the others take them from it at every start (one
     // may have missed a change before a crash).
-    if (shard.index > 0) shard.node->MergeBucketProps(shell.node->cluster_state().bucket_props());
+    // (In a cluster the followers take the whole cluster state from the shell's view instead.)
+    if (shard.index > 0 && !shard.node->FollowsShell()) {
+      shard.node->MergeBucketProps(shell.node->cluster_state().bucket_props());
+    }
     // What Open wrote (identity, incarnation) is durable before the node is announced.
     if (Status committed = shard.engine->CommitPending(); !committed.ok()) {
       return Status(committed.code(), "cannot commit the node's state in " + shard.db_path + ": " +
@@ -836,6 +853,7 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     shard.storage_timer = std::make_unique<asio::steady_timer>(*shard.io);
     impl->WatchStorage(shard);
   }
+  if (impl->clustered_shards) impl->clustered_shards->Start();
   impl->ReportLoad(impl->SampleRequests());
   impl->drain_timer = std::make_unique<asio::steady_timer>(impl->front());
   impl->signals = std::make_unique<asio::signal_set>(impl->io, SIGINT, SIGTERM);

@@ -286,7 +286,6 @@ TEST(NodeShardLayoutTest, TheLayoutMustBeValid) {
                 test_support::EngineSnapshot(storage::kColumnCount));
     return status;
   };
-  // (The server still refuses more than one shard on a clustered node: ServerShardTest.)
   NodeConfig seeds_without_peer;
   seeds_without_peer.shard_count = 2;
   seeds_without_peer.seeds = {"127.0.0.1:7000"};

@@ -96,6 +96,33 @@ TEST_F(NodeServiceTest, TicksTheNodeUntilStopped) {
   EXPECT_TRUE(io_.stopped());  // the stopped service holds no work
 }
 
+TEST_F(NodeServiceTest, TheInputHookFollowsEveryInputAndDriveRunsAnInputOfItsOwn) {
+  NodeService service(io_, node_);
+  int after_inputs = 0;
+  int after_ticks = 0;
+  service.SetInputHook([&](bool tick) { ++(tick ? after_ticks : after_inputs); });
+  ASSERT_TRUE(Call(service, node::PutRequest{{"b", "k"}, "v", "", {}}).status.ok());
+  EXPECT_EQ(after_inputs, 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (service.tick_count() < 2 && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(static_cast<std::uint64_t>(after_ticks), service.tick_count());
+
+  // Drive: the input runs at once on this node, and the hook follows it.
+  node::Node* driven = nullptr;
+  service.Drive([&](node::Node& node) { driven = &node; });
+  EXPECT_EQ(driven, &node_);
+  EXPECT_EQ(after_inputs, 2);
+
+  // Once stopped, a driven input is ignored, as messages are.
+  service.Stop();
+  driven = nullptr;
+  service.Drive([&](node::Node& node) { driven = &node; });
+  EXPECT_EQ(driven, nullptr);
+  EXPECT_EQ(after_inputs, 2);
+}
+
 TEST_F(NodeServiceTest, AHandlerThatHoldsTheLoopIsCountedAsAStall) {
   NodeService service(io_, node_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -266,15 +266,7 @@ TEST_F(ServerTest, TheShardCountIsFixedWhenTheDataDirectoryIsCreated) {
   EXPECT_FALSE(std::filesystem::exists(data_dir_ / "db"));
 }
 
-TEST_F(ServerTest, ShardsAreRefusedInAClusterAndOutsideTheirRange) {
-  ServerConfig clustered = Config();
-  clustered.shards = 2;
-  clustered.node.peer_address = "127.0.0.1:0";
-  clustered.peer_plaintext = true;
-  auto in_cluster = Server::Open(clustered);
-  ASSERT_FALSE(in_cluster.ok());
-  EXPECT_NE(in_cluster.status().message().find("standalone"), std::string::npos)
-      << in_cluster.status().ToString();
+TEST_F(ServerTest, ShardsAreRefusedOutsideTheirRange) {
   ServerConfig too_many = Config();
   too_many.shards = 17;  // more than the 16 partitions
   EXPECT_EQ(Server::Open(too_many).status().code(), StatusCode::kInvalidArgument);
