@@ -330,6 +330,12 @@ class Node {
   };
   std::vector<ShardCheck> TakeShardChecks();
   void OnShardCheck(std::uint64_t id, Result<bool> followers_hold_data);
+  // A follower: its part of the node's member report (hints, transfers, queued copies,
+  // anti-entropy), which the runtime hands to the shell now and then (SetShardReport).
+  MemberReport ShardReport() const;
+  // The shell: follower `shard`'s latest part; the node's own report (cluster status, and the
+  // answer to a peer's report request) adds every follower's to the shell's.
+  void SetShardReport(std::uint32_t shard, MemberReport report);
   // A follower: whether it stores data of `bucket`, which its view must show sealed (else
   // Unavailable: the seal has not reached this shard, so a write could still land after).
   Result<bool> CheckSealedBucket(const std::string& bucket);
@@ -729,6 +735,8 @@ class Node {
   // A follower: the shell's failure detector's opinion, and transfers for the shell to report.
   std::set<cluster::NodeId> shell_down_;
   std::vector<std::uint32_t> transfer_completions_;
+  // The shell: each follower's latest part of the member report, by shard (SetShardReport).
+  std::map<std::uint32_t, MemberReport> shard_reports_;
   // The shell: peers' bucket checks waiting for the followers (TakeShardChecks), by id.
   struct PendingShardCheck {
     std::string from_address;

@@ -1,9 +1,11 @@
 // Cluster status with every member's report (member_report.h): the answering node asks each
 // reachable member, waits for the answers up to member_report_timeout_ms, and replies with
 // what arrived; a member without a report says why.
+#include <algorithm>
 #include <string>
 #include <utility>
 
+#include "core/assert.h"
 #include "node/node.h"
 
 namespace meridian::node {
@@ -34,7 +36,33 @@ MemberReport Node::OwnReport(std::uint64_t now_ms) const {
   for (const auto& [partition, replica] : replicas_) {
     replica->AppendTransfers(now_ms, report.transfers);
   }
+  if (!shard_reports_.empty()) {
+    for (const auto& [shard, part] : shard_reports_) {
+      report.hints_pending += part.hints_pending;
+      report.hint_bytes += part.hint_bytes;
+      report.copies_queued += part.copies_queued;
+      report.aae_exchanges += part.aae_exchanges;
+      report.aae_exchanges_failed += part.aae_exchanges_failed;
+      report.aae_keys_repaired += part.aae_keys_repaired;
+      report.transfers.insert(report.transfers.end(), part.transfers.begin(), part.transfers.end());
+    }
+    std::stable_sort(
+        report.transfers.begin(), report.transfers.end(),
+        [](const TransferView& a, const TransferView& b) { return a.partition < b.partition; });
+  }
   return report;
+}
+
+MemberReport Node::ShardReport() const {
+  MERIDIAN_CHECK(FollowsShell());
+  MemberReport report = OwnReport(NowMs());
+  report.load.reset();  // node-wide: the shell's
+  return report;
+}
+
+void Node::SetShardReport(std::uint32_t shard, MemberReport report) {
+  MERIDIAN_CHECK(config_.shard_index == 0 && shard > 0 && shard < config_.shard_count);
+  shard_reports_[shard] = std::move(report);
 }
 
 std::optional<Result<ReplyBody>> Node::StartStatusReport(RequestId id) {

@@ -1,5 +1,6 @@
 #include "runtime/clustered_shards.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -9,6 +10,11 @@
 #include "node/shell_view.h"
 
 namespace meridian::runtime {
+namespace {
+
+constexpr std::uint64_t kReportIntervalMs = 1'000;
+
+}  // namespace
 
 ClusteredShards::ClusteredShards(std::vector<Shard> shards, Send send)
     : shards_(std::move(shards)), send_(std::move(send)) {
@@ -21,6 +27,9 @@ ClusteredShards::ClusteredShards(std::vector<Shard> shards, Send send)
     MERIDIAN_CHECK(s == 0 || shards_[s].node->FollowsShell());
   }
   partition_count_ = shell().node->config().partition_count;
+  report_every_ticks_ = std::max<std::uint64_t>(
+      1, kReportIntervalMs / std::max<std::uint64_t>(shell().node->config().tick_interval_ms, 1));
+  follower_ticks_.assign(shards_.size(), 0);
 }
 
 void ClusteredShards::Start() {
@@ -36,7 +45,7 @@ void ClusteredShards::Start() {
     shards_[s].service->SetOutboundSink([this, to_shell](cluster::Outbound outbound) {
       to_shell->Push([this, outbound = std::move(outbound)] { send_(outbound); });
     });
-    shards_[s].service->SetInputHook([this, s](bool) { AfterFollowerInput(s); });
+    shards_[s].service->SetInputHook([this, s](bool tick) { AfterFollowerInput(s, tick); });
   }
 }
 
@@ -112,7 +121,13 @@ void ClusteredShards::CheckFollowers(node::Node::ShardCheck check) {
   }
 }
 
-void ClusteredShards::AfterFollowerInput(std::uint32_t s) {
+void ClusteredShards::AfterFollowerInput(std::uint32_t s, bool tick) {
+  node::Node* shell_node = shell().node;
+  if (tick && ++follower_ticks_[s] % report_every_ticks_ == 0) {
+    shell().channel->Push([shell_node, s, report = shards_[s].node->ShardReport()]() mutable {
+      shell_node->SetShardReport(s, std::move(report));
+    });
+  }
   std::vector<std::uint32_t> completions = shards_[s].node->TakeTransferCompletions();
   if (completions.empty()) return;
   NodeService* shell_service = shell().service;

@@ -11,7 +11,9 @@
 //   * every bucket check the shell hands out (node::Node::TakeShardChecks): the view with the
 //     seal first, then each follower's CheckSealedBucket, the combined answer back to the
 //     shell (OnShardCheck: holds data if any follower does, else the first error);
-//   * every follower's completed incoming transfers to the shell (ReportTransferComplete).
+//   * every follower's completed incoming transfers to the shell (ReportTransferComplete);
+//   * every follower's part of the node's member report (hints, transfers, anti-entropy), about
+//     once a second (SetShardReport), so cluster status shows the whole node.
 //
 // Contract: Start is called once, after every node opened and before any loop runs; Deliver
 // runs on the shell's loop. Everything here must outlive the loops' last run; tasks left in a
@@ -62,12 +64,14 @@ class ClusteredShards {
   void PublishViews();
   void CheckFollowers(node::Node::ShardCheck check);
   // On follower `s`'s loop.
-  void AfterFollowerInput(std::uint32_t s);
+  void AfterFollowerInput(std::uint32_t s, bool tick);
 
   std::vector<Shard> shards_;
   Send send_;
   std::uint32_t partition_count_;
-  std::uint64_t published_version_ = 0;  // the shell's state version in the last views
+  std::uint64_t report_every_ticks_;           // a follower's report every this many ticks
+  std::vector<std::uint64_t> follower_ticks_;  // each touched on its follower's loop only
+  std::uint64_t published_version_ = 0;        // the shell's state version in the last views
   std::uint64_t unroutable_ = 0;
 };
 

@@ -52,8 +52,12 @@ Status NodeProcess::Stop() {
 }
 
 void NodeProcess::Tick() {
-  for (auto& shard : shards_) {
-    shard->Tick();
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    shards_[s]->Tick();
+    // A follower's part of the member report reaches the shell after its ticks (the server's
+    // runtime: about once a second).
+    if (s > 0)
+      shards_.front()->SetShardReport(static_cast<std::uint32_t>(s), shards_[s]->ShardReport());
     Settle();
   }
   PassReplies();

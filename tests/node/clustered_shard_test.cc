@@ -7,6 +7,7 @@
 // shell (TakeTransferCompletions / ReportTransferComplete).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -75,6 +76,7 @@ class ClusteredShardTest : public ::testing::Test {
       a_[0]->ReportTransferComplete(partition);
       ++completions_through_shell_;
     }
+    a_[0]->SetShardReport(1, a_[1]->ShardReport());
   }
 
   void Collect() {
@@ -299,6 +301,24 @@ TEST_F(ClusteredShardTest, AFollowerTakesTheShellsOpinionOfAPeerAndItsHearingOfI
   for (int i = 0; i < 600 && StoredKeys(b_engine_).count(key) == 0; ++i) Step(100);
   EXPECT_EQ(StoredKeys(b_engine_).count(key), 1u);
   EXPECT_EQ(node_wide_from_follower_, 0);
+}
+
+TEST_F(ClusteredShardTest, TheNodesReportToAPeersStatusAddsTheFollowersPart) {
+  OpenA();
+  Settle();
+  // A (the smaller id) starts the anti-entropy exchanges of the partitions on both its shards.
+  for (int i = 0; i < 600 && a_[1]->Stats().aae_exchanges == 0; ++i) Step(100);
+  ASSERT_GT(a_[1]->Stats().aae_exchanges, 0u);
+  const ClientReply status = Call(kB, "", ClusterStatusRequest{.include_reports = true});
+  ASSERT_TRUE(status.status.ok()) << status.status.ToString();
+  const auto& members = std::get<ClusterStatusReply>(status.body).members;
+  const auto a = std::find_if(members.begin(), members.end(),
+                              [](const MemberView& member) { return member.id == kA; });
+  ASSERT_NE(a, members.end());
+  ASSERT_TRUE(a->report.has_value()) << a->report_missing;
+  // More than the shell's own exchanges (which only grow): the follower's are in it.
+  EXPECT_GT(a->report->aae_exchanges, a_[0]->Stats().aae_exchanges);
+  EXPECT_LE(a->report->aae_exchanges, a_[0]->Stats().aae_exchanges + a_[1]->Stats().aae_exchanges);
 }
 
 TEST_F(ClusteredShardTest, ABucketChangeElsewhereIsRefusedWhenOnlyTheFollowerHoldsTheBucketsData) {
