@@ -16,8 +16,9 @@ constexpr std::uint64_t kReportIntervalMs = 1'000;
 
 }  // namespace
 
-ClusteredShards::ClusteredShards(std::vector<Shard> shards, Send send)
-    : shards_(std::move(shards)), send_(std::move(send)) {
+ClusteredShards::ClusteredShards(std::vector<Shard> shards, Send send,
+                                 std::uint64_t queue_bytes_max)
+    : shards_(std::move(shards)), send_(std::move(send)), queue_bytes_max_(queue_bytes_max) {
   MERIDIAN_CHECK(shards_.size() >= 2);
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     MERIDIAN_CHECK(shards_[s].node != nullptr && shards_[s].service != nullptr &&
@@ -30,6 +31,9 @@ ClusteredShards::ClusteredShards(std::vector<Shard> shards, Send send)
   report_every_ticks_ = std::max<std::uint64_t>(
       1, kReportIntervalMs / std::max<std::uint64_t>(shell().node->config().tick_interval_ms, 1));
   follower_ticks_.assign(shards_.size(), 0);
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    queued_bytes_.push_back(std::make_unique<std::atomic<std::uint64_t>>(0));
+  }
 }
 
 void ClusteredShards::Start() {
@@ -53,17 +57,26 @@ void ClusteredShards::Deliver(const std::string& from_address, proto::PeerMessag
   const node::PeerRoute route =
       node::RoutePeerMessage(message, partition_count_, static_cast<std::uint32_t>(shards_.size()));
   if (route.to == node::PeerRoute::To::kNowhere) {
-    ++unroutable_;
+    unroutable_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (route.shard == 0) {
     shell().service->Receive(from_address, message);
     return;
   }
+  std::atomic<std::uint64_t>* queued = queued_bytes_[route.shard].get();
+  const std::uint64_t bytes = message.ByteSizeLong();
+  if (queued->load(std::memory_order_relaxed) + bytes > queue_bytes_max_) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  queued->fetch_add(bytes, std::memory_order_relaxed);
   NodeService* service = shards_[route.shard].service;
-  shards_[route.shard].channel->Push([service, from_address, message = std::move(message)] {
-    service->Receive(from_address, message);
-  });
+  shards_[route.shard].channel->Push(
+      [service, queued, bytes, from_address, message = std::move(message)] {
+        service->Receive(from_address, message);
+        queued->fetch_sub(bytes, std::memory_order_relaxed);
+      });
 }
 
 void ClusteredShards::AfterShellInput(bool tick) {

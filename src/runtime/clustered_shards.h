@@ -15,14 +15,21 @@
 //   * every follower's part of the node's member report (hints, transfers, anti-entropy), about
 //     once a second (SetShardReport), so cluster status shows the whole node.
 //
+// The messages waiting in a follower's channel are bounded: one that would take them past
+// `queue_bytes_max` is dropped and counted (delivery between nodes is at most once, and every
+// protocol retries what matters), so a follower slower than its peers' traffic cannot grow the
+// node's memory without bound.
+//
 // Contract: Start is called once, after every node opened and before any loop runs; Deliver
 // runs on the shell's loop. Everything here must outlive the loops' last run; tasks left in a
 // channel when the loops stop are dropped with it (a message dropped so is a message lost, which
 // every protocol tolerates).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +51,7 @@ class ClusteredShards {
   // `shards` are indexed by shard number, at least two; `send` runs on shard 0's loop and
   // hands a message to the peer transport.
   using Send = std::function<void(const cluster::Outbound&)>;
-  ClusteredShards(std::vector<Shard> shards, Send send);
+  ClusteredShards(std::vector<Shard> shards, Send send, std::uint64_t queue_bytes_max);
   ClusteredShards(const ClusteredShards&) = delete;
   ClusteredShards& operator=(const ClusteredShards&) = delete;
 
@@ -53,9 +60,10 @@ class ClusteredShards {
   // On the shell's loop: a message from the peer listening at `from_address`, to its shard.
   void Deliver(const std::string& from_address, proto::PeerMessage message);
 
-  // On the shell's loop: messages dropped because no shard could take them (an answer whose
-  // id names no shard).
-  std::uint64_t unroutable_messages() const { return unroutable_; }
+  // Any thread: peer messages dropped because no shard could take them (an answer whose id
+  // names no shard), and because their follower's queue was full.
+  std::uint64_t unroutable_messages() const { return unroutable_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped_messages() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   Shard& shell() { return shards_.front(); }
@@ -72,7 +80,12 @@ class ClusteredShards {
   std::uint64_t report_every_ticks_;           // a follower's report every this many ticks
   std::vector<std::uint64_t> follower_ticks_;  // each touched on its follower's loop only
   std::uint64_t published_version_ = 0;        // the shell's state version in the last views
-  std::uint64_t unroutable_ = 0;
+  const std::uint64_t queue_bytes_max_;
+  // Per follower: bytes of the messages in its channel (added on the shell's loop, taken off
+  // on the follower's once received).
+  std::vector<std::unique_ptr<std::atomic<std::uint64_t>>> queued_bytes_;
+  std::atomic<std::uint64_t> unroutable_{0};
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 }  // namespace meridian::runtime

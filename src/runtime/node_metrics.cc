@@ -238,6 +238,19 @@ std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats) {
   return out;
 }
 
+std::string RenderShardRouterMetrics(std::uint64_t queue_full, std::uint64_t unroutable) {
+  std::string out;
+  Series(out, "meridian_shard_peer_messages_dropped_total", "counter",
+         "Peer messages dropped because their shard's queue was full (a shard slower than its "
+         "peers' traffic; every protocol retries what matters).",
+         queue_full);
+  Series(out, "meridian_shard_peer_messages_unroutable_total", "counter",
+         "Peer messages dropped because no shard of this node could take them (an answer to no "
+         "request of this node).",
+         unroutable);
+  return out;
+}
+
 std::string RenderPeerListenerMetrics(const TransportStats& stats, bool tls) {
   std::string out;
   Series(out, "meridian_peer_tls_enabled", "gauge",

@@ -18,6 +18,8 @@ std::string RenderNodeMetrics(const node::NodeStats& stats);
 std::string RenderEventLoopMetrics(const NodeService::LoopStats& stats);
 // The peer listener: connections accepted and refused, handshakes (TLS and Meridian's).
 std::string RenderPeerListenerMetrics(const TransportStats& stats, bool tls);
+// A clustered node of several shards: peer messages its router dropped (ClusteredShards).
+std::string RenderShardRouterMetrics(std::uint64_t queue_full, std::uint64_t unroutable);
 // RocksDB's memory: block cache capacity and usage, memtables, table readers.
 std::string RenderStorageMemoryMetrics(const storage::RocksDbMemory& memory);
 // The data directory's file system, the free-space reserve and whether the node takes new

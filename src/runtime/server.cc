@@ -738,11 +738,15 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
       }
       PeerTransport* transport = impl->transport.get();
       impl->clustered_shards = std::make_unique<ClusteredShards>(
-          std::move(clustered), [transport](const cluster::Outbound& outbound) {
+          std::move(clustered),
+          [transport](const cluster::Outbound& outbound) {
             if (Status sent = transport->Send(outbound.to_address, outbound.message); !sent.ok()) {
               spdlog::debug("dropping a message to {}: {}", outbound.to_address, sent.ToString());
             }
-          });
+          },
+          // The followers' queues share the input budget's size, each at least a whole frame.
+          std::max<std::uint64_t>(config.input_bytes_max / (shard_count - 1),
+                                  config.peer_transport.frame_bytes_max));
     }
   }
   impl->http =
@@ -752,8 +756,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   impl->http->SetHealthCheck([raw = impl.get()] { return raw->Health(); });
   // The node's series: its figures are taken on its loop (each shard's on its own), rendered
   // wherever they arrive.
-  auto render = [budget = impl->input_budget,
-                 transport = impl->transport.get()](const ShardFigures& figures) {
+  auto render = [budget = impl->input_budget, transport = impl->transport.get(),
+                 clustered = impl->clustered_shards.get()](const ShardFigures& figures) {
     std::string out =
         RenderNodeMetrics(figures.stats) + RenderEventLoopMetrics(figures.loop) +
         RenderStorageMemoryMetrics(figures.memory) +
@@ -761,6 +765,10 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
         RenderInputBudgetMetrics(*budget);
     if (transport != nullptr) {
       out += RenderPeerListenerMetrics(transport->stats(), transport->uses_tls());
+    }
+    if (clustered != nullptr) {
+      out +=
+          RenderShardRouterMetrics(clustered->dropped_messages(), clustered->unroutable_messages());
     }
     return out;
   };
