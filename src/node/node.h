@@ -305,8 +305,8 @@ class Node {
   // shell's cluster state and opinions from ShellViews instead. (Bucket checks across shards
   // and reaping are not yet split: docs/design/write_path.md steps 3 and 4.)
   bool FollowsShell() const { return config_.shard_index != 0 && !config_.peer_address.empty(); }
-  // The shell: its view for a shard that last applied state version `applied_version` (0:
-  // none yet); the state is included only when it changed since.
+  // The shell: its view for a shard that last applied state version `applied_version`
+  // (kNoStateVersion: none yet); the state is included only when it changed since.
   ShellView MakeShellView(std::uint64_t applied_version);
   // The version of this node's cluster state (0 before Open); a view carries the state only
   // when it changed.

@@ -526,8 +526,15 @@ void Node::OnStrongMoveRegisterReply(const std::string& from_address,
     if (newer.ok() && newer->epoch > slot.move->from().epoch) {
       // One member past the epoch does not make the move finished (its install may have
       // reached only that member); a majority does: no quorum of the old register is left.
+      // So does a member two or more epochs past it: a move from e+1 collected a quorum of
+      // e+1's members, which held e's records only once e's move installed them on that
+      // quorum. (Without it, a member the moves passed by whose configuration had two
+      // members, itself and one moved on, waited out the whole move timeout, again and
+      // again: the simulator's strong-cluster-membership-shards, seed 18, once shards lagged
+      // their shell.)
       slot.moved_members.insert(info.member);
-      if (slot.moved_members.size() > slot.move->from().members.size() / 2) {
+      if (slot.moved_members.size() > slot.move->from().members.size() / 2 ||
+          newer->epoch >= slot.move->from().epoch + 2) {
         ObsoleteMove(info.partition, *newer);
       }
     }

@@ -22,6 +22,12 @@
 
 namespace meridian::node {
 
+// For MakeShellView: the shard has applied no view yet, so the state is always included. (Not
+// 0: a shell's state version starts at 0 at every start, so a follower that asked with 0 after
+// a restart got no state, and kept the ring it had persisted before: found by the simulator
+// once its shards lagged their shell, a removed node's follower kept data for ever.)
+constexpr std::uint64_t kNoStateVersion = ~std::uint64_t{0};
+
 struct ShellView {
   std::optional<cluster::ClusterState> state;  // unset: unchanged since the shard's last view
   std::uint64_t state_version = 0;             // the shell's, for the next MakeShellView

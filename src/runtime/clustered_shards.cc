@@ -41,7 +41,7 @@ void ClusteredShards::Start() {
   // its first request.
   published_version_ = shell().node->state_version();
   for (std::size_t s = 1; s < shards_.size(); ++s) {
-    shards_[s].node->ApplyShellView(shell().node->MakeShellView(0));
+    shards_[s].node->ApplyShellView(shell().node->MakeShellView(node::kNoStateVersion));
   }
   shell().service->SetInputHook([this](bool tick) { AfterShellInput(tick); });
   LoopChannel* to_shell = shell().channel;

@@ -394,6 +394,9 @@ Status CheckReplicationIdle(Simulation& simulation) {
   for (const std::string& address : simulation.live_addresses()) {
     const NodeProcess* process = NodeAt(simulation, address);
     if (process == nullptr) continue;
+    if (!process->ViewsCurrent()) {
+      return Status::Unavailable(address + "'s followers have not yet applied its shell's view");
+    }
     for (std::size_t s = 0; s < process->shard_count(); ++s) {
       const node::NodeStats stats = process->shard(s).Stats();
       if (stats.hints_pending != 0 || stats.transfers != 0 || stats.copies_queued != 0) {

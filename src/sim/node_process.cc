@@ -1,5 +1,8 @@
 #include "sim/node_process.h"
 
+#include <deque>
+#include <functional>
+#include <memory>
 #include <utility>
 #include <variant>
 
@@ -27,7 +30,15 @@ NodeProcess::NodeProcess(const node::NodeConfig& config, node::Env env, std::str
     shard_env.engine = engines_.back().get();
     shards_.push_back(std::make_unique<node::Node>(shard_config, shard_env));
   }
-  applied_versions_.assign(shards_.size(), 0);
+  applied_versions_.assign(shards_.size(), node::kNoStateVersion);
+  views_applied_.assign(shards_.size(), node::kNoStateVersion);
+}
+
+bool NodeProcess::ViewsCurrent() const {
+  for (std::size_t s = 1; s < shards_.size(); ++s) {
+    if (views_applied_[s] != shards_.front()->state_version()) return false;
+  }
+  return true;
 }
 
 Status NodeProcess::Start() {
@@ -36,12 +47,21 @@ Status NodeProcess::Start() {
     opened = shard->Open();
     if (!opened.ok()) break;
   }
-  if (opened.ok()) Settle();
+  if (opened.ok() && shards_.size() > 1) {
+    // As the server's runtime does before its loops run: every follower has the shell's view.
+    for (std::size_t s = 1; s < shards_.size(); ++s) {
+      const node::ShellView view = shards_.front()->MakeShellView(applied_versions_[s]);
+      applied_versions_[s] = view.state_version;
+      shards_[s]->ApplyShellView(view);
+      views_applied_[s] = view.state_version;
+    }
+  }
   PassReplies();
   return opened;
 }
 
 Status NodeProcess::Stop() {
+  crossings_.clear();  // the loops end with the server
   Status closed = Status::Ok();
   for (auto& shard : shards_) {
     const Status status = shard->Close();
@@ -52,13 +72,15 @@ Status NodeProcess::Stop() {
 }
 
 void NodeProcess::Tick() {
+  RunCrossings();
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     shards_[s]->Tick();
     // A follower's part of the member report reaches the shell after its ticks (the server's
     // runtime: about once a second).
-    if (s > 0)
+    if (s > 0 && shards_[s]->FollowsShell()) {
       shards_.front()->SetShardReport(static_cast<std::uint32_t>(s), shards_[s]->ShardReport());
-    Settle();
+    }
+    Settle(/*tick=*/s == 0);
   }
   PassReplies();
 }
@@ -70,10 +92,18 @@ void NodeProcess::Receive(const std::string& from_address, const proto::PeerMess
     const node::NodeConfig& config = shards_.front()->config();
     const node::PeerRoute route =
         node::RoutePeerMessage(message, config.partition_count, config.shard_count);
-    if (route.to != node::PeerRoute::To::kNowhere) {
-      shards_[route.shard]->Receive(from_address, message);
+    RunCrossings();
+    if (route.to == node::PeerRoute::To::kNowhere) {
+      // dropped, as the runtime's router drops it
+    } else if (route.shard == 0) {
+      shards_.front()->Receive(from_address, message);
+    } else {
+      // To a follower's loop: it arrives with the next crossing.
+      node::Node* follower = shards_[route.shard].get();
+      crossings_.push_back(
+          [follower, from_address, message] { follower->Receive(from_address, message); });
     }
-    Settle();
+    Settle(/*tick=*/false);
   }
   PassReplies();
 }
@@ -122,30 +152,64 @@ void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
     held_changes_.emplace(id, set->bucket);
     set->other_shards_checked = true;
   }
+  RunCrossings();
   const node::NodeConfig& config = shards_.front()->config();
   shards_[node::ShardOfClientRequest(request, config.partition_count, config.shard_count)]->Submit(
       id, std::move(request));
-  Settle();
+  Settle(/*tick=*/false);
   PassReplies();
 }
 
-void NodeProcess::Settle() {
+void NodeProcess::RunCrossings() {
+  std::deque<std::function<void()>> due;
+  due.swap(crossings_);
+  for (std::function<void()>& crossing : due) crossing();
+}
+
+void NodeProcess::Settle(bool tick) {
   if (shards_.size() == 1) return;
   node::Node& shell = *shards_.front();
-  for (std::size_t s = 1; s < shards_.size(); ++s) {
-    const node::ShellView view = shell.MakeShellView(applied_versions_[s]);
-    applied_versions_[s] = view.state_version;
-    shards_[s]->ApplyShellView(view);
-    for (std::uint32_t partition : shards_[s]->TakeTransferCompletions()) {
-      shell.ReportTransferComplete(partition);
+  std::vector<node::Node::ShardCheck> checks = shell.TakeShardChecks();
+  // The shell's view after its ticks, after a change of its state, and before any check (the
+  // view with the seal precedes the check in each follower's channel).
+  if (tick || !checks.empty() || shell.state_version() != published_version_) {
+    published_version_ = shell.state_version();
+    for (std::size_t s = 1; s < shards_.size(); ++s) {
+      auto view =
+          std::make_shared<const node::ShellView>(shell.MakeShellView(applied_versions_[s]));
+      applied_versions_[s] = view->state_version;
+      node::Node* follower = shards_[s].get();
+      crossings_.push_back([this, s, follower, view] {
+        follower->ApplyShellView(*view);
+        views_applied_[s] = view->state_version;
+      });
     }
   }
-  for (const node::Node::ShardCheck& check : shell.TakeShardChecks()) {
-    Result<bool> holds(false);
-    for (std::size_t s = 1; s < shards_.size() && holds.ok() && !*holds; ++s) {
-      holds = shards_[s]->CheckSealedBucket(check.bucket);
+  for (std::size_t s = 1; s < shards_.size(); ++s) {
+    std::vector<std::uint32_t> completions = shards_[s]->TakeTransferCompletions();
+    if (completions.empty()) continue;
+    crossings_.push_back([&shell, completions = std::move(completions)] {
+      for (std::uint32_t partition : completions) shell.ReportTransferComplete(partition);
+    });
+  }
+  for (node::Node::ShardCheck& check : checks) {
+    // Each follower looks on its own loop; the answer crosses back to the shell's.
+    struct Gathered {
+      std::size_t missing = 0;
+      Result<bool> holds{false};
+    };
+    auto gathered = std::make_shared<Gathered>();
+    gathered->missing = shards_.size() - 1;
+    for (std::size_t s = 1; s < shards_.size(); ++s) {
+      node::Node* follower = shards_[s].get();
+      crossings_.push_back([this, &shell, follower, check, gathered] {
+        Result<bool> holds = follower->CheckSealedBucket(check.bucket);
+        crossings_.push_back([&shell, check, gathered, holds = std::move(holds)] {
+          if (gathered->holds.ok() && !*gathered->holds) gathered->holds = holds;
+          if (--gathered->missing == 0) shell.OnShardCheck(check.id, gathered->holds);
+        });
+      });
     }
-    shell.OnShardCheck(check.id, std::move(holds));
   }
 }
 
@@ -154,8 +218,12 @@ void NodeProcess::PassReplies() {
     for (node::ClientReply& reply : shard->TakeReplies()) {
       if (auto held = held_changes_.find(reply.id);
           held != held_changes_.end() && shard == shards_.front()) {
-        // The shell's new properties reached the followers with its view (Settle) already.
-        for (std::size_t s = 1; s < shards_.size(); ++s) shards_[s]->ReleaseBucket(held->second);
+        // As the front ends do: the shell's properties reach every follower (merged) before the
+        // holds end (its view with them may still be on the way).
+        for (std::size_t s = 1; s < shards_.size(); ++s) {
+          shards_[s]->MergeBucketProps(shards_.front()->cluster_state().bucket_props());
+          shards_[s]->ReleaseBucket(held->second);
+        }
         held_changes_.erase(held);
       }
       if (sink_) sink_(address_, std::move(reply));

@@ -12,13 +12,16 @@
 //
 // Shards (NodeConfig::shard_count > 1): the process is S node::Nodes, each over its own key
 // space of the machine's one engine (NamespacedEngine), as the server runs S shards over S
-// databases. It does what the server's runtime does between them, synchronously after every
-// input: peer messages go to the shard node::RoutePeerMessage names, client requests to the
-// shard of their key's partition (everything else to shard 0, the shell), the shell's view
-// goes to every follower, a peer's bucket check waits for every follower's look, and the
-// followers' completed transfers are reported by the shell. node() is the shell.
+// databases. It does what the server's runtime (runtime::ClusteredShards) does between them:
+// client requests go to the shard of their key's partition (everything else to shard 0, the
+// shell); peer messages to the shard node::RoutePeerMessage names; the shell's view goes to
+// every follower after its ticks and state changes; a peer's bucket check waits for every
+// follower's look; and the followers' completed transfers and member reports go to the shell.
+// What crosses between shards in the server crosses here one input late (crossings_), so a
+// follower lags its shell as the server's do, by a hop between loops. node() is the shell.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,11 +57,17 @@ class NodeProcess final : public Process {
   std::size_t shard_count() const { return shards_.size(); }
   const node::Node& shard(std::size_t index) const { return *shards_[index]; }
   const std::string& address() const { return address_; }
+  // Every follower has applied a view of the shell's current cluster state (always, with one
+  // shard): what the shell knows, every shard acts on.
+  bool ViewsCurrent() const;
 
  private:
   void PassReplies();
-  // Between the shards after an input: the shell's view, bucket checks, transfer reports.
-  void Settle();
+  // Between the shards after an input (`tick`: the shell's tick): the shell's view, bucket
+  // checks and transfer reports, each put into the crossings.
+  void Settle(bool tick);
+  // Runs the crossings queued before this input (in order; those they queue wait for the next).
+  void RunCrossings();
 
   std::vector<std::unique_ptr<storage::Engine>> engines_;  // one key space per shard (S > 1)
   std::vector<std::unique_ptr<node::Node>> shards_;
@@ -66,6 +75,13 @@ class NodeProcess final : public Process {
   // Bucket changes the shell is making, by request id: the followers hold the bucket until the
   // reply.
   std::map<node::RequestId, std::string> held_changes_;
+  // What crosses between the shards' loops in the server (peer messages to followers, views,
+  // checks and their answers, transfer reports): run at the start of the process's next input,
+  // so a follower lags its shell by one input, as the runtime's followers lag by a loop hop.
+  // Dropped with the process at a crash, as queued tasks die with the server.
+  std::deque<std::function<void()>> crossings_;
+  std::uint64_t published_version_ = 0;       // the shell's state version in the last views
+  std::vector<std::uint64_t> views_applied_;  // per follower: the version of its last view
   std::string address_;
   ReplySink sink_;
 };

@@ -197,7 +197,7 @@ class ClusteredShardTest : public ::testing::Test {
   storage::MemoryEngine b_engine_;
   std::unique_ptr<Node> a_[kShards];
   std::unique_ptr<Node> b_;
-  std::uint64_t a1_state_version_ = 0;
+  std::uint64_t a1_state_version_ = kNoStateVersion;
   std::deque<std::pair<std::string, cluster::Outbound>> in_flight_;
   std::map<RequestId, ClientReply> replies_;
   RequestId next_id_ = 1;
