@@ -10,26 +10,14 @@ from urllib.parse import quote
 
 import pytest
 
-from cluster_util import (Cluster, cluster_settled, describe_problems, finish_clusters,
-                          make_strong, members_by_id, new_session, poll, read_everywhere,
-                          write_keys)
+from cluster_util import (cluster_settled, describe_problems, make_strong, members_by_id,
+                          new_session, poll, read_everywhere, write_keys)
+# The fixture: an empty Cluster factory whose processes must stop cleanly at teardown.
+from test_cluster import make_cluster  # noqa: F401
 
 FORM_DEADLINE_S = 60
 SETTLE_DEADLINE_S = 90
 SHARDS = ["--shards", "2"]
-
-
-@pytest.fixture
-def make_cluster(request):
-    clusters = []
-
-    def make(**kwargs):
-        cluster = Cluster("e2e-" + request.node.name.replace("_", "-")[:40], **kwargs)
-        clusters.append(cluster)
-        return cluster
-
-    yield make
-    finish_clusters(request, clusters, require_clean_stop=True)
 
 
 def start_sharded(cluster, count):
