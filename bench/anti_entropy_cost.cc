@@ -64,7 +64,8 @@ struct Replica : node::ObjectChangeObserver {
     engine =
         std::make_unique<node::WriteObservingEngine>(*rocks, actors, config.shape.segment_bits);
     anti_entropy = std::make_unique<replication::AntiEntropy>(
-        kPartition, config, *engine, std::move(address), counters, governor);
+        kPartition, /*replica_count=*/3, replication::AntiEntropy::KeyFilter{}, config, *engine,
+        std::move(address), counters, governor);
     engine->SetObserver(this);  // as the node's TreeUpdater: every write updates the tree
   }
   void OnObjectChanged(std::uint32_t, std::string_view key, std::optional<std::uint64_t> old_hash,

@@ -53,17 +53,25 @@ Node::Node(const NodeConfig& config, Env env)
                       /*completion_report_interval_ms=*/config.gossip_interval_ms,
                       /*flip_wait_ms=*/15'000,
                       config.anti_entropy,
+                      /*replica_count_of=*/nullptr,
                       config.reaping},
       forwarded_(config.forwarded_requests_max),
       slow_requests_(config.slow_request_ms),
       suspicion_(config.suspicion),
       reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_) {
   watched_engine_.SetObserver(&tree_updater_);
+  // A key's tree is its bucket's n (which cannot change while the bucket holds data).
+  replica_config_.replica_count_of = [this](std::string_view storage_key) {
+    auto key = storage::DecodeObjectKey(storage_key);
+    return key.ok() ? BucketPropsOf(key->id.bucket).n : placement_n_max_;
+  };
 }
 
 void Node::TreeUpdater::OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
                                         std::optional<std::uint64_t> old_hash,
                                         std::optional<std::uint64_t> new_hash) {
+  // Every stored object passes here, whichever path wrote it.
+  if (new_hash.has_value()) node.NoteIfStray(storage_key);
   if (PartitionReplica* replica = node.FindReplica(partition)) {
     replica->OnObjectChanged(storage_key, old_hash, new_hash);
   }

@@ -466,6 +466,10 @@ class Node {
   void OnReplicaWriteAck(const proto::ReplicaWriteAck& ack);
   void OnReplicaReadReply(const proto::ReplicaReadReply& reply);
   void MirrorIfTransferring(const std::string& storage_key, const std::string& encoded);
+  // A key was stored here (by any path: called from the engine's write observer): if this node
+  // is a primary of its partition but not one of the key's own primaries (a bucket with fewer
+  // replicas), the partition hands its strays on again.
+  void NoteIfStray(std::string_view storage_key);
 
   // Bucket properties: cluster-wide, kept in the gossiped cluster state (node_admin.cc).
   BucketProps BucketPropsOf(std::string_view bucket) const;
@@ -759,7 +763,8 @@ class Node {
   std::optional<std::uint64_t> placement_state_version_;
   std::optional<std::uint64_t> placement_ring_hash_;
   std::uint32_t placement_n_max_ = 0;
-  std::uint32_t ring_nodes_ = 1;  // distinct owners
+  std::set<std::uint32_t> placement_ns_;  // every n in use (the buckets' and the default's)
+  std::uint32_t ring_nodes_ = 1;          // distinct owners
   // PrimariesOf's cache: per partition the walk for the largest n asked so far (empty: not
   // computed), valid for cluster state version primaries_cache_version_.
   mutable std::vector<std::vector<cluster::NodeId>> primaries_cache_;

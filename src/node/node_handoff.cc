@@ -78,6 +78,11 @@ void Node::RecomputePlacements(bool first) {
     now.pending_owner = ring.PendingOwner(partition);
     if (!now.owner.empty()) {
       now.primaries = cluster::ComputePrimaries(ring, ZoneLookup(), partition, placement_n_max_);
+      for (std::uint32_t n : placement_ns_) {
+        now.primaries_by_n[n] = n == placement_n_max_
+                                    ? now.primaries
+                                    : cluster::ComputePrimaries(ring, ZoneLookup(), partition, n);
+      }
     }
     now.holds =
         std::find(now.primaries.begin(), now.primaries.end(), self) != now.primaries.end() ||
@@ -88,8 +93,9 @@ void Node::RecomputePlacements(bool first) {
       continue;
     }
     PartitionReplica* replica = FindReplica(partition);
-    const bool data_matters =
-        replica != nullptr ? replica->NeedsDataCheck(now) : !now.owner.empty() && !now.holds;
+    const bool data_matters = replica != nullptr ? replica->NeedsDataCheck(now)
+                                                 : (!now.owner.empty() && !now.holds) ||
+                                                       PartitionReplica::MayHoldStrays(now, self);
     // Standalone, nothing ever moves and no data is foreign.
     const bool has_data = !config_.peer_address.empty() && data_matters && HasObjects(partition);
     const bool anti_entropy =

@@ -245,8 +245,17 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
       const proto::ReapCandidate& candidate = partition.candidates(c);
       const std::string& key = candidate.storage_key();
       if (primary) {
+        // One of the key's own replicas must hold exactly the tombstone; another primary of
+        // the partition (a key of a bucket with a smaller n) need not hold it, but a copy it
+        // holds must be that tombstone too.
         auto hash = watched_engine_.IndexedHash(index, key);
-        if (!hash.ok() || !hash->has_value() || **hash != candidate.version_hash()) {
+        const bool own_replica = placement_ns_.size() == 1 || [&] {
+          const std::vector<cluster::NodeId> own =
+              PrimariesOf(index, replica_config_.replica_count_of(key));
+          return std::find(own.begin(), own.end(), config_.node_id) != own.end();
+        }();
+        if (!hash.ok() || (own_replica && !hash->has_value()) ||
+            (hash->has_value() && **hash != candidate.version_hash())) {
           Reject(verdict, c, "hash");
           continue;
         }

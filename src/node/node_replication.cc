@@ -82,6 +82,22 @@ Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bo
   return Status::Ok();
 }
 
+void Node::NoteIfStray(std::string_view storage_key) {
+  if (placement_ns_.size() < 2) return;  // one replica count: every primary keeps every key
+  auto key = storage::DecodeObjectKey(storage_key);
+  // The placement as last computed (no recomputation inside an engine write): a newer one
+  // looks for strays itself.
+  if (!key.ok() || key->partition >= placements_.size() ||
+      !PartitionReplica::MayHoldStrays(placements_[key->partition], config_.node_id)) {
+    return;
+  }
+  const std::vector<cluster::NodeId> own =
+      PrimariesOf(key->partition, BucketPropsOf(key->id.bucket).n);
+  if (std::find(own.begin(), own.end(), config_.node_id) == own.end()) {
+    ReplicaFor(key->partition).OnArrived(storage_key);
+  }
+}
+
 void Node::MirrorIfTransferring(const std::string& storage_key, const std::string& encoded) {
   auto decoded = storage::DecodeObjectKey(storage_key);
   if (!decoded.ok()) return;

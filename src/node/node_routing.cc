@@ -212,13 +212,13 @@ void Node::RefreshPlacement() {
   const cluster::ClusterState& state = membership_->state();
   if (placement_state_version_ == membership_->state_version()) return;
   placement_state_version_ = membership_->state_version();
-  std::uint32_t n_max = BucketProps{}.n;
-  for (const auto& [bucket, record] : state.bucket_props()) {
-    n_max = std::max(n_max, record.props.n);
-  }
-  if (placement_ring_hash_ == state.ring_key().content_hash && placement_n_max_ == n_max) return;
+  std::set<std::uint32_t> ns{BucketProps{}.n};
+  for (const auto& [bucket, record] : state.bucket_props()) ns.insert(record.props.n);
+  const std::uint32_t n_max = *ns.rbegin();
+  if (placement_ring_hash_ == state.ring_key().content_hash && placement_ns_ == ns) return;
   placement_ring_hash_ = state.ring_key().content_hash;
   placement_n_max_ = n_max;
+  placement_ns_ = std::move(ns);
   const cluster::Ring& ring = state.ring();
   std::set<cluster::NodeId> owners;
   for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {

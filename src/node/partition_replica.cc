@@ -62,43 +62,149 @@ bool PartitionReplica::primary() const {
 
 void PartitionReplica::UpdateAntiEntropy() {
   const bool wanted = primary() && config_.anti_entropy.exchange_interval_ms > 0;
-  if (wanted && anti_entropy_ == nullptr) {
-    anti_entropy_ = std::make_unique<replication::AntiEntropy>(partition_, config_.anti_entropy,
-                                                               engine_, config_.self_address,
-                                                               anti_entropy_counters_, budget_);
-  } else if (!wanted && anti_entropy_ != nullptr) {
-    // Its messages still in flight are lost; a later replica starts over.
-    for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {
+  std::vector<std::uint32_t> ns;
+  for (const auto& [n, primaries] : placement_.primaries_by_n) ns.push_back(n);
+  if (ns.empty() && !placement_.primaries.empty()) {
+    ns.push_back(static_cast<std::uint32_t>(placement_.primaries.size()));
+  }
+  // A new replica count in use changes which keys each tree holds: every tree is built again.
+  if (!wanted || ns != tree_ns_) {
+    for (auto& [n, tree] : trees_) {
+      // Its messages still in flight are lost; a later replica starts over.
+      for (cluster::Outbound& message : tree->TakeOutbound()) {
+        output_.messages.push_back(std::move(message));
+      }
+    }
+    trees_.clear();
+    tree_ns_ = ns;
+  }
+  // A tree of keys this node is no longer a primary of goes (cluster-kv-n2, seed 25: a stale
+  // tree kept repairing keys onto a node outside their primaries).
+  for (auto it = trees_.begin(); it != trees_.end();) {
+    if (Contains(PrimariesFor(it->first), config_.self)) {
+      ++it;
+      continue;
+    }
+    for (cluster::Outbound& message : it->second->TakeOutbound()) {
       output_.messages.push_back(std::move(message));
     }
-    anti_entropy_.reset();
+    it = trees_.erase(it);
+  }
+  if (wanted) {
+    const bool filtered = ns.size() > 1 && config_.replica_count_of != nullptr;
+    for (std::uint32_t n : ns) {
+      if (n < 2 || trees_.contains(n)) continue;  // one replica: nothing to compare
+      const auto listed = placement_.primaries_by_n.find(n);
+      const std::vector<cluster::NodeId>& primaries =
+          listed != placement_.primaries_by_n.end() ? listed->second : placement_.primaries;
+      if (!Contains(primaries, config_.self)) continue;
+      replication::AntiEntropy::KeyFilter in_tree;
+      if (filtered) {
+        in_tree = [of = config_.replica_count_of, n](std::string_view key) { return of(key) == n; };
+      }
+      trees_.emplace(n, std::make_unique<replication::AntiEntropy>(
+                            partition_, n, std::move(in_tree), config_.anti_entropy, engine_,
+                            config_.self_address, anti_entropy_counters_, budget_));
+    }
   }
   // Reaping needs the in-sync exchanges of anti-entropy; committed deletes of a partition this
   // node no longer keeps are dropped with it (they were only ever an optimisation there).
-  const bool reaping = anti_entropy_ != nullptr && config_.reaping.interval_ms > 0;
+  const bool reaping = !trees_.empty() && config_.reaping.interval_ms > 0;
   if (reaping && reaper_ == nullptr) {
     reaper_ = std::make_unique<replication::TombstoneReaper>(partition_, config_.reaping, engine_,
                                                              budget_, reap_counters_);
+    // With buckets of several replica counts, each count's keys are proposed by the reaper of
+    // their own primaries (the smallest id among them), which holds them.
+    reaper_->SetProposes([this](std::string_view storage_key) {
+      return !KeyFiltered() || ReaperOf(config_.replica_count_of(storage_key));
+    });
   } else if (!reaping) {
     reaper_.reset();
   }
 }
 
+const replication::AntiEntropy* PartitionReplica::anti_entropy() const {
+  return trees_.empty() ? nullptr : trees_.rbegin()->second.get();
+}
+
+replication::AntiEntropy* PartitionReplica::anti_entropy() {
+  return trees_.empty() ? nullptr : trees_.rbegin()->second.get();
+}
+
+replication::AntiEntropy* PartitionReplica::anti_entropy(std::uint32_t n) {
+  const auto found = trees_.find(n);
+  return found == trees_.end() ? nullptr : found->second.get();
+}
+
+const std::vector<cluster::NodeId>& PartitionReplica::PrimariesFor(std::uint32_t n) const {
+  return PrimariesOf(placement_, n);
+}
+
+const std::vector<cluster::NodeId>& PartitionReplica::PrimariesOf(
+    const PartitionPlacement& placement, std::uint32_t n) {
+  const auto listed = placement.primaries_by_n.find(n);
+  return listed != placement.primaries_by_n.end() ? listed->second : placement.primaries;
+}
+
+bool PartitionReplica::KeyFiltered() const {
+  return placement_.primaries_by_n.size() > 1 && config_.replica_count_of != nullptr;
+}
+
+bool PartitionReplica::Keeps(std::string_view storage_key, const cluster::NodeId& node) const {
+  return !KeyFiltered() || Contains(PrimariesFor(config_.replica_count_of(storage_key)), node);
+}
+
+bool PartitionReplica::MayHoldStrays(const PartitionPlacement& placement,
+                                     const cluster::NodeId& self) {
+  if (placement.primaries_by_n.size() < 2 || placement.pending_owner ||
+      !Contains(placement.primaries, self)) {
+    return false;
+  }
+  return std::any_of(placement.primaries_by_n.begin(), placement.primaries_by_n.end(),
+                     [&](const auto& group) { return !Contains(group.second, self); });
+}
+
 bool PartitionReplica::Moving() const {
   return placement_.pending_owner.has_value() || sender_ != nullptr || copy_.has_value() ||
          forwarding_address_.has_value() || written_after_done_ || orphan_ ||
-         !fill_requests_.empty() || awaiting_fill_ms_.has_value() || to_drop_;
+         !fill_requests_.empty() || awaiting_fill_ms_.has_value() || to_drop_ || strays_ ||
+         drop_strays_;
+}
+
+bool PartitionReplica::ReaperOf(std::uint32_t n) const {
+  const std::vector<cluster::NodeId>& primaries = PrimariesFor(n);
+  const auto smallest = std::min_element(primaries.begin(), primaries.end());
+  return smallest != primaries.end() && *smallest == config_.self;
 }
 
 std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
-  if (reaper_ == nullptr || anti_entropy_ == nullptr) return "not_primary";
-  const auto smallest = std::min_element(placement_.primaries.begin(), placement_.primaries.end());
-  if (smallest == placement_.primaries.end() || *smallest != config_.self) return "not_reaper";
+  if (reaper_ == nullptr || trees_.empty()) return "not_primary";
+  // The reaper of the largest n, or (with buckets of several replica counts) of any count's
+  // keys: their own primaries' smallest id.
+  std::vector<std::uint32_t> reaped;
+  if (KeyFiltered()) {
+    for (const auto& [n, primaries] : placement_.primaries_by_n) {
+      if (ReaperOf(n)) reaped.push_back(n);
+    }
+  } else if (ReaperOf(static_cast<std::uint32_t>(placement_.primaries.size()))) {
+    reaped.push_back(static_cast<std::uint32_t>(placement_.primaries.size()));
+  }
+  if (reaped.empty()) return "not_reaper";
   if (Moving()) return "moving";
   for (const cluster::NodeId& node : placement_.primaries) {
     if (node == config_.self) continue;
     if (!peers.Reachable(node)) return "primary_down";
-    if (!anti_entropy_->InSyncWith(peers.AddressOf(node))) return "not_in_sync";
+  }
+  // In sync with the other primaries of every count it reaps (one replica: nothing to compare).
+  for (std::uint32_t n : reaped) {
+    if (n < 2) continue;
+    const auto tree = trees_.find(n);
+    if (tree == trees_.end()) return "not_in_sync";
+    for (const cluster::NodeId& node : PrimariesFor(n)) {
+      if (node != config_.self && !tree->second->InSyncWith(peers.AddressOf(node))) {
+        return "not_in_sync";
+      }
+    }
   }
   return {};
 }
@@ -135,24 +241,43 @@ bool PartitionReplica::BecameReplica(const PartitionPlacement& before,
   if (now.owner.empty() || now.primaries.empty()) return false;
   const bool pending_here = now.pending_owner && *now.pending_owner == self;
   // The owner gets the partition through its ownership stream (or created it).
-  return Contains(now.primaries, self) && !Contains(before.primaries, self) &&
-         now.primaries.front() != self && !pending_here;
+  if (!Contains(now.primaries, self) || now.primaries.front() == self || pending_here) {
+    return false;
+  }
+  // A new replica of the partition, or of the keys of one replica count (buckets with fewer
+  // replicas than the partition has primaries: the order of the primaries changed).
+  return !Contains(before.primaries, self) ||
+         std::any_of(now.primaries_by_n.begin(), now.primaries_by_n.end(), [&](const auto& group) {
+           return Contains(group.second, self) && !Contains(PrimariesOf(before, group.first), self);
+         });
+}
+
+bool PartitionReplica::NeedsOrphanCheck(const PartitionPlacement& placement) const {
+  return !placement.owner.empty() && !placement.holds && !to_drop_ && sender_ == nullptr &&
+         !orphan_;
 }
 
 bool PartitionReplica::NeedsDataCheck(const PartitionPlacement& placement) const {
-  return !placement.owner.empty() && !placement.holds && !to_drop_ && sender_ == nullptr &&
-         !orphan_;
+  return NeedsOrphanCheck(placement) ||
+         (placement != placement_ && MayHoldStrays(placement, config_.self));
 }
 
 void PartitionReplica::OnPlacement(const PartitionPlacement& placement, bool has_data, bool first) {
   if (!placement.owner.empty()) {
     // Data held here for a partition this node does not keep must reach the replicas before it
     // is deleted, or writes only this node has would be lost.
-    if (NeedsDataCheck(placement) && has_data) orphan_ = true;
+    if (NeedsOrphanCheck(placement) && has_data) orphan_ = true;
     // A new replica needs a copy from one that has it: asked of the owner until one arrives.
     if (!first && BecameReplica(placement_, placement, config_.self)) {
       awaiting_fill_ms_ = 0;  // at the next tick
     }
+  }
+  if (first || placement != placement_) {
+    // Which keys this node keeps may have changed: strays are handed on (again) from scratch.
+    strays_done_.clear();
+    drop_strays_ = false;
+    strays_cursor_.reset();
+    strays_ = MayHoldStrays(placement, config_.self) && has_data;
   }
   placement_ = placement;
   UpdateAntiEntropy();
@@ -162,6 +287,7 @@ void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
                             RequestIds& transfer_ids) {
   TickOwnershipStream(now_ms, peers, transfer_ids);
   TickOrphan(now_ms, peers, transfer_ids);
+  TickStrays(peers, transfer_ids);
   TickFills(now_ms, peers, transfer_ids);
   TickFillRequest(now_ms, peers);
   TickCopy(now_ms);
@@ -170,21 +296,43 @@ void PartitionReplica::Tick(std::uint64_t now_ms, const PeerDirectory& peers,
 }
 
 void PartitionReplica::TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers) {
-  if (anti_entropy_ == nullptr) return;
-  // Each pair of primaries is compared by the one with the smaller id; only reachable peers.
-  std::vector<std::string> targets;
-  for (const cluster::NodeId& node : placement_.primaries) {
-    if (node <= config_.self || !peers.Reachable(node)) continue;
-    std::string address = peers.AddressOf(node);
-    if (!address.empty()) targets.push_back(std::move(address));
+  for (auto& [n, tree] : trees_) {
+    // Each pair of the tree's primaries is compared by the one with the smaller id; only
+    // reachable peers.
+    std::vector<std::string> targets;
+    for (const cluster::NodeId& node : PrimariesFor(n)) {
+      if (node <= config_.self || !peers.Reachable(node)) continue;
+      std::string address = peers.AddressOf(node);
+      if (!address.empty()) targets.push_back(std::move(address));
+    }
+    tree->Tick(now_ms, targets);
   }
-  anti_entropy_->Tick(now_ms, targets);
 }
+
+namespace {
+// The replica count an anti-entropy message names (0: a sender before trees per n).
+std::uint32_t ReplicaCountOf(const proto::PeerMessage& message) {
+  switch (message.body_case()) {
+    case proto::PeerMessage::kAaeExchangeStart:
+      return message.aae_exchange_start().replica_count();
+    case proto::PeerMessage::kAaeSegmentHashes:
+      return message.aae_segment_hashes().replica_count();
+    case proto::PeerMessage::kAaeKeyHashes:
+      return message.aae_key_hashes().replica_count();
+    case proto::PeerMessage::kAaeRepair:
+      return message.aae_repair().replica_count();
+    default:
+      return 0;
+  }
+}
+}  // namespace
 
 void PartitionReplica::OnAntiEntropy(const std::string& from_address,
                                      const proto::PeerMessage& message, std::uint64_t now_ms) {
-  if (anti_entropy_ != nullptr) {
-    anti_entropy_->Receive(from_address, message, now_ms, /*replica=*/true);
+  const std::uint32_t named = ReplicaCountOf(message);
+  replication::AntiEntropy* tree = named == 0 ? anti_entropy() : anti_entropy(named);
+  if (tree != nullptr) {
+    tree->Receive(from_address, message, now_ms, /*replica=*/true);
     return;
   }
   if (!message.has_aae_exchange_start()) return;  // a late reply: that exchange is gone
@@ -196,14 +344,32 @@ void PartitionReplica::OnAntiEntropy(const std::string& from_address,
   reply->set_exchange_id(start.exchange_id());
   reply->set_partition(partition_);
   reply->set_status_code(static_cast<std::uint32_t>(StatusCode::kInvalidArgument));
-  reply->set_status_message(config_.self + " is not a primary of partition " +
-                            std::to_string(partition_) + " with anti-entropy on");
+  reply->set_replica_count(start.replica_count());
+  reply->set_status_message(
+      config_.self + " is not a primary of partition " + std::to_string(partition_) +
+      " for n = " + std::to_string(start.replica_count()) + " with anti-entropy on");
 }
 
 void PartitionReplica::OnObjectChanged(std::string_view storage_key,
                                        std::optional<std::uint64_t> old_hash,
                                        std::optional<std::uint64_t> new_hash) {
-  if (anti_entropy_ != nullptr) anti_entropy_->OnObjectChanged(storage_key, old_hash, new_hash);
+  // Every change reaches the running streams, also one that did not pass OnStored (a hint
+  // delivered here, a copy received): otherwise a stream that scanned past the key completes
+  // without it and the data here is dropped after the flip (cluster-kv-n1, seed 7: a delete
+  // delivered as a hint to the old owner was lost, and the deleted value came back).
+  if (sender_ != nullptr) {
+    if (sender_->state() == replication::HandoffState::kDone) written_after_done_ = true;
+    sender_->MarkChanged(storage_key);
+  } else if (forwarding_address_) {
+    written_after_done_ = true;
+  }
+  if (copy_) copy_->sender->MarkChanged(storage_key);
+  if (trees_.empty()) return;
+  replication::AntiEntropy* tree =
+      trees_.size() == 1 && tree_ns_.size() == 1 ? trees_.begin()->second.get()
+      : config_.replica_count_of != nullptr ? anti_entropy(config_.replica_count_of(storage_key))
+                                            : anti_entropy();
+  if (tree != nullptr) tree->OnObjectChanged(storage_key, old_hash, new_hash);
 }
 
 void PartitionReplica::TickOwnershipStream(std::uint64_t now_ms, const PeerDirectory& peers,
@@ -327,7 +493,41 @@ void PartitionReplica::TickOrphan(std::uint64_t now_ms, const PeerDirectory& pee
   }
   // One copy at a time, in preference order; an unreachable replica blocks the drop (the data
   // stays here) until it is back or leaves the list.
-  StartCopy(*next, /*orphan=*/true, peers, transfer_ids);
+  StartCopy(*next, CopyKind::kOrphan, peers, transfer_ids);
+}
+
+void PartitionReplica::TickStrays(const PeerDirectory& peers, RequestIds& transfer_ids) {
+  if (!strays_) return;
+  if (!MayHoldStrays(placement_, config_.self)) {
+    strays_ = false;  // it keeps every key again (or the partition is moving: checked again)
+    strays_done_.clear();
+    return;
+  }
+  if (copy_ || sender_ != nullptr || orphan_) return;
+  const auto next = std::find_if(placement_.primaries.begin(), placement_.primaries.end(),
+                                 [&](const cluster::NodeId& node) {
+                                   return node != config_.self && strays_done_.count(node) == 0;
+                                 });
+  if (next == placement_.primaries.end()) {
+    // Every primary has the strays it keeps: they can go.
+    strays_ = false;
+    strays_done_.clear();
+    drop_strays_ = true;
+    strays_cursor_.reset();
+    return;
+  }
+  // One copy at a time; an unreachable primary blocks the drop until it is back or leaves.
+  StartCopy(*next, CopyKind::kStrays, peers, transfer_ids);
+}
+
+void PartitionReplica::OnArrived(std::string_view storage_key) {
+  if (!MayHoldStrays(placement_, config_.self) || Keeps(storage_key, config_.self)) return;
+  // A stray arrived (from a coordinator or a sender with an older ring): it may be the only
+  // copy of a write, so the strays are handed on again before any is deleted.
+  strays_ = true;
+  strays_done_.clear();
+  drop_strays_ = false;
+  strays_cursor_.reset();
 }
 
 void PartitionReplica::TickFills(std::uint64_t now_ms, const PeerDirectory& peers,
@@ -341,7 +541,7 @@ void PartitionReplica::TickFills(std::uint64_t now_ms, const PeerDirectory& peer
       continue;
     }
     if (peers.Reachable(node) && !peers.AddressOf(node).empty()) {
-      StartCopy(node, /*orphan=*/false, peers, transfer_ids);
+      StartCopy(node, CopyKind::kFill, peers, transfer_ids);
       it = fill_requests_.erase(it);
       continue;
     }
@@ -368,15 +568,22 @@ void PartitionReplica::TickFillRequest(std::uint64_t now_ms, const PeerDirectory
   awaiting_fill_ms_ = now_ms + config_.fill_request_interval_ms;
 }
 
-void PartitionReplica::StartCopy(const cluster::NodeId& target, bool orphan,
+void PartitionReplica::StartCopy(const cluster::NodeId& target, CopyKind kind,
                                  const PeerDirectory& peers, RequestIds& transfer_ids) {
   const std::string address = peers.AddressOf(target);
   if (address.empty() || !peers.Reachable(target)) return;
   replication::HandoffTransfer transfer{transfer_ids.Next(), partition_, address,
                                         config_.self_address, /*replica_copy=*/true};
+  // A copy carries only the keys the target keeps; strays, only the keys this node does not.
+  if (KeyFiltered()) {
+    transfer.carries = [this, target, kind](std::string_view storage_key) {
+      return Keeps(storage_key, target) &&
+             (kind != CopyKind::kStrays || !Keeps(storage_key, config_.self));
+    };
+  }
   copy_ = ReplicaCopy{
       std::make_unique<replication::HandoffSender>(transfer, engine_, budget_, config_.handoff),
-      target, orphan};
+      target, kind};
 }
 
 void PartitionReplica::TickCopy(std::uint64_t now_ms) {
@@ -384,19 +591,32 @@ void PartitionReplica::TickCopy(std::uint64_t now_ms) {
   copy_->sender->Tick(now_ms);
   const replication::HandoffState state = copy_->sender->state();
   // A copy whose reason went away (the lists changed again) is cancelled.
-  const bool still_wanted = Contains(placement_.primaries, copy_->target) &&
-                            (copy_->orphan ? !placement_.holds : placement_.holds);
+  bool still_wanted = Contains(placement_.primaries, copy_->target);
+  switch (copy_->kind) {
+    case CopyKind::kFill:
+      still_wanted = still_wanted && placement_.holds;
+      break;
+    case CopyKind::kOrphan:
+      still_wanted = still_wanted && !placement_.holds;
+      break;
+    case CopyKind::kStrays:
+      still_wanted = still_wanted && strays_ && MayHoldStrays(placement_, config_.self);
+      break;
+  }
   if (state == replication::HandoffState::kRunning) {
     if (!still_wanted) copy_.reset();
     return;
   }
   Collect(*copy_->sender);
-  if (state == replication::HandoffState::kDone && copy_->orphan && orphan_) {
+  if (state == replication::HandoffState::kDone && copy_->kind == CopyKind::kStrays && strays_) {
+    strays_done_.insert(copy_->target);
+  } else if (state == replication::HandoffState::kDone && copy_->kind == CopyKind::kOrphan &&
+             orphan_) {
     // Only while still an orphan: a hand-off that completed after the partition became ours
     // again must not count for a later orphan spell (which would then skip that replica), nor
     // keep the replica busy for ever (reaping: found by the reaping scenario, seed 6).
     orphan_done_.insert(copy_->target);
-  } else if (state == replication::HandoffState::kFailed && !copy_->orphan) {
+  } else if (state == replication::HandoffState::kFailed && copy_->kind == CopyKind::kFill) {
     fill_requests_.insert(copy_->target);  // tried again later
   }
   copy_.reset();
@@ -444,7 +664,12 @@ void PartitionReplica::OnStored(std::string_view storage_key, std::string_view e
 }
 
 void PartitionReplica::OnForeignData() {
-  if (!placement_.holds) orphan_ = true;
+  if (placement_.holds) return;
+  orphan_ = true;
+  // The replicas handed the data already lack what just arrived (a write from a coordinator
+  // with an older ring, say), and for a key of a bucket with fewer replicas they may be all
+  // its replicas: every replica gets the data again (cluster-kv-n1, seed 1, lost a write).
+  orphan_done_.clear();
 }
 
 void PartitionReplica::OnIncomingComplete() {
@@ -460,6 +685,7 @@ void PartitionReplica::OnFillComplete() {
 }
 
 Result<std::size_t> PartitionReplica::Drop(std::size_t budget, storage::WriteBatch& batch) {
+  if (drop_strays_ && !to_drop_) return DropStrays(budget, batch);
   if (!to_drop_ || budget == 0) return std::size_t{0};
   if (placement_.holds || sender_ != nullptr || copy_ || orphan_) {
     // It is ours again, still being sent, or holds data some replica may lack (an orphan's
@@ -479,6 +705,34 @@ Result<std::size_t> PartitionReplica::Drop(std::size_t budget, storage::WriteBat
   return deleted;
 }
 
+Result<std::size_t> PartitionReplica::DropStrays(std::size_t budget, storage::WriteBatch& batch) {
+  if (budget == 0) return std::size_t{0};
+  if (!MayHoldStrays(placement_, config_.self) || strays_ || copy_ || sender_ != nullptr) {
+    // It keeps every key again, or strays are being handed on again (one arrived).
+    drop_strays_ = false;
+    return std::size_t{0};
+  }
+  // Each key is judged as of now: a key this node keeps again stays.
+  const storage::KeyRange range = storage::PartitionRange(partition_);
+  std::size_t scanned = 0;
+  std::optional<std::string> stopped_at;
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.Scan(storage::Column::kObjects, strays_cursor_.value_or(range.begin), range.end,
+                   [&](std::string_view key, std::string_view) {
+                     if (scanned == budget) {
+                       stopped_at = std::string(key);
+                       return false;
+                     }
+                     ++scanned;
+                     if (!Keeps(key, config_.self))
+                       batch.Delete(storage::Column::kObjects, std::string(key));
+                     return true;
+                   }));
+  strays_cursor_ = std::move(stopped_at);
+  if (!strays_cursor_) drop_strays_ = false;  // the whole partition was judged
+  return scanned;
+}
+
 void PartitionReplica::Collect(replication::HandoffSender& sender) {
   for (cluster::Outbound& message : sender.TakeOutbound()) {
     output_.messages.push_back(std::move(message));
@@ -488,12 +742,12 @@ void PartitionReplica::Collect(replication::HandoffSender& sender) {
 PartitionOutput PartitionReplica::TakeOutput() {
   if (sender_ != nullptr) Collect(*sender_);
   if (copy_) Collect(*copy_->sender);
-  if (anti_entropy_ != nullptr) {
-    for (cluster::Outbound& message : anti_entropy_->TakeOutbound()) {
+  for (auto& [n, tree] : trees_) {
+    for (cluster::Outbound& message : tree->TakeOutbound()) {
       if (reaper_ != nullptr && message.message.has_aae_repair()) DropReapedCopies(message);
       output_.messages.push_back(std::move(message));
     }
-    for (auto& repair : anti_entropy_->TakeRepairs()) output_.repairs.push_back(std::move(repair));
+    for (auto& repair : tree->TakeRepairs()) output_.repairs.push_back(std::move(repair));
   }
   return std::exchange(output_, PartitionOutput{});
 }
@@ -506,16 +760,17 @@ void PartitionReplica::RestoreForwarding(std::string address) {
 }
 
 std::size_t PartitionReplica::queued_copies() const {
-  return (orphan_ ? 1 : 0) + fill_requests_.size() + (awaiting_fill_ms_ ? 1 : 0);
+  return (orphan_ ? 1 : 0) + (strays_ ? 1 : 0) + fill_requests_.size() +
+         (awaiting_fill_ms_ ? 1 : 0);
 }
 
 bool PartitionReplica::idle() const {
-  return anti_entropy_ == nullptr && hints_ == nullptr && !Outgoing() && sender_ == nullptr &&
+  return trees_.empty() && hints_ == nullptr && !Outgoing() && sender_ == nullptr &&
          !forwarding_address_ && !written_after_done_ && !completed_incoming_ && !orphan_ &&
-         orphan_done_.empty() && !copy_ && fill_requests_.empty() && !awaiting_fill_ms_ &&
-         !to_drop_ && output_.messages.empty() && !output_.forwarding_changed &&
-         !output_.completion_changed && !output_.report_transfer_complete &&
-         output_.repairs.empty();
+         !strays_ && !drop_strays_ && orphan_done_.empty() && !copy_ && fill_requests_.empty() &&
+         !awaiting_fill_ms_ && !to_drop_ && output_.messages.empty() &&
+         !output_.forwarding_changed && !output_.completion_changed &&
+         !output_.report_transfer_complete && output_.repairs.empty();
 }
 
 void PartitionReplica::AppendTransfers(std::uint64_t now_ms, std::vector<TransferView>& out) const {

@@ -34,10 +34,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/node_id.h"
@@ -58,6 +61,9 @@ struct PartitionPlacement {
   cluster::NodeId owner;  // empty: the ring has no owner for it yet
   std::optional<cluster::NodeId> pending_owner;
   std::vector<cluster::NodeId> primaries;  // for the largest n of any bucket, preference order
+  // The primaries for every n in use (the buckets' replica counts, the default's included), so
+  // each anti-entropy tree is compared among its keys' own replicas.
+  std::map<std::uint32_t, std::vector<cluster::NodeId>> primaries_by_n;
   bool holds = false;  // this node keeps the partition: a primary, or its pending owner
   friend bool operator==(const PartitionPlacement&, const PartitionPlacement&) = default;
 };
@@ -82,6 +88,8 @@ struct PartitionReplicaConfig {
   std::uint64_t flip_wait_ms = 15'000;
   // Active anti-entropy among the partition's primaries (exchange_interval_ms 0: off).
   replication::AntiEntropyConfig anti_entropy;
+  // The replica count (n) of a stored key's bucket; unset: every key has the largest n.
+  std::function<std::uint32_t(std::string_view storage_key)> replica_count_of;
   // Tombstone reaping (interval_ms 0: off; it also needs anti-entropy on).
   replication::ReapConfig reaping;
 };
@@ -117,6 +125,9 @@ class PartitionReplica {
   // filled (see OnPlacement); the node asks it to decide whether a replica object is needed.
   static bool BecameReplica(const PartitionPlacement& before, const PartitionPlacement& now,
                             const cluster::NodeId& self);
+  // Whether `self` may hold keys it does not keep under `placement`: it is a primary of the
+  // partition but not of every replica count in use, and the partition is not moving.
+  static bool MayHoldStrays(const PartitionPlacement& placement, const cluster::NodeId& self);
   // Whether `self` streams the partition to its pending owner under `placement`.
   static bool Outgoing(const PartitionPlacement& placement, const cluster::NodeId& self);
   ~PartitionReplica();
@@ -127,8 +138,10 @@ class PartitionReplica {
   // (asked only when the answer matters: see NeedsDataCheck). `first`: the first placement of
   // this node's life, which cannot tell a new replica from an old one (no fill is asked).
   void OnPlacement(const PartitionPlacement& placement, bool has_data, bool first);
-  // Whether OnPlacement(placement, ...) would look at has_data (so the node can skip a scan).
+  // Whether OnPlacement(placement, ...) would look at has_data (so the node can skip a scan):
+  // for an orphan, or for strays.
   bool NeedsDataCheck(const PartitionPlacement& placement) const;
+  bool NeedsOrphanCheck(const PartitionPlacement& placement) const;
 
   // Streams, copies, fill requests, completion reports. `transfer_ids` gives the node's (its
   // shard's) transfer ids, unique per sending node; each stream started takes one.
@@ -139,8 +152,12 @@ class PartitionReplica {
   // A write to `storage_key` reached this node's objects column (after the engine write).
   void OnStored(std::string_view storage_key, std::string_view encoded_object);
   // Data of this partition arrived (a stream, a mirror, a hint batch, a replica write) while
-  // this node does not keep it: hand it on.
+  // this node does not keep it: hand it on (to every replica again, also those handed the
+  // data before).
   void OnForeignData();
+  // A key of the partition was stored here (a write, a stream, a copy, a hint) while this node
+  // holds the partition: a key it does not keep (a stray) is handed on, then deleted.
+  void OnArrived(std::string_view storage_key);
   // This node, the pending owner, applied the last batch of the ownership stream.
   void OnIncomingComplete();
   // A complete copy arrived from the partition's owner: the fill is done.
@@ -148,14 +165,17 @@ class PartitionReplica {
   // An anti-entropy message for this partition (either role).
   void OnAntiEntropy(const std::string& from_address, const proto::PeerMessage& message,
                      std::uint64_t now_ms);
-  // An object of the partition changed its version hash (after the write): the tree follows.
+  // An object of the partition changed its version hash (after the write, by any path): the
+  // tree follows, and a running stream or copy re-sends the key if it scanned past it.
   void OnObjectChanged(std::string_view storage_key, std::optional<std::uint64_t> old_hash,
                        std::optional<std::uint64_t> new_hash);
 
   // Tombstone reaping (docs/design/tombstones.md). Why this node may not propose the
   // partition's tombstones now ("" when it may): it must be the partition's reaper (the primary
-  // with the smallest id), the partition quiet (no pending owner, stream, copy, fill, orphan or
-  // drop) and its last anti-entropy exchange with every other primary in sync.
+  // with the smallest id; with buckets of several replica counts, the smallest id among the
+  // primaries of some count's keys, and it proposes only those keys), every primary reachable,
+  // the partition quiet (no pending owner, stream, copy, fill, orphan, strays or drop) and its
+  // last anti-entropy exchange with every other primary of those keys in sync.
   std::string ReapRefusal(const PeerDirectory& peers) const;
   // The partition is moving or holds data to hand on (a member refuses it in any round).
   bool Moving() const;
@@ -176,8 +196,9 @@ class PartitionReplica {
   // The ack of a hint batch of this partition.
   void OnHintAck(const std::string& from_address, const proto::HintAck& ack, std::uint64_t now_ms);
 
-  // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped;
-  // returns how many. 0 with nothing left means the drop is finished.
+  // Deletes (into `batch`) at most `budget` keys of the partition when it is to be dropped, or
+  // its strays (of at most `budget` keys looked at); returns how many keys it went through. 0
+  // with nothing left means the drop is finished.
   Result<std::size_t> Drop(std::size_t budget, storage::WriteBatch& batch);
 
   PartitionOutput TakeOutput();
@@ -201,20 +222,30 @@ class PartitionReplica {
   void AppendTransfers(std::uint64_t now_ms, std::vector<TransferView>& out) const;
   // Partitions waiting to be handed off or filled, counted like NodeStats::copies_queued.
   std::size_t queued_copies() const;
-  bool to_drop() const { return to_drop_; }
+  bool to_drop() const { return to_drop_ || drop_strays_; }
+  // Handing on the keys this node holds but does not keep (see strays_).
+  bool handing_strays() const { return strays_; }
   // This node is one of the partition's primaries (for the largest n).
   bool primary() const;
-  // Nullptr unless this node is a primary and anti-entropy is on.
-  const replication::AntiEntropy* anti_entropy() const { return anti_entropy_.get(); }
-  replication::AntiEntropy* anti_entropy() { return anti_entropy_.get(); }
+  // The anti-entropy of the keys with the largest n (nullptr unless this node is a primary and
+  // anti-entropy is on), and of the keys with `n` replicas (nullptr: none here: this node is not
+  // among their primaries, or n is 1 and there is nothing to compare).
+  const replication::AntiEntropy* anti_entropy() const;
+  replication::AntiEntropy* anti_entropy();
+  replication::AntiEntropy* anti_entropy(std::uint32_t n);
   // No state worth keeping and nothing to start: the node may forget this replica.
   bool idle() const;
 
  private:
+  enum class CopyKind {
+    kFill,    // asked for by a new replica
+    kOrphan,  // data of a partition this node does not keep
+    kStrays,  // keys this node holds but does not keep (see strays_)
+  };
   struct ReplicaCopy {
     std::unique_ptr<replication::HandoffSender> sender;
     cluster::NodeId target;
-    bool orphan = false;
+    CopyKind kind = CopyKind::kFill;
   };
 
   bool Outgoing() const;
@@ -227,11 +258,23 @@ class PartitionReplica {
   void TickFillRequest(std::uint64_t now_ms, const PeerDirectory& peers);
   void TickCompletionReport(std::uint64_t now_ms);
   void TickAntiEntropy(std::uint64_t now_ms, const PeerDirectory& peers);
+  // The partition's primaries for keys with `n` replicas.
+  const std::vector<cluster::NodeId>& PrimariesFor(std::uint32_t n) const;
   // Creates or drops the anti-entropy and reaping state as this node becomes or stops being a
   // primary.
   void UpdateAntiEntropy();
-  void StartCopy(const cluster::NodeId& target, bool orphan, const PeerDirectory& peers,
+  void TickStrays(const PeerDirectory& peers, RequestIds& transfer_ids);
+  void StartCopy(const cluster::NodeId& target, CopyKind kind, const PeerDirectory& peers,
                  RequestIds& transfer_ids);
+  Result<std::size_t> DropStrays(std::size_t budget, storage::WriteBatch& batch);
+  // Keys are filtered by their own primaries: buckets of more than one replica count are in use.
+  bool KeyFiltered() const;
+  // `node` is one of the key's own primaries (always true unless KeyFiltered()).
+  bool Keeps(std::string_view storage_key, const cluster::NodeId& node) const;
+  static const std::vector<cluster::NodeId>& PrimariesOf(const PartitionPlacement& placement,
+                                                         std::uint32_t n);
+  // This node is the reaper of the keys with `n` replicas: the smallest id of their primaries.
+  bool ReaperOf(std::uint32_t n) const;
   void Collect(replication::HandoffSender& sender);
   // Removes from an anti-entropy repair the tombstones whose reaping is queued here.
   void DropReapedCopies(cluster::Outbound& message) const;
@@ -259,7 +302,18 @@ class PartitionReplica {
   std::set<cluster::NodeId> fill_requests_;
   std::optional<std::uint64_t> awaiting_fill_ms_;  // when to ask the owner (again)
   bool to_drop_ = false;
-  std::unique_ptr<replication::AntiEntropy> anti_entropy_;
+  // Strays: keys this node holds but does not keep. It is a primary of the partition but not
+  // one of the key's own (a bucket with fewer replicas; the node was its owner until a join,
+  // say). Once every other primary has the strays it keeps, they are deleted (drop_strays_, a
+  // scan from strays_cursor_ judging each key as of then).
+  bool strays_ = false;
+  std::set<cluster::NodeId> strays_done_;  // primaries that have this node's strays
+  bool drop_strays_ = false;
+  std::optional<std::string> strays_cursor_;
+  // One tree per replica count n >= 2 whose primaries include this node, by n; the key sets
+  // they were built for (the n in use) decide whether each filters keys by their bucket's n.
+  std::map<std::uint32_t, std::unique_ptr<replication::AntiEntropy>> trees_;
+  std::vector<std::uint32_t> tree_ns_;  // the n in use when trees_ were made
   replication::AntiEntropyCounters& anti_entropy_counters_;
   std::unique_ptr<replication::TombstoneReaper> reaper_;
   replication::ReapCounters& reap_counters_;

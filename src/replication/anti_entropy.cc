@@ -18,10 +18,13 @@ std::uint64_t FirstExchangeOffsetMs(std::uint32_t partition, std::uint64_t inter
 }
 }  // namespace
 
-AntiEntropy::AntiEntropy(std::uint32_t partition, const AntiEntropyConfig& config,
-                         storage::Engine& engine, std::string self_address,
-                         AntiEntropyCounters& counters, BackgroundBudget& budget)
+AntiEntropy::AntiEntropy(std::uint32_t partition, std::uint32_t replica_count, KeyFilter in_tree,
+                         const AntiEntropyConfig& config, storage::Engine& engine,
+                         std::string self_address, AntiEntropyCounters& counters,
+                         BackgroundBudget& budget)
     : partition_(partition),
+      replica_count_(replica_count),
+      in_tree_(std::move(in_tree)),
       config_(config),
       engine_(engine),
       self_address_(std::move(self_address)),
@@ -34,9 +37,9 @@ AntiEntropy::~AntiEntropy() {
   if (exchange_ && exchange_->slot) budget_.ReleaseStream(std::move(*exchange_->slot));
 }
 
-bool AntiEntropy::InPartition(std::string_view storage_key) const {
+bool AntiEntropy::InTree(std::string_view storage_key) const {
   auto key = storage::DecodeObjectKey(storage_key);
-  return key.ok() && key->partition == partition_;
+  return key.ok() && key->partition == partition_ && (!in_tree_ || in_tree_(storage_key));
 }
 
 void AntiEntropy::OnObjectChanged(std::string_view storage_key,
@@ -71,6 +74,7 @@ Status AntiEntropy::EnsureTree() {
   storage::TictacTree tree(config_.shape);
   MERIDIAN_RETURN_IF_ERROR(ScanIndex(storage::AaePartitionRange(partition_),
                                      [&](std::string_view storage_key, std::uint64_t hash) {
+                                       if (in_tree_ && !in_tree_(storage_key)) return;
                                        tree.Update(storage_key, std::nullopt, hash);
                                      }));
   tree_ = std::move(tree);
@@ -87,6 +91,7 @@ Status AntiEntropy::AppendKeysOf(std::uint32_t segment,
                                  std::vector<storage::KeyVersionHash>& keys) {
   return ScanIndex(storage::AaeSegmentRange(partition_, segment),
                    [&](std::string_view storage_key, std::uint64_t hash) {
+                     if (in_tree_ && !in_tree_(storage_key)) return;
                      keys.push_back(storage::KeyVersionHash{std::string(storage_key), hash});
                    });
 }
@@ -127,6 +132,7 @@ void AntiEntropy::Start(std::uint64_t now_ms, const std::string& peer) {
   proto::AaeExchangeStart* start = out.message.mutable_aae_exchange_start();
   start->set_exchange_id(exchange_->id);
   start->set_partition(partition_);
+  start->set_replica_count(replica_count_);
   start->set_branch_level(storage::EncodeTictacBranchLevel(tree_->BranchLevel()));
   start->set_reply_address(self_address_);
 }
@@ -177,6 +183,7 @@ void AntiEntropy::OnStart(const std::string& from_address, const proto::AaeExcha
   proto::AaeSegmentHashes* reply = out.message.mutable_aae_segment_hashes();
   reply->set_exchange_id(start.exchange_id());
   reply->set_partition(partition_);
+  reply->set_replica_count(replica_count_);
   Status status =
       replica ? EnsureTree()
               : Status::InvalidArgument("not a replica of partition " + std::to_string(partition_));
@@ -236,6 +243,7 @@ void AntiEntropy::OnSegmentHashes(const proto::AaeSegmentHashes& hashes, std::ui
   proto::AaeKeyHashes* message = out.message.mutable_aae_key_hashes();
   message->set_exchange_id(exchange_->id);
   message->set_partition(partition_);
+  message->set_replica_count(replica_count_);
   for (std::uint32_t segment : chosen) message->add_segments(segment);
   if (!keys.empty()) message->set_key_hashes(storage::EncodeTictacKeyHashes(keys));
   exchange_->held_key_hashes = std::move(out);
@@ -278,7 +286,7 @@ void AntiEntropy::OnKeyHashes(const std::string& from_address, const proto::AaeK
   std::vector<std::string> send;
   std::vector<std::string> wanted;
   for (const storage::KeyDifference& difference : *differences) {
-    if (!InPartition(difference.key)) continue;
+    if (!InTree(difference.key)) continue;
     if (difference.local_version_hash) send.push_back(difference.key);
     if (difference.remote_version_hash) wanted.push_back(difference.key);
   }
@@ -295,13 +303,13 @@ void AntiEntropy::OnRepair(const proto::AaeRepair& repair, std::uint64_t now_ms)
       return;
     }
     for (const std::string& key : repair.wanted_keys()) {
-      if (InPartition(key)) exchange_->wanted.push_back(key);
+      if (InTree(key)) exchange_->wanted.push_back(key);
     }
     if (repair.truncated()) exchange_->capped = true;
   }
   WorkSize received;
   for (const proto::HandoffEntry& entry : repair.objects()) {
-    if (!InPartition(entry.storage_key())) continue;
+    if (!InTree(entry.storage_key())) continue;
     repairs_.emplace_back(entry.storage_key(), entry.encoded_object());
     ++counters_.keys_received;
     received.bytes += entry.storage_key().size() + entry.encoded_object().size();
@@ -327,6 +335,7 @@ void AntiEntropy::SendRepairs(const std::string& to_address, std::uint64_t excha
     message = out.message.mutable_aae_repair();
     message->set_exchange_id(exchange_id);
     message->set_partition(partition_);
+    message->set_replica_count(replica_count_);
     message->set_from_initiator(from_initiator);
     bytes = 0;
   };

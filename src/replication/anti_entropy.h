@@ -43,6 +43,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -83,10 +84,16 @@ struct AntiEntropyCounters {
 
 class AntiEntropy {
  public:
-  // `counters` are the node's, shared by every partition's AntiEntropy, and `budget` the node's
-  // background budget (both outlive this).
-  AntiEntropy(std::uint32_t partition, const AntiEntropyConfig& config, storage::Engine& engine,
-              std::string self_address, AntiEntropyCounters& counters, BackgroundBudget& budget);
+  // Which of the partition's keys this tree covers (by storage key); empty: all of them.
+  using KeyFilter = std::function<bool(std::string_view storage_key)>;
+
+  // The tree of the partition's keys whose buckets have `replica_count` replicas (those
+  // `in_tree` accepts), compared among the partition's first `replica_count` primaries; every
+  // message carries the count. `counters` are the node's, shared by every partition's
+  // AntiEntropy, and `budget` the node's background budget (both outlive this).
+  AntiEntropy(std::uint32_t partition, std::uint32_t replica_count, KeyFilter in_tree,
+              const AntiEntropyConfig& config, storage::Engine& engine, std::string self_address,
+              AntiEntropyCounters& counters, BackgroundBudget& budget);
   ~AntiEntropy();
   AntiEntropy(const AntiEntropy&) = delete;
   AntiEntropy& operator=(const AntiEntropy&) = delete;
@@ -109,6 +116,7 @@ class AntiEntropy {
   std::vector<std::pair<std::string, std::string>> TakeRepairs();
   std::vector<cluster::Outbound> TakeOutbound();
 
+  std::uint32_t replica_count() const { return replica_count_; }
   const AntiEntropyCounters& counters() const { return counters_; }
   bool exchanging() const { return exchange_.has_value(); }
   // The last exchange this node initiated with `peer` (an address) completed and found the
@@ -155,9 +163,12 @@ class AntiEntropy {
   void SendRepairs(const std::string& to_address, std::uint64_t exchange_id,
                    const std::vector<std::string>& keys, const std::vector<std::string>& wanted,
                    bool from_initiator, bool truncated, std::uint64_t now_ms);
-  bool InPartition(std::string_view storage_key) const;
+  // The key is of this partition and of this tree's keys.
+  bool InTree(std::string_view storage_key) const;
 
   const std::uint32_t partition_;
+  const std::uint32_t replica_count_;
+  const KeyFilter in_tree_;
   const AntiEntropyConfig& config_;
   storage::Engine& engine_;
   const std::string self_address_;

@@ -8,6 +8,10 @@
 namespace meridian::replication {
 namespace {
 
+// Keys a filtered scan skips before it ends a batch (an empty one, if need be), so one batch
+// never reads a whole partition of keys it does not carry.
+constexpr std::size_t kSkippedKeysMax = 4096;
+
 std::uint64_t EntryBytes(std::string_view storage_key, std::string_view encoded_object) {
   return storage_key.size() + encoded_object.size();
 }
@@ -134,7 +138,7 @@ Status HandoffSender::MirrorWrite(std::string_view storage_key, std::string_view
     return Status::InvalidArgument("mirrored key is not in partition " +
                                    std::to_string(transfer_.partition));
   }
-  if (state_ == HandoffState::kFailed) return Status::Ok();
+  if (state_ == HandoffState::kFailed || !Carries(storage_key)) return Status::Ok();
   proto::PeerMessage message;
   proto::HandoffMirror& mirror = *message.mutable_handoff_mirror();
   mirror.set_transfer_id(transfer_.transfer_id);
@@ -149,6 +153,14 @@ Status HandoffSender::MirrorWrite(std::string_view storage_key, std::string_view
     dirty_keys_.insert(std::string(storage_key));
   }
   return Status::Ok();
+}
+
+void HandoffSender::MarkChanged(std::string_view storage_key) {
+  if (state_ != HandoffState::kRunning || storage_key < range_.begin ||
+      (!range_.end.empty() && storage_key >= range_.end) || !Carries(storage_key)) {
+    return;
+  }
+  if (ScannedPast(storage_key)) dirty_keys_.insert(std::string(storage_key));
 }
 
 std::vector<cluster::Outbound> HandoffSender::TakeOutbound() {
@@ -228,7 +240,7 @@ Status HandoffSender::BuildBatch(proto::HandoffBatch& batch, InFlight& flight) {
     }
     auto value = engine_.Get(storage::Column::kObjects, *it);
     if (!value.ok()) return value.status();
-    if (value->has_value()) {
+    if (value->has_value() && Carries(*it)) {
       const std::uint64_t entry_bytes = EntryBytes(*it, **value);
       if (!fits(entry_bytes)) {
         full = true;
@@ -245,8 +257,15 @@ Status HandoffSender::BuildBatch(proto::HandoffBatch& batch, InFlight& flight) {
   flight.scan_resume_key = cursor_;
   if (!full && cursor_.has_value()) {
     std::optional<std::string> stopped_at;
+    std::size_t skipped = 0;
     const Status scanned = engine_.Scan(storage::Column::kObjects, *cursor_, range_.end,
                                         [&](std::string_view key, std::string_view value) {
+                                          if (!Carries(key)) {
+                                            // Skipped keys bound the scan too.
+                                            if (++skipped < kSkippedKeysMax) return true;
+                                            stopped_at = std::string(key);
+                                            return false;
+                                          }
                                           const std::uint64_t entry_bytes = EntryBytes(key, value);
                                           if (!fits(entry_bytes)) {
                                             stopped_at = std::string(key);
@@ -294,6 +313,10 @@ void HandoffSender::ReleaseStream() {
   if (!slot_.has_value()) return;
   budget_.ReleaseStream(std::move(*slot_));
   slot_.reset();
+}
+
+bool HandoffSender::Carries(std::string_view storage_key) const {
+  return !transfer_.carries || transfer_.carries(storage_key);
 }
 
 bool HandoffSender::ScannedPast(std::string_view storage_key) const {

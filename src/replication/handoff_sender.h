@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -70,6 +71,11 @@ struct HandoffTransfer {
   // new replica being filled), not an ownership transfer: the receiver accepts it when it
   // holds a replica of the partition and reports no transfer completion.
   bool replica_copy = false;
+  // Which of the partition's keys it carries (by storage key); empty: all of them. A copy for
+  // a replica carries only the keys whose own primaries include it (buckets with fewer
+  // replicas than the partition has primaries). Scanned keys it rejects are skipped; a mirrored
+  // write it rejects is not forwarded.
+  std::function<bool(std::string_view storage_key)> carries;
 };
 
 enum class HandoffState {
@@ -119,6 +125,11 @@ class HandoffSender {
   // then); after kFailed it does nothing. InvalidArgument when the key is not in the partition.
   Status MirrorWrite(std::string_view storage_key, std::string_view encoded_object);
 
+  // The stored object at `storage_key` changed by a write that MirrorWrite did not see (a hint
+  // delivered, a copy received): while running, a key the scan passed is re-sent before kDone.
+  // Keys outside the partition or not carried are ignored.
+  void MarkChanged(std::string_view storage_key);
+
   std::vector<cluster::Outbound> TakeOutbound();
 
   HandoffState state() const { return state_; }
@@ -164,6 +175,8 @@ class HandoffSender {
   void FailAttempt(const Status& reason, std::uint64_t resume_at_ms);
   void Finish(HandoffState state, Status failure);
   void ReleaseStream();
+  // The transfer carries this key (its filter accepts it, or it has none).
+  bool Carries(std::string_view storage_key) const;
   // Keys below this were (possibly) read by a scan already: a write there must be re-sent.
   bool ScannedPast(std::string_view storage_key) const;
   void RestartFromBeginning();

@@ -32,34 +32,35 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   std::string last;
   bool stopped = false;
   Status bad = Status::Ok();
-  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kObjects, begin, range.end,
-                                        [&](std::string_view key, std::string_view value) {
-                                          if (candidates.size() >= max ||
-                                              scanned >= config_.scan_keys_per_partition_max) {
-                                            stopped = true;
-                                            return false;
-                                          }
-                                          ++scanned;
-                                          last = std::string(key);
-                                          auto object = DecodeObject(value);
-                                          if (!object.ok()) {
-                                            bad = object.status();
-                                            return false;
-                                          }
-                                          // A key whose committed delete is still queued here is
-                                          // not proposed again (it would
-                                          // be queued twice and charged twice: the 1,000,000-key
-                                          // bench proposed 7.5 million).
-                                          if (!object->IsDeleted() || queued_.contains(key))
-                                            return true;
-                                          auto hash = storage::EncodedObjectVersionHash(value);
-                                          if (!hash.ok()) {
-                                            bad = hash.status();
-                                            return false;
-                                          }
-                                          candidates.push_back(ReapKey{std::string(key), *hash});
-                                          return true;
-                                        }));
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
+      storage::Column::kObjects, begin, range.end,
+      [&](std::string_view key, std::string_view value) {
+        if (candidates.size() >= max || scanned >= config_.scan_keys_per_partition_max) {
+          stopped = true;
+          return false;
+        }
+        ++scanned;
+        last = std::string(key);
+        auto object = DecodeObject(value);
+        if (!object.ok()) {
+          bad = object.status();
+          return false;
+        }
+        // A key whose committed delete is still queued here is
+        // not proposed again (it would
+        // be queued twice and charged twice: the 1,000,000-key
+        // bench proposed 7.5 million).
+        if (!object->IsDeleted() || queued_.contains(key) || (proposes_ && !proposes_(key))) {
+          return true;
+        }
+        auto hash = storage::EncodedObjectVersionHash(value);
+        if (!hash.ok()) {
+          bad = hash.status();
+          return false;
+        }
+        candidates.push_back(ReapKey{std::string(key), *hash});
+        return true;
+      }));
   MERIDIAN_RETURN_IF_ERROR(bad);
   capped_ = stopped;
   // The next proposal continues after the last key looked at, or from the start once the

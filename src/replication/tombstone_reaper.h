@@ -24,9 +24,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -82,8 +84,14 @@ class TombstoneReaper {
   // Reaper side. Whether a round may propose this partition now (not in a round, and its
   // interval since the last one has passed).
   bool Due(std::uint64_t now_ms) const;
-  // Up to `max` candidates from the cursor on (wrapping once round the partition); marks the
-  // partition as in a round. Empty: nothing to reap (the partition rests for an interval).
+  // Which keys this node proposes (by storage key): those of the replica counts whose reaper it
+  // is; empty: all of them. Consulted at each proposal.
+  void SetProposes(std::function<bool(std::string_view storage_key)> proposes) {
+    proposes_ = std::move(proposes);
+  }
+  // Up to `max` candidates from the cursor on (wrapping once round the partition) among the
+  // keys it proposes; marks the partition as in a round. Empty: nothing to reap (the partition
+  // rests for an interval).
   Result<std::vector<ReapKey>> ProposeCandidates(std::uint32_t max, std::uint64_t now_ms);
   // The round that carried this partition ended: `accepted` of its candidates were committed
   // (empty when refused). The next round may come sooner when this one was capped.
@@ -118,6 +126,7 @@ class TombstoneReaper {
   std::vector<ReapKey> writing_;     // in the batch the caller is writing
   // Every key of pending_ and writing_, with its hash (for DeletePending).
   std::map<std::string, std::uint64_t, std::less<>> queued_;
+  std::function<bool(std::string_view storage_key)> proposes_;
 };
 
 }  // namespace meridian::replication

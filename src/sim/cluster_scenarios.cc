@@ -47,11 +47,43 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                  sharded.shard_count = 2;
                  return RunClusterKv(sharded);
                });
+  registry.Add("cluster-kv-n1",
+               "cluster-kv on a bucket of n=1 beside the default n=3: each key stays on its one "
+               "primary through joins, leaves, fills, hand-offs and faults",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions mixed = options;
+                 mixed.bucket_n = 1;
+                 return RunClusterKv(mixed);
+               });
+  registry.Add("cluster-kv-n2",
+               "cluster-kv on a bucket of n=2 beside the default n=3: each key's copies converge "
+               "on its own two primaries and nowhere else",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions mixed = options;
+                 mixed.bucket_n = 2;
+                 return RunClusterKv(mixed);
+               });
   registry.Add("reaping",
                "cluster-kv with tombstone reaping every second (join, leave, crashes, "
                "partitions, loss, skew); after the heal every key is read and deleted, every "
                "tombstone must be reaped, and the final reads find nothing resurrected",
                RunReaping);
+  registry.Add("reaping-n1",
+               "reaping on a bucket of n=1 beside the default n=3: each key's tombstone is "
+               "proposed by its one primary, and reaped",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions mixed = options;
+                 mixed.bucket_n = 1;
+                 return RunReaping(mixed);
+               });
+  registry.Add("reaping-n2",
+               "reaping on a bucket of n=2 beside the default n=3: each key's tombstone is "
+               "proposed by the smaller id of its own two primaries, in sync with the other",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions mixed = options;
+                 mixed.bucket_n = 2;
+                 return RunReaping(mixed);
+               });
   registry.Add("reaping-many-partitions",
                "reaping with the production ring size (256 partitions, ~64 per node): every "
                "partition's anti-entropy and reaping must still get their turn (a per-partition "
@@ -80,6 +112,14 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "heal every replica of every key converges without any read (hints and "
                "anti-entropy alone) within two exchange rounds",
                RunAntiEntropy);
+  registry.Add("anti-entropy-n2",
+               "anti-entropy on a bucket of n=2 beside the default n=3: the trees of each "
+               "replica count converge their keys' own primaries and copy nothing elsewhere",
+               [](const ScenarioOptions& options) {
+                 ScenarioOptions mixed = options;
+                 mixed.bucket_n = 2;
+                 return RunAntiEntropy(mixed);
+               });
   registry.Add("anti-entropy-off",
                "anti-entropy with anti-entropy switched off: broken on purpose, replicas that "
                "nothing reads stay divergent and fail it",

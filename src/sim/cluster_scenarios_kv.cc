@@ -110,6 +110,10 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   for (const std::string& address : all_addresses) expected[address] = cluster::MemberStatus::kUp;
   if (!leaver.empty()) expected[leaver] = cluster::MemberStatus::kRemoved;
   Status status = FormCluster(simulation, addresses);
+  if (status.ok() && options.bucket_n != 0) {
+    status =
+        SetWorkloadBucketReplicas(simulation, workload, options.bucket_n, options.liveness_ms_max);
+  }
   const std::uint64_t start_ms = simulation.now_ms();
   const std::uint64_t end_ms = start_ms + options.duration_ms;
   if (status.ok()) {

@@ -507,8 +507,6 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
   };
   const cluster::BucketPropsRecord* record = state.FindBucketProps(config.bucket);
   const std::uint32_t n = record != nullptr ? record->props.n : BucketProps{}.n;
-  std::uint32_t n_max = BucketProps{}.n;  // as the node computes its placement
-  for (const auto& [bucket, props] : state.bucket_props()) n_max = std::max(n_max, props.props.n);
 
   for (const std::string& key : config.keys) {
     const std::uint32_t partition =
@@ -547,7 +545,9 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
     }
   }
 
-  std::map<std::uint32_t, std::vector<cluster::NodeId>> primaries_of;
+  // Per (partition, n): a key lives on its own primaries only, also when other buckets have
+  // more replicas.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<cluster::NodeId>> primaries_of;
   for (const std::string& address : simulation.addresses()) {
     Status found = Status::Ok();
     StoredData stored(simulation.EngineOf(address), ring.partition_count(), config.shard_count);
@@ -558,15 +558,17 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
             found = Status::Internal(fmt::format("{} holds a malformed object key", address));
             return false;
           }
-          auto [it, inserted] = primaries_of.try_emplace(decoded->partition);
+          const cluster::BucketPropsRecord* bucket = state.FindBucketProps(decoded->id.bucket);
+          const std::uint32_t key_n = bucket != nullptr ? bucket->props.n : BucketProps{}.n;
+          auto [it, inserted] = primaries_of.try_emplace({decoded->partition, key_n});
           if (inserted) {
-            it->second = cluster::ComputePrimaries(ring, zone_of, decoded->partition, n_max);
+            it->second = cluster::ComputePrimaries(ring, zone_of, decoded->partition, key_n);
           }
           if (std::find(it->second.begin(), it->second.end(), address) == it->second.end()) {
             found = Status::Internal(fmt::format(
-                "{} holds {}/{} (partition {}) but is not one of its primaries [{}] (replication "
-                "idle)",
-                address, decoded->id.bucket, decoded->id.key, decoded->partition,
+                "{} holds {}/{} (partition {}) but is not one of its n = {} primaries [{}] "
+                "(replication idle)",
+                address, decoded->id.bucket, decoded->id.key, decoded->partition, key_n,
                 fmt::join(it->second, ",")));
             return false;
           }
@@ -584,6 +586,31 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
     MERIDIAN_RETURN_IF_ERROR(found);
   }
   return Status::Ok();
+}
+
+Status SetWorkloadBucketReplicas(Simulation& simulation, KvWorkload& workload, std::uint32_t n,
+                                 std::uint64_t within_ms) {
+  BucketPropsPatch patch;
+  patch.n = n;
+  const Result<BucketProps> props = ApplyBucketPropsPatch(BucketProps{}, patch);
+  MERIDIAN_CHECK(props.ok());
+  const std::string bucket = workload.config().bucket;
+  const auto known_everywhere = [&] {
+    for (const std::string& address : simulation.live_addresses()) {
+      const cluster::BucketPropsRecord* record =
+          NodeAt(simulation, address)->node().cluster_state().FindBucketProps(bucket);
+      if (record == nullptr || record->props != *props) return false;
+    }
+    return true;
+  };
+  workload.SubmitAdmin(node::SetBucketRequest{bucket, patch});
+  const Status status =
+      simulation.RunUntil([&] { return workload.admin_succeeded() && known_everywhere(); },
+                          simulation.now_ms() + within_ms);
+  if (!status.ok() && !simulation.failure().has_value()) {
+    simulation.Fail(fmt::format("bucket {} with n = {} did not reach every node", bucket, n));
+  }
+  return status;
 }
 
 std::string KvCountersText(const KvCounters& counters) {

@@ -169,11 +169,17 @@ Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
 Result<std::uint64_t> AwaitConvergenceWithoutReads(Simulation& simulation, KvWorkload& workload,
                                                    std::uint64_t bound_ms);
 
+// Sets the workload bucket's replica count to `n` (a bucket change through a random live node;
+// run it before any fault) and runs until every live node knows it, within within_ms.
+// Records a failure in the simulation; returns it.
+Status SetWorkloadBucketReplicas(Simulation& simulation, KvWorkload& workload, std::uint32_t n,
+                                 std::uint64_t within_ms);
+
 // Replica convergence, read from the engines: for every workload key, every primary (of the
 // final ring of the first live node, for the bucket's n) holds the same object (decoded and
 // compared as DvvSets; all or none hold one; all-tombstone objects count as absent with
-// tombstone_equals_absent); no node holds an object of a partition it is not
-// a primary of (for the largest n of any bucket) in its objects column; no hint record is left.
+// tombstone_equals_absent); no node holds an object it is not one of the primaries of (for the
+// n of the object's bucket) in its objects column; no hint record is left.
 Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& config);
 
 // "W writes acknowledged, F failed; R reads ok, ..." for a summary line.

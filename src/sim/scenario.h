@@ -28,6 +28,10 @@ struct ScenarioOptions {
   std::uint64_t liveness_ms_max = 30'000;  // time allowed to converge after the heal
   // Shards per simulated node (NodeConfig::shard_count), for the scenarios that take it.
   std::uint32_t shard_count = 1;
+  // The KV workload bucket's replica count, set before the workload starts (0: the default,
+  // 3), for the scenarios that take it: below the default, the cluster holds buckets of two
+  // replica counts (the default's and this one) and each key must live on its own primaries.
+  std::uint32_t bucket_n = 0;
 };
 
 struct ScenarioOutcome {

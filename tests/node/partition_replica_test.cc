@@ -2,8 +2,14 @@
 // tests/node/testdata/partition_replica/*.txt (data-driven, etcd-raft style; see
 // datadriven.h). Each file drives one replica of partition 5 on node "n1" over a MemoryEngine:
 //
-//   placement owner=n1 pending=n2 primaries=n1,n3,n4 [data] [first]   ring change
-//   put <key> <value>            a write stored here (objects column) and OnStored
+//   placement owner=n1 pending=n2 primaries=n1,n3,n4 [n1=n3] [data] [first]   ring change;
+//                                n1=<nodes>: a second replica count in use (1 here) and its
+//                                primaries (keys named solo-* are of that bucket)
+//   put <key> <value>            a write stored here (objects column), OnStored and
+//                                OnObjectChanged (and OnArrived, as the node does)
+//   applied <key> <value>        a write that does not pass OnStored (a hint delivered here,
+//                                a copy received): stored, OnObjectChanged, and OnArrived or,
+//                                when the partition is not held here, OnForeignData
 //   tick [<ms>]                  advance the clock (default 100 ms) and Tick
 //   ack [status=<code>]          acknowledge the last handoff batch sent
 //   fill-request from=<node>     a replica asks for a copy
@@ -60,6 +66,11 @@ class Harness {
   Harness() {
     config_ = PartitionReplicaConfig{"n1", "n1:1", {}, 5'000, 1'000, 15'000, {}};
     config_.anti_entropy.exchange_interval_ms = 0;  // anti_entropy_test.cc covers it
+    // Keys named solo-* belong to a bucket of one replica; the others to one of three.
+    config_.replica_count_of = [](std::string_view storage_key) -> std::uint32_t {
+      auto key = storage::DecodeObjectKey(storage_key);
+      return key.ok() && key->id.key.starts_with("solo") ? 1 : 3;
+    };
   }
 
   std::string Run(const test_support::DataDrivenCase& c) {
@@ -69,13 +80,17 @@ class Harness {
       placement.owner = c.Get("owner");
       if (c.Has("pending")) placement.pending_owner = c.Get("pending");
       placement.primaries = Split(c.Get("primaries"));
+      if (c.Has("n1")) {
+        placement.primaries_by_n[1] = Split(c.Get("n1"));
+        placement.primaries_by_n[3] = placement.primaries;
+      }
       placement.holds = std::find(placement.primaries.begin(), placement.primaries.end(),
                                   config_.self) != placement.primaries.end() ||
                         placement.pending_owner == config_.self;
       const bool has_data = std::find(c.args.begin(), c.args.end(), "data") != c.args.end();
       const bool first = std::find(c.args.begin(), c.args.end(), "first") != c.args.end();
       Replica().OnPlacement(placement, has_data, first);
-    } else if (c.command == "put") {
+    } else if (c.command == "put" || c.command == "applied") {
       const std::string key = storage::EncodeObjectKey(kPartition, "b", c.args.at(0));
       DvvSet object;
       object.Update({}, 7, HlcTimestamp::FromParts(++writes_, 0), false, c.args.at(1),
@@ -84,7 +99,13 @@ class Harness {
       storage::WriteBatch batch;
       batch.Put(storage::Column::kObjects, key, encoded);
       EXPECT_TRUE(engine_.Write(batch, {}).ok());
-      Replica().OnStored(key, encoded);
+      if (c.command == "put") Replica().OnStored(key, encoded);
+      Replica().OnObjectChanged(key, std::nullopt, writes_);
+      if (c.command == "applied" && !Replica().placement().holds) {
+        Replica().OnForeignData();
+      } else if (config_.replica_count_of(key) == 1) {
+        Replica().OnArrived(key);  // the node asks for keys of the smaller replica count
+      }
     } else if (c.command == "tick") {
       now_ms_ += c.args.empty() ? 100 : std::stoull(c.args.at(0));
       Replica().Tick(now_ms_, peers_, transfer_ids_);
@@ -217,7 +238,7 @@ class Harness {
         << (r.forwarding_address() ? " forwarding=" + *r.forwarding_address() : "")
         << (r.copying() ? " copying" : "") << (r.filling() ? " filling" : "")
         << (r.completed_incoming() ? " completed" : "") << (r.to_drop() ? " drop" : "")
-        << " queued=" << r.queued_copies()
+        << (r.handing_strays() ? " strays" : "") << " queued=" << r.queued_copies()
         << (r.hints() ? " hints=" + std::to_string(r.hints()->records()) +
                             " owed=" + std::to_string(r.hints()->pending())
                       : "")
@@ -253,7 +274,8 @@ TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
                          ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
                                            "handoff_lost_flip", "fill", "fill_request", "orphan",
-                                           "drop", "incoming", "hints"));
+                                           "drop", "incoming", "hints", "strays",
+                                           "fill_per_replica_count", "handoff_hint_applied"));
 
 }  // namespace
 }  // namespace meridian::node

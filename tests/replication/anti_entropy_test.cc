@@ -39,9 +39,11 @@ std::string Key(int i) {
 // WriteObservingEngine does) and tell the tree.
 class Replica {
  public:
-  Replica(std::string address, const AntiEntropyConfig& config)
+  Replica(std::string address, const AntiEntropyConfig& config, std::uint32_t replica_count = 3,
+          AntiEntropy::KeyFilter in_tree = nullptr)
       : address(std::move(address)),
-        anti_entropy(kPartition, config, engine, this->address, counters, budget) {}
+        anti_entropy(kPartition, replica_count, std::move(in_tree), config, engine, this->address,
+                     counters, budget) {}
 
   // Merges `object` into the stored copy (the node's normal merge) and indexes the result.
   void Merge(const std::string& key, const DvvSet& object) {
@@ -170,6 +172,39 @@ TEST_F(AntiEntropyTest, EqualReplicasEndTheExchangeAfterOneRoundTrip) {
   EXPECT_EQ(a.anti_entropy.counters().exchanges_in_sync, 1u);
   EXPECT_EQ(a.anti_entropy.counters().keys_received, 0u);
   EXPECT_LT(bytes_, 1'200u);  // the branch level of 64 branches, and a short reply
+}
+
+// A tree of the keys with n = 2 (a filter by bucket) compares and repairs only those: the keys
+// of an n = 1 bucket stay where they are, and the trees still end equal (docs/design/
+// anti_entropy.md, the n-below-n_max bug).
+TEST_F(AntiEntropyTest, ATreeOfOneReplicaCountRepairsOnlyItsOwnKeys) {
+  const auto of_bucket_two = [](std::string_view key) {
+    auto decoded = storage::DecodeObjectKey(key);
+    return decoded.ok() && decoded->id.bucket == "two";
+  };
+  const auto key_in = [](const std::string& bucket, int i) {
+    return storage::EncodeObjectKey(kPartition, bucket, "k" + std::to_string(i));
+  };
+  Replica a("a:1", config_, 2, of_bucket_two);
+  Replica b("b:1", config_, 2, of_bucket_two);
+  for (int i = 0; i < 100; ++i) {
+    a.Merge(key_in("two", i), Written(1, "v" + std::to_string(i)));
+    if (i < 90) b.Merge(key_in("two", i), Written(1, "v" + std::to_string(i)));
+    Replica& holder = i < 50 ? a : b;  // each key of bucket "one" on one side only
+    holder.Merge(key_in("one", i), Written(1, "w" + std::to_string(i)));
+  }
+  Exchange(a, b);
+  std::size_t a_one = 0;
+  std::size_t b_one = 0;
+  for (const auto& [key, object] : a.Objects()) a_one += of_bucket_two(key) ? 0 : 1;
+  for (const auto& [key, object] : b.Objects()) b_one += of_bucket_two(key) ? 0 : 1;
+  EXPECT_EQ(a_one, 50u);
+  EXPECT_EQ(b_one, 50u);
+  EXPECT_EQ(b.Objects().size(), 150u);  // the ten missing keys of bucket "two" arrived
+  EXPECT_EQ(a.anti_entropy.counters().keys_sent, 10u);
+  EXPECT_EQ(*a.anti_entropy.Tree().value(), *b.anti_entropy.Tree().value());
+  EXPECT_EQ(Exchange(a, b), 2);  // in sync at once
+  EXPECT_EQ(a.anti_entropy.replica_count(), 2u);
 }
 
 TEST_F(AntiEntropyTest, RepairsExactlyTheDifferingKeysBothWaysThroughTheMerge) {

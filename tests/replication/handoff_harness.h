@@ -124,13 +124,15 @@ class HandoffLoop {
   HandoffLoop(storage::Engine& source, storage::Engine& target, std::uint32_t partition,
               HandoffSenderConfig config, LinkFaults faults = {},
               std::uint64_t target_incarnation = 11,
-              BackgroundGovernorConfig budget = UnlimitedBudget())
+              BackgroundGovernorConfig budget = UnlimitedBudget(),
+              std::function<bool(std::string_view)> carries = {})
       : target_(target),
         governor_(budget),
         sender_(HandoffTransfer{.transfer_id = 42,
                                 .partition = partition,
                                 .target_address = std::string(kTargetAddress),
-                                .source_address = std::string(kSourceAddress)},
+                                .source_address = std::string(kSourceAddress),
+                                .carries = std::move(carries)},
                 source, governor_, config),
         receiver_(std::make_unique<HandoffReceiver>(target, target_incarnation)),
         faults_(std::move(faults)),

@@ -54,6 +54,33 @@ TEST(HandoffTransferTest, CopiesExactlyThePartitionsKeys) {
   EXPECT_EQ(loop.receiver().counters().objects_changed, 20u);
 }
 
+TEST(HandoffTransferTest, AFilteredCopyCarriesOnlyTheKeysItAccepts) {
+  // Enough keys that the skipped ones end batches of their own (4,096 skipped keys a batch).
+  MemoryEngine source;
+  MemoryEngine target;
+  FillNeighbourhood(source, 10'000);
+  const auto carries = [](std::string_view storage_key) {
+    return storage_key.ends_with("000");  // key-1000, key-2000, ... key-9000
+  };
+  HandoffLoop loop(source, target, kPartition, SmallBatches(), {}, 11, UnlimitedBudget(), carries);
+  // A mirrored write of a key the copy does not carry is not forwarded.
+  const std::string rejected = StorageKey(kPartition, "key-7");
+  ASSERT_TRUE(
+      loop.sender().MirrorWrite(rejected, EncodeObject(Siblings(kSourceActor, {"x"}))).ok());
+  EXPECT_EQ(loop.sender().progress().mirrored_writes, 0u);
+  loop.Run();
+
+  ASSERT_EQ(loop.sender().state(), HandoffState::kDone) << loop.sender().failure().ToString();
+  std::map<std::string, std::string> expected;
+  for (const auto& [key, value] : Contents(source, storage::PartitionRange(kPartition))) {
+    if (carries(key)) expected.emplace(key, value);
+  }
+  EXPECT_EQ(expected.size(), 9u);
+  EXPECT_EQ(Contents(target), expected);
+  EXPECT_EQ(loop.sender().progress().objects_sent, 9u);
+  EXPECT_GE(loop.sender().progress().batches_sent, 3u);  // 10,000 keys scanned 4,096 at a time
+}
+
 TEST(HandoffTransferTest, LastPartitionHasNoUpperBound) {
   MemoryEngine source;
   MemoryEngine target;
