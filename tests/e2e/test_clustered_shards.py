@@ -153,9 +153,9 @@ def test_a_bucket_change_elsewhere_finds_data_only_a_follower_holds(make_cluster
     """The copies of a key (n=1) live on other nodes' follower shards only: the change asked of
     a node that holds nothing reaches their shells, which check their followers too.
 
-    Four nodes, and the asker is not among the key's partition's primaries for the default n=3:
-    fills of new replicas and anti-entropy copy whole partitions among those primaries, so they
-    also spread an n=1 key (a known bug, docs/design/anti_entropy.md), but never to the asker."""
+    Four nodes, and the asker is not among the key's partition's primaries for the default n=3
+    (written while fills and anti-entropy still copied an n=1 key among those primaries, fixed
+    since: docs/design/anti_entropy.md, "Buckets of several replica counts")."""
     cluster = make_cluster(extra_args=["--aae-exchange-interval-ms", "0",
                                        "--reap-interval-ms", "0"])
     nodes = start_sharded(cluster, 4)
