@@ -29,6 +29,28 @@ ScenarioOutcome RunAntiEntropyOff(const ScenarioOptions& options);
 ScenarioOutcome RunPartitionRecovery(const ScenarioOptions& options);
 ScenarioOutcome RunPartitionRecoveryWithoutDeadlines(const ScenarioOptions& options);
 
+namespace {
+
+// `run` with every node split into `shards` shards.
+ScenarioFunction WithShards(ScenarioFunction run, std::uint32_t shards) {
+  return [run = std::move(run), shards](const ScenarioOptions& options) {
+    ScenarioOptions changed = options;
+    changed.shard_count = shards;
+    return run(changed);
+  };
+}
+
+// `run` with the workload's bucket of `n` replicas beside the default bucket's.
+ScenarioFunction WithBucketReplicas(ScenarioFunction run, std::uint32_t n) {
+  return [run = std::move(run), n](const ScenarioOptions& options) {
+    ScenarioOptions changed = options;
+    changed.bucket_n = n;
+    return run(changed);
+  };
+}
+
+}  // namespace
+
 void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("cluster-membership",
                "real nodes join, then crashes/partitions/loss/skew; failure detection within "
@@ -42,27 +64,15 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("cluster-kv-shards",
                "cluster-kv with every node split into two shards (a shell and a follower, each "
                "over its own key space), the router and the shell's views between them",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions sharded = options;
-                 sharded.shard_count = 2;
-                 return RunClusterKv(sharded);
-               });
+               WithShards(RunClusterKv, 2));
   registry.Add("cluster-kv-n1",
                "cluster-kv on a bucket of n=1 beside the default n=3: each key stays on its one "
                "primary through joins, leaves, fills, hand-offs and faults",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions mixed = options;
-                 mixed.bucket_n = 1;
-                 return RunClusterKv(mixed);
-               });
+               WithBucketReplicas(RunClusterKv, 1));
   registry.Add("cluster-kv-n2",
                "cluster-kv on a bucket of n=2 beside the default n=3: each key's copies converge "
                "on its own two primaries and nowhere else",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions mixed = options;
-                 mixed.bucket_n = 2;
-                 return RunClusterKv(mixed);
-               });
+               WithBucketReplicas(RunClusterKv, 2));
   registry.Add("reaping",
                "cluster-kv with tombstone reaping every second (join, leave, crashes, "
                "partitions, loss, skew); after the heal every key is read and deleted, every "
@@ -71,19 +81,11 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("reaping-n1",
                "reaping on a bucket of n=1 beside the default n=3: each key's tombstone is "
                "proposed by its one primary, and reaped",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions mixed = options;
-                 mixed.bucket_n = 1;
-                 return RunReaping(mixed);
-               });
+               WithBucketReplicas(RunReaping, 1));
   registry.Add("reaping-n2",
                "reaping on a bucket of n=2 beside the default n=3: each key's tombstone is "
                "proposed by the smaller id of its own two primaries, in sync with the other",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions mixed = options;
-                 mixed.bucket_n = 2;
-                 return RunReaping(mixed);
-               });
+               WithBucketReplicas(RunReaping, 2));
   registry.Add("reaping-many-partitions",
                "reaping with the production ring size (256 partitions, ~64 per node): every "
                "partition's anti-entropy and reaping must still get their turn (a per-partition "
@@ -102,11 +104,7 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "fallbacks, hints delivered between isolations; no acknowledged write lost",
                RunSloppyWrites);
   registry.Add("sloppy-writes-shards", "sloppy-writes with every node split into two shards",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions sharded = options;
-                 sharded.shard_count = 2;
-                 return RunSloppyWrites(sharded);
-               });
+               WithShards(RunSloppyWrites, 2));
   registry.Add("anti-entropy",
                "w=1 writes and deletes, no reads, under crashes, partitions and loss; after the "
                "heal every replica of every key converges without any read (hints and "
@@ -115,11 +113,7 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
   registry.Add("anti-entropy-n2",
                "anti-entropy on a bucket of n=2 beside the default n=3: the trees of each "
                "replica count converge their keys' own primaries and copy nothing elsewhere",
-               [](const ScenarioOptions& options) {
-                 ScenarioOptions mixed = options;
-                 mixed.bucket_n = 2;
-                 return RunAntiEntropy(mixed);
-               });
+               WithBucketReplicas(RunAntiEntropy, 2));
   registry.Add("anti-entropy-off",
                "anti-entropy with anti-entropy switched off: broken on purpose, replicas that "
                "nothing reads stay divergent and fail it",
