@@ -91,8 +91,8 @@ void Node::NoteIfStray(std::string_view storage_key) {
       !PartitionReplica::MayHoldStrays(placements_[key->partition], config_.node_id)) {
     return;
   }
-  const std::vector<cluster::NodeId> own =
-      PrimariesOf(key->partition, BucketPropsOf(key->id.bucket).n);
+  const std::vector<cluster::NodeId>& own =
+      PartitionReplica::PrimariesOf(placements_[key->partition], BucketPropsOf(key->id.bucket).n);
   if (std::find(own.begin(), own.end(), config_.node_id) == own.end()) {
     ReplicaFor(key->partition).OnArrived(storage_key);
   }

@@ -128,6 +128,10 @@ class PartitionReplica {
   // Whether `self` may hold keys it does not keep under `placement`: it is a primary of the
   // partition but not of every replica count in use, and the partition is not moving.
   static bool MayHoldStrays(const PartitionPlacement& placement, const cluster::NodeId& self);
+  // The primaries for keys with `n` replicas under `placement` (those for the largest n when
+  // `n` is not listed).
+  static const std::vector<cluster::NodeId>& PrimariesOf(const PartitionPlacement& placement,
+                                                         std::uint32_t n);
   // Whether `self` streams the partition to its pending owner under `placement`.
   static bool Outgoing(const PartitionPlacement& placement, const cluster::NodeId& self);
   ~PartitionReplica();
@@ -271,8 +275,6 @@ class PartitionReplica {
   bool KeyFiltered() const;
   // `node` is one of the key's own primaries (always true unless KeyFiltered()).
   bool Keeps(std::string_view storage_key, const cluster::NodeId& node) const;
-  static const std::vector<cluster::NodeId>& PrimariesOf(const PartitionPlacement& placement,
-                                                         std::uint32_t n);
   // This node is the reaper of the keys with `n` replicas: the smallest id of their primaries.
   bool ReaperOf(std::uint32_t n) const;
   void Collect(replication::HandoffSender& sender);

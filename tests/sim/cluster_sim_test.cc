@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -44,6 +45,18 @@ std::string Describe(const std::string& workload, const ScenarioOptions& options
                      " --verbose\nfaults:";
   for (const std::string& line : outcome.fault_log) text += "\n  " + line;
   return text;
+}
+
+// One run of each (workload, seed), with the default options.
+void RunListedSeeds(std::initializer_list<std::pair<const char*, std::uint64_t>> runs) {
+  const ScenarioRegistry registry = BuiltinScenarios();
+  for (const auto& [workload, seed] : runs) {
+    const Scenario* scenario = registry.Find(workload);
+    ASSERT_NE(scenario, nullptr) << workload;
+    const ScenarioOptions options = OptionsFor(seed);
+    const ScenarioOutcome outcome = scenario->run(options);
+    EXPECT_TRUE(outcome.passed()) << Describe(workload, options, outcome);
+  }
 }
 
 void RunSeeds(const std::string& workload,
@@ -137,16 +150,7 @@ TEST(ClusterSimTest, SloppyWritesScenarioWithTwoShardsPerNodePassesForFixedSeeds
 // (node::kNoStateVersion); and a member a strong move passed by, in a configuration of itself
 // and one moved member, waited out the move timeout again and again.
 TEST(ClusterSimTest, SeedsThatLaggingShardsFoundPass) {
-  const ScenarioRegistry registry = BuiltinScenarios();
-  for (const auto& [workload, seed] :
-       {std::pair<const char*, std::uint64_t>{"cluster-kv-shards", 3036},
-        {"strong-cluster-membership-shards", 18}}) {
-    const Scenario* scenario = registry.Find(workload);
-    ASSERT_NE(scenario, nullptr) << workload;
-    const ScenarioOptions options = OptionsFor(seed);
-    const ScenarioOutcome outcome = scenario->run(options);
-    EXPECT_TRUE(outcome.passed()) << Describe(workload, options, outcome);
-  }
+  RunListedSeeds({{"cluster-kv-shards", 3036}, {"strong-cluster-membership-shards", 18}});
 }
 
 // Issue 10 item 5: a bucket with fewer replicas than the largest n (n = 1 or 2 beside the
@@ -179,16 +183,7 @@ TEST(ClusterSimTest, ReapingOnABucketOfOneReplicaPassesForFixedSeeds) {
 //   * cluster-kv-n2 25: a node that left a key's n = 2 primaries kept that count's
 //     anti-entropy tree, which went on repairing such keys onto it.
 TEST(ClusterSimTest, SeedsThatMixedReplicaCountsFoundPass) {
-  const ScenarioRegistry registry = BuiltinScenarios();
-  for (const auto& [workload, seed] : {std::pair<const char*, std::uint64_t>{"cluster-kv-n1", 1},
-                                       {"cluster-kv-n1", 7},
-                                       {"cluster-kv-n2", 25}}) {
-    const Scenario* scenario = registry.Find(workload);
-    ASSERT_NE(scenario, nullptr) << workload;
-    const ScenarioOptions options = OptionsFor(seed);
-    const ScenarioOutcome outcome = scenario->run(options);
-    EXPECT_TRUE(outcome.passed()) << Describe(workload, options, outcome);
-  }
+  RunListedSeeds({{"cluster-kv-n1", 1}, {"cluster-kv-n1", 7}, {"cluster-kv-n2", 25}});
 }
 
 // One run of the Dynamo measurement: it passes its checks and its histogram accounts for every
