@@ -94,10 +94,7 @@ void PartitionReplica::UpdateAntiEntropy() {
     const bool filtered = ns.size() > 1 && config_.replica_count_of != nullptr;
     for (std::uint32_t n : ns) {
       if (n < 2 || trees_.contains(n)) continue;  // one replica: nothing to compare
-      const auto listed = placement_.primaries_by_n.find(n);
-      const std::vector<cluster::NodeId>& primaries =
-          listed != placement_.primaries_by_n.end() ? listed->second : placement_.primaries;
-      if (!Contains(primaries, config_.self)) continue;
+      if (!Contains(PrimariesFor(n), config_.self)) continue;
       replication::AntiEntropy::KeyFilter in_tree;
       if (filtered) {
         in_tree = [of = config_.replica_count_of, n](std::string_view key) { return of(key) == n; };
