@@ -360,7 +360,16 @@ void PartitionReplica::OnObjectChanged(std::string_view storage_key,
   } else if (forwarding_address_) {
     written_after_done_ = true;
   }
-  if (copy_) copy_->sender->MarkChanged(storage_key);
+  if (copy_) {
+    // A copy done sending (its last ack in, not yet collected by TickCopy) cannot take the
+    // change: counted as complete, it would let an orphan or its strays be dropped without it
+    // (cluster-kv-n1, seed 2171: a hint delivered to the old owner then was lost).
+    if (copy_->sender->state() == replication::HandoffState::kRunning) {
+      copy_->sender->MarkChanged(storage_key);
+    } else {
+      copy_->missed_change = true;
+    }
+  }
   if (trees_.empty()) return;
   replication::AntiEntropy* tree =
       trees_.size() == 1 && tree_ns_.size() == 1 ? trees_.begin()->second.get()
@@ -605,10 +614,11 @@ void PartitionReplica::TickCopy(std::uint64_t now_ms) {
     return;
   }
   Collect(*copy_->sender);
-  if (state == replication::HandoffState::kDone && copy_->kind == CopyKind::kStrays && strays_) {
+  // A copy that missed a change is made again (the target is not marked done).
+  const bool complete = state == replication::HandoffState::kDone && !copy_->missed_change;
+  if (complete && copy_->kind == CopyKind::kStrays && strays_) {
     strays_done_.insert(copy_->target);
-  } else if (state == replication::HandoffState::kDone && copy_->kind == CopyKind::kOrphan &&
-             orphan_) {
+  } else if (complete && copy_->kind == CopyKind::kOrphan && orphan_) {
     // Only while still an orphan: a hand-off that completed after the partition became ours
     // again must not count for a later orphan spell (which would then skip that replica), nor
     // keep the replica busy for ever (reaping: found by the reaping scenario, seed 6).

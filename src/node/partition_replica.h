@@ -250,6 +250,9 @@ class PartitionReplica {
     std::unique_ptr<replication::HandoffSender> sender;
     cluster::NodeId target;
     CopyKind kind = CopyKind::kFill;
+    // An object changed here after the copy had sent its last batch: the target may lack it,
+    // so the completed copy does not count as the target having this node's data.
+    bool missed_change = false;
   };
 
   bool Outgoing() const;

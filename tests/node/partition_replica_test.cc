@@ -275,7 +275,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
                          ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
                                            "handoff_lost_flip", "fill", "fill_request", "orphan",
                                            "drop", "incoming", "hints", "strays",
-                                           "fill_per_replica_count", "handoff_hint_applied"));
+                                           "fill_per_replica_count", "handoff_hint_applied",
+                                           "orphan_change_after_last_ack"));
 
 }  // namespace
 }  // namespace meridian::node
