@@ -443,6 +443,19 @@ void Membership::ApplyRingDelta(const proto::RingDelta& message) {
     ++counters_.invalid_ignored;
     return;
   }
+  // A ring naming a node this state has no record of is not taken: the sender thought this node
+  // had the record (a digest it sent before a crash lost it, say), and a ring without its
+  // members would route to an address nobody knows. The next exchange brings the record first
+  // (a delta's members are merged before its ring). Found by the simulator:
+  // strong-cluster-membership seed 169.
+  for (std::uint32_t partition = 0; partition < ring.partition_count(); ++partition) {
+    const std::optional<NodeId> pending = ring.PendingOwner(partition);
+    if (state_.FindMember(ring.Owner(partition)) == nullptr ||
+        (pending && state_.FindMember(*pending) == nullptr)) {
+      ++counters_.rings_deferred;
+      return;
+    }
+  }
   if (message.full()) ring_history_.clear();
   CommitRing(ring, state_.ring_key(), message.full() ? Ring::Delta{} : std::move(*delta),
              result->claimant);

@@ -63,6 +63,7 @@ struct MembershipCounters {
   std::uint64_t join_requests_sent = 0;
   std::uint64_t foreign_cluster_ignored = 0;  // messages naming another cluster
   std::uint64_t invalid_ignored = 0;          // malformed records or unusable ring deltas
+  std::uint64_t rings_deferred = 0;  // rings naming a node not yet known here (taken later)
 };
 
 class Membership {

@@ -9,11 +9,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "cluster/claim.h"
+#include "cluster/gossip_codec.h"
 
 namespace meridian::cluster {
 namespace {
@@ -51,11 +53,13 @@ class TestNetwork {
   }
   Membership& Node(const NodeId& id) { return *nodes_.at(AddressOf(id)); }
   void Crash(const NodeId& id) { down_.insert(AddressOf(id)); }
-  // A restart: a new instance on the node's persisted state, with a raised incarnation.
-  Membership& Restart(const NodeId& id, std::uint64_t incarnation) {
+  // A restart: a new instance on the node's persisted state (by default its state now), with a
+  // raised incarnation.
+  Membership& Restart(const NodeId& id, std::uint64_t incarnation,
+                      std::optional<ClusterState> state = std::nullopt) {
     MembershipOptions options = OptionsFor(id);
     options.self.incarnation = incarnation;
-    ClusterState persisted = Node(id).state();
+    ClusterState persisted = state ? std::move(*state) : Node(id).state();
     auto node = std::make_unique<Membership>(options, std::move(persisted));
     Membership& restarted = *node;
     nodes_[AddressOf(id)] = std::move(node);
@@ -413,6 +417,59 @@ TEST(Membership, UnreachableClaimantHandsTheRoleOnWithoutChangingOwnership) {
   ASSERT_GT(network.Settle(30), 0);
   EXPECT_EQ(network.Node("n3").state().FindMember("n4")->status, MemberStatus::kRemoved);
   EXPECT_EQ(network.Node("n3").state().ring_claimant(), "n1");
+}
+
+// n3 sent a digest listing n4's record, then crashed and lost it (its last state write was not
+// synced); the answer to that digest carries the newer ring but not n4's record, which n3 was
+// thought to have. n3 takes no ring naming a node it has no record of (it would route to an
+// address it does not know), and the next exchange brings the record and the ring together.
+// Found by the simulator: strong-cluster-membership seed 169.
+TEST(Membership, ARingNamingANodeWithoutItsRecordWaitsForTheRecord) {
+  TestNetwork network(12);
+  StartCluster(network, 3);
+  const ClusterState before_join = network.Node("n3").state();
+  ASSERT_TRUE(network.Add("n4").Join({AddressOf("n1")}).ok());
+  ASSERT_GT(network.Settle(40), 0);
+  const ClusterState joined = network.Node("n1").state();
+  ASSERT_NE(joined.FindMember("n4"), nullptr);
+  ASSERT_GT(joined.ring().version(), before_join.ring().version());
+  bool names_n4 = false;
+  for (std::uint32_t p = 0; p < kPartitions; ++p) {
+    names_n4 = names_n4 || joined.ring().Owner(p) == "n4" || joined.ring().PendingOwner(p) == "n4";
+  }
+  ASSERT_TRUE(names_n4);
+
+  // The digest: every record n1 has, and n3's ring from before the join.
+  proto::PeerMessage syn;
+  proto::GossipDigest* digest = syn.mutable_gossip_digest();
+  digest->set_cluster_name("test");
+  digest->set_from_id("n3");
+  for (const ClusterState::MemberPointer& member : joined.members()) {
+    proto::MemberVersion* entry = digest->add_members();
+    entry->set_id(member->id);
+    entry->set_incarnation(member->incarnation);
+    entry->set_version(member->version);
+    entry->set_content_hash(MemberContentHash(*member));
+  }
+  EncodeRingVersion(before_join.ring_key(), digest->mutable_ring());
+  network.Node("n1").Receive(AddressOf("n3"), syn, 100'000);
+  std::optional<proto::PeerMessage> answer;
+  for (Outbound& out : network.Node("n1").TakeOutbound()) {
+    if (out.to_address == AddressOf("n3") && out.message.has_gossip_delta()) answer = out.message;
+  }
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(answer->gossip_delta().has_ring_delta());
+  ASSERT_EQ(answer->gossip_delta().members_size(), 0);
+
+  Membership& restarted = network.Restart("n3", 2, before_join);
+  ASSERT_EQ(restarted.state().FindMember("n4"), nullptr);
+  restarted.Receive(AddressOf("n1"), *answer, 100'000);
+  EXPECT_EQ(restarted.state().ring(), before_join.ring());
+  EXPECT_EQ(restarted.counters().rings_deferred, 1u);
+
+  ASSERT_GT(network.Settle(30), 0);
+  EXPECT_NE(network.Node("n3").state().FindMember("n4"), nullptr);
+  EXPECT_EQ(network.Node("n3").state().ring(), network.Node("n1").state().ring());
 }
 
 }  // namespace
