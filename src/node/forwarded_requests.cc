@@ -31,4 +31,18 @@ std::vector<ForwardedRequests::Entry> ForwardedRequests::Expire(std::uint64_t no
   return expired;
 }
 
+std::vector<ForwardedRequests::Entry> ForwardedRequests::Abandon(
+    const std::function<bool(const std::string& peer_address)>& silent) {
+  std::vector<Entry> abandoned;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (silent(it->second.peer_address)) {
+      abandoned.push_back(std::move(it->second));
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return abandoned;
+}
+
 }  // namespace meridian::node

@@ -1,12 +1,14 @@
 // ForwardedRequests: client requests this node forwarded to another node and is waiting on.
 // Each entry remembers who asked (a local client or a forwarding peer), the operation (to decode
 // the reply), the peer and a deadline; a reply resolves it, Expire() returns those past their
-// deadline so the node can answer them with a Timeout. Bounded: Track refuses beyond `capacity`
+// deadline and Abandon() those whose peer went silent, so the node can answer them with a
+// Timeout. Bounded: Track refuses beyond `capacity`
 // entries. Not thread-safe; deterministic.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,6 +54,8 @@ class ForwardedRequests {
   void UseIds(RequestIds ids) { ids_ = ids; }
   // Removes and returns every entry whose deadline is <= now_ms, oldest forward id first.
   std::vector<Entry> Expire(std::uint64_t now_ms);
+  // Removes and returns every entry whose peer `silent` says is silent, oldest forward id first.
+  std::vector<Entry> Abandon(const std::function<bool(const std::string& peer_address)>& silent);
 
   std::size_t size() const { return entries_.size(); }
 

@@ -251,6 +251,7 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
   }
   const std::uint64_t now_ms = NowMs();
   suspicion_.OnHeard(from_address);
+  shell_suspects_.erase(from_address);  // heard here since the shell's view
   if (config_.shard_count > 1 && config_.shard_index == 0) heard_ms_[from_address] = now_ms;
   // Before the message is handled: a snapshot of a reaping round still recording this
   // connection learns which candidate keys it carried.
@@ -551,6 +552,8 @@ ShellView Node::MakeShellView(std::uint64_t applied_version) {
   const std::vector<cluster::NodeId> down = detector_->DownPeers(NowMs());
   view.down.insert(down.begin(), down.end());
   view.heard_ms = heard_ms_;
+  for (std::string& address : suspicion_.Suspects(NowMs()))
+    view.suspected.insert(std::move(address));
   return view;
 }
 
@@ -564,6 +567,7 @@ void Node::ApplyShellView(const ShellView& view) {
   if (view.state) membership_->Adopt(*view.state);
   shell_down_ = view.down;
   for (const auto& [address, heard_ms] : view.heard_ms) suspicion_.OnHeardAt(address, heard_ms);
+  shell_suspects_ = view.suspected;
 }
 
 std::vector<std::uint32_t> Node::TakeTransferCompletions() {

@@ -266,8 +266,8 @@ class Node {
   const cluster::ClusterState& cluster_state() const { return membership_->state(); }
   // This node's opinion of a member's liveness (true for itself and unmonitored members).
   bool IsAlive(const cluster::NodeId& id) const;
-  // The failure detector considers `node` alive and it is not suspected (peer_suspicion.h):
-  // routing sends it requests.
+  // The failure detector considers `node` alive and it is not suspected (peer_suspicion.h), by
+  // this node nor, for a follower, by its shell's latest view: routing sends it requests.
   bool Reachable(const cluster::NodeId& node) const;
   // Partitions this node is streaming to their new owner.
   std::size_t active_transfers() const;
@@ -738,6 +738,8 @@ class Node {
   std::map<std::string, std::uint64_t> heard_ms_;
   // A follower: the shell's failure detector's opinion, and transfers for the shell to report.
   std::set<cluster::NodeId> shell_down_;
+  // A follower: the peers its shell suspected in the latest view, less those heard here since.
+  std::set<std::string> shell_suspects_;
   std::vector<std::uint32_t> transfer_completions_;
   // The shell: each follower's latest part of the member report, by shard (SetShardReport).
   std::map<std::uint32_t, MemberReport> shard_reports_;

@@ -198,13 +198,30 @@ void Node::NoteIfSlowForward(const ForwardedRequests::Entry& entry, const Status
 }
 
 void Node::ExpireForwards() {
-  for (ForwardedRequests::Entry& entry : forwarded_.Expire(NowMs())) {
+  const std::uint64_t now_ms = NowMs();
+  for (ForwardedRequests::Entry& entry : forwarded_.Expire(now_ms)) {
     NoteIfSlowForward(entry, Status::Timeout("no answer"));
     Deliver(entry.origin, entry.op,
             ErrorReply(Status::Timeout("the coordinator at " + entry.peer_address +
                                        " did not answer within " +
                                        std::to_string(config_.forward_timeout_ms) +
                                        " ms; the request may or may not have been applied")));
+  }
+  // A forward to a peer that went silent (suspected: nothing at all arrived from it for
+  // peer_suspect_after_ms since a request) is answered now rather than at its deadline: the
+  // answer is the same ("may or may not"), and its client can go on four seconds sooner. It is
+  // not re-sent elsewhere: the silent peer may have applied it (one write under two dots).
+  if (forwarded_.size() == 0) return;
+  const auto silent = [&](const std::string& address) {
+    return suspicion_.Suspect(address, now_ms) || shell_suspects_.count(address) != 0;
+  };
+  for (ForwardedRequests::Entry& entry : forwarded_.Abandon(silent)) {
+    NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent"));
+    Deliver(entry.origin, entry.op,
+            ErrorReply(Status::Timeout("the coordinator at " + entry.peer_address +
+                                       " went silent (nothing from it for " +
+                                       std::to_string(config_.suspicion.suspect_after_ms) +
+                                       " ms); the request may or may not have been applied")));
   }
 }
 
@@ -270,7 +287,9 @@ std::vector<cluster::NodeId> Node::PrimariesOf(std::uint32_t partition, std::uin
 
 bool Node::Reachable(const cluster::NodeId& node) const {
   if (node == config_.node_id) return true;
-  return IsAlive(node) && !suspicion_.Suspect(AddressOf(node), NowMs());
+  const std::string address = AddressOf(node);
+  return IsAlive(node) && !suspicion_.Suspect(address, NowMs()) &&
+         shell_suspects_.count(address) == 0;
 }
 
 std::string Node::AddressOf(const cluster::NodeId& node) const {

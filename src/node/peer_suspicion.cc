@@ -46,6 +46,14 @@ std::vector<std::string> PeerSuspicion::TakeProbes(std::uint64_t now_ms) {
   return probes;
 }
 
+std::vector<std::string> PeerSuspicion::Suspects(std::uint64_t now_ms) const {
+  std::vector<std::string> suspects;
+  for (const auto& [address, waiting] : waiting_) {
+    if (Suspect(address, now_ms)) suspects.push_back(address);
+  }
+  return suspects;
+}
+
 std::size_t PeerSuspicion::SuspectCount(std::uint64_t now_ms) const {
   std::size_t count = 0;
   for (const auto& [address, waiting] : waiting_) count += Suspect(address, now_ms) ? 1 : 0;

@@ -49,6 +49,8 @@ class PeerSuspicion {
   // Suspected peers due for a probe now (each at most once per probe_interval_ms).
   std::vector<std::string> TakeProbes(std::uint64_t now_ms);
   std::size_t SuspectCount(std::uint64_t now_ms) const;
+  // The addresses of the peers suspected now.
+  std::vector<std::string> Suspects(std::uint64_t now_ms) const;
 
  private:
   struct Waiting {

@@ -7,7 +7,10 @@
 //   * the members the shell's failure detector finds down;
 //   * when the shell last heard anything from each peer, which clears a shard's own suspicion
 //     of a peer it sent a request to before then (node/peer_suspicion.h): pongs to the
-//     shell's heartbeats reach only the shell.
+//     shell's heartbeats reach only the shell;
+//   * the peers the shell suspects (its heartbeats went unanswered): a shard that has sent a
+//     peer nothing yet routes around it too, instead of finding out with a request of its own
+//     that then waits out its deadline.
 // Immutable once made; the state's members and ring are shared, read-only, between threads.
 #pragma once
 
@@ -33,6 +36,7 @@ struct ShellView {
   std::uint64_t state_version = 0;             // the shell's, for the next MakeShellView
   std::set<cluster::NodeId> down;
   std::map<std::string, std::uint64_t> heard_ms;  // by peer address
+  std::set<std::string> suspected;                // peer addresses
 };
 
 }  // namespace meridian::node

@@ -303,6 +303,26 @@ TEST_F(ClusteredShardTest, AFollowerTakesTheShellsOpinionOfAPeerAndItsHearingOfI
   EXPECT_EQ(node_wide_from_follower_, 0);
 }
 
+TEST_F(ClusteredShardTest, AFollowerRoutesAroundAPeerAsSoonAsItsShellSuspectsIt) {
+  OpenA();
+  Settle();
+  cut_ = true;
+  // The shell's heartbeats to B go unanswered: it suspects B long before its failure detector
+  // gives up on it.
+  for (int i = 0; i < 50 && a_[0]->Reachable(kB); ++i) Step(100);
+  ASSERT_FALSE(a_[0]->Reachable(kB));
+  ASSERT_TRUE(a_[0]->IsAlive(kB));
+  // The follower has no suspicion of its own (it sent B nothing unanswered long enough), yet
+  // it routes around B from the shell's view.
+  EXPECT_EQ(a_[1]->Stats().peers_suspected, 0u);
+  EXPECT_FALSE(a_[1]->Reachable(kB));
+
+  cut_ = false;
+  for (int i = 0; i < 50 && !(a_[0]->Reachable(kB) && a_[1]->Reachable(kB)); ++i) Step(100);
+  EXPECT_TRUE(a_[0]->Reachable(kB));
+  EXPECT_TRUE(a_[1]->Reachable(kB));
+}
+
 TEST_F(ClusteredShardTest, TheNodesReportToAPeersStatusAddsTheFollowersPart) {
   OpenA();
   Settle();

@@ -333,6 +333,41 @@ TEST_F(ReplicationClusterTest, AWriteThroughANodeCutFromThePrimariesIsTakenBefor
   EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
 }
 
+// Issue 10, item 4: a write already forwarded to a primary when the link is cut cannot be
+// re-sent elsewhere (the primary may have applied it: one write under two dots), but its client
+// hears so once the primary is suspected — about peer_suspect_after_ms after the forward —
+// instead of after forward_timeout_ms.
+TEST_F(ReplicationClusterTest, AForwardInFlightAtACutIsAnsweredOnceItsCoordinatorIsSuspected) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const node::NodeConfig& config = NodeOf(receiver).config();
+  ASSERT_GT(config.forward_timeout_ms, 2 * config.suspicion.suspect_after_ms);
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  const node::RequestId id = Send(receiver, node::PutRequest{{"b", "k"}, "v", "", always});
+  simulation_->Partition({receiver}, PrimariesOf("k"));  // the forward is on its way
+  const node::ClientReply reply = Await(id);
+  const std::uint64_t took_ms = simulation_->now_ms() - sent_ms;
+  EXPECT_EQ(reply.status.code(), StatusCode::kTimeout) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("may or may not have been applied"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("went silent"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_GE(took_ms, config.suspicion.suspect_after_ms);
+  EXPECT_LT(took_ms, 2 * config.suspicion.suspect_after_ms) << "waited for the forward deadline";
+
+  // Once its heartbeats to the other primaries went unanswered too, the next write through the
+  // receiver routes around them all at once.
+  ASSERT_TRUE(simulation_
+                  ->RunUntil([&] { return NodeOf(receiver).Stats().peers_suspected == 3; },
+                             simulation_->now_ms() + 10'000)
+                  .ok());
+  const node::ClientReply next = Call(receiver, node::PutRequest{{"b", "k"}, "w", "", always});
+  ASSERT_TRUE(next.status.ok()) << next.status.ToString();
+  EXPECT_EQ(std::get<node::WriteReply>(next.body).receipt.primaries, 0u);
+  simulation_->Heal();
+}
+
 // Issue 10, item 7's instrument: a get or write that took slow_request_ms or more is recorded
 // with where its time went — which replica answered when, or which coordinator a forward went
 // to — and a quick one is not recorded at all.
