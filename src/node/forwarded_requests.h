@@ -2,8 +2,7 @@
 // Each entry remembers who asked (a local client or a forwarding peer), the operation (to decode
 // the reply), the peer and a deadline; a reply resolves it, Expire() returns those past their
 // deadline and Abandon() those whose peer went silent, so the node can answer them with a
-// Timeout. Bounded: Track refuses beyond `capacity`
-// entries. Not thread-safe; deterministic.
+// Timeout. Bounded: Track refuses beyond `capacity` entries. Not thread-safe; deterministic.
 #pragma once
 
 #include <cstddef>
