@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "core/bucket_props.h"
 #include "core/object_id.h"
 
@@ -17,6 +19,7 @@ void EncodeMember(const Member& member, proto::GossipMember* out) {
   out->set_incarnation(member.incarnation);
   out->set_version(member.version);
   out->set_generation(member.generation);
+  if (member.shards > 1) out->set_shards(member.shards);
 }
 
 Result<Member> DecodeMember(const proto::GossipMember& message) {
@@ -35,6 +38,7 @@ Result<Member> DecodeMember(const proto::GossipMember& message) {
   member.incarnation = message.incarnation();
   member.version = message.version();
   member.generation = message.generation();
+  member.shards = std::max<std::uint32_t>(message.shards(), 1);
   MERIDIAN_RETURN_IF_ERROR(ValidateMember(member));
   return member;
 }

@@ -26,6 +26,10 @@ std::string_view MemberStatusName(MemberStatus status) {
 Status ValidateMember(const Member& member) {
   MERIDIAN_RETURN_IF_ERROR(ValidateNodeId(member.id));
   if (member.weight == 0) return Status::InvalidArgument("member weight must be positive");
+  if (member.shards == 0 || member.shards > kMemberShardsMax) {
+    return Status::InvalidArgument("member shard count must be between 1 and " +
+                                   std::to_string(kMemberShardsMax));
+  }
   const auto status = static_cast<int>(member.status);
   if (status < static_cast<int>(MemberStatus::kJoining) ||
       status > static_cast<int>(MemberStatus::kRemoved)) {
@@ -63,6 +67,8 @@ std::uint64_t MemberContentHash(const Member& member) {
   AppendInteger(encoded, member.version);
   // Absent from the hash at 0, so records of nodes that predate generations hash the same.
   if (member.generation != 0) AppendInteger(encoded, member.generation);
+  // Likewise at 1: unsharded records hash as before shard counts were gossiped.
+  if (member.shards != 1) AppendInteger(encoded, member.shards);
   return XXH3_64bits(encoded.data(), encoded.size());
 }
 

@@ -33,6 +33,9 @@ struct Member {
   std::string http_address;  // "host:port" of the client API
   std::string zone;          // rack / data centre; "" when unknown
   std::uint32_t weight = 1;  // relative capacity; > 0
+  // The shards its partitions are split over (fixed when its data was created; reaping rounds
+  // are grouped by it, docs/design/tombstones.md "Shards"). 1 for nodes that predate it.
+  std::uint32_t shards = 1;
   MemberStatus status = MemberStatus::kJoining;
   std::uint64_t incarnation = 0;  // raised by the member on every restart
   std::uint64_t version = 0;      // raised by whoever changes the record
@@ -42,7 +45,11 @@ struct Member {
   friend bool operator==(const Member&, const Member&) = default;
 };
 
-// InvalidArgument unless the id is valid, the weight positive and the status known.
+// The most shards a member may name (a sanity bound on gossiped records).
+inline constexpr std::uint32_t kMemberShardsMax = 4096;
+
+// InvalidArgument unless the id is valid, the weight positive, the shard count between 1 and
+// kMemberShardsMax and the status known.
 Status ValidateMember(const Member& member);
 
 // A 64-bit hash of every field (the tie-break between equal version keys).

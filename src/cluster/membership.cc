@@ -40,6 +40,7 @@ Membership::Membership(MembershipOptions options, std::optional<ClusterState> pe
   self.peer_address = options_.self.peer_address;
   self.http_address = options_.self.http_address;
   self.zone = options_.self.zone;
+  self.shards = options_.self.shards;
   self.incarnation = std::max(self.incarnation, options_.self.incarnation);
   // The same version with a higher incarnation: it supersedes the old record, but not an
   // administrative change made meanwhile (that has a higher version; see MergeOneMember).
@@ -56,6 +57,7 @@ Member Membership::JoiningSelf() const {
     joining.peer_address = options_.self.peer_address;
     joining.http_address = options_.self.http_address;
     joining.zone = options_.self.zone;
+    joining.shards = options_.self.shards;
     joining.incarnation = std::max(joining.incarnation, options_.self.incarnation);
   }
   return joining;

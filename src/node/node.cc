@@ -58,7 +58,8 @@ Node::Node(const NodeConfig& config, Env env)
       forwarded_(config.forwarded_requests_max),
       slow_requests_(config.slow_request_ms),
       suspicion_(config.suspicion),
-      reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_) {
+      reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_,
+                   config.shard_count) {
   watched_engine_.SetObserver(&tree_updater_);
   // A key's tree is its bucket's n (which cannot change while the bucket holds data).
   replica_config_.replica_count_of = [this](std::string_view storage_key) {
@@ -145,6 +146,7 @@ Status Node::Open() {
   options.self.http_address = config_.http_address;
   options.self.zone = config_.zone;
   options.self.weight = config_.weight;
+  options.self.shards = config_.shard_count;
   options.self.status = cluster::MemberStatus::kJoining;
   options.self.incarnation = incarnation_;
   options.cluster_name = config_.cluster_name;
@@ -471,7 +473,8 @@ void Node::Tick() {
   const bool follower = FollowsShell();
   if (!follower) {
     // A follower has the shell's membership and opinions (ApplyShellView) and sends nothing
-    // node-wide: no gossip, heartbeats, probes, reaping rounds, bucket checks or reports.
+    // node-wide: no gossip, heartbeats, probes, bucket checks or reports. (Each shard runs
+    // the reaping rounds of its own partitions.)
     const std::vector<cluster::NodeId> down = detector_->DownPeers(now_ms);
     membership_->SetUnreachable(std::set<cluster::NodeId>(down.begin(), down.end()));
     membership_->Tick(now_ms, *env_.random);
@@ -482,7 +485,7 @@ void Node::Tick() {
     ProbeSuspects();
   }
   TickReplicas();
-  if (!follower) TickReaping(now_ms);
+  TickReaping(now_ms);
   TickHints(now_ms);
   DropMovedPartitions();
   ExpireForwards();

@@ -39,6 +39,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cluster/failure_detector.h"
@@ -302,8 +303,9 @@ class Node {
 
   // A clustered node split into shards (node/shell_view.h): shard 0 is the shell; the other
   // shards follow it — they never gossip, join, ping or report to members, and take the
-  // shell's cluster state and opinions from ShellViews instead. (Bucket checks across shards
-  // and reaping are not yet split: docs/design/write_path.md steps 3 and 4.)
+  // shell's cluster state and opinions from ShellViews instead. Each shard runs the reaping
+  // rounds of its own partitions and answers those of others' rounds that are its own
+  // (docs/design/tombstones.md, "Shards").
   bool FollowsShell() const { return config_.shard_index != 0 && !config_.peer_address.empty(); }
   // The shell: its view for a shard that last applied state version `applied_version`
   // (kNoStateVersion: none yet); the state is included only when it changed since.
@@ -618,11 +620,15 @@ class Node {
   SlowRequests slow_requests_;
   PeerSuspicion suspicion_;
   ReapRounds reap_rounds_;
-  // Removed members (id, incarnation) that answered a round of this node holding nothing: they
-  // are not asked again. Every other removed member with an address is asked, since it may
-  // still hold data it hands on (an orphan) — found by the reaping scenario, seed 136.
-  std::set<std::pair<cluster::NodeId, std::uint64_t>> drained_removed_;
-  std::uint32_t next_reap_round_ = 0;          // with the incarnation, a round id unique per reaper
+  // Removed members (id, incarnation, shard) whose shard answered a round of this node holding
+  // nothing: that shard is not asked again. Every other removed member with an address is
+  // asked, since it may still hold data it hands on (an orphan) — found by the reaping
+  // scenario, seed 136.
+  std::set<std::tuple<cluster::NodeId, std::uint64_t, std::uint32_t>> drained_removed_;
+  // With the incarnation and the shard index, a round id unique per reaper (and shard).
+  std::uint32_t next_reap_round_ = 0;
+  // The partition from which the next round's group is looked for (StartReapRound).
+  std::uint32_t next_reap_group_from_ = 0;
   std::uint64_t reaped_since_compaction_ = 0;  // see Node::ApplyReapDeletes
 
   // Coordinated requests in flight, by coordination id, and the replica calls they wait on.

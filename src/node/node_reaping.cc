@@ -3,7 +3,9 @@
 // its own state (JudgeReapRound), sends committed rounds to the primaries and carries out the
 // conditional deletes each partition's TombstoneReaper keeps.
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "core/assert.h"
 #include "node/node.h"
@@ -28,9 +30,6 @@ void Reject(proto::ReapVerdict& verdict, int index, const char* why) {
 
 void Node::TickReaping(std::uint64_t now_ms) {
   if (config_.reaping.interval_ms == 0 || config_.peer_address.empty()) return;
-  // A node split into shards cannot take a consistent snapshot of all its shards yet
-  // (docs/design/write_path.md, step 4): it starts no round, and refuses those of others.
-  if (config_.shard_count > 1) return;
   reap_rounds_.Tick(now_ms);
   if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
   if (!reap_rounds_.round_in_flight()) StartReapRound(now_ms);
@@ -41,17 +40,55 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   RefreshPlacement();
   const cluster::ClusterState& state = membership_->state();
   const NodePeers peers(*this, state);
-  // Every member answers: one that is down (or has no address yet) would time the round out.
-  proto::ReapPrepare prepare;
+  // Who may be asked: every member, and every removed one but this node. A removed member may
+  // still hold data of partitions it left (orphans, hints) and hand it on: it is asked too,
+  // until the shard of it the round concerns once answered that it holds nothing.
+  std::vector<const cluster::Member*> members;
   bool self_member = false;
   for (const auto& member : state.members()) {
     self_member = self_member || (member->id == config_.node_id &&
                                   member->status != cluster::MemberStatus::kRemoved);
-    // A removed member may still hold data of partitions it left (orphans, hints) and hand it
-    // on: it is asked too, until it once answered that it holds nothing.
+    if (member->status == cluster::MemberStatus::kRemoved && member->id == config_.node_id) {
+      continue;
+    }
+    members.push_back(member.get());
+  }
+  if (!self_member) return;
+  // Each member takes part in a round with one shard, which takes the snapshot of the round's
+  // partitions and sends their markers: so a round's partitions all belong to one shard of
+  // every member (by its record's shard count; docs/design/tombstones.md, "Shards"). The round
+  // takes the group of the first partition due after the previous round's group, in turn (from
+  // the lowest partition every time, the groups of the higher ones starved: reaping-mixed-shards
+  // seed 3); the others wait for a later round.
+  const auto group_of = [&](std::uint32_t partition) {
+    std::vector<std::uint32_t> group;
+    group.reserve(members.size());
+    for (const cluster::Member* member : members) {
+      group.push_back(ShardOfPartition(partition, config_.partition_count, member->shards));
+    }
+    return group;
+  };
+  std::optional<std::vector<std::uint32_t>> group;
+  const auto first_due = [&](auto begin, auto end) {
+    for (auto it = begin; it != end && !group; ++it) {
+      replication::TombstoneReaper* reaper = it->second->reaper();
+      if (reaper == nullptr || !reaper->Due(now_ms) || !it->second->ReapRefusal(peers).empty()) {
+        continue;
+      }
+      group = group_of(it->first);
+      next_reap_group_from_ = it->first + 1;
+    }
+  };
+  const auto from = replicas_.lower_bound(next_reap_group_from_);
+  first_due(from, replicas_.end());
+  first_due(replicas_.begin(), from);
+  if (!group) return;
+  // Every member answers: one that is down (or has no address yet) would time the round out.
+  proto::ReapPrepare prepare;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const cluster::Member* member = members[i];
     if (member->status == cluster::MemberStatus::kRemoved &&
-        (member->id == config_.node_id ||
-         drained_removed_.contains({member->id, member->incarnation}))) {
+        drained_removed_.contains({member->id, member->incarnation, (*group)[i]})) {
       continue;
     }
     if (member->peer_address.empty() || !IsAlive(member->id)) return;
@@ -59,12 +96,12 @@ void Node::StartReapRound(std::uint64_t now_ms) {
     added->set_id(member->id);
     added->set_address(member->peer_address);
   }
-  if (!self_member) return;
   std::uint32_t room = config_.reaping.candidates_per_round_max;
   for (auto& [partition, replica] : replicas_) {
     if (room == 0) break;
     replication::TombstoneReaper* reaper = replica->reaper();
-    if (reaper == nullptr || !reaper->Due(now_ms) || !replica->ReapRefusal(peers).empty()) {
+    if (reaper == nullptr || !reaper->Due(now_ms) || !replica->ReapRefusal(peers).empty() ||
+        group_of(partition) != *group) {
       continue;
     }
     auto candidates = reaper->ProposeCandidates(
@@ -83,7 +120,11 @@ void Node::StartReapRound(std::uint64_t now_ms) {
     }
   }
   if (prepare.partitions_size() == 0) return;
-  prepare.set_round((incarnation_ << 32) | ++next_reap_round_);
+  // Unique per reaper: each shard of it numbers its rounds in its own residue class.
+  const std::uint64_t counter =
+      (std::uint64_t{++next_reap_round_} * config_.shard_count + config_.shard_index) &
+      0xffff'ffffU;
+  prepare.set_round((incarnation_ << 32) | counter);
   reap_rounds_.Start(std::move(prepare), reap_judge_, now_ms);
   if (auto outcome = reap_rounds_.TakeOutcome()) OnReapOutcome(*outcome, now_ms);
 }
@@ -102,10 +143,15 @@ std::string Node::ReapStatus(std::uint32_t partition) const {
 }
 
 void Node::OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms) {
-  for (const cluster::NodeId& id : outcome.empty_members) {
+  for (const auto& [id, shards] : outcome.empty_members) {
     const cluster::Member* member = membership_->state().FindMember(id);
-    if (member != nullptr && member->status == cluster::MemberStatus::kRemoved) {
-      drained_removed_.insert({member->id, member->incarnation});
+    // Only the answering shard held nothing; which shard that is follows from the round's
+    // partitions and the member's shard count, if this node's record of it is right.
+    if (member != nullptr && member->status == cluster::MemberStatus::kRemoved &&
+        member->shards == shards && !outcome.partitions.empty()) {
+      drained_removed_.insert({member->id, member->incarnation,
+                               ShardOfPartition(outcome.partitions.front().partition,
+                                                config_.partition_count, shards)});
     }
   }
   for (const ReapPartitionOutcome& result : outcome.partitions) {
@@ -220,12 +266,14 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
     proto::ReapVerdict& verdict = verdicts[static_cast<std::size_t>(p)];
     verdict.set_partition(partition.partition());
     if (!unknown_member.empty()) Refuse(verdict, unknown_member);
-    if (config_.shard_count > 1) Refuse(verdict, "sharded_member");
     const std::uint32_t index = partition.partition();
     if (index >= config_.partition_count || index >= placements_.size()) {
       Refuse(verdict, "ring_differs");
       continue;
     }
+    // The reaper grouped the round by an old record of this node's shard count: this shard
+    // can speak only for its own partitions.
+    if (!OwnsPartition(index)) Refuse(verdict, "shard_differs");
     const PartitionPlacement& placement = placements_[index];
     const std::vector<cluster::NodeId> primaries(partition.primaries().begin(),
                                                  partition.primaries().end());

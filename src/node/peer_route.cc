@@ -72,6 +72,19 @@ PeerRoute RoutePeerMessage(const proto::PeerMessage& message, std::uint32_t part
       return ToPartition(message.aae_repair().partition(), partition_count, shard_count);
     case M::kReapCommit:
       return ToPartition(message.reap_commit().partition(), partition_count, shard_count);
+    // A reaping round's partitions all belong to one shard of every member: the shard of its
+    // first partition (docs/design/tombstones.md, "Shards").
+    case M::kReapPrepare: {
+      const proto::ReapPrepare& prepare = message.reap_prepare();
+      if (prepare.partitions_size() == 0) return {PeerRoute::To::kShard, 0};
+      return ToPartition(prepare.partitions(0).partition(), partition_count, shard_count);
+    }
+    case M::kReapPrepared:
+      return ToPartition(message.reap_prepared().route_partition(), partition_count, shard_count);
+    case M::kReapMarker:
+      return ToPartition(message.reap_marker().route_partition(), partition_count, shard_count);
+    case M::kReapAnswer:
+      return ToPartition(message.reap_answer().route_partition(), partition_count, shard_count);
     case M::kStrongScanRequest:
       return ToPartition(message.strong_scan_request().partition(), partition_count, shard_count);
     case M::kStrongInstallRequest:
@@ -102,10 +115,6 @@ PeerRoute RoutePeerMessage(const proto::PeerMessage& message, std::uint32_t part
     case M::kBucketCheckReply:
     case M::kHeartbeatPing:
     case M::kHeartbeatPong:
-    case M::kReapPrepare:
-    case M::kReapPrepared:
-    case M::kReapMarker:
-    case M::kReapAnswer:
     case M::kMemberReportRequest:
     case M::kMemberReportReply:
       return kShell;

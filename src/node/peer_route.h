@@ -1,8 +1,9 @@
 // PeerRoute: which part of a node a message from a peer is for, once the node's partitions are
 // split over shards (docs/design/write_path.md, "What a clustered node needs before it can have
 // shards", step 1). Each shard owns one contiguous range of partitions (ShardOfPartition);
-// shard 0 is also the node shell: membership and gossip, failure detection, bucket checks,
-// member reports and the reaping rounds' snapshot messages.
+// shard 0 is also the node shell: membership and gossip, failure detection, bucket checks and
+// member reports. A reaping round's messages go to the shard of the round's first partition
+// (every partition of a round belongs to one shard of each member).
 //   * A message about one partition — it names the partition, carries a storage key, or is a
 //     forwarded client request whose key hashes to it — goes to that partition's shard.
 //   * An answer to a request this node made goes to the shard named by the id it echoes

@@ -35,11 +35,20 @@ std::vector<std::string_view> ObjectKeysCarried(const proto::PeerMessage& messag
 }
 
 ReapRounds::ReapRounds(cluster::NodeId self, std::string self_address,
-                       const replication::ReapConfig& config, replication::ReapCounters& counters)
+                       const replication::ReapConfig& config, replication::ReapCounters& counters,
+                       std::uint32_t shards)
     : self_(std::move(self)),
       self_address_(std::move(self_address)),
+      shards_(shards),
       config_(config),
       counters_(counters) {}
+
+namespace {
+// The partition that routes a round's messages to the right shard of each member.
+std::uint32_t RoutePartition(const proto::ReapPrepare& prepare) {
+  return prepare.partitions_size() > 0 ? prepare.partitions(0).partition() : 0;
+}
+}  // namespace
 
 std::string ReapRounds::AddressOf(const proto::ReapPrepare& prepare,
                                   const cluster::NodeId& id) const {
@@ -102,6 +111,7 @@ void ReapRounds::OnPrepare(const proto::ReapPrepare& prepare, std::uint64_t now_
   prepared->set_reaper_id(prepare.reaper_id());
   prepared->set_round(prepare.round());
   prepared->set_from_id(self_);
+  prepared->set_route_partition(RoutePartition(prepare));
 }
 
 void ReapRounds::OnPrepared(const proto::ReapPrepared& prepared, ReapLocalView& view) {
@@ -134,6 +144,7 @@ void ReapRounds::TakeSnapshot(Snapshot& snapshot, ReapLocalView& view) {
     marker->set_reaper_id(snapshot.prepare.reaper_id());
     marker->set_round(snapshot.prepare.round());
     marker->set_from_id(self_);
+    marker->set_route_partition(RoutePartition(snapshot.prepare));
   }
 }
 
@@ -177,7 +188,7 @@ void ReapRounds::Complete(RoundKey key) {
   if (key.first == self_) {
     if (!round_ || round_->prepare.round() != key.second) return;
     Merge(snapshot.verdicts);
-    if (snapshot.empty) round_->empty_members.insert(self_);
+    if (snapshot.empty) round_->empty_members.emplace(self_, shards_);
     round_->awaiting_answers.erase(self_);
     if (round_->awaiting_answers.empty()) Finish(/*timed_out=*/false);
     return;
@@ -189,6 +200,8 @@ void ReapRounds::Complete(RoundKey key) {
   answer->set_round(key.second);
   answer->set_from_id(self_);
   answer->set_empty(snapshot.empty);
+  answer->set_route_partition(RoutePartition(snapshot.prepare));
+  if (shards_ > 1) answer->set_shards(shards_);
   for (proto::ReapVerdict& verdict : snapshot.verdicts)
     *answer->add_verdicts() = std::move(verdict);
 }
@@ -216,7 +229,9 @@ void ReapRounds::OnAnswer(const proto::ReapAnswer& answer) {
   if (!round_ || answer.reaper_id() != self_ || answer.round() != round_->prepare.round()) return;
   if (answer.from_id() == self_ || !round_->awaiting_answers.contains(answer.from_id())) return;
   Merge({answer.verdicts().begin(), answer.verdicts().end()});
-  if (answer.empty()) round_->empty_members.insert(answer.from_id());
+  if (answer.empty()) {
+    round_->empty_members.emplace(answer.from_id(), std::max<std::uint32_t>(answer.shards(), 1));
+  }
   round_->awaiting_answers.erase(answer.from_id());
   if (round_->awaiting_answers.empty()) Finish(/*timed_out=*/false);
 }

@@ -67,14 +67,17 @@ struct ReapPartitionOutcome {
 struct ReapRoundOutcome {
   std::uint64_t round = 0;
   std::vector<ReapPartitionOutcome> partitions;
-  std::set<cluster::NodeId> empty_members;  // answered HoldsNothing at their snapshot
+  // Members that answered HoldsNothing at their snapshot, each with the shard count it
+  // answered with: only the shard of it that took part in the round held nothing.
+  std::map<cluster::NodeId, std::uint32_t> empty_members;
 };
 
 class ReapRounds {
  public:
-  // `config` and `counters` (the node's) must outlive this object.
+  // `config` and `counters` (the node's) must outlive this object. `shards`: the shards this
+  // node is split over (each has its own ReapRounds; answers carry the count).
   ReapRounds(cluster::NodeId self, std::string self_address, const replication::ReapConfig& config,
-             replication::ReapCounters& counters);
+             replication::ReapCounters& counters, std::uint32_t shards = 1);
 
   // Starts a round as reaper (none may be in flight). `prepare` names every member (this node
   // included, each with its address) and the partitions with their candidates; its reaper
@@ -117,7 +120,7 @@ class ReapRounds {
     std::set<cluster::NodeId> awaiting_answers;  // this node included (its own snapshot)
     std::vector<std::string> refused;            // per partition: the first refusal
     std::vector<std::map<std::uint32_t, std::string>> rejected;  // per partition: index -> why
-    std::set<cluster::NodeId> empty_members;
+    std::map<cluster::NodeId, std::uint32_t> empty_members;
   };
 
   void TakeSnapshot(Snapshot& snapshot, ReapLocalView& view);
@@ -131,6 +134,7 @@ class ReapRounds {
 
   const cluster::NodeId self_;
   const std::string self_address_;
+  const std::uint32_t shards_;
   const replication::ReapConfig& config_;
   replication::ReapCounters& counters_;
   std::optional<Round> round_;

@@ -40,6 +40,25 @@ ScenarioFunction WithShards(ScenarioFunction run, std::uint32_t shards) {
   };
 }
 
+// `run` with the i-th node split into 1 + i mod `shards` shards.
+ScenarioFunction WithMixedShards(ScenarioFunction run, std::uint32_t shards) {
+  return [run = std::move(run), shards](const ScenarioOptions& options) {
+    ScenarioOptions changed = options;
+    changed.shard_count = shards;
+    changed.mixed_shards = true;
+    return run(changed);
+  };
+}
+
+// `run` with `nodes` initial nodes, whatever --nodes says.
+ScenarioFunction WithNodes(ScenarioFunction run, std::uint32_t nodes) {
+  return [run = std::move(run), nodes](const ScenarioOptions& options) {
+    ScenarioOptions changed = options;
+    changed.node_count = nodes;
+    return run(changed);
+  };
+}
+
 // `run` with the workload's bucket of `n` replicas beside the default bucket's.
 ScenarioFunction WithBucketReplicas(ScenarioFunction run, std::uint32_t n) {
   return [run = std::move(run), n](const ScenarioOptions& options) {
@@ -91,6 +110,22 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "partition's anti-entropy and reaping must still get their turn (a per-partition "
                "starvation of background slots once stalled reaping with real processes only)",
                RunReapingManyPartitions);
+  registry.Add("reaping-shards",
+               "reaping with every node split into two shards: each shard runs the rounds of its "
+               "own partitions and takes part in others' with its own snapshot and markers",
+               WithShards(RunReaping, 2));
+  registry.Add("reaping-mixed-shards",
+               "reaping with nodes of one, two and three shards: a round's partitions belong to "
+               "one shard of every member, grouped by each member's gossiped shard count",
+               WithMixedShards(RunReaping, 3));
+  registry.Add("reaping-many-partitions-shards",
+               "reaping-many-partitions with every node split into three shards",
+               WithShards(RunReapingManyPartitions, 3));
+  registry.Add("reaping-two-nodes",
+               "reaping in a cluster smaller than the buckets' n (two nodes, a third joining and "
+               "one leaving; --nodes is ignored): every partition's primaries are all the "
+               "members, and its anti-entropy tree is still the bucket's n",
+               WithNodes(RunReaping, 2));
   registry.Add("reaping-off",
                "reaping with reaping switched off: broken on purpose, tombstones stay and it "
                "fails",

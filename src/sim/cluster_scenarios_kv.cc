@@ -76,6 +76,12 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   if (reaping) layout.base.reaping.interval_ms = reap_interval_ms;
   if (partition_count != 0) layout.base.partition_count = partition_count;
   layout.base.shard_count = options.shard_count;
+  if (options.mixed_shards) {
+    for (std::size_t i = 0; i < all_addresses.size(); ++i) {
+      layout.shard_counts[all_addresses[i]] =
+          1 + static_cast<std::uint32_t>(i) % options.shard_count;
+    }
+  }
 
   KvWorkloadConfig workload_config;
   for (std::uint32_t index = 0; index < kKeyCount; ++index) {
@@ -84,6 +90,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   workload_config.write_options.dw = QuorumValue::Number(1);
   workload_config.require_durable = true;
   workload_config.shard_count = options.shard_count;
+  workload_config.shard_counts = layout.shard_counts;
 
   ReplySink sink;  // set below; outlives the simulation's processes
   SimulationConfig config;

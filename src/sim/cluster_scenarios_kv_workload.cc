@@ -517,7 +517,7 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
     std::optional<DvvSet> first;
     for (std::size_t index = 0; index < primaries.size(); ++index) {
       auto stored = StoredData(simulation.EngineOf(primaries[index]), ring.partition_count(),
-                               config.shard_count)
+                               config.ShardsOf(primaries[index]))
                         .Get(storage::Column::kObjects, storage_key);
       if (!stored.ok()) return stored.status();
       std::optional<DvvSet> object;
@@ -550,7 +550,8 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<cluster::NodeId>> primaries_of;
   for (const std::string& address : simulation.addresses()) {
     Status found = Status::Ok();
-    StoredData stored(simulation.EngineOf(address), ring.partition_count(), config.shard_count);
+    StoredData stored(simulation.EngineOf(address), ring.partition_count(),
+                      config.ShardsOf(address));
     MERIDIAN_RETURN_IF_ERROR(
         stored.Scan(storage::Column::kObjects, [&](std::string_view key, std::string_view) {
           auto decoded = storage::DecodeObjectKey(key);

@@ -48,6 +48,11 @@ struct KvWorkloadConfig {
   // tombstones (SimNodeConfig), so replicas may differ only in how far reaping got.
   bool tombstone_equals_absent = true;
   std::uint32_t shard_count = 1;  // of every node (the checkers read their storage directly)
+  std::map<std::string, std::uint32_t> shard_counts;  // per address, where not shard_count
+  std::uint32_t ShardsOf(const std::string& address) const {
+    auto found = shard_counts.find(address);
+    return found == shard_counts.end() ? shard_count : found->second;
+  }
 };
 
 struct KvCounters {

@@ -235,6 +235,9 @@ node::NodeConfig NodeConfigFor(const ClusterLayout& layout, const std::string& a
   node::NodeConfig config = layout.base;
   config.node_id = address;
   config.peer_address = address;
+  if (auto shards = layout.shard_counts.find(address); shards != layout.shard_counts.end()) {
+    config.shard_count = shards->second;
+  }
   config.seeds.clear();
   if (address != layout.bootstrap_address) {
     for (const std::string& seed : layout.seeds) {

@@ -93,6 +93,7 @@ struct ClusterLayout {
   std::vector<std::string> seeds;
   // Used for every node; node_id, peer_address and seeds are filled in per address.
   node::NodeConfig base;
+  std::map<std::string, std::uint32_t> shard_counts;  // per address, where not base's
 };
 
 // A NodeConfig for `address`: node id and peer address are the address itself (valid node ids

@@ -28,6 +28,9 @@ struct ScenarioOptions {
   std::uint64_t liveness_ms_max = 30'000;  // time allowed to converge after the heal
   // Shards per simulated node (NodeConfig::shard_count), for the scenarios that take it.
   std::uint32_t shard_count = 1;
+  // Mixed shard counts: the i-th node gets 1 + i mod shard_count shards (for the scenarios that
+  // take it).
+  bool mixed_shards = false;
   // The KV workload bucket's replica count, set before the workload starts (0: the default,
   // 3), for the scenarios that take it: below the default, the cluster holds buckets of two
   // replica counts (the default's and this one) and each key must live on its own primaries.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/gossip_codec.h"
 #include "cluster/member.h"
 #include "cluster/ring.h"
 
@@ -193,6 +194,33 @@ TEST(MemberMerge, AHigherGenerationWinsWhole) {
     other.generation = 0;
     return MemberContentHash(other);
   }());
+}
+
+// A member's shard count travels with its record (reaping rounds are grouped by it); one shard
+// encodes and hashes as records did before the field existed.
+TEST(MemberShards, TravelWithTheRecordAndOneShardEncodesAsBefore) {
+  Member one = MakeMember("a", 1, 3, 1, MemberStatus::kUp);
+  proto::GossipMember encoded;
+  EncodeMember(one, &encoded);
+  EXPECT_EQ(encoded.shards(), 0u);  // absent on the wire
+  auto decoded = DecodeMember(encoded);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->shards, 1u);
+
+  Member four = one;
+  four.shards = 4;
+  EXPECT_NE(MemberContentHash(four), MemberContentHash(one));
+  encoded.Clear();
+  EncodeMember(four, &encoded);
+  decoded = DecodeMember(encoded);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, four);
+
+  encoded.set_shards(kMemberShardsMax + 1);
+  EXPECT_FALSE(DecodeMember(encoded).ok());
+  Member none = one;
+  none.shards = 0;
+  EXPECT_FALSE(ValidateMember(none).ok());
 }
 
 TEST(RingMerge, HigherVersionWinsThenSmallerClaimant) {

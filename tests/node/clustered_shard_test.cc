@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,9 @@ const std::string kB = "10.0.0.2:7000";
 
 class ClusteredShardTest : public ::testing::Test {
  protected:
-  ClusteredShardTest() {
+  // `reap_interval_ms`: every shard's reaping interval (0: off).
+  explicit ClusteredShardTest(std::uint64_t reap_interval_ms = 0)
+      : reap_interval_ms_(reap_interval_ms) {
     // B creates the cluster; A joins it, so partitions move from B to both of A's shards and
     // A1's completed transfers must travel through the shell.
     b_ = Open(kB, 0, 1, {}, b_engine_);
@@ -58,6 +61,7 @@ class ClusteredShardTest : public ::testing::Test {
     config.tick_interval_ms = 100;
     config.gossip_interval_ms = 200;
     config.anti_entropy.exchange_interval_ms = 2'000;
+    config.reaping.interval_ms = reap_interval_ms_;
     config.shard_index = shard;
     config.shard_count = shard_count;
     auto node = std::make_unique<Node>(config, Env{&clock_, &random_, &engine});
@@ -110,6 +114,15 @@ class ClusteredShardTest : public ::testing::Test {
       auto [from, out] = std::move(in_flight_.front());
       in_flight_.pop_front();
       if (cut_ && from != out.to_address) continue;  // the link between A and B is down
+      if (out.message.has_reap_prepare()) {
+        // A round's partitions all belong to one shard of A (and of B, which has one).
+        std::set<std::uint32_t> shards_of_a;
+        for (const auto& partition : out.message.reap_prepare().partitions()) {
+          shards_of_a.insert(ShardOfPartition(partition.partition(), kPartitions, kShards));
+        }
+        EXPECT_LE(shards_of_a.size(), 1u) << "a reaping round spans both of A's shards";
+        ++reap_prepares_;
+      }
       if (out.to_address == kB) {
         b_->Receive(from, out.message);
       } else if (out.to_address == kA && a_[0]) {
@@ -205,6 +218,14 @@ class ClusteredShardTest : public ::testing::Test {
   int completions_through_shell_ = 0;
   int node_wide_from_follower_ = 0;
   int shard_checks_ = 0;
+  int reap_prepares_ = 0;
+  const std::uint64_t reap_interval_ms_;
+};
+
+// The same two nodes reaping tombstones every second.
+class ClusteredShardReapingTest : public ClusteredShardTest {
+ protected:
+  ClusteredShardReapingTest() : ClusteredShardTest(1'000) {}
 };
 
 TEST_F(ClusteredShardTest, ATwoShardNodeJoinsTakesPartitionsOnBothShardsAndServesThroughEach) {
@@ -387,6 +408,56 @@ TEST_F(ClusteredShardTest, ABucketChangeElsewhereIsRefusedWhenOnlyTheFollowerHol
   ASSERT_TRUE(empty.status.ok()) << empty.status.ToString();
   EXPECT_EQ(std::get<BucketReply>(empty.body).props.n, 2u);
   EXPECT_GE(shard_checks_, checks_before + 2);
+}
+
+TEST_F(ClusteredShardReapingTest, TombstonesOnBothShardsOfATwoShardNodeAreReaped) {
+  OpenA();
+  Settle();
+  // Written and deleted through both nodes: with two nodes and n=3, every key's tombstone is
+  // on B and on the shard of A that owns its partition.
+  RequestOptions all;
+  all.r = QuorumValue::All();
+  std::set<std::uint32_t> shards_written;
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "gone" + std::to_string(i);
+    const std::string via = i % 2 == 0 ? kA : kB;
+    ASSERT_TRUE(Call(via, key, PutRequest{{"b", key}, "v", "", {}}).status.ok()) << key;
+    const ClientReply got = Call(via, key, GetRequest{{"b", key}, all});
+    ASSERT_TRUE(got.status.ok()) << key;
+    const ClientReply deleted =
+        Call(via, key, DeleteRequest{{"b", key}, std::get<GetReply>(got.body).context, {}});
+    ASSERT_TRUE(deleted.status.ok()) << key << ": " << deleted.status.ToString();
+    shards_written.insert(
+        ShardOfPartition(PartitionOf(ObjectHash("b", key), kPartitions), kPartitions, kShards));
+  }
+  ASSERT_EQ(shards_written.size(), 2u);
+  ASSERT_EQ(StoredKeys(b_engine_).size(), 40u);
+  // Every tombstone goes from every copy: the rounds of each of A's shards for the partitions
+  // it reaps, and B's for its own, each answered by the one shard of A the round concerns.
+  for (int i = 0; i < 600; ++i) {
+    if (StoredKeys(b_engine_).empty() && StoredKeys(a_engines_[0]).empty() &&
+        StoredKeys(a_engines_[1]).empty()) {
+      break;
+    }
+    Step(100);
+  }
+  EXPECT_TRUE(StoredKeys(b_engine_).empty()) << StoredKeys(b_engine_).size() << " left on B";
+  EXPECT_TRUE(StoredKeys(a_engines_[0]).empty()) << StoredKeys(a_engines_[0]).size() << " on A0";
+  EXPECT_TRUE(StoredKeys(a_engines_[1]).empty()) << StoredKeys(a_engines_[1]).size() << " on A1";
+  EXPECT_GT(reap_prepares_, 0);
+  // B reaps the partitions whose primaries it leads (the smaller id is A: 10.0.0.1), so A's
+  // shards run rounds of their own: both of them, the follower too.
+  EXPECT_GT(a_[0]->Stats().reaping.rounds_committed, 0u);
+  EXPECT_GT(a_[1]->Stats().reaping.rounds_committed, 0u);
+  EXPECT_EQ(a_[0]->Stats().reaping.partitions_refused.count("shard_differs"), 0u);
+  // Nothing came back: every key reads as absent through either node.
+  for (int i = 0; i < 40; ++i) {
+    const std::string key = "gone" + std::to_string(i);
+    const ClientReply got = Call(i % 2 == 0 ? kB : kA, key, GetRequest{{"b", key}, all});
+    ASSERT_TRUE(got.status.ok()) << key;
+    EXPECT_FALSE(std::get<GetReply>(got.body).found) << key;
+  }
+  EXPECT_EQ(a_[0]->misrouted_peer_messages() + a_[1]->misrouted_peer_messages(), 0u);
 }
 
 }  // namespace

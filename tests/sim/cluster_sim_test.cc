@@ -87,6 +87,20 @@ TEST(ClusterSimTest, ReapingScenarioPassesForFixedSeeds) {
   RunSeeds("reaping");
 }
 
+// Each shard of a node runs the rounds of its own partitions and takes part in others' rounds
+// with its own snapshot and markers; a round's partitions belong to one shard of every member,
+// also when the members have one, two and three shards (docs/design/tombstones.md, "Shards").
+TEST(ClusterSimTest, ReapingScenarioWithShardsPassesForFixedSeeds) {
+  RunSeeds("reaping-shards");
+  RunSeeds("reaping-mixed-shards");
+}
+
+// Fewer members than the buckets' n: before the fix (PartitionReplica::ReapRefusal looked for a
+// tree by the primaries' count) nothing was ever reaped; every seed failed.
+TEST(ClusterSimTest, ReapingScenarioInAClusterSmallerThanNPassesForFixedSeeds) {
+  RunSeeds("reaping-two-nodes");
+}
+
 // The control: with reaping off the tombstones stay and the scenario fails.
 TEST(ClusterSimTest, ReapingOffScenarioFails) {
   const ScenarioRegistry registry = BuiltinScenarios();
