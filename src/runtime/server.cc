@@ -32,6 +32,7 @@
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
+#include "runtime/shard_count.h"
 #include "runtime/sharded_kv_service.h"
 #include "runtime/storage_monitor.h"
 #include "runtime/system_env.h"
@@ -464,6 +465,17 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
+  if (config.shards == 0) {
+    // As many as the cores: a new data directory gets one shard per CPU this process may run
+    // on; an existing one keeps the count it was created with. The test power-loss file
+    // system has one shard only.
+    ServerConfig resolved = config;
+    resolved.shards =
+        config.test_power_loss_fs
+            ? 1
+            : ResolveShardCount(0, config.data_dir, config.node.partition_count, AvailableCpus());
+    return Open(resolved);
+  }
   auto impl = std::make_unique<Impl>(config);
   impl->config.http_limits.key_bytes_max = config.node.key_bytes_max;
   impl->config.http_limits.value_bytes_max = config.node.value_bytes_max;

@@ -93,8 +93,9 @@ struct ServerConfig {
   // this many node state machines, each with its own event loop and thread, its own RocksDB
   // (<data_dir>/db for shard 0, <data_dir>/db-shard-<s> for the others) and its own group
   // commit. The front ends hand each request to the shard of its key's partition. Fixed when
-  // the data directory is created. More than 1 is supported for a standalone node only (no
-  // peer address) so far.
+  // the data directory is created. 0: as many as the CPUs this process may run on for a new
+  // data directory (at most the partition count; 1 with test_power_loss_fs), the count it was
+  // created with for an existing one (runtime/shard_count.h).
   unsigned shards = 1;
   // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
   // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).

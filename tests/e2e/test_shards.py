@@ -165,3 +165,30 @@ def test_the_shard_count_is_fixed_for_a_data_directory(start_server):
     assert refused.returncode == 1, refused.stdout
     assert "created as shard 0 of 2" in refused.stderr, refused.stderr
     assert "shards=2 opens it" in refused.stderr, refused.stderr
+
+
+def test_shards_0_takes_a_shard_per_cpu_and_an_existing_data_directorys_count(start_server):
+    """`--shards 0`: one shard per CPU this process may run on for a new data directory (the
+    partition count is far above it here), and the count it was created with afterwards."""
+    cpus = len(os.sched_getaffinity(0))
+    auto = start_server("--shards", "0")
+    if cpus > 1:
+        assert "shards: %d" % cpus in auto.log(), auto.log()
+        assert os.path.isdir(os.path.join(auto.data_dir, "db-shard-%d" % (cpus - 1)))
+    assert not os.path.isdir(os.path.join(auto.data_dir, "db-shard-%d" % cpus))
+    http = session()
+    assert http.put(auto.http_url + "/v1/kv/a/k", data=b"v", timeout=10).status_code == 204
+    assert auto.stop() == 0
+    auto.start()  # the same arguments: --shards 0 again
+    assert auto.log().count("shards: %d" % cpus) == (2 if cpus > 1 else 0)
+    assert http.get(auto.http_url + "/v1/kv/a/k", timeout=10).content == b"v"
+    assert auto.stop() == 0
+
+    # A data directory created with one shard keeps one under --shards 0.
+    one = start_server("--shards", "1")
+    assert one.stop() == 0
+    one.args = ["--shards", "0"]
+    one.start()
+    assert "shards:" not in one.log()
+    assert not os.path.isdir(os.path.join(one.data_dir, "db-shard-1"))
+    assert one.stop() == 0
