@@ -21,6 +21,7 @@ class Run:
     work: str = ""           # the temp dir /tmp/meridian-compare.XXXXXX, once made
     versions: dict = field(default_factory=dict)   # meridian, redis, nginx, etcd, wrk
     write_buffer_flag: bool = False                # `meridian serve` has --write-buffer-bytes
+    shards_flag: bool = False                      # `meridian serve` has --shards
     pid: int = field(default_factory=os.getpid)    # names the Meridian clusters and etcd tokens
     recorder: Recorder = field(init=False)
 

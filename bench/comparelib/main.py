@@ -101,7 +101,9 @@ def probe_versions(run: Run) -> None:
         versions["etcd"] = parse.etcd_version(output(["etcd", "--version"]))
     versions["wrk"] = parse.wrk_version(output(["wrk", "-v"], stderr_too=True))
     run.versions = versions
-    run.write_buffer_flag = "--write-buffer-bytes" in output([run.bin, "serve", "--help"])
+    serve_help = output([run.bin, "serve", "--help"])
+    run.write_buffer_flag = "--write-buffer-bytes" in serve_help
+    run.shards_flag = "--shards" in serve_help
 
 
 def machine() -> dict:

@@ -35,9 +35,9 @@ def read_text(path: str) -> str:
 
 
 def shard_args(run: Run) -> list[str]:
-    """The single node's --shards (resp and http sections); none for the default 1, so the
-    command is the one earlier runs used."""
-    return ["--shards", str(run.options.shards)] if run.options.shards > 1 else []
+    """The single node's --shards (resp and http sections), always explicit: the server's own
+    default is one shard per CPU, and every earlier run used one."""
+    return ["--shards", str(run.options.shards)] if run.shards_flag else []
 
 
 def shard_text(run: Run) -> str:
@@ -47,7 +47,11 @@ def shard_text(run: Run) -> str:
 
 def start_node(run: Run, label: str, directory: str, *args: str) -> Node:
     """`meridian serve --data-dir DIR/data ARGS`, ready when it printed its ready line (at most
-    30 s); its listener addresses come from that line."""
+    30 s); its listener addresses come from that line. Without --shards in ARGS (the cluster
+    and memory sections) it runs one shard, as every earlier run did (the server's default is
+    one per CPU)."""
+    if run.shards_flag and "--shards" not in args:
+        args = (*args, "--shards", "1")
     os.makedirs(directory, exist_ok=True)
     stdout, stderr = os.path.join(directory, "stdout"), os.path.join(directory, "stderr")
     process = run.supervisor.start_server(

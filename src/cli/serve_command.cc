@@ -189,9 +189,9 @@ std::vector<Setting> MakeSettings() {
   settings.push_back(NumberSetting(
       "shards",
       "Shards of the node: its partitions split over this many state machines, each with its "
-      "own thread and RocksDB (default 1; fixed when the data directory is created; 0: one per "
-      "CPU available for a new data directory, the count it was created with for an existing "
-      "one; docs/operations.md \"Shards\")",
+      "own thread and RocksDB (default 0: one per CPU available for a new data directory, the "
+      "count it was created with for an existing one; fixed when the data directory is "
+      "created; docs/operations.md \"Shards\")",
       0, 1024, [](C& c) -> unsigned& { return c.shards; }));
   settings.push_back(NumberSetting(
       "storage_reserve_bytes",

@@ -1,9 +1,8 @@
 #include "runtime/node_metrics.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -363,7 +362,9 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   total.hints_delivered += shard.hints_delivered;
   total.read_repairs += shard.read_repairs;
   total.slow_requests += shard.slow_requests;
-  total.peers_suspected += shard.peers_suspected;
+  // Peers, not shard-owned things: a silent peer is suspected by the shell and (through its
+  // view) by every follower, so the node's figure is the most any shard suspects, not the sum.
+  total.peers_suspected = std::max(total.peers_suspected, shard.peers_suspected);
   total.aae_exchanges += shard.aae_exchanges;
   total.aae_exchanges_in_sync += shard.aae_exchanges_in_sync;
   total.aae_exchanges_failed += shard.aae_exchanges_failed;

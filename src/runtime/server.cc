@@ -655,6 +655,13 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
     Shard& shard = *owned;
     node::NodeConfig shard_config = node_config;
     shard_config.shard_index = shard.index;
+    // The node's background streams are shared out too (0, unlimited, stays so): shard s gets
+    // its share of background_streams_max, the first ones one more of the remainder, and at
+    // least one (so with fewer streams than shards the node may hold one per shard).
+    if (const std::uint32_t streams = config.node.background.streams_max; streams > 0) {
+      shard_config.background.streams_max = std::max<std::uint32_t>(
+          streams / shard_count + (shard.index < streams % shard_count ? 1 : 0), 1);
+    }
     node::Env env{&shard.clock, &shard.random, shard.engine.get()};
     shard.node = std::make_unique<node::Node>(shard_config, env);
     // The WAL write and fsync of each group commit run on the service's commit thread.

@@ -96,7 +96,7 @@ struct ServerConfig {
   // the data directory is created. 0: as many as the CPUs this process may run on for a new
   // data directory (at most the partition count; 1 with test_power_loss_fs), the count it was
   // created with for an existing one (runtime/shard_count.h).
-  unsigned shards = 1;
+  unsigned shards = 0;
   // TEST ONLY, never on in production: RocksDB runs on a PowerLossFileSystem (its graveyard
   // in <data_dir>/power-loss-graveyard) and SIGUSR2 simulates a power cut (see above).
   bool test_power_loss_fs = false;

@@ -258,13 +258,21 @@ def test_restore_of_a_stopped_nodes_copy_reuses_no_dot(cluster, backup_root):
     assert first.status_code == 204, first.text
     assert node3.stop() == 0
     target = os.path.join(backup_root, "cold-node3")
-    shutil.copytree(os.path.join(node3.data_dir, "db"), os.path.join(target, "db"))
+    # Every shard's database (one per CPU by default: db/, db-shard-1/, ...), as format 2 does.
+    databases = sorted(name for name in os.listdir(node3.data_dir)
+                       if name == "db" or name.startswith("db-shard-"))
+    for name in databases:
+        shutil.copytree(os.path.join(node3.data_dir, name), os.path.join(target, name))
     status = node1.status()
+    manifest_fields = {"format": 1, "node": "node3", "cluster_name": status["cluster_name"],
+                       "partition_count": status["partition_count"],
+                       "storage_format_version": 1, "ring_version": status["ring_version"],
+                       "incarnation": 0, "created_unix_ms": 0,
+                       "meridian_version": "copied by hand"}
+    if len(databases) > 1:
+        manifest_fields.update(format=2, shards=len(databases))
     with open(os.path.join(target, "backup.json"), "w") as manifest:
-        json.dump({"format": 1, "node": "node3", "cluster_name": status["cluster_name"],
-                   "partition_count": status["partition_count"], "storage_format_version": 1,
-                   "ring_version": status["ring_version"], "incarnation": 0,
-                   "created_unix_ms": 0, "meridian_version": "copied by hand"}, manifest)
+        json.dump(manifest_fields, manifest)
     node3.restart()
     poll(lambda: (members_by_id(node1.status())["node3"]["alive"], None), REJOIN_DEADLINE_S,
          "node3 back")

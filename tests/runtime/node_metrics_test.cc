@@ -85,5 +85,25 @@ TEST(NodeMetricsTest, EventLoopStallsAreShownInSeconds) {
   }
 }
 
+// A node's shards add up what each owns (hints, transfers, ...), but a peer is suspected by the
+// shell and, through its view, by every follower too: the node shows the most any shard does.
+TEST(NodeMetricsTest, ShardsAddUpWhatTheyOwnButNotTheirSuspicionsOfOnePeer) {
+  node::NodeStats shell;
+  shell.hints_pending = 2;
+  shell.peers_suspected = 3;
+  node::NodeStats follower;
+  follower.hints_pending = 5;
+  follower.peers_suspected = 3;
+  node::NodeStats total;
+  Accumulate(total, shell);
+  Accumulate(total, follower);
+  EXPECT_EQ(total.hints_pending, 7u);
+  EXPECT_EQ(total.peers_suspected, 3u);
+  node::NodeStats more;
+  more.peers_suspected = 4;
+  Accumulate(total, more);
+  EXPECT_EQ(total.peers_suspected, 4u);
+}
+
 }  // namespace
 }  // namespace meridian::runtime

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "node/metadata_keys.h"
+#include "runtime/shard_count.h"
 #include "storage/rocksdb_engine.h"
 
 namespace meridian::runtime {
@@ -44,6 +46,7 @@ class ServerTest : public ::testing::Test {
     config.http_address = "127.0.0.1:0";
     config.node.partition_count = 16;
     config.rocksdb.block_cache_bytes = 8 << 20;
+    config.shards = 1;  // not the default (one per CPU): the same on every machine
     return config;
   }
 
@@ -270,10 +273,23 @@ TEST_F(ServerTest, ShardsAreRefusedOutsideTheirRange) {
   ServerConfig too_many = Config();
   too_many.shards = 17;  // more than the 16 partitions
   EXPECT_EQ(Server::Open(too_many).status().code(), StatusCode::kInvalidArgument);
-  ServerConfig none = Config();
-  none.shards = 0;
-  EXPECT_EQ(Server::Open(none).status().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(data_dir_ / "db"));
+}
+
+// 0 (the default): one shard per available CPU for a new data directory, at most the
+// partition count; the count it was created with afterwards (runtime/shard_count.h).
+TEST_F(ServerTest, ZeroShardsTakesOneShardPerCpuThenTheDataDirectorysCount) {
+  ServerConfig automatic = Config();
+  automatic.shards = 0;
+  const unsigned want = std::min(AvailableCpus(), 16U);
+  {
+    auto server = Server::Open(automatic);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+  }
+  EXPECT_EQ(std::filesystem::exists(data_dir_ / "db-shard-1"), want > 1);
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ / ("db-shard-" + std::to_string(want))));
+  auto again = Server::Open(automatic);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST_F(ServerTest, MoreThanOneFrontEndThreadIsRefused) {
