@@ -77,7 +77,7 @@ def test_w1_writes_through_an_isolated_node_succeed_again_within_the_bound(clust
         response = victim.kv("PUT", next(keys), params={"w": 1}, data=b"during")
         ended = round(time.monotonic() - cut_at, 2)
         if response.status_code != 204:
-            attempts.append((ended, response.status_code, response.text[:160]))
+            attempts.append((ended, response.status_code, response.text[:400]))
             return False, attempts
         receipt = parse_consistency(response)
         attempts.append((ended, 204, receipt))
