@@ -33,14 +33,14 @@ struct Member {
   std::string http_address;  // "host:port" of the client API
   std::string zone;          // rack / data centre; "" when unknown
   std::uint32_t weight = 1;  // relative capacity; > 0
-  // The shards its partitions are split over (fixed when its data was created; reaping rounds
-  // are grouped by it, docs/design/tombstones.md "Shards"). 1 for nodes that predate it.
-  std::uint32_t shards = 1;
   MemberStatus status = MemberStatus::kJoining;
   std::uint64_t incarnation = 0;  // raised by the member on every restart
   std::uint64_t version = 0;      // raised by whoever changes the record
   // Raised when a removed member joins again: a new membership, whose status starts over.
   std::uint64_t generation = 0;
+  // The shards its partitions are split over (fixed when its data was created; reaping rounds
+  // are grouped by it, docs/design/tombstones.md "Shards"). 1 for nodes that predate it.
+  std::uint32_t shards = 1;
 
   friend bool operator==(const Member&, const Member&) = default;
 };
