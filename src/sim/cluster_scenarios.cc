@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "cluster/cluster_state.h"
 #include "cluster/ring.h"
@@ -31,41 +32,36 @@ ScenarioOutcome RunPartitionRecoveryWithoutDeadlines(const ScenarioOptions& opti
 
 namespace {
 
-// `run` with every node split into `shards` shards.
-ScenarioFunction WithShards(ScenarioFunction run, std::uint32_t shards) {
-  return [run = std::move(run), shards](const ScenarioOptions& options) {
+// `run` with its options changed by `change` first.
+ScenarioFunction WithOptions(ScenarioFunction run, std::function<void(ScenarioOptions&)> change) {
+  return [run = std::move(run), change = std::move(change)](const ScenarioOptions& options) {
     ScenarioOptions changed = options;
-    changed.shard_count = shards;
+    change(changed);
     return run(changed);
   };
+}
+
+// `run` with every node split into `shards` shards.
+ScenarioFunction WithShards(ScenarioFunction run, std::uint32_t shards) {
+  return WithOptions(std::move(run), [shards](ScenarioOptions& o) { o.shard_count = shards; });
 }
 
 // `run` with the i-th node split into 1 + i mod `shards` shards.
 ScenarioFunction WithMixedShards(ScenarioFunction run, std::uint32_t shards) {
-  return [run = std::move(run), shards](const ScenarioOptions& options) {
-    ScenarioOptions changed = options;
-    changed.shard_count = shards;
-    changed.mixed_shards = true;
-    return run(changed);
-  };
+  return WithOptions(std::move(run), [shards](ScenarioOptions& o) {
+    o.shard_count = shards;
+    o.mixed_shards = true;
+  });
 }
 
 // `run` with `nodes` initial nodes, whatever --nodes says.
 ScenarioFunction WithNodes(ScenarioFunction run, std::uint32_t nodes) {
-  return [run = std::move(run), nodes](const ScenarioOptions& options) {
-    ScenarioOptions changed = options;
-    changed.node_count = nodes;
-    return run(changed);
-  };
+  return WithOptions(std::move(run), [nodes](ScenarioOptions& o) { o.node_count = nodes; });
 }
 
 // `run` with the workload's bucket of `n` replicas beside the default bucket's.
 ScenarioFunction WithBucketReplicas(ScenarioFunction run, std::uint32_t n) {
-  return [run = std::move(run), n](const ScenarioOptions& options) {
-    ScenarioOptions changed = options;
-    changed.bucket_n = n;
-    return run(changed);
-  };
+  return WithOptions(std::move(run), [n](ScenarioOptions& o) { o.bucket_n = n; });
 }
 
 }  // namespace
