@@ -66,9 +66,10 @@ Result<Node::StrongAnswer> Node::Accept(const proto::StrongRequest& request) {
     }
     if (slot.local->active.epoch == 0 || slot.local->active.epoch != request.epoch()) {
       const replication::StrongConfiguration& newest = replication::NewestKnown(*slot.local);
-      answer.check = newest.epoch > request.epoch()
-                         ? replication::EpochCheck{replication::EpochVerdict::kMoved, newest}
-                         : replication::EpochCheck{replication::EpochVerdict::kNotReady, {}};
+      answer.check =
+          newest.epoch > request.epoch()
+              ? replication::EpochCheck{replication::EpochVerdict::kMoved, newest, slot.local->left}
+              : replication::EpochCheck{replication::EpochVerdict::kNotReady, {}};
       return answer;
     }
   }
@@ -146,6 +147,7 @@ void Node::HandleStrongRequest(const std::string& from_address,
       case replication::EpochVerdict::kMoved:
         reply->set_verdict(proto::StrongReply::VERDICT_MOVED);
         replication::ToProto(result->check.newest, reply->mutable_configuration());
+        reply->set_left_epoch(result->check.left);
         break;
       case replication::EpochVerdict::kNotReady:
         reply->set_verdict(proto::StrongReply::VERDICT_NOT_READY);

@@ -359,7 +359,8 @@ void Node::PumpMove(std::uint32_t partition) {
         } else if (answer.ok() && answer->check.verdict == replication::EpochVerdict::kMoved &&
                    answer->check.newest.epoch > move.from().epoch) {
           slot.moved_members.insert(request.acceptor);
-          if (slot.moved_members.size() > move.from().members.size() / 2) {
+          if (slot.moved_members.size() > move.from().members.size() / 2 ||
+              answer->check.left >= move.from().epoch) {
             obsolete = answer->check.newest;
           }
         }
@@ -468,13 +469,18 @@ void Node::FinishMove(std::uint32_t partition) {
   ++strong_moves_succeeded_;
   strong_partitions_.Learn(partition, move->to());
   const auto& members = move->to().members;
-  if (slot.local.has_value() && slot.local->active.epoch == move->from().epoch &&
+  if (!slot.local.has_value()) return;
+  replication::PartitionConfigState state = *slot.local;
+  // The move from the epoch is established: what a straggler of it may act on.
+  state.left = std::max(state.left, move->from().epoch);
+  if (state.active.epoch == move->from().epoch &&
       std::find(members.begin(), members.end(), config_.node_id) == members.end()) {
     // This node left the partition's configuration: it serves nothing of it any more and
     // keeps its records only to redirect stale coordinators.
-    replication::PartitionConfigState state = *slot.local;
     state.active = {};
     if (move->to().epoch > state.known.epoch) state.known = move->to();
+  }
+  if (state != *slot.local) {
     strong_partitions_.Store(*env_.engine, partition, std::move(state)).IgnoreError();
   }
 }
@@ -495,6 +501,7 @@ void Node::ObsoleteMove(std::uint32_t partition, const replication::StrongConfig
   if (slot.local.has_value() && slot.local->active.epoch == from_epoch) {
     replication::PartitionConfigState state = *slot.local;
     state.active = {};
+    state.left = std::max(state.left, from_epoch);
     if (newer.epoch > state.known.epoch) state.known = newer;
     strong_partitions_.Store(*env_.engine, partition, std::move(state)).IgnoreError();
   }
@@ -531,10 +538,14 @@ void Node::OnStrongMoveRegisterReply(const std::string& from_address,
       // quorum. (Without it, a member the moves passed by whose configuration had two
       // members, itself and one moved on, waited out the whole move timeout, again and
       // again: the simulator's strong-cluster-membership-shards, seed 18, once shards lagged
-      // their shell.)
+      // their shell.) So does a member that left the epoch once a move from it was established
+      // (`left_epoch`): with two members, itself and one that moved it on, a straggler that had
+      // retired the epoch never saw a majority (strong-cluster-membership-shards, seed 1, once
+      // the simulator's shards lagged by a drawn number of inputs).
       slot.moved_members.insert(info.member);
       if (slot.moved_members.size() > slot.move->from().members.size() / 2 ||
-          newer->epoch >= slot.move->from().epoch + 2) {
+          newer->epoch >= slot.move->from().epoch + 2 ||
+          reply.left_epoch() >= slot.move->from().epoch) {
         ObsoleteMove(info.partition, *newer);
       }
     }

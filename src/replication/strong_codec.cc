@@ -136,6 +136,7 @@ std::string EncodePartitionConfig(const PartitionConfigState& state) {
   ToProto(state.register_state.value, reg->mutable_value());
   ToProto(state.active, record.mutable_active());
   record.set_retired(state.retired);
+  record.set_left(state.left);
   ToProto(state.known, record.mutable_known());
   return record.SerializeAsString();
 }
@@ -160,6 +161,7 @@ Result<PartitionConfigState> DecodePartitionConfig(std::string_view bytes) {
   if (!active.ok()) return active.status();
   state.active = std::move(active).value();
   state.retired = record.retired();
+  state.left = record.left();
   return state;
 }
 

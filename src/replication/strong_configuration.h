@@ -37,6 +37,10 @@ struct PartitionConfigState {
   StrongConfiguration active;    // the configuration whose data this node holds and serves
   std::uint64_t retired = 0;     // the highest epoch this node stopped serving
   StrongConfiguration known;     // the newest chosen configuration this node was told about
+  // The highest epoch this node left because a move from it succeeded here, or was found
+  // established (Node::ObsoleteMove): its successor is installed on enough members. Evidence a
+  // straggler of that epoch may act on (docs/design/strong.md, "Stragglers").
+  std::uint64_t left = 0;
 
   bool operator==(const PartitionConfigState&) const = default;
 };
@@ -56,6 +60,7 @@ enum class EpochVerdict : std::uint8_t {
 struct EpochCheck {
   EpochVerdict verdict = EpochVerdict::kNotMember;
   StrongConfiguration newest;  // kMoved
+  std::uint64_t left = 0;      // kMoved of a configuration register: PartitionConfigState::left
 };
 
 // The acceptor's rule for a data request at `epoch`: serve iff this node is active at exactly

@@ -30,6 +30,8 @@ NodeProcess::NodeProcess(const node::NodeConfig& config, node::Env env, std::str
     shard_env.engine = engines_.back().get();
     shards_.push_back(std::make_unique<node::Node>(shard_config, shard_env));
   }
+  random_ = env.random;
+  MERIDIAN_CHECK(random_ != nullptr);
   applied_versions_.assign(shards_.size(), node::kNoStateVersion);
   views_applied_.assign(shards_.size(), node::kNoStateVersion);
 }
@@ -100,8 +102,8 @@ void NodeProcess::Receive(const std::string& from_address, const proto::PeerMess
     } else {
       // To a follower's loop: it arrives with the next crossing.
       node::Node* follower = shards_[route.shard].get();
-      crossings_.push_back(
-          [follower, from_address, message] { follower->Receive(from_address, message); });
+      Cross(route.shard,
+            [follower, from_address, message] { follower->Receive(from_address, message); });
     }
     Settle(/*tick=*/false);
   }
@@ -154,16 +156,53 @@ void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
   }
   RunCrossings();
   const node::NodeConfig& config = shards_.front()->config();
-  shards_[node::ShardOfClientRequest(request, config.partition_count, config.shard_count)]->Submit(
-      id, std::move(request));
+  const std::uint32_t shard =
+      node::ShardOfClientRequest(request, config.partition_count, config.shard_count);
+  if (shard == 0) {
+    shards_.front()->Submit(id, std::move(request));
+  } else {
+    // The front ends run on the shell's loop: a follower's request crosses to its loop.
+    node::Node* follower = shards_[shard].get();
+    Cross(shard, [follower, id, request = std::move(request)]() mutable {
+      follower->Submit(id, std::move(request));
+    });
+  }
   Settle(/*tick=*/false);
   PassReplies();
 }
 
+void NodeProcess::Cross(std::size_t lane, std::function<void()> run) {
+  // Most cross at the next input; a quarter one input later; some several; a few wait as long
+  // as a loop stalled by a slow sync would make them.
+  const std::uint64_t draw = random_->Uniform(64);
+  std::uint32_t wait = 0;
+  if (draw >= 60) {
+    wait = 5 + static_cast<std::uint32_t>(random_->Uniform(20));
+  } else if (draw >= 56) {
+    wait = 2 + static_cast<std::uint32_t>(random_->Uniform(3));
+  } else if (draw >= 40) {
+    wait = 1;
+  }
+  crossings_.push_back(Crossing{lane, wait, std::move(run)});
+}
+
 void NodeProcess::RunCrossings() {
-  std::deque<std::function<void()>> due;
-  due.swap(crossings_);
-  for (std::function<void()>& crossing : due) crossing();
+  std::deque<Crossing> queued;
+  queued.swap(crossings_);
+  std::vector<bool> blocked(shards_.size(), false);  // an earlier crossing to it still waits
+  std::deque<Crossing> waiting;
+  for (Crossing& crossing : queued) {
+    if (blocked[crossing.lane] || crossing.wait > 0) {
+      if (crossing.wait > 0) --crossing.wait;
+      blocked[crossing.lane] = true;
+      waiting.push_back(std::move(crossing));
+      continue;
+    }
+    crossing.run();
+  }
+  // Those still waiting go before any the runs just queued (the same order per destination).
+  for (Crossing& crossing : crossings_) waiting.push_back(std::move(crossing));
+  crossings_.swap(waiting);
 }
 
 void NodeProcess::Settle(bool tick) {
@@ -179,7 +218,7 @@ void NodeProcess::Settle(bool tick) {
           std::make_shared<const node::ShellView>(shell.MakeShellView(applied_versions_[s]));
       applied_versions_[s] = view->state_version;
       node::Node* follower = shards_[s].get();
-      crossings_.push_back([this, s, follower, view] {
+      Cross(s, [this, s, follower, view] {
         follower->ApplyShellView(*view);
         views_applied_[s] = view->state_version;
       });
@@ -188,7 +227,7 @@ void NodeProcess::Settle(bool tick) {
   for (std::size_t s = 1; s < shards_.size(); ++s) {
     std::vector<std::uint32_t> completions = shards_[s]->TakeTransferCompletions();
     if (completions.empty()) continue;
-    crossings_.push_back([&shell, completions = std::move(completions)] {
+    Cross(0, [&shell, completions = std::move(completions)] {
       for (std::uint32_t partition : completions) shell.ReportTransferComplete(partition);
     });
   }
@@ -202,9 +241,9 @@ void NodeProcess::Settle(bool tick) {
     gathered->missing = shards_.size() - 1;
     for (std::size_t s = 1; s < shards_.size(); ++s) {
       node::Node* follower = shards_[s].get();
-      crossings_.push_back([this, &shell, follower, check, gathered] {
+      Cross(s, [this, &shell, follower, check, gathered] {
         Result<bool> holds = follower->CheckSealedBucket(check.bucket);
-        crossings_.push_back([&shell, check, gathered, holds = std::move(holds)] {
+        Cross(0, [&shell, check, gathered, holds = std::move(holds)] {
           if (gathered->holds.ok() && !*gathered->holds) gathered->holds = holds;
           if (--gathered->missing == 0) shell.OnShardCheck(check.id, gathered->holds);
         });

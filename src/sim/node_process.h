@@ -4,7 +4,8 @@
 // adapter without Stop() (the node's engine then drops its unsynced writes).
 //
 // Client requests: a workload calls Submit() inside Simulation::Invoke (so the messages the
-// request causes are sent at once). Every reply the node produces — at once, or later when a
+// request causes are sent at once; with shards, a request for a follower's partition first
+// crosses to it, as below). Every reply the node produces — at once, or later when a
 // forwarded request is answered or times out — goes to the ReplySink right after the call that
 // produced it, tagged with this node's address; the workload matches replies to requests by
 // request id. Requests in flight on a node that crashes never get a reply (the client's
@@ -17,8 +18,11 @@
 // shell); peer messages to the shard node::RoutePeerMessage names; the shell's view goes to
 // every follower after its ticks and state changes; a peer's bucket check waits for every
 // follower's look; and the followers' completed transfers and member reports go to the shell.
-// What crosses between shards in the server crosses here one input late (crossings_), so a
-// follower lags its shell as the server's do, by a hop between loops. node() is the shell.
+// What crosses between shards in the server crosses here at least one input late (crossings_),
+// so a follower lags its shell as the server's do, by a hop between loops; how many more inputs
+// each crossing waits is drawn from the process's seeded random source (most cross at the next
+// input, some a few later, a few much later, as when a loop stalls), in order per destination
+// loop as in the server's channels. node() is the shell.
 #pragma once
 
 #include <deque>
@@ -66,8 +70,11 @@ class NodeProcess final : public Process {
   // Between the shards after an input (`tick`: the shell's tick): the shell's view, bucket
   // checks and transfer reports, each put into the crossings.
   void Settle(bool tick);
-  // Runs the crossings queued before this input (in order; those they queue wait for the next).
+  // Runs the crossings queued before this input that are due (in order per destination; those
+  // they queue wait for the next input).
   void RunCrossings();
+  // Queues `run` for the loop of shard `lane`, after a drawn number of inputs.
+  void Cross(std::size_t lane, std::function<void()> run);
 
   std::vector<std::unique_ptr<storage::Engine>> engines_;  // one key space per shard (S > 1)
   std::vector<std::unique_ptr<node::Node>> shards_;
@@ -75,11 +82,18 @@ class NodeProcess final : public Process {
   // Bucket changes the shell is making, by request id: the followers hold the bucket until the
   // reply.
   std::map<node::RequestId, std::string> held_changes_;
-  // What crosses between the shards' loops in the server (peer messages to followers, views,
-  // checks and their answers, transfer reports): run at the start of the process's next input,
-  // so a follower lags its shell by one input, as the runtime's followers lag by a loop hop.
-  // Dropped with the process at a crash, as queued tasks die with the server.
-  std::deque<std::function<void()>> crossings_;
+  // What crosses between the shards' loops in the server (client requests and peer messages to
+  // followers, views, checks and their answers, transfer reports): run at the start of a later
+  // input of the process — the next one, or `wait` inputs after it — and never before an earlier
+  // crossing to the same loop (`lane`: the destination shard), as the runtime's channels keep their
+  // order. Dropped with the process at a crash, as queued tasks die with the server.
+  struct Crossing {
+    std::size_t lane = 0;
+    std::uint32_t wait = 0;  // inputs still to pass before it may run
+    std::function<void()> run;
+  };
+  std::deque<Crossing> crossings_;
+  Random* random_ = nullptr;                  // draws the crossings' waits (S > 1 only)
   std::uint64_t published_version_ = 0;       // the shell's state version in the last views
   std::vector<std::uint64_t> views_applied_;  // per follower: the version of its last view
   std::string address_;

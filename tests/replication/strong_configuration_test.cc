@@ -117,6 +117,7 @@ TEST(StrongConfigurationTest, RecordsRoundTripAndMalformedOnesAreRefused) {
                                             EncodeConfiguration(StrongConfiguration{1, {"n1"}}));
   state.retired = 1;
   state.known = StrongConfiguration{2, {"n1", "n2", "n3"}};
+  state.left = 1;
   auto decoded = DecodePartitionConfig(EncodePartitionConfig(state));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(*decoded, state);

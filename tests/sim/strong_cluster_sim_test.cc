@@ -98,15 +98,15 @@ TEST(StrongClusterSimTest, TwoShardsPerNodeKeepHistoriesLinearizable) {
 // The same schedules with acceptors that keep serving the epoch a move replaces (no retire
 // step): writes made between a move's collect and its install are lost or read stale. The
 // seeds are the first six of a sweep (`meridian sim --workload
-// strong-cluster-membership-unfenced --seed S`; since forwards to a suspected peer are answered
-// at once (2026-12-06) S in 1..900 finds 8: 29, 88, 277, 313, 488, 859, 868, 876); fenced, every
-// one of them passes.
+// strong-cluster-membership-unfenced --seed S`; since a member that left an epoch says so to
+// its stragglers (2026-12-06) S in 1..900 finds 8: 29, 88, 277, 313, 353, 488, 868, 876);
+// fenced, every one of them passes.
 TEST(StrongClusterSimTest, WithoutFencingAMoveLosesWrites) {
   const ScenarioRegistry registry = BuiltinScenarios();
   const Scenario* unfenced = registry.Find("strong-cluster-membership-unfenced");
   const Scenario* fenced = registry.Find("strong-cluster-membership");
   ASSERT_NE(unfenced, nullptr);
-  for (const std::uint64_t seed : {29, 88, 277, 313, 488, 859}) {
+  for (const std::uint64_t seed : {29, 88, 277, 313, 353, 488}) {
     ScenarioOptions options;
     options.seed = seed;
     const ScenarioOutcome broken = unfenced->run(options);
@@ -126,10 +126,16 @@ TEST(StrongClusterSimTest, WithoutFencingAMoveLosesWrites) {
 //   169 (membership): a node whose crash lost a member's record took, from the answer to a
 //        digest it had sent before the crash, a ring naming that member (fix: a ring naming a
 //        node without its record waits for the record).
+//   1 (membership, shards; once a crossing between shards waited a drawn number of inputs): a
+//        member of a two-member epoch that had retired it was passed by the move and ran
+//        takeover moves that could never finish — the other member had moved on, and one
+//        "moved" answer of two is no majority — so the partition never settled (fix: a member
+//        that left the epoch once a move from it was established says so, `left_epoch`).
 TEST(StrongClusterSimTest, RegressionSeeds) {
   const ScenarioRegistry registry = BuiltinScenarios();
   const std::pair<const char*, std::uint64_t> runs[] = {{"strong-cluster-dueling", 5865},
-                                                        {"strong-cluster-membership", 169}};
+                                                        {"strong-cluster-membership", 169},
+                                                        {"strong-cluster-membership-shards", 1}};
   for (const auto& [name, seed] : runs) {
     ScenarioOptions options;
     options.seed = seed;
