@@ -1,5 +1,6 @@
 #include "sim/node_process.h"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -32,6 +33,8 @@ NodeProcess::NodeProcess(const node::NodeConfig& config, node::Env env, std::str
   }
   random_ = env.random;
   MERIDIAN_CHECK(random_ != nullptr);
+  lane_queued_.assign(shards_.size(), 0);
+  lane_run_.assign(shards_.size(), 0);
   applied_versions_.assign(shards_.size(), node::kNoStateVersion);
   views_applied_.assign(shards_.size(), node::kNoStateVersion);
 }
@@ -64,6 +67,7 @@ Status NodeProcess::Start() {
 
 Status NodeProcess::Stop() {
   crossings_.clear();  // the loops end with the server
+  lane_run_ = lane_queued_;
   Status closed = Status::Ok();
   for (auto& shard : shards_) {
     const Status status = shard->Close();
@@ -183,7 +187,8 @@ void NodeProcess::Cross(std::size_t lane, std::function<void()> run) {
   } else if (draw >= 40) {
     wait = 1;
   }
-  crossings_.push_back(Crossing{lane, wait, std::move(run)});
+  longest_crossing_wait_ = std::max(longest_crossing_wait_, wait);
+  crossings_.push_back(Crossing{lane, ++lane_queued_[lane], wait, wait > 0, std::move(run)});
 }
 
 void NodeProcess::RunCrossings() {
@@ -198,6 +203,11 @@ void NodeProcess::RunCrossings() {
       waiting.push_back(std::move(crossing));
       continue;
     }
+    // The runtime's channels keep their order: so must the crossings to one loop.
+    MERIDIAN_CHECK(crossing.sequence == lane_run_[crossing.lane] + 1);
+    lane_run_[crossing.lane] = crossing.sequence;
+    ++crossings_run_;
+    if (crossing.delayed) ++crossings_delayed_;
     crossing.run();
   }
   // Those still waiting go before any the runs just queued (the same order per destination).

@@ -64,6 +64,11 @@ class NodeProcess final : public Process {
   // Every follower has applied a view of the shell's current cluster state (always, with one
   // shard): what the shell knows, every shard acts on.
   bool ViewsCurrent() const;
+  // Crossings between the shards so far: run, run later than the next input, and the most
+  // inputs one waited beyond the next.
+  std::uint64_t crossings_run() const { return crossings_run_; }
+  std::uint64_t crossings_delayed() const { return crossings_delayed_; }
+  std::uint32_t longest_crossing_wait() const { return longest_crossing_wait_; }
 
  private:
   void PassReplies();
@@ -89,10 +94,17 @@ class NodeProcess final : public Process {
   // order. Dropped with the process at a crash, as queued tasks die with the server.
   struct Crossing {
     std::size_t lane = 0;
-    std::uint32_t wait = 0;  // inputs still to pass before it may run
+    std::uint64_t sequence = 0;  // per lane, from 1: they run in this order
+    std::uint32_t wait = 0;      // inputs still to pass before it may run
+    bool delayed = false;        // waited beyond the next input
     std::function<void()> run;
   };
   std::deque<Crossing> crossings_;
+  std::vector<std::uint64_t> lane_queued_;  // per lane: the last sequence queued
+  std::vector<std::uint64_t> lane_run_;     // per lane: the last sequence run
+  std::uint64_t crossings_run_ = 0;
+  std::uint64_t crossings_delayed_ = 0;
+  std::uint32_t longest_crossing_wait_ = 0;
   Random* random_ = nullptr;                  // draws the crossings' waits (S > 1 only)
   std::uint64_t published_version_ = 0;       // the shell's state version in the last views
   std::vector<std::uint64_t> views_applied_;  // per follower: the version of its last view

@@ -339,6 +339,53 @@ TEST(NodeProcessTest, FormsAClusterAndAnswersThroughTheSink) {
   EXPECT_EQ(get.values.size(), 3u);  // three blind writes: three siblings
 }
 
+// Two shards per node: what crosses between them (requests and messages for the follower, the
+// shell's views, checks, reports) waits a drawn number of inputs, some of them many, and still
+// runs in order per loop (NodeProcess checks the order as it runs them); writes through every
+// node, each taken by whichever shard owns its key, are all answered.
+TEST(NodeProcessTest, CrossingsBetweenShardsWaitDrawnNumbersOfInputsInOrder) {
+  const std::vector<std::string> addresses = ScenarioAddresses(3);
+  ClusterLayout layout;
+  layout.bootstrap_address = addresses.front();
+  layout.seeds = {addresses.front()};
+  layout.base = SimNodeConfig();
+  layout.base.shard_count = 2;
+  std::vector<node::ClientReply> replies;
+  ReplySink sink = [&](const std::string&, node::ClientReply reply) {
+    replies.push_back(std::move(reply));
+  };
+  SimulationConfig config;
+  config.seed = 5;
+  Simulation simulation(config, NodeProcessFactory(layout, &sink));
+  for (const std::string& address : addresses) ASSERT_TRUE(simulation.AddProcess(address).ok());
+  ExpectedMembers expected;
+  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
+  ASSERT_TRUE(
+      simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); }, 30'000)
+          .ok())
+      << CheckClusterConverged(simulation, expected).ToString();
+  node::RequestId id = 1;
+  for (int key = 0; key < 20; ++key) {
+    const std::string& address = addresses[key % addresses.size()];
+    ASSERT_TRUE(simulation.Invoke(address, "put", [&](Process& process) {
+      static_cast<NodeProcess&>(process).Submit(
+          id++, node::PutRequest{{"b", "key-" + std::to_string(key)}, "v", "", {}});
+    }));
+  }
+  ASSERT_TRUE(simulation.RunUntil([&] { return replies.size() == 20; }, 60'000).ok());
+  for (const node::ClientReply& reply : replies) {
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+  }
+  for (const std::string& address : addresses) {
+    const NodeProcess* process = simulation.FindProcessAs<NodeProcess>(address);
+    ASSERT_NE(process, nullptr);
+    EXPECT_GT(process->crossings_run(), 100u) << address;
+    EXPECT_GT(process->crossings_delayed(), process->crossings_run() / 10) << address;
+    EXPECT_LT(process->crossings_delayed(), process->crossings_run()) << address;
+    EXPECT_GE(process->longest_crossing_wait(), 5u) << address;
+  }
+}
+
 // CheckReplicasConverged reads the engines: identical copies on every primary, nothing on other
 // nodes, no hint left. A tampered engine breaks each rule.
 TEST(ReplicaConvergenceTest, FindsDifferingCopiesStrayObjectsAndLeftoverHints) {
