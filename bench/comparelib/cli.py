@@ -34,7 +34,7 @@ class Options:
     section_list: tuple       # the sections named, in the order given
     memory_records: int
     memory_read_seconds: int
-    shards: int = 1           # the single Meridian node's --shards (resp and http sections)
+    shards: int = 1           # every Meridian node's --shards (resp, http, cluster, strong)
 
     def has(self, section: str) -> bool:
         return section in self.section_list

@@ -79,7 +79,7 @@ def configs_md(run: Run) -> str:
 ### cluster — three Meridian nodes vs a three-member etcd {run.versions.get('etcd', '')} cluster
 
 * Meridian: three `meridian serve --name nodeK --data-dir D/nodeK --http 127.0.0.1:0 --peer
-  127.0.0.1:0 --cluster-name compare-PID --peer-tls-ca/-cert/-key ...` (mutual TLS between the
+  127.0.0.1:0 --cluster-name compare-PID --peer-tls-ca/-cert/-key ...{meridian.shard_text(run)}` (mutual TLS between the
   nodes, certificates from `meridian cert`; node1 bootstraps, node2 and node3 `--seeds` node1's
   peer address); ready when node1 sees 3 members up owning partitions and no partition moving.
   Bucket `bench` = `{{"n":3,"r":2,"w":2,"conflict_policy":"lww"}}` (dw=0: a write is acknowledged

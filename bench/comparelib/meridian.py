@@ -35,8 +35,8 @@ def read_text(path: str) -> str:
 
 
 def shard_args(run: Run) -> list[str]:
-    """The single node's --shards (resp and http sections), always explicit: the server's own
-    default is one shard per CPU, and every earlier run used one."""
+    """Every node's --shards in the resp, http, cluster and strong sections, always explicit: the
+    server's own default is one shard per CPU, and every earlier run used one."""
     return ["--shards", str(run.options.shards)] if run.shards_flag else []
 
 
@@ -47,9 +47,9 @@ def shard_text(run: Run) -> str:
 
 def start_node(run: Run, label: str, directory: str, *args: str) -> Node:
     """`meridian serve --data-dir DIR/data ARGS`, ready when it printed its ready line (at most
-    30 s); its listener addresses come from that line. Without --shards in ARGS (the cluster
-    and memory sections) it runs one shard, as every earlier run did (the server's default is
-    one per CPU)."""
+    30 s); its listener addresses come from that line. Without --shards in ARGS (the memory
+    section) it runs one shard, as every earlier run did (the server's default is one per
+    CPU)."""
     if run.shards_flag and "--shards" not in args:
         args = (*args, "--shards", "1")
     os.makedirs(directory, exist_ok=True)
@@ -117,7 +117,7 @@ def start_cluster(run: Run, directory: str) -> Cluster:
         seeds = ["--seeds", nodes[0].peer] if nodes else []
         nodes.append(start_node(run, f"meridian node{k}", os.path.join(directory, f"node{k}"),
                                 "--name", f"node{k}", "--http", "127.0.0.1:0", "--peer", "127.0.0.1:0",
-                                "--cluster-name", name, *seeds, *tls))
+                                "--cluster-name", name, *seeds, *tls, *shard_args(run)))
     cluster = Cluster(nodes, directory)
     if not wait_until(lambda: cluster_ready(cluster.addr1), CLUSTER_READY_S):
         status = http_ok(f"http://{cluster.addr1}/v1/cluster/status", timeout_s=2)
