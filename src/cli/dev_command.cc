@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -22,7 +23,9 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "node/node.h"
 #include "runtime/certificates.h"
+#include "runtime/shard_count.h"
 
 extern char** environ;
 
@@ -37,6 +40,9 @@ struct DevOptions {
   std::string data_root = "var";
   std::string cluster_name = "meridian-dev";
   int ready_timeout_ms = 30000;
+  // Shards per node; 0: the CPUs shared out among the nodes (at least one each) for a new node,
+  // the count an existing node's data directory was created with.
+  unsigned shards = 0;
 };
 
 struct Child {
@@ -245,10 +251,21 @@ int RunDev(const DevOptions& options) {
     child.http = "127.0.0.1:" + std::to_string(options.http_base + i - 1);
     child.peer = "127.0.0.1:" + std::to_string(options.peer_base + i - 1);
     const std::string data_dir = options.data_root + "/" + child.name;
+    // The nodes share this machine's CPUs: each taking one shard per CPU, as a node alone
+    // would, runs every CPU's worth of shards once per node (docs/benchmarks.md, "Shards in a
+    // cluster on one machine").
+    const unsigned shards =
+        options.shards != 0
+            ? options.shards
+            : runtime::ResolveShardCount(
+                  0, data_dir, node::NodeConfig{}.partition_count,
+                  std::max(1u, runtime::AvailableCpus() / static_cast<unsigned>(options.nodes)));
     std::filesystem::create_directories(data_dir);
     std::vector<std::string> args = {
         "serve",    "--data-dir", data_dir,   "--http",         child.http,          "--peer",
         child.peer, "--name",     child.name, "--cluster-name", options.cluster_name};
+    args.push_back("--shards");
+    args.push_back(std::to_string(shards));
     const runtime::CertificatePaths node_paths =
         runtime::CertificatePathsIn(cert_dir, runtime::CertificateKind::kNode, child.name);
     for (const std::string& arg :
@@ -352,6 +369,11 @@ void AddDevCommand(CLI::App& app, int& exit_code) {
   dev->add_option("--data-root", options->data_root, "Data directories: DATA_ROOT/node<i>")
       ->capture_default_str();
   dev->add_option("--cluster-name", options->cluster_name, "Cluster name")->capture_default_str();
+  dev->add_option("--shards", options->shards,
+                  "Shards per node (default 0: the CPUs available shared out among the nodes, at "
+                  "least one each, for a new node; an existing node keeps the count it was "
+                  "created with)")
+      ->capture_default_str();
   dev->add_option("--ready-timeout-ms", options->ready_timeout_ms,
                   "How long each node may take to start")
       ->capture_default_str();

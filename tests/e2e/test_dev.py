@@ -56,6 +56,24 @@ def read_until(process, pattern, deadline):
     pytest.fail("no line matching %r; got %r" % (pattern, lines))
 
 
+def shard_count(data_dir):
+    """A node's shards, from its data directory: db/, then db-shard-1/, db-shard-2/..."""
+    count = 1 if os.path.isdir(os.path.join(data_dir, "db")) else 0
+    while count and os.path.isdir(os.path.join(data_dir, "db-shard-%d" % count)):
+        count += 1
+    return count
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail("meridian dev did not stop within 30 s of SIGINT")
+
+
 def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
     http_base = consecutive_free_ports(6)  # 3 HTTP ports, then 3 peer ports
     peer_base = http_base + 3
@@ -89,6 +107,10 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
             assert response.content == b"value-%d" % i
         for i in range(3):
             assert os.path.isdir(os.path.join(root, "node%d" % (i + 1), "db"))
+            # The three nodes share the CPUs: one shard per CPU each would run three times as
+            # many shard threads as there are CPUs.
+            cpus = len(os.sched_getaffinity(0))
+            assert shard_count(os.path.join(root, "node%d" % (i + 1))) == max(1, cpus // 3)
             # Named as dev names them, with the certificate that proves it (mutual TLS).
             assert os.path.isfile(os.path.join(root, "certs", "node-node%d.crt" % (i + 1)))
         assert sorted(m["id"] for m in status["members"]) == ["node1", "node2", "node3"]
@@ -105,6 +127,33 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
     for port in range(http_base, http_base + 3):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_dev_gives_a_lone_node_a_shard_per_cpu_and_keeps_an_existing_nodes_count():
+    http_base = consecutive_free_ports(2)
+    root = tempfile.mkdtemp(prefix="meridian-dev-")
+    cpus = len(os.sched_getaffinity(0))
+
+    def run(*extra):
+        process = subprocess.Popen(
+            [meridian_bin(), "dev", "--nodes", "1", "--http-base-port", str(http_base),
+             "--peer-base-port", str(http_base + 1), "--resp-base-port", "0", "--data-root", root,
+             *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            read_until(process, r"Press Ctrl-C", time.monotonic() + DEADLINE_S)
+        finally:
+            stop(process)
+        assert process.returncode == 0, process.stderr.read().decode()
+
+    run("--shards", "3")
+    assert shard_count(os.path.join(root, "node1")) == 3
+    # Without --shards an existing node keeps its count (the machine's CPUs do not matter).
+    run()
+    assert shard_count(os.path.join(root, "node1")) == 3
+    root = tempfile.mkdtemp(prefix="meridian-dev-")
+    run()
+    assert shard_count(os.path.join(root, "node1")) == min(cpus, 256)
 
 
 def test_dev_refuses_a_data_root_of_an_older_dev_cluster(tmp_path):
