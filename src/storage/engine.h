@@ -113,7 +113,9 @@ class Engine {
   //     with another FinishCommit or with CommitPending. Until it returned OK the ticket's
   //     writes must not be revealed. IoError (InsufficientStorage when the disk is full): as
   //     CommitPending's, and the ticket's writes are not pending again — the caller must not
-  //     acknowledge them, ever; the engine is then failed (Failure) until Recover.
+  //     acknowledge them, ever; the engine is then failed (Failure) until Recover. A failed
+  //     BeginCommit (the engine failed before the writes could be committed) likewise forgets
+  //     them: the next BeginCommit takes only writes made after it.
   virtual Result<CommitTicket> BeginCommit() {
     MERIDIAN_RETURN_IF_ERROR(CommitPending());
     return CommitTicket{};

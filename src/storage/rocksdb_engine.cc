@@ -326,8 +326,15 @@ Status RocksDbEngine::RequestCompaction() {
 }
 
 Status RocksDbEngine::CommitPending() {
+  const bool write = impl_->commit_pending;
+  const bool sync = impl_->sync_pending;
   Result<CommitTicket> ticket = BeginCommit();
-  if (!ticket.ok()) return ticket.status();
+  if (!ticket.ok()) {
+    // Still pending: a later CommitPending tries again (the caller stops anyway).
+    impl_->commit_pending = impl_->commit_pending || write;
+    impl_->sync_pending = impl_->sync_pending || sync;
+    return ticket.status();
+  }
   Status finished = FinishCommit(*ticket);
   if (!finished.ok()) {
     // Still pending: a later CommitPending tries again (the caller stops anyway).
@@ -338,10 +345,16 @@ Status RocksDbEngine::CommitPending() {
 }
 
 Result<CommitTicket> RocksDbEngine::BeginCommit() {
-  // Failed (see FinishCommit): writes pending cannot be made durable; with none (every Write
-  // is refused meanwhile) there is nothing to commit, and reads go on.
+  // Failed (see FinishCommit): writes pending cannot be made durable, and this commit says so,
+  // once, as a failed FinishCommit does; later ones hold no write (every Write is refused
+  // meanwhile), so there is nothing to commit and reads go on. (Kept pending, the writes made
+  // every later commit fail, reads of long-durable keys included, until recovery.)
   if (impl_->commit_pending) {
-    if (Status failed = impl_->failure->Get(); !failed.ok()) return failed;
+    if (Status failed = impl_->failure->Get(); !failed.ok()) {
+      impl_->commit_pending = false;
+      impl_->sync_pending = false;
+      return failed;
+    }
   }
   CommitTicket ticket{.write = impl_->commit_pending, .sync = impl_->sync_pending};
   impl_->commit_pending = false;
