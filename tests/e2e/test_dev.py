@@ -115,13 +115,7 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
             assert os.path.isfile(os.path.join(root, "certs", "node-node%d.crt" % (i + 1)))
         assert sorted(m["id"] for m in status["members"]) == ["node1", "node2", "node3"]
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail("meridian dev did not stop within 30 s of SIGINT")
+        stop(process)
     assert process.returncode == 0, process.stderr.read().decode()
     # Every node process is gone: its HTTP port no longer accepts connections.
     for port in range(http_base, http_base + 3):

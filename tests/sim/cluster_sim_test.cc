@@ -357,13 +357,7 @@ TEST(NodeProcessTest, CrossingsBetweenShardsWaitDrawnNumbersOfInputsInOrder) {
   SimulationConfig config;
   config.seed = 5;
   Simulation simulation(config, NodeProcessFactory(layout, &sink));
-  for (const std::string& address : addresses) ASSERT_TRUE(simulation.AddProcess(address).ok());
-  ExpectedMembers expected;
-  for (const std::string& address : addresses) expected[address] = cluster::MemberStatus::kUp;
-  ASSERT_TRUE(
-      simulation.RunUntil([&] { return CheckClusterConverged(simulation, expected).ok(); }, 30'000)
-          .ok())
-      << CheckClusterConverged(simulation, expected).ToString();
+  ASSERT_TRUE(FormCluster(simulation, addresses).ok());
   node::RequestId id = 1;
   for (int key = 0; key < 20; ++key) {
     const std::string& address = addresses[key % addresses.size()];
