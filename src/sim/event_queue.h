@@ -19,6 +19,7 @@ enum class EventKind : std::uint8_t {
   kTick,      // call Tick() on `address` (if that incarnation is still up)
   kDeliver,   // deliver `bytes` (a serialized PeerMessage) from `from_address` to `address`
   kCallback,  // run `callback` (fault schedules, workloads); `label` names it in the trace
+  kWake,      // call Wake() on `address` (if that incarnation is still up)
 };
 
 struct Event {
@@ -27,7 +28,7 @@ struct Event {
   std::string address;
   std::string from_address;
   std::string bytes;
-  std::uint64_t incarnation = 0;  // kTick: the incarnation that scheduled it
+  std::uint64_t incarnation = 0;  // kTick, kWake: the incarnation that scheduled it
   std::string label;
   std::function<void()> callback;
 };

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -32,7 +34,8 @@ NodeProcess::NodeProcess(const node::NodeConfig& config, node::Env env, std::str
     shards_.push_back(std::make_unique<node::Node>(shard_config, shard_env));
   }
   random_ = env.random;
-  MERIDIAN_CHECK(random_ != nullptr);
+  clock_ = env.clock;
+  MERIDIAN_CHECK(random_ != nullptr && clock_ != nullptr);
   lane_queued_.assign(shards_.size(), 0);
   lane_run_.assign(shards_.size(), 0);
   applied_versions_.assign(shards_.size(), node::kNoStateVersion);
@@ -67,6 +70,7 @@ Status NodeProcess::Start() {
 
 Status NodeProcess::Stop() {
   crossings_.clear();  // the loops end with the server
+  transport_outbox_.clear();
   lane_run_ = lane_queued_;
   Status closed = Status::Ok();
   for (auto& shard : shards_) {
@@ -115,19 +119,30 @@ void NodeProcess::Receive(const std::string& from_address, const proto::PeerMess
 }
 
 std::vector<cluster::Outbound> NodeProcess::TakeOutbound() {
-  std::vector<cluster::Outbound> taken;
-  for (auto& shard : shards_) {
-    for (cluster::Outbound& out : shard->TakeOutbound()) taken.push_back(std::move(out));
-  }
+  std::vector<cluster::Outbound> taken = shards_.front()->TakeOutbound();
+  CrossFollowerMessages(/*early=*/false);
+  for (cluster::Outbound& out : transport_outbox_) taken.push_back(std::move(out));
+  transport_outbox_.clear();
   return taken;
 }
 
 std::vector<cluster::Outbound> NodeProcess::TakeEarlyOutbound() {
-  std::vector<cluster::Outbound> taken;
-  for (auto& shard : shards_) {
-    for (cluster::Outbound& out : shard->TakeEarlyOutbound()) taken.push_back(std::move(out));
-  }
+  std::vector<cluster::Outbound> taken = shards_.front()->TakeEarlyOutbound();
+  CrossFollowerMessages(/*early=*/true);
   return taken;
+}
+
+void NodeProcess::CrossFollowerMessages(bool early) {
+  for (std::size_t s = 1; s < shards_.size(); ++s) {
+    std::vector<cluster::Outbound> messages =
+        early ? shards_[s]->TakeEarlyOutbound() : shards_[s]->TakeOutbound();
+    if (messages.empty()) continue;
+    // To the peer transport, on the shell's loop: sent with the outbound of the input that runs
+    // the crossing (after its commit, so an early message only goes later).
+    Cross(0, [this, messages = std::move(messages)]() mutable {
+      for (cluster::Outbound& out : messages) transport_outbox_.push_back(std::move(out));
+    });
+  }
 }
 
 void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
@@ -176,29 +191,31 @@ void NodeProcess::Submit(node::RequestId id, node::ClientRequest request) {
 }
 
 void NodeProcess::Cross(std::size_t lane, std::function<void()> run) {
-  // Most cross at the next input; a quarter one input later; some several; a few wait as long
-  // as a loop stalled by a slow sync would make them.
+  // Most cross at once (the next input, or a wake at the same millisecond); a quarter a
+  // millisecond later; some a few; a few as late as a loop stalled by a slow sync would make
+  // them.
   const std::uint64_t draw = random_->Uniform(64);
-  std::uint32_t wait = 0;
+  std::uint64_t delay_ms = 0;
   if (draw >= 60) {
-    wait = 5 + static_cast<std::uint32_t>(random_->Uniform(20));
+    delay_ms = 10 + random_->Uniform(191);
   } else if (draw >= 56) {
-    wait = 2 + static_cast<std::uint32_t>(random_->Uniform(3));
+    delay_ms = 2 + random_->Uniform(9);
   } else if (draw >= 40) {
-    wait = 1;
+    delay_ms = 1;
   }
-  longest_crossing_wait_ = std::max(longest_crossing_wait_, wait);
-  crossings_.push_back(Crossing{lane, ++lane_queued_[lane], wait, wait > 0, std::move(run)});
+  longest_crossing_delay_ms_ = std::max(longest_crossing_delay_ms_, delay_ms);
+  crossings_.push_back(Crossing{lane, ++lane_queued_[lane], clock_->MonotonicMillis() + delay_ms,
+                                delay_ms > 0, std::move(run)});
 }
 
 void NodeProcess::RunCrossings() {
+  const std::uint64_t now_ms = clock_ != nullptr ? clock_->MonotonicMillis() : 0;
   std::deque<Crossing> queued;
   queued.swap(crossings_);
   std::vector<bool> blocked(shards_.size(), false);  // an earlier crossing to it still waits
   std::deque<Crossing> waiting;
   for (Crossing& crossing : queued) {
-    if (blocked[crossing.lane] || crossing.wait > 0) {
-      if (crossing.wait > 0) --crossing.wait;
+    if (blocked[crossing.lane] || crossing.due_ms > now_ms) {
       blocked[crossing.lane] = true;
       waiting.push_back(std::move(crossing));
       continue;
@@ -213,6 +230,26 @@ void NodeProcess::RunCrossings() {
   // Those still waiting go before any the runs just queued (the same order per destination).
   for (Crossing& crossing : crossings_) waiting.push_back(std::move(crossing));
   crossings_.swap(waiting);
+}
+
+std::optional<std::uint64_t> NodeProcess::WakeAfterMs() const {
+  if (crossings_.empty()) return std::nullopt;
+  const std::uint64_t now_ms = clock_->MonotonicMillis();
+  // Only each loop's first crossing counts: the ones behind it wait for it, due or not.
+  std::uint64_t after_ms = std::numeric_limits<std::uint64_t>::max();
+  std::vector<bool> seen(shards_.size(), false);
+  for (const Crossing& crossing : crossings_) {
+    if (seen[crossing.lane]) continue;
+    seen[crossing.lane] = true;
+    after_ms = std::min(after_ms, crossing.due_ms > now_ms ? crossing.due_ms - now_ms : 0);
+  }
+  return after_ms;
+}
+
+void NodeProcess::Wake() {
+  RunCrossings();
+  Settle(/*tick=*/false);
+  PassReplies();
 }
 
 void NodeProcess::Settle(bool tick) {

@@ -18,17 +18,19 @@
 // shell); peer messages to the shard node::RoutePeerMessage names; the shell's view goes to
 // every follower after its ticks and state changes; a peer's bucket check waits for every
 // follower's look; and the followers' completed transfers and member reports go to the shell.
-// What crosses between shards in the server crosses here at least one input late (crossings_),
-// so a follower lags its shell as the server's do, by a hop between loops; how many more inputs
-// each crossing waits is drawn from the process's seeded random source (most cross at the next
-// input, some a few later, a few much later, as when a loop stalls), in order per destination
-// loop as in the server's channels. node() is the shell.
+// What crosses between shards in the server (client requests and peer messages to a follower,
+// a follower's messages to peers, views, checks, reports) crosses here at least one input late
+// (crossings_), after a delay drawn from the process's seeded random source (most at once, some
+// a millisecond or a few later, a few up to 200 ms later, as when a loop stalls on a slow
+// sync), in order per destination loop as in the server's channels; the process asks the
+// simulator to wake it when the next one is due (WakeAfterMs). node() is the shell.
 #pragma once
 
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,11 +66,14 @@ class NodeProcess final : public Process {
   // Every follower has applied a view of the shell's current cluster state (always, with one
   // shard): what the shell knows, every shard acts on.
   bool ViewsCurrent() const;
-  // Crossings between the shards so far: run, run later than the next input, and the most
-  // inputs one waited beyond the next.
+  // Crossings between the shards so far: run, run after a drawn delay of 1 ms or more, and the
+  // longest delay drawn.
   std::uint64_t crossings_run() const { return crossings_run_; }
   std::uint64_t crossings_delayed() const { return crossings_delayed_; }
-  std::uint32_t longest_crossing_wait() const { return longest_crossing_wait_; }
+  std::uint64_t longest_crossing_delay_ms() const { return longest_crossing_delay_ms_; }
+  // Wakes the process when its next crossing is due (none with one shard).
+  std::optional<std::uint64_t> WakeAfterMs() const override;
+  void Wake() override;
 
  private:
   void PassReplies();
@@ -76,10 +81,13 @@ class NodeProcess final : public Process {
   // checks and transfer reports, each put into the crossings.
   void Settle(bool tick);
   // Runs the crossings queued before this input that are due (in order per destination; those
-  // they queue wait for the next input).
+  // they queue wait for a later input).
   void RunCrossings();
-  // Queues `run` for the loop of shard `lane`, after a drawn number of inputs.
+  // Queues `run` for the loop of shard `lane`, due after a drawn delay.
   void Cross(std::size_t lane, std::function<void()> run);
+  // The followers' messages to peers (their outbound, or early outbound) cross to the
+  // transport's loop, as the runtime's followers hand them to the peer transport.
+  void CrossFollowerMessages(bool early);
 
   std::vector<std::unique_ptr<storage::Engine>> engines_;  // one key space per shard (S > 1)
   std::vector<std::unique_ptr<node::Node>> shards_;
@@ -87,16 +95,15 @@ class NodeProcess final : public Process {
   // Bucket changes the shell is making, by request id: the followers hold the bucket until the
   // reply.
   std::map<node::RequestId, std::string> held_changes_;
-  // What crosses between the shards' loops in the server (client requests and peer messages to
-  // followers, views, checks and their answers, transfer reports): run at the start of a later
-  // input of the process — the next one, or `wait` inputs after it — and never before an earlier
-  // crossing to the same loop (`lane`: the destination shard), as the runtime's channels keep their
-  // order. Dropped with the process at a crash, as queued tasks die with the server.
+  // What crosses between the shards' loops in the server: run at the start of a later input of
+  // the process once due, and never before an earlier crossing to the same loop (`lane`: the
+  // destination shard), as the runtime's channels keep their order. Dropped with the process at
+  // a crash, as queued tasks die with the server.
   struct Crossing {
     std::size_t lane = 0;
     std::uint64_t sequence = 0;  // per lane, from 1: they run in this order
-    std::uint32_t wait = 0;      // inputs still to pass before it may run
-    bool delayed = false;        // waited beyond the next input
+    std::uint64_t due_ms = 0;    // the process's monotonic time from which it may run
+    bool delayed = false;        // drawn a delay of 1 ms or more
     std::function<void()> run;
   };
   std::deque<Crossing> crossings_;
@@ -104,8 +111,11 @@ class NodeProcess final : public Process {
   std::vector<std::uint64_t> lane_run_;     // per lane: the last sequence run
   std::uint64_t crossings_run_ = 0;
   std::uint64_t crossings_delayed_ = 0;
-  std::uint32_t longest_crossing_wait_ = 0;
-  Random* random_ = nullptr;                  // draws the crossings' waits (S > 1 only)
+  std::uint64_t longest_crossing_delay_ms_ = 0;
+  Random* random_ = nullptr;  // draws the crossings' delays (S > 1 only)
+  Clock* clock_ = nullptr;
+  // Followers' messages that crossed to the transport's loop: sent with the next outbound.
+  std::vector<cluster::Outbound> transport_outbox_;
   std::uint64_t published_version_ = 0;       // the shell's state version in the last views
   std::vector<std::uint64_t> views_applied_;  // per follower: the version of its last view
   std::string address_;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,12 @@ class Process {
   // Messages of the last input that depend on none of its writes (node::Node's
   // TakeEarlyOutbound): the simulator sends them before it commits the input's writes.
   virtual std::vector<cluster::Outbound> TakeEarlyOutbound() { return {}; }
+  // After an input: in how many milliseconds the process wants to run again without one (work
+  // it handed between its own threads, due later); nullopt for none. The simulator then calls
+  // Wake() at that time (or later, if another wake is already due first), an input like a
+  // tick's.
+  virtual std::optional<std::uint64_t> WakeAfterMs() const { return std::nullopt; }
+  virtual void Wake() {}
 };
 
 using ProcessFactory = std::function<std::unique_ptr<Process>(const ProcessContext& context)>;

@@ -85,6 +85,7 @@ Status Simulation::StartIncarnation(const std::string& address, Machine& machine
   const std::uint64_t phase_ms = 1 + scheduler_random_.Uniform(config_.tick_interval_ms);
   ScheduleTick(address, machine.incarnation, now_ms() + phase_ms);
   DrainOutbound(address, *machine.process);
+  ScheduleWake(address, machine);
   return Status::Ok();
 }
 
@@ -141,7 +142,33 @@ void Simulation::RunEvent(Event event) {
       Record(TraceKind::kCallback, "", "", event.label);
       event.callback();
       return;
+    case EventKind::kWake:
+      RunWake(event);
+      return;
   }
+}
+
+void Simulation::RunWake(const Event& event) {
+  Machine& machine = MachineAt(event.address);
+  if (machine.process == nullptr || machine.incarnation != event.incarnation) return;
+  if (machine.wake_at_ms == event.time_ms) machine.wake_at_ms = 0;
+  Record(TraceKind::kWake, event.address, "", "");
+  machine.process->Wake();
+  FinishInput(event.address, machine);
+}
+
+void Simulation::ScheduleWake(const std::string& address, Machine& machine) {
+  const std::optional<std::uint64_t> after = machine.process->WakeAfterMs();
+  if (!after.has_value()) return;
+  const std::uint64_t time_ms = now_ms() + *after;
+  if (machine.wake_at_ms != 0 && machine.wake_at_ms <= time_ms) return;  // one comes first
+  machine.wake_at_ms = time_ms;
+  Event event;
+  event.time_ms = time_ms;
+  event.kind = EventKind::kWake;
+  event.address = address;
+  event.incarnation = machine.incarnation;
+  queue_.Push(std::move(event));
 }
 
 void Simulation::RunTick(const Event& event) {
@@ -190,6 +217,7 @@ bool Simulation::FinishInput(const std::string& address, Machine& machine) {
   }
   CommitWrites(machine);
   DrainOutbound(address, *machine.process);
+  ScheduleWake(address, machine);
   return true;
 }
 
@@ -295,6 +323,7 @@ Status Simulation::Restart(const std::string& address) {
   Machine& machine = MachineAt(address);
   if (machine.process != nullptr) return Status::Ok();
   ++machine.incarnation;
+  machine.wake_at_ms = 0;  // a wake of the last incarnation dies with it
   Record(TraceKind::kRestart, address, "", "");
   return StartIncarnation(address, machine);
 }

@@ -163,6 +163,8 @@ class Simulation {
     std::unique_ptr<SeededRandom> random;  // the current incarnation's stream
     std::unique_ptr<Process> process;      // nullptr while down
     std::uint64_t incarnation = 0;
+    // The time of the wake scheduled for `incarnation` and not run yet; 0: none.
+    std::uint64_t wake_at_ms = 0;
   };
 
   Machine& MachineAt(const std::string& address);
@@ -171,6 +173,9 @@ class Simulation {
   void ScheduleTick(const std::string& address, std::uint64_t incarnation, std::uint64_t time_ms);
   void RunEvent(Event event);
   void RunTick(const Event& event);
+  void RunWake(const Event& event);
+  // After an input: a wake at the time the process asks for, unless one is due before it.
+  void ScheduleWake(const std::string& address, Machine& machine);
   void RunDelivery(const Event& event);
   // Group commit after every input, before its messages leave (see the header comment).
   void CommitWrites(Machine& machine);

@@ -64,6 +64,8 @@ std::string_view TraceKindName(TraceKind kind) {
       return "invoke";
     case TraceKind::kFailure:
       return "failure";
+    case TraceKind::kWake:
+      return "wake";
   }
   return "unknown";
 }

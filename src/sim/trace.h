@@ -35,6 +35,7 @@ enum class TraceKind : std::uint8_t {
   kInvoke,       // address, bytes = label
   kFailure,      // bytes = message
   kDropStalled,  // the link from -> to was healed but its connection has not recovered yet
+  kWake,         // address: the process asked to run again (Process::WakeAfterMs)
 };
 
 std::string_view TraceKindName(TraceKind kind);

@@ -193,6 +193,48 @@ TEST_F(SimulationTest, AWriteOutsideAnyInputIsNotCommitted) {
   EXPECT_EQ(At("a").ReadKey("uncommitted"), std::nullopt);
 }
 
+// A process that handed work between its own threads asks to run again when it is due
+// (WakeAfterMs): it is woken then, as an input whose writes are committed; the earliest of
+// several requests wins, and a wake of a crashed incarnation dies with it.
+TEST_F(SimulationTest, AProcessIsWokenWhenItAsksAndItsWakeWritesAreCommitted) {
+  AddAll({"a"});
+  const std::uint64_t start_ms = simulation_.now_ms();
+  ASSERT_TRUE(simulation_.Invoke("a", "ask", [](Process& process) {
+    static_cast<RecordingProcess&>(process).WakeAfter(37, /*write=*/true);
+  }));
+  ASSERT_TRUE(simulation_.RunFor(36).ok());
+  EXPECT_TRUE(At("a").wake_times_ms().empty());
+  ASSERT_TRUE(simulation_.RunFor(10).ok());
+  ASSERT_EQ(At("a").wake_times_ms().size(), 1u);
+  EXPECT_EQ(At("a").wake_times_ms()[0], start_ms + 37);
+  EXPECT_EQ(simulation_.CountOf(TraceKind::kWake), 1u);
+  simulation_.Crash("a");  // the wake's synced write was committed at the end of its input
+  ASSERT_TRUE(simulation_.Restart("a").ok());
+  EXPECT_EQ(At("a").ReadKey("woken"), "1");
+
+  // Asked again for 500 ms, then crashed: the new incarnation is never woken for it.
+  ASSERT_TRUE(simulation_.Invoke("a", "ask", [](Process& process) {
+    static_cast<RecordingProcess&>(process).WakeAfter(500);
+  }));
+  simulation_.Crash("a");
+  ASSERT_TRUE(simulation_.Restart("a").ok());
+  ASSERT_TRUE(simulation_.RunFor(1'000).ok());
+  EXPECT_TRUE(At("a").wake_times_ms().empty());
+  EXPECT_EQ(simulation_.CountOf(TraceKind::kWake), 1u);
+
+  // A later request does not postpone an earlier one: woken at the first due time.
+  const std::uint64_t asked_ms = simulation_.now_ms();
+  ASSERT_TRUE(simulation_.Invoke(
+      "a", "ask", [](Process& process) { static_cast<RecordingProcess&>(process).WakeAfter(50); }));
+  ASSERT_TRUE(simulation_.RunFor(20).ok());
+  ASSERT_TRUE(simulation_.Invoke("a", "ask later", [](Process& process) {
+    static_cast<RecordingProcess&>(process).WakeAfter(200);
+  }));
+  ASSERT_TRUE(simulation_.RunFor(40).ok());
+  ASSERT_EQ(At("a").wake_times_ms().size(), 1u);
+  EXPECT_EQ(At("a").wake_times_ms()[0], asked_ms + 50);
+}
+
 TEST_F(SimulationTest, ClockSkewIsVisibleOnlyThroughWallMillis) {
   AddAll({"a", "b"});
   ASSERT_TRUE(simulation_.RunFor(10'000).ok());

@@ -47,6 +47,19 @@ class RecordingProcess final : public Process {
     received_.push_back(Received{from_address, message});
   }
   std::vector<cluster::Outbound> TakeOutbound() override { return std::move(outbound_); }
+  std::optional<std::uint64_t> WakeAfterMs() const override { return wake_after_ms_; }
+  // Records the time; the next wake is what the test asks for again (none by default).
+  void Wake() override {
+    wake_times_ms_.push_back(context_.env.clock->MonotonicMillis());
+    wake_after_ms_.reset();
+    if (write_on_wake_) (void)WriteKey("woken", std::to_string(wake_times_ms_.size()), true);
+  }
+  // Asks to be woken `after_ms` after the end of the current input; `write` makes the wake
+  // write (synced) key "woken" = the number of wakes so far.
+  void WakeAfter(std::uint64_t after_ms, bool write = false) {
+    wake_after_ms_ = after_ms;
+    write_on_wake_ = write;
+  }
 
   // A KvRequest carrying `request_id`, to `to_address`.
   void Send(const std::string& to_address, std::uint64_t request_id) {
@@ -68,6 +81,7 @@ class RecordingProcess final : public Process {
   const ProcessContext& context() const { return context_; }
   const std::vector<std::uint64_t>& tick_times_ms() const { return tick_times_ms_; }
   const std::vector<Received>& received() const { return received_; }
+  const std::vector<std::uint64_t>& wake_times_ms() const { return wake_times_ms_; }
   bool stopped() const { return stopped_; }
 
  private:
@@ -78,6 +92,9 @@ class RecordingProcess final : public Process {
   std::vector<std::uint64_t> tick_times_ms_;
   std::vector<Received> received_;
   std::vector<cluster::Outbound> outbound_;
+  std::optional<std::uint64_t> wake_after_ms_;
+  bool write_on_wake_ = false;
+  std::vector<std::uint64_t> wake_times_ms_;
 };
 
 inline ProcessFactory RecordingFactory(std::shared_ptr<Lifetimes> lifetimes) {
