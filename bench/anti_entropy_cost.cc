@@ -1,6 +1,6 @@
 // What active anti-entropy costs (docs/benchmarks.md "Anti-entropy"): two replicas of one
 // partition on RocksDB, each with `--keys` objects written through the node's
-// WriteObservingEngine (so the anti-entropy index is kept as in production). Measured:
+// engines (SegmentOrderedObjects under WriteObservingEngine, as in production). Measured:
 //   * an exchange of replicas in sync: bytes each way, CPU;
 //   * an exchange after `--differ` keys changed on one replica: bytes each way, CPU of each
 //     side, and that the other replica then holds every changed value.
@@ -22,6 +22,7 @@
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 #include "storage/rocksdb_engine.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace {
 
@@ -61,8 +62,8 @@ struct Replica : node::ObjectChangeObserver {
     auto opened = storage::RocksDbEngine::Open(path, options);
     if (!opened.ok()) throw std::runtime_error(opened.status().ToString());
     rocks = std::move(opened).value();
-    engine =
-        std::make_unique<node::WriteObservingEngine>(*rocks, actors, config.shape.segment_bits);
+    ordered = std::make_unique<storage::SegmentOrderedObjects>(*rocks);
+    engine = std::make_unique<node::WriteObservingEngine>(*ordered, actors);
     anti_entropy = std::make_unique<replication::AntiEntropy>(
         kPartition, /*replica_count=*/3, replication::AntiEntropy::KeyFilter{}, config, *engine,
         std::move(address), counters, governor);
@@ -88,6 +89,7 @@ struct Replica : node::ObjectChangeObserver {
   SplitMix64Random random;
   node::PartitionActors actors;
   std::unique_ptr<storage::RocksDbEngine> rocks;
+  std::unique_ptr<storage::SegmentOrderedObjects> ordered;
   std::unique_ptr<node::WriteObservingEngine> engine;
   replication::AntiEntropyCounters counters;
   // Unlimited: the bench measures the work, not the pacing.
@@ -194,14 +196,14 @@ int main(int argc, char** argv) {
   for (std::uint64_t i = 0; i < differ; ++i) {
     const std::uint64_t key = rng() % keys;
     changed.push_back(key);
-    const std::string before = *a.rocks->Get(storage::Column::kObjects, Key(key)).value();
+    const std::string before = *a.engine->Get(storage::Column::kObjects, Key(key)).value();
     a.Put(Key(key), Overwritten(before, "changed-" + std::to_string(i)));
   }
   const ExchangeCost repair = RunExchange(a, b, now_ms, config.exchange_interval_ms);
   Print(fmt::format("{} differing", differ).c_str(), repair);
   std::uint64_t repaired = 0;
   for (std::uint64_t key : changed) {
-    auto object = b.rocks->Get(storage::Column::kObjects, Key(key));
+    auto object = b.engine->Get(storage::Column::kObjects, Key(key));
     if (object.ok() && object->has_value() &&
         DecodeObject(**object)->siblings().front().value.starts_with("changed-")) {
       ++repaired;

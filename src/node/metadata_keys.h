@@ -14,7 +14,10 @@ namespace meridian::node {
 // A newer format is refused: a data directory never goes back to an older release once a
 // newer one has written its format (docs/operations.md, "Upgrades").
 inline constexpr std::string_view kFormatVersionKey = "format/version";
-inline constexpr std::uint32_t kStorageFormatVersion = 1;
+// Format 2 (0.2.0) keeps the objects in anti-entropy segment order with each version hash in
+// front (storage::SegmentOrderedObjects) and has no anti-entropy index; format 1 (0.1.0) is
+// migrated to it at the first start (node/storage_format_migration.h).
+inline constexpr std::uint32_t kStorageFormatVersion = 2;
 inline constexpr std::uint32_t kMinStorageFormatVersion = 1;
 
 // The Meridian release that last opened the data directory ("0.2.0"; bytes of text), written
@@ -62,9 +65,8 @@ inline constexpr std::string_view kForwardingKey = "node/forwarding";
 // claimant until the ring flips: varint count, then partitions (4 bytes LE). Written synced.
 inline constexpr std::string_view kCompletedIncomingKey = "node/completed_incoming";
 
-// The anti-entropy index's tree shape (segment bits, 4 bytes LE), written once the index
-// (Column::kAntiEntropy) covers every object. Absent or different at Open: the index is
-// rebuilt from the objects column (a data directory from before the index, or a new shape).
+// Format 1 only: the anti-entropy index's tree shape (segment bits, 4 bytes LE). Deleted by the
+// migration to format 2, which has no index.
 inline constexpr std::string_view kAntiEntropyIndexKey = "aae/index_segment_bits";
 
 // The cluster state this node last knew (members, ring, bucket properties):

@@ -10,6 +10,7 @@
 #include "node/kv_codec.h"
 #include "node/metadata_keys.h"
 #include "node/peer_route.h"
+#include "node/storage_format_migration.h"
 #include "node/stored_incarnation.h"
 #include "storage/key_encoding.h"
 
@@ -43,7 +44,9 @@ Node::Node(const NodeConfig& config, Env env)
       ack_pacer_(governor_, config.ack_pacing),
       hint_state_(config.hints),
       actors_(config.partition_count, env.random),
-      watched_engine_(*env.engine, actors_, config.anti_entropy.shape.segment_bits),
+      bare_engine_(*env.engine),
+      ordered_engine_(bare_engine_),
+      watched_engine_(ordered_engine_, actors_),
       env_(WithEngine(env, &watched_engine_)),
       store_(StoreConfigOf(config), env_, actors_),
       replica_config_{config.node_id,
@@ -97,7 +100,8 @@ Status Node::Open() {
     return Status::InvalidArgument("a node with seeds needs a peer address");
   }
   MERIDIAN_RETURN_IF_ERROR(store_.Open());
-  MERIDIAN_RETURN_IF_ERROR(EnsureAntiEntropyIndex());
+  // A format-1 directory (0.1.0) gets its objects in segment order before anything reads them.
+  MERIDIAN_RETURN_IF_ERROR(MigrateToSegmentOrderedObjects(bare_engine_).status());
   storage::Engine& engine = *env_.engine;
 
   // Every start raises the incarnation, so peers tell this life from the previous one.

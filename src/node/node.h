@@ -73,6 +73,7 @@
 #include "replication/put_coordinator.h"
 #include "replication/strong_proposer.h"
 #include "replication/strong_register.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::node {
 
@@ -547,9 +548,6 @@ class Node {
   void ApplyReapDeletes(std::uint64_t now_ms);
   std::vector<proto::ReapVerdict> JudgeReapRound(const proto::ReapPrepare& prepare);
   bool HoldsNothing();
-  // Builds the anti-entropy index from the objects column when the data directory has none
-  // (written before it existed) or one of another tree shape.
-  Status EnsureAntiEntropyIndex();
 
   void SyncMembershipViews();
   void PersistClusterStateIfChanged();
@@ -579,8 +577,12 @@ class Node {
   // What every partition's hints share (bounds, counters); before the replicas that use it.
   replication::NodeHintState hint_state_;
   // Every component reaches storage through watched_engine_ (in env_), so each deletion of
-  // an object or hint record retires its partition's actor (partition_actors.h).
+  // an object or hint record retires its partition's actor (partition_actors.h). Under it the
+  // objects column is kept in segment order (storage format 2) over the bare engine, which
+  // only the migration from format 1 at Open reaches directly.
   PartitionActors actors_;
+  storage::Engine& bare_engine_;
+  storage::SegmentOrderedObjects ordered_engine_;
   WriteObservingEngine watched_engine_;
   // Passes each object's version-hash change to its partition's tree.
   struct TreeUpdater final : ObjectChangeObserver {

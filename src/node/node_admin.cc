@@ -50,16 +50,18 @@ BucketProps Node::BucketPropsOf(std::string_view bucket) const {
 }
 
 Result<bool> Node::HoldsBucketData(const std::string& bucket) {
-  // Object keys are partition | bucket length | bucket | key, so a bucket's keys in one
-  // partition share the prefix EncodeObjectKey(partition, bucket, "").
+  // Hint and strong keys are partition | bucket length | bucket | key, so a bucket's keys in
+  // one partition share the prefix EncodeObjectKey(partition, bucket, "") there. The objects
+  // column is in segment order (storage format 2): its partitions are scanned whole, each key
+  // checked, until one of the bucket turns up.
   for (std::uint32_t partition = 0; partition < config_.partition_count; ++partition) {
+    if (!OwnsPartition(partition)) continue;  // another shard's: nothing here
     std::string prefix = storage::EncodeObjectKey(partition, bucket, "k");
     prefix.pop_back();
     std::string end = prefix;
     end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
     bool found = false;
-    for (storage::Column column :
-         {storage::Column::kObjects, storage::Column::kHints, storage::Column::kStrong}) {
+    for (storage::Column column : {storage::Column::kHints, storage::Column::kStrong}) {
       MERIDIAN_RETURN_IF_ERROR(
           env_.engine->Scan(column, prefix, end, [&](std::string_view, std::string_view) {
             found = true;
@@ -67,6 +69,14 @@ Result<bool> Node::HoldsBucketData(const std::string& bucket) {
           }));
       if (found) return true;
     }
+    const storage::KeyRange range = storage::PartitionRange(partition);
+    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(storage::Column::kObjects, range.begin, range.end,
+                                               [&](std::string_view key, std::string_view) {
+                                                 found = key.size() > prefix.size() &&
+                                                         key.substr(0, prefix.size()) == prefix;
+                                                 return !found;
+                                               }));
+    if (found) return true;
   }
   return false;
 }

@@ -142,67 +142,12 @@ void Node::ApplyReplicaOutput(PartitionReplica& replica) {
     }
     outbound_.push_back(std::move(message));
   }
-  // Anti-entropy repairs go through the normal merge (and so update the tree and index).
+  // Anti-entropy repairs go through the normal merge (and so update the tree).
   for (const auto& [storage_key, encoded] : output.repairs) {
     auto object = DecodeObject(encoded);
     if (!object.ok()) continue;  // a corrupt copy is never merged
     MergeLocal(storage_key, *object, /*sync=*/false).IgnoreError();  // the next round retries
   }
-}
-
-Status Node::EnsureAntiEntropyIndex() {
-  // The index's shape (segment bits), so a changed shape rebuilds it.
-  std::string marker;
-  PutFixed32(marker, static_cast<std::uint32_t>(config_.anti_entropy.shape.segment_bits));
-  auto stored = env_.engine->Get(storage::Column::kMetadata, kAntiEntropyIndexKey);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value() && **stored == marker) return Status::Ok();
-  constexpr std::size_t kBatchKeysMax = 1'000;
-  // Drop whatever index there is, then index every object. Objects written meanwhile are
-  // indexed by the write path (no request is served before Open returns).
-  for (;;) {
-    storage::WriteBatch batch;
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(
-        storage::Column::kAntiEntropy, "", "", [&](std::string_view key, std::string_view) {
-          batch.Delete(storage::Column::kAntiEntropy, std::string(key));
-          return batch.ops.size() < kBatchKeysMax;
-        }));
-    if (batch.empty()) break;
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, {}));
-  }
-  std::string resume;
-  for (;;) {
-    storage::WriteBatch batch;
-    std::string last;
-    Status bad = Status::Ok();
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Scan(
-        storage::Column::kObjects, resume, "", [&](std::string_view key, std::string_view value) {
-          auto decoded = storage::DecodeObjectKey(key);
-          auto hash = storage::EncodedObjectVersionHash(value);
-          if (!decoded.ok() || !hash.ok()) {
-            bad = Status::Corruption("object record " + std::string(key) +
-                                     " cannot be indexed for anti-entropy: it does not decode");
-            return false;
-          }
-          std::string encoded_hash;
-          PutFixed64(encoded_hash, *hash);
-          batch.Put(
-              storage::Column::kAntiEntropy,
-              storage::EncodeAaeIndexKey(
-                  decoded->partition,
-                  storage::TictacSegmentOf(key, config_.anti_entropy.shape.segment_bits), key),
-              std::move(encoded_hash));
-          last = std::string(key);
-          return batch.ops.size() < kBatchKeysMax;
-        }));
-    MERIDIAN_RETURN_IF_ERROR(bad);
-    if (batch.empty()) break;
-    MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, {}));
-    resume = last + std::string(1, '\0');  // the next key after `last`
-  }
-  storage::WriteBatch done;
-  done.Put(storage::Column::kMetadata, std::string(kAntiEntropyIndexKey), marker);
-  return env_.engine->Write(done, storage::WriteOptions{.sync = true});
 }
 
 void Node::TickReplicas() {

@@ -296,7 +296,7 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
         // One of the key's own replicas must hold exactly the tombstone; another primary of
         // the partition (a key of a bucket with a smaller n) need not hold it, but a copy it
         // holds must be that tombstone too.
-        auto hash = watched_engine_.IndexedHash(index, key);
+        auto hash = watched_engine_.GetObjectVersionHash(key);
         const bool own_replica = placement_ns_.size() == 1 || [&] {
           const std::vector<cluster::NodeId> own =
               PrimariesOf(index, replica_config_.replica_count_of(key));

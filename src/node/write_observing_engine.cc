@@ -21,15 +21,10 @@ std::optional<MintRole> RoleOf(storage::Column column) {
     case storage::Column::kMetadata:
     case storage::Column::kAntiEntropy:
     case storage::Column::kStrong:
+    case storage::Column::kObjectsBySegment:  // never written through here
       return std::nullopt;
   }
   return std::nullopt;
-}
-
-std::string EncodeHash(std::uint64_t hash) {
-  std::string out;
-  PutFixed64(out, hash);
-  return out;
 }
 
 struct Change {
@@ -39,21 +34,6 @@ struct Change {
   std::optional<std::uint64_t> new_hash;
 };
 }  // namespace
-
-Result<std::optional<std::uint64_t>> WriteObservingEngine::IndexedHash(
-    std::uint32_t partition, std::string_view storage_key) {
-  const std::uint32_t segment = storage::TictacSegmentOf(storage_key, segment_bits_);
-  auto stored = inner_.Get(storage::Column::kAntiEntropy,
-                           storage::EncodeAaeIndexKey(partition, segment, storage_key));
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<std::uint64_t>();
-  ByteReader reader(**stored);
-  std::uint64_t hash = 0;
-  if (!reader.ReadFixed64(hash) || !reader.empty()) {
-    return Status::Corruption("anti-entropy index entry is not 8 bytes");
-  }
-  return std::optional<std::uint64_t>(hash);
-}
 
 Result<std::optional<std::string>> WriteObservingEngine::Get(storage::Column column,
                                                              std::string_view key) {
@@ -69,20 +49,20 @@ Result<std::optional<std::string>> WriteObservingEngine::Get(storage::Column col
 }
 
 Result<std::optional<std::uint64_t>> WriteObservingEngine::OldHash(
-    std::uint32_t partition, std::string_view storage_key,
+    std::string_view storage_key,
     const std::map<std::string, std::optional<std::string>, std::less<>>& read_memo) {
   auto read = read_memo.find(storage_key);
-  if (read == read_memo.end()) return IndexedHash(partition, storage_key);
+  if (read == read_memo.end()) return inner_.GetObjectVersionHash(storage_key);
   std::optional<std::uint64_t> hash;
   if (read->second.has_value()) {
     auto decoded = storage::EncodedObjectVersionHash(*read->second);
-    if (!decoded.ok()) return IndexedHash(partition, storage_key);  // what the index holds
+    if (!decoded.ok()) return inner_.GetObjectVersionHash(storage_key);  // the stored hash
     hash = *decoded;
   }
   if constexpr (kChecksRememberedHashes) {
-    // The index is written in the same batch as every object: it never disagrees with them.
-    auto indexed = IndexedHash(partition, storage_key);
-    MERIDIAN_CHECK(indexed.ok() && *indexed == hash);
+    // Every write passes through here and clears the memo: nothing changed it since the read.
+    auto stored = inner_.GetObjectVersionHash(storage_key);
+    MERIDIAN_CHECK(stored.ok() && *stored == hash);
   }
   return hash;
 }
@@ -115,24 +95,20 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
   }
   if (!objects_touched) return inner_.Write(batch, options);
 
-  // The index entries go in the same batch: the index never disagrees with the objects.
-  storage::WriteBatch augmented = batch;
   std::vector<Change> changes;
   std::map<std::string, std::optional<std::uint64_t>, std::less<>> in_batch;  // latest per key
   for (const storage::WriteBatch::Op& op : batch.ops) {
     if (op.column != storage::Column::kObjects) continue;
     auto key = storage::DecodeObjectKey(op.key);
-    if (!key.ok()) continue;  // not an object: nothing to index
+    if (!key.ok()) continue;  // not an object: no tree holds it
     Change change{key->partition, op.key, std::nullopt, std::nullopt};
     if (auto seen = in_batch.find(op.key); seen != in_batch.end()) {
       change.old_hash = seen->second;
     } else {
-      auto old_hash = OldHash(key->partition, op.key, read_memo);
+      auto old_hash = OldHash(op.key, read_memo);
       if (!old_hash.ok()) return old_hash.status();
       change.old_hash = *old_hash;
     }
-    const std::string index_key = storage::EncodeAaeIndexKey(
-        key->partition, storage::TictacSegmentOf(op.key, segment_bits_), op.key);
     if (op.value.has_value()) {
       auto hash = storage::EncodedObjectVersionHash(*op.value);
       if (!hash.ok()) {
@@ -140,14 +116,11 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
                                   hash.status().message());
       }
       change.new_hash = *hash;
-      augmented.Put(storage::Column::kAntiEntropy, index_key, EncodeHash(*hash));
-    } else {
-      augmented.Delete(storage::Column::kAntiEntropy, index_key);
     }
     in_batch[op.key] = change.new_hash;
     changes.push_back(std::move(change));
   }
-  MERIDIAN_RETURN_IF_ERROR(inner_.Write(augmented, options));
+  MERIDIAN_RETURN_IF_ERROR(inner_.Write(batch, options));
   if (observer_ != nullptr) {
     for (const Change& change : changes) {
       if (change.old_hash == change.new_hash) continue;

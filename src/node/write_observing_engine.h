@@ -3,16 +3,15 @@
 // anti-entropy repair, drops, tombstone reaping), so nothing can forget to:
 //   * retire the partition actor of every deleted object or hint record (PartitionActors: an
 //     actor mints only while nothing it minted into can have been deleted);
-//   * keep the anti-entropy index (Column::kAntiEntropy: partition | segment | storage key ->
-//     version hash) in step with the objects column, in the same atomic batch;
 //   * tell the observer (the partitions' tictac trees) how each object's version hash changed,
 //     once the write succeeded.
+// The hashes themselves are stored with the objects (storage::SegmentOrderedObjects, the
+// engine this one wraps in a node), so exchanges and tree builds read them from there.
 // Reads pass through unchanged, but the engine remembers the objects read since the last
 // write (a write path reads a key, then writes it): since every write passes through here,
-// they are what the engine still holds, and their version hashes are the index's entries, so
-// the write takes the old hash from them instead of reading the index again
-// (docs/design/write_path.md, option d). Debug builds check that against the index. Not
-// thread-safe, like the engines it wraps; the referents must outlive it.
+// they are what the engine still holds, so the write takes the old hash from them instead of
+// reading the object again (docs/design/write_path.md, option d). Debug builds read it again
+// and check. Not thread-safe, like the engines it wraps; the referents must outlive it.
 #pragma once
 
 #include <cstdint>
@@ -38,9 +37,8 @@ class ObjectChangeObserver {
 
 class WriteObservingEngine final : public storage::Engine {
  public:
-  // `segment_bits`: the tictac tree shape's (it decides each key's index segment).
-  WriteObservingEngine(storage::Engine& inner, PartitionActors& actors, int segment_bits)
-      : inner_(inner), actors_(actors), segment_bits_(segment_bits) {}
+  WriteObservingEngine(storage::Engine& inner, PartitionActors& actors)
+      : inner_(inner), actors_(actors) {}
 
   void SetObserver(ObjectChangeObserver* observer) { observer_ = observer; }
 
@@ -65,6 +63,14 @@ class WriteObservingEngine final : public storage::Engine {
   Status RequestCompaction() override { return inner_.RequestCompaction(); }
   Status Failure() const override { return inner_.Failure(); }
   Status Recover() override { return inner_.Recover(); }
+  Status ScanObjectVersionHashes(std::uint32_t partition, std::optional<std::uint32_t> segment,
+                                 int segment_bits,
+                                 const storage::VersionHashVisitor& visit) override {
+    return inner_.ScanObjectVersionHashes(partition, segment, segment_bits, visit);
+  }
+  Result<std::optional<std::uint64_t>> GetObjectVersionHash(std::string_view key) override {
+    return inner_.GetObjectVersionHash(key);
+  }
 
   // While set, a batch that puts anything into the objects or hints column (new data: client
   // writes, replica writes, hints, handoff, repair) fails with `refusal` and changes nothing;
@@ -74,33 +80,25 @@ class WriteObservingEngine final : public storage::Engine {
   std::uint64_t writes() const { return writes_; }
   const std::optional<Status>& refusal() const { return refusal_; }
 
-  // Debug builds check every remembered old hash against the index (one index read each).
+  // Debug builds check every remembered old hash against the stored object (one read each).
 #ifdef NDEBUG
   static constexpr bool kChecksRememberedHashes = false;
 #else
   static constexpr bool kChecksRememberedHashes = true;
 #endif
 
-  // The version hash the index holds for `storage_key` (nullopt: none).
-  Result<std::optional<std::uint64_t>> IndexedHash(std::uint32_t partition,
-                                                   std::string_view storage_key);
-  int segment_bits() const {
-    return segment_bits_;
-  }
-
  private:
   storage::Engine& inner_;
   PartitionActors& actors_;
-  const int segment_bits_;
   // The old version hash of an object about to be written: from `read_memo` when the key was
-  // read since the last write, else from the index.
+  // read since the last write, else from the stored object.
   Result<std::optional<std::uint64_t>> OldHash(
-      std::uint32_t partition, std::string_view storage_key,
+      std::string_view storage_key,
       const std::map<std::string, std::optional<std::string>, std::less<>>& read_memo);
 
   // Objects read since the last Write: each key's stored record (nullopt: absent). Bounded:
   // past kReadMemoMax keys it starts again, and larger records are not kept (a miss only
-  // costs the index read).
+  // costs a read).
   static constexpr std::size_t kReadMemoMax = 64;
   static constexpr std::size_t kReadMemoValueBytesMax = 16 << 10;
   std::map<std::string, std::optional<std::string>, std::less<>> read_memo_;

@@ -48,35 +48,16 @@ void AntiEntropy::OnObjectChanged(std::string_view storage_key,
   if (tree_) tree_->Update(storage_key, old_hash, new_hash);
 }
 
-Status AntiEntropy::ScanIndex(
-    const storage::KeyRange& range,
-    const std::function<void(std::string_view storage_key, std::uint64_t hash)>& visit) {
-  Status bad = Status::Ok();
-  MERIDIAN_RETURN_IF_ERROR(
-      engine_.Scan(storage::Column::kAntiEntropy, range.begin, range.end,
-                   [&](std::string_view index_key, std::string_view value) {
-                     auto storage_key = storage::AaeIndexStorageKey(index_key);
-                     ByteReader reader(value);
-                     std::uint64_t hash = 0;
-                     if (!storage_key.ok() || !reader.ReadFixed64(hash) || !reader.empty()) {
-                       bad = Status::Corruption("anti-entropy index entry of partition " +
-                                                std::to_string(partition_) + " is malformed");
-                       return false;
-                     }
-                     visit(*storage_key, hash);
-                     return true;
-                   }));
-  return bad;
-}
-
 Status AntiEntropy::EnsureTree() {
   if (tree_) return Status::Ok();
   storage::TictacTree tree(config_.shape);
-  MERIDIAN_RETURN_IF_ERROR(ScanIndex(storage::AaePartitionRange(partition_),
-                                     [&](std::string_view storage_key, std::uint64_t hash) {
-                                       if (in_tree_ && !in_tree_(storage_key)) return;
-                                       tree.Update(storage_key, std::nullopt, hash);
-                                     }));
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.ScanObjectVersionHashes(partition_, std::nullopt, config_.shape.segment_bits,
+                                      [&](std::string_view storage_key, std::uint64_t hash) {
+                                        if (!in_tree_ || in_tree_(storage_key))
+                                          tree.Update(storage_key, std::nullopt, hash);
+                                        return true;
+                                      }));
   tree_ = std::move(tree);
   ++counters_.tree_rebuilds;
   return Status::Ok();
@@ -89,11 +70,14 @@ Result<const storage::TictacTree*> AntiEntropy::Tree() {
 
 Status AntiEntropy::AppendKeysOf(std::uint32_t segment,
                                  std::vector<storage::KeyVersionHash>& keys) {
-  return ScanIndex(storage::AaeSegmentRange(partition_, segment),
-                   [&](std::string_view storage_key, std::uint64_t hash) {
-                     if (in_tree_ && !in_tree_(storage_key)) return;
-                     keys.push_back(storage::KeyVersionHash{std::string(storage_key), hash});
-                   });
+  return engine_.ScanObjectVersionHashes(
+      partition_, segment, config_.shape.segment_bits,
+      [&](std::string_view storage_key, std::uint64_t hash) {
+        if (!in_tree_ || in_tree_(storage_key)) {
+          keys.push_back(storage::KeyVersionHash{std::string(storage_key), hash});
+        }
+        return true;
+      });
 }
 
 Result<std::vector<storage::KeyVersionHash>> AntiEntropy::KeysOf(

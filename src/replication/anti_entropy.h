@@ -1,9 +1,9 @@
 // AntiEntropy: active anti-entropy for one partition on one replica (Riak's tictac AAE is the
 // model). It keeps the partition's tictac hash tree (storage/tictac_tree.h) — built once from
-// the anti-entropy index (Column::kAntiEntropy: partition | segment | storage key -> version
-// hash, which the node keeps in step with every object write), then updated on every write
-// through OnObjectChanged, so a steady state needs no scans — and runs exchanges with the
-// partition's other replicas that repair exactly the keys that differ:
+// the version hashes stored with the objects (Engine::ScanObjectVersionHashes: in a node the
+// objects column is kept in segment order with each hash in front, storage format 2), then
+// updated on every write through OnObjectChanged, so a steady state needs no scans — and runs
+// exchanges with the partition's other replicas that repair exactly the keys that differ:
 //
 //   initiator                                   responder
 //   AaeExchangeStart(branch level)        ->    compares branches
@@ -33,7 +33,7 @@
 // round included). A round moves at most keys_per_round_max copies each way, so the debt and the
 // merges one event-loop turn applies stay small.
 //
-// Sans-IO apart from reading the engine (index scans and object reads for repairs); time
+// Sans-IO apart from reading the engine (hash scans and object reads for repairs); time
 // comes in as now_ms. Not thread-safe; the engine must outlive it.
 #pragma once
 
@@ -99,7 +99,7 @@ class AntiEntropy {
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
   // A write changed an object's version hash (after it reached the engine). Before the tree is
-  // built this is a no-op (the build reads the index, which has it).
+  // built this is a no-op (the build reads the stored hashes, which have it).
   void OnObjectChanged(std::string_view storage_key, std::optional<std::uint64_t> old_hash,
                        std::optional<std::uint64_t> new_hash);
 
@@ -123,7 +123,7 @@ class AntiEntropy {
   // trees equal; an exchange that repaired something, failed or timed out clears it.
   bool InSyncWith(const std::string& peer) const { return in_sync_peers_.contains(peer); }
   const std::optional<storage::TictacTree>& tree() const { return tree_; }
-  // The tree, built from the index if needed (for tests and checks).
+  // The tree, built from the stored hashes if needed (for tests and checks).
   Result<const storage::TictacTree*> Tree();
 
  private:
@@ -139,11 +139,6 @@ class AntiEntropy {
     std::optional<cluster::Outbound> held_key_hashes;
   };
 
-  // Visits the (storage key, version hash) entries of the index in `range`; Corruption on a
-  // malformed entry (the scan stops there).
-  Status ScanIndex(
-      const storage::KeyRange& range,
-      const std::function<void(std::string_view storage_key, std::uint64_t hash)>& visit);
   Status EnsureTree();
   // The (storage key, version hash) pairs of `segments`, sorted by key.
   Result<std::vector<storage::KeyVersionHash>> KeysOf(const std::vector<std::uint32_t>& segments);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::replication {
 namespace {
@@ -234,7 +235,7 @@ Status HandoffSender::BuildBatch(proto::HandoffBatch& batch, InFlight& flight) {
   // Re-sent writes first: they are below the cursor, so no later scan would carry them.
   bool full = false;
   for (auto it = dirty_keys_.begin(); it != dirty_keys_.end();) {
-    if (cursor_.has_value() && *it >= *cursor_) {
+    if (cursor_.has_value() && !storage::ObjectKeyPhysicallyBefore(*it, *cursor_)) {
       it = dirty_keys_.erase(it);  // the scan has yet to reach it and will read it then
       continue;
     }
@@ -322,7 +323,9 @@ bool HandoffSender::Carries(std::string_view storage_key) const {
 bool HandoffSender::ScannedPast(std::string_view storage_key) const {
   const std::optional<std::string>& scanned_until =
       in_flight_.has_value() ? in_flight_->scan_resume_key : cursor_;
-  return !scanned_until.has_value() || storage_key < *scanned_until;
+  // In the objects column's scan order (segment order, storage/segment_ordered_objects.h).
+  return !scanned_until.has_value() ||
+         storage::ObjectKeyPhysicallyBefore(storage_key, *scanned_until);
 }
 
 void HandoffSender::RestartFromBeginning() {

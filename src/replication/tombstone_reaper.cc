@@ -29,7 +29,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   const storage::KeyRange range = storage::PartitionRange(partition_);
   const std::string begin = cursor_.empty() ? range.begin : cursor_;
   std::uint32_t scanned = 0;
-  std::string last;
+  std::string stopped_at;  // the first key not looked at
   bool stopped = false;
   Status bad = Status::Ok();
   MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
@@ -37,10 +37,10 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
       [&](std::string_view key, std::string_view value) {
         if (candidates.size() >= max || scanned >= config_.scan_keys_per_partition_max) {
           stopped = true;
+          stopped_at = std::string(key);
           return false;
         }
         ++scanned;
-        last = std::string(key);
         auto object = DecodeObject(value);
         if (!object.ok()) {
           bad = object.status();
@@ -63,9 +63,10 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
       }));
   MERIDIAN_RETURN_IF_ERROR(bad);
   capped_ = stopped;
-  // The next proposal continues after the last key looked at, or from the start once the
-  // whole partition was seen.
-  cursor_ = stopped ? last + std::string(1, '\0') : std::string();
+  // The next proposal continues at the first key not looked at (a key, not "the last one plus
+  // a zero byte": the objects column is in segment order, storage/segment_ordered_objects.h),
+  // or from the start once the whole partition was seen.
+  cursor_ = stopped ? std::move(stopped_at) : std::string();
   if (candidates.empty()) {
     OnRoundEnded(0, now_ms);  // nothing to do: rest (or continue soon, when capped)
     return candidates;

@@ -1,4 +1,5 @@
 #include "sim/cluster_scenarios_reaping.h"
+#include "sim/namespaced_engine.h"
 
 #include <fmt/format.h>
 
@@ -6,6 +7,7 @@
 #include "core/hash.h"
 #include "core/object_codec.h"
 #include "sim/cluster_scenarios.h"
+#include "sim/namespaced_engine.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::sim {
@@ -72,7 +74,8 @@ std::string ReapWatch::FindTombstone() {
     for (const std::string& key : config_.keys) {
       const std::uint32_t partition = PartitionOf(ObjectHash(config_.bucket, key), partitions);
       const std::string storage_key = storage::EncodeObjectKey(partition, config_.bucket, key);
-      auto stored = simulation_.EngineOf(address).Get(storage::Column::kObjects, storage_key);
+      auto stored = StoredData(simulation_.EngineOf(address), partitions, config_.ShardsOf(address))
+                        .Get(storage::Column::kObjects, storage_key);
       if (!stored.ok() || !stored->has_value()) continue;
       auto object = DecodeObject(**stored);
       if (object.ok() && object->IsDeleted()) {

@@ -3,6 +3,7 @@
 #include "core/assert.h"
 #include "node/peer_route.h"
 #include "storage/key_encoding.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::sim {
 
@@ -55,22 +56,25 @@ Result<std::uint64_t> NamespacedEngine::ApproximateBytes(storage::Column column,
 }
 
 Result<std::optional<std::string>> StoredData::Get(storage::Column column, std::string_view key) {
-  if (shard_count_ == 1) return engine_.Get(column, key);
+  // A node keeps its objects in segment order (storage format 2): read them as it does.
+  if (shard_count_ == 1) return storage::SegmentOrderedObjects(engine_).Get(column, key);
   const std::uint32_t shard =
       node::ShardOfPartition(storage::PartitionOfKey(key), partition_count_, shard_count_);
-  return NamespacedEngine(engine_, static_cast<std::uint8_t>(shard)).Get(column, key);
+  NamespacedEngine space(engine_, static_cast<std::uint8_t>(shard));
+  return storage::SegmentOrderedObjects(space).Get(column, key);
 }
 
 Status StoredData::Scan(storage::Column column, const storage::ScanVisitor& visitor) {
-  if (shard_count_ == 1) return engine_.Scan(column, "", "", visitor);
+  if (shard_count_ == 1)
+    return storage::SegmentOrderedObjects(engine_).Scan(column, "", "", visitor);
   for (std::uint32_t shard = 0; shard < shard_count_; ++shard) {
     bool more = true;
-    MERIDIAN_RETURN_IF_ERROR(
-        NamespacedEngine(engine_, static_cast<std::uint8_t>(shard))
-            .Scan(column, "", "", [&](std::string_view key, std::string_view value) {
-              more = visitor(key, value);
-              return more;
-            }));
+    NamespacedEngine space(engine_, static_cast<std::uint8_t>(shard));
+    MERIDIAN_RETURN_IF_ERROR(storage::SegmentOrderedObjects(space).Scan(
+        column, "", "", [&](std::string_view key, std::string_view value) {
+          more = visitor(key, value);
+          return more;
+        }));
     if (!more) break;
   }
   return Status::Ok();

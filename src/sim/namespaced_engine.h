@@ -45,7 +45,8 @@ class NamespacedEngine final : public storage::Engine {
 
 // What a simulated node stores under partition-prefixed keys (objects, hints), read straight
 // from its machine's engine whatever its shard count: with shards, each key is in the key
-// space of its partition's shard (node::ShardOfPartition). For the checkers.
+// space of its partition's shard (node::ShardOfPartition); objects under their logical keys,
+// through storage::SegmentOrderedObjects as the node reads them. For the checkers.
 class StoredData {
  public:
   StoredData(storage::Engine& engine, std::uint32_t partition_count, std::uint32_t shard_count)

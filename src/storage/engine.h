@@ -22,6 +22,7 @@
 // server's commit thread calls FinishCommit only).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,13 +34,20 @@
 namespace meridian::storage {
 
 enum class Column {
-  kObjects,      // encoded DvvSets, keyed by EncodeObjectKey (partition-prefixed)
+  // Encoded DvvSets, keyed by EncodeObjectKey (partition-prefixed). Above a node's
+  // SegmentOrderedObjects (storage format 2) this is the objects column under its logical
+  // keys, stored in kObjectsBySegment; on the bare engine it is format 1's objects column,
+  // which only the migration to format 2 reads (and empties).
+  kObjects,
   kHints,        // hinted-handoff records (replication step), partition-prefixed
   kMetadata,     // node identity, bucket properties, format version
-  kAntiEntropy,  // anti-entropy index: EncodeAaeIndexKey -> the object's version hash
+  kAntiEntropy,  // format 1's anti-entropy index (EncodeAaeIndexKey): emptied by the migration
   kStrong,       // strong buckets' acceptor records, keyed like objects (proto AcceptorRecord)
+  // Format 2's objects column: physical keys and values written only by SegmentOrderedObjects
+  // (storage/segment_ordered_objects.h).
+  kObjectsBySegment,
 };
-inline constexpr int kColumnCount = 5;
+inline constexpr int kColumnCount = 6;
 
 struct WriteBatch {
   struct Op {
@@ -79,6 +87,8 @@ struct CommitTicket {
 // Return false from a visitor to stop the scan early. The views are valid only during the
 // call, and the visitor must not write to the engine it is scanning.
 using ScanVisitor = std::function<bool(std::string_view key, std::string_view value)>;
+// An object's key (EncodeObjectKey) and version hash (ObjectVersionHash); false stops.
+using VersionHashVisitor = std::function<bool(std::string_view storage_key, std::uint64_t hash)>;
 
 class Engine {
  public:
@@ -136,6 +146,19 @@ class Engine {
   // writing thread while FinishCommit runs on another one.
   virtual Status Failure() const { return Status::Ok(); }
   virtual Status Recover() { return Status::Ok(); }
+
+  // Every object of `partition` in Column::kObjects — only those of tictac segment `segment`
+  // at `segment_bits` when `segment` is given — as (key, ObjectVersionHash), in scan order.
+  // Corruption when a record does not decode. This default scans the whole partition and
+  // decodes every record; SegmentOrderedObjects reads a segment as one range, without
+  // decoding (the hash is stored in front of each record).
+  virtual Status ScanObjectVersionHashes(std::uint32_t partition,
+                                         std::optional<std::uint32_t> segment, int segment_bits,
+                                         const VersionHashVisitor& visit);
+  // The ObjectVersionHash of the object at `key` in Column::kObjects (nullopt: absent). This
+  // default reads and decodes the record (Corruption when it does not decode);
+  // SegmentOrderedObjects reads the hash stored in front of it.
+  virtual Result<std::optional<std::uint64_t>> GetObjectVersionHash(std::string_view key);
 };
 
 }  // namespace meridian::storage

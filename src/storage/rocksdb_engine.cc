@@ -31,7 +31,7 @@ namespace {
 
 // Column family names, indexed by Column. ON-DISK FORMAT: docs/format/storage.md.
 constexpr std::array<const char*, kColumnCount> kColumnFamilyNames = {
-    "objects", "hints", "metadata", "aae_index", "strong"};
+    "objects", "hints", "metadata", "aae_index", "strong", "objects_by_segment"};
 
 // Bloom filter bits per key: ~1% false positives, so a Get of a missing key rarely reads a
 // data block.
@@ -192,7 +192,9 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const std::string& pa
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
-  db_options.create_missing_column_families = options.create_if_missing;
+  // A column family missing from an existing database is one a later release added (a data
+  // directory or backup of an earlier release): created empty, as the release expects.
+  db_options.create_missing_column_families = true;
   db_options.manual_wal_flush = options.group_commit;
   db_options.enable_pipelined_write = options.write_queue == RocksDbOptions::WriteQueue::kPipelined;
   db_options.unordered_write = options.write_queue == RocksDbOptions::WriteQueue::kUnordered;

@@ -72,7 +72,20 @@ std::string PhysicalScanBoundary(std::string_view logical_boundary) {
 }
 
 bool ObjectKeyPhysicallyBefore(std::string_view a, std::string_view b) {
-  return PhysicalObjectKey(a) < PhysicalObjectKey(b);
+  return PhysicalScanBoundary(a) < PhysicalScanBoundary(b);
+}
+
+Result<std::string> PhysicalObjectValue(std::string_view record) {
+  auto hash = EncodedObjectVersionHash(record);
+  if (!hash.ok()) {
+    return Status::Corruption("refusing to store an object that does not decode: " +
+                              hash.status().message());
+  }
+  std::string value;
+  value.reserve(kVersionHashBytes + record.size());
+  PutFixed64(value, *hash);
+  value.append(record);
+  return value;
 }
 
 KeyRange PhysicalSegmentRange(std::uint32_t partition, std::uint32_t segment, int segment_bits) {
@@ -94,46 +107,53 @@ KeyRange PhysicalSegmentRange(std::uint32_t partition, std::uint32_t segment, in
 }
 
 Result<std::optional<std::string>> SegmentOrderedObjects::Get(Column column, std::string_view key) {
+  MERIDIAN_CHECK(column != Column::kObjectsBySegment);
   if (column != Column::kObjects) return inner_.Get(column, key);
-  auto stored = inner_.Get(column, PhysicalObjectKey(key));
+  auto stored = inner_.Get(Column::kObjectsBySegment, PhysicalObjectKey(key));
   if (!stored.ok() || !stored->has_value()) return stored;
   if ((*stored)->size() < kVersionHashBytes) return ShortValue(**stored);
   (*stored)->erase(0, kVersionHashBytes);
   return stored;
 }
 
+Result<std::optional<std::uint64_t>> SegmentOrderedObjects::GetObjectVersionHash(
+    std::string_view key) {
+  auto stored = inner_.Get(Column::kObjectsBySegment, PhysicalObjectKey(key));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<std::uint64_t>();
+  ByteReader reader(**stored);
+  std::uint64_t hash = 0;
+  if (!reader.ReadFixed64(hash)) return ShortValue(**stored);
+  return std::optional<std::uint64_t>(hash);
+}
+
 Status SegmentOrderedObjects::Write(const WriteBatch& batch, const WriteOptions& options) {
   WriteBatch physical;
   physical.ops.reserve(batch.ops.size());
   for (const WriteBatch::Op& op : batch.ops) {
+    MERIDIAN_CHECK(op.column != Column::kObjectsBySegment);
     if (op.column != Column::kObjects) {
       physical.ops.push_back(op);
       continue;
     }
     if (!op.value.has_value()) {
-      physical.Delete(Column::kObjects, PhysicalObjectKey(op.key));
+      physical.Delete(Column::kObjectsBySegment, PhysicalObjectKey(op.key));
       continue;
     }
-    auto hash = EncodedObjectVersionHash(*op.value);
-    if (!hash.ok()) {
-      return Status::Corruption("refusing to store an object that does not decode: " +
-                                hash.status().message());
-    }
-    std::string value;
-    value.reserve(kVersionHashBytes + op.value->size());
-    PutFixed64(value, *hash);
-    value.append(*op.value);
-    physical.Put(Column::kObjects, PhysicalObjectKey(op.key), std::move(value));
+    auto value = PhysicalObjectValue(*op.value);
+    if (!value.ok()) return value.status();
+    physical.Put(Column::kObjectsBySegment, PhysicalObjectKey(op.key), std::move(value).value());
   }
   return inner_.Write(physical, options);
 }
 
 Status SegmentOrderedObjects::ScanPhysical(std::string_view begin, std::string_view end,
-                                           const HashVisitor& hashes, const ScanVisitor* records) {
+                                           const VersionHashVisitor* hashes,
+                                           const ScanVisitor* records) {
   Status bad = Status::Ok();
   std::string logical;
-  MERIDIAN_RETURN_IF_ERROR(
-      inner_.Scan(Column::kObjects, begin, end, [&](std::string_view key, std::string_view value) {
+  MERIDIAN_RETURN_IF_ERROR(inner_.Scan(
+      Column::kObjectsBySegment, begin, end, [&](std::string_view key, std::string_view value) {
         if (!ToLogical(key, logical)) {
           bad = ShortKey(key);
           return false;
@@ -147,33 +167,34 @@ Status SegmentOrderedObjects::ScanPhysical(std::string_view begin, std::string_v
         std::uint64_t hash = 0;
         const bool read = reader.ReadFixed64(hash);
         MERIDIAN_CHECK(read);  // the size was checked above
-        return hashes(logical, hash);
+        return (*hashes)(logical, hash);
       }));
   return bad;
 }
 
 Status SegmentOrderedObjects::Scan(Column column, std::string_view begin, std::string_view end,
                                    const ScanVisitor& visitor) {
+  MERIDIAN_CHECK(column != Column::kObjectsBySegment);
   if (column != Column::kObjects) return inner_.Scan(column, begin, end, visitor);
-  return ScanPhysical(PhysicalScanBoundary(begin), PhysicalScanBoundary(end), {}, &visitor);
+  return ScanPhysical(PhysicalScanBoundary(begin), PhysicalScanBoundary(end), nullptr, &visitor);
 }
 
 Result<std::uint64_t> SegmentOrderedObjects::ApproximateBytes(Column column, std::string_view begin,
                                                               std::string_view end) {
+  MERIDIAN_CHECK(column != Column::kObjectsBySegment);
   if (column != Column::kObjects) return inner_.ApproximateBytes(column, begin, end);
-  return inner_.ApproximateBytes(column, PhysicalScanBoundary(begin), PhysicalScanBoundary(end));
+  return inner_.ApproximateBytes(Column::kObjectsBySegment, PhysicalScanBoundary(begin),
+                                 PhysicalScanBoundary(end));
 }
 
-Status SegmentOrderedObjects::ScanVersionHashes(std::uint32_t partition, std::uint32_t segment,
-                                                int segment_bits, const HashVisitor& visit) {
-  const KeyRange range = PhysicalSegmentRange(partition, segment, segment_bits);
-  return ScanPhysical(range.begin, range.end, visit, nullptr);
-}
-
-Status SegmentOrderedObjects::ScanPartitionVersionHashes(std::uint32_t partition,
-                                                         const HashVisitor& visit) {
-  const KeyRange range = PartitionRange(partition);
-  return ScanPhysical(range.begin, range.end, visit, nullptr);
+Status SegmentOrderedObjects::ScanObjectVersionHashes(std::uint32_t partition,
+                                                      std::optional<std::uint32_t> segment,
+                                                      int segment_bits,
+                                                      const VersionHashVisitor& visit) {
+  const KeyRange range = segment.has_value()
+                             ? PhysicalSegmentRange(partition, *segment, segment_bits)
+                             : PartitionRange(partition);
+  return ScanPhysical(range.begin, range.end, &visit, nullptr);
 }
 
 }  // namespace meridian::storage

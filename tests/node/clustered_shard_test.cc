@@ -21,6 +21,7 @@
 #include "node/peer_route.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::node {
 namespace {
@@ -192,7 +193,7 @@ class ClusteredShardTest : public ::testing::Test {
   // Objects stored by `engine`, by key.
   static std::map<std::string, std::uint32_t> StoredKeys(storage::MemoryEngine& engine) {
     std::map<std::string, std::uint32_t> keys;
-    EXPECT_TRUE(engine
+    EXPECT_TRUE(storage::SegmentOrderedObjects(engine)
                     .Scan(storage::Column::kObjects, "", "",
                           [&](std::string_view key, std::string_view) {
                             auto decoded = storage::DecodeObjectKey(key);

@@ -11,6 +11,7 @@
 #include "node/node_test_util.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::node {
 namespace {
@@ -86,7 +87,7 @@ TEST_F(NodeShardTest, EachShardServesAndStoresOnlyItsOwnPartitions) {
   for (std::uint32_t s = 0; s < kShards; ++s) {
     EXPECT_GT(served[s], 50) << "shard " << s;
     int objects = 0;
-    ASSERT_TRUE(engines_[s]
+    ASSERT_TRUE(storage::SegmentOrderedObjects(engines_[s])
                     .Scan(storage::Column::kObjects, "", "",
                           [&](std::string_view key, std::string_view) {
                             EXPECT_EQ(ShardOfPartition(storage::PartitionOfKey(key),

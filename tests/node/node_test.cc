@@ -11,6 +11,7 @@
 #include "node/metadata_keys.h"
 #include "node/node_test_util.h"
 #include "storage/key_encoding.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::node {
 namespace {
@@ -429,12 +430,14 @@ TEST_F(NodeTest, OpenFailsWhenStorageFails) {
 TEST_F(NodeTest, UndecodableStoredObjectIsCorruption) {
   const std::string storage_key = storage::EncodeObjectKey(
       PartitionOf(ObjectHash("b", "k"), config_.partition_count), "b", "k");
-  storage::WriteBatch batch;
-  batch.Put(storage::Column::kObjects, storage_key, "garbage");
+  storage::WriteBatch batch;  // a record on disk that does not decode, hash in front
+  batch.Put(storage::Column::kObjectsBySegment, storage::PhysicalObjectKey(storage_key),
+            std::string(8, '\0') + "garbage");
   ASSERT_TRUE(engine_.Write(batch, storage::WriteOptions{}).ok());
   EXPECT_EQ(Call(GetRequest{{"b", "k"}}).status.code(), StatusCode::kCorruption);
   EXPECT_EQ(PutReply("k", "v").status.code(), StatusCode::kCorruption);
-  EXPECT_EQ(*engine_.Get(storage::Column::kObjects, storage_key), "garbage");
+  EXPECT_EQ(*storage::SegmentOrderedObjects(engine_).Get(storage::Column::kObjects, storage_key),
+            "garbage");
 }
 
 TEST_F(NodeTest, ObjectsAreStoredUnderTheirPartitionKey) {
@@ -442,7 +445,7 @@ TEST_F(NodeTest, ObjectsAreStoredUnderTheirPartitionKey) {
   const std::uint32_t partition = PartitionOf(ObjectHash("b", "k"), config_.partition_count);
   std::vector<std::string> keys;
   const storage::KeyRange range = storage::PartitionRange(partition);
-  ASSERT_TRUE(engine_
+  ASSERT_TRUE(storage::SegmentOrderedObjects(engine_)
                   .Scan(storage::Column::kObjects, range.begin, range.end,
                         [&](std::string_view key, std::string_view) {
                           keys.emplace_back(key);
@@ -528,12 +531,12 @@ TEST_F(NodeTest, MalformedIdentityIsCorruptionAndNewerFormatIsRefused) {
   storage::MemoryEngine newer;
   batch = {};
   batch.Put(storage::Column::kMetadata, std::string(kFormatVersionKey),
-            std::string("\x02\0\0\0", 4));
+            std::string("\x03\0\0\0", 4));
   ASSERT_TRUE(newer.Write(batch, storage::WriteOptions{}).ok());
   Node future(config_, Env{&clock_, &random_, &newer});
   const Status status = future.Open();
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(status.message().find("storage format version 2, newer than this release"),
+  EXPECT_NE(status.message().find("storage format version 3, newer than this release"),
             std::string::npos)
       << status.message();
 }
@@ -543,23 +546,47 @@ TEST_F(NodeTest, MalformedIdentityIsCorruptionAndNewerFormatIsRefused) {
 TEST_F(NodeTest, OpenStampsTheFormatAndTheRelease) {
   const auto version = engine_.Get(storage::Column::kMetadata, kFormatVersionKey);
   ASSERT_TRUE(version.ok() && version->has_value());
-  EXPECT_EQ(**version, std::string("\x01\0\0\0", 4));
+  EXPECT_EQ(**version, std::string("\x02\0\0\0", 4));
   const auto release = engine_.Get(storage::Column::kMetadata, kFormatReleaseKey);
   ASSERT_TRUE(release.ok() && release->has_value());
   EXPECT_EQ(**release, MERIDIAN_VERSION);
 }
 
-// A data directory of release 0.1.0 (format 1, no release key) opens and gets the release.
-TEST_F(NodeTest, ADataDirectoryOfRelease010Opens) {
+// A data directory of release 0.1.0 (format 1, no release key) opens, gets the release, and
+// its objects move to format 2's segment order: the node serves them as before.
+TEST_F(NodeTest, ADataDirectoryOfRelease010OpensAndIsMigrated) {
   storage::MemoryEngine old;
+  {
+    Node writer(config_, Env{&clock_, &random_, &old});
+    ASSERT_TRUE(writer.Open().ok());
+    ASSERT_TRUE(writer.Close().ok());
+  }
+  // Make it look as 0.1.0 left it: format 1, no release key, the object in the old column.
+  const std::uint32_t partition = PartitionOf(ObjectHash("b", "k"), config_.partition_count);
+  const std::string storage_key = storage::EncodeObjectKey(partition, "b", "k");
+  DvvSet object;
+  object.Update({}, 7, HlcTimestamp::FromParts(1'000, 0), false, "from 0.1.0",
+                ConflictPolicy::kSiblings);
   storage::WriteBatch batch;
   batch.Put(storage::Column::kMetadata, std::string(kFormatVersionKey),
             std::string("\x01\0\0\0", 4));
+  batch.Delete(storage::Column::kMetadata, std::string(kFormatReleaseKey));
+  batch.Put(storage::Column::kObjects, storage_key, EncodeObject(object));
   ASSERT_TRUE(old.Write(batch, storage::WriteOptions{}).ok());
+
   Node node(config_, Env{&clock_, &random_, &old});
   const Status opened = node.Open();
   ASSERT_TRUE(opened.ok()) << opened.ToString();
   EXPECT_EQ(**old.Get(storage::Column::kMetadata, kFormatReleaseKey), MERIDIAN_VERSION);
+  EXPECT_EQ(**old.Get(storage::Column::kMetadata, kFormatVersionKey), std::string("\x02\0\0\0", 4));
+  EXPECT_FALSE(old.Get(storage::Column::kObjects, storage_key)->has_value());  // moved
+  node.Submit(1, GetRequest{{"b", "k"}});
+  std::vector<ClientReply> replies = node.TakeReplies();
+  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_TRUE(replies[0].status.ok()) << replies[0].status.ToString();
+  const auto& got = std::get<GetReply>(replies[0].body);
+  ASSERT_EQ(got.values.size(), 1u);
+  EXPECT_EQ(got.values[0].value, "from 0.1.0");
 }
 
 // A newer format is refused before anything is written, naming both versions, the release that
@@ -642,7 +669,9 @@ TEST_F(NodeTest, AnAppliedHintBatchIsAckedOnlyOnceTheBudgetHasPaidForIt) {
     return count;
   };
   // Applied at once (a read sees it) but not acknowledged.
-  ASSERT_TRUE(engine_.Get(storage::Column::kObjects, storage_key)->has_value());
+  ASSERT_TRUE(storage::SegmentOrderedObjects(engine_)
+                  .Get(storage::Column::kObjects, storage_key)
+                  ->has_value());
   EXPECT_EQ(acks(), 0);
   // The debt (charge - 1,000 bytes of burst) is repaid at 1,000 bytes/s.
   const std::uint64_t repaid_ms = (charge - 1'000) * 1'000 / 1'000;
@@ -705,7 +734,9 @@ TEST_F(NodeTest, AReplicaWriteToANodeThatRefusesNewDataIsAckedWithTheCondition) 
               static_cast<std::uint32_t>(StatusCode::kInsufficientStorage));
   }
   EXPECT_TRUE(acked);
-  EXPECT_FALSE(engine_.Get(storage::Column::kObjects, storage_key)->has_value());
+  EXPECT_FALSE(storage::SegmentOrderedObjects(engine_)
+                   .Get(storage::Column::kObjects, storage_key)
+                   ->has_value());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "node/write_observing_engine.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
+#include "storage/segment_ordered_objects.h"
 #include "storage/tictac_keys.h"
 
 namespace meridian::node {
@@ -89,7 +90,7 @@ TEST(WriteObservingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor
   SplitMix64 random(9);
   PartitionActors actors(kPartitions, &random);
   storage::MemoryEngine inner;
-  WriteObservingEngine engine(inner, actors, /*segment_bits=*/12);
+  WriteObservingEngine engine(inner, actors);
   const ActorId replica2 = actors.Current(2, MintRole::kReplica);
   const ActorId fallback2 = actors.Current(2, MintRole::kFallback);
   const ActorId replica5 = actors.Current(5, MintRole::kReplica);
@@ -117,9 +118,8 @@ TEST(WriteObservingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor
                    ->has_value());  // and the deletion itself went through
 }
 
-// The anti-entropy index follows every object write in the same batch, and the observer hears
-// each version-hash change (old and new) once the write succeeded.
-TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges) {
+// The observer hears each version-hash change (old and new) once the write succeeded.
+TEST(WriteObservingEngineTest, ReportsVersionChanges) {
   struct Recorder final : ObjectChangeObserver {
     void OnObjectChanged(std::uint32_t partition, std::string_view key,
                          std::optional<std::uint64_t> old_hash,
@@ -136,7 +136,7 @@ TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges)
   SplitMix64 random(10);
   PartitionActors actors(kPartitions, &random);
   storage::MemoryEngine inner;
-  WriteObservingEngine engine(inner, actors, /*segment_bits=*/12);
+  WriteObservingEngine engine(inner, actors);
   engine.SetObserver(&recorder);
   const std::string key = storage::EncodeObjectKey(3, "b", "k");
   const std::uint64_t hash1 = *storage::EncodedObjectVersionHash(EncodedValue("one"));
@@ -145,16 +145,16 @@ TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges)
   storage::WriteBatch first;
   first.Put(storage::Column::kObjects, key, EncodedValue("one"));
   ASSERT_TRUE(engine.Write(first, {}).ok());
-  EXPECT_EQ(*engine.IndexedHash(3, key), hash1);
+  EXPECT_EQ(*engine.GetObjectVersionHash(key), hash1);
   storage::WriteBatch twice;  // two writes of one key in a batch: the second's old is the first
   twice.Put(storage::Column::kObjects, key, EncodedValue("one"));
   twice.Put(storage::Column::kObjects, key, EncodedValue("two"));
   ASSERT_TRUE(engine.Write(twice, {}).ok());
-  EXPECT_EQ(*engine.IndexedHash(3, key), hash2);
+  EXPECT_EQ(*engine.GetObjectVersionHash(key), hash2);
   storage::WriteBatch removal;
   removal.Delete(storage::Column::kObjects, key);
   ASSERT_TRUE(engine.Write(removal, {}).ok());
-  EXPECT_EQ(*engine.IndexedHash(3, key), std::nullopt);
+  EXPECT_EQ(*engine.GetObjectVersionHash(key), std::nullopt);
 
   ASSERT_EQ(recorder.changes.size(), 3u);  // the unchanged rewrite reported nothing
   EXPECT_EQ(recorder.changes[0].old_hash, std::nullopt);
@@ -174,14 +174,17 @@ TEST(WriteObservingEngineTest, KeepsTheAntiEntropyIndexAndReportsVersionChanges)
 }
 
 // A write takes a key's old version hash from the object read just before it (the write path's
-// read-before-write) instead of reading the anti-entropy index again; without such a read,
-// or after another write came between, it reads the index.
-TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheIndexRead) {
+// read-before-write) instead of reading the stored hash again; without such a read, or after
+// another write came between, it reads the stored hash.
+TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheHashRead) {
   struct CountingEngine final : storage::Engine {
     explicit CountingEngine(storage::Engine& inner) : inner(inner) {}
     Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override {
-      if (column == storage::Column::kAntiEntropy) ++index_reads;
       return inner.Get(column, key);
+    }
+    Result<std::optional<std::uint64_t>> GetObjectVersionHash(std::string_view key) override {
+      ++hash_reads;
+      return inner.GetObjectVersionHash(key);
     }
     Status Write(const storage::WriteBatch& batch, const storage::WriteOptions& options) override {
       return inner.Write(batch, options);
@@ -191,7 +194,7 @@ TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheIndexRead) {
       return inner.Scan(column, begin, end, visitor);
     }
     storage::Engine& inner;
-    int index_reads = 0;
+    int hash_reads = 0;
   };
   struct Recorder final : ObjectChangeObserver {
     void OnObjectChanged(std::uint32_t, std::string_view, std::optional<std::uint64_t> old_hash,
@@ -204,7 +207,7 @@ TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheIndexRead) {
   PartitionActors actors(kPartitions, &random);
   storage::MemoryEngine memory;
   CountingEngine counting(memory);
-  WriteObservingEngine engine(counting, actors, /*segment_bits=*/12);
+  WriteObservingEngine engine(counting, actors);
   engine.SetObserver(&recorder);
   const std::string key = storage::EncodeObjectKey(3, "b", "k");
   auto put = [&](const std::string& storage_key, const std::string& value) {
@@ -213,26 +216,26 @@ TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheIndexRead) {
     ASSERT_TRUE(engine.Write(batch, {}).ok());
   };
 
-  // Index reads expected: one per write not preceded by a read of its key, plus (in debug
+  // Hash reads expected: one per write not preceded by a read of its key, plus (in debug
   // builds) the check of each remembered hash.
   const int check = WriteObservingEngine::kChecksRememberedHashes ? 1 : 0;
   EXPECT_FALSE(engine.Get(storage::Column::kObjects, key)->has_value());  // absent, read
   put(key, "one");
-  EXPECT_EQ(counting.index_reads, check);
+  EXPECT_EQ(counting.hash_reads, check);
   ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
   put(key, "two");
-  EXPECT_EQ(counting.index_reads, 2 * check);
-  put(key, "three");  // no read since the last write: the index says what it held
-  EXPECT_EQ(counting.index_reads, 2 * check + 1);
+  EXPECT_EQ(counting.hash_reads, 2 * check);
+  put(key, "three");  // no read since the last write: the stored hash says what it held
+  EXPECT_EQ(counting.hash_reads, 2 * check + 1);
   ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
   put(storage::EncodeObjectKey(3, "b", "other"), "x");  // another write came between
   put(key, "four");
-  EXPECT_EQ(counting.index_reads, 2 * check + 3);
+  EXPECT_EQ(counting.hash_reads, 2 * check + 3);
   const std::string big(20 << 10, 'b');  // records this large are not remembered
   put(key, big);
   ASSERT_TRUE(engine.Get(storage::Column::kObjects, key)->has_value());
   put(key, "five");
-  EXPECT_EQ(counting.index_reads, 2 * check + 5);
+  EXPECT_EQ(counting.hash_reads, 2 * check + 5);
 
   // Either way the observer heard the true old hashes.
   const std::vector<std::optional<std::uint64_t>> expected = {
@@ -251,8 +254,8 @@ class NodeActorsTest : public test_support::NodeFixture {
  protected:
   std::set<ActorId> ActorsOf(const std::string& key) {
     const std::uint32_t partition = PartitionOf(ObjectHash("b", key), config_.partition_count);
-    auto bytes =
-        engine_.Get(storage::Column::kObjects, storage::EncodeObjectKey(partition, "b", key));
+    auto bytes = storage::SegmentOrderedObjects(engine_).Get(
+        storage::Column::kObjects, storage::EncodeObjectKey(partition, "b", key));
     EXPECT_TRUE(bytes.ok() && bytes->has_value());
     std::set<ActorId> actors;
     if (!bytes.ok() || !bytes->has_value()) return actors;

@@ -5,6 +5,7 @@
 #include "node/node_test_util.h"
 #include "proto/peer.pb.h"
 #include "storage/key_encoding.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::node {
 namespace {
@@ -67,7 +68,8 @@ TEST_F(StrongBucketTest, EventualReplicaTrafficForAStrongBucketIsRefused) {
   Put("k", "v");  // an eventual object, whose encoding the forged replica write reuses
   const auto located = std::get<LocateReply>(Call(ClusterLocateRequest{{"b", "k"}}).body);
   const std::string eventual_key = storage::EncodeObjectKey(located.partition, "b", "k");
-  auto encoded = engine_.Get(storage::Column::kObjects, eventual_key);
+  auto encoded =
+      storage::SegmentOrderedObjects(engine_).Get(storage::Column::kObjects, eventual_key);
   ASSERT_TRUE(encoded.ok() && encoded->has_value());
   MakeStrong("s");
   const auto strong_located = std::get<LocateReply>(Call(ClusterLocateRequest{{"s", "k"}}).body);
@@ -101,7 +103,7 @@ TEST_F(StrongBucketTest, EventualReplicaTrafficForAStrongBucketIsRefused) {
     EXPECT_NE(message.find("is strong on this node"), std::string::npos) << message;
   }
   EXPECT_EQ(refused, 2);
-  auto stored = engine_.Get(storage::Column::kObjects, strong_key);
+  auto stored = storage::SegmentOrderedObjects(engine_).Get(storage::Column::kObjects, strong_key);
   ASSERT_TRUE(stored.ok());
   EXPECT_FALSE(stored->has_value()) << "the forged eventual copy must not land";
 }

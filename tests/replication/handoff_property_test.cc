@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "replication/handoff_harness.h"
+#include "storage/segment_ordered_memory_engine.h"
 
 namespace meridian::replication {
 namespace {
 
 using namespace test_support;  // NOLINT: test helpers
-using storage::MemoryEngine;
+// The objects column as a node keeps it (segment order), so scans run in its order.
+using MemoryEngine = storage::test_support::SegmentOrderedMemoryEngine;
 
 constexpr std::uint32_t kPartition = 12;
 constexpr int kKeysMax = 24;

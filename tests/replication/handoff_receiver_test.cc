@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "replication/handoff_harness.h"
+#include "storage/segment_ordered_memory_engine.h"
 
 namespace meridian::replication {
 namespace {
 
 using namespace test_support;  // NOLINT: test helpers
-using storage::MemoryEngine;
+// The objects column as a node keeps it (segment order), so scans run in its order.
+using MemoryEngine = storage::test_support::SegmentOrderedMemoryEngine;
 
 constexpr std::uint32_t kPartition = 3;
 constexpr std::uint64_t kIncarnation = 77;
@@ -156,9 +158,7 @@ TEST(HandoffReceiverTest, RepeatedKeysInOneBatchMerge) {
 
 TEST(HandoffReceiverTest, UnreadableLocalCopyRefusesTheBatch) {
   MemoryEngine engine;
-  storage::WriteBatch garbage;
-  garbage.Put(storage::Column::kObjects, StorageKey(kPartition, "k"), "garbage");
-  ASSERT_TRUE(engine.Write(garbage, {}).ok());
+  ASSERT_TRUE(engine.PutRecordUnchecked(StorageKey(kPartition, "k"), "garbage").ok());
   HandoffReceiver receiver(engine, kIncarnation);
   proto::HandoffBatch batch = MakeBatch(1, false);
   AddEntry(batch, StorageKey(kPartition, "a"), Siblings(kSourceActor, {"a"}));
@@ -304,9 +304,7 @@ TEST(HandoffSenderAckTest, RetryableRefusalsExhaustTheRetries) {
 TEST(HandoffSenderAckTest, CorruptionRefusalFailsAtOnce) {
   MemoryEngine source;
   MemoryEngine target;
-  storage::WriteBatch garbage;
-  garbage.Put(storage::Column::kObjects, StorageKey(kPartition, "k"), "garbage");
-  ASSERT_TRUE(source.Write(garbage, {}).ok());
+  ASSERT_TRUE(source.PutRecordUnchecked(StorageKey(kPartition, "k"), "garbage").ok());
   HandoffSenderConfig config;
   HandoffLoop loop(source, target, kPartition, config);
   loop.Run();

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "node/metadata_keys.h"
 #include "node/stored_incarnation.h"
 #include "runtime/backup_manifest.h"
 #include "runtime/backup_restore.h"
@@ -169,7 +170,7 @@ TEST_F(BackupRestoreTest, RestoreRefusesWhatIsNotABackup) {
 // read) is refused before anything is copied, naming the release that made it.
 TEST_F(BackupRestoreTest, RestoreRefusesABackupOfANewerRelease) {
   BackupManifest newer = Manifest();
-  newer.storage_format_version = 2;
+  newer.storage_format_version = node::kStorageFormatVersion + 1;
   newer.meridian_version = "7.0.0";
   const std::string backup = dir_.Sub("newer-storage");
   ASSERT_TRUE(WriteBackup(Copy(), backup, newer).ok());
@@ -177,9 +178,9 @@ TEST_F(BackupRestoreTest, RestoreRefusesABackupOfANewerRelease) {
   ASSERT_FALSE(restored.ok());
   EXPECT_EQ(restored.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(restored.status().message(),
-            "the backup holds storage format version 2 (made by Meridian 7.0.0); this release "
+            "the backup holds storage format version 3 (made by Meridian 7.0.0); this release "
             "(Meridian " MERIDIAN_VERSION
-            ") reads formats 1 to 1: restore it with the release that made it or a newer one "
+            ") reads formats 1 to 2: restore it with the release that made it or a newer one "
             "(docs/operations.md, \"Upgrades\")");
   EXPECT_FALSE(fs::exists(dir_.Sub("target")));
 

@@ -22,6 +22,7 @@
 #include "node/metadata_keys.h"
 #include "runtime/shard_count.h"
 #include "storage/rocksdb_engine.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::runtime {
 namespace {
@@ -205,12 +206,12 @@ TEST_P(ServerShardTest, TwoShardsServeEveryKindOfRequestAndKeepItAcrossRestarts)
         storage::RocksDbEngine::Open((data_dir_ / db).string(), storage::RocksDbOptions{});
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     int objects = 0;
-    ASSERT_TRUE((*engine)
-                    ->Scan(storage::Column::kObjects, "", "",
-                           [&](std::string_view, std::string_view) {
-                             ++objects;
-                             return true;
-                           })
+    ASSERT_TRUE(storage::SegmentOrderedObjects(**engine)
+                    .Scan(storage::Column::kObjects, "", "",
+                          [&](std::string_view, std::string_view) {
+                            ++objects;
+                            return true;
+                          })
                     .ok());
     EXPECT_GT(objects, kKeys / 5) << db;
     EXPECT_LT(objects, kKeys) << db;
@@ -326,7 +327,7 @@ TEST_F(ServerTest, PartitionCountMismatchIsAStartupError) {
 TEST_F(ServerTest, ADataDirectoryOfANewerStorageFormatIsRefused) {
   { ASSERT_TRUE(Server::Open(Config()).ok()); }
   const std::string db = (data_dir_ / "db").string();
-  const std::string newer_format("\x02\0\0\0", 4);  // format 2, 4 bytes LE
+  const std::string newer_format("\x03\0\0\0", 4);  // format 3, 4 bytes LE
   {
     auto engine = storage::RocksDbEngine::Open(db, storage::RocksDbOptions{});
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
@@ -338,8 +339,8 @@ TEST_F(ServerTest, ADataDirectoryOfANewerStorageFormatIsRefused) {
   auto server = Server::Open(Config());
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), StatusCode::kFailedPrecondition);
-  const std::string reason = "storage format version 2, newer than this release (Meridian " +
-                             std::string(MERIDIAN_VERSION) + ") reads formats 1 to 1";
+  const std::string reason = "storage format version 3, newer than this release (Meridian " +
+                             std::string(MERIDIAN_VERSION) + ") reads formats 1 to 2";
   EXPECT_NE(server.status().message().find(reason), std::string::npos)
       << server.status().ToString();
   EXPECT_NE(server.status().message().find("last opened by Meridian 7.0.0"), std::string::npos);

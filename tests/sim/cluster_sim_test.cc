@@ -19,6 +19,7 @@
 #include "sim/node_process.h"
 #include "sim/scenario.h"
 #include "storage/key_encoding.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::sim {
 namespace {
@@ -443,13 +444,14 @@ TEST(ReplicaConvergenceTest, FindsDifferingCopiesStrayObjectsAndLeftoverHints) {
     } else {
       batch.Delete(column, storage_key);
     }
-    ASSERT_TRUE(simulation.EngineOf(address).Write(batch, {}).ok());
+    ASSERT_TRUE(storage::SegmentOrderedObjects(simulation.EngineOf(address)).Write(batch, {}).ok());
   };
   DvvSet other;
   other.Update(VersionVector(), 42, HlcTimestamp{}, false, "other", ConflictPolicy::kSiblings);
 
   // A primary with a different copy.
-  auto original = simulation.EngineOf(primaries[2]).Get(storage::Column::kObjects, storage_key);
+  auto original = storage::SegmentOrderedObjects(simulation.EngineOf(primaries[2]))
+                      .Get(storage::Column::kObjects, storage_key);
   ASSERT_TRUE(original.ok() && original->has_value());
   write(primaries[2], storage::Column::kObjects, EncodeObject(other));
   EXPECT_NE(CheckReplicasConverged(simulation, workload).message().find("replicas differ"),

@@ -17,6 +17,7 @@
 #include "sim/node_process.h"
 #include "sim/simulation.h"
 #include "storage/key_encoding.h"
+#include "storage/segment_ordered_objects.h"
 
 namespace meridian::sim {
 namespace {
@@ -157,8 +158,8 @@ class ReplicationClusterTest : public ::testing::Test {
   std::optional<std::vector<std::string>> StoredValues(const std::string& address,
                                                        const std::string& key) {
     const std::uint32_t partition = PartitionOf(ObjectHash("b", key), layout_.base.partition_count);
-    auto bytes = simulation_->EngineOf(address).Get(storage::Column::kObjects,
-                                                    storage::EncodeObjectKey(partition, "b", key));
+    auto bytes = storage::SegmentOrderedObjects(simulation_->EngineOf(address))
+                     .Get(storage::Column::kObjects, storage::EncodeObjectKey(partition, "b", key));
     if (!bytes.ok() || !bytes->has_value()) return std::nullopt;
     auto object = DecodeObject(**bytes);
     EXPECT_TRUE(object.ok());
@@ -488,7 +489,7 @@ TEST_F(AntiEntropyClusterTest, AStaleOrWipedReplicaIsRepairedWithoutAnyRead) {
   // and is refilled by the ownership handoff of its join.)
   simulation_->Crash(primaries[1]);
   storage::MemoryEngine& engine = simulation_->EngineOf(primaries[1]);
-  for (storage::Column column : {storage::Column::kObjects, storage::Column::kAntiEntropy}) {
+  for (storage::Column column : {storage::Column::kObjectsBySegment}) {  // the objects, as stored
     storage::WriteBatch wipe;
     ASSERT_TRUE(engine
                     .Scan(column, "", "",

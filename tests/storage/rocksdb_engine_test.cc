@@ -91,7 +91,7 @@ TEST(RocksDbEngineTest, CreatesEveryColumnFamily) {
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok());
   std::sort(families.begin(), families.end());
   EXPECT_EQ(families, (std::vector<std::string>{"aae_index", "default", "hints", "metadata",
-                                                "objects", "strong"}));
+                                                "objects", "objects_by_segment", "strong"}));
 }
 
 // A data directory written before the anti-entropy index existed (three column families)
@@ -114,14 +114,21 @@ TEST(RocksDbEngineTest, AnOlderDataDirectoryGainsTheAntiEntropyColumnFamily) {
     for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
     delete db;
   }
-  auto engine = OpenOrDie(path);
+  // Also when opened without create_if_missing (as a restore opens a copied backup).
+  RocksDbOptions existing = SmallRocksDbOptions();
+  existing.create_if_missing = false;
+  auto opened = RocksDbEngine::Open(path, existing);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& engine = *opened;
   EXPECT_EQ(engine->Get(Column::kObjects, "k")->value_or(""), "v");
   WriteBatch batch;
   batch.Put(Column::kAntiEntropy, "i", "h");
-  batch.Put(Column::kStrong, "s", "a");  // and the strong buckets' family
+  batch.Put(Column::kStrong, "s", "a");            // and the strong buckets' family
+  batch.Put(Column::kObjectsBySegment, "o", "b");  // and storage format 2's objects
   ASSERT_TRUE(engine->Write(batch, {}).ok());
   EXPECT_EQ(engine->Get(Column::kAntiEntropy, "i")->value_or(""), "h");
   EXPECT_EQ(engine->Get(Column::kStrong, "s")->value_or(""), "a");
+  EXPECT_EQ(engine->Get(Column::kObjectsBySegment, "o")->value_or(""), "b");
 }
 
 TEST(RocksDbEngineTest, GarbageInCurrentFileIsReportedNotCrashed) {

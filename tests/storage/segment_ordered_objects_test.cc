@@ -105,7 +105,7 @@ TEST(SegmentOrderedObjectsTest, ReadsAndWritesLogicalKeysWithTheHashInFrontUnder
     ASSERT_TRUE(read.ok() && read->has_value());
     EXPECT_EQ(**read, Record("v-" + key));
     // Underneath: the physical key, and the version hash before the record.
-    auto stored = inner.Get(Column::kObjects, PhysicalObjectKey(key));
+    auto stored = inner.Get(Column::kObjectsBySegment, PhysicalObjectKey(key));
     ASSERT_TRUE(stored.ok() && stored->has_value());
     ByteReader reader(**stored);
     std::uint64_t hash = 0;
@@ -123,7 +123,7 @@ TEST(SegmentOrderedObjectsTest, ReadsAndWritesLogicalKeysWithTheHashInFrontUnder
   deletes.Delete(Column::kObjects, keys[4]);
   ASSERT_TRUE(engine.Write(deletes, {}).ok());
   EXPECT_FALSE(engine.Get(Column::kObjects, keys[4])->has_value());
-  EXPECT_FALSE(inner.Get(Column::kObjects, PhysicalObjectKey(keys[4]))->has_value());
+  EXPECT_FALSE(inner.Get(Column::kObjectsBySegment, PhysicalObjectKey(keys[4]))->has_value());
   EXPECT_FALSE(engine.Get(Column::kObjects, EncodeObjectKey(3, "b0", "never"))->has_value());
 }
 
@@ -134,7 +134,7 @@ TEST(SegmentOrderedObjectsTest, AnObjectThatDoesNotDecodeFailsTheWholeBatch) {
   batch.Put(Column::kObjects, EncodeObjectKey(1, "b", "good"), Record("fine"));
   batch.Put(Column::kObjects, EncodeObjectKey(1, "b", "bad"), "not an object record");
   EXPECT_EQ(engine.Write(batch, {}).code(), StatusCode::kCorruption);
-  EXPECT_TRUE(ScanKeys(inner, "", "").empty());  // nothing was written
+  EXPECT_TRUE(ScanKeys(inner, "", "", Column::kObjectsBySegment).empty());  // nothing written
 }
 
 TEST(SegmentOrderedObjectsTest, ScansRunPartitionByPartitionInSegmentOrderAndResumeAtAKey) {
@@ -209,12 +209,12 @@ TEST(SegmentOrderedObjectsTest, VersionHashesComeSegmentBySegmentWithoutDecoding
     const std::uint32_t segments = std::uint32_t{1} << std::min(bits, 6);
     for (std::uint32_t segment = 0; segment < segments; ++segment) {
       ASSERT_TRUE(engine
-                      .ScanVersionHashes(6, segment, bits,
-                                         [&](std::string_view key, std::uint64_t hash) {
-                                           EXPECT_EQ(TictacSegmentOf(key, bits), segment);
-                                           EXPECT_TRUE(seen.emplace(key, hash).second);
-                                           return true;
-                                         })
+                      .ScanObjectVersionHashes(6, segment, bits,
+                                               [&](std::string_view key, std::uint64_t hash) {
+                                                 EXPECT_EQ(TictacSegmentOf(key, bits), segment);
+                                                 EXPECT_TRUE(seen.emplace(key, hash).second);
+                                                 return true;
+                                               })
                       .ok());
     }
     if (bits <= 6) {
@@ -223,13 +223,35 @@ TEST(SegmentOrderedObjectsTest, VersionHashesComeSegmentBySegmentWithoutDecoding
   }
   std::map<std::string, std::uint64_t> whole;
   ASSERT_TRUE(engine
-                  .ScanPartitionVersionHashes(6,
-                                              [&](std::string_view key, std::uint64_t hash) {
-                                                whole.emplace(key, hash);
-                                                return true;
-                                              })
+                  .ScanObjectVersionHashes(6, std::nullopt, 0,
+                                           [&](std::string_view key, std::uint64_t hash) {
+                                             whole.emplace(key, hash);
+                                             return true;
+                                           })
                   .ok());
   EXPECT_EQ(whole, hashes);
+  // The Engine's default (a logical-layout engine: scan and decode) lists the same.
+  MemoryEngine logical;
+  ASSERT_TRUE(logical.Write(batch, {}).ok());
+  std::map<std::string, std::uint64_t> by_default;
+  ASSERT_TRUE(logical
+                  .ScanObjectVersionHashes(6, std::uint32_t{3}, 2,
+                                           [&](std::string_view key, std::uint64_t hash) {
+                                             EXPECT_EQ(TictacSegmentOf(key, 2), 3u);
+                                             by_default.emplace(key, hash);
+                                             return true;
+                                           })
+                  .ok());
+  std::map<std::string, std::uint64_t> ordered;
+  ASSERT_TRUE(engine
+                  .ScanObjectVersionHashes(6, std::uint32_t{3}, 2,
+                                           [&](std::string_view key, std::uint64_t hash) {
+                                             ordered.emplace(key, hash);
+                                             return true;
+                                           })
+                  .ok());
+  EXPECT_FALSE(ordered.empty());
+  EXPECT_EQ(by_default, ordered);
 }
 
 TEST(SegmentOrderedObjectsTest, AStoredValueShorterThanItsHashIsCorruption) {
@@ -237,7 +259,7 @@ TEST(SegmentOrderedObjectsTest, AStoredValueShorterThanItsHashIsCorruption) {
   SegmentOrderedObjects engine(inner);
   const std::string key = EncodeObjectKey(1, "b", "k");
   WriteBatch batch;
-  batch.Put(Column::kObjects, PhysicalObjectKey(key), "short");
+  batch.Put(Column::kObjectsBySegment, PhysicalObjectKey(key), "short");
   ASSERT_TRUE(inner.Write(batch, {}).ok());
   EXPECT_EQ(engine.Get(Column::kObjects, key).status().code(), StatusCode::kCorruption);
   EXPECT_EQ(engine.Scan(Column::kObjects, "", "", [](auto, auto) { return true; }).code(),
