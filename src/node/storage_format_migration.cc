@@ -32,11 +32,21 @@ Result<StorageMigrationReport> MigrateToSegmentOrderedObjects(storage::Engine& b
   report.migrated = true;
 
   // The objects: each batch moves what it takes (put under the new key, delete the old one).
-  for (;;) {
+  // The next batch resumes at the first key not taken: scanning from the start again would
+  // step over every deletion made so far (quadratic in the objects).
+  std::string resume;
+  for (bool more = true; more;) {
     storage::WriteBatch batch;
+    std::size_t taken = 0;
+    more = false;
     Status bad = Status::Ok();
     MERIDIAN_RETURN_IF_ERROR(
-        bare.Scan(Column::kObjects, "", "", [&](std::string_view key, std::string_view record) {
+        bare.Scan(Column::kObjects, resume, "", [&](std::string_view key, std::string_view record) {
+          if (taken == batch_objects_max) {
+            resume = std::string(key);
+            more = true;
+            return false;
+          }
           auto value = storage::PhysicalObjectValue(record);
           if (key.size() < 4 || !value.ok()) {
             bad = Status::Corruption(
@@ -48,20 +58,28 @@ Result<StorageMigrationReport> MigrateToSegmentOrderedObjects(storage::Engine& b
           batch.Put(Column::kObjectsBySegment, storage::PhysicalObjectKey(key),
                     std::move(value).value());
           batch.Delete(Column::kObjects, std::string(key));
-          return batch.ops.size() / 2 < batch_objects_max;
+          ++taken;
+          return true;
         }));
     MERIDIAN_RETURN_IF_ERROR(bad);
     if (batch.empty()) break;
     MERIDIAN_RETURN_IF_ERROR(bare.Write(batch, {}));
-    report.objects_moved += batch.ops.size() / 2;
+    report.objects_moved += taken;
   }
   // The index format 2 has no use for.
-  for (;;) {
+  resume.clear();
+  for (bool more = true; more;) {
     storage::WriteBatch batch;
+    more = false;
     MERIDIAN_RETURN_IF_ERROR(
-        bare.Scan(Column::kAntiEntropy, "", "", [&](std::string_view key, std::string_view) {
+        bare.Scan(Column::kAntiEntropy, resume, "", [&](std::string_view key, std::string_view) {
+          if (batch.ops.size() == batch_objects_max) {
+            resume = std::string(key);
+            more = true;
+            return false;
+          }
           batch.Delete(Column::kAntiEntropy, std::string(key));
-          return batch.ops.size() < batch_objects_max;
+          return true;
         }));
     if (batch.empty()) break;
     MERIDIAN_RETURN_IF_ERROR(bare.Write(batch, {}));
