@@ -475,6 +475,7 @@ void PartitionReplica::MovedAway() {
     orphan_ = true;
   } else {
     to_drop_ = true;
+    drop_cursor_.reset();
   }
   written_after_done_ = false;
 }
@@ -498,6 +499,7 @@ void PartitionReplica::TickOrphan(std::uint64_t now_ms, const PeerDirectory& pee
   if (next == placement_.primaries.end()) {
     // Every replica has this node's copy: it can go.
     to_drop_ = true;
+    drop_cursor_.reset();
     orphan_ = false;
     orphan_done_.clear();
     return;
@@ -707,13 +709,23 @@ Result<std::size_t> PartitionReplica::Drop(std::size_t budget, storage::WriteBat
   }
   const std::size_t before = batch.ops.size();
   const storage::KeyRange range = storage::PartitionRange(partition_);
-  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kObjects, range.begin, range.end,
+  const bool from_start = !drop_cursor_.has_value();
+  std::optional<std::string> stopped_at;
+  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(storage::Column::kObjects,
+                                        drop_cursor_.value_or(range.begin), range.end,
                                         [&](std::string_view key, std::string_view) {
+                                          if (batch.ops.size() - before == budget) {
+                                            stopped_at = std::string(key);
+                                            return false;
+                                          }
                                           batch.Delete(storage::Column::kObjects, std::string(key));
-                                          return batch.ops.size() - before < budget;
+                                          return true;
                                         }));
   const std::size_t deleted = batch.ops.size() - before;
-  if (deleted == 0) to_drop_ = false;  // nothing left
+  // Past the end, the next round starts over: keys written behind the cursor meanwhile, or
+  // whose deletion was not written, are found then.
+  drop_cursor_ = std::move(stopped_at);
+  if (deleted == 0 && from_start) to_drop_ = false;  // nothing left
   return deleted;
 }
 

@@ -307,6 +307,11 @@ class PartitionReplica {
   std::set<cluster::NodeId> fill_requests_;
   std::optional<std::uint64_t> awaiting_fill_ms_;  // when to ask the owner (again)
   bool to_drop_ = false;
+  // Where the drop's next scan starts (the first key it did not delete); nullopt: the start of
+  // the partition. Resuming there, not at the start, keeps a drop of a large partition from
+  // stepping over the deletions of all its earlier rounds (RocksDB's tombstones) on every
+  // round; the drop ends only with a round from the start that finds nothing left.
+  std::optional<std::string> drop_cursor_;
   // Strays: keys this node holds but does not keep. It is a primary of the partition but not
   // one of the key's own (a bucket with fewer replicas; the node was its owner until a join,
   // say). Once every other primary has the strays it keeps, they are deleted (drop_strays_, a

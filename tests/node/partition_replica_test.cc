@@ -171,6 +171,16 @@ class Harness {
       peers_.down.insert(c.args.at(0));
     } else if (c.command == "up") {
       peers_.down.erase(c.args.at(0));
+    } else if (c.command == "store") {
+      // A key written to storage without the replica hearing of it (as a deletion that was
+      // never written leaves one behind).
+      DvvSet object;
+      object.Update({}, 7, HlcTimestamp::FromParts(++writes_, 0), false, c.args.at(1),
+                    ConflictPolicy::kSiblings);
+      storage::WriteBatch batch;
+      batch.Put(storage::Column::kObjects, storage::EncodeObjectKey(kPartition, "b", c.args.at(0)),
+                EncodeObject(object));
+      EXPECT_TRUE(engine_.Write(batch, {}).ok());
     } else if (c.command == "keys") {
       const storage::KeyRange range = storage::PartitionRange(kPartition);
       out << "keys:";
@@ -274,7 +284,7 @@ TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
                          ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
                                            "handoff_lost_flip", "fill", "fill_request", "orphan",
-                                           "drop", "incoming", "hints", "strays",
+                                           "drop", "drop_resumes", "incoming", "hints", "strays",
                                            "fill_per_replica_count", "handoff_hint_applied",
                                            "orphan_change_after_last_ack"));
 
