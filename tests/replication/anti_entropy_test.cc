@@ -1,11 +1,12 @@
-// AntiEntropy on its own: two (or three) replicas of one partition over MemoryEngines, their
-// messages shuttled by the test, their repairs merged as the node merges them. Checked: equal
-// trees end an exchange after one round trip; differing keys — on one side, on both, deleted
-// (tombstones), a wiped replica — are repaired both ways through the normal merge until both
-// engines hold the same objects; a cap on segments per round carries on in later rounds; a
-// responder that is not a replica refuses; an unanswered exchange is given up; the background
-// budget paces it (a stream slot per exchange, key hashes held while it has no credit, every
-// copy sent or received charged, at most keys_per_round_max copies a round each way).
+// AntiEntropy on its own: two (or three) replicas of one partition over MemoryEngines (objects in
+// segment order, as a node keeps them), their messages shuttled by the test, their repairs merged
+// as the node merges them. Checked: equal trees end an exchange after one round trip; differing
+// keys — on one side, on both, deleted (tombstones), a wiped replica — are repaired both ways
+// through the normal merge until both engines hold the same objects; a cap on segments per round
+// carries on in later rounds; a responder that is not a replica refuses; an unanswered exchange is
+// given up; the background budget paces it (a stream slot per exchange, key hashes held while it
+// has no credit, every copy sent or received charged, at most keys_per_round_max copies a round
+// each way).
 #include "replication/anti_entropy.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
 #include "storage/memory_engine.h"
+#include "storage/segment_ordered_memory_engine.h"
 #include "storage/tictac_keys.h"
 
 namespace meridian::replication {
@@ -45,7 +47,7 @@ class Replica {
         anti_entropy(kPartition, replica_count, std::move(in_tree), config, engine, this->address,
                      counters, budget) {}
 
-  // Merges `object` into the stored copy (the node's normal merge) and indexes the result.
+  // Merges `object` into the stored copy (the node's normal merge) and tells the tree.
   void Merge(const std::string& key, const DvvSet& object) {
     auto merged = MergeWithStored(engine, storage::Column::kObjects, key, object);
     ASSERT_TRUE(merged.ok()) << merged.status().ToString();
@@ -53,12 +55,9 @@ class Replica {
   }
   void Store(const std::string& key, const std::string& encoded) {
     const std::uint64_t hash = *storage::EncodedObjectVersionHash(encoded);
-    const std::optional<std::uint64_t> old = Indexed(key);
+    const std::optional<std::uint64_t> old = *engine.GetObjectVersionHash(key);
     storage::WriteBatch batch;
     batch.Put(storage::Column::kObjects, key, encoded);
-    std::string value;
-    PutFixed64(value, hash);
-    batch.Put(storage::Column::kAntiEntropy, IndexKey(key), value);
     ASSERT_TRUE(engine.Write(batch, {}).ok());
     anti_entropy.OnObjectChanged(key, old, hash);
   }
@@ -72,10 +71,9 @@ class Replica {
                           })
                     .ok());
     for (const std::string& key : keys) {
-      const std::optional<std::uint64_t> old = Indexed(key);
+      const std::optional<std::uint64_t> old = *engine.GetObjectVersionHash(key);
       storage::WriteBatch batch;
       batch.Delete(storage::Column::kObjects, key);
-      batch.Delete(storage::Column::kAntiEntropy, IndexKey(key));
       ASSERT_TRUE(engine.Write(batch, {}).ok());
       anti_entropy.OnObjectChanged(key, old, std::nullopt);
     }
@@ -96,23 +94,11 @@ class Replica {
   }
 
   std::string address;
-  storage::MemoryEngine engine;
+  // The objects as a node keeps them: in segment order, hashes in front.
+  storage::test_support::SegmentOrderedMemoryEngine engine;
   AntiEntropyCounters counters;
   test_support::FakeBudget budget;
   AntiEntropy anti_entropy;
-
- private:
-  std::string IndexKey(const std::string& key) const {
-    return storage::EncodeAaeIndexKey(kPartition, storage::TictacSegmentOf(key, 12), key);
-  }
-  std::optional<std::uint64_t> Indexed(const std::string& key) {
-    auto stored = engine.Get(storage::Column::kAntiEntropy, IndexKey(key));
-    if (!stored.ok() || !stored->has_value()) return std::nullopt;
-    ByteReader reader(**stored);
-    std::uint64_t hash = 0;
-    EXPECT_TRUE(reader.ReadFixed64(hash));
-    return hash;
-  }
 };
 
 class AntiEntropyTest : public ::testing::Test {
