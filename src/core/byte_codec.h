@@ -12,6 +12,8 @@
 namespace meridian {
 
 void PutFixed32(std::string& out, std::uint32_t value);
+// Big-endian, so that encoded numbers sort bytewise in numeric order (storage keys).
+void PutBigEndian32(std::string& out, std::uint32_t value);
 void PutFixed64(std::string& out, std::uint64_t value);
 void PutVarint64(std::string& out, std::uint64_t value);
 void PutLengthPrefixed(std::string& out, std::string_view bytes);

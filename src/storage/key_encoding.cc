@@ -3,19 +3,13 @@
 #include <limits>
 
 #include "core/assert.h"
+#include "core/byte_codec.h"
 
 namespace meridian::storage {
 namespace {
 
 // Width of the partition prefix. ON-DISK FORMAT: docs/format/storage.md.
 constexpr std::size_t kPartitionBytes = 4;
-
-void AppendBigEndian32(std::string& out, std::uint32_t value) {
-  out.push_back(static_cast<char>((value >> 24) & 0xff));
-  out.push_back(static_cast<char>((value >> 16) & 0xff));
-  out.push_back(static_cast<char>((value >> 8) & 0xff));
-  out.push_back(static_cast<char>(value & 0xff));
-}
 
 std::uint32_t ReadBigEndian32(std::string_view bytes) {
   std::uint32_t value = 0;
@@ -36,7 +30,7 @@ std::string EncodeObjectKey(std::uint32_t partition, std::string_view bucket,
   MERIDIAN_CHECK(!key.empty());
   std::string out;
   out.reserve(kPartitionBytes + 1 + bucket.size() + key.size());
-  AppendBigEndian32(out, partition);
+  PutBigEndian32(out, partition);
   out.push_back(static_cast<char>(bucket.size()));
   out.append(bucket);
   out.append(key);
@@ -67,7 +61,7 @@ Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded) {
 
 std::string EncodeStrongConfigKey(std::uint32_t partition) {
   std::string out;
-  AppendBigEndian32(out, partition);
+  PutBigEndian32(out, partition);
   out.push_back('\0');
   return out;
 }
@@ -83,9 +77,9 @@ std::uint32_t PartitionOfKey(std::string_view encoded) {
 
 KeyRange PartitionRange(std::uint32_t partition) {
   KeyRange range;
-  AppendBigEndian32(range.begin, partition);
+  PutBigEndian32(range.begin, partition);
   if (partition != std::numeric_limits<std::uint32_t>::max()) {
-    AppendBigEndian32(range.end, partition + 1);
+    PutBigEndian32(range.end, partition + 1);
   }
   return range;
 }
@@ -94,8 +88,8 @@ std::string EncodeAaeIndexKey(std::uint32_t partition, std::uint32_t segment,
                               std::string_view storage_key) {
   std::string out;
   out.reserve(2 * kPartitionBytes + storage_key.size());
-  AppendBigEndian32(out, partition);
-  AppendBigEndian32(out, segment);
+  PutBigEndian32(out, partition);
+  PutBigEndian32(out, segment);
   out.append(storage_key);
   return out;
 }
@@ -110,11 +104,11 @@ Result<std::string_view> AaeIndexStorageKey(std::string_view index_key) {
 
 KeyRange AaeSegmentRange(std::uint32_t partition, std::uint32_t segment) {
   KeyRange range;
-  AppendBigEndian32(range.begin, partition);
-  AppendBigEndian32(range.begin, segment);
+  PutBigEndian32(range.begin, partition);
+  PutBigEndian32(range.begin, segment);
   if (segment != std::numeric_limits<std::uint32_t>::max()) {
-    AppendBigEndian32(range.end, partition);
-    AppendBigEndian32(range.end, segment + 1);
+    PutBigEndian32(range.end, partition);
+    PutBigEndian32(range.end, segment + 1);
   } else {
     range.end = PartitionRange(partition).end;
   }

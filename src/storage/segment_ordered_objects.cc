@@ -15,13 +15,6 @@ constexpr std::size_t kHashBytes = 4;
 constexpr std::size_t kHeaderBytes = kPartitionBytes + kHashBytes;
 constexpr std::size_t kVersionHashBytes = 8;
 
-void AppendBigEndian32(std::string& out, std::uint32_t value) {
-  out.push_back(static_cast<char>((value >> 24) & 0xff));
-  out.push_back(static_cast<char>((value >> 16) & 0xff));
-  out.push_back(static_cast<char>((value >> 8) & 0xff));
-  out.push_back(static_cast<char>(value & 0xff));
-}
-
 std::uint32_t KeyHash32(std::string_view logical) {
   return static_cast<std::uint32_t>(XXH3_64bits(logical.data(), logical.size()) >> 32);
 }
@@ -30,7 +23,7 @@ void AppendPhysical(std::string& out, std::string_view logical) {
   MERIDIAN_CHECK(logical.size() >= kPartitionBytes);
   out.reserve(out.size() + logical.size() + kHashBytes);
   out.append(logical.substr(0, kPartitionBytes));
-  AppendBigEndian32(out, KeyHash32(logical));
+  PutBigEndian32(out, KeyHash32(logical));
   out.append(logical.substr(kPartitionBytes));
 }
 
@@ -95,11 +88,11 @@ KeyRange PhysicalSegmentRange(std::uint32_t partition, std::uint32_t segment, in
   const std::uint64_t next = (static_cast<std::uint64_t>(segment) + 1) << shift;
   MERIDIAN_CHECK(first <= 0xffffffffu);
   KeyRange range;
-  AppendBigEndian32(range.begin, partition);
-  AppendBigEndian32(range.begin, static_cast<std::uint32_t>(first));
+  PutBigEndian32(range.begin, partition);
+  PutBigEndian32(range.begin, static_cast<std::uint32_t>(first));
   if (next <= 0xffffffffu) {
-    AppendBigEndian32(range.end, partition);
-    AppendBigEndian32(range.end, static_cast<std::uint32_t>(next));
+    PutBigEndian32(range.end, partition);
+    PutBigEndian32(range.end, static_cast<std::uint32_t>(next));
   } else {
     range.end = PartitionRange(partition).end;  // the last segment runs to the next partition
   }
