@@ -1,5 +1,6 @@
-"""Section http: one Meridian node (HTTP) vs nginx serving a 100-byte static file, driven by
-wrk --latency."""
+"""Section http: one Meridian node (HTTP) vs nginx answering every request of the same wrk Lua
+scripts (bench/http_put.lua, bench/http_get.lua) with a 100-byte body, driven by wrk --latency.
+nginx's static-file GET (no Lua) is measured too, for comparison with runs before 2026-12-06."""
 import os
 import shutil
 import subprocess
@@ -129,6 +130,11 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {directory}/www;
+        # The paths bench/http_get.lua and bench/http_put.lua request: every method answered
+        # 200 with a 100-byte body (a PUT's body is read and discarded).
+        location /v1/kv/bench/ {{
+            return 200 "{VALUE_100}";
+        }}
         location / {{
         }}
     }}
@@ -162,7 +168,13 @@ def nginx(run: Run, round_: int) -> None:
 
     if not wait_until(serves, READY_S, process) and not serves():
         server_failed("nginx", process, [stderr, error_log])
-    wrk(run, "nginx", "GET", round_, url)
+    lua_url = f"http://127.0.0.1:{port}"
+    answer = http_request(f"{lua_url}/v1/kv/bench/key1", timeout_s=10)
+    if answer[0] != 200 or answer[1] != VALUE_100.encode():
+        raise Failure(f"nginx answered /v1/kv/bench/key1 with {answer[0]}, not 200 and 100 bytes")
+    wrk(run, "nginx", "PUT", round_, lua_url, "bench/http_put.lua")
+    wrk(run, "nginx", "GET", round_, lua_url, "bench/http_get.lua")
+    wrk(run, "nginx", "GET static", round_, url)
     run.record_rss("http", "nginx", round_, "nginx master", process.pid)
     for worker in children(process.pid):
         run.record_rss("http", "nginx", round_, "nginx worker", worker)
@@ -174,7 +186,7 @@ def nginx(run: Run, round_: int) -> None:
 def configs_md(run: Run) -> str:
     d = run.duration
     return f"""
-### http — one Meridian node vs nginx {run.versions.get('nginx', '')} (static file)
+### http — one Meridian node vs nginx {run.versions.get('nginx', '')}, the same wrk Lua scripts
 
 * Meridian: `meridian serve --data-dir D --http 127.0.0.1:0{shard_text(run)}`, bucket `bench` set to
   `{{"conflict_policy":"lww"}}`; key0..key9999 pre-written in order (one wrk thread, no errors),
@@ -183,10 +195,13 @@ def configs_md(run: Run) -> str:
   error).
 * nginx: own config (raw/nginx.conf): `daemon off; master_process on; worker_processes 1;`,
   keep-alive (`keepalive_requests 1000000`), `access_log off`, every path inside the temp dir;
-  started with `nginx -c CONF -p DIR -e DIR/error.log`; serves a 100-byte file:
+  started with `nginx -c CONF -p DIR -e DIR/error.log`; answers every request under
+  `/v1/kv/bench/` with `return 200` and a 100-byte body (a PUT's body discarded), driven by the
+  same `wrk -t2 -c50 -d{d}s --latency -s bench/http_put.lua` and `-s bench/http_get.lua`; and
+  (informational, as in runs before 2026-12-06) a 100-byte static file without Lua:
   `wrk -t2 -c50 -d{d}s --latency http://127.0.0.1:P/v100.bin`.
 * Requests/s and p99 from wrk's `--latency` output; non-2xx responses and socket errors count
   as errors.
-* Goals: Meridian GET ≥ 0.7× nginx, Meridian PUT ≥ 0.5× nginx (nginx's static GET is the
-  reference for both).
+* Goals: Meridian GET ≥ 0.7× nginx GET, Meridian PUT ≥ 0.5× nginx PUT, each driven by the same
+  Lua script.
 """
