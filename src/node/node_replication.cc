@@ -12,6 +12,7 @@
 #include "node/write_condition_check.h"
 #include "replication/object_merge.h"
 #include "storage/key_encoding.h"
+#include "storage/tictac_keys.h"
 
 namespace meridian::node {
 
@@ -60,17 +61,16 @@ bool Node::Filling(std::uint32_t partition) {
 }
 
 Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bool sync) {
-  auto merged =
-      replication::MergeWithStored(*env_.engine, storage::Column::kObjects, storage_key, object);
+  auto merged = replication::MergedObjectPut(*env_.engine, storage_key, object);
   if (!merged.ok()) return merged.status();
   storage::WriteBatch batch;
-  if (merged->has_value()) batch.Put(storage::Column::kObjects, storage_key, **merged);
+  if (merged->has_value()) batch.ops.push_back(std::move(merged)->value());
   // Synced even when nothing changed: the ack promises the copy is durable.
   if (!batch.empty() || sync) {
     MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));
   }
-  if (merged->has_value()) {
-    MirrorIfTransferring(storage_key, **merged);
+  if (!batch.empty()) {
+    MirrorIfTransferring(storage_key, *batch.ops.front().value);
     // The coordinator's ring (or this node's, when a read started before a ring change) may
     // be stale: data of a partition this node does not keep is kept (never drop a write) but
     // handed to the partition's replicas, then deleted.
@@ -336,7 +336,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   Status stored = Status::Ok();
   if (local->primary) {
     storage::WriteBatch batch;
-    batch.Put(storage::Column::kObjects, storage_key, encoded);
+    batch.PutObject(storage_key, encoded, storage::ObjectVersionHash(minted->object));
     stored = env_.engine->Write(batch, storage::WriteOptions{.sync = sync});
     if (stored.ok()) MirrorIfTransferring(storage_key, encoded);
   } else {

@@ -110,7 +110,7 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
       change.old_hash = *old_hash;
     }
     if (op.value.has_value()) {
-      auto hash = storage::EncodedObjectVersionHash(*op.value);
+      auto hash = storage::PutObjectVersionHash(op);
       if (!hash.ok()) {
         return Status::Corruption("refusing to store an object that does not decode: " +
                                   hash.status().message());

@@ -74,14 +74,14 @@ Status HandoffReceiver::ApplyMirroredObject(std::string_view storage_key,
     return Status::Corruption("mirrored object refused: " + valid.message());
   }
   const std::string key(storage_key);
-  auto merged = MergeWithStored(engine_, storage::Column::kObjects, key, *incoming);
+  auto merged = MergedObjectPut(engine_, key, *incoming);
   if (!merged.ok()) {
     ++counters_.mirrored_objects_refused;
     return merged.status();
   }
   if (merged->has_value()) {
     storage::WriteBatch write;
-    write.Put(storage::Column::kObjects, key, std::move(**merged));
+    write.ops.push_back(std::move(merged)->value());
     Status written = engine_.Write(write, storage::WriteOptions{.sync = false});
     if (!written.ok()) {
       ++counters_.mirrored_objects_refused;
@@ -121,9 +121,9 @@ Result<std::uint64_t> HandoffReceiver::ApplyBatch(const proto::HandoffBatch& bat
 
   storage::WriteBatch write;
   for (const auto& [storage_key, object] : incoming) {
-    auto merged = MergeWithStored(engine_, storage::Column::kObjects, storage_key, object);
+    auto merged = MergedObjectPut(engine_, storage_key, object);
     if (!merged.ok()) return merged.status();
-    if (merged->has_value()) write.Put(storage::Column::kObjects, storage_key, **merged);
+    if (merged->has_value()) write.ops.push_back(std::move(merged)->value());
   }
   const std::uint64_t changed = write.ops.size();
   // The last batch is written (and synced) even when it changes nothing: its ack promises

@@ -600,9 +600,9 @@ proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& b
 
   storage::WriteBatch write;
   for (const auto& [storage_key, object] : incoming) {
-    auto merged = MergeWithStored(engine, storage::Column::kObjects, storage_key, object);
+    auto merged = MergedObjectPut(engine, storage_key, object);
     if (!merged.ok()) return refuse(merged.status());
-    if (merged->has_value()) write.Put(storage::Column::kObjects, storage_key, **merged);
+    if (merged->has_value()) write.ops.push_back(std::move(merged)->value());
   }
   // Synced even when nothing changed: the ack promises the entries are durable here, and a
   // synced write makes every earlier write durable too.

@@ -22,4 +22,10 @@ Result<std::optional<std::string>> MergeWithStored(storage::Engine& engine, stor
                                                    std::string_view storage_key,
                                                    const DvvSet& incoming);
 
+// MergeWithStored in Column::kObjects, as the put a batch must make (with its object_hash, so
+// the engines below need not decode the record again); nullopt when nothing is to be written.
+Result<std::optional<storage::WriteBatch::Op>> MergedObjectPut(storage::Engine& engine,
+                                                               std::string_view storage_key,
+                                                               const DvvSet& incoming);
+
 }  // namespace meridian::replication

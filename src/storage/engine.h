@@ -54,11 +54,19 @@ struct WriteBatch {
     Column column;
     std::string key;
     std::optional<std::string> value;  // nullopt: delete
+    // A put of Column::kObjects only: the ObjectVersionHash of `value`, when the writer has it
+    // (saves the engines below decoding the record to take it). Must be right: debug builds
+    // check it; nullopt: computed from `value`.
+    std::optional<std::uint64_t> object_hash = std::nullopt;
   };
   std::vector<Op> ops;
 
   void Put(Column column, std::string key, std::string value) {
     ops.push_back(Op{column, std::move(key), std::move(value)});
+  }
+  // A put of object record `value` (Column::kObjects) whose ObjectVersionHash is `hash`.
+  void PutObject(std::string key, std::string value, std::uint64_t hash) {
+    ops.push_back(Op{Column::kObjects, std::move(key), std::move(value), hash});
   }
   void Delete(Column column, std::string key) {
     ops.push_back(Op{column, std::move(key), std::nullopt});

@@ -74,9 +74,13 @@ Result<std::string> PhysicalObjectValue(std::string_view record) {
     return Status::Corruption("refusing to store an object that does not decode: " +
                               hash.status().message());
   }
+  return PhysicalObjectValue(record, *hash);
+}
+
+std::string PhysicalObjectValue(std::string_view record, std::uint64_t hash) {
   std::string value;
   value.reserve(kVersionHashBytes + record.size());
-  PutFixed64(value, *hash);
+  PutFixed64(value, hash);
   value.append(record);
   return value;
 }
@@ -133,9 +137,13 @@ Status SegmentOrderedObjects::Write(const WriteBatch& batch, const WriteOptions&
       physical.Delete(Column::kObjectsBySegment, PhysicalObjectKey(op.key));
       continue;
     }
-    auto value = PhysicalObjectValue(*op.value);
-    if (!value.ok()) return value.status();
-    physical.Put(Column::kObjectsBySegment, PhysicalObjectKey(op.key), std::move(value).value());
+    auto hash = PutObjectVersionHash(op);
+    if (!hash.ok()) {
+      return Status::Corruption("refusing to store an object that does not decode: " +
+                                hash.status().message());
+    }
+    physical.Put(Column::kObjectsBySegment, PhysicalObjectKey(op.key),
+                 PhysicalObjectValue(*op.value, *hash));
   }
   return inner_.Write(physical, options);
 }

@@ -49,6 +49,8 @@ bool ObjectKeyPhysicallyBefore(std::string_view a, std::string_view b);
 // The physical value of object record `record` (its version hash in front); Corruption when
 // the record does not decode.
 Result<std::string> PhysicalObjectValue(std::string_view record);
+// The physical value of record `record` whose ObjectVersionHash is `hash`.
+std::string PhysicalObjectValue(std::string_view record, std::uint64_t hash);
 // [begin, end) of the physical keys of `segment` at `segment_bits` (0..32) of `partition`;
 // `end` is empty only for the last segment of the last partition.
 KeyRange PhysicalSegmentRange(std::uint32_t partition, std::uint32_t segment, int segment_bits);

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include "core/assert.h"
 #include "core/byte_codec.h"
 #include "core/object_codec.h"
 
@@ -48,6 +49,16 @@ Result<std::uint64_t> EncodedObjectVersionHash(std::string_view encoded_object) 
   auto object = DecodeObject(encoded_object);
   if (!object.ok()) return object.status();
   return ObjectVersionHash(*object);
+}
+
+Result<std::uint64_t> PutObjectVersionHash(const WriteBatch::Op& op) {
+  MERIDIAN_CHECK(op.column == Column::kObjects && op.value.has_value());
+  if (!op.object_hash.has_value()) return EncodedObjectVersionHash(*op.value);
+#ifndef NDEBUG
+  auto taken = EncodedObjectVersionHash(*op.value);
+  MERIDIAN_CHECK(taken.ok() && *taken == *op.object_hash);
+#endif
+  return *op.object_hash;
 }
 
 Result<std::vector<KeyDifference>> DiffSegmentKeys(std::span<const KeyVersionHash> local,

@@ -18,6 +18,7 @@
 
 #include "core/dvv_set.h"
 #include "core/status.h"
+#include "storage/engine.h"
 #include "storage/tictac_tree.h"
 
 namespace meridian::storage {
@@ -30,6 +31,11 @@ std::uint64_t ObjectVersionHash(const DvvSet& object);
 // ObjectVersionHash of an object record as stored (docs/format/object.md). Corruption when
 // the record does not decode.
 Result<std::uint64_t> EncodedObjectVersionHash(std::string_view encoded_object);
+
+// ObjectVersionHash of the record a put of Column::kObjects writes: the writer's
+// `op.object_hash` when it gave one (debug builds check it against the record), otherwise
+// taken from the record. Corruption when it must be taken and the record does not decode.
+Result<std::uint64_t> PutObjectVersionHash(const WriteBatch::Op& op);
 
 // A key present on one side only, or on both with different version hashes.
 struct KeyDifference {

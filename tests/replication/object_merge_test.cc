@@ -6,6 +6,7 @@
 #include <string>
 
 #include "replication/handoff_harness.h"
+#include "storage/tictac_keys.h"
 
 namespace meridian::replication {
 namespace {
@@ -58,6 +59,27 @@ TEST(ObjectMergeTest, ReadsTheNamedColumnOnly) {
   ASSERT_TRUE(merged.ok()) << merged.status().ToString();
   ASSERT_TRUE(merged->has_value());
   EXPECT_EQ(**merged, EncodeObject(incoming));
+}
+
+TEST(ObjectMergeTest, TheObjectPutCarriesTheMergedRecordAndItsVersionHash) {
+  MemoryEngine engine;
+  const DvvSet local = Siblings(kSourceActor, {"a"});
+  const DvvSet incoming = Siblings(kTargetActor, {"b"});
+  PutObject(engine, kKey, local);
+  auto put = MergedObjectPut(engine, kKey, incoming);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(put->has_value());
+  const DvvSet merged = DvvSet::Merge(local, incoming).value();
+  EXPECT_EQ((*put)->column, Column::kObjects);
+  EXPECT_EQ((*put)->key, kKey);
+  EXPECT_EQ((*put)->value, EncodeObject(merged));
+  EXPECT_EQ((*put)->object_hash, storage::ObjectVersionHash(merged));
+  EXPECT_NE((*put)->object_hash, storage::ObjectVersionHash(local));
+
+  PutObject(engine, kKey, merged);
+  auto nothing = MergedObjectPut(engine, kKey, incoming);
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_FALSE(nothing->has_value());
 }
 
 TEST(ObjectMergeTest, UnreadableStoredCopyIsCorruption) {

@@ -1,4 +1,4 @@
-// SegmentOrderedObjects (storage format 3's objects column): logical keys in and out, physical
+// SegmentOrderedObjects (storage format 2's objects column): logical keys in and out, physical
 // keys in tictac segment order with the version hash in front of each record; every segment
 // at every shape is one range; resuming a scan at a key it returned goes on exactly there.
 #include "storage/segment_ordered_objects.h"
@@ -135,6 +135,29 @@ TEST(SegmentOrderedObjectsTest, AnObjectThatDoesNotDecodeFailsTheWholeBatch) {
   batch.Put(Column::kObjects, EncodeObjectKey(1, "b", "bad"), "not an object record");
   EXPECT_EQ(engine.Write(batch, {}).code(), StatusCode::kCorruption);
   EXPECT_TRUE(ScanKeys(inner, "", "", Column::kObjectsBySegment).empty());  // nothing written
+}
+
+// The hash of a record only its writer should have to take: a put that carries it (PutObject)
+// is stored with it, not decoded again (release builds take it on trust; debug builds check).
+TEST(SegmentOrderedObjectsTest, AWritersVersionHashIsStoredAsGiven) {
+  MemoryEngine inner;
+  SegmentOrderedObjects engine(inner);
+  const std::string key = EncodeObjectKey(2, "b", "k");
+  const std::uint64_t hash = *EncodedObjectVersionHash(Record("v"));
+  WriteBatch batch;
+  batch.PutObject(key, Record("v"), hash);
+  ASSERT_TRUE(engine.Write(batch, {}).ok());
+  EXPECT_EQ(*engine.GetObjectVersionHash(key), hash);
+  EXPECT_EQ(**engine.Get(Column::kObjects, key), Record("v"));
+
+  WriteBatch wrong;
+  wrong.PutObject(key, Record("w"), hash);  // the hash of another record
+#ifdef NDEBUG
+  ASSERT_TRUE(engine.Write(wrong, {}).ok());
+  EXPECT_EQ(*engine.GetObjectVersionHash(key), hash);  // as given: the record was not decoded
+#else
+  EXPECT_DEATH((void)engine.Write(wrong, {}), "");
+#endif
 }
 
 TEST(SegmentOrderedObjectsTest, ScansRunPartitionByPartitionInSegmentOrderAndResumeAtAKey) {
