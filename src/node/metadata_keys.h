@@ -52,8 +52,8 @@ inline constexpr std::string_view kPartitionCountKey = "node/partition_count";
 // The shard of the node this data directory is (docs/design/write_path.md, "The shards"):
 // its index and the node's shard count (4 + 4 bytes LE). Written on first start; absent in a
 // data directory written before shards existed, which is shard 0 of 1. Partitions are split
-// over the shards by number (partition mod count), so the count can never change for an
-// existing data directory.
+// over the shards in contiguous ranges (node::ShardOfPartition), so the count can never change for
+// an existing data directory.
 inline constexpr std::string_view kShardLayoutKey = "node/shard_layout";
 
 // Partitions whose outgoing handoff completed, with the address of the new owner: requests
@@ -68,6 +68,12 @@ inline constexpr std::string_view kCompletedIncomingKey = "node/completed_incomi
 // Format 1 only: the anti-entropy index's tree shape (segment bits, 4 bytes LE). Deleted by the
 // migration to format 2, which has no index.
 inline constexpr std::string_view kAntiEntropyIndexKey = "aae/index_segment_bits";
+
+// The buckets this storage has ever held data of (node/stored_buckets.h): one key per bucket,
+// this prefix then the bucket's name, with an empty value; and the completion record (empty),
+// present once the set is complete (a directory written before it existed is scanned once).
+inline constexpr std::string_view kStoredBucketPrefix = "buckets/stored/";
+inline constexpr std::string_view kStoredBucketsCompleteKey = "buckets/complete";
 
 // The cluster state this node last knew (members, ring, bucket properties):
 // "cluster/state" -> proto::PersistedClusterState (node/cluster_state_record.h).

@@ -64,6 +64,7 @@ Node::Node(const NodeConfig& config, Env env)
       reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_,
                    config.shard_count) {
   watched_engine_.SetObserver(&tree_updater_);
+  watched_engine_.SetStoredBuckets(&stored_buckets_);
   // A key's tree is its bucket's n (which cannot change while the bucket holds data).
   replica_config_.replica_count_of = [this](std::string_view storage_key) {
     auto key = storage::DecodeObjectKey(storage_key);
@@ -102,6 +103,8 @@ Status Node::Open() {
   MERIDIAN_RETURN_IF_ERROR(store_.Open());
   // A format-1 directory (0.1.0) gets its objects in segment order before anything reads them.
   MERIDIAN_RETURN_IF_ERROR(MigrateToSegmentOrderedObjects(bare_engine_).status());
+  // Before any data is written: from here on every first write of a bucket is recorded first.
+  MERIDIAN_RETURN_IF_ERROR(stored_buckets_.Load(watched_engine_).status());
   storage::Engine& engine = *env_.engine;
 
   // Every start raises the incarnation, so peers tell this life from the previous one.

@@ -584,6 +584,8 @@ class Node {
   storage::Engine& bare_engine_;
   storage::SegmentOrderedObjects ordered_engine_;
   WriteObservingEngine watched_engine_;
+  // The buckets this shard's storage ever held data of (HoldsBucketData's quick "no").
+  StoredBuckets stored_buckets_;
   // Passes each object's version-hash change to its partition's tree.
   struct TreeUpdater final : ObjectChangeObserver {
     explicit TreeUpdater(Node& node) : node(node) {}

@@ -50,6 +50,7 @@ BucketProps Node::BucketPropsOf(std::string_view bucket) const {
 }
 
 Result<bool> Node::HoldsBucketData(const std::string& bucket) {
+  if (!stored_buckets_.MayHold(bucket)) return false;  // never stored here: nothing to look at
   // Hint and strong keys are partition | bucket length | bucket | key, so a bucket's keys in
   // one partition share the prefix EncodeObjectKey(partition, bucket, "") there. The objects
   // column is in segment order (storage format 2): its partitions are scanned whole, each key

@@ -93,6 +93,14 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
       actors_.RetireAll(*role);  // not an object key: which partition it held is unknown
     }
   }
+  if (stored_buckets_ != nullptr) {
+    // Before the data, in its own earlier write: a crash that keeps the data keeps the record.
+    storage::WriteBatch records = stored_buckets_->RecordsBefore(batch);
+    if (!records.empty()) {
+      MERIDIAN_RETURN_IF_ERROR(inner_.Write(records, storage::WriteOptions{}));
+      stored_buckets_->Written(records);
+    }
+  }
   if (!objects_touched) return inner_.Write(batch, options);
 
   std::vector<Change> changes;

@@ -4,7 +4,8 @@
 //   * retire the partition actor of every deleted object or hint record (PartitionActors: an
 //     actor mints only while nothing it minted into can have been deleted);
 //   * tell the observer (the partitions' tictac trees) how each object's version hash changed,
-//     once the write succeeded.
+//     once the write succeeded;
+//   * record a bucket as stored here (StoredBuckets) before the first data of it is written.
 // The hashes themselves are stored with the objects (storage::SegmentOrderedObjects, the
 // engine this one wraps in a node), so exchanges and tree builds read them from there.
 // Reads pass through unchanged, but the engine remembers the objects read since the last
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "node/partition_actors.h"
+#include "node/stored_buckets.h"
 #include "storage/engine.h"
 
 namespace meridian::node {
@@ -41,6 +43,8 @@ class WriteObservingEngine final : public storage::Engine {
       : inner_(inner), actors_(actors) {}
 
   void SetObserver(ObjectChangeObserver* observer) { observer_ = observer; }
+  // The set whose records every write of a bucket's first data is preceded by (see there).
+  void SetStoredBuckets(StoredBuckets* buckets) { stored_buckets_ = buckets; }
 
   Result<std::optional<std::string>> Get(storage::Column column, std::string_view key) override;
   // Corruption (nothing written) when an object put does not decode: a record every replica
@@ -103,6 +107,7 @@ class WriteObservingEngine final : public storage::Engine {
   static constexpr std::size_t kReadMemoValueBytesMax = 16 << 10;
   std::map<std::string, std::optional<std::string>, std::less<>> read_memo_;
   ObjectChangeObserver* observer_ = nullptr;
+  StoredBuckets* stored_buckets_ = nullptr;
   std::optional<Status> refusal_;
   std::uint64_t writes_ = 0;
 };

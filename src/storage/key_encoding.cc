@@ -59,6 +59,16 @@ Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded) {
   return decoded;
 }
 
+std::optional<std::string_view> BucketOfObjectKey(std::string_view encoded) {
+  if (encoded.size() < kPartitionBytes + 1) return std::nullopt;
+  const std::size_t bucket_bytes = static_cast<unsigned char>(encoded[kPartitionBytes]);
+  if (bucket_bytes == 0 || bucket_bytes > kBucketNameBytesMax ||
+      encoded.size() <= kPartitionBytes + 1 + bucket_bytes) {
+    return std::nullopt;
+  }
+  return encoded.substr(kPartitionBytes + 1, bucket_bytes);
+}
+
 std::string EncodeStrongConfigKey(std::uint32_t partition) {
   std::string out;
   PutBigEndian32(out, partition);

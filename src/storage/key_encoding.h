@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,9 @@ struct DecodedObjectKey {
 };
 // Corruption when `encoded` is not a well-formed object key.
 Result<DecodedObjectKey> DecodeObjectKey(std::string_view encoded);
+// The bucket of `encoded` (a view into it) when DecodeObjectKey would accept it; nullopt
+// otherwise. Copies nothing, for paths that look at every write.
+std::optional<std::string_view> BucketOfObjectKey(std::string_view encoded);
 
 // [begin, end) covering every key of `partition`; end is empty for the last partition.
 struct KeyRange {

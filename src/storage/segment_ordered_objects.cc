@@ -9,7 +9,7 @@
 namespace meridian::storage {
 namespace {
 
-// ON-DISK FORMAT (storage format 3): docs/format/storage.md.
+// ON-DISK FORMAT (storage format 2): docs/format/storage.md.
 constexpr std::size_t kPartitionBytes = 4;
 constexpr std::size_t kHashBytes = 4;
 constexpr std::size_t kHeaderBytes = kPartitionBytes + kHashBytes;
