@@ -64,7 +64,7 @@ Status Node::MergeLocal(const std::string& storage_key, const DvvSet& object, bo
   auto merged = replication::MergedObjectPut(*env_.engine, storage_key, object);
   if (!merged.ok()) return merged.status();
   storage::WriteBatch batch;
-  if (merged->has_value()) batch.ops.push_back(std::move(merged)->value());
+  if (merged->has_value()) batch.ops.push_back(std::move(**merged));
   // Synced even when nothing changed: the ack promises the copy is durable.
   if (!batch.empty() || sync) {
     MERIDIAN_RETURN_IF_ERROR(env_.engine->Write(batch, storage::WriteOptions{.sync = sync}));

@@ -81,7 +81,7 @@ Status HandoffReceiver::ApplyMirroredObject(std::string_view storage_key,
   }
   if (merged->has_value()) {
     storage::WriteBatch write;
-    write.ops.push_back(std::move(merged)->value());
+    write.ops.push_back(std::move(**merged));
     Status written = engine_.Write(write, storage::WriteOptions{.sync = false});
     if (!written.ok()) {
       ++counters_.mirrored_objects_refused;
@@ -123,7 +123,7 @@ Result<std::uint64_t> HandoffReceiver::ApplyBatch(const proto::HandoffBatch& bat
   for (const auto& [storage_key, object] : incoming) {
     auto merged = MergedObjectPut(engine_, storage_key, object);
     if (!merged.ok()) return merged.status();
-    if (merged->has_value()) write.ops.push_back(std::move(merged)->value());
+    if (merged->has_value()) write.ops.push_back(std::move(**merged));
   }
   const std::uint64_t changed = write.ops.size();
   // The last batch is written (and synced) even when it changes nothing: its ack promises

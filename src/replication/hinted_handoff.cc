@@ -602,7 +602,7 @@ proto::HintAck ApplyHintBatch(storage::Engine& engine, const proto::HintBatch& b
   for (const auto& [storage_key, object] : incoming) {
     auto merged = MergedObjectPut(engine, storage_key, object);
     if (!merged.ok()) return refuse(merged.status());
-    if (merged->has_value()) write.ops.push_back(std::move(merged)->value());
+    if (merged->has_value()) write.ops.push_back(std::move(**merged));
   }
   // Synced even when nothing changed: the ack promises the entries are durable here, and a
   // synced write makes every earlier write durable too.
