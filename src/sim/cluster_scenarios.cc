@@ -64,6 +64,11 @@ ScenarioFunction WithBucketReplicas(ScenarioFunction run, std::uint32_t n) {
   return WithOptions(std::move(run), [n](ScenarioOptions& o) { o.bucket_n = n; });
 }
 
+// `run` with the workload's bucket set to conflict_policy = lww.
+ScenarioFunction WithLastWriteWins(ScenarioFunction run) {
+  return WithOptions(std::move(run), [](ScenarioOptions& o) { o.lww = true; });
+}
+
 }  // namespace
 
 void RegisterClusterScenarios(ScenarioRegistry& registry) {
@@ -80,6 +85,11 @@ void RegisterClusterScenarios(ScenarioRegistry& registry) {
                "cluster-kv with every node split into two shards (a shell and a follower, each "
                "over its own key space), the router and the shell's views between them",
                WithShards(RunClusterKv, 2));
+  registry.Add("cluster-kv-lww",
+               "cluster-kv on a bucket with conflict_policy=lww: every read returns at most one "
+               "value, never one an acknowledged write's context superseded, and after the heal "
+               "each key holds a value no acknowledged write superseded (or a delete)",
+               WithLastWriteWins(RunClusterKv));
   registry.Add("cluster-kv-n1",
                "cluster-kv on a bucket of n=1 beside the default n=3: each key stays on its one "
                "primary through joins, leaves, fills, hand-offs and faults",

@@ -70,9 +70,8 @@ ScenarioOutcome RunAntiEntropyWith(const ScenarioOptions& options, bool anti_ent
 
   const ExpectedMembers expected = AllUp(addresses);
   Status status = FormCluster(simulation, addresses);
-  if (status.ok() && options.bucket_n != 0) {
-    status =
-        SetWorkloadBucketReplicas(simulation, workload, options.bucket_n, options.liveness_ms_max);
+  if (status.ok()) {
+    status = SetWorkloadBucketFromOptions(simulation, workload, options);
   }
   if (status.ok()) {
     workload.ScheduleOperations(simulation.now_ms() + options.duration_ms);

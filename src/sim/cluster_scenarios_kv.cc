@@ -89,6 +89,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   }
   workload_config.write_options.dw = QuorumValue::Number(1);
   workload_config.require_durable = true;
+  workload_config.lww = options.lww;
   workload_config.shard_count = options.shard_count;
   workload_config.shard_counts = layout.shard_counts;
 
@@ -117,9 +118,8 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   for (const std::string& address : all_addresses) expected[address] = cluster::MemberStatus::kUp;
   if (!leaver.empty()) expected[leaver] = cluster::MemberStatus::kRemoved;
   Status status = FormCluster(simulation, addresses);
-  if (status.ok() && options.bucket_n != 0) {
-    status =
-        SetWorkloadBucketReplicas(simulation, workload, options.bucket_n, options.liveness_ms_max);
+  if (status.ok()) {
+    status = SetWorkloadBucketFromOptions(simulation, workload, options);
   }
   const std::uint64_t start_ms = simulation.now_ms();
   const std::uint64_t end_ms = start_ms + options.duration_ms;

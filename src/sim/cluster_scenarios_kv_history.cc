@@ -14,6 +14,8 @@ void KvHistory::OnWriteSent(const std::string& key, const std::string& value,
   if (!value.empty()) {
     const bool inserted = history.written.emplace(value, Value{covered, std::nullopt}).second;
     MERIDIAN_CHECK(inserted);  // the workload writes unique values
+  } else {
+    ++history.deletes_sent;
   }
   history.covered_by_sent.insert(covered.begin(), covered.end());
 }
@@ -43,7 +45,8 @@ void KvHistory::OnWriteUnconfirmed(const std::string& key, const ValueSet& cover
 }
 
 Status KvHistory::CheckRead(const std::string& key, const std::vector<std::string>& values,
-                            Step sent, bool strict) const {
+                            Step sent, bool strict, bool lww) const {
+  MERIDIAN_CHECK(!(strict && lww));
   const auto it = keys_.find(key);
   for (const std::string& value : values) {
     if (it == keys_.end() || !it->second.written.contains(value)) {
@@ -55,6 +58,11 @@ Status KvHistory::CheckRead(const std::string& key, const std::vector<std::strin
   if (present.size() != values.size()) {
     return Status::InvalidArgument(
         fmt::format("key {}: a value appears twice among [{}]", key, fmt::join(values, ",")));
+  }
+  if (lww && values.size() > 1) {
+    return Status::InvalidArgument(
+        fmt::format("key {}: read returned [{}] from an lww bucket, where one value wins", key,
+                    fmt::join(values, ",")));
   }
   if (values.empty() && !strict) return Status::Ok();
   static const KeyHistory kEmpty;
@@ -109,18 +117,30 @@ KvHistory::ValueSet KvHistory::Required(const std::string& key) const {
   return required;
 }
 
-Status KvHistory::CheckFinal(const std::string& key, const std::vector<std::string>& values) const {
-  MERIDIAN_RETURN_IF_ERROR(CheckRead(key, values, step_ + 1, /*strict=*/false));
+Status KvHistory::CheckFinal(const std::string& key, const std::vector<std::string>& values,
+                             bool lww) const {
+  MERIDIAN_RETURN_IF_ERROR(CheckRead(key, values, step_ + 1, /*strict=*/false, lww));
   const ValueSet present(values.begin(), values.end());
   const ValueSet required = Required(key);
-  for (const std::string& value : required) {
-    if (!present.contains(value)) {
+  const auto it = keys_.find(key);
+  if (lww) {
+    // One winner among the writes no acknowledged token superseded; absent only if a delete
+    // (which may have won) was sent.
+    if (values.empty() && !required.empty() && it->second.deletes_sent == 0) {
       return Status::InvalidArgument(
-          fmt::format("key {}: acknowledged write {} is lost (read [{}], required [{}])", key,
-                      value, fmt::join(values, ","), fmt::join(required, ",")));
+          fmt::format("key {}: reads as absent, but acknowledged writes [{}] were not "
+                      "superseded and no delete of the key was ever sent",
+                      key, fmt::join(required, ",")));
+    }
+  } else {
+    for (const std::string& value : required) {
+      if (!present.contains(value)) {
+        return Status::InvalidArgument(
+            fmt::format("key {}: acknowledged write {} is lost (read [{}], required [{}])", key,
+                        value, fmt::join(values, ","), fmt::join(required, ",")));
+      }
     }
   }
-  const auto it = keys_.find(key);
   for (const std::string& value : values) {
     if (it->second.superseded.contains(value)) {
       return Status::InvalidArgument(fmt::format(

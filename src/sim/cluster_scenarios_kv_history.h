@@ -29,6 +29,12 @@
 // CheckRead, and
 //   * lost:        acknowledged \ (superseded ∪ maybe_superseded) ⊆ F
 //   * resurrected: F ∩ superseded = ∅
+// With `lww` (the bucket's conflict policy is last-write-wins) concurrent writes do not
+// survive as siblings: the one with the greatest timestamp wins, which the client cannot see.
+// So a read returns at most one value, and "lost" becomes: a key whose acknowledged writes are
+// not all superseded reads as absent only if a delete of it was sent (a delete may win). The
+// causal rules stay: a value an acknowledged write's token covered never comes back. (Not
+// combined with `strict`: under lww a concurrent write may hide an acknowledged one.)
 // Not thread-safe.
 #pragma once
 
@@ -62,9 +68,10 @@ class KvHistory {
   // A successful read sent at step `sent` returned `values` (see above); InvalidArgument
   // naming the violation.
   Status CheckRead(const std::string& key, const std::vector<std::string>& values, Step sent,
-                   bool strict) const;
+                   bool strict, bool lww = false) const;
   // The final check (see above) of one key; InvalidArgument naming the violation.
-  Status CheckFinal(const std::string& key, const std::vector<std::string>& values) const;
+  Status CheckFinal(const std::string& key, const std::vector<std::string>& values,
+                    bool lww = false) const;
 
   // Keys with any write sent, in order.
   std::vector<std::string> Keys() const;
@@ -83,6 +90,7 @@ class KvHistory {
     // value -> the earliest step at which an acknowledged write covering it was acknowledged.
     std::map<std::string, Step> superseded_at;
     ValueSet covered_by_sent;  // covered by the token of any write sent so far
+    std::uint64_t deletes_sent = 0;
   };
   Step Advance() { return ++step_; }
 

@@ -315,8 +315,8 @@ void KvWorkload::OnReply(const std::string& address, node::ClientReply reply) {
       const auto& get = std::get<node::GetReply>(reply.body);
       std::vector<std::string> values;
       for (const node::SiblingValue& sibling : get.values) values.push_back(sibling.value);
-      if (const Status read =
-              history_.CheckRead(request.key, values, request.read_sent, config_.strict);
+      if (const Status read = history_.CheckRead(request.key, values, request.read_sent,
+                                                 config_.strict, config_.lww);
           !read.ok()) {
         simulation_.Fail(fmt::format("{}{} (read at {})", request.final_read ? "final read: " : "",
                                      read.message(), address));
@@ -465,7 +465,8 @@ Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
   if (simulation.failure().has_value()) return status;
 
   for (const auto& [key, values] : workload.final_values()) {
-    if (const Status checked = workload.history().CheckFinal(key, values); !checked.ok()) {
+    if (const Status checked = workload.history().CheckFinal(key, values, workload.config().lww);
+        !checked.ok()) {
       return fail(checked.message());
     }
   }
@@ -589,10 +590,8 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
   return Status::Ok();
 }
 
-Status SetWorkloadBucketReplicas(Simulation& simulation, KvWorkload& workload, std::uint32_t n,
-                                 std::uint64_t within_ms) {
-  BucketPropsPatch patch;
-  patch.n = n;
+Status SetWorkloadBucketProps(Simulation& simulation, KvWorkload& workload,
+                              const BucketPropsPatch& patch, std::uint64_t within_ms) {
   const Result<BucketProps> props = ApplyBucketPropsPatch(BucketProps{}, patch);
   MERIDIAN_CHECK(props.ok());
   const std::string bucket = workload.config().bucket;
@@ -609,9 +608,19 @@ Status SetWorkloadBucketReplicas(Simulation& simulation, KvWorkload& workload, s
       simulation.RunUntil([&] { return workload.admin_succeeded() && known_everywhere(); },
                           simulation.now_ms() + within_ms);
   if (!status.ok() && !simulation.failure().has_value()) {
-    simulation.Fail(fmt::format("bucket {} with n = {} did not reach every node", bucket, n));
+    simulation.Fail(fmt::format("bucket {}'s properties did not reach every node", bucket));
   }
   return status;
+}
+
+Status SetWorkloadBucketFromOptions(Simulation& simulation, KvWorkload& workload,
+                                    const ScenarioOptions& options) {
+  BucketPropsPatch patch;
+  if (options.bucket_n != 0) patch.n = options.bucket_n;
+  if (options.lww) patch.conflict_policy = ConflictPolicy::kLastWriteWins;
+  if (!patch.n && !patch.conflict_policy) return Status::Ok();
+  MERIDIAN_CHECK(workload.config().lww == options.lww);
+  return SetWorkloadBucketProps(simulation, workload, patch, options.liveness_ms_max);
 }
 
 std::string KvCountersText(const KvCounters& counters) {

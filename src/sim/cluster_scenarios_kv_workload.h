@@ -25,6 +25,7 @@
 
 #include "node/client_request.h"
 #include "sim/cluster_scenarios_kv_history.h"
+#include "sim/scenario.h"
 #include "sim/seeded_random.h"
 #include "sim/simulation.h"
 
@@ -39,6 +40,8 @@ struct KvWorkloadConfig {
   bool require_durable = false;
   // Reads are checked with KvHistory's strict checks (a strict-quorum bucket).
   bool strict = false;
+  // The bucket's conflict policy is lww: reads are checked with KvHistory's lww rules.
+  bool lww = false;
   // ScheduleOperations: a put with a token is blind (no context) one time in this many.
   std::uint32_t blind_put_one_in = 8;
   // ScheduleOperations issues gets (35 % of operations); false: puts and deletes only, so no
@@ -174,11 +177,15 @@ Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
 Result<std::uint64_t> AwaitConvergenceWithoutReads(Simulation& simulation, KvWorkload& workload,
                                                    std::uint64_t bound_ms);
 
-// Sets the workload bucket's replica count to `n` (a bucket change through a random live node;
-// run it before any fault) and runs until every live node knows it, within within_ms.
-// Records a failure in the simulation; returns it.
-Status SetWorkloadBucketReplicas(Simulation& simulation, KvWorkload& workload, std::uint32_t n,
-                                 std::uint64_t within_ms);
+// Applies `patch` to the workload's bucket (a bucket change through a random live node; run
+// it before any fault) and runs until every live node knows it, within within_ms. Records a
+// failure in the simulation; returns it.
+Status SetWorkloadBucketProps(Simulation& simulation, KvWorkload& workload,
+                              const BucketPropsPatch& patch, std::uint64_t within_ms);
+// The workload bucket as `options` ask (bucket_n, lww), or nothing when they ask for the
+// defaults. The workload must have been configured with the same `lww`.
+Status SetWorkloadBucketFromOptions(Simulation& simulation, KvWorkload& workload,
+                                    const ScenarioOptions& options);
 
 // Replica convergence, read from the engines: for every workload key, every primary (of the
 // final ring of the first live node, for the bucket's n) holds the same object (decoded and

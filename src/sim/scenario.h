@@ -35,6 +35,9 @@ struct ScenarioOptions {
   // 3), for the scenarios that take it: below the default, the cluster holds buckets of two
   // replica counts (the default's and this one) and each key must live on its own primaries.
   std::uint32_t bucket_n = 0;
+  // The KV workload bucket's conflict policy is lww (set before the workload starts), for the
+  // scenarios that take it; its reads are then checked by KvHistory's lww rules.
+  bool lww = false;
 };
 
 struct ScenarioOutcome {

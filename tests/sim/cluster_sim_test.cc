@@ -81,6 +81,13 @@ TEST(ClusterSimTest, KvScenarioPassesForFixedSeeds) {
   RunSeeds("cluster-kv");
 }
 
+// An lww bucket under the same faults: every read returns at most one value, never one an
+// acknowledged write's token superseded, and a key reads as absent after the heal only when a
+// delete may have won (KvHistory's lww rules).
+TEST(ClusterSimTest, KvScenarioOnALastWriteWinsBucketPassesForFixedSeeds) {
+  RunSeeds("cluster-kv-lww");
+}
+
 // Issue 10 item 6: tombstones reaped by causal acknowledgement under joins, leaves, crashes,
 // partitions, loss and skew; every tombstone goes once the cluster is quiet, and the final
 // reads find nothing resurrected.
@@ -510,6 +517,39 @@ TEST(KvHistoryTest, FindsLostResurrectedPhantomAndDuplicateValues) {
   history.OnWriteAcknowledged("k", "", {"v2"});
   EXPECT_TRUE(history.CheckFinal("k", {"v3"}).ok());
   EXPECT_NE(history.CheckFinal("k", {"v1", "v3"}).message().find("v1 is back"), std::string::npos);
+}
+
+// lww: one winner among concurrent writes, never a value an acknowledged token superseded,
+// and absence only when a delete may have won.
+TEST(KvHistoryTest, LastWriteWinsReadsOneValueThatNoAcknowledgedWriteSuperseded) {
+  KvHistory history;
+  history.OnWriteSent("k", "v1", {});
+  history.OnWriteAcknowledged("k", "v1", {});
+  history.OnWriteSent("k", "v2", {});
+  history.OnWriteAcknowledged("k", "v2", {});  // concurrent with v1: either may win
+  const KvHistory::Step read = history.OnReadSent("k");
+  EXPECT_TRUE(history.CheckRead("k", {"v1"}, read, false, /*lww=*/true).ok());
+  EXPECT_TRUE(history.CheckRead("k", {"v2"}, read, false, /*lww=*/true).ok());
+  const Status two = history.CheckRead("k", {"v1", "v2"}, read, false, /*lww=*/true);
+  EXPECT_NE(two.message().find("one value wins"), std::string::npos) << two.ToString();
+  EXPECT_TRUE(history.CheckFinal("k", {"v1"}, /*lww=*/true).ok());
+  EXPECT_TRUE(history.CheckFinal("k", {"v2"}, /*lww=*/true).ok());
+  // The same final reads under the siblings policy lose an acknowledged write.
+  EXPECT_FALSE(history.CheckFinal("k", {"v1"}).ok());
+  const Status absent = history.CheckFinal("k", {}, /*lww=*/true);
+  EXPECT_NE(absent.message().find("no delete of the key was ever sent"), std::string::npos)
+      << absent.ToString();
+  EXPECT_FALSE(history.CheckFinal("k", {"v9"}, /*lww=*/true).ok());  // never written
+
+  history.OnWriteSent("k", "v3", {"v1", "v2"});
+  history.OnWriteAcknowledged("k", "v3", {"v1", "v2"});  // read both, overwrote them
+  const Status back = history.CheckFinal("k", {"v1"}, /*lww=*/true);
+  EXPECT_NE(back.message().find("v1 is back"), std::string::npos) << back.ToString();
+  EXPECT_TRUE(history.CheckFinal("k", {"v3"}, /*lww=*/true).ok());
+  // A blind delete, sent but unconfirmed, may have won over v3.
+  history.OnWriteSent("k", "", {});
+  history.OnWriteUnconfirmed("k", {});
+  EXPECT_TRUE(history.CheckFinal("k", {}, /*lww=*/true).ok());
 }
 
 TEST(KvHistoryTest, AnUnconfirmedWriteMayHaveOverwrittenWhatItsTokenCovered) {
