@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/object_codec.h"
 #include "node/metadata_keys.h"
+#include "node/shard_layout.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::node {
@@ -124,14 +125,12 @@ Status LocalStore::Open() {
   // With more than one shard, bit 31 marks the placement of partitions by contiguous ranges
   // (node::ShardOfPartition); development builds of 0.2.0 before it placed them modulo the
   // shard count, and their directories are refused rather than misread.
-  constexpr std::uint64_t kRangePlacement = std::uint64_t{1} << 31;
-  const std::uint64_t configured_layout = (std::uint64_t{config_.shard_count} << 32) |
-                                          config_.shard_index |
-                                          (config_.shard_count > 1 ? kRangePlacement : 0);
+  const std::uint64_t configured_layout =
+      ShardLayoutValue(config_.shard_index, config_.shard_count);
   // A directory written before shards existed (a format version but no layout) is shard 0 of 1.
   const std::uint64_t layout =
       stored_layout->value_or(version->has_value() ? std::uint64_t{1} << 32 : configured_layout);
-  if ((layout >> 32) > 1 && (layout & kRangePlacement) == 0) {
+  if (ShardLayoutCount(layout) > 1 && (layout & kShardLayoutRangePlacement) == 0) {
     return Status::InvalidArgument(
         "the data directory was created by a development build of 0.2.0 that placed partitions "
         "on shards by another rule; this build cannot read it (recreate it, or restore a "
@@ -139,14 +138,14 @@ Status LocalStore::Open() {
   }
   if (layout != configured_layout) {
     const auto describe = [](std::uint64_t encoded) {
-      return "shard " + std::to_string(encoded & 0x7fffffffu) + " of " +
-             std::to_string(encoded >> 32);
+      return "shard " + std::to_string(ShardLayoutIndex(encoded)) + " of " +
+             std::to_string(ShardLayoutCount(encoded));
     };
     return Status::InvalidArgument(
         "the data directory was created as " + describe(layout) +
         " but the configuration makes it " + describe(configured_layout) +
         "; the shard count is fixed when a node's data is created (shards=" +
-        std::to_string(layout >> 32) + " opens it)");
+        std::to_string(ShardLayoutCount(layout)) + " opens it)");
   }
   if (!stored_layout->has_value()) {
     missing.Put(Column::kMetadata, std::string(kShardLayoutKey), EncodeFixed64(layout));

@@ -5,11 +5,11 @@
 #include <algorithm>
 
 #include "core/assert.h"
-#include "core/byte_codec.h"
 #include "core/object_codec.h"
 #include "node/metadata_keys.h"
 #include "node/node.h"
 #include "node/node_peers.h"
+#include "node/transfer_records.h"
 #include "storage/key_encoding.h"
 #include "storage/tictac_keys.h"
 #include "storage/tictac_tree.h"
@@ -205,30 +205,24 @@ void Node::DropMovedPartitions() {
 namespace meridian::node {
 
 Status Node::PersistForwarding() {
-  std::string encoded;
-  std::uint64_t count = 0;
-  for (const auto& [partition, replica] : replicas_) count += replica->forwarding_address() ? 1 : 0;
-  PutVarint64(encoded, count);
+  ForwardingRecord record;
   for (const auto& [partition, replica] : replicas_) {
-    if (!replica->forwarding_address()) continue;
-    PutFixed32(encoded, partition);
-    PutLengthPrefixed(encoded, *replica->forwarding_address());
+    if (replica->forwarding_address()) record[partition] = *replica->forwarding_address();
   }
   storage::WriteBatch batch;
-  batch.Put(storage::Column::kMetadata, std::string(kForwardingKey), encoded);
+  batch.Put(storage::Column::kMetadata, std::string(kForwardingKey),
+            EncodeForwardingRecord(record));
   return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
 }
 
 Status Node::PersistCompletedIncoming() {
-  std::string encoded;
-  std::uint64_t count = 0;
-  for (const auto& [partition, replica] : replicas_) count += replica->completed_incoming() ? 1 : 0;
-  PutVarint64(encoded, count);
+  CompletedIncomingRecord record;
   for (const auto& [partition, replica] : replicas_) {
-    if (replica->completed_incoming()) PutFixed32(encoded, partition);
+    if (replica->completed_incoming()) record.insert(partition);
   }
   storage::WriteBatch batch;
-  batch.Put(storage::Column::kMetadata, std::string(kCompletedIncomingKey), encoded);
+  batch.Put(storage::Column::kMetadata, std::string(kCompletedIncomingKey),
+            EncodeCompletedIncomingRecord(record));
   return env_.engine->Write(batch, storage::WriteOptions{.sync = true});
 }
 
@@ -236,18 +230,9 @@ Status Node::LoadCompletedIncoming() {
   auto stored = env_.engine->Get(storage::Column::kMetadata, kCompletedIncomingKey);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return Status::Ok();
-  ByteReader reader(**stored);
-  std::uint64_t count = 0;
-  if (!reader.ReadVarint64(count) || count > reader.remaining()) {
-    return Status::Corruption("metadata \"node/completed_incoming\" is malformed");
-  }
-  for (std::uint64_t i = 0; i < count; ++i) {
-    std::uint32_t partition = 0;
-    if (!reader.ReadFixed32(partition) || partition >= config_.partition_count) {
-      return Status::Corruption("metadata \"node/completed_incoming\" is malformed");
-    }
-    ReplicaFor(partition).RestoreCompletedIncoming();
-  }
+  auto record = DecodeCompletedIncomingRecord(**stored, config_.partition_count);
+  if (!record.ok()) return record.status();
+  for (std::uint32_t partition : *record) ReplicaFor(partition).RestoreCompletedIncoming();
   return Status::Ok();
 }
 
@@ -255,19 +240,10 @@ Status Node::LoadForwarding() {
   auto stored = env_.engine->Get(storage::Column::kMetadata, kForwardingKey);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return Status::Ok();
-  ByteReader reader(**stored);
-  std::uint64_t count = 0;
-  if (!reader.ReadVarint64(count) || count > reader.remaining()) {
-    return Status::Corruption("metadata \"node/forwarding\" is malformed");
-  }
-  for (std::uint64_t i = 0; i < count; ++i) {
-    std::uint32_t partition = 0;
-    std::string_view address;
-    if (!reader.ReadFixed32(partition) || !reader.ReadLengthPrefixed(address) ||
-        partition >= config_.partition_count) {
-      return Status::Corruption("metadata \"node/forwarding\" is malformed");
-    }
-    ReplicaFor(partition).RestoreForwarding(std::string(address));
+  auto record = DecodeForwardingRecord(**stored, config_.partition_count);
+  if (!record.ok()) return record.status();
+  for (const auto& [partition, address] : *record) {
+    ReplicaFor(partition).RestoreForwarding(address);
   }
   return Status::Ok();
 }
