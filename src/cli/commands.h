@@ -22,6 +22,8 @@ void AddUserCommand(CLI::App& app, int& exit_code);   // user_command.cc: users 
 void AddBucketCommands(CLI::App& app, int& exit_code);
 // backup_commands.cc: backup (one node or the cluster), restore (offline)
 void AddBackupCommands(CLI::App& app, int& exit_code);
+// reshard_command.cc: reshard (offline: change a data directory's shard count)
+void AddReshardCommand(CLI::App& app, int& exit_code);
 // lincheck_command.cc: linearizability check of a history file
 void AddLincheckCommand(CLI::App& app, int& exit_code);
 

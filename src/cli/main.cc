@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   meridian::cli::AddUserCommand(app, exit_code);
   meridian::cli::AddLincheckCommand(app, exit_code);
   meridian::cli::AddBackupCommands(app, exit_code);
+  meridian::cli::AddReshardCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -32,6 +32,7 @@
 #include "runtime/node_metrics.h"
 #include "runtime/node_service.h"
 #include "runtime/peer_transport.h"
+#include "runtime/reshard.h"
 #include "runtime/shard_count.h"
 #include "runtime/sharded_kv_service.h"
 #include "runtime/storage_monitor.h"
@@ -465,6 +466,8 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
+  // Before the shard count is read from the directory: half of it may be swapped in.
+  MERIDIAN_RETURN_IF_ERROR(CheckNoReshardPending(config.data_dir));
   if (config.shards == 0) {
     // As many as the cores: a new data directory gets one shard per CPU this process may run
     // on; an existing one keeps the count it was created with. The test power-loss file

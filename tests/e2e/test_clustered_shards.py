@@ -6,12 +6,15 @@ key onto every primary's own copy (whichever shard holds it), takes a one-shard 
 another sharded node in, lets a sharded node leave, survives a SIGKILL of a sharded node, and
 serves a strong bucket.
 """
+import base64
+import subprocess
 from urllib.parse import quote
 
 import pytest
 
 from cluster_util import (cluster_settled, describe_problems, make_strong, members_by_id,
                           new_session, poll, read_everywhere, write_keys)
+from conftest import meridian_bin
 # The fixture: an empty Cluster factory whose processes must stop cleanly at teardown.
 from test_cluster import make_cluster  # noqa: F401
 
@@ -125,6 +128,37 @@ def test_a_killed_sharded_node_restarts_with_every_acknowledged_write(make_clust
     # Hints and anti-entropy bring the writes it missed onto its own copies.
     poll(every_primary_holds(nodes, dict(list(during.items())[:60])), 60,
          "the restarted node holds its copies of the writes made while it was down")
+
+
+def test_a_member_resharded_while_stopped_rejoins_with_its_own_copies(make_cluster):
+    """`meridian reshard` on a stopped member (2 -> 1 -> 3 shards): it comes back as itself —
+    its cluster state and ring kept, a newer incarnation — and its own copy of every key is
+    there at once, before anti-entropy (a minute away) could have refilled it."""
+    cluster = make_cluster()
+    nodes = start_sharded(cluster, 3)
+    victim = nodes[2]
+    written = write_keys(nodes, "resharded", 150)
+    session = new_session()
+    for shards in ("1", "3"):
+        assert victim.stop() == 0
+        done = subprocess.run([meridian_bin(), "reshard", "--data-dir", victim.data_dir,
+                               "--shards", shards], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "(150 objects" in done.stdout, done.stdout
+        index = victim.args.index("--shards")
+        victim.args[index + 1] = shards
+        victim.restart()
+        poll(cluster_settled(nodes, ["node1", "node2", "node3"]), SETTLE_DEADLINE_S,
+             "the member resharded to %s comes back" % shards)
+        missing = [key for key, value in written.items()
+                   if [base64.b64decode(s["value_base64"]) for s in
+                       (local_object(victim, key, session) or {"siblings": []})["siblings"]]
+                   != [value]]
+        assert missing == [], "the resharded member lacks its copies of %s" % missing[:5]
+        if shards != "1":
+            assert "shards: %s" % shards in victim.log(), victim.log_tail()
+    problems = read_everywhere(nodes, written)
+    assert not problems, describe_problems(problems, len(written))
 
 
 def test_a_strong_bucket_on_sharded_nodes(make_cluster):
