@@ -232,6 +232,9 @@ struct ClusterMember {
   double phi = 0;     // the suspicion level behind `alive`
   std::uint32_t partitions_owned = 0;
   std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+  // The member's shard count (docs/operations.md "Shards"); 1 from a node of release 0.1.0,
+  // whose replies do not carry it.
+  std::uint32_t shards = 1;
   // In a status reply: the member's report, or (report_missing) why there is none.
   std::optional<ClusterMemberReport> report;
   std::string report_missing;

@@ -106,7 +106,8 @@ Json MemberJson(const node::MemberView& member) {
               {"alive", member.alive},
               {"phi", phi},
               {"partitions_owned", member.partitions_owned},
-              {"partitions_incoming", member.partitions_incoming}};
+              {"partitions_incoming", member.partitions_incoming},
+              {"shards", member.shards}};
 }
 
 Json TransferJson(const node::TransferView& transfer) {

@@ -190,6 +190,7 @@ Result<std::vector<ClusterMember>> ParseMembers(FieldReader& reader) {
     fields.Number("phi", member.phi);
     fields.Count("partitions_owned", member.partitions_owned);
     fields.Count("partitions_incoming", member.partitions_incoming);
+    if (entry.contains("shards")) fields.Count("shards", member.shards);
     if (fields.error()) return *fields.error();
     if (const Json* report = OptionalObject(entry, "report")) {
       auto parsed = ParseReport(*report);

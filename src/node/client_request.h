@@ -170,6 +170,7 @@ struct MemberView {
   double phi = 0;     // suspicion level behind `alive`
   std::uint32_t partitions_owned = 0;
   std::uint32_t partitions_incoming = 0;  // pending transfers to this member
+  std::uint32_t shards = 1;               // the shard count the member gossips
   // Only when reports were asked for: the member's own report, or why there is none.
   std::optional<MemberReport> report;
   std::string report_missing;

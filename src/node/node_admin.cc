@@ -38,6 +38,7 @@ std::vector<MemberView> Node::MemberViews() const {
     view.phi = self ? 0 : detector_->Phi(member->id, now_ms);
     view.partitions_owned = owned[member->id];
     view.partitions_incoming = incoming[member->id];
+    view.shards = member->shards;
     views.push_back(std::move(view));
   }
   return views;

@@ -62,6 +62,7 @@ node::MemberView Member(std::string id, std::uint32_t owned) {
   member.phi = 9.5;
   member.partitions_owned = owned;
   member.partitions_incoming = 3;
+  member.shards = 4;
   return member;
 }
 
@@ -106,7 +107,8 @@ TEST_F(ClusterHandlerTest, StatusRendersEveryField) {
                                 {"alive", false},
                                 {"phi", 9.5},
                                 {"partitions_owned", 3},
-                                {"partitions_incoming", 3}};
+                                {"partitions_incoming", 3},
+                                {"shards", 4}};
   EXPECT_EQ(body["members"][1], expected_member);
   // Fields appear in the documented order.
   EXPECT_EQ(response.body.find("{\"cluster_name\":"), 0u);

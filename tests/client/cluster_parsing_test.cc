@@ -13,7 +13,7 @@ namespace {
 constexpr const char* kMember =
     R"({"id":"n1","peer_address":"10.0.0.1:7080","http_address":"10.0.0.1:8080","zone":"z1",)"
     R"("weight":3,"status":"leaving","incarnation":42,"alive":false,"phi":12.25,)"
-    R"("partitions_owned":60,"partitions_incoming":4})";
+    R"("partitions_owned":60,"partitions_incoming":4,"shards":2})";
 
 std::string StatusBody(const std::string& members) {
   return R"({"cluster_name":"prod","self":"n2","claimant":"n1","ring_version":9,)"
@@ -44,6 +44,16 @@ TEST(ParseClusterStatusBodyTest, DecodesEveryField) {
   EXPECT_DOUBLE_EQ(member.phi, 12.25);
   EXPECT_EQ(member.partitions_owned, 60u);
   EXPECT_EQ(member.partitions_incoming, 4u);
+  EXPECT_EQ(member.shards, 2u);
+}
+
+// A member of release 0.1.0 has no "shards": it has one.
+TEST(ParseClusterStatusBodyTest, AMemberWithoutAShardCountHasOne) {
+  std::string member = kMember;
+  member.replace(member.find(R"(,"shards":2)"), 11, "");
+  auto result = ParseClusterStatusBody(StatusBody("[" + member + "]"));
+  ASSERT_TRUE(result.ok()) << result.error().ToString();
+  EXPECT_EQ(result->members[0].shards, 1u);
 }
 
 // A member with a report: "}" of kMember replaced by the report fields.

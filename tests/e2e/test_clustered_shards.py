@@ -157,6 +157,9 @@ def test_a_member_resharded_while_stopped_rejoins_with_its_own_copies(make_clust
         assert missing == [], "the resharded member lacks its copies of %s" % missing[:5]
         if shards != "1":
             assert "shards: %s" % shards in victim.log(), victim.log_tail()
+        poll(lambda: (members_by_id(nodes[0].status())["node3"]["shards"] == int(shards),
+                      members_by_id(nodes[0].status())["node3"]), 30,
+             "node1 sees the resharded member's shard count")
     problems = read_everywhere(nodes, written)
     assert not problems, describe_problems(problems, len(written))
 
