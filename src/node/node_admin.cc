@@ -60,8 +60,7 @@ Result<bool> Node::HoldsBucketData(const std::string& bucket) {
     if (!OwnsPartition(partition)) continue;  // another shard's: nothing here
     std::string prefix = storage::EncodeObjectKey(partition, bucket, "k");
     prefix.pop_back();
-    std::string end = prefix;
-    end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+    const std::string end = storage::PrefixScanEnd(prefix);
     bool found = false;
     for (storage::Column column : {storage::Column::kHints, storage::Column::kStrong}) {
       MERIDIAN_RETURN_IF_ERROR(

@@ -21,12 +21,6 @@ std::string RecordKey(std::string_view bucket) {
   return key;
 }
 
-std::string PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
 }  // namespace
 
 Result<std::uint64_t> StoredBuckets::Load(storage::Engine& engine) {
@@ -35,7 +29,7 @@ Result<std::uint64_t> StoredBuckets::Load(storage::Engine& engine) {
   if (!complete.ok()) return complete.status();
   if (complete->has_value()) {
     MERIDIAN_RETURN_IF_ERROR(engine.Scan(storage::Column::kMetadata, kStoredBucketPrefix,
-                                         PrefixEnd(kStoredBucketPrefix),
+                                         storage::PrefixScanEnd(kStoredBucketPrefix),
                                          [&](std::string_view key, std::string_view) {
                                            buckets_.emplace(key.substr(kStoredBucketPrefix.size()));
                                            return true;

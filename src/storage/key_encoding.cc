@@ -85,6 +85,13 @@ std::uint32_t PartitionOfKey(std::string_view encoded) {
   return ReadBigEndian32(encoded);
 }
 
+std::string PrefixScanEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
 KeyRange PartitionRange(std::uint32_t partition) {
   KeyRange range;
   PutBigEndian32(range.begin, partition);

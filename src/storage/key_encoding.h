@@ -41,6 +41,10 @@ struct KeyRange {
 };
 KeyRange PartitionRange(std::uint32_t partition);
 
+// The end of a scan of every key that starts with `prefix` (exclusive): the shortest key above
+// all of them; "" (no end: the rest of the column) when `prefix` is empty or all 0xff bytes.
+std::string PrefixScanEnd(std::string_view prefix);
+
 // Anti-entropy index (Column::kAntiEntropy): one entry per stored object, ordered by
 // partition and tictac segment so that the keys of one segment are one range.
 //   index key = partition (4, BE) | segment (4, BE) | object storage key

@@ -44,6 +44,18 @@ TEST(KeyEncodingTest, LayoutIsPartitionBigEndianThenBucketLengthBucketKey) {
                                  10));
 }
 
+// Every key with the prefix sorts below the end, and the end is the first key that does not.
+TEST(KeyEncodingTest, PrefixScanEndIsTheShortestKeyAboveThePrefix) {
+  EXPECT_EQ(PrefixScanEnd("buckets/"), "buckets0");
+  EXPECT_EQ(PrefixScanEnd(std::string("a\xff\xff", 3)), "b");
+  EXPECT_EQ(PrefixScanEnd(std::string("\xff\xff", 2)), "");  // no end: the rest
+  EXPECT_EQ(PrefixScanEnd(""), "");
+  const std::string prefix("k\x01\xfe\xff", 4);
+  const std::string end = PrefixScanEnd(prefix);
+  EXPECT_LT(prefix + std::string(8, '\xff'), end);
+  EXPECT_EQ(end, std::string("k\x01\xff", 3));
+}
+
 TEST(KeyEncodingTest, DecodeRoundTripsAnExample) {
   auto decoded = DecodeObjectKey(EncodeObjectKey(7, "users", "alice"));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
