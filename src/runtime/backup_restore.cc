@@ -104,8 +104,9 @@ Result<RestoreReport> RestoreBackup(const RestoreOptions& options) {
   std::error_code error;
   const fs::path backup = fs::absolute(options.backup_directory, error);
   if (error) return Status::InvalidArgument("bad backup path: " + error.message());
-  const fs::path data_dir = fs::absolute(options.data_dir, error).lexically_normal();
-  if (error) return Status::InvalidArgument("bad data directory: " + error.message());
+  Result<std::string> absolute_data_dir = AbsoluteDirectoryPath(options.data_dir, "data directory");
+  if (!absolute_data_dir.ok()) return absolute_data_dir.status();
+  const fs::path data_dir(*absolute_data_dir);
 
   Result<BackupManifest> manifest = ReadBackupManifest(backup.string());
   if (!manifest.ok()) return manifest.status();

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace meridian::runtime {
 
@@ -23,6 +24,15 @@ Status SyncPath(const std::string& path, int flags) {
     return ErrnoStatus("fsync " + path);
   }
   return Status::Ok();
+}
+
+Result<std::string> AbsoluteDirectoryPath(const std::string& path, const std::string& what) {
+  if (path.empty()) return Status::InvalidArgument(what + " is empty");
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(path, error).lexically_normal();
+  if (error) return Status::InvalidArgument("bad " + what + ": " + error.message());
+  if (!absolute.has_filename() && absolute.has_relative_path()) absolute = absolute.parent_path();
+  return absolute.string();
 }
 
 }  // namespace meridian::runtime

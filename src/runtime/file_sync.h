@@ -14,4 +14,9 @@ Status ErrnoStatus(const std::string& what);
 // fsyncs it: its data, or a directory's entries, are on disk when this returns Ok.
 Status SyncPath(const std::string& path, int flags);
 
+// `path` made absolute and lexically normal, without a trailing separator ("/var/lib/m/" ->
+// "/var/lib/m"), so that "<it>.suffix" names a sibling of the directory, never an entry inside
+// it. InvalidArgument naming `what` when it is empty or cannot be made absolute.
+Result<std::string> AbsoluteDirectoryPath(const std::string& path, const std::string& what);
+
 }  // namespace meridian::runtime

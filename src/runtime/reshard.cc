@@ -137,10 +137,10 @@ Status CheckNoReshardPending(const std::string& data_dir) {
 }
 
 Result<ReshardReport> ReshardDataDirectory(const ReshardOptions& options) {
-  if (options.data_dir.empty()) return Status::InvalidArgument("--data-dir is empty");
+  Result<std::string> absolute = AbsoluteDirectoryPath(options.data_dir, "--data-dir");
+  if (!absolute.ok()) return absolute.status();
   std::error_code error;
-  const fs::path data_dir = fs::absolute(options.data_dir, error).lexically_normal();
-  if (error) return Status::InvalidArgument("bad data directory: " + error.message());
+  const fs::path data_dir(*absolute);
   const fs::path staging = data_dir / kReshardStagingDirectory;
   ReshardReport report;
   report.data_dir = data_dir.string();

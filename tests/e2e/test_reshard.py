@@ -77,11 +77,13 @@ def test_reshard_up_and_down_keeps_every_write(start_server):
 
     server.args = []  # shards = 0: the count the directory has
     for count in (2, 3, 1):
-        done = reshard(server.data_dir, "--shards", str(count))
+        # Spelt with a trailing slash once: the old databases still go beside the directory.
+        done = reshard(server.data_dir + ("/" if count == 3 else ""), "--shards", str(count))
         assert done.returncode == 0, done.stderr
         assert "to %d shards (%d objects" % (count, KEYS) in done.stdout, done.stdout
         aside = done.stdout.split("the old databases are in ")[1].split(" ")[0]
         assert os.path.isdir(os.path.join(aside, "db")), done.stdout
+        assert aside.startswith(server.data_dir + ".before-reshard-"), aside
         shutil.rmtree(aside)
         expected = ["db"] + ["db-shard-%d" % s for s in range(1, count)]
         assert shard_databases(server.data_dir) == expected
