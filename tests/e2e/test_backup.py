@@ -256,6 +256,7 @@ def test_restore_of_a_stopped_nodes_copy_reuses_no_dot(cluster, backup_root):
     session = new_session()
     first = node3.kv("PUT", "cold", params={"dw": 1}, data=b"v1", session=session)
     assert first.status_code == 204, first.text
+    first_life = members_by_id(node1.status())["node3"]["incarnation"]
     assert node3.stop() == 0
     target = os.path.join(backup_root, "cold-node3")
     # Every shard's database (one per CPU by default: db/, db-shard-1/, ...), as format 2 does.
@@ -274,8 +275,15 @@ def test_restore_of_a_stopped_nodes_copy_reuses_no_dot(cluster, backup_root):
     with open(os.path.join(target, "backup.json"), "w") as manifest:
         json.dump(manifest_fields, manifest)
     node3.restart()
-    poll(lambda: (members_by_id(node1.status())["node3"]["alive"], None), REJOIN_DEADLINE_S,
-         "node3 back")
+    # Back, and known by node1 in its new life: `restore --url node1` below raises the restored
+    # node's incarnation to the one node1 knows, which must be this life's for the restored node
+    # to start newer than it (killed too soon, node1 still knew the first life, and the restored
+    # node came back with this life's incarnation; node2's r=all read then failed with 503: CI,
+    # 2026-12-07).
+    poll(lambda: (members_by_id(node1.status())["node3"]["alive"] and
+                  members_by_id(node1.status())["node3"]["incarnation"] > first_life,
+                  members_by_id(node1.status())["node3"]), REJOIN_DEADLINE_S,
+         "node1 knows node3's new life")
     second = node3.kv("PUT", "cold", params={"dw": 1}, data=b"v2", session=session,
                       headers={"X-Meridian-Context": first.headers["X-Meridian-Context"]})
     assert second.status_code == 204, second.text
