@@ -88,6 +88,21 @@ Dot DvvSet::Update(const VersionVector& context, ActorId actor, HlcTimestamp tim
   return dot;
 }
 
+bool DvvSet::Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
+                   std::string value, ConflictPolicy policy) {
+  MERIDIAN_CHECK(dot.actor != 0 && IsSingleUse(dot));
+  if (clock_.Covers(dot) || context.Covers(dot)) return false;
+  std::erase_if(siblings_, [&](const Sibling& s) { return context.Covers(s.dot); });
+  clock_.MergeFrom(context);
+  clock_.Advance(dot.actor, dot.counter);
+  Sibling sibling{dot, timestamp, tombstone, tombstone ? std::string() : std::move(value)};
+  auto position = std::upper_bound(siblings_.begin(), siblings_.end(), sibling, DotLess);
+  siblings_.insert(position, std::move(sibling));
+  if (policy == ConflictPolicy::kLastWriteWins) ResolveLastWriteWins();
+  MERIDIAN_DCHECK(CheckInvariants());
+  return true;
+}
+
 void DvvSet::ResolveLastWriteWins() {
   if (siblings_.size() <= 1) return;
   auto winner = std::max_element(siblings_.begin(), siblings_.end(), LwwLess);

@@ -64,6 +64,13 @@ class DvvSet {
   Dot Update(const VersionVector& context, ActorId actor, HlcTimestamp timestamp, bool tombstone,
              std::string value, ConflictPolicy policy);
 
+  // A write whose dot and timestamp were fixed by the node that took it from its client
+  // (`dot` single-use, IsSingleUse): like Update, but every node that applies it makes the same
+  // sibling, so two applications merge as one write. Returns false and changes nothing when
+  // this state (or the context) already covers `dot`: applied here before, or superseded.
+  bool Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
+             std::string value, ConflictPolicy policy);
+
   // Keeps only the sibling with the greatest (timestamp, dot); no-op when empty.
   void ResolveLastWriteWins();
 

@@ -65,6 +65,12 @@ VersionVector VersionVector::Merge(const VersionVector& a, const VersionVector& 
   return result;
 }
 
+std::size_t VersionVector::SingleUseEntries() const {
+  std::size_t count = 0;
+  for (const auto& [actor, counter] : entries_) count += counter == kSingleUseCounter ? 1 : 0;
+  return count;
+}
+
 std::string VersionVector::DebugString() const {
   std::string out = "{";
   for (const auto& [actor, counter] : entries_) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -23,6 +24,15 @@ struct Dot {
   std::uint64_t counter = 0;
   friend auto operator<=>(const Dot&, const Dot&) = default;
 };
+
+// The counter of a single-use dot: the one dot of an actor drawn for a single write (a write
+// forwarded to a primary, whose dot the forwarding node fixes so that every node that applies
+// it applies the same version; docs/design/replication.md "Hedged forwarding"). No actor
+// minting its own counters reaches it, so a clock entry with this counter is one.
+inline constexpr std::uint64_t kSingleUseCounter = std::uint64_t{1} << 62;
+inline bool IsSingleUse(const Dot& dot) {
+  return dot.counter == kSingleUseCounter;
+}
 
 class VersionVector {
  public:
@@ -42,6 +52,8 @@ class VersionVector {
 
   bool empty() const { return entries_.empty(); }
   const std::vector<std::pair<ActorId, std::uint64_t>>& entries() const { return entries_; }
+  // Entries of single-use actors (counter kSingleUseCounter).
+  std::size_t SingleUseEntries() const;
   std::string DebugString() const;
 
   friend bool operator==(const VersionVector&, const VersionVector&) = default;

@@ -103,6 +103,39 @@ TEST(DvvSetTest, NewDotExceedsContextCounterOfSameActor) {
   EXPECT_TRUE(fresh.CheckInvariants());
 }
 
+TEST(DvvSetTest, AWriteWithAFixedDotAppliedTwiceIsOneWrite) {
+  const Dot fixed{42, kSingleUseCounter};
+  DvvSet primary;
+  primary.Update({}, 1, Ts(1), false, "old", kSiblings);
+  DvvSet fallback;  // holds nothing of the key
+  const VersionVector read = primary.clock();
+  // A forwarded write, applied by the primary and (hedged) by a fallback: the same sibling.
+  ASSERT_TRUE(primary.Apply(read, fixed, Ts(5), false, "new", kSiblings));
+  ASSERT_TRUE(fallback.Apply(read, fixed, Ts(5), false, "new", kSiblings));
+  EXPECT_EQ(Values(primary), (std::vector<std::string>{"new"}));
+  DvvSet merged = DvvSet::Merge(primary, fallback).value();
+  EXPECT_EQ(Values(merged), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(merged.clock().SingleUseEntries(), 1u);
+  // Applying it again where it was applied changes nothing.
+  EXPECT_FALSE(primary.Apply(read, fixed, Ts(5), false, "new", kSiblings));
+  // A client reads the primary's copy and overwrites it; the hedged copy arriving later (or
+  // applied there later) does not come back beside the overwrite.
+  primary.Update(primary.clock(), 1, Ts(9), false, "newest", kSiblings);
+  EXPECT_FALSE(primary.Apply(read, fixed, Ts(5), false, "new", kSiblings));
+  ASSERT_TRUE(primary.MergeFrom(fallback).ok());
+  EXPECT_EQ(Values(primary), (std::vector<std::string>{"newest"}));
+}
+
+TEST(DvvSetTest, AFixedDotBesideABlindWriteIsASibling) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "a", kSiblings);
+  ASSERT_TRUE(object.Apply({}, Dot{7, kSingleUseCounter}, Ts(2), false, "b", kSiblings));
+  EXPECT_EQ(Values(object), (std::vector<std::string>{"a", "b"}));
+  // The entry counts as single-use; the minting actor's does not.
+  EXPECT_EQ(object.clock().SingleUseEntries(), 1u);
+  EXPECT_TRUE(object.CheckInvariants());
+}
+
 // ---------------------------------------------------------------------------------------
 // Reference model: every write is remembered with the explicit set of dots its writer had
 // seen. A write is live at a replica when no write known there has it in its causal past.
@@ -115,6 +148,10 @@ struct ModelWrite {
 std::set<Dot> Expand(const VersionVector& vv) {
   std::set<Dot> dots;
   for (const auto& [actor, counter] : vv.entries()) {
+    if (counter == kSingleUseCounter) {
+      dots.insert(Dot{actor, counter});  // its one dot
+      continue;
+    }
     for (std::uint64_t c = 1; c <= counter; ++c) dots.insert(Dot{actor, c});
   }
   return dots;
@@ -147,28 +184,51 @@ struct History {
   std::vector<DvvSet> states;
 };
 
+// Op kinds: 0 a write with the context of replica j now, 1 with an old context, 2 replica i
+// merges replica j, 3 a write with a single-use dot (as a forwarded write) applied at replica
+// i, 4 such a write applied again at replica i (a hedged copy of it, maybe long after).
 History RunRandomHistory(const std::vector<std::tuple<int, int, int, int>>& ops, bool check_model) {
   constexpr int kReplicas = 3;
   std::vector<DvvSet> replicas(kReplicas);
   std::vector<ModelReplica> models(kReplicas);
   std::vector<VersionVector> old_contexts{VersionVector()};
+  struct FixedWrite {
+    VersionVector context;
+    Dot dot;
+    HlcTimestamp timestamp;
+    std::string value;
+  };
+  std::vector<FixedWrite> fixed_writes;
   History history;
   int next_value = 0;
   for (const auto& [kind, a, b, pick] : ops) {
     const int i = a % kReplicas;
     const int j = b % kReplicas;
-    if (kind % 3 == 2) {
+    if (kind == 2) {
       EXPECT_TRUE(replicas[i].MergeFrom(replicas[j]).ok());
       for (const auto& entry : models[j].known) models[i].known.insert(entry);
+    } else if (kind == 4) {
+      if (fixed_writes.empty()) continue;
+      const FixedWrite& write = fixed_writes[pick % fixed_writes.size()];
+      replicas[i].Apply(write.context, write.dot, write.timestamp, false, write.value, kSiblings);
+      models[i].known.insert(
+          {write.dot, ModelWrite{write.dot, Expand(write.context), write.value}});
     } else {
-      // Context: read from replica j now (kind 0) or an old snapshot (kind 1, possibly empty).
+      // Context: read from replica j now (kinds 0, 3) or an old snapshot (1, possibly empty).
       const VersionVector context =
-          kind % 3 == 0 ? replicas[j].clock() : old_contexts[pick % old_contexts.size()];
+          kind == 1 ? old_contexts[pick % old_contexts.size()] : replicas[j].clock();
       old_contexts.push_back(replicas[j].clock());
       const std::string value = "v" + std::to_string(next_value++);
-      const Dot dot =
-          replicas[i].Update(context, static_cast<ActorId>(i + 1),
-                             HlcTimestamp::FromParts(next_value, 0), false, value, kSiblings);
+      const HlcTimestamp timestamp = HlcTimestamp::FromParts(next_value, 0);
+      Dot dot;
+      if (kind == 3) {
+        dot = Dot{static_cast<ActorId>(1000 + next_value), kSingleUseCounter};
+        RC_ASSERT(replicas[i].Apply(context, dot, timestamp, false, value, kSiblings));
+        fixed_writes.push_back(FixedWrite{context, dot, timestamp, value});
+      } else {
+        dot = replicas[i].Update(context, static_cast<ActorId>(i + 1), timestamp, false, value,
+                                 kSiblings);
+      }
       models[i].known[dot] = ModelWrite{dot, Expand(context), value};
     }
     RC_ASSERT(replicas[i].CheckInvariants());
@@ -181,7 +241,7 @@ History RunRandomHistory(const std::vector<std::tuple<int, int, int, int>>& ops,
 using Ops = std::vector<std::tuple<int, int, int, int>>;
 
 auto GenOps() {
-  return rc::gen::container<Ops>(rc::gen::tuple(rc::gen::inRange(0, 3), rc::gen::inRange(0, 3),
+  return rc::gen::container<Ops>(rc::gen::tuple(rc::gen::inRange(0, 5), rc::gen::inRange(0, 3),
                                                 rc::gen::inRange(0, 3), rc::gen::inRange(0, 64)));
 }
 
