@@ -301,6 +301,12 @@ std::vector<Setting> MakeSettings() {
       "forward_timeout_ms", "Deadline of a write forwarded to a primary of the key, in ms", 10,
       kU32, [](C& c) -> std::uint64_t& { return c.node.forward_timeout_ms; }));
   settings.push_back(NumberSetting(
+      "single_use_entries_max",
+      "Hedged forwarding: a write forwarded to a primary carries a version fixed by this node and "
+      "is routed again if that primary goes silent; a key's history takes at most this many such "
+      "versions, later forwarded writes to it are not hedged (0: no write is hedged)",
+      0, 1u << 16, [](C& c) -> std::size_t& { return c.node.single_use_entries_max; }));
+  settings.push_back(NumberSetting(
       "aae_exchange_interval_ms",
       "Active anti-entropy: each primary compares each partition with each other primary once "
       "per interval, in ms (0: off)",

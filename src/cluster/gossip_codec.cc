@@ -20,6 +20,7 @@ void EncodeMember(const Member& member, proto::GossipMember* out) {
   out->set_version(member.version);
   out->set_generation(member.generation);
   if (member.shards > 1) out->set_shards(member.shards);
+  if (member.features != 0) out->set_features(member.features);
 }
 
 Result<Member> DecodeMember(const proto::GossipMember& message) {
@@ -39,6 +40,7 @@ Result<Member> DecodeMember(const proto::GossipMember& message) {
   member.version = message.version();
   member.generation = message.generation();
   member.shards = std::max<std::uint32_t>(message.shards(), 1);
+  member.features = message.features();
   MERIDIAN_RETURN_IF_ERROR(ValidateMember(member));
   return member;
 }

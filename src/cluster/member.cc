@@ -69,6 +69,11 @@ std::uint64_t MemberContentHash(const Member& member) {
   if (member.generation != 0) AppendInteger(encoded, member.generation);
   // Likewise at 1: unsharded records hash as before shard counts were gossiped.
   if (member.shards != 1) AppendInteger(encoded, member.shards);
+  // And at 0, tagged so that it never hashes like a shard count.
+  if (member.features != 0) {
+    AppendInteger(encoded, static_cast<std::uint8_t>('f'));
+    AppendInteger(encoded, member.features);
+  }
   return XXH3_64bits(encoded.data(), encoded.size());
 }
 

@@ -41,9 +41,17 @@ struct Member {
   // The shards its partitions are split over (fixed when its data was created; reaping rounds
   // are grouped by it, docs/design/tombstones.md "Shards"). 1 for nodes that predate it.
   std::uint32_t shards = 1;
+  // What its software can do that earlier releases could not (kMemberFeature* bits), so that
+  // others use it only with members that have it. 0 for nodes that predate it.
+  std::uint64_t features = 0;
 
   friend bool operator==(const Member&, const Member&) = default;
 };
+
+// Applies a forwarded write under the version its forwarder fixed (node::FixedVersion).
+inline constexpr std::uint64_t kMemberFeatureFixedVersions = 1;
+// Every feature of this release.
+inline constexpr std::uint64_t kMemberFeaturesOfThisRelease = kMemberFeatureFixedVersions;
 
 // The most shards a member may name (a sanity bound on gossiped records).
 inline constexpr std::uint32_t kMemberShardsMax = 4096;

@@ -41,6 +41,7 @@ Membership::Membership(MembershipOptions options, std::optional<ClusterState> pe
   self.http_address = options_.self.http_address;
   self.zone = options_.self.zone;
   self.shards = options_.self.shards;
+  self.features = options_.self.features;
   self.incarnation = std::max(self.incarnation, options_.self.incarnation);
   // The same version with a higher incarnation: it supersedes the old record, but not an
   // administrative change made meanwhile (that has a higher version; see MergeOneMember).
@@ -58,6 +59,7 @@ Member Membership::JoiningSelf() const {
     joining.http_address = options_.self.http_address;
     joining.zone = options_.self.zone;
     joining.shards = options_.self.shards;
+    joining.features = options_.self.features;
     joining.incarnation = std::max(joining.incarnation, options_.self.incarnation);
   }
   return joining;

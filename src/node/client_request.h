@@ -42,6 +42,16 @@ enum class WriteCondition : std::uint8_t {
 };
 inline constexpr WriteCondition kLastWriteCondition = WriteCondition::kIfPresent;
 
+// A forwarded write's version, fixed by the node that took it from its client, so that every
+// node that applies it (the primary it was sent to, or whoever takes it when that primary goes
+// silent) makes the same sibling: a single-use dot (DvvSet::Apply) and its timestamp. Set only
+// on writes between nodes (docs/design/replication.md "Hedged forwarding").
+struct FixedVersion {
+  ActorId actor = 0;  // the single-use actor; never 0
+  HlcTimestamp timestamp;
+  friend bool operator==(const FixedVersion&, const FixedVersion&) = default;
+};
+
 struct PutRequest {
   ObjectId id;
   std::string value;
@@ -52,6 +62,7 @@ struct PutRequest {
   // concurrently elsewhere) still survive as siblings.
   bool overwrite = false;
   WriteCondition condition = WriteCondition::kNone;
+  std::optional<FixedVersion> fixed_version;
 };
 // A delete writes a tombstone. With an empty context it supersedes everything the node
 // currently holds for the key ("delete what is there now").
@@ -60,6 +71,7 @@ struct DeleteRequest {
   std::string context;
   RequestOptions options;
   WriteCondition condition = WriteCondition::kNone;
+  std::optional<FixedVersion> fixed_version;
 };
 struct GetBucketRequest {
   std::string bucket;
@@ -231,6 +243,10 @@ struct ClientReply {
   RequestId id = 0;
   Status status;  // body is meaningful only when status.ok()
   ReplyBody body;
+  // Between nodes only: a write with a fixed version was not applied because the key's clock
+  // holds the most single-use entries it takes (NodeConfig::single_use_entries_max); the
+  // forwarder sends it again without one.
+  bool fixed_version_refused = false;
 };
 
 }  // namespace meridian::node

@@ -39,6 +39,17 @@ class ForwardedRequests {
     std::uint64_t deadline_ms = 0;
     std::uint64_t started_ms = 0;  // when it was forwarded
     std::uint32_t partition = 0;   // the key's
+    // A write forwarded with a fixed version keeps a copy of itself here, to be routed again
+    // if the peer goes silent (hedged forwarding, Node::ExpireForwards); its value and context
+    // count against the retained bytes.
+    std::optional<ClientRequest> retained;
+    std::size_t retained_bytes = 0;
+    std::uint32_t hops = 0;  // the hops the request had made when this node forwarded it
+    std::string peer_node;   // the node id at peer_address
+    // The version was fixed by this node for this forward (no other node was sent the write):
+    // if `peer_node` refuses it (ClientReply::fixed_version_refused), it may be sent again
+    // without one.
+    bool fixed_here = false;
   };
 
   explicit ForwardedRequests(std::size_t capacity) : capacity_(capacity) {}
@@ -57,11 +68,14 @@ class ForwardedRequests {
   std::vector<Entry> Abandon(const std::function<bool(const std::string& peer_address)>& silent);
 
   std::size_t size() const { return entries_.size(); }
+  // Bytes of the retained copies of the entries in flight.
+  std::size_t retained_bytes() const { return retained_bytes_; }
 
  private:
   std::size_t capacity_;
   RequestIds ids_{0, 0, 1};
   std::map<std::uint64_t, Entry> entries_;  // ordered: deterministic expiry order
+  std::size_t retained_bytes_ = 0;
 };
 
 }  // namespace meridian::node

@@ -31,6 +31,11 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
     if (options.dw) message.set_dw_quorum(FormatQuorumValue(*options.dw));
     if (options.sloppy_quorum) message.set_sloppy_quorum(*options.sloppy_quorum);
   };
+  const auto set_fixed = [&message](const std::optional<FixedVersion>& fixed) {
+    if (!fixed) return;
+    message.set_fixed_actor(fixed->actor);
+    message.set_fixed_timestamp(fixed->timestamp.value);
+  };
   if (const auto* get = std::get_if<GetRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_GET);
     message.set_bucket(get->id.bucket);
@@ -44,6 +49,7 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
     message.set_context(put->context);
     message.set_overwrite(put->overwrite);
     message.set_condition(static_cast<std::uint32_t>(put->condition));
+    set_fixed(put->fixed_version);
     set_options(put->options);
   } else if (const auto* del = std::get_if<DeleteRequest>(&request)) {
     message.set_op(proto::KvRequest::OP_DELETE);
@@ -51,6 +57,7 @@ proto::KvRequest EncodeKvRequest(std::uint64_t request_id, const ClientRequest& 
     message.set_key(del->id.key);
     message.set_context(del->context);
     message.set_condition(static_cast<std::uint32_t>(del->condition));
+    set_fixed(del->fixed_version);
     set_options(del->options);
   } else {
     MERIDIAN_CHECK(false && "only object requests are forwarded");
@@ -89,14 +96,27 @@ Result<ClientRequest> DecodeKvRequest(const proto::KvRequest& message) {
                                    std::to_string(message.condition()));
   }
   const auto condition = static_cast<WriteCondition>(message.condition());
+  std::optional<FixedVersion> fixed;
+  if (message.fixed_actor() != 0) {
+    // Only a plain write is forwarded with one: a conditional write is checked by a primary
+    // against its own copy, and never taken by anyone else.
+    if (condition != WriteCondition::kNone || message.op() == proto::KvRequest::OP_GET ||
+        message.fixed_timestamp() == 0) {
+      return Status::InvalidArgument(
+          "forwarded request has a fixed version it cannot carry (a read, a conditional write "
+          "or no timestamp)");
+    }
+    fixed = FixedVersion{message.fixed_actor(), HlcTimestamp{message.fixed_timestamp()}};
+  }
   switch (message.op()) {
     case proto::KvRequest::OP_GET:
       return ClientRequest(GetRequest{std::move(id), options});
     case proto::KvRequest::OP_PUT:
       return ClientRequest(PutRequest{std::move(id), message.value(), message.context(), options,
-                                      message.overwrite(), condition});
+                                      message.overwrite(), condition, fixed});
     case proto::KvRequest::OP_DELETE:
-      return ClientRequest(DeleteRequest{std::move(id), message.context(), options, condition});
+      return ClientRequest(
+          DeleteRequest{std::move(id), message.context(), options, condition, fixed});
     default:
       return Status::InvalidArgument("forwarded request has unknown op " +
                                      std::to_string(static_cast<int>(message.op())));
@@ -126,6 +146,7 @@ proto::KvReply EncodeKvReply(std::uint64_t request_id, const ClientReply& reply)
   message.set_request_id(request_id);
   message.set_status_code(static_cast<std::uint32_t>(reply.status.code()));
   message.set_status_message(reply.status.message());
+  if (reply.fixed_version_refused) message.set_fixed_version_refused(true);
   if (!reply.status.ok()) return message;
   if (const auto* get = std::get_if<GetReply>(&reply.body)) {
     message.set_found(get->found);
@@ -148,6 +169,7 @@ ClientReply DecodeKvReply(RequestId client_id, proto::KvRequest::Op op,
                           const proto::KvReply& message) {
   ClientReply reply;
   reply.id = client_id;
+  reply.fixed_version_refused = message.fixed_version_refused();
   const std::uint32_t code = message.status_code();
   if (code > static_cast<std::uint32_t>(kLastStatusCode)) {
     reply.status =

@@ -237,11 +237,21 @@ GetReply LocalStore::ReplyOf(const ObjectId& id, const std::optional<DvvSet>& ob
   return reply;
 }
 
+FixedVersion LocalStore::DrawFixedVersion() {
+  FixedVersion fixed;
+  do {
+    fixed.actor = env_.random->NextU64();
+  } while (fixed.actor == 0);
+  fixed.timestamp = hlc_.Now(env_.clock->WallMillis());
+  return fixed;
+}
+
 Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, MintRole role,
                                                  std::string_view context, bool tombstone,
                                                  bool supersede_current, std::string value,
                                                  std::optional<DvvSet> current,
-                                                 ConflictPolicy policy) {
+                                                 ConflictPolicy policy,
+                                                 const std::optional<FixedVersion>& fixed) {
   if (!opened_) return Status::Unavailable("the node is not open");
   // Validation first: a refused request writes nothing.
   MERIDIAN_RETURN_IF_ERROR(ValidateObjectId(id));
@@ -260,6 +270,18 @@ Result<LocalStore::MintedWrite> LocalStore::Mint(const ObjectId& id, MintRole ro
       supersede_current && context.empty() ? object.clock() : std::move(client_context).value();
 
   const std::uint64_t wall_ms = env_.clock->WallMillis();
+  if (fixed.has_value()) {
+    // Every node that applies it makes the same sibling; this node's later writes still get
+    // later timestamps.
+    MERIDIAN_CHECK(fixed->actor != 0);
+    hlc_.Observe(fixed->timestamp, wall_ms);
+    const Dot dot{fixed->actor, kSingleUseCounter};
+    minted.applied =
+        object.Apply(write_context, dot, fixed->timestamp, tombstone, std::move(value), policy);
+    write_context.Advance(dot.actor, dot.counter);
+    minted.context = EncodeContext(write_context, id.bucket, id.key);
+    return minted;
+  }
   // Timestamps of stored siblings may come from before a restart (or a clock that has since
   // stepped back); observing them makes this write's timestamp exceed them, so under lww a
   // later write on this node always wins.

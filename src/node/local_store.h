@@ -67,15 +67,25 @@ class LocalStore {
   // kFallback) before minting again for the same key. A write without a context
   // supersedes everything in `current` when `supersede_current` (deletes and overwrites),
   // else it adds a sibling. Nothing is written here.
+  // A fresh fixed version for a write this node forwards: a new single-use actor drawn from
+  // Env::random and this node's next timestamp.
+  FixedVersion DrawFixedVersion();
+
   struct MintedWrite {
     DvvSet object;
+    // With a fixed version: false when `current` already covered its dot (applied here
+    // before, or superseded); `object` is then `current`.
+    bool applied = true;
     // Covers exactly the request's context plus the new write; empty when another write
     // coordinated here came in between (see WriteReply::context).
     std::string context;
   };
+  // With `fixed`, the write is applied under that version instead of minting one
+  // (DvvSet::Apply).
   Result<MintedWrite> Mint(const ObjectId& id, MintRole role, std::string_view context,
                            bool tombstone, bool supersede_current, std::string value,
-                           std::optional<DvvSet> current, ConflictPolicy policy);
+                           std::optional<DvvSet> current, ConflictPolicy policy,
+                           const std::optional<FixedVersion>& fixed = std::nullopt);
 
   // The client's view of an object state: live siblings and a context covering them.
   static GetReply ReplyOf(const ObjectId& id, const std::optional<DvvSet>& object);

@@ -154,6 +154,7 @@ Status Node::Open() {
   options.self.zone = config_.zone;
   options.self.weight = config_.weight;
   options.self.shards = config_.shard_count;
+  options.self.features = config_.features;
   options.self.status = cluster::MemberStatus::kJoining;
   options.self.incarnation = incarnation_;
   options.cluster_name = config_.cluster_name;
@@ -283,6 +284,18 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
       auto entry = forwarded_.Resolve(message.kv_reply().request_id(), from_address);
       if (entry) {
         ClientReply reply = DecodeKvReply(entry->origin.client_id, entry->op, message.kv_reply());
+        if (reply.fixed_version_refused && entry->fixed_here && entry->retained.has_value()) {
+          // The key takes no more single-use entries, and nobody applied this version (only
+          // that peer was sent it): sent again with an ordinary dot, not hedged.
+          std::visit(
+              [](auto& request) {
+                if constexpr (requires { request.fixed_version; }) request.fixed_version.reset();
+              },
+              *entry->retained);
+          Forward(entry->origin, std::move(*entry->retained), entry->peer_node, entry->hops,
+                  /*hedgeable=*/false);
+          break;
+        }
         NoteIfSlowForward(*entry, reply.status);
         Deliver(entry->origin, entry->op, std::move(reply));
       }

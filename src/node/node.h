@@ -88,6 +88,12 @@ struct NodeStats {
   std::uint64_t read_repairs = 0;            // replica copies repaired after a get
   std::uint64_t slow_requests = 0;           // gets and writes of slow_request_ms or more
   std::uint64_t peers_suspected = 0;         // peers routed around now (silent since a request)
+  // Hedged forwarding (NodeConfig::single_use_entries_max), since start: writes this node forwarded
+  // with a fixed version, of those the ones routed again after their peer went silent, and
+  // forwarded writes refused here because the key's clock had single_use_entries_max entries.
+  std::uint64_t forwards_fixed = 0;
+  std::uint64_t forwards_hedged = 0;
+  std::uint64_t fixed_versions_refused = 0;
   // Active anti-entropy, summed over the partitions this node is a primary of.
   std::uint64_t aae_exchanges = 0;          // completed as initiator
   std::uint64_t aae_exchanges_in_sync = 0;  // of those, the trees were equal
@@ -195,6 +201,23 @@ struct NodeConfig {
   // budget, and their acks wait while it is in debt (replication/ack_pacer.h).
   replication::AckPacerConfig ack_pacing;
   std::uint64_t forward_timeout_ms = 5000;  // a forwarded request's deadline
+  // Hedged forwarding (docs/design/replication.md "Hedged forwarding"): a plain write to a
+  // bucket with sloppy quorum is forwarded with a version this node fixes (FixedVersion), and
+  // when the primary it went to goes silent (suspected) before answering, the write is routed
+  // again — to another primary or taken here as a fallback — under the same version. Only to
+  // members whose record has kMemberFeatureFixedVersions.
+  // single_use_entries_max: the most single-use entries a key's clock takes from forwarded
+  // writes applied here; a forwarded write to a key that has them is sent again without a
+  // fixed version (and is not hedged). Bounds the clock growth of keys written through
+  // forwarders. 0: this node forwards no write with a fixed version (a forward to a silent
+  // primary is answered "may or may not have been applied").
+  std::size_t single_use_entries_max = 32;
+  // The most bytes (values, contexts, keys) of forwarded writes kept for routing them again;
+  // a write forwarded beyond it gets no fixed version and is not hedged.
+  std::size_t hedge_retained_bytes_max = 64u << 20;
+  // What this node's member record advertises (cluster::Member::features). Tests set 0 to
+  // act as a node of an earlier release.
+  std::uint64_t features = cluster::kMemberFeaturesOfThisRelease;
   // A peer silent since a request to it for this long is routed around (peer_suspicion.h).
   PeerSuspicionConfig suspicion;
   // Active anti-entropy among each partition's primaries (replication/anti_entropy.h).
@@ -361,8 +384,13 @@ class Node {
 
   // Routing (node_routing.cc): validation, quorum resolution, forwarding writes to a primary.
   void Route(const Origin& origin, ClientRequest request, std::uint32_t hops);
-  void Forward(const Origin& origin, const ClientRequest& request, const cluster::NodeId& target,
-               std::uint32_t hops);
+  // Sends `request` to `target` to coordinate. `hedgeable`: a plain write to a bucket with
+  // sloppy quorum, which this node may forward with a fixed version
+  // (NodeConfig::single_use_entries_max) and route again if `target` goes silent.
+  void Forward(const Origin& origin, ClientRequest request, const cluster::NodeId& target,
+               std::uint32_t hops, bool hedgeable);
+  // True when `node`'s member record says it applies fixed versions.
+  bool AppliesFixedVersions(const cluster::NodeId& node) const;
   void ExpireForwards();
   // Ring-derived placement, recomputed when the ring or the largest bucket n changes.
   void RefreshPlacement();
@@ -770,6 +798,9 @@ class Node {
   Status storage_condition_;            // SetStorageCondition's
   std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;
+  std::uint64_t forwards_fixed_ = 0;          // forwarded with a fixed version
+  std::uint64_t forwards_hedged_ = 0;         // routed again after the peer went silent
+  std::uint64_t fixed_versions_refused_ = 0;  // refused here: the key's clock was full
 
   // Placement derived from the ring (see RefreshPlacement).
   std::optional<std::uint64_t> placement_state_version_;

@@ -319,12 +319,33 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   // what was checked.
   const bool supersede_checked =
       condition == WriteCondition::kIfAbsent || condition == WriteCondition::kIfPresent;
+  // A forwarded write with a version its forwarder fixed is applied under it (hedged
+  // forwarding), unless the key's clock already holds the most single-use entries it takes:
+  // then nothing is applied and the forwarder sends it again without one.
+  const std::optional<FixedVersion> fixed = tombstone
+                                                ? std::get<DeleteRequest>(request).fixed_version
+                                                : std::get<PutRequest>(request).fixed_version;
+  if (fixed.has_value() && current->has_value()) {
+    const VersionVector& clock = (*current)->clock();
+    if (!clock.Covers(Dot{fixed->actor, kSingleUseCounter}) &&
+        clock.SingleUseEntries() >= config_.single_use_entries_max) {
+      ++fixed_versions_refused_;
+      ClientReply refused = ErrorReply(Status::Unavailable(
+          "the key's version history holds " + std::to_string(clock.SingleUseEntries()) +
+          " versions of forwarded writes, the most it takes (single_use_entries_max); the "
+          "request was not applied"));
+      refused.fixed_version_refused = true;
+      Deliver(origin, op, std::move(refused));
+      return;
+    }
+  }
   Result<LocalStore::MintedWrite> minted =
-      tombstone ? store_.Mint(id, role, context, true, true, {}, std::move(current).value(), policy)
+      tombstone ? store_.Mint(id, role, context, true, true, {}, std::move(current).value(), policy,
+                              fixed)
                 : store_.Mint(id, role, context, false,
                               std::get<PutRequest>(request).overwrite || supersede_checked,
                               std::move(std::get<PutRequest>(request).value),
-                              std::move(current).value(), policy);
+                              std::move(current).value(), policy, fixed);
   if (!minted.ok()) {
     Deliver(origin, op, ErrorReply(minted.status()));
     return;
@@ -660,6 +681,9 @@ NodeStats Node::Stats() const {
   stats.strong_refused_not_member =
       strong_refused_[static_cast<std::size_t>(replication::EpochVerdict::kNotMember)];
   stats.writes_refused_storage = writes_refused_storage_;
+  stats.forwards_fixed = forwards_fixed_;
+  stats.forwards_hedged = forwards_hedged_;
+  stats.fixed_versions_refused = fixed_versions_refused_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;
   stats.aae_exchanges_in_sync = anti_entropy_counters_.exchanges_in_sync;

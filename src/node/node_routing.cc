@@ -57,7 +57,37 @@ bool Conditional(const ClientRequest& request) {
   }
   return false;
 }
+
+// A write's fixed version (FixedVersion); nullptr for a read.
+std::optional<FixedVersion>* FixedVersionOf(ClientRequest& request) {
+  if (auto* put = std::get_if<PutRequest>(&request)) return &put->fixed_version;
+  if (auto* del = std::get_if<DeleteRequest>(&request)) return &del->fixed_version;
+  return nullptr;
+}
+
+bool HasFixedVersion(const ClientRequest& request) {
+  if (const auto* put = std::get_if<PutRequest>(&request)) return put->fixed_version.has_value();
+  if (const auto* del = std::get_if<DeleteRequest>(&request)) return del->fixed_version.has_value();
+  return false;
+}
+
+// What a retained copy of a forwarded write costs (ForwardedRequests::Entry::retained).
+std::size_t RetainedBytes(const ClientRequest& request) {
+  if (const auto* put = std::get_if<PutRequest>(&request)) {
+    return put->id.bucket.size() + put->id.key.size() + put->value.size() + put->context.size();
+  }
+  if (const auto* del = std::get_if<DeleteRequest>(&request)) {
+    return del->id.bucket.size() + del->id.key.size() + del->context.size();
+  }
+  return 0;
+}
 }  // namespace
+
+bool Node::AppliesFixedVersions(const cluster::NodeId& node) const {
+  if (node == config_.node_id) return true;
+  const cluster::Member* member = membership_->state().FindMember(node);
+  return member != nullptr && (member->features & cluster::kMemberFeatureFixedVersions) != 0;
+}
 
 void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops) {
   const proto::KvRequest::Op op = OpOf(request);
@@ -87,7 +117,18 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     Deliver(origin, op, ErrorReply(SealedBucketStatus(id.bucket)));
     return;
   }
+  // A write with a fixed version may have been applied elsewhere under it: only nodes that
+  // apply that version may take it (else the write would exist under two dots).
+  const bool fixed = HasFixedVersion(request);
   if (props.consistency == Consistency::kStrong) {
+    if (fixed) {
+      // Forwarded by a node that saw the bucket eventual (its properties are changing).
+      Deliver(origin, op,
+              ErrorReply(Status::Unavailable(
+                  "a write forwarded with a fixed version reached a strong bucket (the bucket's "
+                  "properties are changing); the request may or may not have been applied")));
+      return;
+    }
     RouteStrong(origin, std::move(request), props, partition, hops);
     return;
   }
@@ -115,11 +156,12 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     // This node takes no new data (its disk is full, or its storage failed): another
     // reachable primary coordinates the write, or the client hears why.
     const auto other = std::find_if(
-        primaries.begin(), primaries.end(), [this, &self](const cluster::NodeId& node) {
-          return node != self && Reachable(node) && !AddressOf(node).empty();
+        primaries.begin(), primaries.end(), [this, &self, fixed](const cluster::NodeId& node) {
+          return node != self && Reachable(node) && !AddressOf(node).empty() &&
+                 (!fixed || AppliesFixedVersions(node));
         });
     if (other != primaries.end() && hops < config_.forward_hops_max) {
-      Forward(origin, request, *other, hops);
+      Forward(origin, std::move(request), *other, hops, /*hedgeable=*/false);
       return;
     }
     ++writes_refused_storage_;
@@ -137,11 +179,14 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }
-  const auto reachable = std::find_if(
-      primaries.begin(), primaries.end(),
-      [this](const cluster::NodeId& node) { return Reachable(node) && !AddressOf(node).empty(); });
+  const auto reachable =
+      std::find_if(primaries.begin(), primaries.end(), [this, fixed](const cluster::NodeId& node) {
+        return Reachable(node) && !AddressOf(node).empty() &&
+               (!fixed || AppliesFixedVersions(node));
+      });
   if (reachable != primaries.end() && hops < config_.forward_hops_max) {
-    Forward(origin, request, *reachable, hops);
+    const bool hedgeable = quorum->sloppy_quorum && !Conditional(request);
+    Forward(origin, std::move(request), *reachable, hops, hedgeable);
     return;
   }
   if (quorum->sloppy_quorum && !Conditional(request)) {
@@ -165,14 +210,34 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
                                          "ring is changing); retry shortly")));
 }
 
-void Node::Forward(const Origin& origin, const ClientRequest& request,
-                   const cluster::NodeId& target, std::uint32_t hops) {
+void Node::Forward(const Origin& origin, ClientRequest request, const cluster::NodeId& target,
+                   std::uint32_t hops, bool hedgeable) {
   const proto::KvRequest::Op op = OpOf(request);
   const std::string address = AddressOf(target);
   ForwardedRequests::Entry entry{origin,  op,
                                  address, NowMs() + config_.forward_timeout_ms,
                                  NowMs(), store_.PartitionOfObject(IdOf(request))};
-  const std::optional<std::uint64_t> forward_id = forwarded_.Track(entry);
+  entry.hops = hops;
+  entry.peer_node = target;
+  // Hedged forwarding: the version is fixed here, before the write leaves this node, so that
+  // whoever applies it — `target`, or another node after `target` went silent — applies the
+  // same version, and a copy is kept to route it again. A write that already has one (routed
+  // again, or forwarded here) keeps it.
+  if (std::optional<FixedVersion>* fixed = FixedVersionOf(request); fixed != nullptr) {
+    const std::size_t bytes = RetainedBytes(request);
+    const bool room = forwarded_.retained_bytes() + bytes <= config_.hedge_retained_bytes_max;
+    if (!fixed->has_value() && hedgeable && room && config_.single_use_entries_max > 0 &&
+        AppliesFixedVersions(target)) {
+      *fixed = store_.DrawFixedVersion();
+      entry.fixed_here = true;
+      ++forwards_fixed_;
+    }
+    if (fixed->has_value() && room) {
+      entry.retained = request;
+      entry.retained_bytes = bytes;
+    }
+  }
+  const std::optional<std::uint64_t> forward_id = forwarded_.Track(std::move(entry));
   if (!forward_id) {
     Deliver(origin, op,
             ErrorReply(Status::Unavailable("too many forwarded requests in flight (" +
@@ -216,6 +281,15 @@ void Node::ExpireForwards() {
     return suspicion_.Suspect(address, now_ms) || shell_suspects_.count(address) != 0;
   };
   for (ForwardedRequests::Entry& entry : forwarded_.Abandon(silent)) {
+    if (entry.retained.has_value()) {
+      // Its version was fixed before it was sent: routed again (the silent peer is no longer
+      // reachable in this node's view), it is applied under the same version wherever it
+      // lands, so it is one write even if the silent peer applied it too.
+      ++forwards_hedged_;
+      NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent; routed again"));
+      Route(entry.origin, std::move(*entry.retained), entry.hops + 1);
+      continue;
+    }
     NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent"));
     Deliver(entry.origin, entry.op,
             ErrorReply(Status::Timeout("the coordinator at " + entry.peer_address +

@@ -239,7 +239,7 @@ void Node::RouteStrong(const Origin& origin, ClientRequest request, const Bucket
         std::find_if(acceptors.begin(), acceptors.end(),
                      [this](const cluster::NodeId& node) { return StrongPeerUsable(node); });
     if (target != acceptors.end() && *target != config_.node_id) {
-      Forward(origin, request, *target, hops);
+      Forward(origin, request, *target, hops, /*hedgeable=*/false);
       return;
     }
   }

@@ -149,6 +149,16 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
   Series(out, "meridian_peers_suspected", "gauge",
          "Peers routed around now: sent a request and silent for peer_suspect_after_ms.",
          stats.peers_suspected);
+  Series(out, "meridian_forwards_fixed_total", "counter",
+         "Writes this node forwarded to a primary with a version it fixed (hedged forwarding).",
+         stats.forwards_fixed);
+  Series(out, "meridian_forwards_hedged_total", "counter",
+         "Forwarded writes routed again under their fixed version after the primary went silent.",
+         stats.forwards_hedged);
+  Series(out, "meridian_fixed_versions_refused_total", "counter",
+         "Forwarded writes refused here because the key's clock held single_use_entries_max "
+         "single-use entries (sent again with an ordinary dot).",
+         stats.fixed_versions_refused);
   Series(out, "meridian_coordinators_in_flight", "gauge",
          "Gets and writes this node is coordinating.", stats.coordinators);
   Series(out, "meridian_partition_transfers", "gauge",
@@ -362,6 +372,9 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   total.hints_delivered += shard.hints_delivered;
   total.read_repairs += shard.read_repairs;
   total.slow_requests += shard.slow_requests;
+  total.forwards_fixed += shard.forwards_fixed;
+  total.forwards_hedged += shard.forwards_hedged;
+  total.fixed_versions_refused += shard.fixed_versions_refused;
   // Peers, not shard-owned things: a silent peer is suspected by the shell and (through its
   // view) by every follower, so the node's figure is the most any shard suspects, not the sum.
   total.peers_suspected = std::max(total.peers_suspected, shard.peers_suspected);

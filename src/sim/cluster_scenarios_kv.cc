@@ -172,6 +172,15 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
                                           KvCountersText(workload.counters()),
                                           reaping ? "; " + reap_watch.Summary() : ""));
   outcome.metrics["tombstones_reaped"] = reap_watch.reaped();
+  // Hedged forwarding (since each node's last start, so a lower bound under crashes).
+  for (const std::string& address : simulation.live_addresses()) {
+    if (NodeProcess* process = NodeAt(simulation, address); process != nullptr) {
+      const node::NodeStats stats = process->node().Stats();
+      outcome.metrics["forwards_fixed"] += stats.forwards_fixed;
+      outcome.metrics["forwards_hedged"] += stats.forwards_hedged;
+      outcome.metrics["fixed_versions_refused"] += stats.fixed_versions_refused;
+    }
+  }
   return outcome;
 }
 

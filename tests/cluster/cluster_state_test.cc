@@ -223,6 +223,31 @@ TEST(MemberShards, TravelWithTheRecordAndOneShardEncodesAsBefore) {
   EXPECT_FALSE(ValidateMember(none).ok());
 }
 
+// A member's features travel with its record (others forward writes with fixed versions only
+// to members that have kMemberFeatureFixedVersions); none encodes and hashes as before, and a
+// restart with new software advertises them.
+TEST(MemberFeatures, TravelWithTheRecordAndNoneEncodesAsBefore) {
+  Member old_release = MakeMember("a", 1, 3, 1, MemberStatus::kUp);
+  ASSERT_EQ(old_release.features, 0u);
+  proto::GossipMember encoded;
+  EncodeMember(old_release, &encoded);
+  EXPECT_EQ(encoded.features(), 0u);
+  const std::uint64_t hash_before = MemberContentHash(old_release);
+  Member upgraded = old_release;
+  upgraded.features = kMemberFeaturesOfThisRelease;
+  EXPECT_NE(MemberContentHash(upgraded), hash_before);
+  // Tagged: features never hash like a shard count of the same value.
+  Member sharded = old_release;
+  sharded.shards = static_cast<std::uint32_t>(kMemberFeaturesOfThisRelease);
+  EXPECT_NE(MemberContentHash(upgraded), MemberContentHash(sharded));
+  encoded.Clear();
+  EncodeMember(upgraded, &encoded);
+  auto decoded = DecodeMember(encoded);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, upgraded);
+  EXPECT_NE(decoded->features & kMemberFeatureFixedVersions, 0u);
+}
+
 TEST(RingMerge, HigherVersionWinsThenSmallerClaimant) {
   const RingVersionKey old_ring{1, 11, "a"};
   const RingVersionKey newer{2, 22, "z"};

@@ -46,6 +46,66 @@ TEST(KvCodecTest, RequestsRoundTripThroughTheWireFormat) {
   EXPECT_EQ(DecodeKvRequest(unknown).status().code(), StatusCode::kInvalidArgument);
 }
 
+// A forwarded write's fixed version (hedged forwarding) travels with it; a read or a
+// conditional write carrying one, or one without a timestamp, is refused.
+TEST(KvCodecTest, AFixedVersionTravelsOnlyWithAPlainWrite) {
+  PutRequest put{{"b", "k"}, "v", "", {}};
+  put.fixed_version = FixedVersion{0x8000000000000001ULL, HlcTimestamp::FromParts(1000, 2)};
+  auto decoded = DecodeKvRequest(EncodeKvRequest(1, put, 1));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<PutRequest>(*decoded).fixed_version, put.fixed_version);
+  DeleteRequest del{{"b", "k"}, "", {}};
+  del.fixed_version = put.fixed_version;
+  decoded = DecodeKvRequest(EncodeKvRequest(1, del, 1));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::get<DeleteRequest>(*decoded).fixed_version, put.fixed_version);
+  // Without one, none.
+  decoded = DecodeKvRequest(EncodeKvRequest(1, PutRequest{{"b", "k"}, "v", "", {}}, 1));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(std::get<PutRequest>(*decoded).fixed_version.has_value());
+
+  proto::KvRequest conditional = EncodeKvRequest(1, put, 1);
+  conditional.set_condition(static_cast<std::uint32_t>(WriteCondition::kIfAbsent));
+  EXPECT_EQ(DecodeKvRequest(conditional).status().code(), StatusCode::kInvalidArgument);
+  proto::KvRequest read = EncodeKvRequest(1, GetRequest{{"b", "k"}}, 1);
+  read.set_fixed_actor(7);
+  read.set_fixed_timestamp(9);
+  EXPECT_EQ(DecodeKvRequest(read).status().code(), StatusCode::kInvalidArgument);
+  proto::KvRequest untimed = EncodeKvRequest(1, put, 1);
+  untimed.set_fixed_timestamp(0);
+  EXPECT_EQ(DecodeKvRequest(untimed).status().code(), StatusCode::kInvalidArgument);
+
+  // The refusal of a full clock reaches the forwarder.
+  ClientReply refused;
+  refused.status = Status::Unavailable("full");
+  refused.fixed_version_refused = true;
+  EXPECT_TRUE(
+      DecodeKvReply(1, proto::KvRequest::OP_PUT, EncodeKvReply(1, refused)).fixed_version_refused);
+  refused.fixed_version_refused = false;
+  EXPECT_FALSE(
+      DecodeKvReply(1, proto::KvRequest::OP_PUT, EncodeKvReply(1, refused)).fixed_version_refused);
+}
+
+// Retained copies of forwarded writes are counted while their entries are in flight.
+TEST(ForwardedRequestsTest, RetainedBytesFollowTheEntriesInFlight) {
+  ForwardedRequests table(10);
+  ForwardedRequests::Entry entry;
+  entry.peer_address = "p:1";
+  entry.deadline_ms = 100;
+  entry.retained = ClientRequest(PutRequest{{"b", "k"}, "v", "", {}});
+  entry.retained_bytes = 3;
+  const auto first = table.Track(entry);
+  entry.deadline_ms = 200;
+  entry.retained_bytes = 5;
+  const auto second = table.Track(entry);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(table.retained_bytes(), 8u);
+  ASSERT_TRUE(table.Resolve(*first, "p:1").has_value());
+  EXPECT_EQ(table.retained_bytes(), 5u);
+  EXPECT_EQ(table.Abandon([](const std::string&) { return true; }).size(), 1u);
+  EXPECT_EQ(table.retained_bytes(), 0u);
+}
+
 TEST(KvCodecTest, RepliesRoundTripIncludingErrorsAndSiblings) {
   ClientReply get_reply;
   get_reply.id = 7;
