@@ -114,6 +114,19 @@ class Partitioner:
                 if a != b:
                     self._cut_pair(a, b)
 
+    def cut_one_way(self, sources, destinations):
+        """Drops what every host of `sources` sends to every host of `destinations`; the other
+        direction still flows (a request arrives, its answer is lost)."""
+        for source in sources:
+            for destination in destinations:
+                if source == destination or (source, destination) in self.cuts:
+                    continue
+                for address in (source, destination):
+                    if not address.startswith("127."):
+                        raise ValueError("only loopback hosts are partitioned: %r" % address)
+                _run(["-A", self.chain, "-s", source, "-d", destination, "-j", "DROP"])
+                self.cuts.add((source, destination))
+
     def isolate(self, host, all_hosts):
         """Cuts `host` from every other host of all_hosts."""
         self.partition([host], [other for other in all_hosts if other != host])
