@@ -26,6 +26,10 @@ class ForwardedRequests {
     RequestId client_id = 0;    // a local client (when reply_address is empty)
     std::string reply_address;  // else: a peer that forwarded the request to this node
     std::uint64_t peer_request_id = 0;
+    // The request was first forwarded to a peer that went silent and is being routed again
+    // (hedged forwarding): that peer may have applied it, so a failure from here on is answered
+    // "may or may not have been applied" (Node::Deliver).
+    bool after_silent_forward = false;
 
     // "from a client of this node" or "forwarded by <address>", for logs.
     std::string Describe() const {

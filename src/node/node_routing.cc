@@ -287,7 +287,9 @@ void Node::ExpireForwards() {
       // lands, so it is one write even if the silent peer applied it too.
       ++forwards_hedged_;
       NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent; routed again"));
-      Route(entry.origin, std::move(*entry.retained), entry.hops + 1);
+      Origin origin = entry.origin;
+      origin.after_silent_forward = true;
+      Route(origin, std::move(*entry.retained), entry.hops + 1);
       continue;
     }
     NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent"));

@@ -386,6 +386,31 @@ TEST_F(ReplicationClusterTest, AForwardInFlightAtACutIsRoutedAgainUnderItsFixedV
   }
 }
 
+// A write routed again after its first coordinator went silent can still fail where it lands
+// (here: w=2, and nothing answers the entry node any more). That coordinator may have applied
+// it, so the client hears "may or may not have been applied", never "not applied".
+TEST_F(ReplicationClusterTest, AHedgedWriteThatFailsIsAnsweredMayOrMayNotHaveBeenApplied) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  Strings others;
+  for (const std::string& address : addresses_) {
+    if (address != receiver) others.push_back(address);
+  }
+  node::RequestOptions two;
+  two.w = QuorumValue::Number(2);
+  const node::RequestId id = Send(receiver, node::PutRequest{{"b", "k"}, "v", "", two});
+  simulation_->PartitionOneWay(others, {receiver});
+  const node::ClientReply reply = Await(id);
+  EXPECT_GE(NodeOf(receiver).Stats().forwards_hedged, 1u);
+  EXPECT_EQ(reply.status.code(), StatusCode::kTimeout) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("may or may not have been applied"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_EQ(reply.status.message().find("was not applied"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_EQ(reply.status.message().find("nothing was written"), std::string::npos)
+      << reply.status.ToString();
+  simulation_->Heal();
+}
+
 // Hedging off (single_use_entries_max = 0): a write already forwarded to a primary when the
 // link is cut is not re-sent elsewhere (the primary may have applied it), and its client hears
 // so once the primary is suspected — about peer_suspect_after_ms after the forward — instead of
