@@ -76,22 +76,13 @@ Result<DvvSet> DvvSet::Merge(const DvvSet& a, const DvvSet& b) {
 Dot DvvSet::Update(const VersionVector& context, ActorId actor, HlcTimestamp timestamp,
                    bool tombstone, std::string value, ConflictPolicy policy) {
   MERIDIAN_CHECK(actor != 0);
-  std::erase_if(siblings_, [&](const Sibling& s) { return context.Covers(s.dot); });
   const Dot dot{actor, std::max(clock_.Get(actor), context.Get(actor)) + 1};
-  clock_.MergeFrom(context);
-  clock_.Advance(actor, dot.counter);
-  Sibling sibling{dot, timestamp, tombstone, tombstone ? std::string() : std::move(value)};
-  auto position = std::upper_bound(siblings_.begin(), siblings_.end(), sibling, DotLess);
-  siblings_.insert(position, std::move(sibling));
-  if (policy == ConflictPolicy::kLastWriteWins) ResolveLastWriteWins();
-  MERIDIAN_DCHECK(CheckInvariants());
+  AddWrite(context, dot, timestamp, tombstone, std::move(value), policy);
   return dot;
 }
 
-bool DvvSet::Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
-                   std::string value, ConflictPolicy policy) {
-  MERIDIAN_CHECK(dot.actor != 0 && IsSingleUse(dot));
-  if (clock_.Covers(dot) || context.Covers(dot)) return false;
+void DvvSet::AddWrite(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
+                      std::string value, ConflictPolicy policy) {
   std::erase_if(siblings_, [&](const Sibling& s) { return context.Covers(s.dot); });
   clock_.MergeFrom(context);
   clock_.Advance(dot.actor, dot.counter);
@@ -100,6 +91,13 @@ bool DvvSet::Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp
   siblings_.insert(position, std::move(sibling));
   if (policy == ConflictPolicy::kLastWriteWins) ResolveLastWriteWins();
   MERIDIAN_DCHECK(CheckInvariants());
+}
+
+bool DvvSet::Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
+                   std::string value, ConflictPolicy policy) {
+  MERIDIAN_CHECK(dot.actor != 0 && IsSingleUse(dot));
+  if (clock_.Covers(dot) || context.Covers(dot)) return false;
+  AddWrite(context, dot, timestamp, tombstone, std::move(value), policy);
   return true;
 }
 

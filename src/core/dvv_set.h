@@ -84,6 +84,11 @@ class DvvSet {
   friend bool operator==(const DvvSet&, const DvvSet&) = default;
 
  private:
+  // The write `dot` after `context`: drops the siblings the context covers, folds it and the
+  // dot into the clock, adds the sibling (one, under kLastWriteWins).
+  void AddWrite(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
+                std::string value, ConflictPolicy policy);
+
   VersionVector clock_;
   std::vector<Sibling> siblings_;  // sorted by dot
 };

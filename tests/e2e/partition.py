@@ -97,15 +97,19 @@ class Partitioner:
             _run(["-X", self.chain], check=False)
             raise
 
+    def _drop(self, source, destination):
+        """Drops what `source` sends to `destination` (once per pair)."""
+        if (source, destination) in self.cuts:
+            return
+        for address in (source, destination):
+            if not address.startswith("127."):
+                raise ValueError("only loopback hosts are partitioned: %r" % address)
+        _run(["-A", self.chain, "-s", source, "-d", destination, "-j", "DROP"])
+        self.cuts.add((source, destination))
+
     def _cut_pair(self, a, b):
-        for source, destination in ((a, b), (b, a)):
-            if (source, destination) in self.cuts:
-                continue
-            for address in (source, destination):
-                if not address.startswith("127."):
-                    raise ValueError("only loopback hosts are partitioned: %r" % address)
-            _run(["-A", self.chain, "-s", source, "-d", destination, "-j", "DROP"])
-            self.cuts.add((source, destination))
+        self._drop(a, b)
+        self._drop(b, a)
 
     def partition(self, side_a, side_b):
         """Cuts every host of side_a from every host of side_b, both directions."""
@@ -119,13 +123,8 @@ class Partitioner:
         direction still flows (a request arrives, its answer is lost)."""
         for source in sources:
             for destination in destinations:
-                if source == destination or (source, destination) in self.cuts:
-                    continue
-                for address in (source, destination):
-                    if not address.startswith("127."):
-                        raise ValueError("only loopback hosts are partitioned: %r" % address)
-                _run(["-A", self.chain, "-s", source, "-d", destination, "-j", "DROP"])
-                self.cuts.add((source, destination))
+                if source != destination:
+                    self._drop(source, destination)
 
     def isolate(self, host, all_hosts):
         """Cuts `host` from every other host of all_hosts."""
