@@ -101,6 +101,34 @@ bool DvvSet::Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp
   return true;
 }
 
+namespace {
+bool IsSiblingDot(const std::vector<Sibling>& siblings, const Dot& dot) {
+  auto it = std::lower_bound(siblings.begin(), siblings.end(), dot,
+                             [](const Sibling& s, const Dot& d) { return s.dot < d; });
+  return it != siblings.end() && it->dot == dot;
+}
+}  // namespace
+
+std::size_t DvvSet::SupersededSingleUseEntries() const {
+  std::size_t count = 0;
+  for (const auto& [actor, counter] : clock_.entries()) {
+    const Dot dot{actor, counter};
+    if (IsSingleUse(dot) && !IsSiblingDot(siblings_, dot)) ++count;
+  }
+  return count;
+}
+
+std::size_t DvvSet::PruneSingleUse() {
+  std::vector<ActorId> superseded;
+  for (const auto& [actor, counter] : clock_.entries()) {
+    const Dot dot{actor, counter};
+    if (IsSingleUse(dot) && !IsSiblingDot(siblings_, dot)) superseded.push_back(actor);
+  }
+  for (ActorId actor : superseded) clock_.Forget(actor);
+  MERIDIAN_DCHECK(CheckInvariants());
+  return superseded.size();
+}
+
 void DvvSet::ResolveLastWriteWins() {
   if (siblings_.size() <= 1) return;
   auto winner = std::max_element(siblings_.begin(), siblings_.end(), LwwLess);

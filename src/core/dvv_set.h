@@ -71,6 +71,15 @@ class DvvSet {
   bool Apply(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
              std::string value, ConflictPolicy policy);
 
+  // Single-use entries of the clock whose write is no longer a sibling (superseded).
+  std::size_t SupersededSingleUseEntries() const;
+  // Forgets every superseded single-use entry; returns how many went. Safe only once no copy
+  // of any of those writes can still be applied anywhere (a hedged copy, a hint, a message in
+  // flight): Apply would take it as new. Tombstone reaping's rounds establish that
+  // (docs/design/tombstones.md "Pruning single-use entries"); a state that still holds the
+  // entries merges back to them, so a replica that missed the prune is harmless.
+  std::size_t PruneSingleUse();
+
   // Keeps only the sibling with the greatest (timestamp, dot); no-op when empty.
   void ResolveLastWriteWins();
 

@@ -71,6 +71,11 @@ std::size_t VersionVector::SingleUseEntries() const {
   return count;
 }
 
+void VersionVector::Forget(ActorId actor) {
+  auto it = FindActor(entries_, actor);
+  if (it != entries_.end() && it->first == actor) entries_.erase(it);
+}
+
 std::string VersionVector::DebugString() const {
   std::string out = "{";
   for (const auto& [actor, counter] : entries_) {

@@ -54,6 +54,9 @@ class VersionVector {
   const std::vector<std::pair<ActorId, std::uint64_t>>& entries() const { return entries_; }
   // Entries of single-use actors (counter kSingleUseCounter).
   std::size_t SingleUseEntries() const;
+  // Removes the entry of `actor` (the history forgets its events). Only for pruning a
+  // single-use entry once no copy of its write can exist (DvvSet::PruneSingleUse).
+  void Forget(ActorId actor);
   std::string DebugString() const;
 
   friend bool operator==(const VersionVector&, const VersionVector&) = default;

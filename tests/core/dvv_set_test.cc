@@ -136,6 +136,30 @@ TEST(DvvSetTest, AFixedDotBesideABlindWriteIsASibling) {
   EXPECT_TRUE(object.CheckInvariants());
 }
 
+TEST(DvvSetTest, PruningForgetsOnlySupersededSingleUseEntries) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "a", kSiblings);
+  ASSERT_TRUE(
+      object.Apply(object.clock(), Dot{7, kSingleUseCounter}, Ts(2), false, "b", kSiblings));
+  ASSERT_TRUE(
+      object.Apply(object.clock(), Dot{8, kSingleUseCounter}, Ts(3), false, "c", kSiblings));
+  // A blind fixed-dot write beside "c": both are siblings.
+  ASSERT_TRUE(object.Apply({}, Dot{9, kSingleUseCounter}, Ts(4), false, "d", kSiblings));
+  EXPECT_EQ(Values(object), (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(object.clock().SingleUseEntries(), 3u);
+  EXPECT_EQ(object.SupersededSingleUseEntries(), 1u);  // 7's write ("b") was overwritten
+  const DvvSet before = object;
+  EXPECT_EQ(object.PruneSingleUse(), 1u);
+  EXPECT_EQ(Values(object), Values(before));
+  EXPECT_EQ(object.clock().Get(7), 0u);
+  EXPECT_EQ(object.clock().Get(1), 1u);  // an ordinary entry stays, though superseded
+  EXPECT_EQ(object.clock().SingleUseEntries(), 2u);
+  EXPECT_EQ(object.SupersededSingleUseEntries(), 0u);
+  EXPECT_EQ(object.PruneSingleUse(), 0u);
+  // A replica that missed the prune merges back to the entries; nothing else changes.
+  EXPECT_EQ(DvvSet::Merge(object, before).value(), before);
+}
+
 // ---------------------------------------------------------------------------------------
 // Reference model: every write is remembered with the explicit set of dots its writer had
 // seen. A write is live at a replica when no write known there has it in its causal past.
@@ -262,6 +286,29 @@ RC_GTEST_PROP(DvvSetProperty, MergeIsCommutativeAssociativeIdempotent, ()) {
   RC_ASSERT(DvvSet::Merge(DvvSet::Merge(a, b).value(), c).value() ==
             DvvSet::Merge(a, DvvSet::Merge(b, c).value()).value());
   RC_ASSERT(DvvSet::Merge(a, a).value() == a);
+}
+
+// Pruning keeps what the state reads as (its siblings) and only forgets history: a replica that
+// still holds the history merges back to it, and a write after either supersedes the same.
+RC_GTEST_PROP(DvvSetProperty, PruningKeepsTheSiblingsAndMergesBackToTheHistory, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  const DvvSet state = history.states[*rc::gen::inRange<std::size_t>(0, history.states.size())];
+  DvvSet pruned = state;
+  const std::size_t superseded = state.SupersededSingleUseEntries();
+  RC_ASSERT(pruned.PruneSingleUse() == superseded);
+  RC_ASSERT(pruned.CheckInvariants());
+  RC_ASSERT(pruned.siblings() == state.siblings());
+  RC_ASSERT(pruned.SupersededSingleUseEntries() == 0u);
+  RC_ASSERT(pruned.clock().SingleUseEntries() + superseded == state.clock().SingleUseEntries());
+  RC_ASSERT(state.clock().Descends(pruned.clock()));
+  RC_ASSERT(DvvSet::Merge(pruned, state).value() == state);
+  DvvSet after_pruned = pruned;
+  DvvSet after_state = state;
+  after_pruned.Update(pruned.clock(), 1, Ts(9000), false, "next", kSiblings);
+  after_state.Update(state.clock(), 1, Ts(9000), false, "next", kSiblings);
+  RC_ASSERT(Values(after_pruned) == Values(after_state));
 }
 
 RC_GTEST_PROP(DvvSetProperty, PutWithReadContextSupersedesExactlyTheSiblingsRead, ()) {
