@@ -72,6 +72,14 @@ class ForwardedRequests {
   std::vector<Entry> Abandon(const std::function<bool(const std::string& peer_address)>& silent);
 
   std::size_t size() const { return entries_.size(); }
+  // Calls `visit` with the retained copy of every entry that has one (each may still be routed
+  // again under its fixed version).
+  template <typename Visit>
+  void ForEachRetained(Visit&& visit) const {
+    for (const auto& [id, entry] : entries_) {
+      if (entry.retained.has_value()) visit(*entry.retained);
+    }
+  }
   // Bytes of the retained copies of the entries in flight.
   std::size_t retained_bytes() const { return retained_bytes_; }
 

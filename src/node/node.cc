@@ -62,9 +62,16 @@ Node::Node(const NodeConfig& config, Env env)
       slow_requests_(config.slow_request_ms),
       suspicion_(config.suspicion),
       reap_rounds_(config.node_id, config.peer_address, config_.reaping, reap_counters_,
-                   config.shard_count) {
+                   config.partition_count, config.shard_count) {
   watched_engine_.SetObserver(&tree_updater_);
   watched_engine_.SetStoredBuckets(&stored_buckets_);
+  // A key is pruned of superseded single-use entries well before its clock reaches the bound
+  // that ends hedging for it: at a quarter of it (8 of the default 32), or sooner if configured.
+  if (config_.single_use_entries_max > 0) {
+    std::uint32_t& from = replica_config_.reaping.prune_single_use_from;
+    from = std::min<std::uint32_t>(from, static_cast<std::uint32_t>(std::max<std::size_t>(
+                                             1, config_.single_use_entries_max / 4)));
+  }
   // A key's tree is its bucket's n (which cannot change while the bucket holds data).
   replica_config_.replica_count_of = [this](std::string_view storage_key) {
     auto key = storage::DecodeObjectKey(storage_key);

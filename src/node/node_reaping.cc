@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <variant>
 #include <vector>
 
 #include "core/assert.h"
@@ -117,6 +118,7 @@ void Node::StartReapRound(std::uint64_t now_ms) {
       proto::ReapCandidate* candidate = entry->add_candidates();
       candidate->set_storage_key(key.storage_key);
       candidate->set_version_hash(key.version_hash);
+      if (key.prune) candidate->set_prune(true);
     }
   }
   if (prepare.partitions_size() == 0) return;
@@ -175,7 +177,7 @@ void Node::OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms) 
       proto::ReapCommit* commit = out.message.mutable_reap_commit();
       commit->set_partition(result.partition);
       for (const replication::ReapKey& key : result.accepted) {
-        proto::ReapCandidate* entry = commit->add_deletes();
+        proto::ReapCandidate* entry = key.prune ? commit->add_prunes() : commit->add_deletes();
         entry->set_storage_key(key.storage_key);
         entry->set_version_hash(key.version_hash);
       }
@@ -189,11 +191,15 @@ void Node::OnReapCommit(const proto::ReapCommit& commit) {
   PartitionReplica* replica = FindReplica(commit.partition());
   if (replica == nullptr) return;  // not a primary (any more): nothing of it to delete
   std::vector<replication::ReapKey> keys;
-  for (const proto::ReapCandidate& entry : commit.deletes()) {
-    auto key = storage::DecodeObjectKey(entry.storage_key());
-    if (!key.ok() || key->partition != commit.partition()) continue;  // malformed: ignored
-    keys.push_back({entry.storage_key(), entry.version_hash()});
-  }
+  const auto add = [&](const auto& entries, bool prune) {
+    for (const proto::ReapCandidate& entry : entries) {
+      auto key = storage::DecodeObjectKey(entry.storage_key());
+      if (!key.ok() || key->partition != commit.partition()) continue;  // malformed: ignored
+      keys.push_back({entry.storage_key(), entry.version_hash(), prune});
+    }
+  };
+  add(commit.deletes(), false);
+  add(commit.prunes(), true);
   replica->OnReapCommit(keys);
 }
 
@@ -260,6 +266,17 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
   std::set<std::string, std::less<>> coordinating;
   for (const auto& [id, read] : reads_) coordinating.insert(read.storage_key);
   for (const auto& [id, write] : writes_) coordinating.insert(write.storage_key);
+  // A write this node forwarded under a fixed version may yet be routed again (hedged
+  // forwarding): a copy of it that a pruned key, or a reaped one, would take as new.
+  forwarded_.ForEachRetained([&](const ClientRequest& request) {
+    std::visit(
+        [&](const auto& held) {
+          if constexpr (requires { held.id.key; }) {
+            coordinating.insert(store_.ObjectStorageKey(held.id));
+          }
+        },
+        request);
+  });
 
   for (int p = 0; p < prepare.partitions_size(); ++p) {
     const proto::ReapPartition& partition = prepare.partitions(p);

@@ -273,9 +273,10 @@ void Node::ExpireForwards() {
                                        " ms; the request may or may not have been applied")));
   }
   // A forward to a peer that went silent (suspected: nothing at all arrived from it for
-  // peer_suspect_after_ms since a request) is answered now rather than at its deadline: the
-  // answer is the same ("may or may not"), and its client can go on four seconds sooner. It is
-  // not re-sent elsewhere: the silent peer may have applied it (one write under two dots).
+  // peer_suspect_after_ms since a request) is not waited on until its deadline. With a fixed
+  // version (hedged forwarding) it is routed again under it; without one it is answered now
+  // ("may or may not"), and not re-sent: the silent peer may have applied it, and a copy
+  // minted anew would be the same write under two dots.
   if (forwarded_.size() == 0) return;
   const auto silent = [&](const std::string& address) {
     return suspicion_.Suspect(address, now_ms) || shell_suspects_.count(address) != 0;

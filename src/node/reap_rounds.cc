@@ -4,11 +4,14 @@
 #include <utility>
 
 #include "core/assert.h"
+#include "core/hash.h"
+#include "storage/key_encoding.h"
 
 namespace meridian::node {
 
-std::vector<std::string_view> ObjectKeysCarried(const proto::PeerMessage& message) {
-  std::vector<std::string_view> keys;
+std::vector<std::string> ObjectKeysCarried(const proto::PeerMessage& message,
+                                           std::uint32_t partition_count) {
+  std::vector<std::string> keys;
   const auto add_entries = [&](const auto& entries) {
     for (const proto::HandoffEntry& entry : entries) keys.push_back(entry.storage_key());
   };
@@ -28,6 +31,14 @@ std::vector<std::string_view> ObjectKeysCarried(const proto::PeerMessage& messag
     case proto::PeerMessage::kAaeRepair:
       add_entries(message.aae_repair().objects());
       break;
+    case proto::PeerMessage::kKvRequest: {
+      const proto::KvRequest& request = message.kv_request();
+      if (request.fixed_actor() == 0 || partition_count == 0) break;
+      const std::uint32_t partition =
+          PartitionOf(ObjectHash(request.bucket(), request.key()), partition_count);
+      keys.push_back(storage::EncodeObjectKey(partition, request.bucket(), request.key()));
+      break;
+    }
     default:
       break;
   }
@@ -36,9 +47,10 @@ std::vector<std::string_view> ObjectKeysCarried(const proto::PeerMessage& messag
 
 ReapRounds::ReapRounds(cluster::NodeId self, std::string self_address,
                        const replication::ReapConfig& config, replication::ReapCounters& counters,
-                       std::uint32_t shards)
+                       std::uint32_t partition_count, std::uint32_t shards)
     : self_(std::move(self)),
       self_address_(std::move(self_address)),
+      partition_count_(partition_count),
       shards_(shards),
       config_(config),
       counters_(counters) {}
@@ -172,11 +184,11 @@ void ReapRounds::Reject(Snapshot& snapshot, std::string_view storage_key) {
 
 void ReapRounds::OnDataMessage(const std::string& from_address, const proto::PeerMessage& message) {
   if (snapshots_.empty()) return;
-  const std::vector<std::string_view> keys = ObjectKeysCarried(message);
+  const std::vector<std::string> keys = ObjectKeysCarried(message, partition_count_);
   if (keys.empty()) return;
   for (auto& [key, snapshot] : snapshots_) {
     if (!snapshot.taken || !snapshot.awaiting_markers.contains(from_address)) continue;
-    for (std::string_view storage_key : keys) Reject(snapshot, storage_key);
+    for (const std::string& storage_key : keys) Reject(snapshot, storage_key);
   }
 }
 
@@ -261,7 +273,8 @@ void ReapRounds::Finish(bool timed_out) {
     for (int c = 0; c < partition.candidates_size(); ++c) {
       if (round_->rejected[p].contains(static_cast<std::uint32_t>(c))) continue;
       const proto::ReapCandidate& candidate = partition.candidates(c);
-      result.accepted.push_back({candidate.storage_key(), candidate.version_hash()});
+      result.accepted.push_back(
+          {candidate.storage_key(), candidate.version_hash(), candidate.prune()});
     }
     counters_.candidates_accepted += result.accepted.size();
   }

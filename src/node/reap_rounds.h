@@ -77,7 +77,8 @@ class ReapRounds {
   // `config` and `counters` (the node's) must outlive this object. `shards`: the shards this
   // node is split over (each has its own ReapRounds; answers carry the count).
   ReapRounds(cluster::NodeId self, std::string self_address, const replication::ReapConfig& config,
-             replication::ReapCounters& counters, std::uint32_t shards = 1);
+             replication::ReapCounters& counters, std::uint32_t partition_count,
+             std::uint32_t shards = 1);
 
   // Starts a round as reaper (none may be in flight). `prepare` names every member (this node
   // included, each with its address) and the partitions with their candidates; its reaper
@@ -134,6 +135,7 @@ class ReapRounds {
 
   const cluster::NodeId self_;
   const std::string self_address_;
+  const std::uint32_t partition_count_;
   const std::uint32_t shards_;
   const replication::ReapConfig& config_;
   replication::ReapCounters& counters_;
@@ -144,7 +146,11 @@ class ReapRounds {
 };
 
 // Storage keys of the objects a peer message carries (replica writes, hint batches, handoff
-// batches and mirrors, anti-entropy repairs); empty for every other message.
-std::vector<std::string_view> ObjectKeysCarried(const proto::PeerMessage& message);
+// batches and mirrors, anti-entropy repairs) or may yet make (a forwarded write with a fixed
+// version: whoever takes it applies that version, possibly as a fallback, which a key reaped or
+// pruned meanwhile would take as new; its key is placed with `partition_count`); empty for
+// every other message.
+std::vector<std::string> ObjectKeysCarried(const proto::PeerMessage& message,
+                                           std::uint32_t partition_count);
 
 }  // namespace meridian::node

@@ -50,7 +50,12 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
         // not proposed again (it would
         // be queued twice and charged twice: the 1,000,000-key
         // bench proposed 7.5 million).
-        if (!object->IsDeleted() || queued_.contains(key) || (proposes_ && !proposes_(key))) {
+        // A tombstone goes; a live object whose clock holds enough superseded single-use
+        // entries is pruned of them.
+        const bool prune = !object->IsDeleted() && config_.prune_single_use_from > 0 &&
+                           object->SupersededSingleUseEntries() >= config_.prune_single_use_from;
+        if ((!object->IsDeleted() && !prune) || queued_.contains(key) ||
+            (proposes_ && !proposes_(key))) {
           return true;
         }
         auto hash = storage::EncodedObjectVersionHash(value);
@@ -58,7 +63,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
           bad = hash.status();
           return false;
         }
-        candidates.push_back(ReapKey{std::string(key), *hash});
+        candidates.push_back(ReapKey{std::string(key), *hash, prune});
         return true;
       }));
   MERIDIAN_RETURN_IF_ERROR(bad);
@@ -128,7 +133,16 @@ Result<std::size_t> TombstoneReaper::TakeDeletes(storage::WriteBatch& batch, std
       queued_.erase(key.storage_key);
       continue;
     }
-    batch.Delete(storage::Column::kObjects, key.storage_key);
+    if (key.prune) {
+      // The hash matched, so the object decodes; every primary holding this version rewrites it
+      // to the same pruned object (and so the same new hash).
+      auto object = DecodeObject(**stored);
+      MERIDIAN_CHECK(object.ok());
+      writing_entries_ += object->PruneSingleUse();
+      batch.Put(storage::Column::kObjects, key.storage_key, EncodeObject(*object));
+    } else {
+      batch.Delete(storage::Column::kObjects, key.storage_key);
+    }
     writing_.push_back(std::move(key));
     ++added;
   }
@@ -140,11 +154,16 @@ void TombstoneReaper::OnDeletesWritten(bool ok) {
     // Not deleted: tried again (still conditional) on a later tick.
     for (ReapKey& key : writing_) pending_.push_back(std::move(key));
     writing_.clear();
+    writing_entries_ = 0;
     return;
   }
-  counters_.tombstones_reaped += writing_.size();
-  for (const ReapKey& key : writing_) queued_.erase(key.storage_key);
+  for (const ReapKey& key : writing_) {
+    ++(key.prune ? counters_.objects_pruned : counters_.tombstones_reaped);
+    queued_.erase(key.storage_key);
+  }
+  counters_.single_use_entries_pruned += writing_entries_;
   writing_.clear();
+  writing_entries_ = 0;
 }
 
 }  // namespace meridian::replication

@@ -9,6 +9,12 @@
 //   * on every primary: keeps the deletes a committed round asked for and carries them out as
 //     conditional deletes (only where the stored version hash is still the accepted one),
 //     charged to the node's background budget (WorkKind::kTombstoneReaping), a batch a tick;
+//   * the same rounds prune single-use clock entries (DvvSet::PruneSingleUse): a live key whose
+//     clock holds at least `prune_single_use_from` superseded ones is proposed as a prune
+//     candidate, and a committed prune rewrites the object without them, as conditionally as a
+//     delete. The round's guarantee is the one a prune needs: no copy of those writes is left
+//     to be applied again (docs/design/tombstones.md "Pruning single-use entries").
+//     Everything below about deletes applies to prunes too;
 // Anti-entropy between a primary that applied a commit and one whose deletes are still queued
 // (behind the budget) sees the tombstone on one side only. The primary with the queued delete
 // does not offer it as a repair (DeletePending; PartitionReplica drops such copies), else the
@@ -51,12 +57,17 @@ struct ReapConfig {
   std::uint32_t scan_keys_per_partition_max = 20'000;
   // Conditional deletes carried out per partition per tick (each batch asks the budget).
   std::uint32_t deletes_per_batch_max = 256;  // ~1 MiB of budget (the burst)
+  // A live key is proposed for pruning once its clock holds this many superseded single-use
+  // entries (hedged forwarding's versions); 0: never.
+  std::uint32_t prune_single_use_from = 8;
 };
 
-// A proposed or committed tombstone: storage key and the version hash of its object.
+// A proposed or committed tombstone (or, with `prune`, an object whose superseded single-use
+// clock entries go): storage key and the version hash of its object.
 struct ReapKey {
   std::string storage_key;
   std::uint64_t version_hash = 0;
+  bool prune = false;
   friend bool operator==(const ReapKey&, const ReapKey&) = default;
 };
 
@@ -70,6 +81,8 @@ struct ReapCounters {
   std::uint64_t candidates_accepted = 0;  // accepted by every member (then committed)
   std::uint64_t tombstones_reaped = 0;    // deleted from this node's objects column
   std::uint64_t deletes_skipped = 0;      // committed, but the object changed since (kept)
+  std::uint64_t objects_pruned = 0;       // rewritten here without superseded single-use entries
+  std::uint64_t single_use_entries_pruned = 0;  // the entries those rewrites forgot
   // Partitions refused in a round, by reason, and candidates rejected, by reason.
   std::map<std::string, std::uint64_t> partitions_refused;
   std::map<std::string, std::uint64_t> keys_rejected;
@@ -99,13 +112,14 @@ class TombstoneReaper {
 
   // Every primary. A committed round asks to delete `keys` where their hash is unchanged.
   void OnCommit(const std::vector<ReapKey>& keys);
-  // Adds at most deletes_per_batch_max conditional deletes of committed keys to `batch`, if the
-  // budget grants them (asked again next tick otherwise). Returns how many were added; the
-  // caller writes the batch and then calls OnDeletesWritten.
+  // Adds at most deletes_per_batch_max conditional deletes (or prunes: a put of the pruned
+  // object) of committed keys to `batch`, if the budget grants them (asked again next tick
+  // otherwise). Returns how many were added; the caller writes the batch and then calls
+  // OnDeletesWritten.
   Result<std::size_t> TakeDeletes(storage::WriteBatch& batch, std::uint64_t now_ms);
   void OnDeletesWritten(bool ok);
   bool deletes_pending() const { return !pending_.empty() || !writing_.empty(); }
-  // A committed delete of exactly this version of `storage_key` is queued here.
+  // A committed delete or prune of exactly this version of `storage_key` is queued here.
   bool DeletePending(const std::string& storage_key, std::uint64_t version_hash) const;
 
   bool in_round() const { return in_round_; }
@@ -120,10 +134,11 @@ class TombstoneReaper {
 
   std::string cursor_;  // the next scan starts here ("" = the partition's first key)
   bool in_round_ = false;
-  bool capped_ = false;              // the last proposal stopped at a cap, not at the end
-  std::uint64_t next_round_ms_ = 0;  // 0: due at once
-  std::deque<ReapKey> pending_;      // committed, not yet deleted
-  std::vector<ReapKey> writing_;     // in the batch the caller is writing
+  bool capped_ = false;                // the last proposal stopped at a cap, not at the end
+  std::uint64_t next_round_ms_ = 0;    // 0: due at once
+  std::deque<ReapKey> pending_;        // committed, not yet deleted
+  std::vector<ReapKey> writing_;       // in the batch the caller is writing
+  std::uint64_t writing_entries_ = 0;  // single-use entries the prunes of writing_ forget
   // Every key of pending_ and writing_, with its hash (for DeletePending).
   std::map<std::string, std::uint64_t, std::less<>> queued_;
   std::function<bool(std::string_view storage_key)> proposes_;

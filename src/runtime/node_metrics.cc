@@ -53,8 +53,16 @@ void RenderReapMetrics(std::string& out, const replication::ReapCounters& reapin
          "Tombstones deleted from this node's objects column by reaping.",
          reaping.tombstones_reaped);
   Series(out, "meridian_reap_deletes_skipped_total", "counter",
-         "Committed reaping deletes skipped because the object changed since the round.",
+         "Committed reaping deletes (and prunes) skipped because the object changed since the "
+         "round.",
          reaping.deletes_skipped);
+  Series(out, "meridian_reap_objects_pruned_total", "counter",
+         "Objects rewritten here without their superseded single-use clock entries (hedged "
+         "forwarding's versions), by reaping rounds.",
+         reaping.objects_pruned);
+  Series(out, "meridian_reap_single_use_entries_pruned_total", "counter",
+         "Superseded single-use clock entries those rewrites forgot.",
+         reaping.single_use_entries_pruned);
   out +=
       "# HELP meridian_reap_partitions_refused_total Partitions refused in this node's "
       "rounds, by the first reason a member gave.\n"
@@ -423,6 +431,8 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   reaping.candidates_accepted += shard.reaping.candidates_accepted;
   reaping.tombstones_reaped += shard.reaping.tombstones_reaped;
   reaping.deletes_skipped += shard.reaping.deletes_skipped;
+  reaping.objects_pruned += shard.reaping.objects_pruned;
+  reaping.single_use_entries_pruned += shard.reaping.single_use_entries_pruned;
   for (const auto& [reason, count] : shard.reaping.partitions_refused) {
     reaping.partitions_refused[reason] += count;
   }

@@ -172,6 +172,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
                                           KvCountersText(workload.counters()),
                                           reaping ? "; " + reap_watch.Summary() : ""));
   outcome.metrics["tombstones_reaped"] = reap_watch.reaped();
+  outcome.metrics["objects_pruned"] = reap_watch.pruned();
   // Hedged forwarding (since each node's last start, so a lower bound under crashes).
   for (const std::string& address : simulation.live_addresses()) {
     if (NodeProcess* process = NodeAt(simulation, address); process != nullptr) {

@@ -533,6 +533,10 @@ Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& co
         // that has not yet (its commit is queued behind the budget, or was lost and a later
         // round repeats it) still holds the tombstone: the same state for every read.
         if (config.tombstone_equals_absent && object->IsDeleted()) object.reset();
+        // Likewise a primary that applied a committed prune lacks the superseded single-use
+        // entries one that has not yet still holds (the same siblings: the same reads; that no
+        // late copy of their writes comes back is the history checker's part).
+        if (config.tombstone_equals_absent && object.has_value()) object->PruneSingleUse();
       }
       if (index == 0) {
         first = std::move(object);

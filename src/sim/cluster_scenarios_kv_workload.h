@@ -47,8 +47,9 @@ struct KvWorkloadConfig {
   // ScheduleOperations issues gets (35 % of operations); false: puts and deletes only, so no
   // read repair ever runs during the run.
   bool reads = true;
-  // CheckReplicasConverged counts an object that is all tombstones as absent: the nodes reap
-  // tombstones (SimNodeConfig), so replicas may differ only in how far reaping got.
+  // CheckReplicasConverged counts an object that is all tombstones as absent and compares
+  // objects without their superseded single-use clock entries: the nodes reap tombstones and
+  // prune those entries (SimNodeConfig), so replicas may differ only in how far reaping got.
   bool tombstone_equals_absent = true;
   std::uint32_t shard_count = 1;  // of every node (the checkers read their storage directly)
   std::map<std::string, std::uint32_t> shard_counts;  // per address, where not shard_count
@@ -189,9 +190,10 @@ Status SetWorkloadBucketFromOptions(Simulation& simulation, KvWorkload& workload
 
 // Replica convergence, read from the engines: for every workload key, every primary (of the
 // final ring of the first live node, for the bucket's n) holds the same object (decoded and
-// compared as DvvSets; all or none hold one; all-tombstone objects count as absent with
-// tombstone_equals_absent); no node holds an object it is not one of the primaries of (for the
-// n of the object's bucket) in its objects column; no hint record is left.
+// compared as DvvSets; all or none hold one; with tombstone_equals_absent, all-tombstone
+// objects count as absent and superseded single-use entries are left out); no node holds an object
+// it is not one of the primaries of (for the n of the object's bucket) in its objects column; no
+// hint record is left.
 Status CheckReplicasConverged(Simulation& simulation, const KvWorkloadConfig& config);
 
 // "W writes acknowledged, F failed; R reads ok, ..." for a summary line.

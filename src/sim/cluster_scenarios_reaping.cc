@@ -42,6 +42,12 @@ std::uint64_t ReapWatch::reaped() const {
   return total;
 }
 
+std::uint64_t ReapWatch::pruned() const {
+  std::uint64_t total = 0;
+  for (const auto& [node, counts] : seen_) total += counts.objects_pruned;
+  return total;
+}
+
 std::string ReapWatch::Summary() const {
   replication::ReapCounters sum;
   for (const auto& [node, counts] : seen_) {
@@ -49,6 +55,7 @@ std::string ReapWatch::Summary() const {
     sum.rounds_timed_out += counts.rounds_timed_out;
     sum.candidates_accepted += counts.candidates_accepted;
     sum.deletes_skipped += counts.deletes_skipped;
+    sum.objects_pruned += counts.objects_pruned;
     for (const auto& [why, count] : counts.partitions_refused) sum.partitions_refused[why] += count;
     for (const auto& [why, count] : counts.keys_rejected) sum.keys_rejected[why] += count;
   }
@@ -60,9 +67,10 @@ std::string ReapWatch::Summary() const {
   for (const auto& [why, count] : sum.keys_rejected) rejected += fmt::format(" {}={}", why, count);
   return fmt::format(
       "reaping: {} rounds committed, {} timed out; {} candidates accepted, {} tombstones "
-      "reaped, {} deletes skipped; partitions refused:{}; candidates rejected:{}",
+      "reaped, {} objects pruned, {} deletes skipped; partitions refused:{}; candidates "
+      "rejected:{}",
       sum.rounds_committed, sum.rounds_timed_out, sum.candidates_accepted, reaped(),
-      sum.deletes_skipped, refused.empty() ? " none" : refused,
+      sum.objects_pruned, sum.deletes_skipped, refused.empty() ? " none" : refused,
       rejected.empty() ? " none" : rejected);
 }
 

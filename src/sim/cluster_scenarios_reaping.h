@@ -37,6 +37,8 @@ class ReapWatch {
   Status CheckReaped();
 
   std::uint64_t reaped() const;
+  // Objects pruned of superseded single-use entries, summed the same way.
+  std::uint64_t pruned() const;
   std::string Summary() const;
 
  private:

@@ -344,6 +344,9 @@ node::NodeConfig SimNodeConfig() {
   // Reaping rounds too (production: a minute), so every cluster scenario runs with reaping on
   // and its history checker sees any resurrection.
   config.reaping.interval_ms = 2'000;
+  // And they prune every superseded single-use entry (production: from 8 of them), so the
+  // checkers see any write a prune would let come back.
+  config.reaping.prune_single_use_from = 1;
   return config;
 }
 

@@ -27,7 +27,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/hash.h"
 #include "node/datadriven.h"
+#include "storage/key_encoding.h"
 
 namespace meridian::node {
 namespace {
@@ -119,7 +121,8 @@ class Harness {
       for (const std::string& id : Split(c.args.at(0))) {
         Node& node = nodes_[id];
         node.view.self = id;
-        node.rounds = std::make_unique<ReapRounds>(id, id + ":1", config_, node.counters);
+        node.rounds = std::make_unique<ReapRounds>(id, id + ":1", config_, node.counters,
+                                                   /*partition_count=*/8);
       }
     } else if (c.command == "store") {
       for (std::size_t i = 1; i < c.args.size(); ++i) {
@@ -274,22 +277,32 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ReapRoundsScenario,
 TEST(ObjectKeysCarriedTest, NamesTheKeysOfEveryDataMessage) {
   proto::PeerMessage write;
   write.mutable_replica_write()->set_storage_key("a");
-  EXPECT_EQ(ObjectKeysCarried(write), std::vector<std::string_view>{"a"});
+  EXPECT_EQ(ObjectKeysCarried(write, 8), std::vector<std::string>{"a"});
   proto::PeerMessage hints;
   hints.mutable_hint_batch()->add_entries()->set_storage_key("b");
-  EXPECT_EQ(ObjectKeysCarried(hints), std::vector<std::string_view>{"b"});
+  EXPECT_EQ(ObjectKeysCarried(hints, 8), std::vector<std::string>{"b"});
   proto::PeerMessage handoff;
   handoff.mutable_handoff_batch()->add_entries()->set_storage_key("c");
-  EXPECT_EQ(ObjectKeysCarried(handoff), std::vector<std::string_view>{"c"});
+  EXPECT_EQ(ObjectKeysCarried(handoff, 8), std::vector<std::string>{"c"});
   proto::PeerMessage mirror;
   mirror.mutable_handoff_mirror()->add_entries()->set_storage_key("d");
-  EXPECT_EQ(ObjectKeysCarried(mirror), std::vector<std::string_view>{"d"});
+  EXPECT_EQ(ObjectKeysCarried(mirror, 8), std::vector<std::string>{"d"});
   proto::PeerMessage repair;
   repair.mutable_aae_repair()->add_objects()->set_storage_key("e");
-  EXPECT_EQ(ObjectKeysCarried(repair), std::vector<std::string_view>{"e"});
+  EXPECT_EQ(ObjectKeysCarried(repair, 8), std::vector<std::string>{"e"});
   proto::PeerMessage read;
   read.mutable_replica_read()->set_storage_key("f");  // carries no object
-  EXPECT_TRUE(ObjectKeysCarried(read).empty());
+  EXPECT_TRUE(ObjectKeysCarried(read, 8).empty());
+  // A forwarded write with a fixed version may yet be applied (as a fallback too): its key.
+  proto::PeerMessage forward;
+  forward.mutable_kv_request()->set_op(proto::KvRequest::OP_PUT);
+  forward.mutable_kv_request()->set_bucket("bk");
+  forward.mutable_kv_request()->set_key("g");
+  EXPECT_TRUE(ObjectKeysCarried(forward, 8).empty());  // no fixed version: minted anew
+  forward.mutable_kv_request()->set_fixed_actor(77);
+  const std::uint32_t partition = PartitionOf(ObjectHash("bk", "g"), 8);
+  EXPECT_EQ(ObjectKeysCarried(forward, 8),
+            std::vector<std::string>{storage::EncodeObjectKey(partition, "bk", "g")});
 }
 
 }  // namespace

@@ -75,6 +75,68 @@ TEST_F(TombstoneReaperTest, ProposesOnlyObjectsThatAreAllTombstones) {
   EXPECT_FALSE(reaper_.Due(0));  // one round at a time
 }
 
+// A live object whose value was overwritten `superseded` times by forwarded (fixed-dot) writes.
+DvvSet WithSingleUseHistory(int superseded) {
+  DvvSet object = Written(1, false);
+  for (int i = 0; i <= superseded; ++i) {
+    const bool applied =
+        object.Apply(object.clock(), Dot{100 + std::uint64_t(i), kSingleUseCounter},
+                     HlcTimestamp::FromParts(2 + i, 0), false, "v" + std::to_string(i),
+                     ConflictPolicy::kSiblings);
+    EXPECT_TRUE(applied);
+  }
+  return object;  // the last write is the one sibling
+}
+
+TEST_F(TombstoneReaperTest, ProposesALiveObjectForPruningOnceEnoughSingleUseEntriesAreSuperseded) {
+  config_.prune_single_use_from = 3;
+  Store(Key(1), WithSingleUseHistory(2));  // 2 superseded: not yet
+  Store(Key(2), WithSingleUseHistory(3));
+  Store(Key(3), Written(1, true));
+  auto candidates = reaper_.ProposeCandidates(100, 0);
+  ASSERT_TRUE(candidates.ok());
+  ASSERT_EQ(candidates->size(), 2u);
+  EXPECT_EQ((*candidates)[0], (ReapKey{Key(2), storage::ObjectVersionHash(WithSingleUseHistory(3)),
+                                       /*prune=*/true}));
+  EXPECT_EQ((*candidates)[1].storage_key, Key(3));
+  EXPECT_FALSE((*candidates)[1].prune);
+  // Off: only the tombstone.
+  reaper_.OnRoundEnded(0, 0);
+  config_.prune_single_use_from = 0;
+  auto off = reaper_.ProposeCandidates(100, config_.interval_ms);
+  ASSERT_TRUE(off.ok());
+  ASSERT_EQ(off->size(), 1u);
+  EXPECT_EQ((*off)[0].storage_key, Key(3));
+}
+
+TEST_F(TombstoneReaperTest, ACommittedPruneRewritesTheObjectWithoutItsSupersededEntries) {
+  const DvvSet object = WithSingleUseHistory(4);
+  Store(Key(1), object);
+  Store(Key(2), object);
+  const std::uint64_t hash = storage::ObjectVersionHash(object);
+  // Key 2 took another write after the round: its prune is skipped.
+  DvvSet rewritten = object;
+  rewritten.Update(rewritten.clock(), 1, HlcTimestamp::FromParts(50, 0), false, "later",
+                   ConflictPolicy::kSiblings);
+  Store(Key(2), rewritten);
+
+  reaper_.OnCommit({{Key(1), hash, true}, {Key(2), hash, true}});
+  EXPECT_TRUE(reaper_.DeletePending(Key(1), hash));  // its copy is not offered meanwhile
+  EXPECT_EQ(ApplyDeletes(0), 1u);
+  auto stored = engine_.Get(storage::Column::kObjects, Key(1));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  const DvvSet pruned = DecodeObject(**stored).value();
+  EXPECT_EQ(pruned.siblings(), object.siblings());
+  EXPECT_EQ(pruned.clock().SingleUseEntries(), 1u);  // the live sibling's own entry
+  EXPECT_EQ(pruned.clock().Get(1), 1u);
+  EXPECT_EQ(DecodeObject(**engine_.Get(storage::Column::kObjects, Key(2))).value(), rewritten);
+  EXPECT_EQ(counters_.objects_pruned, 1u);
+  EXPECT_EQ(counters_.single_use_entries_pruned, 4u);
+  EXPECT_EQ(counters_.tombstones_reaped, 0u);
+  EXPECT_EQ(counters_.deletes_skipped, 1u);
+  EXPECT_FALSE(reaper_.deletes_pending());
+}
+
 TEST_F(TombstoneReaperTest, ABoundedProposalContinuesFromItsCursorSoon) {
   for (int i = 0; i < 5; ++i) Store(Key(i), Written(1, true));
   auto first = reaper_.ProposeCandidates(3, 0);

@@ -506,6 +506,74 @@ TEST_F(SmallSingleUseBoundTest, ForwardedWritesBeyondTheBoundGetOrdinaryDots) {
   EXPECT_EQ(copy.object->clock().SingleUseEntries(), 2u);
 }
 
+// Reaping rounds prune a key's superseded single-use entries (with anti-entropy on, as in
+// production), so a key written through forwarders keeps being hedged: without the prune, the
+// third forwarded write here would be refused its fixed version (bound 2).
+class PrunedSingleUseBoundTest : public ReplicationClusterTest {
+ protected:
+  bool WithAntiEntropy() const override { return true; }
+  void Adjust(node::NodeConfig& config) const override { config.single_use_entries_max = 2; }
+};
+
+TEST_F(PrunedSingleUseBoundTest, SupersededEntriesArePrunedAndLaterWritesAreHedgedAgain) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const Strings primaries = PrimariesOf("k");
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  all.w = QuorumValue::All();
+  // Each write reads first, so it supersedes the one before.
+  const auto overwrite = [&](const std::string& value) {
+    const node::ClientReply get = Call(receiver, node::GetRequest{{"b", "k"}, all});
+    ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+    const std::string context = std::get<node::GetReply>(get.body).context;
+    const node::ClientReply put = Call(receiver, node::PutRequest{{"b", "k"}, value, context, all});
+    ASSERT_TRUE(put.status.ok()) << put.status.ToString();
+  };
+  const auto single_use_entries = [&](const std::string& primary) -> std::size_t {
+    const node::ClientReply local = Call(primary, node::ClusterLocalRequest{{"b", "k"}});
+    const auto& copy = std::get<node::LocalCopyReply>(local.body);
+    return copy.object.has_value() ? copy.object->clock().SingleUseEntries() : 0;
+  };
+  overwrite("v0");
+  overwrite("v1");
+  for (const std::string& primary : primaries) ASSERT_EQ(single_use_entries(primary), 2u);
+
+  // v0's entry is superseded: a reaping round prunes it on every primary (and only it).
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        std::uint64_t pruned = 0;
+                        for (const std::string& primary : primaries) {
+                          pruned += NodeOf(primary).Stats().reaping.objects_pruned;
+                        }
+                        return pruned == primaries.size();
+                      },
+                      simulation_->now_ms() + 60'000)
+                  .ok());
+  for (const std::string& primary : primaries) EXPECT_EQ(single_use_entries(primary), 1u);
+  std::uint64_t entries_pruned = 0;
+  for (const std::string& primary : primaries) {
+    entries_pruned += NodeOf(primary).Stats().reaping.single_use_entries_pruned;
+  }
+  EXPECT_EQ(entries_pruned, primaries.size());
+
+  // The next forwarded write takes its fixed version: nothing refused.
+  overwrite("v2");
+  std::uint64_t refused = 0;
+  for (const std::string& primary : primaries) {
+    refused += NodeOf(primary).Stats().fixed_versions_refused;
+  }
+  EXPECT_EQ(refused, 0u);
+  EXPECT_EQ(NodeOf(receiver).Stats().forwards_fixed, 3u);
+  for (const std::string& primary : primaries) {
+    const node::ClientReply get = Call(primary, node::GetRequest{{"b", "k"}, all});
+    ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+    const auto& values = std::get<node::GetReply>(get.body).values;
+    ASSERT_EQ(values.size(), 1u);
+    EXPECT_EQ(values[0].value, "v2");
+  }
+}
+
 // Issue 10, item 7's instrument: a get or write that took slow_request_ms or more is recorded
 // with where its time went — which replica answered when, or which coordinator a forward went
 // to — and a quick one is not recorded at all.
