@@ -144,9 +144,9 @@ std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arg
                      Printable(status->self) + ", claimant " + Printable(status->claimant) +
                      ", ring version " + std::to_string(status->ring_version) + ", " +
                      std::to_string(status->partition_count) + " partitions\n";
-  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED",
-                                                 "INCOMING", "DISK", "HINTS", "REQ/S", "P99 MS",
-                                                 "VERSION", "ADDRESS", "HTTP"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "ALIVE", "ZONE", "WEIGHT",
+                                                 "SHARDS", "OWNED", "INCOMING", "DISK", "HINTS",
+                                                 "REQ/S", "P99 MS", "VERSION", "ADDRESS", "HTTP"}};
   for (const mc::ClusterMember& member : status->members) {
     std::string disk = "-", hints = "-", rate = "-", p99 = "-", version = "-";
     if (!member.meridian_version.empty()) {
@@ -167,7 +167,8 @@ std::optional<Failure> RunStatus(mc::Client& client, const ClusterArguments& arg
       }
     }
     rows.push_back({member.id, member.status, member.alive ? "yes" : "no", member.zone,
-                    std::to_string(member.weight), std::to_string(member.partitions_owned),
+                    std::to_string(member.weight), std::to_string(member.shards),
+                    std::to_string(member.partitions_owned),
                     std::to_string(member.partitions_incoming), disk, hints, rate, p99, version,
                     member.peer_address, member.http_address});
   }
@@ -520,8 +521,9 @@ void AddClusterCommands(CLI::App& app, int& exit_code) {
   AddCommand(*cluster, "status", "Show the members as the server's node sees them",
              Positionals::kNone, RunStatus, exit_code)
       .footer(
-          "Prints a header line and a table: ID STATUS ALIVE ZONE WEIGHT OWNED INCOMING ADDRESS\n"
-          "HTTP ('-' for empty). Exit codes: 0 success, 1 request failed, 2 usage error.");
+          "Prints a header line, a table (ID STATUS ALIVE ZONE WEIGHT SHARDS OWNED INCOMING DISK\n"
+          "HINTS REQ/S P99 MS VERSION ADDRESS HTTP; '-' for empty or unknown) and the transfers\n"
+          "and repairs running. Exit codes: 0 success, 1 request failed, 2 usage error.");
   AddCommand(*cluster, "ring", "Show the ring: partitions owned per member (and per partition)",
              Positionals::kNone, RunRing, exit_code);
   AddCommand(*cluster, "join", "Make the server's node join the cluster of SEED(s)",

@@ -10,7 +10,7 @@ import pytest
 from conftest import Endpoint, meridian_bin
 
 PARTITIONS = 16
-NODE_OPTIONS = ("--name", "solo", "--zone", "z1", "--weight", "2",
+NODE_OPTIONS = ("--name", "solo", "--zone", "z1", "--weight", "2", "--shards", "2",
                 "--partition-count", str(PARTITIONS))
 # Nothing listens on port 1 of the loopback: connections are refused at once.
 UNREACHABLE_URL = "http://127.0.0.1:1"
@@ -35,7 +35,7 @@ def one_line(stderr):
 
 @pytest.fixture
 def solo(start_server, certificate):
-    """A standalone server with a known name, zone, weight and partition count."""
+    """A standalone server with a known name, zone, weight, shard count and partition count."""
     return Endpoint(start_server(*NODE_OPTIONS), "http", certificate[0])
 
 
@@ -87,19 +87,19 @@ def test_status_over_cli_matches_http(solo, cli):
     lines = table.stdout.decode().splitlines()
     assert lines[0].startswith("cluster meridian, self solo, claimant solo, ring version ")
     assert lines[0].endswith(", %d partitions" % PARTITIONS)
-    assert lines[1].split() == ["ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "OWNED", "INCOMING",
-                                "DISK", "HINTS", "REQ/S", "P99", "MS", "VERSION", "ADDRESS",
-                                "HTTP"]
+    assert lines[1].split() == ["ID", "STATUS", "ALIVE", "ZONE", "WEIGHT", "SHARDS", "OWNED",
+                                "INCOMING", "DISK", "HINTS", "REQ/S", "P99", "MS", "VERSION",
+                                "ADDRESS", "HTTP"]
     row = lines[2].split()
-    assert row[:7] == ["solo", "up", "yes", "z1", "2", str(PARTITIONS), "0"]
-    assert row[7].endswith("%") and 0 < float(row[7][:-1]) <= 100, row  # disk used
-    assert row[8] == "0", row  # hints pending
-    float(row[9]), float(row[10])  # request rate, p99 ms
+    assert row[:8] == ["solo", "up", "yes", "z1", "2", "2", str(PARTITIONS), "0"]
+    assert row[8].endswith("%") and 0 < float(row[8][:-1]) <= 100, row  # disk used
+    assert row[9] == "0", row  # hints pending
+    float(row[10]), float(row[11])  # request rate, p99 ms
     version = json.loads(as_json.stdout)["members"][0]["meridian_version"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), version  # this release, from its report
-    assert row[11] == version, row
-    assert row[12] == "-", row  # no peer address: standalone
-    assert row[13].startswith("127.0.0.1:")
+    assert row[12] == version, row
+    assert row[13] == "-", row  # no peer address: standalone
+    assert row[14].startswith("127.0.0.1:")
     assert lines[3:] == ["transfers: none running", "repairs: nothing queued, no hints pending"]
 
 
