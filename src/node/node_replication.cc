@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "core/assert.h"
+#include "core/causal_context.h"
 #include "core/object_codec.h"
 #include "node/bucket_change.h"
 #include "node/kv_codec.h"
@@ -320,18 +321,25 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   const bool supersede_checked =
       condition == WriteCondition::kIfAbsent || condition == WriteCondition::kIfPresent;
   // A forwarded write with a version its forwarder fixed is applied under it (hedged
-  // forwarding), unless the key's clock already holds the most single-use entries it takes:
-  // then nothing is applied and the forwarder sends it again without one.
+  // forwarding), unless the key's clock would then hold more single-use entries than it takes:
+  // then nothing is applied and the forwarder sends it again without one. The clock after the
+  // write holds the context's entries too: a client that carries the context of its previous
+  // write brings back entries pruned since (docs/design/tombstones.md), and without counting
+  // them its chain of contexts would grow by one entry each time a prune let a write through.
   const std::optional<FixedVersion> fixed = tombstone
                                                 ? std::get<DeleteRequest>(request).fixed_version
                                                 : std::get<PutRequest>(request).fixed_version;
-  if (fixed.has_value() && current->has_value()) {
-    const VersionVector& clock = (*current)->clock();
+  if (fixed.has_value()) {
+    VersionVector clock = current->has_value() ? (*current)->clock() : VersionVector();
+    if (auto carried = DecodeContext(context, id.bucket, id.key); carried.ok()) {
+      clock.MergeFrom(*carried);  // a bad token is refused by Mint below
+    }
     if (!clock.Covers(Dot{fixed->actor, kSingleUseCounter}) &&
         clock.SingleUseEntries() >= config_.single_use_entries_max) {
       ++fixed_versions_refused_;
       ClientReply refused = ErrorReply(Status::Unavailable(
-          "the key's version history holds " + std::to_string(clock.SingleUseEntries()) +
+          "the key's version history (with the request's context) holds " +
+          std::to_string(clock.SingleUseEntries()) +
           " versions of forwarded writes, the most it takes (single_use_entries_max); the "
           "request was not applied"));
       refused.fixed_version_refused = true;

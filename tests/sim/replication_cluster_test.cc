@@ -574,6 +574,52 @@ TEST_F(PrunedSingleUseBoundTest, SupersededEntriesArePrunedAndLaterWritesAreHedg
   }
 }
 
+// A client that writes with the context its previous write returned carries entries a prune
+// removed since; they come back with its next write. They count against the bound: otherwise
+// each write a prune let through would add one more entry to the chain for good.
+TEST_F(PrunedSingleUseBoundTest, EntriesAContextBringsBackCountAgainstTheBound) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const Strings primaries = PrimariesOf("k");
+  node::RequestOptions all;
+  all.w = QuorumValue::All();
+  const auto put = [&](const std::string& value, const std::string& context) {
+    const node::ClientReply reply =
+        Call(receiver, node::PutRequest{{"b", "k"}, value, context, all});
+    EXPECT_TRUE(reply.status.ok()) << reply.status.ToString();
+    return reply.status.ok() ? std::get<node::WriteReply>(reply.body).context : std::string();
+  };
+  const std::string after_v0 = put("v0", "");
+  ASSERT_FALSE(after_v0.empty());
+  const std::string after_v1 = put("v1", after_v0);  // carries v0's entry, and its own
+  ASSERT_FALSE(after_v1.empty());
+  ASSERT_TRUE(simulation_
+                  ->RunUntil(
+                      [&] {
+                        std::uint64_t pruned = 0;
+                        for (const std::string& primary : primaries) {
+                          pruned += NodeOf(primary).Stats().reaping.objects_pruned;
+                        }
+                        return pruned == primaries.size();
+                      },
+                      simulation_->now_ms() + 60'000)
+                  .ok());
+  // The clocks hold v1's entry alone; the context still holds v0's too: together the bound.
+  put("v2", after_v1);
+  std::uint64_t refused = 0;
+  for (const std::string& primary : primaries) {
+    refused += NodeOf(primary).Stats().fixed_versions_refused;
+  }
+  EXPECT_EQ(refused, 1u);
+  for (const std::string& primary : primaries) {
+    const node::ClientReply local = Call(primary, node::ClusterLocalRequest{{"b", "k"}});
+    const auto& copy = std::get<node::LocalCopyReply>(local.body);
+    ASSERT_TRUE(copy.object.has_value());
+    EXPECT_LE(copy.object->clock().SingleUseEntries(), 2u) << primary;
+    ASSERT_EQ(copy.object->siblings().size(), 1u);
+    EXPECT_EQ(copy.object->siblings()[0].value, "v2");
+  }
+}
+
 // Issue 10, item 7's instrument: a get or write that took slow_request_ms or more is recorded
 // with where its time went — which replica answered when, or which coordinator a forward went
 // to — and a quick one is not recorded at all.
