@@ -109,21 +109,23 @@ bool IsSiblingDot(const std::vector<Sibling>& siblings, const Dot& dot) {
 }
 }  // namespace
 
-std::size_t DvvSet::SupersededSingleUseEntries() const {
-  std::size_t count = 0;
+template <typename Visit>
+void DvvSet::ForEachSupersededSingleUse(Visit&& visit) const {
   for (const auto& [actor, counter] : clock_.entries()) {
     const Dot dot{actor, counter};
-    if (IsSingleUse(dot) && !IsSiblingDot(siblings_, dot)) ++count;
+    if (IsSingleUse(dot) && !IsSiblingDot(siblings_, dot)) visit(actor);
   }
+}
+
+std::size_t DvvSet::SupersededSingleUseEntries() const {
+  std::size_t count = 0;
+  ForEachSupersededSingleUse([&](ActorId) { ++count; });
   return count;
 }
 
 std::size_t DvvSet::PruneSingleUse() {
   std::vector<ActorId> superseded;
-  for (const auto& [actor, counter] : clock_.entries()) {
-    const Dot dot{actor, counter};
-    if (IsSingleUse(dot) && !IsSiblingDot(siblings_, dot)) superseded.push_back(actor);
-  }
+  ForEachSupersededSingleUse([&](ActorId actor) { superseded.push_back(actor); });
   for (ActorId actor : superseded) clock_.Forget(actor);
   MERIDIAN_DCHECK(CheckInvariants());
   return superseded.size();

@@ -97,6 +97,9 @@ class DvvSet {
   // dot into the clock, adds the sibling (one, under kLastWriteWins).
   void AddWrite(const VersionVector& context, Dot dot, HlcTimestamp timestamp, bool tombstone,
                 std::string value, ConflictPolicy policy);
+  // Calls `visit(actor)` for each single-use clock entry whose dot is not a sibling's.
+  template <typename Visit>
+  void ForEachSupersededSingleUse(Visit&& visit) const;
 
   VersionVector clock_;
   std::vector<Sibling> siblings_;  // sorted by dot

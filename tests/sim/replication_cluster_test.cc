@@ -513,6 +513,19 @@ class PrunedSingleUseBoundTest : public ReplicationClusterTest {
  protected:
   bool WithAntiEntropy() const override { return true; }
   void Adjust(node::NodeConfig& config) const override { config.single_use_entries_max = 2; }
+
+  // Runs until each of `primaries` pruned one object (summed over them), within a minute.
+  Status AwaitPrunedOnEach(const Strings& primaries) {
+    return simulation_->RunUntil(
+        [&] {
+          std::uint64_t pruned = 0;
+          for (const std::string& primary : primaries) {
+            pruned += NodeOf(primary).Stats().reaping.objects_pruned;
+          }
+          return pruned == primaries.size();
+        },
+        simulation_->now_ms() + 60'000);
+  }
 };
 
 TEST_F(PrunedSingleUseBoundTest, SupersededEntriesArePrunedAndLaterWritesAreHedgedAgain) {
@@ -539,17 +552,7 @@ TEST_F(PrunedSingleUseBoundTest, SupersededEntriesArePrunedAndLaterWritesAreHedg
   for (const std::string& primary : primaries) ASSERT_EQ(single_use_entries(primary), 2u);
 
   // v0's entry is superseded: a reaping round prunes it on every primary (and only it).
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        std::uint64_t pruned = 0;
-                        for (const std::string& primary : primaries) {
-                          pruned += NodeOf(primary).Stats().reaping.objects_pruned;
-                        }
-                        return pruned == primaries.size();
-                      },
-                      simulation_->now_ms() + 60'000)
-                  .ok());
+  ASSERT_TRUE(AwaitPrunedOnEach(primaries).ok());
   for (const std::string& primary : primaries) EXPECT_EQ(single_use_entries(primary), 1u);
   std::uint64_t entries_pruned = 0;
   for (const std::string& primary : primaries) {
@@ -592,17 +595,7 @@ TEST_F(PrunedSingleUseBoundTest, EntriesAContextBringsBackCountAgainstTheBound) 
   ASSERT_FALSE(after_v0.empty());
   const std::string after_v1 = put("v1", after_v0);  // carries v0's entry, and its own
   ASSERT_FALSE(after_v1.empty());
-  ASSERT_TRUE(simulation_
-                  ->RunUntil(
-                      [&] {
-                        std::uint64_t pruned = 0;
-                        for (const std::string& primary : primaries) {
-                          pruned += NodeOf(primary).Stats().reaping.objects_pruned;
-                        }
-                        return pruned == primaries.size();
-                      },
-                      simulation_->now_ms() + 60'000)
-                  .ok());
+  ASSERT_TRUE(AwaitPrunedOnEach(primaries).ok());
   // The clocks hold v1's entry alone; the context still holds v0's too: together the bound.
   put("v2", after_v1);
   std::uint64_t refused = 0;
