@@ -436,6 +436,11 @@ Status FinishKvRun(Simulation& simulation, KvWorkload& workload,
     return Status::Internal(simulation.failure()->ToString());
   };
   const auto settled = [&]() -> Status {
+    // A message sent on a connection the partition stalled is lost (the simulated TCP drops
+    // it); the final reads start once every connection carries messages again.
+    if (!simulation.network().Whole(simulation.now_ms())) {
+      return Status::Unavailable("a connection stalled by the partition has not recovered yet");
+    }
     MERIDIAN_RETURN_IF_ERROR(converged());
     if (workload.AnyAnswerable()) return Status::Unavailable("requests are still unanswered");
     return CheckReplicationIdle(simulation);

@@ -164,6 +164,7 @@ class KvWorkload {
 Status CheckReplicationIdle(Simulation& simulation);
 
 // The end of a KV scenario after Nemesis::HealEverything: waits (up to liveness_ms_max) until
+// the network is whole again (SimNetwork::Whole: no connection still stalled by a partition),
 // `converged` is Ok, no request is answerable and replication is idle; then sends the final
 // reads, waits for them and for their read repair to land (no coordinator left, replication
 // idle, then 2.5 s for repair messages in flight), and checks KvHistory::CheckFinal on every

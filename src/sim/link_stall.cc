@@ -73,6 +73,13 @@ bool LinkStalls::Blocks(const std::string& from, const std::string& to, bool cut
   return false;
 }
 
+bool LinkStalls::AnyBlockingAt(std::uint64_t now_ms) const {
+  return std::any_of(stalls_.begin(), stalls_.end(), [now_ms](const auto& entry) {
+    const Stall& stall = entry.second;
+    return !stall.recovered_at_ms.has_value() || now_ms < *stall.recovered_at_ms;
+  });
+}
+
 void LinkStalls::Heal(Stall& stall, std::uint64_t healed_at_ms, Random& random) {
   stall.healed_at_ms = healed_at_ms;
   if (!stall.first_unacked_ms) {

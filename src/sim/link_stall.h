@@ -85,7 +85,11 @@ class LinkStalls {
   bool Blocks(const std::string& from, const std::string& to, bool cut, std::uint64_t now_ms);
 
   const LinkStallConfig& config() const { return config_; }
+  // Links with a stall on record, including ones that have recovered but carried nothing since.
   std::size_t stalled_link_count() const { return stalls_.size(); }
+  // Whether some link would block a message sent at now_ms: still cut, or healed but its
+  // connection not yet recovered.
+  bool AnyBlockingAt(std::uint64_t now_ms) const;
 
  private:
   struct Stall {

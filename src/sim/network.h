@@ -69,6 +69,11 @@ class SimNetwork {
   const NetworkConfig& config() const { return config_; }
   std::size_t cut_link_count() const { return cut_links_.size(); }
   std::size_t stalled_link_count() const { return stalls_.stalled_link_count(); }
+  // Whether every link carries a message sent at now_ms: none is cut and every connection a
+  // partition stalled has recovered (a heal alone does not make the network whole).
+  bool Whole(std::uint64_t now_ms) const {
+    return cut_links_.empty() && !stalls_.AnyBlockingAt(now_ms);
+  }
 
  private:
   std::uint64_t DrawLatencyMs();

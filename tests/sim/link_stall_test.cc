@@ -100,7 +100,11 @@ TEST(LinkStallTest, TheNetworkReportsStalledDrops) {
   SimNetwork network(config, SeededRandom(5));
   network.Partition({"a"}, {"b"}, 0);
   EXPECT_EQ(network.Route("a", "b", 100).dropped, TraceKind::kDropPartition);
+  EXPECT_FALSE(network.Whole(100));
   network.Heal(10'000);
+  EXPECT_FALSE(network.Whole(10'000));  // healed, but a -> b has not recovered
+  EXPECT_FALSE(network.Whole(12'699));
+  EXPECT_TRUE(network.Whole(12'700));
   EXPECT_EQ(network.stalled_link_count(), 2u);  // b -> a carried nothing: it flows at once
   EXPECT_EQ(network.Route("a", "b", 10'000).dropped, TraceKind::kDropStalled);
   EXPECT_FALSE(network.Route("b", "a", 10'000).dropped.has_value());
