@@ -307,6 +307,12 @@ std::vector<Setting> MakeSettings() {
       "versions, later forwarded writes to it are not hedged (0: no write is hedged)",
       0, 1u << 16, [](C& c) -> std::size_t& { return c.node.single_use_entries_max; }));
   settings.push_back(NumberSetting(
+      "forward_hedge_after_ms",
+      "Hedged forwarding: a write forwarded with a fixed version and unanswered for this long, "
+      "while its primary still answers other traffic, is routed again avoiding that primary, "
+      "in ms (0: only when the primary goes silent)",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.forward_hedge_after_ms; }));
+  settings.push_back(NumberSetting(
       "aae_exchange_interval_ms",
       "Active anti-entropy: each primary compares each partition with each other primary once "
       "per interval, in ms (0: off)",

@@ -21,32 +21,35 @@ std::optional<ForwardedRequests::Entry> ForwardedRequests::Resolve(
 }
 
 std::vector<ForwardedRequests::Entry> ForwardedRequests::Expire(std::uint64_t now_ms) {
-  std::vector<Entry> expired;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (it->second.deadline_ms <= now_ms) {
-      retained_bytes_ -= it->second.retained_bytes;
-      expired.push_back(std::move(it->second));
-      it = entries_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return expired;
+  return TakeIf([now_ms](const Entry& entry) { return entry.deadline_ms <= now_ms; });
+}
+
+std::vector<ForwardedRequests::Entry> ForwardedRequests::TakeUnanswered(std::uint64_t now_ms,
+                                                                        std::uint64_t after_ms) {
+  return TakeIf([now_ms, after_ms](const Entry& entry) {
+    return entry.retained.has_value() && !entry.origin.routed_again &&
+           entry.started_ms + after_ms <= now_ms;
+  });
 }
 
 std::vector<ForwardedRequests::Entry> ForwardedRequests::Abandon(
     const std::function<bool(const std::string& peer_address)>& silent) {
-  std::vector<Entry> abandoned;
+  return TakeIf([&silent](const Entry& entry) { return silent(entry.peer_address); });
+}
+
+std::vector<ForwardedRequests::Entry> ForwardedRequests::TakeIf(
+    const std::function<bool(const Entry&)>& take) {
+  std::vector<Entry> taken;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    if (silent(it->second.peer_address)) {
+    if (take(it->second)) {
       retained_bytes_ -= it->second.retained_bytes;
-      abandoned.push_back(std::move(it->second));
+      taken.push_back(std::move(it->second));
       it = entries_.erase(it);
     } else {
       ++it;
     }
   }
-  return abandoned;
+  return taken;
 }
 
 }  // namespace meridian::node

@@ -26,10 +26,11 @@ class ForwardedRequests {
     RequestId client_id = 0;    // a local client (when reply_address is empty)
     std::string reply_address;  // else: a peer that forwarded the request to this node
     std::uint64_t peer_request_id = 0;
-    // The request was first forwarded to a peer that went silent and is being routed again
-    // (hedged forwarding): that peer may have applied it, so a failure from here on is answered
-    // "may or may not have been applied" (Node::Deliver).
-    bool after_silent_forward = false;
+    // The request was first forwarded to a peer that did not answer in time (it went silent, or
+    // took forward_hedge_after_ms) and is being routed again (hedged forwarding): that peer may
+    // have applied it, so a failure from here on is answered "may or may not have been
+    // applied" (Node::Deliver). A request routed again is not hedged on time a second time.
+    bool routed_again = false;
 
     // "from a client of this node" or "forwarded by <address>", for logs.
     std::string Describe() const {
@@ -70,6 +71,10 @@ class ForwardedRequests {
   std::vector<Entry> Expire(std::uint64_t now_ms);
   // Removes and returns every entry whose peer `silent` says is silent, oldest forward id first.
   std::vector<Entry> Abandon(const std::function<bool(const std::string& peer_address)>& silent);
+  // Removes and returns every entry that keeps a copy to route again (`retained`), was not
+  // routed again already (Origin::routed_again) and was forwarded at least `after_ms` before
+  // now_ms, oldest forward id first.
+  std::vector<Entry> TakeUnanswered(std::uint64_t now_ms, std::uint64_t after_ms);
 
   std::size_t size() const { return entries_.size(); }
   // Calls `visit` with the retained copy of every entry that has one (each may still be routed
@@ -84,6 +89,9 @@ class ForwardedRequests {
   std::size_t retained_bytes() const { return retained_bytes_; }
 
  private:
+  // Removes and returns every entry `take` holds for, oldest forward id first.
+  std::vector<Entry> TakeIf(const std::function<bool(const Entry&)>& take);
+
   std::size_t capacity_;
   RequestIds ids_{0, 0, 1};
   std::map<std::uint64_t, Entry> entries_;  // ordered: deterministic expiry order

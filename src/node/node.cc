@@ -615,8 +615,7 @@ void Node::ReportTransferComplete(std::uint32_t partition) {
 }
 
 void Node::Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply) {
-  if (origin.after_silent_forward && !reply.status.ok() &&
-      reply.status.code() != StatusCode::kTimeout) {
+  if (origin.routed_again && !reply.status.ok() && reply.status.code() != StatusCode::kTimeout) {
     // Routed again after its first coordinator went silent, which may have applied it: what
     // failed here says nothing about that copy.
     std::string what = reply.status.message();
@@ -625,8 +624,8 @@ void Node::Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply re
     }
     reply.status = Status::Timeout(
         what +
-        "; the write had first been forwarded to a coordinator that went silent and may "
-        "have applied it, so the request may or may not have been applied");
+        "; the write had first been forwarded to a coordinator that did not answer in time and "
+        "may have applied it, so the request may or may not have been applied");
   }
   if (origin.reply_address.empty()) {
     reply.id = origin.client_id;

@@ -89,10 +89,12 @@ struct NodeStats {
   std::uint64_t slow_requests = 0;           // gets and writes of slow_request_ms or more
   std::uint64_t peers_suspected = 0;         // peers routed around now (silent since a request)
   // Hedged forwarding (NodeConfig::single_use_entries_max), since start: writes this node forwarded
-  // with a fixed version, of those the ones routed again after their peer went silent, and
-  // forwarded writes refused here because the key's clock had single_use_entries_max entries.
+  // with a fixed version, of those the ones routed again (after their peer went silent, or had
+  // not answered within forward_hedge_after_ms: forwards_hedged_unanswered), and forwarded
+  // writes refused here because the key's clock had single_use_entries_max entries.
   std::uint64_t forwards_fixed = 0;
   std::uint64_t forwards_hedged = 0;
+  std::uint64_t forwards_hedged_unanswered = 0;
   std::uint64_t fixed_versions_refused = 0;
   // Active anti-entropy, summed over the partitions this node is a primary of.
   std::uint64_t aae_exchanges = 0;          // completed as initiator
@@ -212,6 +214,11 @@ struct NodeConfig {
   // forwarders. 0: this node forwards no write with a fixed version (a forward to a silent
   // primary is answered "may or may not have been applied").
   std::size_t single_use_entries_max = 32;
+  // A write forwarded with a fixed version and not answered within this long, while its peer
+  // is not (yet) suspected — it answers other traffic, but this write was lost or is stuck —
+  // is routed again as if the peer had gone silent, avoiding that peer; once per write.
+  // 0: only silence routes a forward again.
+  std::uint64_t forward_hedge_after_ms = 1'000;
   // The most bytes (values, contexts, keys) of forwarded writes kept for routing them again;
   // a write forwarded beyond it gets no fixed version and is not hedged.
   std::size_t hedge_retained_bytes_max = 64u << 20;
@@ -383,7 +390,9 @@ class Node {
   void Reply(RequestId id, Result<ReplyBody> result);
 
   // Routing (node_routing.cc): validation, quorum resolution, forwarding writes to a primary.
-  void Route(const Origin& origin, ClientRequest request, std::uint32_t hops);
+  // `avoid`: a node not to forward the write to (one that did not answer it in time).
+  void Route(const Origin& origin, ClientRequest request, std::uint32_t hops,
+             const cluster::NodeId& avoid = {});
   // Sends `request` to `target` to coordinate. `hedgeable`: a plain write to a bucket with
   // sloppy quorum, which this node may forward with a fixed version
   // (NodeConfig::single_use_entries_max) and route again if `target` goes silent.
@@ -798,9 +807,10 @@ class Node {
   Status storage_condition_;            // SetStorageCondition's
   std::set<std::string> held_buckets_;  // HoldBucket's
   std::uint64_t writes_refused_storage_ = 0;
-  std::uint64_t forwards_fixed_ = 0;          // forwarded with a fixed version
-  std::uint64_t forwards_hedged_ = 0;         // routed again after the peer went silent
-  std::uint64_t fixed_versions_refused_ = 0;  // refused here: the key's clock was full
+  std::uint64_t forwards_fixed_ = 0;   // forwarded with a fixed version
+  std::uint64_t forwards_hedged_ = 0;  // routed again: the peer went silent or did not answer
+  std::uint64_t forwards_hedged_unanswered_ = 0;  // of those: no answer in forward_hedge_after_ms
+  std::uint64_t fixed_versions_refused_ = 0;      // refused here: the key's clock was full
 
   // Placement derived from the ring (see RefreshPlacement).
   std::optional<std::uint64_t> placement_state_version_;

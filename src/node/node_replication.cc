@@ -691,6 +691,7 @@ NodeStats Node::Stats() const {
   stats.writes_refused_storage = writes_refused_storage_;
   stats.forwards_fixed = forwards_fixed_;
   stats.forwards_hedged = forwards_hedged_;
+  stats.forwards_hedged_unanswered = forwards_hedged_unanswered_;
   stats.fixed_versions_refused = fixed_versions_refused_;
   stats.peers_suspected = suspicion_.SuspectCount(NowMs());
   stats.aae_exchanges = anti_entropy_counters_.exchanges;

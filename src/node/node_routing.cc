@@ -89,7 +89,8 @@ bool Node::AppliesFixedVersions(const cluster::NodeId& node) const {
   return member != nullptr && (member->features & cluster::kMemberFeatureFixedVersions) != 0;
 }
 
-void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops) {
+void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops,
+                 const cluster::NodeId& avoid) {
   const proto::KvRequest::Op op = OpOf(request);
   const ObjectId& id = IdOf(request);
   // Validate before hashing: every node refuses a bad request the same way, locally.
@@ -155,11 +156,12 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   if (!storage_condition_.ok()) {
     // This node takes no new data (its disk is full, or its storage failed): another
     // reachable primary coordinates the write, or the client hears why.
-    const auto other = std::find_if(
-        primaries.begin(), primaries.end(), [this, &self, fixed](const cluster::NodeId& node) {
-          return node != self && Reachable(node) && !AddressOf(node).empty() &&
-                 (!fixed || AppliesFixedVersions(node));
-        });
+    const auto other = std::find_if(primaries.begin(), primaries.end(),
+                                    [this, &self, &avoid, fixed](const cluster::NodeId& node) {
+                                      return node != self && node != avoid && Reachable(node) &&
+                                             !AddressOf(node).empty() &&
+                                             (!fixed || AppliesFixedVersions(node));
+                                    });
     if (other != primaries.end() && hops < config_.forward_hops_max) {
       Forward(origin, std::move(request), *other, hops, /*hedgeable=*/false);
       return;
@@ -179,9 +181,9 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     CoordinateWrite(origin, std::move(request), *quorum, props.conflict_policy, hops);
     return;
   }
-  const auto reachable =
-      std::find_if(primaries.begin(), primaries.end(), [this, fixed](const cluster::NodeId& node) {
-        return Reachable(node) && !AddressOf(node).empty() &&
+  const auto reachable = std::find_if(
+      primaries.begin(), primaries.end(), [this, &avoid, fixed](const cluster::NodeId& node) {
+        return node != avoid && Reachable(node) && !AddressOf(node).empty() &&
                (!fixed || AppliesFixedVersions(node));
       });
   if (reachable != primaries.end() && hops < config_.forward_hops_max) {
@@ -289,7 +291,7 @@ void Node::ExpireForwards() {
       ++forwards_hedged_;
       NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent; routed again"));
       Origin origin = entry.origin;
-      origin.after_silent_forward = true;
+      origin.routed_again = true;
       Route(origin, std::move(*entry.retained), entry.hops + 1);
       continue;
     }
@@ -299,6 +301,23 @@ void Node::ExpireForwards() {
                                        " went silent (nothing from it for " +
                                        std::to_string(config_.suspicion.suspect_after_ms) +
                                        " ms); the request may or may not have been applied")));
+  }
+  // A forward with a fixed version that its peer did not answer within forward_hedge_after_ms,
+  // although that peer is not suspected (it answers other traffic; the forward or its answer
+  // was lost, or it is stuck on it), is routed again the same way, avoiding that peer. Silence,
+  // checked first, is the more specific diagnosis.
+  if (config_.forward_hedge_after_ms > 0) {
+    for (ForwardedRequests::Entry& entry :
+         forwarded_.TakeUnanswered(now_ms, config_.forward_hedge_after_ms)) {
+      ++forwards_hedged_;
+      ++forwards_hedged_unanswered_;
+      NoteIfSlowForward(entry, Status::Timeout("no answer within " +
+                                               std::to_string(config_.forward_hedge_after_ms) +
+                                               " ms; routed again"));
+      Origin origin = entry.origin;
+      origin.routed_again = true;
+      Route(origin, std::move(*entry.retained), entry.hops + 1, entry.peer_node);
+    }
   }
 }
 

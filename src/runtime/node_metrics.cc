@@ -161,8 +161,13 @@ std::string RenderNodeMetrics(const node::NodeStats& stats) {
          "Writes this node forwarded to a primary with a version it fixed (hedged forwarding).",
          stats.forwards_fixed);
   Series(out, "meridian_forwards_hedged_total", "counter",
-         "Forwarded writes routed again under their fixed version after the primary went silent.",
+         "Forwarded writes routed again under their fixed version: the primary went silent or did "
+         "not answer in time.",
          stats.forwards_hedged);
+  Series(out, "meridian_forwards_hedged_unanswered_total", "counter",
+         "Of the forwarded writes routed again, those whose primary still answered other traffic "
+         "but not this write within forward_hedge_after_ms.",
+         stats.forwards_hedged_unanswered);
   Series(out, "meridian_fixed_versions_refused_total", "counter",
          "Forwarded writes refused here because the key's clock held single_use_entries_max "
          "single-use entries (sent again with an ordinary dot).",
@@ -382,6 +387,7 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   total.slow_requests += shard.slow_requests;
   total.forwards_fixed += shard.forwards_fixed;
   total.forwards_hedged += shard.forwards_hedged;
+  total.forwards_hedged_unanswered += shard.forwards_hedged_unanswered;
   total.fixed_versions_refused += shard.fixed_versions_refused;
   // Peers, not shard-owned things: a silent peer is suspected by the shell and (through its
   // view) by every follower, so the node's figure is the most any shard suspects, not the sum.

@@ -179,6 +179,7 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
       const node::NodeStats stats = process->node().Stats();
       outcome.metrics["forwards_fixed"] += stats.forwards_fixed;
       outcome.metrics["forwards_hedged"] += stats.forwards_hedged;
+      outcome.metrics["forwards_hedged_unanswered"] += stats.forwards_hedged_unanswered;
       outcome.metrics["fixed_versions_refused"] += stats.fixed_versions_refused;
     }
   }

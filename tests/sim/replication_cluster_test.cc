@@ -411,6 +411,63 @@ TEST_F(ReplicationClusterTest, AHedgedWriteThatFailsIsAnsweredMayOrMayNotHaveBee
   simulation_->Heal();
 }
 
+// Issue 10, item 4: a forward lost while its primary keeps answering other traffic — here the
+// link from the receiver to the key's first primary is cut one way, so that primary's
+// heartbeats still arrive and it is never suspected — is routed again after
+// forward_hedge_after_ms, avoiding that primary, instead of waiting out forward_timeout_ms.
+TEST_F(ReplicationClusterTest, AForwardUnansweredByAPrimaryThatAnswersOtherTrafficIsRoutedAgain) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const Strings primaries = PrimariesOf("k");
+  const node::NodeConfig& config = NodeOf(receiver).config();
+  ASSERT_GT(config.forward_hedge_after_ms, 0u);
+  ASSERT_LT(config.forward_hedge_after_ms, config.forward_timeout_ms);
+  simulation_->PartitionOneWay({receiver}, {primaries[0]});
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  const node::ClientReply reply = Call(receiver, node::PutRequest{{"b", "k"}, "v", "", always});
+  const std::uint64_t took_ms = simulation_->now_ms() - sent_ms;
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(NodeOf(receiver).Stats().peers_suspected, 0u) << "suspected: the test shows nothing";
+  EXPECT_GE(took_ms, config.forward_hedge_after_ms);
+  EXPECT_LT(took_ms, config.forward_timeout_ms) << "waited for the forward deadline";
+  EXPECT_EQ(NodeOf(receiver).Stats().forwards_hedged_unanswered, 1u);
+  EXPECT_EQ(NodeOf(receiver).Stats().forwards_hedged, 1u);
+  EXPECT_GE(std::get<node::WriteReply>(reply.body).receipt.primaries, 1u);
+
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  const node::ClientReply get = Call(primaries[0], node::GetRequest{{"b", "k"}, all});
+  ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+  ASSERT_EQ(std::get<node::GetReply>(get.body).values.size(), 1u);
+  EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
+}
+
+// The control: with forward_hedge_after_ms = 0 only silence routes a forward again, so the same
+// lost forward is answered at forward_timeout_ms, "may or may not have been applied".
+class SilenceOnlyHedgingTest : public ReplicationClusterTest {
+ protected:
+  void Adjust(node::NodeConfig& config) const override { config.forward_hedge_after_ms = 0; }
+};
+
+TEST_F(SilenceOnlyHedgingTest, AForwardUnansweredByAPrimaryThatAnswersOtherTrafficTimesOut) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const node::NodeConfig& config = NodeOf(receiver).config();
+  simulation_->PartitionOneWay({receiver}, {PrimariesOf("k")[0]});
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  const node::ClientReply reply = Call(receiver, node::PutRequest{{"b", "k"}, "v", "", always});
+  EXPECT_EQ(reply.status.code(), StatusCode::kTimeout) << reply.status.ToString();
+  EXPECT_NE(reply.status.message().find("may or may not have been applied"), std::string::npos)
+      << reply.status.ToString();
+  EXPECT_GE(simulation_->now_ms() - sent_ms, config.forward_timeout_ms);
+  EXPECT_EQ(NodeOf(receiver).Stats().forwards_hedged, 0u);
+  simulation_->Heal();
+}
+
 // Hedging off (single_use_entries_max = 0): a write already forwarded to a primary when the
 // link is cut is not re-sent elsewhere (the primary may have applied it), and its client hears
 // so once the primary is suspected — about peer_suspect_after_ms after the forward — instead of
