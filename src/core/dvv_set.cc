@@ -131,6 +131,31 @@ std::size_t DvvSet::PruneSingleUse() {
   return superseded.size();
 }
 
+std::vector<ActorId> DvvSet::SupersededSingleUseActors() const {
+  std::vector<ActorId> actors;
+  ForEachSupersededSingleUse([&](ActorId actor) { actors.push_back(actor); });
+  return actors;  // the clock's entries are sorted by actor
+}
+
+std::size_t DvvSet::ForgetSupersededSingleUse(std::span<const ActorId> actors) {
+  MERIDIAN_DCHECK(std::is_sorted(actors.begin(), actors.end()));
+  std::vector<ActorId> forgotten;
+  ForEachSupersededSingleUse([&](ActorId actor) {
+    if (std::binary_search(actors.begin(), actors.end(), actor)) forgotten.push_back(actor);
+  });
+  for (ActorId actor : forgotten) clock_.Forget(actor);
+  MERIDIAN_DCHECK(CheckInvariants());
+  return forgotten.size();
+}
+
+bool DvvSet::HoldsSingleUseWriteOf(std::span<const ActorId> actors) const {
+  MERIDIAN_DCHECK(std::is_sorted(actors.begin(), actors.end()));
+  return std::any_of(siblings_.begin(), siblings_.end(), [&](const Sibling& sibling) {
+    return IsSingleUse(sibling.dot) &&
+           std::binary_search(actors.begin(), actors.end(), sibling.dot.actor);
+  });
+}
+
 void DvvSet::ResolveLastWriteWins() {
   if (siblings_.size() <= 1) return;
   auto winner = std::max_element(siblings_.begin(), siblings_.end(), LwwLess);

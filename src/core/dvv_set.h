@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,15 @@ class DvvSet {
   // (docs/design/tombstones.md "Pruning single-use entries"); a state that still holds the
   // entries merges back to them, so a replica that missed the prune is harmless.
   std::size_t PruneSingleUse();
+  // The actors of the superseded single-use entries, ascending.
+  std::vector<ActorId> SupersededSingleUseActors() const;
+  // Forgets the superseded single-use entries of the actors in `actors` (ascending); returns how
+  // many went. An actor whose write is a sibling here, or that has no single-use entry, is
+  // left alone. The same safety condition as PruneSingleUse, for those writes only.
+  std::size_t ForgetSupersededSingleUse(std::span<const ActorId> actors);
+  // Whether a sibling is the single-use write of an actor in `actors` (ascending): a copy of
+  // that write, which would come back as new where its entry was forgotten.
+  bool HoldsSingleUseWriteOf(std::span<const ActorId> actors) const;
 
   // Keeps only the sibling with the greatest (timestamp, dot); no-op when empty.
   void ResolveLastWriteWins();

@@ -38,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -584,6 +585,14 @@ class Node {
   void OnReapCommit(const proto::ReapCommit& commit);
   void ApplyReapDeletes(std::uint64_t now_ms);
   std::vector<proto::ReapVerdict> JudgeReapRound(const proto::ReapPrepare& prepare);
+  // The verdict on candidate `index`, a prune of `key`'s superseded single-use entries of
+  // `actors` (ascending): rejected where this node holds a copy of one of those writes.
+  // `reading`: keys of read coordinators; `retained`: per key, the fixed actors of the
+  // forwards this node holds to route again.
+  void JudgePruneByActors(proto::ReapVerdict& verdict, int index, const std::string& key,
+                          std::span<const ActorId> actors,
+                          const std::set<std::string, std::less<>>& reading,
+                          const std::map<std::string, std::vector<ActorId>, std::less<>>& retained);
   bool HoldsNothing();
 
   void SyncMembershipViews();

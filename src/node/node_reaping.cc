@@ -3,12 +3,16 @@
 // its own state (JudgeReapRound), sends committed rounds to the primaries and carries out the
 // conditional deletes each partition's TombstoneReaper keeps.
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
+#include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
 #include "core/assert.h"
+#include "core/object_codec.h"
 #include "node/node.h"
 #include "node/node_peers.h"
 #include "storage/key_encoding.h"
@@ -26,6 +30,24 @@ void Refuse(proto::ReapVerdict& verdict, std::string why) {
 void Reject(proto::ReapVerdict& verdict, int index, const char* why) {
   verdict.add_rejected(static_cast<std::uint32_t>(index));
   verdict.add_rejected_reasons(why);
+}
+
+// Whether a partition the reaper refuses for `refusal` (PartitionReplica::ReapRefusal) may
+// still be proposed: fully when nothing stands in the way; for prunes only when its last
+// anti-entropy exchanges were not all in sync (which keeps tombstone reaping away from
+// partitions under repair; neither kind's safety rests on it, and a key written all the time
+// keeps its partition out of sync: docs/design/tombstones.md "Hot keys").
+bool Proposable(const std::string& refusal) {
+  return refusal.empty() || refusal == "not_in_sync";
+}
+
+// A prune that names its actors (ReapCandidate.single_use_actors), ascending: judged by whether
+// a copy of one of those writes is found, not by the version hash. Empty otherwise.
+std::span<const ActorId> PrunedActors(const proto::ReapCandidate& candidate) {
+  if (!candidate.prune()) return {};
+  const std::span<const ActorId> actors(candidate.single_use_actors().data(),
+                                        candidate.single_use_actors().size());
+  return std::is_sorted(actors.begin(), actors.end()) ? actors : std::span<const ActorId>{};
 }
 }  // namespace
 
@@ -73,7 +95,8 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   const auto first_due = [&](auto begin, auto end) {
     for (auto it = begin; it != end && !group; ++it) {
       replication::TombstoneReaper* reaper = it->second->reaper();
-      if (reaper == nullptr || !reaper->Due(now_ms) || !it->second->ReapRefusal(peers).empty()) {
+      if (reaper == nullptr || !reaper->Due(now_ms) ||
+          !Proposable(it->second->ReapRefusal(peers))) {
         continue;
       }
       group = group_of(it->first);
@@ -101,12 +124,12 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   for (auto& [partition, replica] : replicas_) {
     if (room == 0) break;
     replication::TombstoneReaper* reaper = replica->reaper();
-    if (reaper == nullptr || !reaper->Due(now_ms) || !replica->ReapRefusal(peers).empty() ||
-        group_of(partition) != *group) {
-      continue;
-    }
+    if (reaper == nullptr || !reaper->Due(now_ms) || group_of(partition) != *group) continue;
+    const std::string refusal = replica->ReapRefusal(peers);
+    if (!Proposable(refusal)) continue;
     auto candidates = reaper->ProposeCandidates(
-        std::min(room, config_.reaping.candidates_per_partition_max), now_ms);
+        std::min(room, config_.reaping.candidates_per_partition_max), now_ms,
+        /*prunes_only=*/!refusal.empty());
     if (!candidates.ok() || candidates->empty()) continue;
     room -= static_cast<std::uint32_t>(candidates->size());
     proto::ReapPartition* entry = prepare.add_partitions();
@@ -119,6 +142,7 @@ void Node::StartReapRound(std::uint64_t now_ms) {
       candidate->set_storage_key(key.storage_key);
       candidate->set_version_hash(key.version_hash);
       if (key.prune) candidate->set_prune(true);
+      for (ActorId actor : key.actors) candidate->add_single_use_actors(actor);
     }
   }
   if (prepare.partitions_size() == 0) return;
@@ -180,6 +204,7 @@ void Node::OnReapOutcome(const ReapRoundOutcome& outcome, std::uint64_t now_ms) 
         proto::ReapCandidate* entry = key.prune ? commit->add_prunes() : commit->add_deletes();
         entry->set_storage_key(key.storage_key);
         entry->set_version_hash(key.version_hash);
+        for (ActorId actor : key.actors) entry->add_single_use_actors(actor);
       }
     }
   }
@@ -195,7 +220,10 @@ void Node::OnReapCommit(const proto::ReapCommit& commit) {
     for (const proto::ReapCandidate& entry : entries) {
       auto key = storage::DecodeObjectKey(entry.storage_key());
       if (!key.ok() || key->partition != commit.partition()) continue;  // malformed: ignored
-      keys.push_back({entry.storage_key(), entry.version_hash(), prune});
+      std::vector<ActorId> actors(entry.single_use_actors().begin(),
+                                  entry.single_use_actors().end());
+      if (!prune || !std::is_sorted(actors.begin(), actors.end())) actors.clear();  // by hash
+      keys.push_back({entry.storage_key(), entry.version_hash(), prune, std::move(actors)});
     }
   };
   add(commit.deletes(), false);
@@ -262,17 +290,22 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
     }
   }
   // Keys of the coordinators in flight: a read may still read-repair what it read, a write
-  // still send what it minted (from a copy taken before this snapshot).
-  std::set<std::string, std::less<>> coordinating;
-  for (const auto& [id, read] : reads_) coordinating.insert(read.storage_key);
-  for (const auto& [id, write] : writes_) coordinating.insert(write.storage_key);
+  // still send what it minted (from a copy taken before this snapshot). A write coordinator
+  // has stored and sent its copies when it is created (CoordinateWrite), so the snapshot sees
+  // them where they are: a prune by actors looks at those copies instead.
+  std::set<std::string, std::less<>> reading;
+  std::set<std::string, std::less<>> writing;
+  for (const auto& [id, read] : reads_) reading.insert(read.storage_key);
+  for (const auto& [id, write] : writes_) writing.insert(write.storage_key);
   // A write this node forwarded under a fixed version may yet be routed again (hedged
   // forwarding): a copy of it that a pruned key, or a reaped one, would take as new.
+  std::map<std::string, std::vector<ActorId>, std::less<>> retained;
   forwarded_.ForEachRetained([&](const ClientRequest& request) {
     std::visit(
         [&](const auto& held) {
-          if constexpr (requires { held.id.key; }) {
-            coordinating.insert(store_.ObjectStorageKey(held.id));
+          if constexpr (requires { held.fixed_version; }) {
+            retained[store_.ObjectStorageKey(held.id)].push_back(
+                held.fixed_version.has_value() ? held.fixed_version->actor : ActorId{0});
           }
         },
         request);
@@ -309,6 +342,10 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
     for (int c = 0; c < partition.candidates_size(); ++c) {
       const proto::ReapCandidate& candidate = partition.candidates(c);
       const std::string& key = candidate.storage_key();
+      if (const std::span<const ActorId> actors = PrunedActors(candidate); !actors.empty()) {
+        JudgePruneByActors(verdict, c, key, actors, reading, retained);
+        continue;
+      }
       if (primary) {
         // One of the key's own replicas must hold exactly the tombstone; another primary of
         // the partition (a key of a bucket with a smaller n) need not hold it, but a copy it
@@ -330,10 +367,51 @@ std::vector<proto::ReapVerdict> Node::JudgeReapRound(const proto::ReapPrepare& p
         Reject(verdict, c, "hint");
         continue;
       }
-      if (coordinating.contains(key)) Reject(verdict, c, "coordinator");
+      if (reading.contains(key) || writing.contains(key) || retained.contains(key)) {
+        Reject(verdict, c, "coordinator");
+      }
     }
   }
   return verdicts;
+}
+
+void Node::JudgePruneByActors(
+    proto::ReapVerdict& verdict, int index, const std::string& key, std::span<const ActorId> actors,
+    const std::set<std::string, std::less<>>& reading,
+    const std::map<std::string, std::vector<ActorId>, std::less<>>& retained) {
+  // A copy of one of the writes whose entries would go, anywhere on this node: a sibling of
+  // the stored object (a primary's, or one kept for a partition it does not keep — refused
+  // above), a hint, a read coordinator's replies (it may read-repair them), or a forward held
+  // to route again under that actor.
+  auto stored = env_.engine->Get(storage::Column::kObjects, key);
+  if (!stored.ok()) {
+    Reject(verdict, index, "copy");
+    return;
+  }
+  if (stored->has_value()) {
+    auto object = DecodeObject(**stored);
+    if (!object.ok() || object->HoldsSingleUseWriteOf(actors)) {
+      Reject(verdict, index, "copy");
+      return;
+    }
+  }
+  auto hint = replication::FindHintRecord(*env_.engine, key);
+  if (!hint.ok() || hint->has_value()) {
+    Reject(verdict, index, "hint");
+    return;
+  }
+  if (reading.contains(key)) {
+    Reject(verdict, index, "coordinator");
+    return;
+  }
+  if (auto held = retained.find(key); held != retained.end()) {
+    for (ActorId actor : held->second) {
+      if (std::binary_search(actors.begin(), actors.end(), actor)) {
+        Reject(verdict, index, "coordinator");
+        return;
+      }
+    }
+  }
 }
 
 }  // namespace meridian::node

@@ -1,23 +1,28 @@
 #include "node/reap_rounds.h"
 
 #include <algorithm>
+#include <span>
 #include <utility>
 
 #include "core/assert.h"
 #include "core/hash.h"
+#include "core/object_codec.h"
 #include "storage/key_encoding.h"
 
 namespace meridian::node {
 
-std::vector<std::string> ObjectKeysCarried(const proto::PeerMessage& message,
-                                           std::uint32_t partition_count) {
-  std::vector<std::string> keys;
+std::vector<CarriedCopy> CopiesCarried(const proto::PeerMessage& message,
+                                       std::uint32_t partition_count, std::string& key_storage) {
+  std::vector<CarriedCopy> copies;
   const auto add_entries = [&](const auto& entries) {
-    for (const proto::HandoffEntry& entry : entries) keys.push_back(entry.storage_key());
+    for (const proto::HandoffEntry& entry : entries) {
+      copies.push_back({entry.storage_key(), entry.encoded_object()});
+    }
   };
   switch (message.body_case()) {
     case proto::PeerMessage::kReplicaWrite:
-      keys.push_back(message.replica_write().storage_key());
+      copies.push_back(
+          {message.replica_write().storage_key(), message.replica_write().encoded_object()});
       break;
     case proto::PeerMessage::kHintBatch:
       add_entries(message.hint_batch().entries());
@@ -36,13 +41,26 @@ std::vector<std::string> ObjectKeysCarried(const proto::PeerMessage& message,
       if (request.fixed_actor() == 0 || partition_count == 0) break;
       const std::uint32_t partition =
           PartitionOf(ObjectHash(request.bucket(), request.key()), partition_count);
-      keys.push_back(storage::EncodeObjectKey(partition, request.bucket(), request.key()));
+      key_storage = storage::EncodeObjectKey(partition, request.bucket(), request.key());
+      copies.push_back({key_storage, {}, request.fixed_actor()});
       break;
     }
     default:
       break;
   }
-  return keys;
+  return copies;
+}
+
+bool CopyMatters(const proto::ReapCandidate& candidate, const CarriedCopy& copy) {
+  if (!candidate.prune() || candidate.single_use_actors().empty()) return true;
+  const std::span<const ActorId> actors(candidate.single_use_actors().data(),
+                                        candidate.single_use_actors().size());
+  if (!std::is_sorted(actors.begin(), actors.end())) return true;  // malformed: no prune
+  if (copy.fixed_actor != 0) {
+    return std::binary_search(actors.begin(), actors.end(), copy.fixed_actor);
+  }
+  auto object = DecodeObject(copy.encoded_object);
+  return !object.ok() || object->HoldsSingleUseWriteOf(actors);
 }
 
 ReapRounds::ReapRounds(cluster::NodeId self, std::string self_address,
@@ -171,24 +189,31 @@ void ReapRounds::OnMarker(const proto::ReapMarker& marker, ReapLocalView& view) 
   if (snapshot.awaiting_markers.empty()) Complete(key);
 }
 
-void ReapRounds::Reject(Snapshot& snapshot, std::string_view storage_key) {
-  auto found = snapshot.keys.find(storage_key);
+void ReapRounds::Reject(Snapshot& snapshot, const CarriedCopy& copy) {
+  auto found = snapshot.keys.find(copy.storage_key);
   if (found == snapshot.keys.end()) return;
-  proto::ReapVerdict& verdict = snapshot.verdicts[found->second.first];
-  for (std::uint32_t index : verdict.rejected()) {
-    if (index == found->second.second) return;
+  const auto [partition, candidate] = found->second;
+  if (!CopyMatters(snapshot.prepare.partitions(static_cast<int>(partition))
+                       .candidates(static_cast<int>(candidate)),
+                   copy)) {
+    return;
   }
-  verdict.add_rejected(found->second.second);
+  proto::ReapVerdict& verdict = snapshot.verdicts[partition];
+  for (std::uint32_t index : verdict.rejected()) {
+    if (index == candidate) return;
+  }
+  verdict.add_rejected(candidate);
   verdict.add_rejected_reasons("in_flight");
 }
 
 void ReapRounds::OnDataMessage(const std::string& from_address, const proto::PeerMessage& message) {
   if (snapshots_.empty()) return;
-  const std::vector<std::string> keys = ObjectKeysCarried(message, partition_count_);
-  if (keys.empty()) return;
+  std::string key_storage;
+  const std::vector<CarriedCopy> copies = CopiesCarried(message, partition_count_, key_storage);
+  if (copies.empty()) return;
   for (auto& [key, snapshot] : snapshots_) {
     if (!snapshot.taken || !snapshot.awaiting_markers.contains(from_address)) continue;
-    for (const std::string& storage_key : keys) Reject(snapshot, storage_key);
+    for (const CarriedCopy& copy : copies) Reject(snapshot, copy);
   }
 }
 
@@ -273,8 +298,10 @@ void ReapRounds::Finish(bool timed_out) {
     for (int c = 0; c < partition.candidates_size(); ++c) {
       if (round_->rejected[p].contains(static_cast<std::uint32_t>(c))) continue;
       const proto::ReapCandidate& candidate = partition.candidates(c);
-      result.accepted.push_back(
-          {candidate.storage_key(), candidate.version_hash(), candidate.prune()});
+      result.accepted.push_back({candidate.storage_key(), candidate.version_hash(),
+                                 candidate.prune(),
+                                 std::vector<ActorId>(candidate.single_use_actors().begin(),
+                                                      candidate.single_use_actors().end())});
     }
     counters_.candidates_accepted += result.accepted.size();
   }

@@ -41,6 +41,7 @@
 
 #include "cluster/node_id.h"
 #include "cluster/outbound.h"
+#include "core/version_vector.h"
 #include "proto/peer.pb.h"
 #include "replication/tombstone_reaper.h"
 
@@ -72,6 +73,16 @@ struct ReapRoundOutcome {
   std::map<cluster::NodeId, std::uint32_t> empty_members;
 };
 
+// A copy of an object a peer message carries (replica writes, hint batches, handoff batches and
+// mirrors, anti-entropy repairs: `encoded_object`), or one it may yet make (a forwarded write
+// with a fixed version: whoever takes it applies that version, possibly as a fallback, which a
+// key reaped or pruned meanwhile would take as new: `fixed_actor`, its key placed with the
+// partition count). Views into the message.
+struct CarriedCopy {
+  std::string_view storage_key;
+  std::string_view encoded_object;  // empty for a forwarded write
+  ActorId fixed_actor = 0;          // a forwarded write's single-use actor
+};
 class ReapRounds {
  public:
   // `config` and `counters` (the node's) must outlive this object. `shards`: the shards this
@@ -129,7 +140,7 @@ class ReapRounds {
   // By value: it erases the snapshot, and callers pass the snapshot map's own key.
   void Complete(RoundKey key);
   void Merge(const std::vector<proto::ReapVerdict>& verdicts);
-  void Reject(Snapshot& snapshot, std::string_view storage_key);
+  void Reject(Snapshot& snapshot, const CarriedCopy& copy);
   std::string AddressOf(const proto::ReapPrepare& prepare, const cluster::NodeId& id) const;
   void Finish(bool timed_out);
 
@@ -145,12 +156,12 @@ class ReapRounds {
   std::vector<cluster::Outbound> outbound_;
 };
 
-// Storage keys of the objects a peer message carries (replica writes, hint batches, handoff
-// batches and mirrors, anti-entropy repairs) or may yet make (a forwarded write with a fixed
-// version: whoever takes it applies that version, possibly as a fallback, which a key reaped or
-// pruned meanwhile would take as new; its key is placed with `partition_count`); empty for
-// every other message.
-std::vector<std::string> ObjectKeysCarried(const proto::PeerMessage& message,
-                                           std::uint32_t partition_count);
+// Every copy `message` carries; empty for every other message.
+std::vector<CarriedCopy> CopiesCarried(const proto::PeerMessage& message,
+                                       std::uint32_t partition_count, std::string& key_storage);
+// Whether `copy` may bring back a write `candidate` would forget: always for a tombstone or a
+// prune by hash; for a prune by actors, when it is (or holds as a sibling) the single-use
+// write of one of them, or cannot be decoded.
+bool CopyMatters(const proto::ReapCandidate& candidate, const CarriedCopy& copy);
 
 }  // namespace meridian::node

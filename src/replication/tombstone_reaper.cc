@@ -23,7 +23,8 @@ bool TombstoneReaper::Due(std::uint64_t now_ms) const {
 }
 
 Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t max,
-                                                                std::uint64_t now_ms) {
+                                                                std::uint64_t now_ms,
+                                                                bool prunes_only) {
   MERIDIAN_CHECK(!in_round_);
   std::vector<ReapKey> candidates;
   const storage::KeyRange range = storage::PartitionRange(partition_);
@@ -54,7 +55,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
         // entries is pruned of them.
         const bool prune = !object->IsDeleted() && config_.prune_single_use_from > 0 &&
                            object->SupersededSingleUseEntries() >= config_.prune_single_use_from;
-        if ((!object->IsDeleted() && !prune) || queued_.contains(key) ||
+        if ((!object->IsDeleted() && !prune) || (prunes_only && !prune) || queued_.contains(key) ||
             (proposes_ && !proposes_(key))) {
           return true;
         }
@@ -63,7 +64,10 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
           bad = hash.status();
           return false;
         }
-        candidates.push_back(ReapKey{std::string(key), *hash, prune});
+        candidates.push_back(ReapKey{std::string(key), *hash, prune,
+                                     prune && config_.prune_by_actors
+                                         ? object->SupersededSingleUseActors()
+                                         : std::vector<ActorId>{}});
         return true;
       }));
   MERIDIAN_RETURN_IF_ERROR(bad);
@@ -125,6 +129,24 @@ Result<std::size_t> TombstoneReaper::TakeDeletes(storage::WriteBatch& batch, std
     }
     if (!stored->has_value()) {  // gone already (a drop)
       queued_.erase(key.storage_key);
+      continue;
+    }
+    if (key.prune && !key.actors.empty()) {
+      // By actor: the round found no copy of those writes anywhere, and copies are made only
+      // from copies, so the entries may go from whatever version is stored now (writes since
+      // the round leave them superseded).
+      auto object = DecodeObject(**stored);
+      const std::size_t forgotten =
+          object.ok() ? object->ForgetSupersededSingleUse(key.actors) : std::size_t{0};
+      if (forgotten == 0) {
+        ++counters_.deletes_skipped;
+        queued_.erase(key.storage_key);
+        continue;
+      }
+      writing_entries_ += forgotten;
+      batch.Put(storage::Column::kObjects, key.storage_key, EncodeObject(*object));
+      writing_.push_back(std::move(key));
+      ++added;
       continue;
     }
     auto hash = storage::EncodedObjectVersionHash(**stored);

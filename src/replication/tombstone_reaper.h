@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/version_vector.h"
 #include "replication/background_budget.h"
 #include "storage/engine.h"
 
@@ -60,6 +61,11 @@ struct ReapConfig {
   // A live key is proposed for pruning once its clock holds this many superseded single-use
   // entries (hedged forwarding's versions); 0: never.
   std::uint32_t prune_single_use_from = 8;
+  // A prune candidate names the actors of its superseded entries and is judged by whether a
+  // copy of one of those writes is left anywhere, whatever version each primary holds (so a
+  // key with writes always in flight is pruned too). false: judged by the version hash like a
+  // tombstone (the rule before 2026-12-07; kept as the tests' control).
+  bool prune_by_actors = true;
 };
 
 // A proposed or committed tombstone (or, with `prune`, an object whose superseded single-use
@@ -68,6 +74,9 @@ struct ReapKey {
   std::string storage_key;
   std::uint64_t version_hash = 0;
   bool prune = false;
+  // A prune's superseded single-use entries by actor, ascending: judged and forgotten by actor,
+  // whatever the version (ReapCandidate.single_use_actors). Empty: by the version hash.
+  std::vector<ActorId> actors;
   friend bool operator==(const ReapKey&, const ReapKey&) = default;
 };
 
@@ -104,13 +113,17 @@ class TombstoneReaper {
   }
   // Up to `max` candidates from the cursor on (wrapping once round the partition) among the
   // keys it proposes; marks the partition as in a round. Empty: nothing to reap (the partition
-  // rests for an interval).
-  Result<std::vector<ReapKey>> ProposeCandidates(std::uint32_t max, std::uint64_t now_ms);
+  // rests for an interval). A prune candidate names its superseded single-use actors.
+  // `prunes_only`: no tombstone is proposed (the partition is not known to be in sync with
+  // its other primaries, which reaping tombstones waits for and pruning need not).
+  Result<std::vector<ReapKey>> ProposeCandidates(std::uint32_t max, std::uint64_t now_ms,
+                                                 bool prunes_only = false);
   // The round that carried this partition ended: `accepted` of its candidates were committed
   // (empty when refused). The next round may come sooner when this one was capped.
   void OnRoundEnded(std::size_t accepted, std::uint64_t now_ms);
 
-  // Every primary. A committed round asks to delete `keys` where their hash is unchanged.
+  // Every primary. A committed round asks to delete `keys` where their hash is unchanged, and
+  // to prune: by actor whatever the version, or (no actors named) where the hash is unchanged.
   void OnCommit(const std::vector<ReapKey>& keys);
   // Adds at most deletes_per_batch_max conditional deletes (or prunes: a put of the pruned
   // object) of committed keys to `batch`, if the budget grants them (asked again next tick

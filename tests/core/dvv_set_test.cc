@@ -160,6 +160,34 @@ TEST(DvvSetTest, PruningForgetsOnlySupersededSingleUseEntries) {
   EXPECT_EQ(DvvSet::Merge(object, before).value(), before);
 }
 
+// Forgetting named actors: only those of them whose entry is single-use and superseded go;
+// a sibling's write is found by HoldsSingleUseWriteOf and never forgotten.
+TEST(DvvSetTest, ForgettingNamedActorsTakesOnlyTheirSupersededSingleUseEntries) {
+  DvvSet object;
+  object.Update({}, 1, Ts(1), false, "a", kSiblings);
+  ASSERT_TRUE(
+      object.Apply(object.clock(), Dot{7, kSingleUseCounter}, Ts(2), false, "b", kSiblings));
+  ASSERT_TRUE(
+      object.Apply(object.clock(), Dot{8, kSingleUseCounter}, Ts(3), false, "c", kSiblings));
+  ASSERT_TRUE(
+      object.Apply(object.clock(), Dot{9, kSingleUseCounter}, Ts(4), false, "d", kSiblings));
+  EXPECT_EQ(object.SupersededSingleUseActors(), (std::vector<ActorId>{7, 8}));
+  const std::vector<ActorId> sibling_write{9};
+  const std::vector<ActorId> superseded{8};
+  EXPECT_TRUE(object.HoldsSingleUseWriteOf(sibling_write));
+  EXPECT_FALSE(object.HoldsSingleUseWriteOf(superseded));
+  EXPECT_FALSE(object.HoldsSingleUseWriteOf(std::vector<ActorId>{1}));  // an ordinary actor
+  const DvvSet before = object;
+  // 1 is ordinary, 8 superseded, 9 a sibling's, 11 unknown: only 8 goes.
+  EXPECT_EQ(object.ForgetSupersededSingleUse(std::vector<ActorId>{1, 8, 9, 11}), 1u);
+  EXPECT_EQ(object.clock().Get(8), 0u);
+  EXPECT_EQ(object.clock().Get(7), kSingleUseCounter);
+  EXPECT_EQ(object.clock().Get(9), kSingleUseCounter);
+  EXPECT_EQ(object.clock().Get(1), 1u);
+  EXPECT_EQ(Values(object), Values(before));
+  EXPECT_EQ(DvvSet::Merge(object, before).value(), before);
+}
+
 // ---------------------------------------------------------------------------------------
 // Reference model: every write is remembered with the explicit set of dots its writer had
 // seen. A write is live at a replica when no write known there has it in its causal past.

@@ -27,7 +27,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/dvv_set.h"
 #include "core/hash.h"
+#include "core/object_codec.h"
 #include "node/datadriven.h"
 #include "storage/key_encoding.h"
 
@@ -274,35 +276,82 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ReapRoundsScenario,
                          ::testing::Values("accepted", "member_holds", "primary_differs",
                                            "primary_down", "barrier", "refused"));
 
-TEST(ObjectKeysCarriedTest, NamesTheKeysOfEveryDataMessage) {
+std::vector<std::string> KeysCarried(const proto::PeerMessage& message) {
+  std::string key_storage;
+  std::vector<std::string> keys;
+  for (const CarriedCopy& copy : CopiesCarried(message, 8, key_storage)) {
+    keys.emplace_back(copy.storage_key);
+  }
+  return keys;
+}
+
+TEST(CopiesCarriedTest, NamesTheKeysOfEveryDataMessage) {
   proto::PeerMessage write;
   write.mutable_replica_write()->set_storage_key("a");
-  EXPECT_EQ(ObjectKeysCarried(write, 8), std::vector<std::string>{"a"});
+  EXPECT_EQ(KeysCarried(write), std::vector<std::string>{"a"});
   proto::PeerMessage hints;
   hints.mutable_hint_batch()->add_entries()->set_storage_key("b");
-  EXPECT_EQ(ObjectKeysCarried(hints, 8), std::vector<std::string>{"b"});
+  EXPECT_EQ(KeysCarried(hints), std::vector<std::string>{"b"});
   proto::PeerMessage handoff;
   handoff.mutable_handoff_batch()->add_entries()->set_storage_key("c");
-  EXPECT_EQ(ObjectKeysCarried(handoff, 8), std::vector<std::string>{"c"});
+  EXPECT_EQ(KeysCarried(handoff), std::vector<std::string>{"c"});
   proto::PeerMessage mirror;
   mirror.mutable_handoff_mirror()->add_entries()->set_storage_key("d");
-  EXPECT_EQ(ObjectKeysCarried(mirror, 8), std::vector<std::string>{"d"});
+  EXPECT_EQ(KeysCarried(mirror), std::vector<std::string>{"d"});
   proto::PeerMessage repair;
   repair.mutable_aae_repair()->add_objects()->set_storage_key("e");
-  EXPECT_EQ(ObjectKeysCarried(repair, 8), std::vector<std::string>{"e"});
+  EXPECT_EQ(KeysCarried(repair), std::vector<std::string>{"e"});
   proto::PeerMessage read;
   read.mutable_replica_read()->set_storage_key("f");  // carries no object
-  EXPECT_TRUE(ObjectKeysCarried(read, 8).empty());
+  EXPECT_TRUE(KeysCarried(read).empty());
   // A forwarded write with a fixed version may yet be applied (as a fallback too): its key.
   proto::PeerMessage forward;
   forward.mutable_kv_request()->set_op(proto::KvRequest::OP_PUT);
   forward.mutable_kv_request()->set_bucket("bk");
   forward.mutable_kv_request()->set_key("g");
-  EXPECT_TRUE(ObjectKeysCarried(forward, 8).empty());  // no fixed version: minted anew
+  EXPECT_TRUE(KeysCarried(forward).empty());  // no fixed version: minted anew
   forward.mutable_kv_request()->set_fixed_actor(77);
   const std::uint32_t partition = PartitionOf(ObjectHash("bk", "g"), 8);
-  EXPECT_EQ(ObjectKeysCarried(forward, 8),
+  EXPECT_EQ(KeysCarried(forward),
             std::vector<std::string>{storage::EncodeObjectKey(partition, "bk", "g")});
+}
+
+// A prune that names its actors is stopped only by a copy of one of those writes: an object
+// whose clock has their entries but whose siblings are later writes does not matter; a sibling
+// of one of them, a forward under one of them, or an undecodable copy does. A tombstone (or a
+// prune by hash) is stopped by any copy of its key.
+TEST(CopiesCarriedTest, APruneByActorsIsStoppedOnlyByACopyOfOneOfTheirWrites) {
+  DvvSet object;
+  ASSERT_TRUE(object.Apply({}, Dot{7, kSingleUseCounter}, HlcTimestamp::FromParts(1, 0), false,
+                           "old", ConflictPolicy::kSiblings));
+  DvvSet overwritten = object;
+  overwritten.Update(overwritten.clock(), 1, HlcTimestamp::FromParts(2, 0), false, "new",
+                     ConflictPolicy::kSiblings);
+  ASSERT_EQ(overwritten.SupersededSingleUseActors(), std::vector<ActorId>{7});
+  const std::string old_copy = EncodeObject(object);
+  const std::string new_copy = EncodeObject(overwritten);
+
+  proto::ReapCandidate prune;
+  prune.set_storage_key("k");
+  prune.set_prune(true);
+  prune.add_single_use_actors(3);
+  prune.add_single_use_actors(7);
+  EXPECT_FALSE(CopyMatters(prune, CarriedCopy{"k", new_copy}));
+  EXPECT_TRUE(CopyMatters(prune, CarriedCopy{"k", old_copy}));
+  EXPECT_TRUE(CopyMatters(prune, CarriedCopy{"k", "not an object"}));
+  EXPECT_TRUE(CopyMatters(prune, CarriedCopy{"k", {}, 7}));
+  EXPECT_FALSE(CopyMatters(prune, CarriedCopy{"k", {}, 8}));
+
+  proto::ReapCandidate unsorted = prune;
+  unsorted.clear_single_use_actors();
+  unsorted.add_single_use_actors(7);
+  unsorted.add_single_use_actors(3);
+  EXPECT_TRUE(CopyMatters(unsorted, CarriedCopy{"k", new_copy}));  // malformed: any copy
+  proto::ReapCandidate by_hash;
+  by_hash.set_prune(true);
+  EXPECT_TRUE(CopyMatters(by_hash, CarriedCopy{"k", new_copy}));
+  proto::ReapCandidate tombstone;
+  EXPECT_TRUE(CopyMatters(tombstone, CarriedCopy{"k", new_copy}));
 }
 
 }  // namespace

@@ -96,14 +96,22 @@ TEST_F(TombstoneReaperTest, ProposesALiveObjectForPruningOnceEnoughSingleUseEntr
   auto candidates = reaper_.ProposeCandidates(100, 0);
   ASSERT_TRUE(candidates.ok());
   ASSERT_EQ(candidates->size(), 2u);
+  // The prune names the actors of its superseded entries (the last write's is a sibling).
   EXPECT_EQ((*candidates)[0], (ReapKey{Key(2), storage::ObjectVersionHash(WithSingleUseHistory(3)),
-                                       /*prune=*/true}));
+                                       /*prune=*/true, std::vector<ActorId>{100, 101, 102}}));
   EXPECT_EQ((*candidates)[1].storage_key, Key(3));
   EXPECT_FALSE((*candidates)[1].prune);
-  // Off: only the tombstone.
+  EXPECT_TRUE((*candidates)[1].actors.empty());
+  // Prunes only (the partition is not known to be in sync): the tombstone waits.
   reaper_.OnRoundEnded(0, 0);
+  auto prunes = reaper_.ProposeCandidates(100, config_.interval_ms, /*prunes_only=*/true);
+  ASSERT_TRUE(prunes.ok());
+  ASSERT_EQ(prunes->size(), 1u);
+  EXPECT_EQ((*prunes)[0].storage_key, Key(2));
+  // Off: only the tombstone.
+  reaper_.OnRoundEnded(0, config_.interval_ms);
   config_.prune_single_use_from = 0;
-  auto off = reaper_.ProposeCandidates(100, config_.interval_ms);
+  auto off = reaper_.ProposeCandidates(100, 2 * config_.interval_ms);
   ASSERT_TRUE(off.ok());
   ASSERT_EQ(off->size(), 1u);
   EXPECT_EQ((*off)[0].storage_key, Key(3));
@@ -133,6 +141,38 @@ TEST_F(TombstoneReaperTest, ACommittedPruneRewritesTheObjectWithoutItsSuperseded
   EXPECT_EQ(counters_.objects_pruned, 1u);
   EXPECT_EQ(counters_.single_use_entries_pruned, 4u);
   EXPECT_EQ(counters_.tombstones_reaped, 0u);
+  EXPECT_EQ(counters_.deletes_skipped, 1u);
+  EXPECT_FALSE(reaper_.deletes_pending());
+}
+
+// A prune that names its actors forgets their entries from whatever version is stored at the
+// commit (the round found no copy of those writes anywhere): a key written since is pruned
+// too, an actor whose write is a sibling again is left alone, and a key none of whose named
+// entries is left is skipped.
+TEST_F(TombstoneReaperTest, ACommittedPruneByActorsForgetsThemFromTheVersionStoredNow) {
+  const DvvSet object = WithSingleUseHistory(4);  // superseded: 100..103; sibling: 104
+  const std::uint64_t hash = storage::ObjectVersionHash(object);
+  DvvSet rewritten = object;  // written after the round: another version
+  rewritten.Update(rewritten.clock(), 1, HlcTimestamp::FromParts(50, 0), false, "later",
+                   ConflictPolicy::kSiblings);
+  Store(Key(1), rewritten);
+  Store(Key(2), object);
+  Store(Key(3), object);
+  reaper_.OnCommit({{Key(1), hash, true, {100, 101, 103}},
+                    {Key(2), hash, true, {104}},  // the live sibling's own entry: kept
+                    {Key(3), hash, true, {100, 102}}});
+  EXPECT_EQ(ApplyDeletes(0), 2u);
+  const DvvSet first = DecodeObject(**engine_.Get(storage::Column::kObjects, Key(1))).value();
+  EXPECT_EQ(first.siblings(), rewritten.siblings());
+  EXPECT_EQ(first.clock().Get(100), 0u);
+  EXPECT_EQ(first.clock().Get(101), 0u);
+  EXPECT_EQ(first.clock().Get(102), kSingleUseCounter);  // not named
+  EXPECT_EQ(first.clock().Get(103), 0u);
+  EXPECT_EQ(DecodeObject(**engine_.Get(storage::Column::kObjects, Key(2))).value(), object);
+  const DvvSet third = DecodeObject(**engine_.Get(storage::Column::kObjects, Key(3))).value();
+  EXPECT_EQ(third.clock().SingleUseEntries(), 3u);
+  EXPECT_EQ(counters_.objects_pruned, 2u);
+  EXPECT_EQ(counters_.single_use_entries_pruned, 5u);
   EXPECT_EQ(counters_.deletes_skipped, 1u);
   EXPECT_FALSE(reaper_.deletes_pending());
 }

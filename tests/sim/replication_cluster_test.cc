@@ -670,6 +670,130 @@ TEST_F(PrunedSingleUseBoundTest, EntriesAContextBringsBackCountAgainstTheBound) 
   }
 }
 
+// Hot keys (issue 10 item 4): four writers overwrite one key through its two non-primaries, each
+// 100 ms after its previous write was answered (about 34 writes a second, every one forwarded
+// with a fixed version: about 68 new single-use entries per 2 s reaping interval, against a
+// bound of 128), so its partition's anti-entropy exchanges keep finding the primaries apart and
+// a round seldom finds them at one version with nothing in flight. A prune that names its
+// actors needs neither: it is stopped only by a copy of one of those writes, so the key is
+// pruned every round and keeps being hedged. Control (HotKeyPruningByHashTest): judged by the
+// version hash like a tombstone, and only in partitions in sync, it is hardly ever pruned and
+// most forwarded writes are refused their fixed version.
+class HotKeyPruningTest : public PrunedSingleUseBoundTest {
+ protected:
+  static constexpr int kWriters = 4;
+  static constexpr std::size_t kBound = 128;  // single_use_entries_max
+  static constexpr std::uint64_t kThinkMs = 100;
+  static constexpr std::uint64_t kWritingMs = 30'000;
+
+  void Adjust(node::NodeConfig& config) const override {
+    config.single_use_entries_max = kBound;  // pruned from 1 superseded entry (SimNodeConfig)
+    config.reaping.prune_by_actors = ByActors();
+  }
+  virtual bool ByActors() const { return true; }
+
+  struct Outcome {
+    std::uint64_t written = 0;
+    std::uint64_t forwarded_fixed = 0;  // at the non-primaries
+    std::uint64_t refused = 0;          // fixed versions the primaries refused
+    std::uint64_t pruned = 0;           // objects pruned, summed over the primaries
+  };
+  // kWriters loops, each sending its next overwrite (RESP SET semantics, w = 1) as soon as the
+  // previous one is answered, alternating between the key's two non-primaries, for kWritingMs.
+  Outcome WriteHotKey() {
+    const Strings receivers = NonPrimariesOf("k");
+    EXPECT_EQ(receivers.size(), 2u);
+    node::RequestOptions one;
+    one.w = QuorumValue::Number(1);
+    Outcome outcome;
+    const auto send = [&](int writer) {
+      node::PutRequest put{{"b", "k"}, "v" + std::to_string(outcome.written++), "", one};
+      put.overwrite = true;
+      return Send(receivers[static_cast<std::size_t>(writer) % receivers.size()], std::move(put));
+    };
+    // Per writer: its request in flight, or when it sends its next one.
+    std::vector<std::optional<node::RequestId>> in_flight(kWriters);
+    std::vector<std::uint64_t> next_ms(kWriters, simulation_->now_ms());
+    const std::uint64_t end_ms = simulation_->now_ms() + kWritingMs;
+    while (simulation_->now_ms() < end_ms) {
+      for (int writer = 0; writer < kWriters; ++writer) {
+        const auto w = static_cast<std::size_t>(writer);
+        if (in_flight[w] && replies_.count(*in_flight[w]) != 0) {
+          EXPECT_TRUE(replies_[*in_flight[w]].status.ok())
+              << replies_[*in_flight[w]].status.ToString();
+          replies_.erase(*in_flight[w]);
+          in_flight[w].reset();
+          next_ms[w] = simulation_->now_ms() + kThinkMs;
+        }
+        if (!in_flight[w] && simulation_->now_ms() >= next_ms[w]) in_flight[w] = send(writer);
+      }
+      const std::uint64_t wake_ms = *std::min_element(next_ms.begin(), next_ms.end());
+      const Status ran = simulation_->RunUntil(
+          [&] {
+            for (std::size_t w = 0; w < in_flight.size(); ++w) {
+              if (in_flight[w] ? replies_.count(*in_flight[w]) != 0
+                               : simulation_->now_ms() >= next_ms[w]) {
+                return true;
+              }
+            }
+            return false;
+          },
+          std::max(wake_ms, simulation_->now_ms()) + kReplyMsMax);
+      EXPECT_TRUE(ran.ok()) << ran.ToString();
+      if (!ran.ok()) break;
+    }
+    for (const auto& id : in_flight) {
+      if (id) {
+        EXPECT_TRUE(Await(*id).status.ok());
+      }
+    }
+    for (const std::string& receiver : receivers) {
+      outcome.forwarded_fixed += NodeOf(receiver).Stats().forwards_fixed;
+    }
+    for (const std::string& primary : PrimariesOf("k")) {
+      outcome.refused += NodeOf(primary).Stats().fixed_versions_refused;
+      outcome.pruned += NodeOf(primary).Stats().reaping.objects_pruned;
+    }
+    return outcome;
+  }
+};
+
+TEST_F(HotKeyPruningTest, AKeyWrittenContinuouslyIsPrunedEveryRoundAndStaysHedged) {
+  const Outcome outcome = WriteHotKey();
+  // Every overwrite went through a forwarder with a fixed version; a refusal sends it again.
+  ASSERT_GT(outcome.written, 800u) << "too few writes to show anything";
+  EXPECT_GT(outcome.pruned, 3u * (kWritingMs / SimNodeConfig().reaping.interval_ms) / 2)
+      << "pruned " << outcome.pruned;
+  // At most one write in ten refused its fixed version (not hedged).
+  EXPECT_LT(outcome.refused * 10, outcome.forwarded_fixed)
+      << outcome.refused << " of " << outcome.forwarded_fixed << " refused";
+  // Every primary's copy stays within the bound, and the key reads at r = all.
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  const node::ClientReply get = Call(PrimariesOf("k")[0], node::GetRequest{{"b", "k"}, all});
+  ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+  for (const std::string& primary : PrimariesOf("k")) {
+    const node::ClientReply local = Call(primary, node::ClusterLocalRequest{{"b", "k"}});
+    const auto& copy = std::get<node::LocalCopyReply>(local.body);
+    ASSERT_TRUE(copy.object.has_value());
+    EXPECT_LE(copy.object->clock().SingleUseEntries(), kBound) << primary;
+  }
+}
+
+class HotKeyPruningByHashTest : public HotKeyPruningTest {
+ protected:
+  bool ByActors() const override { return false; }
+};
+
+// The control: the same writes with prunes judged by the version hash.
+TEST_F(HotKeyPruningByHashTest, MostForwardedWritesOfTheHotKeyAreRefusedTheirFixedVersion) {
+  const Outcome outcome = WriteHotKey();
+  ASSERT_GT(outcome.written, 800u) << "too few writes to show anything";
+  EXPECT_GT(outcome.refused * 2, outcome.forwarded_fixed)
+      << outcome.refused << " of " << outcome.forwarded_fixed << " refused";
+}
+
 // Issue 10, item 7's instrument: a get or write that took slow_request_ms or more is recorded
 // with where its time went — which replica answered when, or which coordinator a forward went
 // to — and a quick one is not recorded at all.
