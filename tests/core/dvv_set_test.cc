@@ -339,6 +339,32 @@ RC_GTEST_PROP(DvvSetProperty, PruningKeepsTheSiblingsAndMergesBackToTheHistory, 
   RC_ASSERT(Values(after_pruned) == Values(after_state));
 }
 
+// A prune by actors (docs/design/tombstones.md "Hot keys"): the reaper names the superseded
+// single-use actors of its own version; another replica, at any version of the history that
+// holds none of those writes as a sibling (the verdict), forgets them. Its siblings stay, it
+// merges back under its unpruned self, and merged with any version that holds none of those
+// writes either, it gives the siblings the unpruned version would: nothing comes back.
+RC_GTEST_PROP(DvvSetProperty, ForgettingAnotherReplicasSupersededActorsChangesNoMerge, ()) {
+  const Ops ops = *GenOps();
+  const History history = RunRandomHistory(ops, /*check_model=*/false);
+  RC_PRE(!history.states.empty());
+  const auto pick = [&] {
+    return history.states[*rc::gen::inRange<std::size_t>(0, history.states.size())];
+  };
+  const std::vector<ActorId> actors = pick().SupersededSingleUseActors();
+  const DvvSet state = pick();
+  RC_PRE(!state.HoldsSingleUseWriteOf(actors));
+  DvvSet pruned = state;
+  pruned.ForgetSupersededSingleUse(actors);
+  RC_ASSERT(pruned.CheckInvariants());
+  RC_ASSERT(pruned.siblings() == state.siblings());
+  RC_ASSERT(DvvSet::Merge(pruned, state).value() == state);
+  const DvvSet other = pick();
+  RC_PRE(!other.HoldsSingleUseWriteOf(actors));
+  RC_ASSERT(Dots(DvvSet::Merge(pruned, other).value()) ==
+            Dots(DvvSet::Merge(state, other).value()));
+}
+
 RC_GTEST_PROP(DvvSetProperty, PutWithReadContextSupersedesExactlyTheSiblingsRead, ()) {
   const Ops ops = *GenOps();
   const History history = RunRandomHistory(ops, /*check_model=*/false);
