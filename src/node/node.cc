@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -301,6 +302,16 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
               *entry->retained);
           Forward(entry->origin, std::move(*entry->retained), entry->peer_node, entry->hops,
                   /*hedgeable=*/false);
+          break;
+        }
+        if (reply.fixed_version_refused && entry->origin.routed_again &&
+            entry->retained.has_value()) {
+          // Routed again after its first peer did not answer, and refused for the bound: that
+          // peer may have applied this version, so it cannot go out without it. Taken here,
+          // as a fallback under it, past the bound (one entry more, until pruned): routing
+          // with the hop budget spent coordinates locally.
+          Route(entry->origin, std::move(*entry->retained),
+                std::max(entry->hops + 1, config_.forward_hops_max));
           break;
         }
         NoteIfSlowForward(*entry, reply.status);

@@ -563,6 +563,47 @@ TEST_F(SmallSingleUseBoundTest, ForwardedWritesBeyondTheBoundGetOrdinaryDots) {
   EXPECT_EQ(copy.object->clock().SingleUseEntries(), 2u);
 }
 
+// Issue 10 item 4 at the bound: a write in flight at a cut to a key whose history holds
+// single_use_entries_max versions of forwarded writes. Its first primary's answer is lost, so
+// it is routed again under its fixed version; the next primary refuses that version (the
+// bound). The silent primary may have applied it, so it cannot be sent again without one:
+// the forwarding node takes it itself, as a fallback under that version, past the bound
+// (before, it was answered "may or may not have been applied").
+TEST_F(SmallSingleUseBoundTest, AWriteRoutedAgainAndRefusedForTheBoundIsTakenByItsForwarder) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const Strings primaries = PrimariesOf("k");
+  for (const std::string value : {"v0", "v1"}) {
+    ASSERT_TRUE(Call(receiver, node::PutRequest{{"b", "k"}, value, "", {}}).status.ok());
+  }
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const node::RequestId id = Send(receiver, node::PutRequest{{"b", "k"}, "v2", "", always});
+  simulation_->PartitionOneWay({primaries[0]}, {receiver});  // its answers are lost
+  const node::ClientReply reply = Await(id);
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_GE(NodeOf(receiver).Stats().forwards_hedged, 1u);
+  std::uint64_t refused = 0;
+  for (const std::string& primary : primaries) {
+    refused += NodeOf(primary).Stats().fixed_versions_refused;
+  }
+  EXPECT_GE(refused, 2u) << "the routed-again write was not refused: the test shows nothing";
+
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  for (const std::string& primary : primaries) {
+    const node::ClientReply get = Call(primary, node::GetRequest{{"b", "k"}, all});
+    ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+    Strings values;
+    for (const auto& sibling : std::get<node::GetReply>(get.body).values) {
+      values.push_back(sibling.value);
+    }
+    std::sort(values.begin(), values.end());
+    EXPECT_EQ(values, (Strings{"v0", "v1", "v2"})) << primary;  // three blind writes, once each
+  }
+}
+
 // Reaping rounds prune a key's superseded single-use entries (with anti-entropy on, as in
 // production), so a key written through forwarders keeps being hedged: without the prune, the
 // third forwarded write here would be refused its fixed version (bound 2).
