@@ -126,6 +126,23 @@ class Partitioner:
                 if source != destination:
                     self._drop(source, destination)
 
+    def cut_connections_to(self, sources, destination_address):
+        """Drops the TCP packets every host of `sources` sends to `destination_address`
+        ("host:port", a listener): the connections they open to it carry nothing, while the
+        connections its own node opens to them (and the acknowledgements of those) still flow.
+        A peer cut this way still hears from that node, so it never finds it silent."""
+        host = host_of(destination_address)
+        port = destination_address.rsplit(":", 1)[1]
+        for source in sources:
+            if source == host or (source, destination_address) in self.cuts:
+                continue
+            for address in (source, host):
+                if not address.startswith("127."):
+                    raise ValueError("only loopback hosts are partitioned: %r" % address)
+            _run(["-A", self.chain, "-p", "tcp", "-s", source, "-d", host, "--dport", port,
+                  "-j", "DROP"])
+            self.cuts.add((source, destination_address))
+
     def isolate(self, host, all_hosts):
         """Cuts `host` from every other host of all_hosts."""
         self.partition([host], [other for other in all_hosts if other != host])

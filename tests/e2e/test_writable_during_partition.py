@@ -30,6 +30,7 @@ HEARTBEAT_INTERVAL_MS = 1000  # failure detector pings: a request every peer mus
 PEER_SUSPECT_AFTER_MS = 1000  # silent this long after a request: routed around
 TICK_MS = 100  # suspicion is looked at on requests and ticks
 FORWARD_TIMEOUT_MS = 5000  # a write forwarded into the cut fails after this
+FORWARD_HEDGE_AFTER_MS = 1000  # a forward unanswered this long is routed again
 FORWARD_HOPS_MAX = 2  # a write is forwarded at most this often, then taken as a fallback
 # After the cut at t0, the isolated node's next heartbeat ping to each peer leaves within one
 # heartbeat interval; unanswered for peer_suspect_after_ms, the peer is routed around (seen
@@ -161,3 +162,41 @@ def test_a_write_whose_answer_is_lost_is_taken_once(cluster, partitioner):
         values = [base64.b64decode(sibling["value_base64"]) for sibling in copy["siblings"]
                   if not sibling["tombstone"]]
         assert values == [b"over"], (node.name, copy)
+
+
+def test_a_forward_lost_while_its_primary_still_talks_is_routed_again_on_time(cluster,
+                                                                             partitioner):
+    """Only the connection the entry node opens to the key's first primary is cut (its packets
+    to that primary's peer port are dropped); the primary's own connection to the entry node
+    still delivers its heartbeats, so the entry node never finds it silent. The forwarded w=1
+    write is routed again once it has gone unanswered for forward_hedge_after_ms (1 s) and is
+    acknowledged by another primary, instead of failing at forward_timeout_ms (5 s; with
+    --forward-hedge-after-ms 0 it did: "did not answer within 5000 ms")."""
+    receiver = cluster["node3"]
+    key = keys_not_primaried_by(receiver, 1)[0]
+    primaries = [cluster[name] for name in
+                 receiver.get_json("/v1/cluster/locate/default/" + quote(key, safe=""))[
+                     "primaries"]]
+    unanswered_before = receiver.metrics().get("meridian_forwards_hedged_unanswered_total", 0)
+    partitioner.cut_connections_to([partition.host_of(receiver.peer_address)],
+                                   primaries[0].peer_address)
+    started = time.monotonic()
+    response = receiver.kv("PUT", key, params={"w": 1}, data=b"on-time")
+    took_s = time.monotonic() - started
+    assert response.status_code == 204, (response.status_code, response.text[:400])
+    assert FORWARD_HEDGE_AFTER_MS / 1000 <= took_s < FORWARD_TIMEOUT_MS / 1000, took_s
+    metrics = receiver.metrics()
+    assert metrics["meridian_forwards_hedged_unanswered_total"] >= unanswered_before + 1, metrics
+    assert parse_consistency(response)["primaries"] >= 1, response.headers
+
+    partitioner.heal()
+    nodes = [cluster[name] for name in NODE_IDS]
+
+    def everywhere():
+        copies = [local_copy(node, key)["object"] for node in primaries]
+        values = [[base64.b64decode(sibling["value_base64"]) for sibling in copy["siblings"]]
+                  if copy is not None else None for copy in copies]
+        pending = sum(node.metrics()["meridian_hints_pending"] for node in nodes)
+        return pending == 0 and all(v == [b"on-time"] for v in values), (pending, values)
+
+    poll(everywhere, OBSERVE_DEADLINE_S, "every primary holds the write, once")
