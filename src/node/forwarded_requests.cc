@@ -27,8 +27,7 @@ std::vector<ForwardedRequests::Entry> ForwardedRequests::Expire(std::uint64_t no
 std::vector<ForwardedRequests::Entry> ForwardedRequests::TakeUnanswered(std::uint64_t now_ms,
                                                                         std::uint64_t after_ms) {
   return TakeIf([now_ms, after_ms](const Entry& entry) {
-    return entry.retained.has_value() && !entry.origin.routed_again &&
-           entry.started_ms + after_ms <= now_ms;
+    return entry.retained.has_value() && entry.started_ms + after_ms <= now_ms;
   });
 }
 

@@ -26,11 +26,13 @@ class ForwardedRequests {
     RequestId client_id = 0;    // a local client (when reply_address is empty)
     std::string reply_address;  // else: a peer that forwarded the request to this node
     std::uint64_t peer_request_id = 0;
-    // The request was first forwarded to a peer that did not answer in time (it went silent, or
-    // took forward_hedge_after_ms) and is being routed again (hedged forwarding): that peer may
-    // have applied it, so a failure from here on is answered "may or may not have been
-    // applied" (Node::Deliver). A request routed again is not hedged on time a second time.
-    bool routed_again = false;
+    // The nodes this request was forwarded to that did not answer in time (went silent, or
+    // took forward_hedge_after_ms), oldest first; it is being routed again around them (hedged
+    // forwarding). Any of them may have applied it, so a failure from here on is answered "may
+    // or may not have been applied" (Node::Deliver).
+    std::vector<std::string> unanswered_by;
+
+    bool routed_again() const { return !unanswered_by.empty(); }
 
     // "from a client of this node" or "forwarded by <address>", for logs.
     std::string Describe() const {
@@ -71,9 +73,10 @@ class ForwardedRequests {
   std::vector<Entry> Expire(std::uint64_t now_ms);
   // Removes and returns every entry whose peer `silent` says is silent, oldest forward id first.
   std::vector<Entry> Abandon(const std::function<bool(const std::string& peer_address)>& silent);
-  // Removes and returns every entry that keeps a copy to route again (`retained`), was not
-  // routed again already (Origin::routed_again) and was forwarded at least `after_ms` before
-  // now_ms, oldest forward id first.
+  // Removes and returns every entry that keeps a copy to route again (`retained`) and was
+  // forwarded at least `after_ms` before now_ms, oldest forward id first. An entry routed again
+  // already is taken again: each routing avoids every peer that left it unanswered
+  // (Origin::unanswered_by), and the hop budget bounds how often it happens.
   std::vector<Entry> TakeUnanswered(std::uint64_t now_ms, std::uint64_t after_ms);
 
   std::size_t size() const { return entries_.size(); }

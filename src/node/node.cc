@@ -304,7 +304,7 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
                   /*hedgeable=*/false);
           break;
         }
-        if (reply.fixed_version_refused && entry->origin.routed_again &&
+        if (reply.fixed_version_refused && entry->origin.routed_again() &&
             entry->retained.has_value()) {
           // Routed again after its first peer did not answer, and refused for the bound: that
           // peer may have applied this version, so it cannot go out without it. Taken here,
@@ -626,7 +626,7 @@ void Node::ReportTransferComplete(std::uint32_t partition) {
 }
 
 void Node::Deliver(const Origin& origin, proto::KvRequest::Op op, ClientReply reply) {
-  if (origin.routed_again && !reply.status.ok() && reply.status.code() != StatusCode::kTimeout) {
+  if (origin.routed_again() && !reply.status.ok() && reply.status.code() != StatusCode::kTimeout) {
     // Routed again after its first coordinator went silent, which may have applied it: what
     // failed here says nothing about that copy.
     std::string what = reply.status.message();

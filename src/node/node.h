@@ -217,7 +217,8 @@ struct NodeConfig {
   std::size_t single_use_entries_max = 32;
   // A write forwarded with a fixed version and not answered within this long, while its peer
   // is not (yet) suspected — it answers other traffic, but this write was lost or is stuck —
-  // is routed again as if the peer had gone silent, avoiding that peer; once per write.
+  // is routed again as if the peer had gone silent, avoiding that peer (and every other that
+  // left it unanswered before); at most forward_hops_max times, then taken here as a fallback.
   // 0: only silence routes a forward again.
   std::uint64_t forward_hedge_after_ms = 1'000;
   // The most bytes (values, contexts, keys) of forwarded writes kept for routing them again;
@@ -391,9 +392,9 @@ class Node {
   void Reply(RequestId id, Result<ReplyBody> result);
 
   // Routing (node_routing.cc): validation, quorum resolution, forwarding writes to a primary.
-  // `avoid`: a node not to forward the write to (one that did not answer it in time).
-  void Route(const Origin& origin, ClientRequest request, std::uint32_t hops,
-             const cluster::NodeId& avoid = {});
+  // A write is never forwarded to a node in `origin.unanswered_by` (it did not answer it in
+  // time).
+  void Route(const Origin& origin, ClientRequest request, std::uint32_t hops);
   // Sends `request` to `target` to coordinate. `hedgeable`: a plain write to a bucket with
   // sloppy quorum, which this node may forward with a fixed version
   // (NodeConfig::single_use_entries_max) and route again if `target` goes silent.

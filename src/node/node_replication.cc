@@ -331,7 +331,7 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
                                                 : std::get<PutRequest>(request).fixed_version;
   // A write this node routed again after its first peer did not answer is taken whatever the
   // bound: that peer may have applied it under this version already.
-  if (fixed.has_value() && !origin.routed_again) {
+  if (fixed.has_value() && !origin.routed_again()) {
     VersionVector clock = current->has_value() ? (*current)->clock() : VersionVector();
     if (auto carried = DecodeContext(context, id.bucket, id.key); carried.ok()) {
       clock.MergeFrom(*carried);  // a bad token is refused by Mint below

@@ -89,8 +89,7 @@ bool Node::AppliesFixedVersions(const cluster::NodeId& node) const {
   return member != nullptr && (member->features & cluster::kMemberFeatureFixedVersions) != 0;
 }
 
-void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops,
-                 const cluster::NodeId& avoid) {
+void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops) {
   const proto::KvRequest::Op op = OpOf(request);
   const ObjectId& id = IdOf(request);
   // Validate before hashing: every node refuses a bad request the same way, locally.
@@ -153,12 +152,16 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
   // A write is coordinated by a primary: it mints the dot under its own actor id.
   const cluster::NodeId& self = config_.node_id;
   const std::vector<cluster::NodeId> primaries = PrimariesOf(partition, quorum->n);
+  const auto avoided = [&origin](const cluster::NodeId& node) {
+    return std::find(origin.unanswered_by.begin(), origin.unanswered_by.end(), node) !=
+           origin.unanswered_by.end();
+  };
   if (!storage_condition_.ok()) {
     // This node takes no new data (its disk is full, or its storage failed): another
     // reachable primary coordinates the write, or the client hears why.
     const auto other = std::find_if(primaries.begin(), primaries.end(),
-                                    [this, &self, &avoid, fixed](const cluster::NodeId& node) {
-                                      return node != self && node != avoid && Reachable(node) &&
+                                    [this, &self, &avoided, fixed](const cluster::NodeId& node) {
+                                      return node != self && !avoided(node) && Reachable(node) &&
                                              !AddressOf(node).empty() &&
                                              (!fixed || AppliesFixedVersions(node));
                                     });
@@ -182,8 +185,8 @@ void Node::Route(const Origin& origin, ClientRequest request, std::uint32_t hops
     return;
   }
   const auto reachable = std::find_if(
-      primaries.begin(), primaries.end(), [this, &avoid, fixed](const cluster::NodeId& node) {
-        return node != avoid && Reachable(node) && !AddressOf(node).empty() &&
+      primaries.begin(), primaries.end(), [this, &avoided, fixed](const cluster::NodeId& node) {
+        return !avoided(node) && Reachable(node) && !AddressOf(node).empty() &&
                (!fixed || AppliesFixedVersions(node));
       });
   if (reachable != primaries.end() && hops < config_.forward_hops_max) {
@@ -291,7 +294,7 @@ void Node::ExpireForwards() {
       ++forwards_hedged_;
       NoteIfSlowForward(entry, Status::Timeout("no answer, the peer went silent; routed again"));
       Origin origin = entry.origin;
-      origin.routed_again = true;
+      origin.unanswered_by.push_back(entry.peer_node);
       Route(origin, std::move(*entry.retained), entry.hops + 1);
       continue;
     }
@@ -304,8 +307,9 @@ void Node::ExpireForwards() {
   }
   // A forward with a fixed version that its peer did not answer within forward_hedge_after_ms,
   // although that peer is not suspected (it answers other traffic; the forward or its answer
-  // was lost, or it is stuck on it), is routed again the same way, avoiding that peer. Silence,
-  // checked first, is the more specific diagnosis.
+  // was lost, or it is stuck on it), is routed again the same way, avoiding that peer and every
+  // other that left it unanswered before (each routing spends a hop: past forward_hops_max it
+  // is coordinated here). Silence, checked first, is the more specific diagnosis.
   if (config_.forward_hedge_after_ms > 0) {
     for (ForwardedRequests::Entry& entry :
          forwarded_.TakeUnanswered(now_ms, config_.forward_hedge_after_ms)) {
@@ -315,8 +319,8 @@ void Node::ExpireForwards() {
                                                std::to_string(config_.forward_hedge_after_ms) +
                                                " ms; routed again"));
       Origin origin = entry.origin;
-      origin.routed_again = true;
-      Route(origin, std::move(*entry.retained), entry.hops + 1, entry.peer_node);
+      origin.unanswered_by.push_back(entry.peer_node);
+      Route(origin, std::move(*entry.retained), entry.hops + 1);
     }
   }
 }

@@ -164,30 +164,37 @@ def test_a_write_whose_answer_is_lost_is_taken_once(cluster, partitioner):
         assert values == [b"over"], (node.name, copy)
 
 
-def test_a_forward_lost_while_its_primary_still_talks_is_routed_again_on_time(cluster,
-                                                                             partitioner):
-    """Only the connection the entry node opens to the key's first primary is cut (its packets
-    to that primary's peer port are dropped); the primary's own connection to the entry node
+@pytest.mark.parametrize("silent_primaries", [1, 2])
+def test_a_forward_lost_while_its_primary_still_talks_is_routed_again_on_time(
+        cluster, partitioner, silent_primaries):
+    """Only the connections the entry node opens to the key's first primaries are cut (its
+    packets to their peer ports are dropped); each primary's own connection to the entry node
     still delivers its heartbeats, so the entry node never finds it silent. The forwarded w=1
-    write is routed again once it has gone unanswered for forward_hedge_after_ms (1 s) and is
-    acknowledged by another primary, instead of failing at forward_timeout_ms (5 s; with
-    --forward-hedge-after-ms 0 it did: "did not answer within 5000 ms")."""
+    write is routed again each time it has gone unanswered for forward_hedge_after_ms (1 s),
+    around every primary that left it unanswered, and is acknowledged by another primary (or,
+    with the hop budget spent after two, by the entry node as a fallback) instead of failing at
+    forward_timeout_ms (5 s; with --forward-hedge-after-ms 0 it did: "did not answer within
+    5000 ms"; with two silent primaries, before each routing avoided every one of them, too)."""
     receiver = cluster["node3"]
     key = keys_not_primaried_by(receiver, 1)[0]
     primaries = [cluster[name] for name in
                  receiver.get_json("/v1/cluster/locate/default/" + quote(key, safe=""))[
                      "primaries"]]
     unanswered_before = receiver.metrics().get("meridian_forwards_hedged_unanswered_total", 0)
-    partitioner.cut_connections_to([partition.host_of(receiver.peer_address)],
-                                   primaries[0].peer_address)
+    for primary in primaries[:silent_primaries]:
+        partitioner.cut_connections_to([partition.host_of(receiver.peer_address)],
+                                       primary.peer_address)
     started = time.monotonic()
     response = receiver.kv("PUT", key, params={"w": 1}, data=b"on-time")
     took_s = time.monotonic() - started
     assert response.status_code == 204, (response.status_code, response.text[:400])
-    assert FORWARD_HEDGE_AFTER_MS / 1000 <= took_s < FORWARD_TIMEOUT_MS / 1000, took_s
+    assert (silent_primaries * FORWARD_HEDGE_AFTER_MS / 1000 <= took_s
+            < FORWARD_TIMEOUT_MS / 1000), took_s
     metrics = receiver.metrics()
-    assert metrics["meridian_forwards_hedged_unanswered_total"] >= unanswered_before + 1, metrics
-    assert parse_consistency(response)["primaries"] >= 1, response.headers
+    assert (metrics["meridian_forwards_hedged_unanswered_total"]
+            >= unanswered_before + silent_primaries), metrics
+    receipt = parse_consistency(response)
+    assert receipt["primaries"] + receipt["fallbacks"] >= 1, response.headers
 
     partitioner.heal()
     nodes = [cluster[name] for name in NODE_IDS]

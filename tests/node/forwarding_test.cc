@@ -106,9 +106,10 @@ TEST(ForwardedRequestsTest, RetainedBytesFollowTheEntriesInFlight) {
   EXPECT_EQ(table.retained_bytes(), 0u);
 }
 
-// Only entries with a retained copy, not routed again already, and forwarded at least
-// `after_ms` ago are taken for routing again on time.
-TEST(ForwardedRequestsTest, TakeUnansweredTakesOnlyRetainedFirstForwardsPastTheDelay) {
+// Only entries with a retained copy forwarded at least `after_ms` ago are taken for routing
+// again on time — routed again already or not (each routing avoids the peers that left it
+// unanswered, and spends a hop).
+TEST(ForwardedRequestsTest, TakeUnansweredTakesOnlyRetainedForwardsPastTheDelay) {
   ForwardedRequests table(10);
   ForwardedRequests::Entry entry;
   entry.peer_address = "p:1";
@@ -118,23 +119,29 @@ TEST(ForwardedRequestsTest, TakeUnansweredTakesOnlyRetainedFirstForwardsPastTheD
   entry.retained = ClientRequest(PutRequest{{"b", "k"}, "v", "", {}});
   entry.retained_bytes = 3;
   const auto hedgeable = table.Track(entry);
-  entry.origin.routed_again = true;
+  entry.origin.unanswered_by = {"n0"};
+  entry.started_ms = 200;
   const auto again = table.Track(entry);  // routed again once already
-  entry.origin.routed_again = false;
+  entry.origin.unanswered_by.clear();
   entry.started_ms = 600;
   const auto later = table.Track(entry);
   ASSERT_TRUE(plain && hedgeable && again && later);
 
   EXPECT_TRUE(table.TakeUnanswered(1'099, 1'000).empty());
-  const std::vector<ForwardedRequests::Entry> taken = table.TakeUnanswered(1'100, 1'000);
+  std::vector<ForwardedRequests::Entry> taken = table.TakeUnanswered(1'100, 1'000);
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0].started_ms, 100u);
-  EXPECT_FALSE(taken[0].origin.routed_again);
+  EXPECT_FALSE(taken[0].origin.routed_again());
   EXPECT_EQ(table.size(), 3u);
   EXPECT_EQ(table.retained_bytes(), 6u);
+  taken = table.TakeUnanswered(1'200, 1'000);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_TRUE(taken[0].origin.routed_again());
+  EXPECT_EQ(taken[0].origin.unanswered_by, std::vector<std::string>{"n0"});
   EXPECT_EQ(table.TakeUnanswered(1'600, 1'000).size(), 1u);
   EXPECT_TRUE(table.TakeUnanswered(4'000, 1'000).empty());
-  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.retained_bytes(), 0u);
 }
 
 TEST(KvCodecTest, RepliesRoundTripIncludingErrorsAndSiblings) {

@@ -445,6 +445,39 @@ TEST_F(ReplicationClusterTest, AForwardUnansweredByAPrimaryThatAnswersOtherTraff
   EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
 }
 
+// The same with two of the key's primaries leaving the forward unanswered while they answer
+// other traffic: it is routed again after each forward_hedge_after_ms, avoiding both, and is
+// acknowledged before forward_timeout_ms — one write, although both may have applied it. (Once
+// routed again, a write used to wait out the deadline of its second forward.)
+TEST_F(ReplicationClusterTest, AForwardUnansweredByTwoPrimariesThatAnswerOtherTrafficIsAcked) {
+  const std::string receiver = NonPrimariesOf("k").front();
+  const Strings primaries = PrimariesOf("k");
+  const node::NodeConfig& config = NodeOf(receiver).config();
+  ASSERT_LT(2 * config.forward_hedge_after_ms, config.forward_timeout_ms);
+  simulation_->PartitionOneWay({receiver}, {primaries[0], primaries[1]});
+  node::RequestOptions always;
+  always.w = QuorumValue::Number(1);
+  const std::uint64_t sent_ms = simulation_->now_ms();
+  const node::ClientReply reply = Call(receiver, node::PutRequest{{"b", "k"}, "v", "", always});
+  const std::uint64_t took_ms = simulation_->now_ms() - sent_ms;
+  ASSERT_TRUE(reply.status.ok()) << reply.status.ToString();
+  EXPECT_EQ(NodeOf(receiver).Stats().peers_suspected, 0u) << "suspected: the test shows nothing";
+  EXPECT_GE(took_ms, 2 * config.forward_hedge_after_ms);
+  EXPECT_LT(took_ms, config.forward_timeout_ms) << "waited for the forward deadline";
+  EXPECT_EQ(NodeOf(receiver).Stats().forwards_hedged_unanswered, 2u);
+
+  simulation_->Heal();
+  ASSERT_TRUE(simulation_->RunUntil([&] { return Idle(); }, simulation_->now_ms() + 60'000).ok());
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  for (const std::string& primary : primaries) {
+    const node::ClientReply get = Call(primary, node::GetRequest{{"b", "k"}, all});
+    ASSERT_TRUE(get.status.ok()) << get.status.ToString();
+    ASSERT_EQ(std::get<node::GetReply>(get.body).values.size(), 1u) << "one write, two copies";
+    EXPECT_EQ(std::get<node::GetReply>(get.body).values[0].value, "v");
+  }
+}
+
 // The control: with forward_hedge_after_ms = 0 only silence routes a forward again, so the same
 // lost forward is answered at forward_timeout_ms, "may or may not have been applied".
 class SilenceOnlyHedgingTest : public ReplicationClusterTest {
