@@ -323,6 +323,15 @@ struct BackupResult {
   std::string json;
 };
 
+// A node's background budget (POST /v1/cluster/background; docs/operations.md "Background
+// work"): every shard's share added up.
+struct BackgroundSetting {
+  std::uint64_t bytes_per_second = 0;  // 0: unlimited
+  bool paused = false;
+  std::uint32_t shards = 1;
+  std::string json;
+};
+
 class Client {
  public:
   // Fails with kInvalidArgument for a malformed endpoint and kTlsError for an unreadable
@@ -396,6 +405,11 @@ class Client {
   // the server's machine that must not exist yet (kBadRequest otherwise). Needs the admin
   // role. A large node takes a while: give the client a long enough timeout. Not re-sent.
   Result<BackupResult> Backup(std::string_view directory);
+  // Changes the server's node's background budget until it restarts: a new byte rate for the
+  // whole node (0: unlimited), and/or paused (no new background work starts) or resumed;
+  // neither reads the setting. Needs the admin role.
+  Result<BackgroundSetting> ClusterBackground(std::optional<std::uint64_t> bytes_per_second,
+                                              std::optional<bool> paused);
 
  private:
   class Impl;

@@ -44,7 +44,7 @@ constexpr Endpoint kEndpoints[] = {
     {"join", "POST", kOpAdmin},         {"leave", "POST", kOpAdmin},
     {"remove", "POST", kOpAdmin},       {"weight", "POST", kOpAdmin},
     {"locate", "GET", kOpLocate, true}, {"local", "GET", kOpLocal, true},
-    {"backup", "POST", kOpBackup},
+    {"backup", "POST", kOpBackup},      {"background", "POST", kOpAdmin},
 };
 
 // The longest backup directory accepted (Linux's PATH_MAX).
@@ -207,6 +207,11 @@ HttpResponse ReplyResponse(const node::ClientReply& reply, bool include_partitio
   if (const auto* copy = std::get_if<node::LocalCopyReply>(&reply.body)) {
     return JsonResponse(LocalCopyJson(*copy));
   }
+  if (const auto* background = std::get_if<node::BackgroundReply>(&reply.body)) {
+    return JsonResponse(Json{{"bytes_per_second", background->bytes_per_second},
+                             {"paused", background->paused},
+                             {"shards", background->shards}});
+  }
   return ErrorResponse(500, error_code::kInternal, "reply of an unknown kind");
 }
 
@@ -327,6 +332,26 @@ Result<node::ClusterSetWeightRequest> ParseSetWeight(std::string_view body) {
                                        static_cast<std::uint32_t>(weight->get<std::uint64_t>())};
 }
 
+// {"bytes_per_second": N, "paused": bool}, each optional ({} reads the setting).
+Result<node::ClusterBackgroundRequest> ParseBackground(std::string_view body) {
+  node::ClusterBackgroundRequest request;
+  if (IsBlank(body)) return request;
+  Result<Json> document = ParseObject(body, {"bytes_per_second", "paused"});
+  if (!document.ok()) return document.status();
+  if (const auto rate = document->find("bytes_per_second"); rate != document->end()) {
+    if (!rate->is_number_unsigned()) {
+      return Status::InvalidArgument(
+          "bytes_per_second must be a non-negative integer (0: unlimited)");
+    }
+    request.bytes_per_second = rate->get<std::uint64_t>();
+  }
+  if (const auto paused = document->find("paused"); paused != document->end()) {
+    if (!paused->is_boolean()) return Status::InvalidArgument("paused must be true or false");
+    request.paused = paused->get<bool>();
+  }
+  return request;
+}
+
 // The node request of an admin POST to `endpoint`, validated.
 Result<node::ClientRequest> ParseAdminBody(std::string_view endpoint, std::string_view body) {
   const auto wrap = [](auto parsed) -> Result<node::ClientRequest> {
@@ -336,6 +361,7 @@ Result<node::ClientRequest> ParseAdminBody(std::string_view endpoint, std::strin
   if (endpoint == "join") return wrap(ParseJoin(body));
   if (endpoint == "leave") return wrap(ParseLeave(body));
   if (endpoint == "remove") return wrap(ParseRemove(body));
+  if (endpoint == "background") return wrap(ParseBackground(body));
   return wrap(ParseSetWeight(body));
 }
 

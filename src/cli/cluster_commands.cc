@@ -1,4 +1,4 @@
-// `meridian cluster status|ring|join|leave|remove|set-weight|locate|local`: cluster
+// `meridian cluster status|ring|join|leave|remove|set-weight|locate|local|background`: cluster
 // administration and key inspection from the command line, built on the public client library
 // (include/meridian/client.h) only. Exit codes as for get/put/delete: 0 success, 1 request/server
 // error, 2 usage error. Every failure prints exactly one line to stderr.
@@ -45,6 +45,10 @@ struct ClusterArguments {
   CLI::Option* node_option = nullptr;
   CLI::Option* weight_option = nullptr;
   CLI::Option* key_option = nullptr;
+  bool pause = false;  // background
+  bool resume = false;
+  std::string bytes_per_second;
+  CLI::Option* bytes_option = nullptr;
 };
 
 void AddCommonOptions(CLI::App& command, ClusterArguments& arguments) {
@@ -341,6 +345,33 @@ std::optional<Failure> RunSetWeight(mc::Client& client, const ClusterArguments& 
                      {arguments.node, "", weight});
 }
 
+// A whole decimal uint64, or nullopt.
+std::optional<std::uint64_t> ParseUnsigned64(const std::string& text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<Failure> RunBackground(mc::Client& client, const ClusterArguments& arguments) {
+  std::optional<std::uint64_t> rate;
+  if (arguments.bytes_option->count() > 0) rate = ParseUnsigned64(arguments.bytes_per_second);
+  std::optional<bool> paused;
+  if (arguments.pause) paused = true;
+  if (arguments.resume) paused = false;
+  const mc::Result<mc::BackgroundSetting> result = client.ClusterBackground(rate, paused);
+  if (!result.ok()) return RequestFailed(result.error());
+  if (arguments.json) {
+    Print(result->json + "\n");
+    return std::nullopt;
+  }
+  Print(std::string("background work: ") + (result->paused ? "paused" : "running") + ", " +
+        (result->bytes_per_second == 0 ? std::string("no byte limit")
+                                       : std::to_string(result->bytes_per_second) + " bytes/s") +
+        " (" + std::to_string(result->shards) + " shard(s)); until the node restarts\n");
+  return std::nullopt;
+}
+
 // Node ids separated by spaces; "-" for none.
 std::string Ids(const std::vector<std::string>& ids) {
   std::string text;
@@ -450,6 +481,13 @@ std::optional<Failure> CheckUsage(const CLI::App& command, const ClusterArgument
       return Failure{kExitUsage, "--wait-timeout must be a positive number of seconds"};
     }
   }
+  if (arguments.pause && arguments.resume) {
+    return Failure{kExitUsage, "--pause and --resume exclude each other"};
+  }
+  if (arguments.bytes_option != nullptr && arguments.bytes_option->count() > 0 &&
+      !ParseUnsigned64(arguments.bytes_per_second)) {
+    return Failure{kExitUsage, "--bytes-per-second must be a non-negative integer (0: no limit)"};
+  }
   if (positionals == Positionals::kNodeAndWeight) {
     if (arguments.weight_option->count() == 0) return Failure{kExitUsage, "missing WEIGHT"};
     const std::optional<std::uint32_t> weight = ParseUnsigned(arguments.weight);
@@ -488,7 +526,8 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
       arguments->key_option = command->add_option("key", arguments->key, "Key");
       break;
   }
-  if (name == "status" || name == "ring" || positionals == Positionals::kBucketAndKey) {
+  if (name == "status" || name == "ring" || name == "background" ||
+      positionals == Positionals::kBucketAndKey) {
     command->add_flag("--json", arguments->json, "Print the server's JSON reply");
   }
   if (name == "ring") {
@@ -500,6 +539,13 @@ CLI::App& AddCommand(CLI::App& cluster, const std::string& name, const std::stri
                       "(nothing moving); exit 1 if it has not within --wait-timeout");
     arguments->wait_timeout_option = command->add_option(
         "--wait-timeout", arguments->wait_timeout, "Seconds --wait waits at most (default 600)");
+  }
+  if (name == "background") {
+    command->add_flag("--pause", arguments->pause, "Start no new background work");
+    command->add_flag("--resume", arguments->resume, "Let background work start again");
+    arguments->bytes_option =
+        command->add_option("--bytes-per-second", arguments->bytes_per_second,
+                            "The node's background byte budget (0: no limit)");
   }
   command->footer("Exit codes: 0 success, 1 request failed, 2 usage error.");
   command->callback([command, arguments, positionals, run, &exit_code] {
@@ -540,6 +586,10 @@ void AddClusterCommands(CLI::App& app, int& exit_code) {
              "Show the server's own stored copy of KEY (replica copy and hint), asking no other "
              "node",
              Positionals::kBucketAndKey, RunLocal, exit_code);
+  AddCommand(*cluster, "background",
+             "Show or change the server's node's background budget (hint replay, handoff, "
+             "anti-entropy repair, reaping) until it restarts",
+             Positionals::kNone, RunBackground, exit_code);
   // `meridian cluster` alone, or with an unknown command.
   cluster->callback([cluster, &exit_code] {
     if (!cluster->get_subcommands().empty()) return;
@@ -548,7 +598,7 @@ void AddClusterCommands(CLI::App& app, int& exit_code) {
         extras.empty() ? "missing command" : "unknown command '" + Printable(extras.front()) + "'";
     exit_code =
         Report("cluster", Failure{kExitUsage, reason + " (status, ring, join, leave, remove, "
-                                                       "set-weight, locate, local)"});
+                                                       "set-weight, locate, local, background)"});
   });
 }
 

@@ -297,4 +297,14 @@ Result<BackupResult> Client::Backup(std::string_view directory) {
   return internal::ParseBackupBody(response->body);
 }
 
+Result<BackgroundSetting> Client::ClusterBackground(std::optional<std::uint64_t> bytes_per_second,
+                                                    std::optional<bool> paused) {
+  // The same body sets the same values again: safe to re-send.
+  auto response = impl_->Send(ClusterAdminRequest(
+      "background", internal::BackgroundBody(bytes_per_second, paused), /*idempotent=*/true));
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return internal::ErrorFromResponse(*response);
+  return internal::ParseBackgroundBody(response->body);
+}
+
 }  // namespace meridian::client

@@ -357,6 +357,20 @@ Result<BackupResult> ParseBackupBody(std::string_view body) {
   return result;
 }
 
+Result<BackgroundSetting> ParseBackgroundBody(std::string_view body) {
+  const std::string what = "the background reply";
+  auto document = ParseObject(body, what);
+  if (!document.ok()) return document.error();
+  BackgroundSetting result;
+  FieldReader reader(*document, what);
+  reader.Count("bytes_per_second", result.bytes_per_second);
+  reader.Bool("paused", result.paused);
+  reader.Count("shards", result.shards);
+  if (reader.error()) return *reader.error();
+  result.json = std::string(body);
+  return result;
+}
+
 Result<KeyLocation> ParseKeyLocationBody(std::string_view body) {
   const std::string what = "the key location reply";
   auto document = ParseObject(body, what);
@@ -427,6 +441,14 @@ std::string ClusterNodeBody(std::string_view node) {
 
 std::string BackupBody(std::string_view directory) {
   return Dump(Json{{"directory", std::string(directory)}});
+}
+
+std::string BackgroundBody(std::optional<std::uint64_t> bytes_per_second,
+                           std::optional<bool> paused) {
+  Json body = Json::object();
+  if (bytes_per_second.has_value()) body["bytes_per_second"] = *bytes_per_second;
+  if (paused.has_value()) body["paused"] = *paused;
+  return Dump(body);
 }
 
 std::string ClusterWeightBody(std::string_view node, std::uint32_t weight) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,9 +25,12 @@ Result<KeyLocation> ParseKeyLocationBody(std::string_view body);
 Result<LocalCopyResult> ParseLocalCopyBody(std::string_view body);
 // POST /v1/cluster/backup
 Result<BackupResult> ParseBackupBody(std::string_view body);
+Result<BackgroundSetting> ParseBackgroundBody(std::string_view body);
 
 // {"seeds": [...]}
 std::string ClusterJoinBody(const std::vector<std::string>& seeds);
+std::string BackgroundBody(std::optional<std::uint64_t> bytes_per_second,
+                           std::optional<bool> paused);
 // {"node": "..."}; for leave an empty node gives an empty body (the server's own node).
 std::string ClusterNodeBody(std::string_view node);
 // {"directory": "..."}

@@ -117,6 +117,14 @@ struct ClusterSetWeightRequest {
   std::uint32_t weight = 1;
 };
 
+// Changes this node's background budget (docs/operations.md "Background work") until it
+// restarts; absent fields stay as they are, so an empty request reads the setting. A node of
+// several shards gives each shard its share of bytes_per_second (runtime::ShardedKvService).
+struct ClusterBackgroundRequest {
+  std::optional<std::uint64_t> bytes_per_second;  // 0: unlimited
+  std::optional<bool> paused;                     // true: no new background work starts
+};
+
 // Read-only inspection of one key (admin endpoints, docs/api.md "Cluster"). Both are answered
 // by the receiving node alone, from its own state: nothing is forwarded, no replica is asked,
 // nothing is repaired or written.
@@ -133,7 +141,7 @@ using ClientRequest =
     std::variant<GetRequest, PutRequest, DeleteRequest, GetBucketRequest, SetBucketRequest,
                  ListBucketsRequest, ClusterStatusRequest, ClusterRingRequest, ClusterJoinRequest,
                  ClusterLeaveRequest, ClusterRemoveRequest, ClusterSetWeightRequest,
-                 ClusterLocateRequest, ClusterLocalRequest>;
+                 ClusterLocateRequest, ClusterLocalRequest, ClusterBackgroundRequest>;
 
 struct SiblingValue {
   std::string value;
@@ -210,6 +218,14 @@ struct AdminReply {
   std::string message;
 };
 
+// The background budget after a ClusterBackgroundRequest: the whole node's (every shard's
+// share added up).
+struct BackgroundReply {
+  std::uint64_t bytes_per_second = 0;  // 0: unlimited
+  bool paused = false;
+  std::uint32_t shards = 1;
+};
+
 // Where a key lives, from this node's ring: the walk of the key's preference list.
 struct LocateReply {
   ObjectId id;
@@ -237,7 +253,7 @@ struct LocalCopyReply {
 
 using ReplyBody =
     std::variant<GetReply, WriteReply, BucketReply, BucketListReply, ClusterStatusReply, RingReply,
-                 AdminReply, LocateReply, LocalCopyReply>;
+                 AdminReply, LocateReply, LocalCopyReply, BackgroundReply>;
 
 struct ClientReply {
   RequestId id = 0;

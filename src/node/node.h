@@ -550,6 +550,8 @@ class Node {
   void OnMemberReportReply(const std::string& from_address, const proto::MemberReportReply& reply);
   void TickStatusReports(std::uint64_t now_ms);
   void FinishStatusReport(std::uint64_t report_id);
+  // Applies an operator's change of this shard's background budget; the setting after it.
+  Result<ReplyBody> SetBackground(const ClusterBackgroundRequest& request);
   // Read-only inspection of one key from this node's own state (ClusterLocate/LocalRequest).
   Result<ReplyBody> Locate(const ObjectId& id) const;
   Result<ReplyBody> ReadLocalCopy(const ObjectId& id);

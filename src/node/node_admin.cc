@@ -154,6 +154,9 @@ Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
     return ReadLocalCopy(local->id);
   }
   if (std::holds_alternative<ClusterStatusRequest>(request)) return ReplyBody(StatusReply());
+  if (const auto* background = std::get_if<ClusterBackgroundRequest>(&request)) {
+    return SetBackground(*background);
+  }
   if (const auto* ring_request = std::get_if<ClusterRingRequest>(&request)) {
     const cluster::Ring& ring = membership_->state().ring();
     RingReply reply;
@@ -192,6 +195,21 @@ Result<ReplyBody> Node::HandleAdmin(const ClientRequest& request) {
     return accepted(weight->node + " now has weight " + std::to_string(weight->weight));
   }
   return Status::Internal("unhandled administrative request");
+}
+
+Result<ReplyBody> Node::SetBackground(const ClusterBackgroundRequest& request) {
+  if (request.bytes_per_second.has_value() &&
+      *request.bytes_per_second > replication::BackgroundGovernor::kBytesPerSecondMax) {
+    return Status::InvalidArgument(
+        "bytes_per_second must be at most " +
+        std::to_string(replication::BackgroundGovernor::kBytesPerSecondMax) +
+        " per shard (0: unlimited)");
+  }
+  if (request.bytes_per_second.has_value()) {
+    governor_.SetBytesPerSecond(*request.bytes_per_second, NowMs());
+  }
+  if (request.paused.has_value()) governor_.SetPaused(*request.paused);
+  return ReplyBody(BackgroundReply{governor_.config().bytes_per_second, governor_.paused(), 1});
 }
 
 Result<ReplyBody> Node::Locate(const ObjectId& id) const {

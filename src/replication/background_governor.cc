@@ -24,6 +24,12 @@ std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores) {
                                    kBackgroundBytesPerSecondDefaultMax);
 }
 
+std::uint64_t BackgroundBytesPerSecondShare(std::uint64_t bytes_per_second, std::uint32_t shards) {
+  MERIDIAN_CHECK(shards >= 1);
+  if (bytes_per_second == 0) return 0;
+  return std::max<std::uint64_t>(bytes_per_second / shards, 1);
+}
+
 BackgroundKindStats BackgroundStats::Total() const {
   BackgroundKindStats total;
   for (const BackgroundKindStats& kind : kinds) {
@@ -59,9 +65,21 @@ std::uint64_t BackgroundGovernor::ChargeOf(WorkSize size) const {
   return charge;
 }
 
+void BackgroundGovernor::SetBytesPerSecond(std::uint64_t bytes_per_second, std::uint64_t now_ms) {
+  MERIDIAN_CHECK(bytes_per_second <= kBytesPerSecondMax);
+  Refill(now_ms);
+  config_.bytes_per_second = bytes_per_second;
+  stats_.bytes_per_second = bytes_per_second;
+}
+
+void BackgroundGovernor::SetPaused(bool paused) {
+  stats_.paused = paused;
+}
+
 std::optional<StreamSlot> BackgroundGovernor::TryAcquireStream(WorkKind kind,
                                                                std::uint64_t now_ms) {
   MERIDIAN_CHECK(WorkKindIndex(kind) < kWorkKindCount);
+  if (stats_.paused) return std::nullopt;
   stream_line_.Expire(now_ms, config_.turn_expiry_ms);
   BackgroundKindStats& stats = stats_.kinds[WorkKindIndex(kind)];
   const bool free = config_.streams_max == 0 || held_.size() < config_.streams_max;
@@ -93,6 +111,7 @@ bool BackgroundGovernor::TrySpend(WorkKind kind, WorkSize size, std::uint64_t no
   const std::uint64_t charge = ChargeOf(size);
   BackgroundKindStats& stats = stats_.kinds[WorkKindIndex(kind)];
   Refill(now_ms);
+  if (stats_.paused) return false;
   spend_line_.Expire(now_ms, config_.turn_expiry_ms);
   const bool unlimited = config_.bytes_per_second == 0;
   if (unlimited || (spend_line_.MayGo(kind, now_ms, config_.turn_expiry_ms) &&
@@ -123,6 +142,7 @@ void BackgroundGovernor::Charge(WorkKind kind, WorkSize size, std::uint64_t now_
 std::optional<std::uint64_t> BackgroundGovernor::NextGrantMs(WorkKind kind, WorkSize size,
                                                              std::uint64_t now_ms) const {
   const std::uint64_t charge = ChargeOf(size);
+  if (stats_.paused) return std::nullopt;
   if (config_.bytes_per_second == 0) return now_ms;
   if (!spend_line_.MayGo(kind, now_ms, config_.turn_expiry_ms)) return std::nullopt;
   const std::int64_t credit = CreditAt(now_ms);

@@ -49,6 +49,9 @@ namespace meridian::replication {
 inline constexpr std::uint64_t kBackgroundBytesPerSecondPerCore = std::uint64_t{4} << 20;
 inline constexpr std::uint64_t kBackgroundBytesPerSecondDefaultMax = std::uint64_t{32} << 20;
 std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores);
+// One shard's share of a node's budget of `bytes_per_second` split over `shards` (>= 1): at
+// least 1 byte per second, and 0 (unlimited) stays 0.
+std::uint64_t BackgroundBytesPerSecondShare(std::uint64_t bytes_per_second, std::uint32_t shards);
 
 struct BackgroundGovernorConfig {
   // Charge per second, every kind together; 0 = unlimited. `meridian serve` sizes its default
@@ -79,6 +82,7 @@ struct BackgroundStats {
   // The configured limits, for dashboards (0: unlimited).
   std::uint64_t bytes_per_second = 0;
   std::uint64_t streams_max = 0;
+  bool paused = false;  // SetPaused: nothing new is granted
   const BackgroundKindStats& of(WorkKind kind) const { return kinds[WorkKindIndex(kind)]; }
   BackgroundKindStats Total() const;
 };
@@ -103,6 +107,16 @@ class BackgroundGovernor final : public BackgroundBudget {
   std::optional<std::uint64_t> NextGrantMs(WorkKind kind, WorkSize size,
                                            std::uint64_t now_ms) const override;
   bool InDebt(std::uint64_t now_ms) const override;
+
+  // Changes the byte budget from now_ms on (0: unlimited; at most kBytesPerSecondMax, checked):
+  // what was refilled at the old rate until now_ms stays, a debt is repaid at the new rate.
+  void SetBytesPerSecond(std::uint64_t bytes_per_second, std::uint64_t now_ms);
+  // While paused, nothing new is granted: TrySpend is refused, TryAcquireStream answers nullopt
+  // and NextGrantMs nullopt (without joining the line or counting as throttled). Streams held
+  // and work charged go on; the bucket refills meanwhile. An operator's lever (docs/operations.md
+  // "Background work"), not part of any protocol.
+  void SetPaused(bool paused);
+  bool paused() const { return stats_.paused; }
 
   // bytes + objects * object_cost_bytes.
   std::uint64_t ChargeOf(WorkSize size) const;

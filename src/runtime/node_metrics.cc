@@ -111,6 +111,9 @@ void RenderBackgroundMetrics(std::string& out, const replication::BackgroundStat
   Series(out, "meridian_background_streams_limit", "gauge",
          "Background streams allowed at once (background_streams_max); 0: unlimited.",
          stats.streams_max);
+  Series(out, "meridian_background_paused", "gauge",
+         "1 while an operator has paused background work (POST /v1/cluster/background).",
+         stats.paused ? 1 : 0);
 }
 }  // namespace
 
@@ -428,6 +431,7 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   }
   total.background.bytes_per_second += shard.background.bytes_per_second;
   total.background.streams_max += shard.background.streams_max;
+  total.background.paused = total.background.paused || shard.background.paused;
   replication::ReapCounters& reaping = total.reaping;
   reaping.rounds_started += shard.reaping.rounds_started;
   reaping.rounds_committed += shard.reaping.rounds_committed;

@@ -614,10 +614,8 @@ Result<std::unique_ptr<Server>> Server::Open(const ServerConfig& config) {
   node::NodeConfig node_config = config.node;
   node_config.shard_count = shard_count;
   // The node's background budget is shared out among its shards (0, unlimited, stays so).
-  if (config.node.background.bytes_per_second > 0) {
-    node_config.background.bytes_per_second =
-        std::max<std::uint64_t>(config.node.background.bytes_per_second / shard_count, 1);
-  }
+  node_config.background.bytes_per_second = replication::BackgroundBytesPerSecondShare(
+      config.node.background.bytes_per_second, shard_count);
   if (!node_config.peer_address.empty()) {
     PeerTransportConfig transport_config = impl->config.peer_transport;
     transport_config.cluster_name = node_config.cluster_name;

@@ -1,5 +1,7 @@
 #include "runtime/sharded_kv_service.h"
 
+#include <memory>
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -7,6 +9,7 @@
 #include "core/hash.h"
 #include "node/bucket_change.h"
 #include "node/client_route.h"
+#include "replication/background_governor.h"
 
 namespace meridian::runtime {
 
@@ -43,10 +46,54 @@ void ShardedKvService::Submit(node::ClientRequest request, Completion done) {
       });
       return;
     }
+    if (auto* background = std::get_if<node::ClusterBackgroundRequest>(&request)) {
+      SetBackground(*background, std::move(done));
+      return;
+    }
   }
   const std::uint32_t shard = node::ShardOfClientRequest(
       request, partition_count_, static_cast<std::uint32_t>(shards_.size()));
   shards_[shard]->Submit(std::move(request), std::move(done));
+}
+
+void ShardedKvService::SetBackground(const node::ClusterBackgroundRequest& request,
+                                     Completion done) {
+  // Every shard takes its share; the reply adds them up, or is the first shard's error (a
+  // value one shard refuses, every shard refuses: they are checked alike).
+  struct Gathered {
+    std::size_t pending;
+    node::BackgroundReply total;
+    std::optional<node::ClientReply> error;
+    Completion done;
+  };
+  const auto shard_count = static_cast<std::uint32_t>(shards_.size());
+  auto gathered = std::make_shared<Gathered>(Gathered{
+      shards_.size(), node::BackgroundReply{0, false, shard_count}, std::nullopt, std::move(done)});
+  for (api::KvService* shard : shards_) {
+    node::ClusterBackgroundRequest share = request;
+    if (share.bytes_per_second.has_value()) {
+      share.bytes_per_second =
+          replication::BackgroundBytesPerSecondShare(*share.bytes_per_second, shard_count);
+    }
+    shard->Submit(std::move(share), [gathered](node::ClientReply reply) {
+      const auto* body =
+          reply.status.ok() ? std::get_if<node::BackgroundReply>(&reply.body) : nullptr;
+      if (body == nullptr) {
+        if (!gathered->error.has_value()) gathered->error = std::move(reply);
+      } else {
+        gathered->total.bytes_per_second += body->bytes_per_second;
+        gathered->total.paused = gathered->total.paused || body->paused;
+      }
+      if (--gathered->pending > 0) return;
+      if (gathered->error.has_value()) {
+        gathered->done(std::move(*gathered->error));
+        return;
+      }
+      node::ClientReply combined;
+      combined.body = gathered->total;
+      gathered->done(std::move(combined));
+    });
+  }
 }
 
 void ShardedKvService::SetBucket(node::SetBucketRequest request, Completion done) {

@@ -9,7 +9,9 @@
 // other shard
 // (`hold_buckets`: those shards refuse its requests from then on) and checks that none of them
 // stores its data; only then does shard 0 make the change (its own check included), which is
-// published before the holds are released. One such change per bucket at a time.
+// published before the holds are released. One such change per bucket at a time. A change of
+// the background budget goes to every shard, each taking its share of bytes_per_second; the
+// reply adds the shards' settings up.
 //
 // Contract: Submit is called on the front ends' loop, and every entry of `shards` and
 // `publish_buckets` call their completions there (cross-loop services for shards on other
@@ -52,6 +54,8 @@ class ShardedKvService final : public api::KvService {
   void Submit(node::ClientRequest request, Completion done) override;
 
  private:
+  // Every shard's background budget changed; `done` once all have answered.
+  void SetBackground(const node::ClusterBackgroundRequest& request, Completion done);
   // A bucket change through shard 0, published to the other shards before `done`.
   void SetBucket(node::SetBucketRequest request, Completion done);
   // A change of consistency or n from `current` to `next`: the other shards held and checked.

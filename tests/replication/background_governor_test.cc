@@ -246,6 +246,50 @@ TEST(BackgroundGovernorTest, ZeroStreamsMaxIsUnlimited) {
   EXPECT_EQ(governor.streams_held(), 0u);
 }
 
+// An operator's pause: nothing new is granted (bytes or streams), nobody is put in line or
+// counted as throttled, held streams and charges go on, and the bucket refills meanwhile.
+TEST(BackgroundGovernorTest, WhilePausedNothingNewIsGrantedAndResumingGoesOnWhereItWas) {
+  BackgroundGovernor governor(Config());
+  std::optional<StreamSlot> held = governor.TryAcquireStream(kHints, 0);
+  ASSERT_TRUE(held.has_value());
+  ASSERT_TRUE(governor.TrySpend(kHints, Bytes(1'000), 0));  // the bucket is empty now
+  governor.SetPaused(true);
+  EXPECT_TRUE(governor.paused());
+  EXPECT_TRUE(governor.stats().paused);
+  EXPECT_FALSE(governor.TryAcquireStream(kRepair, 10).has_value());
+  EXPECT_FALSE(governor.TrySpend(kHints, Bytes(1), 200));
+  EXPECT_EQ(governor.NextGrantMs(kHints, Bytes(1), 200), std::nullopt);
+  EXPECT_EQ(governor.stats().Total().spend_refused, 0u);
+  EXPECT_EQ(governor.stats().Total().streams_refused, 0u);
+  governor.Charge(kCopy, Bytes(100), 200);  // a receiver applying what arrived
+  EXPECT_EQ(governor.stats().of(kCopy).bytes_granted, 100u);
+  governor.ReleaseStream(std::move(*held));
+  governor.SetPaused(false);
+  // Refilled for 200 ms at 10 bytes/ms while paused (2,000, capped at the burst of 1,000), less
+  // the 100 charged: 900 now, so 900 fits and 901 does not.
+  EXPECT_FALSE(governor.TrySpend(kRepair, Bytes(901), 200));
+  EXPECT_TRUE(governor.TrySpend(kRepair, Bytes(900), 200));
+  EXPECT_TRUE(governor.TryAcquireStream(kRepair, 200).has_value());
+}
+
+// The rate changes from the moment it is set: what was refilled before stays, the rest comes
+// at the new rate; 0 is unlimited, and a limit set again starts from the bucket as it was.
+TEST(BackgroundGovernorTest, ANewRateAppliesFromWhenItIsSet) {
+  BackgroundGovernor governor(Config());  // 10 bytes/ms, burst 1,000
+  ASSERT_TRUE(governor.TrySpend(kHints, Bytes(1'000), 0));
+  governor.SetBytesPerSecond(1'000, 50);  // 500 refilled at the old rate, then 1 byte/ms
+  EXPECT_EQ(governor.stats().bytes_per_second, 1'000u);
+  EXPECT_EQ(governor.NextGrantMs(kHints, Bytes(600), 50), 150u);
+  EXPECT_FALSE(governor.TrySpend(kHints, Bytes(600), 149));
+  EXPECT_TRUE(governor.TrySpend(kHints, Bytes(600), 150));
+  governor.SetBytesPerSecond(0, 150);
+  EXPECT_TRUE(governor.TrySpend(kHints, Bytes(1'000'000), 150));
+  EXPECT_FALSE(governor.InDebt(150));
+  governor.SetBytesPerSecond(10'000, 150);
+  EXPECT_FALSE(governor.TrySpend(kHints, Bytes(1), 150));  // the bucket is as it was: empty
+  EXPECT_TRUE(governor.TrySpend(kHints, Bytes(10), 151));
+}
+
 TEST(BackgroundGovernorDeathTest, ReleasingASlotTwiceIsABug) {
   EXPECT_DEATH(
       {
