@@ -14,6 +14,14 @@ Two experiments on a fresh local cluster of `meridian serve` processes (5 nodes,
   idle     the control (an A/A comparison): the same windows with nothing happening in the
            background. Its "change" is the noise of the verdict on this machine.
 
+With --alternate, the catch-up or repair runs in every other window only: after each window
+of it, background work is paused on every node for one window (POST /v1/cluster/background,
+docs/operations.md "Background work"), then resumed (so node5's restart falls in a working
+window). The verdict then compares the windows with
+background work against the paused windows interleaved with them, which share the machine's
+state of that minute (its drift, the data's compaction debt), instead of against windows minutes
+before and after; the work takes twice as long.
+
 In each, a foreground load runs through node1 throughout the measurement: `meridian bench`
 YCSB workload a (50 % reads, 50 % updates, zipfian) over --fg-records keys of bucket `fg`, open
 loop at --fg-rate operations per second (latency counted from each operation's intended
@@ -25,7 +33,7 @@ uncounted windows, so the initial load's flushes and compactions are over); "dur
 windows from node5's restart until its catch-up is done (hints drained / every key repaired).
 
 Usage: /usr/bin/python3 bench/background_p99.py [--bin build/release/meridian]
-           [--experiment catchup,aae,idle] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
+           [--experiment catchup,aae,idle] [--alternate] [--away-s 600] [--away-rate 500] [--aae-keys 100000]
            [--fg-rate 1000] [--fg-records 20000] [--window-s 10] [--baseline-windows 3]
            [--warmup-windows 6]
            [--aae-exchange-interval-ms 30000] [--json out.json] [--serve-arg=--flag=value ...]
@@ -51,6 +59,9 @@ NODES = 5
 SETTLE_DEADLINE_S = 90
 CATCHUP_WINDOWS_MAX = 60
 BENCH_CONNECTIONS = 32
+# A window of the anti-entropy experiment counts as repairing when node5 received at least this
+# many keys in it.
+REPAIR_WINDOW_KEYS_MIN = 100
 
 
 def parse_arguments():
@@ -73,6 +84,9 @@ def parse_arguments():
                         help="windows measured once the background work is done; the verdict "
                              "compares \"during\" with the baseline before and after together, "
                              "so a drift of the machine over the run cancels out")
+    parser.add_argument("--alternate", action="store_true",
+                        help="pause background work on every node for one window after each "
+                             "window of catch-up or repair; compare with those paused windows")
     parser.add_argument("--gossip-interval-ms", type=int, default=1000)
     parser.add_argument("--json", help="write every window as JSON here")
     parser.add_argument("--keep-logs", help="copy every node's log into this directory")
@@ -260,6 +274,24 @@ def measure_windows(args, bench, node, count, progress, label, loop_watch=None):
     return windows
 
 
+def set_paused(nodes, paused):
+    """Pauses or resumes background work on every node of `nodes` (running ones)."""
+    for node in nodes:
+        response = new_session().post("http://127.0.0.1:%d/v1/cluster/background" % node.http_port,
+                                      json={"paused": paused}, timeout=10)
+        assert response.status_code == 200, (node.name, response.status_code, response.text)
+        assert response.json()["paused"] is paused, response.text
+
+
+def measure_paused(args, bench, nodes, node, progress, paused_windows, loop_watch=None):
+    """With --alternate: one window with background work paused everywhere, then resumed."""
+    if not args.alternate:
+        return
+    set_paused(nodes, True)
+    paused_windows += measure_windows(args, bench, node, 1, progress, "paused", loop_watch)
+    set_paused(nodes, False)
+
+
 def catchup(args, bench):
     cluster, nodes, ids = start_cluster(args, [])
     try:
@@ -291,17 +323,19 @@ def catchup(args, bench):
         node5.restart()
         restarted = time.monotonic()
         during = []
+        paused = []
         caught_up_s = None
         while len(during) < CATCHUP_WINDOWS_MAX:
             during += measure_windows(args, bench, node1, 1, progress, "catch-up", watch)
             if during[-1]["hint_records"] == 0:
                 caught_up_s = time.monotonic() - restarted
                 break
+            measure_paused(args, bench, nodes, node1, progress, paused, watch)
         after = measure_windows(args, bench, node1, args.after_windows, progress, "after", watch)
         return {"experiment": "catchup", "after": after, "away_s": round(away_s),
                 "away_writes": away_records,
                 "hint_records_at_restart": hints, "caught_up_within_s": caught_up_s,
-                "baseline": baseline, "during": during}
+                "baseline": baseline, "during": during, "paused": paused}
     finally:
         cluster.stop_all()
         keep_logs(args, cluster, "catchup")
@@ -348,28 +382,36 @@ def aae(args, bench):
         restarted = time.monotonic()
         before = received()
         during = []
+        paused = []
         repaired_s = None
         last_change = time.monotonic()
         # Done once node5 received nothing more for a whole exchange interval (each pair of
         # primaries is compared once per interval) plus a window.
-        quiet_s = args.aae_exchange_interval_ms / 1000.0 + args.window_s
+        quiet_s = (args.aae_exchange_interval_ms / 1000.0 + args.window_s) * (
+            2 if args.alternate else 1)
         while len(during) < CATCHUP_WINDOWS_MAX:
+            if during:
+                measure_paused(args, bench, nodes, node1, progress, paused)
             during += measure_windows(args, bench, node1, 1, progress, "repair")
             got = during[-1]["aae_keys_received_node5"] - before
             during[-1]["repaired_so_far"] = got
-            if len(during) == 1 or got != during[-2]["repaired_so_far"]:
+            # A trickle of a few keys (exchanges finding the last stragglers) is not the repair.
+            if len(during) == 1 or got - during[-2]["repaired_so_far"] >= REPAIR_WINDOW_KEYS_MIN:
                 last_change = time.monotonic()
                 repaired_s = last_change - restarted
             elif got > 0 and time.monotonic() - last_change >= quiet_s:
                 break
         # The windows after the last repair are not "during".
-        while len(during) > 1 and during[-1]["repaired_so_far"] == during[-2]["repaired_so_far"]:
+        while (len(during) > 1 and during[-1]["repaired_so_far"] - during[-2]["repaired_so_far"]
+               < REPAIR_WINDOW_KEYS_MIN):
             during.pop()
+            paused.pop()
         after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
         return {"experiment": "aae", "after": after, "keys_written_node5_down": records,
                 "hint_records": hints,
                 "keys_repaired": during[-1]["aae_keys_received_node5"] - before if during else 0,
-                "repaired_within_s": repaired_s, "baseline": baseline, "during": during}
+                "repaired_within_s": repaired_s, "baseline": baseline, "during": during,
+                "paused": paused}
     finally:
         cluster.stop_all()
         keep_logs(args, cluster, "aae")
@@ -389,9 +431,13 @@ def idle(args, bench):
         wait_storage_quiet(nodes)
         baseline = measure_windows(args, bench, node1, args.baseline_windows, progress,
                                    "baseline")
-        during = measure_windows(args, bench, node1, args.baseline_windows, progress, "idle")
+        during, paused = [], []
+        for _ in range(args.baseline_windows):
+            during += measure_windows(args, bench, node1, 1, progress, "idle")
+            measure_paused(args, bench, nodes, node1, progress, paused)
         after = measure_windows(args, bench, node1, args.after_windows, progress, "after")
-        return {"experiment": "idle", "baseline": baseline, "during": during, "after": after}
+        return {"experiment": "idle", "baseline": baseline, "during": during, "after": after,
+                "paused": paused}
     finally:
         cluster.stop_all()
         keep_logs(args, cluster, "idle")
@@ -418,6 +464,20 @@ def summarize(result):
             a = pooled_percentile(base + after, percentile)
             line += "; against before+after %.2f ms: %+.0f %%" % (a, change(d, a))
         lines.append(line)
+    paused = result.get("paused", [])
+    if paused:
+        lines.append("  interleaved: %d windows paused, %d with background work" % (
+            len(paused), len(busy)))
+        for percentile in (50, 99, 99.9):
+            p, d = pooled_percentile(paused, percentile), pooled_percentile(busy, percentile)
+            lines.append("  pooled p%s: paused %.2f ms, with background work %.2f ms: %+.0f %%" % (
+                percentile, p, d, change(d, p)))
+        pairs = list(zip(paused, busy))
+        higher = sum(1 for off, on in pairs if on["p99_ms"] > 1.2 * off["p99_ms"])
+        lower = sum(1 for off, on in pairs if on["p99_ms"] < off["p99_ms"] / 1.2)
+        lines.append("  pairs (a working window, then the paused one after it): p99 more than "
+                     "20 %% higher in %d, more than 20 %% lower in %d, of %d" % (
+                         higher, lower, len(pairs)))
     b, d = mean(base, "p99_ms"), mean(busy, "p99_ms")
     worst = max((w["p99_ms"] for w in busy), default=0)
     lines.append("  window p99: baseline mean %.2f ms, during mean %.2f ms (%+.0f %%), worst "

@@ -121,15 +121,27 @@ void Node::StartReapRound(std::uint64_t now_ms) {
     added->set_address(member->peer_address);
   }
   std::uint32_t room = config_.reaping.candidates_per_round_max;
-  for (auto& [partition, replica] : replicas_) {
-    if (room == 0) break;
+  std::uint32_t scan_room = config_.reaping.scan_keys_per_round_max;
+  // From the round's first partition on, wrapping: partitions a spent scan budget left out are
+  // examined by the next rounds, which start further on.
+  std::vector<std::pair<std::uint32_t, PartitionReplica*>> order;
+  order.reserve(replicas_.size());
+  const auto first = replicas_.lower_bound(next_reap_group_from_ - 1);
+  for (auto it = first; it != replicas_.end(); ++it)
+    order.emplace_back(it->first, it->second.get());
+  for (auto it = replicas_.begin(); it != first; ++it) {
+    order.emplace_back(it->first, it->second.get());
+  }
+  for (auto& [partition, replica] : order) {
+    if (room == 0 || scan_room == 0) break;
     replication::TombstoneReaper* reaper = replica->reaper();
     if (reaper == nullptr || !reaper->Due(now_ms) || group_of(partition) != *group) continue;
     const std::string refusal = replica->ReapRefusal(peers);
     if (!Proposable(refusal)) continue;
     auto candidates = reaper->ProposeCandidates(
         std::min(room, config_.reaping.candidates_per_partition_max), now_ms,
-        /*prunes_only=*/!refusal.empty());
+        /*prunes_only=*/!refusal.empty(), scan_room);
+    scan_room -= std::min(scan_room, reaper->scanned_last());
     if (!candidates.ok() || candidates->empty()) continue;
     room -= static_cast<std::uint32_t>(candidates->size());
     proto::ReapPartition* entry = prepare.add_partitions();

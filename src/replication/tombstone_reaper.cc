@@ -24,8 +24,11 @@ bool TombstoneReaper::Due(std::uint64_t now_ms) const {
 
 Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t max,
                                                                 std::uint64_t now_ms,
-                                                                bool prunes_only) {
+                                                                bool prunes_only,
+                                                                std::uint32_t scan_max) {
   MERIDIAN_CHECK(!in_round_);
+  scan_max = std::min(scan_max, config_.scan_keys_per_partition_max);
+  scanned_last_ = 0;
   std::vector<ReapKey> candidates;
   const storage::KeyRange range = storage::PartitionRange(partition_);
   const std::string begin = cursor_.empty() ? range.begin : cursor_;
@@ -36,7 +39,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
       storage::Column::kObjects, begin, range.end,
       [&](std::string_view key, std::string_view value) {
-        if (candidates.size() >= max || scanned >= config_.scan_keys_per_partition_max) {
+        if (candidates.size() >= max || scanned >= scan_max) {
           stopped = true;
           stopped_at = std::string(key);
           return false;
@@ -70,6 +73,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
                                          : std::vector<ActorId>{}});
         return true;
       }));
+  scanned_last_ = scanned;
   MERIDIAN_RETURN_IF_ERROR(bad);
   capped_ = stopped;
   // The next proposal continues at the first key not looked at (a key, not "the last one plus

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ struct ReapConfig {
   std::uint32_t candidates_per_round_max = 10'000;
   // Keys examined per partition per round when looking for candidates.
   std::uint32_t scan_keys_per_partition_max = 20'000;
+  // Keys examined per round over all its partitions (each is read and decoded on the node's
+  // event loop when the round starts); the rest are examined by the rounds that follow. Rounds
+  // started at once by every member with this uncapped stalled every loop for 0.1–0.3 s each
+  // minute once nodes held ~200,000 keys (docs/replication.md, run 20).
+  std::uint32_t scan_keys_per_round_max = 10'000;
   // Conditional deletes carried out per partition per tick (each batch asks the budget).
   std::uint32_t deletes_per_batch_max = 256;  // ~1 MiB of budget (the burst)
   // A live key is proposed for pruning once its clock holds this many superseded single-use
@@ -116,8 +122,12 @@ class TombstoneReaper {
   // rests for an interval). A prune candidate names its superseded single-use actors.
   // `prunes_only`: no tombstone is proposed (the partition is not known to be in sync with
   // its other primaries, which reaping tombstones waits for and pruning need not).
-  Result<std::vector<ReapKey>> ProposeCandidates(std::uint32_t max, std::uint64_t now_ms,
-                                                 bool prunes_only = false);
+  // At most `scan_max` keys (and scan_keys_per_partition_max) are examined; scanned_last()
+  // tells how many were.
+  Result<std::vector<ReapKey>> ProposeCandidates(
+      std::uint32_t max, std::uint64_t now_ms, bool prunes_only = false,
+      std::uint32_t scan_max = std::numeric_limits<std::uint32_t>::max());
+  std::uint32_t scanned_last() const { return scanned_last_; }
   // The round that carried this partition ended: `accepted` of its candidates were committed
   // (empty when refused). The next round may come sooner when this one was capped.
   void OnRoundEnded(std::size_t accepted, std::uint64_t now_ms);
@@ -148,6 +158,7 @@ class TombstoneReaper {
   std::string cursor_;  // the next scan starts here ("" = the partition's first key)
   bool in_round_ = false;
   bool capped_ = false;                // the last proposal stopped at a cap, not at the end
+  std::uint32_t scanned_last_ = 0;     // keys the last proposal examined
   std::uint64_t next_round_ms_ = 0;    // 0: due at once
   std::deque<ReapKey> pending_;        // committed, not yet deleted
   std::vector<ReapKey> writing_;       // in the batch the caller is writing

@@ -79,6 +79,10 @@ void ShardedKvService::SetBackground(const node::ClusterBackgroundRequest& reque
       const auto* body =
           reply.status.ok() ? std::get_if<node::BackgroundReply>(&reply.body) : nullptr;
       if (body == nullptr) {
+        if (reply.status.ok()) {
+          reply.status =
+              Status::Internal("a shard answered a background change with another reply");
+        }
         if (!gathered->error.has_value()) gathered->error = std::move(reply);
       } else {
         gathered->total.bytes_per_second += body->bytes_per_second;

@@ -73,7 +73,12 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
   layout.bootstrap_address = addresses.front();
   layout.seeds = addresses;  // joins try each initial node in turn
   layout.base = SimNodeConfig();
-  if (reaping) layout.base.reaping.interval_ms = reap_interval_ms;
+  if (reaping) {
+    layout.base.reaping.interval_ms = reap_interval_ms;
+    // Far below the workload's keys per node, so rounds run out of their scan budget and the
+    // partitions left out are examined by the rounds after.
+    layout.base.reaping.scan_keys_per_round_max = 16;
+  }
   if (partition_count != 0) layout.base.partition_count = partition_count;
   layout.base.shard_count = options.shard_count;
   if (options.mixed_shards) {

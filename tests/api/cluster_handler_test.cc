@@ -254,6 +254,36 @@ TEST_F(ClusterHandlerTest, AdminBodiesBecomeNodeRequests) {
   EXPECT_EQ(weight.weight, 4294967295u);
 }
 
+// POST /v1/cluster/background: each field optional, validated at the edge (a refusal reaches
+// no node), the reply rendered as documented.
+TEST_F(ClusterHandlerTest, BackgroundBodiesAreValidatedAndTheSettingRendered) {
+  service_.next_reply.body = node::BackgroundReply{8388608, true, 2};
+  HttpResponse changed =
+      Call("POST", "/v1/cluster/background", R"({"bytes_per_second":8388608,"paused":true})");
+  ASSERT_EQ(changed.status, 200u) << changed.body;
+  EXPECT_EQ(changed.body, R"({"bytes_per_second":8388608,"paused":true,"shards":2})");
+  const auto& request = std::get<node::ClusterBackgroundRequest>(service_.requests.at(0));
+  EXPECT_EQ(request.bytes_per_second, std::optional<std::uint64_t>(8388608));
+  EXPECT_EQ(request.paused, std::optional<bool>(true));
+
+  EXPECT_EQ(Call("POST", "/v1/cluster/background").status, 200u);  // reads the setting
+  const auto& read = std::get<node::ClusterBackgroundRequest>(service_.requests.at(1));
+  EXPECT_FALSE(read.bytes_per_second.has_value());
+  EXPECT_FALSE(read.paused.has_value());
+  EXPECT_EQ(Call("POST", "/v1/cluster/background", R"({"paused":false})").status, 200u);
+  EXPECT_EQ(std::get<node::ClusterBackgroundRequest>(service_.requests.at(2)).paused,
+            std::optional<bool>(false));
+
+  for (const char* body :
+       {R"({"bytes_per_second":-1})", R"({"bytes_per_second":1.5})", R"({"bytes_per_second":"1"})",
+        R"({"paused":1})", R"({"rate":1})", R"([1])", "nope", R"({"bytes_per_second":1e30})"}) {
+    HttpResponse refused = Call("POST", "/v1/cluster/background", body);
+    EXPECT_EQ(refused.status, 400u) << body << " -> " << refused.body;
+  }
+  EXPECT_EQ(service_.requests.size(), 3u) << "a refused body reached the node";
+  EXPECT_EQ(Call("GET", "/v1/cluster/background").status, 405u);
+}
+
 DvvSet TwoSiblings() {
   DvvSet object;
   object.Update(VersionVector{}, 18446744073709551557ull, HlcTimestamp::FromParts(1000, 0), false,

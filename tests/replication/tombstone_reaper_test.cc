@@ -194,6 +194,26 @@ TEST_F(TombstoneReaperTest, ABoundedProposalContinuesFromItsCursorSoon) {
   EXPECT_TRUE(reaper_.Due(2'000 + config_.interval_ms));  // the whole partition seen: rest
 }
 
+// A round's scan budget (Node: scan_keys_per_round_max over its partitions) stops the
+// proposal like the per-partition cap: the keys examined are reported, and the partition
+// continues from its cursor soon.
+TEST_F(TombstoneReaperTest, AProposalStopsAtItsScanBudgetAndContinuesFromItsCursorSoon) {
+  for (int i = 0; i < 5; ++i) Store(Key(i), Written(1, i % 2 == 0));  // tombstones: 0, 2, 4
+  auto first = reaper_.ProposeCandidates(100, 0, /*prunes_only=*/false, /*scan_max=*/2);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(reaper_.scanned_last(), 2u);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].storage_key, Key(0));
+  reaper_.OnRoundEnded(1, 1'000);
+  EXPECT_TRUE(reaper_.Due(1'000 + config_.continue_after_ms));  // capped: soon
+  auto second = reaper_.ProposeCandidates(100, 2'000);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(reaper_.scanned_last(), 3u);
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ((*second)[0].storage_key, Key(2));
+  EXPECT_EQ((*second)[1].storage_key, Key(4));
+}
+
 TEST_F(TombstoneReaperTest, ACommittedDeleteIsSkippedWhenTheObjectChangedSinceTheRound) {
   const DvvSet tombstone = Written(1, true);
   Store(Key(1), tombstone);

@@ -30,6 +30,10 @@ class RecordingShard final : public api::KvService {
       } else {
         reply.body = node::BucketReply{get->bucket, props};
       }
+    } else if (const auto* background = std::get_if<node::ClusterBackgroundRequest>(&request);
+               background != nullptr && status.ok()) {
+      reply.body = node::BackgroundReply{background->bytes_per_second.value_or(0),
+                                         background->paused.value_or(false), 1};
     } else {
       reply.status = status;
     }
@@ -196,6 +200,43 @@ TEST(ShardedKvServiceTest, AnotherShardHoldingTheBucketsDataRefusesTheChangeAndR
                  [&](node::ClientReply reply) { answer = std::move(reply); });
   EXPECT_EQ(answer->status.code(), StatusCode::kIoError);
   EXPECT_EQ(hooks.log, (std::vector<std::string>{"hold b", "release b"}));
+}
+
+// A change of the background budget goes to every shard, each with its share of the node's
+// rate (at least 1 byte/s), and is answered once all have, with their settings added up — or
+// with the first shard's error.
+TEST(ShardedKvServiceTest, ABackgroundChangeGoesToEveryShardWithItsShareAndTheRepliesAddUp) {
+  std::vector<RecordingShard> shards(3);
+  Hooks hooks;
+  ShardedKvService service({&shards[0], &shards[1], &shards[2]}, kPartitions, hooks.Make());
+  std::optional<node::ClientReply> answer;
+  service.Submit(node::ClusterBackgroundRequest{10, true},
+                 [&](node::ClientReply reply) { answer = std::move(reply); });
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_TRUE(answer->status.ok()) << answer->status.ToString();
+  const auto* total = std::get_if<node::BackgroundReply>(&answer->body);
+  ASSERT_NE(total, nullptr);
+  EXPECT_EQ(total->bytes_per_second, 9u);  // 10 / 3 = 3 each
+  EXPECT_TRUE(total->paused);
+  EXPECT_EQ(total->shards, 3u);
+  for (const RecordingShard& shard : shards) {
+    ASSERT_EQ(shard.requests.size(), 1u);
+    const auto& sent = std::get<node::ClusterBackgroundRequest>(shard.requests[0]);
+    EXPECT_EQ(sent.bytes_per_second, std::optional<std::uint64_t>(3));
+    EXPECT_EQ(sent.paused, std::optional<bool>(true));
+  }
+
+  service.Submit(node::ClusterBackgroundRequest{2, std::nullopt}, [](node::ClientReply) {});
+  EXPECT_EQ(std::get<node::ClusterBackgroundRequest>(shards[2].requests[1]).bytes_per_second,
+            std::optional<std::uint64_t>(1));  // never 0, which would mean unlimited
+
+  shards[1].status = Status::InvalidArgument("refused");
+  answer.reset();
+  service.Submit(node::ClusterBackgroundRequest{},
+                 [&](node::ClientReply reply) { answer = std::move(reply); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(shards[2].requests.size(), 3u) << "every shard was asked";
 }
 
 TEST(ShardedKvServiceTest, OneShardTakesEverythingWithoutHooks) {
