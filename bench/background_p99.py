@@ -475,9 +475,11 @@ def summarize(result):
         pairs = list(zip(paused, busy))
         higher = sum(1 for off, on in pairs if on["p99_ms"] > 1.2 * off["p99_ms"])
         lower = sum(1 for off, on in pairs if on["p99_ms"] < off["p99_ms"] / 1.2)
+        ratios = sorted(on["p99_ms"] / off["p99_ms"] for off, on in pairs if off["p99_ms"] > 0)
+        median = (ratios[(len(ratios) - 1) // 2] + ratios[len(ratios) // 2]) / 2 if ratios else 0
         lines.append("  pairs (a working window, then the paused one after it): p99 more than "
-                     "20 %% higher in %d, more than 20 %% lower in %d, of %d" % (
-                         higher, lower, len(pairs)))
+                     "20 %% higher in %d, more than 20 %% lower in %d, of %d; median "
+                     "working/paused p99 %.2f" % (higher, lower, len(pairs), median))
     b, d = mean(base, "p99_ms"), mean(busy, "p99_ms")
     worst = max((w["p99_ms"] for w in busy), default=0)
     lines.append("  window p99: baseline mean %.2f ms, during mean %.2f ms (%+.0f %%), worst "
