@@ -98,6 +98,13 @@ def test_roles_and_buckets_decide_with_403(secured):
         assert_error(call(server, "POST", "/v1/cluster/weight", token,
                           json={"node": "node1", "weight": 2}), 403, "forbidden")
         assert_error(call(server, "GET", "/v1/cluster/local/private/k", token), 403, "forbidden")
+        assert_error(call(server, "POST", "/v1/cluster/background", token,
+                          json={"paused": True}), 403, "forbidden")
+    # Neither refusal paused anything; the admin may read and change the setting.
+    background = call(server, "POST", "/v1/cluster/background", admin, json={})
+    assert background.status_code == 200 and background.json()["paused"] is False, background.text
+    assert call(server, "POST", "/v1/cluster/background", None,
+                json={"paused": True}).status_code == 401
     assert call(server, "GET", "/v1/buckets/private", writer).status_code == 200
     assert call(server, "PUT", "/v1/buckets/private", admin,
                 json={"conflict_policy": "lww"}).status_code == 200
