@@ -118,11 +118,22 @@ std::string Printable(std::string_view bytes) {
   return text;
 }
 
-std::optional<std::uint32_t> ParseUnsigned(const std::string& text) {
-  std::uint32_t value = 0;
+namespace {
+template <typename Unsigned>
+std::optional<Unsigned> ParseWhole(const std::string& text) {
+  Unsigned value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) return {};
   return value;
+}
+}  // namespace
+
+std::optional<std::uint32_t> ParseUnsigned(const std::string& text) {
+  return ParseWhole<std::uint32_t>(text);
+}
+
+std::optional<std::uint64_t> ParseUnsigned64(const std::string& text) {
+  return ParseWhole<std::uint64_t>(text);
 }
 
 }  // namespace meridian::cli

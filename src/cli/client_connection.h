@@ -65,5 +65,7 @@ std::string Table(std::vector<std::vector<std::string>> rows);
 std::string Printable(std::string_view bytes);
 // A whole decimal uint32, or nullopt.
 std::optional<std::uint32_t> ParseUnsigned(const std::string& text);
+// A whole decimal uint64, or nullopt.
+std::optional<std::uint64_t> ParseUnsigned64(const std::string& text);
 
 }  // namespace meridian::cli

@@ -345,14 +345,6 @@ std::optional<Failure> RunSetWeight(mc::Client& client, const ClusterArguments& 
                      {arguments.node, "", weight});
 }
 
-// A whole decimal uint64, or nullopt.
-std::optional<std::uint64_t> ParseUnsigned64(const std::string& text) {
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::optional<Failure> RunBackground(mc::Client& client, const ClusterArguments& arguments) {
   std::optional<std::uint64_t> rate;
   if (arguments.bytes_option->count() > 0) rate = ParseUnsigned64(arguments.bytes_per_second);
