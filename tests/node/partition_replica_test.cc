@@ -286,7 +286,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
                                            "handoff_lost_flip", "fill", "fill_request", "orphan",
                                            "drop", "drop_resumes", "incoming", "hints", "strays",
                                            "fill_per_replica_count", "handoff_hint_applied",
-                                           "orphan_change_after_last_ack"));
+                                           "orphan_change_after_last_ack",
+                                           "strays_drop_waits_for_copy"));
 
 }  // namespace
 }  // namespace meridian::node
