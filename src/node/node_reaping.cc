@@ -92,6 +92,7 @@ void Node::StartReapRound(std::uint64_t now_ms) {
     return group;
   };
   std::optional<std::vector<std::uint32_t>> group;
+  std::uint32_t first_partition = 0;
   const auto first_due = [&](auto begin, auto end) {
     for (auto it = begin; it != end && !group; ++it) {
       replication::TombstoneReaper* reaper = it->second->reaper();
@@ -100,13 +101,20 @@ void Node::StartReapRound(std::uint64_t now_ms) {
         continue;
       }
       group = group_of(it->first);
-      next_reap_group_from_ = it->first + 1;
+      first_partition = it->first;
     }
   };
   const auto from = replicas_.lower_bound(next_reap_group_from_);
   first_due(from, replicas_.end());
   first_due(replicas_.begin(), from);
   if (!group) return;
+  // The scan below is background work: it starts only while the budget is neither paused nor
+  // in debt, and in its turn among the kinds waiting (each proposal charges what it examined).
+  if (!governor_.TrySpend(replication::WorkKind::kTombstoneReaping, replication::WorkSize{},
+                          now_ms)) {
+    return;
+  }
+  next_reap_group_from_ = first_partition + 1;
   // Every member answers: one that is down (or has no address yet) would time the round out.
   proto::ReapPrepare prepare;
   for (std::size_t i = 0; i < members.size(); ++i) {

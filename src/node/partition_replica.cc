@@ -118,6 +118,8 @@ void PartitionReplica::UpdateAntiEntropy() {
   } else if (!reaping) {
     reaper_.reset();
   }
+  // Called on every placement: which keys this node proposes may have changed.
+  if (reaper_ != nullptr) reaper_->OnChanged();
 }
 
 const replication::AntiEntropy* PartitionReplica::anti_entropy() const {
@@ -375,6 +377,7 @@ void PartitionReplica::OnObjectChanged(std::string_view storage_key,
       copy_->missed_change = true;
     }
   }
+  if (reaper_ != nullptr) reaper_->OnChanged();
   if (trees_.empty()) return;
   replication::AntiEntropy* tree =
       trees_.size() == 1 && tree_ns_.size() == 1 ? trees_.begin()->second.get()

@@ -30,9 +30,19 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   scan_max = std::min(scan_max, config_.scan_keys_per_partition_max);
   scanned_last_ = 0;
   std::vector<ReapKey> candidates;
+  if (clean_) {
+    capped_ = false;
+    OnRoundEnded(0, now_ms);  // nothing can have become a candidate: rest
+    return candidates;
+  }
+  if (cursor_.empty()) {  // a new pass
+    pass_proposed_ = false;
+    pass_changed_ = false;
+  }
   const storage::KeyRange range = storage::PartitionRange(partition_);
   const std::string begin = cursor_.empty() ? range.begin : cursor_;
   std::uint32_t scanned = 0;
+  std::uint64_t scanned_bytes = 0;
   std::string stopped_at;  // the first key not looked at
   bool stopped = false;
   Status bad = Status::Ok();
@@ -45,6 +55,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
           return false;
         }
         ++scanned;
+        scanned_bytes += key.size() + value.size();
         auto object = DecodeObject(value);
         if (!object.ok()) {
           bad = object.status();
@@ -74,12 +85,22 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
         return true;
       }));
   scanned_last_ = scanned;
+  if (scanned > 0) {
+    budget_.Charge(
+        WorkKind::kTombstoneReaping,
+        WorkSize{.bytes = scanned_bytes + std::uint64_t{scanned} * config_.scan_key_cost_bytes,
+                 .objects = 0},
+        now_ms);
+  }
   MERIDIAN_RETURN_IF_ERROR(bad);
   capped_ = stopped;
   // The next proposal continues at the first key not looked at (a key, not "the last one plus
   // a zero byte": the objects column is in segment order, storage/segment_ordered_objects.h),
   // or from the start once the whole partition was seen.
   cursor_ = stopped ? std::move(stopped_at) : std::string();
+  // A pass that left tombstones out (prunes only) proves nothing about them.
+  pass_proposed_ = pass_proposed_ || !candidates.empty() || prunes_only;
+  if (!stopped) clean_ = !pass_proposed_ && !pass_changed_;
   if (candidates.empty()) {
     OnRoundEnded(0, now_ms);  // nothing to do: rest (or continue soon, when capped)
     return candidates;

@@ -62,6 +62,11 @@ struct ReapConfig {
   // started at once by every member with this uncapped stalled every loop for 0.1–0.3 s each
   // minute once nodes held ~200,000 keys (docs/replication.md, run 20).
   std::uint32_t scan_keys_per_round_max = 10'000;
+  // What examining one key costs the background budget (WorkKind::kTombstoneReaping) on top of
+  // its bytes: a read and a decode, ~3 us against the ~12 us of an object sent and applied that
+  // object_cost_bytes (4 KiB) stands for. A node starts a round's scan only while the budget is
+  // neither paused nor in debt, and charges what the scan examined.
+  std::uint32_t scan_key_cost_bytes = 1'024;
   // Conditional deletes carried out per partition per tick (each batch asks the budget).
   std::uint32_t deletes_per_batch_max = 256;  // ~1 MiB of budget (the burst)
   // A live key is proposed for pruning once its clock holds this many superseded single-use
@@ -123,11 +128,23 @@ class TombstoneReaper {
   // `prunes_only`: no tombstone is proposed (the partition is not known to be in sync with
   // its other primaries, which reaping tombstones waits for and pruning need not).
   // At most `scan_max` keys (and scan_keys_per_partition_max) are examined; scanned_last()
-  // tells how many were.
+  // tells how many were. What they were is charged to the budget (scan_key_cost_bytes each,
+  // plus their bytes), even into debt: the scan has happened.
   Result<std::vector<ReapKey>> ProposeCandidates(
       std::uint32_t max, std::uint64_t now_ms, bool prunes_only = false,
       std::uint32_t scan_max = std::numeric_limits<std::uint32_t>::max());
   std::uint32_t scanned_last() const { return scanned_last_; }
+  // An object of the partition changed here (written, merged, deleted), or which keys this
+  // node proposes may have (a ring change). Until then, a partition whose last whole pass
+  // (every key from the first to the last, tombstones included) found no candidate is not
+  // scanned again: it has nothing to propose, and a scan of an idle partition every interval
+  // cost as much as the rest of the background work together.
+  void OnChanged() {
+    clean_ = false;
+    pass_changed_ = true;
+  }
+  // Whether the partition is known to hold no candidate (see OnChanged).
+  bool clean() const { return clean_; }
   // The round that carried this partition ended: `accepted` of its candidates were committed
   // (empty when refused). The next round may come sooner when this one was capped.
   void OnRoundEnded(std::size_t accepted, std::uint64_t now_ms);
@@ -157,11 +174,16 @@ class TombstoneReaper {
 
   std::string cursor_;  // the next scan starts here ("" = the partition's first key)
   bool in_round_ = false;
-  bool capped_ = false;                // the last proposal stopped at a cap, not at the end
-  std::uint32_t scanned_last_ = 0;     // keys the last proposal examined
-  std::uint64_t next_round_ms_ = 0;    // 0: due at once
-  std::deque<ReapKey> pending_;        // committed, not yet deleted
-  std::vector<ReapKey> writing_;       // in the batch the caller is writing
+  bool capped_ = false;             // the last proposal stopped at a cap, not at the end
+  std::uint32_t scanned_last_ = 0;  // keys the last proposal examined
+  // The pass under way (from the partition's first key to its last, over several proposals):
+  // whether it proposed anything, left tombstones out (prunes_only) or saw a change (OnChanged).
+  bool pass_proposed_ = false;
+  bool pass_changed_ = false;
+  bool clean_ = false;               // the last whole pass found nothing and nothing changed since
+  std::uint64_t next_round_ms_ = 0;  // 0: due at once
+  std::deque<ReapKey> pending_;      // committed, not yet deleted
+  std::vector<ReapKey> writing_;     // in the batch the caller is writing
   std::uint64_t writing_entries_ = 0;  // single-use entries the prunes of writing_ forget
   // Every key of pending_ and writing_, with its hash (for DeletePending).
   std::map<std::string, std::uint64_t, std::less<>> queued_;

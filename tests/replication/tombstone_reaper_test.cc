@@ -214,6 +214,96 @@ TEST_F(TombstoneReaperTest, AProposalStopsAtItsScanBudgetAndContinuesFromItsCurs
   EXPECT_EQ((*second)[1].storage_key, Key(4));
 }
 
+// The keys a proposal examined are charged to the background budget, tombstones or not:
+// their bytes and scan_key_cost_bytes each, even into debt (the scan has happened).
+TEST_F(TombstoneReaperTest, AProposalChargesTheKeysItExaminedToTheBudget) {
+  std::uint64_t bytes = 0;
+  for (int i = 0; i < 5; ++i) {
+    const DvvSet object = Written(1, i == 3);
+    Store(Key(i), object);
+    bytes += Key(i).size() + EncodeObject(object).size();
+  }
+  auto proposed = reaper_.ProposeCandidates(100, 0, /*prunes_only=*/false, /*scan_max=*/4);
+  ASSERT_TRUE(proposed.ok());
+  ASSERT_EQ(proposed->size(), 1u);
+  const std::uint64_t last = Key(4).size() + EncodeObject(Written(1, false)).size();
+  const BackgroundKindStats& charged = governor_.stats().of(WorkKind::kTombstoneReaping);
+  EXPECT_EQ(charged.bytes_granted, bytes - last + 4 * config_.scan_key_cost_bytes);
+  EXPECT_EQ(charged.objects_granted, 0u);
+
+  BackgroundGovernorConfig tight;
+  tight.bytes_per_second = 1'000;
+  tight.burst_bytes = 1'000;
+  BackgroundGovernor governor(tight);
+  TombstoneReaper reaper(kPartition, config_, engine_, governor, counters_);
+  ASSERT_TRUE(reaper.ProposeCandidates(100, 0).ok());
+  EXPECT_TRUE(governor.InDebt(0));  // 5 keys at 1 KiB each and more: past the 1,000-byte bucket
+}
+
+// A partition whose last whole pass found nothing is not scanned (nor charged) again until an
+// object of it changes (PartitionReplica passes every change on): an idle partition costs
+// nothing. (The store here bypasses the observer, so only OnChanged tells the reaper.)
+TEST_F(TombstoneReaperTest, AnIdlePartitionIsNotScannedAgainUntilSomethingChanges) {
+  for (int i = 0; i < 3; ++i) Store(Key(i), Written(1, false));
+  auto first = reaper_.ProposeCandidates(100, 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->empty());
+  EXPECT_EQ(reaper_.scanned_last(), 3u);
+  EXPECT_TRUE(reaper_.clean());
+  const std::uint64_t charged = governor_.stats().of(WorkKind::kTombstoneReaping).bytes_granted;
+
+  Store(Key(3), Written(1, true));
+  auto skipped = reaper_.ProposeCandidates(100, config_.interval_ms);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_TRUE(skipped->empty());
+  EXPECT_EQ(reaper_.scanned_last(), 0u);
+  EXPECT_EQ(governor_.stats().of(WorkKind::kTombstoneReaping).bytes_granted, charged);
+  EXPECT_FALSE(reaper_.Due(config_.interval_ms));  // it rests an interval as after a scan
+
+  reaper_.OnChanged();
+  auto found = reaper_.ProposeCandidates(100, 2 * config_.interval_ms);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(reaper_.scanned_last(), 4u);
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].storage_key, Key(3));
+  EXPECT_FALSE(reaper_.clean());  // it proposed something
+}
+
+// Only a whole pass that could have proposed everything proves the partition clean: not one
+// that left tombstones out (prunes only), nor one during which something changed.
+TEST_F(TombstoneReaperTest, APassOfPrunesOnlyOrWithAChangeDoesNotMakeThePartitionClean) {
+  Store(Key(0), Written(1, true));
+  auto prunes = reaper_.ProposeCandidates(100, 0, /*prunes_only=*/true);
+  ASSERT_TRUE(prunes.ok());
+  EXPECT_TRUE(prunes->empty());
+  EXPECT_FALSE(reaper_.clean());
+  auto all = reaper_.ProposeCandidates(100, config_.interval_ms);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);  // the tombstone, found by the next pass
+  reaper_.OnRoundEnded(0, config_.interval_ms);
+
+  ReapConfig config;
+  TombstoneReaper reaper(kPartition + 1, config, engine_, governor_, counters_);
+  for (int i = 0; i < 4; ++i) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Column::kObjects,
+              storage::EncodeObjectKey(kPartition + 1, "b", "k" + std::to_string(i)),
+              EncodeObject(Written(1, false)));
+    ASSERT_TRUE(engine_.Write(batch, {}).ok());
+  }
+  auto half = reaper.ProposeCandidates(100, 0, false, /*scan_max=*/2);
+  ASSERT_TRUE(half.ok());
+  reaper.OnChanged();  // between the two halves of the pass
+  auto rest = reaper.ProposeCandidates(100, config.continue_after_ms);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(reaper.scanned_last(), 2u);
+  EXPECT_FALSE(reaper.clean());
+  auto again = reaper.ProposeCandidates(100, config.continue_after_ms + config.interval_ms);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(reaper.scanned_last(), 4u);  // scanned again, and now it is clean
+  EXPECT_TRUE(reaper.clean());
+}
+
 TEST_F(TombstoneReaperTest, ACommittedDeleteIsSkippedWhenTheObjectChangedSinceTheRound) {
   const DvvSet tombstone = Written(1, true);
   Store(Key(1), tombstone);

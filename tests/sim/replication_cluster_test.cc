@@ -708,6 +708,65 @@ TEST_F(PrunedSingleUseBoundTest, SupersededEntriesArePrunedAndLaterWritesAreHedg
   }
 }
 
+// Tombstone reaping is background work like the rest: while an operator has paused it, no
+// round scans a partition (the scan is what cost every node's loop 0.1-0.3 s a minute,
+// docs/replication.md run 20) and nothing is reaped; once resumed, the tombstone goes.
+class PausedReapingTest : public ReplicationClusterTest {
+ protected:
+  bool WithAntiEntropy() const override { return true; }
+};
+
+TEST_F(PausedReapingTest, NoRoundScansWhilePausedAndTheTombstoneGoesOnceResumed) {
+  const Strings primaries = PrimariesOf("k");
+  node::RequestOptions all;
+  all.r = QuorumValue::All();
+  all.w = QuorumValue::All();
+  ASSERT_TRUE(Call(primaries[0], node::PutRequest{{"b", "k"}, "v", "", all}).status.ok());
+  const node::ClientReply read = Call(primaries[0], node::GetRequest{{"b", "k"}, all});
+  ASSERT_TRUE(read.status.ok());
+  for (const std::string& address : addresses_) {
+    const node::ClientReply paused =
+        Call(address, node::ClusterBackgroundRequest{.bytes_per_second = {}, .paused = true});
+    ASSERT_TRUE(paused.status.ok()) << paused.status.ToString();
+  }
+  const auto started = [&] {
+    std::uint64_t rounds = 0;
+    std::uint64_t proposed = 0;
+    for (const std::string& address : addresses_) {
+      rounds += NodeOf(address).Stats().reaping.rounds_started;
+      proposed += NodeOf(address).Stats().reaping.candidates_proposed;
+    }
+    return std::pair{rounds, proposed};
+  };
+  const auto before = started();
+  ASSERT_TRUE(
+      Call(primaries[0],
+           node::DeleteRequest{{"b", "k"}, std::get<node::GetReply>(read.body).context, all})
+          .status.ok());
+  const auto stored = [&](const std::string& primary) {
+    const node::ClientReply local = Call(primary, node::ClusterLocalRequest{{"b", "k"}});
+    return std::get<node::LocalCopyReply>(local.body).object.has_value();
+  };
+  // Several reaping intervals pass: nothing starts, the tombstone stays everywhere.
+  ASSERT_TRUE(simulation_->RunFor(5 * SimNodeConfig().reaping.interval_ms).ok());
+  EXPECT_EQ(started(), before);
+  for (const std::string& primary : primaries) EXPECT_TRUE(stored(primary)) << primary;
+
+  for (const std::string& address : addresses_) {
+    ASSERT_TRUE(
+        Call(address, node::ClusterBackgroundRequest{.bytes_per_second = {}, .paused = false})
+            .status.ok());
+  }
+  // Within a minute of virtual time (each check is a request of its own, between runs).
+  bool gone = false;
+  for (int second = 0; second < 60 && !gone; ++second) {
+    ASSERT_TRUE(simulation_->RunFor(1'000).ok());
+    gone = std::none_of(primaries.begin(), primaries.end(), stored);
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_GT(started().first, before.first);
+}
+
 // A client that writes with the context its previous write returned carries entries a prune
 // removed since; they come back with its next write. They count against the bound: otherwise
 // each write a prune let through would add one more entry to the chain for good.
