@@ -24,6 +24,7 @@
 
 #include "cli/commands.h"
 #include "node/node.h"
+#include "replication/background_governor.h"
 #include "runtime/certificates.h"
 #include "runtime/shard_count.h"
 
@@ -266,6 +267,10 @@ int RunDev(const DevOptions& options) {
         child.peer, "--name",     child.name, "--cluster-name", options.cluster_name};
     args.push_back("--shards");
     args.push_back(std::to_string(shards));
+    // Likewise the background budget: each node's share of what one node alone would take.
+    args.push_back("--background-bytes-per-second");
+    args.push_back(std::to_string(replication::BackgroundBytesPerSecondShared(
+        runtime::AvailableCpus(), static_cast<unsigned>(options.nodes))));
     const runtime::CertificatePaths node_paths =
         runtime::CertificatePathsIn(cert_dir, runtime::CertificateKind::kNode, child.name);
     for (const std::string& arg :

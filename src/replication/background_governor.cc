@@ -24,6 +24,11 @@ std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores) {
                                    kBackgroundBytesPerSecondDefaultMax);
 }
 
+std::uint64_t BackgroundBytesPerSecondShared(unsigned cores, unsigned nodes) {
+  return std::max(BackgroundBytesPerSecondForCores(cores) / std::max(nodes, 1u),
+                  kBackgroundBytesPerSecondSharedMin);
+}
+
 std::uint64_t BackgroundBytesPerSecondShare(std::uint64_t bytes_per_second, std::uint32_t shards) {
   MERIDIAN_CHECK(shards >= 1);
   if (bytes_per_second == 0) return 0;

@@ -49,6 +49,12 @@ namespace meridian::replication {
 inline constexpr std::uint64_t kBackgroundBytesPerSecondPerCore = std::uint64_t{4} << 20;
 inline constexpr std::uint64_t kBackgroundBytesPerSecondDefaultMax = std::uint64_t{32} << 20;
 std::uint64_t BackgroundBytesPerSecondForCores(unsigned cores);
+// The default budget of each of `nodes` nodes sharing a machine of `cores` cores (a local
+// cluster, `meridian dev`): the machine's default divided among them, at least 1 MiB/s. Each
+// node taking the whole machine's budget let five nodes on two cores raise foreground p99 by
+// ~25 % while one caught up (docs/replication.md, runs 21-22).
+inline constexpr std::uint64_t kBackgroundBytesPerSecondSharedMin = std::uint64_t{1} << 20;
+std::uint64_t BackgroundBytesPerSecondShared(unsigned cores, unsigned nodes);
 // One shard's share of a node's budget of `bytes_per_second` split over `shards` (>= 1): at
 // least 1 byte per second, and 0 (unlimited) stays 0.
 std::uint64_t BackgroundBytesPerSecondShare(std::uint64_t bytes_per_second, std::uint32_t shards);

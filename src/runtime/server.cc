@@ -17,7 +17,6 @@
 #include <thread>
 
 #include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include "api/http_server.h"
@@ -1001,20 +1000,10 @@ void Server::RequestStop() {
   asio::post(impl->io, [impl] { impl->BeginStop(); });
 }
 
-unsigned AvailableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    return static_cast<unsigned>(std::max(CPU_COUNT(&set), 1));
-  }
-  const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? static_cast<unsigned>(online) : 1u;
-}
-
 ServerConfig MachineDefaultServerConfig() {
   ServerConfig config;
   config.node.background.bytes_per_second =
-      replication::BackgroundBytesPerSecondForCores(AvailableCores());
+      replication::BackgroundBytesPerSecondForCores(AvailableCpus());
   return config;
 }
 

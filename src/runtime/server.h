@@ -106,9 +106,6 @@ struct ServerConfig {
 // sized from the cores this process may run on (replication::BackgroundBytesPerSecondForCores).
 ServerConfig MachineDefaultServerConfig();
 
-// Cores this process may run on (its CPU affinity mask; at least 1).
-unsigned AvailableCores();
-
 class Server {
  public:
   // Everything that can fail at startup. Also installs the SIGINT/SIGTERM handlers, so a

@@ -111,6 +111,16 @@ def test_dev_starts_a_three_node_cluster_and_ctrl_c_stops_it():
             # many shard threads as there are CPUs.
             cpus = len(os.sched_getaffinity(0))
             assert shard_count(os.path.join(root, "node%d" % (i + 1))) == max(1, cpus // 3)
+            # And they share the machine's background budget (docs/design/governor.md
+            # "Defaults"): each node a third of what one node alone would take, at least 1 MiB/s,
+            # split over its shards (each shard's share rounded down).
+            mib = 1 << 20
+            budget = max(min(max(4 * mib * cpus, 4 * mib), 32 * mib) // 3, mib)
+            shards = max(1, cpus // 3)
+            background = requests.post("http://%s/v1/cluster/background" % urls[i], data=b"{}",
+                                       timeout=5).json()
+            assert background == {"bytes_per_second": shards * (budget // shards),
+                                  "paused": False, "shards": shards}, background
             # Named as dev names them, with the certificate that proves it (mutual TLS).
             assert os.path.isfile(os.path.join(root, "certs", "node-node%d.crt" % (i + 1)))
         assert sorted(m["id"] for m in status["members"]) == ["node1", "node2", "node3"]

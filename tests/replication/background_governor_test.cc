@@ -46,6 +46,17 @@ TEST(BackgroundGovernorTest, TheDefaultBudgetIsFourMiBPerCoreBetweenOneAndEightC
   EXPECT_EQ(BackgroundGovernorConfig{}.bytes_per_second, BackgroundBytesPerSecondForCores(8));
 }
 
+TEST(BackgroundGovernorTest, NodesSharingAMachineDivideItsDefaultBudgetDownToOneMiB) {
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  EXPECT_EQ(BackgroundBytesPerSecondShared(2, 1), 8 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondShared(2, 0), 8 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondShared(2, 5), 8 * kMiB / 5);
+  EXPECT_EQ(BackgroundBytesPerSecondShared(16, 4), 8 * kMiB);  // 32 MiB/s at most, shared
+  EXPECT_EQ(BackgroundBytesPerSecondShared(1, 3), 4 * kMiB / 3);
+  EXPECT_EQ(BackgroundBytesPerSecondShared(1, 8), 1 * kMiB);
+  EXPECT_EQ(BackgroundBytesPerSecondShared(2, 64), 1 * kMiB);
+}
+
 TEST(BackgroundGovernorTest, AChargeIsDebitedEvenIntoDebtAndEveryKindWaitsForItsRepayment) {
   BackgroundGovernor governor(Config());
   governor.Charge(kRepair, Bytes(3'000), 0);  // 1,000 in the bucket: 2,000 in debt
