@@ -217,13 +217,17 @@ TEST(ClusterSimTest, ReapingOnABucketOfOneReplicaPassesForFixedSeeds) {
 //     anti-entropy tree, which went on repairing such keys onto it;
 //   * cluster-kv-n1 2171 and 2218: a hint reached an orphan after its copy to a replica had
 //     sent its last batch but before the copy was collected; the copy still counted as done,
-//     and the orphan's data was dropped without that write.
+//     and the orphan's data was dropped without that write;
+//   * reaping-n1 63006: a primary that had handed its strays on gave their drop up because a
+//     fill it served was under way, and nothing asked for the drop again: a stray tombstone
+//     stayed, rejecting every round by its hash, and was never reaped.
 TEST(ClusterSimTest, SeedsThatMixedReplicaCountsFoundPass) {
   RunListedSeeds({{"cluster-kv-n1", 1},
                   {"cluster-kv-n1", 7},
                   {"cluster-kv-n2", 25},
                   {"cluster-kv-n1", 2171},
-                  {"cluster-kv-n1", 2218}});
+                  {"cluster-kv-n1", 2218},
+                  {"reaping-n1", 63006}});
 }
 
 // One run of the Dynamo measurement: it passes its checks and its histogram accounts for every
