@@ -85,7 +85,7 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
         return true;
       }));
   scanned_last_ = scanned;
-  if (scanned > 0) {
+  if (scanned > 0 && config_.scan_key_cost_bytes > 0) {
     budget_.Charge(
         WorkKind::kTombstoneReaping,
         WorkSize{.bytes = scanned_bytes + std::uint64_t{scanned} * config_.scan_key_cost_bytes,

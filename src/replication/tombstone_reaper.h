@@ -62,11 +62,15 @@ struct ReapConfig {
   // started at once by every member with this uncapped stalled every loop for 0.1–0.3 s each
   // minute once nodes held ~200,000 keys (docs/replication.md, run 20).
   std::uint32_t scan_keys_per_round_max = 10'000;
-  // What examining one key costs the background budget (WorkKind::kTombstoneReaping) on top of
-  // its bytes: a read and a decode, ~3 us against the ~12 us of an object sent and applied that
-  // object_cost_bytes (4 KiB) stands for. A node starts a round's scan only while the budget is
-  // neither paused nor in debt, and charges what the scan examined.
-  std::uint32_t scan_key_cost_bytes = 1'024;
+  // A node starts a round's scan only while the background budget is neither paused nor in
+  // debt. With this > 0, each proposal is also charged what it examined: its bytes plus this
+  // much per key (a read and a decode are ~3 us, ~1 KiB against the ~12 us of an object sent
+  // and applied that object_cost_bytes, 4 KiB, stands for). 0 (the default): not charged.
+  // Charged at 1 KiB, every partition changed by a catch-up was rescanned on the budget the
+  // catch-up needed, and a 10-minute absence was not caught up in 10 minutes (run 23,
+  // docs/replication.md); charging needs partitions rescanned only when a write could have made
+  // a candidate, not on every write.
+  std::uint32_t scan_key_cost_bytes = 0;
   // Conditional deletes carried out per partition per tick (each batch asks the budget).
   std::uint32_t deletes_per_batch_max = 256;  // ~1 MiB of budget (the burst)
   // A live key is proposed for pruning once its clock holds this many superseded single-use
@@ -128,8 +132,8 @@ class TombstoneReaper {
   // `prunes_only`: no tombstone is proposed (the partition is not known to be in sync with
   // its other primaries, which reaping tombstones waits for and pruning need not).
   // At most `scan_max` keys (and scan_keys_per_partition_max) are examined; scanned_last()
-  // tells how many were. What they were is charged to the budget (scan_key_cost_bytes each,
-  // plus their bytes), even into debt: the scan has happened.
+  // tells how many were. With scan_key_cost_bytes > 0 what they were is charged to the budget
+  // (that much each, plus their bytes), even into debt: the scan has happened.
   Result<std::vector<ReapKey>> ProposeCandidates(
       std::uint32_t max, std::uint64_t now_ms, bool prunes_only = false,
       std::uint32_t scan_max = std::numeric_limits<std::uint32_t>::max());

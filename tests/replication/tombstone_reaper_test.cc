@@ -216,14 +216,29 @@ TEST_F(TombstoneReaperTest, AProposalStopsAtItsScanBudgetAndContinuesFromItsCurs
 
 // The keys a proposal examined are charged to the background budget, tombstones or not:
 // their bytes and scan_key_cost_bytes each, even into debt (the scan has happened).
-TEST_F(TombstoneReaperTest, AProposalChargesTheKeysItExaminedToTheBudget) {
+TEST_F(TombstoneReaperTest, AProposalChargesTheKeysItExaminedToTheBudgetWhenAsked) {
+  Store(Key(9), Written(1, false));
+  ASSERT_TRUE(reaper_.ProposeCandidates(100, 0).ok());  // by default a scan is not charged
+  EXPECT_EQ(governor_.stats().of(WorkKind::kTombstoneReaping).bytes_granted, 0u);
+  reaper_.OnChanged();
+  ASSERT_TRUE(engine_
+                  .Write(
+                      [] {
+                        storage::WriteBatch batch;
+                        batch.Delete(storage::Column::kObjects, Key(9));
+                        return batch;
+                      }(),
+                      {})
+                  .ok());
+  config_.scan_key_cost_bytes = 1'024;
   std::uint64_t bytes = 0;
   for (int i = 0; i < 5; ++i) {
     const DvvSet object = Written(1, i == 3);
     Store(Key(i), object);
     bytes += Key(i).size() + EncodeObject(object).size();
   }
-  auto proposed = reaper_.ProposeCandidates(100, 0, /*prunes_only=*/false, /*scan_max=*/4);
+  auto proposed = reaper_.ProposeCandidates(100, config_.interval_ms, /*prunes_only=*/false,
+                                            /*scan_max=*/4);
   ASSERT_TRUE(proposed.ok());
   ASSERT_EQ(proposed->size(), 1u);
   const std::uint64_t last = Key(4).size() + EncodeObject(Written(1, false)).size();
@@ -244,6 +259,7 @@ TEST_F(TombstoneReaperTest, AProposalChargesTheKeysItExaminedToTheBudget) {
 // object of it changes (PartitionReplica passes every change on): an idle partition costs
 // nothing. (The store here bypasses the observer, so only OnChanged tells the reaper.)
 TEST_F(TombstoneReaperTest, AnIdlePartitionIsNotScannedAgainUntilSomethingChanges) {
+  config_.scan_key_cost_bytes = 1'024;  // so that a scan shows in the budget
   for (int i = 0; i < 3; ++i) Store(Key(i), Written(1, false));
   auto first = reaper_.ProposeCandidates(100, 0);
   ASSERT_TRUE(first.ok());
