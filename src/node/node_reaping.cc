@@ -109,7 +109,7 @@ void Node::StartReapRound(std::uint64_t now_ms) {
   first_due(replicas_.begin(), from);
   if (!group) return;
   // The scan below is background work: it starts only while the budget is neither paused nor
-  // in debt, and in its turn among the kinds waiting (each proposal charges what it examined).
+  // in debt, and in its turn among the kinds waiting (ReapConfig::scan_key_cost_bytes).
   if (!governor_.TrySpend(replication::WorkKind::kTombstoneReaping, replication::WorkSize{},
                           now_ms)) {
     return;

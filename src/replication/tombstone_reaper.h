@@ -141,8 +141,8 @@ class TombstoneReaper {
   // An object of the partition changed here (written, merged, deleted), or which keys this
   // node proposes may have (a ring change). Until then, a partition whose last whole pass
   // (every key from the first to the last, tombstones included) found no candidate is not
-  // scanned again: it has nothing to propose, and a scan of an idle partition every interval
-  // cost as much as the rest of the background work together.
+  // scanned again: it has nothing to propose (an idle node used to re-read every key it reaps
+  // every interval, for ever).
   void OnChanged() {
     clean_ = false;
     pass_changed_ = true;
