@@ -368,6 +368,12 @@ void Node::Receive(const std::string& from_address, const proto::PeerMessage& me
                 BatchSize(batch.entries()), std::move(ack), now_ms);
       }
       OnBatchApplied(from_address, batch);
+      if (in_range && batch.replica_copy()) {
+        if (PartitionReplica* replica = FindReplica(batch.partition())) {
+          replica->OnCopyReceived(batch.reply_address().empty() ? from_address
+                                                                : batch.reply_address());
+        }
+      }
       // An ownership stream under a plan that has changed since: hand the data on.
       if (in_range && !HoldsReplica(batch.partition())) {
         ReplicaFor(batch.partition()).OnForeignData();

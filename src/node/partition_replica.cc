@@ -689,6 +689,21 @@ void PartitionReplica::OnForeignData() {
   orphan_done_.clear();
 }
 
+void PartitionReplica::OnCopyReceived(const std::string& from_address) {
+  if (sender_ != nullptr && sender_->transfer().target_address == from_address) {
+    if (sender_->state() == replication::HandoffState::kDone) {
+      written_after_done_ = true;
+    } else {
+      // Running: what the target acknowledged so far may be dropped there; a later tick
+      // streams the whole partition again.
+      Collect(*sender_);
+      sender_.reset();
+    }
+  } else if (forwarding_address_ == from_address) {
+    written_after_done_ = true;
+  }
+}
+
 void PartitionReplica::OnIncomingComplete() {
   if (!completed_incoming_) {
     completed_incoming_ = true;

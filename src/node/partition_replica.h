@@ -159,6 +159,15 @@ class PartitionReplica {
   // this node does not keep it: hand it on (to every replica again, also those handed the
   // data before).
   void OnForeignData();
+  // A replica copy of this partition arrived from the node at `from_address` (a hand-off of
+  // data it does not keep, a fill, strays). From the target of this node's ownership stream it
+  // means the target does not keep the partition in its ring (its view and ours differ: a plan
+  // undone there, done here) and may drop what the stream gave it once it handed the data to
+  // the replicas of its ring, this node among them: the stream starts over if still running,
+  // and once done this node no longer counts on the target holding everything: after the flip
+  // the data goes to every replica before it is dropped (reaping-n1 seed 5040 lost a write when
+  // each of the two dropped the partition counting on the other).
+  void OnCopyReceived(const std::string& from_address);
   // A key of the partition was stored here (a write, a stream, a copy, a hint) while this node
   // holds the partition: a key it does not keep (a stray) is handed on, then deleted.
   void OnArrived(std::string_view storage_key);

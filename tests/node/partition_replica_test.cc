@@ -13,6 +13,7 @@
 //   tick [<ms>]                  advance the clock (default 100 ms) and Tick
 //   ack [status=<code>]          acknowledge the last handoff batch sent
 //   fill-request from=<node>     a replica asks for a copy
+//   copy-from <node>             a replica copy of the partition arrived from <node>
 //   foreign-data | incoming-complete | fill-complete
 //   drop [budget=<n>]            Drop(), the batch applied to the engine
 //   down <node> | up <node>      the failure detector's opinion
@@ -122,6 +123,8 @@ class Harness {
       }
     } else if (c.command == "fill-request") {
       Replica().OnFillRequest(c.Get("from"));
+    } else if (c.command == "copy-from") {
+      Replica().OnCopyReceived(peers_.AddressOf(c.args.at(0)));
     } else if (c.command == "foreign-data") {
       Replica().OnForeignData();
     } else if (c.command == "incoming-complete") {
@@ -281,13 +284,13 @@ TEST_P(PartitionReplicaScenario, MatchesTheRecordedOutput) {
       [&](const test_support::DataDrivenCase& c) { return harness.Run(c); });
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, PartitionReplicaScenario,
-                         ::testing::Values("handoff", "handoff_replanned", "handoff_reverted",
-                                           "handoff_lost_flip", "fill", "fill_request", "orphan",
-                                           "drop", "drop_resumes", "incoming", "hints", "strays",
-                                           "fill_per_replica_count", "handoff_hint_applied",
-                                           "orphan_change_after_last_ack",
-                                           "strays_drop_waits_for_copy"));
+INSTANTIATE_TEST_SUITE_P(
+    Scenarios, PartitionReplicaScenario,
+    ::testing::Values("handoff", "handoff_replanned", "handoff_reverted", "handoff_lost_flip",
+                      "fill", "fill_request", "orphan", "drop", "drop_resumes", "incoming", "hints",
+                      "strays", "fill_per_replica_count", "handoff_hint_applied",
+                      "orphan_change_after_last_ack", "strays_drop_waits_for_copy",
+                      "handoff_target_gives_back", "handoff_target_gives_back_running"));
 
 }  // namespace
 }  // namespace meridian::node

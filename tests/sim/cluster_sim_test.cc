@@ -220,14 +220,19 @@ TEST(ClusterSimTest, ReapingOnABucketOfOneReplicaPassesForFixedSeeds) {
 //     and the orphan's data was dropped without that write;
 //   * reaping-n1 63006: a primary that had handed its strays on gave their drop up because a
 //     fill it served was under way, and nothing asked for the drop again: a stray tombstone
-//     stayed, rejecting every round by its hash, and was never reaped.
+//     stayed, rejecting every round by its hash, and was never reaped;
+//   * reaping-n1 5040: the old owner's stream to the joiner completed, then the joiner's ring
+//     undid the plan while the old owner's flipped; the joiner handed the partition to the
+//     replicas of its ring (the old owner among them) and dropped it, the old owner dropped it
+//     counting on the joiner, and a key of the one-replica bucket was lost.
 TEST(ClusterSimTest, SeedsThatMixedReplicaCountsFoundPass) {
   RunListedSeeds({{"cluster-kv-n1", 1},
                   {"cluster-kv-n1", 7},
                   {"cluster-kv-n2", 25},
                   {"cluster-kv-n1", 2171},
                   {"cluster-kv-n1", 2218},
-                  {"reaping-n1", 63006}});
+                  {"reaping-n1", 63006},
+                  {"reaping-n1", 5040}});
 }
 
 // One run of the Dynamo measurement: it passes its checks and its histogram accounts for every
