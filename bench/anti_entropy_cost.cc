@@ -70,7 +70,7 @@ struct Replica : node::ObjectChangeObserver {
     engine->SetObserver(this);  // as the node's TreeUpdater: every write updates the tree
   }
   void OnObjectChanged(std::uint32_t, std::string_view key, std::optional<std::uint64_t> old_hash,
-                       std::optional<std::uint64_t> new_hash) override {
+                       std::optional<std::uint64_t> new_hash, std::uint32_t) override {
     anti_entropy->OnObjectChanged(key, old_hash, new_hash);
   }
   void Put(const std::string& key, const std::string& encoded) {

@@ -21,7 +21,8 @@ and the most single-use entries any primary's copy of a key held at the end
 (GET /v1/cluster/local).
 
 Usage: /usr/bin/python3 bench/hedging_hot_keys.py [--bin build/release/meridian]
-           [--reap-interval-ms 0,60000,1000] [--aae-exchange-interval-ms 1000] [--nodes 5]
+           [--reap-interval-ms 0,60000,1000] [--prune-soon-after-ms MS]
+           [--aae-exchange-interval-ms 1000] [--nodes 5]
            [--keys 40] [--interval-ms 500] [--duration-s 120]
            [--client chained|read-write|resp-set]
 """
@@ -48,6 +49,9 @@ def parse_arguments():
     parser.add_argument("--reap-interval-ms", default="0,60000,1000",
                         help="comma-separated settings, one cluster each (0: no reaping, so no "
                              "pruning)")
+    parser.add_argument("--prune-soon-after-ms", type=int, default=None,
+                        help="pruning on demand (--reap-prune-soon-after-ms; default: the "
+                             "server's, 200; 0: only the interval's rounds prune)")
     parser.add_argument("--aae-exchange-interval-ms", type=int, default=1000,
                         help="reaping needs an in-sync anti-entropy exchange first")
     parser.add_argument("--nodes", type=int, default=5)
@@ -148,7 +152,9 @@ def run_once(arguments, reap_interval_ms):
                                   "--reap-interval-ms", str(reap_interval_ms),
                                   "--aae-exchange-interval-ms",
                                   str(arguments.aae_exchange_interval_ms),
-                                  "--resp", "127.0.0.1:0"])
+                                  "--resp", "127.0.0.1:0"] +
+                      ([] if arguments.prune_soon_after_ms is None else
+                       ["--reap-prune-soon-after-ms", str(arguments.prune_soon_after_ms)]))
     try:
         nodes = cluster.start(arguments.nodes)
         names = [node.name for node in nodes]
@@ -172,6 +178,10 @@ def run_once(arguments, reap_interval_ms):
             "fixed_refused": int(refused),
             "hedged_share": (fixed - refused) / fixed if fixed else 0.0,
             "objects_pruned": int(metric_sum(nodes, "meridian_reap_objects_pruned_total")),
+            "reap_rounds": int(metric_sum(
+                nodes, 'meridian_reap_rounds_total{result="committed"}')),
+            "prunes_on_demand": int(metric_sum(
+                nodes, "meridian_reap_prunes_proposed_on_demand_total")),
             "most_single_use_entries": most_single_use_entries(nodes, keys),
         }
     finally:
@@ -182,18 +192,23 @@ def run_once(arguments, reap_interval_ms):
 def main():
     arguments = parse_arguments()
     print("# %s, %d nodes, %d keys, a write per key every %d ms for %.0f s (%s), aae every %d "
-          "ms" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), arguments.nodes,
-                  arguments.keys, arguments.interval_ms, arguments.duration_s, arguments.client,
-                  arguments.aae_exchange_interval_ms))
+          "ms, prune_soon_after_ms %s" % (
+              time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), arguments.nodes,
+              arguments.keys, arguments.interval_ms, arguments.duration_s, arguments.client,
+              arguments.aae_exchange_interval_ms,
+              "default" if arguments.prune_soon_after_ms is None
+              else arguments.prune_soon_after_ms))
     print("| reap_interval_ms | writes acked (failed) | forwarded with a fixed version | refused "
-          "it | hedged | objects pruned | most single-use entries in a copy |")
-    print("|---|---|---|---|---|---|---|")
+          "it | hedged | reaping rounds | objects pruned | prunes proposed on demand | most "
+          "single-use entries in a copy |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for setting in arguments.reap_interval_ms.split(","):
         result = run_once(arguments, int(setting))
-        print("| %d | %d (%d) | %d | %d | %.1f %% | %d | %d |" % (
+        print("| %d | %d (%d) | %d | %d | %.1f %% | %d | %d | %d | %d |" % (
             result["reap_interval_ms"], result["writes_acked"], result["writes_failed"],
             result["forwards_fixed"], result["fixed_refused"], 100 * result["hedged_share"],
-            result["objects_pruned"], result["most_single_use_entries"]), flush=True)
+            result["reap_rounds"], result["objects_pruned"], result["prunes_on_demand"],
+            result["most_single_use_entries"]), flush=True)
 
 
 if __name__ == "__main__":

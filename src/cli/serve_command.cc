@@ -329,6 +329,13 @@ std::vector<Setting> MakeSettings() {
       "nothing they superseded is left anywhere",
       0, kU32, [](C& c) -> std::uint64_t& { return c.node.reaping.interval_ms; }));
   settings.push_back(NumberSetting(
+      "reap_prune_soon_after_ms",
+      "Pruning on demand: a key stored with enough superseded single-use clock entries (hedged "
+      "forwarding's versions) is proposed for pruning by a round of its own this long after "
+      "its partition's last round, without waiting for reap_interval_ms, in ms (0: only the "
+      "interval's rounds prune)",
+      0, kU32, [](C& c) -> std::uint64_t& { return c.node.reaping.prune_soon_after_ms; }));
+  settings.push_back(NumberSetting(
       "peer_suspect_after_ms",
       "A peer sent a request and silent for this long is routed around until it answers "
       "(0: only the failure detector decides)",

@@ -82,11 +82,12 @@ Node::Node(const NodeConfig& config, Env env)
 
 void Node::TreeUpdater::OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
                                         std::optional<std::uint64_t> old_hash,
-                                        std::optional<std::uint64_t> new_hash) {
+                                        std::optional<std::uint64_t> new_hash,
+                                        std::uint32_t superseded_single_use) {
   // Every stored object passes here, whichever path wrote it.
   if (new_hash.has_value()) node.NoteIfStray(storage_key);
   if (PartitionReplica* replica = node.FindReplica(partition)) {
-    replica->OnObjectChanged(storage_key, old_hash, new_hash);
+    replica->OnObjectChanged(storage_key, old_hash, new_hash, superseded_single_use);
   }
 }
 

@@ -640,7 +640,8 @@ class Node {
     explicit TreeUpdater(Node& node) : node(node) {}
     void OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
                          std::optional<std::uint64_t> old_hash,
-                         std::optional<std::uint64_t> new_hash) override;
+                         std::optional<std::uint64_t> new_hash,
+                         std::uint32_t superseded_single_use) override;
     Node& node;
   };
   TreeUpdater tree_updater_{*this};

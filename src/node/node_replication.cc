@@ -367,7 +367,8 @@ void Node::CoordinateWrite(const Origin& origin, ClientRequest request,
   Status stored = Status::Ok();
   if (local->primary) {
     storage::WriteBatch batch;
-    batch.PutObject(storage_key, encoded, storage::ObjectVersionHash(minted->object));
+    batch.PutObject(storage_key, encoded, storage::ObjectVersionHash(minted->object),
+                    static_cast<std::uint32_t>(minted->object.SupersededSingleUseEntries()));
     stored = env_.engine->Write(batch, storage::WriteOptions{.sync = sync});
     if (stored.ok()) MirrorIfTransferring(storage_key, encoded);
   } else {

@@ -112,9 +112,7 @@ void PartitionReplica::UpdateAntiEntropy() {
                                                              budget_, reap_counters_);
     // With buckets of several replica counts, each count's keys are proposed by the reaper of
     // their own primaries (the smallest id among them), which holds them.
-    reaper_->SetProposes([this](std::string_view storage_key) {
-      return !KeyFiltered() || ReaperOf(config_.replica_count_of(storage_key));
-    });
+    reaper_->SetProposes([this](std::string_view storage_key) { return Reaps(storage_key); });
   } else if (!reaping) {
     reaper_.reset();
   }
@@ -170,6 +168,20 @@ bool PartitionReplica::Moving() const {
          drop_strays_;
 }
 
+std::uint32_t PartitionReplica::UnfilteredCount() const {
+  auto n = static_cast<std::uint32_t>(placement_.primaries.size());
+  // Fewer members than the buckets' n: the one tree is keyed by that n and compares every
+  // primary there is. (Looked up by the primaries' count, it was never found, and a cluster
+  // smaller than n never reaped: found by ClusteredShardReapingTest's two nodes.)
+  if (!trees_.contains(n) && trees_.size() == 1) n = trees_.begin()->first;
+  return n;
+}
+
+bool PartitionReplica::Reaps(std::string_view storage_key) const {
+  return KeyFiltered() ? ReaperOf(config_.replica_count_of(storage_key))
+                       : ReaperOf(UnfilteredCount());
+}
+
 bool PartitionReplica::ReaperOf(std::uint32_t n) const {
   const std::vector<cluster::NodeId>& primaries = PrimariesFor(n);
   const auto smallest = std::min_element(primaries.begin(), primaries.end());
@@ -185,13 +197,8 @@ std::string PartitionReplica::ReapRefusal(const PeerDirectory& peers) const {
     for (const auto& [n, primaries] : placement_.primaries_by_n) {
       if (ReaperOf(n)) reaped.push_back(n);
     }
-  } else {
-    auto n = static_cast<std::uint32_t>(placement_.primaries.size());
-    // Fewer members than the buckets' n: the one tree is keyed by that n and compares every
-    // primary there is. (Looked up by the primaries' count, it was never found, and a cluster
-    // smaller than n never reaped: found by ClusteredShardReapingTest's two nodes.)
-    if (!trees_.contains(n) && trees_.size() == 1) n = trees_.begin()->first;
-    if (ReaperOf(n)) reaped.push_back(n);
+  } else if (const std::uint32_t n = UnfilteredCount(); ReaperOf(n)) {
+    reaped.push_back(n);
   }
   if (reaped.empty()) return "not_reaper";
   if (Moving()) return "moving";
@@ -356,7 +363,8 @@ void PartitionReplica::OnAntiEntropy(const std::string& from_address,
 
 void PartitionReplica::OnObjectChanged(std::string_view storage_key,
                                        std::optional<std::uint64_t> old_hash,
-                                       std::optional<std::uint64_t> new_hash) {
+                                       std::optional<std::uint64_t> new_hash,
+                                       std::uint32_t superseded_single_use) {
   // Every change reaches the running streams, also one that did not pass OnStored (a hint
   // delivered here, a copy received): otherwise a stream that scanned past the key completes
   // without it and the data here is dropped after the flip (cluster-kv-n1, seed 7: a delete
@@ -377,7 +385,10 @@ void PartitionReplica::OnObjectChanged(std::string_view storage_key,
       copy_->missed_change = true;
     }
   }
-  if (reaper_ != nullptr) reaper_->OnChanged();
+  if (reaper_ != nullptr) {
+    reaper_->OnChanged();
+    if (new_hash.has_value()) reaper_->OnStored(storage_key, superseded_single_use);
+  }
   if (trees_.empty()) return;
   replication::AntiEntropy* tree =
       trees_.size() == 1 && tree_ns_.size() == 1 ? trees_.begin()->second.get()

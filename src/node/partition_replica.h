@@ -179,9 +179,12 @@ class PartitionReplica {
   void OnAntiEntropy(const std::string& from_address, const proto::PeerMessage& message,
                      std::uint64_t now_ms);
   // An object of the partition changed its version hash (after the write, by any path): the
-  // tree follows, and a running stream or copy re-sends the key if it scanned past it.
+  // tree follows, a running stream or copy re-sends the key if it scanned past it, and the
+  // reaper learns of a key with superseded single-use entries to prune (as its writer counted
+  // them; 0 when it did not).
   void OnObjectChanged(std::string_view storage_key, std::optional<std::uint64_t> old_hash,
-                       std::optional<std::uint64_t> new_hash);
+                       std::optional<std::uint64_t> new_hash,
+                       std::uint32_t superseded_single_use = 0);
 
   // Tombstone reaping (docs/design/tombstones.md). Why this node may not propose the
   // partition's tombstones now ("" when it may): it must be the partition's reaper (the primary
@@ -289,6 +292,10 @@ class PartitionReplica {
   bool Keeps(std::string_view storage_key, const cluster::NodeId& node) const;
   // This node is the reaper of the keys with `n` replicas: the smallest id of their primaries.
   bool ReaperOf(std::uint32_t n) const;
+  // The replica count reaping goes by when keys are not filtered (KeyFiltered() false).
+  std::uint32_t UnfilteredCount() const;
+  // This node proposes `storage_key` for reaping (and pruning): it is its reaper.
+  bool Reaps(std::string_view storage_key) const;
   void Collect(replication::HandoffSender& sender);
   // Removes from an anti-entropy repair the tombstones whose reaping is queued here.
   void DropReapedCopies(cluster::Outbound& message) const;

@@ -32,6 +32,7 @@ struct Change {
   std::string storage_key;
   std::optional<std::uint64_t> old_hash;
   std::optional<std::uint64_t> new_hash;
+  std::uint32_t superseded_single_use = 0;
 };
 }  // namespace
 
@@ -109,7 +110,7 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
     if (op.column != storage::Column::kObjects) continue;
     auto key = storage::DecodeObjectKey(op.key);
     if (!key.ok()) continue;  // not an object: no tree holds it
-    Change change{key->partition, op.key, std::nullopt, std::nullopt};
+    Change change{key->partition, op.key, std::nullopt, std::nullopt, op.superseded_single_use};
     if (auto seen = in_batch.find(op.key); seen != in_batch.end()) {
       change.old_hash = seen->second;
     } else {
@@ -133,7 +134,7 @@ Status WriteObservingEngine::Write(const storage::WriteBatch& batch,
     for (const Change& change : changes) {
       if (change.old_hash == change.new_hash) continue;
       observer_->OnObjectChanged(change.partition, change.storage_key, change.old_hash,
-                                 change.new_hash);
+                                 change.new_hash, change.superseded_single_use);
     }
   }
   return Status::Ok();

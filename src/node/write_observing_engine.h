@@ -31,10 +31,13 @@ class ObjectChangeObserver {
  public:
   virtual ~ObjectChangeObserver() = default;
   // The object at `storage_key` of `partition` changed from `old_hash` (nullopt: absent) to
-  // `new_hash` (nullopt: deleted); called after the write returned OK.
+  // `new_hash` (nullopt: deleted); called after the write returned OK. `superseded_single_use`:
+  // what the put's writer counted of the object's superseded single-use clock entries
+  // (WriteBatch::Op), 0 when it did not.
   virtual void OnObjectChanged(std::uint32_t partition, std::string_view storage_key,
                                std::optional<std::uint64_t> old_hash,
-                               std::optional<std::uint64_t> new_hash) = 0;
+                               std::optional<std::uint64_t> new_hash,
+                               std::uint32_t superseded_single_use) = 0;
 };
 
 class WriteObservingEngine final : public storage::Engine {

@@ -48,7 +48,8 @@ Result<std::optional<storage::WriteBatch::Op>> MergedObjectPut(storage::Engine& 
   if (*merged == nullptr) return std::optional<storage::WriteBatch::Op>();
   return std::optional<storage::WriteBatch::Op>(
       storage::WriteBatch::Op{storage::Column::kObjects, std::string(storage_key),
-                              EncodeObject(**merged), storage::ObjectVersionHash(**merged)});
+                              EncodeObject(**merged), storage::ObjectVersionHash(**merged),
+                              static_cast<std::uint32_t>((*merged)->SupersededSingleUseEntries())});
 }
 
 }  // namespace meridian::replication

@@ -19,7 +19,81 @@ TombstoneReaper::TombstoneReaper(std::uint32_t partition, const ReapConfig& conf
       counters_(counters) {}
 
 bool TombstoneReaper::Due(std::uint64_t now_ms) const {
-  return config_.interval_ms > 0 && !in_round_ && now_ms >= next_round_ms_;
+  return config_.interval_ms > 0 && !in_round_ && (now_ms >= next_round_ms_ || DueOnDemand(now_ms));
+}
+
+bool TombstoneReaper::DueOnDemand(std::uint64_t now_ms) const {
+  return !wanted_.empty() && config_.prune_soon_after_ms > 0 &&
+         now_ms >= ended_ms_ + config_.prune_soon_after_ms;
+}
+
+void TombstoneReaper::OnStored(std::string_view storage_key, std::uint32_t superseded_single_use) {
+  if (config_.prune_soon_after_ms == 0 || config_.prune_single_use_from == 0 ||
+      superseded_single_use < config_.prune_single_use_from || queued_.contains(storage_key)) {
+    return;
+  }
+  if (wanted_.size() >= config_.prune_soon_keys_max && !wanted_.contains(storage_key)) return;
+  if (proposes_ && !proposes_(storage_key)) return;
+  wanted_.emplace(storage_key);
+}
+
+std::optional<ReapKey> TombstoneReaper::CandidateOf(std::string_view key, const DvvSet& object,
+                                                    std::string_view encoded, bool prunes_only,
+                                                    Status& bad) const {
+  // A key whose committed delete is still queued here is not proposed again (it would be
+  // queued twice and charged twice: the 1,000,000-key bench proposed 7.5 million). A tombstone
+  // goes; a live object whose clock holds enough superseded single-use entries is pruned of
+  // them.
+  const bool prune = !object.IsDeleted() && config_.prune_single_use_from > 0 &&
+                     object.SupersededSingleUseEntries() >= config_.prune_single_use_from;
+  if ((!object.IsDeleted() && !prune) || (prunes_only && !prune) || queued_.contains(key) ||
+      (proposes_ && !proposes_(key))) {
+    return std::nullopt;
+  }
+  auto hash = storage::EncodedObjectVersionHash(encoded);
+  if (!hash.ok()) {
+    bad = hash.status();
+    return std::nullopt;
+  }
+  return ReapKey{std::string(key), *hash, prune,
+                 prune && config_.prune_by_actors ? object.SupersededSingleUseActors()
+                                                  : std::vector<ActorId>{}};
+}
+
+Result<std::vector<ReapKey>> TombstoneReaper::ProposeWanted(std::uint32_t max, std::uint64_t now_ms,
+                                                            std::uint32_t scan_max) {
+  std::vector<ReapKey> candidates;
+  std::uint32_t read = 0;
+  Status bad = Status::Ok();
+  while (!wanted_.empty() && candidates.size() < max && read < scan_max && bad.ok()) {
+    const std::string key = std::move(wanted_.extract(wanted_.begin()).value());
+    ++read;
+    auto value = engine_.Get(storage::Column::kObjects, key);
+    if (!value.ok()) {
+      bad = value.status();
+      break;
+    }
+    if (!value->has_value()) continue;  // gone since
+    auto object = DecodeObject(**value);
+    if (!object.ok()) {
+      bad = object.status();
+      break;
+    }
+    if (auto candidate = CandidateOf(key, *object, **value, /*prunes_only=*/true, bad)) {
+      candidates.push_back(std::move(*candidate));
+    }
+  }
+  scanned_last_ = read;
+  MERIDIAN_RETURN_IF_ERROR(bad);
+  on_demand_ = true;
+  if (candidates.empty()) {
+    OnRoundEnded(0, now_ms);
+    return candidates;
+  }
+  in_round_ = true;
+  counters_.candidates_proposed += candidates.size();
+  counters_.prunes_proposed_on_demand += candidates.size();
+  return candidates;
 }
 
 Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t max,
@@ -29,6 +103,9 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   MERIDIAN_CHECK(!in_round_);
   scan_max = std::min(scan_max, config_.scan_keys_per_partition_max);
   scanned_last_ = 0;
+  // Due on demand only: the keys that asked, and the interval's schedule stays as it was.
+  if (now_ms < next_round_ms_) return ProposeWanted(max, now_ms, scan_max);
+  on_demand_ = false;
   std::vector<ReapKey> candidates;
   if (clean_) {
     capped_ = false;
@@ -46,44 +123,31 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
   std::string stopped_at;  // the first key not looked at
   bool stopped = false;
   Status bad = Status::Ok();
-  MERIDIAN_RETURN_IF_ERROR(engine_.Scan(
-      storage::Column::kObjects, begin, range.end,
-      [&](std::string_view key, std::string_view value) {
-        if (candidates.size() >= max || scanned >= scan_max) {
-          stopped = true;
-          stopped_at = std::string(key);
-          return false;
-        }
-        ++scanned;
-        scanned_bytes += key.size() + value.size();
-        auto object = DecodeObject(value);
-        if (!object.ok()) {
-          bad = object.status();
-          return false;
-        }
-        // A key whose committed delete is still queued here is
-        // not proposed again (it would
-        // be queued twice and charged twice: the 1,000,000-key
-        // bench proposed 7.5 million).
-        // A tombstone goes; a live object whose clock holds enough superseded single-use
-        // entries is pruned of them.
-        const bool prune = !object->IsDeleted() && config_.prune_single_use_from > 0 &&
-                           object->SupersededSingleUseEntries() >= config_.prune_single_use_from;
-        if ((!object->IsDeleted() && !prune) || (prunes_only && !prune) || queued_.contains(key) ||
-            (proposes_ && !proposes_(key))) {
-          return true;
-        }
-        auto hash = storage::EncodedObjectVersionHash(value);
-        if (!hash.ok()) {
-          bad = hash.status();
-          return false;
-        }
-        candidates.push_back(ReapKey{std::string(key), *hash, prune,
-                                     prune && config_.prune_by_actors
-                                         ? object->SupersededSingleUseActors()
-                                         : std::vector<ActorId>{}});
-        return true;
-      }));
+  MERIDIAN_RETURN_IF_ERROR(
+      engine_.Scan(storage::Column::kObjects, begin, range.end,
+                   [&](std::string_view key, std::string_view value) {
+                     if (candidates.size() >= max || scanned >= scan_max) {
+                       stopped = true;
+                       stopped_at = std::string(key);
+                       return false;
+                     }
+                     ++scanned;
+                     scanned_bytes += key.size() + value.size();
+                     auto object = DecodeObject(value);
+                     if (!object.ok()) {
+                       bad = object.status();
+                       return false;
+                     }
+                     auto candidate = CandidateOf(key, *object, value, prunes_only, bad);
+                     if (!bad.ok()) return false;
+                     if (candidate) {
+                       // The scan proposes it: it need not wait for a round on demand as well.
+                       if (auto wanted = wanted_.find(key); wanted != wanted_.end())
+                         wanted_.erase(wanted);
+                       candidates.push_back(std::move(*candidate));
+                     }
+                     return true;
+                   }));
   scanned_last_ = scanned;
   if (scanned > 0 && config_.scan_key_cost_bytes > 0) {
     budget_.Charge(
@@ -112,6 +176,8 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeCandidates(std::uint32_t ma
 
 void TombstoneReaper::OnRoundEnded(std::size_t accepted, std::uint64_t now_ms) {
   in_round_ = false;
+  ended_ms_ = now_ms;
+  if (on_demand_) return;  // the interval's schedule and cursor are not the round's
   // Capped (more of the partition left to look at): soon; otherwise rest an interval.
   next_round_ms_ = now_ms + (capped_ ? config_.continue_after_ms : config_.interval_ms);
   if (accepted == 0 && !capped_) cursor_.clear();

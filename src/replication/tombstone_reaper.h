@@ -34,10 +34,12 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/dvv_set.h"
 #include "core/status.h"
 #include "core/version_vector.h"
 #include "replication/background_budget.h"
@@ -76,6 +78,15 @@ struct ReapConfig {
   // A live key is proposed for pruning once its clock holds this many superseded single-use
   // entries (hedged forwarding's versions); 0: never.
   std::uint32_t prune_single_use_from = 8;
+  // Pruning on demand: a key stored with prune_single_use_from such entries or more makes its
+  // partition due again this long after its last round ended, for a round that proposes just
+  // the keys that asked (point reads, no scan), whatever interval_ms says. A key written
+  // through forwarders faster than single_use_entries_max writes per interval_ms reached the
+  // bound between rounds and lost hedging (docs/design/tombstones.md "Pruning on demand").
+  // 0: only the interval's rounds prune.
+  std::uint64_t prune_soon_after_ms = 200;
+  // The most keys per partition waiting for such a round; further ones wait for the scan.
+  std::uint32_t prune_soon_keys_max = 64;
   // A prune candidate names the actors of its superseded entries and is judged by whether a
   // copy of one of those writes is left anywhere, whatever version each primary holds (so a
   // key with writes always in flight is pruned too). false: judged by the version hash like a
@@ -107,6 +118,7 @@ struct ReapCounters {
   std::uint64_t deletes_skipped = 0;      // committed, but the object changed since (kept)
   std::uint64_t objects_pruned = 0;       // rewritten here without superseded single-use entries
   std::uint64_t single_use_entries_pruned = 0;  // the entries those rewrites forgot
+  std::uint64_t prunes_proposed_on_demand = 0;  // candidates of rounds on demand
   // Partitions refused in a round, by reason, and candidates rejected, by reason.
   std::map<std::string, std::uint64_t> partitions_refused;
   std::map<std::string, std::uint64_t> keys_rejected;
@@ -118,8 +130,9 @@ class TombstoneReaper {
   TombstoneReaper(std::uint32_t partition, const ReapConfig& config, storage::Engine& engine,
                   BackgroundBudget& budget, ReapCounters& counters);
 
-  // Reaper side. Whether a round may propose this partition now (not in a round, and its
-  // interval since the last one has passed).
+  // Reaper side. Whether a round may propose this partition now: not in a round, and its
+  // interval since the last one has passed, or keys wait to be pruned on demand and
+  // prune_soon_after_ms has passed since the last round ended.
   bool Due(std::uint64_t now_ms) const;
   // Which keys this node proposes (by storage key): those of the replica counts whose reaper it
   // is; empty: all of them. Consulted at each proposal.
@@ -127,8 +140,10 @@ class TombstoneReaper {
     proposes_ = std::move(proposes);
   }
   // Up to `max` candidates from the cursor on (wrapping once round the partition) among the
-  // keys it proposes; marks the partition as in a round. Empty: nothing to reap (the partition
-  // rests for an interval). A prune candidate names its superseded single-use actors.
+  // keys it proposes; marks the partition as in a round. Due only on demand (the interval has
+  // not passed): the waiting keys that are still prune candidates instead, read one by one,
+  // and the interval's schedule and cursor are left as they were. Empty: nothing to reap (the
+  // partition rests for an interval). A prune candidate names its superseded single-use actors.
   // `prunes_only`: no tombstone is proposed (the partition is not known to be in sync with
   // its other primaries, which reaping tombstones waits for and pruning need not).
   // At most `scan_max` keys (and scan_keys_per_partition_max) are examined; scanned_last()
@@ -147,6 +162,13 @@ class TombstoneReaper {
     clean_ = false;
     pass_changed_ = true;
   }
+  // An object of the partition was stored here holding `superseded_single_use` superseded
+  // single-use entries (as its writer counted them). At prune_single_use_from or more, a key
+  // this node proposes is remembered and the partition is due again prune_soon_after_ms after
+  // its last round ended, for a round of those keys alone (pruning on demand).
+  void OnStored(std::string_view storage_key, std::uint32_t superseded_single_use);
+  // Keys waiting for a round on demand.
+  std::size_t prunes_wanted() const { return wanted_.size(); }
   // Whether the partition is known to hold no candidate (see OnChanged).
   bool clean() const { return clean_; }
   // The round that carried this partition ended: `accepted` of its candidates were committed
@@ -170,6 +192,15 @@ class TombstoneReaper {
   std::uint64_t next_round_ms() const { return next_round_ms_; }
 
  private:
+  bool DueOnDemand(std::uint64_t now_ms) const;
+  // The candidate `key` (stored as `encoded`, decoded as `object`) makes, if any; `bad` is set
+  // when its hash cannot be taken.
+  std::optional<ReapKey> CandidateOf(std::string_view key, const DvvSet& object,
+                                     std::string_view encoded, bool prunes_only, Status& bad) const;
+  // A round on demand's proposal: the waiting keys still prune candidates (point reads).
+  Result<std::vector<ReapKey>> ProposeWanted(std::uint32_t max, std::uint64_t now_ms,
+                                             std::uint32_t scan_max);
+
   const std::uint32_t partition_;
   const ReapConfig& config_;
   storage::Engine& engine_;
@@ -186,9 +217,12 @@ class TombstoneReaper {
   bool pass_changed_ = false;
   bool clean_ = false;               // the last whole pass found nothing and nothing changed since
   std::uint64_t next_round_ms_ = 0;  // 0: due at once
-  std::deque<ReapKey> pending_;      // committed, not yet deleted
-  std::vector<ReapKey> writing_;     // in the batch the caller is writing
-  std::uint64_t writing_entries_ = 0;  // single-use entries the prunes of writing_ forget
+  std::uint64_t ended_ms_ = 0;       // when the last round ended
+  bool on_demand_ = false;           // the round in flight (or the last) was one on demand
+  std::set<std::string, std::less<>> wanted_;  // keys waiting to be pruned on demand
+  std::deque<ReapKey> pending_;                // committed, not yet deleted
+  std::vector<ReapKey> writing_;               // in the batch the caller is writing
+  std::uint64_t writing_entries_ = 0;          // single-use entries the prunes of writing_ forget
   // Every key of pending_ and writing_, with its hash (for DeletePending).
   std::map<std::string, std::uint64_t, std::less<>> queued_;
   std::function<bool(std::string_view storage_key)> proposes_;

@@ -63,6 +63,10 @@ void RenderReapMetrics(std::string& out, const replication::ReapCounters& reapin
   Series(out, "meridian_reap_single_use_entries_pruned_total", "counter",
          "Superseded single-use clock entries those rewrites forgot.",
          reaping.single_use_entries_pruned);
+  Series(out, "meridian_reap_prunes_proposed_on_demand_total", "counter",
+         "Prune candidates this node proposed in rounds on demand (a key stored with enough "
+         "superseded single-use entries, proposed without waiting for the reaping interval).",
+         reaping.prunes_proposed_on_demand);
   out +=
       "# HELP meridian_reap_partitions_refused_total Partitions refused in this node's "
       "rounds, by the first reason a member gave.\n"
@@ -443,6 +447,7 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   reaping.deletes_skipped += shard.reaping.deletes_skipped;
   reaping.objects_pruned += shard.reaping.objects_pruned;
   reaping.single_use_entries_pruned += shard.reaping.single_use_entries_pruned;
+  reaping.prunes_proposed_on_demand += shard.reaping.prunes_proposed_on_demand;
   for (const auto& [reason, count] : shard.reaping.partitions_refused) {
     reaping.partitions_refused[reason] += count;
   }

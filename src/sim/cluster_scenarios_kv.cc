@@ -157,6 +157,8 @@ ScenarioOutcome RunClusterKvWith(const ScenarioOptions& options, bool reaping,
       workload.ReadEveryKey();
       status = simulation.RunUntil(settled, simulation.now_ms() + options.liveness_ms_max);
     }
+    // Every superseded single-use entry goes too (the nodes prune from one: SimNodeConfig).
+    if (status.ok()) status = reap_watch.AwaitPruned(options.liveness_ms_max);
     if (status.ok()) {
       workload.DeleteEveryKey();
       status = simulation.RunUntil(settled, simulation.now_ms() + options.liveness_ms_max);

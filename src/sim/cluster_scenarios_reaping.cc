@@ -74,7 +74,9 @@ std::string ReapWatch::Summary() const {
       rejected.empty() ? " none" : rejected);
 }
 
-std::string ReapWatch::FindTombstone() {
+std::string ReapWatch::FindInCopies(
+    const std::function<std::string(const std::string& address, const std::string& key,
+                                    std::uint32_t partition, const DvvSet& object)>& visit) {
   for (const std::string& address : simulation_.live_addresses()) {
     NodeProcess* process = NodeAt(simulation_, address);
     if (process == nullptr) continue;
@@ -86,18 +88,41 @@ std::string ReapWatch::FindTombstone() {
                         .Get(storage::Column::kObjects, storage_key);
       if (!stored.ok() || !stored->has_value()) continue;
       auto object = DecodeObject(**stored);
-      if (object.ok() && object->IsDeleted()) {
-        std::string why;
-        for (const std::string& other : simulation_.live_addresses()) {
-          why += fmt::format(" {}:{}", other,
-                             NodeAt(simulation_, other)->node().ReapStatus(partition));
-        }
-        return fmt::format("{} still holds the tombstone of {} (partition {}; reapers:{})", address,
-                           key, partition, why);
-      }
+      if (!object.ok()) continue;
+      std::string found = visit(address, key, partition, *object);
+      if (!found.empty()) return found;
     }
   }
   return {};
+}
+
+std::string ReapWatch::FindTombstone() {
+  return FindInCopies([&](const std::string& address, const std::string& key,
+                          std::uint32_t partition, const DvvSet& object) -> std::string {
+    if (!object.IsDeleted()) return {};
+    std::string why;
+    for (const std::string& other : simulation_.live_addresses()) {
+      why += fmt::format(" {}:{}", other, NodeAt(simulation_, other)->node().ReapStatus(partition));
+    }
+    return fmt::format("{} still holds the tombstone of {} (partition {}; reapers:{})", address,
+                       key, partition, why);
+  });
+}
+
+std::string ReapWatch::FindUnpruned() {
+  return FindInCopies([&](const std::string& address, const std::string& key,
+                          std::uint32_t partition, const DvvSet& object) -> std::string {
+    const std::size_t superseded = object.SupersededSingleUseEntries();
+    if (superseded == 0) return {};
+    std::string why;
+    for (const std::string& other : simulation_.live_addresses()) {
+      why += fmt::format(" {}:{}", other, NodeAt(simulation_, other)->node().ReapStatus(partition));
+    }
+    return fmt::format(
+        "{}'s copy of {} (partition {}) still holds {} superseded single-use entries "
+        "(reapers:{})",
+        address, key, partition, superseded, why);
+  });
 }
 
 Status ReapWatch::AwaitNoTombstones(std::uint64_t bound_ms) {
@@ -107,6 +132,20 @@ Status ReapWatch::AwaitNoTombstones(std::uint64_t bound_ms) {
   if (status.code() == StatusCode::kTimeout) {
     status = Status::Timeout(fmt::format("reaping: tombstones left {} ms after the heal: {}; {}",
                                          bound_ms, FindTombstone(), Summary()));
+    simulation_.Fail(status.message());
+  }
+  return status;
+}
+
+Status ReapWatch::AwaitPruned(std::uint64_t bound_ms) {
+  Status status =
+      simulation_.RunUntil([&] { return FindUnpruned().empty(); }, simulation_.now_ms() + bound_ms);
+  Sample();
+  if (status.code() == StatusCode::kTimeout) {
+    status =
+        Status::Timeout(fmt::format("pruning: superseded single-use entries left {} ms after "
+                                    "the heal: {}; {}",
+                                    bound_ms, FindUnpruned(), Summary()));
     simulation_.Fail(status.message());
   }
   return status;

@@ -6,13 +6,18 @@
 //     lose counts) and CheckReaped fails when no tombstone was reaped at all;
 //   * AwaitNoTombstones waits, after the heal, until no node holds an object of a workload key
 //     that is all tombstones — every tombstone reaped once the cluster is quiet.
+//   * AwaitPruned waits, after the heal, until no live node's copy of a workload key holds a
+//     superseded single-use clock entry — every one pruned once the cluster is quiet (hedged
+//     forwarding's bound on a key's clock rests on it, docs/design/tombstones.md).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
 
+#include "core/dvv_set.h"
 #include "core/status.h"
 #include "replication/tombstone_reaper.h"
 #include "sim/cluster_scenarios_kv_workload.h"
@@ -33,6 +38,9 @@ class ReapWatch {
   // Runs until no live node holds an all-tombstone object of a workload key (Timeout with the
   // first such copy otherwise, recorded in the simulation).
   Status AwaitNoTombstones(std::uint64_t bound_ms);
+  // Runs until no live node's copy of a workload key holds a superseded single-use entry
+  // (Timeout with the first such copy otherwise, recorded in the simulation).
+  Status AwaitPruned(std::uint64_t bound_ms);
   // Internal when no tombstone was reaped on any node during the run.
   Status CheckReaped();
 
@@ -46,6 +54,14 @@ class ReapWatch {
   void ScheduleSample();
   // The first live node's all-tombstone copy of a workload key ("" when none).
   std::string FindTombstone();
+  // The first live node's copy of a workload key with a superseded single-use entry ("" when
+  // none).
+  std::string FindUnpruned();
+  // Every live node's stored copy of every workload key, until `visit` returns a non-empty
+  // finding (returned; "" when none).
+  std::string FindInCopies(
+      const std::function<std::string(const std::string& address, const std::string& key,
+                                      std::uint32_t partition, const DvvSet& object)>& visit);
 
   Simulation& simulation_;
   const KvWorkloadConfig& config_;

@@ -58,15 +58,22 @@ struct WriteBatch {
     // (saves the engines below decoding the record to take it). Must be right: debug builds
     // check it; nullopt: computed from `value`.
     std::optional<std::uint64_t> object_hash = std::nullopt;
+    // A put of Column::kObjects only: the superseded single-use clock entries of `value`
+    // (DvvSet::SupersededSingleUseEntries), when the writer counted them; 0 otherwise. Passed
+    // to the node's observers, so a key that may be pruned is known without decoding it again.
+    std::uint32_t superseded_single_use = 0;
   };
   std::vector<Op> ops;
 
   void Put(Column column, std::string key, std::string value) {
     ops.push_back(Op{column, std::move(key), std::move(value)});
   }
-  // A put of object record `value` (Column::kObjects) whose ObjectVersionHash is `hash`.
-  void PutObject(std::string key, std::string value, std::uint64_t hash) {
-    ops.push_back(Op{Column::kObjects, std::move(key), std::move(value), hash});
+  // A put of object record `value` (Column::kObjects) whose ObjectVersionHash is `hash` (and
+  // which holds `superseded_single_use` superseded single-use entries, when counted).
+  void PutObject(std::string key, std::string value, std::uint64_t hash,
+                 std::uint32_t superseded_single_use = 0) {
+    ops.push_back(
+        Op{Column::kObjects, std::move(key), std::move(value), hash, superseded_single_use});
   }
   void Delete(Column column, std::string key) {
     ops.push_back(Op{column, std::move(key), std::nullopt});

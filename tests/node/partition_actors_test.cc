@@ -118,18 +118,21 @@ TEST(WriteObservingEngineTest, EveryDeletedObjectOrHintRetiresItsPartitionsActor
                    ->has_value());  // and the deletion itself went through
 }
 
-// The observer hears each version-hash change (old and new) once the write succeeded.
+// The observer hears each version-hash change (old and new) once the write succeeded, with the
+// superseded single-use entries its writer counted.
 TEST(WriteObservingEngineTest, ReportsVersionChanges) {
   struct Recorder final : ObjectChangeObserver {
     void OnObjectChanged(std::uint32_t partition, std::string_view key,
                          std::optional<std::uint64_t> old_hash,
-                         std::optional<std::uint64_t> new_hash) override {
-      changes.push_back({partition, std::string(key), old_hash, new_hash});
+                         std::optional<std::uint64_t> new_hash,
+                         std::uint32_t superseded_single_use) override {
+      changes.push_back({partition, std::string(key), old_hash, new_hash, superseded_single_use});
     }
     struct Change {
       std::uint32_t partition;
       std::string key;
       std::optional<std::uint64_t> old_hash, new_hash;
+      std::uint32_t superseded_single_use;
     };
     std::vector<Change> changes;
   } recorder;
@@ -148,7 +151,7 @@ TEST(WriteObservingEngineTest, ReportsVersionChanges) {
   EXPECT_EQ(*engine.GetObjectVersionHash(key), hash1);
   storage::WriteBatch twice;  // two writes of one key in a batch: the second's old is the first
   twice.Put(storage::Column::kObjects, key, EncodedValue("one"));
-  twice.Put(storage::Column::kObjects, key, EncodedValue("two"));
+  twice.PutObject(key, EncodedValue("two"), hash2, /*superseded_single_use=*/9);
   ASSERT_TRUE(engine.Write(twice, {}).ok());
   EXPECT_EQ(*engine.GetObjectVersionHash(key), hash2);
   storage::WriteBatch removal;
@@ -161,6 +164,8 @@ TEST(WriteObservingEngineTest, ReportsVersionChanges) {
   EXPECT_EQ(recorder.changes[0].new_hash, hash1);
   EXPECT_EQ(recorder.changes[1].old_hash, hash1);
   EXPECT_EQ(recorder.changes[1].new_hash, hash2);
+  EXPECT_EQ(recorder.changes[0].superseded_single_use, 0u);
+  EXPECT_EQ(recorder.changes[1].superseded_single_use, 9u);
   EXPECT_EQ(recorder.changes[2].old_hash, hash2);
   EXPECT_EQ(recorder.changes[2].new_hash, std::nullopt);
   EXPECT_EQ(recorder.changes[2].partition, 3u);
@@ -198,7 +203,7 @@ TEST(WriteObservingEngineTest, AnObjectReadBeforeTheWriteSparesTheHashRead) {
   };
   struct Recorder final : ObjectChangeObserver {
     void OnObjectChanged(std::uint32_t, std::string_view, std::optional<std::uint64_t> old_hash,
-                         std::optional<std::uint64_t>) override {
+                         std::optional<std::uint64_t>, std::uint32_t) override {
       old_hashes.push_back(old_hash);
     }
     std::vector<std::optional<std::uint64_t>> old_hashes;

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 #include "core/object_codec.h"
 #include "replication/background_governor.h"
 #include "storage/key_encoding.h"
@@ -253,6 +256,68 @@ TEST_F(TombstoneReaperTest, AProposalChargesTheKeysItExaminedToTheBudgetWhenAske
   TombstoneReaper reaper(kPartition, config_, engine_, governor, counters_);
   ASSERT_TRUE(reaper.ProposeCandidates(100, 0).ok());
   EXPECT_TRUE(governor.InDebt(0));  // 5 keys at 1 KiB each and more: past the 1,000-byte bucket
+}
+
+// Pruning on demand: a key stored with enough superseded single-use entries does not wait for
+// the interval. Its partition is due again prune_soon_after_ms after its last round, for a round
+// that proposes only the keys that asked (read one by one, no scan: the tombstone and the
+// unreported key beside it wait for the interval), and the interval's schedule is kept.
+TEST_F(TombstoneReaperTest, AKeyStoredWithEnoughSupersededEntriesGetsARoundOfItsOwnSoon) {
+  config_.prune_single_use_from = 3;
+  config_.prune_soon_after_ms = 200;
+  auto first = reaper_.ProposeCandidates(100, 0);  // nothing yet: rests for the interval
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->empty());
+  EXPECT_EQ(reaper_.next_round_ms(), config_.interval_ms);
+
+  Store(Key(1), Written(1, /*tombstone=*/true));
+  Store(Key(5), WithSingleUseHistory(4));  // its writer did not count: only a scan finds it
+  Store(Key(2), WithSingleUseHistory(3));
+  Store(Key(3), WithSingleUseHistory(2));  // below prune_single_use_from
+  reaper_.OnChanged();
+  reaper_.OnStored(Key(5), 0);
+  reaper_.OnStored(Key(2), 3);
+  reaper_.OnStored(Key(3), 2);
+  EXPECT_EQ(reaper_.prunes_wanted(), 1u);
+  EXPECT_FALSE(reaper_.Due(199));
+  ASSERT_TRUE(reaper_.Due(200));
+
+  auto soon = reaper_.ProposeCandidates(100, 200);
+  ASSERT_TRUE(soon.ok());
+  ASSERT_EQ(soon->size(), 1u);
+  EXPECT_EQ((*soon)[0], (ReapKey{Key(2), storage::ObjectVersionHash(WithSingleUseHistory(3)),
+                                 /*prune=*/true, std::vector<ActorId>{100, 101, 102}}));
+  EXPECT_EQ(reaper_.scanned_last(), 1u);
+  EXPECT_EQ(counters_.prunes_proposed_on_demand, 1u);
+  EXPECT_EQ(reaper_.prunes_wanted(), 0u);
+  reaper_.OnRoundEnded(1, 250);
+  EXPECT_FALSE(reaper_.Due(450));  // nothing waits
+  EXPECT_EQ(reaper_.next_round_ms(), config_.interval_ms);
+
+  // Asked again within 200 ms of that round's end: it waits for the 200 ms.
+  reaper_.OnStored(Key(2), 3);
+  EXPECT_FALSE(reaper_.Due(449));
+  EXPECT_TRUE(reaper_.Due(450));
+
+  // The interval's round scans as before, and takes the waiting key with the rest.
+  auto scan = reaper_.ProposeCandidates(100, config_.interval_ms);
+  ASSERT_TRUE(scan.ok());
+  std::set<std::string> scanned;
+  for (const ReapKey& key : *scan) scanned.insert(key.storage_key);
+  EXPECT_EQ(scanned, (std::set<std::string>{Key(1), Key(2), Key(5)}));
+  EXPECT_EQ(reaper_.prunes_wanted(), 0u);
+  EXPECT_EQ(counters_.prunes_proposed_on_demand, 1u);
+  reaper_.OnRoundEnded(0, config_.interval_ms);
+  EXPECT_EQ(reaper_.next_round_ms(), 2 * config_.interval_ms);
+
+  // At most prune_soon_keys_max keys wait; off, none does.
+  config_.prune_soon_keys_max = 2;
+  for (int i = 10; i < 14; ++i) reaper_.OnStored(Key(i), 5);
+  EXPECT_EQ(reaper_.prunes_wanted(), 2u);
+  TombstoneReaper off(kPartition, config_, engine_, governor_, counters_);
+  config_.prune_soon_after_ms = 0;
+  off.OnStored(Key(2), 3);
+  EXPECT_EQ(off.prunes_wanted(), 0u);
 }
 
 // A partition whose last whole pass found nothing is not scanned (nor charged) again until an
