@@ -65,8 +65,14 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeWanted(std::uint32_t max, s
   std::vector<ReapKey> candidates;
   std::uint32_t read = 0;
   Status bad = Status::Ok();
+  std::map<std::string, PrunedOnDemand, std::less<>> proposed;
   while (!wanted_.empty() && candidates.size() < max && read < scan_max && bad.ok()) {
     const std::string key = std::move(wanted_.extract(wanted_.begin()).value());
+    PrunedOnDemand* before = nullptr;
+    if (auto pruned = pruned_on_demand_.find(key); pruned != pruned_on_demand_.end()) {
+      if (now_ms < pruned->second.hold_until_ms) continue;  // asked again too soon
+      before = &pruned->second;
+    }
     ++read;
     auto value = engine_.Get(storage::Column::kObjects, key);
     if (!value.ok()) {
@@ -79,10 +85,25 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeWanted(std::uint32_t max, s
       bad = object.status();
       break;
     }
-    if (auto candidate = CandidateOf(key, *object, **value, /*prunes_only=*/true, bad)) {
-      candidates.push_back(std::move(*candidate));
+    auto candidate = CandidateOf(key, *object, **value, /*prunes_only=*/true, bad);
+    if (!candidate) continue;
+    // Entries the last prune on demand forgot are back: pruned again (a primary that applied
+    // that prune late brought them back once), but held back twice as long each time this
+    // repeats (a client that chains contexts brings them back with every write).
+    std::uint32_t undone = 0;
+    if (before != nullptr &&
+        std::any_of(candidate->actors.begin(), candidate->actors.end(), [&](ActorId actor) {
+          return std::binary_search(before->actors.begin(), before->actors.end(), actor);
+        })) {
+      undone = before->undone + 1;
+      ++counters_.prunes_on_demand_undone;
     }
+    const std::uint64_t hold_ms =
+        std::min(config_.interval_ms, config_.prune_soon_after_ms << std::min(undone, 20u));
+    proposed[key] = PrunedOnDemand{candidate->actors, undone, now_ms + hold_ms};
+    candidates.push_back(std::move(*candidate));
   }
+  proposed_on_demand_ = std::move(proposed);
   scanned_last_ = read;
   MERIDIAN_RETURN_IF_ERROR(bad);
   on_demand_ = true;
@@ -185,6 +206,19 @@ void TombstoneReaper::OnRoundEnded(std::size_t accepted, std::uint64_t now_ms) {
 
 void TombstoneReaper::OnCommit(const std::vector<ReapKey>& keys) {
   for (const ReapKey& key : keys) {
+    if (auto proposed = proposed_on_demand_.find(key.storage_key);
+        proposed != proposed_on_demand_.end()) {
+      // Pruned on demand: remembered, to tell should these entries come back.
+      if (!pruned_on_demand_.contains(key.storage_key)) {
+        pruned_on_demand_order_.push_back(key.storage_key);
+      }
+      pruned_on_demand_[key.storage_key] = std::move(proposed->second);
+      proposed_on_demand_.erase(proposed);
+      while (pruned_on_demand_order_.size() > config_.prune_soon_keys_max) {
+        pruned_on_demand_.erase(pruned_on_demand_order_.front());
+        pruned_on_demand_order_.pop_front();
+      }
+    }
     // Queued already (a repeated commit): once is enough. Should its version differ, the
     // conditional delete keeps the object and a later round proposes it again.
     if (!queued_.try_emplace(key.storage_key, key.version_hash).second) continue;

@@ -80,10 +80,12 @@ struct ReapConfig {
   std::uint32_t prune_single_use_from = 8;
   // Pruning on demand: a key stored with prune_single_use_from such entries or more makes its
   // partition due again this long after its last round ended, for a round that proposes just
-  // the keys that asked (point reads, no scan), whatever interval_ms says. A key written
-  // through forwarders faster than single_use_entries_max writes per interval_ms reached the
-  // bound between rounds and lost hedging (docs/design/tombstones.md "Pruning on demand").
-  // 0: only the interval's rounds prune.
+  // the keys that asked (point reads, no scan), whatever interval_ms says. A key whose entries
+  // include ones a round on demand pruned before (undone: a client that chains contexts brings
+  // them back with each write) waits twice as long before its next one, up to interval_ms. A key
+  // written through forwarders faster than single_use_entries_max writes per interval_ms reached
+  // the bound between rounds and lost hedging (docs/design/tombstones.md "Pruning on demand"). 0:
+  // only the interval's rounds prune.
   std::uint64_t prune_soon_after_ms = 200;
   // The most keys per partition waiting for such a round; further ones wait for the scan.
   std::uint32_t prune_soon_keys_max = 64;
@@ -119,6 +121,9 @@ struct ReapCounters {
   std::uint64_t objects_pruned = 0;       // rewritten here without superseded single-use entries
   std::uint64_t single_use_entries_pruned = 0;  // the entries those rewrites forgot
   std::uint64_t prunes_proposed_on_demand = 0;  // candidates of rounds on demand
+  // Candidates of rounds on demand whose previous prune on demand had been undone (held back
+  // for longer each time: a client chaining contexts brings the entries back with each write)
+  std::uint64_t prunes_on_demand_undone = 0;
   // Partitions refused in a round, by reason, and candidates rejected, by reason.
   std::map<std::string, std::uint64_t> partitions_refused;
   std::map<std::string, std::uint64_t> keys_rejected;
@@ -220,9 +225,23 @@ class TombstoneReaper {
   std::uint64_t ended_ms_ = 0;       // when the last round ended
   bool on_demand_ = false;           // the round in flight (or the last) was one on demand
   std::set<std::string, std::less<>> wanted_;  // keys waiting to be pruned on demand
-  std::deque<ReapKey> pending_;                // committed, not yet deleted
-  std::vector<ReapKey> writing_;               // in the batch the caller is writing
-  std::uint64_t writing_entries_ = 0;          // single-use entries the prunes of writing_ forget
+  // A key pruned on demand: the actors the prune forgot, how many prunes in a row were undone
+  // (entries they forgot came back: a client's context, a primary that had not yet applied the
+  // prune), and until when the key is not proposed on demand again (prune_soon_after_ms
+  // doubled per undone prune, at most interval_ms).
+  struct PrunedOnDemand {
+    std::vector<ActorId> actors;
+    std::uint32_t undone = 0;
+    std::uint64_t hold_until_ms = 0;
+  };
+  // The last round on demand's candidates, and (at most prune_soon_keys_max) keys a committed
+  // round on demand pruned.
+  std::map<std::string, PrunedOnDemand, std::less<>> proposed_on_demand_;
+  std::map<std::string, PrunedOnDemand, std::less<>> pruned_on_demand_;
+  std::deque<std::string> pruned_on_demand_order_;
+  std::deque<ReapKey> pending_;        // committed, not yet deleted
+  std::vector<ReapKey> writing_;       // in the batch the caller is writing
+  std::uint64_t writing_entries_ = 0;  // single-use entries the prunes of writing_ forget
   // Every key of pending_ and writing_, with its hash (for DeletePending).
   std::map<std::string, std::uint64_t, std::less<>> queued_;
   std::function<bool(std::string_view storage_key)> proposes_;

@@ -67,6 +67,11 @@ void RenderReapMetrics(std::string& out, const replication::ReapCounters& reapin
          "Prune candidates this node proposed in rounds on demand (a key stored with enough "
          "superseded single-use entries, proposed without waiting for the reaping interval).",
          reaping.prunes_proposed_on_demand);
+  Series(out, "meridian_reap_prunes_on_demand_undone_total", "counter",
+         "Prune candidates of rounds on demand whose previous prune on demand had been undone "
+         "(its entries came back, as a client chaining contexts brings them); each such key "
+         "waits twice as long before its next round on demand.",
+         reaping.prunes_on_demand_undone);
   out +=
       "# HELP meridian_reap_partitions_refused_total Partitions refused in this node's "
       "rounds, by the first reason a member gave.\n"
@@ -448,6 +453,7 @@ void Accumulate(node::NodeStats& total, const node::NodeStats& shard) {
   reaping.objects_pruned += shard.reaping.objects_pruned;
   reaping.single_use_entries_pruned += shard.reaping.single_use_entries_pruned;
   reaping.prunes_proposed_on_demand += shard.reaping.prunes_proposed_on_demand;
+  reaping.prunes_on_demand_undone += shard.reaping.prunes_on_demand_undone;
   for (const auto& [reason, count] : shard.reaping.partitions_refused) {
     reaping.partitions_refused[reason] += count;
   }

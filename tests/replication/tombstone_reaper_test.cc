@@ -320,6 +320,82 @@ TEST_F(TombstoneReaperTest, AKeyStoredWithEnoughSupersededEntriesGetsARoundOfIts
   EXPECT_EQ(off.prunes_wanted(), 0u);
 }
 
+// A prune on demand that is undone (the forgotten entries come back: a client chaining
+// contexts brings them with each write) is done again, but the key then waits twice as long
+// before its next round on demand, and again after each undone one; a prune that holds resets
+// the wait.
+TEST_F(TombstoneReaperTest, AKeyWhosePrunesOnDemandAreUndoneWaitsLongerEachTime) {
+  config_.prune_single_use_from = 3;
+  config_.prune_soon_after_ms = 200;
+  auto first = reaper_.ProposeCandidates(100, 0);
+  ASSERT_TRUE(first.ok());
+  std::uint64_t now_ms = 0;
+  // Stores the key every 50 ms (each write asks again) and runs each round on demand it is due
+  // for, until one proposes it; the candidates (committed) and when.
+  const auto round = [&](const DvvSet& stored) {
+    std::vector<ReapKey> keys;
+    for (int step = 0; step < 1000 && keys.empty(); ++step) {
+      now_ms += 50;
+      Store(Key(2), stored);
+      reaper_.OnChanged();
+      reaper_.OnStored(Key(2), static_cast<std::uint32_t>(stored.SupersededSingleUseEntries()));
+      if (!reaper_.Due(now_ms)) continue;
+      auto proposed = reaper_.ProposeCandidates(100, now_ms);
+      EXPECT_TRUE(proposed.ok());
+      if (proposed.ok()) keys = *proposed;
+    }
+    EXPECT_FALSE(keys.empty());
+    reaper_.OnRoundEnded(keys.size(), now_ms);
+    reaper_.OnCommit(keys);
+    storage::WriteBatch batch;  // carried out: pruned here
+    EXPECT_TRUE(reaper_.TakeDeletes(batch, now_ms).ok());
+    reaper_.OnDeletesWritten(engine_.Write(batch, {}).ok());
+    return std::pair{keys.size(), now_ms};
+  };
+  // Pruned once; the same entries come back (as with a chained context): pruned again, and
+  // each next one waits longer: 200, 400, 800, 1,600 ms after the one before.
+  std::uint64_t last_ms = round(WithSingleUseHistory(3)).second;
+  EXPECT_EQ(counters_.prunes_on_demand_undone, 0u);
+  std::vector<std::uint64_t> gaps;
+  for (int undone = 1; undone <= 4; ++undone) {
+    const auto [proposed, at_ms] = round(WithSingleUseHistory(3));
+    EXPECT_EQ(proposed, 1u);
+    gaps.push_back(at_ms - last_ms);
+    last_ms = at_ms;
+  }
+  EXPECT_EQ(counters_.prunes_on_demand_undone, 4u);
+  EXPECT_GE(gaps[0], 200u);
+  for (std::size_t i = 1; i < gaps.size(); ++i) {
+    EXPECT_GE(gaps[i], 2 * gaps[i - 1] - 50) << i;  // doubled (to the 50 ms steps above)
+  }
+  // New entries only (the last prune held): the wait is back to 200 ms.
+  DvvSet fresh = Written(1, false);
+  for (int i = 0; i <= 3; ++i) {
+    EXPECT_TRUE(fresh.Apply(fresh.clock(), Dot{500 + std::uint64_t(i), kSingleUseCounter},
+                            HlcTimestamp::FromParts(50 + i, 0), false, "w" + std::to_string(i),
+                            ConflictPolicy::kSiblings));
+  }
+  round(fresh);  // waits out the last hold, then prunes 500..502
+  EXPECT_EQ(counters_.prunes_on_demand_undone, 4u);
+  DvvSet fresher = fresh;
+  for (int i = 4; i <= 7; ++i) {
+    EXPECT_TRUE(fresher.Apply(fresher.clock(), Dot{500 + std::uint64_t(i), kSingleUseCounter},
+                              HlcTimestamp::FromParts(50 + i, 0), false, "w" + std::to_string(i),
+                              ConflictPolicy::kSiblings));
+  }
+  fresher.PruneSingleUse();  // as pruned here, then written three more times
+  for (int i = 8; i <= 11; ++i) {
+    EXPECT_TRUE(fresher.Apply(fresher.clock(), Dot{500 + std::uint64_t(i), kSingleUseCounter},
+                              HlcTimestamp::FromParts(50 + i, 0), false, "w" + std::to_string(i),
+                              ConflictPolicy::kSiblings));
+  }
+  const std::uint64_t before_ms = now_ms;
+  const auto [proposed, at_ms] = round(fresher);
+  EXPECT_EQ(proposed, 1u);
+  EXPECT_LE(at_ms - before_ms, 250u);
+  EXPECT_EQ(counters_.prunes_on_demand_undone, 4u);
+}
+
 // A partition whose last whole pass found nothing is not scanned (nor charged) again until an
 // object of it changes (PartitionReplica passes every change on): an idle partition costs
 // nothing. (The store here bypasses the observer, so only OnChanged tells the reaper.)
