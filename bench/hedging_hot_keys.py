@@ -180,6 +180,7 @@ def run_once(arguments, reap_interval_ms):
             "objects_pruned": int(metric_sum(nodes, "meridian_reap_objects_pruned_total")),
             "reap_rounds": int(metric_sum(
                 nodes, 'meridian_reap_rounds_total{result="committed"}')),
+            "undone": int(metric_sum(nodes, "meridian_reap_prunes_on_demand_undone_total")),
             "prunes_on_demand": int(metric_sum(
                 nodes, "meridian_reap_prunes_proposed_on_demand_total")),
             "most_single_use_entries": most_single_use_entries(nodes, keys),
@@ -199,15 +200,16 @@ def main():
               "default" if arguments.prune_soon_after_ms is None
               else arguments.prune_soon_after_ms))
     print("| reap_interval_ms | writes acked (failed) | forwarded with a fixed version | refused "
-          "it | hedged | reaping rounds | objects pruned | prunes proposed on demand | most "
-          "single-use entries in a copy |")
+          "it | hedged | reaping rounds | objects pruned | prunes proposed on demand (undone) | "
+          "most single-use entries in a copy |")
     print("|---|---|---|---|---|---|---|---|---|")
     for setting in arguments.reap_interval_ms.split(","):
         result = run_once(arguments, int(setting))
-        print("| %d | %d (%d) | %d | %d | %.1f %% | %d | %d | %d | %d |" % (
+        print("| %d | %d (%d) | %d | %d | %.1f %% | %d | %d | %d (%d) | %d |" % (
             result["reap_interval_ms"], result["writes_acked"], result["writes_failed"],
             result["forwards_fixed"], result["fixed_refused"], 100 * result["hedged_share"],
             result["reap_rounds"], result["objects_pruned"], result["prunes_on_demand"],
+            result["undone"],
             result["most_single_use_entries"]), flush=True)
 
 

@@ -98,8 +98,12 @@ Result<std::vector<ReapKey>> TombstoneReaper::ProposeWanted(std::uint32_t max, s
       undone = before->undone + 1;
       ++counters_.prunes_on_demand_undone;
     }
+    // The first prune_soon_undone_grace undone prunes in a row wait the usual time (a hot key's
+    // primaries undo prunes now and then: writes in flight while the commit is carried out).
+    const std::uint32_t doublings =
+        undone > config_.prune_soon_undone_grace ? undone - config_.prune_soon_undone_grace : 0;
     const std::uint64_t hold_ms =
-        std::min(config_.interval_ms, config_.prune_soon_after_ms << std::min(undone, 20u));
+        std::min(config_.interval_ms, config_.prune_soon_after_ms << std::min(doublings, 20u));
     proposed[key] = PrunedOnDemand{candidate->actors, undone, now_ms + hold_ms};
     candidates.push_back(std::move(*candidate));
   }

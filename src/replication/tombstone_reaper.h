@@ -87,6 +87,8 @@ struct ReapConfig {
   // the bound between rounds and lost hedging (docs/design/tombstones.md "Pruning on demand"). 0:
   // only the interval's rounds prune.
   std::uint64_t prune_soon_after_ms = 200;
+  // Undone prunes on demand of a key in a row before its wait starts doubling.
+  std::uint32_t prune_soon_undone_grace = 6;
   // The most keys per partition waiting for such a round; further ones wait for the scan.
   std::uint32_t prune_soon_keys_max = 64;
   // A prune candidate names the actors of its superseded entries and is judged by whether a

@@ -321,12 +321,13 @@ TEST_F(TombstoneReaperTest, AKeyStoredWithEnoughSupersededEntriesGetsARoundOfIts
 }
 
 // A prune on demand that is undone (the forgotten entries come back: a client chaining
-// contexts brings them with each write) is done again, but the key then waits twice as long
-// before its next round on demand, and again after each undone one; a prune that holds resets
-// the wait.
+// contexts brings them with each write) is done again, but past prune_soon_undone_grace undone
+// ones in a row the key waits twice as long before its next round on demand each time; a prune
+// that holds resets the wait.
 TEST_F(TombstoneReaperTest, AKeyWhosePrunesOnDemandAreUndoneWaitsLongerEachTime) {
   config_.prune_single_use_from = 3;
   config_.prune_soon_after_ms = 200;
+  config_.prune_soon_undone_grace = 0;  // from the first undone prune (the default forgives 6)
   auto first = reaper_.ProposeCandidates(100, 0);
   ASSERT_TRUE(first.ok());
   std::uint64_t now_ms = 0;
