@@ -96,16 +96,20 @@ std::string ReapWatch::FindInCopies(
   return {};
 }
 
+std::string ReapWatch::ReapersOf(std::uint32_t partition) {
+  std::string why;
+  for (const std::string& other : simulation_.live_addresses()) {
+    why += fmt::format(" {}:{}", other, NodeAt(simulation_, other)->node().ReapStatus(partition));
+  }
+  return why;
+}
+
 std::string ReapWatch::FindTombstone() {
   return FindInCopies([&](const std::string& address, const std::string& key,
                           std::uint32_t partition, const DvvSet& object) -> std::string {
     if (!object.IsDeleted()) return {};
-    std::string why;
-    for (const std::string& other : simulation_.live_addresses()) {
-      why += fmt::format(" {}:{}", other, NodeAt(simulation_, other)->node().ReapStatus(partition));
-    }
     return fmt::format("{} still holds the tombstone of {} (partition {}; reapers:{})", address,
-                       key, partition, why);
+                       key, partition, ReapersOf(partition));
   });
 }
 
@@ -114,41 +118,33 @@ std::string ReapWatch::FindUnpruned() {
                           std::uint32_t partition, const DvvSet& object) -> std::string {
     const std::size_t superseded = object.SupersededSingleUseEntries();
     if (superseded == 0) return {};
-    std::string why;
-    for (const std::string& other : simulation_.live_addresses()) {
-      why += fmt::format(" {}:{}", other, NodeAt(simulation_, other)->node().ReapStatus(partition));
-    }
     return fmt::format(
         "{}'s copy of {} (partition {}) still holds {} superseded single-use entries "
         "(reapers:{})",
-        address, key, partition, superseded, why);
+        address, key, partition, superseded, ReapersOf(partition));
   });
 }
 
-Status ReapWatch::AwaitNoTombstones(std::uint64_t bound_ms) {
-  Status status = simulation_.RunUntil([&] { return FindTombstone().empty(); },
-                                       simulation_.now_ms() + bound_ms);
+Status ReapWatch::AwaitNone(const std::function<std::string()>& find, std::string_view what,
+                            std::uint64_t bound_ms) {
+  Status status =
+      simulation_.RunUntil([&] { return find().empty(); }, simulation_.now_ms() + bound_ms);
   Sample();
   if (status.code() == StatusCode::kTimeout) {
-    status = Status::Timeout(fmt::format("reaping: tombstones left {} ms after the heal: {}; {}",
-                                         bound_ms, FindTombstone(), Summary()));
+    status = Status::Timeout(
+        fmt::format("{} left {} ms after the heal: {}; {}", what, bound_ms, find(), Summary()));
     simulation_.Fail(status.message());
   }
   return status;
 }
 
+Status ReapWatch::AwaitNoTombstones(std::uint64_t bound_ms) {
+  return AwaitNone([&] { return FindTombstone(); }, "reaping: tombstones", bound_ms);
+}
+
 Status ReapWatch::AwaitPruned(std::uint64_t bound_ms) {
-  Status status =
-      simulation_.RunUntil([&] { return FindUnpruned().empty(); }, simulation_.now_ms() + bound_ms);
-  Sample();
-  if (status.code() == StatusCode::kTimeout) {
-    status =
-        Status::Timeout(fmt::format("pruning: superseded single-use entries left {} ms after "
-                                    "the heal: {}; {}",
-                                    bound_ms, FindUnpruned(), Summary()));
-    simulation_.Fail(status.message());
-  }
-  return status;
+  return AwaitNone([&] { return FindUnpruned(); }, "pruning: superseded single-use entries",
+                   bound_ms);
 }
 
 Status ReapWatch::CheckReaped() {

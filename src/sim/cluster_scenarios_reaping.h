@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "core/dvv_set.h"
@@ -54,6 +55,12 @@ class ReapWatch {
   void ScheduleSample();
   // The first live node's all-tombstone copy of a workload key ("" when none).
   std::string FindTombstone();
+  // Runs until `find` finds nothing (Timeout naming `what` and its finding otherwise, recorded
+  // in the simulation).
+  Status AwaitNone(const std::function<std::string()>& find, std::string_view what,
+                   std::uint64_t bound_ms);
+  // Each live node's view of `partition`'s reaping (" address:status" each), for messages.
+  std::string ReapersOf(std::uint32_t partition);
   // The first live node's copy of a workload key with a superseded single-use entry ("" when
   // none).
   std::string FindUnpruned();
